@@ -1,0 +1,91 @@
+#pragma once
+// The one sharing mechanism: capacities (link bandwidth, HBM bandwidth, compute units) shared
+// by concurrent activities (flows, kernels, copies) with weighted max-min fairness.
+// Kernel-free: plain C++, time in seconds as double. Rates are recomputed lazily when the set of
+// activities changes; progress is integrated between events.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace orrery::fluid {
+
+using ResourceId = std::int32_t;
+using ActivityId = std::int64_t;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// An activity consumes `coef` units of resource capacity per unit of work rate.
+// A network flow of S bytes over links: work = S, coef = 1 on each link (capacity in B/s).
+// A kernel of standalone time T: work = 1, max_rate = 1/T, coef on SMs = compute share * T, ...
+struct Usage {
+  ResourceId resource;
+  double coef;
+};
+
+struct ActivitySpec {
+  double work = 0;          // total work (bytes, or 1 for normalized kernels)
+  std::vector<Usage> usage; // resources used
+  double max_rate = kInf;   // rate cap (work/s): a flow's injection limit, a kernel's standalone rate
+  double weight = 1.0;      // fairness weight: rates grow proportionally to weight
+  std::int64_t tag = 0;     // user data
+};
+
+class Solver {
+ public:
+  ResourceId add_resource(const std::string& name, double capacity);
+  void set_capacity(ResourceId r, double capacity);
+  double capacity(ResourceId r) const { return res_[r].capacity; }
+  const std::string& resource_name(ResourceId r) const { return res_[r].name; }
+  std::size_t resource_count() const { return res_.size(); }
+
+  // Starts an activity at time `now` (progress of the others is integrated up to now first).
+  ActivityId start(double now, ActivitySpec spec);
+  void cancel(double now, ActivityId id);
+  // Integrates progress of all running activities up to `now`.
+  void advance(double now);
+  // Absolute time of the earliest completion (kInf when idle).
+  double next_completion();
+  // Removes and returns activities finished by `now` (call after advance(now)), in start order.
+  std::vector<ActivityId> take_completed(double now);
+
+  bool running(ActivityId id) const;
+  double rate(ActivityId id);
+  double remaining(ActivityId id) const;
+  std::int64_t tag(ActivityId id) const;
+  std::size_t active_count() const { return active_.size(); }
+  // Integral of used capacity over time per resource (capacity-seconds): utilization stats.
+  double used_integral(ResourceId r) const { return res_[r].used_integral; }
+  // Rate recomputations done (for benchmarks).
+  std::uint64_t solves() const { return solves_; }
+
+ private:
+  struct Resource {
+    std::string name;
+    double capacity = 0;
+    double used = 0;           // current usage
+    double used_integral = 0;  // capacity-seconds used
+    // scratch for the solve
+    double left = 0, demand = 0;
+    std::int64_t stamp = -1;
+  };
+  struct Activity {
+    ActivitySpec spec;
+    double remaining = 0;
+    double rate = 0;
+    bool frozen = false;
+    bool alive = false;
+  };
+  void solve();
+  Activity& act(ActivityId id);
+  const Activity& act(ActivityId id) const;
+
+  std::vector<Resource> res_;
+  std::vector<Activity> acts_;          // indexed by id
+  std::vector<ActivityId> active_;      // alive ids, in start order
+  double now_ = 0;
+  bool dirty_ = false;
+  std::uint64_t solves_ = 0;
+};
+
+}  // namespace orrery::fluid

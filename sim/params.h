@@ -1,0 +1,63 @@
+#pragma once
+// Parameters declared once: name, unit, default, description. The same declaration validates
+// input JSON (unknown keys, bad units, non-positive values where forbidden) and prints
+// `orrery describe`.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/units.h"
+
+namespace orrery {
+
+struct ParamDecl {
+  std::string name;
+  Unit unit;
+  std::string default_text;  // parsed with the unit; "" = required
+  std::string description;
+  bool positive = false;     // must be > 0 (bandwidths, capacities)
+};
+
+class ParamValues;
+
+class ParamSet {
+ public:
+  ParamSet(std::string component, std::string description, std::vector<ParamDecl> decls);
+  const std::string& component() const { return component_; }
+  const std::string& description() const { return description_; }
+  const std::vector<ParamDecl>& decls() const { return decls_; }
+  const ParamDecl* find(const std::string& name) const;
+
+  // Resolves an object of "name": "value with unit" (or a bare number in SI units).
+  // Unknown keys, missing required keys, bad units: Error naming `where` and the field.
+  ParamValues resolve(const nlohmann::json& obj, const std::string& where) const;
+  // Human readable table for `orrery describe`.
+  std::string describe() const;
+
+ private:
+  std::string component_, description_;
+  std::vector<ParamDecl> decls_;
+};
+
+class ParamValues {
+ public:
+  double get(const std::string& name) const;
+  bool has(const std::string& name) const { return values_.count(name) != 0; }
+  void set(const std::string& name, double v) { values_[name] = v; }
+  // Applies "name=value" overrides (the --set flag), validated against the declarations.
+  void apply_override(const ParamSet& decls, const std::string& assignment);
+  // Resolved values printed with units, in declaration order.
+  nlohmann::json to_json(const ParamSet& decls) const;
+
+ private:
+  friend class ParamSet;
+  std::map<std::string, double> values_;
+};
+
+// Registry of every component's declarations (for `orrery describe`).
+void register_param_set(const ParamSet* set);
+std::vector<const ParamSet*> all_param_sets();
+
+}  // namespace orrery

@@ -1,0 +1,53 @@
+// The only place the event engine touches SystemC: one SC_METHOD woken by a timed sc_event.
+#include <systemc>
+
+#include "sim/engine.h"
+#include "sim/error.h"
+
+namespace orrery {
+
+struct SystemCEngine::Module : public sc_core::sc_module {
+  EventCore* core;
+  sc_core::sc_event wake;
+  SC_HAS_PROCESS(Module);
+  Module(sc_core::sc_module_name name, EventCore* c) : sc_core::sc_module(name), core(c) {
+    SC_METHOD(tick);
+    sensitive << wake;
+    dont_initialize();
+  }
+  void tick() {
+    Ps now = static_cast<Ps>(sc_core::sc_time_stamp().value());
+    core->process_at_public(now);
+    Ps next = core->next_time();
+    if (next >= 0) wake.notify(sc_core::sc_time(static_cast<double>(next - now), sc_core::SC_PS));
+  }
+  void start_of_simulation() override {
+    Ps next = core->next_time();
+    if (next >= 0) wake.notify(sc_core::sc_time(static_cast<double>(next), sc_core::SC_PS));
+  }
+};
+
+namespace {
+bool g_engine_made = false;
+}
+
+SystemCEngine::SystemCEngine() {
+  if (g_engine_made)
+    throw Error("internal: SystemC cannot run two simulations in one process (one engine per process)");
+  g_engine_made = true;
+  sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  sc_core::sc_set_time_resolution(1, sc_core::SC_PS);
+  module_ = new Module("orrery_engine", this);
+}
+
+SystemCEngine::~SystemCEngine() = default;
+
+void SystemCEngine::run() {
+  sc_core::sc_start();
+}
+
+}  // namespace orrery
+
+// libsystemc's own main() calls sc_main; orrery has its own main() and drives the kernel through
+// sc_start(), so this entry point is never used, but the shared library needs the symbol.
+int sc_main(int, char**) { return 0; }
