@@ -1,0 +1,263 @@
+#include "hw_models/accelerator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "sim/error.h"
+
+namespace orrery {
+
+Dtype parse_dtype(const std::string& s0) {
+  std::string s = s0;
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s.find("bfloat16") != std::string::npos || s == "bf16") return Dtype::BF16;
+  if (s.find("float8") != std::string::npos || s == "fp8" || s.find("e4m3") != std::string::npos ||
+      s.find("e5m2") != std::string::npos) return Dtype::FP8;
+  if (s.find("half") != std::string::npos || s == "fp16" || s == "float16") return Dtype::FP16;
+  if (s == "tf32") return Dtype::TF32;
+  if (s.find("double") != std::string::npos || s == "fp64") return Dtype::FP64;
+  if (s.find("float") != std::string::npos || s == "fp32" || s == "float32") return Dtype::FP32;
+  if (s.find("long") != std::string::npos || s == "int64" || s == "i64") return Dtype::I64;
+  if (s.find("int") != std::string::npos) return Dtype::I32;
+  if (s.find("bool") != std::string::npos) return Dtype::BOOL;
+  if (s.find("byte") != std::string::npos || s.find("char") != std::string::npos) return Dtype::I8;
+  return Dtype::UNKNOWN;
+}
+
+const char* dtype_name(Dtype d) {
+  switch (d) {
+    case Dtype::BF16: return "bf16";
+    case Dtype::FP16: return "fp16";
+    case Dtype::FP8: return "fp8";
+    case Dtype::TF32: return "tf32";
+    case Dtype::FP32: return "fp32";
+    case Dtype::FP64: return "fp64";
+    case Dtype::I64: return "i64";
+    case Dtype::I32: return "i32";
+    case Dtype::I8: return "i8";
+    case Dtype::BOOL: return "bool";
+    case Dtype::UNKNOWN: return "unknown";
+  }
+  return "unknown";
+}
+
+int dtype_bytes(Dtype d) {
+  switch (d) {
+    case Dtype::BF16: case Dtype::FP16: return 2;
+    case Dtype::FP8: case Dtype::I8: case Dtype::BOOL: return 1;
+    case Dtype::TF32: case Dtype::FP32: case Dtype::I32: return 4;
+    case Dtype::FP64: case Dtype::I64: return 8;
+    case Dtype::UNKNOWN: return 4;
+  }
+  return 4;
+}
+
+double Curve::at(double x) const {
+  if (points.empty()) return 1.0;
+  if (x <= points.front().first) return points.front().second;
+  if (x >= points.back().first) return points.back().second;
+  double lx = std::log10(std::max(x, 1e-30));
+  for (size_t i = 1; i < points.size(); ++i) {
+    if (x <= points[i].first) {
+      double x0 = std::log10(points[i - 1].first), x1 = std::log10(points[i].first);
+      double t = x1 > x0 ? (lx - x0) / (x1 - x0) : 0.0;
+      return points[i - 1].second + t * (points[i].second - points[i - 1].second);
+    }
+  }
+  return points.back().second;
+}
+
+nlohmann::json Curve::to_json() const {
+  nlohmann::json j = nlohmann::json::array();
+  for (auto& [x, y] : points) j.push_back({x, y});
+  return j;
+}
+
+Curve Curve::from_json(const nlohmann::json& j, const std::string& where) {
+  Curve c;
+  if (!j.is_array()) throw make_error(where, "", "expected an array of [size, efficiency] pairs");
+  for (auto& p : j) {
+    if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number())
+      throw make_error(where, "", "expected [size, efficiency] pairs");
+    double x = p[0].get<double>(), y = p[1].get<double>();
+    if (!(x > 0) || !(y > 0) || y > 1.5) throw make_error(where, "", "size must be > 0 and efficiency in (0, 1.5]");
+    c.points.emplace_back(x, y);
+  }
+  std::sort(c.points.begin(), c.points.end());
+  return c;
+}
+
+const ParamSet& accelerator_params() {
+  static const ParamSet set(
+      "accelerator", "one GPU/accelerator chip (hw_models/presets/*.json, section \"params\")",
+      {
+          {"peak_bf16", Unit::FlopRate, "", "dense BF16 tensor-core peak", true},
+          {"peak_fp16", Unit::FlopRate, "", "dense FP16 tensor-core peak", true},
+          {"peak_fp8", Unit::FlopRate, "", "dense FP8 tensor-core peak (bf16 peak where unsupported)", true},
+          {"peak_tf32", Unit::FlopRate, "", "dense TF32 tensor-core peak", true},
+          {"peak_fp32", Unit::FlopRate, "", "FP32 (non-tensor) peak", true},
+          {"hbm_bandwidth", Unit::Bandwidth, "", "HBM bandwidth (datasheet, read+write)", true},
+          {"hbm_capacity", Unit::Bytes, "", "HBM capacity", true},
+          {"sm_count", Unit::Count, "", "streaming multiprocessors (compute units)", true},
+          {"l2_size", Unit::Bytes, "", "L2 cache size", true},
+          {"vector_efficiency", Unit::Ratio, "0.5", "achieved fraction of FP32 peak by non-matrix kernels", true},
+          {"min_kernel_time", Unit::Time, "2 us", "device time of the smallest kernel (graph replay)", true},
+          {"kernel_gap", Unit::Time, "1 us", "device-side gap between back-to-back kernels on a stream", false},
+          {"launch_latency", Unit::Time, "4 us", "host launch call to kernel start on an idle GPU", false},
+          {"launch_cost", Unit::Time, "5 us", "host time of one kernel launch inside an op", false},
+          {"op_overhead", Unit::Time, "3 us", "host time of an op that launches nothing (view-like)", false},
+          {"host_link_bandwidth", Unit::Bandwidth, "55 GB/s", "host<->device copy bandwidth per direction", true},
+          {"host_link_latency", Unit::Time, "10 us", "host<->device copy latency", false},
+          {"memcpy_cost", Unit::Time, "8 us", "host time of a cudaMemcpyAsync call", false},
+          {"sync_cost", Unit::Time, "10 us", "host time to return from a device/stream synchronize", false},
+          {"collective_floor", Unit::Time, "30 us", "device time of a one-rank NCCL collective", false},
+          {"nvlink_bandwidth", Unit::Bandwidth, "450 GB/s", "NVLink bandwidth per direction per GPU", true},
+          {"power_tdp", Unit::Power, "700 W", "board power at full load", true},
+          {"power_idle", Unit::Power, "90 W", "board power when idle", false},
+      });
+  static bool reg = (register_param_set(&set), true);
+  (void)reg;
+  return set;
+}
+
+double Accelerator::peak_flops(Dtype d) const {
+  switch (d) {
+    case Dtype::BF16: return p("peak_bf16");
+    case Dtype::FP16: return p("peak_fp16");
+    case Dtype::FP8: return p("peak_fp8");
+    case Dtype::TF32: return p("peak_tf32");
+    default: return p("peak_fp32");
+  }
+}
+
+double Accelerator::gemm_efficiency(Dtype d, double flops) const {
+  auto it = gemm_eff.find(dtype_name(d));
+  if (it == gemm_eff.end()) {
+    // fp16 behaves as bf16; fp8 and tf32 fall back to the bf16 curve's shape.
+    it = gemm_eff.find(d == Dtype::FP32 ? "fp32" : "bf16");
+    if (it == gemm_eff.end()) return 0.7;
+  }
+  return it->second.at(flops);
+}
+
+double Accelerator::memory_time(double bytes) const {
+  return std::max(p("min_kernel_time"), bytes / (hbm_bandwidth() * memory_efficiency(bytes)));
+}
+
+double Accelerator::gemm_time(double m, double n, double k, Dtype d, double batch) const {
+  double flops = 2.0 * m * n * k * batch;
+  double bytes = dtype_bytes(d) * batch * (m * k + k * n + m * n);
+  double tc = flops / (peak_flops(d) * gemm_efficiency(d, flops));
+  double tm = bytes / (hbm_bandwidth() * memory_efficiency(bytes));
+  return std::max({p("min_kernel_time"), tc, tm});
+}
+
+double Accelerator::attention_time(double flops, double bytes, Dtype d) const {
+  double eff = attention_eff.empty() ? 0.5 : attention_eff.at(flops);
+  double tc = flops / (peak_flops(d == Dtype::FP32 ? Dtype::TF32 : d) * eff);
+  double tm = bytes / (hbm_bandwidth() * memory_efficiency(bytes));
+  return std::max({p("min_kernel_time"), tc, tm});
+}
+
+double Accelerator::kernel_time(double flops, double bytes, Dtype d, bool matrix) const {
+  double tc = 0;
+  if (flops > 0)
+    tc = matrix ? flops / (peak_flops(d) * gemm_efficiency(d, flops))
+                : flops / (p("peak_fp32") * p("vector_efficiency"));
+  double tm = bytes > 0 ? bytes / (hbm_bandwidth() * memory_efficiency(bytes)) : 0;
+  return std::max({p("min_kernel_time"), tc, tm});
+}
+
+nlohmann::json Accelerator::to_json() const {
+  nlohmann::json j;
+  j["name"] = name;
+  j["description"] = description;
+  j["source"] = source_path;
+  j["params"] = params.to_json(accelerator_params());
+  nlohmann::json g = nlohmann::json::object();
+  for (auto& [k, c] : gemm_eff) g[k] = c.to_json();
+  j["efficiency"] = {{"gemm", g}, {"memory", memory_eff.to_json()}, {"attention", attention_eff.to_json()}};
+  nlohmann::json h = nlohmann::json::object();
+  for (auto& [k, v] : host_dispatch) h[k] = format_time(v, 6);
+  j["host"] = {{"dispatch", h}};
+  j["calibration"] = calibration;
+  return j;
+}
+
+std::string presets_dir() {
+  if (const char* env = std::getenv("ORRERY_PRESETS")) return env;
+  return std::string(ORRERY_SOURCE_DIR) + "/hw_models/presets";
+}
+
+std::vector<std::string> list_presets() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(presets_dir(), ec))
+    if (e.path().extension() == ".json") out.push_back(e.path().stem().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides) {
+  namespace fs = std::filesystem;
+  std::string path = name_or_path;
+  if (!fs::exists(path) || fs::is_directory(path)) {
+    path = presets_dir() + "/" + name_or_path + ".json";
+    if (!fs::exists(path)) {
+      std::string known;
+      for (auto& n : list_presets()) known += (known.empty() ? "" : ", ") + n;
+      throw make_error("--hw", name_or_path, "unknown hardware preset (known: " + known + ")");
+    }
+  }
+  std::ifstream in(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
+  }
+  static const std::vector<std::string> known_keys = {"name", "description", "params", "efficiency", "host", "calibration"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(known_keys.begin(), known_keys.end(), it.key()) == known_keys.end())
+      throw make_error(path, it.key(), "unknown key (known: name, description, params, efficiency, host, calibration)");
+  Accelerator a;
+  a.source_path = path;
+  a.name = j.value("name", fs::path(path).stem().string());
+  a.description = j.value("description", "");
+  a.params = accelerator_params().resolve(j.value("params", nlohmann::json::object()), path + ": params");
+  for (auto& o : overrides) a.params.apply_override(accelerator_params(), o);
+  for (auto& d : accelerator_params().decls())
+    if (d.positive && !(a.params.get(d.name) > 0))
+      throw make_error(path, d.name, "must be greater than zero");
+  if (j.contains("efficiency")) {
+    auto& e = j["efficiency"];
+    for (auto it = e.begin(); it != e.end(); ++it) {
+      std::string where = path + ": efficiency." + it.key();
+      if (it.key() == "gemm") {
+        for (auto g = it->begin(); g != it->end(); ++g) a.gemm_eff[g.key()] = Curve::from_json(*g, where + "." + g.key());
+      } else if (it.key() == "memory") {
+        a.memory_eff = Curve::from_json(*it, where);
+      } else if (it.key() == "attention") {
+        a.attention_eff = Curve::from_json(*it, where);
+      } else {
+        throw make_error(path, "efficiency." + it.key(), "unknown curve (known: gemm, memory, attention)");
+      }
+    }
+  }
+  if (j.contains("host")) {
+    auto& h = j["host"];
+    for (auto it = h.begin(); it != h.end(); ++it) {
+      if (it.key() != "dispatch") throw make_error(path, "host." + it.key(), "unknown key (known: dispatch)");
+      for (auto d = it->begin(); d != it->end(); ++d) {
+        double v = d->is_number() ? d->get<double>() : parse_quantity(d->get<std::string>(), Unit::Time, "host.dispatch." + d.key());
+        a.host_dispatch[d.key()] = v;
+      }
+    }
+  }
+  a.calibration = j.value("calibration", nlohmann::json::object());
+  return a;
+}
+
+}  // namespace orrery

@@ -1,0 +1,66 @@
+#pragma once
+// Accelerator (GPU) hardware model: datasheet peaks per dtype, HBM, host link, launch costs, and
+// achieved-efficiency curves calibrated from device-side microbenchmarks. Kernel-free cost model:
+// plain functions tests call directly. Loaded from hw_models/presets/<name>.json.
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/params.h"
+
+namespace orrery {
+
+enum class Dtype { BF16, FP16, FP8, TF32, FP32, FP64, I64, I32, I8, BOOL, UNKNOWN };
+Dtype parse_dtype(const std::string& s);  // "bf16", "float", "c10::BFloat16", "Tensor(c10::BFloat16)"...
+const char* dtype_name(Dtype d);
+int dtype_bytes(Dtype d);
+
+// Piecewise-linear curve in log10(x): efficiency (0..1] as a function of size (FLOPs or bytes).
+struct Curve {
+  std::vector<std::pair<double, double>> points;  // (x, y), x ascending
+  double at(double x) const;                       // clamps outside the range
+  bool empty() const { return points.empty(); }
+  nlohmann::json to_json() const;
+  static Curve from_json(const nlohmann::json& j, const std::string& where);
+};
+
+const ParamSet& accelerator_params();
+
+struct Accelerator {
+  std::string name;
+  std::string description;
+  std::string source_path;      // preset file it came from
+  ParamValues params;           // resolved, with units (see accelerator_params())
+  std::map<std::string, Curve> gemm_eff;  // by dtype name ("bf16", "fp32", ...), x = FLOPs
+  Curve memory_eff;             // x = bytes moved (read + write), y = fraction of hbm_bandwidth
+  Curve attention_eff;          // x = FLOPs of a fused attention kernel, y = fraction of bf16 peak
+  std::map<std::string, double> host_dispatch;  // "aten::mm/bf16" -> seconds per call (no profiler)
+  nlohmann::json calibration;   // where the curves came from
+
+  double p(const std::string& name) const { return params.get(name); }
+  double peak_flops(Dtype d) const;
+  double hbm_bandwidth() const { return p("hbm_bandwidth"); }
+  double gemm_efficiency(Dtype d, double flops) const;
+  double memory_efficiency(double bytes) const { return memory_eff.empty() ? 0.8 : memory_eff.at(bytes); }
+
+  // Roofline times (seconds) with calibrated efficiencies; each includes min_kernel_time floor.
+  double gemm_time(double m, double n, double k, Dtype d, double batch = 1) const;
+  double attention_time(double flops, double bytes, Dtype d) const;
+  double memory_time(double bytes) const;
+  // Generic kernel: max(compute, memory) with efficiencies. `matrix` selects tensor-core peak.
+  double kernel_time(double flops, double bytes, Dtype d, bool matrix) const;
+
+  // Whole resolved configuration (for config.json next to results).
+  nlohmann::json to_json() const;
+};
+
+// Loads a preset by name (hw_models/presets/NAME.json) or by path; applies "name=value"
+// overrides (--set). Errors name the file and the field.
+Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides = {});
+std::string presets_dir();
+std::vector<std::string> list_presets();
+
+}  // namespace orrery
