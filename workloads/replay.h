@@ -1,0 +1,58 @@
+#pragma once
+// Replay of a captured PyTorch step (capture bundle: et.json[.gz] + kineto.json[.gz] [+ measured.json])
+// on a simulated accelerator. Public API used by `orrery replay` and `orrery validate`.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace orrery {
+
+enum class ReplayMode { Measured, Roofline, Transfer };
+ReplayMode parse_replay_mode(const std::string& s);
+const char* replay_mode_name(ReplayMode m);
+
+struct ReplayOptions {
+  std::string bundle;                  // directory
+  std::string hw = "h100";             // preset name or path
+  std::string source_hw = "h100";      // for Transfer mode
+  ReplayMode mode = ReplayMode::Measured;
+  std::vector<std::string> overrides;  // "--set name=value" on the target hw
+  std::string engine = "systemc";      // "systemc" or "event"
+  std::string timeline_path;           // Perfetto/Chrome trace output ("" = none)
+};
+
+// Per-kernel comparison row (simulated vs the trace's measured duration).
+struct KernelRow {
+  std::string name;
+  std::string kernel_class;   // gemm, attention, elementwise, reduction, communication, copy, optimizer, other
+  std::string op;             // enclosing aten op
+  double measured_s = 0;      // duration in the Kineto trace
+  double simulated_s = 0;     // duration in the simulation
+  double flops = 0, bytes = 0;
+  std::string bound;          // "compute" | "memory" | "latency"
+  double achieved_fraction = 0;  // of the relevant peak, measured duration
+};
+
+struct ReplayResult {
+  std::string bundle, bundle_name, hw, mode;
+  double step_time_s = 0;
+  bool has_measured = false;
+  double measured_step_s = 0, measured_min_s = 0, measured_max_s = 0;
+  double error_pct = 0;           // (predicted - measured) / measured * 100
+  double gpu_busy_s = 0;
+  double peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
+  std::map<std::string, double> time_by_class_s;  // simulated kernel time per class
+  std::vector<KernelRow> kernels;                 // every GPU activity
+  double sim_wall_s = 0;          // wall time of the simulation itself
+  nlohmann::json to_json() const; // full result (summary + top kernels + roofline view)
+  nlohmann::json config;          // resolved configuration (hardware, options)
+};
+
+// Parses, links and simulates the bundle. Errors (missing/truncated/invalid files, ET and
+// Kineto from different runs, unknown preset, zero bandwidth) throw orrery::Error naming the
+// file and field.
+ReplayResult replay_bundle(const ReplayOptions& opt);
+
+}  // namespace orrery
