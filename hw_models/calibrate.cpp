@@ -1,0 +1,427 @@
+#include "hw_models/calibrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "hw_models/accelerator.h"
+#include "sim/error.h"
+
+namespace orrery {
+
+const char* micro_layout_name(MicroLayout l) {
+  switch (l) {
+    case MicroLayout::Orrery: return "orrery-micro/1";
+    case MicroLayout::HostDevice: return "host_device";
+    case MicroLayout::Legacy: return "legacy micro";
+  }
+  return "?";
+}
+
+MicroLayout detect_micro_layout(const nlohmann::ordered_json& j, const std::string& path) {
+  if (!j.is_object()) throw make_error(path, "", "expected a JSON object (a microbenchmark result file)");
+  if (j.contains("format")) {
+    if (!j["format"].is_string() || j["format"].get<std::string>().rfind("orrery-micro/", 0) != 0)
+      throw make_error(path, "format", "unknown format " + j["format"].dump() + " (expected \"orrery-micro/1\")");
+    return MicroLayout::Orrery;
+  }
+  if (j.contains("device_side") || j.contains("host_dispatch")) return MicroLayout::HostDevice;
+  if (j.contains("gemm") || j.contains("copy") || j.contains("sdpa") || j.contains("elementwise"))
+    return MicroLayout::Legacy;
+  throw make_error(path, "",
+                   "unrecognised microbenchmark layout: expected \"format\": \"orrery-micro/1\", "
+                   "\"device_side\"/\"host_dispatch\", or legacy \"gemm\"/\"copy\"/\"sdpa\" sections");
+}
+
+CurvePoints merge_curve_points(CurvePoints pts, double decades) {
+  std::stable_sort(pts.begin(), pts.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  struct Group {
+    double sx = 0, sy = 0, last = 0;
+    int n = 0;
+  };
+  std::vector<Group> groups;
+  for (auto& [x, y] : pts) {
+    if (!groups.empty() && std::log10(x) - std::log10(groups.back().last) <= decades + 1e-12) {
+      auto& g = groups.back();
+      g.sx += x;
+      g.sy += y;
+      g.last = x;
+      ++g.n;
+      continue;
+    }
+    groups.push_back(Group{x, y, x, 1});
+  }
+  CurvePoints out;
+  for (auto& g : groups) {
+    double x = std::round(g.sx / g.n * 10.0) / 10.0;
+    double y = std::round(g.sy / g.n * 1e4) / 1e4;
+    out.emplace_back(x, y);
+  }
+  return out;
+}
+
+namespace {
+
+struct Input {
+  std::string path;
+  nlohmann::ordered_json j;
+  MicroLayout layout;
+};
+
+nlohmann::ordered_json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw make_error(path, "", "cannot open file");
+  try {
+    return nlohmann::ordered_json::parse(in);
+  } catch (const std::exception& e) {
+    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
+  }
+}
+
+// A row field that must be a number (or a number-like value for m/n/k).
+double num(const nlohmann::ordered_json& row, const std::string& key, const std::string& path, const std::string& where) {
+  if (!row.is_object()) throw make_error(path, where, "expected an object");
+  auto it = row.find(key);
+  if (it == row.end()) throw make_error(path, where + "." + key, "missing field");
+  if (!it->is_number()) throw make_error(path, where + "." + key, "expected a number, got " + it->dump());
+  double v = it->get<double>();
+  if (!std::isfinite(v)) throw make_error(path, where + "." + key, "not a finite number");
+  return v;
+}
+std::string str(const nlohmann::ordered_json& row, const std::string& key, const std::string& path, const std::string& where) {
+  if (!row.is_object()) throw make_error(path, where, "expected an object");
+  auto it = row.find(key);
+  if (it == row.end()) throw make_error(path, where + "." + key, "missing field");
+  if (!it->is_string()) throw make_error(path, where + "." + key, "expected a string, got " + it->dump());
+  return it->get<std::string>();
+}
+const nlohmann::ordered_json& array_at(const nlohmann::ordered_json& j, const std::string& key, const std::string& path,
+                               const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array())
+    throw make_error(path, where.empty() ? key : where + "." + key, "missing field (expected an array)");
+  return *it;
+}
+std::string idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
+
+double positive(double v, const std::string& path, const std::string& field) {
+  if (!(v > 0)) throw make_error(path, field, "must be greater than zero");
+  return v;
+}
+
+std::string fmt_us(double us) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.2f us", us);
+  return b;
+}
+
+// The canonical dtype name used as the key of efficiency.gemm ("bf16", "fp32", ...).
+std::string gemm_dtype(const std::string& s, const std::string& path, const std::string& field) {
+  std::string lower = s;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "tf32") return "tf32";
+  Dtype d = parse_dtype(s);
+  switch (d) {
+    case Dtype::BF16: case Dtype::FP16: case Dtype::FP8: case Dtype::FP32: return dtype_name(d);
+    default: throw make_error(path, field, "unsupported GEMM dtype '" + s + "' (bf16, fp16, fp8, tf32, fp32)");
+  }
+}
+
+struct Collected {
+  std::map<std::string, CurvePoints> gemm_dev;  // device-side points by dtype
+  std::vector<std::string> gemm_dev_order;
+  std::map<std::string, CurvePoints> gemm_legacy;
+  CurvePoints memory_dev, memory_legacy, attention;
+  nlohmann::ordered_json host;  // host dispatch "NN.NN us"
+  std::map<std::string, double> launch_params_s;  // derived launch parameters (seconds)
+  nlohmann::ordered_json launch_observed;
+  std::vector<std::string> sources;
+};
+
+void add_gemm(std::map<std::string, CurvePoints>& m, std::vector<std::string>& order, const std::string& dt,
+              double x, double y) {
+  if (!m.count(dt)) order.push_back(dt);
+  m[dt].emplace_back(x, y);
+}
+
+}  // namespace
+
+nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
+  if (opt.micro_paths.empty()) throw Error("calibrate: no microbenchmark file given");
+  Accelerator base = load_accelerator(opt.hw);
+  nlohmann::ordered_json base_raw;
+  {
+    std::ifstream in(base.source_path);
+    base_raw = nlohmann::ordered_json::parse(in);
+  }
+  const double hbm = base.hbm_bandwidth();
+  auto peak = [&](const std::string& dt) { return base.peak_flops(dt == "tf32" ? Dtype::TF32 : parse_dtype(dt)); };
+
+  std::vector<Input> inputs;
+  for (auto& p : opt.micro_paths) {
+    nlohmann::ordered_json j = read_json_file(p);
+    inputs.push_back(Input{p, j, detect_micro_layout(j, p)});
+  }
+
+  Collected c;
+  // Pass 1: device-side data (orrery layout, host_device layout).
+  for (auto& in : inputs) {
+    const std::string& P = in.path;
+    if (in.layout == MicroLayout::HostDevice) {
+      std::vector<std::string> used;
+      if (in.j.contains("device_side")) {
+        const auto& ds = in.j["device_side"];
+        if (!ds.is_object()) throw make_error(P, "device_side", "expected an object");
+        if (ds.contains("gemm")) {
+          const auto& rows = array_at(ds, "gemm", P, "device_side");
+          for (size_t i = 0; i < rows.size(); ++i) {
+            std::string w = idx("device_side.gemm", i);
+            std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
+            double m = num(rows[i], "m", P, w), n = num(rows[i], "n", P, w), k = num(rows[i], "k", P, w);
+            double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
+            add_gemm(c.gemm_dev, c.gemm_dev_order, dt, 2.0 * m * n * k, tf * 1e12 / peak(dt));
+          }
+        }
+        if (ds.contains("copy")) {
+          const auto& rows = array_at(ds, "copy", P, "device_side");
+          for (size_t i = 0; i < rows.size(); ++i) {
+            std::string w = idx("device_side.copy", i);
+            double b = num(rows[i], "bytes", P, w);
+            double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
+            c.memory_dev.emplace_back(2.0 * b, g * 1e9 / hbm);
+          }
+        }
+        if (ds.contains("elementwise")) {
+          const auto& rows = array_at(ds, "elementwise", P, "device_side");
+          for (size_t i = 0; i < rows.size(); ++i) {
+            std::string w = idx("device_side.elementwise", i);
+            std::string op = str(rows[i], "op", P, w);
+            double b = num(rows[i], "bytes_per_operand", P, w);
+            double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
+            double factor = op == "add" ? 3.0 : op == "mul_scalar" ? 2.0 : 0.0;
+            if (factor == 0) throw make_error(P, w + ".op", "unknown elementwise op '" + op + "' (add, mul_scalar)");
+            c.memory_dev.emplace_back(factor * b, g * 1e9 / hbm);
+          }
+        }
+        used.push_back("device_side: CUDA-graph replay");
+      }
+      if (in.j.contains("host_dispatch")) {
+        const auto& hd = in.j["host_dispatch"];
+        if (!hd.is_object()) throw make_error(P, "host_dispatch", "expected an object");
+        for (auto it = hd.begin(); it != hd.end(); ++it) {
+          double us = num(it.value(), "median_us", P, "host_dispatch." + it.key());
+          if (!c.host.contains(it.key())) c.host[it.key()] = fmt_us(us);
+        }
+        used.push_back("host_dispatch: no profiler");
+      }
+      std::string s = P + " (";
+      for (size_t i = 0; i < used.size(); ++i) s += (i ? "; " : "") + used[i];
+      c.sources.push_back(s + ")");
+    } else if (in.layout == MicroLayout::Orrery) {
+      std::vector<std::string> used;
+      if (in.j.contains("gemm")) {
+        const auto& rows = array_at(in.j, "gemm", P, "");
+        for (size_t i = 0; i < rows.size(); ++i) {
+          std::string w = idx("gemm", i);
+          std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
+          double m = num(rows[i], "m", P, w), n = num(rows[i], "n", P, w), k = num(rows[i], "k", P, w);
+          double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+          double batch = rows[i].contains("batch") ? num(rows[i], "batch", P, w) : 1.0;
+          double flops = 2.0 * m * n * k * batch;
+          add_gemm(c.gemm_dev, c.gemm_dev_order, dt, flops, flops / (ms * 1e-3) / peak(dt));
+        }
+        if (!rows.empty()) used.push_back("gemm");
+      }
+      if (in.j.contains("memory")) {
+        const auto& rows = array_at(in.j, "memory", P, "");
+        for (size_t i = 0; i < rows.size(); ++i) {
+          std::string w = idx("memory", i);
+          str(rows[i], "kernel", P, w);
+          double moved = positive(num(rows[i], "bytes_moved", P, w), P, w + ".bytes_moved");
+          double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+          c.memory_dev.emplace_back(moved, moved / (ms * 1e-3) / hbm);
+        }
+        if (!rows.empty()) used.push_back("memory");
+      }
+      if (in.j.contains("launch")) {
+        const auto& l = in.j["launch"];
+        std::string w = "launch";
+        double period = num(l, "graph_kernel_period_us", P, w);
+        double gap = num(l, "kernel_gap_us", P, w);
+        double rt = num(l, "round_trip_us", P, w);
+        if (period <= 0) throw make_error(P, "launch.graph_kernel_period_us", "must be greater than zero");
+        gap = std::clamp(gap, 0.0, period);
+        double mkt = std::max(period - gap, 0.1);
+        if (!c.launch_params_s.count("min_kernel_time")) {
+          c.launch_params_s["min_kernel_time"] = mkt * 1e-6;
+          c.launch_params_s["kernel_gap"] = gap * 1e-6;
+          c.launch_params_s["launch_latency"] = std::max(rt - period, 0.0) * 1e-6;
+          c.launch_observed = l;
+        }
+        used.push_back("launch");
+      }
+      std::string dev = in.j.contains("env") && in.j["env"].is_object() ? in.j["env"].value("device", "") : "";
+      std::string s = P + " (orrery-micro/1" + (dev.empty() ? "" : " on " + dev) + ": ";
+      for (size_t i = 0; i < used.size(); ++i) s += (i ? ", " : "") + used[i];
+      c.sources.push_back(s + "; device time from CUDA-graph replay)");
+    }
+  }
+  // Pass 2: legacy (single-call CUDA events) rows, only where no device-side data exists.
+  for (auto& in : inputs) {
+    if (in.layout != MicroLayout::Legacy) continue;
+    const std::string& P = in.path;
+    std::vector<std::string> used;
+    std::vector<std::string> legacy_dtypes;
+    if (in.j.contains("gemm")) {
+      const auto& rows = array_at(in.j, "gemm", P, "");
+      for (size_t i = 0; i < rows.size(); ++i) {
+        std::string w = idx("gemm", i);
+        std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
+        double m = num(rows[i], "m", P, w), n = num(rows[i], "n", P, w), k = num(rows[i], "k", P, w);
+        double ms = num(rows[i], "median_ms", P, w);
+        double tf = num(rows[i], "tflops", P, w);
+        if (c.gemm_dev.count(dt)) continue;
+        if (ms < opt.min_legacy_gemm_ms) continue;
+        positive(tf, P, w + ".tflops");
+        if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), dt) == legacy_dtypes.end()) legacy_dtypes.push_back(dt);
+        c.gemm_legacy[dt].emplace_back(2.0 * m * n * k, tf * 1e12 / peak(dt));
+      }
+    }
+    if (!legacy_dtypes.empty()) {
+      // Listed in the order the presets use.
+      static const std::vector<std::string> order = {"tf32", "fp16", "fp8", "bf16", "fp32"};
+      std::string s;
+      for (auto& d : order)
+        if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), d) != legacy_dtypes.end()) s += (s.empty() ? "" : "/") + d;
+      char thr[32];
+      std::snprintf(thr, sizeof thr, "%g", opt.min_legacy_gemm_ms);
+      used.push_back(s + " GEMMs >= " + thr + " ms");
+    }
+    if (c.memory_dev.empty()) {
+      // No device-side bandwidth data: use large copies (>= 0.1 ms, not host-bound).
+      bool any = false;
+      if (in.j.contains("copy")) {
+        const auto& rows = array_at(in.j, "copy", P, "");
+        for (size_t i = 0; i < rows.size(); ++i) {
+          std::string w = idx("copy", i);
+          double b = num(rows[i], "bytes", P, w), ms = num(rows[i], "median_ms", P, w);
+          double g = num(rows[i], "gbps_rw", P, w);
+          if (ms < opt.min_legacy_gemm_ms || !(g > 0)) continue;
+          c.memory_legacy.emplace_back(2.0 * b, g * 1e9 / hbm);
+          any = true;
+        }
+      }
+      if (any) used.push_back("copies >= 0.1 ms");
+    }
+    if (in.j.contains("sdpa")) {
+      const auto& rows = array_at(in.j, "sdpa", P, "");
+      bool any = false;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        std::string w = idx("sdpa", i);
+        double ms = num(rows[i], "median_ms", P, w);
+        double tf = num(rows[i], "tflops", P, w);
+        if (ms < opt.min_legacy_sdpa_ms) continue;
+        positive(tf, P, w + ".tflops");
+        c.attention.emplace_back(tf * 1e12 * ms * 1e-3, tf * 1e12 / base.peak_flops(Dtype::BF16));
+        any = true;
+      }
+      if (any) used.push_back("sdpa");
+    }
+    // The legacy "launch" section is not applied: its graph figure is a per-kernel period that mixes
+    // kernel time and gap, its eager figure is PyTorch host dispatch (see docs/validation.md).
+    std::string s = P + " (";
+    for (size_t i = 0; i < used.size(); ++i) s += (i ? ", " : "") + used[i];
+    c.sources.push_back(s + ")");
+  }
+
+  // Assemble the preset in the bundled presets' key order.
+  nlohmann::ordered_json out;
+  out["name"] = base_raw.value("name", base.name);
+  out["description"] = base_raw.value("description", base.description);
+  nlohmann::ordered_json params = base_raw.contains("params") ? base_raw["params"] : nlohmann::ordered_json::object();
+  // Launch parameters measured by the orrery layout replace the base values (key order kept).
+  for (auto& [k, v] : c.launch_params_s) params[k] = fmt_us(v * 1e6);
+  out["params"] = params;
+
+  std::vector<std::string> kept;
+  std::vector<std::pair<std::string, CurvePoints>> gemm;
+  auto has = [&](const std::string& dt) {
+    for (auto& g : gemm)
+      if (g.first == dt) return true;
+    return false;
+  };
+  for (auto& dt : c.gemm_dev_order) gemm.emplace_back(dt, merge_curve_points(c.gemm_dev[dt]));
+  for (const char* dt : {"tf32", "fp16", "fp8", "bf16", "fp32"})
+    if (c.gemm_legacy.count(dt) && !has(dt)) gemm.emplace_back(dt, merge_curve_points(c.gemm_legacy[dt]));
+  for (auto& [dt, curve] : base.gemm_eff)
+    if (!has(dt)) {
+      gemm.emplace_back(dt, curve.points);
+      kept.push_back("gemm." + dt);
+    }
+  auto to_j = [](const CurvePoints& pts) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (auto& [x, y] : pts) a.push_back({x, y});
+    return a;
+  };
+  nlohmann::ordered_json eff;
+  nlohmann::ordered_json g2 = nlohmann::ordered_json::object();
+  for (auto& [dt, pts] : gemm) g2[dt] = to_j(pts);
+  eff["gemm"] = g2;
+  if (!c.memory_dev.empty()) {
+    eff["memory"] = to_j(merge_curve_points(c.memory_dev));
+  } else if (!c.memory_legacy.empty()) {
+    eff["memory"] = to_j(merge_curve_points(c.memory_legacy));
+  } else {
+    eff["memory"] = to_j(base.memory_eff.points);
+    kept.push_back("memory");
+  }
+  if (!c.attention.empty()) {
+    eff["attention"] = to_j(merge_curve_points(c.attention));
+  } else {
+    eff["attention"] = to_j(base.attention_eff.points);
+    kept.push_back("attention");
+  }
+  out["efficiency"] = eff;
+
+  nlohmann::ordered_json host;
+  if (!c.host.empty()) {
+    host["dispatch"] = c.host;
+  } else if (base_raw.contains("host")) {
+    host = base_raw["host"];
+    kept.push_back("host.dispatch");
+  } else {
+    host["dispatch"] = nlohmann::ordered_json::object();
+  }
+  out["host"] = host;
+
+  nlohmann::ordered_json cal;
+  cal["source"] = c.sources;
+  std::string peaks = "datasheet (base preset " + base.name + ")";
+  if (base_raw.contains("calibration") && base_raw["calibration"].is_object() &&
+      base_raw["calibration"].contains("peaks") && base_raw["calibration"]["peaks"].is_string())
+    peaks = base_raw["calibration"]["peaks"].get<std::string>();
+  cal["peaks"] = peaks;
+  cal["method"] =
+      "orrery calibrate (base preset " + base.name +
+      "): y = achieved / datasheet peak; gemm x = 2mnk FLOPs, memory x = bytes read + written, attention x = "
+      "FLOPs over the bf16 peak; points within 0.1 decade merged";
+  if (!kept.empty()) cal["kept_from_base"] = kept;
+  if (!c.launch_params_s.empty()) cal["launch"] = c.launch_observed;
+  if (!opt.note.empty()) cal["note"] = opt.note;
+  out["calibration"] = cal;
+  return out;
+}
+
+void write_preset(const nlohmann::ordered_json& preset, const std::string& path) {
+  std::string text = preset.dump(1) + "\n";
+  std::ofstream o(path, std::ios::binary);
+  if (!o) throw make_error(path, "", "cannot write file");
+  o << text;
+  if (!o) throw make_error(path, "", "write failed");
+}
+
+}  // namespace orrery

@@ -1,0 +1,44 @@
+#pragma once
+// Calibration of an accelerator preset from microbenchmark files (`orrery calibrate`).
+// Reads three layouts (see docs/validation.md):
+//   orrery   : the JSON written by validation/cuda/orrery_micro ("format": "orrery-micro/1"),
+//              device-side timings (CUDA events around CUDA-graph replay) plus launch data;
+//   host_device : {"host_dispatch": {...}, "device_side": {"gemm", "copy", "elementwise"}};
+//   legacy   : {"gemm": [...median_ms, tflops], "copy", "elementwise", "sdpa", "launch", ...}
+//              (CUDA events around single calls: small sizes are host-bound).
+// Output: a full preset (same schema as hw_models/presets/*.json) that keeps the base preset's
+// datasheet parameters and replaces the efficiency curves / host dispatch that were measured.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace orrery {
+
+enum class MicroLayout { Orrery, HostDevice, Legacy };
+const char* micro_layout_name(MicroLayout l);
+// Detects the layout of a parsed micro file; Error naming `path` when none matches.
+MicroLayout detect_micro_layout(const nlohmann::ordered_json& j, const std::string& path);
+
+using CurvePoints = std::vector<std::pair<double, double>>;
+// Sorts by x and merges points within `decades` (log10) of the previous merged group's last
+// raw x (group value: mean x, mean y); rounds x to 0.1 and y to 4 decimals.
+CurvePoints merge_curve_points(CurvePoints pts, double decades = 0.1);
+
+struct CalibrateOptions {
+  std::vector<std::string> micro_paths;  // in priority order: device-side files first
+  std::string hw = "h100";               // base preset (name or path)
+  std::string note;                      // free text recorded in calibration.note
+  double min_legacy_gemm_ms = 0.1;       // legacy GEMM rows faster than this are host-bound
+  double min_legacy_sdpa_ms = 0.05;      // legacy SDPA rows faster than this are host-bound
+};
+
+// Builds the calibrated preset (key order as in the bundled presets). Errors (unreadable file,
+// unknown layout, missing fields) throw orrery::Error naming the file and the field.
+nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt);
+
+// Writes `preset` as the bundled presets are written (1-space indent, trailing newline).
+void write_preset(const nlohmann::ordered_json& preset, const std::string& path);
+
+}  // namespace orrery

@@ -1,0 +1,151 @@
+// orrery calibrate: layouts, the bootstrap algorithm behind the bundled presets, bad input.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "hw_models/accelerator.h"
+#include "hw_models/calibrate.h"
+#include "sim/error.h"
+
+using namespace orrery;
+
+namespace {
+std::string src(const std::string& rel) { return std::string(ORRERY_SOURCE_DIR) + "/" + rel; }
+nlohmann::ordered_json read(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::ordered_json::parse(in);
+}
+std::string error_of(const CalibrateOptions& o) {
+  try {
+    calibrate_preset(o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Calibrate, MergeWithinATenthOfADecade) {
+  // 100 and 120 (0.08 decade) merge; 130 is within 0.1 decade of 120 (the group's last x) and merges
+  // too; 1000 starts a new group.
+  CurvePoints pts = {{1000, 0.9}, {100, 0.1}, {120, 0.2}, {130, 0.3}};
+  auto m = merge_curve_points(pts);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_DOUBLE_EQ(m[0].first, 116.7);
+  EXPECT_DOUBLE_EQ(m[0].second, 0.2);
+  EXPECT_DOUBLE_EQ(m[1].first, 1000);
+  EXPECT_DOUBLE_EQ(m[1].second, 0.9);
+  // Rounding: y to 4 decimals.
+  auto r = merge_curve_points({{10, 0.123456}});
+  EXPECT_DOUBLE_EQ(r[0].second, 0.1235);
+}
+
+TEST(Calibrate, DetectsTheThreeLayouts) {
+  EXPECT_EQ(detect_micro_layout(read(src("tests/data/calibrate/orrery_micro_sample.json")), "a"), MicroLayout::Orrery);
+  EXPECT_EQ(detect_micro_layout(read(src("validation/data/h100/host_device_micro.json")), "b"), MicroLayout::HostDevice);
+  EXPECT_EQ(detect_micro_layout(read(src("validation/data/h100/micro.json")), "c"), MicroLayout::Legacy);
+  EXPECT_THROW(detect_micro_layout(read(src("tests/data/calibrate/unknown_layout.json")), "d"), Error);
+}
+
+// The bundled presets were produced by this algorithm from these files: calibrating again gives the
+// same curves and host dispatch table.
+TEST(Calibrate, ReproducesTheBundledH100Preset) {
+  CalibrateOptions o;
+  o.micro_paths = {src("validation/data/h100/host_device_micro.json"), src("validation/data/h100/micro.json")};
+  o.hw = "h100";
+  auto got = calibrate_preset(o);
+  auto want = read(src("hw_models/presets/h100.json"));
+  EXPECT_EQ(got["params"], want["params"]);
+  EXPECT_EQ(got["efficiency"], want["efficiency"]);
+  EXPECT_EQ(got["host"], want["host"]);
+  EXPECT_EQ(got["calibration"]["source"].size(), 2u);
+  // gemm: device-side dtypes first (bf16, fp32), then legacy-only dtypes (tf32, fp16).
+  std::vector<std::string> keys;
+  for (auto it = got["efficiency"]["gemm"].begin(); it != got["efficiency"]["gemm"].end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"bf16", "fp32", "tf32", "fp16"}));
+}
+
+TEST(Calibrate, ReproducesTheBundledH200Preset) {
+  CalibrateOptions o;
+  o.micro_paths = {src("validation/data/h200/host_device_micro.json"), src("validation/data/h100/micro.json")};
+  o.hw = "h200";
+  auto got = calibrate_preset(o);
+  auto want = read(src("hw_models/presets/h200.json"));
+  EXPECT_EQ(got["efficiency"], want["efficiency"]);
+  EXPECT_EQ(got["host"], want["host"]);
+}
+
+TEST(Calibrate, LegacyRowsBelowThresholdAreIgnored) {
+  // Legacy micro.json alone: bf16 rows below 0.1 ms (host-bound, 2048^3 and smaller) do not enter
+  // the curve; the smallest kept is 128x12288x12288 (0.138 ms).
+  CalibrateOptions o;
+  o.micro_paths = {src("validation/data/h100/micro.json")};
+  auto got = calibrate_preset(o);
+  auto& bf16 = got["efficiency"]["gemm"]["bf16"];
+  ASSERT_FALSE(bf16.empty());
+  EXPECT_DOUBLE_EQ(bf16[0][0].get<double>(), 2.0 * 128 * 12288 * 12288);
+  // Memory from large legacy copies only; host dispatch kept from the base preset.
+  EXPECT_FALSE(got["efficiency"]["memory"].empty());
+  auto kept = got["calibration"]["kept_from_base"];
+  EXPECT_NE(std::find(kept.begin(), kept.end(), "host.dispatch"), kept.end());
+}
+
+TEST(Calibrate, OrreryLayoutGivesCurvesAndLaunchCosts) {
+  CalibrateOptions o;
+  o.micro_paths = {src("tests/data/calibrate/orrery_micro_sample.json")};
+  o.hw = "h100";
+  auto got = calibrate_preset(o);
+  auto& g = got["efficiency"]["gemm"];
+  ASSERT_TRUE(g.contains("fp8"));
+  // fp8 4096^3 in 0.1 ms = 1374.4 TFLOP/s over 1979 TFLOP/s.
+  EXPECT_NEAR(g["fp8"][0][1].get<double>(), 0.6945, 1e-4);
+  EXPECT_EQ(g["bf16"].size(), 2u);
+  // Dtypes not measured keep the base preset's curves, and the calibration section says so.
+  EXPECT_TRUE(g.contains("tf32"));
+  auto kept = got["calibration"]["kept_from_base"];
+  EXPECT_NE(std::find(kept.begin(), kept.end(), "attention"), kept.end());
+  EXPECT_NE(std::find(kept.begin(), kept.end(), "gemm.tf32"), kept.end());
+  // Memory: x = bytes moved, y = achieved / hbm_bandwidth.
+  auto& mem = got["efficiency"]["memory"];
+  ASSERT_EQ(mem.size(), 3u);
+  EXPECT_DOUBLE_EQ(mem[0][0].get<double>(), 2097152.0);
+  EXPECT_NEAR(mem[2][1].get<double>(), 805306368.0 / 0.268e-3 / 3.35e12, 1e-4);
+  // Launch: min_kernel_time = graph period - gap; launch_latency = round trip - period.
+  EXPECT_EQ(got["params"]["min_kernel_time"], "0.50 us");
+  EXPECT_EQ(got["params"]["kernel_gap"], "0.74 us");
+  EXPECT_EQ(got["params"]["launch_latency"], "8.00 us");
+  // Datasheet parameters come from the base preset.
+  EXPECT_EQ(got["params"]["hbm_bandwidth"], "3.35 TB/s");
+
+  // The written file loads as a preset.
+  auto path = std::filesystem::temp_directory_path() / "orrery_calibrate_test_preset.json";
+  write_preset(got, path.string());
+  Accelerator a = load_accelerator(path.string());
+  EXPECT_NEAR(a.p("min_kernel_time"), 0.5e-6, 1e-12);
+  EXPECT_NEAR(a.gemm_efficiency(Dtype::FP8, 2.0 * 4096 * 4096 * 4096), 0.6945, 1e-4);
+  std::filesystem::remove(path);
+}
+
+TEST(Calibrate, MissingFieldNamesFileAndField) {
+  CalibrateOptions o;
+  o.micro_paths = {src("tests/data/calibrate/missing_field.json")};
+  std::string e = error_of(o);
+  EXPECT_NE(e.find("missing_field.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("device_side.gemm[1].k"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing field"), std::string::npos) << e;
+}
+
+TEST(Calibrate, BadFilesAreClearErrors) {
+  CalibrateOptions o;
+  o.micro_paths = {src("tests/data/calibrate/unknown_layout.json")};
+  EXPECT_NE(error_of(o).find("unrecognised microbenchmark layout"), std::string::npos);
+  o.micro_paths = {src("tests/data/calibrate/does_not_exist.json")};
+  EXPECT_NE(error_of(o).find("cannot open"), std::string::npos);
+  o.micro_paths = {};
+  EXPECT_FALSE(error_of(o).empty());
+  o.micro_paths = {src("validation/data/h100/micro.json")};
+  o.hw = "no_such_gpu";
+  EXPECT_NE(error_of(o).find("unknown hardware preset"), std::string::npos);
+}
