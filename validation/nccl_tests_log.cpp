@@ -1,0 +1,204 @@
+#include "validation/nccl_tests_log.h"
+
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "sim/error.h"
+
+namespace orrery {
+
+std::string normalize_collective_name(const std::string& s0) {
+  std::string s;
+  for (char c : s0)
+    if (std::isalnum(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s.rfind("nccl", 0) == 0) s = s.substr(4);
+  auto strip = [&](const std::string& suffix) {
+    if (s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0)
+      s = s.substr(0, s.size() - suffix.size());
+  };
+  strip("perf");
+  static const std::pair<const char*, const char*> names[] = {
+      {"allreduce", "all_reduce"},         {"allgather", "all_gather"}, {"reducescatter", "reduce_scatter"},
+      {"alltoall", "alltoall"},            {"broadcast", "broadcast"},  {"reduce", "reduce"},
+      {"sendrecv", "sendrecv"},            {"gather", "gather"},        {"scatter", "scatter"},
+      {"hypercube", "hypercube"}};
+  for (auto& [k, v] : names)
+    if (s == k) return v;
+  return "";
+}
+
+double nccl_busbw_factor(const std::string& collective, int n) {
+  if (n <= 0) return 1.0;
+  double N = n;
+  if (collective == "all_reduce") return 2.0 * (N - 1) / N;
+  if (collective == "all_gather" || collective == "reduce_scatter" || collective == "alltoall" ||
+      collective == "gather" || collective == "scatter")
+    return (N - 1) / N;
+  return 1.0;  // broadcast, reduce, sendrecv
+}
+
+namespace {
+
+bool parse_number(const std::string& t, double& out) {
+  if (t == "N/A" || t == "n/a") {
+    out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  try {
+    size_t pos = 0;
+    out = std::stod(t, &pos);
+    return pos == t.size();
+  } catch (...) {
+    return false;
+  }
+}
+
+std::vector<std::string> split_ws(const std::string& line) {
+  std::istringstream is(line);
+  std::vector<std::string> out;
+  std::string t;
+  while (is >> t) out.push_back(t);
+  return out;
+}
+
+// Finds a collective name in a file name such as "all_gather_perf_8xh100.log".
+std::string collective_from_filename(const std::string& path) {
+  std::string stem = std::filesystem::path(path).filename().string();
+  for (auto& c : stem) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* keys[] = {"reduce_scatter", "reducescatter", "all_reduce", "allreduce", "all_gather", "allgather",
+                               "alltoall",       "broadcast",     "sendrecv",   "reduce"};
+  for (const char* k : keys)
+    if (stem.find(k) != std::string::npos) return normalize_collective_name(k);
+  return "";
+}
+
+}  // namespace
+
+NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& path) {
+  NcclTestsLog log;
+  log.path = path;
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  bool has_root = true;  // decided by the column header when present
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    auto toks = split_ws(line);
+    if (toks.empty()) continue;
+    if (toks[0][0] == '#') {
+      // Header / footer lines.
+      auto pos = line.find("Collective test starting:");
+      if (pos != std::string::npos) {
+        std::string name = line.substr(pos + 25);
+        auto t = split_ws(name);
+        if (!t.empty()) log.collective = normalize_collective_name(t[0]);
+        continue;
+      }
+      if (line.find("nThread") != std::string::npos) {
+        for (size_t i = 0; i + 1 < toks.size(); ++i)
+          if (toks[i] == "nGpus") log.ngpus_per_thread = std::atoi(toks[i + 1].c_str());
+        continue;
+      }
+      if (toks.size() >= 3 && toks[1] == "Rank") {
+        ++log.ranks;
+        auto b = line.find(']');
+        if (b != std::string::npos) {
+          std::string dev = line.substr(b + 1);
+          auto s = dev.find_first_not_of(' ');
+          log.devices.push_back(s == std::string::npos ? "" : dev.substr(s));
+        }
+        continue;
+      }
+      if (line.find("Avg bus bandwidth") != std::string::npos) {
+        auto c = line.find(':');
+        double v = 0;
+        if (c != std::string::npos) {
+          auto t = split_ws(line.substr(c + 1));
+          if (!t.empty() && parse_number(t[0], v)) log.avg_busbw = v;
+        }
+        continue;
+      }
+      // Column header: "#  size  count  type  redop  [root]  time ...".
+      bool has_size = false, has_time = false, root_col = false;
+      for (auto& t : toks) {
+        has_size |= t == "size";
+        has_time |= t == "time";
+        root_col |= t == "root";
+      }
+      if (has_size && has_time) has_root = root_col;
+      // A binary name in a command line echoed into the log.
+      if (log.collective.empty()) {
+        for (auto& t : toks)
+          if (t.size() > 5 && t.find("_perf") != std::string::npos) {
+            std::string n = normalize_collective_name(std::filesystem::path(t).filename().string());
+            if (!n.empty()) log.collective = n;
+          }
+      }
+      continue;
+    }
+    // A result row: size count type redop [root] time algbw busbw wrong [time algbw busbw wrong].
+    double size = 0, count = 0;
+    if (toks.size() < 8 || !parse_number(toks[0], size) || !parse_number(toks[1], count)) {
+      // Other lines (NCCL INFO/WARN, MPI chatter, command echo): skip, but learn a binary name.
+      if (log.collective.empty())
+        for (auto& t : toks)
+          if (t.find("_perf") != std::string::npos) {
+            std::string n = normalize_collective_name(std::filesystem::path(t).filename().string());
+            if (!n.empty()) log.collective = n;
+          }
+      continue;
+    }
+    NcclTestsRow r;
+    r.bytes = size;
+    r.count = count;
+    r.type = toks[2];
+    r.redop = toks[3];
+    size_t i = 4;
+    // Decide from the token count when the header was missing: with root, 13 (or 9) tokens.
+    bool root = has_root;
+    if (toks.size() == 13 || toks.size() == 9) root = true;
+    if (toks.size() == 12 || toks.size() == 8) root = false;
+    if (root) {
+      double rt = -1;
+      if (!parse_number(toks[4], rt))
+        throw make_error(path, "line " + std::to_string(lineno), "bad root column '" + toks[4] + "'");
+      r.root = static_cast<int>(rt);
+      i = 5;
+    }
+    auto need = [&](size_t k, double& v, const char* what) {
+      if (k >= toks.size() || !parse_number(toks[k], v))
+        throw make_error(path, "line " + std::to_string(lineno),
+                         std::string("bad ") + what + " column" + (k < toks.size() ? " '" + toks[k] + "'" : " (missing)"));
+    };
+    need(i, r.time_us, "time");
+    need(i + 1, r.algbw, "algbw");
+    need(i + 2, r.busbw, "busbw");
+    if (i + 3 < toks.size()) r.wrong = toks[i + 3];
+    r.time_us_in = r.algbw_in = r.busbw_in = std::numeric_limits<double>::quiet_NaN();
+    if (i + 6 < toks.size()) {
+      need(i + 4, r.time_us_in, "in-place time");
+      need(i + 5, r.algbw_in, "in-place algbw");
+      need(i + 6, r.busbw_in, "in-place busbw");
+    }
+    log.rows.push_back(r);
+  }
+  if (log.collective.empty()) log.collective = collective_from_filename(path);
+  if (log.rows.empty())
+    throw make_error(path, "", "no nccl-tests result rows found (expected lines 'size count type redop root time algbw busbw #wrong ...')");
+  return log;
+}
+
+NcclTestsLog parse_nccl_tests_log(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw make_error(path, "", "cannot open nccl-tests log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_nccl_tests_text(ss.str(), path);
+}
+
+}  // namespace orrery
