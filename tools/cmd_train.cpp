@@ -1,0 +1,96 @@
+// `orrery train`: one training iteration of a decoder transformer from its model and parallel plan.
+#include <cstdio>
+#include <fstream>
+
+#include "sim/error.h"
+#include "tools/command.h"
+#include "workloads/train.h"
+
+namespace orrery::cli {
+
+// Shared with `orrery convert --from-train`.
+TrainOptions parse_train_options(const Args& a) {
+  TrainOptions o;
+  if (!a.has("--model")) throw make_error("--model", "", "required (preset name or model.json)");
+  if (!a.has("--nodes")) throw make_error("--nodes", "", "required (number of nodes)");
+  o.model = a.get("--model");
+  o.system = a.get("--system", "dgx-h100");
+  o.nodes = static_cast<int>(a.get_int("--nodes", 1));
+  TrainPlan& p = o.plan;
+  p.tp = static_cast<int>(a.get_int("--tp", 1));
+  p.pp = static_cast<int>(a.get_int("--pp", 1));
+  p.vp = static_cast<int>(a.get_int("--vp", 1));
+  p.dp = static_cast<int>(a.get_int("--dp", 1));
+  p.cp = static_cast<int>(a.get_int("--cp", 1));
+  p.ep = static_cast<int>(a.get_int("--ep", 1));
+  p.micro_batch = a.get_int("--micro-batch", 1);
+  p.global_batch = a.get_int("--global-batch", p.micro_batch * p.dp);
+  p.seq = a.get_int("--seq", 0);
+  if (a.has("--seq") && p.seq < 1) throw make_error("--seq", a.get("--seq"), "must be at least 1");
+  std::string prec = a.get("--precision", "bf16");
+  if (prec == "bf16") p.precision = Dtype::BF16;
+  else if (prec == "fp8") p.precision = Dtype::FP8;
+  else throw make_error("--precision", prec, "expected bf16 or fp8");
+  p.recompute = parse_recompute(a.get("--recompute", "none"));
+  p.attention = parse_attention(a.get("--attention", "flash"));
+  p.sequence_parallel = a.has("--sequence-parallel");
+  p.zero = static_cast<int>(a.get_int("--zero", 0));
+  o.engine = a.get("--engine", "systemc");
+  o.comm = a.get("--comm", "auto");
+  o.timeline_path = a.get("--timeline");
+  o.check_memory = !a.has("--no-memory-check");
+  return o;
+}
+
+namespace {
+
+void print_result(const TrainResult& r) {
+  const TrainPlan& p = r.plan;
+  std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
+  std::printf("system       %s: %d nodes x %d %s = %d GPUs; comm: %s\n", r.system.name.c_str(), r.system.nodes,
+              r.system.gpus_per_node, r.gpu.c_str(), r.system.gpus(), r.comm_model.c_str());
+  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s, recompute %s, attention %s\n",
+              p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, p.micro_batch,
+              p.micro_batches(), p.global_batch, dtype_name(p.precision), recompute_name(p.recompute),
+              attention_name(p.attention));
+  std::printf("iteration_time_s      %.4f\n", r.iteration_time_s);
+  std::printf("tokens_per_s_per_gpu  %.1f\n", r.tokens_per_s_per_gpu);
+  std::printf("mfu                   %.3f  (hfu %.3f)\n", r.mfu, r.hfu);
+  std::printf("breakdown (critical pipeline rank):\n");
+  auto row = [&](const char* n, double v) {
+    std::printf("  %-18s %9.4f s  %5.1f%%\n", n, v, 100.0 * v / r.iteration_time_s);
+  };
+  row("compute", r.compute_s);
+  row("exposed TP comm", r.tp_exposed_s);
+  if (p.cp > 1) row("exposed CP comm", r.cp_exposed_s);
+  if (p.ep > 1) row("exposed EP comm", r.ep_exposed_s);
+  row("exposed PP comm", r.pp_exposed_s);
+  row("pipeline bubble", r.bubble_s);
+  row("exposed DP comm", r.dp_exposed_s);
+  row("optimizer", r.optimizer_s);
+  int worst = 0;
+  for (size_t i = 0; i < r.memory.size(); ++i) if (r.memory[i].total() > r.memory[worst].total()) worst = static_cast<int>(i);
+  const MemoryBreakdown& w = r.memory[worst];
+  std::printf("peak memory per GPU   %s (stage %d: weights %s, grads %s, optimizer %s, activations %s, transient %s) of %s\n",
+              format_bytes(r.peak_memory_bytes).c_str(), worst, format_bytes(w.weights).c_str(),
+              format_bytes(w.gradients).c_str(), format_bytes(w.optimizer).c_str(), format_bytes(w.activations).c_str(),
+              format_bytes(w.transient).c_str(), format_bytes(r.hbm_capacity).c_str());
+  std::printf("simulation           %llu events, %.3f s wall\n", static_cast<unsigned long long>(r.sim_events), r.sim_wall_s);
+}
+
+Register reg("train", "simulate one LLM training iteration from a model and a parallel plan",
+             [](const std::vector<std::string>& args) {
+               Args a(args, train_flags_with_value(), train_bool_flags());
+               if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
+               TrainOptions o = parse_train_options(a);
+               TrainResult r = run_training(o);
+               print_result(r);
+               if (a.has("--json")) {
+                 std::ofstream out(a.get("--json"));
+                 if (!out) throw make_error(a.get("--json"), "", "cannot write");
+                 out << r.to_json().dump(1) << "\n";
+               }
+               return 0;
+             });
+}  // namespace
+}  // namespace orrery::cli

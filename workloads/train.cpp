@@ -1,0 +1,1052 @@
+#include "workloads/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "sim/error.h"
+
+namespace orrery {
+
+// ======================================================================== system
+const ParamSet& train_system_params() {
+  static const ParamSet set(
+      "train_system",
+      "cluster for `orrery train` (--system dgx-a100|dgx-h100|system.json, section \"params\")",
+      {
+          {"gpus_per_node", Unit::Count, "8", "GPUs per node (one NVLink domain)", true},
+          {"nvlink_busbw", Unit::Bandwidth, "", "achievable NCCL ring bus bandwidth inside a node", true},
+          {"nvlink_p2p", Unit::Bandwidth, "", "achievable point-to-point bandwidth inside a node", true},
+          {"nic_bandwidth", Unit::Bandwidth, "", "achievable bandwidth of one GPU's NIC (rail-optimized fat tree)", true},
+          {"coll_base_latency", Unit::Time, "8.4 us", "per-collective base latency (NCCL ring, Simple)", false},
+          {"intra_hop_latency", Unit::Time, "3.4 us", "per ring step inside a node (NVLink)", false},
+          {"inter_hop_latency", Unit::Time, "14 us", "per ring step across nodes (InfiniBand)", false},
+      });
+  static bool reg = (register_param_set(&set), true);
+  (void)reg;
+  return set;
+}
+
+namespace {
+// Built-in presets (documented public figures; see docs/training.md):
+//  dgx-h100: 8 x H100 SXM, NVLink4/NVSwitch: NCCL ring busbw ~370 GB/s (nccl-tests #212);
+//            8 x NDR 400 Gb/s, NCCL reaches ~46-48 GB/s per NIC (nccl-tests #290) -> 47 GB/s.
+//  dgx-a100: 8 x A100 SXM4 80GB, NVLink3/NVSwitch 300 GB/s per direction: ring busbw ~230 GB/s;
+//            8 x HDR 200 Gb/s: ~23 GB/s per NIC.
+nlohmann::json builtin_system(const std::string& name) {
+  if (name == "dgx-h100")
+    return {{"name", "dgx-h100"},
+            {"description", "DGX H100: 8 x H100 SXM5, NVSwitch gen3, 8 x NDR 400 Gb/s InfiniBand fat tree"},
+            {"gpu", "h100"},
+            {"params", {{"gpus_per_node", 8}, {"nvlink_busbw", "370 GB/s"}, {"nvlink_p2p", "370 GB/s"},
+                        {"nic_bandwidth", "47 GB/s"}}}};
+  if (name == "dgx-a100")
+    return {{"name", "dgx-a100"},
+            {"description", "DGX A100 80GB: 8 x A100 SXM4, NVSwitch, 8 x HDR 200 Gb/s InfiniBand fat tree"},
+            {"gpu", "a100"},
+            {"params", {{"gpus_per_node", 8}, {"nvlink_busbw", "230 GB/s"}, {"nvlink_p2p", "230 GB/s"},
+                        {"nic_bandwidth", "23 GB/s"}}}};
+  return nullptr;
+}
+}  // namespace
+
+nlohmann::json SystemSpec::to_json() const {
+  return {{"name", name},
+          {"source", source},
+          {"gpu", gpu},
+          {"nodes", nodes},
+          {"gpus_per_node", gpus_per_node},
+          {"nvlink_busbw", format_quantity(nvlink_busbw, Unit::Bandwidth)},
+          {"nvlink_p2p", format_quantity(nvlink_p2p, Unit::Bandwidth)},
+          {"nic_bandwidth", format_quantity(nic_bandwidth, Unit::Bandwidth)},
+          {"coll_base_latency", format_time(coll_base_latency)},
+          {"intra_hop_latency", format_time(intra_hop_latency)},
+          {"inter_hop_latency", format_time(inter_hop_latency)}};
+}
+
+SystemSpec load_system(const std::string& name_or_path, int nodes) {
+  namespace fs = std::filesystem;
+  nlohmann::json j = builtin_system(name_or_path);
+  std::string where = name_or_path;
+  SystemSpec s;
+  s.source = "built-in";
+  if (j.is_null()) {
+    if (!fs::exists(name_or_path) || fs::is_directory(name_or_path))
+      throw make_error("--system", name_or_path, "unknown system (built-in: dgx-a100, dgx-h100; or a system.json path)");
+    std::ifstream in(name_or_path);
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      throw make_error(name_or_path, "", std::string("invalid JSON: ") + e.what());
+    }
+    s.source = name_or_path;
+  }
+  if (!j.is_object()) throw make_error(where, "", "expected a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "name" && it.key() != "description" && it.key() != "gpu" && it.key() != "params")
+      throw make_error(where, it.key(), "unknown system key (known: name, description, gpu, params)");
+  s.name = j.value("name", fs::path(name_or_path).stem().string());
+  s.gpu = j.value("gpu", "h100");
+  ParamValues v = train_system_params().resolve(j.value("params", nlohmann::json::object()), where + ": params");
+  s.gpus_per_node = static_cast<int>(v.get("gpus_per_node"));
+  s.nvlink_busbw = v.get("nvlink_busbw");
+  s.nvlink_p2p = v.get("nvlink_p2p");
+  s.nic_bandwidth = v.get("nic_bandwidth");
+  s.coll_base_latency = v.get("coll_base_latency");
+  s.intra_hop_latency = v.get("intra_hop_latency");
+  s.inter_hop_latency = v.get("inter_hop_latency");
+  if (nodes < 1) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
+  s.nodes = nodes;
+  return s;
+}
+
+// ======================================================================== communication
+const char* coll_op_name(CollOp op) {
+  switch (op) {
+    case CollOp::AllReduce: return "all_reduce";
+    case CollOp::AllGather: return "all_gather";
+    case CollOp::ReduceScatter: return "reduce_scatter";
+    case CollOp::AllToAll: return "all_to_all";
+    case CollOp::SendRecv: return "send_recv";
+  }
+  return "?";
+}
+
+double AlphaBetaComm::time(CollOp op, double bytes, const CommGroup& g) const {
+  if (bytes <= 0) return 0;
+  int n = g.size;
+  bool inter = g.inter_node();
+  if (op == CollOp::SendRecv) {
+    double bw = inter ? s_.nic_bandwidth : s_.nvlink_p2p;
+    return s_.coll_base_latency + (inter ? s_.inter_hop_latency : s_.intra_hop_latency) + bytes / bw;
+  }
+  if (n <= 1) return 0;
+  // Bus bandwidth: NVLink inside a node; across nodes each node's ranks of this group drive
+  // that many NICs (one per GPU, rail-optimized), capped by NVLink.
+  double busbw = s_.nvlink_busbw;
+  if (inter) busbw = std::min(s_.nvlink_busbw, s_.nic_bandwidth * std::max(1, g.per_node));
+  double hop = inter ? s_.inter_hop_latency : s_.intra_hop_latency;
+  double frac = static_cast<double>(n - 1) / n;
+  switch (op) {
+    case CollOp::AllReduce: return s_.coll_base_latency + 2.0 * (n - 1) * hop + 2.0 * frac * bytes / busbw;
+    case CollOp::AllGather:
+    case CollOp::ReduceScatter: return s_.coll_base_latency + (n - 1) * hop + frac * bytes / busbw;
+    case CollOp::AllToAll: {
+      // Pairwise exchange: intra-node share over NVLink, the rest over the NICs.
+      double bw = inter ? std::min(s_.nvlink_busbw, s_.nic_bandwidth) : s_.nvlink_busbw;
+      if (inter) {
+        double intra_frac = static_cast<double>(g.per_node - 1) / n, inter_frac = static_cast<double>(n - g.per_node) / n;
+        return s_.coll_base_latency + hop + std::max(intra_frac * bytes / s_.nvlink_busbw, inter_frac * bytes / bw);
+      }
+      return s_.coll_base_latency + hop + frac * bytes / bw;
+    }
+    default: return 0;
+  }
+}
+
+std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::string& which) {
+  if (which != "auto" && which != "builtin")
+    throw make_error("--comm", which, "unknown communication model (auto, builtin)");
+  return std::make_unique<AlphaBetaComm>(s);
+}
+
+// ======================================================================== plan
+Recompute parse_recompute(const std::string& s) {
+  if (s == "none") return Recompute::None;
+  if (s == "selective") return Recompute::Selective;
+  if (s == "full") return Recompute::Full;
+  throw make_error("--recompute", s, "expected none, selective or full");
+}
+const char* recompute_name(Recompute r) {
+  switch (r) {
+    case Recompute::None: return "none";
+    case Recompute::Selective: return "selective";
+    case Recompute::Full: return "full";
+  }
+  return "?";
+}
+AttentionImpl parse_attention(const std::string& s) {
+  if (s == "flash") return AttentionImpl::Flash;
+  if (s == "unfused") return AttentionImpl::Unfused;
+  throw make_error("--attention", s, "expected flash or unfused");
+}
+const char* attention_name(AttentionImpl a) { return a == AttentionImpl::Flash ? "flash" : "unfused"; }
+
+nlohmann::json TrainPlan::to_json() const {
+  return {{"tp", tp}, {"pp", pp}, {"vp", vp}, {"dp", dp}, {"cp", cp}, {"ep", ep},
+          {"sequence_parallel", sequence_parallel}, {"zero", zero}, {"micro_batch", micro_batch},
+          {"global_batch", global_batch}, {"seq", seq}, {"micro_batches", micro_batches()},
+          {"precision", dtype_name(precision)}, {"recompute", recompute_name(recompute)},
+          {"attention", attention_name(attention)}, {"gpus", gpus()}};
+}
+
+void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) {
+  auto S = [](long x) { return std::to_string(x); };
+  auto pos = [&](const char* flag, long v) {
+    if (v < 1) throw make_error(flag, S(v), "must be at least 1");
+  };
+  pos("--tp", p.tp); pos("--pp", p.pp); pos("--vp", p.vp); pos("--dp", p.dp); pos("--cp", p.cp); pos("--ep", p.ep);
+  pos("--micro-batch", p.micro_batch); pos("--global-batch", p.global_batch); pos("--seq", p.seq);
+  if (p.zero < 0 || p.zero > 3) throw make_error("--zero", S(p.zero), "expected 0, 1, 2 or 3");
+  if (p.precision != Dtype::BF16 && p.precision != Dtype::FP8)
+    throw make_error("--precision", dtype_name(p.precision), "expected bf16 or fp8");
+  long gpus = static_cast<long>(p.tp) * p.pp * p.dp * p.cp;
+  if (gpus != s.gpus())
+    throw make_error("--tp/--pp/--dp/--cp", "TP*PP*DP*CP = " + S(p.tp) + "*" + S(p.pp) + "*" + S(p.dp) + "*" + S(p.cp) + " = " + S(gpus),
+                     "does not match the GPU count " + S(s.gpus()) + " (" + S(s.nodes) + " nodes x " + S(s.gpus_per_node) + " GPUs)");
+  if (m.heads % p.tp != 0)
+    throw make_error("--tp", S(p.tp), "attention heads " + S(m.heads) + " of " + m.name + " are not divisible by TP");
+  if (m.kv_heads % p.tp != 0 && p.tp % m.kv_heads != 0)
+    throw make_error("--tp", S(p.tp), "kv_heads " + S(m.kv_heads) + " of " + m.name + " neither divides nor is divisible by TP");
+  if (m.ffn % p.tp != 0) throw make_error("--tp", S(p.tp), "ffn " + S(m.ffn) + " of " + m.name + " is not divisible by TP");
+  if (m.layers % (static_cast<long>(p.pp) * p.vp) != 0)
+    throw make_error("--pp/--vp", S(p.pp) + "*" + S(p.vp), "does not divide the " + S(m.layers) + " layers of " + m.name);
+  if (p.global_batch % (p.micro_batch * p.dp) != 0)
+    throw make_error("--global-batch", S(p.global_batch),
+                     "not divisible by micro-batch x DP = " + S(p.micro_batch) + " x " + S(p.dp));
+  if (p.vp > 1) {
+    if (p.pp < 2) throw make_error("--vp", S(p.vp), "interleaved virtual stages need --pp >= 2");
+    if (p.micro_batches() % p.pp != 0)
+      throw make_error("--vp", S(p.vp), "interleaved schedule needs micro-batches (" + S(p.micro_batches()) +
+                                            ") divisible by PP (" + S(p.pp) + ")");
+  }
+  if (p.seq % p.cp != 0) throw make_error("--cp", S(p.cp), "does not divide the sequence length " + S(p.seq));
+  if (p.sequence_parallel && (p.seq / p.cp) % p.tp != 0)
+    throw make_error("--sequence-parallel", S(p.seq / p.cp), "sequence per CP rank not divisible by TP " + S(p.tp));
+  if (p.ep > 1) {
+    if (!m.moe()) throw make_error("--ep", S(p.ep), m.name + " is not a mixture-of-experts model");
+    if (m.experts % p.ep != 0) throw make_error("--ep", S(p.ep), "does not divide the " + S(m.experts) + " experts");
+    if (p.dp % p.ep != 0) throw make_error("--ep", S(p.ep), "must divide DP " + S(p.dp) + " (experts are sharded inside DP)");
+  }
+}
+
+Groups make_groups(const TrainPlan& p, int gpn) {
+  Groups g;
+  auto in_node = [&](int size, int stride) { return std::max(1, std::min(size, gpn / std::max(1, stride))); };
+  g.tp = {p.tp, std::min(p.tp, gpn)};
+  g.cp = {p.cp, in_node(p.cp, p.tp)};
+  g.dp = {p.dp, in_node(p.dp, p.tp * p.cp)};
+  g.ep = {p.ep, in_node(p.ep, p.tp * p.cp)};
+  g.expert_dp = {p.dp / p.ep, in_node(p.dp / p.ep, p.tp * p.cp * p.ep)};
+  int stride = p.tp * p.cp * p.dp;
+  g.pp = {2, stride >= gpn ? 1 : 2};
+  return g;
+}
+
+// ======================================================================== per-layer costs
+double LayerCosts::total(const std::vector<Kernel>& ks, double gap) {
+  double t = 0;
+  for (auto& k : ks) t += k.time + (k.comm() ? 0.0 : gap);
+  return t;
+}
+
+namespace {
+struct CostBuilder {
+  const ModelSpec& m;
+  const TrainPlan& p;
+  const Accelerator& hw;
+  const CommModel& comm;
+  const Groups& g;
+  Dtype gd;  // GEMM dtype
+  double e = 2;  // activation bytes
+
+  Kernel gemm(const std::string& name, double M, double N, double K, double batch = 1) const {
+    Kernel k{name, "gemm", 2 * M * N * K * batch, dtype_bytes(gd) * batch * (M * K + K * N + M * N), 0};
+    k.time = hw.gemm_time(M, N, K, gd, batch);
+    return k;
+  }
+  Kernel mem(const std::string& name, const std::string& cls, double bytes, double flops = 0) const {
+    Kernel k{name, cls, flops, bytes, 0};
+    k.time = hw.memory_time(bytes);
+    return k;
+  }
+  Kernel coll(const std::string& name, const std::string& cls, CollOp op, double bytes, const CommGroup& grp) const {
+    Kernel k{name, cls, 0, bytes, 0};
+    k.time = comm.time(op, bytes, grp);
+    return k;
+  }
+};
+}  // namespace
+
+LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw, const CommModel& comm,
+                       const Groups& g) {
+  CostBuilder B{m, p, hw, comm, g, p.precision == Dtype::FP8 ? Dtype::FP8 : Dtype::BF16};
+  LayerCosts c;
+  c.kernel_gap = hw.p("kernel_gap");
+  const double e = 2, t = p.tp;
+  const double b = static_cast<double>(p.micro_batch), sl = static_cast<double>(p.seq / p.cp),
+               s = static_cast<double>(p.seq);
+  const double h = static_cast<double>(m.hidden), a = static_cast<double>(m.heads), dh = static_cast<double>(m.head_dim());
+  const double kvd = static_cast<double>(m.kv_dim());
+  const double f = static_cast<double>(m.ffn), V = static_cast<double>(m.vocab);
+  const double T = b * sl;                               // tokens of this rank's micro-batch
+  const bool sp = p.sequence_parallel && p.tp > 1;
+  const double Tn = sp ? T / t : T;                      // tokens seen by norms / residual
+  const double qkv_n = (h + 2 * kvd) / t;
+  const double f1 = (m.swiglu ? 2 * f : f) / t;
+  const double act_bytes = T * h * e;                    // one full activation tensor
+
+  auto tp_in = [&](std::vector<Kernel>& v, const std::string& what) {  // before a column-parallel GEMM
+    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + ")", "tp", CollOp::AllGather, act_bytes, g.tp));
+  };
+  auto tp_out = [&](std::vector<Kernel>& v, const std::string& what) {  // after a row-parallel GEMM
+    if (p.tp <= 1) return;
+    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + ")", "tp", CollOp::ReduceScatter, act_bytes, g.tp));
+    else v.push_back(B.coll("tp_all_reduce(" + what + ")", "tp", CollOp::AllReduce, act_bytes, g.tp));
+  };
+  auto norm = [&](const std::string& name) { return B.mem(name, "norm", 2 * Tn * h * e, 5 * Tn * h); };
+  auto residual = [&](const std::string& name) { return B.mem(name, "elementwise", Tn * h * (3 * e + 1)); };
+
+  // ---- attention core (forward), per rank: a/t heads, local queries sl, keys s (CP: all keys)
+  auto attn_core_fwd = [&](std::vector<Kernel>& v) {
+    double heads_l = a / t;
+    if (p.attention == AttentionImpl::Flash) {
+      double flops = 4 * b * sl * s * dh * heads_l * 0.5;  // causal: half of the score matrix
+      double bytes = e * T * (2 * h + 2 * kvd) / t;
+      Kernel k{"flash_attention_fwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16)};
+      v.push_back(k);
+    } else {
+      Kernel qk = B.gemm("attn_scores_bmm", sl, s, dh, b * heads_l);
+      qk.cls = "attention";
+      qk.time = hw.gemm_time(sl, s, dh, Dtype::BF16, b * heads_l);
+      v.push_back(qk);
+      v.push_back(B.mem("softmax_mask_dropout", "elementwise", b * heads_l * sl * s * (3 * e + 1)));
+      Kernel av = B.gemm("attn_values_bmm", sl, dh, s, b * heads_l);
+      av.cls = "attention";
+      av.time = hw.gemm_time(sl, dh, s, Dtype::BF16, b * heads_l);
+      v.push_back(av);
+    }
+  };
+  auto attn_time = [&](const std::vector<Kernel>& v) {
+    double x = 0;
+    for (auto& k : v) if (k.cls == "attention") x += k.time;
+    return x;
+  };
+  auto cp_exchange = [&](std::vector<Kernel>& v, double mult, double overlap_with) {
+    if (p.cp <= 1) return;
+    // Ring attention: K and V chunks pass around the CP ring (cp-1 steps), overlapped with the
+    // attention kernels; only the excess is on the critical path.
+    double bytes = (p.cp - 1) * mult * T * 2 * kvd / t * e;
+    double tc = (p.cp - 1) * comm.time(CollOp::SendRecv, bytes / (p.cp - 1), g.cp);
+    Kernel k{"cp_ring_kv_exchange", "cp", 0, bytes, std::max(0.0, tc - overlap_with)};
+    v.push_back(k);
+  };
+
+  // ---- MLP (dense or MoE), forward
+  auto mlp_fwd = [&](std::vector<Kernel>& v) {
+    if (!m.moe()) {
+      v.push_back(B.gemm("mlp_fc1_gemm", T, f1, h));
+      v.push_back(B.mem(m.swiglu ? "swiglu" : "gelu", "elementwise", T * (f1 + f / t) * e));
+      v.push_back(B.gemm("mlp_fc2_gemm", T, h, f / t));
+      return;
+    }
+    double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
+    double El = E / p.ep;
+    double me = T * k / El;  // tokens per local expert (balanced routing)
+    v.push_back(B.gemm("router_gemm", T, E, h));
+    v.push_back(B.mem("router_topk", "elementwise", T * E * 4 * 2));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    v.push_back(B.gemm("expert_fc1_grouped_gemm", me, f1, h, El));
+    v.push_back(B.mem(m.swiglu ? "expert_swiglu" : "expert_gelu", "elementwise", T * k * (f1 + f / t) * e));
+    v.push_back(B.gemm("expert_fc2_grouped_gemm", me, h, f / t, El));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    v.push_back(B.mem("expert_combine", "elementwise", T * k * h * e + T * h * e));
+  };
+  auto mlp_bwd = [&](std::vector<Kernel>& v) {
+    if (!m.moe()) {
+      v.push_back(B.gemm("mlp_fc2_dgrad", T, f / t, h));
+      v.push_back(B.gemm("mlp_fc2_wgrad", f / t, h, T));
+      v.push_back(B.mem(m.swiglu ? "swiglu_bwd" : "gelu_bwd", "elementwise", T * (2 * f1 + f / t) * e));
+      v.push_back(B.gemm("mlp_fc1_dgrad", T, h, f1));
+      v.push_back(B.gemm("mlp_fc1_wgrad", h, f1, T));
+      return;
+    }
+    double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
+    double El = E / p.ep, me = T * k / El;
+    v.push_back(B.mem("expert_combine_bwd", "elementwise", 2 * T * k * h * e));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine_bwd)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    v.push_back(B.gemm("expert_fc2_dgrad", me, f / t, h, El));
+    v.push_back(B.gemm("expert_fc2_wgrad", f / t, h, me, El));
+    v.push_back(B.mem(m.swiglu ? "expert_swiglu_bwd" : "expert_gelu_bwd", "elementwise", T * k * (2 * f1 + f / t) * e));
+    v.push_back(B.gemm("expert_fc1_dgrad", me, h, f1, El));
+    v.push_back(B.gemm("expert_fc1_wgrad", h, f1, me, El));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch_bwd)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    v.push_back(B.gemm("router_dgrad", T, h, E));
+    v.push_back(B.gemm("router_wgrad", h, E, T));
+  };
+
+  // ---------------- layer forward
+  auto& F = c.layer_fwd;
+  F.push_back(norm("attn_norm"));
+  tp_in(F, "attn");
+  F.push_back(B.gemm("qkv_gemm", T, qkv_n, h));
+  {
+    std::vector<Kernel> core;
+    attn_core_fwd(core);
+    double at = attn_time(core);
+    F.insert(F.end(), core.begin(), core.end());
+    cp_exchange(F, 1.0, at);
+  }
+  F.push_back(B.gemm("attn_out_gemm", T, h, h / t));
+  tp_out(F, "attn");
+  F.push_back(residual("dropout_residual_attn"));
+  F.push_back(norm("mlp_norm"));
+  tp_in(F, "mlp");
+  mlp_fwd(F);
+  tp_out(F, "mlp");
+  F.push_back(residual("dropout_residual_mlp"));
+
+  // ---------------- recomputation before the backward of a layer
+  if (p.recompute == Recompute::Full) {
+    c.layer_recompute = c.layer_fwd;
+    for (auto& k : c.layer_recompute) k.name = "recompute:" + k.name;
+  } else if (p.recompute == Recompute::Selective && p.attention == AttentionImpl::Unfused) {
+    attn_core_fwd(c.layer_recompute);  // Korthikanti et al.: recompute QK^T, softmax, dropout, AV
+    for (auto& k : c.layer_recompute) k.name = "recompute:" + k.name;
+  }
+  // (flash attention already recomputes the score matrix inside its backward kernel)
+
+  // ---------------- layer backward (reverse order)
+  auto& Bw = c.layer_bwd;
+  auto tp_bwd_in = [&](std::vector<Kernel>& v, const std::string& what, double overlap) {
+    // Backward of a row-parallel GEMM's output collective: SP all-gathers the gradient
+    // (the mirror of the reduce-scatter); without SP nothing (identity).
+    if (p.tp > 1 && sp) {
+      Kernel k = B.coll("tp_all_gather(" + what + "_grad)", "tp", CollOp::AllGather, act_bytes, g.tp);
+      v.push_back(k);
+    }
+    (void)overlap;
+  };
+  auto tp_bwd_out = [&](std::vector<Kernel>& v, const std::string& what) {
+    // Backward of a column-parallel GEMM's input: all-reduce (or reduce-scatter with SP) the
+    // input gradient. With SP the forward all-gather of the input is repeated for the weight
+    // gradient; Megatron overlaps it with the data-gradient GEMM (not on the critical path).
+    if (p.tp <= 1) return;
+    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + "_input_grad)", "tp", CollOp::ReduceScatter, act_bytes, g.tp));
+    else v.push_back(B.coll("tp_all_reduce(" + what + "_input_grad)", "tp", CollOp::AllReduce, act_bytes, g.tp));
+  };
+  Bw.push_back(B.mem("dropout_residual_mlp_bwd", "elementwise", Tn * h * (2 * e + 1)));
+  tp_bwd_in(Bw, "mlp", 0);
+  mlp_bwd(Bw);
+  tp_bwd_out(Bw, "mlp");
+  Bw.push_back(B.mem("mlp_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
+  Bw.push_back(B.mem("dropout_residual_attn_bwd", "elementwise", Tn * h * (2 * e + 1)));
+  tp_bwd_in(Bw, "attn", 0);
+  Bw.push_back(B.gemm("attn_out_dgrad", T, h / t, h));
+  Bw.push_back(B.gemm("attn_out_wgrad", h / t, h, T));
+  {
+    std::vector<Kernel> core;
+    double heads_l = a / t;
+    if (p.attention == AttentionImpl::Flash) {
+      double flops = 2.5 * 4 * b * sl * s * dh * heads_l * 0.5;
+      double bytes = 2 * e * T * (2 * h + 2 * kvd) / t;
+      core.push_back(Kernel{"flash_attention_bwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16)});
+    } else {
+      for (const char* n : {"attn_values_bmm_dgrad", "attn_values_bmm_wgrad"}) {
+        Kernel k = B.gemm(n, sl, s, dh, b * heads_l);
+        k.cls = "attention";
+        k.time = hw.gemm_time(sl, s, dh, Dtype::BF16, b * heads_l);
+        core.push_back(k);
+      }
+      core.push_back(B.mem("softmax_dropout_bwd", "elementwise", b * heads_l * sl * s * (3 * e + 1)));
+      for (const char* n : {"attn_scores_bmm_dgrad_q", "attn_scores_bmm_dgrad_k"}) {
+        Kernel k = B.gemm(n, sl, dh, s, b * heads_l);
+        k.cls = "attention";
+        k.time = hw.gemm_time(sl, dh, s, Dtype::BF16, b * heads_l);
+        core.push_back(k);
+      }
+    }
+    double at = attn_time(core);
+    Bw.insert(Bw.end(), core.begin(), core.end());
+    cp_exchange(Bw, 2.0, at);  // dK, dV travel back around the ring
+  }
+  Bw.push_back(B.gemm("qkv_dgrad", T, h, qkv_n));
+  Bw.push_back(B.gemm("qkv_wgrad", h, qkv_n, T));
+  tp_bwd_out(Bw, "attn");
+  Bw.push_back(B.mem("attn_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
+
+  // ---------------- embedding (first virtual stage) and output layer (last)
+  c.embed_fwd.push_back(B.mem("embedding_lookup", "elementwise", 2 * T * h * e / t));
+  tp_out(c.embed_fwd, "embedding");
+  c.embed_bwd.push_back(B.mem("embedding_grad", "elementwise", 2 * T * h * e / t + T * h * e));
+
+  c.head_fwd.push_back(norm("final_norm"));
+  tp_in(c.head_fwd, "lm_head");
+  c.head_fwd.push_back(B.gemm("lm_head_gemm", T, V / t, h));
+  c.head_fwd.push_back(B.mem("cross_entropy", "elementwise", T * V / t * (e + 4)));
+  if (p.tp > 1) c.head_fwd.push_back(B.coll("tp_all_reduce(loss)", "tp", CollOp::AllReduce, 3 * T * 4, g.tp));
+  c.head_bwd.push_back(B.mem("cross_entropy_bwd", "elementwise", T * V / t * (4 + e)));
+  c.head_bwd.push_back(B.gemm("lm_head_dgrad", T, h, V / t));
+  c.head_bwd.push_back(B.gemm("lm_head_wgrad", h, V / t, T));
+  tp_bwd_out(c.head_bwd, "lm_head");
+  c.head_bwd.push_back(B.mem("final_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
+  return c;
+}
+
+// ======================================================================== memory
+nlohmann::json MemoryBreakdown::to_json() const {
+  return {{"params", params},
+          {"weights_bytes", weights},
+          {"gradients_bytes", gradients},
+          {"optimizer_bytes", optimizer},
+          {"activations_bytes", activations},
+          {"transient_bytes", transient},
+          {"inflight_layers", inflight_layers},
+          {"total_bytes", total()},
+          {"total", format_bytes(total())}};
+}
+
+void model_state_bytes(double P, int dp, int zero, double* w, double* gr, double* o) {
+  double d = std::max(1, dp);
+  *w = 2 * P / (zero >= 3 ? d : 1);
+  *gr = 2 * P / (zero >= 2 ? d : 1);
+  *o = 12 * P / (zero >= 1 ? d : 1);
+}
+
+double activation_bytes_per_layer(const ModelSpec& m, const TrainPlan& p) {
+  const double t = p.tp, b = static_cast<double>(p.micro_batch), s = static_cast<double>(p.seq / p.cp);
+  const double sk = static_cast<double>(p.seq);  // keys per query (CP: the whole sequence)
+  const double h = static_cast<double>(m.hidden), a = static_cast<double>(m.heads), f = static_cast<double>(m.ffn);
+  const double r = static_cast<double>(m.kv_dim()) / h, k = static_cast<double>(m.top_k);
+  const bool sp = p.sequence_parallel && p.tp > 1;
+  const double sbh = s * b * h;
+  if (p.recompute == Recompute::Full) return 2 * sbh / (sp ? t : 1);  // the layer's input only
+  // Korthikanti et al. eq. (1)-(2): replicated part 10sbh (norm inputs, GEMM inputs, dropout
+  // masks), TP-split part: Q, K, V, attention output (4 + 4r) sbh, MLP 4sbf (GeLU) / 6sbf
+  // (SwiGLU) per routed expert, and 5as^2b for the unfused score matrix (softmax output,
+  // dropout mask and output) unless recomputed (selective) or never stored (flash).
+  double repl = 10 * sbh;
+  double split = (4 + 4 * r) * sbh + (m.swiglu ? 6 : 4) * s * b * f * k;
+  if (p.attention == AttentionImpl::Unfused && p.recompute == Recompute::None) split += 5 * a * s * sk * b;
+  if (p.attention == AttentionImpl::Flash) split += 4 * a * s * b;  // softmax statistics (fp32)
+  return (sp ? repl / t : repl) + split / t;
+}
+
+long inflight_chunks(const TrainPlan& p, int stage) {
+  long m = p.micro_batches();
+  if (p.vp <= 1) return std::min<long>(p.pp - stage, m);
+  long warm = static_cast<long>(p.pp - stage - 1) * 2 + static_cast<long>(p.vp - 1) * p.pp;
+  return std::min<long>(warm + 1, m * p.vp);
+}
+
+MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, long chunks) {
+  MemoryBreakdown mb;
+  const double t = p.tp;
+  const double lps = static_cast<double>(m.layers) / p.pp;
+  double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
+  double expert_layer = static_cast<double>(m.experts) * m.mlp_params_per_expert();
+  if (!m.moe()) { dense_layer += expert_layer; expert_layer = 0; }
+  double dense = lps * dense_layer / t;
+  bool first = stage == 0, last = stage == p.pp - 1;
+  if (first) dense += m.embedding_params() / t;
+  if (last) dense += (m.tied_embeddings ? (p.pp > 1 ? m.embedding_params() : 0.0) : m.output_params()) / t +
+                     static_cast<double>(m.hidden) / t;
+  double experts = lps * expert_layer / (t * p.ep);
+  mb.params = dense + experts;
+  double w, gr, o, w2 = 0, g2 = 0, o2 = 0;
+  model_state_bytes(dense, p.dp, p.zero, &w, &gr, &o);
+  if (experts > 0) model_state_bytes(experts, p.dp / p.ep, p.zero, &w2, &g2, &o2);
+  mb.weights = w + w2;
+  mb.gradients = gr + g2;
+  mb.optimizer = o + o2;
+  double layers_per_chunk = lps / p.vp;
+  mb.inflight_layers = static_cast<double>(chunks) * layers_per_chunk;
+  mb.activations = mb.inflight_layers * activation_bytes_per_layer(m, p);
+  // Transients: the fp32 logits of the output layer (last stage), one layer's full activations
+  // while it is recomputed (full recompute), ZeRO-3's gathered parameters of one chunk (x2,
+  // prefetch).
+  const double b = static_cast<double>(p.micro_batch), s = static_cast<double>(p.seq / p.cp);
+  double tr = 0;
+  if (last) tr += 4 * s * b * static_cast<double>(m.vocab) / t;
+  if (p.recompute == Recompute::Full) {
+    TrainPlan q = p;
+    q.recompute = Recompute::Selective;
+    tr += activation_bytes_per_layer(m, q);
+  }
+  if (p.zero >= 3) tr += 2 * 2 * layers_per_chunk * (dense_layer + expert_layer / p.ep) / t;
+  mb.transient = tr;
+  return mb;
+}
+
+// ======================================================================== schedule
+std::vector<PipelineOp> stage_op_order(int p, int v, long m, int stage) {
+  std::vector<PipelineOp> ops;
+  if (v <= 1) {
+    long warm = std::min<long>(p - stage - 1, m);
+    long f = 0, bk = 0;
+    for (; f < warm; ++f) ops.push_back({stage, 0, f, true});
+    while (f < m) {
+      ops.push_back({stage, 0, f++, true});
+      ops.push_back({stage, 0, bk++, false});
+    }
+    while (bk < m) ops.push_back({stage, 0, bk++, false});
+    return ops;
+  }
+  // Megatron interleaved 1F1B: groups of p micro-batches cycle through the v chunks.
+  long total = m * v;
+  auto chunk_of = [&](long k, bool fwd) {
+    long c = (k % (static_cast<long>(p) * v)) / p;
+    return static_cast<int>(fwd ? c : v - 1 - c);
+  };
+  auto mb_of = [&](long k) { return (k / (static_cast<long>(p) * v)) * p + k % p; };
+  long warm = std::min<long>(static_cast<long>(p - stage - 1) * 2 + static_cast<long>(v - 1) * p, total);
+  long f = 0, bk = 0;
+  for (; f < warm; ++f) ops.push_back({stage, chunk_of(f, true), mb_of(f), true});
+  while (f < total) {
+    ops.push_back({stage, chunk_of(f, true), mb_of(f), true});
+    ++f;
+    ops.push_back({stage, chunk_of(bk, false), mb_of(bk), false});
+    ++bk;
+  }
+  while (bk < total) {
+    ops.push_back({stage, chunk_of(bk, false), mb_of(bk), false});
+    ++bk;
+  }
+  return ops;
+}
+
+PipelineRun simulate_pipeline(const PipelineSpec& sp, EventCore& core) {
+  const int p = sp.p, v = sp.v;
+  const long m = sp.m;
+  const int P = p * v;
+  if (static_cast<int>(sp.fwd_s.size()) != P || static_cast<int>(sp.bwd_s.size()) != P)
+    throw Error("simulate_pipeline: fwd_s/bwd_s must have p*v entries");
+  PipelineRun run;
+  run.stages.resize(p);
+
+  struct StageState {
+    std::vector<PipelineOp> order;
+    size_t next = 0;
+    bool busy = false;
+    long inflight = 0;
+    Ps last_end = 0;
+    // DP stream
+    Ps dp_free = 0;
+    std::vector<Ps> gather_ready;  // per op index (ZeRO-3)
+    std::vector<long> bwd_done_per_chunk;
+  };
+  std::vector<StageState> st(p);
+  // arrival flags: activations for F(vs, mb) / gradients for B(vs, mb)
+  std::vector<char> f_arr(static_cast<size_t>(P) * m, 0), b_arr(static_cast<size_t>(P) * m, 0);
+  auto idx = [&](int vs, long mb) { return static_cast<size_t>(vs) * m + mb; };
+  for (int i = 0; i < p; ++i) {
+    st[i].order = stage_op_order(p, v, m, i);
+    st[i].bwd_done_per_chunk.assign(v, 0);
+    st[i].gather_ready.assign(st[i].order.size(), -1);
+  }
+  for (long j = 0; j < m; ++j) f_arr[idx(0, j)] = 1;
+  const bool zero3 = !sp.gather_s.empty();
+  const Ps p2p = to_ps(sp.p2p_s);
+
+  // DP stream: FIFO per stage; returns the end time of a task issued now.
+  auto dp_issue = [&](int i, int chunk, double dur, const std::string& name) {
+    Ps start = std::max(core.now(), st[i].dp_free);
+    Ps end = start + to_ps(dur);
+    st[i].dp_free = end;
+    if (sp.record) run.dp_tasks.push_back({i, chunk, name, to_s(start), to_s(end)});
+    return end;
+  };
+
+  std::function<void(int)> try_start;
+  auto issue_gather = [&](int i, size_t k) {  // ZeRO-3 prefetch of op k's parameters
+    if (!zero3 || k >= st[i].order.size() || st[i].gather_ready[k] >= 0) return;
+    const PipelineOp& op = st[i].order[k];
+    int vs = op.chunk * p + i;
+    Ps end = dp_issue(i, op.chunk, sp.gather_s[vs], "zero3_param_all_gather");
+    st[i].gather_ready[k] = end;
+    core.at(end, [&, i] { try_start(i); });
+  };
+
+  try_start = [&](int i) {
+    StageState& S = st[i];
+    if (S.busy || S.next >= S.order.size()) return;
+    const PipelineOp& op = S.order[S.next];
+    int vs = op.chunk * p + i;
+    bool ready = op.fwd ? f_arr[idx(vs, op.mb)] : b_arr[idx(vs, op.mb)];
+    if (!ready) return;
+    if (zero3) {
+      issue_gather(i, S.next);
+      if (S.gather_ready[S.next] > core.now()) return;  // woken by the gather's completion
+    }
+    S.busy = true;
+    Ps start = core.now();
+    if (start > S.last_end) run.stages[i].idle += to_s(start - S.last_end);
+    double dur = op.fwd ? sp.fwd_s[vs] : sp.bwd_s[vs];
+    if (op.fwd) {
+      S.inflight++;
+      run.stages[i].peak_inflight = std::max(run.stages[i].peak_inflight, S.inflight);
+    }
+    size_t k = S.next;
+    if (zero3) issue_gather(i, k + 1);  // prefetch the next op's parameters
+    core.at(start + to_ps(dur), [&, i, k, start, vs] {
+      StageState& S2 = st[i];
+      PipelineOp done = S2.order[k];
+      Ps now = core.now();
+      S2.busy = false;
+      S2.next = k + 1;
+      S2.last_end = now;
+      run.stages[i].busy += to_s(now - start);
+      if (sp.record) {
+        done.start = to_s(start);
+        done.end = to_s(now);
+        run.ops.push_back(done);
+      }
+      if (done.fwd) {
+        if (vs + 1 < P) {
+          int ni = (vs + 1) % p;
+          Ps lat = (ni == i) ? 0 : p2p;
+          core.at(now + lat, [&, vs, ni, mb = done.mb] {
+            f_arr[idx(vs + 1, mb)] = 1;
+            try_start(ni);
+          });
+        } else {
+          b_arr[idx(vs, done.mb)] = 1;  // loss computed: this virtual stage's backward may start
+        }
+      } else {
+        S2.inflight--;
+        if (vs > 0) {
+          int ni = (vs - 1) % p;
+          Ps lat = (ni == i) ? 0 : p2p;
+          core.at(now + lat, [&, vs, ni, mb = done.mb] {
+            b_arr[idx(vs - 1, mb)] = 1;
+            try_start(ni);
+          });
+        }
+        // Gradient reduction over DP.
+        if (!sp.dp_reduce_s.empty()) {
+          if (sp.reduce_every_microbatch) {
+            dp_issue(i, done.chunk, sp.dp_reduce_s[vs], "dp_reduce_scatter(grads)");
+          } else if (++S2.bwd_done_per_chunk[done.chunk] == m) {
+            dp_issue(i, done.chunk, sp.dp_reduce_s[vs], "dp_reduce(grads)");
+          }
+        }
+      }
+      try_start(i);
+    });
+  };
+
+  for (int i = 0; i < p; ++i) core.at(0, [&, i] { try_start(i); });
+  core.run();
+
+  for (int i = 0; i < p; ++i) {
+    if (st[i].next != st[i].order.size()) throw Error("simulate_pipeline: schedule deadlocked at stage " + std::to_string(i));
+    StageStats& S = run.stages[i];
+    S.compute_end = to_s(st[i].last_end);
+    S.dp_end = std::max(S.compute_end, to_s(st[i].dp_free));
+    double opt = sp.optimizer_s.empty() ? 0 : sp.optimizer_s[i];
+    double pg = sp.post_gather_s.empty() ? 0 : sp.post_gather_s[i];
+    S.end = S.dp_end + opt + pg;
+    if (sp.record && opt > 0) run.dp_tasks.push_back({i, -1, "optimizer_step", S.dp_end, S.dp_end + opt});
+    if (sp.record && pg > 0) run.dp_tasks.push_back({i, -1, "dp_all_gather(params)", S.dp_end + opt, S.end});
+    run.makespan = std::max(run.makespan, S.end);
+  }
+  run.events = core.events_processed();
+  return run;
+}
+
+// ======================================================================== the whole run
+nlohmann::json TrainResult::to_json() const {
+  nlohmann::json j;
+  j["model"] = model.to_json();
+  j["system"] = system.to_json();
+  j["plan"] = plan.to_json();
+  j["gpu"] = gpu;
+  j["comm_model"] = comm_model;
+  j["iteration_time_s"] = iteration_time_s;
+  j["tokens_per_s_per_gpu"] = tokens_per_s_per_gpu;
+  j["mfu"] = mfu;
+  j["hfu"] = hfu;
+  j["model_flops_per_iteration"] = model_flops;
+  j["hardware_flops_per_iteration"] = hardware_flops;
+  j["breakdown_s"] = {{"compute", compute_s},       {"exposed_tp", tp_exposed_s}, {"exposed_cp", cp_exposed_s},
+                      {"exposed_ep", ep_exposed_s}, {"exposed_pp", pp_exposed_s}, {"pipeline_bubble", bubble_s},
+                      {"exposed_dp", dp_exposed_s}, {"optimizer", optimizer_s}};
+  j["bubble_fraction"] = bubble_fraction;
+  j["peak_memory_bytes"] = peak_memory_bytes;
+  j["peak_memory"] = format_bytes(peak_memory_bytes);
+  j["hbm_capacity_bytes"] = hbm_capacity;
+  nlohmann::json mem = nlohmann::json::array();
+  for (auto& m : memory) mem.push_back(m.to_json());
+  j["memory_per_stage"] = mem;
+  j["micro_batches"] = micro_batches;
+  j["sim_events"] = sim_events;
+  j["sim_wall_s"] = sim_wall_s;
+  auto ks = [&](const std::vector<Kernel>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (auto& k : v) a.push_back({{"name", k.name}, {"class", k.cls}, {"flops", k.flops}, {"bytes", k.bytes}, {"time_s", k.time}});
+    return a;
+  };
+  j["layer_kernels"] = {{"forward", ks(costs.layer_fwd)}, {"recompute", ks(costs.layer_recompute)}, {"backward", ks(costs.layer_bwd)}};
+  return j;
+}
+
+TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
+                         const CommModel& comm, EventCore& core, bool check_memory, bool record) {
+  auto wall0 = std::chrono::steady_clock::now();
+  TrainPlan p = p0;
+  if (p.seq == 0) p.seq = m.seq;
+  validate_plan(m, p, s);
+  TrainResult r;
+  r.model = m;
+  r.system = s;
+  r.plan = p;
+  r.gpu = hw.name;
+  r.comm_model = comm.name();
+  r.hbm_capacity = hw.p("hbm_capacity");
+  r.micro_batches = p.micro_batches();
+  Groups g = make_groups(p, s.gpus_per_node);
+
+  // ---- memory (before simulating: reject plans that don't fit)
+  for (int i = 0; i < p.pp; ++i) {
+    r.memory.push_back(stage_memory(m, p, i, inflight_chunks(p, i)));
+    r.peak_memory_bytes = std::max(r.peak_memory_bytes, r.memory.back().total());
+  }
+  if (check_memory && r.peak_memory_bytes > r.hbm_capacity) {
+    int worst = 0;
+    for (int i = 0; i < p.pp; ++i) if (r.memory[i].total() > r.memory[worst].total()) worst = i;
+    const MemoryBreakdown& w = r.memory[worst];
+    throw make_error("plan", "memory",
+                     "does not fit: pipeline stage " + std::to_string(worst) + " needs " + format_bytes(w.total()) +
+                         " per GPU (weights " + format_bytes(w.weights) + ", gradients " + format_bytes(w.gradients) +
+                         ", optimizer " + format_bytes(w.optimizer) + ", activations " + format_bytes(w.activations) +
+                         " for " + std::to_string(static_cast<long>(w.inflight_layers)) + " layers in flight, transient " +
+                         format_bytes(w.transient) + ") > " + format_bytes(r.hbm_capacity) + " HBM of " + hw.name +
+                         "; try --recompute, more TP/PP, or --zero");
+  }
+
+  // ---- per-op durations
+  r.costs = layer_costs(m, p, hw, comm, g);
+  const LayerCosts& c = r.costs;
+  const double gap = c.kernel_gap;
+  const int P = p.pp * p.vp;
+  const double lpc = static_cast<double>(m.layers) / P;
+  double lf = LayerCosts::total(c.layer_fwd, gap), lb = LayerCosts::total(c.layer_bwd, gap) + LayerCosts::total(c.layer_recompute, gap);
+  PipelineSpec ps;
+  ps.p = p.pp;
+  ps.v = p.vp;
+  ps.m = p.micro_batches();
+  ps.fwd_s.assign(P, lpc * lf);
+  ps.bwd_s.assign(P, lpc * lb);
+  ps.fwd_s[0] += LayerCosts::total(c.embed_fwd, gap);
+  ps.bwd_s[0] += LayerCosts::total(c.embed_bwd, gap);
+  ps.fwd_s[P - 1] += LayerCosts::total(c.head_fwd, gap);
+  ps.bwd_s[P - 1] += LayerCosts::total(c.head_bwd, gap);
+  const bool sp = p.sequence_parallel && p.tp > 1;
+  double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / (p.tp > 1 ? p.tp : 1);
+  (void)sp;  // Megatron scatter-gather: each TP rank sends 1/TP of the activation
+  ps.p2p_s = p.pp > 1 ? comm.time(CollOp::SendRecv, p2p_bytes, g.pp) : 0;
+
+  // ---- DP: gradient reduction per chunk, optimizer, parameter gathers
+  double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
+  double expert_layer = m.moe() ? static_cast<double>(m.experts) * m.mlp_params_per_expert() : 0;
+  if (!m.moe()) dense_layer += m.mlp_params_per_expert();
+  double chunk_dense = lpc * dense_layer / p.tp, chunk_expert = lpc * expert_layer / (p.tp * p.ep);
+  auto reduce_time = [&](double params_dense, double params_expert) {
+    const double gb = 2;  // bf16 gradients
+    double t = 0;
+    CollOp op = p.zero == 0 ? CollOp::AllReduce : CollOp::ReduceScatter;
+    if (p.dp > 1) t += comm.time(op, params_dense * gb, g.dp);
+    if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(op, params_expert * gb, g.expert_dp);
+    return t;
+  };
+  auto gather_time = [&](double params_dense, double params_expert) {
+    double t = 0;
+    if (p.dp > 1) t += comm.time(CollOp::AllGather, params_dense * 2, g.dp);
+    if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(CollOp::AllGather, params_expert * 2, g.expert_dp);
+    return t;
+  };
+  ps.dp_reduce_s.assign(P, 0);
+  for (int vs = 0; vs < P; ++vs) {
+    double extra = 0;
+    if (vs == 0) extra += m.embedding_params() / p.tp;
+    if (vs == P - 1) extra += (m.tied_embeddings ? (p.pp > 1 ? m.embedding_params() : 0.0) : m.output_params()) / p.tp;
+    ps.dp_reduce_s[vs] = reduce_time(chunk_dense + extra, chunk_expert);
+    if (p.zero >= 3) ps.gather_s.push_back(gather_time(chunk_dense + extra, chunk_expert));
+  }
+  ps.reduce_every_microbatch = p.zero >= 2;
+  for (int i = 0; i < p.pp; ++i) {
+    const MemoryBreakdown& mb = r.memory[i];
+    double local = mb.optimizer / 12.0;  // parameters this GPU updates
+    // Adam: read grad (2) + master/m/v (12), write master/m/v (12) + bf16 weights (2); grad-norm pass (2).
+    ps.optimizer_s.push_back(hw.memory_time(local * 30));
+    ps.post_gather_s.push_back((p.zero == 1 || p.zero == 2) ? gather_time(mb.params - 0, 0) : 0);
+  }
+  // (ZeRO-1/2 post-step gather: all of this rank's parameters over DP; MoE expert part is
+  // approximated with the dense DP group.)
+  ps.record = record;
+
+  auto t0 = std::chrono::steady_clock::now();
+  (void)t0;
+  r.run = simulate_pipeline(ps, core);
+  r.sim_events = r.run.events;
+
+  // Ideal run (no p2p latency) separates the pure bubble from exposed PP communication.
+  double ideal_idle_crit = 0;
+  int crit = 0;
+  for (int i = 0; i < p.pp; ++i) if (r.run.stages[i].end > r.run.stages[crit].end) crit = i;
+  if (p.pp > 1) {
+    PipelineSpec ideal = ps;
+    ideal.p2p_s = 0;
+    ideal.record = false;
+    ideal.gather_s.clear();
+    ideal.dp_reduce_s.clear();
+    EventCore plain;
+    PipelineRun ir = simulate_pipeline(ideal, plain);
+    ideal_idle_crit = ir.stages[crit].idle;
+    r.sim_events += ir.events;
+  }
+
+  // ---- breakdown on the critical pipeline rank
+  r.iteration_time_s = r.run.makespan;
+  const StageStats& cs = r.run.stages[crit];
+  long nops = p.micro_batches() * p.vp;  // forward (and backward) ops of this rank
+  double tp_c = 0, cp_c = 0, ep_c = 0;
+  auto add = [&](const std::vector<Kernel>& ks, double mult) {
+    for (auto& k : ks) {
+      if (k.cls == "tp") tp_c += mult * k.time;
+      if (k.cls == "cp") cp_c += mult * k.time;
+      if (k.cls == "ep") ep_c += mult * k.time;
+    }
+  };
+  double layers_here = lpc * static_cast<double>(nops);
+  add(c.layer_fwd, layers_here);
+  add(c.layer_bwd, layers_here);
+  add(c.layer_recompute, layers_here);
+  if (crit == 0) { add(c.embed_fwd, static_cast<double>(p.micro_batches())); add(c.embed_bwd, static_cast<double>(p.micro_batches())); }
+  if (crit == p.pp - 1) { add(c.head_fwd, static_cast<double>(p.micro_batches())); add(c.head_bwd, static_cast<double>(p.micro_batches())); }
+  r.tp_exposed_s = tp_c;
+  r.cp_exposed_s = cp_c;
+  r.ep_exposed_s = ep_c;
+  r.compute_s = cs.busy - tp_c - cp_c - ep_c;
+  r.bubble_s = std::min(ideal_idle_crit, cs.idle);
+  r.pp_exposed_s = cs.idle - r.bubble_s;
+  r.optimizer_s = ps.optimizer_s[crit];
+  r.dp_exposed_s = std::max(0.0, r.iteration_time_s - cs.compute_end - r.optimizer_s);  // DP tail + parameter gather
+  r.bubble_fraction = r.iteration_time_s > 0 ? r.bubble_s / r.iteration_time_s : 0;
+
+  // ---- throughput and utilization
+  double tokens = static_cast<double>(p.global_batch) * static_cast<double>(p.seq);
+  r.tokens_per_s_per_gpu = tokens / r.iteration_time_s / p.gpus();
+  r.model_flops = m.model_flops_per_token(p.seq) * tokens;
+  double extra = 0;  // recomputation FLOPs (whole job)
+  for (auto& k : c.layer_recompute) extra += k.flops;
+  r.hardware_flops = r.model_flops + extra * static_cast<double>(m.layers) * p.tp * p.cp *
+                                         (static_cast<double>(p.global_batch) / p.micro_batch);
+  double peak = hw.peak_flops(Dtype::BF16);
+  r.mfu = r.model_flops / (r.iteration_time_s * p.gpus() * peak);
+  r.hfu = r.hardware_flops / (r.iteration_time_s * p.gpus() * peak);
+  r.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return r;
+}
+
+TrainResult run_training(const TrainOptions& opt) {
+  ModelSpec m = load_model(opt.model);
+  SystemSpec s = load_system(opt.system, opt.nodes);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, opt.comm);
+  auto core = make_engine(opt.engine);
+  TrainResult r = run_training(m, s, opt.plan, hw, *comm, *core, opt.check_memory, !opt.timeline_path.empty());
+  if (!opt.timeline_path.empty()) write_train_timeline(r, opt.timeline_path);
+  return r;
+}
+
+// ======================================================================== timeline
+void write_train_timeline(const TrainResult& r, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw make_error(path, "", "cannot write the timeline");
+  const TrainPlan& p = r.plan;
+  const LayerCosts& c = r.costs;
+  const int P = p.pp * p.vp;
+  const long lpc = r.model.layers / P;
+  const long stride = static_cast<long>(p.tp) * p.cp * p.dp;  // global rank of stage i's TP-rank 0
+  auto us = [](double s) { return s * 1e6; };
+  bool first = true;
+  char buf[512];
+  out << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+  auto emit = [&](const std::string& line) {
+    if (!first) out << ",\n";
+    out << line;
+    first = false;
+  };
+  auto esc = [](const std::string& s) {
+    std::string o;
+    for (char ch : s) {
+      if (ch == '"' || ch == '\\') o += '\\';
+      o += ch;
+    }
+    return o;
+  };
+  enum { kCompute = 1, kTP = 2, kCP = 3, kEP = 4, kPP = 5, kDP = 6 };
+  for (int i = 0; i < p.pp; ++i) {
+    long rank = i * stride;
+    std::snprintf(buf, sizeof buf, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%ld,\"args\":{\"name\":\"rank %ld (pipeline stage %d)\"}}", rank, rank, i);
+    emit(buf);
+    const char* names[] = {"", "compute", "tp", "cp", "ep", "pp", "dp"};
+    for (int tid = 1; tid <= 6; ++tid) {
+      std::snprintf(buf, sizeof buf, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%ld,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", rank, tid, names[tid]);
+      emit(buf);
+    }
+  }
+  auto tid_of = [&](const Kernel& k) {
+    if (k.cls == "tp") return static_cast<int>(kTP);
+    if (k.cls == "cp") return static_cast<int>(kCP);
+    if (k.cls == "ep") return static_cast<int>(kEP);
+    return static_cast<int>(kCompute);
+  };
+  auto emit_kernels = [&](long rank, const std::vector<Kernel>& ks, double& t, long layer, long mb, int chunk) {
+    for (auto& k : ks) {
+      double d = k.time;
+      std::snprintf(buf, sizeof buf,
+                    "{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"%s\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,"
+                    "\"args\":{\"layer\":%ld,\"micro_batch\":%ld,\"chunk\":%d,\"flops\":%.6g,\"bytes\":%.6g}}",
+                    esc(k.name).c_str(), k.cls.c_str(), rank, tid_of(k), us(t), us(d), layer, mb, chunk, k.flops, k.bytes);
+      emit(buf);
+      t += d + (k.comm() ? 0.0 : c.kernel_gap);
+    }
+  };
+  for (auto& op : r.run.ops) {
+    long rank = op.stage * stride;
+    int vs = op.chunk * p.pp + op.stage;
+    double t = op.start;
+    long layer0 = static_cast<long>(vs) * lpc;
+    if (op.fwd) {
+      if (vs == 0) emit_kernels(rank, c.embed_fwd, t, -1, op.mb, op.chunk);
+      for (long l = 0; l < lpc; ++l) emit_kernels(rank, c.layer_fwd, t, layer0 + l, op.mb, op.chunk);
+      if (vs == P - 1) emit_kernels(rank, c.head_fwd, t, r.model.layers, op.mb, op.chunk);
+      if (vs + 1 < P && p.pp > 1) {
+        std::snprintf(buf, sizeof buf, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"pp_send(activations)\",\"cat\":\"pp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"args\":{\"micro_batch\":%ld}}", rank, static_cast<int>(kPP), us(op.end), op.mb);
+        emit(buf);
+      }
+    } else {
+      if (vs == P - 1) emit_kernels(rank, c.head_bwd, t, r.model.layers, op.mb, op.chunk);
+      for (long l = lpc - 1; l >= 0; --l) {
+        emit_kernels(rank, c.layer_recompute, t, layer0 + l, op.mb, op.chunk);
+        emit_kernels(rank, c.layer_bwd, t, layer0 + l, op.mb, op.chunk);
+      }
+      if (vs == 0) emit_kernels(rank, c.embed_bwd, t, -1, op.mb, op.chunk);
+      if (vs > 0 && p.pp > 1) {
+        std::snprintf(buf, sizeof buf, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"pp_send(gradients)\",\"cat\":\"pp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"args\":{\"micro_batch\":%ld}}", rank, static_cast<int>(kPP), us(op.end), op.mb);
+        emit(buf);
+      }
+    }
+  }
+  for (auto& d : r.run.dp_tasks) {
+    long rank = d.stage * stride;
+    std::snprintf(buf, sizeof buf, "{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"dp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"chunk\":%d}}",
+                  esc(d.name).c_str(), rank, d.name == "optimizer_step" ? static_cast<int>(kCompute) : static_cast<int>(kDP), us(d.start), us(d.end - d.start), d.chunk);
+    emit(buf);
+  }
+  out << "\n]}\n";
+}
+
+std::vector<std::string> train_flags_with_value() {
+  return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
+          "--global-batch", "--seq", "--precision", "--recompute", "--zero", "--timeline", "--json",
+          "--engine", "--attention", "--comm"};
+}
+std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check"}; }
+
+}  // namespace orrery

@@ -1,0 +1,257 @@
+#pragma once
+// LLM training-iteration generator (`orrery train`): one training step of a decoder transformer
+// from a model description and a parallel plan (TP/SP, PP with 1F1B or interleaved virtual
+// stages, DP with ZeRO-0..3, CP, EP), costed with the calibrated accelerator model and a
+// communication model, simulated as a discrete-event run with one representative rank per
+// pipeline stage (all TP/CP/DP replicas of a stage behave identically absent congestion).
+//
+// Kernel-free core: plan validation, per-layer kernel lists (FLOPs, bytes, times), the memory
+// model and the pipeline schedule are plain C++ that tests call directly.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hw_models/accelerator.h"
+#include "sim/engine.h"
+#include "sim/params.h"
+#include "workloads/models.h"
+
+namespace orrery {
+
+// ---------------------------------------------------------------- system
+// Per-node GPU count, GPU preset and the achievable collective bandwidths the default
+// communication model uses. Built-in presets "dgx-a100" and "dgx-h100" (documented public
+// figures, see docs/training.md); a JSON file {"name", "gpu", "params": {...}} with the keys of
+// train_system_params() may be given instead.
+const ParamSet& train_system_params();
+
+struct SystemSpec {
+  std::string name;
+  std::string source;          // "built-in" or the file
+  std::string gpu = "h100";    // accelerator preset
+  int gpus_per_node = 8;
+  int nodes = 1;
+  double nvlink_busbw = 0;     // NCCL ring bus bandwidth inside a node (B/s)
+  double nvlink_p2p = 0;       // point-to-point bandwidth inside a node (B/s)
+  double nic_bandwidth = 0;    // achieved bandwidth of one GPU's NIC (B/s)
+  double coll_base_latency = 0;  // per collective
+  double intra_hop_latency = 0;  // per ring step inside a node
+  double inter_hop_latency = 0;  // per ring step across nodes
+  int gpus() const { return gpus_per_node * nodes; }
+  nlohmann::json to_json() const;
+};
+SystemSpec load_system(const std::string& name_or_path, int nodes);
+
+// ---------------------------------------------------------------- communication model
+enum class CollOp { AllReduce, AllGather, ReduceScatter, AllToAll, SendRecv };
+const char* coll_op_name(CollOp op);
+
+// A communicator: `size` ranks, `per_node` of them in each node (Megatron layout).
+struct CommGroup {
+  int size = 1;
+  int per_node = 1;
+  bool inter_node() const { return size > per_node; }
+};
+
+// bytes: AllReduce = buffer; AllGather = total output; ReduceScatter = total input;
+// AllToAll = what one rank sends in total; SendRecv = the message.
+struct CommModel {
+  virtual ~CommModel() = default;
+  virtual double time(CollOp op, double bytes, const CommGroup& g) const = 0;
+  virtual std::string name() const = 0;
+};
+
+// Default: alpha-beta ring model with NCCL-like achievable bus bandwidths of the system
+// (NVLink busbw inside a node; min(NVLink, NIC x ranks-per-node) across nodes).
+class AlphaBetaComm : public CommModel {
+ public:
+  explicit AlphaBetaComm(const SystemSpec& s) : s_(s) {}
+  double time(CollOp op, double bytes, const CommGroup& g) const override;
+  std::string name() const override { return "alpha-beta ring (built-in)"; }
+
+ private:
+  SystemSpec s_;
+};
+
+// Uses workloads/collective.h when that is available in the build; else nullptr.
+std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::string& which = "auto");
+
+// ---------------------------------------------------------------- plan
+enum class Recompute { None, Selective, Full };
+enum class AttentionImpl { Flash, Unfused };
+Recompute parse_recompute(const std::string& s);
+const char* recompute_name(Recompute r);
+AttentionImpl parse_attention(const std::string& s);
+const char* attention_name(AttentionImpl a);
+
+struct TrainPlan {
+  int tp = 1, pp = 1, vp = 1, dp = 1, cp = 1, ep = 1;
+  bool sequence_parallel = false;
+  int zero = 0;
+  long micro_batch = 1;
+  long global_batch = 1;
+  long seq = 0;                 // 0 = model's seq
+  Dtype precision = Dtype::BF16;  // GEMM precision: BF16 or FP8
+  Recompute recompute = Recompute::None;
+  // Unfused = QK^T bmm + softmax/dropout + AV bmm (Megatron 2022, the published rows);
+  // Flash = one fused kernel (causal: half the score FLOPs).
+  AttentionImpl attention = AttentionImpl::Flash;
+
+  int gpus() const { return tp * pp * dp * cp; }
+  long micro_batches() const { return global_batch / (micro_batch * dp); }
+  nlohmann::json to_json() const;
+};
+
+// Validates the plan against the model and system (GPU count, divisibility, schedule
+// constraints). Throws Error naming the flag and the values.
+void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s);
+
+// Megatron rank layout (TP innermost, then CP, DP (EP inside DP), PP outermost).
+struct Groups {
+  CommGroup tp, cp, dp, ep, expert_dp, pp;
+};
+Groups make_groups(const TrainPlan& p, int gpus_per_node);
+
+// ---------------------------------------------------------------- per-layer costs
+enum class Stream { Compute, TP, CP, EP };
+struct Kernel {
+  std::string name;
+  std::string cls;     // gemm, attention, elementwise, norm, optimizer, tp, cp, ep, pp, dp
+  double flops = 0;
+  double bytes = 0;    // HBM bytes (compute) or message bytes (communication)
+  double time = 0;     // seconds on the critical path of the op
+  bool comm() const { return cls == "tp" || cls == "cp" || cls == "ep" || cls == "pp" || cls == "dp"; }
+};
+
+struct LayerCosts {
+  std::vector<Kernel> layer_fwd, layer_bwd, layer_recompute;  // one transformer layer
+  std::vector<Kernel> embed_fwd, embed_bwd;                   // first virtual stage
+  std::vector<Kernel> head_fwd, head_bwd;                     // last virtual stage
+  double kernel_gap = 0;                                      // added per compute kernel
+  static double total(const std::vector<Kernel>& ks, double gap);
+};
+LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw, const CommModel& comm,
+                       const Groups& g);
+
+// ---------------------------------------------------------------- memory
+struct MemoryBreakdown {
+  double params = 0;            // parameters held by this GPU (elements, before ZeRO sharding)
+  double weights = 0, gradients = 0, optimizer = 0;  // bytes after ZeRO sharding
+  double activations = 0;       // bytes at the peak (in-flight micro-batches)
+  double transient = 0;         // logits, recomputed layer, ZeRO-3 gather buffer
+  double inflight_layers = 0;   // layer activations held at the peak
+  double total() const { return weights + gradients + optimizer + activations + transient; }
+  nlohmann::json to_json() const;
+};
+// Mixed-precision Adam: 2 (bf16 weights) + 2 (grads) + 12 (fp32 master, m, v) bytes/param,
+// sharded over `dp` per ZeRO stage (1: optimizer; 2: + gradients; 3: + weights).
+void model_state_bytes(double params, int dp, int zero, double* weights, double* grads, double* optim);
+// Activation bytes of one layer for one micro-batch on one GPU (Korthikanti et al. 2022,
+// generalized to GQA / SwiGLU / MoE / CP); for full recompute: the stored layer input only.
+double activation_bytes_per_layer(const ModelSpec& m, const TrainPlan& p);
+// Micro-batches (in chunks of L/(p*v) layers) in flight at pipeline rank `stage`.
+long inflight_chunks(const TrainPlan& p, int stage);
+MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, long inflight_chunks_at_peak);
+
+// ---------------------------------------------------------------- pipeline schedule
+struct PipelineSpec {
+  int p = 1, v = 1;
+  long m = 1;
+  std::vector<double> fwd_s, bwd_s;  // per virtual stage (size p*v), seconds per micro-batch
+  double p2p_s = 0;                  // activation / gradient transfer between stages
+  // DP (per pipeline rank): gradient reduction per chunk after its last backward (zero <= 1),
+  // or per backward op (zero >= 2); ZeRO-3 parameter gathers before every op (prefetched one op
+  // ahead on the DP stream); optimizer and post-step parameter all-gather.
+  std::vector<double> dp_reduce_s;   // per virtual stage, per reduction
+  bool reduce_every_microbatch = false;
+  std::vector<double> gather_s;      // per virtual stage, before every op (ZeRO-3), else empty
+  std::vector<double> optimizer_s;   // per pipeline rank
+  std::vector<double> post_gather_s; // per pipeline rank (ZeRO-1/2 parameter all-gather)
+  bool record = false;               // keep the executed ops for the timeline / Chakra
+};
+
+struct PipelineOp {
+  int stage = 0, chunk = 0;
+  long mb = 0;
+  bool fwd = true;
+  double start = 0, end = 0;
+};
+struct DpTask {
+  int stage = 0, chunk = 0;
+  std::string name;
+  double start = 0, end = 0;
+};
+
+struct StageStats {
+  double busy = 0;          // compute-stream busy time (ops)
+  double compute_end = 0;   // end of the last op
+  double dp_end = 0;        // end of the last DP communication before the optimizer
+  double end = 0;           // stage done (after optimizer and parameter gather)
+  double idle = 0;          // compute-stream idle before compute_end
+  long peak_inflight = 0;   // chunks (micro-batch x virtual stage) with stored activations
+};
+
+struct PipelineRun {
+  double makespan = 0;
+  std::vector<StageStats> stages;
+  std::vector<PipelineOp> ops;   // when record
+  std::vector<DpTask> dp_tasks;  // when record
+  std::uint64_t events = 0;
+};
+// Per-rank op order: Megatron's 1F1B (v == 1) or interleaved 1F1B (v > 1).
+std::vector<PipelineOp> stage_op_order(int p, int v, long m, int stage);
+PipelineRun simulate_pipeline(const PipelineSpec& spec, EventCore& core);
+
+// ---------------------------------------------------------------- the whole run
+struct TrainOptions {
+  std::string model = "gpt3-175b";  // preset or path
+  std::string system = "dgx-h100";  // preset or path
+  int nodes = 1;
+  TrainPlan plan;
+  std::string engine = "event";     // "systemc" (CLI) or "event"
+  std::string comm = "auto";        // "auto" (collective.h when present) or "builtin"
+  std::string timeline_path;        // Chrome/Perfetto trace ("" = none)
+  bool check_memory = true;         // reject plans that don't fit
+};
+
+struct TrainResult {
+  ModelSpec model;
+  SystemSpec system;
+  TrainPlan plan;
+  std::string gpu, comm_model;
+  double iteration_time_s = 0;
+  double tokens_per_s_per_gpu = 0;
+  double mfu = 0;                   // model FLOPs / (time x GPUs x dense peak)
+  double hfu = 0;                   // hardware FLOPs incl. recomputation
+  double model_flops = 0, hardware_flops = 0;  // per iteration, whole job
+  // Breakdown of the critical pipeline rank's iteration (sums to iteration_time_s).
+  double compute_s = 0, tp_exposed_s = 0, cp_exposed_s = 0, ep_exposed_s = 0, pp_exposed_s = 0,
+         bubble_s = 0, dp_exposed_s = 0, optimizer_s = 0;
+  double bubble_fraction = 0;       // bubble / iteration
+  std::vector<MemoryBreakdown> memory;  // per pipeline rank
+  double peak_memory_bytes = 0;
+  double hbm_capacity = 0;
+  long micro_batches = 0;
+  std::uint64_t sim_events = 0;
+  double sim_wall_s = 0;
+  LayerCosts costs;
+  PipelineRun run;
+  nlohmann::json to_json() const;
+};
+
+TrainResult run_training(const TrainOptions& opt);
+// Same, with already-loaded inputs (tests).
+TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p, const Accelerator& hw,
+                         const CommModel& comm, EventCore& core, bool check_memory = true,
+                         bool record = false);
+// Chrome/Perfetto trace: one process per representative rank, one track per stream, kernels named.
+void write_train_timeline(const TrainResult& r, const std::string& path);
+
+// Parses the shared `orrery train` / `orrery convert --from-train` flags into options.
+std::vector<std::string> train_flags_with_value();
+std::vector<std::string> train_bool_flags();
+
+}  // namespace orrery
