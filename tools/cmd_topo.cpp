@@ -1,0 +1,52 @@
+// `orrery topo SYSTEM [--nodes N] [--dot out.dot] [--json out.json]`: topology summary and export.
+#include <cstdio>
+#include <fstream>
+
+#include "sim/error.h"
+#include "tools/command.h"
+#include "topology/topology.h"
+
+namespace orrery::cli {
+namespace {
+Register reg("topo", "summarize a system's topology (GPUs, switches, links, diameter, bisection); --dot, --json",
+             [](const std::vector<std::string>& args) {
+               Args a(args, {"--nodes", "--dot", "--json"}, {});
+               if (a.positional().size() != 1) {
+                 std::fprintf(stderr, "usage: orrery topo SYSTEM [--nodes N] [--dot out.dot] [--json out.json]\n");
+                 return 2;
+               }
+               long nodes = a.get_int("--nodes", 0);
+               if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
+               topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes));
+               topo::Summary s = sys.topo.summary();
+               std::printf("system:     %s\n", sys.name.c_str());
+               if (!sys.description.empty()) std::printf("            %s\n", sys.description.c_str());
+               std::printf("topology:   %s%s\n", sys.topo.type.c_str(),
+                           sys.topo.routing == topo::Routing::FatTree ? " (NVSwitch nodes, rail-optimized fat tree, up/down routing)"
+                           : sys.topo.routing == topo::Routing::Torus ? " (dimension-order routing)"
+                                                                      : " (shortest path, ECMP)");
+               if (sys.topo.fat && sys.topo.nodes > 1)
+                 std::printf("nodes:      %d x %d GPUs, fat tree of %d tier(s), %zu leaf switches\n", sys.topo.nodes,
+                             sys.topo.gpus_per_node, sys.topo.fat->tiers + 0, sys.topo.fat->leaf.size());
+               std::printf("%s", s.text().c_str());
+               if (a.has("--dot")) {
+                 std::ofstream out(a.get("--dot"));
+                 if (!out) throw make_error("--dot", a.get("--dot"), "cannot write");
+                 out << sys.topo.to_dot();
+               }
+               if (a.has("--json")) {
+                 std::ofstream out(a.get("--json"));
+                 if (!out) throw make_error("--json", a.get("--json"), "cannot write");
+                 nlohmann::json j;
+                 j["name"] = sys.name;
+                 j["description"] = sys.description;
+                 j["accelerator"] = sys.accelerator;
+                 j["summary"] = s.to_json();
+                 j["parameters"] = sys.topo.params;
+                 j["topology"] = sys.topo.to_json();
+                 out << j.dump(1) << "\n";
+               }
+               return 0;
+             });
+}  // namespace
+}  // namespace orrery::cli

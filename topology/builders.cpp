@@ -1,0 +1,449 @@
+// Topology builders from JSON descriptions, and system loading (systems/NAME.json).
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "sim/error.h"
+#include "topology/topology.h"
+
+namespace orrery::topo {
+
+namespace {
+
+ParamDecl bw(const std::string& n, const std::string& def, const std::string& d) {
+  return ParamDecl{n, Unit::Bandwidth, def, d, true};
+}
+ParamDecl lat(const std::string& n, const std::string& def, const std::string& d) {
+  return ParamDecl{n, Unit::Time, def, d, false};
+}
+ParamDecl cnt(const std::string& n, const std::string& def, const std::string& d, bool pos = true) {
+  return ParamDecl{n, Unit::Count, def, d, pos};
+}
+
+const std::map<std::string, ParamSet>& param_sets() {
+  static const std::map<std::string, ParamSet> sets = [] {
+    std::map<std::string, ParamSet> m;
+    m.emplace("ring", ParamSet("topology.ring", "bidirectional ring of GPUs",
+                               {cnt("gpus", "8", "number of GPUs"),
+                                bw("link_bandwidth", "50 GB/s", "per direction"),
+                                lat("link_latency", "1 us", "per link")}));
+    m.emplace("fully_connected", ParamSet("topology.fully_connected", "a direct link between every pair of GPUs",
+                                          {cnt("gpus", "8", "number of GPUs"),
+                                           bw("link_bandwidth", "50 GB/s", "per direction, per pair"),
+                                           lat("link_latency", "1 us", "per link")}));
+    m.emplace("single_switch", ParamSet("topology.single_switch", "every GPU on one switch",
+                                        {cnt("gpus", "8", "number of GPUs"),
+                                         bw("link_bandwidth", "50 GB/s", "GPU-switch, per direction"),
+                                         lat("link_latency", "0.5 us", "per link"),
+                                         lat("switch_latency", "0.3 us", "port to port")}));
+    m.emplace("nvswitch", ParamSet("topology.nvswitch",
+                                   "NVSwitch servers (DGX/HGX) joined by a rail-optimized fat tree, one NIC per GPU",
+                                   {cnt("nodes", "1", "servers"),
+                                    cnt("gpus_per_node", "8", "GPUs per server"),
+                                    cnt("nvswitches", "4", "NVSwitch chips per server"),
+                                    cnt("nvlinks_per_gpu", "18", "NVLink ports per GPU, spread over the NVSwitches"),
+                                    bw("nvlink_bandwidth", "25 GB/s", "per NVLink, per direction"),
+                                    lat("nvlink_latency", "0.25 us", "GPU-NVSwitch link"),
+                                    lat("nvswitch_latency", "0.25 us", "NVSwitch port to port"),
+                                    bw("pcie_bandwidth", "64 GB/s", "GPU-NIC PCIe per direction (Gen5 x16)"),
+                                    lat("pcie_latency", "0.5 us", "GPU-NIC"),
+                                    bw("nic_bandwidth", "400 Gb/s", "per NIC, per direction"),
+                                    lat("net_link_latency", "0.5 us", "network cable"),
+                                    lat("switch_latency", "0.3 us", "network switch port to port"),
+                                    cnt("switch_radix", "64", "ports per network switch"),
+                                    ParamDecl{"oversubscription", Unit::Ratio, "1", "leaf down:up port ratio", true},
+                                    cnt("tiers", "0", "fat-tree tiers: 2, 3, or 0 = fewest that fit", false)}));
+    m.emplace("torus", ParamSet("topology.torus", "2D/3D torus with wrap-around (TPU-style); \"dims\": [x, y, z]",
+                                {bw("link_bandwidth", "100 GB/s", "per neighbour link, per direction"),
+                                 lat("link_latency", "1 us", "per link")}));
+    m.emplace("dragonfly", ParamSet("topology.dragonfly", "groups of all-to-all routers joined by global links",
+                                    {cnt("groups", "9", "groups"),
+                                     cnt("routers_per_group", "4", "routers per group (all-to-all inside)"),
+                                     cnt("gpus_per_router", "2", "GPUs (terminals) per router"),
+                                     cnt("global_links_per_router", "2", "global ports per router"),
+                                     bw("terminal_bandwidth", "50 GB/s", "GPU-router"),
+                                     bw("local_bandwidth", "50 GB/s", "router-router inside a group"),
+                                     bw("global_bandwidth", "50 GB/s", "between groups"),
+                                     lat("link_latency", "0.5 us", "local links"),
+                                     lat("global_latency", "2 us", "global links"),
+                                     lat("switch_latency", "0.3 us", "router port to port")}));
+    m.emplace("graph", ParamSet("topology.graph",
+                                "arbitrary graph: \"vertices\": [{name, kind, latency}], \"links\": [{a, b, bandwidth, latency, type}]",
+                                {}));
+    return m;
+  }();
+  static bool reg = [] {
+    for (auto& [k, s] : sets) register_param_set(&s);
+    return true;
+  }();
+  (void)reg;
+  return sets;
+}
+
+int as_int(double v) { return static_cast<int>(std::llround(v)); }
+
+void build_ring(Topology& t, const ParamValues& p, bool full) {
+  int n = as_int(p.get("gpus"));
+  for (int i = 0; i < n; ++i) {
+    VertexProps v{"gpu" + std::to_string(i), Kind::GPU, i, 0, i};
+    t.gpus.push_back(t.add_vertex(v));
+  }
+  double b = p.get("link_bandwidth"), l = p.get("link_latency");
+  if (full) {
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j) t.add_cable(t.gpus[i], t.gpus[j], b, l, "link");
+  } else if (n == 2) {
+    t.add_cable(t.gpus[0], t.gpus[1], b, l, "link");
+  } else if (n > 2) {
+    for (int i = 0; i < n; ++i) t.add_cable(t.gpus[i], t.gpus[(i + 1) % n], b, l, "link");
+  }
+}
+
+void build_single_switch(Topology& t, const ParamValues& p) {
+  int n = as_int(p.get("gpus"));
+  VertexProps sw{"switch0", Kind::Switch};
+  sw.level = 1;
+  sw.latency = p.get("switch_latency");
+  int s = t.add_vertex(sw);
+  for (int i = 0; i < n; ++i) {
+    int g = t.add_vertex(VertexProps{"gpu" + std::to_string(i), Kind::GPU, i, 0, i});
+    t.gpus.push_back(g);
+    t.add_cable(g, s, p.get("link_bandwidth"), p.get("link_latency"), "link");
+  }
+}
+
+void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where) {
+  int nodes = as_int(p.get("nodes")), gpn = as_int(p.get("gpus_per_node"));
+  int nsw = as_int(p.get("nvswitches")), nl = as_int(p.get("nvlinks_per_gpu"));
+  if (nl < nsw) throw make_error(where, "nvlinks_per_gpu", "fewer NVLinks than NVSwitches");
+  t.nodes = nodes;
+  t.gpus_per_node = gpn;
+  t.routing = Routing::FatTree;
+  auto f = std::make_shared<Topology::FatTree>();
+  t.fat = f;
+  double nvbw = p.get("nvlink_bandwidth"), nvlat = p.get("nvlink_latency");
+  // NVLinks per plane: 18 over 4 -> 5, 5, 4, 4.
+  std::vector<int> per(static_cast<size_t>(nsw), nl / nsw);
+  for (int s = 0; s < nl % nsw; ++s) ++per[static_cast<size_t>(s)];
+  for (int s = 0; s < nsw; ++s) f->plane_fraction.push_back(static_cast<double>(per[static_cast<size_t>(s)]) / nl);
+  f->nvswitch.resize(static_cast<size_t>(nodes));
+  for (int n = 0; n < nodes; ++n) {
+    for (int s = 0; s < nsw; ++s) {
+      VertexProps v{"n" + std::to_string(n) + ".nvs" + std::to_string(s), Kind::NVSwitch, -1, n, s};
+      v.latency = p.get("nvswitch_latency");
+      f->nvswitch[static_cast<size_t>(n)].push_back(t.add_vertex(v));
+    }
+    for (int g = 0; g < gpn; ++g) {
+      int r = n * gpn + g;
+      int gv = t.add_vertex(VertexProps{"n" + std::to_string(n) + ".gpu" + std::to_string(g), Kind::GPU, r, n, g});
+      t.gpus.push_back(gv);
+      for (int s = 0; s < nsw; ++s)
+        t.add_cable(gv, f->nvswitch[static_cast<size_t>(n)][static_cast<size_t>(s)], per[static_cast<size_t>(s)] * nvbw, nvlat, "nvlink");
+    }
+  }
+  f->nic_of_gpu.assign(static_cast<size_t>(nodes * gpn), -1);
+  if (nodes == 1) return;  // a single server: NVLink only
+  // Endpoints rail-major: e = rail * nodes + node, so a leaf holds one rail of consecutive servers.
+  int E = nodes * gpn;
+  int radix = as_int(p.get("switch_radix"));
+  if (radix < 2) throw make_error(where, "switch_radix", "must be at least 2");
+  double o = p.get("oversubscription");
+  f->down = radix / 2;
+  f->up = std::max(1, as_int(std::floor(f->down / o)));
+  int leaves = (E + f->down - 1) / f->down;
+  int tiers = as_int(p.get("tiers"));
+  if (tiers == 0) tiers = leaves <= radix ? 2 : 3;
+  if (tiers != 2 && tiers != 3) throw make_error(where, "tiers", "must be 2 or 3 (or 0 for automatic)");
+  if (tiers == 2 && leaves > radix)
+    throw make_error(where, "tiers", std::to_string(leaves) + " leaf switches exceed a two-tier fat tree of radix " +
+                                         std::to_string(radix) + " (use 3 tiers)");
+  f->tiers = tiers;
+  f->pod_leaves = tiers == 3 ? radix / 2 : leaves;
+  int pods = (leaves + f->pod_leaves - 1) / f->pod_leaves;
+  if (tiers == 3 && pods > radix)
+    throw make_error(where, "nodes", "cluster too large for a three-tier fat tree of radix " + std::to_string(radix));
+  double nicbw = p.get("nic_bandwidth"), netlat = p.get("net_link_latency"), swlat = p.get("switch_latency");
+  for (int e = 0; e < E; ++e) {
+    int rail = e / nodes, node = e % nodes;
+    VertexProps v{"n" + std::to_string(node) + ".nic" + std::to_string(rail), Kind::NIC, -1, node, rail};
+    int nv = t.add_vertex(v);
+    f->nic.push_back(nv);
+    f->nic_of_gpu[static_cast<size_t>(node * gpn + rail)] = e;
+    t.add_cable(t.gpus[static_cast<size_t>(node * gpn + rail)], nv, p.get("pcie_bandwidth"), p.get("pcie_latency"), "pcie");
+  }
+  for (int l = 0; l < leaves; ++l) {
+    VertexProps v{"leaf" + std::to_string(l), Kind::Switch};
+    v.level = 1;
+    v.latency = swlat;
+    int lv = t.add_vertex(v);
+    f->leaf.push_back(lv);
+    for (int e = l * f->down; e < std::min(E, (l + 1) * f->down); ++e) t.add_cable(f->nic[static_cast<size_t>(e)], lv, nicbw, netlat, "net");
+  }
+  if (leaves == 1) {
+    f->tiers = 1;
+    return;
+  }
+  f->spine.resize(static_cast<size_t>(pods));
+  for (int pd = 0; pd < pods; ++pd) {
+    for (int j = 0; j < f->up; ++j) {
+      VertexProps v{(tiers == 3 ? "pod" + std::to_string(pd) + "." : std::string()) + "spine" + std::to_string(j), Kind::Switch};
+      v.level = 2;
+      v.latency = swlat;
+      int sv = t.add_vertex(v);
+      f->spine[static_cast<size_t>(pd)].push_back(sv);
+      for (int l = pd * f->pod_leaves; l < std::min(leaves, (pd + 1) * f->pod_leaves); ++l)
+        t.add_cable(f->leaf[static_cast<size_t>(l)], sv, nicbw, netlat, "net");
+    }
+  }
+  if (tiers == 3) {
+    int cores = f->pod_leaves;  // spine up ports = down ports
+    f->core.resize(static_cast<size_t>(f->up));
+    for (int j = 0; j < f->up; ++j)
+      for (int c = 0; c < cores; ++c) {
+        VertexProps v{"core" + std::to_string(j) + "." + std::to_string(c), Kind::Switch};
+        v.level = 3;
+        v.latency = swlat;
+        int cv = t.add_vertex(v);
+        f->core[static_cast<size_t>(j)].push_back(cv);
+        for (int pd = 0; pd < pods; ++pd) t.add_cable(f->spine[static_cast<size_t>(pd)][static_cast<size_t>(j)], cv, nicbw, netlat, "net");
+      }
+  }
+}
+
+void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, const std::string& where) {
+  if (!desc.contains("dims") || !desc["dims"].is_array() || desc["dims"].empty() || desc["dims"].size() > 3)
+    throw make_error(where, "dims", "torus needs \"dims\": an array of 1 to 3 sizes");
+  auto tor = std::make_shared<Topology::Torus>();
+  long total = 1;
+  for (auto& d : desc["dims"]) {
+    if (!d.is_number_integer() || d.get<int>() < 1) throw make_error(where, "dims", "sizes must be positive integers");
+    tor->dims.push_back(d.get<int>());
+    total *= d.get<int>();
+  }
+  t.torus = tor;
+  t.routing = Routing::Torus;
+  for (int r = 0; r < total; ++r) {
+    std::string nm = "gpu";
+    int x = r;
+    for (size_t d = 0; d < tor->dims.size(); ++d) {
+      nm += (d ? "_" : "") + std::to_string(x % tor->dims[d]);
+      x /= tor->dims[d];
+    }
+    t.gpus.push_back(t.add_vertex(VertexProps{nm, Kind::GPU, r, 0, r}));
+  }
+  double b = p.get("link_bandwidth"), l = p.get("link_latency");
+  long stride = 1;
+  for (size_t d = 0; d < tor->dims.size(); ++d) {
+    int k = tor->dims[d];
+    for (long r = 0; r < total; ++r) {
+      int c = static_cast<int>((r / stride) % k);
+      if (k < 2) continue;
+      if (k == 2 && c == 1) continue;  // one cable between the two
+      long nb = r + ((c + 1) % k - c) * stride;
+      t.add_cable(t.gpus[static_cast<size_t>(r)], t.gpus[static_cast<size_t>(nb)], b, l, "ici");
+    }
+    stride *= k;
+  }
+}
+
+void build_dragonfly(Topology& t, const ParamValues& p, const std::string& where) {
+  int G = as_int(p.get("groups")), a = as_int(p.get("routers_per_group")), tp = as_int(p.get("gpus_per_router"));
+  int h = as_int(p.get("global_links_per_router"));
+  if (a * h < G - 1)
+    throw make_error(where, "global_links_per_router", "routers_per_group * global_links_per_router must be >= groups - 1");
+  std::vector<int> router;
+  int rank = 0;
+  for (int g = 0; g < G; ++g)
+    for (int r = 0; r < a; ++r) {
+      VertexProps v{"g" + std::to_string(g) + ".r" + std::to_string(r), Kind::Switch};
+      v.level = 1;
+      v.latency = p.get("switch_latency");
+      router.push_back(t.add_vertex(v));
+      for (int k = 0; k < tp; ++k, ++rank) {
+        int gv = t.add_vertex(VertexProps{"g" + std::to_string(g) + ".r" + std::to_string(r) + ".gpu" + std::to_string(k),
+                                          Kind::GPU, rank, g, r * tp + k});
+        t.gpus.push_back(gv);
+        t.add_cable(gv, router.back(), p.get("terminal_bandwidth"), p.get("link_latency"), "link");
+      }
+    }
+  for (int g = 0; g < G; ++g)
+    for (int i = 0; i < a; ++i)
+      for (int j = i + 1; j < a; ++j)
+        t.add_cable(router[static_cast<size_t>(g * a + i)], router[static_cast<size_t>(g * a + j)], p.get("local_bandwidth"),
+                    p.get("link_latency"), "local");
+  for (int i = 0; i < G; ++i)
+    for (int j = i + 1; j < G; ++j) {
+      int ri = (((j - i - 1) % G + G) % G) / h % a;
+      int rj = (((i - j - 1) % G + G) % G) / h % a;
+      t.add_cable(router[static_cast<size_t>(i * a + ri)], router[static_cast<size_t>(j * a + rj)], p.get("global_bandwidth"),
+                  p.get("global_latency"), "global");
+    }
+}
+
+Kind parse_kind(const std::string& s, const std::string& where) {
+  if (s == "gpu") return Kind::GPU;
+  if (s == "nvswitch") return Kind::NVSwitch;
+  if (s == "switch") return Kind::Switch;
+  if (s == "nic") return Kind::NIC;
+  throw make_error(where, "kind", "unknown vertex kind '" + s + "' (gpu, switch, nvswitch, nic)");
+}
+
+void build_graph(Topology& t, const nlohmann::json& desc, const std::string& where) {
+  if (!desc.contains("vertices") || !desc["vertices"].is_array())
+    throw make_error(where, "vertices", "graph needs an array of vertices");
+  if (!desc.contains("links") || !desc["links"].is_array()) throw make_error(where, "links", "graph needs an array of links");
+  std::map<std::string, int> by_name;
+  int rank = 0;
+  for (size_t i = 0; i < desc["vertices"].size(); ++i) {
+    const auto& v = desc["vertices"][i];
+    std::string w = where + ": vertices[" + std::to_string(i) + "]";
+    if (!v.is_object() || !v.contains("name") || !v["name"].is_string()) throw make_error(w, "name", "missing vertex name");
+    VertexProps p;
+    p.name = v["name"].get<std::string>();
+    p.kind = parse_kind(v.value("kind", std::string("switch")), w);
+    if (v.contains("latency")) p.latency = parse_quantity(v["latency"].is_string() ? v["latency"].get<std::string>() : v["latency"].dump(), Unit::Time, "latency");
+    if (v.contains("node")) p.node = v["node"].get<int>();
+    if (p.kind == Kind::GPU) p.rank = rank++;
+    if (by_name.count(p.name)) throw make_error(w, p.name, "duplicate vertex name");
+    int id = t.add_vertex(p);
+    by_name[p.name] = id;
+    if (p.kind == Kind::GPU) t.gpus.push_back(id);
+  }
+  for (size_t i = 0; i < desc["links"].size(); ++i) {
+    const auto& l = desc["links"][i];
+    std::string w = where + ": links[" + std::to_string(i) + "]";
+    auto end = [&](const char* k) {
+      if (!l.contains(k) || !l[k].is_string()) throw make_error(w, k, "missing vertex name");
+      auto it = by_name.find(l[k].get<std::string>());
+      if (it == by_name.end()) throw make_error(w, k, "unknown vertex '" + l[k].get<std::string>() + "'");
+      return it->second;
+    };
+    int a = end("a"), b = end("b");
+    auto q = [&](const char* k, Unit u, const char* def) {
+      if (!l.contains(k)) return parse_quantity(def, u, k);
+      if (l[k].is_number()) return l[k].get<double>();
+      return parse_quantity(l[k].get<std::string>(), u, k);
+    };
+    if (!l.contains("bandwidth")) throw make_error(w, "bandwidth", "required");
+    double b_ = q("bandwidth", Unit::Bandwidth, "0");
+    if (!(b_ > 0)) throw make_error(w, "bandwidth", "must be greater than zero (link " + l["a"].get<std::string>() + " <-> " + l["b"].get<std::string>() + ")");
+    t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), l.value("type", std::string("link")));
+  }
+}
+
+}  // namespace
+
+const ParamSet& topology_params(const std::string& type) {
+  const auto& s = param_sets();
+  auto it = s.find(type);
+  if (it == s.end()) {
+    std::string known;
+    for (auto& [k, v] : s) known += (known.empty() ? "" : ", ") + k;
+    throw make_error("", "type", "unknown topology type '" + type + "' (known: " + known + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::string> topology_types() {
+  std::vector<std::string> out;
+  for (auto& [k, v] : param_sets()) out.push_back(k);
+  return out;
+}
+
+Topology build_topology(const nlohmann::json& desc, const std::string& where) {
+  if (!desc.is_object()) throw make_error(where, "topology", "expected an object");
+  if (!desc.contains("type") || !desc["type"].is_string()) throw make_error(where, "topology.type", "missing topology type");
+  std::string type = desc["type"].get<std::string>();
+  const ParamSet* ps;
+  try {
+    ps = &topology_params(type);
+  } catch (const Error& e) {
+    throw Error(where + ": topology." + e.what());
+  }
+  nlohmann::json numeric = nlohmann::json::object();
+  for (auto it = desc.begin(); it != desc.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "type" || k == "name" || k == "description" || (type == "torus" && k == "dims") ||
+        (type == "graph" && (k == "vertices" || k == "links")))
+      continue;
+    numeric[k] = it.value();
+  }
+  ParamValues p = ps->resolve(numeric, where + ": topology");
+  Topology t;
+  t.type = type;
+  t.name = desc.value("name", type);
+  t.params = p.to_json(*ps);
+  if (type == "torus") t.params["dims"] = desc["dims"];
+  if (type == "ring") build_ring(t, p, false);
+  else if (type == "fully_connected") build_ring(t, p, true);
+  else if (type == "single_switch") build_single_switch(t, p);
+  else if (type == "nvswitch") build_nvswitch(t, p, where + ": topology");
+  else if (type == "torus") build_torus(t, desc, p, where + ": topology");
+  else if (type == "dragonfly") build_dragonfly(t, p, where + ": topology");
+  else build_graph(t, desc, where + ": topology");
+  t.validate(where);
+  return t;
+}
+
+std::string systems_dir() {
+  if (const char* env = std::getenv("ORRERY_SYSTEMS")) return env;
+  return std::string(ORRERY_SOURCE_DIR) + "/systems";
+}
+
+std::vector<std::string> list_systems() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(systems_dir(), ec))
+    if (e.path().extension() == ".json") out.push_back(e.path().stem().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+System system_from_json(const nlohmann::json& j0, const std::string& where, int nodes) {
+  if (!j0.is_object()) throw make_error(where, "", "expected a JSON object");
+  nlohmann::json j = j0;
+  if (!j.contains("topology")) throw make_error(where, "topology", "missing");
+  if (nodes > 0) {
+    if (j["topology"].value("type", std::string()) != "nvswitch")
+      throw make_error(where, "--nodes", "only NVSwitch-node clusters (topology type nvswitch) take --nodes");
+    j["topology"]["nodes"] = nodes;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key() != "name" && it.key() != "description" && it.key() != "accelerator" && it.key() != "topology" &&
+        it.key() != "collective")
+      throw make_error(where, it.key(), "unknown field (name, description, accelerator, topology, collective)");
+  System s;
+  s.source_path = where;
+  s.name = j.value("name", std::filesystem::path(where).stem().string());
+  s.description = j.value("description", std::string());
+  s.accelerator = j.value("accelerator", std::string("h100"));
+  s.collective = j.value("collective", nlohmann::json::object());
+  s.topo = build_topology(j["topology"], where);
+  if (!j["topology"].contains("name")) s.topo.name = s.name;
+  s.raw = j;
+  return s;
+}
+
+System load_system(const std::string& name_or_path, int nodes) {
+  namespace fs = std::filesystem;
+  std::string path = name_or_path;
+  if (!fs::exists(path)) {
+    path = systems_dir() + "/" + name_or_path + ".json";
+    if (!fs::exists(path)) {
+      std::string known;
+      for (auto& n : list_systems()) known += (known.empty() ? "" : ", ") + n;
+      throw make_error("--system", name_or_path, "unknown system (known: " + known + ", or a JSON file)");
+    }
+  }
+  std::ifstream in(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
+  }
+  return system_from_json(j, path, nodes);
+}
+
+}  // namespace orrery::topo

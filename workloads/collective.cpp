@@ -1,0 +1,998 @@
+// Collectives: NCCL-style tuner (latency + bandwidth model) and flow-level execution.
+#include "workloads/collective.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "sim/error.h"
+
+namespace orrery::coll {
+
+// ---------------------------------------------------------------- names
+
+namespace {
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
+  s.erase(std::remove(s.begin(), s.end(), '-'), s.end());
+  return s;
+}
+}  // namespace
+
+Op parse_op(const std::string& s) {
+  std::string l = lower(s);
+  if (l == "allreduce") return Op::AllReduce;
+  if (l == "allgather") return Op::AllGather;
+  if (l == "reducescatter") return Op::ReduceScatter;
+  if (l == "alltoall") return Op::AllToAll;
+  if (l == "broadcast" || l == "bcast") return Op::Broadcast;
+  if (l == "reduce") return Op::Reduce;
+  if (l == "sendrecv" || l == "send" || l == "recv" || l == "p2p") return Op::SendRecv;
+  throw make_error("--op", s, "unknown collective (all_reduce, all_gather, reduce_scatter, alltoall, broadcast, reduce, sendrecv)");
+}
+
+Algo parse_algo(const std::string& s) {
+  std::string l = lower(s);
+  if (l == "auto") return Algo::Auto;
+  if (l == "ring") return Algo::Ring;
+  if (l == "tree") return Algo::Tree;
+  if (l == "nvls") return Algo::NVLS;
+  if (l == "nvlstree") return Algo::NVLSTree;
+  if (l == "collnet" || l == "collnetdirect" || l == "sharp") return Algo::CollNet;
+  if (l == "pat") return Algo::PAT;
+  if (l == "direct" || l == "alltoall") return Algo::Direct;
+  if (l == "halvingdoubling" || l == "hd" || l == "rabenseifner") return Algo::HalvingDoubling;
+  throw make_error("--algo", s, "unknown algorithm (auto, ring, tree, nvls, nvls_tree, collnet, pat, direct, halving_doubling)");
+}
+
+Proto parse_proto(const std::string& s) {
+  std::string l = lower(s);
+  if (l == "auto") return Proto::Auto;
+  if (l == "ll") return Proto::LL;
+  if (l == "ll128") return Proto::LL128;
+  if (l == "simple") return Proto::Simple;
+  throw make_error("--proto", s, "unknown protocol (auto, ll, ll128, simple)");
+}
+
+const char* op_name(Op o) {
+  switch (o) {
+    case Op::AllReduce: return "all_reduce";
+    case Op::AllGather: return "all_gather";
+    case Op::ReduceScatter: return "reduce_scatter";
+    case Op::AllToAll: return "alltoall";
+    case Op::Broadcast: return "broadcast";
+    case Op::Reduce: return "reduce";
+    case Op::SendRecv: return "sendrecv";
+  }
+  return "?";
+}
+
+const char* algo_name(Algo a) {
+  switch (a) {
+    case Algo::Auto: return "auto";
+    case Algo::Ring: return "Ring";
+    case Algo::Tree: return "Tree";
+    case Algo::NVLS: return "NVLS";
+    case Algo::NVLSTree: return "NVLSTree";
+    case Algo::CollNet: return "CollNet";
+    case Algo::PAT: return "PAT";
+    case Algo::Direct: return "Direct";
+    case Algo::HalvingDoubling: return "HalvingDoubling";
+  }
+  return "?";
+}
+
+const char* proto_name(Proto p) {
+  switch (p) {
+    case Proto::Auto: return "auto";
+    case Proto::LL: return "LL";
+    case Proto::LL128: return "LL128";
+    case Proto::Simple: return "Simple";
+  }
+  return "?";
+}
+
+const char* redop_name(Op o) {
+  return (o == Op::AllReduce || o == Op::ReduceScatter || o == Op::Reduce) ? "sum" : "none";
+}
+
+double busbw_factor(Op o, int n) {
+  if (n <= 1) return 1.0;
+  switch (o) {
+    case Op::AllReduce: return 2.0 * (n - 1) / n;
+    case Op::AllGather:
+    case Op::ReduceScatter:
+    case Op::AllToAll: return static_cast<double>(n - 1) / n;
+    default: return 1.0;
+  }
+}
+
+// ---------------------------------------------------------------- tuner constants
+
+const ParamSet& collective_params() {
+  auto B = [](const char* n, const char* d, const char* s) { return ParamDecl{n, Unit::Bandwidth, d, s, true}; };
+  auto L = [](const char* n, const char* d, const char* s) { return ParamDecl{n, Unit::Time, d, s, false}; };
+  auto R = [](const char* n, const char* d, const char* s) { return ParamDecl{n, Unit::Ratio, d, s, true}; };
+  static const ParamSet set(
+      "collective",
+      "collective tuner: NCCL's public cost model (src/graph/tuning.cc, NVIDIA/nccl) for SM90 + NVLink4 + IB",
+      {ParamDecl{"channels", Unit::Count, "16", "NCCL channels (one SM each) for ring/tree/NVLS", true},
+       B("nvlink_bw", "20.6 GB/s", "usable bandwidth per NVLink per direction (NCCL SM90_NVLINK_BW)"),
+       R("nvls_efficiency", "0.85", "NVLS in-switch reduction efficiency on Hopper (NCCL nvlsEfficiency)"),
+       B("ll_max_bw_1node", "87.7 GB/s", "LL bandwidth ceiling, 1 node, Hopper (NCCL llMaxBws)"),
+       B("ll_max_bw_2nodes", "22.5 GB/s", "LL bandwidth ceiling, 2 nodes"),
+       B("ll_max_bw_multinode", "19 GB/s", "LL bandwidth ceiling, more than 2 nodes"),
+       B("ring_ll128_bw_per_channel", "36.7 GB/s", "Ring LL128 ceiling per channel, Hopper (perChMaxRingLL128Bws)"),
+       B("tree_bw_per_channel_1node", "38.7 GB/s", "Tree ceiling per channel, Hopper (perChMaxTreeBws)"),
+       B("tree_bw_per_channel_2nodes", "41.4 GB/s", "Tree ceiling per channel, 2 nodes"),
+       B("tree_bw_per_channel_multinode", "36 GB/s", "Tree ceiling per channel, more than 2 nodes"),
+       B("tree_ll128_bw_per_channel_1node", "36.7 GB/s", "Tree LL128 ceiling per channel (perChMaxTreeLL128Bws)"),
+       B("tree_ll128_bw_per_channel_2nodes", "36.7 GB/s", "Tree LL128 ceiling per channel, 2 nodes"),
+       B("tree_ll128_bw_per_channel_multinode", "29 GB/s", "Tree LL128 ceiling per channel, more than 2 nodes"),
+       R("ll128_efficiency", "0.92", "Ring LL128 payload efficiency (120/128 lines, NCCL 0.92)"),
+       R("ll_efficiency_allreduce", "0.25", "Ring LL efficiency for all_reduce/reduce or multi-node (NCCL 1/4)"),
+       R("ll_efficiency", "0.3333", "Ring LL efficiency otherwise (NCCL 1/3)"),
+       R("tree_efficiency", "0.92", "Tree bandwidth efficiency (NCCL .92)"),
+       R("tree_ll_efficiency", "0.2632", "Tree LL factor (NCCL 1/3.8)"),
+       R("tree_ll128_efficiency_1node", "0.7778", "Tree LL128 factor on one node (NCCL 7/9)"),
+       R("tree_ll128_efficiency", "0.9375", "Tree LL128 factor multi-node (NCCL 120/128)"),
+       R("pat_efficiency", "0.75", "PAT bandwidth factor"),
+       L("base_ring_ll", "6.6 us", "base latency Ring/LL (NCCL baseLat)"),
+       L("base_ring_ll128", "14 us", "base latency Ring/LL128"),
+       L("base_ring_simple", "8.4 us", "base latency Ring/Simple"),
+       L("base_tree_ll", "6.8 us", "base latency Tree/LL"),
+       L("base_tree_ll128", "14 us", "base latency Tree/LL128"),
+       L("base_tree_simple", "0 us", "base latency Tree/Simple"),
+       L("nvlink_ring_ll", "0.6 us", "per-step latency over NVLink, Ring/LL (NCCL hwLat)"),
+       L("nvlink_ring_ll128", "1.9 us", "per-step latency over NVLink, Ring/LL128"),
+       L("nvlink_ring_simple", "3.4 us", "per-step latency over NVLink, Ring/Simple"),
+       L("nvlink_tree_ll", "0.6 us", "per-hop latency over NVLink, Tree/LL"),
+       L("nvlink_tree_ll128", "1.25 us", "per-hop latency over NVLink, Tree/LL128"),
+       L("nvlink_tree_simple", "28 us", "per-hop latency over NVLink, Tree/Simple"),
+       L("nvlink_nvls", "23 us", "NVLS latency over NVLink"),
+       L("nvlink_collnet", "3.7 us", "CollNet (direct) intra-node latency"),
+       L("nvlink_pat", "4 us", "PAT per-step latency over NVLink"),
+       L("pci_ring_ll", "1 us", "per-step latency over PCI/other links, Ring/LL"),
+       L("pci_ring_ll128", "2.5 us", "per-step latency over PCI/other links, Ring/LL128"),
+       L("pci_ring_simple", "5.7 us", "per-step latency over PCI/other links, Ring/Simple"),
+       L("pci_tree_ll", "1 us", "per-hop latency over PCI, Tree/LL"),
+       L("pci_tree_ll128", "1.9 us", "per-hop latency over PCI, Tree/LL128"),
+       L("pci_tree_simple", "28 us", "per-hop latency over PCI, Tree/Simple"),
+       L("net_ring_ll", "2.7 us", "per-step latency over the network, Ring/LL"),
+       L("net_ring_ll128", "4 us", "per-step latency over the network, Ring/LL128"),
+       L("net_ring_simple", "14 us", "per-step latency over the network, Ring/Simple"),
+       L("net_tree_ll", "5 us", "per-hop latency over the network, Tree/LL"),
+       L("net_tree_ll128", "8.5 us", "per-hop latency over the network, Tree/LL128"),
+       L("net_tree_simple", "28 us", "per-hop latency over the network, Tree/Simple"),
+       L("net_nvls", "18 us", "NVLS inter-node latency"),
+       L("net_nvlstree", "14 us", "NVLSTree inter-node per-level latency"),
+       L("net_collnet", "31 us", "CollNet inter-node latency (in-network reduction)"),
+       L("net_pat", "14 us", "PAT per-step latency over the network"),
+       L("net_overhead", "1 us", "network post overhead per step (x3 for Simple)"),
+       ParamDecl{"collnet", Unit::Count, "0", "1: switches reduce in-network (SHARP); lets auto pick CollNet", false}});
+  static bool reg = (register_param_set(&set), true);
+  (void)reg;
+  return set;
+}
+
+namespace {
+
+ParamValues resolve_tuning(const System& sys) {
+  return collective_params().resolve(sys.collective, sys.source_path + ": collective");
+}
+
+enum class Hw { NVL, PCI, NET };
+
+// ---------------------------------------------------------------- group
+
+struct Group {
+  std::vector<int> ranks;
+  int n = 0;
+  bool nvswitch = false;
+  int nodes = 1, ppn = 1;
+  std::vector<std::vector<int>> by_node;  // group indices per node, sorted by local index
+  Hw intra = Hw::NVL;
+  double intra_bus = 0;  // per-GPU bandwidth the tuner allows inside a node (bytes/s)
+  double nic_bw = 0;     // per-GPU NIC bandwidth (bytes/s)
+  bool fat = false;      // fat tree present (multi-node NVSwitch cluster)
+};
+
+Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValues& T) {
+  const topo::Topology& t = sys.topo;
+  Group g;
+  if (spec.ranks.empty()) {
+    for (int r = 0; r < t.num_gpus(); ++r) g.ranks.push_back(r);
+  } else {
+    g.ranks = spec.ranks;
+  }
+  std::set<int> seen;
+  for (int r : g.ranks) {
+    if (r < 0 || r >= t.num_gpus())
+      throw make_error("group", "rank " + std::to_string(r),
+                       "does not exist (system " + sys.name + " has " + std::to_string(t.num_gpus()) + " GPUs)");
+    if (!seen.insert(r).second) throw make_error("group", "rank " + std::to_string(r), "appears twice in the group");
+  }
+  g.n = static_cast<int>(g.ranks.size());
+  if (!(spec.bytes >= 0) || !std::isfinite(spec.bytes)) throw make_error("collective", "bytes", "must be a non-negative size");
+  if ((spec.op == Op::Broadcast || spec.op == Op::Reduce) && (spec.root < 0 || spec.root >= g.n))
+    throw make_error("collective", "root", "root " + std::to_string(spec.root) + " is not in the group of " + std::to_string(g.n));
+  g.nvswitch = t.type == "nvswitch";
+  std::map<int, int> node_index;
+  std::vector<std::vector<std::pair<int, int>>> tmp;
+  for (int i = 0; i < g.n; ++i) {
+    int node = g.nvswitch ? t.node_of_rank(g.ranks[static_cast<size_t>(i)]) : 0;
+    auto it = node_index.find(node);
+    if (it == node_index.end()) {
+      it = node_index.emplace(node, static_cast<int>(tmp.size())).first;
+      tmp.emplace_back();
+    }
+    tmp[static_cast<size_t>(it->second)].push_back({t.local_of_rank(g.ranks[static_cast<size_t>(i)]), i});
+  }
+  for (auto& v : tmp) {
+    std::sort(v.begin(), v.end());
+    std::vector<int> idx;
+    for (auto& p : v) idx.push_back(p.second);
+    g.ppn = std::max(g.ppn, static_cast<int>(idx.size()));
+    g.by_node.push_back(idx);
+  }
+  g.nodes = static_cast<int>(g.by_node.size());
+  if (g.nvswitch) {
+    g.intra = Hw::NVL;
+    g.intra_bus = t.params.contains("nvlinks_per_gpu") ? t.params["nvlinks_per_gpu"].get<double>() * T.get("nvlink_bw") : 0;
+    g.fat = t.fat && !t.fat->leaf.empty();
+    if (g.fat) {
+      int e = t.fat->nic_of_gpu[0];
+      int nicv = t.fat->nic[static_cast<size_t>(e)], leafv = t.fat->leaf[static_cast<size_t>(e / t.fat->down)];
+      int l1 = t.link_between(t.gpus[0], nicv), l2 = t.link_between(nicv, leafv);
+      g.nic_bw = std::min(t.links[static_cast<size_t>(l1)].bandwidth, t.links[static_cast<size_t>(l2)].bandwidth);
+    }
+  } else {
+    // Generic fabric: one "node"; a ring uses one link per GPU.
+    int v = t.gpus[0];
+    double best = 0;
+    std::string type;
+    for (auto [e, end] = boost::out_edges(static_cast<size_t>(v), t.g); e != end; ++e) {
+      const auto& l = t.links[static_cast<size_t>(t.g[*e].id)];
+      if (l.bandwidth > best) {
+        best = l.bandwidth;
+        type = l.type;
+      }
+    }
+    g.intra_bus = best;
+    g.intra = (type == "nvlink" || type == "ici") ? Hw::NVL : type == "pcie" ? Hw::PCI : Hw::NET;
+  }
+  return g;
+}
+
+int log2i(long v) {
+  int r = 0;
+  while (v >= 2) {
+    v >>= 1;
+    ++r;
+  }
+  return r;
+}
+int log2ceil(long v) {
+  int r = 0;
+  while ((1L << r) < v) ++r;
+  return r;
+}
+
+// Latency (seconds) tables.
+double hw_lat(const ParamValues& T, Hw hw, Algo a, Proto p) {
+  std::string pre = hw == Hw::NVL ? "nvlink_" : hw == Hw::PCI ? "pci_" : "net_";
+  std::string ps = p == Proto::LL ? "ll" : p == Proto::LL128 ? "ll128" : "simple";
+  switch (a) {
+    case Algo::Tree: return T.get(pre + "tree_" + ps);
+    case Algo::NVLS: return hw == Hw::NET ? T.get("net_nvls") : T.get("nvlink_nvls");
+    case Algo::NVLSTree: return hw == Hw::NET ? T.get("net_nvlstree") : T.get("nvlink_nvls");
+    case Algo::CollNet: return hw == Hw::NET ? T.get("net_collnet") : T.get("nvlink_collnet");
+    case Algo::PAT: return hw == Hw::NET ? T.get("net_pat") : T.get("nvlink_pat");
+    default: return T.get(pre + "ring_" + ps);
+  }
+}
+double base_lat(const ParamValues& T, Algo a, Proto p) {
+  std::string ps = p == Proto::LL ? "ll" : p == Proto::LL128 ? "ll128" : "simple";
+  if (a == Algo::Tree) return T.get("base_tree_" + ps);
+  if (a == Algo::NVLS || a == Algo::NVLSTree || a == Algo::CollNet || a == Algo::PAT) return 0;
+  return T.get("base_ring_" + ps);
+}
+
+// NCCL's tree correction for medium sizes (powers of two from 64 B to 256 MB).
+double tree_correction(Proto p, double bytes) {
+  static const double f[3][23] = {
+      {1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0, 1.0, 1.0, 1.0},
+      {1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9, .9, .9, 1.0, 1.0},
+      {.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9}};
+  int ls = log2i(static_cast<long>(bytes) >> 6);
+  if (ls >= 23) return 1.0;
+  int pi = p == Proto::LL ? 0 : p == Proto::LL128 ? 1 : 2;
+  return f[pi][ls];
+}
+
+// Ring-style bandwidth with protocol factors applied (bytes/s per rank).
+double ring_proto_bw(const ParamValues& T, const Group& g, Op op, Proto p, double bus) {
+  double nch = T.get("channels");
+  if (p == Proto::LL) {
+    double llmax = g.nodes == 1 ? T.get("ll_max_bw_1node") : g.nodes == 2 ? T.get("ll_max_bw_2nodes") : T.get("ll_max_bw_multinode");
+    double f = (g.nodes > 1 || op == Op::AllReduce || op == Op::Reduce) ? T.get("ll_efficiency_allreduce") : T.get("ll_efficiency");
+    return std::min(llmax, bus * f);
+  }
+  if (p == Proto::LL128) return std::min(bus * T.get("ll128_efficiency"), nch * T.get("ring_ll128_bw_per_channel"));
+  return bus;
+}
+
+struct Plan {
+  bool ok = false;
+  Choice c;
+};
+
+// The per-rank bus bandwidth of ring/tree-like algorithms (NVLink inside, NICs across nodes).
+double ring_bus(const Group& g) {
+  if (g.nodes > 1) return std::min(g.intra_bus, g.ppn * g.nic_bw);
+  return g.intra_bus;
+}
+
+bool is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+Plan plan(const ParamValues& T, const Group& g, Op op, Algo a, Proto p, double S) {
+  Plan out;
+  out.c.algo = a;
+  out.c.proto = p;
+  const int n = g.n;
+  const double nch = T.get("channels");
+  bool simple_only = a == Algo::NVLS || a == Algo::NVLSTree || a == Algo::CollNet;
+  if (simple_only && p != Proto::Simple) return out;
+  double intraLat = hw_lat(T, g.intra, a, p);
+  double interLat = hw_lat(T, Hw::NET, a, p);
+  double base = base_lat(T, a, p);
+  double lat = 0, bwt = 0;
+  switch (a) {
+    case Algo::Ring: {
+      if (op == Op::AllToAll || op == Op::SendRecv) return out;
+      double bus = ring_proto_bw(T, g, op, p, ring_bus(g));
+      if (op == Op::Broadcast || op == Op::Reduce) {
+        lat = base + (g.nodes > 1 ? interLat : intraLat);
+        bwt = S / bus;
+        break;
+      }
+      int nsteps = op == Op::AllReduce ? 2 * (n - 1) : n - 1;
+      int ninter = op == Op::AllReduce ? (g.nodes > 1 ? 2 * g.nodes : 0) : g.nodes - 1;
+      ninter = std::min(ninter, nsteps);
+      double il = intraLat;
+      if (g.nodes > 1) il = std::max(il, T.get("net_overhead") * (p == Proto::Simple ? 3 : 1));
+      lat = base + (nsteps - ninter) * il + ninter * interLat;
+      if (p == Proto::Simple && g.nodes > 1 && op == Op::AllReduce && S / (nch * n) >= 64) lat *= 1.4;  // NCCL's ring plateau fit
+      double per_rank = (op == Op::AllReduce ? 2.0 : 1.0) * (n - 1) / n * S;
+      bwt = per_rank / bus;
+      break;
+    }
+    case Algo::Tree: {
+      if (op != Op::AllReduce) return out;
+      double perch = g.nodes == 1 ? T.get("tree_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_bw_per_channel_2nodes") : T.get("tree_bw_per_channel_multinode");
+      double bus = std::min(ring_bus(g) * T.get("tree_efficiency"), nch * perch);
+      if (p == Proto::LL) {
+        double llmax = g.nodes == 1 ? T.get("ll_max_bw_1node") : g.nodes == 2 ? T.get("ll_max_bw_2nodes") : T.get("ll_max_bw_multinode");
+        bus = std::min(bus * T.get("tree_ll_efficiency"), llmax);
+      } else if (p == Proto::LL128) {
+        double perll = g.nodes == 1 ? T.get("tree_ll128_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_ll128_bw_per_channel_2nodes") : T.get("tree_ll128_bw_per_channel_multinode");
+        bus = std::min(bus * (g.nodes == 1 ? T.get("tree_ll128_efficiency_1node") : T.get("tree_ll128_efficiency")), nch * perll);
+      }
+      lat = base + 2 * ((g.ppn - 1) * intraLat + log2i(g.nodes) * interLat);
+      bwt = S / (0.5 * bus * tree_correction(p, S));
+      break;
+    }
+    case Algo::NVLS: {
+      if (!g.nvswitch || g.nodes != 1 || n < 2) return out;
+      if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return out;
+      double bus = g.intra_bus * T.get("nvls_efficiency");
+      double link = op == Op::AllReduce ? S * (1.0 + 1.0 / n) : S;  // per-GPU NVLink bytes each way
+      lat = intraLat;
+      bwt = link / bus;
+      break;
+    }
+    case Algo::NVLSTree: {
+      if (!g.nvswitch || g.nodes < 2 || op != Op::AllReduce || !g.fat) return out;
+      double bus = g.intra_bus * T.get("nvls_efficiency");
+      double intra = S * (1.0 + 1.0 / g.ppn) / bus;
+      double inter = S / g.ppn * (g.nodes > 2 ? 2.0 : 1.0) / g.nic_bw;
+      lat = hw_lat(T, Hw::NVL, a, p) + 2 * log2i(g.nodes) * interLat;
+      bwt = std::max(intra, inter);
+      break;
+    }
+    case Algo::CollNet: {
+      if (!g.nvswitch || g.nodes < 2 || op != Op::AllReduce || !g.fat) return out;
+      double intra = 2.0 * (g.ppn - 1) / g.ppn * S / g.intra_bus;
+      double inter = S / g.ppn / g.nic_bw;
+      lat = 2 * (std::min(1, g.ppn - 1) * intraLat + (g.ppn - 1) * 0.4e-6) + interLat;
+      bwt = std::max(intra, inter);
+      break;
+    }
+    case Algo::PAT: {
+      if (op != Op::AllGather && op != Op::ReduceScatter) return out;
+      double bus = (g.nodes > 1 ? std::min(g.intra_bus, g.nic_bw) : g.intra_bus) * T.get("pat_efficiency");
+      bus = ring_proto_bw(T, g, op, p, bus);
+      lat = base + log2ceil(n) * (g.nodes > 1 ? interLat : intraLat);
+      bwt = static_cast<double>(n - 1) / n * S / bus;
+      break;
+    }
+    case Algo::Direct: {
+      double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
+      double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : 1;
+      double step_lat = g.nodes > 1 ? interLat : intraLat;
+      if (op == Op::SendRecv) {
+        // nccl-tests sendrecv: every rank sends S to the next; the slowest pair sets the pace.
+        bool cross = g.nodes > 1;
+        lat = base + step_lat;
+        bwt = S / (cross ? nb : ib);
+        break;
+      }
+      if (op == Op::Broadcast || op == Op::Reduce) return out;
+      double share = op == Op::AllToAll ? S / n : op == Op::AllReduce ? S / n : S / n;
+      double intra = (g.ppn - 1) * share / ib;
+      double inter = g.nodes > 1 ? (n - g.ppn) * share / nb : 0.0;
+      int phases = op == Op::AllReduce ? 2 : 1;
+      lat = base + phases * step_lat;
+      bwt = phases * std::max(intra, inter);
+      break;
+    }
+    case Algo::HalvingDoubling: {
+      if (op != Op::AllReduce || !is_pow2(n)) return out;
+      double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
+      double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : ib;
+      int L = log2i(n);
+      lat = base;
+      for (int k = 1; k <= L; ++k) {
+        int d = n >> k;
+        bool cross = g.nodes > 1 && d >= g.ppn;
+        double chunk = S / static_cast<double>(1L << k);
+        bwt += 2 * chunk / (cross ? nb : ib);
+        lat += 2 * (cross ? interLat : intraLat);
+      }
+      break;
+    }
+    case Algo::Auto: return out;
+  }
+  if (n <= 1) {
+    lat = 0;
+    bwt = 0;
+  }
+  out.ok = true;
+  out.c.latency = lat;
+  out.c.bw_time = bwt;
+  return out;
+}
+
+std::vector<Algo> candidates(const Group& g, Op op, const ParamValues& T) {
+  switch (op) {
+    case Op::AllReduce: {
+      std::vector<Algo> v{Algo::Tree, Algo::Ring};
+      if (g.nvswitch && g.nodes == 1) v.push_back(Algo::NVLS);
+      if (g.nvswitch && g.nodes > 1 && g.ppn > 1) v.push_back(Algo::NVLSTree);
+      if (g.nodes > 1 && T.get("collnet") > 0) v.push_back(Algo::CollNet);
+      return v;
+    }
+    case Op::AllGather:
+    case Op::ReduceScatter: {
+      std::vector<Algo> v{Algo::Ring};
+      if (g.nvswitch && g.nodes == 1) v.push_back(Algo::NVLS);
+      if (g.ppn == 1 && g.nodes > 1) v.push_back(Algo::PAT);
+      return v;
+    }
+    case Op::Broadcast:
+    case Op::Reduce: return {Algo::Ring};
+    case Op::AllToAll:
+    case Op::SendRecv: return {Algo::Direct};
+  }
+  return {Algo::Ring};
+}
+
+Choice choose_in(const ParamValues& T, const Group& g, const CollectiveSpec& spec) {
+  std::vector<Algo> algos = spec.algo == Algo::Auto ? candidates(g, spec.op, T) : std::vector<Algo>{spec.algo};
+  std::vector<Proto> protos = spec.proto == Proto::Auto ? std::vector<Proto>{Proto::LL, Proto::LL128, Proto::Simple}
+                                                        : std::vector<Proto>{spec.proto};
+  std::optional<Choice> best;
+  for (Algo a : algos)
+    for (Proto p : protos) {
+      Plan pl = plan(T, g, spec.op, a, p, spec.bytes);
+      if (!pl.ok) continue;
+      if (!best || pl.c.time() < best->time()) best = pl.c;
+    }
+  if (!best) {
+    std::string why = std::string(algo_name(spec.algo)) + (spec.proto != Proto::Auto ? std::string("/") + proto_name(spec.proto) : "");
+    throw make_error("collective", op_name(spec.op),
+                     "algorithm " + why + " is not available here (" + std::to_string(g.n) + " ranks on " +
+                         std::to_string(g.nodes) + " node(s)" + (spec.algo == Algo::HalvingDoubling ? ", needs a power-of-two group" : "") + ")");
+  }
+  return *best;
+}
+
+}  // namespace
+
+Choice choose(const System& sys, const CollectiveSpec& spec) {
+  ParamValues T = resolve_tuning(sys);
+  Group g = make_group(sys, spec, T);
+  return choose_in(T, g, spec);
+}
+
+double collective_time_estimate(const System& sys, const CollectiveSpec& spec, Choice* choice) {
+  Choice c = choose(sys, spec);
+  if (choice) *choice = c;
+  return c.time();
+}
+
+// ---------------------------------------------------------------- execution
+
+Fabric::Fabric(const System& sys, EventCore& core) : sys_(&sys), core_(&core) {
+  tuning_ = resolve_tuning(sys);
+  net::GpuSpec spec;
+  try {
+    Accelerator acc = load_accelerator(sys.accelerator);
+    spec.sm_count = acc.p("sm_count");
+    spec.hbm_bandwidth = acc.hbm_bandwidth();
+  } catch (const Error&) {
+    // Unknown accelerator: keep H100 figures (the topology is still usable).
+  }
+  net_ = std::make_unique<net::Network>(sys.topo, core, spec);
+}
+
+Fabric::~Fabric() = default;
+
+namespace {
+
+// A transfer unit: one coupled activity plus the ranks whose SMs/HBM it occupies.
+struct Unit {
+  net::Coupled c;
+  std::vector<std::pair<int, double>> senders;  // rank, bytes sent
+};
+
+class Runner : public std::enable_shared_from_this<Runner> {
+ public:
+  Runner(Fabric& f, const CollectiveSpec& spec, std::function<void(const CollectiveResult&)> done)
+      : f_(f), t_(f.system().topo), spec_(spec), done_(std::move(done)) {
+    const ParamValues& T = f.tuning();
+    g_ = make_group(f.system(), spec, T);
+    choice_ = choose_in(T, g_, spec);
+    channels_ = static_cast<int>(T.get("channels"));
+  }
+
+  void start() {
+    start_ps_ = f_.core().now();
+    events0_ = f_.core().events_processed();
+    if (g_.n <= 1 || spec_.bytes <= 0) {
+      auto self = shared_from_this();
+      double lat = g_.n <= 1 ? 0.0 : choice_.latency;
+      f_.core().after(to_ps(lat), [self] { self->finish(); });
+      return;
+    }
+    build();
+    next_phase();
+  }
+
+ private:
+  Fabric& f_;
+  const topo::Topology& t_;
+  CollectiveSpec spec_;
+  std::function<void(const CollectiveResult&)> done_;
+  Group g_;
+  Choice choice_;
+  int channels_ = 16;
+  Ps start_ps_ = 0;
+  std::uint64_t events0_ = 0;
+  std::vector<std::function<std::vector<Unit>()>> phases_;
+  size_t phase_ = 0;
+  int outstanding_ = 0;
+  std::size_t legs_ = 0;
+
+  int rank(int i) const { return g_.ranks[static_cast<size_t>(i)]; }
+  int vtx(int i) const { return t_.gpus[static_cast<size_t>(rank(i))]; }
+
+  net::Leg leg(int i, int j, double bytes) const {
+    net::Leg l;
+    l.src = vtx(i);
+    l.dst = vtx(j);
+    l.bytes = bytes;
+    l.hash = topo::mix_hash(static_cast<std::uint64_t>(rank(i)), static_cast<std::uint64_t>(rank(j)));
+    return l;
+  }
+  void add(Unit& u, int i, int j, double bytes) const {
+    u.c.legs.push_back(leg(i, j, bytes));
+    u.senders.push_back({rank(i), bytes});
+  }
+  // GPU <-> its NVSwitch planes (NVLS traffic).
+  net::Leg nvs_leg(int i, double bytes, bool up) const {
+    net::Leg l;
+    l.bytes = bytes;
+    int v = vtx(i);
+    const auto& f = *t_.fat;
+    const auto& sw = f.nvswitch[static_cast<size_t>(t_.vertex(v).node)];
+    for (size_t s = 0; s < sw.size(); ++s) {
+      int link = up ? t_.link_between(v, sw[s]) : t_.link_between(sw[s], v);
+      l.hops.push_back({link, f.plane_fraction[s]});
+    }
+    return l;
+  }
+  // GPU -> NIC -> ... -> the switch that reduces its rail in-network (and back).
+  net::Leg collnet_leg(int i, double bytes, bool up) const {
+    const auto& f = *t_.fat;
+    int r = rank(i);
+    int e = f.nic_of_gpu[static_cast<size_t>(r)];
+    int rail = t_.local_of_rank(r);
+    // Highest level the rail's members need: one leaf, one pod, or the cores.
+    std::set<int> leaves, pods;
+    for (auto& members : g_.by_node)
+      for (int k : members)
+        if (t_.local_of_rank(rank(k)) == rail) {
+          int ek = f.nic_of_gpu[static_cast<size_t>(rank(k))];
+          leaves.insert(ek / f.down);
+          pods.insert(f.tiers == 3 ? ek / f.down / f.pod_leaves : 0);
+        }
+    std::vector<int> path{vtx(i), f.nic[static_cast<size_t>(e)], f.leaf[static_cast<size_t>(e / f.down)]};
+    if (leaves.size() > 1) {
+      int j = rail % f.up;
+      int pod = f.tiers == 3 ? e / f.down / f.pod_leaves : 0;
+      path.push_back(f.spine[static_cast<size_t>(pod)][static_cast<size_t>(j)]);
+      if (pods.size() > 1) path.push_back(f.core[static_cast<size_t>(j)][0]);
+    }
+    net::Leg l;
+    l.bytes = bytes;
+    for (size_t k = 0; k + 1 < path.size(); ++k) {
+      int a = up ? path[k] : path[k + 1], b = up ? path[k + 1] : path[k];
+      l.hops.push_back({t_.link_between(a, b), 1.0});
+    }
+    return l;
+  }
+
+  // Ring orders: one per channel group. Multi-node NVSwitch: rotation c starts every node at its
+  // c-th local GPU, so consecutive channel groups leave each node through different rails.
+  std::vector<std::vector<int>> ring_orders() const {
+    std::vector<std::vector<int>> out;
+    if (g_.nvswitch && g_.nodes > 1) {
+      for (int c = 0; c < g_.ppn; ++c) {
+        std::vector<int> order;
+        for (auto& m : g_.by_node)
+          for (size_t j = 0; j < m.size(); ++j) order.push_back(m[(c + j) % m.size()]);
+        out.push_back(order);
+      }
+    } else {
+      std::vector<int> order(static_cast<size_t>(g_.n));
+      for (int i = 0; i < g_.n; ++i) order[static_cast<size_t>(i)] = i;
+      out.push_back(order);
+    }
+    return out;
+  }
+
+  // Balanced binary tree over 0..m-1: (child, parent) edges; mirrored for the second tree.
+  static void btree(int lo, int hi, int parent, std::vector<std::pair<int, int>>& e) {
+    if (lo >= hi) return;
+    int mid = lo + (hi - lo) / 2;
+    if (parent >= 0) e.push_back({mid, parent});
+    btree(lo, mid, mid, e);
+    btree(mid + 1, hi, mid, e);
+  }
+
+  void finish_unit(Unit& u, double min_time, double latency, bool reduce) {
+    u.c.min_time = min_time;
+    u.c.latency = latency;
+    if (spec_.detailed) return;
+    // The collective kernel occupies `channels` SMs per GPU and streams its bytes through HBM.
+    std::map<int, double> per;
+    for (auto& [r, b] : u.senders) per[r] += b;
+    for (auto& [r, b] : per) {
+      auto res = f_.network().gpu(r);
+      if (min_time > 0) u.c.extra.push_back({res.sm, channels_ * min_time});
+      u.c.extra.push_back({res.hbm, b * (reduce ? 3.0 : 2.0)});
+    }
+  }
+
+  void build() {
+    const double S = spec_.bytes;
+    const int n = g_.n;
+    const Op op = spec_.op;
+    const bool reduce = op == Op::AllReduce || op == Op::ReduceScatter || op == Op::Reduce;
+    const double lat = choice_.latency, bwt = choice_.bw_time;
+    const bool det = spec_.detailed;
+    switch (choice_.algo) {
+      case Algo::Ring: {
+        auto orders = ring_orders();
+        const double C = static_cast<double>(orders.size());
+        if (op == Op::Broadcast || op == Op::Reduce) {
+          // Pipelined chain from the root (reduce: toward it).
+          std::vector<int> chain;
+          for (int k = 0; k < n; ++k) chain.push_back((spec_.root + k) % n);
+          phases_.push_back([=, this] {
+            Unit u;
+            for (int k = 0; k + 1 < n; ++k) {
+              int a = chain[static_cast<size_t>(k)], b = chain[static_cast<size_t>(k + 1)];
+              if (op == Op::Reduce) std::swap(a, b);
+              add(u, a, b, S);
+            }
+            finish_unit(u, bwt, lat, reduce);
+            return std::vector<Unit>{u};
+          });
+          break;
+        }
+        int nsteps = op == Op::AllReduce ? 2 * (n - 1) : n - 1;
+        double per_rank = (op == Op::AllReduce ? 2.0 : 1.0) * (n - 1) / n * S;
+        if (!det) {
+          phases_.push_back([=, this] {
+            std::vector<Unit> us;
+            for (auto& o : orders) {
+              Unit u;
+              for (int k = 0; k < n; ++k) add(u, o[static_cast<size_t>(k)], o[static_cast<size_t>((k + 1) % n)], per_rank / C);
+              finish_unit(u, bwt, lat, reduce);
+              us.push_back(std::move(u));
+            }
+            return us;
+          });
+        } else {
+          for (int s = 0; s < nsteps; ++s)
+            phases_.push_back([=, this] { return step_flows(orders, per_rank / C / nsteps, bwt / nsteps, lat / nsteps); });
+        }
+        break;
+      }
+      case Algo::Tree: {
+        phases_.push_back([=, this] {
+          std::vector<Unit> us;
+          int C = g_.nvswitch && g_.nodes > 1 ? g_.ppn : 1;
+          for (int t = 0; t < 2; ++t)
+            for (int c = 0; c < C; ++c) {
+              Unit u;
+              double b = S / (2.0 * C);
+              std::vector<int> heads;
+              for (auto& m : g_.by_node) {
+                std::vector<int> chain;
+                if (g_.nvswitch) {
+                  for (size_t j = 0; j < m.size(); ++j) chain.push_back(m[(c + j) % m.size()]);
+                } else {
+                  chain = m;
+                }
+                heads.push_back(chain[0]);
+                for (size_t j = 0; j + 1 < chain.size(); ++j) {
+                  add(u, chain[j + 1], chain[j], b);  // reduce up
+                  add(u, chain[j], chain[j + 1], b);  // broadcast down
+                }
+              }
+              std::vector<std::pair<int, int>> e;
+              int m = static_cast<int>(heads.size());
+              btree(0, m, -1, e);
+              for (auto [child, parent] : e) {
+                if (t == 1) {
+                  child = m - 1 - child;
+                  parent = m - 1 - parent;
+                }
+                add(u, heads[static_cast<size_t>(child)], heads[static_cast<size_t>(parent)], b);
+                add(u, heads[static_cast<size_t>(parent)], heads[static_cast<size_t>(child)], b);
+              }
+              finish_unit(u, bwt, lat, reduce);
+              us.push_back(std::move(u));
+            }
+          return us;
+        });
+        break;
+      }
+      case Algo::NVLS: {
+        double up = op == Op::AllReduce ? S * (1 + 1.0 / n) : op == Op::ReduceScatter ? S : S / n;
+        double down = op == Op::AllReduce ? S * (1 + 1.0 / n) : op == Op::ReduceScatter ? S / n : S;
+        phases_.push_back([=, this] {
+          Unit u;
+          for (int i = 0; i < n; ++i) {
+            u.c.legs.push_back(nvs_leg(i, up, true));
+            u.c.legs.push_back(nvs_leg(i, down, false));
+            u.senders.push_back({rank(i), up});
+          }
+          finish_unit(u, bwt, lat, reduce);
+          return std::vector<Unit>{u};
+        });
+        break;
+      }
+      case Algo::NVLSTree:
+      case Algo::CollNet: {
+        bool nvls = choice_.algo == Algo::NVLSTree;
+        phases_.push_back([=, this] {
+          Unit u;
+          double shard = S / g_.ppn;
+          for (auto& m : g_.by_node) {
+            int k = static_cast<int>(m.size());
+            for (int i : m) {
+              if (nvls) {
+                u.c.legs.push_back(nvs_leg(i, S + shard, true));   // reduce-scatter reads + multicast store
+                u.c.legs.push_back(nvs_leg(i, shard + S, false));
+                u.senders.push_back({rank(i), S + shard});
+              } else {
+                for (int j : m)
+                  if (j != i) add(u, i, j, 2.0 * S / k);  // direct reduce-scatter + all-gather
+                u.c.legs.push_back(collnet_leg(i, shard, true));
+                u.c.legs.push_back(collnet_leg(i, shard, false));
+              }
+            }
+          }
+          if (nvls) {
+            // Inter-node double binary tree per rail on the node-reduced shard.
+            std::map<int, std::vector<int>> rails;
+            for (auto& m : g_.by_node)
+              for (int i : m) rails[t_.local_of_rank(rank(i))].push_back(i);
+            for (auto& [rail, members] : rails) {
+              int mm = static_cast<int>(members.size());
+              std::vector<std::pair<int, int>> e;
+              btree(0, mm, -1, e);
+              for (int t = 0; t < 2; ++t)
+                for (auto [child, parent] : e) {
+                  if (t == 1) {
+                    child = mm - 1 - child;
+                    parent = mm - 1 - parent;
+                  }
+                  add(u, members[static_cast<size_t>(child)], members[static_cast<size_t>(parent)], shard / 2);
+                  add(u, members[static_cast<size_t>(parent)], members[static_cast<size_t>(child)], shard / 2);
+                }
+            }
+          }
+          finish_unit(u, bwt, lat, reduce);
+          return std::vector<Unit>{u};
+        });
+        break;
+      }
+      case Algo::PAT: {
+        int L = log2ceil(n);
+        for (int k = 0; k < L; ++k) {
+          int d = 1 << k;
+          int count = std::min(d, n - d);
+          phases_.push_back([=, this] {
+            Unit u;
+            for (int i = 0; i < n; ++i) {
+              int j = op == Op::AllGather ? ((i - d) % n + n) % n : (i + d) % n;
+              add(u, i, j, count * S / n);
+            }
+            finish_unit(u, bwt * count / (n - 1), lat / L, reduce);
+            return det ? split(u) : std::vector<Unit>{u};
+          });
+        }
+        break;
+      }
+      case Algo::HalvingDoubling: {
+        int L = log2i(n);
+        const ParamValues& T = f_.tuning();
+        double ib = ring_proto_bw(T, g_, op, choice_.proto, g_.intra_bus);
+        double nb = g_.nodes > 1 ? ring_proto_bw(T, g_, op, choice_.proto, g_.nic_bw) : ib;
+        double base = base_lat(T, Algo::HalvingDoubling, choice_.proto);
+        double il = hw_lat(T, g_.intra, Algo::Ring, choice_.proto), nl = hw_lat(T, Hw::NET, Algo::Ring, choice_.proto);
+        for (int s = 0; s < 2 * L; ++s) {
+          int k = s < L ? s + 1 : 2 * L - s;  // halving then doubling
+          int d = n >> k;
+          double chunk = S / static_cast<double>(1L << k);
+          bool cross = g_.nodes > 1 && d >= g_.ppn;
+          double steplat = (cross ? nl : il) + (s == 0 ? base : 0.0);
+          phases_.push_back([=, this] {
+            Unit u;
+            for (int i = 0; i < n; ++i) add(u, i, i ^ d, chunk);
+            finish_unit(u, chunk / (cross ? nb : ib), steplat, reduce);
+            return det ? split(u) : std::vector<Unit>{u};
+          });
+        }
+        break;
+      }
+      case Algo::Direct: {
+        if (op == Op::SendRecv) {
+          phases_.push_back([=, this] {
+            Unit u;
+            for (int i = 0; i < n; ++i) add(u, i, (i + 1) % n, S);
+            finish_unit(u, bwt, lat, false);
+            return det ? split(u) : std::vector<Unit>{u};
+          });
+          break;
+        }
+        if (static_cast<double>(n) * (n - 1) > 16.8e6)
+          throw make_error("collective", op_name(op), "direct pattern with " + std::to_string(n) +
+                                                          " ranks is too many flows to simulate; use collective_time_estimate");
+        int phases = op == Op::AllReduce ? 2 : 1;
+        for (int ph = 0; ph < phases; ++ph)
+          phases_.push_back([=, this] {
+            Unit u;
+            for (int i = 0; i < n; ++i)
+              for (int j = 0; j < n; ++j)
+                if (i != j) add(u, i, j, S / n);
+            finish_unit(u, bwt / phases, lat / phases, reduce);
+            return det ? split(u) : std::vector<Unit>{u};
+          });
+        break;
+      }
+      case Algo::Auto: break;
+    }
+  }
+
+  // Detailed ring step: one flow per leg, each with its own cap.
+  std::vector<Unit> step_flows(const std::vector<std::vector<int>>& orders, double bytes, double min_time, double latency) {
+    std::vector<Unit> us;
+    int n = g_.n;
+    for (auto& o : orders)
+      for (int k = 0; k < n; ++k) {
+        Unit u;
+        add(u, o[static_cast<size_t>(k)], o[static_cast<size_t>((k + 1) % n)], bytes);
+        u.c.min_time = min_time;
+        u.c.latency = latency;
+        us.push_back(std::move(u));
+      }
+    return us;
+  }
+  std::vector<Unit> split(const Unit& all) {
+    std::vector<Unit> us;
+    for (auto& l : all.c.legs) {
+      Unit u;
+      u.c.legs.push_back(l);
+      u.c.min_time = all.c.min_time;
+      u.c.latency = all.c.latency;
+      us.push_back(std::move(u));
+    }
+    return us;
+  }
+
+  void next_phase() {
+    if (phase_ >= phases_.size()) {
+      finish();
+      return;
+    }
+    std::vector<Unit> us = phases_[phase_++]();
+    phases_[phase_ - 1] = nullptr;
+    outstanding_ = static_cast<int>(us.size());
+    auto self = shared_from_this();
+    if (us.empty()) {
+      f_.core().after(0, [self] { self->next_phase(); });
+      return;
+    }
+    for (auto& u : us) {
+      legs_ += u.c.legs.size();
+      f_.network().start_coupled(u.c, [self] {
+        if (--self->outstanding_ == 0) self->next_phase();
+      });
+    }
+  }
+
+  void finish() {
+    CollectiveResult r;
+    r.time_s = to_s(f_.core().now() - start_ps_);
+    r.algorithm = choice_.algo;
+    r.protocol = choice_.proto;
+    r.channels = channels_;
+    r.ranks = g_.n;
+    r.model_time_s = choice_.time();
+    r.latency_s = choice_.latency;
+    r.algbw = r.time_s > 0 ? spec_.bytes / r.time_s : 0;
+    r.busbw = r.algbw * busbw_factor(spec_.op, g_.n);
+    r.events = f_.core().events_processed() - events0_;
+    r.flows = legs_;
+    phases_.clear();
+    auto done = std::move(done_);
+    if (done) done(r);
+  }
+};
+
+}  // namespace
+
+void launch_collective(Fabric& fabric, const CollectiveSpec& spec, std::function<void(const CollectiveResult&)> done) {
+  auto r = std::make_shared<Runner>(fabric, spec, std::move(done));
+  r->start();
+}
+
+CollectiveResult simulate_collective(const System& sys, const CollectiveSpec& spec, EventCore* core) {
+  std::unique_ptr<EventCore> own;
+  if (!core) {
+    own = std::make_unique<EventCore>();
+    core = own.get();
+  }
+  Fabric f(sys, *core);
+  CollectiveResult out;
+  bool got = false;
+  launch_collective(f, spec, [&](const CollectiveResult& r) {
+    out = r;
+    got = true;
+  });
+  core->run();
+  if (!got) throw Error("internal: collective did not complete");
+  return out;
+}
+
+}  // namespace orrery::coll
