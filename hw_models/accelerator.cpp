@@ -114,6 +114,7 @@ const ParamSet& accelerator_params() {
           {"sync_cost", Unit::Time, "10 us", "host time to return from a device/stream synchronize", false},
           {"collective_floor", Unit::Time, "30 us", "device time of a one-rank NCCL collective", false},
           {"nvlink_bandwidth", Unit::Bandwidth, "450 GB/s", "NVLink bandwidth per direction per GPU", true},
+          {"clock_duty_slowdown", Unit::Ratio, "0", "slowdown of compute-bound kernels per unit of GPU duty-cycle increase (power-limited SM clock); corrects kernel times captured at low duty cycle", false},
           {"power_tdp", Unit::Power, "700 W", "board power at full load", true},
           {"power_idle", Unit::Power, "90 W", "board power when idle", false},
       });

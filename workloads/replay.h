@@ -1,6 +1,7 @@
 #pragma once
 // Replay of a captured PyTorch step (capture bundle: et.json[.gz] + kineto.json[.gz] [+ measured.json])
 // on a simulated accelerator. Public API used by `orrery replay` and `orrery validate`.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,10 +43,15 @@ struct ReplayResult {
   double measured_step_s = 0, measured_min_s = 0, measured_max_s = 0;
   double error_pct = 0;           // (predicted - measured) / measured * 100
   double gpu_busy_s = 0;
+  double capture_duty = 1;       // GPU duty cycle of the profiled capture
+  double clock_correction = 0;   // compute-bound slowdown applied (see clock_duty_slowdown)
+  double host_busy_s = 0;         // modelled host dispatch time (sum over host ops)
   double peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
   std::map<std::string, double> time_by_class_s;  // simulated kernel time per class
   std::vector<KernelRow> kernels;                 // every GPU activity
   double sim_wall_s = 0;          // wall time of the simulation itself
+  std::size_t host_items = 0;     // host operations replayed
+  std::uint64_t events = 0;       // engine events processed
   nlohmann::json to_json() const; // full result (summary + top kernels + roofline view)
   nlohmann::json config;          // resolved configuration (hardware, options)
 };

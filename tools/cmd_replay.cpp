@@ -1,0 +1,90 @@
+// `orrery replay BUNDLE`: replay a captured PyTorch step on a simulated accelerator.
+#include <cstdio>
+#include <filesystem>
+
+#include "sim/error.h"
+#include "sim/units.h"
+#include "tools/command.h"
+#include "workloads/json_io.h"
+#include "workloads/replay.h"
+
+namespace orrery::cli {
+namespace {
+
+void print_summary(const ReplayResult& r) {
+  nlohmann::json j = r.to_json();
+  std::printf("bundle     %s\n", r.bundle.c_str());
+  std::printf("hardware   %s   mode %s\n", r.hw.c_str(), r.mode.c_str());
+  std::printf("step time  %s (predicted)", format_time(r.step_time_s).c_str());
+  if (r.has_measured) {
+    bool inside = r.step_time_s >= r.measured_min_s && r.step_time_s <= r.measured_max_s;
+    std::printf("   measured %s (min %s, max %s)   error %+.1f%%%s", format_time(r.measured_step_s).c_str(),
+                format_time(r.measured_min_s).c_str(), format_time(r.measured_max_s).c_str(), r.error_pct,
+                inside ? "   inside measured range" : "");
+  }
+  std::printf("\n");
+  std::printf("GPU busy   %s (%.1f%%), idle %s\n", format_time(r.gpu_busy_s).c_str(),
+              r.step_time_s > 0 ? 100 * r.gpu_busy_s / r.step_time_s : 0.0,
+              format_time(std::max(0.0, r.step_time_s - r.gpu_busy_s)).c_str());
+  std::printf("peak mem   %s (from tensor lifetimes)", format_bytes(r.peak_memory_bytes).c_str());
+  if (r.measured_peak_memory_bytes > 0) std::printf("   measured max_mem_allocated %s", format_bytes(r.measured_peak_memory_bytes).c_str());
+  std::printf("\n\ntime by kernel class (simulated):\n");
+  std::vector<std::pair<double, std::string>> cls;
+  double total = 0;
+  for (auto& [k, v] : r.time_by_class_s) {
+    cls.push_back({v, k});
+    total += v;
+  }
+  std::sort(cls.rbegin(), cls.rend());
+  for (auto& [v, k] : cls) std::printf("  %-14s %12s  %5.1f%%\n", k.c_str(), format_time(v).c_str(), total > 0 ? 100 * v / total : 0.0);
+  std::printf("\ntop kernels (bottlenecks):\n");
+  for (auto& k : j["top_kernels"]) {
+    std::string name = k["name"].get<std::string>();
+    if (name.size() > 70) name = name.substr(0, 67) + "...";
+    std::printf("  %10s  x%-4d %-12s %-8s %s\n", format_time(k["simulated_ms"].get<double>() * 1e-3).c_str(),
+                k["count"].get<int>(), k["class"].get<std::string>().c_str(), k["bound"].get<std::string>().c_str(), name.c_str());
+  }
+  std::printf("\nefficiency headroom (roofline, measured kernel times):\n");
+  int n = 0;
+  for (auto& k : j["roofline"]["top_headroom"]) {
+    if (n++ >= 5) break;
+    std::string name = k["name"].get<std::string>();
+    if (name.size() > 60) name = name.substr(0, 57) + "...";
+    std::printf("  %-7s AI %7.1f FLOP/B  %5.1f%% of peak  headroom %8.1f us  %s\n", k["bound"].get<std::string>().c_str(),
+                k["arithmetic_intensity"].get<double>(), 100 * k["achieved_fraction_of_peak"].get<double>(),
+                k["headroom_us"].get<double>(), name.c_str());
+  }
+  std::printf("\nsimulated %zu kernels, %zu host ops in %s wall\n", r.kernels.size(), r.host_items, format_time(r.sim_wall_s).c_str());
+}
+
+Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
+             [](const std::vector<std::string>& args) {
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--set", "--engine"}, {"--quiet"});
+               if (a.positional().size() != 1)
+                 throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
+                             "[--set name=value]... [--timeline out.json] [--json out.json]");
+               ReplayOptions o;
+               o.bundle = a.positional()[0];
+               o.hw = a.get("--hw", "h100");
+               o.mode = parse_replay_mode(a.get("--mode", "measured"));
+               o.source_hw = a.get("--source-hw", "h100");
+               o.overrides = a.all("--set");
+               o.engine = a.get("--engine", "systemc");
+               o.timeline_path = a.get("--timeline");
+               ReplayResult r = replay_bundle(o);
+               if (!a.has("--quiet")) print_summary(r);
+               std::string json_path = a.get("--json");
+               if (!json_path.empty()) {
+                 write_json_file(json_path, r.to_json());
+                 // Resolved configuration next to the results, so any number can be reproduced.
+                 std::filesystem::path cp(json_path);
+                 std::string config_path = (cp.parent_path() / (cp.stem().string() + ".config.json")).string();
+                 write_json_file(config_path, r.config);
+                 if (!a.has("--quiet")) std::printf("wrote %s and %s\n", json_path.c_str(), config_path.c_str());
+               }
+               if (!o.timeline_path.empty() && !a.has("--quiet"))
+                 std::printf("wrote timeline %s (Perfetto / chrome://tracing)\n", o.timeline_path.c_str());
+               return 0;
+             });
+}  // namespace
+}  // namespace orrery::cli

@@ -1,0 +1,18 @@
+#pragma once
+// Reading JSON files, plain or gzip-compressed, with errors that name the file.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace orrery {
+
+// Reads `path` (".gz" files are decompressed). Missing file, truncated gzip or invalid JSON
+// throw orrery::Error naming the file.
+nlohmann::json read_json_file(const std::string& path);
+std::string read_file_maybe_gz(const std::string& path);
+// Writes JSON with 1-space indentation (deterministic key order: nlohmann sorts object keys).
+void write_json_file(const std::string& path, const nlohmann::json& j, int indent = 1);
+// Writes text; creates parent directories; errors name the path.
+void write_text_file(const std::string& path, const std::string& text);
+
+}  // namespace orrery

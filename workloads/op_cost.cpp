@@ -1,0 +1,237 @@
+#include "workloads/op_cost.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace orrery {
+
+namespace {
+
+double tensor_bytes(const EtArg& a) {
+  double b = 0;
+  if (a.is_tensor) b += static_cast<double>(a.numel) * static_cast<double>(a.elem_bytes);
+  for (auto& e : a.elems) b += tensor_bytes(e);
+  return b;
+}
+
+double numel(const EtArg& a) {
+  if (a.is_tensor) return static_cast<double>(a.numel);
+  double n = 0;
+  for (auto& e : a.elems) n += numel(e);
+  return n;
+}
+
+const EtArg* nth_tensor(const std::vector<EtArg>& args, int n) {
+  int seen = 0;
+  for (auto& a : args)
+    if (a.is_tensor) {
+      if (seen == n) return &a;
+      ++seen;
+    }
+  return nullptr;
+}
+
+double dim(const EtArg* a, int i) {
+  if (!a) return 0;
+  int n = static_cast<int>(a->shape.size());
+  if (i < 0) i += n;
+  if (i < 0 || i >= n) return 1;
+  return static_cast<double>(a->shape[i]);
+}
+
+double prod_leading(const EtArg* a, int drop) {
+  double p = 1;
+  if (!a) return 0;
+  for (int i = 0; i + drop < static_cast<int>(a->shape.size()); ++i) p *= static_cast<double>(a->shape[i]);
+  return p;
+}
+
+bool has_true_bool(const EtOp& op) {
+  for (auto& a : op.inputs)
+    if (a.type == "Bool" && a.value.is_boolean() && a.value.get<bool>()) return true;
+  return false;
+}
+
+bool contains(const std::string& s, const char* t) { return s.find(t) != std::string::npos; }
+
+}  // namespace
+
+OpWork op_work(const EtOp& op) {
+  OpWork w;
+  w.dtype = op.first_dtype();
+  double in_bytes = 0, out_bytes = 0, out_numel = 0;
+  for (auto& a : op.inputs) in_bytes += tensor_bytes(a);
+  for (auto& a : op.outputs) {
+    out_bytes += tensor_bytes(a);
+    out_numel += numel(a);
+  }
+  const std::string& n = op.name;
+  auto gemm = [&](double m, double nn, double k, double batch, const char* model) {
+    w.matrix = true;
+    w.m = m;
+    w.n = nn;
+    w.k = k;
+    w.batch = batch;
+    w.flops = 2 * m * nn * k * batch;
+    int eb = dtype_bytes(w.dtype);
+    w.bytes = eb * batch * (m * k + k * nn + m * nn);
+    w.known = true;
+    w.model = model;
+  };
+  if (n == "aten::mm") {
+    auto* a = nth_tensor(op.inputs, 0);
+    auto* b = nth_tensor(op.inputs, 1);
+    if (a && b) gemm(dim(a, 0), dim(b, 1), dim(a, 1), 1, "mm");
+  } else if (n == "aten::addmm") {
+    auto* a = nth_tensor(op.inputs, 1);
+    auto* b = nth_tensor(op.inputs, 2);
+    if (a && b) gemm(dim(a, 0), dim(b, 1), dim(a, 1), 1, "addmm");
+  } else if (n == "aten::bmm" || n == "aten::baddbmm") {
+    int off = n == "aten::baddbmm" ? 1 : 0;
+    auto* a = nth_tensor(op.inputs, off);
+    auto* b = nth_tensor(op.inputs, off + 1);
+    if (a && b) gemm(dim(a, 1), dim(b, 2), dim(a, 2), dim(a, 0), "bmm");
+  } else if (n == "aten::linear" || n == "aten::matmul") {
+    auto* a = nth_tensor(op.inputs, 0);
+    auto* b = nth_tensor(op.inputs, 1);
+    if (a && b && a->shape.size() >= 1) {
+      double k = dim(a, -1);
+      double m = prod_leading(a, 1);
+      double nn = n == "aten::linear" ? dim(b, 0) : dim(b, -1);
+      gemm(m, nn, k, 1, "linear");
+    }
+  } else if (contains(n, "scaled_dot_product") || contains(n, "flash_attention") ||
+             contains(n, "efficient_attention") || contains(n, "cudnn_attention")) {
+    // q [b, h, s, d], k [b, hk, sk, d]; forward = 2 GEMMs (QK^T, PV); backward = 5 (incl. recompute).
+    auto* q = nth_tensor(op.inputs, 0);
+    auto* k = nth_tensor(op.inputs, 1);
+    bool bwd = contains(n, "backward");
+    if (bwd) {  // backward ops take grad_out first
+      q = nth_tensor(op.inputs, 1);
+      k = nth_tensor(op.inputs, 2);
+    }
+    if (q && k && q->shape.size() == 4) {
+      double b = dim(q, 0), h = dim(q, 1), s = dim(q, 2), d = dim(q, 3), sk = dim(k, 2);
+      double f = 4 * b * h * s * sk * d * (bwd ? 2.5 : 1.0);
+      if (has_true_bool(op)) f *= 0.5;  // causal
+      w.flops = f;
+      w.bytes = in_bytes + out_bytes;
+      w.attention = true;
+      w.known = true;
+      w.model = bwd ? "attention-bwd" : "attention-fwd";
+    }
+  } else if (contains(n, "convolution") && !contains(n, "backward")) {
+    auto* x = nth_tensor(op.inputs, 0);
+    auto* wt = nth_tensor(op.inputs, 1);
+    auto* y = nth_tensor(op.outputs, 0);
+    if (x && wt && y && wt->shape.size() >= 3) {
+      double kspatial = 1;
+      for (size_t i = 2; i < wt->shape.size(); ++i) kspatial *= static_cast<double>(wt->shape[i]);
+      double f = 2.0 * static_cast<double>(y->numel) * dim(wt, 1) * kspatial;
+      w.flops = f;
+      w.bytes = in_bytes + out_bytes;
+      w.matrix = true;
+      w.known = true;
+      w.model = "conv";
+    }
+  } else if (contains(n, "fused_adam") || contains(n, "_fused_sgd") || contains(n, "_foreach_")) {
+    // Multi-tensor optimizer: reads inputs, writes the updated state (in place).
+    w.bytes = in_bytes * (contains(n, "adam") ? 7.0 / 4.0 : 2.0);
+    w.flops = 10 * in_bytes / std::max(1, dtype_bytes(w.dtype));
+    w.known = true;
+    w.model = "optimizer";
+  } else {
+    // Elementwise, reductions, norms, copies, embedding: memory traffic of inputs + outputs.
+    // In-place ops (outputs alias inputs) still write: count outputs.
+    w.bytes = in_bytes + out_bytes;
+    w.flops = out_numel * (contains(n, "norm") || contains(n, "softmax") ? 8.0 : 1.0);
+    w.known = in_bytes + out_bytes > 0;
+    w.model = "memory";
+  }
+  if (w.dtype == Dtype::UNKNOWN) w.dtype = Dtype::FP32;
+  return w;
+}
+
+// ---------------- host cost ----------------
+
+HostCostModel::HostCostModel(const CapturedStep& st, const Accelerator& hw) : st_(st), hw_(hw) {
+  direct_launches_.assign(st.ops.size(), 0);
+  for (auto& d : st.device)
+    if (d.op >= 0) direct_launches_[d.op]++;
+  memo_.assign(st.ops.size(), -1.0);
+}
+
+namespace {
+// ET op name -> dispatch table op name (the table names what the microbenchmark called).
+std::string table_name(const std::string& n) {
+  static const std::map<std::string, std::string> alias = {
+      {"aten::to", "aten::to_dtype"},
+      {"aten::_to_copy", "aten::to_dtype"},
+      {"aten::mean", "aten::mean_dim"},
+      {"aten::cross_entropy_loss", "aten::cross_entropy"},
+      {"aten::contiguous", "aten::contiguous_after_transpose"},
+      {"aten::_softmax", "aten::softmax"},
+      {"aten::native_layer_norm", "aten::layer_norm"},
+      {"aten::unsafe_view", "aten::view"},
+      {"aten::_unsafe_view", "aten::view"},
+      {"aten::reshape", "aten::view"},
+      {"aten::t", "aten::transpose"},
+      {"aten::permute", "aten::transpose"},
+      {"aten::expand", "aten::view"},
+      {"aten::slice", "aten::view"},
+      {"aten::select", "aten::view"},
+      {"aten::unsqueeze", "aten::view"},
+      {"aten::squeeze", "aten::view"},
+      {"aten::as_strided", "aten::view"},
+      {"aten::detach", "aten::view"},
+      {"aten::alias", "aten::view"},
+      {"aten::empty_strided", "aten::empty"},
+      {"aten::zero_", "aten::fill_"},
+      {"aten::ones_like", "aten::zeros_like"},
+      {"aten::split_with_sizes", "aten::split"},
+      {"aten::chunk", "aten::split"},
+  };
+  auto it = alias.find(n);
+  return it == alias.end() ? n : it->second;
+}
+}  // namespace
+
+std::string HostCostModel::table_key(int i) const {
+  const EtOp& op = st_.ops[i];
+  std::string base = table_name(op.name);
+  Dtype d = op.first_dtype();
+  std::vector<std::string> dts;
+  if (d == Dtype::BF16 || d == Dtype::FP16 || d == Dtype::FP8) dts = {"bf16", "fp32"};
+  else dts = {"fp32", "bf16"};
+  for (auto& dt : dts) {
+    std::string k = base + "/" + dt;
+    if (hw_.host_dispatch.count(k)) return k;
+  }
+  return "";
+}
+
+double HostCostModel::op_cost(int i) const {
+  if (memo_[i] >= 0) return memo_[i];
+  const EtOp& op = st_.ops[i];
+  double c = 0;
+  std::string key = table_key(i);
+  if (!key.empty()) {
+    c = hw_.host_dispatch.at(key);
+  } else {
+    c = hw_.p("op_overhead") + direct_launches_[i] * hw_.p("launch_cost");
+    for (int ch : op.children) c += op_cost(ch);
+  }
+  memo_[i] = c;
+  return c;
+}
+
+double HostCostModel::item_cost(const HostItem& h) const {
+  if (h.op >= 0) return op_cost(h.op);
+  // Loose runtime call (outside any op): a sync or a launch by the framework itself.
+  double c = 0;
+  for (auto& call : h.calls) c += call.kind == CallKind::Launch ? hw_.p("launch_cost") : hw_.p("op_overhead");
+  return c;
+}
+
+}  // namespace orrery

@@ -1,0 +1,45 @@
+#pragma once
+// Cost models for captured ops (kernel-free):
+//  - host dispatch cost of an op (from measured per-op dispatch times, recursive otherwise);
+//  - FLOPs and bytes of an op from its ET input shapes and dtypes (roofline mode).
+#include <string>
+#include <vector>
+
+#include "hw_models/accelerator.h"
+#include "workloads/pytorch_trace.h"
+
+namespace orrery {
+
+struct OpWork {
+  double flops = 0;
+  double bytes = 0;
+  bool matrix = false;      // tensor-core GEMM-like
+  bool attention = false;   // fused attention
+  Dtype dtype = Dtype::UNKNOWN;
+  double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
+  bool known = false;       // the model understood the op
+  std::string model;        // which formula was used
+};
+
+// FLOPs/bytes of one ET op from its shapes (its own work, not its children's).
+OpWork op_work(const EtOp& op);
+
+// Host cost model for one capture on one accelerator preset's host table.
+class HostCostModel {
+ public:
+  HostCostModel(const CapturedStep& st, const Accelerator& hw);
+  // Host time of op `i` including its children and the launches it makes.
+  double op_cost(int i) const;
+  // Host time of a host item (top-level op, or a loose runtime call).
+  double item_cost(const HostItem& h) const;
+  // Which table key (if any) priced op i; "" when recursive.
+  std::string table_key(int i) const;
+
+ private:
+  const CapturedStep& st_;
+  const Accelerator& hw_;
+  std::vector<int> direct_launches_;
+  mutable std::vector<double> memo_;
+};
+
+}  // namespace orrery

@@ -1,0 +1,638 @@
+#include "workloads/pytorch_trace.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "sim/error.h"
+#include "workloads/json_io.h"
+
+namespace orrery {
+
+namespace fs = std::filesystem;
+
+Dtype EtOp::first_dtype() const {
+  for (auto& a : inputs) {
+    if (a.is_tensor) return a.dtype;
+    for (auto& e : a.elems)
+      if (e.is_tensor) return e.dtype;
+  }
+  for (auto& a : outputs)
+    if (a.is_tensor) return a.dtype;
+  return Dtype::UNKNOWN;
+}
+
+namespace {
+
+std::string find_file(const std::string& dir, const std::string& stem, bool required) {
+  for (const char* ext : {".json.gz", ".json"}) {
+    std::string p = (fs::path(dir) / (stem + ext)).string();
+    if (fs::exists(p)) return p;
+  }
+  if (required)
+    throw make_error(dir, stem + ".json[.gz]", "missing file in capture bundle");
+  return "";
+}
+
+// "Tensor(float)" -> FP32, "Tensor(c10::BFloat16)" -> BF16
+Dtype tensor_type_dtype(const std::string& t) {
+  auto a = t.find('('), b = t.rfind(')');
+  if (a == std::string::npos || b == std::string::npos || b <= a) return Dtype::UNKNOWN;
+  return parse_dtype(t.substr(a + 1, b - a - 1));
+}
+
+EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nlohmann::json& shape) {
+  EtArg a;
+  a.type = type;
+  a.value = value;
+  if (type.rfind("Tensor(", 0) == 0 && value.is_array() && value.size() >= 5) {
+    a.is_tensor = true;
+    a.dtype = tensor_type_dtype(type);
+    auto num = [](const nlohmann::json& v) -> std::int64_t { return v.is_number() ? v.get<std::int64_t>() : 0; };
+    a.tensor_id = num(value[0]);
+    a.storage_id = num(value[1]);
+    a.offset = num(value[2]);
+    a.numel = num(value[3]);
+    a.elem_bytes = num(value[4]);
+    if (value.size() > 5 && value[5].is_string()) a.device = value[5].get<std::string>();
+    if (shape.is_array())
+      for (auto& s : shape)
+        if (s.is_number()) a.shape.push_back(s.get<std::int64_t>());
+  } else if (type.rfind("GenericList[", 0) == 0 && value.is_array()) {
+    // Element types: "GenericList[Tensor(float),Tensor(float)]" (or a single repeated type).
+    std::string inner = type.substr(12, type.size() >= 13 ? type.size() - 13 : 0);
+    std::vector<std::string> types;
+    int depth = 0;
+    std::string cur;
+    for (char c : inner) {
+      if (c == '(' || c == '[') ++depth;
+      if (c == ')' || c == ']') --depth;
+      if (c == ',' && depth == 0) {
+        types.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) types.push_back(cur);
+    for (size_t i = 0; i < value.size(); ++i) {
+      std::string et = types.empty() ? "" : types[std::min(i, types.size() - 1)];
+      nlohmann::json sh = shape.is_array() && i < shape.size() ? shape[i] : nlohmann::json();
+      a.elems.push_back(parse_arg(et, value[i], sh));
+    }
+  }
+  return a;
+}
+
+std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& where) {
+  std::vector<EtArg> out;
+  if (!io.is_object()) return out;
+  const auto& values = io.value("values", nlohmann::json::array());
+  const auto& types = io.value("types", nlohmann::json::array());
+  const auto& shapes = io.value("shapes", nlohmann::json::array());
+  if (!values.is_array() || !types.is_array())
+    throw make_error(where, "values/types", "expected arrays");
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string t = i < types.size() && types[i].is_string() ? types[i].get<std::string>() : "";
+    nlohmann::json sh = shapes.is_array() && i < shapes.size() ? shapes[i] : nlohmann::json();
+    out.push_back(parse_arg(t, values[i], sh));
+  }
+  return out;
+}
+
+double num_or(const nlohmann::json& j, const char* k, double def) {
+  auto it = j.find(k);
+  if (it == j.end() || !it->is_number()) return def;
+  return it->get<double>();
+}
+
+std::int64_t int_arg(const nlohmann::json& ev, const char* k, std::int64_t def = -1) {
+  auto a = ev.find("args");
+  if (a == ev.end() || !a->is_object()) return def;
+  auto it = a->find(k);
+  if (it == a->end() || !it->is_number()) return def;
+  return it->get<std::int64_t>();
+}
+
+std::string normalize_collective(std::string n) {
+  for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto strip = [&](const std::string& p) {
+    if (n.rfind(p, 0) == 0) n = n.substr(p.size());
+  };
+  strip("nccl:");
+  strip("gloo:");
+  strip("c10d::");
+  if (!n.empty() && n.back() == '_') n.pop_back();
+  if (n == "allreduce" || n == "all_reduce" || n == "allreduce_coalesced") return "all_reduce";
+  if (n == "allgather" || n == "all_gather" || n == "_allgather_base" || n == "allgather_into_tensor_coalesced" ||
+      n == "all_gather_into_tensor")
+    return "all_gather";
+  if (n == "reduce_scatter" || n == "reducescatter" || n == "_reduce_scatter_base" || n == "reduce_scatter_tensor")
+    return "reduce_scatter";
+  if (n == "alltoall" || n == "all_to_all" || n == "alltoall_base") return "alltoall";
+  if (n == "broadcast") return "broadcast";
+  if (n == "reduce") return "reduce";
+  if (n == "send") return "send";
+  if (n == "recv" || n == "recv_any_source") return "recv";
+  if (n == "barrier") return "barrier";
+  if (n == "gather") return "gather";
+  if (n == "scatter") return "scatter";
+  return n;
+}
+
+bool is_thread_root(const std::string& name) { return name == "[pytorch|profiler|execution_trace|thread]"; }
+bool is_process_root(const std::string& name) { return name == "[pytorch|profiler|execution_trace|process]"; }
+
+}  // namespace
+
+std::string classify_kernel(const std::string& k, const std::string& op, DevKind kind) {
+  if (kind == DevKind::Memcpy || kind == DevKind::Memset) return "copy";
+  auto has = [&](const char* s) { return k.find(s) != std::string::npos; };
+  auto ophas = [&](const char* s) { return op.find(s) != std::string::npos; };
+  if (has("nccl") || has("Nccl")) return "communication";
+  if (has("flash") || has("fmha") || has("attention") || has("Attention") || has("cudnn_generated_fort_native_sdpa") ||
+      has("sdpa") || ophas("attention") || ophas("Attention"))
+    return "attention";
+  if (has("gemm") || has("Gemm") || has("xmma") || has("cutlass") || has("cublas") || has("sm90_") ||
+      has("sm80_") || has("nvjet") || has("wgmma") || has("splitKreduce"))
+    return "gemm";
+  if (has("multi_tensor_apply") || has("fused_adam") || has("FusedAdam") || has("adam") || has("Adam") ||
+      ophas("Optimizer") || ophas("_fused_adam") || ophas("_foreach"))
+    return "optimizer";
+  if (has("layer_norm") || has("LayerNorm") || has("rms_norm") || has("RMSNorm") || has("reduce_kernel") ||
+      has("softmax") || has("Softmax") || has("nll_loss") || has("cross_entropy") || has("norm") ||
+      has("Reduce") || has("reduce"))
+    return "reduction";
+  if (has("copy") || has("Copy") || has("cat") || has("CatArray") || has("index") || has("gather") ||
+      has("scatter") || has("embedding") || has("Embedding"))
+    return "elementwise";
+  if (has("elementwise") || has("Elementwise") || has("vectorized") || has("Functor") || has("fill") ||
+      has("unrolled"))
+    return "elementwise";
+  return "other";
+}
+
+std::vector<int> bundle_ranks(const std::string& dir) {
+  std::set<int> ranks;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind("et.", 0) != 0) continue;
+    std::string rest = n.substr(3);
+    auto dot = rest.find('.');
+    if (dot == std::string::npos) continue;
+    std::string r = rest.substr(0, dot);
+    if (r.empty() || !std::all_of(r.begin(), r.end(), ::isdigit)) continue;
+    ranks.insert(std::stoi(r));
+  }
+  return {ranks.begin(), ranks.end()};
+}
+
+CapturedStep load_bundle(const std::string& dir, int rank) {
+  if (!fs::exists(dir)) throw make_error(dir, "", "no such bundle directory");
+  if (!fs::is_directory(dir)) throw make_error(dir, "", "a capture bundle is a directory (et.json.gz, kineto.json.gz, measured.json)");
+  CapturedStep st;
+  st.dir = dir;
+  std::string suffix = rank >= 0 ? "." + std::to_string(rank) : "";
+  st.et_path = find_file(dir, "et" + suffix, true);
+  st.kineto_path = find_file(dir, "kineto" + suffix, true);
+  st.rank = std::max(rank, 0);
+
+  // ---- Execution Trace ----
+  nlohmann::json et = read_json_file(st.et_path);
+  if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
+    throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
+  {
+    std::vector<const nlohmann::json*> nodes;
+    for (auto& n : et["nodes"]) nodes.push_back(&n);
+    std::unordered_map<std::int64_t, int> by_id;
+    st.ops.reserve(nodes.size());
+    for (auto* np : nodes) {
+      const auto& n = *np;
+      if (!n.is_object() || !n.contains("id") || !n["id"].is_number() || !n.contains("name"))
+        throw make_error(st.et_path, "nodes[]", "node without id or name");
+      EtOp op;
+      op.id = n["id"].get<std::int64_t>();
+      std::string where = st.et_path + ": node " + std::to_string(op.id);
+      op.name = n["name"].is_string() ? n["name"].get<std::string>() : "";
+      op.parent = n.contains("ctrl_deps") && n["ctrl_deps"].is_number() ? n["ctrl_deps"].get<std::int64_t>() : 0;
+      op.inputs = parse_args(n.value("inputs", nlohmann::json::object()), where + " inputs");
+      op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), where + " outputs");
+      if (n.contains("attrs") && n["attrs"].is_array()) {
+        for (auto& a : n["attrs"]) {
+          if (!a.is_object() || !a.contains("name")) continue;
+          std::string an = a["name"].get<std::string>();
+          const auto& v = a.contains("value") ? a["value"] : nlohmann::json();
+          if (an == "rf_id" && v.is_number()) op.rf_id = v.get<std::int64_t>();
+          else if (an == "tid" && v.is_number()) op.tid = v.get<int>();
+          else if (an == "collective_name" && v.is_string()) op.collective_name = v.get<std::string>();
+          else if (an == "pg_name" && v.is_string()) op.pg_name = v.get<std::string>();
+          else if (an == "dtype" && v.is_string()) op.comm_dtype = v.get<std::string>();
+          else if (an == "in_msg_nelems" && v.is_number()) op.in_msg_nelems = v.get<std::int64_t>();
+          else if (an == "out_msg_nelems" && v.is_number()) op.out_msg_nelems = v.get<std::int64_t>();
+          else if (an == "pg_size" && v.is_number()) op.pg_size = v.get<std::int64_t>();
+        }
+      }
+      if (op.name == "record_param_comms") {
+        // Sequence number is positional: inputs.values[1] = [seq, is_p2p]; pg names in [2].
+        const auto& vals = n["inputs"].value("values", nlohmann::json::array());
+        if (vals.size() > 1 && vals[1].is_array() && !vals[1].empty() && vals[1][0].is_number())
+          op.seq = vals[1][0].get<std::int64_t>();
+        else if (vals.size() > 1 && vals[1].is_number())
+          op.seq = vals[1].get<std::int64_t>();
+        if (op.pg_name.empty() && vals.size() > 2 && vals[2].is_array() && !vals[2].empty() && vals[2][0].is_string())
+          op.pg_name = vals[2][0].get<std::string>();
+      }
+      if (by_id.count(op.id)) throw make_error(st.et_path, "node " + std::to_string(op.id), "duplicate node id");
+      by_id[op.id] = static_cast<int>(st.ops.size());
+      st.ops.push_back(std::move(op));
+    }
+    // Issue order = node id order.
+    std::vector<int> order(st.ops.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return st.ops[a].id < st.ops[b].id; });
+    std::vector<EtOp> sorted;
+    sorted.reserve(st.ops.size());
+    for (int i : order) sorted.push_back(std::move(st.ops[i]));
+    st.ops = std::move(sorted);
+    by_id.clear();
+    for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
+    for (size_t i = 0; i < st.ops.size(); ++i) {
+      auto& op = st.ops[i];
+      if (op.parent != op.id && by_id.count(op.parent)) st.ops[by_id[op.parent]].children.push_back(static_cast<int>(i));
+      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf[op.rf_id] = static_cast<int>(i);
+    }
+    // Cycle check on the parent chain (a malformed trace must not hang us).
+    for (size_t i = 0; i < st.ops.size(); ++i) {
+      std::int64_t cur = st.ops[i].id;
+      size_t steps = 0;
+      while (true) {
+        auto it = by_id.find(cur);
+        if (it == by_id.end()) break;
+        std::int64_t p = st.ops[it->second].parent;
+        if (p == cur) break;
+        cur = p;
+        if (++steps > st.ops.size())
+          throw make_error(st.et_path, "node " + std::to_string(st.ops[i].id) + " ctrl_deps", "cycle in parent (ctrl_deps) chain");
+      }
+    }
+  }
+
+  // ---- Kineto ----
+  nlohmann::json kt = read_json_file(st.kineto_path);
+  if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
+    throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
+  if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
+      kt["deviceProperties"][0].is_object())
+    st.device_name = kt["deviceProperties"][0].value("name", "");
+  if (kt.contains("distributedInfo") && kt["distributedInfo"].is_object()) {
+    st.world_size = kt["distributedInfo"].value("world_size", 1);
+    if (rank < 0) st.rank = kt["distributedInfo"].value("rank", 0);
+  }
+  const auto& evs = kt["traceEvents"];
+  struct Ev {
+    const nlohmann::json* j;
+    std::string cat, name;
+    double ts, dur;
+    int tid;
+  };
+  std::vector<Ev> cpu, rt, gpu;
+  const nlohmann::json* step = nullptr;
+  for (auto& e : evs) {
+    if (!e.is_object() || e.value("ph", "") != "X") continue;
+    std::string cat = e.value("cat", "");
+    Ev v{&e, cat, e.value("name", ""), num_or(e, "ts", 0) * 1e-6, num_or(e, "dur", 0) * 1e-6,
+         e.contains("tid") && e["tid"].is_number() ? e["tid"].get<int>() : 0};
+    if (!e.contains("ts") || !e["ts"].is_number())
+      throw make_error(st.kineto_path, "traceEvents[] ts", "event '" + v.name + "' has no timestamp");
+    if (cat == "cpu_op" || cat == "user_annotation") {
+      if (cat == "user_annotation" && v.name.rfind("ProfilerStep#", 0) == 0) {
+        if (!step) step = &e;
+      }
+      cpu.push_back(v);
+    } else if (cat == "cuda_runtime" || cat == "cuda_driver") {
+      rt.push_back(v);
+    } else if (cat == "kernel" || cat == "gpu_memcpy" || cat == "gpu_memset") {
+      gpu.push_back(v);
+    }
+  }
+  double win0 = -1e300, win1 = 1e300;
+  if (step) {
+    win0 = num_or(*step, "ts", 0) * 1e-6;
+    win1 = win0 + num_or(*step, "dur", 0) * 1e-6;
+    st.step_name = step->value("name", "");
+    st.profiled_step_s = win1 - win0;
+  }
+  auto in_window = [&](double ts) { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; };
+
+  // rf_id consistency: ET and Kineto must come from the same run.
+  std::unordered_map<std::int64_t, const Ev*> cpu_by_ext;
+  std::unordered_map<std::int64_t, const Ev*> cpu_by_rf;
+  for (auto& c : cpu) {
+    std::int64_t ext = int_arg(*c.j, "External id");
+    std::int64_t rf = int_arg(*c.j, "Record function id");
+    if (ext >= 0) cpu_by_ext[ext] = &c;
+    if (rf >= 0) cpu_by_rf[rf] = &c;
+  }
+  {
+    size_t matched = 0, mismatched = 0;
+    std::string example;
+    for (auto& [rf, idx] : st.op_by_rf) {
+      auto it = cpu_by_rf.find(rf);
+      if (it == cpu_by_rf.end()) continue;
+      if (it->second->name == st.ops[idx].name) {
+        ++matched;
+      } else {
+        ++mismatched;
+        if (example.empty())
+          example = "rf_id " + std::to_string(rf) + " is '" + st.ops[idx].name + "' in the ET but '" + it->second->name + "' in Kineto";
+      }
+    }
+    if (matched == 0 || mismatched * 10 > matched + mismatched)
+      throw make_error(st.kineto_path, "Record function id",
+                       "does not match " + fs::path(st.et_path).filename().string() +
+                           ": ET and Kineto are from different runs (" +
+                           (example.empty() ? std::string("no common rf_id") : example) + ")");
+  }
+
+  // ---- Host items: top-level ops (children of ProfilerStep or a thread root) inside the step ----
+  std::unordered_map<std::int64_t, int> by_id;
+  for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
+  std::vector<int> top_of(st.ops.size(), -1);  // op index -> host item index
+  std::vector<int> top_ops;
+  for (size_t i = 0; i < st.ops.size(); ++i) {
+    const EtOp& op = st.ops[i];
+    auto pit = by_id.find(op.parent);
+    if (pit == by_id.end() || op.parent == op.id) continue;
+    const EtOp& par = st.ops[pit->second];
+    bool top = is_thread_root(par.name) || par.name.rfind("ProfilerStep#", 0) == 0;
+    if (!top || op.name.rfind("ProfilerStep#", 0) == 0 || is_thread_root(op.name)) continue;
+    auto kit = cpu_by_rf.find(op.rf_id);
+    if (kit == cpu_by_rf.end() || !in_window(kit->second->ts)) continue;
+    top_ops.push_back(static_cast<int>(i));
+  }
+  for (int i : top_ops) {
+    HostItem h;
+    const Ev* k = cpu_by_rf[st.ops[i].rf_id];
+    h.name = st.ops[i].name;
+    h.tid = k->tid;
+    h.trace_ts = k->ts;
+    h.trace_dur = k->dur;
+    h.op = i;
+    st.host.push_back(h);
+  }
+  std::sort(st.host.begin(), st.host.end(), [](const HostItem& a, const HostItem& b) {
+    return a.trace_ts != b.trace_ts ? a.trace_ts < b.trace_ts : a.op < b.op;
+  });
+  for (size_t h = 0; h < st.host.size(); ++h) top_of[st.host[h].op] = static_cast<int>(h);
+  // Propagate to descendants.
+  for (size_t i = 0; i < st.ops.size(); ++i) {
+    if (top_of[i] >= 0) continue;
+    std::int64_t cur = st.ops[i].id;
+    std::vector<int> chain;
+    int found = -1;
+    for (size_t steps = 0; steps <= st.ops.size(); ++steps) {
+      auto it = by_id.find(cur);
+      if (it == by_id.end()) break;
+      if (top_of[it->second] >= 0) { found = top_of[it->second]; break; }
+      chain.push_back(it->second);
+      std::int64_t p = st.ops[it->second].parent;
+      if (p == cur) break;
+      cur = p;
+    }
+    for (int c : chain) top_of[c] = found;
+  }
+
+  // ---- GPU activities by correlation ----
+  std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
+  for (auto& g : gpu) {
+    std::int64_t c = int_arg(*g.j, "correlation");
+    if (c >= 0) gpu_by_corr[c] = &g;
+  }
+
+  // ---- Runtime calls -> host items ----
+  std::sort(rt.begin(), rt.end(), [](const Ev& a, const Ev& b) { return a.ts < b.ts; });
+  // Per-thread sorted host items for time containment fallback.
+  auto containing_item = [&](const Ev& r) -> int {
+    int best = -1;
+    for (size_t h = 0; h < st.host.size(); ++h) {
+      const HostItem& it = st.host[h];
+      if (it.tid == r.tid && r.ts >= it.trace_ts && r.ts <= it.trace_ts + it.trace_dur) best = static_cast<int>(h);
+    }
+    return best;
+  };
+  std::vector<std::pair<double, HostItem>> loose;
+  for (auto& r : rt) {
+    if (!in_window(r.ts)) continue;
+    HostCall call;
+    call.name = r.name;
+    call.trace_ts = r.ts;
+    call.trace_dur = r.dur;
+    call.correlation = int_arg(*r.j, "correlation");
+    auto git = gpu_by_corr.find(call.correlation);
+    const std::string& n = r.name;
+    if (git != gpu_by_corr.end()) {
+      const Ev& g = *git->second;
+      DeviceActivity d;
+      d.name = g.name;
+      d.kind = g.cat == "kernel" ? DevKind::Kernel : g.cat == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
+      d.stream = static_cast<int>(int_arg(*g.j, "stream", 0));
+      d.trace_ts = g.ts;
+      d.trace_dur = g.dur;
+      d.correlation = call.correlation;
+      d.bytes = static_cast<double>(std::max<std::int64_t>(0, int_arg(*g.j, "bytes", 0)));
+      if (d.kind == DevKind::Memcpy) {
+        if (g.name.find("HtoD") != std::string::npos) d.copy_kind = "HtoD";
+        else if (g.name.find("DtoH") != std::string::npos) d.copy_kind = "DtoH";
+        else if (g.name.find("DtoD") != std::string::npos) d.copy_kind = "DtoD";
+        else if (g.name.find("PtoP") != std::string::npos) d.copy_kind = "PtoP";
+        else d.copy_kind = "HtoH";
+        d.copy_pageable = g.name.find("Pageable") != std::string::npos;
+      }
+      auto a = g.j->find("args");
+      if (a != g.j->end()) {
+        auto prod = [](const nlohmann::json& v) -> std::int64_t {
+          if (!v.is_array()) return 0;
+          std::int64_t p = 1;
+          for (auto& x : v) p *= x.is_number() ? x.get<std::int64_t>() : 1;
+          return p;
+        };
+        if (a->contains("grid")) d.grid = prod((*a)["grid"]);
+        if (a->contains("block")) d.block = prod((*a)["block"]);
+      }
+      std::int64_t ext = int_arg(*r.j, "External id");
+      auto cit = cpu_by_ext.find(ext);
+      if (cit != cpu_by_ext.end()) {
+        auto oit = st.op_by_rf.find(int_arg(*cit->second->j, "Record function id"));
+        if (oit != st.op_by_rf.end()) d.op = oit->second;
+      }
+      call.kind = CallKind::Launch;
+      call.device = static_cast<int>(st.device.size());
+      st.device.push_back(d);
+    } else if (n == "cudaDeviceSynchronize" || n == "cuCtxSynchronize") {
+      call.kind = CallKind::DeviceSync;
+    } else if (n == "cudaStreamSynchronize" || n == "cuStreamSynchronize") {
+      call.kind = CallKind::StreamSync;
+      call.stream = static_cast<int>(int_arg(*r.j, "stream", -1));
+    } else if (n == "cudaEventSynchronize" || n == "cuEventSynchronize") {
+      call.kind = CallKind::EventSync;
+      call.wait_on_record = int_arg(*r.j, "wait_on_cuda_event_record_corr_id", -1);
+    } else if (n == "cudaEventRecord" || n == "cuEventRecord" || n == "cudaEventRecordWithFlags") {
+      call.kind = CallKind::EventRecord;
+      call.stream = static_cast<int>(int_arg(*r.j, "stream", -1));
+    } else if (n == "cudaStreamWaitEvent" || n == "cuStreamWaitEvent") {
+      call.kind = CallKind::StreamWaitEvent;
+      call.stream = static_cast<int>(int_arg(*r.j, "stream", -1));
+      call.wait_on_record = int_arg(*r.j, "wait_on_cuda_event_record_corr_id", -1);
+    } else {
+      continue;  // other runtime calls: their host cost is part of the op's cost
+    }
+    // Owning host item: via External id -> cpu_op -> ET op -> top-level; else time containment.
+    int item = -1;
+    std::int64_t ext = int_arg(*r.j, "External id");
+    auto cit = cpu_by_ext.find(ext);
+    if (cit != cpu_by_ext.end()) {
+      auto oit = st.op_by_rf.find(int_arg(*cit->second->j, "Record function id"));
+      if (oit != st.op_by_rf.end()) item = top_of[oit->second];
+    }
+    if (item < 0) item = containing_item(r);
+    if (item >= 0) {
+      HostItem& h = st.host[item];
+      call.frac = h.trace_dur > 0 ? std::clamp((r.ts - h.trace_ts) / h.trace_dur, 0.0, 1.0) : 0.0;
+      h.calls.push_back(call);
+    } else {
+      HostItem h;
+      h.name = r.name;
+      h.tid = r.tid;
+      h.trace_ts = r.ts;
+      h.trace_dur = r.dur;
+      call.frac = 0;
+      h.calls.push_back(call);
+      loose.emplace_back(r.ts, std::move(h));
+    }
+  }
+  if (!loose.empty()) {
+    for (auto& [ts, h] : loose) st.host.push_back(std::move(h));
+    std::vector<size_t> idx(st.host.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return st.host[a].trace_ts < st.host[b].trace_ts; });
+    std::vector<HostItem> sorted;
+    for (size_t i : idx) sorted.push_back(std::move(st.host[i]));
+    st.host = std::move(sorted);
+  }
+  for (auto& h : st.host)
+    std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });
+
+  // ---- Collectives ----
+  for (size_t h = 0; h < st.host.size(); ++h) {
+    if (st.host[h].op < 0) continue;
+    // Walk the op subtree for collectives (record_param_comms or gloo c10d ops).
+    std::vector<int> stack{st.host[h].op};
+    while (!stack.empty()) {
+      int i = stack.back();
+      stack.pop_back();
+      const EtOp& op = st.ops[i];
+      bool rpc = op.name == "record_param_comms";
+      bool c10d = op.name.rfind("c10d::", 0) == 0;
+      if (rpc || c10d) {
+        CollectiveCall c;
+        c.op = i;
+        c.host_item = static_cast<int>(h);
+        c.pg_name = op.pg_name.empty() ? "0" : op.pg_name;
+        c.seq = op.seq;
+        c.pg_size = op.pg_size;
+        if (rpc) {
+          c.name = normalize_collective(op.collective_name);
+          int eb = dtype_bytes(parse_dtype(op.comm_dtype));
+          c.bytes = static_cast<double>(op.in_msg_nelems) * eb;
+        } else {
+          c.name = normalize_collective(op.name);
+          double bytes = 0;
+          for (auto& a : op.inputs) {
+            if (a.is_tensor) bytes += static_cast<double>(a.numel * a.elem_bytes);
+            for (auto& e : a.elems)
+              if (e.is_tensor) bytes += static_cast<double>(e.numel * e.elem_bytes);
+          }
+          c.bytes = bytes;
+          if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 2 && op.inputs[2].value.is_number())
+            c.peer = op.inputs[2].value.get<int>();
+        }
+        st.host[h].collective = static_cast<int>(st.collectives.size());
+        st.collectives.push_back(c);
+        continue;  // don't descend into the collective's own children
+      }
+      for (auto it = op.children.rbegin(); it != op.children.rend(); ++it) stack.push_back(*it);
+    }
+  }
+
+  // ---- Peak memory from tensor lifetimes (storages; weights and state pre-exist the step) ----
+  {
+    struct Life {
+      double bytes = 0;
+      size_t first = 0, last = 0;
+      bool preexisting = false;
+    };
+    std::unordered_map<std::int64_t, Life> lives;
+    size_t pos = 0;
+    std::function<void(const EtArg&, bool)> see = [&](const EtArg& a, bool is_output) {
+      if (a.is_tensor && a.device.rfind("cuda", 0) == 0 && a.storage_id >= 0) {
+        double b = static_cast<double>((a.offset + a.numel) * a.elem_bytes);
+        b = std::ceil(b / 512.0) * 512.0;  // caching allocator granularity
+        auto [it, fresh] = lives.try_emplace(a.storage_id);
+        Life& l = it->second;
+        if (fresh) {
+          l.first = pos;
+          l.preexisting = !is_output;
+        }
+        l.bytes = std::max(l.bytes, b);
+        l.last = pos;
+      }
+      for (auto& e : a.elems) see(e, is_output);
+    };
+    for (size_t i = 0; i < st.ops.size(); ++i) {
+      pos = i;
+      for (auto& a : st.ops[i].inputs) see(a, false);
+      for (auto& a : st.ops[i].outputs) see(a, true);
+    }
+    std::vector<double> delta(st.ops.size() + 2, 0.0);
+    double base = 0;
+    for (auto& [sid, l] : lives) {
+      if (l.preexisting) {
+        base += l.bytes;
+      } else {
+        delta[l.first] += l.bytes;
+        delta[l.last + 1] -= l.bytes;
+      }
+    }
+    double cur = base, peak = base;
+    for (double d : delta) {
+      cur += d;
+      peak = std::max(peak, cur);
+    }
+    st.peak_memory_bytes = peak;
+  }
+
+  // ---- measured.json (ground truth only) ----
+  st.measured_path = (fs::path(dir) / "measured.json").string();
+  if (fs::exists(st.measured_path)) {
+    st.measured = read_json_file(st.measured_path);
+    if (!st.measured.contains("step_cuda_events") || !st.measured["step_cuda_events"].is_object() ||
+        !st.measured["step_cuda_events"].contains("median_ms"))
+      throw make_error(st.measured_path, "step_cuda_events.median_ms", "missing");
+    st.has_measured = true;
+  } else {
+    st.measured_path.clear();
+  }
+  for (auto& e : evs) {
+    if (e.is_object() && e.value("ph", "") == "M" && e.value("name", "") == "thread_name" && e.contains("tid") &&
+        e["tid"].is_number() && e.contains("args"))
+      st.thread_names[e["tid"].get<int>()] = e["args"].value("name", "");
+  }
+  if (st.host.empty()) throw make_error(st.et_path, "nodes", "no host operations found inside the profiled step");
+  return st;
+}
+
+}  // namespace orrery
