@@ -1,0 +1,581 @@
+#include "workloads/chakra.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+
+#include "sim/engine.h"
+#include "sim/error.h"
+
+#ifdef ORRERY_HAVE_PROTOBUF
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/util/delimited_message_util.h>
+
+#include "workloads/chakra/et_def.pb.h"  // generated into the build tree (chakra_gen/)
+#endif
+
+namespace orrery {
+
+const char* chakra_node_type_name(ChakraNodeType t) {
+  switch (t) {
+    case ChakraNodeType::Invalid: return "INVALID_NODE";
+    case ChakraNodeType::Metadata: return "METADATA_NODE";
+    case ChakraNodeType::MemLoad: return "MEM_LOAD_NODE";
+    case ChakraNodeType::MemStore: return "MEM_STORE_NODE";
+    case ChakraNodeType::Comp: return "COMP_NODE";
+    case ChakraNodeType::CommSend: return "COMM_SEND_NODE";
+    case ChakraNodeType::CommRecv: return "COMM_RECV_NODE";
+    case ChakraNodeType::CommColl: return "COMM_COLL_NODE";
+    case ChakraNodeType::Storage: return "STORAGE_NODE";
+    case ChakraNodeType::Batch: return "BATCH_NODE";
+    case ChakraNodeType::Checkpoint: return "CHECKPOINT_NODE";
+  }
+  return "?";
+}
+
+bool ChakraAttr::numeric(double* out) const {
+  switch (kind) {
+    case Double: case Float: *out = d; return true;
+    case Int32: case Int64: case Sint32: case Sint64: case Sfixed32: case Sfixed64: case Bool:
+      *out = static_cast<double>(i); return true;
+    case Uint32: case Uint64: case Fixed32: case Fixed64: *out = static_cast<double>(u); return true;
+    default: return false;
+  }
+}
+
+bool ChakraAttr::operator==(const ChakraAttr& o) const {
+  return name == o.name && doc == o.doc && kind == o.kind && (d == o.d || (std::isnan(d) && std::isnan(o.d))) &&
+         i == o.i && u == o.u && s == o.s && dl == o.dl && il == o.il && ul == o.ul && sl == o.sl;
+}
+
+const ChakraAttr* ChakraNode::attr(const std::string& n) const {
+  for (auto& a : attrs)
+    if (a.name == n) return &a;
+  return nullptr;
+}
+double ChakraNode::attr_num(const std::string& n, double def) const {
+  const ChakraAttr* a = attr(n);
+  double v;
+  return a && a->numeric(&v) ? v : def;
+}
+bool ChakraNode::operator==(const ChakraNode& o) const {
+  return id == o.id && name == o.name && type == o.type && ctrl_deps == o.ctrl_deps && data_deps == o.data_deps &&
+         start_time_micros == o.start_time_micros && duration_micros == o.duration_micros &&
+         has_inputs == o.has_inputs && has_outputs == o.has_outputs && inputs == o.inputs && outputs == o.outputs &&
+         attrs == o.attrs && unknown_fields == o.unknown_fields;
+}
+
+#ifdef ORRERY_HAVE_PROTOBUF
+bool chakra_available() { return true; }
+
+namespace {
+namespace pb = ChakraProtoMsg;
+
+ChakraAttr from_pb(const pb::AttributeProto& a) {
+  ChakraAttr r;
+  r.name = a.name();
+  r.doc = a.doc_string();
+  r.kind = static_cast<ChakraAttr::Kind>(a.value_case());
+  switch (a.value_case()) {
+    case pb::AttributeProto::kDoubleVal: r.d = a.double_val(); break;
+    case pb::AttributeProto::kFloatVal: r.d = a.float_val(); break;
+    case pb::AttributeProto::kInt32Val: r.i = a.int32_val(); break;
+    case pb::AttributeProto::kInt64Val: r.i = a.int64_val(); break;
+    case pb::AttributeProto::kUint32Val: r.u = a.uint32_val(); break;
+    case pb::AttributeProto::kUint64Val: r.u = a.uint64_val(); break;
+    case pb::AttributeProto::kSint32Val: r.i = a.sint32_val(); break;
+    case pb::AttributeProto::kSint64Val: r.i = a.sint64_val(); break;
+    case pb::AttributeProto::kFixed32Val: r.u = a.fixed32_val(); break;
+    case pb::AttributeProto::kFixed64Val: r.u = a.fixed64_val(); break;
+    case pb::AttributeProto::kSfixed32Val: r.i = a.sfixed32_val(); break;
+    case pb::AttributeProto::kSfixed64Val: r.i = a.sfixed64_val(); break;
+    case pb::AttributeProto::kBoolVal: r.i = a.bool_val(); break;
+    case pb::AttributeProto::kStringVal: r.s = a.string_val(); break;
+    case pb::AttributeProto::kBytesVal: r.s = a.bytes_val(); break;
+    case pb::AttributeProto::kDoubleList: r.dl.assign(a.double_list().values().begin(), a.double_list().values().end()); break;
+    case pb::AttributeProto::kFloatList: r.dl.assign(a.float_list().values().begin(), a.float_list().values().end()); break;
+    case pb::AttributeProto::kInt32List: r.il.assign(a.int32_list().values().begin(), a.int32_list().values().end()); break;
+    case pb::AttributeProto::kInt64List: r.il.assign(a.int64_list().values().begin(), a.int64_list().values().end()); break;
+    case pb::AttributeProto::kUint32List: r.ul.assign(a.uint32_list().values().begin(), a.uint32_list().values().end()); break;
+    case pb::AttributeProto::kUint64List: r.ul.assign(a.uint64_list().values().begin(), a.uint64_list().values().end()); break;
+    case pb::AttributeProto::kSint32List: r.il.assign(a.sint32_list().values().begin(), a.sint32_list().values().end()); break;
+    case pb::AttributeProto::kSint64List: r.il.assign(a.sint64_list().values().begin(), a.sint64_list().values().end()); break;
+    case pb::AttributeProto::kFixed32List: r.ul.assign(a.fixed32_list().values().begin(), a.fixed32_list().values().end()); break;
+    case pb::AttributeProto::kFixed64List: r.ul.assign(a.fixed64_list().values().begin(), a.fixed64_list().values().end()); break;
+    case pb::AttributeProto::kSfixed32List: r.il.assign(a.sfixed32_list().values().begin(), a.sfixed32_list().values().end()); break;
+    case pb::AttributeProto::kSfixed64List: r.il.assign(a.sfixed64_list().values().begin(), a.sfixed64_list().values().end()); break;
+    case pb::AttributeProto::kBoolList: r.il.assign(a.bool_list().values().begin(), a.bool_list().values().end()); break;
+    case pb::AttributeProto::kStringList: r.sl.assign(a.string_list().values().begin(), a.string_list().values().end()); break;
+    case pb::AttributeProto::kBytesList: r.sl.assign(a.bytes_list().values().begin(), a.bytes_list().values().end()); break;
+    case pb::AttributeProto::VALUE_NOT_SET: r.kind = ChakraAttr::None; break;
+  }
+  return r;
+}
+
+template <class L, class V>
+void fill(L* list, const std::vector<V>& v) {
+  for (auto& x : v) list->add_values(x);
+}
+
+void to_pb(const ChakraAttr& r, pb::AttributeProto* a) {
+  a->set_name(r.name);
+  if (!r.doc.empty()) a->set_doc_string(r.doc);
+  switch (r.kind) {
+    case ChakraAttr::Double: a->set_double_val(r.d); break;
+    case ChakraAttr::Float: a->set_float_val(static_cast<float>(r.d)); break;
+    case ChakraAttr::Int32: a->set_int32_val(static_cast<std::int32_t>(r.i)); break;
+    case ChakraAttr::Int64: a->set_int64_val(r.i); break;
+    case ChakraAttr::Uint32: a->set_uint32_val(static_cast<std::uint32_t>(r.u)); break;
+    case ChakraAttr::Uint64: a->set_uint64_val(r.u); break;
+    case ChakraAttr::Sint32: a->set_sint32_val(static_cast<std::int32_t>(r.i)); break;
+    case ChakraAttr::Sint64: a->set_sint64_val(r.i); break;
+    case ChakraAttr::Fixed32: a->set_fixed32_val(static_cast<std::uint32_t>(r.u)); break;
+    case ChakraAttr::Fixed64: a->set_fixed64_val(r.u); break;
+    case ChakraAttr::Sfixed32: a->set_sfixed32_val(static_cast<std::int32_t>(r.i)); break;
+    case ChakraAttr::Sfixed64: a->set_sfixed64_val(r.i); break;
+    case ChakraAttr::Bool: a->set_bool_val(r.i != 0); break;
+    case ChakraAttr::String: a->set_string_val(r.s); break;
+    case ChakraAttr::Bytes: a->set_bytes_val(r.s); break;
+    case ChakraAttr::DoubleList: fill(a->mutable_double_list(), r.dl); break;
+    case ChakraAttr::FloatList: for (double x : r.dl) a->mutable_float_list()->add_values(static_cast<float>(x)); break;
+    case ChakraAttr::Int32List: for (auto x : r.il) a->mutable_int32_list()->add_values(static_cast<std::int32_t>(x)); break;
+    case ChakraAttr::Int64List: fill(a->mutable_int64_list(), r.il); break;
+    case ChakraAttr::Uint32List: for (auto x : r.ul) a->mutable_uint32_list()->add_values(static_cast<std::uint32_t>(x)); break;
+    case ChakraAttr::Uint64List: fill(a->mutable_uint64_list(), r.ul); break;
+    case ChakraAttr::Sint32List: for (auto x : r.il) a->mutable_sint32_list()->add_values(static_cast<std::int32_t>(x)); break;
+    case ChakraAttr::Sint64List: fill(a->mutable_sint64_list(), r.il); break;
+    case ChakraAttr::Fixed32List: for (auto x : r.ul) a->mutable_fixed32_list()->add_values(static_cast<std::uint32_t>(x)); break;
+    case ChakraAttr::Fixed64List: fill(a->mutable_fixed64_list(), r.ul); break;
+    case ChakraAttr::Sfixed32List: for (auto x : r.il) a->mutable_sfixed32_list()->add_values(static_cast<std::int32_t>(x)); break;
+    case ChakraAttr::Sfixed64List: fill(a->mutable_sfixed64_list(), r.il); break;
+    case ChakraAttr::BoolList: for (auto x : r.il) a->mutable_bool_list()->add_values(x != 0); break;
+    case ChakraAttr::StringList: for (auto& x : r.sl) a->mutable_string_list()->add_values(x); break;
+    case ChakraAttr::BytesList: for (auto& x : r.sl) a->mutable_bytes_list()->add_values(x); break;
+    case ChakraAttr::None: break;
+  }
+}
+}  // namespace
+
+ChakraTrace read_chakra(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw make_error(path, "", "cannot open Chakra trace");
+  google::protobuf::io::IstreamInputStream zin(&in);
+  ChakraTrace t;
+  pb::GlobalMetadata md;
+  bool clean_eof = false;
+  if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&md, &zin, &clean_eof)) {
+    if (clean_eof) throw make_error(path, "GlobalMetadata", "empty file (expected a Chakra execution trace)");
+    throw make_error(path, "GlobalMetadata", "truncated or not a Chakra execution trace");
+  }
+  t.version = md.version();
+  for (auto& a : md.attr()) t.metadata.push_back(from_pb(a));
+  pb::Node n;
+  for (std::size_t k = 0;; ++k) {
+    n.Clear();
+    clean_eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&n, &zin, &clean_eof)) {
+      if (clean_eof) break;
+      throw make_error(path, "node " + std::to_string(k), "truncated or invalid Node message");
+    }
+    ChakraNode c;
+    c.id = n.id();
+    c.name = n.name();
+    c.type = static_cast<ChakraNodeType>(n.type());
+    c.ctrl_deps.assign(n.ctrl_deps().begin(), n.ctrl_deps().end());
+    c.data_deps.assign(n.data_deps().begin(), n.data_deps().end());
+    c.start_time_micros = n.start_time_micros();
+    c.duration_micros = n.duration_micros();
+    c.has_inputs = n.has_inputs();
+    c.has_outputs = n.has_outputs();
+    if (c.has_inputs) c.inputs = {n.inputs().values(), n.inputs().shapes(), n.inputs().types()};
+    if (c.has_outputs) c.outputs = {n.outputs().values(), n.outputs().shapes(), n.outputs().types()};
+    for (auto& a : n.attr()) c.attrs.push_back(from_pb(a));
+    c.unknown_fields = n.GetReflection()->GetUnknownFields(n).empty()
+                           ? std::string()
+                           : [&] {
+                               std::string s;
+                               n.GetReflection()->GetUnknownFields(n).SerializeToString(&s);
+                               return s;
+                             }();
+    t.nodes.push_back(std::move(c));
+  }
+  return t;
+}
+
+void write_chakra(const std::string& path, const ChakraTrace& t) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw make_error(path, "", "cannot write Chakra trace");
+  pb::GlobalMetadata md;
+  md.set_version(t.version);
+  for (auto& a : t.metadata) to_pb(a, md.add_attr());
+  if (!google::protobuf::util::SerializeDelimitedToOstream(md, &out)) throw make_error(path, "GlobalMetadata", "write failed");
+  pb::Node n;
+  for (auto& c : t.nodes) {
+    n.Clear();
+    n.set_id(c.id);
+    n.set_name(c.name);
+    n.set_type(static_cast<pb::NodeType>(c.type));
+    for (auto d : c.ctrl_deps) n.add_ctrl_deps(d);
+    for (auto d : c.data_deps) n.add_data_deps(d);
+    n.set_start_time_micros(c.start_time_micros);
+    n.set_duration_micros(c.duration_micros);
+    if (c.has_inputs) {
+      n.mutable_inputs()->set_values(c.inputs.values);
+      n.mutable_inputs()->set_shapes(c.inputs.shapes);
+      n.mutable_inputs()->set_types(c.inputs.types);
+    }
+    if (c.has_outputs) {
+      n.mutable_outputs()->set_values(c.outputs.values);
+      n.mutable_outputs()->set_shapes(c.outputs.shapes);
+      n.mutable_outputs()->set_types(c.outputs.types);
+    }
+    for (auto& a : c.attrs) to_pb(a, n.add_attr());
+    if (!c.unknown_fields.empty()) n.GetReflection()->MutableUnknownFields(&n)->ParseFromString(c.unknown_fields);
+    if (!google::protobuf::util::SerializeDelimitedToOstream(n, &out))
+      throw make_error(path, "node " + std::to_string(c.id), "write failed");
+  }
+  out.flush();
+  if (!out) throw make_error(path, "", "write failed");
+}
+
+#else  // no protobuf
+
+bool chakra_available() { return false; }
+ChakraTrace read_chakra(const std::string& path) {
+  throw make_error(path, "", "orrery was built without protobuf: Chakra traces are unavailable (install libprotobuf-dev and protobuf-compiler, then rebuild)");
+}
+void write_chakra(const std::string& path, const ChakraTrace&) {
+  throw make_error(path, "", "orrery was built without protobuf: Chakra traces are unavailable (install libprotobuf-dev and protobuf-compiler, then rebuild)");
+}
+#endif
+
+// ======================================================================== generated workloads
+namespace {
+ChakraCollType coll_type_of(const std::string& kernel_name) {
+  if (kernel_name.find("all_reduce") != std::string::npos) return ChakraCollType::AllReduce;
+  if (kernel_name.find("all_gather") != std::string::npos) return ChakraCollType::AllGather;
+  if (kernel_name.find("reduce_scatter") != std::string::npos) return ChakraCollType::ReduceScatter;
+  if (kernel_name.find("all_to_all") != std::string::npos) return ChakraCollType::AllToAll;
+  return ChakraCollType::AllReduce;
+}
+std::uint64_t micros(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e6)); }
+}  // namespace
+
+std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix) {
+  if (!chakra_available()) write_chakra(dir, {});  // throws "built without protobuf"
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!fs::is_directory(dir)) throw make_error(dir, "", "cannot create the output directory");
+  const TrainPlan& p = r.plan;
+  const LayerCosts& c = r.costs;
+  const int P = p.pp * p.vp;
+  const long lpc = r.model.layers / P;
+  const long m = p.micro_batches();
+  const long stride = static_cast<long>(p.tp) * p.cp * p.dp;
+  Groups g = make_groups(p, r.system.gpus_per_node);
+  auto group_of = [&](const std::string& cls) {
+    if (cls == "tp") return std::make_pair(std::string("tp"), g.tp);
+    if (cls == "cp") return std::make_pair(std::string("cp"), g.cp);
+    if (cls == "ep") return std::make_pair(std::string("ep"), g.ep);
+    return std::make_pair(std::string("dp"), g.dp);
+  };
+  // Start times from the simulated ops when they were recorded.
+  std::map<std::tuple<int, int, long, bool>, double> op_start;
+  for (auto& op : r.run.ops) op_start[{op.stage, op.chunk, op.mb, op.fwd}] = op.start;
+  double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * r.model.hidden * 2.0 / p.tp;
+
+  std::vector<std::string> files;
+  for (int i = 0; i < p.pp; ++i) {
+    long rank = i * stride;
+    ChakraTrace t;
+    t.version = "0.0.4";
+    t.metadata.push_back(ChakraAttr::make_string("generator", "orrery train"));
+    t.metadata.push_back(ChakraAttr::make_string("model", r.model.name));
+    t.metadata.push_back(ChakraAttr::make_int64("rank", rank));
+    t.metadata.push_back(ChakraAttr::make_int64("pipeline_stage", i));
+    t.metadata.push_back(ChakraAttr::make_int64("world_size", p.gpus()));
+    t.metadata.push_back(ChakraAttr::make_string("plan", p.to_json().dump()));
+    std::uint64_t next_id = 0;
+    std::int64_t last = -1;  // last node on the compute chain
+    auto add = [&](ChakraNode n, bool chain) {
+      n.id = next_id++;
+      if (last >= 0) n.data_deps.push_back(static_cast<std::uint64_t>(last));
+      if (chain) last = static_cast<std::int64_t>(n.id);
+      t.nodes.push_back(std::move(n));
+      return t.nodes.back().id;
+    };
+    double clock = 0;
+    auto kernels = [&](const std::vector<Kernel>& ks, const std::string& tag) {
+      for (auto& k : ks) {
+        ChakraNode n;
+        n.name = k.name + tag;
+        n.start_time_micros = micros(clock);
+        n.duration_micros = micros(k.time);
+        if (k.comm()) {
+          auto [pg, grp] = group_of(k.cls);
+          n.type = ChakraNodeType::CommColl;
+          n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(coll_type_of(k.name))));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(k.bytes)));
+          n.attrs.push_back(ChakraAttr::make_string("pg_name", pg));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", grp.size));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_group_per_node", grp.per_node));
+        } else {
+          n.type = ChakraNodeType::Comp;
+          n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+          n.attrs.push_back(ChakraAttr::make_int64("num_ops", static_cast<std::int64_t>(k.flops)));
+          n.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(k.bytes)));
+          n.attrs.push_back(ChakraAttr::make_string("op_class", k.cls));
+        }
+        clock += k.time + (k.comm() ? 0.0 : c.kernel_gap);
+        add(std::move(n), true);
+      }
+    };
+    auto p2p = [&](bool send, long peer_stage, long tag, const std::string& what) {
+      ChakraNode n;
+      n.name = std::string(send ? "pp_send(" : "pp_recv(") + what + ")";
+      n.type = send ? ChakraNodeType::CommSend : ChakraNodeType::CommRecv;
+      n.start_time_micros = micros(clock);
+      long peer = peer_stage * stride;
+      n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+      n.attrs.push_back(ChakraAttr::make_int32("comm_src", static_cast<std::int32_t>(send ? rank : peer)));
+      n.attrs.push_back(ChakraAttr::make_int32("comm_dst", static_cast<std::int32_t>(send ? peer : rank)));
+      n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(tag)));
+      n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(p2p_bytes)));
+      add(std::move(n), !send);  // sends don't block the compute chain; receives do
+    };
+    std::vector<long> bwd_count(p.vp, 0);
+    std::vector<std::uint64_t> dp_nodes;
+    for (auto& op : stage_op_order(p.pp, p.vp, m, i)) {
+      int vs = op.chunk * p.pp + i;
+      auto it = op_start.find({i, op.chunk, op.mb, op.fwd});
+      if (it != op_start.end()) clock = std::max(clock, it->second);
+      std::string tag = " [mb " + std::to_string(op.mb) + "]";
+      if (op.fwd) {
+        long ftag = (op.mb * P + vs) * 2;
+        if (vs > 0 && (vs - 1) % p.pp != i) p2p(false, (vs - 1) % p.pp, ftag, "activations");
+        if (vs == 0) kernels(c.embed_fwd, tag);
+        for (long l = 0; l < lpc; ++l) kernels(c.layer_fwd, " [layer " + std::to_string(vs * lpc + l) + tag.substr(1));
+        if (vs == P - 1) kernels(c.head_fwd, tag);
+        if (vs + 1 < P && (vs + 1) % p.pp != i) p2p(true, (vs + 1) % p.pp, (op.mb * P + vs + 1) * 2, "activations");
+      } else {
+        long btag = (op.mb * P + vs) * 2 + 1;
+        if (vs + 1 < P && (vs + 1) % p.pp != i) p2p(false, (vs + 1) % p.pp, btag, "gradients");
+        if (vs == P - 1) kernels(c.head_bwd, tag);
+        for (long l = lpc - 1; l >= 0; --l) {
+          std::string lt = " [layer " + std::to_string(vs * lpc + l) + tag.substr(1);
+          kernels(c.layer_recompute, lt);
+          kernels(c.layer_bwd, lt);
+        }
+        if (vs == 0) kernels(c.embed_bwd, tag);
+        if (vs > 0 && (vs - 1) % p.pp != i) p2p(true, (vs - 1) % p.pp, (op.mb * P + vs - 1) * 2 + 1, "gradients");
+        if (++bwd_count[op.chunk] == m && p.dp > 1) {
+          // Gradient reduction of this chunk over DP, overlapped with the remaining backward.
+          ChakraNode n;
+          n.name = "dp_grad_" + std::string(p.zero == 0 ? "all_reduce" : "reduce_scatter") + " [chunk " + std::to_string(op.chunk) + "]";
+          n.type = ChakraNodeType::CommColl;
+          n.start_time_micros = micros(clock);
+          double params = r.model.layers / P * (r.model.layer_params()) / p.tp;
+          n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(p.zero == 0 ? ChakraCollType::AllReduce : ChakraCollType::ReduceScatter)));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(params * 2)));
+          n.attrs.push_back(ChakraAttr::make_string("pg_name", "dp"));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", g.dp.size));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_group_per_node", g.dp.per_node));
+          dp_nodes.push_back(add(std::move(n), false));
+        }
+      }
+    }
+    ChakraNode opt;
+    opt.name = "optimizer_step";
+    opt.type = ChakraNodeType::Comp;
+    opt.start_time_micros = micros(clock);
+    opt.duration_micros = micros(r.run.stages[i].end - r.run.stages[i].dp_end);
+    opt.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+    opt.attrs.push_back(ChakraAttr::make_int64("num_ops", 0));
+    opt.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(r.memory[i].optimizer / 12.0 * 30)));
+    opt.ctrl_deps = dp_nodes;
+    add(std::move(opt), true);
+    std::string path = (fs::path(dir) / (prefix + "." + std::to_string(rank) + ".et")).string();
+    write_chakra(path, t);
+    files.push_back(path);
+  }
+  return files;
+}
+
+// ======================================================================== chakra-run
+ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, const CommModel& comm) {
+  namespace fs = std::filesystem;
+  ChakraRunResult res;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
+  for (auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".et") res.files.push_back(e.path().string());
+  std::sort(res.files.begin(), res.files.end());
+  if (res.files.empty()) throw make_error(dir, "", "no *.et Chakra traces found");
+  const int R = static_cast<int>(res.files.size());
+  struct RankState {
+    long rank = 0;
+    ChakraTrace t;
+    std::map<std::uint64_t, std::size_t> index;
+    std::vector<int> missing;                   // unfinished deps per node
+    std::vector<std::vector<std::size_t>> children;
+    std::deque<std::size_t> comp_q, comm_q;
+    bool comp_busy = false, comm_busy = false;
+    double end = 0;
+  };
+  std::vector<RankState> rs(R);
+  std::set<long> ranks_present;
+  for (int k = 0; k < R; ++k) {
+    rs[k].t = read_chakra(res.files[k]);
+    // rank from the file name <prefix>.<rank>.et, else from metadata, else the index
+    std::string stem = fs::path(res.files[k]).stem().string();
+    auto dot = stem.rfind('.');
+    long rank = k;
+    try {
+      if (dot != std::string::npos) rank = std::stol(stem.substr(dot + 1));
+    } catch (...) {
+    }
+    rs[k].rank = rank;
+    ranks_present.insert(rank);
+    auto& t = rs[k].t;
+    for (std::size_t n = 0; n < t.nodes.size(); ++n) rs[k].index[t.nodes[n].id] = n;
+    rs[k].missing.assign(t.nodes.size(), 0);
+    rs[k].children.assign(t.nodes.size(), {});
+    for (std::size_t n = 0; n < t.nodes.size(); ++n) {
+      for (auto* deps : {&t.nodes[n].data_deps, &t.nodes[n].ctrl_deps})
+        for (auto d : *deps) {
+          auto it = rs[k].index.find(d);
+          if (it == rs[k].index.end()) continue;  // dependency outside the trace: ignored
+          rs[k].missing[n]++;
+          rs[k].children[it->second].push_back(n);
+        }
+    }
+    res.nodes += t.nodes.size();
+  }
+  EventCore core;
+  std::map<std::tuple<long, long, long>, double> send_done;                 // (src,dst,tag) -> time
+  std::map<std::tuple<long, long, long>, std::pair<int, std::size_t>> recv_wait;  // waiting receives
+  std::function<void(int)> pump;
+  std::function<void(int, std::size_t)> finish = [&](int k, std::size_t n) {
+    RankState& S = rs[k];
+    S.end = std::max(S.end, core.now_s());
+    for (auto ch : S.children[n])
+      if (--S.missing[ch] == 0) {
+        auto ty = S.t.nodes[ch].type;
+        if (ty == ChakraNodeType::CommColl || ty == ChakraNodeType::CommSend || ty == ChakraNodeType::CommRecv)
+          S.comm_q.push_back(ch);
+        else
+          S.comp_q.push_back(ch);
+      }
+    pump(k);
+  };
+  auto coll_op = [](double type) {
+    switch (static_cast<int>(type)) {
+      case 0: return CollOp::AllReduce;
+      case 2: return CollOp::AllGather;
+      case 6: return CollOp::AllToAll;
+      case 7: case 8: return CollOp::ReduceScatter;
+      default: return CollOp::AllReduce;
+    }
+  };
+  pump = [&](int k) {
+    RankState& S = rs[k];
+    if (!S.comp_busy && !S.comp_q.empty()) {
+      std::size_t n = S.comp_q.front();
+      S.comp_q.pop_front();
+      const ChakraNode& node = S.t.nodes[n];
+      double d = static_cast<double>(node.duration_micros) * 1e-6;
+      if (node.duration_micros == 0 && node.type == ChakraNodeType::Comp) {
+        double fl = node.attr_num("num_ops", 0), by = node.attr_num("tensor_size", 0);
+        if (fl > 0 || by > 0) d = hw.kernel_time(fl, by, Dtype::BF16, fl > 0);
+      }
+      res.compute_s += d;
+      S.comp_busy = true;
+      core.after(to_ps(d), [&, k, n] {
+        rs[k].comp_busy = false;
+        finish(k, n);
+      });
+    }
+    while (!S.comm_busy && !S.comm_q.empty()) {
+      std::size_t n = S.comm_q.front();
+      S.comm_q.pop_front();
+      const ChakraNode& node = S.t.nodes[n];
+      double size = node.attr_num("comm_size", 0);
+      if (node.type == ChakraNodeType::CommRecv) {
+        long src = static_cast<long>(node.attr_num("comm_src", -1)), dst = static_cast<long>(node.attr_num("comm_dst", S.rank));
+        long tag = static_cast<long>(node.attr_num("comm_tag", 0));
+        auto key = std::make_tuple(src, dst, tag);
+        if (ranks_present.count(src)) {
+          auto it = send_done.find(key);
+          if (it == send_done.end()) {
+            recv_wait[key] = {k, n};  // completes when the send does; doesn't block this stream
+            continue;
+          }
+          core.at(std::max(core.now(), to_ps(it->second)), [&, k, n] { finish(k, n); });
+          continue;
+        }
+        double d = comm.time(CollOp::SendRecv, size, CommGroup{2, 1});
+        res.comm_s += d;
+        core.after(to_ps(d), [&, k, n] { finish(k, n); });
+        continue;
+      }
+      double d = 0;
+      if (node.type == ChakraNodeType::CommSend) {
+        d = comm.time(CollOp::SendRecv, size, CommGroup{2, 1});
+      } else {
+        int gs = static_cast<int>(node.attr_num("comm_group_size", R));
+        int pn = static_cast<int>(node.attr_num("comm_group_per_node", std::min(gs, 8)));
+        d = node.duration_micros > 0 && size <= 0 ? static_cast<double>(node.duration_micros) * 1e-6
+                                                  : comm.time(coll_op(node.attr_num("comm_type", 0)), size, CommGroup{gs, pn});
+      }
+      res.comm_s += d;
+      S.comm_busy = true;
+      bool is_send = node.type == ChakraNodeType::CommSend;
+      core.after(to_ps(d), [&, k, n, is_send] {
+        rs[k].comm_busy = false;
+        if (is_send) {
+          const ChakraNode& nd = rs[k].t.nodes[n];
+          auto key = std::make_tuple(static_cast<long>(nd.attr_num("comm_src", rs[k].rank)),
+                                     static_cast<long>(nd.attr_num("comm_dst", -1)),
+                                     static_cast<long>(nd.attr_num("comm_tag", 0)));
+          send_done[key] = core.now_s();
+          auto w = recv_wait.find(key);
+          if (w != recv_wait.end()) {
+            auto [rk, rn] = w->second;
+            recv_wait.erase(w);
+            finish(rk, rn);
+          }
+        }
+        finish(k, n);
+      });
+    }
+  };
+  for (int k = 0; k < R; ++k) {
+    for (std::size_t n = 0; n < rs[k].t.nodes.size(); ++n)
+      if (rs[k].missing[n] == 0) {
+        auto ty = rs[k].t.nodes[n].type;
+        if (ty == ChakraNodeType::CommColl || ty == ChakraNodeType::CommSend || ty == ChakraNodeType::CommRecv)
+          rs[k].comm_q.push_back(n);
+        else
+          rs[k].comp_q.push_back(n);
+      }
+    core.at(0, [&, k] { pump(k); });
+  }
+  core.run();
+  for (int k = 0; k < R; ++k) {
+    res.rank_time_s.push_back(rs[k].end);
+    res.makespan_s = std::max(res.makespan_s, rs[k].end);
+  }
+  if (!recv_wait.empty()) throw make_error(dir, "", std::to_string(recv_wait.size()) + " receives never matched a send (deadlock)");
+  return res;
+}
+
+}  // namespace orrery

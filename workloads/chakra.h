@@ -1,0 +1,118 @@
+#pragma once
+// Chakra execution traces (MLCommons Chakra, et_def.proto): a file is a varint-length-delimited
+// stream of one GlobalMetadata message then Node messages. Read and write with protobuf
+// (workloads/chakra/et_def.proto, generated at build time); without protobuf every function
+// throws Error("... built without protobuf").
+//
+// orrery's in-memory form keeps every field of the schema it declares (attributes keep their
+// protobuf value type), so write -> read is lossless.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "workloads/train.h"
+
+namespace orrery {
+
+bool chakra_available();  // built with protobuf
+
+enum class ChakraNodeType {
+  Invalid = 0, Metadata = 1, MemLoad = 2, MemStore = 3, Comp = 4, CommSend = 5, CommRecv = 6,
+  CommColl = 7, Storage = 8, Batch = 9, Checkpoint = 10
+};
+enum class ChakraCollType {
+  AllReduce = 0, Reduce = 1, AllGather = 2, Gather = 3, Scatter = 4, Broadcast = 5, AllToAll = 6,
+  ReduceScatter = 7, ReduceScatterBlock = 8, Barrier = 9
+};
+const char* chakra_node_type_name(ChakraNodeType t);
+
+// One AttributeProto. `kind` is the protobuf oneof field number (3 = double_val ... 32 =
+// bytes_list); the value lives in the member matching its type family.
+struct ChakraAttr {
+  enum Kind {
+    Double = 3, DoubleList = 4, Float = 5, FloatList = 6, Int32 = 7, Int32List = 8, Int64 = 9,
+    Int64List = 10, Uint32 = 11, Uint32List = 12, Uint64 = 13, Uint64List = 14, Sint32 = 15,
+    Sint32List = 16, Sint64 = 17, Sint64List = 18, Fixed32 = 19, Fixed32List = 20, Fixed64 = 21,
+    Fixed64List = 22, Sfixed32 = 23, Sfixed32List = 24, Sfixed64 = 25, Sfixed64List = 26, Bool = 27,
+    BoolList = 28, String = 29, StringList = 30, Bytes = 31, BytesList = 32, None = 0
+  };
+  std::string name, doc;
+  Kind kind = None;
+  double d = 0;                       // Double, Float
+  std::int64_t i = 0;                 // signed ints, Bool
+  std::uint64_t u = 0;                // unsigned ints
+  std::string s;                      // String, Bytes
+  std::vector<double> dl;             // DoubleList, FloatList
+  std::vector<std::int64_t> il;       // signed int lists, BoolList
+  std::vector<std::uint64_t> ul;      // unsigned int lists
+  std::vector<std::string> sl;        // StringList, BytesList
+
+  static ChakraAttr make_int64(const std::string& n, std::int64_t v) { ChakraAttr a; a.name = n; a.kind = Int64; a.i = v; return a; }
+  static ChakraAttr make_uint64(const std::string& n, std::uint64_t v) { ChakraAttr a; a.name = n; a.kind = Uint64; a.u = v; return a; }
+  static ChakraAttr make_int32(const std::string& n, std::int32_t v) { ChakraAttr a; a.name = n; a.kind = Int32; a.i = v; return a; }
+  static ChakraAttr make_bool(const std::string& n, bool v) { ChakraAttr a; a.name = n; a.kind = Bool; a.i = v; return a; }
+  static ChakraAttr make_double(const std::string& n, double v) { ChakraAttr a; a.name = n; a.kind = Double; a.d = v; return a; }
+  static ChakraAttr make_string(const std::string& n, const std::string& v) { ChakraAttr a; a.name = n; a.kind = String; a.s = v; return a; }
+  // Numeric value of a scalar attribute whatever its integer/float type (lists: not numeric).
+  bool numeric(double* out) const;
+  bool operator==(const ChakraAttr& o) const;
+};
+
+struct ChakraIO {
+  std::string values, shapes, types;
+  bool operator==(const ChakraIO& o) const { return values == o.values && shapes == o.shapes && types == o.types; }
+};
+
+struct ChakraNode {
+  std::uint64_t id = 0;
+  std::string name;
+  ChakraNodeType type = ChakraNodeType::Invalid;
+  std::vector<std::uint64_t> ctrl_deps, data_deps;
+  std::uint64_t start_time_micros = 0, duration_micros = 0;
+  bool has_inputs = false, has_outputs = false;
+  ChakraIO inputs, outputs;
+  std::vector<ChakraAttr> attrs;
+  std::string unknown_fields;  // serialized fields this schema doesn't declare (kept on write)
+
+  const ChakraAttr* attr(const std::string& name) const;
+  double attr_num(const std::string& name, double def) const;  // num_ops, tensor_size, comm_size, comm_type...
+  bool operator==(const ChakraNode& o) const;
+};
+
+struct ChakraTrace {
+  std::string version;
+  std::vector<ChakraAttr> metadata;
+  std::vector<ChakraNode> nodes;
+  bool operator==(const ChakraTrace& o) const {
+    return version == o.version && metadata == o.metadata && nodes == o.nodes;
+  }
+};
+
+// Errors (missing file, truncated message, not a Chakra trace) throw Error naming the file and
+// the message index.
+ChakraTrace read_chakra(const std::string& path);
+void write_chakra(const std::string& path, const ChakraTrace& trace);
+
+// Chakra traces of a generated training iteration: one trace per simulated (representative)
+// rank = one per pipeline stage, named <prefix>.<global rank>.et in `dir`. Nodes are kernels of
+// every (micro-batch, layer) on the compute stream (COMP_NODE with num_ops, tensor_size,
+// duration_micros), TP/CP/EP/DP collectives (COMM_COLL_NODE with comm_type, comm_size,
+// pg_name, comm_group_size) and pipeline send/recv (COMM_SEND/RECV_NODE with comm_src,
+// comm_dst, comm_tag, comm_size). Returns the files written.
+std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix);
+
+// A tiny Chakra simulator for `orrery chakra-run`: every rank's trace in `dir` (*.et) runs
+// dependency-driven with one compute and one communication stream per rank. COMP nodes take
+// duration_micros (or num_ops/tensor_size on the accelerator when 0); collectives are costed by
+// `comm` with comm_group_size (default: number of traces); send/recv pairs are matched across
+// the traces by (src, dst, tag) when both ends are present.
+struct ChakraRunResult {
+  std::vector<std::string> files;
+  std::vector<double> rank_time_s;
+  double makespan_s = 0;
+  std::uint64_t nodes = 0;
+  double compute_s = 0, comm_s = 0;  // summed over ranks
+};
+ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, const CommModel& comm);
+
+}  // namespace orrery
