@@ -1,0 +1,124 @@
+// The validation report: one self-contained HTML page with the four plots and tables.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+
+#include "validation/report.h"
+
+using namespace orrery;
+
+namespace {
+ReplayResult workload(const std::string& name, double pred_ms, double meas_ms, bool measured = true) {
+  ReplayResult r;
+  r.bundle = "bundles/" + name;
+  r.bundle_name = name;
+  r.hw = "h100";
+  r.mode = "roofline";
+  r.step_time_s = pred_ms * 1e-3;
+  r.has_measured = measured;
+  r.measured_step_s = meas_ms * 1e-3;
+  r.measured_min_s = meas_ms * 0.98e-3;
+  r.measured_max_s = meas_ms * 1.1e-3;
+  r.error_pct = (pred_ms - meas_ms) / meas_ms * 100;
+  r.gpu_busy_s = pred_ms * 0.9e-3;
+  const char* classes[] = {"gemm", "attention", "elementwise", "reduction", "optimizer"};
+  for (int i = 0; i < 50; ++i) {
+    KernelRow k;
+    k.name = std::string("sm90_xmma_gemm_<bf16>_kernel_") + std::to_string(i % 7);
+    k.kernel_class = classes[i % 5];
+    k.measured_s = (5 + i) * 1e-6;
+    k.simulated_s = k.measured_s * (0.7 + 0.01 * i);
+    r.kernels.push_back(k);
+  }
+  return r;
+}
+
+ReportData sample() {
+  ReportData d;
+  d.title = "orrery validation <test>";
+  d.subtitle = "orrery validate a b --tolerance 15";
+  d.tolerance_pct = 15;
+  d.workloads = {workload("gpt_b", 48.0, 50.67), workload("mlp_fp32", 60.0, 47.42)};
+  d.skipped = {"no_measured: no measured.json"};
+  BusbwSeries s;
+  s.label = "all_reduce, 8 ranks, dgx_h100";
+  s.collective = "all_reduce";
+  for (double b = 1024; b <= (1ull << 30); b *= 4) s.points.push_back({b, b / 1e7, b / 1.1e7, 10, 11});
+  d.busbw.push_back(s);
+  return d;
+}
+
+int count(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST(Report, SelfContainedPageWithFourPlots) {
+  std::string html = render_report(sample());
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("</html>"), std::string::npos);
+  EXPECT_EQ(count(html, "<svg"), 4);  // step bars, class errors, kernel scatter, busbw
+  EXPECT_EQ(count(html, "<svg"), count(html, "</svg>"));
+  EXPECT_EQ(count(html, "<table>"), count(html, "</table>"));
+  // Nothing external: no network references, no scripts, no linked stylesheets or images.
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  // Text is escaped.
+  EXPECT_NE(html.find("orrery validation &lt;test&gt;"), std::string::npos);
+  EXPECT_NE(html.find("sm90_xmma_gemm_&lt;bf16&gt;_kernel_"), std::string::npos);
+  EXPECT_EQ(html.find("<bf16>"), std::string::npos);
+  // Tables: workloads, errors and the skipped bundle.
+  EXPECT_NE(html.find("gpt_b"), std::string::npos);
+  EXPECT_NE(html.find("+26.5%"), std::string::npos);  // mlp_fp32: 60 vs 47.42 ms
+  EXPECT_NE(html.find("no_measured: no measured.json"), std::string::npos);
+  EXPECT_NE(html.find("1 / 2"), std::string::npos);   // within tolerance
+  // One scatter point per kernel (100 kernels, each with a tooltip).
+  EXPECT_GE(count(html, "<circle"), 100);
+}
+
+TEST(Report, Deterministic) { EXPECT_EQ(render_report(sample()), render_report(sample())); }
+
+TEST(Report, ErrorByClassSumsKernelTimes) {
+  auto cls = error_by_class(sample().workloads);
+  ASSERT_EQ(cls.size(), 5u);
+  int n = 0;
+  for (auto& c : cls) {
+    n += c.kernels;
+    EXPECT_GT(c.measured_s, 0);
+  }
+  EXPECT_EQ(n, 100);
+  // Sorted by measured time, largest first.
+  for (size_t i = 1; i < cls.size(); ++i) EXPECT_GE(cls[i - 1].measured_s, cls[i].measured_s);
+}
+
+TEST(Report, EmptyAndPartialDataStillRender) {
+  ReportData d;
+  std::string html = render_report(d);
+  EXPECT_NE(html.find("</html>"), std::string::npos);
+  EXPECT_EQ(html.find("<svg"), std::string::npos);
+  d.workloads = {workload("unmeasured", 10, 10, false)};
+  d.workloads[0].kernels.clear();
+  html = render_report(d);
+  EXPECT_EQ(count(html, "<svg"), 1);
+  EXPECT_NE(html.find("no measurement"), std::string::npos);
+  ReportData b;
+  BusbwSeries s;
+  s.collective = "all_gather";
+  s.points.push_back({1 << 20, 100, 90, 10, 11});
+  b.busbw.push_back(s);
+  EXPECT_EQ(count(render_report(b), "<svg"), 1);
+}
+
+// Writes the sample page for validation/render_check.sh when asked (not part of the assertions).
+TEST(Report, WritesSampleWhenAsked) {
+  const char* out = std::getenv("ORRERY_REPORT_SAMPLE");
+  if (!out) GTEST_SKIP() << "set ORRERY_REPORT_SAMPLE=path.html to write the sample page";
+  std::ofstream(out) << render_report(sample());
+}
