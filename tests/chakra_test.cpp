@@ -1,0 +1,213 @@
+// Chakra execution traces: wire format, lossless round trip, generated training traces.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim/error.h"
+#include "workloads/chakra.h"
+#include "workloads/train.h"
+
+using namespace orrery;
+namespace fs = std::filesystem;
+
+namespace {
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+std::string tmp(const std::string& name) { return (fs::temp_directory_path() / name).string(); }
+
+ChakraTrace sample_trace() {
+  ChakraTrace t;
+  t.version = "0.0.4";
+  t.metadata.push_back(ChakraAttr::make_string("generator", "test"));
+  t.metadata.push_back(ChakraAttr::make_int64("rank", 3));
+  ChakraNode a;
+  a.id = 0;
+  a.name = "gemm";
+  a.type = ChakraNodeType::Comp;
+  a.duration_micros = 123;
+  a.start_time_micros = 7;
+  a.attrs.push_back(ChakraAttr::make_int64("num_ops", 1LL << 40));
+  a.attrs.push_back(ChakraAttr::make_uint64("tensor_size", 1ULL << 33));
+  a.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+  a.has_inputs = true;
+  a.inputs = {"[1, 2]", "[[4096, 4096]]", "[\"Tensor(c10::BFloat16)\"]"};
+  // one attribute of every oneof kind
+  ChakraAttr x;
+  x.name = "d"; x.kind = ChakraAttr::Double; x.d = 0.1; a.attrs.push_back(x);
+  x = {}; x.name = "f"; x.kind = ChakraAttr::Float; x.d = 0.5; a.attrs.push_back(x);
+  x = {}; x.name = "i32"; x.kind = ChakraAttr::Int32; x.i = -7; a.attrs.push_back(x);
+  x = {}; x.name = "u32"; x.kind = ChakraAttr::Uint32; x.u = 4000000000u; a.attrs.push_back(x);
+  x = {}; x.name = "s32"; x.kind = ChakraAttr::Sint32; x.i = -3; a.attrs.push_back(x);
+  x = {}; x.name = "s64"; x.kind = ChakraAttr::Sint64; x.i = -(1LL << 50); a.attrs.push_back(x);
+  x = {}; x.name = "fx32"; x.kind = ChakraAttr::Fixed32; x.u = 17; a.attrs.push_back(x);
+  x = {}; x.name = "fx64"; x.kind = ChakraAttr::Fixed64; x.u = 1ULL << 60; a.attrs.push_back(x);
+  x = {}; x.name = "sfx32"; x.kind = ChakraAttr::Sfixed32; x.i = -17; a.attrs.push_back(x);
+  x = {}; x.name = "sfx64"; x.kind = ChakraAttr::Sfixed64; x.i = -(1LL << 60); a.attrs.push_back(x);
+  x = {}; x.name = "bytes"; x.kind = ChakraAttr::Bytes; x.s = std::string("\0\1\2", 3); a.attrs.push_back(x);
+  x = {}; x.name = "dl"; x.kind = ChakraAttr::DoubleList; x.dl = {1.5, -2.25}; a.attrs.push_back(x);
+  x = {}; x.name = "fl"; x.kind = ChakraAttr::FloatList; x.dl = {0.25}; a.attrs.push_back(x);
+  x = {}; x.name = "il"; x.kind = ChakraAttr::Int64List; x.il = {-1, 2, 3}; a.attrs.push_back(x);
+  x = {}; x.name = "i32l"; x.kind = ChakraAttr::Int32List; x.il = {-1, 2}; a.attrs.push_back(x);
+  x = {}; x.name = "ul"; x.kind = ChakraAttr::Uint64List; x.ul = {1, 2}; a.attrs.push_back(x);
+  x = {}; x.name = "u32l"; x.kind = ChakraAttr::Uint32List; x.ul = {5}; a.attrs.push_back(x);
+  x = {}; x.name = "s32l"; x.kind = ChakraAttr::Sint32List; x.il = {-5}; a.attrs.push_back(x);
+  x = {}; x.name = "s64l"; x.kind = ChakraAttr::Sint64List; x.il = {-6}; a.attrs.push_back(x);
+  x = {}; x.name = "f32l"; x.kind = ChakraAttr::Fixed32List; x.ul = {7}; a.attrs.push_back(x);
+  x = {}; x.name = "f64l"; x.kind = ChakraAttr::Fixed64List; x.ul = {8}; a.attrs.push_back(x);
+  x = {}; x.name = "sf32l"; x.kind = ChakraAttr::Sfixed32List; x.il = {-9}; a.attrs.push_back(x);
+  x = {}; x.name = "sf64l"; x.kind = ChakraAttr::Sfixed64List; x.il = {-10}; a.attrs.push_back(x);
+  x = {}; x.name = "bl"; x.kind = ChakraAttr::BoolList; x.il = {1, 0, 1}; x.doc = "involved dims"; a.attrs.push_back(x);
+  x = {}; x.name = "sl"; x.kind = ChakraAttr::StringList; x.sl = {"a", "b"}; a.attrs.push_back(x);
+  x = {}; x.name = "byl"; x.kind = ChakraAttr::BytesList; x.sl = {"x"}; a.attrs.push_back(x);
+  t.nodes.push_back(a);
+  ChakraNode c;
+  c.id = 1;
+  c.name = "all_reduce";
+  c.type = ChakraNodeType::CommColl;
+  c.data_deps = {0};
+  c.ctrl_deps = {0};
+  c.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<int>(ChakraCollType::AllReduce)));
+  c.attrs.push_back(ChakraAttr::make_int64("comm_size", 1 << 20));
+  t.nodes.push_back(c);
+  ChakraNode s;
+  s.id = 2;
+  s.name = "send";
+  s.type = ChakraNodeType::CommSend;
+  s.data_deps = {1};
+  s.attrs.push_back(ChakraAttr::make_int32("comm_src", 0));
+  s.attrs.push_back(ChakraAttr::make_int32("comm_dst", 8));
+  s.attrs.push_back(ChakraAttr::make_int32("comm_tag", 42));
+  t.nodes.push_back(s);
+  return t;
+}
+
+// Hand-encoded protobuf bytes (wire format of the public et_def.proto), independent of the
+// generated code: GlobalMetadata{version: "0.0.4"}, Node{id: 5, name: "mm", type: COMP_NODE,
+// data_deps: [3], duration_micros: 9, attr: [{name: "num_ops", int64_val: 300}]}.
+std::string hand_encoded() {
+  std::string md = "\x0a\x05" "0.0.4";
+  std::string attr = std::string("\x0a\x07", 2) + "num_ops" + std::string("\x48\xac\x02", 3);  // field 9 varint 300
+  std::string node = std::string("\x08\x05", 2) + std::string("\x12\x02", 2) + "mm" + std::string("\x18\x04", 2) +
+                     std::string("\x2a\x01\x03", 3) /* data_deps packed [3] */ + std::string("\x38\x09", 2) +
+                     std::string("\x52", 1) + static_cast<char>(attr.size()) + attr;
+  return static_cast<char>(md.size()) + md + static_cast<char>(node.size()) + node;
+}
+}  // namespace
+
+TEST(Chakra, RoundTripIsLossless) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  ChakraTrace t = sample_trace();
+  std::string p1 = tmp("orrery_chakra_rt1.et"), p2 = tmp("orrery_chakra_rt2.et");
+  write_chakra(p1, t);
+  ChakraTrace r = read_chakra(p1);
+  EXPECT_EQ(r.version, "0.0.4");
+  ASSERT_EQ(r.nodes.size(), 3u);
+  EXPECT_TRUE(r == t);
+  EXPECT_EQ(r.nodes[0].attr_num("num_ops", 0), static_cast<double>(1LL << 40));
+  EXPECT_EQ(r.nodes[2].attr_num("comm_tag", 0), 42);
+  EXPECT_EQ(r.nodes[1].data_deps, std::vector<std::uint64_t>{0});
+  write_chakra(p2, r);
+  EXPECT_EQ(slurp(p1), slurp(p2));  // byte-identical re-write
+  fs::remove(p1);
+  fs::remove(p2);
+}
+
+TEST(Chakra, ReadsTheWireFormatOfThePublicSchema) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  std::string p = tmp("orrery_chakra_hand.et");
+  {
+    std::ofstream out(p, std::ios::binary);
+    out << hand_encoded();
+  }
+  ChakraTrace t = read_chakra(p);
+  EXPECT_EQ(t.version, "0.0.4");
+  ASSERT_EQ(t.nodes.size(), 1u);
+  EXPECT_EQ(t.nodes[0].id, 5u);
+  EXPECT_EQ(t.nodes[0].name, "mm");
+  EXPECT_EQ(t.nodes[0].type, ChakraNodeType::Comp);
+  EXPECT_EQ(t.nodes[0].data_deps, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(t.nodes[0].duration_micros, 9u);
+  ASSERT_NE(t.nodes[0].attr("num_ops"), nullptr);
+  EXPECT_EQ(t.nodes[0].attr("num_ops")->kind, ChakraAttr::Int64);
+  EXPECT_EQ(t.nodes[0].attr_num("num_ops", 0), 300);
+  // and writing it back produces the same bytes
+  std::string p2 = tmp("orrery_chakra_hand2.et");
+  write_chakra(p2, t);
+  EXPECT_EQ(slurp(p2), hand_encoded());
+  fs::remove(p);
+  fs::remove(p2);
+}
+
+TEST(Chakra, TruncatedAndMissingFilesAreErrors) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  std::string p = tmp("orrery_chakra_trunc.et");
+  std::string bytes = hand_encoded();
+  {
+    std::ofstream out(p, std::ios::binary);
+    out << bytes.substr(0, bytes.size() - 4);
+  }
+  try {
+    read_chakra(p);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+  }
+  fs::remove(p);
+  EXPECT_THROW(read_chakra(tmp("orrery_no_such_trace.et")), Error);
+}
+
+TEST(Chakra, GeneratedTrainingTracesRoundTripAndRun) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  ModelSpec m = load_model("gpt-22b");
+  SystemSpec s = load_system("dgx-h100", 2);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  TrainPlan p;
+  p.tp = 8;
+  p.pp = 2;
+  p.micro_batch = 1;
+  p.global_batch = 4;
+  p.seq = 2048;
+  p.sequence_parallel = true;
+  p.recompute = Recompute::Selective;
+  EventCore core;
+  TrainResult r = run_training(m, s, p, hw, *comm, core, true, true);
+  std::string dir = tmp("orrery_chakra_train");
+  fs::remove_all(dir);
+  auto files = write_train_chakra(r, dir, "gpt");
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_TRUE(fs::exists(dir + "/gpt.0.et"));
+  EXPECT_TRUE(fs::exists(dir + "/gpt.8.et"));
+  for (auto& f : files) {
+    ChakraTrace t = read_chakra(f);
+    int comp = 0, coll = 0, send = 0, recv = 0;
+    for (auto& n : t.nodes) {
+      comp += n.type == ChakraNodeType::Comp;
+      coll += n.type == ChakraNodeType::CommColl;
+      send += n.type == ChakraNodeType::CommSend;
+      recv += n.type == ChakraNodeType::CommRecv;
+      if (n.type == ChakraNodeType::CommColl) EXPECT_GT(n.attr_num("comm_size", 0), 0) << n.name;
+    }
+    EXPECT_GT(comp, 0);
+    EXPECT_GT(coll, 0);
+    EXPECT_EQ(send, 4);  // 4 micro-batches: activations forward or gradients backward
+    EXPECT_EQ(recv, 4);
+    std::string again = f + ".copy";
+    write_chakra(again, t);
+    EXPECT_EQ(slurp(again), slurp(f));
+    fs::remove(again);
+  }
+  ChakraRunResult cr = run_chakra_dir(dir, hw, *comm);
+  EXPECT_EQ(cr.files.size(), 2u);
+  EXPECT_NEAR(cr.makespan_s, r.iteration_time_s, 0.03 * r.iteration_time_s);
+  fs::remove_all(dir);
+}

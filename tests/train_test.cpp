@@ -1,0 +1,378 @@
+// `orrery train`: plan validation, memory model, pipeline schedule, costs, CLI.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/error.h"
+#include "workloads/models.h"
+#include "workloads/train.h"
+
+using namespace orrery;
+
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+
+TrainPlan plan(int tp, int pp, int dp, long mb, long gb, long seq) {
+  TrainPlan p;
+  p.tp = tp;
+  p.pp = pp;
+  p.dp = dp;
+  p.micro_batch = mb;
+  p.global_batch = gb;
+  p.seq = seq;
+  return p;
+}
+
+PipelineSpec ideal_spec(int p, int v, long m, double tf, double tb) {
+  PipelineSpec s;
+  s.p = p;
+  s.v = v;
+  s.m = m;
+  s.fwd_s.assign(p * v, tf / v);
+  s.bwd_s.assign(p * v, tb / v);
+  return s;
+}
+
+struct TrainRunOut {
+  ModelSpec m;
+  SystemSpec s;
+  Accelerator hw;
+  std::unique_ptr<CommModel> comm;
+  TrainResult r;
+};
+TrainRunOut train(const std::string& model, const std::string& system, int nodes, const TrainPlan& p, bool record = false) {
+  TrainRunOut x{load_model(model), load_system(system, nodes), {}, nullptr, {}};
+  x.hw = load_accelerator(x.s.gpu);
+  x.comm = make_comm_model(x.s, "builtin");
+  EventCore core;
+  x.r = run_training(x.m, x.s, p, x.hw, *x.comm, core, true, record);
+  return x;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ models
+TEST(TrainModels, PresetParameterCounts) {
+  EXPECT_NEAR(load_model("gpt3-175b").total_params() / 1e9, 175.0, 1.5);
+  EXPECT_NEAR(load_model("gpt-22b").total_params() / 1e9, 22.0, 0.5);
+  EXPECT_NEAR(load_model("gpt-530b").total_params() / 1e9, 530.0, 5);
+  EXPECT_NEAR(load_model("gpt-1t").total_params() / 1e9, 1008.0, 10);
+  EXPECT_NEAR(load_model("llama3-8b").total_params() / 1e9, 8.03, 0.05);
+  EXPECT_NEAR(load_model("llama3-70b").total_params() / 1e9, 70.6, 0.3);
+  EXPECT_NEAR(load_model("llama3-405b").total_params() / 1e9, 405.8, 2);
+  ModelSpec mx = load_model("mixtral-8x7b");
+  EXPECT_NEAR(mx.total_params() / 1e9, 46.7, 0.3);
+  EXPECT_NEAR(mx.active_params() / 1e9, 12.9, 0.2);
+  for (auto& n : list_models()) EXPECT_NO_THROW(load_model(n)) << n;
+}
+
+TEST(TrainModels, MegatronModelFlopsFormula) {
+  // 72 B s L h^2 (1 + s/(6h) + V/(12hL)) per iteration (Narayanan et al. 2021).
+  ModelSpec m = load_model("gpt3-175b");
+  double B = 64, s = 2048, L = 96, h = 12288, V = 51200;
+  double megatron = 72 * B * s * L * h * h * (1 + s / (6 * h) + V / (12 * h * L));
+  EXPECT_NEAR(m.model_flops_per_token(2048) * B * s / megatron, 1.0, 1e-3);
+}
+
+TEST(TrainModels, UnknownKeyIsAClearError) {
+  nlohmann::json j = {{"layers", 2}, {"hidden", 64}, {"heads", 4}, {"ffn", 256}, {"vocab", 100}, {"seq", 32}, {"hiden", 5}};
+  std::string e = error_of([&] { parse_model(j, "my.json"); });
+  EXPECT_TRUE(contains(e, "my.json")) << e;
+  EXPECT_TRUE(contains(e, "hiden")) << e;
+  EXPECT_TRUE(contains(e, "unknown model key")) << e;
+  j.erase("hiden");
+  EXPECT_NO_THROW(parse_model(j, "my.json"));
+  j.erase("vocab");
+  EXPECT_TRUE(contains(error_of([&] { parse_model(j, "my.json"); }), "vocab"));
+  EXPECT_TRUE(contains(error_of([&] { load_model("no-such-model"); }), "unknown model preset"));
+}
+
+// ------------------------------------------------------------------ plan validation
+TEST(TrainPlanCheck, GpuCountMismatch) {
+  ModelSpec m = load_model("gpt3-175b");
+  SystemSpec s = load_system("dgx-h100", 4);  // 32 GPUs
+  TrainPlan p = plan(8, 2, 4, 1, 64, 2048);    // 64
+  std::string e = error_of([&] { validate_plan(m, p, s); });
+  EXPECT_TRUE(contains(e, "does not match the GPU count 32")) << e;
+  EXPECT_TRUE(contains(e, "= 64")) << e;
+}
+
+TEST(TrainPlanCheck, HeadsNotDivisibleByTp) {
+  ModelSpec m = load_model("gpt-22b");  // 64 heads
+  SystemSpec s = load_system("dgx-h100", 3);
+  TrainPlan p = plan(24, 1, 1, 1, 1, 2048);
+  std::string e = error_of([&] { validate_plan(m, p, s); });
+  EXPECT_TRUE(contains(e, "--tp")) << e;
+  EXPECT_TRUE(contains(e, "heads 64")) << e;
+}
+
+TEST(TrainPlanCheck, OtherConstraints) {
+  ModelSpec m = load_model("gpt3-175b");
+  SystemSpec s = load_system("dgx-h100", 8);
+  TrainPlan p = plan(8, 8, 1, 1, 64, 2048);
+  EXPECT_NO_THROW(validate_plan(m, p, s));
+  p.vp = 5;  // 96 layers not divisible by 40
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, p, s); }), "does not divide the 96 layers"));
+  p.vp = 3;
+  p.global_batch = 60;  // 60 micro-batches, not a multiple of PP for interleaving
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, p, s); }), "interleaved"));
+  p = plan(8, 8, 1, 1, 64, 2048);
+  p.ep = 2;
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, p, s); }), "not a mixture-of-experts"));
+  EXPECT_TRUE(contains(error_of([&] { load_system("dgx-z900", 1); }), "unknown system"));
+}
+
+// ------------------------------------------------------------------ pipeline schedule
+TEST(TrainPipeline, OneFOneBBubbleMatchesClosedForm) {
+  for (int p : {2, 4, 8}) {
+    for (long m : {1L, 4L, 8L, 32L}) {
+      EventCore core;
+      PipelineRun r = simulate_pipeline(ideal_spec(p, 1, m, 1e-3, 2e-3), core);
+      double expect = static_cast<double>(p - 1) / static_cast<double>(m + p - 1);
+      EXPECT_NEAR(r.makespan, (m + p - 1) * 3e-3, 1e-9) << "p=" << p << " m=" << m;
+      for (int i = 0; i < p; ++i) EXPECT_NEAR((r.makespan - r.stages[i].busy) / r.makespan, expect, 1e-9) << "p=" << p << " m=" << m << " stage " << i;
+    }
+  }
+}
+
+TEST(TrainPipeline, InterleavedBubbleShrinksByV) {
+  // Megatron interleaved 1F1B: bubble (p-1)/(v m + p - 1) of the iteration.
+  for (int v : {2, 3}) {
+    int p = 4;
+    long m = 8;
+    EventCore core;
+    PipelineRun r = simulate_pipeline(ideal_spec(p, v, m, 1e-3, 2e-3), core);
+    double expect = static_cast<double>(p - 1) / static_cast<double>(v * m + p - 1);
+    EXPECT_NEAR((r.makespan - r.stages[0].busy) / r.makespan, expect, 1e-9) << "v=" << v;
+  }
+}
+
+TEST(TrainPipeline, PeakInflightMatchesMemoryModel) {
+  for (int v : {1, 2, 3}) {
+    TrainPlan p = plan(1, 4, 1, 1, 8, 128);
+    p.vp = v;
+    EventCore core;
+    PipelineRun r = simulate_pipeline(ideal_spec(4, v, 8, 1e-3, 2e-3), core);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(r.stages[i].peak_inflight, inflight_chunks(p, i)) << "v=" << v << " stage " << i;
+  }
+  // Korthikanti et al.: interleaving stores (1 + (p-1)/(p v)) x the layers of one stage x p.
+  TrainPlan p = plan(1, 8, 1, 1, 64, 128);
+  p.vp = 3;
+  double layers = static_cast<double>(inflight_chunks(p, 0)) * 96.0 / (8 * 3);
+  EXPECT_NEAR(layers, 96.0 * (1 + 7.0 / 24.0), 1e-9);
+}
+
+TEST(TrainPipeline, P2pLatencyIsExposedNotBubble) {
+  PipelineSpec s = ideal_spec(4, 1, 8, 1e-3, 2e-3);
+  s.p2p_s = 1e-4;
+  EventCore core;
+  PipelineRun r = simulate_pipeline(s, core);
+  EXPECT_GT(r.makespan, 11 * 3e-3);
+}
+
+// ------------------------------------------------------------------ memory
+TEST(TrainMemory, ZeroStagesMatchClosedForm) {
+  ModelSpec m = load_model("llama3-8b");
+  for (int zero = 0; zero <= 3; ++zero) {
+    TrainPlan p = plan(2, 2, 8, 1, 64, 4096);
+    p.zero = zero;
+    MemoryBreakdown mb = stage_memory(m, p, 0, inflight_chunks(p, 0));
+    double P = mb.params, d = 8;
+    // stage 0 of PP 2 holds 16 layers and the input embedding, split over TP 2
+    EXPECT_NEAR(P, (16 * m.layer_params() + m.embedding_params()) / 2, 1);
+    double w = zero >= 3 ? 2 * P / d : 2 * P, g = zero >= 2 ? 2 * P / d : 2 * P, o = zero >= 1 ? 12 * P / d : 12 * P;
+    EXPECT_NEAR(mb.weights, w, 1e-6 * w) << "zero " << zero;
+    EXPECT_NEAR(mb.gradients, g, 1e-6 * g) << "zero " << zero;
+    EXPECT_NEAR(mb.optimizer, o, 1e-6 * o) << "zero " << zero;
+  }
+  double w, g, o;
+  model_state_bytes(1e9, 64, 3, &w, &g, &o);
+  EXPECT_DOUBLE_EQ(w + g + o, 16e9 / 64);
+  model_state_bytes(1e9, 64, 0, &w, &g, &o);
+  EXPECT_DOUBLE_EQ(w + g + o, 16e9);
+}
+
+TEST(TrainMemory, ActivationsMatchKorthikanti) {
+  ModelSpec m = load_model("gpt-22b");
+  double s = 2048, b = 4, h = 6144, a = 64, t = 8, sbh = s * b * h;
+  TrainPlan p = plan(8, 1, 1, 4, 4, 2048);
+  p.attention = AttentionImpl::Unfused;
+  p.recompute = Recompute::None;
+  EXPECT_NEAR(activation_bytes_per_layer(m, p), sbh * (10 + 24 / t + 5 * a * s / (h * t)), 1);
+  p.sequence_parallel = true;
+  EXPECT_NEAR(activation_bytes_per_layer(m, p), sbh / t * (34 + 5 * a * s / h), 1);
+  p.recompute = Recompute::Selective;
+  EXPECT_NEAR(activation_bytes_per_layer(m, p), sbh / t * 34, 1);
+  p.sequence_parallel = false;
+  EXPECT_NEAR(activation_bytes_per_layer(m, p), sbh * (10 + 24 / t), 1);
+  p.recompute = Recompute::Full;
+  EXPECT_NEAR(activation_bytes_per_layer(m, p), 2 * sbh, 1);
+}
+
+TEST(TrainMemory, PlanThatDoesNotFitIsRejectedWithNumbers) {
+  TrainPlan p = plan(8, 1, 1, 4, 4, 2048);
+  p.attention = AttentionImpl::Unfused;  // 22B without recomputation: ~86 GB on an 80 GB A100
+  std::string e = error_of([&] { train("gpt-22b", "dgx-a100", 1, p); });
+  EXPECT_TRUE(contains(e, "does not fit")) << e;
+  EXPECT_TRUE(contains(e, "activations")) << e;
+  EXPECT_TRUE(contains(e, "optimizer")) << e;
+  EXPECT_TRUE(contains(e, "GiB")) << e;
+}
+
+// ------------------------------------------------------------------ costs and the whole run
+TEST(TrainRun, BreakdownSumsToIterationAndIsDeterministic) {
+  TrainPlan p = plan(8, 4, 4, 1, 64, 2048);
+  p.sequence_parallel = true;
+  p.recompute = Recompute::Selective;
+  p.zero = 1;
+  TrainRunOut a = train("gpt3-175b", "dgx-h100", 16, p);
+  const TrainResult& r = a.r;
+  double sum = r.compute_s + r.tp_exposed_s + r.cp_exposed_s + r.ep_exposed_s + r.pp_exposed_s + r.bubble_s +
+               r.dp_exposed_s + r.optimizer_s;
+  EXPECT_NEAR(sum, r.iteration_time_s, 1e-6 * r.iteration_time_s);
+  EXPECT_GT(r.tp_exposed_s, 0);
+  EXPECT_GT(r.bubble_s, 0);
+  EXPECT_GT(r.mfu, 0.2);
+  EXPECT_LT(r.mfu, 0.8);
+  TrainRunOut b = train("gpt3-175b", "dgx-h100", 16, p);
+  nlohmann::json ja = a.r.to_json(), jb = b.r.to_json();
+  ja.erase("sim_wall_s");
+  jb.erase("sim_wall_s");
+  EXPECT_EQ(ja.dump(), jb.dump());
+}
+
+TEST(TrainRun, Fp8IsFasterOnH100) {
+  TrainPlan p = plan(8, 1, 1, 1, 8, 8192);
+  p.sequence_parallel = true;
+  TrainRunOut bf = train("llama3-8b", "dgx-h100", 1, p);
+  p.precision = Dtype::FP8;
+  TrainRunOut f8 = train("llama3-8b", "dgx-h100", 1, p);
+  EXPECT_LT(f8.r.iteration_time_s, bf.r.iteration_time_s);
+}
+
+TEST(TrainRun, MoeExpertParallelAndContextParallelEmitTheirCommunication) {
+  TrainPlan p = plan(2, 1, 8, 1, 32, 4096);
+  p.ep = 8;
+  p.cp = 2;
+  p.sequence_parallel = true;
+  p.recompute = Recompute::Selective;
+  p.zero = 1;
+  TrainRunOut x = train("mixtral-8x7b", "dgx-h100", 4, p);
+  int a2a = 0, cpx = 0;
+  for (auto& k : x.r.costs.layer_fwd) {
+    if (k.cls == "ep") ++a2a;
+    if (k.cls == "cp") ++cpx;
+  }
+  EXPECT_EQ(a2a, 2);
+  EXPECT_EQ(cpx, 1);
+  EXPECT_GT(x.r.ep_exposed_s, 0);
+}
+
+TEST(TrainRun, RecomputeCostsTime) {
+  TrainPlan p = plan(8, 1, 1, 4, 4, 2048);
+  p.attention = AttentionImpl::Unfused;
+  p.sequence_parallel = true;
+  p.recompute = Recompute::Selective;
+  TrainRunOut sel = train("gpt-22b", "dgx-a100", 1, p);
+  p.recompute = Recompute::Full;
+  TrainRunOut full = train("gpt-22b", "dgx-a100", 1, p);
+  EXPECT_GT(full.r.iteration_time_s, sel.r.iteration_time_s * 1.15);
+  EXPECT_LT(full.r.peak_memory_bytes, sel.r.peak_memory_bytes);
+  EXPECT_GT(full.r.hfu, full.r.mfu);
+}
+
+// The two rows of shared/reference/published_training.json (Korthikanti et al. 2022, Table 5,
+// Selene DGX A100). The model is not fitted to them: this guards against regressions, with the
+// measured gaps (-6% .. -14%) reported in docs/training.md.
+TEST(TrainRun, PublishedKorthikantiRowsWithinRegressionBand) {
+  struct Row { const char* model; int nodes, tp, pp, vp; long mb, gb; double full, sel; };
+  for (Row row : {Row{"gpt-22b", 1, 8, 1, 1, 4, 4, 1.42, 1.10}, Row{"gpt3-175b", 8, 8, 8, 3, 1, 64, 18.13, 13.75}}) {
+    for (bool full : {true, false}) {
+      TrainPlan p = plan(row.tp, row.pp, 1, row.mb, row.gb, 2048);
+      p.vp = row.vp;
+      p.attention = AttentionImpl::Unfused;  // Megatron-LM 2022: no flash attention
+      p.recompute = full ? Recompute::Full : Recompute::Selective;
+      p.sequence_parallel = !full;
+      TrainRunOut x = train(row.model, "dgx-a100", row.nodes, p);
+      double pub = full ? row.full : row.sel;
+      double err = (x.r.iteration_time_s - pub) / pub;
+      EXPECT_LT(std::abs(err), 0.2) << row.model << (full ? " full" : " selective") << " predicted " << x.r.iteration_time_s;
+    }
+  }
+}
+
+TEST(TrainRun, TimelineHasOneTrackPerRankStreamWithNamedKernels) {
+  TrainPlan p = plan(8, 2, 1, 1, 4, 2048);
+  p.sequence_parallel = true;
+  TrainRunOut x = train("gpt-22b", "dgx-h100", 2, p, /*record=*/true);
+  std::string path = (std::filesystem::temp_directory_path() / "orrery_train_timeline_test.json").string();
+  write_train_timeline(x.r, path);
+  std::ifstream in(path);
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::set<std::pair<long, int>> tracks;
+  std::set<std::string> names;
+  for (auto& e : j["traceEvents"]) {
+    if (e["ph"] == "X") {
+      tracks.insert({e["pid"].get<long>(), e["tid"].get<int>()});
+      names.insert(e["name"].get<std::string>());
+    }
+  }
+  EXPECT_TRUE(tracks.count({0, 1}));   // rank 0 compute
+  EXPECT_TRUE(tracks.count({8, 1}));   // rank 8 (stage 1) compute
+  EXPECT_TRUE(tracks.count({0, 2}));   // rank 0 TP stream
+  EXPECT_TRUE(names.count("qkv_gemm"));
+  EXPECT_TRUE(names.count("flash_attention_fwd"));
+  EXPECT_TRUE(names.count("lm_head_gemm"));
+  std::filesystem::remove(path);
+}
+
+TEST(TrainCli, BadPlanExitsWithOneLineError) {
+  std::string out = (std::filesystem::temp_directory_path() / "orrery_train_cli_err.txt").string();
+  std::string cmd = std::string(ORRERY_BINARY) +
+                    " train --model gpt3-175b --system dgx-h100 --nodes 2 --tp 8 --pp 4 --dp 1 --micro-batch 1 --global-batch 8 2> " + out;
+  int rc = std::system(cmd.c_str());
+  EXPECT_NE(rc, 0);
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_TRUE(contains(ss.str(), "does not match the GPU count 16")) << ss.str();
+  std::filesystem::remove(out);
+}
+
+TEST(TrainCli, JsonOutputHasTheReportedFields) {
+  auto dir = std::filesystem::temp_directory_path();
+  std::string js = (dir / "orrery_train_cli.json").string(), tl = (dir / "orrery_train_cli_tl.json").string();
+  std::string cmd = std::string(ORRERY_BINARY) +
+                    " train --model llama3-8b --system dgx-h100 --nodes 1 --tp 2 --pp 2 --dp 2 --micro-batch 1 "
+                    "--global-batch 8 --seq 4096 --recompute selective --sequence-parallel --zero 1 --json " + js +
+                    " --timeline " + tl + " > /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream in(js);
+  nlohmann::json j = nlohmann::json::parse(in);
+  for (const char* k : {"iteration_time_s", "tokens_per_s_per_gpu", "mfu", "breakdown_s", "peak_memory_bytes", "memory_per_stage"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_GT(j["iteration_time_s"].get<double>(), 0);
+  std::ifstream tin(tl);
+  EXPECT_NO_THROW(nlohmann::json::parse(tin));
+  std::filesystem::remove(js);
+  std::filesystem::remove(tl);
+}
