@@ -53,7 +53,8 @@ const std::map<std::string, ParamSet>& param_sets() {
                                     lat("switch_latency", "0.3 us", "network switch port to port"),
                                     cnt("switch_radix", "64", "ports per network switch"),
                                     ParamDecl{"oversubscription", Unit::Ratio, "1", "leaf down:up port ratio", true},
-                                    cnt("tiers", "0", "fat-tree tiers: 2, 3, or 0 = fewest that fit", false)}));
+                                    cnt("tiers", "0", "fat-tree tiers: 2, 3, or 0 = fewest that fit", false),
+                                    cnt("rail_optimized", "1", "1: leaf switches group one rail (NIC i of every server); 0: a server's NICs share leaves", false)}));
     m.emplace("torus", ParamSet("topology.torus", "2D/3D torus with wrap-around (TPU-style); \"dims\": [x, y, z]",
                                 {bw("link_bandwidth", "100 GB/s", "per neighbour link, per direction"),
                                  lat("link_latency", "1 us", "per link")}));
@@ -144,8 +145,10 @@ void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where)
   }
   f->nic_of_gpu.assign(static_cast<size_t>(nodes * gpn), -1);
   if (nodes == 1) return;  // a single server: NVLink only
-  // Endpoints rail-major: e = rail * nodes + node, so a leaf holds one rail of consecutive servers.
+  // Rail-optimized: endpoints rail-major (e = rail * nodes + node), so a leaf holds one rail of
+  // consecutive servers; otherwise node-major (e = node * gpn + rail).
   int E = nodes * gpn;
+  f->rail_major = p.get("rail_optimized") > 0;
   int radix = as_int(p.get("switch_radix"));
   if (radix < 2) throw make_error(where, "switch_radix", "must be at least 2");
   double o = p.get("oversubscription");
@@ -165,7 +168,7 @@ void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where)
     throw make_error(where, "nodes", "cluster too large for a three-tier fat tree of radix " + std::to_string(radix));
   double nicbw = p.get("nic_bandwidth"), netlat = p.get("net_link_latency"), swlat = p.get("switch_latency");
   for (int e = 0; e < E; ++e) {
-    int rail = e / nodes, node = e % nodes;
+    int rail = f->rail_major ? e / nodes : e % gpn, node = f->rail_major ? e % nodes : e / gpn;
     VertexProps v{"n" + std::to_string(node) + ".nic" + std::to_string(rail), Kind::NIC, -1, node, rail};
     int nv = t.add_vertex(v);
     f->nic.push_back(nv);

@@ -212,7 +212,7 @@ Route Topology::route_fat(int src, int dst, std::uint64_t h) const {
       gb = dst;
       eb = f.nic_of_gpu[static_cast<size_t>(B.rank)];
     } else {
-      eb = B.local * nodes + B.node;
+      eb = f.endpoint(B.node, B.local, nodes, gpus_per_node);
     }
     if (A.kind == Kind::GPU) {
       // PXN: leave through the NIC on the destination's rail (NVLink hop to that rail's GPU).
@@ -224,7 +224,7 @@ Route Topology::route_fat(int src, int dst, std::uint64_t h) const {
       if (ea < 0 || eb < 0) throw Error(name + ": GPU without a NIC cannot reach another node");
       one(cur, f.nic[static_cast<size_t>(ea)], -1);
     } else {
-      ea = A.local * nodes + A.node;
+      ea = f.endpoint(A.node, A.local, nodes, gpus_per_node);
     }
     net(ea, eb);
     if (gb >= 0) one(f.nic[static_cast<size_t>(eb)], gb, -1);

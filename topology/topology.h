@@ -113,7 +113,11 @@ class Topology {
   // Builder-internal structure used by closed-form routing.
   struct FatTree {
     int tiers = 2, down = 32, up = 32, pod_leaves = 0;
-    std::vector<int> nic;                  // NIC vertex by endpoint id (rail-major)
+    bool rail_major = true;                // rail-optimized endpoint order
+    std::vector<int> nic;                  // NIC vertex by endpoint id
+    int endpoint(int node, int rail, int nodes, int gpn) const {
+      return rail_major ? rail * nodes + node : node * gpn + rail;
+    }
     std::vector<int> leaf;                 // leaf switch vertices
     std::vector<std::vector<int>> spine;   // [pod][j] (2 tiers: one pod)
     std::vector<std::vector<int>> core;    // [j][c] (3 tiers)

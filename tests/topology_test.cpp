@@ -1,0 +1,195 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "sim/error.h"
+#include "topology/topology.h"
+
+using namespace orrery;
+using namespace orrery::topo;
+
+namespace {
+
+Topology build(const nlohmann::json& j) { return build_topology(j, "test.json"); }
+
+// Flow conservation of a route: net outflow 1 at src, net inflow 1 at dst, 0 elsewhere.
+void expect_valid_route(const Topology& t, int src, int dst, const Route& r) {
+  std::map<int, double> net;
+  for (const auto& h : r.hops) {
+    const Link& l = t.links[static_cast<size_t>(h.link)];
+    net[l.src] -= h.fraction;
+    net[l.dst] += h.fraction;
+    ASSERT_GT(h.fraction, 0.0);
+  }
+  for (auto& [v, x] : net) {
+    double want = v == src ? -1.0 : v == dst ? 1.0 : 0.0;
+    ASSERT_NEAR(x, want, 1e-9) << t.name << ": route " << src << "->" << dst << " at " << t.vertex(v).name;
+  }
+  if (src != dst) ASSERT_FALSE(r.hops.empty());
+}
+
+void expect_all_pairs(const Topology& t) {
+  for (int a = 0; a < t.num_gpus(); ++a)
+    for (int b = 0; b < t.num_gpus(); ++b) {
+      Route r = t.route_ranks(a, b, static_cast<std::uint64_t>(a * 7919 + b));
+      expect_valid_route(t, t.gpus[static_cast<size_t>(a)], t.gpus[static_cast<size_t>(b)], r);
+    }
+}
+
+nlohmann::json cluster(int nodes, int radix, int tiers = 0, double oversub = 1, int rail = 1) {
+  return {{"type", "nvswitch"}, {"nodes", nodes},        {"switch_radix", radix},
+          {"tiers", tiers},     {"oversubscription", oversub}, {"rail_optimized", rail}};
+}
+
+}  // namespace
+
+TEST(Topology, PresetsLoad) {
+  for (const auto& name : list_systems()) {
+    System s = load_system(name);
+    EXPECT_GT(s.topo.num_gpus(), 0) << name;
+  }
+  System dgx = load_system("dgx-h100");
+  EXPECT_EQ(dgx.topo.num_gpus(), 8);
+  System c = load_system("h100-cluster", 16);
+  EXPECT_EQ(c.topo.num_gpus(), 128);
+}
+
+TEST(Topology, RoutingReachesEveryPairOnEveryTopology) {
+  std::vector<nlohmann::json> descs = {
+      {{"type", "ring"}, {"gpus", 7}},
+      {{"type", "ring"}, {"gpus", 2}},
+      {{"type", "fully_connected"}, {"gpus", 5}},
+      {{"type", "single_switch"}, {"gpus", 6}},
+      {{"type", "nvswitch"}, {"nodes", 1}},
+      cluster(4, 64),          // one leaf per rail group
+      cluster(4, 8),           // two tiers
+      cluster(8, 8),           // three tiers (16 leaves > radix 8)
+      cluster(6, 8, 0, 2, 0),  // oversubscribed, not rail-optimized
+      {{"type", "torus"}, {"dims", {3, 4}}},
+      {{"type", "torus"}, {"dims", {2, 2, 3}}},
+      {{"type", "dragonfly"}, {"groups", 5}, {"routers_per_group", 2}, {"gpus_per_router", 2}, {"global_links_per_router", 2}},
+  };
+  for (auto& d : descs) {
+    Topology t = build(d);
+    SCOPED_TRACE(d.dump());
+    expect_all_pairs(t);
+  }
+  expect_all_pairs(load_system("example-graph").topo);
+}
+
+TEST(Topology, FatTreeTiersAndRails) {
+  Topology t3 = build(cluster(8, 8));
+  ASSERT_TRUE(t3.fat);
+  EXPECT_EQ(t3.fat->tiers, 3);
+  Topology t2 = build(cluster(4, 8));
+  EXPECT_EQ(t2.fat->tiers, 2);
+  // Rail-optimized: same-rail GPUs of neighbouring servers meet at one leaf (NIC, leaf, NIC).
+  Route r = t2.route_ranks(0, 8);  // node 0 gpu 0 -> node 1 gpu 0
+  EXPECT_EQ(r.length, 4);          // pcie, nic->leaf, leaf->nic, pcie
+  // Cross-rail goes through NVLink to the destination's rail first (PXN).
+  Route x = t2.route_ranks(0, 9);
+  EXPECT_EQ(x.length, 6);
+  EXPECT_THROW(build(cluster(8, 8, 2)), Error);  // two tiers cannot hold 16 leaves of radix 8
+}
+
+TEST(Topology, TorusDimensionOrderWithWrap) {
+  Topology t = build({{"type", "torus"}, {"dims", {4, 4}}});
+  EXPECT_EQ(t.route_ranks(0, 3).length, 1);      // (0,0) -> (3,0) over the wrap-around link
+  EXPECT_EQ(t.route_ranks(0, 2 + 4).length, 3);  // (0,0) -> (2,1): 2 in x then 1 in y
+  Route r = t.route_ranks(0, 1 + 4 * 1);
+  ASSERT_EQ(r.hops.size(), 2u);
+  EXPECT_EQ(t.vertex(t.links[static_cast<size_t>(r.hops[0].link)].dst).name, "gpu1_0");  // x first
+  EXPECT_EQ(t.num_gpus(), 16);
+  EXPECT_EQ(static_cast<int>(t.links.size()), 16 * 4);  // 4 neighbours each, directed
+}
+
+TEST(Topology, EcmpSpreadsFlows) {
+  // g0 - a - {m0..m3} - b - g1: four equal-cost paths.
+  nlohmann::json d = {{"type", "graph"}};
+  d["vertices"] = {{{"name", "g0"}, {"kind", "gpu"}}, {{"name", "g1"}, {"kind", "gpu"}}, {{"name", "a"}}, {{"name", "b"}}};
+  d["links"] = {{{"a", "g0"}, {"b", "a"}, {"bandwidth", "100 GB/s"}}, {{"a", "b"}, {"b", "g1"}, {"bandwidth", "100 GB/s"}}};
+  for (int k = 0; k < 4; ++k) {
+    std::string m = "m" + std::to_string(k);
+    d["vertices"].push_back({{"name", m}});
+    d["links"].push_back({{"a", "a"}, {"b", m}, {"bandwidth", "25 GB/s"}});
+    d["links"].push_back({{"a", m}, {"b", "b"}, {"bandwidth", "25 GB/s"}});
+  }
+  Topology t = build(d);
+  std::map<std::string, int> use;
+  for (std::uint64_t h = 0; h < 4000; ++h) {
+    Route r = t.route_ranks(0, 1, h);
+    ASSERT_EQ(r.length, 4);
+    use[t.vertex(t.links[static_cast<size_t>(r.hops[1].link)].dst).name]++;
+    // Deterministic: the same hash gives the same path.
+    EXPECT_EQ(t.route_ranks(0, 1, h).hops[1].link, r.hops[1].link);
+  }
+  ASSERT_EQ(use.size(), 4u);
+  for (auto& [m, c] : use) EXPECT_GT(c, 800) << m;
+  // Fat tree: leaf-to-leaf flows spread over the spines.
+  Topology f = build(cluster(8, 8, 0, 1, 0));
+  std::map<int, int> spine;
+  for (int a = 0; a < 8; ++a)
+    for (int b = 56; b < 64; ++b) {
+      Route r = f.route_ranks(a, b, topo::mix_hash(a, b));
+      for (auto& h : r.hops)
+        if (f.vertex(f.links[static_cast<size_t>(h.link)].dst).level >= 2) spine[f.links[static_cast<size_t>(h.link)].dst]++;
+    }
+  EXPECT_GT(spine.size(), 2u);
+}
+
+TEST(Topology, SummaryDiameterBisection) {
+  Summary s = load_system("dgx-h100").topo.summary();
+  EXPECT_EQ(s.gpus, 8);
+  EXPECT_EQ(s.nvswitches, 4);
+  EXPECT_EQ(s.diameter, 2);
+  EXPECT_NEAR(s.bisection, 4 * 450e9, 1e3);  // 4 GPUs x 18 x 25 GB/s
+  Summary r = build({{"type", "ring"}, {"gpus", 8}, {"link_bandwidth", "50 GB/s"}}).summary();
+  EXPECT_EQ(r.diameter, 4);
+  EXPECT_NEAR(r.bisection, 100e9, 1e3);  // two links cross the cut
+  Summary c = load_system("h100-cluster", 8).topo.summary();
+  EXPECT_NEAR(c.bisection, 32 * 50e9, 1e3);  // 32 NICs of 400 Gb/s on each side
+  EXPECT_EQ(c.diameter, 6);                  // gpu, nvswitch, gpu, nic, leaf, nic, gpu
+}
+
+TEST(Topology, JsonRoundTrip) {
+  Topology t = load_system("h100-cluster", 2).topo;
+  nlohmann::json j = t.to_json();
+  Topology u = build(j);
+  EXPECT_EQ(u.num_gpus(), t.num_gpus());
+  EXPECT_EQ(u.links.size(), t.links.size());
+  expect_valid_route(u, u.gpus[0], u.gpus[15], u.route_ranks(0, 15));
+  EXPECT_NE(t.to_dot().find("n0.gpu0"), std::string::npos);
+}
+
+TEST(Topology, BadInputIsOneLineError) {
+  auto msg = [](const nlohmann::json& d) {
+    try {
+      build_topology(d, "bad.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  nlohmann::json disc = {{"type", "graph"}};
+  disc["vertices"] = {{{"name", "g0"}, {"kind", "gpu"}}, {{"name", "g1"}, {"kind", "gpu"}}, {{"name", "g2"}, {"kind", "gpu"}}};
+  disc["links"] = {{{"a", "g0"}, {"b", "g1"}, {"bandwidth", "10 GB/s"}}};
+  std::string m = msg(disc);
+  EXPECT_NE(m.find("disconnected"), std::string::npos) << m;
+  EXPECT_NE(m.find("g2"), std::string::npos) << m;
+  nlohmann::json zero = disc;
+  zero["links"].push_back({{"a", "g1"}, {"b", "g2"}, {"bandwidth", "0 GB/s"}});
+  m = msg(zero);
+  EXPECT_NE(m.find("bandwidth"), std::string::npos) << m;
+  EXPECT_NE(m.find("links[1]"), std::string::npos) << m;
+  m = msg({{"type", "ring"}, {"gpus", 4}, {"link_bandwidth", "0 GB/s"}});
+  EXPECT_NE(m.find("link_bandwidth"), std::string::npos) << m;
+  m = msg({{"type", "hypercube"}});
+  EXPECT_NE(m.find("unknown topology type"), std::string::npos) << m;
+  m = msg({{"type", "torus"}});
+  EXPECT_NE(m.find("dims"), std::string::npos) << m;
+  m = msg({{"type", "ring"}, {"gpus", 4}, {"colour", 3}});
+  EXPECT_NE(m.find("colour"), std::string::npos) << m;
+  for (auto& d : std::vector<nlohmann::json>{disc, zero}) EXPECT_EQ(msg(d).find('\n'), std::string::npos);
+  EXPECT_THROW(load_system("no-such-system"), Error);
+  EXPECT_THROW(load_system("ring8", 4), Error);  // --nodes on a non-cluster
+}
