@@ -197,8 +197,8 @@ std::string step_bars(const std::vector<ReplayResult>& ws, double tol) {
 
 // ---- error by kernel class ------------------------------------------------------------------
 std::string class_bars(const std::vector<ClassError>& cls, double tol) {
-  const int left = 130, right = 150, top = 30, row_h = 26;
-  int width = 900;
+  const int left = 130, right = 230, top = 30, row_h = 26;
+  int width = 980;
   int height = top + row_h * static_cast<int>(std::max<size_t>(1, cls.size())) + 40;
   Svg s(width, height, "error by kernel class");
   double m = tol > 0 ? tol : 10;
@@ -424,7 +424,7 @@ std::string render_report(const ReportData& d) {
       if (tol <= 0 || std::fabs(w.error_pct) <= tol) ++within;
     }
   o << "<div class=\"summary\">\n";
-  o << "<div class=\"card\">workloads<b>" << d.workloads.size() << "</b></div>\n";
+  if (!d.workloads.empty()) o << "<div class=\"card\">workloads<b>" << d.workloads.size() << "</b></div>\n";
   if (measured) {
     o << "<div class=\"card\">mean |step error|<b>" << f(sum_abs / measured, 1) << "%</b></div>\n";
     o << "<div class=\"card\">worst |step error|<b>" << f(worst, 1) << "%</b></div>\n";
@@ -437,8 +437,8 @@ std::string render_report(const ReportData& d) {
     int n = 0;
     for (auto& s : d.busbw)
       for (auto& p : s.points)
-        if (p.measured_busbw > 0) {
-          se += std::fabs(p.simulated_busbw - p.measured_busbw) / p.measured_busbw * 100;
+        if (p.measured_time_us > 0 && p.simulated_time_us > 0) {
+          se += std::fabs(p.measured_time_us / p.simulated_time_us - 1) * 100;
           ++n;
         }
     if (n) o << "<div class=\"card\">mean |busbw error|<b>" << f(se / n, 1) << "%</b></div>\n";
@@ -496,11 +496,12 @@ std::string render_report(const ReportData& d) {
     o << "<h2>Per-kernel: simulated vs measured</h2>\n";
     o << "<p class=\"note\">One point per kernel (log-log). On the diagonal the model is exact; dashed lines: a factor "
          "of two. Hover a point for the kernel's name.</p>\n";
-    o << kernel_scatter(d.workloads, 6000);
+    o << kernel_scatter(d.workloads, 8000);
     for (auto& w : d.workloads) {
       auto top = top_kernels(w, 15);
       if (top.empty()) continue;
-      o << "<h3>" << html_escape(w.bundle_name) << ": kernels with the most measured time</h3>\n";
+      o << "<h3>" << html_escape(w.bundle_name) << " (" << html_escape(w.hw) << ", " << html_escape(w.mode)
+        << "): kernels with the most measured time</h3>\n";
       o << "<table>\n<tr><th class=\"l\">kernel</th><th class=\"l\">class</th><th>count</th><th>measured (ms)</th>"
            "<th>simulated (ms)</th><th>error</th></tr>\n";
       for (auto& k : top) {
@@ -521,12 +522,14 @@ std::string render_report(const ReportData& d) {
     o << busbw_plot(d.busbw);
     for (auto& s : d.busbw) {
       o << "<h3>" << html_escape(s.label) << "</h3>\n<table>\n<tr><th>size</th><th>measured time (us)</th>"
-           "<th>simulated time (us)</th><th>measured busbw (GB/s)</th><th>simulated busbw (GB/s)</th><th>error</th></tr>\n";
+           "<th>simulated time (us)</th><th>measured busbw (GB/s)</th><th>simulated busbw (GB/s)</th><th>busbw error</th></tr>\n";
       for (auto& p : s.points) {
-        double e = p.measured_busbw > 0 ? (p.simulated_busbw - p.measured_busbw) / p.measured_busbw * 100 : 0;
+        // busbw error from the times (the printed busbw columns are rounded to 0.01 GB/s).
+        bool has = p.measured_time_us > 0 && p.simulated_time_us > 0;
+        double e = has ? (p.measured_time_us / p.simulated_time_us - 1) * 100 : 0;
         o << "<tr><td>" << bytes_label(p.bytes) << "</td><td>" << f(p.measured_time_us, 2) << "</td><td>"
           << f(p.simulated_time_us, 2) << "</td><td>" << f(p.measured_busbw, 2) << "</td><td>" << f(p.simulated_busbw, 2)
-          << "</td><td>" << (p.measured_busbw > 0 ? pct(e) : std::string("-")) << "</td></tr>\n";
+          << "</td><td>" << (has ? pct(e) : std::string("-")) << "</td></tr>\n";
       }
       o << "</table>\n";
     }

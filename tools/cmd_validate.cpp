@@ -1,0 +1,338 @@
+// `orrery validate BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,...]] [--source-hw h100]
+//   [--tolerance PCT] [--report out.html] [--json out.json]`: replays capture bundles and compares the
+//   predicted step time with the measured one (measured.json), broken down by kernel class and kernel.
+// `orrery validate --nccl-tests LOG --system SYSTEM [--op OP] [--nodes N]`: compares each nccl-tests
+//   row with the fabric model (`orrery collective`) on the same system.
+// Exit status: 0 all within tolerance, 1 an error above tolerance or a bundle/log that failed, 2 usage.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include "hw_models/accelerator.h"
+#include "sim/engine.h"
+#include "sim/error.h"
+#include "tools/command.h"
+#include "validation/nccl_tests_log.h"
+#include "validation/report.h"
+#include "workloads/collective.h"
+#include "workloads/replay.h"
+
+namespace orrery::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kUsage =
+    "usage: orrery validate BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]]\n"
+    "                       [--source-hw h100] [--set name=value]... [--tolerance PCT]\n"
+    "                       [--report out.html] [--json out.json] [--engine event|systemc]\n"
+    "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
+    "                       [--nccl-tolerance PCT] [--report out.html] [--json out.json]\n"
+    "  BUNDLE       capture folder (et.json.gz, kineto.json.gz, measured.json); bundles without\n"
+    "               measured.json are skipped with a message\n"
+    "  --tolerance  |step time error| allowed, in percent (default 25; 0 = do not check)\n"
+    "  --nccl-tests nccl-tests output (all_reduce_perf, all_gather_perf, ...); --op must match it\n";
+
+std::vector<std::string> split_commas(const std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  for (auto& s : v) {
+    size_t p = 0;
+    while (p <= s.size()) {
+      size_t q = s.find(',', p);
+      if (q == std::string::npos) q = s.size();
+      if (q > p) out.push_back(s.substr(p, q - p));
+      p = q + 1;
+    }
+  }
+  return out;
+}
+
+std::string short_name(const std::string& s, size_t n) { return s.size() > n ? s.substr(0, n - 3) + "..." : s; }
+
+// ---- nccl-tests comparison ------------------------------------------------------------------------
+struct NcclCompare {
+  NcclTestsLog log;
+  BusbwSeries series;
+  int ranks = 0;
+  std::string system;
+  double worst_pct = 0;
+};
+
+NcclCompare compare_nccl(const std::string& path, const std::string& system, const std::string& op_flag, int nodes,
+                         const std::string& engine) {
+  NcclCompare c;
+  c.log = parse_nccl_tests_log(path);
+  std::string coll_name = c.log.collective;
+  if (!op_flag.empty()) {
+    coll::Op asked = coll::parse_op(op_flag);
+    std::string asked_name = coll::op_name(asked);
+    std::string asked_norm = normalize_collective_name(asked_name);
+    if (asked_norm.empty()) asked_norm = asked_name;
+    if (!coll_name.empty() && coll_name != asked_norm)
+      throw make_error(path, "collective",
+                       "the log is from " + coll_name + "_perf but --op " + op_flag +
+                           " was asked: compare a log with the collective it measured");
+    coll_name = asked_norm;
+  }
+  if (coll_name.empty())
+    throw make_error(path, "collective",
+                     "the log does not say which collective it measured (no '# Collective test starting' line, no "
+                     "*_perf name): pass --op");
+  coll::CollectiveSpec base;
+  base.op = coll::parse_op(coll_name);
+  topo::System sys = topo::load_system(system, nodes);
+  c.system = sys.name;
+  int n = c.log.ranks > 0 ? c.log.ranks : sys.topo.num_gpus();
+  if (n > sys.topo.num_gpus())
+    throw make_error(path, "ranks",
+                     "the log ran on " + std::to_string(n) + " GPUs but system " + sys.name + " has " +
+                         std::to_string(sys.topo.num_gpus()) + " (use --nodes or a larger system)");
+  c.ranks = n;
+  for (int r = 0; r < n; ++r) base.ranks.push_back(r);
+  std::string type = c.log.rows.front().type;
+  base.dtype = parse_dtype(type);
+  if (base.dtype == Dtype::UNKNOWN) base.dtype = Dtype::FP32;
+
+  std::vector<coll::CollectiveResult> results(c.log.rows.size());
+  if (n <= 1) {
+    // One rank: nothing crosses the fabric; the model is the accelerator's one-rank floor.
+    Accelerator acc = load_accelerator(sys.accelerator);
+    for (size_t k = 0; k < results.size(); ++k) {
+      results[k].time_s = acc.p("collective_floor");
+      results[k].algbw = c.log.rows[k].bytes / results[k].time_s;
+      results[k].busbw = results[k].algbw * coll::busbw_factor(base.op, n);
+    }
+  } else {
+    auto core = make_engine(engine);
+    coll::Fabric fabric(sys, *core);
+    {
+      coll::CollectiveSpec s = base;
+      s.bytes = std::max(1.0, c.log.rows.front().bytes);
+      coll::choose(sys, s);
+    }
+    std::function<void(size_t)> launch = [&](size_t k) {
+      if (k >= results.size()) return;
+      coll::CollectiveSpec s = base;
+      s.bytes = std::max(1.0, c.log.rows[k].bytes);
+      coll::launch_collective(fabric, s, [&, k](const coll::CollectiveResult& r) {
+        results[k] = r;
+        launch(k + 1);
+      });
+    };
+    launch(0);
+    core->run();
+  }
+  c.series.collective = coll_name;
+  c.series.label = coll_name + ", " + std::to_string(n) + " ranks, " + sys.name + " (" + fs::path(path).filename().string() + ")";
+  for (size_t k = 0; k < results.size(); ++k) {
+    const auto& row = c.log.rows[k];
+    BusbwPoint p;
+    p.bytes = row.bytes;
+    p.measured_busbw = row.busbw;
+    p.measured_time_us = row.time_us;
+    p.simulated_time_us = results[k].time_s * 1e6;
+    // busbw as nccl-tests computes it, from the simulated time.
+    double algbw = p.simulated_time_us > 0 ? row.bytes / (p.simulated_time_us * 1e-6) / 1e9 : 0;
+    p.simulated_busbw = algbw * nccl_busbw_factor(coll_name, n);
+    c.series.points.push_back(p);
+  }
+  return c;
+}
+
+int run(const std::vector<std::string>& args) {
+  Args a(args,
+         {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--set", "--engine", "--nccl-tests",
+          "--system", "--op", "--nodes", "--nccl-tolerance"},
+         {"--help", "--quiet"});
+  if (a.has("--help")) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
+  auto bundles = a.positional();
+  auto logs = a.all("--nccl-tests");
+  if (bundles.empty() && logs.empty()) {
+    std::fprintf(stderr, "%s", kUsage);
+    return 2;
+  }
+  double tol = a.get_double("--tolerance", 25.0);
+  if (tol < 0) throw make_error("--tolerance", a.get("--tolerance"), "must not be negative");
+  double nccl_tol = a.get_double("--nccl-tolerance", 0.0);
+  std::vector<std::string> modes = split_commas(a.all("--mode"));
+  if (modes.empty()) modes.push_back("measured");
+  std::vector<ReplayMode> parsed_modes;
+  for (auto& m : modes) parsed_modes.push_back(parse_replay_mode(m));
+  std::string engine = a.get("--engine", "event");
+  size_t replays = bundles.size() * parsed_modes.size() + (logs.empty() ? 0 : 1);
+  if (engine == "systemc" && replays > 1)
+    throw make_error("--engine", engine, "one SystemC simulation per process: validate several runs with --engine event");
+
+  ReportData report;
+  report.tolerance_pct = tol;
+  {
+    std::string cmd = "orrery validate";
+    for (auto& s : args) cmd += " " + s;
+    report.subtitle = cmd;
+  }
+  nlohmann::json out_json;
+  out_json["tolerance_pct"] = tol;
+  out_json["workloads"] = nlohmann::json::array();
+  out_json["skipped"] = nlohmann::json::array();
+  int failures = 0, over = 0;
+
+  // ---- bundles ----
+  if (!bundles.empty()) {
+    std::printf("%-16s %-9s %-6s %12s %12s %19s %9s  %s\n", "bundle", "mode", "hw", "predicted ms", "measured ms",
+                "measured min-max", "error", "inside min-max");
+  }
+  for (auto& b : bundles) {
+    std::string name = fs::path(b).filename().string();
+    if (name.empty()) name = fs::path(b).parent_path().filename().string();
+    if (!fs::is_directory(b)) {
+      std::fprintf(stderr, "orrery validate: error: %s: no such bundle folder\n", b.c_str());
+      report.skipped.push_back(b + ": no such bundle folder");
+      out_json["skipped"].push_back({{"bundle", b}, {"reason", "no such bundle folder"}});
+      ++failures;
+      continue;
+    }
+    if (!fs::exists(fs::path(b) / "measured.json")) {
+      std::printf("%-16s skipped: no measured.json in %s (nothing to compare against; use `orrery replay` to predict)\n",
+                  short_name(name, 16).c_str(), b.c_str());
+      report.skipped.push_back(b + ": no measured.json (nothing to compare against)");
+      out_json["skipped"].push_back({{"bundle", b}, {"reason", "no measured.json"}});
+      continue;
+    }
+    for (auto mode : parsed_modes) {
+      ReplayOptions opt;
+      opt.bundle = b;
+      opt.hw = a.get("--hw", "h100");
+      opt.source_hw = a.get("--source-hw", "h100");
+      opt.mode = mode;
+      opt.overrides = a.all("--set");
+      opt.engine = engine;
+      ReplayResult r;
+      try {
+        r = replay_bundle(opt);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "orrery validate: error: %s (%s): %s\n", b.c_str(), replay_mode_name(mode), e.what());
+        report.skipped.push_back(b + " (" + replay_mode_name(mode) + "): " + e.what());
+        out_json["skipped"].push_back({{"bundle", b}, {"mode", replay_mode_name(mode)}, {"reason", e.what()}});
+        ++failures;
+        continue;
+      }
+      if (r.bundle_name.empty()) r.bundle_name = name;
+      if (!r.has_measured) {
+        std::printf("%-16s %-9s skipped: measured.json has no step_cuda_events.median_ms\n", short_name(name, 16).c_str(),
+                    r.mode.c_str());
+        report.skipped.push_back(b + ": measured.json has no step time");
+        continue;
+      }
+      bool inside = r.step_time_s >= r.measured_min_s && r.step_time_s <= r.measured_max_s;
+      bool bad = tol > 0 && std::fabs(r.error_pct) > tol;
+      if (bad) ++over;
+      char range[64];
+      std::snprintf(range, sizeof range, "%.2f-%.2f", r.measured_min_s * 1e3, r.measured_max_s * 1e3);
+      std::printf("%-16s %-9s %-6s %12.2f %12.2f %19s %+8.1f%%  %s%s\n", short_name(r.bundle_name, 16).c_str(),
+                  r.mode.c_str(), short_name(r.hw, 6).c_str(), r.step_time_s * 1e3, r.measured_step_s * 1e3, range,
+                  r.error_pct, inside ? "yes" : "no", bad ? "   ABOVE TOLERANCE" : "");
+      nlohmann::json j = r.to_json();
+      j["bundle_name"] = r.bundle_name;
+      j["within_tolerance"] = !bad;
+      nlohmann::json cls = nlohmann::json::object();
+      for (auto& c : error_by_class({r}))
+        cls[c.kernel_class] = {{"measured_ms", c.measured_s * 1e3}, {"simulated_ms", c.simulated_s * 1e3},
+                               {"error_pct", c.error_pct()}, {"kernels", c.kernels}};
+      j["error_by_class"] = cls;
+      out_json["workloads"].push_back(j);
+      report.workloads.push_back(std::move(r));
+    }
+  }
+  if (!report.workloads.empty() && !a.has("--quiet")) {
+    auto cls = error_by_class(report.workloads);
+    if (!cls.empty()) {
+      std::printf("\nkernel time by class (all bundles): simulated vs measured (Kineto)\n");
+      std::printf("  %-14s %8s %14s %14s %9s\n", "class", "kernels", "measured ms", "simulated ms", "error");
+      for (auto& c : cls)
+        std::printf("  %-14s %8d %14.3f %14.3f %+8.1f%%\n", c.kernel_class.c_str(), c.kernels, c.measured_s * 1e3,
+                    c.simulated_s * 1e3, c.error_pct());
+    }
+    // The kernels whose simulated time misses the measured time by most (absolute time).
+    struct Miss {
+      double diff;
+      std::string bundle, name, cls;
+      double meas, sim;
+    };
+    std::vector<Miss> misses;
+    for (auto& w : report.workloads)
+      for (auto& k : w.kernels)
+        if (k.measured_s > 0) misses.push_back({k.simulated_s - k.measured_s, w.bundle_name, k.name, k.kernel_class, k.measured_s, k.simulated_s});
+    std::stable_sort(misses.begin(), misses.end(), [](const Miss& x, const Miss& y) { return std::fabs(x.diff) > std::fabs(y.diff); });
+    if (!misses.empty()) {
+      std::printf("\nkernels with the largest time error (per launch):\n");
+      for (size_t i = 0; i < std::min<size_t>(8, misses.size()); ++i) {
+        auto& m = misses[i];
+        std::printf("  %-12s %-11s measured %9.1f us  simulated %9.1f us  %+7.1f%%  %s\n", short_name(m.bundle, 12).c_str(),
+                    m.cls.c_str(), m.meas * 1e6, m.sim * 1e6, (m.sim - m.meas) / m.meas * 100, short_name(m.name, 60).c_str());
+      }
+    }
+  }
+
+  // ---- nccl-tests ----
+  out_json["nccl_tests"] = nlohmann::json::array();
+  if (!logs.empty()) {
+    if (!a.has("--system")) throw make_error("--system", "", "--nccl-tests needs --system (e.g. dgx-h100)");
+    long nodes = a.get_int("--nodes", 0);
+    if (nodes < 0) throw make_error("--nodes", a.get("--nodes"), "must not be negative");
+    for (auto& log_path : logs) {
+      NcclCompare c = compare_nccl(log_path, a.get("--system"), a.get("--op"), static_cast<int>(nodes), engine);
+      std::printf("\n# %s: %s on %s, %d ranks (nccl-tests vs orrery collective)\n", log_path.c_str(),
+                  c.series.collective.c_str(), c.system.c_str(), c.ranks);
+      std::printf("# %12s %12s %12s %10s %10s %9s\n", "size (B)", "meas us", "sim us", "meas busbw", "sim busbw", "error");
+      nlohmann::json rows = nlohmann::json::array();
+      int bad_rows = 0;
+      for (auto& p : c.series.points) {
+        double e = p.measured_time_us > 0 ? (p.simulated_time_us - p.measured_time_us) / p.measured_time_us * 100 : 0;
+        bool bad = nccl_tol > 0 && std::fabs(e) > nccl_tol;
+        if (bad) ++bad_rows;
+        std::printf("  %12.0f %12.2f %12.2f %10.2f %10.2f %+8.1f%%%s\n", p.bytes, p.measured_time_us, p.simulated_time_us,
+                    p.measured_busbw, p.simulated_busbw, e, bad ? "  ABOVE TOLERANCE" : "");
+        rows.push_back({{"bytes", p.bytes}, {"measured_time_us", p.measured_time_us}, {"simulated_time_us", p.simulated_time_us},
+                        {"measured_busbw_gbps", p.measured_busbw}, {"simulated_busbw_gbps", p.simulated_busbw},
+                        {"time_error_pct", e}});
+      }
+      if (bad_rows) {
+        std::printf("# %d row(s) with |time error| above %.1f%%\n", bad_rows, nccl_tol);
+        ++over;
+      }
+      out_json["nccl_tests"].push_back({{"log", log_path}, {"collective", c.series.collective}, {"system", c.system},
+                                        {"ranks", c.ranks}, {"rows", rows}});
+      report.busbw.push_back(std::move(c.series));
+    }
+  }
+
+  if (a.has("--report")) {
+    std::string path = a.get("--report");
+    std::ofstream o(path);
+    if (!o) throw make_error("--report", path, "cannot write");
+    o << render_report(report);
+    std::printf("\nreport: %s\n", path.c_str());
+  }
+  if (a.has("--json")) {
+    std::string path = a.get("--json");
+    std::ofstream o(path);
+    if (!o) throw make_error("--json", path, "cannot write");
+    o << out_json.dump(1) << "\n";
+  }
+  if (over > 0 && tol > 0)
+    std::printf("\n%d comparison(s) above tolerance (step time %.1f%%%s)\n", over, tol,
+                nccl_tol > 0 ? (", nccl time " + std::to_string(nccl_tol) + "%").c_str() : "");
+  return (over > 0 || failures > 0) ? 1 : 0;
+}
+
+Register reg("validate", "replay bundles / nccl-tests logs and compare with their measurements (report, tolerance)", run);
+
+}  // namespace
+}  // namespace orrery::cli
