@@ -1,9 +1,15 @@
 // The validation report: one self-contained HTML page with the four plots and tables.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
-#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "validation/report.h"
 
@@ -121,4 +127,88 @@ TEST(Report, WritesSampleWhenAsked) {
   const char* out = std::getenv("ORRERY_REPORT_SAMPLE");
   if (!out) GTEST_SKIP() << "set ORRERY_REPORT_SAMPLE=path.html to write the sample page";
   std::ofstream(out) << render_report(sample());
+}
+
+// ---- `orrery validate` end to end (runs the CLI binary) -------------------------------------------
+namespace {
+struct Run {
+  int rc;
+  std::string out;
+};
+Run run_cli(const std::string& args) {
+  auto dir = std::filesystem::temp_directory_path();
+  std::string out = (dir / ("orrery_validate_test_" + std::to_string(::getpid()) + ".txt")).string();
+  std::string cmd = std::string(ORRERY_BINARY) + " " + args + " > " + out + " 2>&1";
+  int st = std::system(cmd.c_str());
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::filesystem::remove(out);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, ss.str()};
+}
+std::string src(const std::string& rel) { return std::string(ORRERY_SOURCE_DIR) + "/" + rel; }
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST(ValidateCli, BundleWithinToleranceAndSkipsBundleWithoutMeasurement) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "no_measured");
+  for (const char* f : {"et.json.gz", "kineto.json.gz"})
+    std::filesystem::copy_file(src("examples/bundles/mlp_fp32/") + f, dir / "no_measured" / f);
+  std::string html = (dir / "r.html").string(), json = (dir / "r.json").string();
+  auto r = run_cli("validate " + src("examples/bundles/mlp_fp32") + " " + (dir / "no_measured").string() +
+                   " --mode roofline --tolerance 30 --report " + html + " --json " + json);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("mlp_fp32"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("skipped: no measured.json"), std::string::npos) << r.out;
+  std::string page = slurp(html);
+  EXPECT_EQ(count(page, "<svg"), 3);  // step bars, class errors, kernel scatter (no nccl log)
+  EXPECT_EQ(page.find("http"), std::string::npos);
+  auto j = nlohmann::json::parse(slurp(json));
+  ASSERT_EQ(j["workloads"].size(), 1u);
+  EXPECT_TRUE(j["workloads"][0]["within_tolerance"].get<bool>());
+  EXPECT_TRUE(j["workloads"][0].contains("error_by_class"));
+  EXPECT_EQ(j["skipped"].size(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ValidateCli, ExitsNonZeroAboveTolerance) {
+  auto r = run_cli("validate " + src("examples/bundles/mlp_fp32") + " --mode roofline --tolerance 0.001");
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("ABOVE TOLERANCE"), std::string::npos) << r.out;
+  auto missing = run_cli("validate /nonexistent/bundle_dir");
+  EXPECT_EQ(missing.rc, 1);
+  EXPECT_NE(missing.out.find("no such bundle folder"), std::string::npos) << missing.out;
+}
+
+TEST(ValidateCli, NcclTestsLogAgainstTheFabricModel) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_nccl_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string json = (dir / "n.json").string(), html = (dir / "n.html").string();
+  auto r = run_cli("validate --nccl-tests " + src("tests/data/nccl_tests/all_reduce_perf_8xh100.log") +
+                   " --system dgx-h100 --json " + json + " --report " + html);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(slurp(json));
+  ASSERT_EQ(j["nccl_tests"].size(), 1u);
+  EXPECT_EQ(j["nccl_tests"][0]["collective"], "all_reduce");
+  EXPECT_EQ(j["nccl_tests"][0]["ranks"], 8);
+  ASSERT_EQ(j["nccl_tests"][0]["rows"].size(), 31u);
+  for (auto& row : j["nccl_tests"][0]["rows"]) EXPECT_GT(row["simulated_time_us"].get<double>(), 0);
+  EXPECT_EQ(count(slurp(html), "<svg"), 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ValidateCli, NcclTestsLogOfAnotherCollectiveIsRefused) {
+  auto r = run_cli("validate --nccl-tests " + src("tests/data/nccl_tests/all_gather_perf_8xh100.log") +
+                   " --system dgx-h100 --op all_reduce");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.out.find("the log is from all_gather_perf but --op all_reduce"), std::string::npos) << r.out;
+  auto nosys = run_cli("validate --nccl-tests " + src("tests/data/nccl_tests/all_gather_perf_8xh100.log"));
+  EXPECT_EQ(nosys.rc, 1);
+  EXPECT_NE(nosys.out.find("--system"), std::string::npos) << nosys.out;
 }
