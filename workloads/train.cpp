@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 
 #include "sim/error.h"
+#include "topology/topology.h"
+#include "workloads/collective.h"
 
 namespace orrery {
 
@@ -67,28 +70,82 @@ nlohmann::json SystemSpec::to_json() const {
           {"inter_hop_latency", format_time(inter_hop_latency)}};
 }
 
+namespace {
+// A fabric description (systems/*.json of the topology builders: {"accelerator", "topology":
+// {"gpus_per_node", "nvlinks_per_gpu", "nvlink_bandwidth", "nic_bandwidth", ...}}): per-node
+// GPU count and GPU preset from it; the built-in comm model's achievable bandwidths from the
+// built-in preset of the same name, else derived from the link rates with NCCL's documented
+// efficiencies (SM90 NVLink: 20.6 of 25 GB/s per link; NDR NIC: ~47 of 50 GB/s).
+SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, const std::string& name) {
+  SystemSpec s;
+  const nlohmann::json& t = j.at("topology");
+  s.gpu = j.value("accelerator", "h100");
+  s.gpus_per_node = t.value("gpus_per_node", 8);
+  nlohmann::json builtin = builtin_system(name);
+  nlohmann::json params;
+  if (!builtin.is_null()) {
+    params = builtin["params"];
+  } else {
+    auto q = [&](const char* k, Unit u, const char* def) {
+      return t.contains(k) ? (t[k].is_number() ? t[k].get<double>() : parse_quantity(t[k].get<std::string>(), u, k))
+                           : parse_quantity(def, u, k);
+    };
+    double link = q("nvlink_bandwidth", Unit::Bandwidth, "25 GB/s");
+    double links = t.value("nvlinks_per_gpu", 18);
+    double nic = q("nic_bandwidth", Unit::Bandwidth, "400 Gb/s");
+    params = {{"gpus_per_node", s.gpus_per_node}, {"nvlink_busbw", links * link * (20.6 / 25.0)},
+              {"nvlink_p2p", links * link * (20.6 / 25.0)}, {"nic_bandwidth", nic * 0.94}};
+  }
+  params["gpus_per_node"] = s.gpus_per_node;
+  ParamValues v = train_system_params().resolve(params, where + ": derived train_system params");
+  s.nvlink_busbw = v.get("nvlink_busbw");
+  s.nvlink_p2p = v.get("nvlink_p2p");
+  s.nic_bandwidth = v.get("nic_bandwidth");
+  s.coll_base_latency = v.get("coll_base_latency");
+  s.intra_hop_latency = v.get("intra_hop_latency");
+  s.inter_hop_latency = v.get("inter_hop_latency");
+  return s;
+}
+}  // namespace
+
 SystemSpec load_system(const std::string& name_or_path, int nodes) {
   namespace fs = std::filesystem;
-  nlohmann::json j = builtin_system(name_or_path);
-  std::string where = name_or_path;
-  SystemSpec s;
-  s.source = "built-in";
-  if (j.is_null()) {
-    if (!fs::exists(name_or_path) || fs::is_directory(name_or_path))
-      throw make_error("--system", name_or_path, "unknown system (built-in: dgx-a100, dgx-h100; or a system.json path)");
-    std::ifstream in(name_or_path);
+  if (nodes < 1) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
+  std::string name = fs::path(name_or_path).stem().string();
+  // 1. systems/NAME.json of the fabric (or a path to such a file): topology-backed.
+  std::string fabric_path;
+  if (fs::exists(name_or_path) && !fs::is_directory(name_or_path)) fabric_path = name_or_path;
+  else if (fs::exists(topo::systems_dir() + "/" + name_or_path + ".json")) fabric_path = topo::systems_dir() + "/" + name_or_path + ".json";
+  nlohmann::json j;
+  if (!fabric_path.empty()) {
+    std::ifstream in(fabric_path);
     try {
       j = nlohmann::json::parse(in);
     } catch (const std::exception& e) {
-      throw make_error(name_or_path, "", std::string("invalid JSON: ") + e.what());
+      throw make_error(fabric_path, "", std::string("invalid JSON: ") + e.what());
     }
-    s.source = name_or_path;
+    if (j.is_object() && j.contains("topology")) {
+      SystemSpec s = from_fabric_json(j, fabric_path, j.value("name", name));
+      s.name = j.value("name", name);
+      s.source = fabric_path;
+      s.fabric = fabric_path;
+      s.nodes = nodes;
+      return s;
+    }
   }
+  // 2. built-in table, 3. a train-system JSON {"name", "gpu", "params"}.
+  SystemSpec s;
+  s.source = "built-in";
+  std::string where = name_or_path;
+  if (j.is_null()) j = builtin_system(name_or_path);
+  else s.source = fabric_path;
+  if (j.is_null())
+    throw make_error("--system", name_or_path, "unknown system (built-in: dgx-a100, dgx-h100; systems/*.json; or a system.json path)");
   if (!j.is_object()) throw make_error(where, "", "expected a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "name" && it.key() != "description" && it.key() != "gpu" && it.key() != "params")
-      throw make_error(where, it.key(), "unknown system key (known: name, description, gpu, params)");
-  s.name = j.value("name", fs::path(name_or_path).stem().string());
+      throw make_error(where, it.key(), "unknown system key (known: name, description, gpu, params; or a fabric system with \"topology\")");
+  s.name = j.value("name", name);
   s.gpu = j.value("gpu", "h100");
   ParamValues v = train_system_params().resolve(j.value("params", nlohmann::json::object()), where + ": params");
   s.gpus_per_node = static_cast<int>(v.get("gpus_per_node"));
@@ -98,7 +155,6 @@ SystemSpec load_system(const std::string& name_or_path, int nodes) {
   s.coll_base_latency = v.get("coll_base_latency");
   s.intra_hop_latency = v.get("intra_hop_latency");
   s.inter_hop_latency = v.get("inter_hop_latency");
-  if (nodes < 1) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
   s.nodes = nodes;
   return s;
 }
@@ -147,9 +203,50 @@ double AlphaBetaComm::time(CollOp op, double bytes, const CommGroup& g) const {
   }
 }
 
+namespace {
+// Adapter onto the fabric's NCCL-style closed-form estimate (workloads/collective.h):
+// the group's global ranks follow the Megatron layout (members `stride` apart).
+class FabricComm : public CommModel {
+ public:
+  FabricComm(const SystemSpec& s) : sys_(coll::load_system(s.fabric, s.nodes)) {}
+  double time(CollOp op, double bytes, const CommGroup& g) const override {
+    if (bytes <= 0) return 0;
+    if (op != CollOp::SendRecv && g.size <= 1) return 0;
+    auto key = std::make_tuple(static_cast<int>(op), bytes, g.size, g.stride);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    coll::CollectiveSpec spec;
+    switch (op) {
+      case CollOp::AllReduce: spec.op = coll::Op::AllReduce; break;
+      case CollOp::AllGather: spec.op = coll::Op::AllGather; break;
+      case CollOp::ReduceScatter: spec.op = coll::Op::ReduceScatter; break;
+      case CollOp::AllToAll: spec.op = coll::Op::AllToAll; break;
+      case CollOp::SendRecv: spec.op = coll::Op::SendRecv; break;
+    }
+    spec.bytes = bytes;
+    spec.dtype = Dtype::BF16;
+    int n = op == CollOp::SendRecv ? 2 : g.size;
+    for (int k = 0; k < n; ++k) spec.ranks.push_back(k * std::max(1, g.stride));
+    double t = coll::collective_time_estimate(sys_, spec);
+    cache_[key] = t;
+    return t;
+  }
+  std::string name() const override { return "fabric NCCL model (workloads/collective.h, " + sys_.name + ")"; }
+
+ private:
+  coll::System sys_;
+  mutable std::map<std::tuple<int, double, int, int>, double> cache_;
+};
+}  // namespace
+
 std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::string& which) {
-  if (which != "auto" && which != "builtin")
-    throw make_error("--comm", which, "unknown communication model (auto, builtin)");
+  if (which == "builtin") return std::make_unique<AlphaBetaComm>(s);
+  if (which == "fabric") {
+    if (s.fabric.empty()) throw make_error("--comm", which, "system " + s.name + " has no fabric description (systems/" + s.name + ".json)");
+    return std::make_unique<FabricComm>(s);
+  }
+  if (which != "auto") throw make_error("--comm", which, "unknown communication model (auto, fabric, builtin)");
+  if (!s.fabric.empty()) return std::make_unique<FabricComm>(s);
   return std::make_unique<AlphaBetaComm>(s);
 }
 
@@ -226,13 +323,13 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
 Groups make_groups(const TrainPlan& p, int gpn) {
   Groups g;
   auto in_node = [&](int size, int stride) { return std::max(1, std::min(size, gpn / std::max(1, stride))); };
-  g.tp = {p.tp, std::min(p.tp, gpn)};
-  g.cp = {p.cp, in_node(p.cp, p.tp)};
-  g.dp = {p.dp, in_node(p.dp, p.tp * p.cp)};
-  g.ep = {p.ep, in_node(p.ep, p.tp * p.cp)};
-  g.expert_dp = {p.dp / p.ep, in_node(p.dp / p.ep, p.tp * p.cp * p.ep)};
+  g.tp = {p.tp, std::min(p.tp, gpn), 1};
+  g.cp = {p.cp, in_node(p.cp, p.tp), p.tp};
+  g.dp = {p.dp, in_node(p.dp, p.tp * p.cp), p.tp * p.cp};
+  g.ep = {p.ep, in_node(p.ep, p.tp * p.cp), p.tp * p.cp};
+  g.expert_dp = {p.dp / p.ep, in_node(p.dp / p.ep, p.tp * p.cp * p.ep), p.tp * p.cp * p.ep};
   int stride = p.tp * p.cp * p.dp;
-  g.pp = {2, stride >= gpn ? 1 : 2};
+  g.pp = {2, stride >= gpn ? 1 : 2, stride};
   return g;
 }
 

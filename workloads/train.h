@@ -22,15 +22,17 @@
 namespace orrery {
 
 // ---------------------------------------------------------------- system
-// Per-node GPU count, GPU preset and the achievable collective bandwidths the default
-// communication model uses. Built-in presets "dgx-a100" and "dgx-h100" (documented public
-// figures, see docs/training.md); a JSON file {"name", "gpu", "params": {...}} with the keys of
-// train_system_params() may be given instead.
+// Per-node GPU count, GPU preset and the achievable collective bandwidths the built-in
+// communication model uses. Resolution of --system NAME: systems/NAME.json of the fabric
+// (topology-backed: the fabric's collective model is then available), else the built-in table
+// ("dgx-a100", "dgx-h100": documented public figures, see docs/training.md), else a path to
+// either a fabric system JSON or {"name", "gpu", "params": {train_system_params() keys}}.
 const ParamSet& train_system_params();
 
 struct SystemSpec {
   std::string name;
   std::string source;          // "built-in" or the file
+  std::string fabric;          // fabric system (systems/*.json) for the collective model, or ""
   std::string gpu = "h100";    // accelerator preset
   int gpus_per_node = 8;
   int nodes = 1;
@@ -53,6 +55,7 @@ const char* coll_op_name(CollOp op);
 struct CommGroup {
   int size = 1;
   int per_node = 1;
+  int stride = 1;  // global-rank distance between members
   bool inter_node() const { return size > per_node; }
 };
 
@@ -76,7 +79,9 @@ class AlphaBetaComm : public CommModel {
   SystemSpec s_;
 };
 
-// Uses workloads/collective.h when that is available in the build; else nullptr.
+// "builtin": AlphaBetaComm. "fabric": the fabric's NCCL-style closed-form estimate
+// (workloads/collective.h collective_time_estimate on systems/<name>.json sized by --nodes).
+// "auto": fabric when the system has a fabric description, else builtin.
 std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::string& which = "auto");
 
 // ---------------------------------------------------------------- plan
