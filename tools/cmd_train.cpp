@@ -44,6 +44,9 @@ TrainOptions parse_train_options(const Args& a) {
 
 namespace {
 
+// Declared parameter sets of the train generator, registered at startup for `orrery describe`.
+const bool params_registered = (model_params(), train_system_params(), true);
+
 void print_result(const TrainResult& r) {
   const TrainPlan& p = r.plan;
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
