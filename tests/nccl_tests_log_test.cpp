@@ -104,3 +104,26 @@ TEST(NcclTestsLog, BadInputIsAClearError) {
   EXPECT_THROW(parse_nccl_tests_log(data("missing.log")), Error);
   EXPECT_THROW(parse_nccl_tests_text("       8  2  float  sum  -1  abc  0.00  0.00  0\n", "x"), Error);
 }
+
+// The table orrery_nccl_bench (validation/cuda) prints parses back: N/A for #wrong and for the
+// in-place columns of alltoall.
+TEST(NcclTestsLog, OrreryNcclBenchOutputParsesBack) {
+  auto log = parse_nccl_tests_log(data("orrery_nccl_bench_alltoall.log"));
+  EXPECT_EQ(log.collective, "alltoall");
+  EXPECT_EQ(log.ranks, 8);
+  ASSERT_EQ(log.rows.size(), 8u);
+  EXPECT_EQ(log.rows[0].wrong, "N/A");
+  EXPECT_DOUBLE_EQ(log.rows[0].time_us, 22.41);
+  EXPECT_TRUE(std::isnan(log.rows[0].time_us_in));
+  EXPECT_DOUBLE_EQ(log.rows.back().bytes, 16777216.0);
+  EXPECT_NEAR(log.rows.back().busbw, log.rows.back().algbw * nccl_busbw_factor("alltoall", 8), 0.01);
+}
+
+TEST(NcclTestsLog, SeveralCollectivesInOneLogAreRefused) {
+  try {
+    parse_nccl_tests_log(data("two_collectives.log"));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("several collectives (all_reduce, all_gather)"), std::string::npos) << e.what();
+  }
+}

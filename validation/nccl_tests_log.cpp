@@ -96,7 +96,12 @@ NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& p
       if (pos != std::string::npos) {
         std::string name = line.substr(pos + 25);
         auto t = split_ws(name);
-        if (!t.empty()) log.collective = normalize_collective_name(t[0]);
+        std::string name_here = t.empty() ? "" : normalize_collective_name(t[0]);
+        if (!log.collective.empty() && !name_here.empty() && name_here != log.collective)
+          throw make_error(path, "line " + std::to_string(lineno),
+                           "the log holds several collectives (" + log.collective + ", " + name_here +
+                               "): split it, one collective per log");
+        if (!name_here.empty()) log.collective = name_here;
         continue;
       }
       if (line.find("nThread") != std::string::npos) {
