@@ -450,7 +450,6 @@ nlohmann::json ReplayResult::to_json() const {
   j["kernel_count"] = kernels.size();
   j["host_items"] = host_items;
   j["events"] = events;
-  j["sim_wall_s"] = sim_wall_s;
   return j;
 }
 

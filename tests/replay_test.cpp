@@ -1,0 +1,333 @@
+// Replay of captured PyTorch steps: accuracy bounds on the bundled H100 captures, multi-stream
+// behaviour on built traces, outputs, and bad input. Each test runs in its own process.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "sim/error.h"
+#include "support/synthetic_bundle.h"
+#include "workloads/json_io.h"
+#include "workloads/pytorch_trace.h"
+#include "workloads/replay.h"
+
+using namespace orrery;
+namespace fs = std::filesystem;
+
+namespace {
+std::string bundle(const std::string& name) { return std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/" + name; }
+
+ReplayResult run(const std::string& b, ReplayMode mode, const std::string& engine = "event") {
+  ReplayOptions o;
+  o.bundle = b;
+  o.mode = mode;
+  o.engine = engine;
+  return replay_bundle(o);
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// ---- accuracy on the four real H100 captures (bounds we honestly reach; see README) ----
+class BundleAccuracy : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BundleAccuracy, MeasuredModeWithin5Percent) {
+  ReplayResult r = run(bundle(GetParam()), ReplayMode::Measured, "systemc");
+  ASSERT_TRUE(r.has_measured);
+  EXPECT_LT(std::fabs(r.error_pct), 5.0) << GetParam() << " predicted " << r.step_time_s * 1e3 << " ms";
+}
+
+TEST_P(BundleAccuracy, RooflineModeWithin15Percent) {
+  ReplayResult r = run(bundle(GetParam()), ReplayMode::Roofline);
+  ASSERT_TRUE(r.has_measured);
+  EXPECT_LT(std::fabs(r.error_pct), 15.0) << GetParam() << " predicted " << r.step_time_s * 1e3 << " ms";
+}
+
+INSTANTIATE_TEST_SUITE_P(H100, BundleAccuracy, ::testing::Values("mlp_fp32", "gpt_a_ddp", "gpt_b", "llama_s"));
+
+TEST(Replay, TransferToH200IsFasterButBoundedByHardwareRatios) {
+  ReplayOptions o;
+  o.bundle = bundle("gpt_b");
+  o.engine = "event";
+  o.mode = ReplayMode::Transfer;
+  o.source_hw = "h100";
+  o.hw = "h200";
+  ReplayResult t = replay_bundle(o);
+  ReplayResult m = run(bundle("gpt_b"), ReplayMode::Measured);
+  EXPECT_LT(t.step_time_s, m.step_time_s);
+  // No kernel can speed up by more than the larger of the compute and bandwidth ratios.
+  EXPECT_GT(t.step_time_s, m.step_time_s / (4.8 / 3.35));
+}
+
+TEST(Replay, LinksEtAndKinetoNatively) {
+  CapturedStep st = load_bundle(bundle("gpt_a_ddp"));
+  size_t linked = 0;
+  for (auto& d : st.device)
+    if (d.op >= 0) ++linked;
+  EXPECT_EQ(st.device.size(), 1132u);
+  EXPECT_GT(linked, st.device.size() * 95 / 100);
+  // DDP buckets: record_param_comms are collectives (one each, not two).
+  size_t allreduce = 0;
+  for (auto& c : st.collectives) allreduce += c.name == "all_reduce";
+  EXPECT_GE(allreduce, 5u);
+  for (auto& c : st.collectives) EXPECT_GT(c.bytes, 0);
+  // Backward runs on the autograd thread: two host threads.
+  std::set<int> tids;
+  for (auto& h : st.host) tids.insert(h.tid);
+  EXPECT_GE(tids.size(), 2u);
+}
+
+TEST(Replay, PeakMemoryFromTensorLifetimesIsInTheRightRange) {
+  CapturedStep st = load_bundle(bundle("gpt_b"));
+  double measured = st.measured.value("max_mem_allocated", 0.0);
+  ASSERT_GT(measured, 0);
+  EXPECT_GT(st.peak_memory_bytes, 0.5 * measured);
+  EXPECT_LT(st.peak_memory_bytes, 1.5 * measured);
+}
+
+TEST(Replay, OutputIsDeterministic) {
+  ReplayResult a = run(bundle("mlp_fp32"), ReplayMode::Measured);
+  ReplayResult b = run(bundle("mlp_fp32"), ReplayMode::Measured);
+  EXPECT_EQ(a.to_json().dump(), b.to_json().dump());
+}
+
+TEST(Replay, TimelineHasHostAndStreamTracksAndFlows) {
+  std::string dir = syn::temp_dir("timeline");
+  ReplayOptions o;
+  o.bundle = bundle("mlp_fp32");
+  o.engine = "event";
+  o.timeline_path = dir + "/t.json";
+  replay_bundle(o);
+  nlohmann::json t = read_json_file(o.timeline_path);
+  bool host = false, stream = false;
+  size_t kernels = 0, flows = 0;
+  for (auto& e : t["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "thread_name") {
+      std::string n = e["args"]["name"];
+      host |= n.rfind("host thread", 0) == 0;
+      stream |= n.rfind("stream", 0) == 0;
+    }
+    if (e["ph"] == "X" && e.value("cat", "") != "host") ++kernels;
+    if (e["ph"] == "s") ++flows;
+  }
+  EXPECT_TRUE(host);
+  EXPECT_TRUE(stream);
+  EXPECT_EQ(kernels, 60u);
+  EXPECT_EQ(flows, 60u);
+}
+
+// ---- multi-stream behaviour on built traces ----
+namespace {
+syn::SynKernel mem_kernel(int stream) {
+  syn::SynKernel k;
+  k.stream = stream;
+  // 4096x4096 fp32 add: 64 MiB in + 64 MiB out at ~2.9 TB/s effective ~ 47 us
+  k.dur_us = 47;
+  k.grid = 16384;
+  return k;
+}
+syn::SynOp mem_op(std::vector<syn::SynKernel> ks) {
+  syn::SynOp op;
+  op.name = "aten::add";
+  op.shape = {4096, 4096};
+  op.kernels = std::move(ks);
+  return op;
+}
+syn::SynOp gemm_op(int stream, double dur_us) {
+  syn::SynOp op;
+  op.name = "aten::mm";
+  op.shape = {4096, 4096};
+  op.dtype = "c10::BFloat16";
+  op.n_inputs = 2;
+  syn::SynKernel k;
+  k.name = "sm90_xmma_gemm_bf16bf16_bf16f32";
+  k.stream = stream;
+  k.dur_us = dur_us;
+  k.grid = 528;
+  op.kernels = {k};
+  return op;
+}
+}  // namespace
+
+TEST(MultiStream, TwoMemoryBoundKernelsShareHbm) {
+  std::string dir = syn::temp_dir("share_hbm");
+  // Two adds (each moving 128 MiB, ~47 us alone at full bandwidth) on two streams.
+  syn::write_synthetic_bundle(dir, {mem_op({mem_kernel(7)}), mem_op({mem_kernel(8)})});
+  ReplayResult r = run(dir, ReplayMode::Measured);
+  // Concurrent but bandwidth-bound: together they take about as long as back to back.
+  EXPECT_GT(r.step_time_s, 1.7 * 47e-6);
+  std::string dir2 = syn::temp_dir("one_kernel");
+  syn::write_synthetic_bundle(dir2, {mem_op({mem_kernel(7)})});
+  ReplayResult one = run(dir2, ReplayMode::Measured);
+  EXPECT_LT(one.step_time_s, 1.3 * 47e-6 + 60e-6);
+}
+
+TEST(MultiStream, ComputeAndMemoryBoundKernelsOverlap) {
+  std::string dir = syn::temp_dir("overlap");
+  auto ops = std::vector<syn::SynOp>{gemm_op(7, 175), mem_op({mem_kernel(8)})};
+  syn::write_synthetic_bundle(dir, ops);
+  ReplayResult r = run(dir, ReplayMode::Measured);
+  ReplayResult serial;
+  {
+    std::string d2 = syn::temp_dir("serial");
+    auto s = std::vector<syn::SynOp>{gemm_op(7, 175), mem_op({mem_kernel(7)})};
+    syn::write_synthetic_bundle(d2, s);
+    serial = run(d2, ReplayMode::Measured);
+  }
+  EXPECT_LT(r.step_time_s, serial.step_time_s - 30e-6);
+  EXPECT_GT(r.step_time_s, 175e-6);
+}
+
+TEST(MultiStream, StreamWaitEventOrdersWork) {
+  std::string dir = syn::temp_dir("events");
+  std::vector<syn::SynOp> ops;
+  syn::SynOp a = mem_op({mem_kernel(7)});
+  a.kernels[0].dur_us = 200;
+  a.runtime_after = "cudaEventRecord";
+  a.event_stream = 7;
+  ops.push_back(a);
+  // Correlations are assigned in order: kernel 101, record 102.
+  syn::SynOp w;
+  w.name = "aten::view";
+  w.runtime_after = "cudaStreamWaitEvent";
+  w.event_stream = 8;
+  w.wait_on_record = 102;
+  ops.push_back(w);
+  syn::SynOp b = mem_op({mem_kernel(8)});
+  b.kernels[0].dur_us = 10;
+  ops.push_back(b);
+  syn::write_synthetic_bundle(dir, ops);
+  ReplayResult r = run(dir, ReplayMode::Measured);
+  EXPECT_GE(r.step_time_s, 210e-6);
+  // Without the wait the stream-8 kernel runs alongside.
+  ops[1].runtime_after.clear();
+  std::string dir2 = syn::temp_dir("noevents");
+  syn::write_synthetic_bundle(dir2, ops);
+  ReplayResult free = run(dir2, ReplayMode::Measured);
+  EXPECT_LT(free.step_time_s, r.step_time_s);
+}
+
+TEST(Host, SmallKernelsAreLaunchBound) {
+  std::string dir = syn::temp_dir("hostbound");
+  std::vector<syn::SynOp> ops;
+  for (int i = 0; i < 50; ++i) {
+    syn::SynOp op;
+    op.name = "aten::add";
+    op.shape = {256};
+    syn::SynKernel k;
+    k.dur_us = 2;
+    op.kernels = {k};
+    ops.push_back(op);
+  }
+  syn::write_synthetic_bundle(dir, ops);
+  ReplayResult r = run(dir, ReplayMode::Measured);
+  EXPECT_GT(r.step_time_s, 40 * 8e-6);             // host dispatch dominates
+  EXPECT_LT(r.gpu_busy_s, 0.3 * r.step_time_s);     // the GPU mostly waits
+}
+
+TEST(Host, DeviceSynchronizeBlocksTheHost) {
+  std::string dir = syn::temp_dir("sync");
+  syn::SynOp a = mem_op({mem_kernel(7)});
+  a.kernels[0].dur_us = 500;
+  a.runtime_after = "cudaDeviceSynchronize";
+  syn::SynOp b = mem_op({mem_kernel(7)});
+  b.kernels[0].dur_us = 5;
+  syn::write_synthetic_bundle(dir, {a, b});
+  ReplayResult r = run(dir, ReplayMode::Measured);
+  // b can only be launched after the sync returns: its kernel starts after 500 us + launch.
+  EXPECT_GT(r.step_time_s, 505e-6 + 4e-6);
+}
+
+// ---- bad input: one clear error naming the file and field ----
+TEST(BadInput, MissingBundleOrFile) {
+  EXPECT_NE(error_of([] { load_bundle("/nonexistent/bundle"); }).find("/nonexistent/bundle"), std::string::npos);
+  std::string dir = syn::temp_dir("missing");
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("et.json"), std::string::npos) << e;
+}
+
+TEST(BadInput, TruncatedGzip) {
+  std::string dir = syn::temp_dir("truncated");
+  fs::copy_file(bundle("mlp_fp32") + "/kineto.json.gz", dir + "/kineto.json.gz");
+  std::ifstream in(bundle("mlp_fp32") + "/et.json.gz", std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), {});
+  std::ofstream(dir + "/et.json.gz", std::ios::binary) << data.substr(0, data.size() / 2);
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("et.json.gz"), std::string::npos) << e;
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+}
+
+TEST(BadInput, InvalidJson) {
+  std::string dir = syn::temp_dir("invalid");
+  fs::copy_file(bundle("mlp_fp32") + "/et.json.gz", dir + "/et.json.gz");
+  std::ofstream(dir + "/kineto.json") << "{\"traceEvents\": [ {\"ph\": \"X\", ";
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("kineto.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("invalid JSON"), std::string::npos) << e;
+}
+
+TEST(BadInput, EtAndKinetoFromDifferentRuns) {
+  std::string dir = syn::temp_dir("mixed");
+  fs::copy_file(bundle("gpt_b") + "/et.json.gz", dir + "/et.json.gz");
+  fs::copy_file(bundle("llama_s") + "/kineto.json.gz", dir + "/kineto.json.gz");
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("different runs"), std::string::npos) << e;
+  EXPECT_NE(e.find("kineto.json.gz"), std::string::npos) << e;
+}
+
+TEST(BadInput, UnknownPresetAndZeroBandwidth) {
+  ReplayOptions o;
+  o.bundle = bundle("mlp_fp32");
+  o.engine = "event";
+  o.hw = "h900";
+  std::string e = error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("h900"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown hardware preset"), std::string::npos) << e;
+  o.hw = "h100";
+  o.overrides = {"hbm_bandwidth=0 GB/s"};
+  e = error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("hbm_bandwidth"), std::string::npos) << e;
+  std::string dir = syn::temp_dir("zero_preset");
+  std::ifstream in(std::string(ORRERY_SOURCE_DIR) + "/hw_models/presets/h100.json");
+  nlohmann::json p = nlohmann::json::parse(in);
+  p["params"]["hbm_bandwidth"] = "0 TB/s";
+  write_json_file(dir + "/zero.json", p);
+  o.overrides.clear();
+  o.hw = dir + "/zero.json";
+  e = error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("zero.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("hbm_bandwidth"), std::string::npos) << e;
+}
+
+TEST(BadInput, UnknownPresetKey) {
+  std::string dir = syn::temp_dir("badkey");
+  std::ifstream in(std::string(ORRERY_SOURCE_DIR) + "/hw_models/presets/h100.json");
+  nlohmann::json p = nlohmann::json::parse(in);
+  p["params"]["hbm_bandwith"] = "3 TB/s";
+  write_json_file(dir + "/typo.json", p);
+  std::string e = error_of([&] { load_accelerator(dir + "/typo.json"); });
+  EXPECT_NE(e.find("hbm_bandwith"), std::string::npos) << e;
+  EXPECT_NE(e.find("typo.json"), std::string::npos) << e;
+}
+
+TEST(BadInput, CliPrintsOneLineError) {
+  std::string cmd = std::string(ORRERY_BINARY) + " replay /nonexistent/bundle 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, f)) out += buf;
+  int rc = pclose(f);
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("/nonexistent/bundle"), std::string::npos) << out;
+}

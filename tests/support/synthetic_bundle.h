@@ -1,0 +1,112 @@
+#pragma once
+// Builds small capture bundles (ET + Kineto JSON) for tests: multi-stream behaviour, events,
+// host-bound steps, and malformed inputs. Times in microseconds as in Kineto.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "workloads/json_io.h"
+
+namespace orrery::syn {
+
+struct SynKernel {
+  std::string name = "void at::native::vectorized_elementwise_kernel<4, FillFunctor>";
+  int stream = 7;
+  double dur_us = 10;
+  std::int64_t grid = 1024;
+};
+
+struct SynOp {
+  std::string name = "aten::add";
+  std::vector<SynKernel> kernels;
+  std::string runtime_after;  // e.g. "cudaDeviceSynchronize", "cudaEventRecord", "cudaStreamWaitEvent"
+  int event_stream = -1;      // stream for EventRecord / StreamWaitEvent
+  std::int64_t wait_on_record = -1;  // correlation of the record for StreamWaitEvent
+  std::vector<std::int64_t> shape = {1024, 1024};
+  std::string dtype = "float";
+  int n_inputs = 1;           // tensors of `shape` passed as inputs (2 for aten::mm)
+};
+
+// Writes et.json + kineto.json (+ measured.json when measured_ms > 0) into dir.
+// Returns the correlation ids of each op's runtime_after call (or -1).
+inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, const std::vector<SynOp>& ops,
+                                                        double measured_ms = 0) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  auto attrs = [](std::int64_t rf, int tid) {
+    return nlohmann::json::array({{{"name", "rf_id"}, {"type", "uint64"}, {"value", rf}},
+                                  {{"name", "tid"}, {"type", "uint64"}, {"value", tid}}});
+  };
+  nlohmann::json nodes = nlohmann::json::array();
+  auto empty_io = nlohmann::json{{"values", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}, {"types", nlohmann::json::array()}};
+  nodes.push_back({{"id", 1}, {"name", "[pytorch|profiler|execution_trace|process]"}, {"ctrl_deps", 1}, {"inputs", empty_io}, {"outputs", empty_io}, {"attrs", attrs(0, 0)}});
+  nodes.push_back({{"id", 2}, {"name", "[pytorch|profiler|execution_trace|thread]"}, {"ctrl_deps", 1}, {"inputs", empty_io}, {"outputs", empty_io}, {"attrs", attrs(0, 1)}});
+  nodes.push_back({{"id", 3}, {"name", "ProfilerStep#1"}, {"ctrl_deps", 2}, {"inputs", empty_io}, {"outputs", empty_io}, {"attrs", attrs(1, 1)}});
+  nlohmann::json ev = nlohmann::json::array();
+  double t = 1000;  // us
+  std::int64_t corr = 100;
+  double total = 0;
+  for (auto& op : ops) total += 50 + 10.0 * op.kernels.size();
+  ev.push_back({{"ph", "X"}, {"cat", "user_annotation"}, {"name", "ProfilerStep#1"}, {"pid", 1}, {"tid", 1}, {"ts", t}, {"dur", total + 100000}, {"args", {{"External id", 1}, {"Record function id", 1}}}});
+  std::vector<std::int64_t> after_corr;
+  double gpu_t = t + 100;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const SynOp& op = ops[i];
+    std::int64_t rf = 10 + static_cast<std::int64_t>(i);
+    std::int64_t ext = 1000 + static_cast<std::int64_t>(i);
+    std::int64_t numel = 1;
+    for (auto d : op.shape) numel *= d;
+    nlohmann::json tensor = nlohmann::json::array({static_cast<std::int64_t>(500 + i), static_cast<std::int64_t>(500 + i), 0, numel, 4, "cuda:0"});
+    nlohmann::json in = {{"values", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}, {"types", nlohmann::json::array()}};
+    for (int k = 0; k < op.n_inputs; ++k) {
+      in["values"].push_back(tensor);
+      in["shapes"].push_back(op.shape);
+      in["types"].push_back("Tensor(" + op.dtype + ")");
+    }
+    nlohmann::json out = {{"values", nlohmann::json::array({tensor})}, {"shapes", nlohmann::json::array({op.shape})},
+                          {"types", nlohmann::json::array({"Tensor(" + op.dtype + ")"})}};
+    nodes.push_back({{"id", 4 + i}, {"name", op.name}, {"ctrl_deps", 3}, {"inputs", in}, {"outputs", out}, {"attrs", attrs(rf, 1)}});
+    double dur = 40 + 10.0 * op.kernels.size();
+    ev.push_back({{"ph", "X"}, {"cat", "cpu_op"}, {"name", op.name}, {"pid", 1}, {"tid", 1}, {"ts", t}, {"dur", dur},
+                  {"args", {{"External id", ext}, {"Record function id", rf}}}});
+    double lt = t + 5;
+    for (auto& k : op.kernels) {
+      ++corr;
+      ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"}, {"name", "cudaLaunchKernel"}, {"pid", 1}, {"tid", 1}, {"ts", lt}, {"dur", 5},
+                    {"args", {{"External id", ext}, {"correlation", corr}}}});
+      ev.push_back({{"ph", "X"}, {"cat", "kernel"}, {"name", k.name}, {"pid", 0}, {"tid", k.stream}, {"ts", gpu_t}, {"dur", k.dur_us},
+                    {"args", {{"External id", ext}, {"stream", k.stream}, {"correlation", corr}, {"grid", {k.grid, 1, 1}}, {"block", {128, 1, 1}}}}});
+      gpu_t += k.dur_us + 2;
+      lt += 10;
+    }
+    std::int64_t ac = -1;
+    if (!op.runtime_after.empty()) {
+      ac = ++corr;
+      nlohmann::json args = {{"External id", ext}, {"correlation", ac}};
+      if (op.event_stream >= 0) args["stream"] = op.event_stream;
+      if (op.wait_on_record >= 0) args["wait_on_cuda_event_record_corr_id"] = op.wait_on_record;
+      ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"}, {"name", op.runtime_after}, {"pid", 1}, {"tid", 1}, {"ts", lt}, {"dur", 3}, {"args", args}});
+    }
+    after_corr.push_back(ac);
+    t += dur + 10;
+  }
+  nlohmann::json et = {{"schema", "1.1.1-chakra.0.0.4"}, {"pid", 1}, {"nodes", nodes}};
+  nlohmann::json kin = {{"schemaVersion", 1}, {"traceEvents", ev}};
+  write_json_file((fs::path(dir) / "et.json").string(), et);
+  write_json_file((fs::path(dir) / "kineto.json").string(), kin);
+  if (measured_ms > 0)
+    write_json_file((fs::path(dir) / "measured.json").string(),
+                    {{"name", "synthetic"}, {"step_cuda_events", {{"median_ms", measured_ms}, {"min_ms", measured_ms}, {"max_ms", measured_ms}}}});
+  return after_corr;
+}
+
+inline std::string temp_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("orrery_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+}  // namespace orrery::syn
