@@ -140,6 +140,9 @@ int run(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Declare the tuner and topology parameters at startup so `orrery describe` lists them.
+const bool declared = (coll::collective_params(), topo::topology_params("nvswitch"), true);
+
 Register reg("collective", "nccl-tests style collective sweep on a system (--op, --system, --algo, --proto, -b -e -f)", run);
 }  // namespace
 }  // namespace orrery::cli
