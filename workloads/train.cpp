@@ -653,8 +653,8 @@ MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, 
   mb.inflight_layers = static_cast<double>(chunks) * layers_per_chunk;
   mb.activations = mb.inflight_layers * activation_bytes_per_layer(m, p);
   // Transients: the fp32 logits of the output layer (last stage), one layer's full activations
-  // while it is recomputed (full recompute), ZeRO-3's gathered parameters of one chunk (x2,
-  // prefetch).
+  // while it is recomputed (full recompute), ZeRO-3 gathered parameters of two layers (current
+  // and prefetched, as FSDP gathers layer by layer; the schedule charges a chunk's gather per op).
   const double b = static_cast<double>(p.micro_batch), s = static_cast<double>(p.seq / p.cp);
   double tr = 0;
   if (last) tr += 4 * s * b * static_cast<double>(m.vocab) / t;
@@ -663,7 +663,7 @@ MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, 
     q.recompute = Recompute::Selective;
     tr += activation_bytes_per_layer(m, q);
   }
-  if (p.zero >= 3) tr += 2 * 2 * layers_per_chunk * (dense_layer + expert_layer / p.ep) / t;
+  if (p.zero >= 3) tr += 2 * 2 * (dense_layer + expert_layer / p.ep) / t;  // current + prefetched layer
   mb.transient = tr;
   return mb;
 }
