@@ -211,3 +211,29 @@ TEST(Chakra, GeneratedTrainingTracesRoundTripAndRun) {
   EXPECT_NEAR(cr.makespan_s, r.iteration_time_s, 0.03 * r.iteration_time_s);
   fs::remove_all(dir);
 }
+
+TEST(Chakra, CaptureBundleConvertsOneTracePerRank) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  std::string bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b";
+  if (!fs::exists(bundle)) GTEST_SKIP() << "example bundle missing";
+  std::string dir = tmp("orrery_chakra_bundle");
+  fs::remove_all(dir);
+  auto files = write_bundle_chakra(bundle, dir, "gpt_b");
+  ASSERT_EQ(files.size(), 1u);
+  CapturedStep st = load_bundle(bundle);
+  ChakraTrace t = read_chakra(files[0]);
+  ASSERT_EQ(t.nodes.size(), st.device.size());
+  double measured = 0, written = 0;
+  for (auto& d : st.device) measured += d.trace_dur;
+  for (auto& n : t.nodes) written += static_cast<double>(n.duration_micros) * 1e-6;
+  EXPECT_NEAR(written, measured, 1e-6 * static_cast<double>(t.nodes.size()) + 1e-9);
+  fs::remove_all(dir);
+
+  std::string multi = std::string(ORRERY_SOURCE_DIR) + "/tests/data/multirank_gloo4";
+  if (fs::exists(multi)) {
+    auto mf = write_bundle_chakra(multi, dir, "m");
+    EXPECT_EQ(mf.size(), 4u);
+    EXPECT_TRUE(fs::exists(dir + "/m.3.et"));
+    fs::remove_all(dir);
+  }
+}

@@ -1,5 +1,6 @@
 // `orrery convert`: write Chakra execution traces (et_def.proto) from a generated workload.
 #include <cstdio>
+#include <filesystem>
 
 #include "sim/error.h"
 #include "tools/command.h"
@@ -13,7 +14,7 @@ TrainOptions parse_train_options(const Args& a);  // tools/cmd_train.cpp
 namespace {
 Register reg(
     "convert",
-    "write Chakra execution traces (.et) from a generated training step (--from-train ...)",
+    "write Chakra execution traces (.et) from a capture bundle or a generated training step (--from-train ...)",
     [](const std::vector<std::string>& args) {
       std::vector<std::string> with_value = train_flags_with_value();
       with_value.push_back("-o");
@@ -24,12 +25,21 @@ Register reg(
       Args a(args, with_value, bools);
       std::string out = a.get("-o", a.get("--output"));
       if (out.empty()) throw make_error("-o", "", "required: output directory");
-      if (!a.positional().empty())
-        throw make_error(a.positional()[0], "",
-                         "converting a PyTorch capture bundle to Chakra is not supported yet; use --from-train");
-      if (!a.has("--from-train")) throw make_error("convert", "", "nothing to convert: use --from-train <orrery train flags>");
       if (!chakra_available())
         throw make_error("convert", "", "orrery was built without protobuf: Chakra traces are unavailable");
+      if (a.positional().size() > 1) throw make_error("convert", a.positional()[1], "one capture bundle at a time");
+      if (!a.positional().empty()) {
+        if (a.has("--from-train")) throw make_error("convert", "", "give a bundle or --from-train, not both");
+        std::string bundle = a.positional()[0];
+        std::string prefix = a.get("--prefix", std::filesystem::path(bundle).filename().string());
+        if (prefix.empty()) prefix = "trace";
+        auto files = write_bundle_chakra(bundle, out, prefix);
+        std::printf("wrote %zu Chakra traces from capture bundle %s to %s\n", files.size(), bundle.c_str(), out.c_str());
+        for (auto& f : files) std::printf("  %s\n", f.c_str());
+        return 0;
+      }
+      if (!a.has("--from-train"))
+        throw make_error("convert", "", "nothing to convert: give a capture bundle directory or --from-train <orrery train flags>");
       TrainOptions o = parse_train_options(a);
       o.engine = "event";
       o.timeline_path.clear();

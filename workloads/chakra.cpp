@@ -410,6 +410,90 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
   return files;
 }
 
+// ======================================================================== capture bundles
+std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, const std::string& out_dir,
+                                             const std::string& prefix) {
+  if (!chakra_available()) write_chakra(out_dir, {});  // throws "built without protobuf"
+  namespace fs = std::filesystem;
+  std::vector<int> ranks = bundle_ranks(bundle_dir);
+  bool multi = !ranks.empty();
+  if (!multi) ranks.push_back(-1);
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (!fs::is_directory(out_dir)) throw make_error(out_dir, "", "cannot create the output directory");
+  std::vector<std::string> files;
+  for (int rk : ranks) {
+    CapturedStep st = load_bundle(bundle_dir, rk);
+    // device activity -> collective (via the host item that launched it)
+    std::map<int, int> coll_of;
+    for (auto& item : st.host)
+      if (item.collective >= 0)
+        for (auto& call : item.calls)
+          if (call.kind == CallKind::Launch && call.device >= 0) coll_of[call.device] = item.collective;
+    ChakraTrace t;
+    t.version = "0.0.4";
+    t.metadata.push_back(ChakraAttr::make_string("generator", "orrery convert (PyTorch capture bundle)"));
+    t.metadata.push_back(ChakraAttr::make_string("bundle", bundle_dir));
+    t.metadata.push_back(ChakraAttr::make_int64("rank", st.rank));
+    t.metadata.push_back(ChakraAttr::make_int64("world_size", st.world_size));
+    if (!st.device_name.empty()) t.metadata.push_back(ChakraAttr::make_string("device", st.device_name));
+    std::map<int, std::uint64_t> last_on_stream;
+    double t0 = st.device.empty() ? 0 : st.device.front().trace_ts;
+    for (auto& d : st.device) t0 = std::min(t0, d.trace_ts);
+    for (std::size_t k = 0; k < st.device.size(); ++k) {
+      const DeviceActivity& d = st.device[k];
+      ChakraNode n;
+      n.id = k;
+      n.name = d.name;
+      n.start_time_micros = micros(d.trace_ts - t0);
+      n.duration_micros = micros(d.trace_dur);
+      n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+      n.attrs.push_back(ChakraAttr::make_int64("stream", d.stream));
+      auto c = coll_of.find(static_cast<int>(k));
+      if (c != coll_of.end()) {
+        const CollectiveCall& cc = st.collectives[static_cast<std::size_t>(c->second)];
+        if (cc.name == "send" || cc.name == "recv") {
+          n.type = cc.name == "send" ? ChakraNodeType::CommSend : ChakraNodeType::CommRecv;
+          int self = st.rank;
+          n.attrs.push_back(ChakraAttr::make_int32("comm_src", cc.name == "send" ? self : cc.peer));
+          n.attrs.push_back(ChakraAttr::make_int32("comm_dst", cc.name == "send" ? cc.peer : self));
+          n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(cc.seq)));
+        } else {
+          n.type = ChakraNodeType::CommColl;
+          ChakraCollType ct = ChakraCollType::AllReduce;
+          if (cc.name.find("all_gather") != std::string::npos || cc.name.find("allgather") != std::string::npos) ct = ChakraCollType::AllGather;
+          else if (cc.name.find("reduce_scatter") != std::string::npos) ct = ChakraCollType::ReduceScatter;
+          else if (cc.name.find("all_to_all") != std::string::npos || cc.name.find("alltoall") != std::string::npos) ct = ChakraCollType::AllToAll;
+          else if (cc.name.find("broadcast") != std::string::npos) ct = ChakraCollType::Broadcast;
+          else if (cc.name.find("barrier") != std::string::npos) ct = ChakraCollType::Barrier;
+          else if (cc.name == "reduce" || cc.name == "_reduce") ct = ChakraCollType::Reduce;
+          n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(ct)));
+          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", cc.pg_size));
+        }
+        n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(cc.bytes)));
+        n.attrs.push_back(ChakraAttr::make_string("pg_name", cc.pg_name));
+      } else {
+        n.type = ChakraNodeType::Comp;
+        n.attrs.push_back(ChakraAttr::make_int64("num_ops", 0));
+        n.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(d.bytes)));
+        const char* kind = d.kind == DevKind::Kernel ? "kernel" : d.kind == DevKind::Memcpy ? "memcpy" : "memset";
+        n.attrs.push_back(ChakraAttr::make_string("activity", kind));
+        std::string opname = d.op >= 0 && static_cast<std::size_t>(d.op) < st.ops.size() ? st.ops[static_cast<std::size_t>(d.op)].name : "";
+        n.attrs.push_back(ChakraAttr::make_string("op_class", classify_kernel(d.name, opname, d.kind)));
+        if (!opname.empty()) n.attrs.push_back(ChakraAttr::make_string("aten_op", opname));
+      }
+      auto prev = last_on_stream.find(d.stream);
+      if (prev != last_on_stream.end()) n.data_deps.push_back(prev->second);
+      last_on_stream[d.stream] = n.id;
+      t.nodes.push_back(std::move(n));
+    }
+    std::string path = (fs::path(out_dir) / (prefix + "." + std::to_string(multi ? rk : st.rank) + ".et")).string();
+    write_chakra(path, t);
+    files.push_back(path);
+  }
+  return files;
+}
+
 // ======================================================================== chakra-run
 ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, const CommModel& comm) {
   namespace fs = std::filesystem;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "workloads/pytorch_trace.h"
 #include "workloads/train.h"
 
 namespace orrery {
@@ -100,6 +101,15 @@ void write_chakra(const std::string& path, const ChakraTrace& trace);
 // pg_name, comm_group_size) and pipeline send/recv (COMM_SEND/RECV_NODE with comm_src,
 // comm_dst, comm_tag, comm_size). Returns the files written.
 std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix);
+
+// Chakra traces of a PyTorch capture bundle (et[.<rank>].json[.gz] + kineto[.<rank>].json[.gz],
+// read with load_bundle): one trace per rank, <prefix>.<rank>.et. Every GPU activity (kernel,
+// memcpy, memset) becomes a node with its measured duration: COMP_NODE (num_ops 0, tensor_size
+// for copies) or, for a kernel launched by a collective, COMM_COLL_NODE (comm_type, comm_size,
+// pg_name, comm_group_size) / COMM_SEND_NODE / COMM_RECV_NODE. Dependencies: launch order on
+// each GPU stream (data_deps). Host-side time and cross-stream events are not represented.
+std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, const std::string& out_dir,
+                                             const std::string& prefix);
 
 // A tiny Chakra simulator for `orrery chakra-run`: every rank's trace in `dir` (*.et) runs
 // dependency-driven with one compute and one communication stream per rank. COMP nodes take
