@@ -675,7 +675,8 @@ class Runner : public std::enable_shared_from_this<Runner> {
     btree(mid + 1, hi, mid, e);
   }
 
-  void finish_unit(Unit& u, double min_time, double latency, bool reduce) {
+  // `share`: the unit's part of the collective's SMs when a phase runs several units at once.
+  void finish_unit(Unit& u, double min_time, double latency, bool reduce, double share = 1.0) {
     u.c.min_time = min_time;
     u.c.latency = latency;
     if (spec_.detailed) return;
@@ -684,7 +685,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
     for (auto& [r, b] : u.senders) per[r] += b;
     for (auto& [r, b] : per) {
       auto res = f_.network().gpu(r);
-      if (min_time > 0) u.c.extra.push_back({res.sm, channels_ * min_time});
+      if (min_time > 0) u.c.extra.push_back({res.sm, channels_ * min_time * share});
       u.c.extra.push_back({res.hbm, b * (reduce ? 3.0 : 2.0)});
     }
   }
@@ -724,7 +725,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
             for (auto& o : orders) {
               Unit u;
               for (int k = 0; k < n; ++k) add(u, o[static_cast<size_t>(k)], o[static_cast<size_t>((k + 1) % n)], per_rank / C);
-              finish_unit(u, bwt, lat, reduce);
+              finish_unit(u, bwt, lat, reduce, 1.0 / C);
               us.push_back(std::move(u));
             }
             return us;
@@ -768,7 +769,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
                 add(u, heads[static_cast<size_t>(child)], heads[static_cast<size_t>(parent)], b);
                 add(u, heads[static_cast<size_t>(parent)], heads[static_cast<size_t>(child)], b);
               }
-              finish_unit(u, bwt, lat, reduce);
+              finish_unit(u, bwt, lat, reduce, 1.0 / (2.0 * C));
               us.push_back(std::move(u));
             }
           return us;

@@ -141,6 +141,19 @@ OpWork op_work(const EtOp& op) {
     w.flops = 10 * in_bytes / std::max(1, dtype_bytes(w.dtype));
     w.known = true;
     w.model = "optimizer";
+  } else if (contains(n, "softmax") && !contains(n, "backward")) {
+    // Softmax over a long row: one pass for the max, one for the sum of exponentials, one to
+    // normalize and write (PyTorch's cunn_SoftMaxForward): 3 reads + 1 write.
+    w.bytes = 3 * in_bytes + out_bytes;
+    w.flops = out_numel * 8.0;
+    w.known = in_bytes > 0;
+    w.model = "softmax";
+  } else if (contains(n, "softmax") && contains(n, "backward")) {
+    // grad and output read twice (row sum of grad*output, then the update), grad_in written.
+    w.bytes = 2 * in_bytes + out_bytes;
+    w.flops = out_numel * 6.0;
+    w.known = in_bytes > 0;
+    w.model = "softmax-bwd";
   } else {
     // Elementwise, reductions, norms, copies, embedding: memory traffic of inputs + outputs.
     // In-place ops (outputs alias inputs) still write: count outputs.

@@ -162,7 +162,7 @@ std::string classify_kernel(const std::string& k, const std::string& op, DevKind
   if (has("multi_tensor_apply") || has("fused_adam") || has("FusedAdam") || has("adam") || has("Adam") ||
       ophas("Optimizer") || ophas("_fused_adam") || ophas("_foreach"))
     return "optimizer";
-  if (has("layer_norm") || has("LayerNorm") || has("rms_norm") || has("RMSNorm") || has("reduce_kernel") ||
+  if (has("SoftMax") || has("GammaBeta") || has("Norm") || has("layer_norm") || has("LayerNorm") || has("rms_norm") || has("RMSNorm") || has("reduce_kernel") ||
       has("softmax") || has("Softmax") || has("nll_loss") || has("cross_entropy") || has("norm") ||
       has("Reduce") || has("reduce"))
     return "reduction";

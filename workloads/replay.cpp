@@ -44,7 +44,9 @@ struct Roof {
   }
 };
 
-Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, const Accelerator& hw) {
+// kernels_of_op: kernels of the op that do its main work (GEMM/attention kernels of a matrix op,
+// all kernels otherwise); helper = a side kernel of a matrix op (memset, cast, reduce).
+Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw) {
   Roof r;
   if (d.kind == DevKind::Memcpy) {
     r.bytes = d.bytes;
@@ -62,6 +64,10 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, const 
     return r;
   }
   if (!w || !w->known) return r;
+  if (helper) {
+    r.known = true;  // side kernel of a GEMM/attention op: latency-bound
+    return r;
+  }
   double share = 1.0 / std::max(1, kernels_of_op);
   r.known = true;
   r.flops = w->flops * share;
@@ -109,10 +115,22 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   // ---- per-op work and kernel counts ----
   std::map<int, OpWork> work;
   std::map<int, int> kernels_of_op;
-  for (auto& d : st.device) {
+  std::map<int, double> main_dur_of_op;
+  std::vector<bool> helper(st.device.size(), false);
+  for (auto& d : st.device)
+    if (d.op >= 0 && d.kind == DevKind::Kernel && !work.count(d.op)) work[d.op] = op_work(st.ops[d.op]);
+  for (size_t i = 0; i < st.device.size(); ++i) {
+    const DeviceActivity& d = st.device[i];
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
-    kernels_of_op[d.op]++;
-    if (!work.count(d.op)) work[d.op] = op_work(st.ops[d.op]);
+    const OpWork& w = work[d.op];
+    if (w.matrix || w.attention) {
+      std::string c = classify_kernel(d.name, st.ops[d.op].name, d.kind);
+      helper[i] = !(c == "gemm" || c == "attention");
+    }
+    if (!helper[i]) {
+      kernels_of_op[d.op]++;
+      main_dur_of_op[d.op] += d.trace_dur;
+    }
   }
 
   // ---- capture clock correction ----
@@ -145,13 +163,13 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
     int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
     std::string opname = d.op >= 0 ? st.ops[d.op].name : "";
     std::string cls = classify_kernel(d.name, opname, d.kind);
-    Roof rt = roof_of(d, w, nk, hw);
+    Roof rt = roof_of(d, w, nk, helper[i], hw);
     double T = 0;
     switch (opt.mode) {
       case ReplayMode::Measured: T = d.trace_dur; break;
       case ReplayMode::Roofline: T = rt.total(hw); break;
       case ReplayMode::Transfer: {
-        Roof rs = roof_of(d, w, nk, src);
+        Roof rs = roof_of(d, w, nk, helper[i], src);
         double ratio;
         if (rs.known && rt.known) {
           ratio = rt.total(hw) / rs.total(src);
@@ -204,6 +222,15 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
     row.measured_s = d.trace_dur;
     row.flops = rt.flops;
     row.bytes = rt.bytes;
+    if (w && !helper[i] && d.op >= 0 && main_dur_of_op[d.op] > 0 && d.trace_dur > 0) {
+      // For the efficiency view, an op's work goes to its kernels in proportion to their
+      // measured time (a flash-attention backward's main kernel does nearly all the FLOPs).
+      double f = d.trace_dur / main_dur_of_op[d.op];
+      row.flops = w->flops * f;
+      row.bytes = w->bytes * f;
+      rt.flops = row.flops;
+      rt.bytes = row.bytes;
+    }
     // Roofline placement from the kernel's work on the target: which resource bounds it.
     double peak = w && (w->matrix || w->attention) ? hw.peak_flops(w->dtype) : hw.p("peak_fp32");
     double ridge = peak / hw.hbm_bandwidth();
@@ -402,6 +429,11 @@ nlohmann::json ReplayResult::to_json() const {
   nlohmann::json cls = nlohmann::json::object();
   for (auto& [k, v] : time_by_class_s) cls[k] = v * 1e3;
   j["time_by_class_ms"] = cls;
+  nlohmann::json mcls = nlohmann::json::object();
+  std::map<std::string, double> mby;
+  for (auto& k : kernels) mby[k.kernel_class] += k.measured_s;
+  for (auto& [k, v] : mby) mcls[k] = v * 1e3;
+  j["measured_kernel_time_by_class_ms"] = mcls;
   // Top kernels by simulated time (aggregated by name).
   std::map<std::string, std::tuple<double, double, int, std::string, std::string>> agg;
   for (auto& k : kernels) {
@@ -430,21 +462,37 @@ nlohmann::json ReplayResult::to_json() const {
   nlohmann::json bb = nlohmann::json::object();
   for (auto& [b, t] : by_bound) bb[b] = t * 1e3;
   j["roofline"]["time_by_bound_ms"] = bb;
-  std::vector<const KernelRow*> rows;
-  for (auto& k : kernels)
-    if (k.bound == "compute" || k.bound == "memory") rows.push_back(&k);
-  std::sort(rows.begin(), rows.end(), [](const KernelRow* a, const KernelRow* b) {
-    double ha = a->measured_s * (1 - std::min(1.0, a->achieved_fraction));
-    double hb = b->measured_s * (1 - std::min(1.0, b->achieved_fraction));
-    return ha != hb ? ha > hb : a->name < b->name;
+  // Efficiency headroom by kernel name: time spent below the roofline peak.
+  struct Head {
+    double time = 0, headroom = 0, flops = 0, bytes = 0, achieved_weighted = 0;
+    int count = 0;
+    std::string op, bound;
+  };
+  std::map<std::string, Head> heads;
+  for (auto& k : kernels) {
+    if (k.bound != "compute" && k.bound != "memory") continue;
+    double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
+    Head& h = heads[k.name];
+    h.time += t;
+    h.headroom += t * (1 - std::min(1.0, k.achieved_fraction));
+    h.flops += k.flops;
+    h.bytes += k.bytes;
+    h.achieved_weighted += t * k.achieved_fraction;
+    h.count++;
+    h.op = k.op;
+    h.bound = k.bound;
+  }
+  std::vector<std::pair<std::string, Head>> hv(heads.begin(), heads.end());
+  std::sort(hv.begin(), hv.end(), [](auto& a, auto& b) {
+    return a.second.headroom != b.second.headroom ? a.second.headroom > b.second.headroom : a.first < b.first;
   });
   nlohmann::json head = nlohmann::json::array();
-  for (size_t i = 0; i < rows.size() && i < 10; ++i) {
-    const KernelRow& k = *rows[i];
-    head.push_back({{"name", k.name}, {"op", k.op}, {"bound", k.bound},
-                    {"arithmetic_intensity", k.bytes > 0 ? k.flops / k.bytes : 0},
-                    {"achieved_fraction_of_peak", k.achieved_fraction}, {"measured_us", k.measured_s * 1e6},
-                    {"headroom_us", k.measured_s * (1 - std::min(1.0, k.achieved_fraction)) * 1e6}});
+  for (size_t i = 0; i < hv.size() && i < 10; ++i) {
+    const Head& h = hv[i].second;
+    head.push_back({{"name", hv[i].first}, {"op", h.op}, {"bound", h.bound}, {"count", h.count},
+                    {"arithmetic_intensity", h.bytes > 0 ? h.flops / h.bytes : 0},
+                    {"achieved_fraction_of_peak", h.time > 0 ? h.achieved_weighted / h.time : 0},
+                    {"measured_us", h.time * 1e6}, {"headroom_us", h.headroom * 1e6}});
   }
   j["roofline"]["top_headroom"] = head;
   j["kernel_count"] = kernels.size();
