@@ -105,6 +105,19 @@ TEST(Collective, SimulationMatchesTunerWhenUncontended) {
     }
 }
 
+TEST(Collective, MultiNodeSimulationMatchesTunerOnANonBlockingFatTree) {
+  // Rings, double binary trees and NVLS+tree place their flows so that a non-blocking rail-optimized
+  // fat tree never binds below the tuner's bandwidth: simulation == closed form.
+  for (int nodes : {2, 3, 8, 13}) {
+    System sys = load_system("h100-cluster", nodes);
+    for (Algo a : {Algo::Ring, Algo::Tree, Algo::NVLSTree}) {
+      CollectiveSpec s = spec(Op::AllReduce, GiB, a, Proto::Simple);
+      double est = collective_time_estimate(sys, s);
+      EXPECT_NEAR(simulate_collective(sys, s).time_s, est, est * 1e-6) << nodes << " " << algo_name(a);
+    }
+  }
+}
+
 TEST(Collective, EveryOpAndAlgorithmRuns) {
   System one = load_system("dgx-h100");
   System multi = load_system("h100-cluster", 4);

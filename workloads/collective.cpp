@@ -666,13 +666,29 @@ class Runner : public std::enable_shared_from_this<Runner> {
     return out;
   }
 
-  // Balanced binary tree over 0..m-1: (child, parent) edges; mirrored for the second tree.
-  static void btree(int lo, int hi, int parent, std::vector<std::pair<int, int>>& e) {
-    if (lo >= hi) return;
-    int mid = lo + (hi - lo) / 2;
-    if (parent >= 0) e.push_back({mid, parent});
-    btree(lo, mid, mid, e);
-    btree(mid + 1, hi, mid, e);
+  // NCCL-style double binary tree over 0..m-1 as (child, parent) edges. Tree 0 is the in-order
+  // binary tree in which every even index is a leaf; tree 1 mirrors it (even m) or shifts it by
+  // one (odd m), so a node is interior in at most one of the two trees.
+  static std::vector<std::pair<int, int>> btree(int m, int which) {
+    std::vector<std::pair<int, int>> e;
+    if (m < 2) return e;
+    auto parent = [](int x) {
+      int l = x & -x;
+      return ((x / (2 * l)) % 2 == 0) ? x + l : x - l;
+    };
+    int root = 1;
+    while (root * 2 <= m) root *= 2;
+    auto node = [&](int role) {  // the index that plays `role` (0-based) in tree `which`
+      if (which == 0) return role;
+      return m % 2 == 0 ? m - 1 - role : (role - 1 + m) % m;
+    };
+    for (int x = 1; x <= m; ++x) {
+      if (x == root) continue;
+      int p = parent(x);
+      while (p > m) p = parent(p);
+      e.push_back({node(x - 1), node(p - 1)});
+    }
+    return e;
   }
 
   // `share`: the unit's part of the collective's SMs when a phase runs several units at once.
@@ -758,14 +774,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
                   add(u, chain[j], chain[j + 1], b);  // broadcast down
                 }
               }
-              std::vector<std::pair<int, int>> e;
-              int m = static_cast<int>(heads.size());
-              btree(0, m, -1, e);
-              for (auto [child, parent] : e) {
-                if (t == 1) {
-                  child = m - 1 - child;
-                  parent = m - 1 - parent;
-                }
+              for (auto [child, parent] : btree(static_cast<int>(heads.size()), t)) {
                 add(u, heads[static_cast<size_t>(child)], heads[static_cast<size_t>(parent)], b);
                 add(u, heads[static_cast<size_t>(parent)], heads[static_cast<size_t>(child)], b);
               }
@@ -819,14 +828,8 @@ class Runner : public std::enable_shared_from_this<Runner> {
               for (int i : m) rails[t_.local_of_rank(rank(i))].push_back(i);
             for (auto& [rail, members] : rails) {
               int mm = static_cast<int>(members.size());
-              std::vector<std::pair<int, int>> e;
-              btree(0, mm, -1, e);
               for (int t = 0; t < 2; ++t)
-                for (auto [child, parent] : e) {
-                  if (t == 1) {
-                    child = mm - 1 - child;
-                    parent = mm - 1 - parent;
-                  }
+                for (auto [child, parent] : btree(mm, t)) {
                   add(u, members[static_cast<size_t>(child)], members[static_cast<size_t>(parent)], shard / 2);
                   add(u, members[static_cast<size_t>(parent)], members[static_cast<size_t>(child)], shard / 2);
                 }
