@@ -246,7 +246,10 @@ std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::strin
     return std::make_unique<FabricComm>(s);
   }
   if (which != "auto") throw make_error("--comm", which, "unknown communication model (auto, fabric, builtin)");
-  if (!s.fabric.empty()) return std::make_unique<FabricComm>(s);
+  // The fabric's tuner is NCCL's SM90 cost model (NVLink4/NVLS, Hopper ceilings): use it for
+  // Hopper GPUs; other GPUs (A100: no NVLS, SM80 ceilings) keep the built-in model.
+  bool hopper = s.gpu == "h100" || s.gpu == "h200";
+  if (!s.fabric.empty() && hopper) return std::make_unique<FabricComm>(s);
   return std::make_unique<AlphaBetaComm>(s);
 }
 

@@ -81,7 +81,8 @@ class AlphaBetaComm : public CommModel {
 
 // "builtin": AlphaBetaComm. "fabric": the fabric's NCCL-style closed-form estimate
 // (workloads/collective.h collective_time_estimate on systems/<name>.json sized by --nodes).
-// "auto": fabric when the system has a fabric description, else builtin.
+// "auto": fabric when the system has a fabric description and Hopper GPUs (the fabric tuner is
+// NCCL's SM90 model), else builtin.
 std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::string& which = "auto");
 
 // ---------------------------------------------------------------- plan
