@@ -263,3 +263,18 @@ TEST(Collective, CliPrintsNcclTestsTable) {
   EXPECT_NE(pclose(p), 0);
   EXPECT_NE(out.find("appears twice"), std::string::npos) << out;
 }
+
+TEST(Collective, CliOutputIsDeterministic) {
+  auto run = [](const std::string& cmd) {
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[512];
+    while (p && fgets(buf, sizeof buf, p)) out += buf;
+    if (p) pclose(p);
+    return out;
+  };
+  std::string cmd = std::string(ORRERY_BINARY) + " collective --op all_gather --system h100-cluster --nodes 4 -b 8 -e 64M -f 4";
+  std::string a = run(cmd);
+  EXPECT_NE(a.find("Avg bus bandwidth"), std::string::npos);
+  EXPECT_EQ(run(cmd), a);
+}

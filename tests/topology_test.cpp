@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 
 #include "sim/error.h"
@@ -192,4 +193,35 @@ TEST(Topology, BadInputIsOneLineError) {
   for (auto& d : std::vector<nlohmann::json>{disc, zero}) EXPECT_EQ(msg(d).find('\n'), std::string::npos);
   EXPECT_THROW(load_system("no-such-system"), Error);
   EXPECT_THROW(load_system("ring8", 4), Error);  // --nodes on a non-cluster
+}
+
+TEST(Topology, CliSummaryDotJsonAndDeterminism) {
+  std::string dot = testing::TempDir() + "/orrery_topo.dot", js = testing::TempDir() + "/orrery_topo.json";
+  auto run = [](const std::string& cmd) {
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[512];
+    while (p && fgets(buf, sizeof buf, p)) out += buf;
+    int rc = p ? pclose(p) : -1;
+    return std::make_pair(rc, out);
+  };
+  std::string cmd = std::string(ORRERY_BINARY) + " topo h100-cluster --nodes 4 --dot " + dot + " --json " + js;
+  auto [rc, out] = run(cmd);
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("GPUs:       32"), std::string::npos) << out;
+  EXPECT_NE(out.find("bisection:"), std::string::npos);
+  EXPECT_NE(out.find("diameter:"), std::string::npos);
+  EXPECT_EQ(run(cmd).second, out);  // byte-for-byte deterministic
+  std::ifstream j(js);
+  nlohmann::json doc = nlohmann::json::parse(j);
+  EXPECT_EQ(doc["summary"]["gpus"], 32);
+  Topology back = build_topology(doc["topology"], js);
+  EXPECT_EQ(back.num_gpus(), 32);
+  std::ifstream d(dot);
+  std::string first;
+  std::getline(d, first);
+  EXPECT_EQ(first.rfind("graph", 0), 0u);
+  auto bad = run(std::string(ORRERY_BINARY) + " topo " + testing::TempDir() + "/missing.json 2>&1");
+  EXPECT_NE(bad.first, 0);
+  EXPECT_NE(bad.second.find("unknown system"), std::string::npos) << bad.second;
 }
