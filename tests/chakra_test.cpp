@@ -210,6 +210,22 @@ TEST(Chakra, GeneratedTrainingTracesRoundTripAndRun) {
   EXPECT_EQ(cr.files.size(), 2u);
   EXPECT_NEAR(cr.makespan_s, r.iteration_time_s, 0.03 * r.iteration_time_s);
   fs::remove_all(dir);
+
+  // One trace per GPU: rank 13 (stage 1, TP rank 5) receives activations from rank 5.
+  auto all = write_train_chakra(r, dir, "gpt", /*all_ranks=*/true);
+  ASSERT_EQ(all.size(), 16u);
+  ChakraTrace t13 = read_chakra(dir + "/gpt.13.et");
+  bool found = false;
+  for (auto& n : t13.nodes)
+    if (n.type == ChakraNodeType::CommRecv) {
+      EXPECT_EQ(n.attr_num("comm_src", -1), 5);
+      EXPECT_EQ(n.attr_num("comm_dst", -1), 13);
+      found = true;
+    }
+  EXPECT_TRUE(found);
+  ChakraRunResult all_run = run_chakra_dir(dir, hw, *comm);
+  EXPECT_NEAR(all_run.makespan_s, r.iteration_time_s, 0.03 * r.iteration_time_s);
+  fs::remove_all(dir);
 }
 
 TEST(Chakra, CaptureBundleConvertsOneTracePerRank) {

@@ -22,6 +22,7 @@ Register reg(
       with_value.push_back("--prefix");
       std::vector<std::string> bools = train_bool_flags();
       bools.push_back("--from-train");
+      bools.push_back("--all-ranks");
       Args a(args, with_value, bools);
       std::string out = a.get("-o", a.get("--output"));
       if (out.empty()) throw make_error("-o", "", "required: output directory");
@@ -50,9 +51,12 @@ Register reg(
       EventCore core;
       TrainResult r = run_training(m, s, o.plan, hw, *comm, core, o.check_memory, /*record=*/true);
       std::string prefix = a.get("--prefix", m.name);
-      auto files = write_train_chakra(r, out, prefix);
-      std::printf("wrote %zu Chakra traces (one per pipeline stage's representative rank) to %s\n", files.size(), out.c_str());
-      for (auto& f : files) std::printf("  %s\n", f.c_str());
+      bool all = a.has("--all-ranks");
+      auto files = write_train_chakra(r, out, prefix, all);
+      std::printf("wrote %zu Chakra traces (%s) to %s\n", files.size(),
+                  all ? "one per GPU" : "one per pipeline stage's representative rank", out.c_str());
+      if (files.size() <= 64)
+        for (auto& f : files) std::printf("  %s\n", f.c_str());
       std::printf("simulated iteration_time_s %.4f\n", r.iteration_time_s);
       return 0;
     });

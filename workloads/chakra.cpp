@@ -267,7 +267,8 @@ ChakraCollType coll_type_of(const std::string& kernel_name) {
 std::uint64_t micros(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e6)); }
 }  // namespace
 
-std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix) {
+std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix,
+                                            bool all_ranks) {
   if (!chakra_available()) write_chakra(dir, {});  // throws "built without protobuf"
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -403,9 +404,27 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
     opt.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(r.memory[i].optimizer / 12.0 * 30)));
     opt.ctrl_deps = dp_nodes;
     add(std::move(opt), true);
-    std::string path = (fs::path(dir) / (prefix + "." + std::to_string(rank) + ".et")).string();
-    write_chakra(path, t);
-    files.push_back(path);
+    if (!all_ranks) {
+      std::string path = (fs::path(dir) / (prefix + "." + std::to_string(rank) + ".et")).string();
+      write_chakra(path, t);
+      files.push_back(path);
+      continue;
+    }
+    // Every GPU of the stage runs the same graph; only its rank and its pipeline peers differ
+    // (peer = peer stage's base rank + this rank's offset inside the stage).
+    for (long off = 0; off < stride; ++off) {
+      ChakraTrace tr = t;
+      for (auto& a : tr.metadata)
+        if (a.name == "rank") a.i = rank + off;
+      for (auto& n : tr.nodes) {
+        if (n.type != ChakraNodeType::CommSend && n.type != ChakraNodeType::CommRecv) continue;
+        for (auto& a : n.attrs)
+          if (a.name == "comm_src" || a.name == "comm_dst") a.i += off;
+      }
+      std::string path = (fs::path(dir) / (prefix + "." + std::to_string(rank + off) + ".et")).string();
+      write_chakra(path, tr);
+      files.push_back(path);
+    }
   }
   return files;
 }

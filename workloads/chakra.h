@@ -99,8 +99,11 @@ void write_chakra(const std::string& path, const ChakraTrace& trace);
 // every (micro-batch, layer) on the compute stream (COMP_NODE with num_ops, tensor_size,
 // duration_micros), TP/CP/EP/DP collectives (COMM_COLL_NODE with comm_type, comm_size,
 // pg_name, comm_group_size) and pipeline send/recv (COMM_SEND/RECV_NODE with comm_src,
-// comm_dst, comm_tag, comm_size). Returns the files written.
-std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix);
+// comm_dst, comm_tag, comm_size). all_ranks: one trace per GPU (TP x CP x DP copies of each
+// stage's graph with their own rank and pipeline peers), as ASTRA-sim expects one per NPU.
+// Returns the files written.
+std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix,
+                                            bool all_ranks = false);
 
 // Chakra traces of a PyTorch capture bundle (et[.<rank>].json[.gz] + kineto[.<rank>].json[.gz],
 // read with load_bundle): one trace per rank, <prefix>.<rank>.et. Every GPU activity (kernel,
