@@ -138,6 +138,7 @@ struct Collected {
   CurvePoints memory_dev, memory_legacy, attention;
   nlohmann::ordered_json host;  // host dispatch "NN.NN us"
   std::map<std::string, double> launch_params_s;  // derived launch parameters (seconds)
+  double host_link_gbps = 0;                        // measured host<->device bandwidth (0 = none)
   nlohmann::ordered_json launch_observed;
   std::vector<std::string> sources;
 };
@@ -264,6 +265,24 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
         }
         used.push_back("launch");
       }
+      if (in.j.contains("host_device")) {
+        // Host link bandwidth: mean of both directions over copies of 64 MiB and more (bandwidth plateau).
+        const auto& rows = array_at(in.j, "host_device", P, "");
+        double sum = 0;
+        int n = 0;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          std::string w = idx("host_device", i);
+          double b = num(rows[i], "bytes", P, w);
+          double h2d = num(rows[i], "h2d_gbps", P, w), d2h = num(rows[i], "d2h_gbps", P, w);
+          if (b < 64.0 * (1 << 20)) continue;
+          sum += 0.5 * (positive(h2d, P, w + ".h2d_gbps") + positive(d2h, P, w + ".d2h_gbps"));
+          ++n;
+        }
+        if (n > 0 && !c.host_link_gbps) {
+          c.host_link_gbps = sum / n;
+          used.push_back("host_device");
+        }
+      }
       std::string dev = in.j.contains("env") && in.j["env"].is_object() ? in.j["env"].value("device", "") : "";
       std::string s = P + " (orrery-micro/1" + (dev.empty() ? "" : " on " + dev) + ": ";
       for (size_t i = 0; i < used.size(); ++i) s += (i ? ", " : "") + used[i];
@@ -345,6 +364,11 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
   nlohmann::ordered_json params = base_raw.contains("params") ? base_raw["params"] : nlohmann::ordered_json::object();
   // Launch parameters measured by the orrery layout replace the base values (key order kept).
   for (auto& [k, v] : c.launch_params_s) params[k] = fmt_us(v * 1e6);
+  if (c.host_link_gbps > 0) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.1f GB/s", c.host_link_gbps);
+    params["host_link_bandwidth"] = b;
+  }
   out["params"] = params;
 
   std::vector<std::string> kept;

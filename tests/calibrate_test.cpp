@@ -116,6 +116,8 @@ TEST(Calibrate, OrreryLayoutGivesCurvesAndLaunchCosts) {
   EXPECT_EQ(got["params"]["min_kernel_time"], "0.50 us");
   EXPECT_EQ(got["params"]["kernel_gap"], "0.74 us");
   EXPECT_EQ(got["params"]["launch_latency"], "8.00 us");
+  // Host link: mean of both directions over copies >= 64 MiB.
+  EXPECT_EQ(got["params"]["host_link_bandwidth"], "55.4 GB/s");
   // Datasheet parameters come from the base preset.
   EXPECT_EQ(got["params"]["hbm_bandwidth"], "3.35 TB/s");
 
