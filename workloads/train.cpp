@@ -872,8 +872,7 @@ nlohmann::json TrainResult::to_json() const {
   for (auto& m : memory) mem.push_back(m.to_json());
   j["memory_per_stage"] = mem;
   j["micro_batches"] = micro_batches;
-  j["sim_events"] = sim_events;
-  j["sim_wall_s"] = sim_wall_s;
+  j["sim_events"] = sim_events;  // (wall time stays out: the JSON is deterministic)
   auto ks = [&](const std::vector<Kernel>& v) {
     nlohmann::json a = nlohmann::json::array();
     for (auto& k : v) a.push_back({{"name", k.name}, {"class", k.cls}, {"flops", k.flops}, {"bytes", k.bytes}, {"time_s", k.time}});
@@ -1129,6 +1128,29 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
       if (vs == 0) emit_kernels(rank, c.embed_bwd, t, -1, op.mb, op.chunk);
       if (vs > 0 && p.pp > 1) {
         std::snprintf(buf, sizeof buf, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"pp_send(gradients)\",\"cat\":\"pp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"args\":{\"micro_batch\":%ld}}", rank, static_cast<int>(kPP), us(op.end), op.mb);
+        emit(buf);
+      }
+    }
+  }
+  // Activation memory of each rank (counter track): stored micro-batch chunks x layer bytes.
+  {
+    double per_chunk = static_cast<double>(lpc) * activation_bytes_per_layer(r.model, p);
+    std::vector<std::vector<std::pair<double, int>>> by_stage(p.pp);
+    for (auto& op : r.run.ops) {
+      if (op.fwd) by_stage[op.stage].push_back({op.start, +1});
+      else by_stage[op.stage].push_back({op.end, -1});
+    }
+    for (int i = 0; i < p.pp; ++i) {
+      auto& v = by_stage[i];
+      std::stable_sort(v.begin(), v.end(), [](auto& x, auto& y) { return x.first < y.first; });
+      long n = 0;
+      long rank = i * stride;
+      double model_states = r.memory[i].weights + r.memory[i].gradients + r.memory[i].optimizer;
+      for (auto& [t, d] : v) {
+        n += d;
+        std::snprintf(buf, sizeof buf,
+                      "{\"ph\":\"C\",\"name\":\"memory_GB\",\"pid\":%ld,\"ts\":%.3f,\"args\":{\"model_states\":%.3f,\"activations\":%.3f}}",
+                      rank, us(t), model_states / 1e9, static_cast<double>(n) * per_chunk / 1e9);
         emit(buf);
       }
     }
