@@ -83,6 +83,17 @@ void print_result(const TrainResult& r) {
 
 Register reg("train", "simulate one LLM training iteration from a model and a parallel plan",
              [](const std::vector<std::string>& args) {
+               for (auto& x : args)
+                 if (x == "--help" || x == "-h") {
+                   std::printf(
+                       "usage: orrery train --model NAME|model.json --system dgx-h100|dgx-a100|system.json --nodes N\n"
+                       "         --tp T --pp P [--vp V] --dp D [--cp C] [--ep E] --micro-batch m --global-batch B\n"
+                       "         [--seq S] [--precision bf16|fp8] [--recompute none|selective|full] [--sequence-parallel]\n"
+                       "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm auto|fabric|builtin]\n"
+                       "         [--timeline out.json] [--json out.json] [--engine systemc|event] [--no-memory-check]\n"
+                       "models: workloads/models/*.json (see docs/training.md)\n");
+                   return 0;
+                 }
                Args a(args, train_flags_with_value(), train_bool_flags());
                if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
                TrainOptions o = parse_train_options(a);
