@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "hw_models/accelerator.h"
 #include "hw_models/calibrate.h"
@@ -150,4 +151,19 @@ TEST(Calibrate, BadFilesAreClearErrors) {
   o.micro_paths = {src("validation/data/h100/micro.json")};
   o.hw = "no_such_gpu";
   EXPECT_NE(error_of(o).find("unknown hardware preset"), std::string::npos);
+}
+
+// The CUDA producer (validation/cuda/orrery_micro.cu, not built without nvcc) writes every field the
+// calibration reads: a guard against the two drifting apart on machines without a GPU.
+TEST(Calibrate, OrreryMicroSourceWritesTheFieldsCalibrationReads) {
+  std::ifstream in(src("validation/cuda/orrery_micro.cu"));
+  ASSERT_TRUE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string cu = ss.str();
+  for (const char* field : {"\"orrery-micro/1\"", "[\"gemm\"]", "[\"dtype\"]", "[\"m\"]", "[\"n\"]", "[\"k\"]",
+                            "[\"device_ms\"]", "[\"memory\"]", "[\"kernel\"]", "[\"bytes_moved\"]", "[\"launch\"]",
+                            "[\"graph_kernel_period_us\"]", "[\"kernel_gap_us\"]", "[\"round_trip_us\"]",
+                            "[\"host_device\"]", "[\"bytes\"]", "\"h2d_gbps\"", "\"d2h_gbps\"", "[\"env\"]"})
+    EXPECT_NE(cu.find(field), std::string::npos) << field;
 }
