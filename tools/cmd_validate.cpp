@@ -251,31 +251,33 @@ int run(const std::vector<std::string>& args) {
     }
   }
   if (!report.workloads.empty() && !a.has("--quiet")) {
-    auto cls = error_by_class(report.workloads);
+    auto cls = error_by_class(report.workloads, parsed_modes.size() > 1);
     if (!cls.empty()) {
       std::printf("\nkernel time by class (all bundles): simulated vs measured (Kineto)\n");
-      std::printf("  %-14s %8s %14s %14s %9s\n", "class", "kernels", "measured ms", "simulated ms", "error");
+      std::printf("  %-14s %-9s %8s %14s %14s %9s\n", "class", "mode", "kernels", "measured ms", "simulated ms", "error");
       for (auto& c : cls)
-        std::printf("  %-14s %8d %14.3f %14.3f %+8.1f%%\n", c.kernel_class.c_str(), c.kernels, c.measured_s * 1e3,
+        std::printf("  %-14s %-9s %8d %14.3f %14.3f %+8.1f%%\n", c.kernel_class.c_str(),
+                    (c.mode.empty() ? modes.front() : c.mode).c_str(), c.kernels, c.measured_s * 1e3,
                     c.simulated_s * 1e3, c.error_pct());
     }
     // The kernels whose simulated time misses the measured time by most (absolute time).
     struct Miss {
       double diff;
-      std::string bundle, name, cls;
+      std::string bundle, mode, name, cls;
       double meas, sim;
     };
     std::vector<Miss> misses;
     for (auto& w : report.workloads)
       for (auto& k : w.kernels)
-        if (k.measured_s > 0) misses.push_back({k.simulated_s - k.measured_s, w.bundle_name, k.name, k.kernel_class, k.measured_s, k.simulated_s});
+        if (k.measured_s > 0) misses.push_back({k.simulated_s - k.measured_s, w.bundle_name, w.mode, k.name, k.kernel_class, k.measured_s, k.simulated_s});
     std::stable_sort(misses.begin(), misses.end(), [](const Miss& x, const Miss& y) { return std::fabs(x.diff) > std::fabs(y.diff); });
     if (!misses.empty()) {
       std::printf("\nkernels with the largest time error (per launch):\n");
       for (size_t i = 0; i < std::min<size_t>(8, misses.size()); ++i) {
         auto& m = misses[i];
-        std::printf("  %-12s %-11s measured %9.1f us  simulated %9.1f us  %+7.1f%%  %s\n", short_name(m.bundle, 12).c_str(),
-                    m.cls.c_str(), m.meas * 1e6, m.sim * 1e6, (m.sim - m.meas) / m.meas * 100, short_name(m.name, 60).c_str());
+        std::printf("  %-12s %-9s %-11s measured %9.1f us  simulated %9.1f us  %+8.1f%%  %s\n",
+                    short_name(m.bundle, 12).c_str(), m.mode.c_str(), m.cls.c_str(), m.meas * 1e6, m.sim * 1e6,
+                    (m.sim - m.meas) / m.meas * 100, short_name(m.name, 56).c_str());
       }
     }
   }

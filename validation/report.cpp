@@ -25,21 +25,30 @@ std::string html_escape(const std::string& s) {
   return o;
 }
 
-std::vector<ClassError> error_by_class(const std::vector<ReplayResult>& workloads) {
-  std::map<std::string, ClassError> m;
+std::vector<ClassError> error_by_class(const std::vector<ReplayResult>& workloads, bool by_mode) {
+  std::map<std::pair<std::string, std::string>, ClassError> m;
   for (auto& w : workloads)
     for (auto& k : w.kernels) {
       if (!(k.measured_s > 0)) continue;
-      auto& c = m[k.kernel_class.empty() ? "other" : k.kernel_class];
-      c.kernel_class = k.kernel_class.empty() ? "other" : k.kernel_class;
+      std::string cls = k.kernel_class.empty() ? "other" : k.kernel_class;
+      std::string mode = by_mode ? w.mode : "";
+      auto& c = m[{cls, mode}];
+      c.kernel_class = cls;
+      c.mode = mode;
       c.simulated_s += k.simulated_s;
       c.measured_s += k.measured_s;
       ++c.kernels;
     }
   std::vector<ClassError> out;
   for (auto& [k, v] : m) out.push_back(v);
-  std::sort(out.begin(), out.end(), [](const ClassError& a, const ClassError& b) {
-    return a.measured_s != b.measured_s ? a.measured_s > b.measured_s : a.kernel_class < b.kernel_class;
+  // Largest measured class first (its modes together, in name order).
+  std::map<std::string, double> class_total;
+  for (auto& c : out) class_total[c.kernel_class] += c.measured_s;
+  std::sort(out.begin(), out.end(), [&](const ClassError& a, const ClassError& b) {
+    double ta = class_total[a.kernel_class], tb = class_total[b.kernel_class];
+    if (ta != tb) return ta > tb;
+    if (a.kernel_class != b.kernel_class) return a.kernel_class < b.kernel_class;
+    return a.mode < b.mode;
   });
   return out;
 }
@@ -197,7 +206,7 @@ std::string step_bars(const std::vector<ReplayResult>& ws, double tol) {
 
 // ---- error by kernel class ------------------------------------------------------------------
 std::string class_bars(const std::vector<ClassError>& cls, double tol) {
-  const int left = 130, right = 230, top = 30, row_h = 26;
+  const int left = 190, right = 230, top = 30, row_h = 26;
   int width = 980;
   int height = top + row_h * static_cast<int>(std::max<size_t>(1, cls.size())) + 40;
   Svg s(width, height, "error by kernel class");
@@ -219,9 +228,10 @@ std::string class_bars(const std::vector<ClassError>& cls, double tol) {
     double y = top + row_h * static_cast<double>(i);
     double e = c.error_pct();
     double x0 = X(std::min(0.0, e)), x1 = X(std::max(0.0, e));
+    std::string label = c.mode.empty() ? c.kernel_class : c.kernel_class + " (" + c.mode + ")";
     s.rect(x0, y + 3, x1 - x0, row_h - 8, class_color(c.kernel_class),
-           c.kernel_class + ": " + pct(e) + " (" + std::to_string(c.kernels) + " kernels)");
-    s.text(left - 8, y + row_h / 2.0 + 3, c.kernel_class, "end");
+           label + ": " + pct(e) + " (" + std::to_string(c.kernels) + " kernels)");
+    s.text(left - 8, y + row_h / 2.0 + 3, label, "end");
     s.text(width - right + 8, y + row_h / 2.0 + 3,
            pct(e) + "  (" + f(c.simulated_s * 1e3, 2) + " vs " + f(c.measured_s * 1e3, 2) + " ms)", "start", " font-size=\"11\"");
   }
@@ -478,19 +488,23 @@ std::string render_report(const ReportData& d) {
     o << "</ul>\n";
   }
 
-  auto cls = error_by_class(d.workloads);
+  std::set<std::string> modes;
+  for (auto& w : d.workloads) modes.insert(w.mode);
+  auto cls = error_by_class(d.workloads, modes.size() > 1);
   if (!cls.empty()) {
     o << "<h2>Error by kernel class</h2>\n";
-    o << "<p class=\"note\">Simulated against measured (Kineto) kernel time, summed per class over all workloads.</p>\n";
+    o << "<p class=\"note\">Simulated against measured (Kineto) kernel time, summed per class over all workloads"
+      << (modes.size() > 1 ? ", per replay mode" : "") << ".</p>\n";
     o << class_bars(cls, tol);
-    o << "<table>\n<tr><th class=\"l\">class</th><th>kernels</th><th>measured (ms)</th><th>simulated (ms)</th><th>error</th>"
+    o << "<table>\n<tr><th class=\"l\">class</th><th class=\"l\">mode</th><th>kernels</th><th>measured (ms)</th><th>simulated (ms)</th><th>error</th>"
          "<th>share of measured</th></tr>\n";
-    double total = 0;
-    for (auto& c : cls) total += c.measured_s;
+    std::map<std::string, double> total;  // per mode
+    for (auto& c : cls) total[c.mode] += c.measured_s;
     for (auto& c : cls)
-      o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td>" << c.kernels << "</td><td>"
+      o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td class=\"l\">"
+        << html_escape(c.mode.empty() ? (modes.size() == 1 ? *modes.begin() : "") : c.mode) << "</td><td>" << c.kernels << "</td><td>"
         << f(c.measured_s * 1e3, 3) << "</td><td>" << f(c.simulated_s * 1e3, 3) << "</td><td>" << pct(c.error_pct())
-        << "</td><td>" << f(total > 0 ? c.measured_s / total * 100 : 0, 1) << "%</td></tr>\n";
+        << "</td><td>" << f(total[c.mode] > 0 ? c.measured_s / total[c.mode] * 100 : 0, 1) << "%</td></tr>\n";
     o << "</table>\n";
 
     o << "<h2>Per-kernel: simulated vs measured</h2>\n";

@@ -38,11 +38,13 @@ std::string render_report(const ReportData& data);
 // Per-class totals over all workloads: simulated vs measured kernel time (seconds).
 struct ClassError {
   std::string kernel_class;
+  std::string mode;  // replay mode when split by mode, else ""
   double simulated_s = 0, measured_s = 0;
   int kernels = 0;
   double error_pct() const { return measured_s > 0 ? (simulated_s - measured_s) / measured_s * 100.0 : 0.0; }
 };
-std::vector<ClassError> error_by_class(const std::vector<ReplayResult>& workloads);
+// by_mode: one entry per (class, replay mode) instead of per class.
+std::vector<ClassError> error_by_class(const std::vector<ReplayResult>& workloads, bool by_mode = false);
 
 std::string html_escape(const std::string& s);
 
