@@ -511,14 +511,10 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
 
   // ---------------- layer backward (reverse order)
   auto& Bw = c.layer_bwd;
-  auto tp_bwd_in = [&](std::vector<Kernel>& v, const std::string& what, double overlap) {
+  auto tp_bwd_in = [&](std::vector<Kernel>& v, const std::string& what) {
     // Backward of a row-parallel GEMM's output collective: SP all-gathers the gradient
     // (the mirror of the reduce-scatter); without SP nothing (identity).
-    if (p.tp > 1 && sp) {
-      Kernel k = B.coll("tp_all_gather(" + what + "_grad)", "tp", CollOp::AllGather, act_bytes, g.tp);
-      v.push_back(k);
-    }
-    (void)overlap;
+    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + "_grad)", "tp", CollOp::AllGather, act_bytes, g.tp));
   };
   auto tp_bwd_out = [&](std::vector<Kernel>& v, const std::string& what) {
     // Backward of a column-parallel GEMM's input: all-reduce (or reduce-scatter with SP) the
@@ -529,12 +525,12 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     else v.push_back(B.coll("tp_all_reduce(" + what + "_input_grad)", "tp", CollOp::AllReduce, act_bytes, g.tp));
   };
   Bw.push_back(B.mem("dropout_residual_mlp_bwd", "elementwise", Tn * h * (2 * e + 1)));
-  tp_bwd_in(Bw, "mlp", 0);
+  tp_bwd_in(Bw, "mlp");
   mlp_bwd(Bw);
   tp_bwd_out(Bw, "mlp");
   Bw.push_back(B.mem("mlp_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
   Bw.push_back(B.mem("dropout_residual_attn_bwd", "elementwise", Tn * h * (2 * e + 1)));
-  tp_bwd_in(Bw, "attn", 0);
+  tp_bwd_in(Bw, "attn");
   Bw.push_back(B.gemm("attn_out_dgrad", T, h / t, h));
   Bw.push_back(B.gemm("attn_out_wgrad", h / t, h, T));
   {
@@ -933,9 +929,8 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   ps.bwd_s[0] += LayerCosts::total(c.embed_bwd, gap);
   ps.fwd_s[P - 1] += LayerCosts::total(c.head_fwd, gap);
   ps.bwd_s[P - 1] += LayerCosts::total(c.head_bwd, gap);
-  const bool sp = p.sequence_parallel && p.tp > 1;
-  double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / (p.tp > 1 ? p.tp : 1);
-  (void)sp;  // Megatron scatter-gather: each TP rank sends 1/TP of the activation
+  // Megatron scatter-gather: each TP rank sends 1/TP of the activation to the next stage.
+  double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / p.tp;
   ps.p2p_s = p.pp > 1 ? comm.time(CollOp::SendRecv, p2p_bytes, g.pp) : 0;
 
   // ---- DP: gradient reduction per chunk, optimizer, parameter gathers
@@ -977,8 +972,6 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   // approximated with the dense DP group.)
   ps.record = record;
 
-  auto t0 = std::chrono::steady_clock::now();
-  (void)t0;
   r.run = simulate_pipeline(ps, core);
   r.sim_events = r.run.events;
 
