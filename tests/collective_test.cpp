@@ -43,6 +43,18 @@ TEST(Collective, RingAllReduceOnIdealRingIsTextbook) {
   }
 }
 
+TEST(Collective, SlowLinksRaiseTheLatencyFloor) {
+  // 50 us per link: the physical hop latency exceeds NCCL's per-step constant.
+  nlohmann::json j = {{"name", "slow"}, {"topology", {{"type", "ring"}, {"gpus", 8}, {"link_latency", "50 us"}}}};
+  System sys = topo::system_from_json(j, "test");
+  for (bool detailed : {false, true}) {
+    CollectiveSpec s = spec(Op::AllReduce, 1 << 20, Algo::Ring, Proto::Simple);
+    s.detailed = detailed;
+    CollectiveResult r = simulate_collective(sys, s);
+    EXPECT_NEAR(r.time_s, 14 * 50e-6 + 2.0 * 7 / 8 * (1 << 20) / 50e9, 1e-9) << detailed;
+  }
+}
+
 TEST(Collective, DetailedAndPipelinedFormsAgree) {
   std::vector<std::pair<std::string, int>> systems = {{"ring8", 0}, {"dgx-h100", 0}, {"h100-cluster", 2}, {"switch16", 0}};
   for (auto& [name, nodes] : systems) {

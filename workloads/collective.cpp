@@ -548,6 +548,7 @@ namespace {
 struct Unit {
   net::Coupled c;
   std::vector<std::pair<int, double>> senders;  // rank, bytes sent
+  int steps = 1;  // sequential hops of the pipeline: latency is at least steps x route latency
 };
 
 class Runner : public std::enable_shared_from_this<Runner> {
@@ -728,6 +729,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
               if (op == Op::Reduce) std::swap(a, b);
               add(u, a, b, S);
             }
+            u.steps = n - 1;
             finish_unit(u, bwt, lat, reduce);
             return std::vector<Unit>{u};
           });
@@ -741,6 +743,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
             for (auto& o : orders) {
               Unit u;
               for (int k = 0; k < n; ++k) add(u, o[static_cast<size_t>(k)], o[static_cast<size_t>((k + 1) % n)], per_rank / C);
+              u.steps = nsteps;
               finish_unit(u, bwt, lat, reduce, 1.0 / C);
               us.push_back(std::move(u));
             }
@@ -778,6 +781,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
                 add(u, heads[static_cast<size_t>(child)], heads[static_cast<size_t>(parent)], b);
                 add(u, heads[static_cast<size_t>(parent)], heads[static_cast<size_t>(child)], b);
               }
+              u.steps = 2 * (g_.ppn - 1 + log2ceil(g_.nodes));
               finish_unit(u, bwt, lat, reduce, 1.0 / (2.0 * C));
               us.push_back(std::move(u));
             }
@@ -795,6 +799,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
             u.c.legs.push_back(nvs_leg(i, down, false));
             u.senders.push_back({rank(i), up});
           }
+          u.steps = 2;
           finish_unit(u, bwt, lat, reduce);
           return std::vector<Unit>{u};
         });
@@ -835,6 +840,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
                 }
             }
           }
+          u.steps = 2 + 2 * log2ceil(g_.nodes);
           finish_unit(u, bwt, lat, reduce);
           return std::vector<Unit>{u};
         });
@@ -949,8 +955,16 @@ class Runner : public std::enable_shared_from_this<Runner> {
     }
     for (auto& u : us) {
       legs_ += u.c.legs.size();
-      f_.network().start_coupled(u.c, [self] {
-        if (--self->outstanding_ == 0) self->next_phase();
+      double route_lat = 0;
+      fluid::ActivitySpec a = f_.network().coupled_spec(u.c, &route_lat);
+      if (a.usage.empty() && !std::isfinite(a.max_rate)) a.max_rate = 1e18;
+      // The NCCL latency terms include the hardware hops; a slower fabric raises the floor.
+      double lat = std::max(u.c.latency, u.steps * route_lat);
+      EventCore* core = &f_.core();
+      core->start(std::move(a), [self, core, lat] {
+        core->after(to_ps(lat), [self] {
+          if (--self->outstanding_ == 0) self->next_phase();
+        });
       });
     }
   }
