@@ -123,6 +123,11 @@ const ParamSet& accelerator_params() {
   return set;
 }
 
+namespace {
+// Listed by `orrery describe` without having been used first.
+const bool accelerator_params_registered = (accelerator_params(), true);
+}  // namespace
+
 double Accelerator::peak_flops(Dtype d) const {
   switch (d) {
     case Dtype::BF16: return p("peak_bf16");

@@ -14,7 +14,11 @@ namespace {
 void print_summary(const ReplayResult& r) {
   nlohmann::json j = r.to_json();
   std::printf("bundle     %s\n", r.bundle.c_str());
-  std::printf("hardware   %s   mode %s\n", r.hw.c_str(), r.mode.c_str());
+  std::printf("hardware   %s   mode %s", r.hw.c_str(), r.mode.c_str());
+  if (!r.system.empty()) std::printf("   system %s", r.system.c_str());
+  if (r.ranks > 1) std::printf("   %d ranks", r.ranks);
+  if (r.scale_dp > 1) std::printf("   data-parallel x%d (gradient collectives %s per replica)", r.scale_dp, format_time(r.comm_time_s).c_str());
+  std::printf("\n");
   std::printf("step time  %s (predicted)", format_time(r.step_time_s).c_str());
   if (r.has_measured) {
     bool inside = r.step_time_s >= r.measured_min_s && r.step_time_s <= r.measured_max_s;
@@ -59,10 +63,10 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--set", "--engine"}, {"--quiet"});
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--set", "--engine", "--system", "--nodes", "--scale-dp"}, {"--quiet"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
-                             "[--set name=value]... [--timeline out.json] [--json out.json]");
+                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--timeline out.json] [--json out.json]");
                ReplayOptions o;
                o.bundle = a.positional()[0];
                o.hw = a.get("--hw", "h100");
@@ -71,6 +75,9 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                o.overrides = a.all("--set");
                o.engine = a.get("--engine", "systemc");
                o.timeline_path = a.get("--timeline");
+               o.system = a.get("--system", "dgx-h100");
+               o.nodes = static_cast<int>(a.get_int("--nodes", 0));
+               o.scale_dp = static_cast<int>(a.get_int("--scale-dp", 1));
                ReplayResult r = replay_bundle(o);
                if (!a.has("--quiet")) print_summary(r);
                std::string json_path = a.get("--json");

@@ -446,9 +446,9 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
     // device activity -> collective (via the host item that launched it)
     std::map<int, int> coll_of;
     for (auto& item : st.host)
-      if (item.collective >= 0)
+      if (!item.collectives.empty())
         for (auto& call : item.calls)
-          if (call.kind == CallKind::Launch && call.device >= 0) coll_of[call.device] = item.collective;
+          if (call.kind == CallKind::Launch && call.device >= 0) coll_of[call.device] = item.collectives.front();
     ChakraTrace t;
     t.version = "0.0.4";
     t.metadata.push_back(ChakraAttr::make_string("generator", "orrery convert (PyTorch capture bundle)"));

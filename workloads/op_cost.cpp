@@ -141,6 +141,18 @@ OpWork op_work(const EtOp& op) {
     w.flops = 10 * in_bytes / std::max(1, dtype_bytes(w.dtype));
     w.known = true;
     w.model = "optimizer";
+  } else if (contains(n, "nll_loss")) {
+    // Gathers (forward) or scatters (backward, into a pre-zeroed grad) one element per row:
+    // traffic is the targets and the touched elements, not the whole logits tensor.
+    const EtArg* self = nth_tensor(op.inputs, contains(n, "backward") ? 1 : 0);
+    double rows = self && !self->shape.empty() ? prod_leading(self, 1) : 0;
+    double small = 0;
+    for (auto& a : op.inputs)
+      if (&a != self) small += tensor_bytes(a);
+    w.bytes = small + 2 * rows * std::max<double>(4, self ? static_cast<double>(self->elem_bytes) : 4);
+    w.flops = rows;
+    w.known = true;
+    w.model = "nll_loss";
   } else if (contains(n, "softmax") && !contains(n, "backward")) {
     // Softmax over a long row: one pass for the max, one for the sum of exponentials, one to
     // normalize and write (PyTorch's cunn_SoftMaxForward): 3 reads + 1 write.

@@ -290,6 +290,15 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     st.device_name = kt["deviceProperties"][0].value("name", "");
   if (kt.contains("distributedInfo") && kt["distributedInfo"].is_object()) {
     st.world_size = kt["distributedInfo"].value("world_size", 1);
+    const auto& pgc = kt["distributedInfo"].value("pg_config", nlohmann::json::array());
+    if (pgc.is_array())
+      for (auto& pg : pgc) {
+        if (!pg.is_object() || !pg.contains("pg_name") || !pg.contains("ranks") || !pg["ranks"].is_array()) continue;
+        std::vector<int> rk;
+        for (auto& x : pg["ranks"])
+          if (x.is_number()) rk.push_back(x.get<int>());
+        st.process_groups[pg["pg_name"].is_string() ? pg["pg_name"].get<std::string>() : pg["pg_name"].dump()] = rk;
+      }
     if (rank < 0) st.rank = kt["distributedInfo"].value("rank", 0);
   }
   const auto& evs = kt["traceEvents"];
@@ -527,6 +536,11 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });
 
   // ---- Collectives ----
+  std::function<bool(int, const char*)> subtree_has = [&](int i, const char* name) {
+    for (int c : st.ops[i].children)
+      if (st.ops[c].name == name || subtree_has(c, name)) return true;
+    return false;
+  };
   for (size_t h = 0; h < st.host.size(); ++h) {
     if (st.host[h].op < 0) continue;
     // Walk the op subtree for collectives (record_param_comms or gloo c10d ops).
@@ -536,7 +550,8 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       stack.pop_back();
       const EtOp& op = st.ops[i];
       bool rpc = op.name == "record_param_comms";
-      bool c10d = op.name.rfind("c10d::", 0) == 0;
+      // A c10d op that wraps a record_param_comms (NCCL) is that one collective, not two.
+      bool c10d = op.name.rfind("c10d::", 0) == 0 && !subtree_has(i, "record_param_comms");
       if (rpc || c10d) {
         CollectiveCall c;
         c.op = i;
@@ -560,9 +575,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
           if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 2 && op.inputs[2].value.is_number())
             c.peer = op.inputs[2].value.get<int>();
         }
-        st.host[h].collective = static_cast<int>(st.collectives.size());
+        st.host[h].collectives.push_back(static_cast<int>(st.collectives.size()));
         st.collectives.push_back(c);
-        continue;  // don't descend into the collective's own children
+        // Descend anyway: async ops nest in the ET (gloo's recv_ appears under the send).
       }
       for (auto it = op.children.rbegin(); it != op.children.rend(); ++it) stack.push_back(*it);
     }

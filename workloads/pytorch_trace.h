@@ -71,7 +71,7 @@ struct HostItem {       // a top-level op on a host thread, or a runtime call ou
   double trace_ts = 0, trace_dur = 0;
   int op = -1;          // ET op index (-1 for loose runtime calls)
   std::vector<HostCall> calls;
-  int collective = -1;  // index into CapturedStep::collectives when the item holds one
+  std::vector<int> collectives;  // indices into CapturedStep::collectives, in issue order
 };
 
 struct CollectiveCall {
@@ -99,6 +99,7 @@ struct CapturedStep {
   std::string device_name;
   int rank = 0, world_size = 1;
   double peak_memory_bytes = 0;       // from ET tensor lifetimes
+  std::map<std::string, std::vector<int>> process_groups;  // Kineto distributedInfo pg_config
 };
 
 // Loads bundle `dir`: et[.<rank>].json[.gz], kineto[.<rank>].json[.gz], optional measured.json.

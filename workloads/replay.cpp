@@ -12,6 +12,7 @@
 #include "sim/error.h"
 #include "sim/timeline.h"
 #include "workloads/op_cost.h"
+#include "workloads/collective.h"
 #include "workloads/pytorch_trace.h"
 
 namespace orrery {
@@ -98,19 +99,12 @@ double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0
 
 }  // namespace
 
-ReplayResult replay_bundle(const ReplayOptions& opt) {
-  auto wall0 = std::chrono::steady_clock::now();
-  CapturedStep st = load_bundle(opt.bundle);
-  Accelerator hw = load_accelerator(opt.hw, opt.overrides);
-  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
-  HostCostModel host_cost(st, hw);
+namespace {
 
-  ReplayResult res;
-  res.bundle = opt.bundle;
-  res.bundle_name = std::filesystem::path(opt.bundle).filename().string();
-  if (res.bundle_name.empty()) res.bundle_name = std::filesystem::path(opt.bundle).parent_path().filename().string();
-  res.hw = hw.name;
-  res.mode = replay_mode_name(opt.mode);
+// Per device activity: simulated standalone time, resource shares, and the kernel rows of the
+// result (classification, roofline placement).
+std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelerator& hw, const Accelerator& src,
+                                          const ReplayOptions& opt, const HostCostModel& host_cost, ReplayResult& res) {
 
   // ---- per-op work and kernel counts ----
   std::map<int, OpWork> work;
@@ -249,158 +243,530 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
       row.achieved_fraction = rt.bytes / dur / hw.hbm_bandwidth();
     }
   }
+  return items;
+}
 
-  // ---- simulation ----
-  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
-  std::unique_ptr<Timeline> tl;
-  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
-  GpuSim gpu(*eng, hw, 0, tl.get());
-  std::map<int, int> host_tracks;
-  auto host_track = [&](int tid) {
-    auto it = host_tracks.find(tid);
-    if (it != host_tracks.end()) return it->second;
-    std::string tn = st.thread_names.count(tid) ? st.thread_names.at(tid) : "";
-    std::string label = "host thread " + std::to_string(tid) + (tn.empty() ? "" : " (" + tn + ")");
-    int t = tl ? tl->track("Host", label) : -1;
-    host_tracks[tid] = t;
-    return t;
-  };
-  const Ps launch_latency = to_ps(hw.p("launch_latency"));
-  const Ps sync_cost = to_ps(hw.p("sync_cost"));
-  std::map<int, int> last_stream_of_thread;
-  Ps host_end = 0;
+// One rank's host thread(s) and GPU replayed on a shared engine. Host threads replay as one
+// issuing sequence (PyTorch's main thread blocks while the autograd thread runs backward); each
+// item's runtime calls sit at their relative position inside the item.
+class RankReplay {
+ public:
+  // Called when a host item holding a collective has issued its calls: return true to block the
+  // host until `resume` is called (CPU collectives, e.g. gloo), false to go on.
+  using CollectiveHook = std::function<bool(RankReplay&, int collective, std::function<void()> resume)>;
 
-  // Host thread(s) replayed as one issuing sequence (PyTorch's main thread blocks while the
-  // autograd thread runs backward); each item's runtime calls sit at their relative position.
-  struct HostState {
-    size_t item = 0, call = 0;
-    Ps item_start = 0, cursor = 0;
-    double cost = 0;
-    double last_frac = 0;
-  };
-  auto hs = std::make_shared<HostState>();
-  std::function<void()> step_host;
-  auto finish_item = [&, hs]() {
-    const HostItem& h = st.host[hs->item];
-    Ps end = hs->cursor + to_ps((1.0 - hs->last_frac) * hs->cost);
-    if (tl) {
-      nlohmann::json a = {{"host_cost_us", hs->cost * 1e6}};
-      tl->slice(host_track(h.tid), h.name, "host", hs->item_start, std::max(end, hs->item_start), a);
+  RankReplay(EventCore& eng, const CapturedStep& st, const Accelerator& hw, const HostCostModel& cost,
+             std::vector<DeviceWork> items, int gpu_index, Timeline* tl)
+      : eng_(eng), st_(st), hw_(hw), cost_(cost), items_(std::move(items)), gpu_(eng, hw, gpu_index, tl), tl_(tl),
+        rank_(gpu_index) {
+    launch_latency_ = to_ps(hw.p("launch_latency"));
+    sync_cost_ = to_ps(hw.p("sync_cost"));
+  }
+  void set_collective_hook(CollectiveHook h) { hook_ = std::move(h); }
+  std::vector<DeviceWork>& items() { return items_; }
+  GpuSim& gpu() { return gpu_; }
+  const CapturedStep& step() const { return st_; }
+  int rank() const { return rank_; }
+  int compute_stream() const { return last_stream_ >= 0 ? last_stream_ : 7; }
+  void start() { eng_.at(0, [this] { next(); }); }
+  Ps host_end() const { return host_end_; }
+  double host_busy_s() const { return host_busy_s_; }
+  bool finished() const { return done_; }
+  // Non-blocking work the host must wait for before the step ends (isend/irecv).
+  void add_pending() { ++pending_; }
+  void done_pending() {
+    if (--pending_ == 0 && waiting_end_) {
+      waiting_end_ = false;
+      host_end_ = eng_.now();
+      done_ = true;
     }
-    hs->item++;
-    hs->call = 0;
-    eng->at(end, [&] { step_host(); });
-  };
-  step_host = [&, hs]() {
-    if (hs->item >= st.host.size()) {
-      host_end = eng->now();
+  }
+  size_t current_item() const { return item_; }
+  // Calls `cb` before the host item at index `i` starts (used to insert stream waits).
+  void before_item(size_t i, std::function<void()> cb) { before_[i].push_back(std::move(cb)); }
+
+ private:
+  int host_track(int tid) {
+    auto it = tracks_.find(tid);
+    if (it != tracks_.end()) return it->second;
+    std::string tn = st_.thread_names.count(tid) ? st_.thread_names.at(tid) : "";
+    std::string label = "host thread " + std::to_string(tid) + (tn.empty() ? "" : " (" + tn + ")");
+    std::string proc = st_.world_size > 1 || rank_ > 0 ? "Host (rank " + std::to_string(rank_) + ")" : "Host";
+    int t = tl_ ? tl_->track(proc, label) : -1;
+    tracks_[tid] = t;
+    return t;
+  }
+  std::function<void()> resume(Ps extra) {
+    return [this, extra] {
+      cursor_ = eng_.now() + extra;
+      eng_.at(cursor_, [this] { next(); });
+    };
+  }
+  void finish_item() {
+    const HostItem& h = st_.host[item_];
+    // The item's collectives, in issue order; a blocking one (CPU collective) holds the host.
+    while (hook_ && coll_pos_ < h.collectives.size()) {
+      int ci = h.collectives[coll_pos_++];
+      hooked_ = true;
+      if (hook_(*this, ci, [this] {
+            cursor_ = std::max(cursor_, eng_.now());
+            finish_item();
+          }))
+        return;
+    }
+    coll_pos_ = 0;
+    Ps end = cursor_ + to_ps((1.0 - last_frac_) * cost_now_);
+    if (tl_) {
+      nlohmann::json a = {{"host_cost_us", cost_now_ * 1e6}};
+      tl_->slice(host_track(h.tid), h.name, "host", item_start_, std::max(end, item_start_), a);
+    }
+    item_++;
+    call_ = 0;
+    hooked_ = false;
+    eng_.at(end, [this] { next(); });
+  }
+  void next() {
+    if (item_ >= st_.host.size()) {
+      if (pending_ > 0) {
+        waiting_end_ = true;  // outstanding point-to-point transfers: wait() before the step ends
+        return;
+      }
+      host_end_ = eng_.now();
+      done_ = true;
       return;
     }
-    const HostItem& h = st.host[hs->item];
-    if (hs->call == 0) {
-      hs->item_start = eng->now();
-      hs->cursor = eng->now();
-      hs->cost = host_cost.item_cost(h);
-      hs->last_frac = 0;
-      res.host_busy_s += hs->cost;
+    const HostItem& h = st_.host[item_];
+    if (call_ == 0 && !hooked_ && !started_item_) {
+      started_item_ = true;
+      auto b = before_.find(item_);
+      if (b != before_.end())
+        for (auto& cb : b->second) cb();
+      item_start_ = eng_.now();
+      cursor_ = eng_.now();
+      cost_now_ = cost_.item_cost(h);
+      last_frac_ = 0;
+      host_busy_s_ += cost_now_;
     }
-    if (hs->call >= h.calls.size()) {
+    if (call_ >= h.calls.size()) {
+      started_item_ = false;
       finish_item();
       return;
     }
-    const HostCall& c = h.calls[hs->call];
-    Ps at = hs->cursor + to_ps(std::max(0.0, c.frac - hs->last_frac) * hs->cost);
-    eng->at(at, [&, hs, at] {
-      const HostItem& hh = st.host[hs->item];
-      const HostCall& cc = hh.calls[hs->call];
-      hs->cursor = at;
-      hs->last_frac = std::max(hs->last_frac, cc.frac);
-      hs->call++;
-      auto resume = [&, hs](Ps extra) {
-        return [&, hs, extra] {
-          hs->cursor = eng->now() + extra;
-          eng->at(hs->cursor, [&] { step_host(); });
-        };
+    const HostCall& c = h.calls[call_];
+    Ps at = cursor_ + to_ps(std::max(0.0, c.frac - last_frac_) * cost_now_);
+    eng_.at(at, [this, at] { do_call(at); });
+  }
+  void do_call(Ps at) {
+    const HostItem& hh = st_.host[item_];
+    const HostCall& cc = hh.calls[call_];
+    cursor_ = at;
+    last_frac_ = std::max(last_frac_, cc.frac);
+    call_++;
+    switch (cc.kind) {
+      case CallKind::Launch: {
+        const DeviceActivity& d = st_.device[cc.device];
+        DeviceWork w = items_[cc.device];
+        last_stream_ = d.stream;
+        bool blocking = d.kind == DevKind::Memcpy && (cc.name == "cudaMemcpy" || (d.copy_kind == "DtoH" && d.copy_pageable));
+        if (tl_) {
+          int track = host_track(hh.tid);
+          Ps launch_t = eng_.now();
+          Timeline* tlp = tl_;
+          int stream_track = tlp->track("GPU " + std::to_string(gpu_.index()) + " (" + hw_.name + ")", "stream " + std::to_string(d.stream));
+          auto prev = w.on_start_end;
+          w.on_start_end = [tlp, track, launch_t, stream_track, prev](Ps s, Ps e) {
+            tlp->flow(track, launch_t, stream_track, s);
+            if (prev) prev(s, e);
+          };
+        }
+        gpu_.enqueue(d.stream, eng_.now() + launch_latency_, std::move(w));
+        if (blocking) {
+          gpu_.when_stream_idle(d.stream, resume(sync_cost_));
+          return;
+        }
+        break;
+      }
+      case CallKind::DeviceSync:
+        gpu_.when_idle(resume(sync_cost_));
+        return;
+      case CallKind::StreamSync:
+        if (cc.stream >= 0) gpu_.when_stream_idle(cc.stream, resume(sync_cost_));
+        else gpu_.when_idle(resume(sync_cost_));
+        return;
+      case CallKind::EventSync:
+        if (cc.wait_on_record >= 0) gpu_.when_event(cc.wait_on_record, resume(sync_cost_));
+        else gpu_.when_idle(resume(sync_cost_));
+        return;
+      case CallKind::EventRecord:
+        gpu_.record_event(cc.stream >= 0 ? cc.stream : compute_stream(), cc.correlation);
+        break;
+      case CallKind::StreamWaitEvent:
+        if (cc.stream >= 0 && cc.wait_on_record >= 0) gpu_.wait_event(cc.stream, cc.wait_on_record);
+        break;
+      case CallKind::Other: break;
+    }
+    next();
+  }
+
+  EventCore& eng_;
+  const CapturedStep& st_;
+  const Accelerator& hw_;
+  const HostCostModel& cost_;
+  std::vector<DeviceWork> items_;
+  GpuSim gpu_;
+  Timeline* tl_;
+  int rank_;
+  CollectiveHook hook_;
+  std::map<int, int> tracks_;
+  std::map<size_t, std::vector<std::function<void()>>> before_;
+  Ps launch_latency_ = 0, sync_cost_ = 0;
+  size_t item_ = 0, call_ = 0, coll_pos_ = 0;
+  bool hooked_ = false, started_item_ = false, waiting_end_ = false, done_ = false;
+  int pending_ = 0;
+  Ps item_start_ = 0, cursor_ = 0, host_end_ = 0;
+  double cost_now_ = 0, last_frac_ = 0, host_busy_s_ = 0;
+  int last_stream_ = -1;
+};
+
+}  // namespace
+
+namespace {
+
+void fill_measured(const CapturedStep& st, ReplayResult& res) {
+  res.peak_memory_bytes = st.peak_memory_bytes;
+  if (!st.has_measured) return;
+  const auto& m = st.measured["step_cuda_events"];
+  res.has_measured = true;
+  res.measured_step_s = m.value("median_ms", 0.0) * 1e-3;
+  res.measured_min_s = m.value("min_ms", res.measured_step_s * 1e3) * 1e-3;
+  res.measured_max_s = m.value("max_ms", res.measured_step_s * 1e3) * 1e-3;
+  res.error_pct = res.measured_step_s > 0 ? (res.step_time_s - res.measured_step_s) / res.measured_step_s * 100 : 0;
+  res.measured_peak_memory_bytes = st.measured.value("max_mem_allocated", 0.0);
+}
+
+coll::Op coll_op(const std::string& n) {
+  if (n == "all_reduce") return coll::Op::AllReduce;
+  if (n == "all_gather") return coll::Op::AllGather;
+  if (n == "reduce_scatter") return coll::Op::ReduceScatter;
+  if (n == "alltoall") return coll::Op::AllToAll;
+  if (n == "broadcast") return coll::Op::Broadcast;
+  if (n == "reduce") return coll::Op::Reduce;
+  if (n == "send" || n == "recv") return coll::Op::SendRecv;
+  return coll::Op::AllReduce;  // barrier, gather, scatter: latency-dominated; priced as all_reduce
+}
+
+// nccl-tests size convention of the fabric API from one rank's message size.
+double spec_bytes(const CollectiveCall& c, int n) {
+  if (c.name == "all_gather") return c.bytes * n;  // total output
+  return c.bytes;
+}
+
+// Collectives matched across ranks: by (process group, sequence number) for NCCL
+// (record_param_comms), by order within the process group for gloo, by (src, dst, order) for
+// point-to-point. A collective that some ranks never reach is reported, not waited for.
+class Matcher {
+ public:
+  struct Arrival {
+    int rank;
+    std::function<void()> done;
+  };
+  struct Entry {
+    std::string what;  // "all_reduce #3 on process group 0"
+    std::string op;
+    double bytes = 0;
+    std::vector<int> group;
+    std::vector<Arrival> arrivals;
+    bool launched = false;
+  };
+  Matcher(coll::Fabric& fabric, int nranks) : fabric_(fabric), nranks_(nranks) {}
+
+  void arrive(const std::string& key, const std::string& what, const std::string& op, double bytes,
+              std::vector<int> group, coll::CollectiveSpec spec, int rank, std::function<void()> done) {
+    if (!fatal_.empty()) return;
+    Entry& e = entries_[key];
+    if (e.arrivals.empty()) {
+      e.what = what;
+      e.op = op;
+      e.bytes = bytes;
+      e.group = std::move(group);
+      order_.push_back(key);
+    } else if (e.op != op || std::fabs(e.bytes - bytes) > 0.5) {
+      fatal_ = "mismatched collectives across ranks: " + e.what + ": rank " + std::to_string(e.arrivals[0].rank) +
+               " calls " + e.op + " of " + std::to_string(static_cast<long long>(e.bytes)) + " B, rank " +
+               std::to_string(rank) + " calls " + op + " of " + std::to_string(static_cast<long long>(bytes)) + " B";
+      return;
+    }
+    e.arrivals.push_back({rank, std::move(done)});
+    if (e.arrivals.size() == e.group.size() && !e.launched) {
+      e.launched = true;
+      std::string k = key;
+      coll::launch_collective(fabric_, spec, [this, k](const coll::CollectiveResult&) {
+        auto arr = std::move(entries_[k].arrivals);
+        entries_.erase(k);
+        for (auto& a : arr)
+          if (a.done) a.done();
+      });
+    }
+  }
+  // After the run: what never completed.
+  void check() const {
+    if (!fatal_.empty()) throw Error(fatal_);
+    for (auto& key : order_) {
+      auto it = entries_.find(key);
+      if (it == entries_.end()) continue;
+      const Entry& e = it->second;
+      std::string reached, missing;
+      for (int r : e.group) {
+        bool in = false;
+        for (auto& a : e.arrivals) in |= a.rank == r;
+        (in ? reached : missing) += (in ? (reached.empty() ? "" : ",") : (missing.empty() ? "" : ",")) + std::to_string(r);
+      }
+      throw Error("collective never completed: " + e.what + ": ranks " + reached + " reached it, ranks " + missing +
+                  " never did");
+    }
+  }
+  const std::string& fatal() const { return fatal_; }
+
+ private:
+  coll::Fabric& fabric_;
+  int nranks_;
+  std::map<std::string, Entry> entries_;
+  std::vector<std::string> order_;
+  std::string fatal_;
+};
+
+}  // namespace
+
+ReplayResult replay_bundle(const ReplayOptions& opt) {
+  auto wall0 = std::chrono::steady_clock::now();
+  std::vector<int> ranks = bundle_ranks(opt.bundle);
+  bool multi = !ranks.empty();
+  if (multi && opt.scale_dp > 1)
+    throw make_error("--scale-dp", std::to_string(opt.scale_dp), "applies to single-rank captures; " + opt.bundle + " holds " + std::to_string(ranks.size()) + " ranks");
+  if (opt.scale_dp < 0) throw make_error("--scale-dp", std::to_string(opt.scale_dp), "must be >= 1");
+  std::vector<CapturedStep> steps;
+  if (multi) {
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      if (ranks[i] != static_cast<int>(i))
+        throw make_error(opt.bundle, "et." + std::to_string(i) + ".json", "missing rank (ranks must be 0..N-1)");
+      steps.push_back(load_bundle(opt.bundle, ranks[i]));
+    }
+  } else {
+    steps.push_back(load_bundle(opt.bundle));
+  }
+  Accelerator hw = load_accelerator(opt.hw, opt.overrides);
+  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  const int nranks = static_cast<int>(steps.size());
+  const int dp = multi ? 1 : std::max(1, opt.scale_dp);
+
+  ReplayResult res;
+  res.bundle = opt.bundle;
+  res.bundle_name = std::filesystem::path(opt.bundle).filename().string();
+  if (res.bundle_name.empty()) res.bundle_name = std::filesystem::path(opt.bundle).parent_path().filename().string();
+  res.hw = hw.name;
+  res.mode = replay_mode_name(opt.mode);
+  res.ranks = nranks;
+  res.scale_dp = dp;
+
+  std::vector<std::unique_ptr<HostCostModel>> costs;
+  std::vector<std::vector<DeviceWork>> works;
+  for (int r = 0; r < nranks; ++r) {
+    costs.push_back(std::make_unique<HostCostModel>(steps[r], hw));
+    ReplayResult tmp;
+    tmp.mode = res.mode;
+    works.push_back(build_device_work(steps[r], hw, src, opt, *costs[r], r == 0 ? res : tmp));
+  }
+
+  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
+  std::unique_ptr<Timeline> tl;
+  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+
+  // The fabric: needed for multi-rank traces and for --scale-dp.
+  std::unique_ptr<topo::System> sys;
+  std::unique_ptr<coll::Fabric> fabric;
+  if (multi || dp > 1) {
+    sys = std::make_unique<topo::System>(coll::load_system(opt.system, opt.nodes));
+    int need = multi ? nranks : dp;
+    if (sys->topo.num_gpus() < need)
+      throw make_error("--system", opt.system,
+                       "has " + std::to_string(sys->topo.num_gpus()) + " GPUs, the replay needs " + std::to_string(need) +
+                           " (use --nodes)");
+    fabric = std::make_unique<coll::Fabric>(*sys, *eng);
+    res.system = sys->name;
+  }
+
+  std::vector<std::unique_ptr<RankReplay>> reps;
+  for (int r = 0; r < nranks; ++r)
+    reps.push_back(std::make_unique<RankReplay>(*eng, steps[r], hw, *costs[r], std::move(works[r]), r, tl.get()));
+
+  std::unique_ptr<Matcher> matcher;
+  std::map<double, double> dp_cache;  // bytes -> collective time at dp ranks
+  int comm_event = 0;
+  const int kCommStream = 1 << 20;    // the simulated NCCL stream of --scale-dp
+  if (multi) {
+    matcher = std::make_unique<Matcher>(*fabric, nranks);
+    for (int r = 0; r < nranks; ++r) {
+      RankReplay& rep = *reps[r];
+      const CapturedStep& st = steps[r];
+      // Per-rank order counters for gloo and point-to-point matching.
+      auto counters = std::make_shared<std::map<std::string, int>>();
+      auto key_of = [&st, r, counters](const CollectiveCall& c, std::vector<int>& group, std::string& what) {
+        std::vector<int> pg = st.process_groups.count(c.pg_name) ? st.process_groups.at(c.pg_name) : std::vector<int>{};
+        if (pg.empty())
+          for (int i = 0; i < st.world_size; ++i) pg.push_back(i);
+        if (c.name == "send" || c.name == "recv") {
+          int src = c.name == "send" ? r : c.peer, dst = c.name == "send" ? c.peer : r;
+          std::string base = "p2p:" + std::to_string(src) + ">" + std::to_string(dst);
+          int k = (*counters)[base]++;
+          group = {src, dst};
+          what = "send/recv #" + std::to_string(k) + " from rank " + std::to_string(src) + " to rank " + std::to_string(dst);
+          return base + "#" + std::to_string(k);
+        }
+        group = pg;
+        int k = c.seq >= 0 ? static_cast<int>(c.seq) : (*counters)["pg:" + c.pg_name]++;
+        what = c.name + " #" + std::to_string(k) + " on process group " + c.pg_name;
+        return "pg:" + c.pg_name + "#" + std::to_string(k);
       };
-      switch (cc.kind) {
-        case CallKind::Launch: {
-          const DeviceActivity& d = st.device[cc.device];
-          DeviceWork w = items[cc.device];
-          int track = tl ? host_track(hh.tid) : -1;
-          Ps launch_t = eng->now();
-          last_stream_of_thread[hh.tid] = d.stream;
-          bool blocking = d.kind == DevKind::Memcpy && (cc.name == "cudaMemcpy" || (d.copy_kind == "DtoH" && d.copy_pageable));
-          int stream = d.stream;
-          if (tl) {
-            Timeline* tlp = tl.get();
-            int stream_track = tlp->track("GPU 0 (" + hw.name + ")", "stream " + std::to_string(stream));
-            w.on_start_end = [tlp, track, launch_t, stream_track](Ps s, Ps) { tlp->flow(track, launch_t, stream_track, s); };
-          }
-          gpu.enqueue(stream, eng->now() + launch_latency, std::move(w));
-          if (blocking) {
-            gpu.when_stream_idle(stream, resume(sync_cost));
+      // NCCL: the collective's kernel does the work on the device. gloo: the host does.
+      std::map<int, int> kernel_of_collective;
+      for (size_t h = 0; h < st.host.size(); ++h) {
+        size_t next = 0;
+        for (auto& call : st.host[h].calls)
+          if (call.kind == CallKind::Launch && rep.items()[call.device].cat == "communication" &&
+              next < st.host[h].collectives.size())
+            kernel_of_collective[st.host[h].collectives[next++]] = call.device;
+      }
+      auto arrive = [&, r, key_of](int ci, std::function<void()> done) {
+        const CollectiveCall& c = steps[r].collectives[ci];
+        std::vector<int> group;
+        std::string what;
+        std::string key = key_of(c, group, what);
+        for (int g : group)
+          if (g < 0 || g >= nranks) {
+            matcher->arrive(key, what, c.name, c.bytes, group, {}, r, nullptr);
             return;
           }
-          break;
-        }
-        case CallKind::DeviceSync:
-          gpu.when_idle(resume(sync_cost));
-          return;
-        case CallKind::StreamSync:
-          if (cc.stream >= 0) gpu.when_stream_idle(cc.stream, resume(sync_cost));
-          else gpu.when_idle(resume(sync_cost));
-          return;
-        case CallKind::EventSync:
-          if (cc.wait_on_record >= 0) gpu.when_event(cc.wait_on_record, resume(sync_cost));
-          else gpu.when_idle(resume(sync_cost));
-          return;
-        case CallKind::EventRecord: {
-          int s = cc.stream >= 0 ? cc.stream : (last_stream_of_thread.count(hh.tid) ? last_stream_of_thread[hh.tid] : 7);
-          gpu.record_event(s, cc.correlation);
-          break;
-        }
-        case CallKind::StreamWaitEvent:
-          if (cc.stream >= 0 && cc.wait_on_record >= 0) gpu.wait_event(cc.stream, cc.wait_on_record);
-          break;
-        case CallKind::Other: break;
+        coll::CollectiveSpec spec;
+        spec.op = coll_op(c.name);
+        spec.ranks = group;
+        spec.bytes = spec_bytes(c, static_cast<int>(group.size()));
+        std::string opname = c.name == "recv" ? "send" : c.name;
+        matcher->arrive(key, what, opname, c.bytes, group, spec, r, std::move(done));
+      };
+      for (auto& [ci, dev] : kernel_of_collective) {
+        int cidx = ci;
+        rep.items()[dev].custom = [arrive, cidx](std::function<void()> done) { arrive(cidx, std::move(done)); };
       }
-      step_host();
+      rep.set_collective_hook([arrive, kernel_of_collective, &steps, r](RankReplay& rr, int ci, std::function<void()> resume) {
+        if (kernel_of_collective.count(ci)) return false;  // runs on the GPU stream
+        const std::string& name = steps[r].collectives[ci].name;
+        if (name == "send" || name == "recv") {
+          // Point-to-point (isend/irecv): the host goes on; the step waits for it at the end.
+          rr.add_pending();
+          arrive(ci, [&rr] { rr.done_pending(); });
+          return false;
+        }
+        arrive(ci, std::move(resume));
+        return true;  // CPU collective: the host waits for it
+      });
+    }
+  } else if (dp > 1) {
+    // --scale-dp: the captured single-rank DDP step, with its gradient collectives costing what
+    // they cost at `dp` ranks on the fabric. All replicas are identical: one is simulated.
+    RankReplay& rep = *reps[0];
+    auto* fab = fabric.get();
+    auto* sysp = sys.get();
+    rep.set_collective_hook([&, fab, sysp](RankReplay& rr, int ci, std::function<void()>) {
+      const CollectiveCall& c = rr.step().collectives[ci];
+      if (c.name == "send" || c.name == "recv" || c.name == "barrier") return false;
+      auto it = dp_cache.find(c.bytes);
+      double t;
+      coll::CollectiveSpec spec;
+      spec.op = coll_op(c.name);
+      spec.bytes = spec_bytes(c, dp);
+      for (int i = 0; i < dp; ++i) spec.ranks.push_back(i);
+      if (it == dp_cache.end()) {
+        t = coll::collective_time_estimate(*sysp, spec);
+        dp_cache[c.bytes] = t;
+      } else {
+        t = it->second;
+      }
+      (void)fab;
+      // NCCL stream: waits for the gradients (event on the compute stream), then runs the
+      // collective kernel, which occupies some SMs and HBM bandwidth while it runs.
+      std::int64_t ready = -(++comm_event) * 2;
+      rr.gpu().record_event(rr.compute_stream(), ready);
+      rr.gpu().wait_event(kCommStream, ready);
+      DeviceWork w;
+      w.name = "nccl:" + c.name + " (" + std::to_string(dp) + " ranks)";
+      w.cat = "communication";
+      w.standalone_s = std::max(t, 1e-9);
+      w.sm_share = std::min(1.0, 16.0 / hw.p("sm_count"));
+      w.hbm_share = std::min(1.0, 3.0 * c.bytes / w.standalone_s / hw.hbm_bandwidth());
+      w.args = {{"bytes", c.bytes}, {"ranks", dp}, {"system", sysp->name}};
+      rr.gpu().enqueue(kCommStream, eng->now() + to_ps(hw.p("launch_latency")), std::move(w));
+      rr.gpu().record_event(kCommStream, ready - 1);
+      res.comm_time_s += t;
+      return false;
     });
-  };
-  eng->at(0, [&] { step_host(); });
-  eng->run();
-
-  Ps end = std::max(gpu.last_end(), host_end);
-  res.step_time_s = to_s(end);
-  res.gpu_busy_s = gpu.busy_s();
-  res.peak_memory_bytes = st.peak_memory_bytes;
-  if (st.has_measured) {
-    const auto& m = st.measured["step_cuda_events"];
-    res.has_measured = true;
-    res.measured_step_s = m.value("median_ms", 0.0) * 1e-3;
-    res.measured_min_s = m.value("min_ms", res.measured_step_s * 1e3) * 1e-3;
-    res.measured_max_s = m.value("max_ms", res.measured_step_s * 1e3) * 1e-3;
-    res.error_pct = res.measured_step_s > 0 ? (res.step_time_s - res.measured_step_s) / res.measured_step_s * 100 : 0;
-    res.measured_peak_memory_bytes = st.measured.value("max_mem_allocated", 0.0);
+    // DDP's finish: the optimizer waits for the last gradient reduction.
+    for (size_t i = 0; i < steps[0].host.size(); ++i)
+      if (steps[0].host[i].name.rfind("Optimizer.step", 0) == 0) {
+        rep.before_item(i, [&rep, &comm_event] {
+          if (comm_event > 0) rep.gpu().wait_event(rep.compute_stream(), -(comm_event * 2) - 1);
+        });
+        break;
+      }
   }
+
+  for (auto& rep : reps) rep->start();
+  eng->run();
+  if (matcher) matcher->check();
+  for (auto& rep : reps)
+    if (!rep->finished())
+      throw Error("rank " + std::to_string(rep->rank()) + " never finished its step: blocked at host op '" +
+                  rep->step().host[rep->current_item()].name + "'");
+
+  Ps end = 0;
+  for (auto& rep : reps) {
+    Ps e = std::max(rep->gpu().last_end(), rep->host_end());
+    res.rank_step_s.push_back(to_s(e));
+    end = std::max(end, e);
+  }
+  res.step_time_s = to_s(end);
+  res.gpu_busy_s = reps[0]->gpu().busy_s();
+  res.host_busy_s = reps[0]->host_busy_s();
+  // measured.json describes the captured run: compare only when replaying that run.
+  if (dp == 1) fill_measured(steps[0], res);
+  else res.peak_memory_bytes = steps[0].peak_memory_bytes;
+  const auto& items = reps[0]->items();
   for (size_t i = 0; i < items.size(); ++i) {
     res.kernels[i].simulated_s = items[i].standalone_s;
     res.time_by_class_s[res.kernels[i].kernel_class] += items[i].standalone_s;
   }
+  if (res.comm_time_s > 0) res.time_by_class_s["communication"] += res.comm_time_s;
   if (tl) tl->write(opt.timeline_path);
 
+  nlohmann::json files = nlohmann::json::array();
+  for (auto& st : steps) files.push_back({{"et", st.et_path}, {"kineto", st.kineto_path}, {"measured", st.measured_path}});
   res.config = {
       {"bundle", opt.bundle},
-      {"files", {{"et", st.et_path}, {"kineto", st.kineto_path}, {"measured", st.measured_path}}},
+      {"files", files},
       {"mode", res.mode},
       {"engine", opt.engine},
       {"hardware", hw.to_json()},
       {"overrides", opt.overrides},
-      {"host_model", "one issuing sequence; per-op dispatch cost from hardware host.dispatch table, else op_overhead + launches x launch_cost + children"},
+      {"host_model", "one issuing sequence per rank; per-op dispatch cost from hardware host.dispatch table, else op_overhead + launches x launch_cost + children"},
   };
+  if (sys) {
+    res.config["system"] = sys->raw;
+    res.config["scale_dp"] = dp;
+  }
   if (opt.mode == ReplayMode::Transfer) res.config["source_hardware"] = src.to_json();
   res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  res.host_items = st.host.size();
+  size_t items_total = 0;
+  for (auto& st : steps) items_total += st.host.size();
+  res.host_items = items_total;
   res.events = eng->events_processed();
   return res;
 }
@@ -426,6 +792,17 @@ nlohmann::json ReplayResult::to_json() const {
     j["measured_peak_memory_bytes"] = measured_peak_memory_bytes;
   }
   j["peak_memory_bytes"] = peak_memory_bytes;
+  if (ranks > 1) {
+    j["ranks"] = ranks;
+    nlohmann::json rs = nlohmann::json::array();
+    for (double t : rank_step_s) rs.push_back(t * 1e3);
+    j["rank_step_ms"] = rs;
+  }
+  if (!system.empty()) j["system"] = system;
+  if (scale_dp > 1) {
+    j["scale_dp"] = scale_dp;
+    j["dp_collective_time_ms"] = comm_time_s * 1e3;
+  }
   nlohmann::json cls = nlohmann::json::object();
   for (auto& [k, v] : time_by_class_s) cls[k] = v * 1e3;
   j["time_by_class_ms"] = cls;

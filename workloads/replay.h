@@ -22,6 +22,9 @@ struct ReplayOptions {
   std::vector<std::string> overrides;  // "--set name=value" on the target hw
   std::string engine = "systemc";      // "systemc" or "event"
   std::string timeline_path;           // Perfetto/Chrome trace output ("" = none)
+  std::string system = "dgx-h100";     // fabric for multi-rank bundles and --scale-dp
+  int nodes = 0;                       // --nodes for parametric systems
+  int scale_dp = 1;                    // grow a single-rank data-parallel capture to N ranks
 };
 
 // Per-kernel comparison row (simulated vs the trace's measured duration).
@@ -50,6 +53,10 @@ struct ReplayResult {
   std::map<std::string, double> time_by_class_s;  // simulated kernel time per class
   std::vector<KernelRow> kernels;                 // every GPU activity
   double sim_wall_s = 0;          // wall time of the simulation itself
+  int ranks = 1, scale_dp = 1;
+  std::string system;
+  std::vector<double> rank_step_s;  // multi-rank: each rank's step time
+  double comm_time_s = 0;         // --scale-dp: simulated collective time (one rank)
   std::size_t host_items = 0;     // host operations replayed
   std::uint64_t events = 0;       // engine events processed
   nlohmann::json to_json() const; // full result (summary + top kernels + roofline view)

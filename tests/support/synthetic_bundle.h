@@ -27,12 +27,18 @@ struct SynOp {
   std::vector<std::int64_t> shape = {1024, 1024};
   std::string dtype = "float";
   int n_inputs = 1;           // tensors of `shape` passed as inputs (2 for aten::mm)
+  int peer = -1;              // c10d::send / c10d::recv_: peer rank (inputs.values[2])
+};
+
+struct SynRank {
+  int rank = -1;   // >= 0: writes et.<rank>.json / kineto.<rank>.json with distributedInfo
+  int world = 1;
 };
 
 // Writes et.json + kineto.json (+ measured.json when measured_ms > 0) into dir.
 // Returns the correlation ids of each op's runtime_after call (or -1).
 inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, const std::vector<SynOp>& ops,
-                                                        double measured_ms = 0) {
+                                                        double measured_ms = 0, SynRank rk = {}) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
   auto attrs = [](std::int64_t rf, int tid) {
@@ -65,6 +71,11 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
       in["shapes"].push_back(op.shape);
       in["types"].push_back("Tensor(" + op.dtype + ")");
     }
+    if (op.name.rfind("c10d::", 0) == 0) {  // gloo-style: tensor list, object, peer/tag
+      in = {{"values", nlohmann::json::array({nlohmann::json::array({tensor}), "<Object>", op.peer, 0})},
+            {"shapes", nlohmann::json::array({nlohmann::json::array({op.shape}), nlohmann::json::array(), nlohmann::json::array(), nlohmann::json::array()})},
+            {"types", nlohmann::json::array({"GenericList[Tensor(" + op.dtype + ")]", "Object", "Int", "Int"})}};
+    }
     nlohmann::json out = {{"values", nlohmann::json::array({tensor})}, {"shapes", nlohmann::json::array({op.shape})},
                           {"types", nlohmann::json::array({"Tensor(" + op.dtype + ")"})}};
     nodes.push_back({{"id", 4 + i}, {"name", op.name}, {"ctrl_deps", 3}, {"inputs", in}, {"outputs", out}, {"attrs", attrs(rf, 1)}});
@@ -94,8 +105,16 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
   }
   nlohmann::json et = {{"schema", "1.1.1-chakra.0.0.4"}, {"pid", 1}, {"nodes", nodes}};
   nlohmann::json kin = {{"schemaVersion", 1}, {"traceEvents", ev}};
-  write_json_file((fs::path(dir) / "et.json").string(), et);
-  write_json_file((fs::path(dir) / "kineto.json").string(), kin);
+  std::string suffix;
+  if (rk.rank >= 0) {
+    suffix = "." + std::to_string(rk.rank);
+    nlohmann::json ranks = nlohmann::json::array();
+    for (int i = 0; i < rk.world; ++i) ranks.push_back(i);
+    kin["distributedInfo"] = {{"backend", "gloo"}, {"rank", rk.rank}, {"world_size", rk.world},
+                              {"pg_config", nlohmann::json::array({{{"pg_name", "0"}, {"pg_size", rk.world}, {"ranks", ranks}}})}};
+  }
+  write_json_file((fs::path(dir) / ("et" + suffix + ".json")).string(), et);
+  write_json_file((fs::path(dir) / ("kineto" + suffix + ".json")).string(), kin);
   if (measured_ms > 0)
     write_json_file((fs::path(dir) / "measured.json").string(),
                     {{"name", "synthetic"}, {"step_cuda_events", {{"median_ms", measured_ms}, {"min_ms", measured_ms}, {"max_ms", measured_ms}}}});

@@ -1,0 +1,135 @@
+// Multi-rank replay (collectives matched across ranks, run on the fabric) and --scale-dp.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "sim/error.h"
+#include "support/synthetic_bundle.h"
+#include "workloads/pytorch_trace.h"
+#include "workloads/replay.h"
+
+using namespace orrery;
+namespace fs = std::filesystem;
+
+namespace {
+std::string src(const std::string& rel) { return std::string(ORRERY_SOURCE_DIR) + "/" + rel; }
+
+ReplayResult run(const std::string& bundle, int dp = 1, const std::string& system = "dgx-h100", int nodes = 0) {
+  ReplayOptions o;
+  o.bundle = bundle;
+  o.engine = "event";
+  o.scale_dp = dp;
+  o.system = system;
+  o.nodes = nodes;
+  return replay_bundle(o);
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+syn::SynOp allreduce(std::vector<std::int64_t> shape) {
+  syn::SynOp op;
+  op.name = "c10d::allreduce_";
+  op.shape = std::move(shape);
+  op.kernels = {};
+  return op;
+}
+}  // namespace
+
+TEST(MultiRank, Gloo4RanksMatchEveryCollectiveAndFinish) {
+  std::string b = src("tests/data/multirank_gloo4");
+  EXPECT_EQ(bundle_ranks(b), (std::vector<int>{0, 1, 2, 3}));
+  for (int r = 0; r < 4; ++r) {
+    CapturedStep st = load_bundle(b, r);
+    size_t ar = 0, p2p = 0;
+    for (auto& c : st.collectives) {
+      ar += c.name == "all_reduce";
+      p2p += c.name == "send" || c.name == "recv";
+    }
+    EXPECT_EQ(ar, 7u) << "rank " << r;
+    EXPECT_EQ(p2p, 2u) << "rank " << r;
+    EXPECT_EQ(st.process_groups.at("0").size(), 4u);
+  }
+  ReplayResult res = run(b);
+  EXPECT_EQ(res.ranks, 4);
+  ASSERT_EQ(res.rank_step_s.size(), 4u);
+  for (double t : res.rank_step_s) EXPECT_GT(t, 0);
+  EXPECT_GT(res.step_time_s, res.gpu_busy_s);  // CPU collectives hold the host
+}
+
+TEST(MultiRank, CollectiveThatSomeRanksNeverReachIsReported) {
+  std::string dir = syn::temp_dir("missing_rank");
+  // Rank 0 all-reduces twice, rank 1 only once.
+  syn::write_synthetic_bundle(dir, {allreduce({1024}), allreduce({1024})}, 0, {0, 2});
+  syn::write_synthetic_bundle(dir, {allreduce({1024})}, 0, {1, 2});
+  std::string e = error_of([&] { run(dir); });
+  EXPECT_NE(e.find("never"), std::string::npos) << e;
+  EXPECT_NE(e.find("all_reduce #1"), std::string::npos) << e;
+  EXPECT_NE(e.find("ranks 0 reached it, ranks 1 never did"), std::string::npos) << e;
+}
+
+TEST(MultiRank, MismatchedCollectivesAcrossRanksAreAnError) {
+  std::string dir = syn::temp_dir("mismatch");
+  syn::write_synthetic_bundle(dir, {allreduce({1024})}, 0, {0, 2});
+  syn::write_synthetic_bundle(dir, {allreduce({2048})}, 0, {1, 2});
+  std::string e = error_of([&] { run(dir); });
+  EXPECT_NE(e.find("mismatched collectives"), std::string::npos) << e;
+  EXPECT_NE(e.find("4096 B"), std::string::npos) << e;
+  EXPECT_NE(e.find("8192 B"), std::string::npos) << e;
+}
+
+TEST(MultiRank, SendRecvPairsAcrossRanks) {
+  std::string dir = syn::temp_dir("p2p");
+  syn::SynOp send;
+  send.name = "c10d::send";
+  send.shape = {1 << 20};
+  send.peer = 1;
+  syn::SynOp recv = send;
+  recv.name = "c10d::recv_";
+  recv.peer = 0;
+  syn::write_synthetic_bundle(dir, {send}, 0, {0, 2});
+  syn::write_synthetic_bundle(dir, {recv}, 0, {1, 2});
+  ReplayResult r = run(dir);
+  // 4 MiB over NVLink: more than the latency floor, far less than a millisecond.
+  EXPECT_GT(r.step_time_s, 5e-6);
+  EXPECT_LT(r.step_time_s, 1e-3);
+}
+
+TEST(ScaleDp, OneRankReproducesTheSingleRankReplay) {
+  ReplayOptions o;
+  o.bundle = src("examples/bundles/gpt_a_ddp");
+  o.engine = "event";
+  ReplayResult single = replay_bundle(o);
+  ReplayResult one = run(o.bundle, 1);
+  EXPECT_EQ(single.step_time_s, one.step_time_s);
+  EXPECT_EQ(single.to_json().dump(), one.to_json().dump());
+}
+
+TEST(ScaleDp, GradientAllReducesCostWhatTheyCostAtNRanks) {
+  std::string b = src("examples/bundles/gpt_a_ddp");
+  ReplayResult one = run(b, 1);
+  ReplayResult eight = run(b, 8, "dgx-h100");
+  ReplayResult many = run(b, 256, "h100-cluster", 32);
+  EXPECT_GT(eight.comm_time_s, 0);
+  EXPECT_GT(many.comm_time_s, eight.comm_time_s);  // inter-node rings are slower than NVLS
+  EXPECT_GE(eight.step_time_s, one.step_time_s);
+  EXPECT_GE(many.step_time_s, eight.step_time_s);
+  // DDP overlaps the reductions with backward: the step grows by less than the collective time.
+  EXPECT_LT(many.step_time_s - one.step_time_s, many.comm_time_s);
+  EXPECT_FALSE(eight.has_measured);  // measured.json is the 1-GPU run
+}
+
+TEST(ScaleDp, BadArguments) {
+  std::string b = src("examples/bundles/gpt_a_ddp");
+  std::string e = error_of([&] { run(b, 64, "dgx-h100"); });
+  EXPECT_NE(e.find("dgx-h100"), std::string::npos) << e;
+  EXPECT_NE(e.find("64"), std::string::npos) << e;
+  e = error_of([&] { run(src("tests/data/multirank_gloo4"), 8); });
+  EXPECT_NE(e.find("--scale-dp"), std::string::npos) << e;
+}
