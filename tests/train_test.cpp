@@ -373,3 +373,35 @@ TEST(TrainCli, JsonOutputHasTheReportedFields) {
   std::filesystem::remove(js);
   std::filesystem::remove(tl);
 }
+
+TEST(TrainRun, SystemCEngineMatchesEventCore) {
+  TrainPlan p = plan(8, 4, 2, 1, 32, 2048);
+  p.vp = 2;
+  p.sequence_parallel = true;
+  p.recompute = Recompute::Selective;
+  p.zero = 1;
+  ModelSpec m = load_model("gpt3-175b");
+  SystemSpec s = load_system("dgx-h100", 8);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  EventCore plain;
+  TrainResult a = run_training(m, s, p, hw, *comm, plain);
+  auto sc = make_engine("systemc");  // one SystemC simulation per process: this test only
+  TrainResult b = run_training(m, s, p, hw, *comm, *sc);
+  EXPECT_EQ(a.to_json().dump(), b.to_json().dump());
+}
+
+TEST(TrainCli, HardwareOverridesChangeTheResult) {
+  auto dir = std::filesystem::temp_directory_path();
+  std::string j1 = (dir / "orrery_train_set1.json").string(), j2 = (dir / "orrery_train_set2.json").string();
+  std::string base = std::string(ORRERY_BINARY) +
+                     " train --model llama3-8b --system dgx-h100 --nodes 1 --tp 8 --micro-batch 1 --global-batch 4 "
+                     "--seq 4096 --sequence-parallel --engine event --comm builtin";
+  ASSERT_EQ(std::system((base + " --json " + j1 + " > /dev/null").c_str()), 0);
+  ASSERT_EQ(std::system((base + " --set hbm_bandwidth=1.5TB/s --json " + j2 + " > /dev/null").c_str()), 0);
+  std::ifstream i1(j1), i2(j2);
+  double t1 = nlohmann::json::parse(i1)["iteration_time_s"], t2 = nlohmann::json::parse(i2)["iteration_time_s"];
+  EXPECT_GT(t2, t1);
+  std::filesystem::remove(j1);
+  std::filesystem::remove(j2);
+}

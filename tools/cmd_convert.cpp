@@ -46,7 +46,7 @@ Register reg(
       o.timeline_path.clear();
       ModelSpec m = load_model(o.model);
       SystemSpec s = load_system(o.system, o.nodes);
-      Accelerator hw = load_accelerator(s.gpu);
+      Accelerator hw = load_accelerator(s.gpu, o.hw_overrides);
       auto comm = make_comm_model(s, o.comm);
       EventCore core;
       TrainResult r = run_training(m, s, o.plan, hw, *comm, core, o.check_memory, /*record=*/true);

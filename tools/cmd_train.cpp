@@ -39,6 +39,7 @@ TrainOptions parse_train_options(const Args& a) {
   o.comm = a.get("--comm", "auto");
   o.timeline_path = a.get("--timeline");
   o.check_memory = !a.has("--no-memory-check");
+  o.hw_overrides = a.all("--set");
   return o;
 }
 
@@ -91,6 +92,7 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                        "         [--seq S] [--precision bf16|fp8] [--recompute none|selective|full] [--sequence-parallel]\n"
                        "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm auto|fabric|builtin]\n"
                        "         [--timeline out.json] [--json out.json] [--engine systemc|event] [--no-memory-check]\n"
+                       "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
                        "models: workloads/models/*.json (see docs/training.md)\n");
                    return 0;
                  }

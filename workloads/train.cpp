@@ -1037,7 +1037,7 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
 TrainResult run_training(const TrainOptions& opt) {
   ModelSpec m = load_model(opt.model);
   SystemSpec s = load_system(opt.system, opt.nodes);
-  Accelerator hw = load_accelerator(s.gpu);
+  Accelerator hw = load_accelerator(s.gpu, opt.hw_overrides);
   auto comm = make_comm_model(s, opt.comm);
   auto core = make_engine(opt.engine);
   TrainResult r = run_training(m, s, opt.plan, hw, *comm, *core, opt.check_memory, !opt.timeline_path.empty());
@@ -1160,7 +1160,7 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
 std::vector<std::string> train_flags_with_value() {
   return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
           "--global-batch", "--seq", "--precision", "--recompute", "--zero", "--timeline", "--json",
-          "--engine", "--attention", "--comm"};
+          "--engine", "--attention", "--comm", "--set"};
 }
 std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check"}; }
 

@@ -218,7 +218,8 @@ struct TrainOptions {
   int nodes = 1;
   TrainPlan plan;
   std::string engine = "event";     // "systemc" (CLI) or "event"
-  std::string comm = "auto";        // "auto" (collective.h when present) or "builtin"
+  std::string comm = "auto";        // "auto", "fabric" or "builtin" (see make_comm_model)
+  std::vector<std::string> hw_overrides;  // "name=value" on the GPU preset (--set)
   std::string timeline_path;        // Chrome/Perfetto trace ("" = none)
   bool check_memory = true;         // reject plans that don't fit
 };
