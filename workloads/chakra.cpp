@@ -350,6 +350,7 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
       n.attrs.push_back(ChakraAttr::make_int32("comm_dst", static_cast<std::int32_t>(send ? peer : rank)));
       n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(tag)));
       n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(p2p_bytes)));
+      n.attrs.push_back(ChakraAttr::make_string("pg_name", "pp"));
       add(std::move(n), !send);  // sends don't block the compute chain; receives do
     };
     std::vector<long> bwd_count(p.vp, 0);
