@@ -148,6 +148,16 @@ double Accelerator::gemm_efficiency(Dtype d, double flops) const {
   return it->second.at(flops);
 }
 
+double Accelerator::memory_efficiency(double bytes) const {
+  if (memory_eff.empty()) return 0.8;
+  double cap = 0;
+  double l2 = params.has("l2_size") ? params.get("l2_size") : 0;
+  for (auto& [x, y] : memory_eff.points)
+    if (x >= 2 * l2) cap = std::max(cap, y);
+  if (cap <= 0) cap = 1.0;
+  return std::min(memory_eff.at(bytes), cap);
+}
+
 double Accelerator::memory_time(double bytes) const {
   return std::max(p("min_kernel_time"), bytes / (hbm_bandwidth() * memory_efficiency(bytes)));
 }

@@ -44,7 +44,10 @@ struct Accelerator {
   double peak_flops(Dtype d) const;
   double hbm_bandwidth() const { return p("hbm_bandwidth"); }
   double gemm_efficiency(Dtype d, double flops) const;
-  double memory_efficiency(double bytes) const { return memory_eff.empty() ? 0.8 : memory_eff.at(bytes); }
+  // Fraction of HBM bandwidth a kernel moving `bytes` achieves. The microbenchmarks replay the
+  // same buffers, so sizes that fit in L2 measure L2, not HBM (efficiency > 1); in a step,
+  // tensors stream from HBM: the curve is capped at its streaming value (sizes >= 2 x L2).
+  double memory_efficiency(double bytes) const;
 
   // Roofline times (seconds) with calibrated efficiencies; each includes min_kernel_time floor.
   double gemm_time(double m, double n, double k, Dtype d, double batch = 1) const;

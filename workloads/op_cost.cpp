@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
+#include <set>
 
 namespace orrery {
 
@@ -60,13 +62,32 @@ bool contains(const std::string& s, const char* t) { return s.find(t) != std::st
 OpWork op_work(const EtOp& op) {
   OpWork w;
   w.dtype = op.first_dtype();
+  const std::string& n = op.name;
   double in_bytes = 0, out_bytes = 0, out_numel = 0;
-  for (auto& a : op.inputs) in_bytes += tensor_bytes(a);
+  // In-place and out= ops: an input that is also an output (same storage) is read only when the
+  // op reads it (add_, mul_), not when it only writes it (fill_, zero_, copy_'s destination).
+  std::set<std::int64_t> out_storages;
+  std::function<void(const EtArg&)> collect = [&](const EtArg& a) {
+    if (a.is_tensor) out_storages.insert(a.storage_id);
+    for (auto& e : a.elems) collect(e);
+  };
   for (auto& a : op.outputs) {
     out_bytes += tensor_bytes(a);
     out_numel += numel(a);
+    collect(a);
   }
-  const std::string& n = op.name;
+  static const std::set<std::string> write_only = {"aten::fill_", "aten::zero_", "aten::copy_", "aten::normal_",
+                                                   "aten::uniform_", "aten::random_", "aten::bernoulli_",
+                                                   "aten::exponential_", "aten::index_put_", "aten::masked_fill_"};
+  bool reads_self = !write_only.count(n) || n == "aten::masked_fill_" || n == "aten::index_put_";
+  std::function<double(const EtArg&)> read_bytes = [&](const EtArg& a) -> double {
+    double b = 0;
+    if (a.is_tensor && !(out_storages.count(a.storage_id) && !reads_self))
+      b += static_cast<double>(a.numel) * static_cast<double>(a.elem_bytes);
+    for (auto& e : a.elems) b += read_bytes(e);
+    return b;
+  };
+  for (auto& a : op.inputs) in_bytes += read_bytes(a);
   auto gemm = [&](double m, double nn, double k, double batch, const char* model) {
     w.matrix = true;
     w.m = m;

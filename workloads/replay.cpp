@@ -737,7 +737,9 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   res.gpu_busy_s = reps[0]->gpu().busy_s();
   res.host_busy_s = reps[0]->host_busy_s();
   // measured.json describes the captured run: compare only when replaying that run.
-  if (dp == 1) fill_measured(steps[0], res);
+  // (a transfer to other hardware predicts a run nobody measured).
+  bool same_hw = opt.mode != ReplayMode::Transfer || hw.name == src.name;
+  if (dp == 1 && same_hw) fill_measured(steps[0], res);
   else res.peak_memory_bytes = steps[0].peak_memory_bytes;
   const auto& items = reps[0]->items();
   for (size_t i = 0; i < items.size(); ++i) {
