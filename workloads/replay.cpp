@@ -118,7 +118,9 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
     const OpWork& w = work[d.op];
     if (w.matrix || w.attention) {
-      std::string c = classify_kernel(d.name, st.ops[d.op].name, d.kind);
+      // Main kernels by their own name (side kernels of an attention op, e.g. a dO.O reduction
+      // or a dQ conversion, would inherit "attention" from the op).
+      std::string c = classify_kernel(d.name, "", d.kind);
       helper[i] = !(c == "gemm" || c == "attention");
     }
     if (!helper[i]) {
