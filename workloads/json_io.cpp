@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <set>
+#include <vector>
 #include <fstream>
 #include <sstream>
 
@@ -66,9 +68,20 @@ std::string read_file_maybe_gz(const std::string& path) {
   return data;
 }
 
-nlohmann::json read_json_file(const std::string& path) {
+nlohmann::json read_json_file(const std::string& path) { return read_json_file(path, {}); }
+
+nlohmann::json read_json_file(const std::string& path, const std::vector<std::string>& skip_keys) {
   std::string text = read_file_maybe_gz(path);
   try {
+    if (!skip_keys.empty()) {
+      // Drop bulky values nobody reads (shape/stride strings of every op) while parsing.
+      std::set<std::string> skip(skip_keys.begin(), skip_keys.end());
+      nlohmann::json::parser_callback_t cb = [&skip](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+        if (ev == nlohmann::json::parse_event_t::key && parsed.is_string()) return skip.count(parsed.get_ref<const std::string&>()) == 0;
+        return true;
+      };
+      return nlohmann::json::parse(text, cb);
+    }
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();

@@ -202,7 +202,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   st.rank = std::max(rank, 0);
 
   // ---- Execution Trace ----
-  nlohmann::json et = read_json_file(st.et_path);
+  nlohmann::json et = read_json_file(st.et_path, {"strides"});
   if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
     throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
   {
@@ -282,7 +282,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   }
 
   // ---- Kineto ----
-  nlohmann::json kt = read_json_file(st.kineto_path);
+  nlohmann::json kt = read_json_file(st.kineto_path, {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"});
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
   if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
