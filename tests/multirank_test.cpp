@@ -4,11 +4,13 @@
 #include <filesystem>
 
 #include "sim/error.h"
+#include "support/errors.h"
 #include "support/synthetic_bundle.h"
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
 using namespace orrery;
+using orrery::syn::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -22,15 +24,6 @@ ReplayResult run(const std::string& bundle, int dp = 1, const std::string& syste
   o.system = system;
   o.nodes = nodes;
   return replay_bundle(o);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 syn::SynOp allreduce(std::vector<std::int64_t> shape) {

@@ -8,12 +8,14 @@
 #include <fstream>
 
 #include "sim/error.h"
+#include "support/errors.h"
 #include "support/synthetic_bundle.h"
 #include "workloads/json_io.h"
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
 using namespace orrery;
+using orrery::syn::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -25,15 +27,6 @@ ReplayResult run(const std::string& b, ReplayMode mode, const std::string& engin
   o.mode = mode;
   o.engine = engine;
   return replay_bundle(o);
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 }  // namespace
 
