@@ -15,6 +15,13 @@ GpuSim::GpuSim(EventCore& engine, const Accelerator& hw, int index, Timeline* ti
   d2h_ = eng_.fluid().add_resource(p + "d2h", 1.0);
 }
 
+void GpuSim::adopt_resources(fluid::ResourceId sm, double sm_capacity, fluid::ResourceId hbm, double hbm_capacity) {
+  sm_ = sm;
+  sm_cap_ = sm_capacity;
+  hbm_ = hbm;
+  hbm_cap_ = hbm_capacity;
+}
+
 std::vector<int> GpuSim::streams() const {
   std::vector<int> s;
   for (auto& [k, v] : streams_) s.push_back(k);
@@ -160,13 +167,13 @@ void GpuSim::pump(int sid) {
     spec.work = 1.0;
     spec.max_rate = 1.0 / T;
     spec.weight = 1.0 / T;  // equal progress fraction per unit time when sharing
-    auto use = [&](fluid::ResourceId r, double share) {
-      if (share > 0) spec.usage.push_back({r, std::min(share, 1.0) * T});
+    auto use = [&](fluid::ResourceId r, double share, double capacity) {
+      if (share > 0) spec.usage.push_back({r, std::min(share, 1.0) * T * capacity});
     };
-    use(sm_, w.sm_share);
-    use(hbm_, w.hbm_share);
-    use(h2d_, w.h2d_share);
-    use(d2h_, w.d2h_share);
+    use(sm_, w.sm_share, sm_cap_);
+    use(hbm_, w.hbm_share, hbm_cap_);
+    use(h2d_, w.h2d_share, 1.0);
+    use(d2h_, w.d2h_share, 1.0);
     eng_.start(std::move(spec), [this, sid, t0] { finish(sid, t0); });
   }
 }

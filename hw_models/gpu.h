@@ -46,6 +46,10 @@ class GpuSim {
   void when_stream_idle(int stream, std::function<void()> cb);
   void when_event(std::int64_t key, std::function<void()> cb);
 
+  // Use another model's SM and HBM resources (e.g. the fabric's per-GPU resources, which
+  // collectives occupy), so kernels and collectives on this GPU share one set of capacities.
+  void adopt_resources(fluid::ResourceId sm, double sm_capacity, fluid::ResourceId hbm, double hbm_capacity);
+
   Ps last_end() const { return last_end_; }
   double busy_s() const { return to_s(busy_ps_); }
   int index() const { return index_; }
@@ -76,6 +80,7 @@ class GpuSim {
   Timeline* tl_;
   std::map<int, Stream> streams_;
   fluid::ResourceId sm_, hbm_, h2d_, d2h_;
+  double sm_cap_ = 1.0, hbm_cap_ = 1.0;  // capacities of sm_/hbm_ (shares are scaled by them)
   std::map<std::int64_t, bool> events_;  // key -> completed
   std::map<std::int64_t, std::vector<std::function<void()>>> event_waiters_;
   std::vector<std::function<void()>> idle_waiters_;

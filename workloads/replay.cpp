@@ -601,6 +601,13 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   for (int r = 0; r < nranks; ++r)
     reps.push_back(std::make_unique<RankReplay>(*eng, steps[r], hw, *costs[r], std::move(works[r]), r, tl.get()));
 
+  if (fabric)  // compute kernels and collectives share each GPU's SMs and HBM
+    for (int r = 0; r < nranks; ++r) {
+      net::GpuResources g = fabric->network().gpu(r);
+      const net::GpuSpec& gs = fabric->network().gpu_spec();
+      reps[r]->gpu().adopt_resources(g.sm, gs.sm_count, g.hbm, gs.hbm_bandwidth);
+    }
+
   std::unique_ptr<Matcher> matcher;
   std::map<double, double> dp_cache;  // bytes -> collective time at dp ranks
   int comm_event = 0;
