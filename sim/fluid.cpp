@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <queue>
 
 #include "sim/error.h"
 
@@ -70,6 +71,126 @@ void Solver::advance(double now) {
 // Weighted progressive filling: all unfrozen activities grow their rate at weight * level;
 // an activity freezes when a resource it uses saturates or it reaches its cap.
 void Solver::solve() {
+  if (algo_ == Algorithm::Reference) return solve_reference();
+  // Progressive filling does one pass over all activities per bottleneck level: when there can
+  // only be a few levels (few resources, few caps) it beats the heap's bookkeeping.
+  size_t levels = 0;
+  std::int64_t stamp = -static_cast<std::int64_t>(solves_) - 2;  // distinct from solve stamps
+  for (ActivityId id : active_) {
+    const Activity& a = acts_[id];
+    if (std::isfinite(a.spec.max_rate)) ++levels;
+    for (auto& u : a.spec.usage) {
+      Resource& r = res_[u.resource];
+      if (r.stamp != stamp) {
+        r.stamp = stamp;
+        ++levels;
+      }
+    }
+    if (levels > 8) break;
+  }
+  if (levels <= 8) solve_reference();
+  else solve_heap();
+}
+
+// Weighted max-min fairness by saturation levels. Every unfrozen activity runs at
+// weight x level; resource r saturates at level (capacity - used by frozen) / (unfrozen demand);
+// an activity with a cap freezes at level cap / weight. The lowest such level is processed
+// first; freezing an activity updates the levels of its other resources.
+void Solver::solve_heap() {
+  dirty_ = false;
+  ++solves_;
+  for (auto& r : res_) r.used = 0;
+  if (active_.empty()) return;
+  std::int64_t stamp = static_cast<std::int64_t>(solves_);
+  std::vector<ResourceId> touched;
+  std::vector<ActivityId> live;
+  live.reserve(active_.size());
+  for (ActivityId id : active_) {
+    Activity& a = acts_[id];
+    a.rate = 0;
+    a.frozen = false;
+    if (a.spec.usage.empty()) {
+      a.rate = a.spec.max_rate;
+      a.frozen = true;
+      continue;
+    }
+    live.push_back(id);
+    for (auto& u : a.spec.usage) {
+      Resource& r = res_[u.resource];
+      if (r.stamp != stamp) {
+        r.stamp = stamp;
+        r.demand = 0;
+        r.frozen_use = 0;
+        r.users.clear();
+        touched.push_back(u.resource);
+      }
+      if (u.coef > 0) {
+        r.demand += a.spec.weight * u.coef;
+        r.users.push_back(id);
+      }
+    }
+  }
+  struct Entry {
+    double level;
+    std::int64_t key;  // >= 0: resource id; < 0: -(activity id) - 1 (rate cap)
+    std::uint32_t version;
+    bool operator>(const Entry& o) const { return level != o.level ? level > o.level : key > o.key; }
+  };
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  auto level_of = [&](const Resource& r) {
+    return r.demand > 1e-300 ? std::max(0.0, r.capacity - r.frozen_use) / r.demand : kInf;
+  };
+  for (ResourceId rid : touched) {
+    Resource& r = res_[rid];
+    r.version++;
+    double l = level_of(r);
+    if (std::isfinite(l)) heap.push({l, rid, r.version});
+  }
+  for (ActivityId id : live) {
+    const Activity& a = acts_[id];
+    if (std::isfinite(a.spec.max_rate)) heap.push({a.spec.max_rate / a.spec.weight, -id - 1, 0});
+  }
+  size_t unfrozen = live.size();
+  auto freeze = [&](ActivityId id, double level) {
+    Activity& a = acts_[id];
+    if (a.frozen) return;
+    a.frozen = true;
+    a.rate = a.spec.weight * level;
+    --unfrozen;
+    for (auto& u : a.spec.usage) {
+      if (u.coef <= 0) continue;
+      Resource& q = res_[u.resource];
+      q.frozen_use += a.rate * u.coef;
+      q.demand -= a.spec.weight * u.coef;
+      if (q.demand < 1e-12 * a.spec.weight * u.coef) q.demand = 0;
+      q.version++;
+      double l = level_of(q);
+      if (std::isfinite(l)) heap.push({l, u.resource, q.version});
+    }
+  };
+  while (unfrozen > 0 && !heap.empty()) {
+    Entry e = heap.top();
+    heap.pop();
+    if (e.key >= 0) {
+      Resource& r = res_[static_cast<size_t>(e.key)];
+      if (e.version != r.version) continue;  // stale
+      for (ActivityId id : r.users) freeze(id, e.level);
+      r.users.clear();
+    } else {
+      freeze(-e.key - 1, e.level);
+    }
+  }
+  // Activities whose resources all have zero coefficients and no cap: unbounded.
+  for (ActivityId id : live)
+    if (!acts_[id].frozen) acts_[id].rate = kInf;
+  for (ActivityId id : active_) {
+    Activity& a = acts_[id];
+    if (!std::isfinite(a.rate)) continue;
+    for (auto& u : a.spec.usage) res_[u.resource].used += a.rate * u.coef;
+  }
+}
+
+void Solver::solve_reference() {
   dirty_ = false;
   ++solves_;
   for (auto& r : res_) r.used = 0;

@@ -58,6 +58,14 @@ class Solver {
   double used_integral(ResourceId r) const { return res_[r].used_integral; }
   // Rate recomputations done (for benchmarks).
   std::uint64_t solves() const { return solves_; }
+  // Solve algorithm: Heap (default) freezes resources in order of their saturation level with
+  // a priority queue, O((activities x resources each + resources) log); Reference is plain
+  // progressive filling, O(levels x (activities + resources)), kept to cross-check in tests.
+  enum class Algorithm { Heap, Reference };
+  void set_algorithm(Algorithm a) {
+    algo_ = a;
+    dirty_ = true;
+  }
 
  private:
   struct Resource {
@@ -68,6 +76,9 @@ class Solver {
     // scratch for the solve
     double left = 0, demand = 0;
     std::int64_t stamp = -1;
+    double frozen_use = 0;      // capacity taken by frozen activities (heap solve)
+    std::uint32_t version = 0;  // heap entries older than this are stale
+    std::vector<ActivityId> users;  // unfrozen activities using it (heap solve)
   };
   struct Activity {
     ActivitySpec spec;
@@ -77,6 +88,9 @@ class Solver {
     bool alive = false;
   };
   void solve();
+  void solve_reference();
+  void solve_heap();
+  Algorithm algo_ = Algorithm::Heap;
   Activity& act(ActivityId id);
   const Activity& act(ActivityId id) const;
 
