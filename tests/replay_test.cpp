@@ -324,3 +324,18 @@ TEST(BadInput, CliPrintsOneLineError) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   EXPECT_NE(out.find("/nonexistent/bundle"), std::string::npos) << out;
 }
+
+TEST(Replay, EnergyIsBetweenIdleAndFullPowerAndWhatIfsMoveIt) {
+  ReplayResult r = run(bundle("gpt_b"), ReplayMode::Roofline);
+  EXPECT_GT(r.energy_j, 90.0 * r.step_time_s);   // power_idle
+  EXPECT_LT(r.energy_j, 700.0 * r.step_time_s);  // power_tdp
+  ReplayOptions o;
+  o.bundle = bundle("gpt_b");
+  o.engine = "event";
+  o.mode = ReplayMode::Roofline;
+  o.overrides = {"hbm_bandwidth=4.8TB/s"};
+  ReplayResult fast = replay_bundle(o);
+  EXPECT_LT(fast.step_time_s, r.step_time_s);
+  EXPECT_LT(fast.energy_j, r.energy_j);
+  EXPECT_EQ(fast.to_json()["overrides"][0], "hbm_bandwidth=4.8TB/s");
+}

@@ -17,6 +17,10 @@ void print_summary(const ReplayResult& r) {
   std::printf("hardware   %s   mode %s", r.hw.c_str(), r.mode.c_str());
   if (!r.system.empty()) std::printf("   system %s", r.system.c_str());
   if (r.ranks > 1) std::printf("   %d ranks", r.ranks);
+  if (!r.overrides.empty()) {
+    std::printf("   what-if:");
+    for (auto& o : r.overrides) std::printf(" %s", o.c_str());
+  }
   if (r.scale_dp > 1) std::printf("   data-parallel x%d (gradient collectives %s per replica)", r.scale_dp, format_time(r.comm_time_s).c_str());
   std::printf("\n");
   std::printf("step time  %s (predicted)", format_time(r.step_time_s).c_str());
@@ -30,6 +34,8 @@ void print_summary(const ReplayResult& r) {
   std::printf("GPU busy   %s (%.1f%%), idle %s\n", format_time(r.gpu_busy_s).c_str(),
               r.step_time_s > 0 ? 100 * r.gpu_busy_s / r.step_time_s : 0.0,
               format_time(std::max(0.0, r.step_time_s - r.gpu_busy_s)).c_str());
+  std::printf("energy     %s per GPU per step (average %s)\n", format_quantity(r.energy_j, Unit::Energy).c_str(),
+              format_quantity(r.step_time_s > 0 ? r.energy_j / r.step_time_s : 0, Unit::Power).c_str());
   std::printf("peak mem   %s (from tensor lifetimes)", format_bytes(r.peak_memory_bytes).c_str());
   if (r.measured_peak_memory_bytes > 0) std::printf("   measured max_mem_allocated %s", format_bytes(r.measured_peak_memory_bytes).c_str());
   std::printf("\n\ntime by kernel class (simulated):\n");

@@ -567,6 +567,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   if (res.bundle_name.empty()) res.bundle_name = std::filesystem::path(opt.bundle).parent_path().filename().string();
   res.hw = hw.name;
   res.mode = replay_mode_name(opt.mode);
+  res.overrides = opt.overrides;
   res.ranks = nranks;
   res.scale_dp = dp;
 
@@ -744,6 +745,15 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   }
   res.step_time_s = to_s(end);
   res.gpu_busy_s = reps[0]->gpu().busy_s();
+  // Energy of one GPU (rank 0) over the step: idle power all along, plus the dynamic range
+  // (power_tdp - power_idle) in proportion to how much of the chip each activity keeps busy.
+  {
+    double dyn = 0;
+    for (const DeviceWork& w : reps[0]->items()) dyn += w.standalone_s * std::max(w.sm_share, w.hbm_share);
+    dyn += res.comm_time_s * std::min(1.0, 16.0 / hw.p("sm_count"));
+    dyn = std::min(dyn, res.step_time_s);
+    res.energy_j = hw.p("power_idle") * res.step_time_s + (hw.p("power_tdp") - hw.p("power_idle")) * dyn;
+  }
   res.host_busy_s = reps[0]->host_busy_s();
   // measured.json describes the captured run: compare only when replaying that run.
   // (a transfer to other hardware predicts a run nobody measured).
@@ -787,6 +797,7 @@ nlohmann::json ReplayResult::to_json() const {
   j["bundle"] = bundle;
   j["hw"] = hw;
   j["mode"] = mode;
+  if (!overrides.empty()) j["overrides"] = overrides;
   j["step_time_ms"] = step_time_s * 1e3;
   j["gpu_busy_ms"] = gpu_busy_s * 1e3;
   j["gpu_idle_ms"] = std::max(0.0, step_time_s - gpu_busy_s) * 1e3;
@@ -803,6 +814,8 @@ nlohmann::json ReplayResult::to_json() const {
     j["measured_peak_memory_bytes"] = measured_peak_memory_bytes;
   }
   j["peak_memory_bytes"] = peak_memory_bytes;
+  j["energy_j"] = energy_j;
+  j["avg_power_w"] = step_time_s > 0 ? energy_j / step_time_s : 0;
   if (ranks > 1) {
     j["ranks"] = ranks;
     nlohmann::json rs = nlohmann::json::array();

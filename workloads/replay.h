@@ -41,6 +41,7 @@ struct KernelRow {
 
 struct ReplayResult {
   std::string bundle, bundle_name, hw, mode;
+  std::vector<std::string> overrides;  // --set applied to the hardware
   double step_time_s = 0;
   bool has_measured = false;
   double measured_step_s = 0, measured_min_s = 0, measured_max_s = 0;
@@ -50,6 +51,7 @@ struct ReplayResult {
   double clock_correction = 0;   // compute-bound slowdown applied (see clock_duty_slowdown)
   double host_busy_s = 0;         // modelled host dispatch time (sum over host ops)
   double peak_memory_bytes = 0, measured_peak_memory_bytes = 0;
+  double energy_j = 0;            // one GPU over the step (power_idle + utilization x dynamic range)
   std::map<std::string, double> time_by_class_s;  // simulated kernel time per class
   std::vector<KernelRow> kernels;                 // every GPU activity
   double sim_wall_s = 0;          // wall time of the simulation itself
