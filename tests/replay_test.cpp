@@ -339,3 +339,27 @@ TEST(Replay, EnergyIsBetweenIdleAndFullPowerAndWhatIfsMoveIt) {
   EXPECT_LT(fast.energy_j, r.energy_j);
   EXPECT_EQ(fast.to_json()["overrides"][0], "hbm_bandwidth=4.8TB/s");
 }
+
+TEST(BadInput, CycleInEtParentChain) {
+  std::string dir = syn::temp_dir("cycle");
+  syn::SynOp a;
+  a.name = "aten::add";
+  syn::write_synthetic_bundle(dir, {a, a});
+  nlohmann::json et = read_json_file(dir + "/et.json");
+  for (auto& n : et["nodes"]) {
+    if (n["id"] == 3) n["ctrl_deps"] = 4;  // ProfilerStep -> op -> ProfilerStep
+    if (n["id"] == 4) n["ctrl_deps"] = 3;
+  }
+  write_json_file(dir + "/et.json", et);
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("cycle"), std::string::npos) << e;
+  EXPECT_NE(e.find("et.json"), std::string::npos) << e;
+}
+
+TEST(BadInput, NotATrace) {
+  std::string dir = syn::temp_dir("notatrace");
+  syn::write_synthetic_bundle(dir, {syn::SynOp{}});
+  write_json_file(dir + "/kineto.json", nlohmann::json{{"events", nlohmann::json::array()}});
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("kineto.json: traceEvents"), std::string::npos) << e;
+}
