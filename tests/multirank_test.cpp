@@ -126,3 +126,17 @@ TEST(ScaleDp, BadArguments) {
   e = error_of([&] { run(src("tests/data/multirank_gloo4"), 8); });
   EXPECT_NE(e.find("--scale-dp"), std::string::npos) << e;
 }
+
+TEST(Chakra, ReplayRunsADirectoryOfChakraTraces) {
+  std::string dir = syn::temp_dir("chakra_replay");
+  std::string cmd = std::string(ORRERY_BINARY) + " convert " + src("examples/bundles/mlp_fp32") + " -o " + dir +
+                    " >/dev/null && " + ORRERY_BINARY + " replay " + dir + " 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, f)) out += buf;
+  EXPECT_EQ(pclose(f), 0) << out;
+  EXPECT_NE(out.find("Chakra traces 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("step time"), std::string::npos) << out;
+}

@@ -6,7 +6,9 @@
 #include "sim/units.h"
 #include "tools/command.h"
 #include "workloads/json_io.h"
+#include "workloads/chakra.h"
 #include "workloads/replay.h"
+#include "workloads/train.h"
 
 namespace orrery::cli {
 namespace {
@@ -73,6 +75,34 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
                              "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--timeline out.json] [--json out.json]");
+               // A directory of Chakra traces (*.et, one per rank) runs through the Chakra runner.
+               {
+                 namespace fs = std::filesystem;
+                 std::string dir = a.positional()[0];
+                 bool et_json = false, chakra = false;
+                 std::error_code ec;
+                 if (fs::is_directory(dir, ec))
+                   for (auto& e : fs::directory_iterator(dir, ec)) {
+                     std::string n = e.path().filename().string();
+                     et_json |= n.rfind("et.", 0) == 0 && n.find(".json") != std::string::npos;
+                     chakra |= e.path().extension() == ".et";
+                   }
+                 if (chakra && !et_json) {
+                   SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)));
+                   Accelerator hw = load_accelerator(s.gpu, a.all("--set"));
+                   auto comm = make_comm_model(s, "auto");
+                   ChakraRunResult r = run_chakra_dir(dir, hw, *comm);
+                   std::printf("Chakra traces %zu (%llu nodes) on %s\n", r.files.size(), static_cast<unsigned long long>(r.nodes), s.name.c_str());
+                   for (size_t k = 0; k < r.files.size(); ++k)
+                     std::printf("  %-50s %s\n", r.files[k].c_str(), format_time(r.rank_time_s[k]).c_str());
+                   std::printf("step time  %s (slowest rank)\n", format_time(r.makespan_s).c_str());
+                   if (!a.get("--json").empty()) {
+                     nlohmann::json j = {{"step_time_ms", r.makespan_s * 1e3}, {"ranks", r.files.size()}, {"nodes", r.nodes}};
+                     write_json_file(a.get("--json"), j);
+                   }
+                   return 0;
+                 }
+               }
                ReplayOptions o;
                o.bundle = a.positional()[0];
                o.hw = a.get("--hw", "h100");
