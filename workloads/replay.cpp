@@ -292,7 +292,8 @@ class RankReplay {
     auto it = tracks_.find(tid);
     if (it != tracks_.end()) return it->second;
     std::string tn = st_.thread_names.count(tid) ? st_.thread_names.at(tid) : "";
-    std::string label = "host thread " + std::to_string(tid) + (tn.empty() ? "" : " (" + tn + ")");
+    std::string label = "host thread " + std::to_string(tid);
+    if (!tn.empty()) label = tn.rfind("thread", 0) == 0 ? "host " + tn : "host thread " + std::to_string(tid) + " (" + tn + ")";
     std::string proc = st_.world_size > 1 || rank_ > 0 ? "Host (rank " + std::to_string(rank_) + ")" : "Host";
     int t = tl_ ? tl_->track(proc, label) : -1;
     tracks_[tid] = t;
