@@ -546,7 +546,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   bool multi = !ranks.empty();
   if (multi && opt.scale_dp > 1)
     throw make_error("--scale-dp", std::to_string(opt.scale_dp), "applies to single-rank captures; " + opt.bundle + " holds " + std::to_string(ranks.size()) + " ranks");
-  if (opt.scale_dp < 0) throw make_error("--scale-dp", std::to_string(opt.scale_dp), "must be >= 1");
+  if (opt.scale_dp < 1) throw make_error("--scale-dp", std::to_string(opt.scale_dp), "must be >= 1");
   std::vector<CapturedStep> steps;
   if (multi) {
     for (size_t i = 0; i < ranks.size(); ++i) {
