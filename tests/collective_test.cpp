@@ -290,3 +290,16 @@ TEST(Collective, CliOutputIsDeterministic) {
   EXPECT_NE(a.find("Avg bus bandwidth"), std::string::npos);
   EXPECT_EQ(run(cmd), a);
 }
+
+TEST(Collective, NoNvlsWithoutInSwitchReduction) {
+  // DGX A100's NVSwitch (gen2) cannot reduce in the switch: auto must not pick NVLS there.
+  System a100 = load_system("dgx-a100");
+  coll::CollectiveSpec spec;
+  spec.op = coll::Op::AllReduce;
+  spec.bytes = 1 << 30;
+  coll::Choice c = coll::choose(a100, spec);
+  EXPECT_NE(c.algo, coll::Algo::NVLS);
+  EXPECT_NE(coll::choose(load_system("dgx-h100"), spec).algo, coll::Algo::Ring);  // H100: NVLS
+  spec.algo = coll::Algo::NVLS;
+  EXPECT_THROW(coll::simulate_collective(a100, spec), Error);
+}

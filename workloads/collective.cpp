@@ -173,7 +173,8 @@ const ParamSet& collective_params() {
        L("net_collnet", "31 us", "CollNet inter-node latency (in-network reduction)"),
        L("net_pat", "14 us", "PAT per-step latency over the network"),
        L("net_overhead", "1 us", "network post overhead per step (x3 for Simple)"),
-       ParamDecl{"collnet", Unit::Count, "0", "1: switches reduce in-network (SHARP); lets auto pick CollNet", false}});
+       ParamDecl{"collnet", Unit::Count, "0", "1: switches reduce in-network (SHARP); lets auto pick CollNet", false},
+       ParamDecl{"nvls", Unit::Count, "1", "1: the NVSwitches reduce in-switch (NVLink SHARP, NVSwitch gen3 / Hopper and later); 0 for A100-generation NVSwitch", false}});
   static bool reg = (register_param_set(&set), true);
   (void)reg;
   return set;
@@ -193,6 +194,7 @@ struct Group {
   std::vector<int> ranks;
   int n = 0;
   bool nvswitch = false;
+  bool nvls = false;  // NVSwitch with in-switch reduction
   int nodes = 1, ppn = 1;
   std::vector<std::vector<int>> by_node;  // group indices per node, sorted by local index
   Hw intra = Hw::NVL;
@@ -221,6 +223,7 @@ Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValue
   if ((spec.op == Op::Broadcast || spec.op == Op::Reduce) && (spec.root < 0 || spec.root >= g.n))
     throw make_error("collective", "root", "root " + std::to_string(spec.root) + " is not in the group of " + std::to_string(g.n));
   g.nvswitch = t.type == "nvswitch";
+  g.nvls = g.nvswitch && T.get("nvls") > 0;  // NVLS needs in-switch reduction (NVSwitch gen3)
   std::map<int, int> node_index;
   std::vector<std::vector<std::pair<int, int>>> tmp;
   for (int i = 0; i < g.n; ++i) {
@@ -387,7 +390,7 @@ Plan plan(const ParamValues& T, const Group& g, Op op, Algo a, Proto p, double S
       break;
     }
     case Algo::NVLS: {
-      if (!g.nvswitch || g.nodes != 1 || n < 2) return out;
+      if (!g.nvls || g.nodes != 1 || n < 2) return out;
       if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return out;
       double bus = g.intra_bus * T.get("nvls_efficiency");
       double link = op == Op::AllReduce ? S * (1.0 + 1.0 / n) : S;  // per-GPU NVLink bytes each way
@@ -396,7 +399,7 @@ Plan plan(const ParamValues& T, const Group& g, Op op, Algo a, Proto p, double S
       break;
     }
     case Algo::NVLSTree: {
-      if (!g.nvswitch || g.nodes < 2 || op != Op::AllReduce || !g.fat) return out;
+      if (!g.nvls || g.nodes < 2 || op != Op::AllReduce || !g.fat) return out;
       double bus = g.intra_bus * T.get("nvls_efficiency");
       double intra = S * (1.0 + 1.0 / g.ppn) / bus;
       double inter = S / g.ppn * (g.nodes > 2 ? 2.0 : 1.0) / g.nic_bw;
@@ -471,15 +474,15 @@ std::vector<Algo> candidates(const Group& g, Op op, const ParamValues& T) {
   switch (op) {
     case Op::AllReduce: {
       std::vector<Algo> v{Algo::Tree, Algo::Ring};
-      if (g.nvswitch && g.nodes == 1) v.push_back(Algo::NVLS);
-      if (g.nvswitch && g.nodes > 1 && g.ppn > 1) v.push_back(Algo::NVLSTree);
+      if (g.nvls && g.nodes == 1) v.push_back(Algo::NVLS);
+      if (g.nvls && g.nodes > 1 && g.ppn > 1) v.push_back(Algo::NVLSTree);
       if (g.nodes > 1 && T.get("collnet") > 0) v.push_back(Algo::CollNet);
       return v;
     }
     case Op::AllGather:
     case Op::ReduceScatter: {
       std::vector<Algo> v{Algo::Ring};
-      if (g.nvswitch && g.nodes == 1) v.push_back(Algo::NVLS);
+      if (g.nvls && g.nodes == 1) v.push_back(Algo::NVLS);
       if (g.ppn == 1 && g.nodes > 1) v.push_back(Algo::PAT);
       return v;
     }
