@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sim/data_files.h"
 #include "sim/error.h"
 
 namespace orrery {
@@ -202,19 +203,9 @@ nlohmann::json Accelerator::to_json() const {
   return j;
 }
 
-std::string presets_dir() {
-  if (const char* env = std::getenv("ORRERY_PRESETS")) return env;
-  return std::string(ORRERY_SOURCE_DIR) + "/hw_models/presets";
-}
+std::string presets_dir() { return data_dir("ORRERY_PRESETS", "hw_models/presets"); }
 
-std::vector<std::string> list_presets() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& e : std::filesystem::directory_iterator(presets_dir(), ec))
-    if (e.path().extension() == ".json") out.push_back(e.path().stem().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::string> list_presets() { return json_stems(presets_dir()); }
 
 Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;

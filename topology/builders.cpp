@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sim/data_files.h"
 #include "sim/error.h"
 #include "topology/topology.h"
 
@@ -389,19 +390,9 @@ Topology build_topology(const nlohmann::json& desc, const std::string& where) {
   return t;
 }
 
-std::string systems_dir() {
-  if (const char* env = std::getenv("ORRERY_SYSTEMS")) return env;
-  return std::string(ORRERY_SOURCE_DIR) + "/systems";
-}
+std::string systems_dir() { return data_dir("ORRERY_SYSTEMS", "systems"); }
 
-std::vector<std::string> list_systems() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& e : std::filesystem::directory_iterator(systems_dir(), ec))
-    if (e.path().extension() == ".json") out.push_back(e.path().stem().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::string> list_systems() { return json_stems(systems_dir()); }
 
 System system_from_json(const nlohmann::json& j0, const std::string& where, int nodes) {
   if (!j0.is_object()) throw make_error(where, "", "expected a JSON object");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sim/data_files.h"
 #include "sim/error.h"
 
 namespace orrery {
@@ -141,19 +142,9 @@ ModelSpec parse_model(const nlohmann::json& j, const std::string& where) {
   return m;
 }
 
-std::string models_dir() {
-  if (const char* env = std::getenv("ORRERY_MODELS")) return env;
-  return std::string(ORRERY_SOURCE_DIR) + "/workloads/models";
-}
+std::string models_dir() { return data_dir("ORRERY_MODELS", "workloads/models"); }
 
-std::vector<std::string> list_models() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto& e : std::filesystem::directory_iterator(models_dir(), ec))
-    if (e.path().extension() == ".json") out.push_back(e.path().stem().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+std::vector<std::string> list_models() { return json_stems(models_dir()); }
 
 ModelSpec load_model(const std::string& name_or_path) {
   namespace fs = std::filesystem;
