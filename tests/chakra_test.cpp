@@ -195,7 +195,9 @@ TEST(Chakra, GeneratedTrainingTracesRoundTripAndRun) {
       coll += n.type == ChakraNodeType::CommColl;
       send += n.type == ChakraNodeType::CommSend;
       recv += n.type == ChakraNodeType::CommRecv;
-      if (n.type == ChakraNodeType::CommColl) EXPECT_GT(n.attr_num("comm_size", 0), 0) << n.name;
+      if (n.type == ChakraNodeType::CommColl) {
+        EXPECT_GT(n.attr_num("comm_size", 0), 0) << n.name;
+      }
     }
     EXPECT_GT(comp, 0);
     EXPECT_GT(coll, 0);

@@ -156,7 +156,9 @@ TEST(Collective, EveryOpAndAlgorithmRuns) {
   for (auto& c : cases) {
     CollectiveResult r = simulate_collective(*c.sys, spec(c.op, 32 << 20, c.a));
     EXPECT_TRUE(std::isfinite(r.time_s) && r.time_s > 0) << c.sys->name << " " << op_name(c.op) << " " << algo_name(c.a);
-    if (c.a != Algo::Auto) EXPECT_EQ(r.algorithm, c.a);
+    if (c.a != Algo::Auto) {
+      EXPECT_EQ(r.algorithm, c.a);
+    }
   }
   // Multi-node auto uses the hierarchical NVLS + tree algorithm for large all_reduce.
   EXPECT_EQ(simulate_collective(load_system("h100-cluster", 4), spec(Op::AllReduce, GiB)).algorithm, Algo::NVLSTree);

@@ -26,7 +26,9 @@ void expect_valid_route(const Topology& t, int src, int dst, const Route& r) {
     double want = v == src ? -1.0 : v == dst ? 1.0 : 0.0;
     ASSERT_NEAR(x, want, 1e-9) << t.name << ": route " << src << "->" << dst << " at " << t.vertex(v).name;
   }
-  if (src != dst) ASSERT_FALSE(r.hops.empty());
+  if (src != dst) {
+    ASSERT_FALSE(r.hops.empty());
+  }
 }
 
 void expect_all_pairs(const Topology& t) {
