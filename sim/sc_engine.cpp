@@ -1,4 +1,5 @@
 // The only place the event engine touches SystemC: one SC_METHOD woken by a timed sc_event.
+#include <exception>
 #include <systemc>
 
 #include "sim/engine.h"
@@ -15,9 +16,18 @@ struct SystemCEngine::Module : public sc_core::sc_module {
     sensitive << wake;
     dont_initialize();
   }
+  std::exception_ptr failure;
   void tick() {
     Ps now = static_cast<Ps>(sc_core::sc_time_stamp().value());
-    core->process_at_public(now);
+    try {
+      core->process_at_public(now);
+    } catch (...) {
+      // Don't let SystemC turn a model error into its own report: stop and rethrow after
+      // sc_start() returns, so the user sees the one-line orrery error.
+      failure = std::current_exception();
+      sc_core::sc_stop();
+      return;
+    }
     Ps next = core->next_time();
     if (next >= 0) wake.notify(sc_core::sc_time(static_cast<double>(next - now), sc_core::SC_PS));
   }
@@ -44,6 +54,7 @@ SystemCEngine::~SystemCEngine() = default;
 
 void SystemCEngine::run() {
   sc_core::sc_start();
+  if (module_->failure) std::rethrow_exception(module_->failure);
 }
 
 }  // namespace orrery

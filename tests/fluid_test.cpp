@@ -125,3 +125,14 @@ TEST(Fluid, HeapSolverMatchesReferenceOnRandomInstances) {
     for (ActivityId id : ids) EXPECT_NEAR(a.rate(id), b.rate(id), 1e-9 * std::max(1.0, b.rate(id))) << "trial " << trial;
   }
 }
+
+TEST(Engine, ModelErrorsInsideTheSystemCKernelComeOutAsOrreryErrors) {
+  SystemCEngine sc;
+  sc.at(to_ps(1e-6), [] { throw Error("node 7: bad thing"); });
+  try {
+    sc.run();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "node 7: bad thing");
+  }
+}
