@@ -28,6 +28,7 @@ struct SynOp {
   std::string dtype = "float";
   int n_inputs = 1;           // tensors of `shape` passed as inputs (2 for aten::mm)
   int peer = -1;              // c10d::send / c10d::recv_: peer rank (inputs.values[2])
+  int seq = 0;                // record_param_comms: sequence number (inputs.values[1][0])
 };
 
 struct SynRank {
@@ -71,6 +72,18 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
       in["shapes"].push_back(op.shape);
       in["types"].push_back("Tensor(" + op.dtype + ")");
     }
+    nlohmann::json extra_attrs = nlohmann::json::array();
+    if (op.name == "record_param_comms") {  // NCCL-style: [tensors], [seq, is_p2p], [pg name, desc], ...
+      in = {{"values", nlohmann::json::array({nlohmann::json::array({tensor}), nlohmann::json::array({op.seq, false}),
+                                              nlohmann::json::array({"0", "default_pg"})})},
+            {"shapes", nlohmann::json::array({nlohmann::json::array({op.shape}), nlohmann::json::array(), nlohmann::json::array()})},
+            {"types", nlohmann::json::array({"GenericList[Tensor(" + op.dtype + ")]", "Tuple[Int,Bool]", "Tuple[String,String]"})}};
+      extra_attrs = nlohmann::json::array({{{"name", "collective_name"}, {"type", "string"}, {"value", "allreduce"}},
+                                           {{"name", "dtype"}, {"type", "string"}, {"value", "Float"}},
+                                           {{"name", "in_msg_nelems"}, {"type", "uint64"}, {"value", numel}},
+                                           {{"name", "out_msg_nelems"}, {"type", "uint64"}, {"value", numel}},
+                                           {{"name", "pg_name"}, {"type", "string"}, {"value", "0"}}});
+    }
     if (op.name.rfind("c10d::", 0) == 0) {  // gloo-style: tensor list, object, peer/tag
       in = {{"values", nlohmann::json::array({nlohmann::json::array({tensor}), "<Object>", op.peer, 0})},
             {"shapes", nlohmann::json::array({nlohmann::json::array({op.shape}), nlohmann::json::array(), nlohmann::json::array(), nlohmann::json::array()})},
@@ -78,7 +91,9 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
     }
     nlohmann::json out = {{"values", nlohmann::json::array({tensor})}, {"shapes", nlohmann::json::array({op.shape})},
                           {"types", nlohmann::json::array({"Tensor(" + op.dtype + ")"})}};
-    nodes.push_back({{"id", 4 + i}, {"name", op.name}, {"ctrl_deps", 3}, {"inputs", in}, {"outputs", out}, {"attrs", attrs(rf, 1)}});
+    nlohmann::json at = attrs(rf, 1);
+    for (auto& x : extra_attrs) at.push_back(x);
+    nodes.push_back({{"id", 4 + i}, {"name", op.name}, {"ctrl_deps", 3}, {"inputs", in}, {"outputs", out}, {"attrs", at}});
     double dur = 40 + 10.0 * op.kernels.size();
     ev.push_back({{"ph", "X"}, {"cat", "cpu_op"}, {"name", op.name}, {"pid", 1}, {"tid", 1}, {"ts", t}, {"dur", dur},
                   {"args", {{"External id", ext}, {"Record function id", rf}}}});
