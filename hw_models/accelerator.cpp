@@ -209,22 +209,8 @@ std::vector<std::string> list_presets() { return json_stems(presets_dir()); }
 
 Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
-  std::string path = name_or_path;
-  if (!fs::exists(path) || fs::is_directory(path)) {
-    path = presets_dir() + "/" + name_or_path + ".json";
-    if (!fs::exists(path)) {
-      std::string known;
-      for (auto& n : list_presets()) known += (known.empty() ? "" : ", ") + n;
-      throw make_error("--hw", name_or_path, "unknown hardware preset (known: " + known + ")");
-    }
-  }
-  std::ifstream in(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
-  }
+  std::string path = find_data_file(name_or_path, presets_dir(), "--hw", "unknown hardware preset", "known");
+  nlohmann::json j = parse_json_path(path);
   static const std::vector<std::string> known_keys = {"name", "description", "params", "efficiency", "host", "calibration"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(known_keys.begin(), known_keys.end(), it.key()) == known_keys.end())

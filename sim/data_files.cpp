@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+
+#include "sim/error.h"
 
 namespace orrery {
 
@@ -18,6 +21,27 @@ std::vector<std::string> json_stems(const std::string& dir) {
     if (e.path().extension() == ".json") out.push_back(e.path().stem().string());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,
+                           const std::string& unknown, const std::string& label, const std::string& tail) {
+  namespace fs = std::filesystem;
+  if (fs::exists(name_or_path) && !fs::is_directory(name_or_path)) return name_or_path;
+  std::string path = dir + "/" + name_or_path + ".json";
+  if (fs::exists(path)) return path;
+  std::string known;
+  for (auto& n : json_stems(dir)) known += (known.empty() ? "" : ", ") + n;
+  throw make_error(flag, name_or_path, unknown + " (" + label + ": " + known + tail + ")");
+}
+
+nlohmann::json parse_json_path(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw make_error(path, "", "cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
+  }
 }
 
 }  // namespace orrery

@@ -3,11 +3,18 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace orrery {
 
 // $env when set, else <source dir>/<subdir>.
 std::string data_dir(const char* env, const std::string& subdir);
 // Names (file stems) of the *.json files in dir, sorted; empty when dir is missing.
 std::vector<std::string> json_stems(const std::string& dir);
+// An existing file path, else dir/NAME.json. Unknown: Error "FLAG: NAME: UNKNOWN (LABEL: a, b, c TAIL)".
+std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,
+                           const std::string& unknown, const std::string& label, const std::string& tail = "");
+// Parses a JSON file; an unreadable file or invalid JSON is an Error naming the path.
+nlohmann::json parse_json_path(const std::string& path);
 
 }  // namespace orrery

@@ -92,18 +92,15 @@ void Solver::solve() {
   else solve_heap();
 }
 
-// Weighted max-min fairness by saturation levels. Every unfrozen activity runs at
-// weight x level; resource r saturates at level (capacity - used by frozen) / (unfrozen demand);
-// an activity with a cap freezes at level cap / weight. The lowest such level is processed
-// first; freezing an activity updates the levels of its other resources.
-void Solver::solve_heap() {
+// Common start of a solve: rates reset, pure-delay activities (no usage) run at their cap,
+// the others are `live`; each resource they use (`touched`) gets its scratch reset and the
+// unfrozen demand (sum of weight x coef) and user list. False when nothing is active.
+bool Solver::begin_solve(std::vector<ActivityId>& live, std::vector<ResourceId>& touched) {
   dirty_ = false;
   ++solves_;
   for (auto& r : res_) r.used = 0;
-  if (active_.empty()) return;
+  if (active_.empty()) return false;
   std::int64_t stamp = static_cast<std::int64_t>(solves_);
-  std::vector<ResourceId> touched;
-  std::vector<ActivityId> live;
   live.reserve(active_.size());
   for (ActivityId id : active_) {
     Activity& a = acts_[id];
@@ -119,6 +116,7 @@ void Solver::solve_heap() {
       Resource& r = res_[u.resource];
       if (r.stamp != stamp) {
         r.stamp = stamp;
+        r.left = r.capacity;
         r.demand = 0;
         r.frozen_use = 0;
         r.users.clear();
@@ -130,6 +128,26 @@ void Solver::solve_heap() {
       }
     }
   }
+  return true;
+}
+
+// Common end of a solve: current usage of every resource from the final rates.
+void Solver::finish_solve() {
+  for (ActivityId id : active_) {
+    Activity& a = acts_[id];
+    if (!std::isfinite(a.rate)) continue;
+    for (auto& u : a.spec.usage) res_[u.resource].used += a.rate * u.coef;
+  }
+}
+
+// Weighted max-min fairness by saturation levels. Every unfrozen activity runs at
+// weight x level; resource r saturates at level (capacity - used by frozen) / (unfrozen demand);
+// an activity with a cap freezes at level cap / weight. The lowest such level is processed
+// first; freezing an activity updates the levels of its other resources.
+void Solver::solve_heap() {
+  std::vector<ActivityId> live;
+  std::vector<ResourceId> touched;
+  if (!begin_solve(live, touched)) return;
   struct Entry {
     double level;
     std::int64_t key;  // >= 0: resource id; < 0: -(activity id) - 1 (rate cap)
@@ -183,44 +201,13 @@ void Solver::solve_heap() {
   // Activities whose resources all have zero coefficients and no cap: unbounded.
   for (ActivityId id : live)
     if (!acts_[id].frozen) acts_[id].rate = kInf;
-  for (ActivityId id : active_) {
-    Activity& a = acts_[id];
-    if (!std::isfinite(a.rate)) continue;
-    for (auto& u : a.spec.usage) res_[u.resource].used += a.rate * u.coef;
-  }
+  finish_solve();
 }
 
 void Solver::solve_reference() {
-  dirty_ = false;
-  ++solves_;
-  for (auto& r : res_) r.used = 0;
-  if (active_.empty()) return;
   std::vector<ActivityId> live;
-  live.reserve(active_.size());
   std::vector<ResourceId> touched;
-  std::int64_t stamp = static_cast<std::int64_t>(solves_);
-  for (ActivityId id : active_) {
-    Activity& a = acts_[id];
-    a.rate = 0;
-    a.frozen = false;
-    if (a.spec.usage.empty()) {
-      // Pure delay (or instantaneous) activity.
-      a.rate = a.spec.max_rate;
-      a.frozen = true;
-      continue;
-    }
-    live.push_back(id);
-    for (auto& u : a.spec.usage) {
-      Resource& r = res_[u.resource];
-      if (r.stamp != stamp) {
-        r.stamp = stamp;
-        r.left = r.capacity;
-        r.demand = 0;
-        touched.push_back(u.resource);
-      }
-      r.demand += a.spec.weight * u.coef;
-    }
-  }
+  if (!begin_solve(live, touched)) return;
   const double eps = 1e-12;
   while (!live.empty()) {
     double delta = kInf;
@@ -264,11 +251,7 @@ void Solver::solve_reference() {
     if (next.size() == live.size()) break;  // numerical safety: no progress possible
     live.swap(next);
   }
-  for (ActivityId id : active_) {
-    Activity& a = acts_[id];
-    if (!std::isfinite(a.rate)) continue;
-    for (auto& u : a.spec.usage) res_[u.resource].used += a.rate * u.coef;
-  }
+  finish_solve();
 }
 
 double Solver::next_completion() {

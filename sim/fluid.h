@@ -89,6 +89,8 @@ class Solver {
   };
   void solve();
   void solve_reference();
+  bool begin_solve(std::vector<ActivityId>& live, std::vector<ResourceId>& touched);
+  void finish_solve();
   void solve_heap();
   Algorithm algo_ = Algorithm::Heap;
   Activity& act(ActivityId id);

@@ -420,24 +420,8 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
 }
 
 System load_system(const std::string& name_or_path, int nodes) {
-  namespace fs = std::filesystem;
-  std::string path = name_or_path;
-  if (!fs::exists(path)) {
-    path = systems_dir() + "/" + name_or_path + ".json";
-    if (!fs::exists(path)) {
-      std::string known;
-      for (auto& n : list_systems()) known += (known.empty() ? "" : ", ") + n;
-      throw make_error("--system", name_or_path, "unknown system (known: " + known + ", or a JSON file)");
-    }
-  }
-  std::ifstream in(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
-  }
-  return system_from_json(j, path, nodes);
+  std::string path = find_data_file(name_or_path, systems_dir(), "--system", "unknown system", "known", ", or a JSON file");
+  return system_from_json(parse_json_path(path), path, nodes);
 }
 
 }  // namespace orrery::topo

@@ -148,23 +148,8 @@ std::vector<std::string> list_models() { return json_stems(models_dir()); }
 
 ModelSpec load_model(const std::string& name_or_path) {
   namespace fs = std::filesystem;
-  std::string path = name_or_path;
-  if (!fs::exists(path) || fs::is_directory(path)) {
-    path = models_dir() + "/" + name_or_path + ".json";
-    if (!fs::exists(path)) {
-      std::string known;
-      for (auto& n : list_models()) known += (known.empty() ? "" : ", ") + n;
-      throw make_error("--model", name_or_path, "unknown model preset and no such file (presets: " + known + ")");
-    }
-  }
-  std::ifstream in(path);
-  if (!in) throw make_error(path, "", "cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
-  }
+  std::string path = find_data_file(name_or_path, models_dir(), "--model", "unknown model preset and no such file", "presets");
+  nlohmann::json j = parse_json_path(path);
   ModelSpec m = parse_model(j, path);
   if (!j.contains("name")) m.name = fs::path(path).stem().string();
   m.source_path = path;
