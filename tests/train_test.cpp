@@ -199,16 +199,45 @@ TEST(TrainMemory, ZeroStagesMatchClosedForm) {
     double P = mb.params, d = 8;
     // stage 0 of PP 2 holds 16 layers and the input embedding, split over TP 2
     EXPECT_NEAR(P, (16 * m.layer_params() + m.embedding_params()) / 2, 1);
-    double w = zero >= 3 ? 2 * P / d : 2 * P, g = zero >= 2 ? 2 * P / d : 2 * P, o = zero >= 1 ? 12 * P / d : 12 * P;
+    // default: fp32 main gradients (4 bytes/param)
+    double w = zero >= 3 ? 2 * P / d : 2 * P, g = zero >= 2 ? 4 * P / d : 4 * P, o = zero >= 1 ? 12 * P / d : 12 * P;
     EXPECT_NEAR(mb.weights, w, 1e-6 * w) << "zero " << zero;
     EXPECT_NEAR(mb.gradients, g, 1e-6 * g) << "zero " << zero;
     EXPECT_NEAR(mb.optimizer, o, 1e-6 * o) << "zero " << zero;
   }
   double w, g, o;
-  model_state_bytes(1e9, 64, 3, &w, &g, &o);
+  // ZeRO paper (bf16/fp16 gradients): 16 bytes/param, all of it sharded by stage 3.
+  model_state_bytes(1e9, 64, 3, 2, &w, &g, &o);
   EXPECT_DOUBLE_EQ(w + g + o, 16e9 / 64);
-  model_state_bytes(1e9, 64, 0, &w, &g, &o);
+  model_state_bytes(1e9, 64, 0, 2, &w, &g, &o);
   EXPECT_DOUBLE_EQ(w + g + o, 16e9);
+  // Megatron (bf16 params, fp32 main grads): 18 bytes/param; distributed optimizer (ZeRO-1):
+  // 6 + 12/d bytes/param.
+  model_state_bytes(1e9, 1, 0, 4, &w, &g, &o);
+  EXPECT_DOUBLE_EQ(w + g + o, 18e9);
+  model_state_bytes(1e9, 64, 1, 4, &w, &g, &o);
+  EXPECT_DOUBLE_EQ(w + g + o, 6e9 + 12e9 / 64);
+}
+
+TEST(TrainMemory, GradPrecisionMovesMemoryOptimizerAndDpTraffic) {
+  ModelSpec m = load_model("llama3-8b");
+  SystemSpec s = load_system("dgx-h100", 4);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  TrainPlan p = plan(2, 1, 16, 1, 16, 4096);  // DP 16 across nodes: reduction over the NICs
+  p.zero = 0;
+  p.grad_precision = Dtype::BF16;
+  EventCore c1;
+  TrainResult b = run_training(m, s, p, hw, *comm, c1, false);
+  p.grad_precision = Dtype::FP32;
+  EventCore c2;
+  TrainResult f = run_training(m, s, p, hw, *comm, c2, false);
+  EXPECT_NEAR(f.memory[0].gradients, 2 * b.memory[0].gradients, 1);
+  EXPECT_DOUBLE_EQ(f.memory[0].weights, b.memory[0].weights);
+  // optimizer passes: (3g + 30) bytes per parameter: 42 vs 36
+  EXPECT_NEAR(f.optimizer_s / b.optimizer_s, 42.0 / 36.0, 0.02);
+  EXPECT_GT(f.iteration_time_s, b.iteration_time_s);
+  EXPECT_EQ(f.plan.to_json()["grad_precision"], "fp32");
 }
 
 TEST(TrainMemory, ActivationsMatchKorthikanti) {
@@ -380,6 +409,7 @@ TEST(TrainRun, SystemCEngineMatchesEventCore) {
   p.sequence_parallel = true;
   p.recompute = Recompute::Selective;
   p.zero = 1;
+  p.grad_precision = Dtype::BF16;  // fits 80 GB (with fp32 main grads it needs 74.8 GiB > 74.5)
   ModelSpec m = load_model("gpt3-175b");
   SystemSpec s = load_system("dgx-h100", 8);
   Accelerator hw = load_accelerator(s.gpu);

@@ -31,6 +31,10 @@ TrainOptions parse_train_options(const Args& a) {
   if (prec == "bf16") p.precision = Dtype::BF16;
   else if (prec == "fp8") p.precision = Dtype::FP8;
   else throw make_error("--precision", prec, "expected bf16 or fp8");
+  std::string gp = a.get("--grad-precision", "fp32");
+  if (gp == "fp32") p.grad_precision = Dtype::FP32;
+  else if (gp == "bf16") p.grad_precision = Dtype::BF16;
+  else throw make_error("--grad-precision", gp, "expected fp32 or bf16");
   p.recompute = parse_recompute(a.get("--recompute", "none"));
   p.attention = parse_attention(a.get("--attention", "flash"));
   p.sequence_parallel = a.has("--sequence-parallel");
@@ -53,9 +57,9 @@ void print_result(const TrainResult& r) {
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
   std::printf("system       %s: %d nodes x %d %s = %d GPUs; comm: %s\n", r.system.name.c_str(), r.system.nodes,
               r.system.gpus_per_node, r.gpu.c_str(), r.system.gpus(), r.comm_model.c_str());
-  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s, recompute %s, attention %s\n",
+  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s, attention %s\n",
               p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, p.micro_batch,
-              p.micro_batches(), p.global_batch, dtype_name(p.precision), recompute_name(p.recompute),
+              p.micro_batches(), p.global_batch, dtype_name(p.precision), dtype_name(p.grad_precision), recompute_name(p.recompute),
               attention_name(p.attention));
   std::printf("iteration_time_s      %.4f\n", r.iteration_time_s);
   std::printf("tokens_per_s_per_gpu  %.1f\n", r.tokens_per_s_per_gpu);
@@ -89,7 +93,8 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                    std::printf(
                        "usage: orrery train --model NAME|model.json --system dgx-h100|dgx-a100|system.json --nodes N\n"
                        "         --tp T --pp P [--vp V] --dp D [--cp C] [--ep E] --micro-batch m --global-batch B\n"
-                       "         [--seq S] [--precision bf16|fp8] [--recompute none|selective|full] [--sequence-parallel]\n"
+                       "         [--seq S] [--precision bf16|fp8] [--grad-precision fp32|bf16]\n"
+                       "         [--recompute none|selective|full] [--sequence-parallel]\n"
                        "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm auto|fabric|builtin]\n"
                        "         [--timeline out.json] [--json out.json] [--engine systemc|event] [--no-memory-check]\n"
                        "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"

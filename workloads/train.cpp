@@ -279,7 +279,7 @@ nlohmann::json TrainPlan::to_json() const {
   return {{"tp", tp}, {"pp", pp}, {"vp", vp}, {"dp", dp}, {"cp", cp}, {"ep", ep},
           {"sequence_parallel", sequence_parallel}, {"zero", zero}, {"micro_batch", micro_batch},
           {"global_batch", global_batch}, {"seq", seq}, {"micro_batches", micro_batches()},
-          {"precision", dtype_name(precision)}, {"recompute", recompute_name(recompute)},
+          {"precision", dtype_name(precision)}, {"grad_precision", dtype_name(grad_precision)}, {"recompute", recompute_name(recompute)},
           {"attention", attention_name(attention)}, {"gpus", gpus()}};
 }
 
@@ -413,7 +413,11 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
       qk.cls = "attention";
       qk.time = hw.gemm_time(sl, s, dh, Dtype::BF16, b * heads_l);
       v.push_back(qk);
-      v.push_back(B.mem("softmax_mask_dropout", "elementwise", b * heads_l * sl * s * (3 * e + 1)));
+      // Megatron: fused causal scale+mask+softmax (reads the lower triangle, writes the whole
+      // row), then a separate dropout (reads probs, writes output and a 1-byte mask).
+      const double sc = b * heads_l * sl * s;
+      v.push_back(B.mem("scaled_masked_softmax", "elementwise", sc * (0.5 * e + e)));
+      v.push_back(B.mem("attention_dropout", "elementwise", sc * (2 * e + 1)));
       Kernel av = B.gemm("attn_values_bmm", sl, dh, s, b * heads_l);
       av.cls = "attention";
       av.time = hw.gemm_time(sl, dh, s, Dtype::BF16, b * heads_l);
@@ -547,7 +551,9 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
         k.time = hw.gemm_time(sl, s, dh, Dtype::BF16, b * heads_l);
         core.push_back(k);
       }
-      core.push_back(B.mem("softmax_dropout_bwd", "elementwise", b * heads_l * sl * s * (3 * e + 1)));
+      const double sc = b * heads_l * sl * s;
+      core.push_back(B.mem("attention_dropout_bwd", "elementwise", sc * (2 * e + 1)));      // grad, mask -> grad
+      core.push_back(B.mem("scaled_masked_softmax_bwd", "elementwise", sc * (0.5 * e + 0.5 * e + e)));  // grad, probs (lower triangle) -> grad
       for (const char* n : {"attn_scores_bmm_dgrad_q", "attn_scores_bmm_dgrad_k"}) {
         Kernel k = B.gemm(n, sl, dh, s, b * heads_l);
         k.cls = "attention";
@@ -595,10 +601,10 @@ nlohmann::json MemoryBreakdown::to_json() const {
           {"total", format_bytes(total())}};
 }
 
-void model_state_bytes(double P, int dp, int zero, double* w, double* gr, double* o) {
+void model_state_bytes(double P, int dp, int zero, double grad_bytes, double* w, double* gr, double* o) {
   double d = std::max(1, dp);
   *w = 2 * P / (zero >= 3 ? d : 1);
-  *gr = 2 * P / (zero >= 2 ? d : 1);
+  *gr = grad_bytes * P / (zero >= 2 ? d : 1);
   *o = 12 * P / (zero >= 1 ? d : 1);
 }
 
@@ -643,8 +649,8 @@ MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, 
   double experts = lps * expert_layer / (t * p.ep);
   mb.params = dense + experts;
   double w, gr, o, w2 = 0, g2 = 0, o2 = 0;
-  model_state_bytes(dense, p.dp, p.zero, &w, &gr, &o);
-  if (experts > 0) model_state_bytes(experts, p.dp / p.ep, p.zero, &w2, &g2, &o2);
+  model_state_bytes(dense, p.dp, p.zero, p.grad_bytes(), &w, &gr, &o);
+  if (experts > 0) model_state_bytes(experts, p.dp / p.ep, p.zero, p.grad_bytes(), &w2, &g2, &o2);
   mb.weights = w + w2;
   mb.gradients = gr + g2;
   mb.optimizer = o + o2;
@@ -939,7 +945,7 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   if (!m.moe()) dense_layer += m.mlp_params_per_expert();
   double chunk_dense = lpc * dense_layer / p.tp, chunk_expert = lpc * expert_layer / (p.tp * p.ep);
   auto reduce_time = [&](double params_dense, double params_expert) {
-    const double gb = 2;  // bf16 gradients
+    const double gb = p.grad_bytes();  // main gradients are reduced in their own precision
     double t = 0;
     CollOp op = p.zero == 0 ? CollOp::AllReduce : CollOp::ReduceScatter;
     if (p.dp > 1) t += comm.time(op, params_dense * gb, g.dp);
@@ -964,8 +970,13 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   for (int i = 0; i < p.pp; ++i) {
     const MemoryBreakdown& mb = r.memory[i];
     double local = mb.optimizer / 12.0;  // parameters this GPU updates
-    // Adam: read grad (2) + master/m/v (12), write master/m/v (12) + bf16 weights (2); grad-norm pass (2).
-    ps.optimizer_s.push_back(hw.memory_time(local * 30));
+    const double gb = p.grad_bytes();
+    // Megatron's mixed-precision step, pass by pass, per updated parameter: grad-norm (read
+    // grad), Adam (read grad + master/m/v 12, write master/m/v 12), copy of the fp32 master into
+    // the bf16 model weights (read 4, write 2); then the whole local gradient buffer is zeroed
+    // for the next iteration (write grad).
+    double bytes = local * (gb + (gb + 24) + 6) + mb.gradients;
+    ps.optimizer_s.push_back(hw.memory_time(bytes));
     ps.post_gather_s.push_back((p.zero == 1 || p.zero == 2) ? gather_time(mb.params - 0, 0) : 0);
   }
   // (ZeRO-1/2 post-step gather: all of this rank's parameters over DP; MoE expert part is
@@ -1159,7 +1170,7 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
 
 std::vector<std::string> train_flags_with_value() {
   return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
-          "--global-batch", "--seq", "--precision", "--recompute", "--zero", "--timeline", "--json",
+          "--global-batch", "--seq", "--precision", "--grad-precision", "--recompute", "--zero", "--timeline", "--json",
           "--engine", "--attention", "--comm", "--set"};
 }
 std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check"}; }

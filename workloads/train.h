@@ -101,6 +101,11 @@ struct TrainPlan {
   long global_batch = 1;
   long seq = 0;                 // 0 = model's seq
   Dtype precision = Dtype::BF16;  // GEMM precision: BF16 or FP8
+  // Main gradient buffer: accumulation across micro-batches, DP reduction, optimizer input.
+  // FP32 is Megatron's behaviour with bf16 parameters (accumulate_allreduce_grads_in_fp32);
+  // BF16 keeps gradients in the parameter precision (ZeRO paper's 2+2+12 bytes/param).
+  Dtype grad_precision = Dtype::FP32;
+  double grad_bytes() const { return grad_precision == Dtype::FP32 ? 4.0 : 2.0; }
   Recompute recompute = Recompute::None;
   // Unfused = QK^T bmm + softmax/dropout + AV bmm (Megatron 2022, the published rows);
   // Flash = one fused kernel (causal: half the score FLOPs).
@@ -152,9 +157,11 @@ struct MemoryBreakdown {
   double total() const { return weights + gradients + optimizer + activations + transient; }
   nlohmann::json to_json() const;
 };
-// Mixed-precision Adam: 2 (bf16 weights) + 2 (grads) + 12 (fp32 master, m, v) bytes/param,
-// sharded over `dp` per ZeRO stage (1: optimizer; 2: + gradients; 3: + weights).
-void model_state_bytes(double params, int dp, int zero, double* weights, double* grads, double* optim);
+// Mixed-precision Adam: 2 (bf16 weights) + grad_bytes (2 bf16 / 4 fp32 main grads) + 12 (fp32
+// master, m, v) bytes/param, sharded over `dp` per ZeRO stage (1: optimizer; 2: + gradients;
+// 3: + weights). grad_bytes 2 is the ZeRO paper's 16 bytes/param; 4 is Megatron's 18.
+void model_state_bytes(double params, int dp, int zero, double grad_bytes, double* weights, double* grads,
+                       double* optim);
 // Activation bytes of one layer for one micro-batch on one GPU (Korthikanti et al. 2022,
 // generalized to GQA / SwiGLU / MoE / CP); for full recompute: the stored layer input only.
 double activation_bytes_per_layer(const ModelSpec& m, const TrainPlan& p);
