@@ -64,15 +64,7 @@ CurvePoints merge_curve_points(CurvePoints pts, double decades) {
   return out;
 }
 
-namespace {
-
-struct Input {
-  std::string path;
-  nlohmann::ordered_json j;
-  MicroLayout layout;
-};
-
-nlohmann::ordered_json read_json_file(const std::string& path) {
+nlohmann::ordered_json read_micro_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw make_error(path, "", "cannot open file");
   try {
@@ -82,8 +74,7 @@ nlohmann::ordered_json read_json_file(const std::string& path) {
   }
 }
 
-// A row field that must be a number (or a number-like value for m/n/k).
-double num(const nlohmann::ordered_json& row, const std::string& key, const std::string& path, const std::string& where) {
+double micro_number(const nlohmann::ordered_json& row, const std::string& key, const std::string& path, const std::string& where) {
   if (!row.is_object()) throw make_error(path, where, "expected an object");
   auto it = row.find(key);
   if (it == row.end()) throw make_error(path, where + "." + key, "missing field");
@@ -92,20 +83,52 @@ double num(const nlohmann::ordered_json& row, const std::string& key, const std:
   if (!std::isfinite(v)) throw make_error(path, where + "." + key, "not a finite number");
   return v;
 }
-std::string str(const nlohmann::ordered_json& row, const std::string& key, const std::string& path, const std::string& where) {
+std::string micro_string(const nlohmann::ordered_json& row, const std::string& key, const std::string& path, const std::string& where) {
   if (!row.is_object()) throw make_error(path, where, "expected an object");
   auto it = row.find(key);
   if (it == row.end()) throw make_error(path, where + "." + key, "missing field");
   if (!it->is_string()) throw make_error(path, where + "." + key, "expected a string, got " + it->dump());
   return it->get<std::string>();
 }
-const nlohmann::ordered_json& array_at(const nlohmann::ordered_json& j, const std::string& key, const std::string& path,
-                               const std::string& where) {
+const nlohmann::ordered_json& micro_array(const nlohmann::ordered_json& j, const std::string& key, const std::string& path,
+                                         const std::string& where) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_array())
     throw make_error(path, where.empty() ? key : where + "." + key, "missing field (expected an array)");
   return *it;
 }
+std::string micro_gemm_dtype(const std::string& s, const std::string& path, const std::string& field) {
+  std::string lower = s;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "tf32") return "tf32";
+  Dtype d = parse_dtype(s);
+  switch (d) {
+    case Dtype::BF16: case Dtype::FP16: case Dtype::FP8: case Dtype::FP32: return dtype_name(d);
+    default: throw make_error(path, field, "unsupported GEMM dtype '" + s + "' (bf16, fp16, fp8, tf32, fp32)");
+  }
+}
+
+double micro_elementwise_factor(const std::string& op, const std::string& path, const std::string& field) {
+  if (op == "add") return 3.0;
+  if (op == "mul_scalar") return 2.0;
+  throw make_error(path, field, "unknown elementwise op '" + op + "' (add, mul_scalar)");
+}
+
+namespace {
+
+struct Input {
+  std::string path;
+  nlohmann::ordered_json j;
+  MicroLayout layout;
+};
+
+// Short names for the shared field readers (calibrate.h).
+constexpr auto& read_json_file = read_micro_json;
+constexpr auto& num = micro_number;
+constexpr auto& str = micro_string;
+constexpr auto& array_at = micro_array;
+constexpr auto& gemm_dtype = micro_gemm_dtype;
+
 std::string idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
 double positive(double v, const std::string& path, const std::string& field) {
@@ -117,18 +140,6 @@ std::string fmt_us(double us) {
   char b[64];
   std::snprintf(b, sizeof b, "%.2f us", us);
   return b;
-}
-
-// The canonical dtype name used as the key of efficiency.gemm ("bf16", "fp32", ...).
-std::string gemm_dtype(const std::string& s, const std::string& path, const std::string& field) {
-  std::string lower = s;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower == "tf32") return "tf32";
-  Dtype d = parse_dtype(s);
-  switch (d) {
-    case Dtype::BF16: case Dtype::FP16: case Dtype::FP8: case Dtype::FP32: return dtype_name(d);
-    default: throw make_error(path, field, "unsupported GEMM dtype '" + s + "' (bf16, fp16, fp8, tf32, fp32)");
-  }
 }
 
 struct Collected {
@@ -203,8 +214,7 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
             std::string op = str(rows[i], "op", P, w);
             double b = num(rows[i], "bytes_per_operand", P, w);
             double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
-            double factor = op == "add" ? 3.0 : op == "mul_scalar" ? 2.0 : 0.0;
-            if (factor == 0) throw make_error(P, w + ".op", "unknown elementwise op '" + op + "' (add, mul_scalar)");
+            double factor = micro_elementwise_factor(op, P, w + ".op");
             c.memory_dev.emplace_back(factor * b, g * 1e9 / hbm);
           }
         }

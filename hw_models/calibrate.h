@@ -21,6 +21,22 @@ const char* micro_layout_name(MicroLayout l);
 // Detects the layout of a parsed micro file; Error naming `path` when none matches.
 MicroLayout detect_micro_layout(const nlohmann::ordered_json& j, const std::string& path);
 
+// Field readers shared by the readers of microbenchmark files (calibration, kernel-level transfer
+// validation): every error is one orrery::Error "PATH: WHERE.KEY: what" (e.g.
+// "h100.json: device_side.gemm[1].k: missing field").
+nlohmann::ordered_json read_micro_json(const std::string& path);  // "cannot open file", "invalid JSON"
+double micro_number(const nlohmann::ordered_json& row, const std::string& key, const std::string& path,
+                    const std::string& where);  // a finite number
+std::string micro_string(const nlohmann::ordered_json& row, const std::string& key, const std::string& path,
+                         const std::string& where);
+const nlohmann::ordered_json& micro_array(const nlohmann::ordered_json& j, const std::string& key,
+                                          const std::string& path, const std::string& where);
+// Canonical GEMM dtype name ("bf16", "fp16", "fp8", "tf32", "fp32"), the key of efficiency.gemm.
+std::string micro_gemm_dtype(const std::string& s, const std::string& path, const std::string& field);
+// Bytes read + written per byte of operand of a device_side.elementwise op: add 3 (a + b -> c),
+// mul_scalar 2 (a * s -> b); an unknown op is an error naming `field`.
+double micro_elementwise_factor(const std::string& op, const std::string& path, const std::string& field);
+
 using CurvePoints = std::vector<std::pair<double, double>>;
 // Sorts by x and merges points within `decades` (log10) of the previous merged group's last
 // raw x (group value: mean x, mean y); rounds x to 0.1 and y to 4 decimals.

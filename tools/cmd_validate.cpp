@@ -3,6 +3,8 @@
 //   predicted step time with the measured one (measured.json), broken down by kernel class and kernel.
 // `orrery validate --nccl-tests LOG --system SYSTEM [--op OP] [--nodes N]`: compares each nccl-tests
 //   row with the fabric model (`orrery collective`) on the same system.
+// `orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200`: checks the
+//   hardware what-if of `replay --mode transfer` kernel by kernel against kernels measured on both GPUs.
 // Exit status: 0 all within tolerance, 1 an error above tolerance or a bundle/log that failed, 2 usage.
 #include <algorithm>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "tools/command.h"
+#include "validation/kernel_transfer.h"
 #include "validation/nccl_tests_log.h"
 #include "validation/report.h"
 #include "workloads/collective.h"
@@ -32,10 +35,16 @@ const char* kUsage =
     "                       [--report out.html] [--json out.json] [--engine event|systemc]\n"
     "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
     "                       [--nccl-tolerance PCT] [--report out.html] [--json out.json]\n"
+    "       orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200\n"
+    "                       [--set name=value]... [--source-set name=value]... [--tolerance PCT] [--json out.json]\n"
     "  BUNDLE       capture folder (et.json.gz, kineto.json.gz, measured.json); bundles without\n"
     "               measured.json are skipped with a message\n"
     "  --tolerance  |step time error| allowed, in percent (default 25; 0 = do not check)\n"
-    "  --nccl-tests nccl-tests output (all_reduce_perf, all_gather_perf, ...); --op must match it\n";
+    "  --nccl-tests nccl-tests output (all_reduce_perf, all_gather_perf, ...); --op must match it\n"
+    "  --kernel-transfer  kernels measured on two GPUs (host_device_micro.json, device_side): each\n"
+    "               DST time predicted from the SRC one as `replay --mode transfer` does (--set changes\n"
+    "               --hw, --source-set changes --source-hw); exit 1 when a class's summed-time error\n"
+    "               exceeds --tolerance (default 8 here)\n";
 
 std::vector<std::string> split_commas(const std::vector<std::string>& v) {
   std::vector<std::string> out;
@@ -143,15 +152,81 @@ NcclCompare compare_nccl(const std::string& path, const std::string& system, con
   return c;
 }
 
+// ---- kernel-level transfer check ------------------------------------------------------------------
+int run_kernel_transfer(const Args& a) {
+  auto files = a.positional();
+  if (files.size() != 2)
+    throw make_error("--kernel-transfer", "",
+                     "expects two files, SRC_MICRO.json (measured on --source-hw) and DST_MICRO.json (measured on "
+                     "--hw), got " + std::to_string(files.size()));
+  if (!a.has("--hw")) throw make_error("--hw", "", "--kernel-transfer needs --hw (the target GPU's preset, e.g. h200)");
+  if (a.has("--nccl-tests")) throw make_error("--kernel-transfer", "", "cannot be combined with --nccl-tests");
+  double tol = a.get_double("--tolerance", 8.0);
+  if (tol < 0) throw make_error("--tolerance", a.get("--tolerance"), "must not be negative");
+  Accelerator src = load_accelerator(a.get("--source-hw", "h100"), a.all("--source-set"));
+  Accelerator dst = load_accelerator(a.get("--hw"), a.all("--set"));
+  KernelTransferResult r = validate_kernel_transfer(files[0], files[1], src, dst);
+
+  // Hardware labels: preset name, "+set" when changed on the command line.
+  std::string sl = src.name + (a.all("--source-set").empty() ? "" : "+set");
+  std::string dl = dst.name + (a.all("--set").empty() ? "" : "+set");
+  std::printf("kernel transfer %s -> %s: predicted = source measured x (model time on %s / model time on %s)\n",
+              sl.c_str(), dl.c_str(), dl.c_str(), sl.c_str());
+  std::printf("  source: measured %s, model %s", files[0].c_str(), src.source_path.c_str());
+  for (auto& o : a.all("--source-set")) std::printf(" --source-set %s", o.c_str());
+  std::printf("\n  target: measured %s, model %s", files[1].c_str(), dst.source_path.c_str());
+  for (auto& o : a.all("--set")) std::printf(" --set %s", o.c_str());
+  std::printf("\n");
+  if (!a.has("--quiet")) {
+    std::printf("\n%-11s %-31s %12s %12s %12s %9s %12s\n", "class", "kernel", "source us", "target us",
+                "predicted us", "error", "no transfer");
+    for (auto& k : r.rows)
+      std::printf("%-11s %-31s %12.2f %12.2f %12.2f %+8.1f%% %+11.1f%%\n", k.kernel_class.c_str(),
+                  short_name(k.key, 31).c_str(), k.source_ms * 1e3, k.target_ms * 1e3, k.predicted_ms * 1e3,
+                  k.error_pct(), k.naive_error_pct());
+  }
+  if (!r.unmatched.empty()) {
+    std::printf("\n%zu unmatched kernel(s) (not compared):\n", r.unmatched.size());
+    for (auto& u : r.unmatched) std::printf("  %s\n", u.c_str());
+  }
+  std::printf("\nper class: |error| of single kernels, and error of the summed time\n");
+  std::printf("%-11s %-11s %7s %12s %10s %13s %13s %10s\n", "class", "method", "kernels", "median |err|", "max |err|",
+              "measured ms", "predicted ms", "sum error");
+  auto bad = r.above(tol);
+  for (auto& c : r.summary) {
+    bool over = std::find(bad.begin(), bad.end(), &c) != bad.end();
+    std::printf("%-11s %-11s %7d %11.1f%% %9.1f%% %13.4f %13.4f %+9.1f%%%s\n", c.kernel_class.c_str(), c.method.c_str(),
+                c.count, c.median_abs_error_pct, c.max_abs_error_pct, c.measured_ms, c.predicted_ms, c.sum_error_pct(),
+                over ? "  ABOVE TOLERANCE" : "");
+  }
+  if (a.has("--json")) {
+    std::string path = a.get("--json");
+    std::ofstream o(path);
+    if (!o) throw make_error("--json", path, "cannot write");
+    nlohmann::json j = r.to_json();
+    j["tolerance_pct"] = tol;
+    j["source_overrides"] = a.all("--source-set");
+    j["target_overrides"] = a.all("--set");
+    o << j.dump(1) << "\n";
+  }
+  if (!bad.empty()) {
+    std::printf("\n%zu class(es) with |summed-time error| above %.1f%%\n", bad.size(), tol);
+    return 1;
+  }
+  return 0;
+}
+
 int run(const std::vector<std::string>& args) {
   Args a(args,
          {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--set", "--engine", "--nccl-tests",
-          "--system", "--op", "--nodes", "--nccl-tolerance"},
-         {"--help", "--quiet"});
+          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set"},
+         {"--help", "--quiet", "--kernel-transfer"});
   if (a.has("--help")) {
     std::printf("%s", kUsage);
     return 0;
   }
+  if (a.has("--kernel-transfer")) return run_kernel_transfer(a);
+  if (a.has("--source-set")) throw make_error("--source-set", "", "only with --kernel-transfer");
   auto bundles = a.positional();
   auto logs = a.all("--nccl-tests");
   if (bundles.empty() && logs.empty()) {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "hw_models/gpu.h"
+#include "hw_models/transfer.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/timeline.h"
@@ -35,63 +36,45 @@ const char* replay_mode_name(ReplayMode m) {
 
 namespace {
 
-// Roofline components of one device activity on one accelerator.
-struct Roof {
-  double tc = 0, tm = 0, tl = 0;  // compute, memory, host-link times (s)
-  double flops = 0, bytes = 0;
-  bool known = false;
-  double total(const Accelerator& hw) const {
-    return std::max({hw.p("min_kernel_time"), tc, tm, tl});
-  }
-};
-
+// Roofline components (hw_models/transfer.h) of one device activity on one accelerator.
 // kernels_of_op: kernels of the op that do its main work (GEMM/attention kernels of a matrix op,
 // all kernels otherwise); helper = a side kernel of a matrix op (memset, cast, reduce).
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw) {
   Roof r;
   if (d.kind == DevKind::Memcpy) {
-    r.bytes = d.bytes;
-    r.known = true;
-    if (d.copy_kind == "HtoD" || d.copy_kind == "DtoH")
+    if (d.copy_kind == "HtoD" || d.copy_kind == "DtoH") {
+      r.known = true;
       r.tl = hw.p("host_link_latency") * 0.0 + d.bytes / hw.p("host_link_bandwidth");
-    else
-      r.tm = 2 * d.bytes / (hw.hbm_bandwidth() * hw.memory_efficiency(2 * d.bytes));
-    return r;
-  }
-  if (d.kind == DevKind::Memset) {
+    } else {
+      r = memory_roof(hw, 2 * d.bytes);  // device-to-device: read + write
+    }
     r.bytes = d.bytes;
-    r.known = true;
-    r.tm = d.bytes / (hw.hbm_bandwidth() * hw.memory_efficiency(d.bytes));
     return r;
   }
+  if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes);
   if (!w || !w->known) return r;
   if (helper) {
     r.known = true;  // side kernel of a GEMM/attention op: latency-bound
     return r;
   }
   double share = 1.0 / std::max(1, kernels_of_op);
-  r.known = true;
-  r.flops = w->flops * share;
-  r.bytes = w->bytes * share;
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
-    double t = hw.gemm_time(w->m, w->n, w->k, w->dtype, w->batch);
-    double tm = w->bytes / (hw.hbm_bandwidth() * hw.memory_efficiency(w->bytes));
-    r.tc = t * share;
-    r.tm = std::min(tm, t) * share;
+    r = gemm_roof(hw, w->m, w->n, w->k, w->dtype, w->batch, w->bytes, share);
   } else if (w->matrix) {
     r.tc = w->flops / (hw.peak_flops(w->dtype) * hw.gemm_efficiency(w->dtype, w->flops)) * share;
-    r.tm = w->bytes / (hw.hbm_bandwidth() * hw.memory_efficiency(w->bytes)) * share;
+    r.tm = hbm_time(hw, w->bytes) * share;
   } else if (w->attention) {
     double t = hw.attention_time(w->flops, w->bytes, w->dtype);
     r.tc = t * share;
-    r.tm = w->bytes / (hw.hbm_bandwidth() * hw.memory_efficiency(w->bytes)) * share;
+    r.tm = hbm_time(hw, w->bytes) * share;
   } else {
     // Memory-bound op: its bytes split across its kernels; efficiency by the per-kernel size.
-    double b = w->bytes * share;
-    r.tm = b / (hw.hbm_bandwidth() * hw.memory_efficiency(b));
-    r.tc = w->flops * share / (hw.p("peak_fp32") * hw.p("vector_efficiency"));
+    r = memory_roof(hw, w->bytes * share, w->flops * share);
   }
+  r.known = true;
+  r.flops = w->flops * share;
+  r.bytes = w->bytes * share;
   return r;
 }
 
@@ -165,17 +148,9 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       case ReplayMode::Measured: T = d.trace_dur; break;
       case ReplayMode::Roofline: T = rt.total(hw); break;
       case ReplayMode::Transfer: {
+        // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
         Roof rs = roof_of(d, w, nk, helper[i], src);
-        double ratio;
-        if (rs.known && rt.known) {
-          ratio = rt.total(hw) / rs.total(src);
-        } else {
-          // Unknown work: scale by the class's dominant resource.
-          bool compute = cls == "gemm" || cls == "attention";
-          ratio = compute ? src.peak_flops(Dtype::BF16) / hw.peak_flops(Dtype::BF16)
-                          : src.hbm_bandwidth() / hw.hbm_bandwidth();
-        }
-        T = d.trace_dur * ratio;
+        T = d.trace_dur * transfer_ratio(rt, hw, rs, src, cls == "gemm" || cls == "attention");
         break;
       }
     }

@@ -1,0 +1,40 @@
+#include "hw_models/transfer.h"
+
+namespace orrery {
+
+double hbm_time(const Accelerator& hw, double bytes) {
+  return bytes / (hw.hbm_bandwidth() * hw.memory_efficiency(bytes));
+}
+
+Roof gemm_roof(const Accelerator& hw, double m, double n, double k, Dtype d, double batch, double bytes,
+               double share) {
+  Roof r;
+  r.known = true;
+  r.flops = 2.0 * m * n * k * batch * share;
+  r.bytes = bytes * share;
+  double t = hw.gemm_time(m, n, k, d, batch);
+  double tm = hbm_time(hw, bytes);
+  r.tc = t * share;
+  r.tm = std::min(tm, t) * share;
+  return r;
+}
+
+Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops) {
+  Roof r;
+  r.known = true;
+  r.flops = vector_flops;
+  r.bytes = bytes;
+  r.tm = hbm_time(hw, bytes);
+  r.tc = vector_flops / (hw.p("peak_fp32") * hw.p("vector_efficiency"));
+  return r;
+}
+
+double transfer_ratio(const Roof& target, const Accelerator& hw, const Roof& source, const Accelerator& src,
+                      bool compute_class) {
+  if (source.known && target.known) return target.total(hw) / source.total(src);
+  // Unknown work: scale by the class's dominant resource.
+  return compute_class ? src.peak_flops(Dtype::BF16) / hw.peak_flops(Dtype::BF16)
+                       : src.hbm_bandwidth() / hw.hbm_bandwidth();
+}
+
+}  // namespace orrery

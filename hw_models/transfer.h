@@ -1,0 +1,42 @@
+#pragma once
+// Roofline components of one kernel on one accelerator, and the hardware-transfer ratio: the one
+// method behind `orrery replay --mode transfer` (each measured kernel duration rescaled by
+// model time on the target / model time on the source) and its kernel-level check
+// (`orrery validate --kernel-transfer`, validation/kernel_transfer.h). Kernel-free, plain functions.
+#include <algorithm>
+
+#include "hw_models/accelerator.h"
+
+namespace orrery {
+
+// Compute, memory and host-link times (seconds) of one kernel on one accelerator; its time is the
+// largest of them and min_kernel_time.
+struct Roof {
+  double tc = 0, tm = 0, tl = 0;  // compute, memory, host-link times (s)
+  double flops = 0, bytes = 0;
+  bool known = false;
+  double total(const Accelerator& hw) const { return std::max({hw.p("min_kernel_time"), tc, tm, tl}); }
+};
+
+// Time to move `bytes` (read + written) through HBM at the calibrated efficiency for that size
+// (Accelerator::memory_efficiency), without the min_kernel_time floor.
+double hbm_time(const Accelerator& hw, double bytes);
+
+// A GEMM (m, n, k, batch): the whole problem's time (Accelerator::gemm_time: compute at the
+// calibrated efficiency for its FLOPs, its own operand traffic, the floor) as compute time, and the
+// HBM time of `bytes` (capped by the GEMM time) as memory time; both times `share` (the fraction of
+// the problem one kernel does when an op runs it as several kernels).
+Roof gemm_roof(const Accelerator& hw, double m, double n, double k, Dtype d, double batch, double bytes,
+               double share = 1.0);
+
+// A memory-bound kernel moving `bytes` (read + written) and doing `vector_flops` on the non-matrix
+// units (peak_fp32 x vector_efficiency).
+Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops = 0);
+
+// Transfer ratio from `src` to `hw` of one kernel: target.total(hw) / source.total(src) when both
+// roofs are known; otherwise the ratio of the class's dominant resource (bf16 peak for compute
+// classes, HBM bandwidth for the others). Target time = source measured time x ratio.
+double transfer_ratio(const Roof& target, const Accelerator& hw, const Roof& source, const Accelerator& src,
+                      bool compute_class);
+
+}  // namespace orrery
