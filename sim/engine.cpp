@@ -7,6 +7,7 @@
 namespace orrery {
 
 void EventCore::at(Ps t, Callback fn) {
+  if (t > static_cast<Ps>(kMaxSimSeconds * 1e12)) throw_time_out_of_range(to_s(t));
   if (t < now_) t = now_;
   queue_.push(Timed{t, seq_++, std::move(fn)});
 }
@@ -23,6 +24,7 @@ Ps EventCore::next_time() {
   if (!queue_.empty()) best = queue_.top().t;
   double f = fluid_.next_completion();
   if (std::isfinite(f)) {
+    if (f >= kMaxSimSeconds) throw_time_out_of_range(f);
     // Round up to the next picosecond so the activity has finished when we get there.
     Ps fp = static_cast<Ps>(std::ceil(f * 1e12 - 1e-6));
     if (fp < now_) fp = now_;

@@ -1,6 +1,7 @@
 #include "sim/fluid.h"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <queue>
 
@@ -276,8 +277,11 @@ std::vector<ActivityId> Solver::take_completed(double now) {
   keep.reserve(active_.size());
   for (ActivityId id : active_) {
     Activity& a = acts_[id];
-    // Finished, or would finish within a picosecond (time base of the engine).
-    bool fin = a.remaining <= a.spec.work * 1e-12 || (a.rate > 0 && a.remaining / a.rate <= 1e-12);
+    // Finished, or would finish within a picosecond (time base of the engine) or within the
+    // resolution of `now` as a double (late in long runs an ulp of now exceeds a picosecond:
+    // without this an activity could be due at a time indistinguishable from now, forever).
+    const double tol = std::max(1e-12, 16 * std::numeric_limits<double>::epsilon() * now_);
+    bool fin = a.remaining <= a.spec.work * 1e-12 || (a.rate > 0 && a.remaining / a.rate <= tol);
     if (fin) {
       a.alive = false;
       a.remaining = 0;

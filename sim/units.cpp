@@ -207,4 +207,9 @@ std::uint64_t parse_cli_size(const std::string& text_in, const std::string& fiel
   return static_cast<std::uint64_t>(std::llround(v * f));
 }
 
+void throw_time_out_of_range(double seconds) {
+  throw Error("simulated time " + (std::isfinite(seconds) ? format_time(seconds) : std::string("(not a number)")) +
+              " is beyond the simulator's range (about 104 days in picoseconds): an input duration or size is implausibly large");
+}
+
 }  // namespace orrery

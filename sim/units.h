@@ -23,7 +23,13 @@ std::uint64_t parse_cli_size(const std::string& text, const std::string& field =
 
 // Picoseconds: the simulation's time base.
 using Ps = std::int64_t;
-inline Ps to_ps(double seconds) { return static_cast<Ps>(seconds * 1e12 + 0.5); }
+// Largest simulated time: 2^63 ps is about 106 days; 9e18 ps (104 days) leaves headroom for sums.
+constexpr double kMaxSimSeconds = 9e6;
+[[noreturn]] void throw_time_out_of_range(double seconds);
+inline Ps to_ps(double seconds) {
+  if (!(seconds < kMaxSimSeconds && seconds > -kMaxSimSeconds)) throw_time_out_of_range(seconds);
+  return static_cast<Ps>(seconds * 1e12 + 0.5);
+}
 inline double to_s(Ps ps) { return static_cast<double>(ps) * 1e-12; }
 
 }  // namespace orrery

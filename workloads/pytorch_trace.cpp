@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "sim/error.h"
+#include "sim/units.h"
 #include "workloads/json_io.h"
 
 namespace orrery {
@@ -200,6 +201,8 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   st.et_path = find_file(dir, "et" + suffix, true);
   st.kineto_path = find_file(dir, "kineto" + suffix, true);
   st.rank = std::max(rank, 0);
+  std::string parsing = st.et_path;  // the file being interpreted, for type errors deep inside
+  try {
 
   // ---- Execution Trace ----
   nlohmann::json et = read_json_file(st.et_path, {"strides"});
@@ -218,7 +221,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       op.id = n["id"].get<std::int64_t>();
       std::string where = st.et_path + ": node " + std::to_string(op.id);
       op.name = n["name"].is_string() ? n["name"].get<std::string>() : "";
-      op.parent = n.contains("ctrl_deps") && n["ctrl_deps"].is_number() ? n["ctrl_deps"].get<std::int64_t>() : 0;
+      if (n.contains("ctrl_deps") && !n["ctrl_deps"].is_number_integer())
+        throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps", "expected a node id, got " + n["ctrl_deps"].dump());
+      op.parent = n.contains("ctrl_deps") ? n["ctrl_deps"].get<std::int64_t>() : 0;
       op.inputs = parse_args(n.value("inputs", nlohmann::json::object()), where + " inputs");
       op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), where + " outputs");
       if (n.contains("attrs") && n["attrs"].is_array()) {
@@ -262,6 +267,10 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
     for (size_t i = 0; i < st.ops.size(); ++i) {
       auto& op = st.ops[i];
+      // 0 (or the node itself) means no parent; any other id must be a node of the trace.
+      if (op.parent != 0 && op.parent != op.id && !by_id.count(op.parent))
+        throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps",
+                         "parent " + std::to_string(op.parent) + " is not a node of the trace (truncated trace?)");
       if (op.parent != op.id && by_id.count(op.parent)) st.ops[by_id[op.parent]].children.push_back(static_cast<int>(i));
       if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf[op.rf_id] = static_cast<int>(i);
     }
@@ -282,6 +291,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   }
 
   // ---- Kineto ----
+  parsing = st.kineto_path;
   nlohmann::json kt = read_json_file(st.kineto_path, {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"});
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
@@ -315,8 +325,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     std::string cat = e.value("cat", "");
     Ev v{&e, cat, e.value("name", ""), num_or(e, "ts", 0) * 1e-6, num_or(e, "dur", 0) * 1e-6,
          e.contains("tid") && e["tid"].is_number() ? e["tid"].get<int>() : 0};
-    if (!e.contains("ts") || !e["ts"].is_number())
+    if (!e.contains("ts") || !e["ts"].is_number() || !std::isfinite(v.ts))
       throw make_error(st.kineto_path, "traceEvents[] ts", "event '" + v.name + "' has no timestamp");
+    if (!e.contains("dur") || !e["dur"].is_number() || !std::isfinite(v.dur) || v.dur < 0)
+      throw make_error(st.kineto_path, "traceEvents[] dur",
+                       "complete event '" + v.name + "' at ts " + e["ts"].dump() +
+                           (e.contains("dur") ? " has an invalid duration " + e["dur"].dump() : " has no duration"));
     if (cat == "cpu_op" || cat == "user_annotation") {
       if (cat == "user_annotation" && v.name.rfind("ProfilerStep#", 0) == 0) {
         if (!step) step = &e;
@@ -445,6 +459,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     const std::string& n = r.name;
     if (git != gpu_by_corr.end()) {
       const Ev& g = *git->second;
+      // GPU work starts after its launch (5 us or more in real captures); a start before it
+      // means a corrupted timestamp, which would silently skew the capture's duty cycle.
+      if (g.ts < r.ts - 100e-6)
+        throw make_error(st.kineto_path, "traceEvents[] ts",
+                         "GPU event '" + g.name.substr(0, 80) + "' (correlation " + std::to_string(call.correlation) +
+                             ") starts " + format_time(r.ts - g.ts) + " before its launch '" + r.name + "'");
       DeviceActivity d;
       d.name = g.name;
       d.kind = g.cat == "kernel" ? DevKind::Kernel : g.cat == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
@@ -647,6 +667,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       st.thread_names[e["tid"].get<int>()] = e["args"].value("name", "");
   }
   if (st.host.empty()) throw make_error(st.et_path, "nodes", "no host operations found inside the profiled step");
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong type somewhere the reader did not check one by one.
+    std::string what = e.what();
+    auto b = what.find("] ");
+    throw make_error(parsing, "", "malformed trace: " + (b == std::string::npos ? what : what.substr(b + 2)));
+  }
   return st;
 }
 

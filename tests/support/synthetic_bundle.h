@@ -1,6 +1,7 @@
 #pragma once
 // Builds small capture bundles (ET + Kineto JSON) for tests: multi-stream behaviour, events,
 // host-bound steps, and malformed inputs. Times in microseconds as in Kineto.
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -102,6 +103,7 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
       ++corr;
       ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"}, {"name", "cudaLaunchKernel"}, {"pid", 1}, {"tid", 1}, {"ts", lt}, {"dur", 5},
                     {"args", {{"External id", ext}, {"correlation", corr}}}});
+      gpu_t = std::max(gpu_t, lt + 5);  // as in real captures, GPU work starts after its launch
       ev.push_back({{"ph", "X"}, {"cat", "kernel"}, {"name", k.name}, {"pid", 0}, {"tid", k.stream}, {"ts", gpu_t}, {"dur", k.dur_us},
                     {"args", {{"External id", ext}, {"stream", k.stream}, {"correlation", corr}, {"grid", {k.grid, 1, 1}}, {"block", {128, 1, 1}}}}});
       gpu_t += k.dur_us + 2;
