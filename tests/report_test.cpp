@@ -212,3 +212,21 @@ TEST(ValidateCli, NcclTestsLogOfAnotherCollectiveIsRefused) {
   EXPECT_EQ(nosys.rc, 1);
   EXPECT_NE(nosys.out.find("--system"), std::string::npos) << nosys.out;
 }
+
+TEST(ValidateCli, KernelTransferReportPlotsEveryMatchedKernel) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_kt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string html = (dir / "kt.html").string();
+  auto r = run_cli("validate --kernel-transfer " + src("validation/data/h100/host_device_micro.json") + " " +
+                   src("validation/data/h200/host_device_micro.json") +
+                   " --source-hw h100 --hw h100 --set hbm_bandwidth=4.8TB/s --tolerance 0 --quiet --report " + html);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  std::string page = slurp(html);
+  EXPECT_EQ(count(page, "<svg"), 1);
+  EXPECT_NE(page.find("Hardware what-if at kernel level: h100 &rarr; h100+set"), std::string::npos);
+  // 70 matched kernels, each drawn twice (transfer, no transfer), plus 5 legend circles.
+  EXPECT_EQ(count(page, "<circle"), 2 * 70 + 5);
+  EXPECT_EQ(count(page, "<tr>"), 1 + 6);  // header + (gemm, copy, elementwise) x (transfer, no transfer)
+  EXPECT_EQ(page.find("http"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}

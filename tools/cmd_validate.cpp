@@ -209,6 +209,24 @@ int run_kernel_transfer(const Args& a) {
     j["target_overrides"] = a.all("--set");
     o << j.dump(1) << "\n";
   }
+  if (a.has("--report")) {
+    std::string path = a.get("--report");
+    ReportData report;
+    report.title = "orrery kernel transfer check";
+    report.tolerance_pct = tol;
+    std::string label = "source " + files[0] + " (" + sl + ")";
+    for (auto& o : a.all("--source-set")) label += " --source-set " + o;
+    label += "; target " + files[1] + " (" + dl + ")";
+    for (auto& o : a.all("--set")) label += " --set " + o;
+    KernelTransferResult shown = r;
+    shown.source_hw = sl;  // "h100+set" when changed on the command line
+    shown.target_hw = dl;
+    report.kernel_transfer.push_back({label, std::move(shown)});
+    std::ofstream o(path);
+    if (!o) throw make_error("--report", path, "cannot write");
+    o << render_report(report);
+    std::printf("\nreport: %s\n", path.c_str());
+  }
   if (!bad.empty()) {
     std::printf("\n%zu class(es) with |summed-time error| above %.1f%%\n", bad.size(), tol);
     return 1;

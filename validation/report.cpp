@@ -307,6 +307,76 @@ std::string kernel_scatter(const std::vector<ReplayResult>& ws, size_t max_point
   return s.done();
 }
 
+// ---- kernel transfer (hardware what-if at kernel level) --------------------------------------
+std::string transfer_scatter(const KernelTransferResult& r) {
+  struct P {
+    double x, y;
+    std::string cls, title;
+    bool hollow;
+  };
+  std::vector<P> pts;
+  for (auto& k : r.rows) {
+    if (!(k.target_ms > 0 && k.predicted_ms > 0 && k.source_ms > 0)) continue;
+    std::string head = k.kernel_class + " " + k.key + ": measured on " + r.target_hw + " " + time_label_us(k.target_ms * 1e3);
+    pts.push_back({k.target_ms * 1e3, k.source_ms * 1e3, k.kernel_class,
+                   head + ", no transfer (" + r.source_hw + " time) " + time_label_us(k.source_ms * 1e3) + " " + pct(k.naive_error_pct()), true});
+    pts.push_back({k.target_ms * 1e3, k.predicted_ms * 1e3, k.kernel_class,
+                   head + ", transfer " + time_label_us(k.predicted_ms * 1e3) + " " + pct(k.error_pct()), false});
+  }
+  const int size = 460, left = 70, bottom = 50, top = 20, right = 190;
+  Svg s(left + size + right, top + size + bottom, "kernel transfer: predicted vs measured time on the target GPU (log-log)");
+  if (pts.empty()) {
+    s.text(left + size / 2.0, top + size / 2.0, "no matched kernels", "middle");
+    return s.done();
+  }
+  double lo = 1e300, hi = 0;
+  for (auto& p : pts) {
+    lo = std::min({lo, p.x, p.y});
+    hi = std::max({hi, p.x, p.y});
+  }
+  double dlo = std::floor(std::log10(lo)), dhi = std::ceil(std::log10(hi));
+  if (dhi <= dlo) dhi = dlo + 1;
+  auto X = [&](double v) { return left + (std::log10(v) - dlo) / (dhi - dlo) * size; };
+  auto Y = [&](double v) { return top + size - (std::log10(v) - dlo) / (dhi - dlo) * size; };
+  for (double d = dlo; d <= dhi + 1e-9; d += 1) {
+    double v = std::pow(10.0, d);
+    s.line(X(v), top, X(v), top + size, "#e0e0e0");
+    s.line(left, Y(v), left + size, Y(v), "#e0e0e0");
+    s.text(X(v), top + size + 16, time_label_us(v), "middle", " font-size=\"11\"");
+    s.text(left - 6, Y(v) + 4, time_label_us(v), "end", " font-size=\"11\"");
+  }
+  s.rect(left, top, size, size, "none", "", " stroke=\"#333\"");
+  double a = std::pow(10.0, dlo), b = std::pow(10.0, dhi);
+  s.line(X(a), Y(a), X(b), Y(b), "#333", 1.2);
+  s.line(X(a), Y(a * 1.08), X(b / 1.08), Y(b), "#999", 1, " stroke-dasharray=\"4 4\"");
+  s.line(X(a * 1.08), Y(a), X(b), Y(b / 1.08), "#999", 1, " stroke-dasharray=\"4 4\"");
+  s.text(left + size / 2.0, top + size + 38, "measured on the target GPU", "middle");
+  s.text(18, top + size / 2.0, "predicted (" + r.target_hw + " model)", "middle", " transform=\"rotate(-90 18 " + f(top + size / 2.0, 1) + ")\"");
+  std::set<std::string> classes;
+  for (auto& p : pts) {
+    classes.insert(p.cls);
+    std::string c = class_color(p.cls);
+    s.os << "<circle cx=\"" << f(X(p.x), 1) << "\" cy=\"" << f(Y(p.y), 1) << "\" r=\"3.5\" "
+         << (p.hollow ? "fill=\"none\" stroke=\"" + c + "\" stroke-opacity=\"0.6\"" : "fill=\"" + c + "\" fill-opacity=\"0.75\"")
+         << "><title>" << html_escape(p.title) << "</title></circle>\n";
+  }
+  int ly = top + 10;
+  for (auto& c : classes) {
+    s.os << "<circle cx=\"" << left + size + 24 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"" << class_color(c) << "\"/>\n";
+    s.text(left + size + 34, ly + 4, c);
+    ly += 20;
+  }
+  ly += 6;
+  s.os << "<circle cx=\"" << left + size + 24 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"#555\"/>\n";
+  s.text(left + size + 34, ly + 4, "transfer");
+  ly += 20;
+  s.os << "<circle cx=\"" << left + size + 24 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"none\" stroke=\"#555\"/>\n";
+  s.text(left + size + 34, ly + 4, "no transfer (" + r.source_hw + " time)");
+  ly += 20;
+  s.text(left + size + 18, ly + 4, "dashed: +/-8%", "start", " fill=\"#777\" font-size=\"11\"");
+  return s.done();
+}
+
 // ---- busbw curves -----------------------------------------------------------------------------
 std::string busbw_plot(const std::vector<BusbwSeries>& series) {
   const int left = 70, right = 260, top = 20, plot_w = 600, plot_h = 320, bottom = 50;
@@ -546,6 +616,29 @@ std::string render_report(const ReportData& d) {
           << "</td><td>" << (has ? pct(e) : std::string("-")) << "</td></tr>\n";
       }
       o << "</table>\n";
+    }
+  }
+  for (auto& [label, r] : d.kernel_transfer) {
+    o << "<h2>Hardware what-if at kernel level: " << html_escape(r.source_hw) << " &rarr; " << html_escape(r.target_hw)
+      << "</h2>\n";
+    o << "<p class=\"note\">" << html_escape(label) << "<br>The same kernels measured on both GPUs (CUDA-graph replay, "
+         "device time). Filled: predicted from the source measurement x (model time on target / model time on source), "
+         "as <code>--mode transfer</code> does; hollow: the source time unchanged. Dashed lines: &plusmn;8%.</p>\n";
+    o << transfer_scatter(r);
+    o << "<table>\n<tr><th class=\"l\">class</th><th class=\"l\">method</th><th>kernels</th><th>median |error|</th>"
+         "<th>max |error|</th><th>measured (ms)</th><th>predicted (ms)</th><th>summed error</th></tr>\n";
+    for (auto& c : r.summary) {
+      bool ok = tol <= 0 || std::fabs(c.sum_error_pct()) <= tol || c.method != "transfer";
+      o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td class=\"l\">" << html_escape(c.method)
+        << "</td><td>" << c.count << "</td><td>" << f(c.median_abs_error_pct, 1) << "%</td><td>" << f(c.max_abs_error_pct, 1)
+        << "%</td><td>" << f(c.measured_ms, 4) << "</td><td>" << f(c.predicted_ms, 4) << "</td><td class=\""
+        << (ok ? "ok" : "bad") << "\">" << pct(c.sum_error_pct()) << "</td></tr>\n";
+    }
+    o << "</table>\n";
+    if (!r.unmatched.empty()) {
+      o << "<h3>Unmatched kernels</h3>\n<ul>\n";
+      for (auto& u : r.unmatched) o << "<li>" << html_escape(u) << "</li>\n";
+      o << "</ul>\n";
     }
   }
   o << "<p class=\"note\">Generated by orrery validate. Self-contained page: no scripts, no external resources.</p>\n";

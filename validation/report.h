@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "validation/kernel_transfer.h"
 #include "workloads/replay.h"
 
 namespace orrery {
@@ -30,6 +31,9 @@ struct ReportData {
   std::vector<ReplayResult> workloads;   // replays with their measured step time
   std::vector<std::string> skipped;      // "bundle: reason" lines
   std::vector<BusbwSeries> busbw;        // nccl-tests comparisons
+  // Kernel-level hardware what-if checks (`validate --kernel-transfer`), with their labels
+  // ("h100 -> h100+set: --set hbm_bandwidth=4.8TB/s ...").
+  std::vector<std::pair<std::string, KernelTransferResult>> kernel_transfer;
 };
 
 // Deterministic: the same data gives the same bytes.
