@@ -174,6 +174,23 @@ OpWork op_work(const EtOp& op) {
     w.flops = rows;
     w.known = true;
     w.model = "nll_loss";
+  } else if ((n == "aten::gather" || n == "aten::index_select" || n == "aten::embedding" || n == "aten::take_along_dim") &&
+             nth_tensor(op.inputs, 0)) {
+    // Gathers read only the elements they pick (one per output element) and the indices, not
+    // the whole source tensor (an embedding table, the logits).
+    const EtArg* src = nth_tensor(op.inputs, 0);
+    auto is_output = [&](const EtArg& a) {  // an out= argument is written, not read
+      for (auto& o : op.outputs)
+        if (a.is_tensor && o.is_tensor && a.tensor_id >= 0 && a.tensor_id == o.tensor_id) return true;
+      return false;
+    };
+    double small = 0;
+    for (auto& a : op.inputs)
+      if (&a != src && !is_output(a)) small += tensor_bytes(a);
+    w.bytes = small + 2 * out_bytes;
+    w.flops = out_numel;
+    w.known = out_bytes > 0;
+    w.model = "gather";
   } else if (contains(n, "softmax") && !contains(n, "backward")) {
     // Softmax over a long row: one pass for the max, one for the sum of exponentials, one to
     // normalize and write (PyTorch's cunn_SoftMaxForward): 3 reads + 1 write.
