@@ -1,10 +1,11 @@
 // `orrery collective --op all_reduce --system dgx-h100 [--nodes N] [--algo auto|ring|tree|nvls|...]
-//   [--proto auto|ll|ll128|simple] -b 8 -e 8G -f 2 [--json out.json]`: an nccl-tests style sweep.
+//   [--proto auto|ll|ll128|simple] -b 8 -e 8G -f 2 [--json out.json] [--csv out.csv]`: an nccl-tests style sweep.
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "hw_models/accelerator.h"
+#include "sim/csv.h"
 #include "sim/error.h"
 #include "tools/command.h"
 #include "workloads/collective.h"
@@ -34,7 +35,7 @@ std::vector<int> parse_ranks(const std::string& text) {
 }
 
 int run(const std::vector<std::string>& args) {
-  Args a(args, {"--op", "--system", "--nodes", "--algo", "--proto", "-b", "-e", "-f", "--json", "--ranks", "--dtype",
+  Args a(args, {"--op", "--system", "--nodes", "--algo", "--proto", "-b", "-e", "-f", "--json", "--csv", "--ranks", "--dtype",
                 "--engine", "--root", "--minbytes", "--maxbytes", "--stepfactor", "-d"},
          {"--detailed"});
   coll::CollectiveSpec base;
@@ -125,6 +126,15 @@ int run(const std::vector<std::string>& args) {
     rows.push_back(row);
   }
   std::printf("# Avg bus bandwidth    : %g\n", sizes.empty() ? 0.0 : sum_bus / static_cast<double>(sizes.size()));
+  if (a.has("--csv")) {
+    nlohmann::ordered_json csv = nlohmann::ordered_json::array();
+    for (auto& r : rows)
+      csv.push_back({{"op", coll::op_name(base.op)}, {"system", sys.name}, {"ranks", n}, {"bytes", r["bytes"]},
+                     {"count", r["count"]}, {"type", r["type"]}, {"redop", r["redop"]}, {"root", r["root"]},
+                     {"time_us", r["time_us"]}, {"algbw_gbps", r["algbw_gbps"]}, {"busbw_gbps", r["busbw_gbps"]},
+                     {"algorithm", r["algorithm"]}, {"protocol", r["protocol"]}, {"channels", r["channels"]}});
+    write_csv_file(a.get("--csv"), csv);
+  }
   if (a.has("--json")) {
     std::ofstream out(a.get("--json"));
     if (!out) throw make_error("--json", a.get("--json"), "cannot write");

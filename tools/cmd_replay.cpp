@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "sim/csv.h"
 #include "sim/error.h"
 #include "sim/units.h"
 #include "tools/command.h"
@@ -71,10 +72,10 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--set", "--engine", "--system", "--nodes", "--scale-dp"}, {"--quiet"});
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp"}, {"--quiet"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
-                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--timeline out.json] [--json out.json]");
+                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
                // A directory of Chakra traces (*.et, one per rank) runs through the Chakra runner.
                {
                  namespace fs = std::filesystem;
@@ -100,6 +101,12 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                      nlohmann::json j = {{"step_time_ms", r.makespan_s * 1e3}, {"ranks", r.files.size()}, {"nodes", r.nodes}};
                      write_json_file(a.get("--json"), j);
                    }
+                   if (a.has("--csv")) {
+                     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+                     for (size_t k = 0; k < r.files.size(); ++k)
+                       rows.push_back({{"trace", r.files[k]}, {"time_s", r.rank_time_s[k]}});
+                     write_csv_file(a.get("--csv"), rows);
+                   }
                    return 0;
                  }
                }
@@ -124,6 +131,19 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                  std::string config_path = (cp.parent_path() / (cp.stem().string() + ".config.json")).string();
                  write_json_file(config_path, r.config);
                  if (!a.has("--quiet")) std::printf("wrote %s and %s\n", json_path.c_str(), config_path.c_str());
+               }
+               if (a.has("--csv")) {
+                 // One row per GPU activity, in issue order: what a spreadsheet or pandas wants.
+                 nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+                 for (size_t k = 0; k < r.kernels.size(); ++k) {
+                   const KernelRow& x = r.kernels[k];
+                   rows.push_back({{"index", k}, {"name", x.name}, {"class", x.kernel_class}, {"op", x.op},
+                                   {"measured_us", x.measured_s * 1e6}, {"simulated_us", x.simulated_s * 1e6},
+                                   {"flops", x.flops}, {"bytes", x.bytes}, {"bound", x.bound},
+                                   {"achieved_fraction_of_peak", x.achieved_fraction}});
+                 }
+                 write_csv_file(a.get("--csv"), rows);
+                 if (!a.has("--quiet")) std::printf("wrote %s (%zu kernels)\n", a.get("--csv").c_str(), r.kernels.size());
                }
                if (!o.timeline_path.empty() && !a.has("--quiet"))
                  std::printf("wrote timeline %s (Perfetto / chrome://tracing)\n", o.timeline_path.c_str());

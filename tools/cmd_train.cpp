@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "sim/csv.h"
 #include "sim/error.h"
 #include "tools/command.h"
 #include "workloads/train.h"
@@ -96,7 +97,8 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                        "         [--seq S] [--precision bf16|fp8] [--grad-precision fp32|bf16]\n"
                        "         [--recompute none|selective|full] [--sequence-parallel]\n"
                        "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm auto|fabric|builtin]\n"
-                       "         [--timeline out.json] [--json out.json] [--engine systemc|event] [--no-memory-check]\n"
+                       "         [--timeline out.json] [--json out.json] [--csv kernels.csv] [--engine systemc|event]\n"
+                       "         [--no-memory-check]\n"
                        "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
                        "models: workloads/models/*.json (see docs/training.md)\n");
                    return 0;
@@ -106,6 +108,19 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                TrainOptions o = parse_train_options(a);
                TrainResult r = run_training(o);
                print_result(r);
+               if (a.has("--csv")) {
+                 // The kernels of one micro-batch, per phase, with their cost on the critical path.
+                 nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+                 const LayerCosts& c = r.costs;
+                 for (auto& [phase, ks] : std::vector<std::pair<const char*, const std::vector<Kernel>*>>{
+                          {"embedding_forward", &c.embed_fwd}, {"layer_forward", &c.layer_fwd},
+                          {"layer_recompute", &c.layer_recompute}, {"layer_backward", &c.layer_bwd},
+                          {"head_forward", &c.head_fwd}, {"head_backward", &c.head_bwd}, {"embedding_backward", &c.embed_bwd}})
+                   for (auto& k : *ks)
+                     rows.push_back({{"phase", phase}, {"name", k.name}, {"class", k.cls}, {"flops", k.flops},
+                                     {"bytes", k.bytes}, {"time_us", k.time * 1e6}});
+                 write_csv_file(a.get("--csv"), rows);
+               }
                if (a.has("--json")) {
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error(a.get("--json"), "", "cannot write");

@@ -15,6 +15,7 @@
 #include <map>
 
 #include "hw_models/accelerator.h"
+#include "sim/csv.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "tools/command.h"
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 const char* kUsage =
     "usage: orrery validate BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]]\n"
     "                       [--source-hw h100] [--set name=value]... [--tolerance PCT]\n"
-    "                       [--report out.html] [--json out.json] [--engine event|systemc]\n"
+    "                       [--report out.html] [--json out.json] [--csv out.csv] [--engine event|systemc]\n"
     "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
     "                       [--nccl-tolerance PCT] [--report out.html] [--json out.json]\n"
     "       orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200\n"
@@ -209,6 +210,15 @@ int run_kernel_transfer(const Args& a) {
     j["target_overrides"] = a.all("--set");
     o << j.dump(1) << "\n";
   }
+  if (a.has("--csv")) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (auto& k : r.rows)
+      rows.push_back({{"class", k.kernel_class}, {"kernel", k.key}, {"source_us", k.source_ms * 1e3},
+                      {"target_measured_us", k.target_ms * 1e3}, {"predicted_us", k.predicted_ms * 1e3},
+                      {"error_pct", k.error_pct()}, {"no_transfer_error_pct", k.naive_error_pct()},
+                      {"flops", k.flops}, {"bytes", k.bytes}});
+    write_csv_file(a.get("--csv"), rows);
+  }
   if (a.has("--report")) {
     std::string path = a.get("--report");
     ReportData report;
@@ -236,7 +246,7 @@ int run_kernel_transfer(const Args& a) {
 
 int run(const std::vector<std::string>& args) {
   Args a(args,
-         {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--set", "--engine", "--nccl-tests",
+         {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--csv", "--set", "--engine", "--nccl-tests",
           "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set"},
          {"--help", "--quiet", "--kernel-transfer"});
   if (a.has("--help")) {
@@ -420,6 +430,26 @@ int run(const std::vector<std::string>& args) {
     std::ofstream o(path);
     if (!o) throw make_error("--json", path, "cannot write");
     o << out_json.dump(1) << "\n";
+  }
+  if (a.has("--csv")) {
+    // One row per comparison: a step (bundle x mode) or an nccl-tests row (log x size).
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (auto& w : report.workloads)
+      rows.push_back({{"kind", "step"}, {"name", w.bundle_name}, {"hardware", w.hw}, {"mode", w.mode}, {"bytes", nullptr},
+                      {"predicted_ms", w.step_time_s * 1e3},
+                      {"measured_ms", w.has_measured ? nlohmann::ordered_json(w.measured_step_s * 1e3) : nlohmann::ordered_json()},
+                      {"measured_min_ms", w.has_measured ? nlohmann::ordered_json(w.measured_min_s * 1e3) : nlohmann::ordered_json()},
+                      {"measured_max_ms", w.has_measured ? nlohmann::ordered_json(w.measured_max_s * 1e3) : nlohmann::ordered_json()},
+                      {"error_pct", w.has_measured ? nlohmann::ordered_json(w.error_pct) : nlohmann::ordered_json()}});
+    for (auto& sr : report.busbw)
+      for (auto& p : sr.points)
+        rows.push_back({{"kind", "nccl"}, {"name", sr.label}, {"hardware", nullptr}, {"mode", sr.collective}, {"bytes", p.bytes},
+                        {"predicted_ms", p.simulated_time_us * 1e-3}, {"measured_ms", p.measured_time_us * 1e-3},
+                        {"measured_min_ms", nullptr}, {"measured_max_ms", nullptr},
+                        {"error_pct", p.measured_time_us > 0 ? nlohmann::ordered_json((p.simulated_time_us / p.measured_time_us - 1) * 100)
+                                                             : nlohmann::ordered_json()},
+                        {"predicted_busbw_gbps", p.simulated_busbw}, {"measured_busbw_gbps", p.measured_busbw}});
+    write_csv_file(a.get("--csv"), rows);
   }
   if (over > 0 && tol > 0)
     std::printf("\n%d comparison(s) above tolerance (step time %.1f%%%s)\n", over, tol,
