@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 
 #include "sim/error.h"
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
 #include "workloads/json_io.h"
+#include "workloads/op_cost.h"
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
@@ -434,4 +436,63 @@ TEST(BadInput, AbsurdKernelDurationFinishesInsteadOfHanging) {
   o.bundle = dir;
   std::string e = error_of([&] { replay_bundle(o); });
   EXPECT_NE(e.find("beyond the simulator's range"), std::string::npos) << e;
+}
+
+// ---- Kineto-only bundles (torch.profiler without ExecutionTraceObserver) ----
+namespace {
+std::string kineto_only_copy(const std::string& name) {
+  std::string dir = syn::temp_dir("kineto_only_" + name);
+  fs::copy_file(bundle(name) + "/kineto.json.gz", dir + "/kineto.json.gz");
+  fs::copy_file(bundle(name) + "/measured.json", dir + "/measured.json");
+  return dir;
+}
+}  // namespace
+
+TEST(KinetoOnly, MeasuredReplayMatchesTheEtBundle) {
+  for (const char* name : {"mlp_fp32", "gpt_b"}) {
+    ReplayResult with_et = run(bundle(name), ReplayMode::Measured);
+    ReplayResult alone = run(kineto_only_copy(name), ReplayMode::Measured);
+    EXPECT_EQ(alone.kernels.size(), with_et.kernels.size()) << name;
+    EXPECT_NEAR(alone.step_time_s, with_et.step_time_s, 0.005 * with_et.step_time_s) << name;
+    EXPECT_TRUE(alone.has_measured);
+    EXPECT_EQ(alone.peak_memory_bytes, 0) << "no tensor ids without the ET";
+  }
+}
+
+TEST(KinetoOnly, OpTreeFromNestingAndShapesFromRecordShapes) {
+  CapturedStep st = load_bundle(kineto_only_copy("gpt_b"));
+  EXPECT_TRUE(st.et_path.empty());
+  ASSERT_FALSE(st.host.empty());
+  // Every op except the process root has a parent that is an op of the trace.
+  std::set<std::int64_t> ids;
+  for (auto& op : st.ops) ids.insert(op.id);
+  const EtOp* addmm = nullptr;
+  for (auto& op : st.ops) {
+    EXPECT_TRUE(ids.count(op.parent)) << op.name;
+    if (!addmm && op.name == "aten::addmm") addmm = &op;
+  }
+  ASSERT_NE(addmm, nullptr);
+  // addmm(bias, x, w): three bf16 tensors with their shapes, a matrix op for the cost model.
+  int tensors = 0;
+  for (auto& a : addmm->inputs)
+    if (a.is_tensor) {
+      ++tensors;
+      EXPECT_EQ(a.dtype, Dtype::BF16);
+    }
+  EXPECT_EQ(tensors, 3);
+  EXPECT_TRUE(op_work(*addmm).matrix);
+  EXPECT_GT(op_work(*addmm).flops, 0);
+  // Kernels link to their ops through External id as with an ET.
+  size_t linked = 0;
+  for (auto& d : st.device) linked += d.op >= 0;
+  EXPECT_GT(linked, st.device.size() * 9 / 10);
+}
+
+TEST(KinetoOnly, MultiRankNeedsTheExecutionTraces) {
+  std::string dir = syn::temp_dir("kineto_only_ranks");
+  for (int r = 0; r < 2; ++r)
+    fs::copy_file(std::string(ORRERY_SOURCE_DIR) + "/tests/data/multirank_gloo4/kineto." + std::to_string(r) + ".json.gz",
+                  dir + "/kineto." + std::to_string(r) + ".json.gz");
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("Kineto-only replay is single-rank"), std::string::npos) << e;
 }

@@ -39,7 +39,8 @@ void print_summary(const ReplayResult& r) {
               format_time(std::max(0.0, r.step_time_s - r.gpu_busy_s)).c_str());
   std::printf("energy     %s per GPU per step (average %s)\n", format_quantity(r.energy_j, Unit::Energy).c_str(),
               format_quantity(r.step_time_s > 0 ? r.energy_j / r.step_time_s : 0, Unit::Power).c_str());
-  std::printf("peak mem   %s (from tensor lifetimes)", format_bytes(r.peak_memory_bytes).c_str());
+  if (r.peak_memory_bytes > 0) std::printf("peak mem   %s (from tensor lifetimes)", format_bytes(r.peak_memory_bytes).c_str());
+  else std::printf("peak mem   n/a (needs the Execution Trace's tensor ids)");
   if (r.measured_peak_memory_bytes > 0) std::printf("   measured max_mem_allocated %s", format_bytes(r.measured_peak_memory_bytes).c_str());
   std::printf("\n\ntime by kernel class (simulated):\n");
   std::vector<std::pair<double, std::string>> cls;

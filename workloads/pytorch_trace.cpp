@@ -198,13 +198,27 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   CapturedStep st;
   st.dir = dir;
   std::string suffix = rank >= 0 ? "." + std::to_string(rank) : "";
-  st.et_path = find_file(dir, "et" + suffix, true);
-  st.kineto_path = find_file(dir, "kineto" + suffix, true);
+  st.et_path = find_file(dir, "et" + suffix, false);
+  st.kineto_path = find_file(dir, "kineto" + suffix, false);
+  // A Kineto trace alone (torch.profiler without ExecutionTraceObserver) is enough: the op tree
+  // comes from the nesting of its cpu_op events and shapes from record_shapes' "Input Dims".
+  if (st.et_path.empty() && st.kineto_path.empty()) {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec))
+      if (rank < 0 && e.path().filename().string().rfind("kineto.", 0) == 0 &&
+          e.path().filename().string().find_first_of("0123456789") == 7)
+        throw make_error(dir, "et.<rank>.json[.gz]",
+                         "missing: a multi-rank bundle needs the Execution Trace of every rank (Kineto-only replay is single-rank)");
+    find_file(dir, "et" + suffix, true);  // names the missing ET
+  }
+  if (st.kineto_path.empty()) find_file(dir, "kineto" + suffix, true);
+  const bool kineto_only = st.et_path.empty();
   st.rank = std::max(rank, 0);
-  std::string parsing = st.et_path;  // the file being interpreted, for type errors deep inside
+  std::string parsing = kineto_only ? st.kineto_path : st.et_path;  // for type errors deep inside
   try {
 
   // ---- Execution Trace ----
+  if (!kineto_only) {
   nlohmann::json et = read_json_file(st.et_path, {"strides"});
   if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
     throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
@@ -290,9 +304,13 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     }
   }
 
+  }  // !kineto_only
+
   // ---- Kineto ----
   parsing = st.kineto_path;
-  nlohmann::json kt = read_json_file(st.kineto_path, {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"});
+  nlohmann::json kt =
+      kineto_only ? read_json_file(st.kineto_path, {"Input Strides", "Ev Idx"})
+                  : read_json_file(st.kineto_path, {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"});
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
   if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
@@ -351,16 +369,136 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   }
   auto in_window = [&](double ts) { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; };
 
+  // Kineto-only: record function ids name the ops (synthetic ones where the trace has none).
+  std::unordered_map<const Ev*, std::int64_t> synthetic_rf;
+  auto rf_of = [&](const Ev& c) -> std::int64_t {
+    auto it = synthetic_rf.find(&c);
+    return it != synthetic_rf.end() ? it->second : int_arg(*c.j, "Record function id");
+  };
+  auto ops_from_kineto = [&](const std::vector<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
+    // Process root 1, one thread root per host thread, then every cpu_op / user_annotation in
+    // time order (id order = issue order, as in an ET); parent = the innermost event of the same
+    // thread that encloses it (Kineto's X events nest), else the thread root.
+    std::vector<const Ev*> order;
+    for (auto& e : evs) order.push_back(&e);
+    std::stable_sort(order.begin(), order.end(), [](const Ev* a, const Ev* b) {
+      return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
+    });
+    std::int64_t next_id = 1;
+    EtOp proc;
+    proc.id = proc.parent = next_id++;
+    proc.name = "[pytorch|profiler|execution_trace|process]";
+    st.ops.push_back(proc);
+    std::map<int, std::int64_t> thread_root;
+    for (const Ev* e : order)
+      if (!thread_root.count(e->tid)) {
+        EtOp t;
+        t.id = next_id++;
+        t.parent = proc.id;
+        t.tid = e->tid;
+        t.name = "[pytorch|profiler|execution_trace|thread]";
+        thread_root[e->tid] = t.id;
+        st.ops.push_back(t);
+      }
+    std::map<int, std::vector<std::pair<double, std::int64_t>>> open;  // tid -> (end, id) stack
+    std::int64_t next_rf = 1;
+    for (const Ev* e : order) {
+      std::int64_t rf = int_arg(*e->j, "Record function id");
+      if (rf >= 0) next_rf = std::max(next_rf, rf + 1);
+    }
+    for (const Ev* e : order) {
+      EtOp op;
+      op.id = next_id++;
+      op.name = e->name;
+      op.tid = e->tid;
+      auto& stack = open[e->tid];
+      const double end = e->ts + e->dur;
+      while (!stack.empty() && stack.back().first < end - 1e-9) stack.pop_back();
+      op.parent = stack.empty() ? thread_root[e->tid] : stack.back().second;
+      stack.push_back({end, op.id});
+      op.rf_id = int_arg(*e->j, "Record function id");
+      if (op.rf_id < 0) synth[e] = op.rf_id = next_rf++;
+      // Inputs from record_shapes: "Input type" (dtype name for tensors, Scalar, TensorList, ...),
+      // "Input Dims" (shape; list of shapes for TensorList), "Concrete Inputs" (scalar values).
+      auto a = e->j->find("args");
+      if (a != e->j->end() && a->is_object()) {
+        const auto& types = a->value("Input type", nlohmann::json::array());
+        const auto& dims = a->value("Input Dims", nlohmann::json::array());
+        const auto& conc = a->value("Concrete Inputs", nlohmann::json::array());
+        auto tensor = [](Dtype d, const std::string& type, const nlohmann::json& shape) {
+          EtArg t;
+          t.type = "Tensor(" + type + ")";
+          t.is_tensor = true;
+          t.dtype = d;
+          t.numel = 1;
+          for (auto& x : shape)
+            if (x.is_number()) {
+              t.shape.push_back(x.get<std::int64_t>());
+              t.numel *= std::max<std::int64_t>(0, t.shape.back());
+            }
+          t.elem_bytes = std::max(1, dtype_bytes(d));
+          return t;
+        };
+        if (types.is_array())
+          for (size_t i = 0; i < types.size(); ++i) {
+            std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+            nlohmann::json d = dims.is_array() && i < dims.size() ? dims[i] : nlohmann::json::array();
+            Dtype dt = parse_dtype(t);
+            EtArg arg;
+            if (dt != Dtype::UNKNOWN && t != "Scalar" && d.is_array()) {
+              arg = tensor(dt, t, d);
+            } else if (t == "TensorList" && d.is_array()) {
+              arg.type = "GenericList[Tensor]";
+              for (auto& sh : d)
+                if (sh.is_array()) arg.elems.push_back(tensor(Dtype::FP32, "float", sh));  // element dtype not recorded
+            } else {
+              arg.type = t.empty() ? "None" : t;
+              if (conc.is_array() && i < conc.size() && conc[i].is_string()) {
+                const std::string v = conc[i].get<std::string>();
+                char* endp = nullptr;
+                long long x = std::strtoll(v.c_str(), &endp, 10);
+                arg.value = !v.empty() && endp && *endp == 0 ? nlohmann::json(x) : nlohmann::json(v);
+              }
+            }
+            op.inputs.push_back(std::move(arg));
+          }
+        // Kineto records no outputs: assume one shaped like the largest input tensor (right for
+        // elementwise ops and norms; GEMM costs use input shapes only).
+        const EtArg* big = nullptr;
+        for (auto& in : op.inputs)
+          if (in.is_tensor && (!big || in.numel > big->numel)) big = &in;
+        if (big) op.outputs.push_back(*big);
+        if (op.name == "record_param_comms") {
+          if (a->contains("Collective name") && (*a)["Collective name"].is_string()) op.collective_name = (*a)["Collective name"];
+          if (a->contains("Process Group Name") && (*a)["Process Group Name"].is_string()) op.pg_name = (*a)["Process Group Name"];
+          if (a->contains("dtype") && (*a)["dtype"].is_string()) op.comm_dtype = (*a)["dtype"];
+          op.in_msg_nelems = int_arg(*e->j, "In msg nelems", 0);
+          op.out_msg_nelems = int_arg(*e->j, "Out msg nelems", 0);
+          op.pg_size = int_arg(*e->j, "Group size", 0);
+        }
+      }
+      st.ops.push_back(std::move(op));
+    }
+    std::unordered_map<std::int64_t, int> index;
+    for (size_t i = 0; i < st.ops.size(); ++i) index[st.ops[i].id] = static_cast<int>(i);
+    for (size_t i = 0; i < st.ops.size(); ++i) {
+      auto& op = st.ops[i];
+      if (op.parent != op.id && index.count(op.parent)) st.ops[index[op.parent]].children.push_back(static_cast<int>(i));
+      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf[op.rf_id] = static_cast<int>(i);
+    }
+  };
+  if (kineto_only) ops_from_kineto(cpu, synthetic_rf);
+
   // rf_id consistency: ET and Kineto must come from the same run.
   std::unordered_map<std::int64_t, const Ev*> cpu_by_ext;
   std::unordered_map<std::int64_t, const Ev*> cpu_by_rf;
   for (auto& c : cpu) {
     std::int64_t ext = int_arg(*c.j, "External id");
-    std::int64_t rf = int_arg(*c.j, "Record function id");
+    std::int64_t rf = rf_of(c);
     if (ext >= 0) cpu_by_ext[ext] = &c;
     if (rf >= 0) cpu_by_rf[rf] = &c;
   }
-  {
+  if (!kineto_only) {
     size_t matched = 0, mismatched = 0;
     std::string example;
     for (auto& [rf, idx] : st.op_by_rf) {
@@ -495,7 +633,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       std::int64_t ext = int_arg(*r.j, "External id");
       auto cit = cpu_by_ext.find(ext);
       if (cit != cpu_by_ext.end()) {
-        auto oit = st.op_by_rf.find(int_arg(*cit->second->j, "Record function id"));
+        auto oit = st.op_by_rf.find(rf_of(*cit->second));
         if (oit != st.op_by_rf.end()) d.op = oit->second;
       }
       call.kind = CallKind::Launch;
@@ -524,7 +662,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     std::int64_t ext = int_arg(*r.j, "External id");
     auto cit = cpu_by_ext.find(ext);
     if (cit != cpu_by_ext.end()) {
-      auto oit = st.op_by_rf.find(int_arg(*cit->second->j, "Record function id"));
+      auto oit = st.op_by_rf.find(rf_of(*cit->second));
       if (oit != st.op_by_rf.end()) item = top_of[oit->second];
     }
     if (item < 0) item = containing_item(r);
@@ -666,7 +804,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
         e["tid"].is_number() && e.contains("args"))
       st.thread_names[e["tid"].get<int>()] = e["args"].value("name", "");
   }
-  if (st.host.empty()) throw make_error(st.et_path, "nodes", "no host operations found inside the profiled step");
+  if (st.host.empty())
+    throw make_error(kineto_only ? st.kineto_path : st.et_path, kineto_only ? "traceEvents" : "nodes",
+                     "no host operations found inside the profiled step");
   } catch (const nlohmann::json::exception& e) {
     // A field of the wrong type somewhere the reader did not check one by one.
     std::string what = e.what();
