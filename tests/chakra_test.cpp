@@ -255,3 +255,67 @@ TEST(Chakra, CaptureBundleConvertsOneTracePerRank) {
     fs::remove_all(dir);
   }
 }
+
+// chakra-run: a trace it cannot run faithfully is one error naming the file, node and field,
+// never a silently shorter makespan (cycle, duplicate id) or a NaN/negative size taken as zero.
+TEST(Chakra, BadTracesNameFileNodeAndField) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  SystemSpec s = load_system("dgx-h100", 1);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  auto chain = [] {
+    ChakraTrace t;
+    t.version = "0.0.4";
+    for (std::uint64_t k = 0; k < 4; ++k) {
+      ChakraNode n;
+      n.id = 10 + k;
+      n.name = "k" + std::to_string(k);
+      n.type = k == 2 ? ChakraNodeType::CommColl : ChakraNodeType::Comp;
+      n.duration_micros = 5;
+      if (k > 0) n.data_deps.push_back(9 + k);
+      if (k == 2) {
+        n.attrs.push_back(ChakraAttr::make_int64("comm_size", 1 << 20));
+        n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", 8));
+      }
+      t.nodes.push_back(n);
+    }
+    return t;
+  };
+  auto error_of = [&](const ChakraTrace& t) -> std::string {
+    std::string dir = tmp("orrery_chakra_bad");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    write_chakra(dir + "/bad.0.et", t);
+    try {
+      run_chakra_dir(dir, hw, *comm);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of(chain()), "");  // the unmodified chain runs
+  ChakraTrace t = chain();
+  t.nodes[0].data_deps.push_back(13);  // 10 -> 13 -> 12 -> 11 -> 10
+  std::string e = error_of(t);
+  EXPECT_NE(e.find("bad.0.et"), std::string::npos) << e;
+  EXPECT_NE(e.find("dependency cycle"), std::string::npos) << e;
+  t = chain();
+  t.nodes[3].id = 11;
+  e = error_of(t);
+  EXPECT_NE(e.find("node 11: duplicate node id"), std::string::npos) << e;
+  t = chain();
+  t.nodes[1].ctrl_deps.push_back(11);
+  EXPECT_NE(error_of(t).find("node 11: depends on itself"), std::string::npos);
+  t = chain();
+  t.nodes[2].attrs[0] = ChakraAttr::make_double("comm_size", std::nan(""));
+  EXPECT_NE(error_of(t).find("node 12: comm_size: nan is out of range"), std::string::npos) << error_of(t);
+  t = chain();
+  t.nodes[2].attrs[1] = ChakraAttr::make_int64("comm_group_size", -8);
+  EXPECT_NE(error_of(t).find("node 12: comm_group_size"), std::string::npos);
+  t = chain();
+  t.nodes[1].duration_micros = ~0ULL;
+  e = error_of(t);
+  EXPECT_NE(e.find("bad.0.et: node 11"), std::string::npos) << e;
+  EXPECT_NE(e.find("beyond the simulator's range"), std::string::npos) << e;
+  fs::remove_all(tmp("orrery_chakra_bad"));
+}

@@ -5,6 +5,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <queue>
@@ -12,9 +13,11 @@
 
 #include "sim/engine.h"
 #include "sim/error.h"
+#include "sim/units.h"
 
 #ifdef ORRERY_HAVE_PROTOBUF
 #include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/delimited_message_util.h>
 
 #include "workloads/chakra/et_def.pb.h"  // generated into the build tree (chakra_gen/)
@@ -165,6 +168,8 @@ void to_pb(const ChakraAttr& r, pb::AttributeProto* a) {
 ChakraTrace read_chakra(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw make_error(path, "", "cannot open Chakra trace");
+  // A damaged file is reported by the one error below, not by protobuf's own log lines on stderr.
+  google::protobuf::LogSilencer quiet;
   google::protobuf::io::IstreamInputStream zin(&in);
   ChakraTrace t;
   pb::GlobalMetadata md;
@@ -515,6 +520,78 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
 }
 
 // ======================================================================== chakra-run
+namespace {
+std::string node_label(const ChakraNode& n) { return "node " + std::to_string(n.id); }
+
+// The attributes chakra-run reads must hold numbers in their range: a NaN, negative or
+// non-numeric size would otherwise cost nothing (or wrap a group size) without a word.
+void check_run_node(const std::string& file, const ChakraNode& n, int traces) {
+  if (static_cast<int>(n.type) < 0 || static_cast<int>(n.type) > static_cast<int>(ChakraNodeType::Checkpoint))
+    throw make_error(file, node_label(n) + ": type", std::to_string(static_cast<int>(n.type)) + " is not a Chakra NodeType (0-10)");
+  auto num = [&](const char* name, double lo, double hi, bool integer, double def) {
+    const ChakraAttr* a = n.attr(name);
+    if (!a) return def;
+    double v;
+    if (!a->numeric(&v)) throw make_error(file, node_label(n) + ": " + name, "expected a number");
+    if (!(v >= lo && v <= hi) || (integer && v != std::floor(v))) {
+      char buf[160];
+      if (hi >= std::numeric_limits<double>::max())
+        std::snprintf(buf, sizeof buf, "%.17g is out of range (expected a finite number >= %g)", v, lo);
+      else
+        std::snprintf(buf, sizeof buf, "%.17g is out of range (expected %s from %.17g to %.17g)", v, integer ? "an integer" : "a number", lo, hi);
+      throw make_error(file, node_label(n) + ": " + name, buf);
+    }
+    return v;
+  };
+  const double big = std::numeric_limits<double>::max();
+  num("num_ops", 0, big, false, 0);
+  num("tensor_size", 0, big, false, 0);
+  num("comm_size", 0, big, false, 0);
+  num("comm_type", 0, 9, true, 0);  // CollectiveCommType: ALL_REDUCE .. BARRIER
+  // 0: group size unknown (what `orrery convert` writes for a capture without "Group size").
+  double gs = num("comm_group_size", 0, 1 << 24, true, traces);
+  num("comm_group_per_node", 1, std::max(1.0, gs), true, 1);
+  for (const char* r : {"comm_src", "comm_dst", "comm_tag"}) num(r, -2147483648.0, 2147483647.0, true, 0);
+}
+
+// Kahn's order over the in-trace dependencies; nodes left over sit on (or behind) a cycle and
+// would never run. Walking back along unfinished dependencies from one of them reaches a node
+// of the cycle, which the error names.
+void check_acyclic(const std::string& file, const ChakraTrace& t, const std::map<std::uint64_t, std::size_t>& index,
+                   std::vector<int> missing, const std::vector<std::vector<std::size_t>>& children) {
+  const std::size_t N = t.nodes.size();
+  std::vector<std::size_t> ready;
+  for (std::size_t n = 0; n < N; ++n)
+    if (missing[n] == 0) ready.push_back(n);
+  std::size_t done = 0;
+  while (!ready.empty()) {
+    std::size_t x = ready.back();
+    ready.pop_back();
+    ++done;
+    for (auto ch : children[x])
+      if (--missing[ch] == 0) ready.push_back(ch);
+  }
+  if (done == N) return;
+  std::size_t x = 0;
+  while (missing[x] == 0) ++x;
+  std::vector<char> seen(N, 0);
+  while (!seen[x]) {
+    seen[x] = 1;
+    for (auto* deps : {&t.nodes[x].data_deps, &t.nodes[x].ctrl_deps})
+      for (auto d : *deps) {
+        auto it = index.find(d);
+        if (it != index.end() && missing[it->second] > 0) {
+          x = it->second;
+          goto next;
+        }
+      }
+  next:;
+  }
+  throw make_error(file, node_label(t.nodes[x]),
+                   "dependency cycle (data_deps/ctrl_deps): " + std::to_string(N - done) + " of " + std::to_string(N) + " nodes could never run");
+}
+}  // namespace
+
 ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, const CommModel& comm) {
   namespace fs = std::filesystem;
   ChakraRunResult res;
@@ -550,23 +627,47 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, co
     rs[k].rank = rank;
     ranks_present.insert(rank);
     auto& t = rs[k].t;
-    for (std::size_t n = 0; n < t.nodes.size(); ++n) rs[k].index[t.nodes[n].id] = n;
+    const std::string& file = res.files[k];
+    for (std::size_t n = 0; n < t.nodes.size(); ++n) {
+      auto ins = rs[k].index.emplace(t.nodes[n].id, n);
+      if (!ins.second)
+        throw make_error(file, node_label(t.nodes[n]), "duplicate node id (messages " + std::to_string(ins.first->second + 1) +
+                                                           " and " + std::to_string(n + 1) + " of the trace)");
+    }
     rs[k].missing.assign(t.nodes.size(), 0);
     rs[k].children.assign(t.nodes.size(), {});
     for (std::size_t n = 0; n < t.nodes.size(); ++n) {
+      check_run_node(file, t.nodes[n], R);
       for (auto* deps : {&t.nodes[n].data_deps, &t.nodes[n].ctrl_deps})
         for (auto d : *deps) {
+          if (d == t.nodes[n].id) throw make_error(file, node_label(t.nodes[n]), "depends on itself");
           auto it = rs[k].index.find(d);
           if (it == rs[k].index.end()) continue;  // dependency outside the trace: ignored
           rs[k].missing[n]++;
           rs[k].children[it->second].push_back(n);
         }
     }
+    check_acyclic(file, t, rs[k].index, rs[k].missing, rs[k].children);
     res.nodes += t.nodes.size();
   }
   EventCore core;
   std::map<std::tuple<long, long, long>, double> send_done;                 // (src,dst,tag) -> time
   std::map<std::tuple<long, long, long>, std::pair<int, std::size_t>> recv_wait;  // waiting receives
+  // Cost-model errors and times past the simulator's range name the trace file and node.
+  auto in_node = [&](int k, std::size_t n, const std::function<double()>& f) {
+    try {
+      return f();
+    } catch (const Error& e) {
+      throw make_error(res.files[k], node_label(rs[k].t.nodes[n]), e.what());
+    }
+  };
+  auto node_ps = [&](int k, std::size_t n, double d) {
+    if (!(d >= 0 && core.now_s() + d < kMaxSimSeconds))
+      throw make_error(res.files[k], node_label(rs[k].t.nodes[n]),
+                       "ends at " + format_time(core.now_s() + d) +
+                           ", beyond the simulator's range (about 104 days): duration_micros or a size is implausibly large");
+    return to_ps(d);
+  };
   std::function<void(int)> pump;
   std::function<void(int, std::size_t)> finish = [&](int k, std::size_t n) {
     RankState& S = rs[k];
@@ -599,11 +700,11 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, co
       double d = static_cast<double>(node.duration_micros) * 1e-6;
       if (node.duration_micros == 0 && node.type == ChakraNodeType::Comp) {
         double fl = node.attr_num("num_ops", 0), by = node.attr_num("tensor_size", 0);
-        if (fl > 0 || by > 0) d = hw.kernel_time(fl, by, Dtype::BF16, fl > 0);
+        if (fl > 0 || by > 0) d = in_node(k, n, [&] { return hw.kernel_time(fl, by, Dtype::BF16, fl > 0); });
       }
       res.compute_s += d;
       S.comp_busy = true;
-      core.after(to_ps(d), [&, k, n] {
+      core.after(node_ps(k, n, d), [&, k, n] {
         rs[k].comp_busy = false;
         finish(k, n);
       });
@@ -626,24 +727,24 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, co
           core.at(std::max(core.now(), to_ps(it->second)), [&, k, n] { finish(k, n); });
           continue;
         }
-        double d = comm.time(CollOp::SendRecv, size, CommGroup{2, 1});
+        double d = in_node(k, n, [&] { return comm.time(CollOp::SendRecv, size, CommGroup{2, 1}); });
         res.comm_s += d;
-        core.after(to_ps(d), [&, k, n] { finish(k, n); });
+        core.after(node_ps(k, n, d), [&, k, n] { finish(k, n); });
         continue;
       }
       double d = 0;
       if (node.type == ChakraNodeType::CommSend) {
-        d = comm.time(CollOp::SendRecv, size, CommGroup{2, 1});
+        d = in_node(k, n, [&] { return comm.time(CollOp::SendRecv, size, CommGroup{2, 1}); });
       } else {
         int gs = static_cast<int>(node.attr_num("comm_group_size", R));
         int pn = static_cast<int>(node.attr_num("comm_group_per_node", std::min(gs, 8)));
         d = node.duration_micros > 0 && size <= 0 ? static_cast<double>(node.duration_micros) * 1e-6
-                                                  : comm.time(coll_op(node.attr_num("comm_type", 0)), size, CommGroup{gs, pn});
+                                                  : in_node(k, n, [&] { return comm.time(coll_op(node.attr_num("comm_type", 0)), size, CommGroup{gs, pn}); });
       }
       res.comm_s += d;
       S.comm_busy = true;
       bool is_send = node.type == ChakraNodeType::CommSend;
-      core.after(to_ps(d), [&, k, n, is_send] {
+      core.after(node_ps(k, n, d), [&, k, n, is_send] {
         rs[k].comm_busy = false;
         if (is_send) {
           const ChakraNode& nd = rs[k].t.nodes[n];
