@@ -238,6 +238,51 @@ std::string class_bars(const std::vector<ClassError>& cls, double tol) {
   return s.done();
 }
 
+// ---- log-log scatter frame shared by the per-kernel plots ------------------------------------
+// Decade grid and tick labels over [lo, hi] (both axes), the frame and the diagonal; returns the
+// value -> pixel mappings.
+struct LogLogFrame {
+  double dlo = 0, dhi = 1;
+  int left = 0, top = 0, size = 0;
+  double X(double v) const { return left + (std::log10(v) - dlo) / (dhi - dlo) * size; }
+  double Y(double v) const { return top + size - (std::log10(v) - dlo) / (dhi - dlo) * size; }
+};
+LogLogFrame loglog_frame(Svg& s, double lo, double hi, int left, int top, int size) {
+  LogLogFrame f;
+  f.left = left;
+  f.top = top;
+  f.size = size;
+  f.dlo = std::floor(std::log10(lo));
+  f.dhi = std::ceil(std::log10(hi));
+  if (f.dhi <= f.dlo) f.dhi = f.dlo + 1;
+  for (double d = f.dlo; d <= f.dhi + 1e-9; d += 1) {
+    double v = std::pow(10.0, d);
+    s.line(f.X(v), top, f.X(v), top + size, "#e0e0e0");
+    s.line(left, f.Y(v), left + size, f.Y(v), "#e0e0e0");
+    s.text(f.X(v), top + size + 16, time_label_us(v), "middle", " font-size=\"11\"");
+    s.text(left - 6, f.Y(v) + 4, time_label_us(v), "end", " font-size=\"11\"");
+  }
+  s.rect(left, top, size, size, "none", "", " stroke=\"#333\"");
+  double a = std::pow(10.0, f.dlo), b = std::pow(10.0, f.dhi);
+  s.line(f.X(a), f.Y(a), f.X(b), f.Y(b), "#333", 1.2);
+  return f;
+}
+// Dashed lines at a factor `k` above and below the diagonal.
+void loglog_band(Svg& s, const LogLogFrame& f, double k) {
+  double a = std::pow(10.0, f.dlo), b = std::pow(10.0, f.dhi);
+  s.line(f.X(a), f.Y(a * k), f.X(b / k), f.Y(b), "#999", 1, " stroke-dasharray=\"4 4\"");
+  s.line(f.X(a * k), f.Y(a), f.X(b), f.Y(b / k), "#999", 1, " stroke-dasharray=\"4 4\"");
+}
+// One coloured dot per kernel class, from (x, y) down; returns the next free y.
+int class_legend(Svg& s, const std::set<std::string>& classes, int x, int y) {
+  for (auto& c : classes) {
+    s.os << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"5\" fill=\"" << class_color(c) << "\"/>\n";
+    s.text(x + 10, y + 4, c);
+    y += 20;
+  }
+  return y;
+}
+
 // ---- per-kernel scatter (log-log) -----------------------------------------------------------
 std::string kernel_scatter(const std::vector<ReplayResult>& ws, size_t max_points) {
   struct P {
@@ -271,22 +316,11 @@ std::string kernel_scatter(const std::vector<ReplayResult>& ws, size_t max_point
     lo = std::min({lo, p.x, p.y});
     hi = std::max({hi, p.x, p.y});
   }
-  double dlo = std::floor(std::log10(lo)), dhi = std::ceil(std::log10(hi));
-  if (dhi <= dlo) dhi = dlo + 1;
-  auto X = [&](double v) { return left + (std::log10(v) - dlo) / (dhi - dlo) * size; };
-  auto Y = [&](double v) { return top + size - (std::log10(v) - dlo) / (dhi - dlo) * size; };
-  for (double d = dlo; d <= dhi + 1e-9; d += 1) {
-    double v = std::pow(10.0, d);
-    s.line(X(v), top, X(v), top + size, "#e0e0e0");
-    s.line(left, Y(v), left + size, Y(v), "#e0e0e0");
-    s.text(X(v), top + size + 16, time_label_us(v), "middle", " font-size=\"11\"");
-    s.text(left - 6, Y(v) + 4, time_label_us(v), "end", " font-size=\"11\"");
-  }
-  s.rect(left, top, size, size, "none", "", " stroke=\"#333\"");
-  double a = std::pow(10.0, dlo), b = std::pow(10.0, dhi);
-  s.line(X(a), Y(a), X(b), Y(b), "#333", 1.2);
-  s.line(X(a), Y(a * 2), X(b / 2), Y(b), "#999", 1, " stroke-dasharray=\"4 4\"");
-  s.line(X(a * 2), Y(a), X(b), Y(b / 2), "#999", 1, " stroke-dasharray=\"4 4\"");
+  LogLogFrame fr = loglog_frame(s, lo, hi, left, top, size);
+  auto X = [&](double v) { return fr.X(v); };
+  auto Y = [&](double v) { return fr.Y(v); };
+  double b = std::pow(10.0, fr.dhi);
+  loglog_band(s, fr, 2);
   s.text(X(b / 2) - 4, Y(b) + 14, "2x over", "end", " fill=\"#777\" font-size=\"11\"");
   s.text(X(b) - 4, Y(b / 2) + 14, "2x under", "end", " fill=\"#777\" font-size=\"11\"");
   s.text(left + size / 2.0, top + size + 38, "measured kernel time (Kineto trace)", "middle");
@@ -297,12 +331,7 @@ std::string kernel_scatter(const std::vector<ReplayResult>& ws, size_t max_point
     s.os << "<circle cx=\"" << f(X(p.x), 1) << "\" cy=\"" << f(Y(p.y), 1) << "\" r=\"3\" fill=\"" << class_color(p.cls)
          << "\" fill-opacity=\"0.55\"><title>" << html_escape(p.title) << "</title></circle>\n";
   }
-  int ly = top + 10;
-  for (auto& c : classes) {
-    s.os << "<circle cx=\"" << left + size + 24 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"" << class_color(c) << "\"/>\n";
-    s.text(left + size + 34, ly + 4, c);
-    ly += 20;
-  }
+  int ly = class_legend(s, classes, left + size + 24, top + 10);
   if (stride > 1) s.text(left + size + 18, ly + 10, "1 of every " + std::to_string(stride) + " kernels", "start", " fill=\"#777\" font-size=\"11\"");
   return s.done();
 }
@@ -334,22 +363,10 @@ std::string transfer_scatter(const KernelTransferResult& r) {
     lo = std::min({lo, p.x, p.y});
     hi = std::max({hi, p.x, p.y});
   }
-  double dlo = std::floor(std::log10(lo)), dhi = std::ceil(std::log10(hi));
-  if (dhi <= dlo) dhi = dlo + 1;
-  auto X = [&](double v) { return left + (std::log10(v) - dlo) / (dhi - dlo) * size; };
-  auto Y = [&](double v) { return top + size - (std::log10(v) - dlo) / (dhi - dlo) * size; };
-  for (double d = dlo; d <= dhi + 1e-9; d += 1) {
-    double v = std::pow(10.0, d);
-    s.line(X(v), top, X(v), top + size, "#e0e0e0");
-    s.line(left, Y(v), left + size, Y(v), "#e0e0e0");
-    s.text(X(v), top + size + 16, time_label_us(v), "middle", " font-size=\"11\"");
-    s.text(left - 6, Y(v) + 4, time_label_us(v), "end", " font-size=\"11\"");
-  }
-  s.rect(left, top, size, size, "none", "", " stroke=\"#333\"");
-  double a = std::pow(10.0, dlo), b = std::pow(10.0, dhi);
-  s.line(X(a), Y(a), X(b), Y(b), "#333", 1.2);
-  s.line(X(a), Y(a * 1.08), X(b / 1.08), Y(b), "#999", 1, " stroke-dasharray=\"4 4\"");
-  s.line(X(a * 1.08), Y(a), X(b), Y(b / 1.08), "#999", 1, " stroke-dasharray=\"4 4\"");
+  LogLogFrame fr = loglog_frame(s, lo, hi, left, top, size);
+  auto X = [&](double v) { return fr.X(v); };
+  auto Y = [&](double v) { return fr.Y(v); };
+  loglog_band(s, fr, 1.08);
   s.text(left + size / 2.0, top + size + 38, "measured on the target GPU", "middle");
   s.text(18, top + size / 2.0, "predicted (" + r.target_hw + " model)", "middle", " transform=\"rotate(-90 18 " + f(top + size / 2.0, 1) + ")\"");
   std::set<std::string> classes;
@@ -360,13 +377,7 @@ std::string transfer_scatter(const KernelTransferResult& r) {
          << (p.hollow ? "fill=\"none\" stroke=\"" + c + "\" stroke-opacity=\"0.6\"" : "fill=\"" + c + "\" fill-opacity=\"0.75\"")
          << "><title>" << html_escape(p.title) << "</title></circle>\n";
   }
-  int ly = top + 10;
-  for (auto& c : classes) {
-    s.os << "<circle cx=\"" << left + size + 24 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"" << class_color(c) << "\"/>\n";
-    s.text(left + size + 34, ly + 4, c);
-    ly += 20;
-  }
-  ly += 6;
+  int ly = class_legend(s, classes, left + size + 24, top + 10) + 6;
   s.os << "<circle cx=\"" << left + size + 24 << "\" cy=\"" << ly << "\" r=\"5\" fill=\"#555\"/>\n";
   s.text(left + size + 34, ly + 4, "transfer");
   ly += 20;
