@@ -70,7 +70,9 @@ nlohmann::ordered_json read_micro_json(const std::string& path) {
   try {
     return nlohmann::ordered_json::parse(in);
   } catch (const std::exception& e) {
-    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
+    std::string what = e.what();
+    auto b = what.find("] ");
+    throw make_error(path, "", "invalid JSON (" + (what.rfind("[json.", 0) == 0 && b != std::string::npos ? what.substr(b + 2) : what) + ")");
   }
 }
 

@@ -40,7 +40,10 @@ nlohmann::json parse_json_path(const std::string& path) {
   try {
     return nlohmann::json::parse(in);
   } catch (const std::exception& e) {
-    throw make_error(path, "", std::string("invalid JSON: ") + e.what());
+    // "[json.exception.parse_error.101] parse error at line 3, ..." -> "parse error at line 3, ..."
+    std::string what = e.what();
+    auto b = what.find("] ");
+    throw make_error(path, "", "invalid JSON (" + (what.rfind("[json.", 0) == 0 && b != std::string::npos ? what.substr(b + 2) : what) + ")");
   }
 }
 

@@ -227,3 +227,56 @@ TEST(Topology, CliSummaryDotJsonAndDeterminism) {
   EXPECT_NE(bad.first, 0);
   EXPECT_NE(bad.second.find("unknown system"), std::string::npos) << bad.second;
 }
+
+// Found by fuzzing systems/*.json: wrong types leaked raw JSON exceptions, sizes were rounded or
+// overflowed (SIGFPE, out of memory, a hang), and graph links with typos or self-loops were
+// accepted or reported without the file. Each is now one line naming the file and field.
+TEST(Topology, FuzzedSystemFilesNameFileAndField) {
+  auto msg = [](const nlohmann::json& d) {
+    try {
+      system_from_json(d, "fz.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto sys = [](nlohmann::json topo) { return nlohmann::json{{"name", "fz"}, {"accelerator", "h100"}, {"topology", topo}}; };
+  nlohmann::json ring = {{"type", "ring"}, {"gpus", 4}};
+  EXPECT_EQ(msg(sys(ring)), "no error");
+  auto expect = [&](const nlohmann::json& d, const std::string& a, const std::string& b) {
+    std::string m = msg(d);
+    EXPECT_EQ(m.rfind("fz.json", 0), 0u) << m;
+    EXPECT_NE(m.find(a), std::string::npos) << m;
+    EXPECT_NE(m.find(b), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    EXPECT_EQ(m.find("json.exception"), std::string::npos) << m;
+  };
+  nlohmann::json d = sys(ring);
+  d["name"] = 5;
+  expect(d, "name", "expected a string");
+  d = sys(ring);
+  d["accelerator"] = "h900";
+  expect(d, "accelerator", "h900");
+  expect(sys({{"type", "nvswitch"}, {"nodes", 1.5}}), "nodes", "whole number");
+  expect(sys({{"type", "nvswitch"}, {"gpus_per_node", 1e308}}), "gpus_per_node", "whole number");
+  expect(sys({{"type", "nvswitch"}, {"nodes", 1000000000}}), "nodes", "262144");
+  expect(sys({{"type", "ring"}, {"gpus", 100000000}}), "gpus", "whole number");
+  expect(sys({{"type", "torus"}, {"dims", {100000, 100000, 100000}}}), "dims", "limit");
+  expect(sys({{"type", "ring"}, {"gpus", 4}, {"link_latency", "1e30 s"}}), "latency", "implausible");
+  nlohmann::json g = {{"type", "graph"}};
+  g["vertices"] = {{{"name", "g0"}, {"kind", "gpu"}}, {{"name", "g1"}, {"kind", "gpu"}}};
+  g["links"] = {{{"a", "g0"}, {"b", "g1"}, {"bandwidth", "10 GB/s"}}};
+  EXPECT_EQ(msg(sys(g)), "no error");
+  nlohmann::json bad = g;
+  bad["links"][0]["bandwith"] = "1 GB/s";
+  expect(sys(bad), "links[0]", "bandwith");
+  bad = g;
+  bad["vertices"][0]["kind"] = 7;
+  expect(sys(bad), "vertices[0]", "kind");
+  bad = g;
+  bad["links"].push_back({{"a", "g0"}, {"b", "g0"}, {"bandwidth", "1 GB/s"}});
+  expect(sys(bad), "g0 <-> g0", "two different vertices");
+  bad = g;
+  bad["links"][0]["latency"] = nlohmann::json::array();
+  expect(sys(bad), "links[0]", "latency");
+}

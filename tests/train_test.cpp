@@ -106,6 +106,37 @@ TEST(TrainModels, UnknownKeyIsAClearError) {
   EXPECT_TRUE(contains(error_of([&] { load_model("no-such-model"); }), "unknown model preset"));
 }
 
+// A fabric system file (systems/*.json) is checked field by field before train derives its
+// figures: a typo in "topology" used to be ignored by train (while `orrery topo` rejected it), a
+// string "name" leaked a raw JSON type error, and invalid JSON printed nlohmann's exception tag.
+TEST(TrainModels, FabricSystemFileErrorsNameFileAndField) {
+  std::string dir = (std::filesystem::temp_directory_path() / "orrery_train_badsys").string();
+  std::filesystem::create_directories(dir);
+  std::ifstream in(std::string(ORRERY_SOURCE_DIR) + "/systems/dgx-h100.json");
+  nlohmann::json good = nlohmann::json::parse(in);
+  auto err = [&](const nlohmann::json& j, const std::string& text = "") {
+    std::string p = dir + "/sys.json";
+    std::ofstream(p) << (text.empty() ? j.dump() : text);
+    return error_of([&] { load_system(p, 1); });
+  };
+  EXPECT_EQ(err(good), "");
+  nlohmann::json j = good;
+  j["topology"]["nvlink_bandwith"] = "25 GB/s";
+  std::string e = err(j);
+  EXPECT_TRUE(contains(e, "sys.json") && contains(e, "nvlink_bandwith")) << e;
+  j = good;
+  j["name"] = 5;
+  e = err(j);
+  EXPECT_TRUE(contains(e, "sys.json") && contains(e, "name") && !contains(e, "json.exception")) << e;
+  j = good;
+  j["accelerator"] = "h900";
+  e = err(j);
+  EXPECT_TRUE(contains(e, "sys.json") && contains(e, "accelerator")) << e;
+  e = err(good, good.dump().substr(0, 40));
+  EXPECT_TRUE(contains(e, "sys.json") && contains(e, "invalid JSON") && !contains(e, "json.exception")) << e;
+  std::filesystem::remove_all(dir);
+}
+
 // ------------------------------------------------------------------ plan validation
 TEST(TrainPlanCheck, GpuCountMismatch) {
   ModelSpec m = load_model("gpt3-175b");

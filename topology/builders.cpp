@@ -1,10 +1,12 @@
 // Topology builders from JSON descriptions, and system loading (systems/NAME.json).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "sim/data_files.h"
+#include "hw_models/accelerator.h"
 #include "sim/error.h"
 #include "topology/topology.h"
 
@@ -85,8 +87,52 @@ const std::map<std::string, ParamSet>& param_sets() {
 
 int as_int(double v) { return static_cast<int>(std::llround(v)); }
 
-void build_ring(Topology& t, const ParamValues& p, bool full) {
-  int n = as_int(p.get("gpus"));
+// Bounds on what a description may ask the builders to create (memory grows with both).
+constexpr double kMaxGpus = 1 << 18;      // 262144 GPUs
+constexpr double kMaxCables = 1 << 23;    // ~8.4 M cables
+
+// A count parameter: a whole number no larger than `hi` (a fraction or 1e308 would otherwise be
+// rounded or overflow an int without a word).
+int count(const ParamValues& p, const char* k, const std::string& where, double hi = kMaxGpus) {
+  double v = p.get(k);
+  if (!(v == std::floor(v)) || !(v <= hi)) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "must be a whole number from 0 to %.0f (got %.17g)", hi, v);
+    throw make_error(where, k, buf);
+  }
+  return static_cast<int>(v);
+}
+
+void check_size(double n, double hi, const std::string& where, const std::string& field, const char* what) {
+  if (n > hi) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%.0f %s is beyond the simulator's limit of %.0f", n, what, hi);
+    throw make_error(where, field, buf);
+  }
+}
+
+// An optional string field: absent -> def; any other JSON type is an error naming the field.
+std::string str_field(const nlohmann::json& j, const char* k, const std::string& def, const std::string& where) {
+  if (!j.is_object() || !j.contains(k)) return def;
+  if (!j[k].is_string()) throw make_error(where, k, std::string("expected a string, not ") + j[k].type_name());
+  return j[k].get<std::string>();
+}
+
+void only_keys(const nlohmann::json& j, std::initializer_list<const char*> known, const std::string& where) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    std::string list;
+    for (const char* k : known) {
+      ok |= it.key() == k;
+      list += (list.empty() ? "" : ", ") + std::string(k);
+    }
+    if (!ok) throw make_error(where, it.key(), "unknown field (" + list + ")");
+  }
+}
+
+void build_ring(Topology& t, const ParamValues& p, bool full, const std::string& where) {
+  int n = count(p, "gpus", where);
+  if (full) check_size(0.5 * n * (n - 1.0), kMaxCables, where, "gpus", "cables");
   for (int i = 0; i < n; ++i) {
     VertexProps v{"gpu" + std::to_string(i), Kind::GPU, i, 0, i};
     t.gpus.push_back(t.add_vertex(v));
@@ -102,8 +148,8 @@ void build_ring(Topology& t, const ParamValues& p, bool full) {
   }
 }
 
-void build_single_switch(Topology& t, const ParamValues& p) {
-  int n = as_int(p.get("gpus"));
+void build_single_switch(Topology& t, const ParamValues& p, const std::string& where) {
+  int n = count(p, "gpus", where);
   VertexProps sw{"switch0", Kind::Switch};
   sw.level = 1;
   sw.latency = p.get("switch_latency");
@@ -116,8 +162,10 @@ void build_single_switch(Topology& t, const ParamValues& p) {
 }
 
 void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where) {
-  int nodes = as_int(p.get("nodes")), gpn = as_int(p.get("gpus_per_node"));
-  int nsw = as_int(p.get("nvswitches")), nl = as_int(p.get("nvlinks_per_gpu"));
+  int nodes = count(p, "nodes", where), gpn = count(p, "gpus_per_node", where);
+  int nsw = count(p, "nvswitches", where), nl = count(p, "nvlinks_per_gpu", where);
+  check_size(static_cast<double>(nodes) * gpn, kMaxGpus, where, "nodes", "GPUs (nodes x gpus_per_node)");
+  check_size(static_cast<double>(nodes) * gpn * nsw, kMaxCables, where, "nvswitches", "NVLink cables (GPUs x nvswitches)");
   if (nl < nsw) throw make_error(where, "nvlinks_per_gpu", "fewer NVLinks than NVSwitches");
   t.nodes = nodes;
   t.gpus_per_node = gpn;
@@ -150,13 +198,13 @@ void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where)
   // consecutive servers; otherwise node-major (e = node * gpn + rail).
   int E = nodes * gpn;
   f->rail_major = p.get("rail_optimized") > 0;
-  int radix = as_int(p.get("switch_radix"));
+  int radix = count(p, "switch_radix", where);
   if (radix < 2) throw make_error(where, "switch_radix", "must be at least 2");
   double o = p.get("oversubscription");
   f->down = radix / 2;
   f->up = std::max(1, as_int(std::floor(f->down / o)));
   int leaves = (E + f->down - 1) / f->down;
-  int tiers = as_int(p.get("tiers"));
+  int tiers = count(p, "tiers", where);
   if (tiers == 0) tiers = leaves <= radix ? 2 : 3;
   if (tiers != 2 && tiers != 3) throw make_error(where, "tiers", "must be 2 or 3 (or 0 for automatic)");
   if (tiers == 2 && leaves > radix)
@@ -219,12 +267,15 @@ void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, 
   if (!desc.contains("dims") || !desc["dims"].is_array() || desc["dims"].empty() || desc["dims"].size() > 3)
     throw make_error(where, "dims", "torus needs \"dims\": an array of 1 to 3 sizes");
   auto tor = std::make_shared<Topology::Torus>();
-  long total = 1;
+  double total_d = 1;
   for (auto& d : desc["dims"]) {
-    if (!d.is_number_integer() || d.get<int>() < 1) throw make_error(where, "dims", "sizes must be positive integers");
-    tor->dims.push_back(d.get<int>());
-    total *= d.get<int>();
+    if (!d.is_number_integer() || d.get<long long>() < 1 || d.get<long long>() > static_cast<long long>(kMaxGpus))
+      throw make_error(where, "dims", "sizes must be positive integers");
+    tor->dims.push_back(static_cast<int>(d.get<long long>()));
+    total_d *= d.get<double>();
   }
+  check_size(total_d, kMaxGpus, where, "dims", "GPUs");
+  long total = static_cast<long>(total_d);
   t.torus = tor;
   t.routing = Routing::Torus;
   for (int r = 0; r < total; ++r) {
@@ -252,8 +303,10 @@ void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, 
 }
 
 void build_dragonfly(Topology& t, const ParamValues& p, const std::string& where) {
-  int G = as_int(p.get("groups")), a = as_int(p.get("routers_per_group")), tp = as_int(p.get("gpus_per_router"));
-  int h = as_int(p.get("global_links_per_router"));
+  int G = count(p, "groups", where), a = count(p, "routers_per_group", where), tp = count(p, "gpus_per_router", where);
+  int h = count(p, "global_links_per_router", where);
+  check_size(static_cast<double>(G) * a * tp, kMaxGpus, where, "groups", "GPUs (groups x routers_per_group x gpus_per_router)");
+  check_size(G * (a * (a - 1.0) / 2 + a * tp) + G * (G - 1.0) / 2, kMaxCables, where, "groups", "cables");
   if (a * h < G - 1)
     throw make_error(where, "global_links_per_router", "routers_per_group * global_links_per_router must be >= groups - 1");
   std::vector<int> router;
@@ -303,11 +356,23 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     const auto& v = desc["vertices"][i];
     std::string w = where + ": vertices[" + std::to_string(i) + "]";
     if (!v.is_object() || !v.contains("name") || !v["name"].is_string()) throw make_error(w, "name", "missing vertex name");
+    only_keys(v, {"name", "kind", "latency", "node"}, w);
     VertexProps p;
     p.name = v["name"].get<std::string>();
-    p.kind = parse_kind(v.value("kind", std::string("switch")), w);
-    if (v.contains("latency")) p.latency = parse_quantity(v["latency"].is_string() ? v["latency"].get<std::string>() : v["latency"].dump(), Unit::Time, "latency");
-    if (v.contains("node")) p.node = v["node"].get<int>();
+    p.kind = parse_kind(str_field(v, "kind", "switch", w), w);
+    if (v.contains("latency")) {
+      if (!v["latency"].is_string() && !v["latency"].is_number()) throw make_error(w, "latency", "expected a time such as \"300 ns\"");
+      try {
+        p.latency = parse_quantity(v["latency"].is_string() ? v["latency"].get<std::string>() : v["latency"].dump(), Unit::Time, "latency");
+      } catch (const Error& e) {
+        throw make_error(w, "", e.what());
+      }
+    }
+    if (v.contains("node")) {
+      if (!v["node"].is_number_integer() || v["node"].get<long long>() < 0 || v["node"].get<long long>() > static_cast<long long>(kMaxGpus))
+        throw make_error(w, "node", "expected a whole number");
+      p.node = v["node"].get<int>();
+    }
     if (p.kind == Kind::GPU) p.rank = rank++;
     if (by_name.count(p.name)) throw make_error(w, p.name, "duplicate vertex name");
     int id = t.add_vertex(p);
@@ -317,6 +382,8 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
   for (size_t i = 0; i < desc["links"].size(); ++i) {
     const auto& l = desc["links"][i];
     std::string w = where + ": links[" + std::to_string(i) + "]";
+    if (!l.is_object()) throw make_error(w, "", "expected an object {a, b, bandwidth, latency, type}");
+    only_keys(l, {"a", "b", "bandwidth", "latency", "type"}, w);
     auto end = [&](const char* k) {
       if (!l.contains(k) || !l[k].is_string()) throw make_error(w, k, "missing vertex name");
       auto it = by_name.find(l[k].get<std::string>());
@@ -327,12 +394,17 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     auto q = [&](const char* k, Unit u, const char* def) {
       if (!l.contains(k)) return parse_quantity(def, u, k);
       if (l[k].is_number()) return l[k].get<double>();
-      return parse_quantity(l[k].get<std::string>(), u, k);
+      if (!l[k].is_string()) throw make_error(w, k, std::string("expected a quantity with its unit, not ") + l[k].type_name());
+      try {
+        return parse_quantity(l[k].get<std::string>(), u, k);
+      } catch (const Error& e) {
+        throw make_error(w, "", e.what());
+      }
     };
     if (!l.contains("bandwidth")) throw make_error(w, "bandwidth", "required");
     double b_ = q("bandwidth", Unit::Bandwidth, "0");
     if (!(b_ > 0)) throw make_error(w, "bandwidth", "must be greater than zero (link " + l["a"].get<std::string>() + " <-> " + l["b"].get<std::string>() + ")");
-    t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), l.value("type", std::string("link")));
+    t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), str_field(l, "type", "link", w));
   }
 }
 
@@ -376,16 +448,24 @@ Topology build_topology(const nlohmann::json& desc, const std::string& where) {
   ParamValues p = ps->resolve(numeric, where + ": topology");
   Topology t;
   t.type = type;
-  t.name = desc.value("name", type);
+  t.name = str_field(desc, "name", type, where + ": topology");
   t.params = p.to_json(*ps);
   if (type == "torus") t.params["dims"] = desc["dims"];
-  if (type == "ring") build_ring(t, p, false);
-  else if (type == "fully_connected") build_ring(t, p, true);
-  else if (type == "single_switch") build_single_switch(t, p);
-  else if (type == "nvswitch") build_nvswitch(t, p, where + ": topology");
-  else if (type == "torus") build_torus(t, desc, p, where + ": topology");
-  else if (type == "dragonfly") build_dragonfly(t, p, where + ": topology");
-  else build_graph(t, desc, where + ": topology");
+  const std::string wt = where + ": topology";
+  try {
+    if (type == "ring") build_ring(t, p, false, wt);
+    else if (type == "fully_connected") build_ring(t, p, true, wt);
+    else if (type == "single_switch") build_single_switch(t, p, wt);
+    else if (type == "nvswitch") build_nvswitch(t, p, wt);
+    else if (type == "torus") build_torus(t, desc, p, wt);
+    else if (type == "dragonfly") build_dragonfly(t, p, wt);
+    else build_graph(t, desc, wt);
+  } catch (const Error& e) {
+    // Cable checks (Topology::add_cable) know the link, not the file.
+    std::string m = e.what();
+    if (m.rfind(where, 0) == 0) throw;
+    throw make_error(wt, "", m);
+  }
   t.validate(where);
   return t;
 }
@@ -398,8 +478,9 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   if (!j0.is_object()) throw make_error(where, "", "expected a JSON object");
   nlohmann::json j = j0;
   if (!j.contains("topology")) throw make_error(where, "topology", "missing");
+  if (!j["topology"].is_object()) throw make_error(where, "topology", "expected an object");
   if (nodes > 0) {
-    if (j["topology"].value("type", std::string()) != "nvswitch")
+    if (str_field(j["topology"], "type", "", where + ": topology") != "nvswitch")
       throw make_error(where, "--nodes", "only NVSwitch-node clusters (topology type nvswitch) take --nodes");
     j["topology"]["nodes"] = nodes;
   }
@@ -409,9 +490,20 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
       throw make_error(where, it.key(), "unknown field (name, description, accelerator, topology, collective)");
   System s;
   s.source_path = where;
-  s.name = j.value("name", std::filesystem::path(where).stem().string());
-  s.description = j.value("description", std::string());
-  s.accelerator = j.value("accelerator", std::string("h100"));
+  s.name = str_field(j, "name", std::filesystem::path(where).stem().string(), where);
+  s.description = str_field(j, "description", "", where);
+  s.accelerator = str_field(j, "accelerator", "h100", where);
+  {
+    // hw_models/presets/NAME.json or a preset file: an unknown name would silently run as an H100.
+    auto known = list_presets();
+    namespace fs = std::filesystem;
+    if (std::find(known.begin(), known.end(), s.accelerator) == known.end() && !fs::is_regular_file(s.accelerator)) {
+      std::string names;
+      for (auto& k : known) names += (names.empty() ? "" : ", ") + k;
+      throw make_error(where, "accelerator", "unknown hardware preset '" + s.accelerator + "' (known: " + names + ", or a preset file)");
+    }
+  }
+  if (j.contains("collective") && !j["collective"].is_object()) throw make_error(where, "collective", "expected an object");
   s.collective = j.value("collective", nlohmann::json::object());
   s.topo = build_topology(j["topology"], where);
   if (!j["topology"].contains("name")) s.topo.name = s.name;

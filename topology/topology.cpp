@@ -42,6 +42,7 @@ void Topology::add_cable(int a, int b, double bw, double lat, const std::string&
   const std::string what = type + " link " + vertex(a).name + " <-> " + vertex(b).name;
   if (!(bw > 0) || !std::isfinite(bw)) throw Error(name + ": " + what + ": bandwidth must be greater than zero");
   if (!(lat >= 0)) throw Error(name + ": " + what + ": latency must not be negative");
+  if (!(lat <= 1.0)) throw Error(name + ": " + what + ": latency " + format_time(lat) + " is implausible (more than 1 s per link)");
   if (a == b) throw Error(name + ": " + what + ": a link must join two different vertices");
   for (int dir = 0; dir < 2; ++dir) {
     int s = dir == 0 ? a : b, d = dir == 0 ? b : a;
@@ -251,6 +252,9 @@ Route Topology::route_ranks(int ra, int rb, std::uint64_t h) const {
 
 void Topology::validate(const std::string& where) const {
   if (gpus.empty()) throw make_error(where, "topology", "no GPUs");
+  for (int v = 0; v < num_vertices(); ++v)
+    if (!(vertex(v).latency >= 0 && vertex(v).latency <= 1.0))
+      throw make_error(where, vertex(v).name, "latency must be from 0 to 1 s");
   for (const Link& l : links)
     if (!(l.bandwidth > 0))
       throw make_error(where, l.type + " link " + vertex(l.src).name + " -> " + vertex(l.dst).name,

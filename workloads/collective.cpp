@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -183,7 +184,15 @@ const ParamSet& collective_params() {
 namespace {
 
 ParamValues resolve_tuning(const System& sys) {
-  return collective_params().resolve(sys.collective, sys.source_path + ": collective");
+  ParamValues v = collective_params().resolve(sys.collective, sys.source_path + ": collective");
+  // NCCL runs at most 64 channels (MAXCHANNELS); more would only scale SM occupancy into nonsense.
+  double ch = v.get("channels");
+  if (!(ch == std::floor(ch) && ch >= 1 && ch <= 64)) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%.17g is not a whole number from 1 to 64", ch);
+    throw make_error(sys.source_path + ": collective", "channels", buf);
+  }
+  return v;
 }
 
 enum class Hw { NVL, PCI, NET };

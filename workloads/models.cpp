@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -119,7 +120,11 @@ ModelSpec parse_model(const nlohmann::json& j, const std::string& where) {
   ParamValues v = model_params().resolve(numeric, where);
   auto integer = [&](const std::string& k) -> long {
     double x = v.get(k);
-    if (std::floor(x) != x || x > 1e12) throw make_error(where, k, "must be a whole number (got " + std::to_string(x) + ")");
+    if (std::floor(x) != x || x > 1e12) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "must be a whole number up to 1e12 (got %.17g)", x);
+      throw make_error(where, k, buf);
+    }
     return static_cast<long>(x);
   };
   m.layers = integer("layers");

@@ -8,6 +8,7 @@
 #include <map>
 #include <tuple>
 
+#include "sim/data_files.h"
 #include "sim/error.h"
 #include "topology/topology.h"
 #include "workloads/collective.h"
@@ -80,7 +81,7 @@ SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, c
   SystemSpec s;
   const nlohmann::json& t = j.at("topology");
   s.gpu = j.value("accelerator", "h100");
-  s.gpus_per_node = t.value("gpus_per_node", 8);
+  s.gpus_per_node = t.contains("gpus_per_node") ? static_cast<int>(parse_quantity(t["gpus_per_node"].is_string() ? t["gpus_per_node"].get<std::string>() : t["gpus_per_node"].dump(), Unit::Count, "gpus_per_node")) : 8;
   nlohmann::json builtin = builtin_system(name);
   nlohmann::json params;
   if (!builtin.is_null()) {
@@ -91,7 +92,7 @@ SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, c
                            : parse_quantity(def, u, k);
     };
     double link = q("nvlink_bandwidth", Unit::Bandwidth, "25 GB/s");
-    double links = t.value("nvlinks_per_gpu", 18);
+    double links = q("nvlinks_per_gpu", Unit::Count, "18");
     double nic = q("nic_bandwidth", Unit::Bandwidth, "400 Gb/s");
     params = {{"gpus_per_node", s.gpus_per_node}, {"nvlink_busbw", links * link * (20.6 / 25.0)},
               {"nvlink_p2p", links * link * (20.6 / 25.0)}, {"nic_bandwidth", nic * 0.94}};
@@ -118,13 +119,9 @@ SystemSpec load_system(const std::string& name_or_path, int nodes) {
   else if (fs::exists(topo::systems_dir() + "/" + name_or_path + ".json")) fabric_path = topo::systems_dir() + "/" + name_or_path + ".json";
   nlohmann::json j;
   if (!fabric_path.empty()) {
-    std::ifstream in(fabric_path);
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      throw make_error(fabric_path, "", std::string("invalid JSON: ") + e.what());
-    }
+    j = parse_json_path(fabric_path);
     if (j.is_object() && j.contains("topology")) {
+      topo::system_from_json(j, fabric_path, nodes);  // checks every field: one error naming the file and field
       SystemSpec s = from_fabric_json(j, fabric_path, j.value("name", name));
       s.name = j.value("name", name);
       s.source = fabric_path;
