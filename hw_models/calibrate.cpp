@@ -138,6 +138,17 @@ double positive(double v, const std::string& path, const std::string& field) {
   return v;
 }
 
+// A measured fraction of the datasheet peak above 1.5 is a broken row (the preset loader would
+// reject the fitted curve, naming the output file instead of the row).
+double plausible(double eff, const std::string& path, const std::string& field) {
+  if (!(eff <= 1.5)) {
+    char b[128];
+    std::snprintf(b, sizeof b, "implies %.4g x the --hw preset's datasheet peak (at most 1.5 is plausible; is --hw the GPU measured?)", eff);
+    throw make_error(path, field, b);
+  }
+  return eff;
+}
+
 std::string fmt_us(double us) {
   char b[64];
   std::snprintf(b, sizeof b, "%.2f us", us);
@@ -195,18 +206,19 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
           for (size_t i = 0; i < rows.size(); ++i) {
             std::string w = idx("device_side.gemm", i);
             std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-            double m = num(rows[i], "m", P, w), n = num(rows[i], "n", P, w), k = num(rows[i], "k", P, w);
+            double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
+                 k = positive(num(rows[i], "k", P, w), P, w + ".k");
             double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
-            add_gemm(c.gemm_dev, c.gemm_dev_order, dt, 2.0 * m * n * k, tf * 1e12 / peak(dt));
+            add_gemm(c.gemm_dev, c.gemm_dev_order, dt, 2.0 * m * n * k, plausible(tf * 1e12 / peak(dt), P, w + ".tflops"));
           }
         }
         if (ds.contains("copy")) {
           const auto& rows = array_at(ds, "copy", P, "device_side");
           for (size_t i = 0; i < rows.size(); ++i) {
             std::string w = idx("device_side.copy", i);
-            double b = num(rows[i], "bytes", P, w);
+            double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes");
             double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
-            c.memory_dev.emplace_back(2.0 * b, g * 1e9 / hbm);
+            c.memory_dev.emplace_back(2.0 * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
           }
         }
         if (ds.contains("elementwise")) {
@@ -214,10 +226,10 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
           for (size_t i = 0; i < rows.size(); ++i) {
             std::string w = idx("device_side.elementwise", i);
             std::string op = str(rows[i], "op", P, w);
-            double b = num(rows[i], "bytes_per_operand", P, w);
+            double b = positive(num(rows[i], "bytes_per_operand", P, w), P, w + ".bytes_per_operand");
             double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
             double factor = micro_elementwise_factor(op, P, w + ".op");
-            c.memory_dev.emplace_back(factor * b, g * 1e9 / hbm);
+            c.memory_dev.emplace_back(factor * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
           }
         }
         used.push_back("device_side: CUDA-graph replay");
@@ -226,7 +238,7 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
         const auto& hd = in.j["host_dispatch"];
         if (!hd.is_object()) throw make_error(P, "host_dispatch", "expected an object");
         for (auto it = hd.begin(); it != hd.end(); ++it) {
-          double us = num(it.value(), "median_us", P, "host_dispatch." + it.key());
+          double us = positive(num(it.value(), "median_us", P, "host_dispatch." + it.key()), P, "host_dispatch." + it.key() + ".median_us");
           if (!c.host.contains(it.key())) c.host[it.key()] = fmt_us(us);
         }
         used.push_back("host_dispatch: no profiler");
@@ -241,11 +253,12 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
         for (size_t i = 0; i < rows.size(); ++i) {
           std::string w = idx("gemm", i);
           std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-          double m = num(rows[i], "m", P, w), n = num(rows[i], "n", P, w), k = num(rows[i], "k", P, w);
+          double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
+                 k = positive(num(rows[i], "k", P, w), P, w + ".k");
           double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-          double batch = rows[i].contains("batch") ? num(rows[i], "batch", P, w) : 1.0;
+          double batch = rows[i].contains("batch") ? positive(num(rows[i], "batch", P, w), P, w + ".batch") : 1.0;
           double flops = 2.0 * m * n * k * batch;
-          add_gemm(c.gemm_dev, c.gemm_dev_order, dt, flops, flops / (ms * 1e-3) / peak(dt));
+          add_gemm(c.gemm_dev, c.gemm_dev_order, dt, flops, plausible(flops / (ms * 1e-3) / peak(dt), P, w + ".device_ms"));
         }
         if (!rows.empty()) used.push_back("gemm");
       }
@@ -256,7 +269,7 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
           str(rows[i], "kernel", P, w);
           double moved = positive(num(rows[i], "bytes_moved", P, w), P, w + ".bytes_moved");
           double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-          c.memory_dev.emplace_back(moved, moved / (ms * 1e-3) / hbm);
+          c.memory_dev.emplace_back(moved, plausible(moved / (ms * 1e-3) / hbm, P, w + ".device_ms"));
         }
         if (!rows.empty()) used.push_back("memory");
       }
@@ -312,14 +325,15 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
       for (size_t i = 0; i < rows.size(); ++i) {
         std::string w = idx("gemm", i);
         std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-        double m = num(rows[i], "m", P, w), n = num(rows[i], "n", P, w), k = num(rows[i], "k", P, w);
-        double ms = num(rows[i], "median_ms", P, w);
+        double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
+                 k = positive(num(rows[i], "k", P, w), P, w + ".k");
+        double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
         double tf = num(rows[i], "tflops", P, w);
         if (c.gemm_dev.count(dt)) continue;
         if (ms < opt.min_legacy_gemm_ms) continue;
         positive(tf, P, w + ".tflops");
         if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), dt) == legacy_dtypes.end()) legacy_dtypes.push_back(dt);
-        c.gemm_legacy[dt].emplace_back(2.0 * m * n * k, tf * 1e12 / peak(dt));
+        c.gemm_legacy[dt].emplace_back(2.0 * m * n * k, plausible(tf * 1e12 / peak(dt), P, w + ".tflops"));
       }
     }
     if (!legacy_dtypes.empty()) {
@@ -339,10 +353,10 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
         const auto& rows = array_at(in.j, "copy", P, "");
         for (size_t i = 0; i < rows.size(); ++i) {
           std::string w = idx("copy", i);
-          double b = num(rows[i], "bytes", P, w), ms = num(rows[i], "median_ms", P, w);
+          double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes"), ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
           double g = num(rows[i], "gbps_rw", P, w);
           if (ms < opt.min_legacy_gemm_ms || !(g > 0)) continue;
-          c.memory_legacy.emplace_back(2.0 * b, g * 1e9 / hbm);
+          c.memory_legacy.emplace_back(2.0 * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
           any = true;
         }
       }
@@ -353,11 +367,11 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
       bool any = false;
       for (size_t i = 0; i < rows.size(); ++i) {
         std::string w = idx("sdpa", i);
-        double ms = num(rows[i], "median_ms", P, w);
+        double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
         double tf = num(rows[i], "tflops", P, w);
         if (ms < opt.min_legacy_sdpa_ms) continue;
         positive(tf, P, w + ".tflops");
-        c.attention.emplace_back(tf * 1e12 * ms * 1e-3, tf * 1e12 / base.peak_flops(Dtype::BF16));
+        c.attention.emplace_back(tf * 1e12 * ms * 1e-3, plausible(tf * 1e12 / base.peak_flops(Dtype::BF16), P, w + ".tflops"));
         any = true;
       }
       if (any) used.push_back("sdpa");

@@ -167,3 +167,37 @@ TEST(Calibrate, OrreryMicroSourceWritesTheFieldsCalibrationReads) {
                             "[\"host_device\"]", "[\"bytes\"]", "\"h2d_gbps\"", "\"d2h_gbps\"", "[\"env\"]"})
     EXPECT_NE(cu.find(field), std::string::npos) << field;
 }
+
+// Found by fuzzing the microbenchmark files: a zero or negative GEMM size, a negative legacy
+// median_ms (silently skipped) or a row implying 1e300 x the peak fitted a curve the preset
+// loader then rejected, naming the output file instead of the row; truncated JSON printed
+// nlohmann's exception tag.
+TEST(Calibrate, ImplausibleRowsNameTheInputRow) {
+  std::string dir = (std::filesystem::temp_directory_path() / "orrery_calib_fuzz").string();
+  std::filesystem::create_directories(dir);
+  auto base = read(src("validation/data/h100/host_device_micro.json"));
+  auto err = [&](const nlohmann::ordered_json& j, const std::string& text = "") {
+    std::string p = dir + "/micro_bad.json";
+    std::ofstream(p) << (text.empty() ? j.dump() : text);
+    CalibrateOptions o;
+    o.micro_paths = {p};
+    return error_of(o);
+  };
+  EXPECT_EQ(err(base), "");
+  auto j = base;
+  j["device_side"]["gemm"][6]["n"] = -0.001;
+  std::string e = err(j);
+  EXPECT_NE(e.find("micro_bad.json: device_side.gemm[6].n: must be greater than zero"), std::string::npos) << e;
+  j = base;
+  j["device_side"]["gemm"][2]["tflops"] = 1e300;
+  e = err(j);
+  EXPECT_NE(e.find("micro_bad.json: device_side.gemm[2].tflops"), std::string::npos) << e;
+  auto legacy = read(src("validation/data/h100/micro.json"));
+  legacy["gemm"][52]["median_ms"] = -1;
+  e = err(legacy);
+  EXPECT_NE(e.find("gemm[52].median_ms"), std::string::npos) << e;
+  e = err(base, base.dump().substr(0, 100));
+  EXPECT_NE(e.find("invalid JSON (parse error"), std::string::npos) << e;
+  EXPECT_EQ(e.find("json.exception"), std::string::npos) << e;
+  std::filesystem::remove_all(dir);
+}
