@@ -127,3 +127,28 @@ TEST(NcclTestsLog, SeveralCollectivesInOneLogAreRefused) {
     EXPECT_NE(std::string(e.what()).find("several collectives (all_reduce, all_gather)"), std::string::npos) << e.what();
   }
 }
+
+// Found by fuzzing the sample logs: a size of -1 was simulated as 1 byte, 8.5 printed as 8, 1e30
+// ended in a range error naming no file; a negative, zero, NaN or N/A time and a negative busbw
+// were compared as if measured. Each is now one error naming the log and line.
+TEST(NcclTestsLog, ImpossibleRowValuesNameTheLine) {
+  const std::string ok = "       8  2  float  sum  -1  15.11  0.00  0.00  0  15.03  0.00  0.00  0\n";
+  EXPECT_NO_THROW(parse_nccl_tests_text(ok, "x.log"));
+  EXPECT_NO_THROW(parse_nccl_tests_text("       8  2  float  sum  -1  15.11  0.00  0.00  N/A  N/A  N/A  N/A  N/A\n", "x.log"));
+  auto err = [](const std::string& row) {
+    try {
+      parse_nccl_tests_text("# header\n" + row, "x.log");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(err("      -1  2  float  sum  -1  15.11  0.00  0.00  0\n").rfind("x.log: line 2: size -1", 0), 0u);
+  EXPECT_NE(err("     8.5  2  float  sum  -1  15.11  0.00  0.00  0\n").find("size 8.5"), std::string::npos);
+  EXPECT_NE(err("    1e30  2  float  sum  -1  15.11  0.00  0.00  0\n").find("size 1e+30"), std::string::npos);
+  EXPECT_NE(err("       8  2  float  sum  -1  -15.1  0.00  0.00  0\n").find("time -15.1"), std::string::npos);
+  EXPECT_NE(err("       8  2  float  sum  -1    nan  0.00  0.00  0\n").find("time N/A"), std::string::npos);
+  EXPECT_NE(err("       8  2  float  sum  -1  15.11  0.00  -3.0  0\n").find("busbw -3"), std::string::npos);
+  EXPECT_NE(err("       8  2  float  sum  -1  15.11  0.00  0.00  0  -2  0.00  0.00  0\n").find("in-place time -2"),
+            std::string::npos);
+}

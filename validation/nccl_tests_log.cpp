@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -190,6 +191,25 @@ NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& p
       need(i + 5, r.algbw_in, "in-place algbw");
       need(i + 6, r.busbw_in, "in-place busbw");
     }
+    // Values nccl-tests cannot print: a negative, fractional or absurd size, a time that is not
+    // positive, a NaN or negative bandwidth (N/A is only printed for in-place columns).
+    auto bad = [&](const std::string& what) { return make_error(path, "line " + std::to_string(lineno), what); };
+    auto text_of = [](double v) {
+      if (std::isnan(v)) return std::string("N/A");
+      char b[48];
+      std::snprintf(b, sizeof b, "%.17g", v);
+      return std::string(b);
+    };
+    if (!(size >= 0 && size == std::floor(size) && size <= 1125899906842624.0))
+      throw bad("size " + text_of(size) + " is not a whole number of bytes from 0 to 1 PiB");
+    if (!(count >= 0 && count == std::floor(count))) throw bad("count " + text_of(count) + " is not a whole number");
+    if (!(r.time_us > 0 && std::isfinite(r.time_us))) throw bad("time " + text_of(r.time_us) + " us is not a positive number");
+    if (!(r.algbw >= 0 && std::isfinite(r.algbw))) throw bad("algbw " + text_of(r.algbw) + " is not a bandwidth (>= 0)");
+    if (!(r.busbw >= 0 && std::isfinite(r.busbw))) throw bad("busbw " + text_of(r.busbw) + " is not a bandwidth (>= 0)");
+    if (!std::isnan(r.time_us_in) && !(r.time_us_in > 0 && std::isfinite(r.time_us_in)))
+      throw bad("in-place time " + text_of(r.time_us_in) + " us is not a positive number");
+    for (double v : {r.algbw_in, r.busbw_in})
+      if (!std::isnan(v) && !(v >= 0 && std::isfinite(v))) throw bad("in-place bandwidth " + text_of(v) + " is not >= 0");
     log.rows.push_back(r);
   }
   if (log.collective.empty()) log.collective = collective_from_filename(path);
