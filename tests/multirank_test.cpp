@@ -176,3 +176,30 @@ TEST(MultiRank, NcclCollectiveKernelsWaitForEveryRank) {
   EXPECT_LT(r.step_time_s, 4e-3);
   EXPECT_NEAR(r.rank_step_s[0], r.rank_step_s[1], 0.1e-3);
 }
+
+// Found by fuzzing tests/data/multirank_gloo4: a bundle with rank 3 deleted ran three ranks and
+// reported a collective rank 3 "never did"; rank 0's files copied over rank 1's, or rank 2's
+// Kineto saying world_size 8, were accepted; et.99999999999.json.gz printed "stoi"; the
+// cross-rank errors named no bundle.
+TEST(MultiRank, RankFilesThatDisagreeNameTheFile) {
+  std::string dir = syn::temp_dir("rank_files");
+  syn::write_synthetic_bundle(dir, {allreduce({1024})}, 0, {0, 3});
+  syn::write_synthetic_bundle(dir, {allreduce({1024})}, 0, {1, 3});
+  std::string e = error_of([&] { run(dir); });  // rank 2 of 3 is missing
+  EXPECT_NE(e.find("kineto.0.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("distributedInfo.world_size: 3, but the bundle holds 2 ranks"), std::string::npos) << e;
+  syn::write_synthetic_bundle(dir, {allreduce({1024})}, 0, {1, 3});
+  fs::rename(dir + "/kineto.1.json", dir + "/kineto.2.json");
+  syn::write_synthetic_bundle(dir, {allreduce({1024})}, 0, {1, 3});
+  fs::copy_file(dir + "/et.1.json", dir + "/et.2.json", fs::copy_options::overwrite_existing);
+  e = error_of([&] { run(dir); });  // rank 1's capture filed as rank 2
+  EXPECT_NE(e.find("kineto.2.json: distributedInfo.rank: 1, but the file is rank 2's"), std::string::npos) << e;
+  fs::copy_file(dir + "/et.1.json", dir + "/et.123456789.json");
+  e = error_of([&] { run(dir); });
+  EXPECT_NE(e.find("et.123456789.json: rank number out of range"), std::string::npos) << e;
+  std::string mis = syn::temp_dir("mismatch_named");
+  syn::write_synthetic_bundle(mis, {allreduce({1024})}, 0, {0, 2});
+  syn::write_synthetic_bundle(mis, {allreduce({2048})}, 0, {1, 2});
+  e = error_of([&] { run(mis); });
+  EXPECT_EQ(e.rfind(mis + ": mismatched collectives", 0), 0u) << e;
+}

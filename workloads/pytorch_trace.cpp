@@ -187,6 +187,7 @@ std::vector<int> bundle_ranks(const std::string& dir) {
     if (dot == std::string::npos) continue;
     std::string r = rest.substr(0, dot);
     if (r.empty() || !std::all_of(r.begin(), r.end(), ::isdigit)) continue;
+    if (r.size() > 6) throw make_error(dir, n, "rank number out of range");
     ranks.insert(std::stoi(r));
   }
   return {ranks.begin(), ranks.end()};
@@ -328,6 +329,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
         st.process_groups[pg["pg_name"].is_string() ? pg["pg_name"].get<std::string>() : pg["pg_name"].dump()] = rk;
       }
     if (rank < 0) st.rank = kt["distributedInfo"].value("rank", 0);
+    else if (kt["distributedInfo"].contains("rank") && kt["distributedInfo"]["rank"] != rank)
+      throw make_error(st.kineto_path, "distributedInfo.rank",
+                       kt["distributedInfo"]["rank"].dump() + ", but the file is rank " + std::to_string(rank) + "'s");
   }
   const auto& evs = kt["traceEvents"];
   struct Ev {

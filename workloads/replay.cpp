@@ -524,10 +524,16 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   if (opt.scale_dp < 1) throw make_error("--scale-dp", std::to_string(opt.scale_dp), "must be >= 1");
   std::vector<CapturedStep> steps;
   if (multi) {
-    for (size_t i = 0; i < ranks.size(); ++i) {
+    for (size_t i = 0; i < ranks.size(); ++i)
       if (ranks[i] != static_cast<int>(i))
         throw make_error(opt.bundle, "et." + std::to_string(i) + ".json", "missing rank (ranks must be 0..N-1)");
+    for (size_t i = 0; i < ranks.size(); ++i) {
       steps.push_back(load_bundle(opt.bundle, ranks[i]));
+      // world_size stays 1 when the capture has no distributedInfo.
+      if (steps.back().world_size > 1 && steps.back().world_size != static_cast<int>(ranks.size()))
+        throw make_error(steps.back().kineto_path, "distributedInfo.world_size",
+                         std::to_string(steps.back().world_size) + ", but the bundle holds " + std::to_string(ranks.size()) +
+                             " ranks (et.0 .. et." + std::to_string(ranks.size() - 1) + ")");
     }
   } else {
     steps.push_back(load_bundle(opt.bundle));
@@ -707,7 +713,13 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
 
   for (auto& rep : reps) rep->start();
   eng->run();
-  if (matcher) matcher->check();
+  if (matcher) {
+    try {
+      matcher->check();
+    } catch (const Error& e) {
+      throw make_error(opt.bundle, "", e.what());  // which bundle the ranks disagree in
+    }
+  }
   for (auto& rep : reps)
     if (!rep->finished())
       throw Error("rank " + std::to_string(rep->rank()) + " never finished its step: blocked at host op '" +
