@@ -14,6 +14,7 @@
 
 #include "sim/error.h"
 #include "workloads/models.h"
+#include "support/errors.h"
 #include "workloads/train.h"
 
 using namespace orrery;
@@ -465,4 +466,38 @@ TEST(TrainCli, HardwareOverridesChangeTheResult) {
   EXPECT_GT(t2, t1);
   std::filesystem::remove(j1);
   std::filesystem::remove(j2);
+}
+
+// A fabric of fixed size (torus, ring, single switch, ...) trains without --nodes: its GPUs are
+// the job, every group is priced on its real links by the fabric model.
+TEST(TrainSystems, FixedTopologyFabricsTrainOnTheirOwnSize) {
+  SystemSpec torus = load_system("tpu-torus-4x4x4", 0);
+  EXPECT_TRUE(torus.fixed_topology);
+  EXPECT_EQ(torus.gpus(), 64);
+  auto comm = make_comm_model(torus, "auto");
+  EXPECT_TRUE(contains(comm->name(), "fabric")) << comm->name();
+  // TP 4 (neighbours on the torus) vs the same group on a single 16-GPU switch at its bandwidth:
+  // both positive, and the all-reduce grows with the message.
+  CommGroup g{4, 4, 1};
+  double small = comm->time(CollOp::AllReduce, 1e6, g), big = comm->time(CollOp::AllReduce, 1e8, g);
+  EXPECT_GT(small, 0);
+  EXPECT_GT(big, 10 * small);
+  ModelSpec m = load_model("llama3-8b");
+  TrainPlan p = plan(4, 1, 16, 1, 64, 4096);
+  Accelerator hw = load_accelerator(torus.gpu);
+  EventCore core;
+  TrainResult r = run_training(m, torus, p, hw, *comm, core);
+  EXPECT_GT(r.tp_exposed_s, 0);
+  EXPECT_GT(r.dp_exposed_s + r.tp_exposed_s, 0);
+  // The node count of a cluster file is its own unless --nodes says otherwise.
+  EXPECT_EQ(load_system("h100-cluster", 0).nodes, 4);
+  EXPECT_EQ(load_system("h100-cluster", 2).nodes, 2);
+  EXPECT_EQ(load_system("dgx-h100", 0).nodes, 1);
+  // --nodes on a fixed topology is refused, naming the file.
+  std::string e = syn::error_of([] { load_system("ring8", 4); });
+  EXPECT_TRUE(contains(e, "ring8.json")) << e;
+  EXPECT_TRUE(contains(e, "--nodes")) << e;
+  // A plan that does not add up to the topology's GPUs is the usual one-line error.
+  e = syn::error_of([&] { validate_plan(m, plan(4, 1, 8, 1, 64, 4096), torus); });
+  EXPECT_TRUE(contains(e, "does not match the GPU count 64")) << e;
 }

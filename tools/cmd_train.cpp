@@ -13,10 +13,12 @@ namespace orrery::cli {
 TrainOptions parse_train_options(const Args& a) {
   TrainOptions o;
   if (!a.has("--model")) throw make_error("--model", "", "required (preset name or model.json)");
-  if (!a.has("--nodes")) throw make_error("--nodes", "", "required (number of nodes)");
   o.model = a.get("--model");
   o.system = a.get("--system", "dgx-h100");
-  o.nodes = static_cast<int>(a.get_int("--nodes", 1));
+  // Without --nodes: the size the system describes (a fixed topology's GPUs, a cluster file's
+  // node count, one node of the built-in systems).
+  o.nodes = static_cast<int>(a.get_int("--nodes", 0));
+  if (a.has("--nodes") && o.nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
   TrainPlan& p = o.plan;
   p.tp = static_cast<int>(a.get_int("--tp", 1));
   p.pp = static_cast<int>(a.get_int("--pp", 1));
@@ -92,7 +94,7 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                for (auto& x : args)
                  if (x == "--help" || x == "-h") {
                    std::printf(
-                       "usage: orrery train --model NAME|model.json --system dgx-h100|dgx-a100|system.json --nodes N\n"
+                       "usage: orrery train --model NAME|model.json --system dgx-h100|dgx-a100|system.json [--nodes N]\n"
                        "         --tp T --pp P [--vp V] --dp D [--cp C] [--ep E] --micro-batch m --global-batch B\n"
                        "         [--seq S] [--precision bf16|fp8] [--grad-precision fp32|bf16]\n"
                        "         [--recompute none|selective|full] [--sequence-parallel]\n"

@@ -63,6 +63,7 @@ nlohmann::json SystemSpec::to_json() const {
           {"gpu", gpu},
           {"nodes", nodes},
           {"gpus_per_node", gpus_per_node},
+          {"fixed_topology", fixed_topology},
           {"nvlink_busbw", format_quantity(nvlink_busbw, Unit::Bandwidth)},
           {"nvlink_p2p", format_quantity(nvlink_p2p, Unit::Bandwidth)},
           {"nic_bandwidth", format_quantity(nic_bandwidth, Unit::Bandwidth)},
@@ -111,7 +112,7 @@ SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, c
 
 SystemSpec load_system(const std::string& name_or_path, int nodes) {
   namespace fs = std::filesystem;
-  if (nodes < 1) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
+  if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
   std::string name = fs::path(name_or_path).stem().string();
   // 1. systems/NAME.json of the fabric (or a path to such a file): topology-backed.
   std::string fabric_path;
@@ -121,12 +122,20 @@ SystemSpec load_system(const std::string& name_or_path, int nodes) {
   if (!fabric_path.empty()) {
     j = parse_json_path(fabric_path);
     if (j.is_object() && j.contains("topology")) {
-      topo::system_from_json(j, fabric_path, nodes);  // checks every field: one error naming the file and field
+      // Checks every field: one error naming the file and field.
+      topo::System built = topo::system_from_json(j, fabric_path, nodes);
       SystemSpec s = from_fabric_json(j, fabric_path, j.value("name", name));
       s.name = j.value("name", name);
       s.source = fabric_path;
       s.fabric = fabric_path;
-      s.nodes = nodes;
+      const std::string type = j["topology"].value("type", "");
+      if (type == "nvswitch") {
+        s.nodes = nodes > 0 ? nodes : std::max(1, built.topo.nodes);
+      } else {
+        s.fixed_topology = true;
+        s.nodes = 1;
+        s.gpus_per_node = built.topo.num_gpus();
+      }
       return s;
     }
   }
@@ -152,7 +161,7 @@ SystemSpec load_system(const std::string& name_or_path, int nodes) {
   s.coll_base_latency = v.get("coll_base_latency");
   s.intra_hop_latency = v.get("intra_hop_latency");
   s.inter_hop_latency = v.get("inter_hop_latency");
-  s.nodes = nodes;
+  s.nodes = std::max(1, nodes);
   return s;
 }
 
@@ -205,7 +214,7 @@ namespace {
 // the group's global ranks follow the Megatron layout (members `stride` apart).
 class FabricComm : public CommModel {
  public:
-  FabricComm(const SystemSpec& s) : sys_(coll::load_system(s.fabric, s.nodes)) {}
+  FabricComm(const SystemSpec& s) : sys_(coll::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes)) {}
   double time(CollOp op, double bytes, const CommGroup& g) const override {
     if (bytes <= 0) return 0;
     if (op != CollOp::SendRecv && g.size <= 1) return 0;
@@ -246,7 +255,9 @@ std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::strin
   // The fabric's tuner is NCCL's SM90 cost model (NVLink4/NVLS, Hopper ceilings): use it for
   // Hopper GPUs; other GPUs (A100: no NVLS, SM80 ceilings) keep the built-in model.
   bool hopper = s.gpu == "h100" || s.gpu == "h200";
-  if (!s.fabric.empty() && hopper) return std::make_unique<FabricComm>(s);
+  // A fixed topology (torus, ring, ...) has no NVLink/NIC figures for the built-in model: the
+  // fabric prices its groups on the real links.
+  if (!s.fabric.empty() && (hopper || s.fixed_topology)) return std::make_unique<FabricComm>(s);
   return std::make_unique<AlphaBetaComm>(s);
 }
 

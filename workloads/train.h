@@ -36,6 +36,9 @@ struct SystemSpec {
   std::string gpu = "h100";    // accelerator preset
   int gpus_per_node = 8;
   int nodes = 1;
+  // A fabric of fixed size (ring, torus, dragonfly, single switch, graph): all its GPUs form one
+  // "node" for the rank layout and the fabric model prices every group on the real topology.
+  bool fixed_topology = false;
   double nvlink_busbw = 0;     // NCCL ring bus bandwidth inside a node (B/s)
   double nvlink_p2p = 0;       // point-to-point bandwidth inside a node (B/s)
   double nic_bandwidth = 0;    // achieved bandwidth of one GPU's NIC (B/s)
@@ -45,6 +48,7 @@ struct SystemSpec {
   int gpus() const { return gpus_per_node * nodes; }
   nlohmann::json to_json() const;
 };
+// nodes = 0: the size the system describes (a fabric file's topology.nodes, else 1).
 SystemSpec load_system(const std::string& name_or_path, int nodes);
 
 // ---------------------------------------------------------------- communication model
