@@ -252,6 +252,15 @@ TEST(Chakra, CaptureBundleConvertsOneTracePerRank) {
     auto mf = write_bundle_chakra(multi, dir, "m");
     EXPECT_EQ(mf.size(), 4u);
     EXPECT_TRUE(fs::exists(dir + "/m.3.et"));
+    // gloo records no group size: the collectives carry the process group's (4 ranks), never 0
+    // (which chakra-run used to cost as nothing).
+    int colls = 0;
+    for (auto& n : read_chakra(mf[0]).nodes)
+      if (n.type == ChakraNodeType::CommColl) {
+        ++colls;
+        EXPECT_EQ(n.attr_num("comm_group_size", -1), 4) << n.name;
+      }
+    EXPECT_GT(colls, 0);
     fs::remove_all(dir);
   }
 }

@@ -493,7 +493,15 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
           else if (cc.name.find("barrier") != std::string::npos) ct = ChakraCollType::Barrier;
           else if (cc.name == "reduce" || cc.name == "_reduce") ct = ChakraCollType::Reduce;
           n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(ct)));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", cc.pg_size));
+          // gloo captures record no group size: take the process group's ranks from Kineto's
+          // distributedInfo, else the world size (0 would mean "unknown").
+          std::int64_t group = cc.pg_size;
+          if (group <= 0) {
+            auto pg = st.process_groups.find(cc.pg_name);
+            group = pg != st.process_groups.end() && !pg->second.empty() ? static_cast<std::int64_t>(pg->second.size())
+                                                                         : static_cast<std::int64_t>(st.world_size);
+          }
+          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", group));
         }
         n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(cc.bytes)));
         n.attrs.push_back(ChakraAttr::make_string("pg_name", cc.pg_name));
@@ -737,6 +745,7 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, co
         d = in_node(k, n, [&] { return comm.time(CollOp::SendRecv, size, CommGroup{2, 1}); });
       } else {
         int gs = static_cast<int>(node.attr_num("comm_group_size", R));
+        if (gs <= 0) gs = static_cast<int>(R);  // 0: unknown size, as if absent (all traces)
         int pn = static_cast<int>(node.attr_num("comm_group_per_node", std::min(gs, 8)));
         d = node.duration_micros > 0 && size <= 0 ? static_cast<double>(node.duration_micros) * 1e-6
                                                   : in_node(k, n, [&] { return comm.time(coll_op(node.attr_num("comm_type", 0)), size, CommGroup{gs, pn}); });
