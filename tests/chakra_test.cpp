@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/errors.h"
 #include "sim/error.h"
 #include "workloads/chakra.h"
 #include "workloads/train.h"
@@ -327,4 +328,35 @@ TEST(Chakra, BadTracesNameFileNodeAndField) {
   EXPECT_NE(e.find("bad.0.et: node 11"), std::string::npos) << e;
   EXPECT_NE(e.find("beyond the simulator's range"), std::string::npos) << e;
   fs::remove_all(tmp("orrery_chakra_bad"));
+}
+
+// A receive whose send is in no trace never completes: the error names the trace and the node.
+TEST(Chakra, UnmatchedReceiveNamesTraceAndNode) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  std::string dir = tmp("orrery_chakra_deadlock");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  ChakraTrace r0, r1;
+  ChakraNode recv;
+  recv.id = 42;
+  recv.name = "recv_from_1";
+  recv.type = ChakraNodeType::CommRecv;
+  recv.attrs = {ChakraAttr::make_int64("comm_src", 1), ChakraAttr::make_int64("comm_dst", 0),
+                ChakraAttr::make_int64("comm_tag", 7), ChakraAttr::make_int64("comm_size", 1 << 20)};
+  r0.nodes.push_back(recv);
+  ChakraNode comp;
+  comp.id = 1;
+  comp.name = "gemm";
+  comp.type = ChakraNodeType::Comp;
+  comp.duration_micros = 10;
+  r1.nodes.push_back(comp);
+  write_chakra(dir + "/t.0.et", r0);
+  write_chakra(dir + "/t.1.et", r1);
+  SystemSpec s = load_system("dgx-h100", 1);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  std::string e = syn::error_of([&] { run_chakra_dir(dir, hw, *comm); });
+  EXPECT_NE(e.find("t.0.et: node 42"), std::string::npos) << e;
+  EXPECT_NE(e.find("never matched a send"), std::string::npos) << e;
+  fs::remove_all(dir);
 }

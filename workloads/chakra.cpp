@@ -788,7 +788,13 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, co
     res.rank_time_s.push_back(rs[k].end);
     res.makespan_s = std::max(res.makespan_s, rs[k].end);
   }
-  if (!recv_wait.empty()) throw make_error(dir, "", std::to_string(recv_wait.size()) + " receives never matched a send (deadlock)");
+  if (!recv_wait.empty()) {
+    // Name the first receive left waiting: its trace, node and the send it expected.
+    const auto& [key, at] = *recv_wait.begin();
+    throw make_error(res.files[at.first], node_label(rs[at.first].t.nodes[at.second]),
+                     "receive from rank " + std::to_string(std::get<0>(key)) + " (tag " + std::to_string(std::get<2>(key)) +
+                         ") never matched a send (deadlock); " + std::to_string(recv_wait.size()) + " receive(s) unmatched in " + dir);
+  }
   return res;
 }
 
