@@ -305,3 +305,38 @@ TEST(Collective, NoNvlsWithoutInSwitchReduction) {
   spec.algo = coll::Algo::NVLS;
   EXPECT_THROW(coll::simulate_collective(a100, spec), Error);
 }
+
+// --sys-set what-ifs: a faster NVLink lane moves ring and NVLS collectives (the tuner's usable
+// NVLink bandwidth follows the topology unless the system fixes nvlink_bw), the NIC moves
+// inter-node traffic, and a bad override is one error naming the flag or the file and field.
+TEST(Collective, SystemOverridesMoveTheCollectives) {
+  System base = load_system("dgx-h100");
+  System fast = load_system("dgx-h100", 0, {"nvlink_bandwidth=50GB/s"});
+  double b = simulate_collective(base, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)).busbw;
+  double f = simulate_collective(fast, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)).busbw;
+  EXPECT_NEAR(f / b, 2.0, 0.1);
+  // An explicit collective.nvlink_bw wins over the derived one.
+  System pinned = load_system("dgx-h100", 0, {"nvlink_bandwidth=50GB/s", "collective.nvlink_bw=20.6GB/s"});
+  EXPECT_NEAR(simulate_collective(pinned, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)).busbw / b, 1.0, 0.01);
+  // collective.* lands in the tuner section: NVLS off leaves ring for all_reduce.
+  System no_nvls = load_system("dgx-h100", 0, {"collective.nvls=0"});
+  Choice c;
+  collective_time_estimate(no_nvls, spec(Op::AllReduce, GiB), &c);
+  EXPECT_NE(c.algo, Algo::NVLS);
+  // Inter-node: half the NIC bandwidth, slower 16-GPU all_reduce.
+  System two = load_system("h100-cluster", 2), slow = load_system("h100-cluster", 2, {"nic_bandwidth=200Gb/s"});
+  EXPECT_GT(collective_time_estimate(slow, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)),
+            1.5 * collective_time_estimate(two, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)));
+  auto err = [](const std::vector<std::string>& o) {
+    try {
+      System s = load_system("dgx-h100", 0, o);
+      collective_time_estimate(s, spec(Op::AllReduce, GiB));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(err({"nvlink_bandwidth"}).find("--sys-set"), std::string::npos);
+  EXPECT_NE(err({"nvlink_bandwidth=-5GB/s"}).find("topology: nvlink_bandwidth"), std::string::npos);
+  EXPECT_NE(err({"nvlink_bandwith=5GB/s"}).find("nvlink_bandwith: unknown parameter"), std::string::npos);
+}

@@ -501,3 +501,23 @@ TEST(TrainSystems, FixedTopologyFabricsTrainOnTheirOwnSize) {
   e = syn::error_of([&] { validate_plan(m, plan(4, 1, 8, 1, 64, 4096), torus); });
   EXPECT_TRUE(contains(e, "does not match the GPU count 64")) << e;
 }
+
+TEST(TrainSystems, SystemOverridesReachTheFabricModelOrAreRefused) {
+  ModelSpec m = load_model("llama3-8b");
+  TrainPlan p = plan(8, 1, 1, 1, 8, 4096);
+  auto tp_time = [&](const std::vector<std::string>& o) {
+    SystemSpec s = load_system("dgx-h100", 1, o);
+    auto comm = make_comm_model(s, "auto");
+    Accelerator hw = load_accelerator(s.gpu);
+    EventCore core;
+    return run_training(m, s, p, hw, *comm, core).tp_exposed_s;
+  };
+  EXPECT_LT(tp_time({"nvlink_bandwidth=50GB/s"}), 0.75 * tp_time({}));
+  // The built-in comm model does not read the fabric: a what-if there would change nothing.
+  SystemSpec a100 = load_system("dgx-a100", 1, {"nvlink_bandwidth=50GB/s"});
+  std::string e = syn::error_of([&] { make_comm_model(a100, "auto"); });
+  EXPECT_TRUE(contains(e, "--comm fabric")) << e;
+  EXPECT_NO_THROW(make_comm_model(a100, "fabric"));
+  e = syn::error_of([] { load_system("dgx-h100", 1, {"collective.bogus=1"}); });
+  EXPECT_TRUE(contains(e, "bogus")) << e;
+}

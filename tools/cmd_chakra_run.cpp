@@ -10,9 +10,9 @@ namespace orrery::cli {
 namespace {
 Register reg("chakra-run", "simulate a directory of Chakra execution traces (*.et) on a system",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--system", "--nodes", "--comm"}, {});
+               Args a(args, {"--system", "--nodes", "--comm", "--sys-set"}, {});
                if (a.positional().size() != 1) throw make_error("chakra-run", "", "usage: orrery chakra-run DIR --system dgx-h100|dgx-a100|system.json");
-               SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)));
+               SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)), a.all("--sys-set"));
                Accelerator hw = load_accelerator(s.gpu);
                auto comm = make_comm_model(s, a.get("--comm", "auto"));
                ChakraRunResult r = run_chakra_dir(a.positional()[0], hw, *comm);

@@ -1,5 +1,5 @@
 // `orrery collective --op all_reduce --system dgx-h100 [--nodes N] [--algo auto|ring|tree|nvls|...]
-//   [--proto auto|ll|ll128|simple] -b 8 -e 8G -f 2 [--json out.json] [--csv out.csv]`: an nccl-tests style sweep.
+//   [--proto auto|ll|ll128|simple] -b 8 -e 8G -f 2 [--sys-set key=value]... [--json out.json] [--csv out.csv]`: an nccl-tests style sweep.
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -35,7 +35,7 @@ std::vector<int> parse_ranks(const std::string& text) {
 }
 
 int run(const std::vector<std::string>& args) {
-  Args a(args, {"--op", "--system", "--nodes", "--algo", "--proto", "-b", "-e", "-f", "--json", "--csv", "--ranks", "--dtype",
+  Args a(args, {"--op", "--system", "--nodes", "--algo", "--proto", "-b", "-e", "-f", "--json", "--csv", "--sys-set", "--ranks", "--dtype",
                 "--engine", "--root", "--minbytes", "--maxbytes", "--stepfactor", "-d"},
          {"--detailed"});
   coll::CollectiveSpec base;
@@ -49,7 +49,7 @@ int run(const std::vector<std::string>& args) {
   base.root = static_cast<int>(a.get_int("--root", 0));
   long nodes = a.get_int("--nodes", 0);
   if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
-  topo::System sys = topo::load_system(a.get("--system", "dgx-h100"), static_cast<int>(nodes));
+  topo::System sys = topo::load_system(a.get("--system", "dgx-h100"), static_cast<int>(nodes), a.all("--sys-set"));
   if (a.has("--ranks")) base.ranks = parse_ranks(a.get("--ranks"));
   std::uint64_t b = parse_cli_size(a.get("-b", a.get("--minbytes", "8")), "-b");
   std::uint64_t e = parse_cli_size(a.get("-e", a.get("--maxbytes", "8G")), "-e");

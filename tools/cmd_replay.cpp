@@ -73,7 +73,7 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp"}, {"--quiet"});
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set"}, {"--quiet"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
                              "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
@@ -90,7 +90,7 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                      chakra |= e.path().extension() == ".et";
                    }
                  if (chakra && !et_json) {
-                   SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)));
+                   SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)), a.all("--sys-set"));
                    Accelerator hw = load_accelerator(s.gpu, a.all("--set"));
                    auto comm = make_comm_model(s, "auto");
                    ChakraRunResult r = run_chakra_dir(dir, hw, *comm);
@@ -122,6 +122,7 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                o.system = a.get("--system", "dgx-h100");
                o.nodes = static_cast<int>(a.get_int("--nodes", 0));
                o.scale_dp = static_cast<int>(a.get_int("--scale-dp", 1));
+               o.system_overrides = a.all("--sys-set");
                ReplayResult r = replay_bundle(o);
                if (!a.has("--quiet")) print_summary(r);
                std::string json_path = a.get("--json");

@@ -10,14 +10,14 @@ namespace orrery::cli {
 namespace {
 Register reg("topo", "summarize a system's topology (GPUs, switches, links, diameter, bisection); --dot, --json",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--nodes", "--dot", "--json"}, {});
+               Args a(args, {"--nodes", "--dot", "--json", "--sys-set"}, {});
                if (a.positional().size() != 1) {
                  std::fprintf(stderr, "usage: orrery topo SYSTEM [--nodes N] [--dot out.dot] [--json out.json]\n");
                  return 2;
                }
                long nodes = a.get_int("--nodes", 0);
                if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
-               topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes));
+               topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes), a.all("--sys-set"));
                topo::Summary s = sys.topo.summary();
                std::printf("system:     %s\n", sys.name.c_str());
                if (!sys.description.empty()) std::printf("            %s\n", sys.description.c_str());

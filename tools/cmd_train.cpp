@@ -47,6 +47,7 @@ TrainOptions parse_train_options(const Args& a) {
   o.timeline_path = a.get("--timeline");
   o.check_memory = !a.has("--no-memory-check");
   o.hw_overrides = a.all("--set");
+  o.sys_overrides = a.all("--sys-set");
   return o;
 }
 
@@ -102,6 +103,7 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                        "         [--timeline out.json] [--json out.json] [--csv kernels.csv] [--engine systemc|event]\n"
                        "         [--no-memory-check]\n"
                        "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
+                       "         [--sys-set key=value ...]     (system overrides: topology.K or collective.K, see orrery describe)\n"
                        "models: workloads/models/*.json (see docs/training.md)\n");
                    return 0;
                  }

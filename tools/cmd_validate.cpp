@@ -72,7 +72,8 @@ struct NcclCompare {
   double worst_pct = 0;
 };
 
-NcclCompare compare_nccl(const std::string& path, const std::string& system, const std::string& op_flag, int nodes,
+NcclCompare compare_nccl(const std::string& path, const std::string& system, const std::vector<std::string>& sys_set,
+                         const std::string& op_flag, int nodes,
                          const std::string& engine) {
   NcclCompare c;
   c.log = parse_nccl_tests_log(path);
@@ -94,7 +95,7 @@ NcclCompare compare_nccl(const std::string& path, const std::string& system, con
                      "*_perf name): pass --op");
   coll::CollectiveSpec base;
   base.op = coll::parse_op(coll_name);
-  topo::System sys = topo::load_system(system, nodes);
+  topo::System sys = topo::load_system(system, nodes, sys_set);
   c.system = sys.name;
   int n = c.log.ranks > 0 ? c.log.ranks : sys.topo.num_gpus();
   if (n > sys.topo.num_gpus())
@@ -247,7 +248,7 @@ int run_kernel_transfer(const Args& a) {
 int run(const std::vector<std::string>& args) {
   Args a(args,
          {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--csv", "--set", "--engine", "--nccl-tests",
-          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set"},
+          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set"},
          {"--help", "--quiet", "--kernel-transfer"});
   if (a.has("--help")) {
     std::printf("%s", kUsage);
@@ -392,7 +393,7 @@ int run(const std::vector<std::string>& args) {
     long nodes = a.get_int("--nodes", 0);
     if (nodes < 0) throw make_error("--nodes", a.get("--nodes"), "must not be negative");
     for (auto& log_path : logs) {
-      NcclCompare c = compare_nccl(log_path, a.get("--system"), a.get("--op"), static_cast<int>(nodes), engine);
+      NcclCompare c = compare_nccl(log_path, a.get("--system"), a.all("--sys-set"), a.get("--op"), static_cast<int>(nodes), engine);
       std::printf("\n# %s: %s on %s, %d ranks (nccl-tests vs orrery collective)\n", log_path.c_str(),
                   c.series.collective.c_str(), c.system.c_str(), c.ranks);
       std::printf("# %12s %12s %12s %10s %10s %9s\n", "size (B)", "meas us", "sim us", "meas busbw", "sim busbw", "error");

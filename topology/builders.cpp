@@ -474,11 +474,42 @@ std::string systems_dir() { return data_dir("ORRERY_SYSTEMS", "systems"); }
 
 std::vector<std::string> list_systems() { return json_stems(systems_dir()); }
 
-System system_from_json(const nlohmann::json& j0, const std::string& where, int nodes) {
+System system_from_json(const nlohmann::json& j0, const std::string& where, int nodes,
+                        const std::vector<std::string>& overrides) {
   if (!j0.is_object()) throw make_error(where, "", "expected a JSON object");
   nlohmann::json j = j0;
   if (!j.contains("topology")) throw make_error(where, "topology", "missing");
   if (!j["topology"].is_object()) throw make_error(where, "topology", "expected an object");
+  // --sys-set: written into the description before it is checked, so a what-if goes through the
+  // same validation (units, ranges, unknown keys) as the file.
+  for (const std::string& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == o.size())
+      throw make_error("--sys-set", o, "expected key=value (e.g. nvlink_bandwidth=50GB/s or collective.nvls=0)");
+    std::string key = o.substr(0, eq), value = o.substr(eq + 1);
+    std::string section;
+    if (key.rfind("topology.", 0) == 0) {
+      section = "topology";
+      key = key.substr(9);
+    } else if (key.rfind("collective.", 0) == 0) {
+      section = "collective";
+      key = key.substr(11);
+    } else {
+      std::string type = str_field(j["topology"], "type", "", where + ": topology");
+      const ParamSet* ps = nullptr;
+      for (auto& t : topology_types())
+        if (t == type) ps = &topology_params(type);
+      bool topo_key = ps && ps->find(key) != nullptr;
+      section = topo_key ? "topology" : "collective";  // the tuner rejects a key it does not know
+    }
+    if (key.empty()) throw make_error("--sys-set", o, "empty parameter name");
+    if (section == "collective" && j.contains("collective") && !j["collective"].is_object())
+      throw make_error(where, "collective", "expected an object");
+    // Numbers stay numbers (counts, ratios); anything with a unit stays text for the parser.
+    char* end = nullptr;
+    double num = std::strtod(value.c_str(), &end);
+    j[section][key] = end && *end == 0 ? nlohmann::json(num) : nlohmann::json(value);
+  }
   if (nodes > 0) {
     if (str_field(j["topology"], "type", "", where + ": topology") != "nvswitch")
       throw make_error(where, "--nodes", "only NVSwitch-node clusters (topology type nvswitch) take --nodes");
@@ -511,9 +542,9 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   return s;
 }
 
-System load_system(const std::string& name_or_path, int nodes) {
+System load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {
   std::string path = find_data_file(name_or_path, systems_dir(), "--system", "unknown system", "known", ", or a JSON file");
-  return system_from_json(parse_json_path(path), path, nodes);
+  return system_from_json(parse_json_path(path), path, nodes, overrides);
 }
 
 }  // namespace orrery::topo

@@ -3,7 +3,7 @@
 // directed links (bandwidth per direction, latency), plus routing.
 //
 // Public API (stable):
-//   System load_system(name_or_path, nodes = 0, overrides = {})   systems/NAME.json or a path
+//   System load_system(name_or_path, nodes = 0, overrides = {})   systems/NAME.json or a path (+ --sys-set)
 //   Topology build_topology(const nlohmann::json& desc, where)     from a "topology" object
 //   Topology::route(src_vertex, dst_vertex, flow_hash) -> Route     links with the fraction of
 //       the flow each carries (NVSwitch planes are sprayed: fractions sum to 1 per stage)
@@ -161,9 +161,13 @@ struct System {
 };
 
 // systems/NAME.json (ORRERY_SYSTEMS overrides the folder) or a JSON file path.
-// nodes > 0 overrides topology.nodes (parametric clusters). Errors name the file and field.
-System load_system(const std::string& name_or_path, int nodes = 0);
-System system_from_json(const nlohmann::json& j, const std::string& where, int nodes = 0);
+// nodes > 0 overrides topology.nodes (parametric clusters). overrides ("--sys-set"): "key=value"
+// with key `topology.K`, `collective.K`, or a bare K (a parameter of the topology's type, else of
+// the collective tuner), e.g. nvlink_bandwidth=50GB/s, nic_bandwidth=800Gb/s, collective.nvls=0.
+// Errors name the file and field.
+System load_system(const std::string& name_or_path, int nodes = 0, const std::vector<std::string>& overrides = {});
+System system_from_json(const nlohmann::json& j, const std::string& where, int nodes = 0,
+                        const std::vector<std::string>& overrides = {});
 std::string systems_dir();
 std::vector<std::string> list_systems();
 

@@ -122,7 +122,10 @@ const ParamSet& collective_params() {
       "collective",
       "collective tuner: NCCL's public cost model (src/graph/tuning.cc, NVIDIA/nccl) for SM90 + NVLink4 + IB",
       {ParamDecl{"channels", Unit::Count, "16", "NCCL channels (one SM each) for ring/tree/NVLS", true},
-       B("nvlink_bw", "20.6 GB/s", "usable bandwidth per NVLink per direction (NCCL SM90_NVLINK_BW)"),
+       B("nvlink_bw", "20.6 GB/s",
+         "usable bandwidth per NVLink per direction (NCCL SM90_NVLINK_BW); when a system does not set it: "
+         "nvlink_efficiency x the topology's nvlink_bandwidth"),
+       R("nvlink_efficiency", "0.824", "usable fraction of an NVLink lane (NCCL's 20.6 GB/s of NVLink4's 25 GB/s)"),
        R("nvls_efficiency", "0.85", "NVLS in-switch reduction efficiency on Hopper (NCCL nvlsEfficiency)"),
        B("ll_max_bw_1node", "87.7 GB/s", "LL bandwidth ceiling, 1 node, Hopper (NCCL llMaxBws)"),
        B("ll_max_bw_2nodes", "22.5 GB/s", "LL bandwidth ceiling, 2 nodes"),
@@ -185,6 +188,15 @@ namespace {
 
 ParamValues resolve_tuning(const System& sys) {
   ParamValues v = collective_params().resolve(sys.collective, sys.source_path + ": collective");
+  // The usable NVLink bandwidth follows the topology's links unless the system fixes it, so a
+  // what-if on nvlink_bandwidth moves the collectives (25 GB/s lanes give NCCL's 20.6 GB/s).
+  if (!(sys.collective.is_object() && sys.collective.contains("nvlink_bw")) && sys.topo.params.is_object() &&
+      sys.topo.params.contains("nvlink_bandwidth")) {
+    const auto& lane = sys.topo.params["nvlink_bandwidth"];  // resolved: "25 GB/s"
+    double bw = lane.is_number() ? lane.get<double>()
+                                 : parse_quantity(lane.get<std::string>(), Unit::Bandwidth, "topology.nvlink_bandwidth");
+    v.set("nvlink_bw", v.get("nvlink_efficiency") * bw);
+  }
   // NCCL runs at most 64 channels (MAXCHANNELS); more would only scale SM occupancy into nonsense.
   double ch = v.get("channels");
   if (!(ch == std::floor(ch) && ch >= 1 && ch <= 64)) {

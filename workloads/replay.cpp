@@ -570,7 +570,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   std::unique_ptr<topo::System> sys;
   std::unique_ptr<coll::Fabric> fabric;
   if (multi || dp > 1) {
-    sys = std::make_unique<topo::System>(coll::load_system(opt.system, opt.nodes));
+    sys = std::make_unique<topo::System>(coll::load_system(opt.system, opt.nodes, opt.system_overrides));
     int need = multi ? nranks : dp;
     if (sys->topo.num_gpus() < need)
       throw make_error("--system", opt.system,

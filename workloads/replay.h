@@ -25,6 +25,7 @@ struct ReplayOptions {
   std::string system = "dgx-h100";     // fabric for multi-rank bundles and --scale-dp
   int nodes = 0;                       // --nodes for parametric systems
   int scale_dp = 1;                    // grow a single-rank data-parallel capture to N ranks
+  std::vector<std::string> system_overrides;  // --sys-set on the fabric (multi-rank, --scale-dp)
 };
 
 // Per-kernel comparison row (simulated vs the trace's measured duration).

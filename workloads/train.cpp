@@ -110,7 +110,7 @@ SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, c
 }
 }  // namespace
 
-SystemSpec load_system(const std::string& name_or_path, int nodes) {
+SystemSpec load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
   if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
   std::string name = fs::path(name_or_path).stem().string();
@@ -123,11 +123,13 @@ SystemSpec load_system(const std::string& name_or_path, int nodes) {
     j = parse_json_path(fabric_path);
     if (j.is_object() && j.contains("topology")) {
       // Checks every field: one error naming the file and field.
-      topo::System built = topo::system_from_json(j, fabric_path, nodes);
+      topo::System built = topo::system_from_json(j, fabric_path, nodes, overrides);
+      coll::collective_params().resolve(built.collective, fabric_path + ": collective");  // unknown keys
       SystemSpec s = from_fabric_json(j, fabric_path, j.value("name", name));
       s.name = j.value("name", name);
       s.source = fabric_path;
       s.fabric = fabric_path;
+      s.overrides = overrides;
       const std::string type = j["topology"].value("type", "");
       if (type == "nvswitch") {
         s.nodes = nodes > 0 ? nodes : std::max(1, built.topo.nodes);
@@ -140,6 +142,9 @@ SystemSpec load_system(const std::string& name_or_path, int nodes) {
     }
   }
   // 2. built-in table, 3. a train-system JSON {"name", "gpu", "params"}.
+  if (!overrides.empty())
+    throw make_error("--sys-set", overrides.front(),
+                     "applies to fabric systems (systems/*.json); " + name_or_path + " is a built-in table or train-system file");
   SystemSpec s;
   s.source = "built-in";
   std::string where = name_or_path;
@@ -214,7 +219,7 @@ namespace {
 // the group's global ranks follow the Megatron layout (members `stride` apart).
 class FabricComm : public CommModel {
  public:
-  FabricComm(const SystemSpec& s) : sys_(coll::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes)) {}
+  FabricComm(const SystemSpec& s) : sys_(coll::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes, s.overrides)) {}
   double time(CollOp op, double bytes, const CommGroup& g) const override {
     if (bytes <= 0) return 0;
     if (op != CollOp::SendRecv && g.size <= 1) return 0;
@@ -246,7 +251,16 @@ class FabricComm : public CommModel {
 }  // namespace
 
 std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::string& which) {
-  if (which == "builtin") return std::make_unique<AlphaBetaComm>(s);
+  // --sys-set edits the fabric description, which only the fabric model reads: with the built-in
+  // table the what-if would silently change nothing.
+  auto builtin = [&]() -> std::unique_ptr<CommModel> {
+    if (!s.overrides.empty())
+      throw make_error("--sys-set", s.overrides.front(),
+                       "changes the fabric description, but " + s.name +
+                           " is costed by the built-in comm model, which does not read it: add --comm fabric");
+    return std::make_unique<AlphaBetaComm>(s);
+  };
+  if (which == "builtin") return builtin();
   if (which == "fabric") {
     if (s.fabric.empty()) throw make_error("--comm", which, "system " + s.name + " has no fabric description (systems/" + s.name + ".json)");
     return std::make_unique<FabricComm>(s);
@@ -258,7 +272,7 @@ std::unique_ptr<CommModel> make_comm_model(const SystemSpec& s, const std::strin
   // A fixed topology (torus, ring, ...) has no NVLink/NIC figures for the built-in model: the
   // fabric prices its groups on the real links.
   if (!s.fabric.empty() && (hopper || s.fixed_topology)) return std::make_unique<FabricComm>(s);
-  return std::make_unique<AlphaBetaComm>(s);
+  return builtin();
 }
 
 // ======================================================================== plan
@@ -1055,7 +1069,7 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
 
 TrainResult run_training(const TrainOptions& opt) {
   ModelSpec m = load_model(opt.model);
-  SystemSpec s = load_system(opt.system, opt.nodes);
+  SystemSpec s = load_system(opt.system, opt.nodes, opt.sys_overrides);
   Accelerator hw = load_accelerator(s.gpu, opt.hw_overrides);
   auto comm = make_comm_model(s, opt.comm);
   auto core = make_engine(opt.engine);
@@ -1179,7 +1193,7 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
 std::vector<std::string> train_flags_with_value() {
   return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
           "--global-batch", "--seq", "--precision", "--grad-precision", "--recompute", "--zero", "--timeline", "--json", "--csv",
-          "--engine", "--attention", "--comm", "--set"};
+          "--engine", "--attention", "--comm", "--set", "--sys-set"};
 }
 std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check"}; }
 

@@ -39,6 +39,7 @@ struct SystemSpec {
   // A fabric of fixed size (ring, torus, dragonfly, single switch, graph): all its GPUs form one
   // "node" for the rank layout and the fabric model prices every group on the real topology.
   bool fixed_topology = false;
+  std::vector<std::string> overrides;  // --sys-set on the fabric description (topo::load_system)
   double nvlink_busbw = 0;     // NCCL ring bus bandwidth inside a node (B/s)
   double nvlink_p2p = 0;       // point-to-point bandwidth inside a node (B/s)
   double nic_bandwidth = 0;    // achieved bandwidth of one GPU's NIC (B/s)
@@ -49,7 +50,7 @@ struct SystemSpec {
   nlohmann::json to_json() const;
 };
 // nodes = 0: the size the system describes (a fabric file's topology.nodes, else 1).
-SystemSpec load_system(const std::string& name_or_path, int nodes);
+SystemSpec load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides = {});
 
 // ---------------------------------------------------------------- communication model
 enum class CollOp { AllReduce, AllGather, ReduceScatter, AllToAll, SendRecv };
@@ -231,6 +232,7 @@ struct TrainOptions {
   std::string engine = "event";     // "systemc" (CLI) or "event"
   std::string comm = "auto";        // "auto", "fabric" or "builtin" (see make_comm_model)
   std::vector<std::string> hw_overrides;  // "name=value" on the GPU preset (--set)
+  std::vector<std::string> sys_overrides; // "key=value" on the fabric system (--sys-set)
   std::string timeline_path;        // Chrome/Perfetto trace ("" = none)
   bool check_memory = true;         // reject plans that don't fit
 };
