@@ -488,11 +488,50 @@ TEST(KinetoOnly, OpTreeFromNestingAndShapesFromRecordShapes) {
   EXPECT_GT(linked, st.device.size() * 9 / 10);
 }
 
-TEST(KinetoOnly, MultiRankNeedsTheExecutionTraces) {
+TEST(KinetoOnly, MultiRankGlooNeedsTheExecutionTraces) {
   std::string dir = syn::temp_dir("kineto_only_ranks");
-  for (int r = 0; r < 2; ++r)
+  for (int r = 0; r < 4; ++r)
     fs::copy_file(std::string(ORRERY_SOURCE_DIR) + "/tests/data/multirank_gloo4/kineto." + std::to_string(r) + ".json.gz",
                   dir + "/kineto." + std::to_string(r) + ".json.gz");
-  std::string e = error_of([&] { load_bundle(dir); });
-  EXPECT_NE(e.find("Kineto-only replay is single-rank"), std::string::npos) << e;
+  EXPECT_EQ(bundle_ranks(dir), (std::vector<int>{0, 1, 2, 3}));
+  std::string e = error_of([&] { load_bundle(dir, 0); });
+  EXPECT_NE(e.find("gloo collective"), std::string::npos) << e;
+  EXPECT_NE(e.find("kineto.0.json.gz"), std::string::npos) << e;
+}
+
+// NCCL-style per-rank Kineto traces (record_param_comms with its args): the multi-rank replay
+// without ETs matches the one with them (collectives matched by order within the process group).
+TEST(KinetoOnly, MultiRankNcclMatchesTheEtReplay) {
+  std::string with = syn::temp_dir("nccl_with_et"), without = syn::temp_dir("nccl_kineto_only");
+  auto comm = [](int seq) {
+    syn::SynOp c;
+    c.name = "record_param_comms";
+    c.shape = {64 << 20};
+    c.seq = seq;
+    syn::SynKernel k;
+    k.name = "ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevKernelArgsStorage<4096ul>)";
+    k.stream = 7;
+    k.dur_us = 10;
+    k.grid = 16;
+    c.kernels = {k};
+    return c;
+  };
+  syn::SynOp work;
+  work.name = "aten::add";
+  work.shape = {4096, 4096};
+  syn::SynKernel big;
+  big.dur_us = 2000;
+  big.grid = 16384;
+  work.kernels = {big};
+  for (const std::string& d : {with, without}) {
+    syn::write_synthetic_bundle(d, {comm(0), work, comm(1)}, 0, {0, 2});
+    syn::write_synthetic_bundle(d, {work, comm(0), comm(1)}, 0, {1, 2});
+  }
+  for (int r = 0; r < 2; ++r) ASSERT_TRUE(fs::remove(without + "/et." + std::to_string(r) + ".json"));
+  EXPECT_TRUE(load_bundle(without, 1).et_path.empty());
+  ReplayResult a = run(with, ReplayMode::Measured), b = run(without, ReplayMode::Measured);
+  ASSERT_EQ(a.rank_step_s.size(), 2u);
+  ASSERT_EQ(b.rank_step_s.size(), 2u);
+  for (int r = 0; r < 2; ++r) EXPECT_NEAR(b.rank_step_s[r], a.rank_step_s[r], 0.01 * a.rank_step_s[r]) << r;
+  EXPECT_GT(b.step_time_s, 2.3e-3);  // the collectives wait for the slower rank and cost their fabric time
 }

@@ -177,18 +177,22 @@ std::string classify_kernel(const std::string& k, const std::string& op, DevKind
 }
 
 std::vector<int> bundle_ranks(const std::string& dir) {
+  // Ranks of et.<rank>.json[.gz]; a Kineto-only bundle: of kineto.<rank>.json[.gz].
   std::set<int> ranks;
   std::error_code ec;
+  for (const std::string prefix : {"et.", "kineto."}) {
   for (auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind("et.", 0) != 0) continue;
-    std::string rest = n.substr(3);
+    if (n.rfind(prefix, 0) != 0) continue;
+    std::string rest = n.substr(prefix.size());
     auto dot = rest.find('.');
     if (dot == std::string::npos) continue;
     std::string r = rest.substr(0, dot);
     if (r.empty() || !std::all_of(r.begin(), r.end(), ::isdigit)) continue;
     if (r.size() > 6) throw make_error(dir, n, "rank number out of range");
     ranks.insert(std::stoi(r));
+  }
+  if (!ranks.empty()) break;
   }
   return {ranks.begin(), ranks.end()};
 }
@@ -203,15 +207,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   st.kineto_path = find_file(dir, "kineto" + suffix, false);
   // A Kineto trace alone (torch.profiler without ExecutionTraceObserver) is enough: the op tree
   // comes from the nesting of its cpu_op events and shapes from record_shapes' "Input Dims".
-  if (st.et_path.empty() && st.kineto_path.empty()) {
-    std::error_code ec;
-    for (auto& e : fs::directory_iterator(dir, ec))
-      if (rank < 0 && e.path().filename().string().rfind("kineto.", 0) == 0 &&
-          e.path().filename().string().find_first_of("0123456789") == 7)
-        throw make_error(dir, "et.<rank>.json[.gz]",
-                         "missing: a multi-rank bundle needs the Execution Trace of every rank (Kineto-only replay is single-rank)");
-    find_file(dir, "et" + suffix, true);  // names the missing ET
-  }
+  if (st.et_path.empty() && st.kineto_path.empty()) find_file(dir, "et" + suffix, true);  // names the missing ET
   if (st.kineto_path.empty()) find_file(dir, "kineto" + suffix, true);
   const bool kineto_only = st.et_path.empty();
   st.rank = std::max(rank, 0);
@@ -744,6 +740,15 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       for (auto it = op.children.rbegin(); it != op.children.rend(); ++it) stack.push_back(*it);
     }
   }
+
+  // gloo's c10d ops run on the host and nest by record-function parents that only the ET keeps:
+  // grouped by time nesting instead, a multi-rank step came out 37 % shorter (multirank_gloo4).
+  if (kineto_only && rank >= 0)
+    for (auto& c : st.collectives)
+      if (st.ops[c.op].name.rfind("c10d::", 0) == 0)
+        throw make_error(st.kineto_path, st.ops[c.op].name,
+                         "a gloo collective: a multi-rank replay of gloo traces needs the Execution Traces "
+                         "(et.<rank>.json); Kineto-only multi-rank replay supports NCCL (record_param_comms)");
 
   // ---- Peak memory from tensor lifetimes (storages; weights and state pre-exist the step) ----
   {

@@ -96,8 +96,38 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
     for (auto& x : extra_attrs) at.push_back(x);
     nodes.push_back({{"id", 4 + i}, {"name", op.name}, {"ctrl_deps", 3}, {"inputs", in}, {"outputs", out}, {"attrs", at}});
     double dur = 40 + 10.0 * op.kernels.size();
+    // Kineto's record_shapes args (what a Kineto-only replay reads), as PyTorch writes them.
+    nlohmann::json kargs = {{"External id", ext}, {"Record function id", rf}};
+    {
+      nlohmann::json dims = nlohmann::json::array(), types = nlohmann::json::array(), conc = nlohmann::json::array();
+      std::string kdt = op.dtype == "float" ? "float" : op.dtype;
+      if (op.name == "record_param_comms") {
+        dims.push_back(nlohmann::json::array({op.shape}));
+        types.push_back("TensorList");
+        conc.push_back("");
+        kargs["Collective name"] = "allreduce";
+        kargs["dtype"] = "Float";
+        kargs["In msg nelems"] = numel;
+        kargs["Out msg nelems"] = numel;
+        kargs["Process Group Name"] = "0";
+      } else if (op.name.rfind("c10d::", 0) == 0) {
+        dims = nlohmann::json::array({nlohmann::json::array({op.shape}), nlohmann::json::array(), nlohmann::json::array(),
+                                      nlohmann::json::array()});
+        types = nlohmann::json::array({"TensorList", "", "Scalar", "Scalar"});
+        conc = nlohmann::json::array({"", "", std::to_string(op.peer), "0"});
+      } else {
+        for (int k = 0; k < op.n_inputs; ++k) {
+          dims.push_back(op.shape);
+          types.push_back(kdt);
+          conc.push_back("");
+        }
+      }
+      kargs["Input Dims"] = dims;
+      kargs["Input type"] = types;
+      kargs["Concrete Inputs"] = conc;
+    }
     ev.push_back({{"ph", "X"}, {"cat", "cpu_op"}, {"name", op.name}, {"pid", 1}, {"tid", 1}, {"ts", t}, {"dur", dur},
-                  {"args", {{"External id", ext}, {"Record function id", rf}}}});
+                  {"args", kargs}});
     double lt = t + 5;
     for (auto& k : op.kernels) {
       ++corr;
