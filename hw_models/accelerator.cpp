@@ -104,6 +104,12 @@ const ParamSet& accelerator_params() {
           {"sm_count", Unit::Count, "", "streaming multiprocessors (compute units)", true},
           {"l2_size", Unit::Bytes, "", "L2 cache size", true},
           {"vector_efficiency", Unit::Ratio, "0.5", "achieved fraction of FP32 peak by non-matrix kernels", true},
+          {"unrolled_elementwise_efficiency", Unit::Ratio, "1",
+           "memory efficiency of PyTorch's unrolled_elementwise_kernel (no vector loads: dtype casts) relative to the "
+           "vectorized kernels of the memory curve (orrery calibrate --kernel-families)", true},
+          {"strided_elementwise_efficiency", Unit::Ratio, "1",
+           "memory efficiency of PyTorch's generic elementwise_kernel (strided / broadcast operands) relative to the "
+           "vectorized kernels (orrery calibrate --kernel-families)", true},
           {"min_kernel_time", Unit::Time, "2 us", "device time of the smallest kernel (graph replay)", true},
           {"kernel_gap", Unit::Time, "1 us", "device-side gap between back-to-back kernels on a stream", false},
           {"launch_latency", Unit::Time, "4 us", "host launch call to kernel start on an idle GPU", false},

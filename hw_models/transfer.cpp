@@ -19,6 +19,20 @@ Roof gemm_roof(const Accelerator& hw, double m, double n, double k, Dtype d, dou
   return r;
 }
 
+const char* elementwise_family(const std::string& n) {
+  if (n.find("vectorized_elementwise_kernel") != std::string::npos) return "vectorized";
+  if (n.find("unrolled_elementwise_kernel") != std::string::npos) return "unrolled";
+  if (n.find("elementwise_kernel<") != std::string::npos) return "strided";
+  return "";
+}
+
+double family_efficiency(const Accelerator& hw, const std::string& kernel_name) {
+  std::string f = elementwise_family(kernel_name);
+  if (f == "unrolled") return hw.p("unrolled_elementwise_efficiency");
+  if (f == "strided") return hw.p("strided_elementwise_efficiency");
+  return 1.0;
+}
+
 Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops) {
   Roof r;
   r.known = true;

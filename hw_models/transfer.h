@@ -4,6 +4,7 @@
 // model time on the target / model time on the source) and its kernel-level check
 // (`orrery validate --kernel-transfer`, validation/kernel_transfer.h). Kernel-free, plain functions.
 #include <algorithm>
+#include <string>
 
 #include "hw_models/accelerator.h"
 
@@ -32,6 +33,15 @@ Roof gemm_roof(const Accelerator& hw, double m, double n, double k, Dtype d, dou
 // A memory-bound kernel moving `bytes` (read + written) and doing `vector_flops` on the non-matrix
 // units (peak_fp32 x vector_efficiency).
 Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops = 0);
+
+// PyTorch's elementwise kernel families, from the kernel name: "vectorized"
+// (vectorized_elementwise_kernel: 16-byte loads, what the memory curve is calibrated on),
+// "unrolled" (unrolled_elementwise_kernel: contiguous but no vector loads, e.g. dtype casts),
+// "strided" (the generic elementwise_kernel: strided or broadcast operands), or "" (other kernels).
+const char* elementwise_family(const std::string& kernel_name);
+// Memory efficiency multiplier of that family on `hw` (unrolled_/strided_elementwise_efficiency;
+// 1 for vectorized and other kernels).
+double family_efficiency(const Accelerator& hw, const std::string& kernel_name);
 
 // Transfer ratio from `src` to `hw` of one kernel: target.total(hw) / source.total(src) when both
 // roofs are known; otherwise the ratio of the class's dominant resource (bf16 peak for compute

@@ -9,6 +9,7 @@
 #include <functional>
 #include <set>
 
+#include "hw_models/transfer.h"
 #include "sim/error.h"
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
@@ -534,4 +535,46 @@ TEST(KinetoOnly, MultiRankNcclMatchesTheEtReplay) {
   ASSERT_EQ(b.rank_step_s.size(), 2u);
   for (int r = 0; r < 2; ++r) EXPECT_NEAR(b.rank_step_s[r], a.rank_step_s[r], 0.01 * a.rank_step_s[r]) << r;
   EXPECT_GT(b.step_time_s, 2.3e-3);  // the collectives wait for the slower rank and cost their fabric time
+}
+
+// Elementwise kernel families: the efficiency of a family scales only that family's memory time,
+// and the fit reads the captures' kernels (not measured.json) and names the parameters it sets.
+TEST(KernelFamilies, EfficiencyScalesOnlyItsFamilyAndTheFitNamesItsParameters) {
+  EXPECT_STREQ(elementwise_family("void at::native::vectorized_elementwise_kernel<4, ...>"), "vectorized");
+  EXPECT_STREQ(elementwise_family("void at::native::unrolled_elementwise_kernel<at::native::direct_copy...>"), "unrolled");
+  EXPECT_STREQ(elementwise_family("void at::native::elementwise_kernel<128, 4, ...>"), "strided");
+  EXPECT_STREQ(elementwise_family("sm90_xmma_gemm_bf16bf16_bf16f32"), "");
+  auto run_with = [](const std::string& unrolled) {
+    ReplayOptions o;
+    o.bundle = bundle("gpt_b");
+    o.mode = ReplayMode::Roofline;
+    o.engine = "event";
+    o.overrides = {"unrolled_elementwise_efficiency=" + unrolled, "strided_elementwise_efficiency=1"};
+    return replay_bundle(o);
+  };
+  ReplayResult one = run_with("1"), half = run_with("0.5");
+  ASSERT_EQ(one.kernels.size(), half.kernels.size());
+  int unrolled_seen = 0;
+  for (size_t i = 0; i < one.kernels.size(); ++i) {
+    const auto& a = one.kernels[i];
+    const auto& b = half.kernels[i];
+    std::string f = elementwise_family(a.name);
+    if (f == "unrolled" && a.bound == "memory" && a.bytes > 64e6) {
+      ++unrolled_seen;
+      EXPECT_NEAR(b.simulated_s / a.simulated_s, 2.0, 0.05) << a.name;
+    } else if (f == "vectorized") {
+      EXPECT_NEAR(b.simulated_s, a.simulated_s, 1e-3 * a.simulated_s) << a.name;
+    }
+  }
+  EXPECT_GT(unrolled_seen, 10);
+  auto fits = fit_kernel_families({bundle("gpt_b")}, "h100");
+  ASSERT_EQ(fits.size(), 3u);
+  EXPECT_EQ(fits[0].family, "vectorized");
+  EXPECT_EQ(fits[0].parameter, "");
+  EXPECT_EQ(fits[1].parameter, "unrolled_elementwise_efficiency");
+  EXPECT_GT(fits[1].kernels, 20);
+  EXPECT_TRUE(fits[1].fitted);
+  EXPECT_GT(fits[1].median_ratio, 0);
+  EXPECT_FALSE(fits[2].fitted);  // gpt_b has a single strided kernel: not enough to fit
+  EXPECT_NE(syn::error_of([] { fit_kernel_families({}, "h100"); }).find("--kernel-families"), std::string::npos);
 }

@@ -71,6 +71,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   } else {
     // Memory-bound op: its bytes split across its kernels; efficiency by the per-kernel size.
     r = memory_roof(hw, w->bytes * share, w->flops * share);
+    r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
   }
   r.known = true;
   r.flops = w->flops * share;
@@ -888,6 +889,49 @@ nlohmann::json ReplayResult::to_json() const {
   j["host_items"] = host_items;
   j["events"] = events;
   return j;
+}
+
+std::vector<KernelFamilyFit> fit_kernel_families(const std::vector<std::string>& bundles, const std::string& hw,
+                                                 const std::vector<std::string>& overrides, double min_bytes,
+                                                 int min_kernels) {
+  if (bundles.empty()) throw make_error("--kernel-families", "", "needs at least one capture bundle");
+  std::map<std::string, std::vector<double>> ratios;
+  std::map<std::string, std::pair<double, double>> sums;  // simulated, measured
+  for (auto& b : bundles) {
+    ReplayOptions o;
+    o.bundle = b;
+    o.hw = hw;
+    o.mode = ReplayMode::Roofline;
+    o.engine = "event";
+    o.overrides = overrides;
+    o.overrides.push_back("unrolled_elementwise_efficiency=1");
+    o.overrides.push_back("strided_elementwise_efficiency=1");
+    ReplayResult r = replay_bundle(o);
+    for (auto& k : r.kernels) {
+      std::string f = elementwise_family(k.name);
+      if (f.empty() || k.bound != "memory" || k.bytes < min_bytes || !(k.measured_s > 0) || !(k.simulated_s > 0)) continue;
+      ratios[f].push_back(k.simulated_s / k.measured_s);
+      sums[f].first += k.simulated_s;
+      sums[f].second += k.measured_s;
+    }
+  }
+  std::vector<KernelFamilyFit> out;
+  for (const char* f : {"vectorized", "unrolled", "strided"}) {
+    KernelFamilyFit fit;
+    fit.family = f;
+    fit.parameter = std::string(f) == "vectorized" ? "" : std::string(f) + "_elementwise_efficiency";
+    auto& v = ratios[f];
+    fit.kernels = static_cast<int>(v.size());
+    if (!v.empty()) {
+      std::sort(v.begin(), v.end());
+      size_t n = v.size();
+      fit.median_ratio = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+      fit.time_ratio = sums[f].first / sums[f].second;
+    }
+    fit.fitted = fit.kernels >= min_kernels;
+    out.push_back(fit);
+  }
+  return out;
 }
 
 }  // namespace orrery

@@ -71,4 +71,22 @@ struct ReplayResult {
 // file and field.
 ReplayResult replay_bundle(const ReplayOptions& opt);
 
+// Fits the elementwise kernel-family efficiencies (unrolled_/strided_elementwise_efficiency) from
+// the measured kernel durations of capture bundles (their Kineto kernels; measured.json is not
+// read): each bundle is replayed in roofline mode with both set to 1, and for every memory-bound
+// kernel of a family moving at least `min_bytes` the ratio simulated / measured is taken; the
+// fitted efficiency is the median ratio over all bundles. "vectorized" is reported as the check
+// of the memory curve itself (its median should be near 1).
+struct KernelFamilyFit {
+  std::string family;        // vectorized, unrolled, strided
+  std::string parameter;     // preset parameter it sets ("" for vectorized)
+  int kernels = 0;
+  double median_ratio = 0;   // median of simulated / measured
+  double time_ratio = 0;     // sum simulated / sum measured
+  bool fitted = false;       // enough kernels (>= min_kernels)
+};
+std::vector<KernelFamilyFit> fit_kernel_families(const std::vector<std::string>& bundles, const std::string& hw,
+                                                 const std::vector<std::string>& overrides = {},
+                                                 double min_bytes = 4e6, int min_kernels = 20);
+
 }  // namespace orrery
