@@ -230,3 +230,32 @@ TEST(ValidateCli, KernelTransferReportPlotsEveryMatchedKernel) {
   EXPECT_EQ(page.find("http"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
+
+TEST(ValidateCli, PublishedTrainingRowsRunThroughTheTrainGenerator) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_pub_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string json = (dir / "p.json").string(), html = (dir / "p.html").string();
+  auto r = run_cli("validate --published " + src("validation/data/published_training.json") + " --tolerance 0 --json " +
+                   json + " --report " + html);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(slurp(json));
+  ASSERT_EQ(j["published_training"].size(), 1u);
+  const auto& rows = j["published_training"][0]["rows"];
+  ASSERT_EQ(rows.size(), 4u);  // two models x two recompute settings
+  for (auto& row : rows) {
+    EXPECT_GT(row["predicted_s"].get<double>(), 0);
+    EXPECT_EQ(row["system"], "dgx-a100");
+    EXPECT_TRUE(row["breakdown_s"].contains("compute"));
+  }
+  EXPECT_EQ(count(slurp(html), "<svg"), 1);
+  EXPECT_EQ(run_cli("validate --published " + src("validation/data/published_training.json") + " --tolerance 0.001").rc, 1);
+  // Bad input names the file, the row and the field.
+  std::string bad = (dir / "bad.json").string();
+  std::ofstream(bad) << R"({"rows": [{"model": "x", "cluster": "TPU pod", "layers": 2, "hidden": 64, "heads": 4,
+                            "seq": 128, "vocab": 100, "gpus": 8, "tp": 8, "pp": 1, "dp": 1, "micro_batch": 1,
+                            "global_batch": 1, "iteration_s": {"full_recompute": 1}}]})";
+  auto e = run_cli("validate --published " + bad);
+  EXPECT_EQ(e.rc, 1);
+  EXPECT_NE(e.out.find("rows[0]: cluster"), std::string::npos) << e.out;
+  std::filesystem::remove_all(dir);
+}

@@ -21,6 +21,7 @@
 #include "tools/command.h"
 #include "validation/kernel_transfer.h"
 #include "validation/nccl_tests_log.h"
+#include "validation/published_training.h"
 #include "validation/report.h"
 #include "workloads/collective.h"
 #include "workloads/replay.h"
@@ -34,6 +35,7 @@ const char* kUsage =
     "usage: orrery validate BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]]\n"
     "                       [--source-hw h100] [--set name=value]... [--tolerance PCT]\n"
     "                       [--report out.html] [--json out.json] [--csv out.csv] [--engine event|systemc]\n"
+    "       orrery validate --published validation/data/published_training.json [--tolerance PCT]\n"
     "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
     "                       [--nccl-tolerance PCT] [--report out.html] [--json out.json]\n"
     "       orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200\n"
@@ -248,7 +250,7 @@ int run_kernel_transfer(const Args& a) {
 int run(const std::vector<std::string>& args) {
   Args a(args,
          {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--csv", "--set", "--engine", "--nccl-tests",
-          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set"},
+          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set", "--published"},
          {"--help", "--quiet", "--kernel-transfer"});
   if (a.has("--help")) {
     std::printf("%s", kUsage);
@@ -258,7 +260,8 @@ int run(const std::vector<std::string>& args) {
   if (a.has("--source-set")) throw make_error("--source-set", "", "only with --kernel-transfer");
   auto bundles = a.positional();
   auto logs = a.all("--nccl-tests");
-  if (bundles.empty() && logs.empty()) {
+  auto published = a.all("--published");
+  if (bundles.empty() && logs.empty() && published.empty()) {
     std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
@@ -419,6 +422,27 @@ int run(const std::vector<std::string>& args) {
     }
   }
 
+  for (auto& file : published) {
+    auto rows = validate_published_training(file);
+    std::printf("\npublished training iterations (%s): orrery train on the matching system\n", file.c_str());
+    std::printf("%-10s %-8s %5s  %-48s %12s %12s %9s %13s\n", "model", "system", "GPUs", "plan", "predicted s",
+                "published s", "error", "MFU pred/pub");
+    nlohmann::json jr = nlohmann::json::array();
+    for (auto& r : rows) {
+      bool bad = tol > 0 && std::fabs(r.error_pct()) > tol;
+      over += bad;
+      std::printf("%-10s %-8s %5d  %-48s %12.3f %12.3f %+8.1f%% %6.3f/%5.3f%s\n", short_name(r.model, 10).c_str(),
+                  r.system.c_str(), r.gpus, short_name(r.plan, 48).c_str(), r.predicted_s, r.published_s, r.error_pct(),
+                  r.mfu_predicted, r.mfu_published, bad ? "  ABOVE TOLERANCE" : "");
+      jr.push_back({{"model", r.model}, {"system", r.system}, {"gpus", r.gpus}, {"setting", r.setting}, {"plan", r.plan},
+                    {"predicted_s", r.predicted_s}, {"published_s", r.published_s}, {"error_pct", r.error_pct()},
+                    {"mfu_predicted", r.mfu_predicted}, {"mfu_published", r.mfu_published},
+                    {"breakdown_s", r.breakdown_s}, {"source", r.source}});
+      report.published.push_back(r);
+    }
+    out_json["published_training"].push_back({{"file", file}, {"rows", jr}});
+  }
+
   if (a.has("--report")) {
     std::string path = a.get("--report");
     std::ofstream o(path);
@@ -442,6 +466,10 @@ int run(const std::vector<std::string>& args) {
                       {"measured_min_ms", w.has_measured ? nlohmann::ordered_json(w.measured_min_s * 1e3) : nlohmann::ordered_json()},
                       {"measured_max_ms", w.has_measured ? nlohmann::ordered_json(w.measured_max_s * 1e3) : nlohmann::ordered_json()},
                       {"error_pct", w.has_measured ? nlohmann::ordered_json(w.error_pct) : nlohmann::ordered_json()}});
+    for (auto& r : report.published)
+      rows.push_back({{"kind", "train"}, {"name", r.model + " " + r.setting}, {"hardware", r.system}, {"mode", r.plan},
+                      {"bytes", nullptr}, {"predicted_ms", r.predicted_s * 1e3}, {"measured_ms", r.published_s * 1e3},
+                      {"measured_min_ms", nullptr}, {"measured_max_ms", nullptr}, {"error_pct", r.error_pct()}});
     for (auto& sr : report.busbw)
       for (auto& p : sr.points)
         rows.push_back({{"kind", "nccl"}, {"name", sr.label}, {"hardware", nullptr}, {"mode", sr.collective}, {"bytes", p.bytes},

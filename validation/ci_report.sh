@@ -11,6 +11,7 @@ mkdir -p "$out"
 status=0
 "$BUILD_DIR/orrery" validate examples/bundles/* --mode measured,roofline \
   --nccl-tests tests/data/nccl_tests/all_reduce_perf_8xh100.log --system dgx-h100 \
+  --published validation/data/published_training.json \
   --report "$out/report.html" --json "$out/result.json" "$@" || status=$?
 # Hardware what-if checked kernel by kernel against real H200 measurements: the H100 preset changed
 # only by H200 datasheet figures (out-of-sample). Reported, not gated (--tolerance 0): the copy class
@@ -20,7 +21,7 @@ status=0
   --set hbm_bandwidth=4.8TB/s --set l2_size=60MB --set hbm_capacity=141GB --tolerance 0 --quiet \
   --report "$out/kernel_transfer.html" --json "$out/kernel_transfer.json" || status=$?
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
-  validation/render_check.sh "$out/report.html" "$out/report.png" 1200,3200
+  validation/render_check.sh "$out/report.html" "$out/report.png" 1200,4200
   validation/render_check.sh "$out/kernel_transfer.html" "$out/kernel_transfer.png" 1200,1400
 else
   echo "ci_report: chromium not installed: screenshot check skipped (apt-get install -y chromium)"

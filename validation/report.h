@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "validation/kernel_transfer.h"
+#include "validation/published_training.h"
 #include "workloads/replay.h"
 
 namespace orrery {
@@ -34,6 +35,7 @@ struct ReportData {
   // Kernel-level hardware what-if checks (`validate --kernel-transfer`), with their labels
   // ("h100 -> h100+set: --set hbm_bandwidth=4.8TB/s ...").
   std::vector<std::pair<std::string, KernelTransferResult>> kernel_transfer;
+  std::vector<PublishedTrainingRow> published;  // `validate --published`: orrery train vs published steps
 };
 
 // Deterministic: the same data gives the same bytes.
