@@ -431,8 +431,17 @@ TEST(TrainCli, JsonOutputHasTheReportedFields) {
   EXPECT_GT(j["iteration_time_s"].get<double>(), 0);
   std::ifstream tin(tl);
   EXPECT_NO_THROW(nlohmann::json::parse(tin));
+  // The resolved configuration next to the results: model, plan, system, fabric, GPU preset.
+  std::string cfg_path = (dir / "orrery_train_cli.config.json").string();
+  std::ifstream cin(cfg_path);
+  nlohmann::json cfg = nlohmann::json::parse(cin);
+  for (const char* k : {"command", "model", "plan", "system", "fabric", "accelerator", "comm_model"})
+    EXPECT_TRUE(cfg.contains(k)) << k;
+  EXPECT_EQ(cfg["plan"]["tp"], 2);
+  EXPECT_TRUE(cfg["accelerator"]["params"].contains("hbm_bandwidth"));
   std::filesystem::remove(js);
   std::filesystem::remove(tl);
+  std::filesystem::remove(cfg_path);
 }
 
 TEST(TrainRun, SystemCEngineMatchesEventCore) {

@@ -8,6 +8,7 @@
 #include "sim/csv.h"
 #include "sim/error.h"
 #include "tools/command.h"
+#include "workloads/json_io.h"
 #include "workloads/collective.h"
 
 namespace orrery::cli {
@@ -146,6 +147,9 @@ int run(const std::vector<std::string>& args) {
     j["proto"] = coll::proto_name(base.proto);
     j["rows"] = rows;
     out << j.dump(1) << "\n";
+    // Resolved configuration next to the results: the system as run (after --nodes and --sys-set).
+    write_json_file(config_path_for(a.get("--json")),
+                    {{"command", args}, {"system", sys.raw}, {"source", sys.source_path}, {"engine", a.get("--engine", "systemc")}});
   }
   return 0;
 }

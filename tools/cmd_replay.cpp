@@ -129,8 +129,7 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                if (!json_path.empty()) {
                  write_json_file(json_path, r.to_json());
                  // Resolved configuration next to the results, so any number can be reproduced.
-                 std::filesystem::path cp(json_path);
-                 std::string config_path = (cp.parent_path() / (cp.stem().string() + ".config.json")).string();
+                 std::string config_path = config_path_for(json_path);
                  write_json_file(config_path, r.config);
                  if (!a.has("--quiet")) std::printf("wrote %s and %s\n", json_path.c_str(), config_path.c_str());
                }

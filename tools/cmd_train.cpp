@@ -4,7 +4,10 @@
 
 #include "sim/csv.h"
 #include "sim/error.h"
+#include "hw_models/accelerator.h"
 #include "tools/command.h"
+#include "topology/topology.h"
+#include "workloads/json_io.h"
 #include "workloads/train.h"
 
 namespace orrery::cli {
@@ -126,6 +129,19 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                  write_csv_file(a.get("--csv"), rows);
                }
                if (a.has("--json")) {
+                 // Resolved configuration next to the results: every input that shaped the numbers.
+                 nlohmann::json cfg;
+                 cfg["command"] = args;
+                 cfg["model"] = r.model.to_json();
+                 cfg["plan"] = r.plan.to_json();
+                 cfg["system"] = r.system.to_json();
+                 if (!r.system.fabric.empty())
+                   cfg["fabric"] = topo::load_system(r.system.fabric, r.system.fixed_topology ? 0 : r.system.nodes,
+                                                     o.sys_overrides).raw;
+                 cfg["accelerator"] = load_accelerator(r.gpu, o.hw_overrides).to_json();
+                 cfg["comm_model"] = r.comm_model;
+                 cfg["engine"] = o.engine;
+                 write_json_file(config_path_for(a.get("--json")), cfg);
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error(a.get("--json"), "", "cannot write");
                  out << r.to_json().dump(1) << "\n";

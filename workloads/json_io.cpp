@@ -106,4 +106,9 @@ void write_json_file(const std::string& path, const nlohmann::json& j, int inden
   write_text_file(path, j.dump(indent) + "\n");
 }
 
+std::string config_path_for(const std::string& json_path) {
+  std::filesystem::path p(json_path);
+  return (p.parent_path() / (p.stem().string() + ".config.json")).string();
+}
+
 }  // namespace orrery
