@@ -578,3 +578,26 @@ TEST(KernelFamilies, EfficiencyScalesOnlyItsFamilyAndTheFitNamesItsParameters) {
   EXPECT_FALSE(fits[2].fitted);  // gpt_b has a single strided kernel: not enough to fit
   EXPECT_NE(syn::error_of([] { fit_kernel_families({}, "h100"); }).find("--kernel-families"), std::string::npos);
 }
+
+// Side kernels of a fused attention op (cuDNN's dO.O rowsum, dQ conversion, GQA head reduction)
+// stream two q-sized tensors; the main backward kernel carries the op's whole attention time.
+TEST(Roofline, AttentionSideKernelsStreamAndTheMainKernelCarriesTheOp) {
+  ReplayResult r = run(bundle("llama_s"), ReplayMode::Roofline);
+  double side = 0, bprop = 0;
+  int n_side = 0, n_bprop = 0;
+  for (auto& k : r.kernels) {
+    if (k.name.find("reduce_head") != std::string::npos || k.name.find("dot_do_o") != std::string::npos ||
+        k.name.find("convert_dq") != std::string::npos) {
+      ++n_side;
+      side += k.simulated_s;
+      EXPECT_GT(k.simulated_s, 5e-6) << k.name;  // not the 1.4 us latency floor
+    }
+    if (k.name.find("flash_bprop") != std::string::npos) {
+      ++n_bprop;
+      bprop += k.simulated_s;
+    }
+  }
+  ASSERT_EQ(n_side, 32);  // 8 layers x (dot_do_o, convert_dq, 2 x reduce_head)
+  ASSERT_EQ(n_bprop, 8);
+  EXPECT_GT(bprop / n_bprop, 5 * side / n_side);
+}

@@ -138,6 +138,7 @@ OpWork op_work(const EtOp& op) {
       if (has_true_bool(op)) f *= 0.5;  // causal
       w.flops = f;
       w.bytes = in_bytes + out_bytes;
+      w.side_bytes = 2 * static_cast<double>(q->numel) * static_cast<double>(std::max<std::int64_t>(2, q->elem_bytes));
       w.attention = true;
       w.known = true;
       w.model = bwd ? "attention-bwd" : "attention-fwd";

@@ -15,6 +15,8 @@ struct OpWork {
   double bytes = 0;
   bool matrix = false;      // tensor-core GEMM-like
   bool attention = false;   // fused attention
+  double side_bytes = 0;    // attention: traffic of one side kernel (dO.O rowsum, dQ conversion,
+                            // GQA head reduction): two q-sized tensors
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
   bool known = false;       // the model understood the op

@@ -39,6 +39,12 @@ namespace {
 // Roofline components (hw_models/transfer.h) of one device activity on one accelerator.
 // kernels_of_op: kernels of the op that do its main work (GEMM/attention kernels of a matrix op,
 // all kernels otherwise); helper = a side kernel of a matrix op (memset, cast, reduce).
+bool is_attention_side_kernel(const std::string& n) {
+  for (const char* s : {"dot_do_o", "convert_dq", "reduce_head", "clear_dQaccum", "clear_dq"})
+    if (n.find(s) != std::string::npos) return true;
+  return false;
+}
+
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw) {
   Roof r;
   if (d.kind == DevKind::Memcpy) {
@@ -54,7 +60,9 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes);
   if (!w || !w->known) return r;
   if (helper) {
-    r.known = true;  // side kernel of a GEMM/attention op: latency-bound
+    // Side kernel of a GEMM op: latency-bound; of an attention op: streams two q-sized tensors.
+    if (w->attention && w->side_bytes > 0) return memory_roof(hw, w->side_bytes);
+    r.known = true;
     return r;
   }
   double share = 1.0 / std::max(1, kernels_of_op);
@@ -103,9 +111,10 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
     const OpWork& w = work[d.op];
     if (w.matrix || w.attention) {
       // Main kernels by their own name (side kernels of an attention op, e.g. a dO.O reduction
-      // or a dQ conversion, would inherit "attention" from the op).
+      // or a dQ conversion, would inherit "attention" from the op; cuDNN's fmha_reduce_head and
+      // FlashAttention's dot_do_o / convert_dq / clear_dQaccum name themselves like attention).
       std::string c = classify_kernel(d.name, "", d.kind);
-      helper[i] = !(c == "gemm" || c == "attention");
+      helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
     }
     if (!helper[i]) {
       kernels_of_op[d.op]++;
