@@ -159,7 +159,7 @@ struct Collected {
   std::map<std::string, CurvePoints> gemm_dev;  // device-side points by dtype
   std::vector<std::string> gemm_dev_order;
   std::map<std::string, CurvePoints> gemm_legacy;
-  CurvePoints memory_dev, memory_legacy, attention;
+  CurvePoints memory_dev, memory_legacy, attention, attention_dev;
   nlohmann::ordered_json host;  // host dispatch "NN.NN us"
   std::map<std::string, double> launch_params_s;  // derived launch parameters (seconds)
   double host_link_gbps = 0;                        // measured host<->device bandwidth (0 = none)
@@ -231,6 +231,26 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
             double factor = micro_elementwise_factor(op, P, w + ".op");
             c.memory_dev.emplace_back(factor * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
           }
+        }
+        if (ds.contains("sdpa")) {
+          // Fused attention forward rows (x = FLOPs with the causal half, as the replay counts them);
+          // one backend: cuDNN (what PyTorch runs on Hopper) when measured, else flash, else any.
+          const auto& rows = array_at(ds, "sdpa", P, "device_side");
+          std::string pick;
+          for (const char* want : {"cudnn", "flash", ""})
+            for (size_t i = 0; i < rows.size() && pick.empty(); ++i) {
+              std::string be = str(rows[i], "backend", P, idx("device_side.sdpa", i));
+              if (std::string(want).empty() || be == want) pick = be;
+            }
+          for (size_t i = 0; i < rows.size(); ++i) {
+            std::string w = idx("device_side.sdpa", i);
+            if (str(rows[i], "backend", P, w) != pick || str(rows[i], "pass", P, w) != "fwd") continue;
+            double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+            double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
+            c.attention_dev.emplace_back(tf * 1e12 * ms * 1e-3,
+                                         plausible(tf * 1e12 / base.peak_flops(Dtype::BF16), P, w + ".tflops"));
+          }
+          if (!c.attention_dev.empty()) used.push_back("device_side.sdpa: " + pick + " forward");
         }
         used.push_back("device_side: CUDA-graph replay");
       }
@@ -429,7 +449,9 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
     eff["memory"] = to_j(base.memory_eff.points);
     kept.push_back("memory");
   }
-  if (!c.attention.empty()) {
+  if (!c.attention_dev.empty()) {
+    eff["attention"] = to_j(merge_curve_points(c.attention_dev));  // device-side rows win over legacy calls
+  } else if (!c.attention.empty()) {
     eff["attention"] = to_j(merge_curve_points(c.attention));
   } else {
     eff["attention"] = to_j(base.attention_eff.points);

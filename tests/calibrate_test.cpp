@@ -1,6 +1,8 @@
 // orrery calibrate: layouts, the bootstrap algorithm behind the bundled presets, bad input.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -199,5 +201,35 @@ TEST(Calibrate, ImplausibleRowsNameTheInputRow) {
   e = err(base, base.dump().substr(0, 100));
   EXPECT_NE(e.find("invalid JSON (parse error"), std::string::npos) << e;
   EXPECT_EQ(e.find("json.exception"), std::string::npos) << e;
+  std::filesystem::remove_all(dir);
+}
+
+// device_side.sdpa rows (validation/capture/device_micro.py): the attention curve comes from the
+// forward rows of one backend (cuDNN when measured), ahead of the legacy sdpa calls; a bad row
+// names the file and field.
+TEST(Calibrate, DeviceSideAttentionRowsWinOverLegacyCalls) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_cal_sdpa_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string f = (dir / "hdm.json").string();
+  auto row = [](const char* be, const char* pass, double flops, double tflops) {
+    return nlohmann::json{{"b", 1}, {"h", 1}, {"s", 1}, {"d", 64}, {"causal", true}, {"backend", be}, {"pass", pass},
+                          {"device_ms", flops / (tflops * 1e9)}, {"tflops", tflops}};
+  };
+  nlohmann::json j = {{"device_side",
+                       {{"sdpa", {row("flash", "fwd", 1e10, 300), row("cudnn", "fwd", 1e10, 400), row("cudnn", "bwd", 2.5e10, 350),
+                                  row("cudnn", "fwd", 1e11, 600)}}}}};
+  std::ofstream(f) << j.dump();
+  CalibrateOptions o;
+  o.micro_paths = {f, src("validation/data/h100/micro.json")};
+  auto got = calibrate_preset(o);
+  auto& att = got["efficiency"]["attention"];
+  ASSERT_EQ(att.size(), 2u);  // the two cuDNN forward rows, not flash, not backward, not legacy
+  EXPECT_NEAR(att[0][0].get<double>(), 1e10, 1e4);
+  EXPECT_NEAR(att[0][1].get<double>(), 400e12 / 989e12, 1e-3);
+  EXPECT_NEAR(att[1][1].get<double>(), 600e12 / 989e12, 1e-3);
+  j["device_side"]["sdpa"][1].erase("pass");
+  std::ofstream(f) << j.dump();
+  o.micro_paths = {f};
+  EXPECT_NE(error_of(o).find("device_side.sdpa[1].pass"), std::string::npos) << error_of(o);
   std::filesystem::remove_all(dir);
 }
