@@ -601,3 +601,34 @@ TEST(Roofline, AttentionSideKernelsStreamAndTheMainKernelCarriesTheOp) {
   ASSERT_EQ(n_bprop, 8);
   EXPECT_GT(bprop / n_bprop, 5 * side / n_side);
 }
+
+// --gemm-precision: the 16-bit GEMMs alone move (fp8 doubles the H100 peak); other kernels and the
+// fp32 GEMMs stay; the what-if is not compared with the measured step.
+TEST(WhatIf, GemmPrecisionMovesOnlyThe16BitGemms) {
+  auto run_p = [](const std::string& b, const std::string& p) {
+    ReplayOptions o;
+    o.bundle = bundle(b);
+    o.engine = "event";
+    o.gemm_precision = p;
+    return replay_bundle(o);
+  };
+  ReplayResult base = run_p("gpt_b", ""), fp8 = run_p("gpt_b", "fp8");
+  ASSERT_EQ(base.kernels.size(), fp8.kernels.size());
+  double g0 = 0, g1 = 0;
+  for (size_t i = 0; i < base.kernels.size(); ++i) {
+    if (base.kernels[i].kernel_class == "gemm") {
+      g0 += base.kernels[i].simulated_s;
+      g1 += fp8.kernels[i].simulated_s;
+    } else if (base.kernels[i].kernel_class == "elementwise") {
+      EXPECT_NEAR(fp8.kernels[i].simulated_s, base.kernels[i].simulated_s, 0.05 * base.kernels[i].simulated_s + 1e-7);
+    }
+  }
+  EXPECT_LT(g1, 0.6 * g0);
+  EXPECT_LT(fp8.step_time_s, base.step_time_s);
+  EXPECT_TRUE(base.has_measured);
+  EXPECT_FALSE(fp8.has_measured);
+  EXPECT_EQ(fp8.config["gemm_precision"], "fp8");
+  // fp32 GEMMs (mlp_fp32) stay as captured.
+  EXPECT_NEAR(run_p("mlp_fp32", "fp8").step_time_s, run_p("mlp_fp32", "").step_time_s, 1e-9);
+  EXPECT_NE(syn::error_of([&] { run_p("mlp_fp32", "int4"); }).find("--gemm-precision"), std::string::npos);
+}

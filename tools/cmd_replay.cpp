@@ -73,10 +73,10 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set"}, {"--quiet"});
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision"}, {"--quiet"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
-                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
+                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--gemm-precision fp8|bf16|fp16] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
                // A directory of Chakra traces (*.et, one per rank) runs through the Chakra runner.
                {
                  namespace fs = std::filesystem;
@@ -123,6 +123,7 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                o.nodes = static_cast<int>(a.get_int("--nodes", 0));
                o.scale_dp = static_cast<int>(a.get_int("--scale-dp", 1));
                o.system_overrides = a.all("--sys-set");
+               o.gemm_precision = a.get("--gemm-precision");
                ReplayResult r = replay_bundle(o);
                if (!a.has("--quiet")) print_summary(r);
                std::string json_path = a.get("--json");

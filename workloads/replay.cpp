@@ -144,6 +144,14 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   res.clock_correction = clock_slowdown;
 
   // ---- device work items ----
+  // (transfer mode: rt is the target in the what-if precision, rs the source as captured, so the
+  // one transfer ratio carries both changes)
+  Dtype gemm_dtype = Dtype::UNKNOWN;
+  if (!opt.gemm_precision.empty()) {
+    gemm_dtype = parse_dtype(opt.gemm_precision);
+    if (gemm_dtype != Dtype::FP8 && gemm_dtype != Dtype::BF16 && gemm_dtype != Dtype::FP16)
+      throw make_error("--gemm-precision", opt.gemm_precision, "expected fp8, bf16 or fp16");
+  }
   std::vector<DeviceWork> items(st.device.size());
   res.kernels.resize(st.device.size());
   for (size_t i = 0; i < st.device.size(); ++i) {
@@ -153,9 +161,21 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
     std::string opname = d.op >= 0 ? st.ops[d.op].name : "";
     std::string cls = classify_kernel(d.name, opname, d.kind);
     Roof rt = roof_of(d, w, nk, helper[i], hw);
+    // --gemm-precision: the same GEMM in another precision, relative to the captured one.
+    double precision_ratio = 1.0;
+    // Only the 16-bit GEMMs change: fp32/tf32 ones were kept in full precision on purpose.
+    if (gemm_dtype != Dtype::UNKNOWN && w && w->matrix && !helper[i] && w->dtype != gemm_dtype &&
+        (w->dtype == Dtype::BF16 || w->dtype == Dtype::FP16)) {
+      OpWork w2 = *w;
+      w2.dtype = gemm_dtype;
+      w2.bytes = w->bytes * dtype_bytes(gemm_dtype) / dtype_bytes(w->dtype);
+      Roof r2 = roof_of(d, &w2, nk, helper[i], hw);
+      precision_ratio = transfer_ratio(r2, hw, rt, hw, true);
+      rt = r2;
+    }
     double T = 0;
     switch (opt.mode) {
-      case ReplayMode::Measured: T = d.trace_dur; break;
+      case ReplayMode::Measured: T = d.trace_dur * precision_ratio; break;
       case ReplayMode::Roofline: T = rt.total(hw); break;
       case ReplayMode::Transfer: {
         // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
@@ -755,7 +775,8 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   res.host_busy_s = reps[0]->host_busy_s();
   // measured.json describes the captured run: compare only when replaying that run.
   // (a transfer to other hardware predicts a run nobody measured).
-  bool same_hw = opt.mode != ReplayMode::Transfer || hw.name == src.name;
+  // A what-if (other hardware, other GEMM precision) predicts a run nobody measured: no comparison.
+  bool same_hw = (opt.mode != ReplayMode::Transfer || hw.name == src.name) && opt.gemm_precision.empty();
   if (dp == 1 && same_hw) fill_measured(steps[0], res);
   else res.peak_memory_bytes = steps[0].peak_memory_bytes;
   const auto& items = reps[0]->items();
@@ -782,6 +803,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
     res.config["scale_dp"] = dp;
   }
   if (opt.mode == ReplayMode::Transfer) res.config["source_hardware"] = src.to_json();
+  if (!opt.gemm_precision.empty()) res.config["gemm_precision"] = opt.gemm_precision;
   res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   size_t items_total = 0;
   for (auto& st : steps) items_total += st.host.size();

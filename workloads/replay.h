@@ -26,6 +26,11 @@ struct ReplayOptions {
   int nodes = 0;                       // --nodes for parametric systems
   int scale_dp = 1;                    // grow a single-rank data-parallel capture to N ranks
   std::vector<std::string> system_overrides;  // --sys-set on the fabric (multi-rank, --scale-dp)
+  // Precision what-if for the captured 16-bit GEMMs ("" = as captured; "fp8", "bf16", "fp16"): each
+  // bf16/fp16 GEMM kernel's time is rescaled by its model time in that precision over its model
+  // time as captured (roofline: the model time itself), operand traffic scaled by the element size;
+  // fp32/tf32 GEMMs stay. The result is not compared with measured.json (nobody measured it).
+  std::string gemm_precision;
 };
 
 // Per-kernel comparison row (simulated vs the trace's measured duration).
