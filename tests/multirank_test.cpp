@@ -146,26 +146,8 @@ TEST(MultiRank, NcclCollectiveKernelsWaitForEveryRank) {
   // rank 0's stream can only finish after rank 1 arrives: both ranks end after 2 ms + the
   // collective.
   std::string dir = syn::temp_dir("nccl2");
-  auto comm = [](int seq) {
-    syn::SynOp c;
-    c.name = "record_param_comms";
-    c.shape = {64 << 20};  // 256 MiB fp32
-    c.seq = seq;
-    syn::SynKernel k;
-    k.name = "ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevKernelArgsStorage<4096ul>)";
-    k.stream = 7;  // behind the compute on the same stream (as after a stream wait on the gradients)
-    k.dur_us = 10;
-    k.grid = 16;
-    c.kernels = {k};
-    return c;
-  };
-  syn::SynOp work;
-  work.name = "aten::add";
-  work.shape = {4096, 4096};
-  syn::SynKernel big;
-  big.dur_us = 2000;
-  big.grid = 16384;
-  work.kernels = {big};
+  auto comm = syn::nccl_allreduce;
+  syn::SynOp work = syn::two_ms_of_work();
   syn::write_synthetic_bundle(dir, {comm(0)}, 0, {0, 2});
   syn::write_synthetic_bundle(dir, {work, comm(0)}, 0, {1, 2});
   ReplayResult r = run(dir);

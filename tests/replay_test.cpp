@@ -504,26 +504,8 @@ TEST(KinetoOnly, MultiRankGlooNeedsTheExecutionTraces) {
 // without ETs matches the one with them (collectives matched by order within the process group).
 TEST(KinetoOnly, MultiRankNcclMatchesTheEtReplay) {
   std::string with = syn::temp_dir("nccl_with_et"), without = syn::temp_dir("nccl_kineto_only");
-  auto comm = [](int seq) {
-    syn::SynOp c;
-    c.name = "record_param_comms";
-    c.shape = {64 << 20};
-    c.seq = seq;
-    syn::SynKernel k;
-    k.name = "ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevKernelArgsStorage<4096ul>)";
-    k.stream = 7;
-    k.dur_us = 10;
-    k.grid = 16;
-    c.kernels = {k};
-    return c;
-  };
-  syn::SynOp work;
-  work.name = "aten::add";
-  work.shape = {4096, 4096};
-  syn::SynKernel big;
-  big.dur_us = 2000;
-  big.grid = 16384;
-  work.kernels = {big};
+  auto comm = syn::nccl_allreduce;
+  syn::SynOp work = syn::two_ms_of_work();
   for (const std::string& d : {with, without}) {
     syn::write_synthetic_bundle(d, {comm(0), work, comm(1)}, 0, {0, 2});
     syn::write_synthetic_bundle(d, {work, comm(0), comm(1)}, 0, {1, 2});

@@ -175,4 +175,32 @@ inline std::string temp_dir(const std::string& name) {
   return p.string();
 }
 
+// A 256 MiB fp32 NCCL all-reduce as PyTorch records it (record_param_comms with its sequence
+// number) with its NCCL kernel on stream 7 (behind compute, as after a wait on the gradients).
+inline SynOp nccl_allreduce(int seq) {
+  SynOp c;
+  c.name = "record_param_comms";
+  c.shape = {64 << 20};
+  c.seq = seq;
+  SynKernel k;
+  k.name = "ncclDevKernel_AllReduce_Sum_f32_RING_LL(ncclDevKernelArgsStorage<4096ul>)";
+  k.stream = 7;
+  k.dur_us = 10;
+  k.grid = 16;
+  c.kernels = {k};
+  return c;
+}
+
+// 2 ms of elementwise work on a 4096 x 4096 tensor (one full-GPU kernel).
+inline SynOp two_ms_of_work() {
+  SynOp work;
+  work.name = "aten::add";
+  work.shape = {4096, 4096};
+  SynKernel big;
+  big.dur_us = 2000;
+  big.grid = 16384;
+  work.kernels = {big};
+  return work;
+}
+
 }  // namespace orrery::syn
