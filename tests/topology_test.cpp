@@ -226,6 +226,12 @@ TEST(Topology, CliSummaryDotJsonAndDeterminism) {
   auto bad = run(std::string(ORRERY_BINARY) + " topo " + testing::TempDir() + "/missing.json 2>&1");
   EXPECT_NE(bad.first, 0);
   EXPECT_NE(bad.second.find("unknown system"), std::string::npos) << bad.second;
+  // --sys-set: a topology key changes the description; an unknown tuner key is one error here too.
+  auto fast = run(std::string(ORRERY_BINARY) + " topo dgx-h100 --sys-set nvlink_bandwidth=50GB/s --json " + js + " 2>&1");
+  EXPECT_EQ(fast.first, 0) << fast.second;
+  auto typo = run(std::string(ORRERY_BINARY) + " topo dgx-h100 --sys-set collective.nvlss=0 2>&1");
+  EXPECT_NE(typo.first, 0);
+  EXPECT_NE(typo.second.find("collective: nvlss: unknown parameter"), std::string::npos) << typo.second;
 }
 
 // Found by fuzzing systems/*.json: wrong types leaked raw JSON exceptions, sizes were rounded or

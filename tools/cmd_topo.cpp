@@ -5,6 +5,7 @@
 #include "sim/error.h"
 #include "tools/command.h"
 #include "topology/topology.h"
+#include "workloads/collective.h"
 
 namespace orrery::cli {
 namespace {
@@ -12,12 +13,15 @@ Register reg("topo", "summarize a system's topology (GPUs, switches, links, diam
              [](const std::vector<std::string>& args) {
                Args a(args, {"--nodes", "--dot", "--json", "--sys-set"}, {});
                if (a.positional().size() != 1) {
-                 std::fprintf(stderr, "usage: orrery topo SYSTEM [--nodes N] [--dot out.dot] [--json out.json]\n");
+                 std::fprintf(stderr, "usage: orrery topo SYSTEM [--nodes N] [--sys-set key=value]... [--dot out.dot] [--json out.json]\n");
                  return 2;
                }
                long nodes = a.get_int("--nodes", 0);
                if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
                topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes), a.all("--sys-set"));
+               // The collective section is checked as `collective` and `train` check it (unknown keys,
+               // units): a system topo accepts must not fail later.
+               coll::collective_params().resolve(sys.collective, sys.source_path + ": collective");
                topo::Summary s = sys.topo.summary();
                std::printf("system:     %s\n", sys.name.c_str());
                if (!sys.description.empty()) std::printf("            %s\n", sys.description.c_str());
