@@ -268,6 +268,16 @@ LogLogFrame loglog_frame(Svg& s, double lo, double hi, int left, int top, int si
   s.line(f.X(a), f.Y(a), f.X(b), f.Y(b), "#333", 1.2);
   return f;
 }
+// The same frame over the smallest and largest x or y of `pts` (points with .x and .y).
+template <class P>
+LogLogFrame loglog_frame(Svg& s, const std::vector<P>& pts, int left, int top, int size) {
+  double lo = 1e300, hi = 0;
+  for (auto& p : pts) {
+    lo = std::min({lo, p.x, p.y});
+    hi = std::max({hi, p.x, p.y});
+  }
+  return loglog_frame(s, lo, hi, left, top, size);
+}
 // Dashed lines at a factor `k` above and below the diagonal.
 void loglog_band(Svg& s, const LogLogFrame& f, double k) {
   double a = std::pow(10.0, f.dlo), b = std::pow(10.0, f.dhi);
@@ -312,12 +322,7 @@ std::string kernel_scatter(const std::vector<ReplayResult>& ws, size_t max_point
     s.text(left + size / 2.0, top + size / 2.0, "no kernels with both measured and simulated times", "middle");
     return s.done();
   }
-  double lo = 1e300, hi = 0;
-  for (auto& p : pts) {
-    lo = std::min({lo, p.x, p.y});
-    hi = std::max({hi, p.x, p.y});
-  }
-  LogLogFrame fr = loglog_frame(s, lo, hi, left, top, size);
+  LogLogFrame fr = loglog_frame(s, pts, left, top, size);
   auto X = [&](double v) { return fr.X(v); };
   auto Y = [&](double v) { return fr.Y(v); };
   double b = std::pow(10.0, fr.dhi);
@@ -359,12 +364,7 @@ std::string transfer_scatter(const KernelTransferResult& r) {
     s.text(left + size / 2.0, top + size / 2.0, "no matched kernels", "middle");
     return s.done();
   }
-  double lo = 1e300, hi = 0;
-  for (auto& p : pts) {
-    lo = std::min({lo, p.x, p.y});
-    hi = std::max({hi, p.x, p.y});
-  }
-  LogLogFrame fr = loglog_frame(s, lo, hi, left, top, size);
+  LogLogFrame fr = loglog_frame(s, pts, left, top, size);
   auto X = [&](double v) { return fr.X(v); };
   auto Y = [&](double v) { return fr.Y(v); };
   loglog_band(s, fr, 1.08);
