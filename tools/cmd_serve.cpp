@@ -254,6 +254,7 @@ int serve_main(const std::vector<std::string>& args) {
     if (b < 1) throw make_error("--batch", a.get("--batch"), "must be at least 1");
     if (a.has("--trace") || a.has("--disagg")) throw make_error("--single", "", "runs one batch on one replica (no --trace, --disagg)");
     o.cfg.dep.replicas = 1;
+    o.breakdown_prompts = b;
     o.synth.num_requests = b;
     o.synth.rate = 1e9;  // all arrive (nearly) at once
     o.synth.lengths = "fixed";

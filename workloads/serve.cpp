@@ -132,13 +132,19 @@ class Sim {
     return best;
   }
 
+  // Requests arriving at the same instant are queued together before any replica schedules.
   void arrive(size_t i) {
-    if (i + 1 < reqs_.size()) core_.at(to_ps(reqs_[i + 1].arrival), [this, i] { arrive(i + 1); });
-    int r = pick(o_.cfg.dep.disaggregated() ? Role::Prefill : Role::Mixed);
-    rec_[i].replica = r;
-    reps_[r].outstanding++;
-    reps_[r].waiting.push_back(static_cast<int>(i));
-    try_step(reps_[r]);
+    size_t j = i;
+    std::vector<int> touched;
+    for (; j < reqs_.size() && reqs_[j].arrival == reqs_[i].arrival; ++j) {
+      int r = pick(o_.cfg.dep.disaggregated() ? Role::Prefill : Role::Mixed);
+      rec_[j].replica = r;
+      reps_[r].outstanding++;
+      reps_[r].waiting.push_back(static_cast<int>(j));
+      touched.push_back(r);
+    }
+    if (j < reqs_.size()) core_.at(to_ps(reqs_[j].arrival), [this, j] { arrive(j); });
+    for (int r : touched) try_step(reps_[r]);
   }
 
   // ---- KV blocks
@@ -514,9 +520,11 @@ ServeResult run_serving(const ServeOptions& o, const std::vector<Request>& reqs)
   mp /= static_cast<double>(reqs.size());
   mo /= static_cast<double>(reqs.size());
   StepShape ps;
-  ps.prefill_tokens = std::max(1L, std::min(static_cast<long>(std::lround(mp)), static_cast<long>(o.cfg.p("token_budget"))));
-  ps.prefill_attn_pairs = 0.5 * static_cast<double>(ps.prefill_tokens) * static_cast<double>(ps.prefill_tokens + 1);
-  ps.logits = 1;
+  long each = std::max(1L, std::min(static_cast<long>(std::lround(mp)), static_cast<long>(o.cfg.p("token_budget"))));
+  long n = std::max(1L, std::min(o.breakdown_prompts, static_cast<long>(o.cfg.p("token_budget")) / each));
+  ps.prefill_tokens = n * each;
+  ps.prefill_attn_pairs = static_cast<double>(n) * 0.5 * static_cast<double>(each) * static_cast<double>(each + 1);
+  ps.logits = n;
   res.prefill_step = cost.step(ps, true);
   StepShape ds;
   ds.decodes = std::max(1L, static_cast<long>(std::lround(res.mean_batch)));

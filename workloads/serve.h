@@ -157,7 +157,7 @@ struct ServeOptions {
   double slo_ttft = 0, slo_tpot = 0;  // seconds; 0 = none
   std::string engine = "systemc";
   std::string timeline_path;
-  bool keep_requests = true;
+  long breakdown_prompts = 1;      // prompts batched in the reported prefill step (--single: the batch)
 };
 
 struct RequestRecord {

@@ -123,9 +123,11 @@ Kernel CostModel::decode_attention(const StepShape& s) const {
     double splits = std::clamp(std::ceil(sms / std::max(1.0, ctas)), 1.0, std::max(1.0, std::ceil(mean_ctx / chunk)));
     ctas *= splits;
   }
+  // A grid smaller than the SM count streams with the SMs it has (the memory curve already
+  // holds the small-transfer penalty, so the lower of the two limits applies, not their product).
   double occupancy = std::min(1.0, ctas / sms);
   Kernel k{"decode_attention", "attention", flops, bytes, 0, 0};
-  double tm = bytes / (hw_.hbm_bandwidth() * hw_.memory_efficiency(bytes) * occupancy);
+  double tm = bytes / (hw_.hbm_bandwidth() * std::min(hw_.memory_efficiency(bytes), occupancy));
   double tc = flops / (hw_.peak_flops(Dtype::BF16) * 0.5);
   k.time = std::max({hw_.p("min_kernel_time"), tm, tc});
   k.util = std::min(1.0, bytes / hw_.hbm_bandwidth() / k.time);
