@@ -107,7 +107,13 @@ ServeOptions parse_options(const Args& a) {
   c.params = serve_params().resolve(nlohmann::json::object(), "serve");
   for (auto [flag, name] : {std::pair{"--max-batch", "max_batch"}, {"--token-budget", "token_budget"},
                             {"--block-size", "block_size"}, {"--gpu-mem-util", "memory_utilization"}})
-    if (a.has(flag)) c.params.apply_override(serve_params(), std::string(name) + "=" + a.get(flag));
+    if (a.has(flag)) {
+      try {
+        c.params.apply_override(serve_params(), std::string(name) + "=" + a.get(flag));
+      } catch (const Error&) {
+        throw make_error(flag, a.get(flag), "must be a number greater than zero");
+      }
+    }
   for (auto& s : a.all("--serve-set")) c.params.apply_override(serve_params(), s);
   for (auto& d : serve_params().decls())
     if (d.positive && !(c.params.get(d.name) > 0)) throw make_error("--serve-set", d.name, "must be greater than zero");
@@ -115,10 +121,12 @@ ServeOptions parse_options(const Args& a) {
   o.trace = a.get("--trace");
   SynthSpec& s = o.synth;
   s.rate = a.get_double("--rate", 1);
-  if (a.has("--rate") && !(s.rate > 0)) throw make_error("--rate", a.get("--rate"), "must be greater than zero");
+  if (a.has("--rate") && !(s.rate > 0 && std::isfinite(s.rate)))
+    throw make_error("--rate", a.get("--rate"), "must be greater than zero (and finite)");
   s.duration = time_arg(a, "--duration", 60);
   s.num_requests = a.get_int("--requests", 0);
-  if (a.has("--requests") && s.num_requests < 1) throw make_error("--requests", a.get("--requests"), "must be at least 1");
+  if (a.has("--requests") && (s.num_requests < 1 || s.num_requests > 50'000'000))
+    throw make_error("--requests", a.get("--requests"), "must be between 1 and 5e7");
   s.arrivals = a.get("--arrivals", "poisson");
   s.cv = a.get_double("--cv", 3);
   s.lengths = a.get("--lengths", "fixed");

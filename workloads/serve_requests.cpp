@@ -176,6 +176,7 @@ std::vector<Request> synth_requests(const SynthSpec& s) {
   if (s.prompt < 1) throw make_error("--prompt", std::to_string(s.prompt), "must be at least 1");
   if (s.output < 1) throw make_error("--output", std::to_string(s.output), "must be at least 1");
   if (s.num_requests <= 0 && !(s.duration > 0)) throw make_error("--duration", std::to_string(s.duration), "must be greater than zero");
+  if (s.num_requests > 50'000'000) throw make_error("--requests", std::to_string(s.num_requests), "more than 5e7 requests");
   if (s.num_requests <= 0 && s.duration * s.rate > 5e7) throw make_error("--rate", std::to_string(s.rate), "rate x duration above 5e7 requests");
   Rng g(s.seed);
   std::vector<Request> out;
