@@ -50,6 +50,7 @@ struct ReqState {
   long blocks = 0;         // private KV blocks held
   long prefix_blocks = 0;  // shared prefix-cache blocks referenced
   bool swapped = false;
+  bool inflight = false;   // in a step that has not finished (pipeline parallelism: several steps in flight)
 };
 
 struct PrefixEntry {
@@ -63,12 +64,14 @@ struct Replica {
   std::deque<int> waiting;
   std::vector<int> running;  // admission order
   long total_blocks = 0, free_blocks = 0;
-  bool busy = false;
+  int inflight = 0;        // steps in flight (up to pp: one per pipeline stage, as vLLM's virtual engines)
+  long inflight_seqs = 0;  // sequences in those steps (max_batch applies per step, as per virtual engine)
+  Ps stage_free = 0;       // when the first pipeline stage can take the next step
+  bool kick_pending = false;
   long outstanding = 0;
   long transfers = 0;  // prefill replica: KV hand-offs in flight (their blocks are still held)
   std::map<long, PrefixEntry> prefix;
-  std::vector<std::pair<int, long>> sched;  // (request, tokens) of the step in flight
-  Ps step_start = 0;
+  std::vector<std::pair<int, long>> sched;  // (request, tokens) of the step being built
   double energy_dyn = 0;
   int track = -1;
 };
@@ -220,10 +223,16 @@ class Sim {
   void schedule_running(Replica& R, long& budget, double& extra, bool& preempted) {
     for (size_t i = 0; i < R.running.size() && budget > 0;) {
       int id = R.running[i];
+      if (st_[id].inflight) {
+        ++i;
+        continue;
+      }
       long n = std::min(known(id) - st_[id].computed, budget);
       bool self = false;
       while (!allocate(R, id, st_[id].computed + n)) {
-        int victim = R.running.back();
+        int victim = -1;  // the most recently admitted request that is not in a step in flight
+        for (auto it = R.running.rbegin(); it != R.running.rend() && victim < 0; ++it)
+          if (!st_[*it].inflight) victim = *it;
         preempted = true;
         preempt(R, victim, extra);
         if (victim == id) { self = true; break; }
@@ -235,7 +244,7 @@ class Sim {
     }
   }
   void schedule_waiting(Replica& R, long& budget, double& extra) {
-    while (!R.waiting.empty() && static_cast<long>(R.running.size()) < max_batch_ && budget > 0) {
+    while (!R.waiting.empty() && static_cast<long>(R.running.size()) - R.inflight_seqs < max_batch_ && budget > 0) {
       int id = R.waiting.front();
       ReqState& s = st_[id];
       long before = s.computed;
@@ -284,8 +293,19 @@ class Sim {
     return sh;
   }
 
+  void kick_at(Replica& R, Ps t) {
+    if (R.kick_pending) return;
+    R.kick_pending = true;
+    int rid = R.id;
+    core_.at(t, [this, rid] {
+      reps_[rid].kick_pending = false;
+      try_step(reps_[rid]);
+    });
+  }
+
   void try_step(Replica& R) {
-    if (R.busy) return;
+    if (R.inflight >= o_.cfg.dep.pp) return;
+    if (core_.now() < R.stage_free) return kick_at(R, R.stage_free);
     R.sched.clear();
     long budget = budget_;
     double extra = 0;
@@ -293,7 +313,7 @@ class Sim {
     schedule_running(R, budget, extra, preempted);
     if (!preempted) schedule_waiting(R, budget, extra);  // vLLM V1: no new admissions after a preemption
     if (R.sched.empty()) {
-      if ((!R.running.empty() || !R.waiting.empty()) && R.transfers == 0) {
+      if ((!R.running.empty() || !R.waiting.empty()) && R.transfers == 0 && R.inflight == 0) {
         int id = !R.running.empty() ? R.running.front() : R.waiting.front();
         throw make_error("serve", "kv cache", "request of " + std::to_string(known(id)) + " tokens cannot fit in " +
                                                   std::to_string(R.total_blocks * bs_) + " KV tokens of replica " +
@@ -303,8 +323,9 @@ class Sim {
     }
     StepShape sh = shape_of(R);
     StepCost c = cost_.step(sh);
-    R.busy = true;
-    R.step_start = core_.now();
+    R.inflight++;
+    R.inflight_seqs += static_cast<long>(R.sched.size());
+    for (auto [id, n] : R.sched) st_[id].inflight = true;
     R.energy_dyn += c.energy_dyn;
     energy_dyn_ += c.energy_dyn * o_.cfg.dep.gpus_per_replica();
     Ps dt = std::max<Ps>(1, to_ps(c.time + extra));
@@ -314,13 +335,21 @@ class Sim {
                  {{"sequences", R.sched.size()}, {"prefill_tokens", sh.prefill_tokens}, {"decodes", sh.decodes},
                   {"cuda_graph", c.graph}});
     int rid = R.id;
-    core_.after(dt, [this, rid] { finish_step(reps_[rid]); });
+    Ps start = core_.now();
+    core_.after(dt, [this, rid, start, sched = std::move(R.sched)] { finish_step(reps_[rid], sched, start); });
+    R.sched.clear();
+    // The first pipeline stage takes the next step after its share of this one.
+    R.stage_free = start + std::max<Ps>(1, dt / o_.cfg.dep.pp);
+    if (o_.cfg.dep.pp > 1) kick_at(R, R.stage_free);
   }
 
-  void finish_step(Replica& R) {
+  void finish_step(Replica& R, const std::vector<std::pair<int, long>>& sched, Ps start) {
     double now = core_.now_s();
-    long batch = static_cast<long>(R.sched.size());
-    for (auto [id, n] : R.sched) {
+    long batch = static_cast<long>(sched.size());
+    R.inflight--;
+    R.inflight_seqs -= batch;
+    for (auto [id, n] : sched) st_[id].inflight = false;
+    for (auto [id, n] : sched) {
       ReqState& s = st_[id];
       s.computed += n;
       if (s.computed < known(id)) continue;
@@ -334,14 +363,13 @@ class Sim {
     }
     double kv = R.total_blocks > 0 ? 1.0 - static_cast<double>(R.free_blocks) / static_cast<double>(R.total_blocks) : 0;
     steps_.push_back({now, static_cast<double>(batch), kv});
-    starts_.push_back(to_s(R.step_start));
+    starts_.push_back(to_s(start));
     step_replica_.push_back(R.id);
     if (tl_) {
       std::string p = "replica " + std::to_string(R.id) + " (" + role_name(R.role) + ")";
-      tl_->counter(p, "batch", R.step_start, static_cast<double>(batch));
+      tl_->counter(p, "batch", start, static_cast<double>(batch));
       tl_->counter(p, "kv_occupancy", core_.now(), kv);
     }
-    R.busy = false;
     try_step(R);
   }
 
