@@ -16,6 +16,7 @@
 #include "support/errors.h"
 #include "topology/topology.h"
 #include "workloads/serve.h"
+#include "workloads/serve_forward.h"
 
 using namespace orrery;
 using namespace orrery::serve;
@@ -361,4 +362,19 @@ TEST(ServeSim, PipelineStagesOverlapSteps) {
   EXPECT_GT(two.output_tokens_per_s, 1.6 * one.output_tokens_per_s);
   std::vector<Request> lone{Request{0, 512, 64, -1, 0}};
   EXPECT_GT(run_serving(o, lone).tpot.p50, 0.95 * [&] { ServeOptions p = options(); return run_serving(p, lone).tpot.p50; }());
+}
+
+// The forward half of a captured step as one inference pass: on the capture's GPU the roofline
+// replay of those kernels is close to their captured durations; on the edge preset it is slower.
+TEST(ServeForward, CapturedForwardPassOnTheCaptureGpuAndOnTheEdgePreset) {
+  ReplayOptions o;
+  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/mlp_fp32";
+  o.mode = ReplayMode::Roofline;
+  o.engine = "event";
+  ForwardLatency h = forward_latency(o);
+  EXPECT_EQ(h.kernels, 20u);  // 6 x (GEMM + ReLU), then the loss and its gradient seed
+  EXPECT_NEAR(h.graph_latency() / h.captured_s, 1.0, 0.1);
+  auto [rc, out] = cli("latency --bundle " + o.bundle + " --hw drive-orin --engine event");
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("latency (CUDA graph)"), std::string::npos) << out;
 }
