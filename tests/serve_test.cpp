@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "support/errors.h"
@@ -40,7 +42,8 @@ std::string slurp(const std::string& path) {
 
 // Runs the CLI; returns (exit code, stderr + stdout).
 std::pair<int, std::string> cli(const std::string& args) {
-  std::string out = tmp("orrery_serve_cli_out.txt");
+  // One file per process: ctest runs the tests of this file in parallel.
+  std::string out = tmp("orrery_serve_cli_out_" + std::to_string(::getpid()) + ".txt");
   int rc = std::system((std::string(ORRERY_BINARY) + " " + args + " > " + out + " 2>&1").c_str());
   return {rc, slurp(out)};
 }

@@ -42,6 +42,8 @@ const char* kUsage =
     "         [--report r.html [--rates 1,2,4,8]]   latency vs load (one run per rate, event engine)\n"
     "         [--set gpu_param=value ...] [--sys-set key=value ...]\n"
     "       orrery serve --single [--batch B] --prompt N --output M ...   (= orrery latency): one batch on one replica\n"
+    "       orrery latency --bundle DIR --hw PRESET [--mode roofline|transfer] [--source-hw h100] [--set k=v]:\n"
+    "         forward pass of a captured model (the kernels before its first backward op) on the target\n"
     "models: workloads/models/*.json; docs: docs/serving.md\n";
 
 double time_arg(const Args& a, const std::string& flag, double def) {
