@@ -455,6 +455,98 @@ std::vector<Request> make_requests(const ServeOptions& o) {
   return reqs;
 }
 
+namespace {
+
+void check_requests_fit(const ServeOptions& o, const ServeResult& res, const std::vector<Request>& reqs) {
+  long longest = 0;
+  for (auto& r : reqs) longest = std::max(longest, r.prompt + r.output);
+  if (longest > res.memory.kv_tokens())
+    throw make_error(o.trace.empty() ? "--prompt/--output" : o.trace, "prompt_tokens",
+                     "a request of " + std::to_string(longest) + " tokens does not fit in the KV cache (" +
+                         std::to_string(res.memory.kv_tokens()) + " tokens per replica)");
+  if (!o.cfg.chunked_prefill)
+    for (auto& r : reqs)
+      if (r.prompt + r.output > static_cast<long>(o.cfg.p("token_budget")))
+        throw make_error("--no-chunked-prefill", "token_budget", "a request of " + std::to_string(r.prompt + r.output) +
+                                                                     " tokens exceeds the token budget; raise it or chunk prefills");
+}
+
+// Percentiles, throughput, goodput; returns the output tokens.
+double summarize_latency(const ServeOptions& o, const std::vector<Request>& reqs, ServeResult& res) {
+  std::vector<double> ttft, tpot, e2e;
+  double first = reqs.front().arrival, last = first, out_tok = 0, all_tok = 0;
+  long good = 0;
+  for (auto& r : res.requests) {
+    if (r.finish < 0) throw Error("serve: internal: a request never finished");
+    ttft.push_back(r.ttft());
+    if (r.req.output > 1) tpot.push_back(r.tpot());
+    e2e.push_back(r.e2e());
+    last = std::max(last, r.finish);
+    out_tok += static_cast<double>(r.req.output);
+    all_tok += static_cast<double>(r.req.output + r.req.prompt);
+    good += (o.slo_ttft <= 0 || r.ttft() <= o.slo_ttft) && (o.slo_tpot <= 0 || r.tpot() <= o.slo_tpot);
+  }
+  res.ttft = percentiles(ttft);
+  res.tpot = percentiles(tpot);
+  res.e2e = percentiles(e2e);
+  res.makespan_s = std::max(1e-12, last - first);
+  res.output_tokens_per_s = out_tok / res.makespan_s;
+  res.total_tokens_per_s = all_tok / res.makespan_s;
+  res.requests_per_s = static_cast<double>(reqs.size()) / res.makespan_s;
+  res.slo_attainment = static_cast<double>(good) / static_cast<double>(reqs.size());
+  res.goodput_rps = static_cast<double>(good) / res.makespan_s;
+  return out_tok;
+}
+
+// Batch and KV occupancy over time (time-weighted, 200 buckets), their means and the peak.
+void summarize_timeseries(const std::vector<ServeResult::Sample>& steps, const std::vector<double>& starts, double first,
+                          int replicas, ServeResult& res) {
+  const int nb = 200;
+  double width = res.makespan_s / nb;
+  std::vector<double> bsum(nb, 0), ksum(nb, 0);
+  double bw_total = 0, busy_total = 0, kv_total = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    double a = starts[i], b = steps[i].t, d = b - a;
+    const auto& s = steps[i];
+    bw_total += s.batch * d;
+    busy_total += d;
+    kv_total += s.kv * d;
+    res.peak_kv_occupancy = std::max(res.peak_kv_occupancy, s.kv);
+    for (int k = std::max(0, static_cast<int>((a - first) / width)); k < nb && first + k * width < b; ++k) {
+      double ov = std::min(b, first + (k + 1) * width) - std::max(a, first + k * width);
+      if (ov <= 0) continue;
+      bsum[k] += s.batch * ov / width;
+      ksum[k] += s.kv * ov / width / replicas;
+    }
+  }
+  res.mean_batch = busy_total > 0 ? bw_total / busy_total : 0;
+  res.mean_kv_occupancy = busy_total > 0 ? kv_total / busy_total : 0;
+  for (int k = 0; k < nb; ++k) res.timeseries.push_back({first + (k + 0.5) * width, bsum[k], ksum[k]});
+}
+
+// Breakdowns: a prefill of the mean prompt (o.breakdown_prompts of them), a decode at the mean batch.
+void representative_steps(const ServeOptions& o, const std::vector<Request>& reqs, const CostModel& cost, ServeResult& res) {
+  double mp = 0, mo = 0;
+  for (auto& r : reqs) mp += static_cast<double>(r.prompt), mo += static_cast<double>(r.output);
+  mp /= static_cast<double>(reqs.size());
+  mo /= static_cast<double>(reqs.size());
+  StepShape ps;
+  long budget = static_cast<long>(o.cfg.p("token_budget"));
+  long each = std::max(1L, std::min(static_cast<long>(std::lround(mp)), budget));
+  long n = std::max(1L, std::min(o.breakdown_prompts, budget / each));
+  ps.prefill_tokens = n * each;
+  ps.prefill_attn_pairs = static_cast<double>(n) * 0.5 * static_cast<double>(each) * static_cast<double>(each + 1);
+  ps.logits = n;
+  res.prefill_step = cost.step(ps, true);
+  StepShape ds;
+  ds.decodes = std::max(1L, static_cast<long>(std::lround(res.mean_batch)));
+  ds.decode_ctx_tokens = static_cast<double>(ds.decodes) * (mp + mo / 2);
+  ds.logits = ds.decodes;
+  res.decode_step = cost.step(ds, true);
+}
+
+}  // namespace
+
 ServeResult run_serving(const ServeOptions& o, const std::vector<Request>& reqs) {
   auto wall0 = std::chrono::steady_clock::now();
   ServeResult res;
@@ -467,17 +559,7 @@ ServeResult run_serving(const ServeOptions& o, const std::vector<Request>& reqs)
   res.cfg = o.cfg;
   CostModel cost(res.model, hw, res.cfg, &sys);
   res.memory = cost.memory_plan(res.model.source_path.empty() ? o.model : res.model.source_path);
-  long longest = 0;
-  for (auto& r : reqs) longest = std::max(longest, r.prompt + r.output);
-  if (longest > res.memory.kv_tokens())
-    throw make_error(o.trace.empty() ? "--prompt/--output" : o.trace, "prompt_tokens",
-                     "a request of " + std::to_string(longest) + " tokens does not fit in the KV cache (" +
-                         std::to_string(res.memory.kv_tokens()) + " tokens per replica)");
-  if (!o.cfg.chunked_prefill)
-    for (auto& r : reqs)
-      if (r.prompt + r.output > static_cast<long>(o.cfg.p("token_budget")))
-        throw make_error("--no-chunked-prefill", "token_budget", "a request of " + std::to_string(r.prompt + r.output) +
-                                                                     " tokens exceeds the token budget; raise it or chunk prefills");
+  check_requests_fit(o, res, reqs);
   auto core = make_engine(o.engine);
   std::unique_ptr<Timeline> tl = o.timeline_path.empty() ? nullptr : std::make_unique<Timeline>();
   Sim sim(o, res.model, hw, sys, cost, res.memory, reqs, *core, tl.get());
@@ -487,79 +569,13 @@ ServeResult run_serving(const ServeOptions& o, const std::vector<Request>& reqs)
   res.preemptions = sim.preemptions_;
   res.prefix_hit_tokens = sim.prefix_hits_;
   res.steps = static_cast<long>(sim.steps_.size());
-
-  // Latencies and throughput.
-  std::vector<double> ttft, tpot, e2e;
-  double first = reqs.front().arrival, last = first, out_tok = 0, all_tok = 0;
-  long good = 0;
-  for (auto& r : res.requests) {
-    if (r.finish < 0) throw Error("serve: internal: a request never finished");
-    ttft.push_back(r.ttft());
-    if (r.req.output > 1) tpot.push_back(r.tpot());
-    e2e.push_back(r.e2e());
-    last = std::max(last, r.finish);
-    out_tok += static_cast<double>(r.req.output);
-    all_tok += static_cast<double>(r.req.output + r.req.prompt);
-    bool ok = (o.slo_ttft <= 0 || r.ttft() <= o.slo_ttft) && (o.slo_tpot <= 0 || r.tpot() <= o.slo_tpot);
-    good += ok;
-  }
-  res.ttft = percentiles(ttft);
-  res.tpot = percentiles(tpot);
-  res.e2e = percentiles(e2e);
-  res.makespan_s = std::max(1e-12, last - first);
-  res.output_tokens_per_s = out_tok / res.makespan_s;
-  res.total_tokens_per_s = all_tok / res.makespan_s;
-  res.requests_per_s = static_cast<double>(reqs.size()) / res.makespan_s;
-  res.slo_attainment = static_cast<double>(good) / static_cast<double>(reqs.size());
-  res.goodput_rps = static_cast<double>(good) / res.makespan_s;
-
+  double out_tok = summarize_latency(o, reqs, res);
   // Energy: every GPU of the deployment idles all along; steps add the dynamic range.
   int gpus = o.cfg.dep.total_replicas() * o.cfg.dep.gpus_per_replica();
-  res.energy_j = hw.p("power_idle") * res.makespan_s * gpus +
-                 (hw.p("power_tdp") - hw.p("power_idle")) * sim.energy_dyn_;
+  res.energy_j = hw.p("power_idle") * res.makespan_s * gpus + (hw.p("power_tdp") - hw.p("power_idle")) * sim.energy_dyn_;
   res.energy_per_token_j = res.energy_j / out_tok;
-
-  // Batch and KV occupancy over time (time-weighted, bucketed).
-  const int nb = 200;
-  double width = res.makespan_s / nb;
-  std::vector<double> bsum(nb, 0), ksum(nb, 0);
-  double bw_total = 0, busy_total = 0, kv_total = 0;
-  for (size_t i = 0; i < sim.steps_.size(); ++i) {
-    double a = sim.starts_[i], b = sim.steps_[i].t, d = b - a;
-    const auto& s = sim.steps_[i];
-    bw_total += s.batch * d;
-    busy_total += d;
-    kv_total += s.kv * d;
-    res.peak_kv_occupancy = std::max(res.peak_kv_occupancy, s.kv);
-    for (int k = std::max(0, static_cast<int>((a - first) / width)); k < nb && first + k * width < b; ++k) {
-      double ov = std::min(b, first + (k + 1) * width) - std::max(a, first + k * width);
-      if (ov <= 0) continue;
-      bsum[k] += s.batch * ov / width;
-      ksum[k] += s.kv * ov / width / o.cfg.dep.total_replicas();
-    }
-  }
-  res.mean_batch = busy_total > 0 ? bw_total / busy_total : 0;
-  res.mean_kv_occupancy = busy_total > 0 ? kv_total / busy_total : 0;
-  for (int k = 0; k < nb; ++k) res.timeseries.push_back({first + (k + 0.5) * width, bsum[k], ksum[k]});
-
-  // Representative steps for the breakdown: a prefill of the mean prompt, a decode at the mean batch.
-  double mp = 0, mo = 0;
-  for (auto& r : reqs) mp += static_cast<double>(r.prompt), mo += static_cast<double>(r.output);
-  mp /= static_cast<double>(reqs.size());
-  mo /= static_cast<double>(reqs.size());
-  StepShape ps;
-  long each = std::max(1L, std::min(static_cast<long>(std::lround(mp)), static_cast<long>(o.cfg.p("token_budget"))));
-  long n = std::max(1L, std::min(o.breakdown_prompts, static_cast<long>(o.cfg.p("token_budget")) / each));
-  ps.prefill_tokens = n * each;
-  ps.prefill_attn_pairs = static_cast<double>(n) * 0.5 * static_cast<double>(each) * static_cast<double>(each + 1);
-  ps.logits = n;
-  res.prefill_step = cost.step(ps, true);
-  StepShape ds;
-  ds.decodes = std::max(1L, static_cast<long>(std::lround(res.mean_batch)));
-  ds.decode_ctx_tokens = static_cast<double>(ds.decodes) * (mp + mo / 2);
-  ds.logits = ds.decodes;
-  res.decode_step = cost.step(ds, true);
-
+  summarize_timeseries(sim.steps_, sim.starts_, reqs.front().arrival, o.cfg.dep.total_replicas(), res);
+  representative_steps(o, reqs, cost, res);
   if (tl) tl->write(o.timeline_path);
   res.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return res;
