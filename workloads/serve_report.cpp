@@ -95,7 +95,13 @@ std::string serve_report_html(const ServeResult& r, const std::vector<std::pair<
       tpot[1].pts.push_back({rate, x.tpot.p99 * 1e3});
       thr[0].pts.push_back({rate, x.output_tokens_per_s});
     }
-    os << "<h2>Latency vs load</h2>\n";
+    os << "<h2>Latency vs load</h2>\n<table><tr><th>offered (req/s)</th><th>TTFT p50</th><th>TTFT p99</th>"
+          "<th>TPOT p50</th><th>TPOT p99</th><th>output tok/s</th><th>within SLO</th></tr>\n";
+    for (auto& [rate, x] : sweep)
+      os << "<tr><td>" << num(rate, 3) << "</td><td>" << num(x.ttft.p50 * 1e3) << "</td><td>" << num(x.ttft.p99 * 1e3)
+         << "</td><td>" << num(x.tpot.p50 * 1e3) << "</td><td>" << num(x.tpot.p99 * 1e3) << "</td><td>"
+         << num(x.output_tokens_per_s, 1) << "</td><td>" << num(100 * x.slo_attainment, 1) << "%</td></tr>\n";
+    os << "</table>\n<p>Latencies in ms.</p>\n";
     os << line_plot("Time to first token vs offered load", "offered load (requests/s)", "TTFT (ms)", ttft);
     os << line_plot("Time per output token vs offered load", "offered load (requests/s)", "TPOT (ms)", tpot);
     os << line_plot("Throughput vs offered load", "offered load (requests/s)", "output tokens/s", thr);
