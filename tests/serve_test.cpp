@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <unistd.h>
@@ -380,4 +381,23 @@ TEST(ServeForward, CapturedForwardPassOnTheCaptureGpuAndOnTheEdgePreset) {
   auto [rc, out] = cli("latency --bundle " + o.bundle + " --hw drive-orin --engine event");
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("latency (CUDA graph)"), std::string::npos) << out;
+}
+
+// A CSV trace through the CLI, disaggregated, with a Perfetto timeline: per-replica engine steps,
+// batch and KV-occupancy counters, KV transfers on the decode replica.
+TEST(ServeCli, CsvTraceDisaggregatedWithTimeline) {
+  std::string csv = tmp("orrery_serve_trace.csv"), tl = tmp("orrery_serve_tl.json");
+  write(csv, "arrival,prompt_tokens,output_tokens\n0,300,20\n0.01,600,20\n0.02,900,20\n");
+  auto [rc, out] = cli("serve --model llama3-8b --trace " + csv + " --disagg 1:1 --engine event --timeline " + tl);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("disaggregated 1 prefill + 1 decode"), std::string::npos) << out;
+  nlohmann::json j = nlohmann::json::parse(slurp(tl));
+  const auto& ev = j.is_array() ? j : j["traceEvents"];
+  std::map<std::string, int> names;
+  for (auto& e : ev)
+    if (e.contains("name")) names[e["name"].get<std::string>()]++;
+  EXPECT_GE(names["prefill step"], 1) << ev.dump().substr(0, 400);
+  EXPECT_EQ(names["kv in"], 3);
+  EXPECT_GT(names["decode step"], 0);
+  EXPECT_GT(names["kv_occupancy"], 0);
 }
