@@ -403,8 +403,7 @@ class Sim {
         if (--*left > 0) return;
         Replica& P2 = reps_[pid];
         P2.transfers--;
-        P2.free_blocks += st_[id].blocks;
-        st_[id].blocks = 0;
+        release(P2, id);  // private blocks and any prefix-cache reference stay with the prefill replica
         if (tl_) tl_->slice(reps_[d].track, "kv in", "kv_transfer", t0, core_.now(), {{"request", id}});
         reps_[d].waiting.push_back(id);
         try_step(reps_[d]);
