@@ -327,7 +327,9 @@ class Sim {
     R.inflight_seqs += static_cast<long>(R.sched.size());
     for (auto [id, n] : R.sched) st_[id].inflight = true;
     R.energy_dyn += c.energy_dyn;
-    energy_dyn_ += c.energy_dyn * o_.cfg.dep.gpus_per_replica();
+    // The step's kernels cover every layer of one TP rank: the pipeline stages split them, so the
+    // replica's dynamic energy is that times the TP ranks (not times tp x pp).
+    energy_dyn_ += c.energy_dyn * o_.cfg.dep.tp;
     Ps dt = std::max<Ps>(1, to_ps(c.time + extra));
     if (tl_)
       tl_->slice(R.track, sh.prefill_tokens > 0 ? (sh.decodes > 0 ? "mixed step" : "prefill step") : "decode step", "step",
