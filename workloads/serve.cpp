@@ -72,7 +72,6 @@ struct Replica {
   long transfers = 0;  // prefill replica: KV hand-offs in flight (their blocks are still held)
   std::map<long, PrefixEntry> prefix;
   std::vector<std::pair<int, long>> sched;  // (request, tokens) of the step being built
-  double energy_dyn = 0;
   int track = -1;
 };
 
@@ -326,7 +325,6 @@ class Sim {
     R.inflight++;
     R.inflight_seqs += static_cast<long>(R.sched.size());
     for (auto [id, n] : R.sched) st_[id].inflight = true;
-    R.energy_dyn += c.energy_dyn;
     // The step's kernels cover every layer of one TP rank: the pipeline stages split them, so the
     // replica's dynamic energy is that times the TP ranks (not times tp x pp).
     energy_dyn_ += c.energy_dyn * o_.cfg.dep.tp;
