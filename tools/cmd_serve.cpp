@@ -67,32 +67,26 @@ void parse_slo(const std::string& text, ServeOptions& o) {
   }
 }
 
-ServeOptions parse_options(const Args& a) {
-  ServeOptions o;
-  o.model = a.get("--model", "llama3-8b");
-  o.hw = a.get("--hw");
-  o.system = a.get("--system", "dgx-h100");
-  o.nodes = static_cast<int>(a.get_int("--nodes", 0));
-  if (a.has("--nodes") && o.nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
-  o.hw_overrides = a.all("--set");
-  o.sys_overrides = a.all("--sys-set");
-  ServeConfig& c = o.cfg;
-  c.dep.tp = static_cast<int>(a.get_int("--tp", 1));
-  c.dep.pp = static_cast<int>(a.get_int("--pp", 1));
-  c.dep.ep = static_cast<int>(a.get_int("--ep", 1));
-  c.dep.replicas = static_cast<int>(a.get_int("--replicas", a.get_int("--dp", 1)));
+void parse_deployment(const Args& a, Deployment& d) {
+  d.tp = static_cast<int>(a.get_int("--tp", 1));
+  d.pp = static_cast<int>(a.get_int("--pp", 1));
+  d.ep = static_cast<int>(a.get_int("--ep", 1));
+  d.replicas = static_cast<int>(a.get_int("--replicas", a.get_int("--dp", 1)));
   if (a.has("--disagg")) {
     std::string v = a.get("--disagg");
     auto colon = v.find(':');
     try {
       if (colon == std::string::npos) throw 1;
-      c.dep.prefill_replicas = std::stoi(v.substr(0, colon));
-      c.dep.decode_replicas = std::stoi(v.substr(colon + 1));
+      d.prefill_replicas = std::stoi(v.substr(0, colon));
+      d.decode_replicas = std::stoi(v.substr(colon + 1));
     } catch (...) {
       throw make_error("--disagg", v, "expected P:D (prefill replicas : decode replicas)");
     }
-    if (c.dep.prefill_replicas < 1 || c.dep.decode_replicas < 1) throw make_error("--disagg", v, "both pools need at least one replica");
+    if (d.prefill_replicas < 1 || d.decode_replicas < 1) throw make_error("--disagg", v, "both pools need at least one replica");
   }
+}
+
+void parse_scheduler(const Args& a, ServeConfig& c) {
   c.precision = parse_precision(a.get("--precision", "bf16"));
   std::string kv = a.get("--kv-dtype", "bf16");
   if (kv != "bf16" && kv != "fp8") throw make_error("--kv-dtype", kv, "expected bf16 or fp8");
@@ -120,6 +114,9 @@ ServeOptions parse_options(const Args& a) {
   for (auto& d : serve_params().decls())
     if (d.positive && !(c.params.get(d.name) > 0)) throw make_error("--serve-set", d.name, "must be greater than zero");
   if (c.p("memory_utilization") > 1) throw make_error("--gpu-mem-util", a.get("--gpu-mem-util"), "must be at most 1");
+}
+
+void parse_requests(const Args& a, ServeOptions& o) {
   o.trace = a.get("--trace");
   SynthSpec& s = o.synth;
   s.rate = a.get_double("--rate", 1);
@@ -138,6 +135,20 @@ ServeOptions parse_options(const Args& a) {
   s.prefix_tokens = a.get_int("--prefix-len", 0);
   if (s.prefix_groups < 0 || s.prefix_tokens < 0) throw make_error("--prefix-groups", "", "must not be negative");
   s.seed = static_cast<std::uint64_t>(a.get_int("--seed", 1));
+}
+
+ServeOptions parse_options(const Args& a) {
+  ServeOptions o;
+  o.model = a.get("--model", "llama3-8b");
+  o.hw = a.get("--hw");
+  o.system = a.get("--system", "dgx-h100");
+  o.nodes = static_cast<int>(a.get_int("--nodes", 0));
+  if (a.has("--nodes") && o.nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
+  o.hw_overrides = a.all("--set");
+  o.sys_overrides = a.all("--sys-set");
+  parse_deployment(a, o.cfg.dep);
+  parse_scheduler(a, o.cfg);
+  parse_requests(a, o);
   if (a.has("--slo")) parse_slo(a.get("--slo"), o);
   o.engine = a.get("--engine", "systemc");
   o.timeline_path = a.get("--timeline");
