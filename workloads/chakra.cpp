@@ -766,8 +766,10 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
           } else {
             int gs = static_cast<int>(c.attr_num("comm_group_size", static_cast<double>(world)));
             if (gs <= 0 || gs > world) gs = static_cast<int>(world);  // 0 / absent: every trace
+            // The block of comm_group_size ranks holding this rank, whether or not every member
+            // has a trace (representative-rank traces): members without one are not waited for.
             int base = g.rank / gs * gs;
-            for (int r = base; r < base + gs && r < world; ++r) members.push_back(r);
+            for (int r = base; r < base + gs; ++r) members.push_back(r);
           }
           std::string gname = pg && !pg->s.empty() ? pg->s : "group" + std::to_string(members.size());
           x.group = out.w.group(gname, members);
@@ -816,6 +818,8 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
     out.w.ranks.push_back(std::move(g));
   }
   std::stable_sort(out.w.ranks.begin(), out.w.ranks.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
+  for (auto& g : out.w.groups)
+    for (int r : g.ranks) out.w.world = std::max(out.w.world, r + 1);
   return out;
 }
 
