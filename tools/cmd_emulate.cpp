@@ -114,7 +114,11 @@ void print_summary(const ReplayResult& r, const nlohmann::json& s, double sim_s)
   std::printf("   (%zu groups, step = %s)\n", s["groups"].get<size_t>(), s["step_source"].get<std::string>() == "profiler" ? "profiler step()" : "optimizer.step()");
   std::printf("hardware   %s   mode %s", r.hw.c_str(), r.mode.c_str());
   if (!r.system.empty()) std::printf("   system %s", r.system.c_str());
-  std::printf("\nstep time  %s (predicted, slowest rank)\n", format_time(r.step_time_s).c_str());
+  std::printf("\nstep time  %s (predicted, slowest rank)", format_time(r.step_time_s).c_str());
+  if (r.has_measured)
+    std::printf("   measured %s (min %s, max %s)   error %+.1f%%", format_time(r.measured_step_s).c_str(),
+                format_time(r.measured_min_s).c_str(), format_time(r.measured_max_s).c_str(), r.error_pct);
+  std::printf("\n");
   if (r.rank_step_s.size() > 1) {
     double lo = 1e300, hi = 0;
     for (double t : r.rank_step_s) lo = std::min(lo, t), hi = std::max(hi, t);
@@ -149,11 +153,12 @@ int run(const std::vector<std::string>& all) {
     else (rest ? script_args : args).push_back(a);
   }
   Args a(args, {"--world-size", "--system", "--nodes", "--hw", "--ranks", "--steps", "--write-chakra", "--write-bundle",
-                "--json", "--timeline", "--set", "--sys-set", "--devices-per-node", "--jobs"},
-         {"--strict-data", "--quiet"});
+                "--json", "--timeline", "--set", "--sys-set", "--devices-per-node", "--jobs", "--measured"},
+         {"--strict-data", "--quiet", "--emulate-only"});
   if (a.positional().size() != 1)
     throw Error("usage: orrery emulate SCRIPT --world-size N [--system dgx-h100] [--nodes K] [--hw h100] [--ranks 0,4] "
-                "[--steps 2] [--strict-data] [--write-bundle DIR] [--write-chakra DIR] [--json out.json] [--timeline t.json] "
+                "[--steps 2] [--strict-data] [--emulate-only] [--write-bundle DIR] [--write-chakra DIR] [--measured measured.json] [--json out.json] "
+                "[--timeline t.json] "
                 "[-- script args]");
   std::string script = a.positional()[0];
   if (!fs::is_regular_file(script)) throw make_error(script, "", "no such script");
@@ -171,13 +176,35 @@ int run(const std::vector<std::string>& all) {
   if (a.has("--ranks")) py.insert(py.end(), {"--ranks", a.get("--ranks")});
   if (a.has("--jobs")) py.insert(py.end(), {"--jobs", a.get("--jobs")});
   if (a.has("--strict-data")) py.push_back("--strict-data");
+  if (a.has("--emulate-only")) py.insert(py.end(), {"--write-ranks", "emulated"});
   if (!script_args.empty()) {
     py.push_back("--");
     py.insert(py.end(), script_args.begin(), script_args.end());
   }
   nlohmann::json summary = run_emulator(py);
   summary["script"] = script;
+  if (a.has("--emulate-only")) {
+    // Only the emulated ranks' traces (+ ranks.json, the rank map): no simulation.
+    if (!a.has("--quiet")) {
+      std::printf("script     %s   world size %ld   emulated ranks %zu   (%zu groups)\n", script.c_str(), world,
+                  summary["ranks_emulated"].size(), summary["groups"].get<size_t>());
+      for (auto& [r, n] : summary["ops_in_step"].items())
+        std::printf("  rank %-6s %7d ops, %5d collectives in the step\n", r.c_str(), n.get<int>(),
+                    summary["collectives_in_step"][r].get<int>());
+      for (auto& n : summary["notes"]) std::printf("note: %s\n", n.get<std::string>().c_str());
+      std::printf("emulation %s wall; traces in %s\n", format_time(summary["emulation_s"].get<double>() + summary["write_s"].get<double>()).c_str(),
+                  dir.c_str());
+    }
+    if (a.has("--json")) write_json_file(a.get("--json"), nlohmann::json{{"emulation", summary}});
+    if (!keep) fs::remove_all(dir);
+    return 0;
+  }
 
+  // --measured FILE: a real run's measured.json, compared with (never used by) the prediction.
+  if (a.has("--measured")) {
+    if (!fs::is_regular_file(a.get("--measured"))) throw make_error(a.get("--measured"), "", "no such measured.json");
+    fs::copy_file(a.get("--measured"), fs::path(dir) / "measured.json", fs::copy_options::overwrite_existing);
+  }
   ReplayOptions o;
   o.bundle = dir;
   o.hw = a.get("--hw", "h100");

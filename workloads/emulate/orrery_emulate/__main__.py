@@ -107,6 +107,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", required=True)
     ap.add_argument("--device-name", default="emulated GPU")
+    ap.add_argument("--write-ranks", choices=("all", "emulated"), default="all",
+                    help="emulated: write only the emulated ranks' traces (+ ranks.json), no simulation")
     ap.add_argument("--raw", default="", help="keep the per-rank recordings in this directory")
     ap.add_argument("--reuse", action="store_true", help="with --raw: reuse recordings found there")
     a = ap.parse_args(argv)
@@ -118,6 +120,9 @@ def main():
     tmp = a.raw or tempfile.mkdtemp(prefix="orrery-emulate-")
     if a.raw:
         os.makedirs(a.raw, exist_ok=True)
+    else:
+        import atexit
+        atexit.register(shutil.rmtree, tmp, True)  # also when fail() exits
     results = {}
 
     def emulate(ranks):
@@ -139,6 +144,16 @@ def main():
     else:
         emulate([0])
         reps, frontier = [0], [0]
+        first = peers(results[0])
+        if len(first) == 1 and first[0] > 0 and a.world_size % first[0] == 0:
+            # Pipeline stages at a constant stride s: emulate every stage rank k*s at once (in
+            # parallel); the peer check below still follows any peer they did not predict.
+            stride0 = first[0]
+            guess = list(range(stride0, a.world_size, stride0))
+            if len(guess) <= 64:
+                emulate(guess)
+                reps += guess
+                frontier = guess
         while frontier:  # pipeline stages: follow point-to-point peers from rank 0
             new = sorted({p for r in frontier for p in peers(results[r]) if p not in results})
             if len(reps) + len(new) > 64:
@@ -174,8 +189,8 @@ def main():
     for f in os.listdir(a.out):
         if f.startswith(("et.", "kineto.")) and f.endswith((".json", ".json.gz")):
             os.remove(os.path.join(a.out, f))
-    nodes = 0
-    for r in range(a.world_size):
+    nodes, templates = 0, {}
+    for r in (range(a.world_size) if a.write_ranks == "all" else sorted(results)):
         c, off = rank_map[r]
         res = results[c]
         events = res["events"] if off == 0 else translate(res, r, off, groups)
@@ -186,7 +201,14 @@ def main():
             res = results[r]
         win = bundle.step_window(events)
         suffix = "" if a.world_size == 1 else ".%d" % r
-        nodes += bundle.write_rank(a.out, r, a.world_size, groups, win, a.device_name, res["step_source"], suffix)
+        if c not in templates:  # the representative's documents, built once
+            templates[c] = bundle.RankTemplate(c, a.world_size, groups, bundle.step_window(res["events"]),
+                                               a.device_name, res["step_source"])
+        nodes += templates[c].dump(a.out, r, win, suffix)
+    with open(os.path.join(a.out, "ranks.json"), "w") as f:
+        json.dump({"world_size": a.world_size, "emulated": sorted(results),
+                   "rank_map": {str(r): {"rank": rank_map[r][0], "offset": rank_map[r][1]} for r in range(a.world_size)},
+                   "groups": groups}, f)
     notes = []
     for r in sorted(results):
         for n in results[r]["notes"]:
@@ -201,8 +223,6 @@ def main():
                                for r in sorted(results)},
                "collectives_in_step": {str(r): sum(1 for e in bundle.step_window(results[r]["events"]) if e["k"] == "coll")
                                        for r in sorted(results)}}
-    if not a.raw:
-        shutil.rmtree(tmp, ignore_errors=True)
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")
 

@@ -59,6 +59,7 @@ class Writer:
         self.t = 1000.0          # host clock, us
         self.event_corr = {}     # emulated event id -> correlation of its cudaEventRecord
         self.pid, self.tid = 1, 1
+        self.colls = []          # (ET node, Kineto cpu_op) of each collective, in order
 
     def node(self, name, parent, inputs=None, outputs=None, attrs=None):
         nid = self.next_id
@@ -186,31 +187,12 @@ class Writer:
                 return
 
     def _collective(self, ev, parent):
-        peer = ev["peer"] if ev["peer"] is not None else 0
-        t = ev["tensors"][0] if ev["tensors"] else None
-        vals = [[_tensor_value(t, self.rank)] if t else [], [ev["seq"], ev["name"] in ("send", "recv")],
-                [ev["pg"], ev["pg_desc"]], peer, ev["name"], [], [], ev["pg_ranks"][0],
-                ev["pg_ranks"][1] - ev["pg_ranks"][0] if len(ev["pg_ranks"]) > 1 else 1, ev["pg_size"]]
-        types = ["GenericList[Tensor(%s)]" % t["dtype"] if t else "GenericList[]", "Tuple[Int,Bool]",
-                 "Tuple[String,String]", "Int", "String", "GenericList[]", "GenericList[]", "Int", "Int", "Int"]
-        inputs = {"values": vals, "shapes": [[t["shape"]] if t else [], [[], []], [[], []], [], [], [], [], [], [], []],
-                  "types": types, "strides": [[]] * 10}
-        attrs = [{"name": "collective_name", "type": "string", "value": ev["name"]},
-                 {"name": "dtype", "type": "string", "value": ev["dtype"]},
-                 {"name": "in_msg_nelems", "type": "uint64", "value": ev["in_nelems"]},
-                 {"name": "out_msg_nelems", "type": "uint64", "value": ev["out_nelems"]},
-                 {"name": "pg_name", "type": "string", "value": ev["pg"]},
-                 {"name": "pg_desc", "type": "string", "value": ev["pg_desc"]},
-                 {"name": "pg_size", "type": "uint64", "value": ev["pg_size"]}]
+        inputs, attrs = coll_fields(ev, self.rank)
         n, rf = self.node("record_param_comms", parent, inputs, {"values": [], "shapes": [], "types": [], "strides": []},
                           attrs)
         ts = self.t
-        ext = self.cpu_op("record_param_comms", rf, ts, 0, extra={"Collective name": ev["name"],
-                                                                    "Process Group Name": ev["pg"],
-                                                                    "dtype": ev["dtype"],
-                                                                    "In msg nelems": ev["in_nelems"],
-                                                                    "Out msg nelems": ev["out_nelems"],
-                                                                    "Group size": ev["pg_size"]})
+        ext = self.cpu_op("record_param_comms", rf, ts, 0, extra=coll_kineto_args(ev))
+        self.colls.append((n, self.trace[-1]))
         self.t += CALL_US
         if ev["pg_size"] > 1:
             op = {"allreduce": "AllReduce_Sum", "_allgather_base": "AllGather", "all_gather": "AllGather",
@@ -235,12 +217,69 @@ class Writer:
         return et, kt
 
 
+def coll_fields(ev, rank):
+    """ET inputs and attrs of a record_param_comms node (PyTorch's positional layout: tensors,
+    (seq, is_p2p), (pg name, pg desc), root or peer rank, name, splits, rank start, stride, size)."""
+    peer = ev["peer"] if ev["peer"] is not None else 0
+    t = ev["tensors"][0] if ev["tensors"] else None
+    vals = [[_tensor_value(t, rank)] if t else [], [ev["seq"], ev["name"] in ("send", "recv")],
+            [ev["pg"], ev["pg_desc"]], peer, ev["name"], [], [], ev["pg_ranks"][0],
+            ev["pg_ranks"][1] - ev["pg_ranks"][0] if len(ev["pg_ranks"]) > 1 else 1, ev["pg_size"]]
+    types = ["GenericList[Tensor(%s)]" % t["dtype"] if t else "GenericList[]", "Tuple[Int,Bool]",
+             "Tuple[String,String]", "Int", "String", "GenericList[]", "GenericList[]", "Int", "Int", "Int"]
+    inputs = {"values": vals, "shapes": [[t["shape"]] if t else [], [[], []], [[], []], [], [], [], [], [], [], []],
+              "types": types, "strides": [[]] * 10}
+    attrs = [{"name": "collective_name", "type": "string", "value": ev["name"]},
+             {"name": "dtype", "type": "string", "value": ev["dtype"]},
+             {"name": "in_msg_nelems", "type": "uint64", "value": ev["in_nelems"]},
+             {"name": "out_msg_nelems", "type": "uint64", "value": ev["out_nelems"]},
+             {"name": "pg_name", "type": "string", "value": ev["pg"]},
+             {"name": "pg_desc", "type": "string", "value": ev["pg_desc"]},
+             {"name": "pg_size", "type": "uint64", "value": ev["pg_size"]}]
+    return inputs, attrs
+
+
+def coll_kineto_args(ev):
+    return {"Collective name": ev["name"], "Process Group Name": ev["pg"], "dtype": ev["dtype"],
+            "In msg nelems": ev["in_nelems"], "Out msg nelems": ev["out_nelems"], "Group size": ev["pg_size"]}
+
+
+class RankTemplate:
+    """A representative rank's documents, re-targeted to another rank of the same role: only
+    the collectives (groups, peers) and the rank number change."""
+
+    def __init__(self, rank, world, groups, events, device_name, step_source):
+        w = Writer(rank, world, groups or [{"name": "0", "ranks": list(range(world)), "desc": "default_pg"}],
+                   device_name)
+        w.write(events)
+        self.writer = w
+        self.et, self.kt = w.documents(step_source)
+
+    def dump(self, directory, rank, events, suffix):
+        colls = [e for e in events if e["k"] == "coll"]
+        saved = []
+        for (node, cpu), ev in zip(self.writer.colls, colls):
+            saved.append((node["inputs"], node["attrs"], cpu["args"]))
+            inputs, attrs = coll_fields(ev, rank)
+            node["inputs"] = inputs
+            node["attrs"] = node["attrs"][:2] + attrs
+            cpu["args"] = dict(cpu["args"], **coll_kineto_args(ev))
+        self.kt["distributedInfo"]["rank"] = rank
+        with open("%s/et%s.json" % (directory, suffix), "w") as f:
+            f.write(json.dumps(self.et, separators=(",", ":")))
+        with open("%s/kineto%s.json" % (directory, suffix), "w") as f:
+            f.write(json.dumps(self.kt, separators=(",", ":")))
+        for (node, cpu), (i, a, k) in zip(self.writer.colls, saved):
+            node["inputs"], node["attrs"], cpu["args"] = i, a, k
+        return len(self.et["nodes"])
+
+
 def write_rank(directory, rank, world, groups, events, device_name, step_source, suffix):
     w = Writer(rank, world, groups or [{"name": "0", "ranks": list(range(world)), "desc": "default_pg"}], device_name)
     w.write(events)
     et, kt = w.documents(step_source)
     with open("%s/et%s.json" % (directory, suffix), "w") as f:
-        json.dump(et, f, separators=(",", ":"))
+        f.write(json.dumps(et, separators=(",", ":")))  # dumps uses the C encoder
     with open("%s/kineto%s.json" % (directory, suffix), "w") as f:
-        json.dump(kt, f, separators=(",", ":"))
+        f.write(json.dumps(kt, separators=(",", ":")))
     return len(w.nodes)

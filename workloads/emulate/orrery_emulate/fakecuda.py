@@ -221,10 +221,16 @@ def install_step_marks():
 
         @functools.wraps(orig)
         def step(self, *a, **k):
-            name = "Optimizer.step#%s.step" % type(self).__name__
-            with region(name), torch.no_grad():
-                out = orig(self, *a, **k)
-            state.REC.mark_step("optimizer")
+            rec = state.REC
+            if getattr(rec, "in_optimizer_step", False):  # a subclass's step calling its base's
+                return orig(self, *a, **k)
+            rec.in_optimizer_step = True
+            try:
+                with region("Optimizer.step#%s.step" % type(self).__name__), torch.no_grad():
+                    out = orig(self, *a, **k)
+            finally:
+                rec.in_optimizer_step = False
+            rec.mark_step("optimizer")
             return out
         step._orrery = True
         cls.step = step

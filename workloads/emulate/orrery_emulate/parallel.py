@@ -195,12 +195,52 @@ def _wants_wrap(policy, m):
         return bool(policy(m, False, sum(p.numel() for p in m.parameters(recurse=False))))
 
 
+def transformer_auto_wrap_policy(module, recurse, nonwrapped_numel, transformer_layer_cls=()):
+    return recurse or isinstance(module, tuple(transformer_layer_cls))
+
+
+def size_based_auto_wrap_policy(module, recurse, nonwrapped_numel, min_num_params=int(1e8), **kw):
+    return recurse or nonwrapped_numel >= min_num_params
+
+
+class ModuleWrapPolicy:
+    def __init__(self, module_classes):
+        self.classes = tuple(module_classes)
+
+    def __call__(self, module, recurse, nonwrapped_numel):
+        return recurse or isinstance(module, self.classes)
+
+
+def _fsdp_modules():
+    """torch.distributed.fsdp stand-in modules: 1.13's own does not import on Python 3.11 and
+    refuses fake tensors; scripts import FSDP, its enums, MixedPrecision and wrap policies."""
+    import enum
+    import sys
+    import types
+
+    fsdp = types.ModuleType("torch.distributed.fsdp")
+    wrap = types.ModuleType("torch.distributed.fsdp.wrap")
+    fsdp.FullyShardedDataParallel = FullyShardedDataParallel
+    fsdp.ShardingStrategy = enum.Enum("ShardingStrategy", "FULL_SHARD SHARD_GRAD_OP NO_SHARD HYBRID_SHARD")
+    fsdp.BackwardPrefetch = enum.Enum("BackwardPrefetch", "BACKWARD_PRE BACKWARD_POST")
+    fsdp.CPUOffload = lambda *a, **k: None
+    fsdp.StateDictType = enum.Enum("StateDictType", "FULL_STATE_DICT LOCAL_STATE_DICT SHARDED_STATE_DICT")
+
+    class MixedPrecision:
+        def __init__(self, param_dtype=None, reduce_dtype=None, buffer_dtype=None, **kw):
+            self.param_dtype, self.reduce_dtype, self.buffer_dtype = param_dtype, reduce_dtype, buffer_dtype
+    fsdp.MixedPrecision = MixedPrecision
+    wrap.transformer_auto_wrap_policy = transformer_auto_wrap_policy
+    wrap.size_based_auto_wrap_policy = size_based_auto_wrap_policy
+    wrap.ModuleWrapPolicy = ModuleWrapPolicy
+    fsdp.wrap = wrap
+    sys.modules["torch.distributed.fsdp"] = fsdp
+    sys.modules["torch.distributed.fsdp.wrap"] = wrap
+    torch.distributed.fsdp = fsdp
+
+
 def install():
     import torch.nn.parallel as par
     par.DistributedDataParallel = DistributedDataParallel
     torch.nn.parallel.distributed.DistributedDataParallel = DistributedDataParallel
-    try:
-        import torch.distributed.fsdp as fsdp
-        fsdp.FullyShardedDataParallel = FullyShardedDataParallel
-    except Exception:  # noqa: BLE001 - FSDP absent from this build
-        pass
+    _fsdp_modules()

@@ -72,7 +72,7 @@ def main(argv):
     result.update({"ok": "error" not in result, "stopped": stopped, "steps": rec.steps, "step_source": rec.step_source,
                    "groups": rec.groups, "events": rec.events, "notes": rec.notes})
     with open(out, "w") as f:
-        json.dump(result, f)
+        f.write(json.dumps(result, separators=(",", ":")))  # dumps: the C encoder (dump is pure Python)
     return 0
 
 
