@@ -14,7 +14,8 @@ import sys
 
 # The emulator records below autograd and composites: a cast is _to_copy where the profiler
 # sees its inner copy_; an embedding lookup is the gather its CUDA kernel is.
-CANON = {"aten::_to_copy": "aten::copy_", "aten::clone": "aten::copy_", "aten::embedding": "aten::gather"}
+CANON = {"aten::_to_copy": "aten::copy_", "aten::clone": "aten::copy_", "aten::embedding": "aten::gather",
+         "aten::relu": "aten::clamp_min"}  # 2.x runs relu as clamp_min
 
 
 def _load(path):

@@ -54,8 +54,11 @@ NAMED = {  # op -> kernels of its CUDA implementation
     "aten::mse_loss_backward": ["void at::native::vectorized_elementwise_kernel<mse_backward>"],
     "aten::native_group_norm": ["void at::native::RowwiseMomentsCUDAKernel", "void at::native::ComputeFusedParamsCUDAKernel",
                                 "void at::native::elementwise_kernel<group_norm>"],
-    "aten::cudnn_convolution": ["sm90_xmma_fprop_implicit_gemm (conv)"],
-    "aten::convolution_backward": ["sm90_xmma_dgrad_implicit_gemm (conv)", "sm90_xmma_wgrad_implicit_gemm (conv)"],
+    # cuDNN implicit-GEMM convolutions (the fake tensors see aten::convolution; CUDA runs cudnn_convolution)
+    "aten::convolution": ["sm90_xmma_fprop_implicit_gemm (emulated cuDNN)"],
+    "aten::cudnn_convolution": ["sm90_xmma_fprop_implicit_gemm (emulated cuDNN)"],
+    "aten::convolution_backward": ["sm90_xmma_dgrad_implicit_gemm (emulated cuDNN)",
+                                   "sm90_xmma_wgrad_implicit_gemm (emulated cuDNN)"],
     "aten::_cudnn_attention_forward": [("memset", 0), "cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16 (emulated)"],
 }
 # embedding_dense_backward_cuda: sort the indices (cub radix sort: histogram, exclusive sum,
