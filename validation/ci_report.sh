@@ -15,8 +15,8 @@ emulated=()
 if [ -f /usr/lib/python3/dist-packages/torch/__init__.py ] || [ -n "${ORRERY_PYTHON:-}" ]; then
   for b in mlp_fp32 gpt_a_ddp gpt_b llama_s; do
     "$BUILD_DIR/orrery" emulate examples/emulate/$b.py --hw h100 --quiet \
-      --measured examples/bundles/$b/measured.json --write-bundle "$out/emulated/$b" &&
-      emulated+=("$out/emulated/$b") || status=$?
+      --measured examples/bundles/$b/measured.json --write-bundle "$out/emulated/emulated_$b" &&
+      emulated+=("$out/emulated/emulated_$b") || status=$?
   done
 else
   echo "ci_report: PyTorch not installed: emulated workloads left out of the report (apt-get install python3-torch)"
