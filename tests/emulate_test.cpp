@@ -22,13 +22,13 @@ bool have_torch() {
   return fs::exists("/usr/lib/python3/dist-packages/torch/__init__.py");
 }
 
-struct Run {
+struct Shell {
   int status = 0;
   std::string out;
 };
 
-Run sh(const std::string& cmd) {
-  Run r;
+Shell sh(const std::string& cmd) {
+  Shell r;
   FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
   std::array<char, 4096> buf{};
   size_t n;
@@ -63,18 +63,18 @@ std::string py() {
 // times agree within 3 %, and the GPU-launching op sequences (ops with shapes) match in order.
 nlohmann::json check_bundle_script(const std::string& name, double min_match) {
   fs::path d = tmpdir(name);
-  Run e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/" + name + ".py --hw h100 --write-bundle " +
+  Shell e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/" + name + ".py --hw h100 --write-bundle " +
              (d / "bundle").string() + " --json " + (d / "emu.json").string() + " --quiet");
   EXPECT_EQ(e.status, 0) << e.out;
   if (e.status != 0) return {};
-  Run r = sh(orrery() + " replay " + kSrc + "/examples/bundles/" + name + " --mode roofline --quiet --json " +
+  Shell r = sh(orrery() + " replay " + kSrc + "/examples/bundles/" + name + " --mode roofline --quiet --json " +
              (d / "real.json").string());
   EXPECT_EQ(r.status, 0) << r.out;
   nlohmann::json ej = read_json(d / "emu.json");
   double emu = ej["step_time_ms"].get<double>();
   double real = read_json(d / "real.json")["step_time_ms"].get<double>();
   EXPECT_NEAR(emu / real, 1.0, 0.03) << name << ": emulated " << emu << " ms, capture (roofline) " << real << " ms";
-  Run c = sh("cd " + kSrc + "/workloads/emulate && " + py() + " -m orrery_emulate.compare " + kSrc + "/examples/bundles/" +
+  Shell c = sh("cd " + kSrc + "/workloads/emulate && " + py() + " -m orrery_emulate.compare " + kSrc + "/examples/bundles/" +
              name + " " + (d / "bundle").string() + " --json " + (d / "cmp.json").string());
   EXPECT_EQ(c.status, 0) << c.out;
   nlohmann::json cmp = read_json(d / "cmp.json");
@@ -113,7 +113,7 @@ TEST(Emulate, TensorPipelineParallelCollectivesEqualGlooReference) {
   nlohmann::json ref = read_json(kSrc + "/tests/data/emulate/gpt_tp_pp_gloo8.json");
   std::string args;
   for (auto& a : ref["args"]) args += " " + a.get<std::string>();
-  Run e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/gpt_tp_pp.py --world-size 8 --system dgx-h100 --write-bundle " +
+  Shell e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/gpt_tp_pp.py --world-size 8 --system dgx-h100 --write-bundle " +
              (d / "b").string() + " --json " + (d / "e.json").string() + " --quiet --" + args);
   ASSERT_EQ(e.status, 0) << e.out;
   nlohmann::json j = read_json(d / "e.json");
@@ -121,7 +121,7 @@ TEST(Emulate, TensorPipelineParallelCollectivesEqualGlooReference) {
   EXPECT_EQ(j["emulation"]["ranks_emulated"], nlohmann::json({0, 4}));
   EXPECT_EQ(j["ranks"].get<int>(), 8);
   EXPECT_GT(j["step_time_ms"].get<double>(), 0);
-  Run c = sh("cd " + kSrc + "/workloads/emulate && " + py() + " -m orrery_emulate.compare --collectives " + kSrc +
+  Shell c = sh("cd " + kSrc + "/workloads/emulate && " + py() + " -m orrery_emulate.compare --collectives " + kSrc +
              "/tests/data/emulate/gpt_tp_pp_gloo8.json " + (d / "b").string());
   EXPECT_EQ(c.status, 0) << c.out;
   EXPECT_NE(c.out.find("all ranks equal"), std::string::npos) << c.out;
@@ -133,7 +133,7 @@ TEST(Emulate, TensorPipelineParallelCollectivesEqualGlooReference) {
 TEST(Emulate, FsdpCompileProfilerAndStreams) {
   NEED_TORCH();
   fs::path d = tmpdir("fsdp");
-  Run e = sh(orrery() + " emulate " + kSrc + "/tests/data/emulate/fsdp_compile.py --world-size 4 --write-bundle " +
+  Shell e = sh(orrery() + " emulate " + kSrc + "/tests/data/emulate/fsdp_compile.py --world-size 4 --write-bundle " +
              (d / "b").string() + " --json " + (d / "e.json").string() + " --quiet");
   ASSERT_EQ(e.status, 0) << e.out;
   nlohmann::json et = read_json(d / "b" / "et.0.json");
@@ -159,7 +159,7 @@ TEST(Emulate, FsdpCompileProfilerAndStreams) {
 TEST(Emulate, HugeModelAllocatesNoWeights) {
   NEED_TORCH();
   fs::path d = tmpdir("huge");
-  Run e = sh(orrery() + " emulate " + kSrc + "/tests/data/emulate/huge.py --json " + (d / "e.json").string() + " --quiet");
+  Shell e = sh(orrery() + " emulate " + kSrc + "/tests/data/emulate/huge.py --json " + (d / "e.json").string() + " --quiet");
   ASSERT_EQ(e.status, 0) << e.out;
   nlohmann::json j = read_json(d / "e.json");
   // 4 GEMMs forward, 8 backward, each 2 x 8 x 1e5 x 1e5 FLOP: the step is compute-bound and real.
@@ -169,7 +169,7 @@ TEST(Emulate, HugeModelAllocatesNoWeights) {
 
 // One line, prefixed like every orrery error, containing `want`.
 void expect_one_line_error(const std::string& args, const std::string& want) {
-  Run r = sh(orrery() + " emulate " + args);
+  Shell r = sh(orrery() + " emulate " + args);
   EXPECT_NE(r.status, 0) << r.out;
   std::string out = r.out;
   while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -195,14 +195,14 @@ TEST(Emulate, BadInputIsOneLine) {
 
 TEST(Emulate, DataDependentReadsUsePlaceholderAndNameTheLine) {
   NEED_TORCH();
-  Run r = sh(orrery() + " emulate " + kSrc + "/tests/data/emulate/reads_item.py");
+  Shell r = sh(orrery() + " emulate " + kSrc + "/tests/data/emulate/reads_item.py");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("note: reads_item.py:9: reads a tensor's value"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("step time"), std::string::npos) << r.out;
 }
 
 TEST(Emulate, MissingPythonIsOneLine) {
-  Run r = sh("ORRERY_PYTHON=/nonexistent/python3 " + orrery() + " emulate " + kSrc + "/tests/data/emulate/reads_item.py");
+  Shell r = sh("ORRERY_PYTHON=/nonexistent/python3 " + orrery() + " emulate " + kSrc + "/tests/data/emulate/reads_item.py");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("orrery emulate: error: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("ORRERY_PYTHON"), std::string::npos) << r.out;
