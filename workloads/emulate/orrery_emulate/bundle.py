@@ -15,12 +15,13 @@ PROFILER_ONLY = ("prim::",)
 def step_window(events):
     """Events of the last complete step: between the last two step marks (or from the start when
     the script completed one step)."""
-    marks = [i for i, e in enumerate(events) if e["k"] == "step"]
+    src = "profiler" if any(e["k"] == "step" and e.get("src") == "profiler" for e in events) else "optimizer"
+    marks = [i for i, e in enumerate(events) if e["k"] == "step" and e.get("src", src) == src]
     if not marks:
         return None
     end = marks[-1]
     start = marks[-2] + 1 if len(marks) > 1 else 0
-    return events[start:end]
+    return [e for e in events[start:end] if e["k"] != "step"]
 
 
 def _tensor_value(t, rank):

@@ -26,7 +26,8 @@ class Recording:
         self.groups = []           # [{"name": "0", "ranks": [...], "desc": "default_pg"}]
         self.scopes = []           # open region names (Optimizer.step, DDP forward ...)
         self.steps = 0             # completed steps (optimizer.step() or profiler step())
-        self.step_source = None    # "optimizer" | "profiler": the first one seen wins
+        self.step_source = None    # "optimizer" | "profiler" (profiler marks win when present)
+        self.counts = {}           # step marks per source
         self.stream = 7            # current CUDA stream id (7 = default stream, as in real traces)
         self.notes = []            # placeholder warnings (file:line)
         self.seq = {}              # process group name -> collective sequence number
@@ -43,13 +44,13 @@ class Recording:
         return ev
 
     def mark_step(self, source):
-        if self.step_source is None:
-            self.step_source = source
-        if source != self.step_source:
-            return
+        """A step ends at optimizer.step(), or at torch.profiler's step() when the script has a
+        profiler (its marks win once one is seen)."""
         self.events.append({"k": "step", "src": source})
-        self.steps += 1
-        if self.max_steps and self.steps >= self.max_steps:
+        self.counts[source] = self.counts.get(source, 0) + 1
+        self.step_source = "profiler" if self.counts.get("profiler") else "optimizer"
+        self.steps = self.counts[self.step_source]
+        if self.max_steps and source == self.step_source and self.steps >= self.max_steps:
             raise StopEmulation()
 
     def user_line(self):
