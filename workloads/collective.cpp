@@ -800,7 +800,9 @@ class Runner : public std::enable_shared_from_this<Runner> {
     for (auto& [r, b] : u.senders) per[r] += b;
     for (auto& [r, b] : per) {
       auto res = f_.network().gpu(r);
-      if (min_time > 0) u.c.extra.push_back({res.sm, channels_ * min_time * share});
+      // (a chip with fewer compute units than channels, e.g. a TPU's MXUs, lends all of them)
+      double ch = std::min<double>(channels_, f_.network().gpu_spec().sm_count);
+      if (min_time > 0) u.c.extra.push_back({res.sm, ch * min_time * share});
       u.c.extra.push_back({res.hbm, b * (reduce ? 3.0 : 2.0)});
     }
   }

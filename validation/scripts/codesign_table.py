@@ -158,7 +158,7 @@ def main():
         print(row("all kernels", len(allk[0]), allk))
         print(f"\n### {hw.upper()} steps\n\n| bundle | measured | first-principles | calibrated roofline |\n|---|---|---|---|")
         for name, fp, cal in steps:
-            m = fp["measured_step_ms"]
+            m = fp["measured_step_time_ms"]
             print(f"| {name} | {m:.2f} ms | {fp['step_time_ms']:.2f} ms ({(fp['step_time_ms'] - m) / m * 100:+.1f}%) | "
                   f"{cal['step_time_ms']:.2f} ms ({(cal['step_time_ms'] - m) / m * 100:+.1f}%) |")
     if h200_bundles:
@@ -168,7 +168,7 @@ def main():
             f200, _ = replay(a.binary, b100, "h200", "roofline", "first-principles", tmp)
             t200, _ = replay(a.binary, b100, "h200", "transfer", "", tmp)
             m200 = json.load(open(os.path.join(b200, "measured.json")))["step_cuda_events"]["median_ms"]
-            m100 = f100["measured_step_ms"]
+            m100 = f100["measured_step_time_ms"]
             print(f"| {os.path.basename(b100)} | {m200 / m100:.3f} | {f200['step_time_ms'] / f100['step_time_ms']:.3f} | "
                   f"{t200['step_time_ms'] / m100:.3f} |")
     print("\n### A100: published training rows (orrery validate --published --hw-model first-principles)\n")
