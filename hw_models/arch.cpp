@@ -26,7 +26,7 @@ const ParamSet& arch_params() {
       "first-principles architecture description (hw_models/presets/*.json, section \"arch\"; each value "
       "{\"value\": ..., \"source\": ...}); shares sm_count, l2_size, hbm_bandwidth, hbm_capacity, power_* with accelerator",
       {
-          F("clock_boost", "", "maximum clock: vector/SIMT work and latency-bound kernels"),
+          F("clock_boost", "", "boost clock the vendor quotes the matrix peaks at; vector/SIMT work and fraction_of_peak use it"),
           F("clock_sustained", "", "clock held under sustained full matrix-engine load at TDP (vendor base/rated clock)"),
           C("mma_fp64", "0", "dense FP64 matrix-engine MACs per clock per compute unit (0: none)"),
           C("mma_tf32", "0", "dense TF32 matrix-engine MACs per clock per unit (0: none)"),

@@ -135,9 +135,12 @@ Register reg("kernel", "one kernel (gemm, attention, conv, memory) on one chip: 
                if (a.positional()[0] == "describe") {
                  if (hw.arch_json.is_null()) throw make_error(hw.source_path, "arch", "the preset has no architecture description");
                  std::printf("%s (%s)  %s\n", hw.name.c_str(), hw.source_path.c_str(), hw.description.c_str());
-                 for (auto it = hw.arch_json.begin(); it != hw.arch_json.end(); ++it) {
-                   std::string v = (*it)["value"].is_string() ? (*it)["value"].get<std::string>() : (*it)["value"].dump();
-                   std::printf("  %-22s %-14s %s\n", it.key().c_str(), v.c_str(), it->value("source", "(default)").c_str());
+                 for (auto& d : arch_params().decls()) {  // declaration order, with units
+                   const nlohmann::json& e = hw.arch_json.at(d.name);
+                   char num[32];
+                   if (!e["value"].is_string()) std::snprintf(num, sizeof num, "%g", e["value"].get<double>());
+                   std::string v = e["value"].is_string() ? e["value"].get<std::string>() : num;
+                   std::printf("  %-22s %-14s %s\n", d.name.c_str(), v.c_str(), e.value("source", "(default)").c_str());
                  }
                  return 0;
                }

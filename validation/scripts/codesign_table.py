@@ -140,7 +140,7 @@ def main():
     h100_bundles = [os.path.join(ROOT, "examples", "bundles", n) for n in ("mlp_fp32", "gpt_a_ddp", "gpt_b", "llama_s")]
     h200_bundles = [os.path.join(a.h200_bundles, n) for n in ("mlp_fp32", "gpt_a_ddp", "gpt_b", "llama_s")
                     if os.path.isdir(os.path.join(a.h200_bundles, n))]
-    hdr = "| class | n | first-principles | plain roofline | calibrated (in-sample on H100) |\n|---|---|---|---|---|"
+    hdr = "| class | n | first-principles | plain roofline | calibrated (in-sample: its curves were fitted to these data) |\n|---|---|---|---|---|"
     for hw in ("h100", "h200"):
         print(f"\n### {hw.upper()} device-side microbenchmarks (median / p90 of |error|)\n\n{hdr}")
         for cls, e in sorted(micro(a.binary, hw).items()):
