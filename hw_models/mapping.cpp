@@ -126,7 +126,9 @@ bool KernelMapper::evaluate(const Problem& p, Dtype d, Tile t, KernelEstimate& e
   if (ops > 0.5 * a.l2_size) {
     double w = std::min(tiles, units);
     double wm = std::min(tiles_m, std::ceil(std::sqrt(w))), wn = std::min(tiles_n, cdiv(w, wm));
-    double per_wave = (wm * t.m + wn * t.n) * ks * eb;
+    // (implicit GEMM: A's panels overlap in the input; the unique part is a_bytes / (m k))
+    double a_unique = std::min(1.0, p.a_bytes / (p.batch * p.m * p.k * eb));
+    double per_wave = (wm * t.m * a_unique + wn * t.n) * ks * eb;
     double l2_ops = e.l2_bytes - p.c_bytes - partial;
     ops = std::clamp(tiles / std::max(1.0, wm * wn) * per_wave, ops, std::max(ops, l2_ops));
   }

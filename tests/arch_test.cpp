@@ -10,6 +10,7 @@
 #include "hw_models/arch.h"
 #include "hw_models/mapping.h"
 #include "sim/error.h"
+#include "workloads/replay.h"
 
 using namespace orrery;
 
@@ -194,4 +195,41 @@ TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
                           "dojo-wafer-5x5 --tp 1 --dp 25 --global-batch 25 --zero 3"})
     for (std::string m : {"calibrated", "first-principles"})
       EXPECT_TRUE(ok("train --model llama3-8b --seq 2048 --system " + sys + " --hw-model " + m)) << sys << " " << m;
+}
+
+TEST(ArchMapping, ConvAndAttentionShapes) {
+  Accelerator h = fp("h100");
+  // A 1x1 convolution is the GEMM (N*H*W) x K x C.
+  double c = M(h).conv(32, 256, 56, 56, 256, 1, 1, 1, 0, Dtype::BF16).time_s;
+  double g = M(h).gemm(32.0 * 56 * 56, 256, 256, Dtype::BF16).time_s;
+  EXPECT_NEAR(c / g, 1.0, 0.05);
+  // 3x3: nine times the FLOPs, the input read once from HBM.
+  KernelEstimate c3 = M(h).conv(32, 256, 56, 56, 256, 3, 3, 1, 1, Dtype::BF16);
+  EXPECT_GT(c3.time_s, 4 * c);
+  EXPECT_LT(c3.hbm_bytes, 2.5 * M(h).conv(32, 256, 56, 56, 256, 1, 1, 1, 0, Dtype::BF16).hbm_bytes);
+  KernelEstimate a = M(h).attention(512, 4096, 4096, 128, Dtype::BF16, false, false);
+  KernelEstimate ac = M(h).attention(512, 4096, 4096, 128, Dtype::BF16, true, false);
+  KernelEstimate ab = M(h).attention(512, 4096, 4096, 128, Dtype::BF16, false, true);
+  EXPECT_NEAR(ac.time_s / a.time_s, 0.5, 0.05);
+  EXPECT_GT(ab.time_s, 2 * a.time_s);
+  // Softmax on the SFUs keeps fused attention well below the GEMM fraction of peak.
+  EXPECT_LT(a.fraction_of_peak, 0.8 * M(h).gemm(8192, 8192, 8192, Dtype::BF16).fraction_of_peak);
+}
+
+// Out of sample: the captured GEMM kernels of gpt_b from the H100's description alone (no H100
+// measurement in the model) are within 10% median (docs/codesign.md has the full table).
+TEST(ArchMapping, CapturedGemmKernelsFromTheDescriptionAlone) {
+  ReplayOptions o;
+  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b";
+  o.mode = ReplayMode::Roofline;
+  o.engine = "event";
+  o.overrides = {"first_principles=1"};
+  ReplayResult r = replay_bundle(o);
+  std::vector<double> err;
+  for (auto& k : r.kernels)
+    if (k.kernel_class == "gemm" && k.measured_s > 0 && k.bound != "unknown")
+      err.push_back(std::abs(k.simulated_s - k.measured_s) / k.measured_s);
+  ASSERT_GT(err.size(), 50u);
+  std::nth_element(err.begin(), err.begin() + err.size() / 2, err.end());
+  EXPECT_LT(err[err.size() / 2], 0.10);
 }
