@@ -1,5 +1,6 @@
 // `orrery kernel`: one kernel's predicted time, bound and achieved fraction of peak on one chip,
 // from the architecture description (first-principles mapping, default) or the calibrated curves.
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -24,7 +25,8 @@ const char* kUsage =
 
 double num(const std::string& s, const std::string& field) {
   double v = parse_quantity(s, Unit::Count, field);
-  if (!(v >= 1) || v > 1e12) throw make_error("kernel", field, "'" + s + "' must be a whole number from 1 to 1e12");
+  if (!(v >= 1) || v > 1e12 || v != std::floor(v))
+    throw make_error("kernel", field, "'" + s + "' must be a whole number from 1 to 1e12");
   return v;
 }
 
@@ -64,7 +66,8 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
   const std::string& what = pos[0];
   const KernelMapper* m = hw.mapper.get();
   auto need = [&](size_t n) {
-    if (pos.size() != n + 1) throw Error(std::string("kernel ") + what + ": wrong number of arguments\n" + kUsage);
+    if (pos.size() != n + 1)
+      throw make_error("kernel", what, "expected " + std::to_string(n) + " arguments after it (orrery kernel --help)");
   };
   if (what == "gemm") {
     need(2);
@@ -120,14 +123,18 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
     if (!m) return calibrated(hw, "memory", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
     return m->memory(bytes, 0, a.has("--warm-l2"));
   }
-  throw Error(std::string("unknown kernel '") + what + "'\n" + kUsage);
+  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, describe)");
 }
 
 Register reg("kernel", "one kernel (gemm, attention, conv, memory) on one chip: time, bound, fraction of peak",
              [](const std::vector<std::string>& args) {
                Args a(args, {"--hw", "--hw-model", "--set", "--json", "--batch", "--tile", "--kv-seq", "--stride", "--pad"},
-                      {"--causal", "--backward", "--warm-l2"});
-               if (a.positional().empty() || a.has("--help")) throw Error(kUsage);
+                      {"--causal", "--backward", "--warm-l2", "--help"});
+               if (a.has("--help")) {
+                 std::printf("%s\n", kUsage);
+                 return 0;
+               }
+               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.get("--hw-model", "first-principles");
                apply_hw_model(model, sets);
