@@ -45,6 +45,17 @@ std::pair<int, int> parse_ranks(const std::string& flag, const std::string& arg,
   return {a, b};
 }
 
+// The whole text as a number, or -1 (which every caller rejects as out of range).
+double number_or_minus_one(const std::string& x) {
+  try {
+    std::size_t pos = 0;
+    double v = std::stod(x, &pos);
+    return pos == x.size() ? v : -1;
+  } catch (...) {
+    return -1;
+  }
+}
+
 }  // namespace
 
 ClusterHardware::ClusterHardware(const std::string& preset, const std::vector<std::string>& overrides,
@@ -55,14 +66,7 @@ ClusterHardware::ClusterHardware(const std::string& preset, const std::vector<st
     auto eq = arg.find('=');
     if (eq == std::string::npos) throw make_error("--gpu-speed", arg, "expected RANK=FACTOR (RANK may be 0-7)");
     auto [a, b] = parse_ranks("--gpu-speed", arg, arg.substr(0, eq), world);
-    double f = 0;
-    try {
-      std::size_t pos = 0;
-      f = std::stod(arg.substr(eq + 1), &pos);
-      if (pos != arg.size() - eq - 1) f = -1;
-    } catch (...) {
-      f = -1;
-    }
+    double f = number_or_minus_one(arg.substr(eq + 1));
     if (!(f > 0) || !std::isfinite(f) || f > 1e6)
       throw make_error("--gpu-speed", arg, "the speed factor must be a positive number (1 = nominal)");
     for (int r = a; r <= b; ++r) speed_[r] = f;
@@ -110,14 +114,7 @@ void apply_faults(topo::System& sys, const ClusterOptions& o) {
   for (const std::string& arg : o.degrade) {
     auto eq = arg.rfind('=');
     if (eq == std::string::npos) throw make_error("--degrade", arg, "expected ELEMENT=FRACTION");
-    double f = -1;
-    try {
-      std::size_t pos = 0;
-      f = std::stod(arg.substr(eq + 1), &pos);
-      if (pos != arg.size() - eq - 1) f = -1;
-    } catch (...) {
-      f = -1;
-    }
+    double f = number_or_minus_one(arg.substr(eq + 1));
     sys.topo.degrade(arg.substr(0, eq), f, "--degrade");
   }
 }

@@ -105,8 +105,9 @@ int Builder::group(const std::string& name, int s, int t, int c, int d, int dim,
   int id = w_.group(name, ranks);
   wg::Group& G = w_.groups[static_cast<std::size_t>(id)];
   if (!in_.symmetric || !G.mirrors.empty() || isolated(ranks)) return id;
-  std::set<std::vector<int>> seen{std::vector<int>(ranks.begin(), ranks.end())};
-  std::sort(const_cast<std::vector<int>&>(*seen.begin()).begin(), const_cast<std::vector<int>&>(*seen.begin()).end());
+  std::vector<int> own = ranks;
+  std::sort(own.begin(), own.end());
+  std::set<std::vector<int>> seen{own};
   for (int t2 = 0; t2 < L_.tp; ++t2)
     for (int c2 = 0; c2 < L_.cp; ++c2)
       for (int d2 = 0; d2 < L_.dp; ++d2) {
