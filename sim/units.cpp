@@ -132,8 +132,8 @@ double parse_quantity(const std::string& text_in, Unit u, const std::string& fie
   if (!std::isfinite(q) || std::fabs(q) > kMaxQuantity)
     throw make_error("", field, "'" + text + "' is out of range (at most 1e30 in base units)");
   if (u == Unit::Time && std::fabs(q) > kMaxInputSeconds)
-    throw make_error("", field, "'" + text + "' is out of range (a time is at most " + format_time(kMaxInputSeconds) +
-                                    ", so that sums of many stay inside the picosecond time base)");
+    throw make_error("", field, "'" + text + "' is out of range: an implausible time (at most " + format_time(kMaxInputSeconds) +
+                                    ", so that sums of several stay inside the picosecond time base)");
   return q;
 }
 
