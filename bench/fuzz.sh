@@ -20,7 +20,9 @@ if [ ! -f "$B/build.ninja" ] && [ ! -f "$B/Makefile" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DORRERY_FUZZ=ON >/dev/null
 fi
 targets=("$TARGET"); [ "$TARGET" = all ] && targets=("${ALL[@]}")
-cmake --build "$B" -j "${JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") orrery >/dev/null
+ORRERY=${ORRERY_BINARY:-$B/orrery}  # converts a generated capture into the Chakra seeds
+extra=""; [ -x "$ORRERY" ] || extra=orrery
+[ -n "${FUZZ_NO_BUILD:-}" ] || cmake --build "$B" -j "${JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") $extra >/dev/null
 
 seeds() {  # seed directories of a target
   local t=$1 tmp=$B/seeds/$1
@@ -31,7 +33,7 @@ seeds() {  # seed directories of a target
             rm -rf "$tmp/a" "$tmp/b"; echo "$tmp" ;;
     et) python3 bench/gen_trace.py et 3 "$tmp/a" && cp "$tmp/a/et.json" "$tmp/et3.json" && rm -rf "$tmp/a"; echo "$tmp" ;;
     chakra) rm -rf "$tmp/a" "$tmp/x" && python3 bench/gen_trace.py et 3 "$tmp/a"
-            "$B/orrery" convert "$tmp/a" -o "$tmp/x" >/dev/null 2>&1 || true
+            "$ORRERY" convert "$tmp/a" -o "$tmp/x" >/dev/null 2>&1 || true
             find "$tmp/x" -name '*.et' -exec cp {} "$tmp/" \; 2>/dev/null || true; rm -rf "$tmp/a" "$tmp/x"; echo "$tmp" ;;
     system) echo systems ;;
     preset) echo hw_models/presets ;;
@@ -49,7 +51,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$findings"
   log=$B/fuzz_$t.log
   # -rss_limit_mb: a reader that blows up on a small input is a finding; -timeout: so is a hang.
-  (cd "$findings" && "$ROOT/$B/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  (cd "$findings" && "$ROOT/$B/fuzz/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
      -print_final_stats=1 "$ROOT/$corpus" $(cd "$ROOT" && for s in $(seeds "$t"); do echo "$ROOT/$s"; done)) >"$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   crashes=$(ls "$findings" | grep -c '^crash-' || true)

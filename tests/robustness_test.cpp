@@ -15,6 +15,7 @@
 #include "sim/units.h"
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
+#include "validation/nccl_tests_log.h"
 #include "workloads/json_io.h"
 #include "workloads/json_stream.h"
 #include "workloads/pytorch_trace.h"
@@ -179,6 +180,18 @@ TEST(Robustness, FilesystemErrorsNameThePath) {
   EXPECT_EQ(r.out.find("filesystem error"), std::string::npos) << r.out;
   r = cli("train --model " + longname + " --system dgx-h100");
   expect_one_line_error(r, "train", "aaaa");
+}
+
+// ---- found by fuzzing (bench/fuzz.sh) ----
+
+TEST(Robustness, NcclTestsRootColumnNotANumber) {
+  // fuzz nccl_log: a root column "N/A" became NaN and was cast to int (undefined behaviour).
+  std::string log =
+      "#  Rank  0 Group  0 Pid   4242 on   gpu-node device  0 [0x18] NVIDIA H100 80GB HBM3\n"
+      "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n"
+      "        1024           256     float     sum     N/A     10.0    0.10    0.18      0     10.0    0.10    0.18      0\n";
+  std::string e = syn::error_of([&] { parse_nccl_tests_text(log, "f.log"); });
+  EXPECT_NE(e.find("f.log: line 3: bad root column 'N/A'"), std::string::npos) << e;
 }
 
 // ---- streamed reading ----
