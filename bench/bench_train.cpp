@@ -2,8 +2,10 @@
 // global batch 1536 (or scaled with the GPU count: --scale-batch), selective recomputation,
 // sequence parallelism, ZeRO-1. One configuration per process so `/usr/bin/time -v` measures
 // its peak memory:
-//   /usr/bin/time -v build/bench_train 1024 [--comm auto|builtin|fabric] [--scale-batch]
-//                                           [--timeline out.json] [--engine systemc|event]
+//   /usr/bin/time -v build/bench_train 1024 [--comm fabric|analytical|builtin] [--no-symmetry]
+//                                           [--scale-batch] [--timeline out.json] [--engine systemc|event]
+// fabric (default): the cluster executor, one rank per pipeline stage with symmetry, every rank
+// with --no-symmetry.
 // Prints one JSON line: wall time per phase, simulated iteration, events.
 #include <chrono>
 #include <cstdio>
@@ -22,14 +24,15 @@ static double since(Clock::time_point t) { return std::chrono::duration<double>(
 
 int main(int argc, char** argv) {
   int gpus = 1024;
-  std::string comm_kind = "auto", timeline, engine = "event";
-  bool scale_batch = false;
+  std::string comm_kind = "fabric", timeline, engine = "event";
+  bool scale_batch = false, no_symmetry = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--comm" && i + 1 < argc) comm_kind = argv[++i];
     else if (a == "--timeline" && i + 1 < argc) timeline = argv[++i];
     else if (a == "--engine" && i + 1 < argc) engine = argv[++i];
     else if (a == "--scale-batch") scale_batch = true;
+    else if (a == "--no-symmetry") no_symmetry = true;
     else gpus = std::atoi(argv[i]);
   }
   if (gpus < 128 || gpus % 128 != 0) {
@@ -39,18 +42,15 @@ int main(int argc, char** argv) {
   try {
     auto t_all = Clock::now();
     nlohmann::json out;
-    auto t = Clock::now();
-    ModelSpec m = load_model("gpt3-175b");
-    out["load_model_s"] = since(t);
-    t = Clock::now();
-    SystemSpec s = load_system("dgx-h100", gpus / 8);
-    Accelerator hw = load_accelerator(s.gpu);
-    out["load_system_s"] = since(t);
-    t = Clock::now();
-    auto comm = make_comm_model(s, comm_kind);
-    out["comm_model_setup_s"] = since(t);
-    out["comm_model"] = comm->name();
-    TrainPlan p;
+    TrainOptions o;
+    o.model = "gpt3-175b";
+    o.system = "dgx-h100";
+    o.nodes = gpus / 8;
+    o.comm = comm_kind;
+    o.engine = engine;
+    o.timeline_path = timeline;
+    o.cluster.no_symmetry = no_symmetry;
+    TrainPlan& p = o.plan;
     p.tp = 8;
     p.pp = 16;
     p.dp = gpus / 128;
@@ -60,15 +60,13 @@ int main(int argc, char** argv) {
     p.sequence_parallel = true;
     p.recompute = Recompute::Selective;
     p.zero = 1;
-    t = Clock::now();
-    auto core = make_engine(engine);
-    TrainResult r = run_training(m, s, p, hw, *comm, *core, true, !timeline.empty());
+    auto t = Clock::now();
+    TrainResult r = run_training(o);
     out["run_training_s"] = since(t);
-    if (!timeline.empty()) {
-      t = Clock::now();
-      write_train_timeline(r, timeline);
-      out["timeline_s"] = since(t);
-    }
+    out["comm_model"] = r.comm_model;
+    out["simulated_ranks"] = r.simulated_ranks;
+    out["nodes"] = r.exec.nodes;
+    out["flows"] = r.exec.flows;
     out["total_wall_s"] = since(t_all);
     out["gpus"] = gpus;
     out["global_batch"] = p.global_batch;

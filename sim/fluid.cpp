@@ -23,6 +23,7 @@ void Solver::set_capacity(ResourceId r, double capacity) {
   if (!(capacity > 0) || !std::isfinite(capacity))
     throw Error("resource '" + res_.at(r).name + "': capacity must be finite and greater than zero");
   res_.at(r).capacity = capacity;
+  dirty_res_.push_back(r);
   dirty_ = true;
 }
 
@@ -44,6 +45,8 @@ ActivityId Solver::start(double now, ActivitySpec spec) {
   acts_.push_back(std::move(a));
   ActivityId id = static_cast<ActivityId>(acts_.size() - 1);
   active_.push_back(id);
+  for (auto& u : acts_[static_cast<size_t>(id)].spec.usage) res_[u.resource].members.push_back(id);
+  dirty_acts_.push_back(id);
   dirty_ = true;
   return id;
 }
@@ -54,7 +57,49 @@ void Solver::cancel(double now, ActivityId id) {
   if (!a.alive) return;
   a.alive = false;
   active_.erase(std::find(active_.begin(), active_.end(), id));
+  forget(id);
   dirty_ = true;
+}
+
+void Solver::forget(ActivityId id) {
+  for (auto& u : acts_[static_cast<size_t>(id)].spec.usage) {
+    auto& m = res_[u.resource].members;
+    auto it = std::find(m.begin(), m.end(), id);
+    if (it != m.end()) {
+      *it = m.back();
+      m.pop_back();
+    }
+    dirty_res_.push_back(u.resource);
+  }
+}
+
+void Solver::collect_component() {
+  std::int64_t stamp = ++seen_stamp_;
+  comp_.clear();
+  comp_res_.clear();
+  std::vector<ResourceId> stack;
+  auto visit_act = [&](ActivityId id) {
+    Activity& a = acts_[static_cast<size_t>(id)];
+    if (!a.alive || a.seen == stamp) return;
+    a.seen = stamp;
+    comp_.push_back(id);
+    for (auto& u : a.spec.usage) stack.push_back(u.resource);
+  };
+  for (ActivityId id : dirty_acts_) visit_act(id);
+  for (ResourceId r : dirty_res_) stack.push_back(r);
+  while (!stack.empty()) {
+    ResourceId rid = stack.back();
+    stack.pop_back();
+    Resource& r = res_[rid];
+    if (r.seen == stamp) continue;
+    r.seen = stamp;
+    comp_res_.push_back(rid);
+    for (ActivityId id : r.members) visit_act(id);
+  }
+  dirty_acts_.clear();
+  dirty_res_.clear();
+  // Start order, as a full solve would see them (ties are broken by it).
+  std::sort(comp_.begin(), comp_.end());
 }
 
 void Solver::advance(double now) {
@@ -64,20 +109,22 @@ void Solver::advance(double now) {
   for (ActivityId id : active_) {
     Activity& a = acts_[id];
     a.remaining = std::max(0.0, a.remaining - a.rate * dt);
+    if (std::isfinite(a.rate))
+      for (auto& u : a.spec.usage) res_[u.resource].used_integral += a.rate * u.coef * dt;
   }
-  for (auto& r : res_) r.used_integral += r.used * dt;
   now_ = now;
 }
 
 // Weighted progressive filling: all unfrozen activities grow their rate at weight * level;
 // an activity freezes when a resource it uses saturates or it reaches its cap.
 void Solver::solve() {
+  collect_component();
   if (algo_ == Algorithm::Reference) return solve_reference();
   // Progressive filling does one pass over all activities per bottleneck level: when there can
   // only be a few levels (few resources, few caps) it beats the heap's bookkeeping.
   size_t levels = 0;
   std::int64_t stamp = -static_cast<std::int64_t>(solves_) - 2;  // distinct from solve stamps
-  for (ActivityId id : active_) {
+  for (ActivityId id : comp_) {
     const Activity& a = acts_[id];
     if (std::isfinite(a.spec.max_rate)) ++levels;
     for (auto& u : a.spec.usage) {
@@ -99,11 +146,11 @@ void Solver::solve() {
 bool Solver::begin_solve(std::vector<ActivityId>& live, std::vector<ResourceId>& touched) {
   dirty_ = false;
   ++solves_;
-  for (auto& r : res_) r.used = 0;
-  if (active_.empty()) return false;
+  for (ResourceId r : comp_res_) res_[r].used = 0;
+  if (comp_.empty()) return false;
   std::int64_t stamp = static_cast<std::int64_t>(solves_);
-  live.reserve(active_.size());
-  for (ActivityId id : active_) {
+  live.reserve(comp_.size());
+  for (ActivityId id : comp_) {
     Activity& a = acts_[id];
     a.rate = 0;
     a.frozen = false;
@@ -134,7 +181,7 @@ bool Solver::begin_solve(std::vector<ActivityId>& live, std::vector<ResourceId>&
 
 // Common end of a solve: current usage of every resource from the final rates.
 void Solver::finish_solve() {
-  for (ActivityId id : active_) {
+  for (ActivityId id : comp_) {
     Activity& a = acts_[id];
     if (!std::isfinite(a.rate)) continue;
     for (auto& u : a.spec.usage) res_[u.resource].used += a.rate * u.coef;
@@ -285,6 +332,7 @@ std::vector<ActivityId> Solver::take_completed(double now) {
     if (fin) {
       a.alive = false;
       a.remaining = 0;
+      forget(id);
       done.push_back(id);
     } else {
       keep.push_back(id);

@@ -79,6 +79,8 @@ class Solver {
     double frozen_use = 0;      // capacity taken by frozen activities (heap solve)
     std::uint32_t version = 0;  // heap entries older than this are stale
     std::vector<ActivityId> users;  // unfrozen activities using it (heap solve)
+    std::vector<ActivityId> members;  // every running activity using it (components)
+    std::int64_t seen = -1;           // component search stamp
   };
   struct Activity {
     ActivitySpec spec;
@@ -86,11 +88,17 @@ class Solver {
     double rate = 0;
     bool frozen = false;
     bool alive = false;
+    std::int64_t seen = -1;  // component search stamp
   };
   void solve();
+  // The activities and resources whose rates may change: the connected components (activities
+  // linked by shared resources) of what started, ended or changed capacity since the last solve.
+  // Rates elsewhere stay as they are, so an event on one GPU costs what that GPU's component does.
+  void collect_component();
   void solve_reference();
   bool begin_solve(std::vector<ActivityId>& live, std::vector<ResourceId>& touched);
   void finish_solve();
+  void forget(ActivityId id);  // leaves its resources' member lists, marks them dirty
   void solve_heap();
   Algorithm algo_ = Algorithm::Heap;
   Activity& act(ActivityId id);
@@ -99,6 +107,11 @@ class Solver {
   std::vector<Resource> res_;
   std::vector<Activity> acts_;          // indexed by id
   std::vector<ActivityId> active_;      // alive ids, in start order
+  std::vector<ActivityId> dirty_acts_;  // started since the last solve
+  std::vector<ResourceId> dirty_res_;   // lost a member or changed capacity since the last solve
+  std::vector<ActivityId> comp_;        // component being solved (start order)
+  std::vector<ResourceId> comp_res_;
+  std::int64_t seen_stamp_ = 0;
   double now_ = 0;
   bool dirty_ = false;
   std::uint64_t solves_ = 0;

@@ -47,7 +47,7 @@ fluid::ActivityId Network::send_vertices(int src, int dst, double bytes, EventCo
   fluid::ActivitySpec s;
   s.work = bytes;
   s.max_rate = opt.max_rate;
-  s.weight = opt.weight;
+  s.weight = kTransferWeight * opt.weight;
   for (const auto& h : r.hops) s.usage.push_back({link_resource(h.link), h.fraction});
   double lat = opt.add_latency ? r.latency : 0.0;
   EventCore* core = core_;
@@ -68,7 +68,14 @@ fluid::ActivitySpec Network::coupled_spec(const Coupled& c, double* route_latenc
     if (!(leg.bytes > 0)) continue;
     if (std::isfinite(leg.cap)) max_rate = std::min(max_rate, leg.cap / leg.bytes);
     if (!leg.hops.empty()) {
-      for (const auto& h : leg.hops) add(h.link, leg.bytes * h.fraction);
+      for (const auto& h : leg.hops) {
+        if (!topo_->link_up(h.link)) {
+          const auto& L = topo_->links[static_cast<size_t>(h.link)];
+          throw Error("link " + topo_->vertex(L.src).name + "->" + topo_->vertex(L.dst).name +
+                      " has failed and the collective algorithm needs it (NVSwitch planes, in-network reduction)");
+        }
+        add(h.link, leg.bytes * h.fraction);
+      }
     } else {
       if (leg.src == leg.dst) continue;
       topo::Route r = topo_->route(leg.src, leg.dst, leg.hash);
@@ -79,13 +86,20 @@ fluid::ActivitySpec Network::coupled_spec(const Coupled& c, double* route_latenc
   fluid::ActivitySpec s;
   s.work = 1.0;
   s.max_rate = max_rate;
-  s.weight = c.weight;
   std::sort(scratch_touched_.begin(), scratch_touched_.end());  // deterministic resource order
   s.usage.reserve(scratch_touched_.size() + c.extra.size());
+  // Byte-fair sharing: a coupled transfer is a set of flows, so on its most loaded link it takes
+  // the share of one flow there (weight 1/those bytes: its byte rate there grows like a plain
+  // flow's, whose work is bytes at weight 1),
+  // not one share of normalized progress, which would let a 4 MiB send wait as long as a
+  // concurrent multi-GiB ring.
+  double heaviest = 0;
   for (int l : scratch_touched_) {
+    heaviest = std::max(heaviest, scratch_[static_cast<size_t>(l)]);
     s.usage.push_back({link_resource(l), scratch_[static_cast<size_t>(l)]});
     scratch_[static_cast<size_t>(l)] = 0.0;
   }
+  s.weight = kTransferWeight * c.weight / (heaviest > 0 ? heaviest : 1.0);
   for (const auto& u : c.extra) s.usage.push_back(u);
   if (route_latency) *route_latency = lat;
   return s;

@@ -27,6 +27,13 @@
 
 namespace orrery::net {
 
+// Fairness weight of network transfers per byte/s. Transfers share links byte-fairly among
+// themselves (a coupled transfer weighs 1/its heaviest link's bytes). Against kernels (weight
+// 1/standalone time) the scale makes a transfer win the SMs and HBM it uses: a collective's
+// blocks are resident on their SMs and copy traffic is not starved, so overlapped kernels get
+// what is left.
+constexpr double kTransferWeight = 1e12;
+
 struct GpuSpec {
   double sm_count = 132;
   double hbm_bandwidth = 3.35e12;

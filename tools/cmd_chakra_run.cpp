@@ -1,25 +1,63 @@
-// `orrery chakra-run DIR`: run Chakra execution traces (*.et) on a system's GPU and network model.
+// `orrery chakra-run DIR`: run Chakra execution traces (*.et, one per rank) on the cluster
+// executor: every rank a GPU model, every collective and send as flows on the system's fabric.
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 
+#include "sim/csv.h"
 #include "sim/error.h"
-#include "tools/command.h"
+#include "tools/cluster_cli.h"
 #include "workloads/chakra.h"
-#include "workloads/train.h"
+#include "workloads/json_io.h"
 
 namespace orrery::cli {
+
+int run_chakra_command(const Args& a, const std::string& dir) {
+  ClusterOptions co = parse_cluster_options(a);
+  // Size the system to the traces before costing anything on it.
+  if (!std::filesystem::is_directory(dir)) throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
+  int world = chakra_world(dir);
+  topo::System sys = load_job_system(a, world);
+  apply_faults(sys, co);
+  ClusterHardware hw(sys.accelerator, a.all("--set"), co, std::max(world, 1));
+  auto core = make_engine(a.get("--engine", "systemc"));
+  std::unique_ptr<Timeline> tl;
+  if (a.has("--timeline")) tl = std::make_unique<Timeline>();
+  ChakraRunResult r = run_chakra_dir(dir, sys, hw, co, *core, tl.get());
+  if (tl) tl->write(a.get("--timeline"));
+  std::printf("Chakra traces %zu (%llu nodes) on %s (%d GPUs)\n", r.files.size(),
+              static_cast<unsigned long long>(r.nodes), sys.name.c_str(), sys.topo.num_gpus());
+  for (size_t k = 0; k < r.files.size(); ++k)
+    std::printf("  %-50s %s\n", r.files[k].c_str(), format_time(r.rank_time_s[k]).c_str());
+  std::printf("step time  %s (slowest rank)\n", format_time(r.makespan_s).c_str());
+  print_cluster_report(r.exec, false, r.files.size(), world);
+  if (a.has("--json")) {
+    nlohmann::json j = {{"step_time_ms", r.makespan_s * 1e3}, {"makespan_s", r.makespan_s}, {"ranks", r.files.size()},
+                        {"nodes", r.nodes},   {"system", sys.name},  {"cluster", r.exec.to_json()},
+                        {"options", co.to_json()}};
+    write_json_file(a.get("--json"), j);
+  }
+  if (a.has("--csv")) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < r.files.size(); ++k) rows.push_back({{"trace", r.files[k]}, {"time_s", r.rank_time_s[k]}});
+    write_csv_file(a.get("--csv"), rows);
+  }
+  return 0;
+}
+
 namespace {
+std::vector<std::string> with_value() {
+  std::vector<std::string> v{"--system", "--nodes", "--sys-set", "--set", "--engine", "--timeline", "--json", "--csv"};
+  for (auto& f : cluster_flags_with_value()) v.push_back(f);
+  return v;
+}
+
 Register reg("chakra-run", "simulate a directory of Chakra execution traces (*.et) on a system",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--system", "--nodes", "--comm", "--sys-set"}, {});
-               if (a.positional().size() != 1) throw make_error("chakra-run", "", "usage: orrery chakra-run DIR --system dgx-h100|dgx-a100|system.json");
-               SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)), a.all("--sys-set"));
-               Accelerator hw = load_accelerator(s.gpu);
-               auto comm = make_comm_model(s, a.get("--comm", "auto"));
-               ChakraRunResult r = run_chakra_dir(a.positional()[0], hw, *comm);
-               std::printf("traces %zu, nodes %llu\n", r.files.size(), static_cast<unsigned long long>(r.nodes));
-               for (size_t k = 0; k < r.files.size(); ++k) std::printf("  %-50s %.6f s\n", r.files[k].c_str(), r.rank_time_s[k]);
-               std::printf("makespan_s %.6f\n", r.makespan_s);
-               return 0;
+               Args a(args, with_value(), cluster_bool_flags());
+               if (a.positional().size() != 1)
+                 throw make_error("chakra-run", "", "usage: orrery chakra-run DIR [--system dgx-h100|system.json] [--nodes N]");
+               return run_chakra_command(a, a.positional()[0]);
              });
 }  // namespace
 }  // namespace orrery::cli

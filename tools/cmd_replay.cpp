@@ -5,6 +5,7 @@
 #include "sim/csv.h"
 #include "sim/error.h"
 #include "sim/units.h"
+#include "tools/cluster_cli.h"
 #include "tools/command.h"
 #include "workloads/json_io.h"
 #include "workloads/chakra.h"
@@ -73,7 +74,7 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision"}, {"--quiet"});
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision", "--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"}, {"--quiet", "--no-symmetry"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
                              "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--gemm-precision fp8|bf16|fp16] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
@@ -89,28 +90,12 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                      et_json |= n.rfind("et.", 0) == 0 && n.find(".json") != std::string::npos;
                      chakra |= e.path().extension() == ".et";
                    }
-                 if (chakra && !et_json) {
-                   SystemSpec s = load_system(a.get("--system", "dgx-h100"), static_cast<int>(a.get_int("--nodes", 1)), a.all("--sys-set"));
-                   Accelerator hw = load_accelerator(s.gpu, a.all("--set"));
-                   auto comm = make_comm_model(s, "auto");
-                   ChakraRunResult r = run_chakra_dir(dir, hw, *comm);
-                   std::printf("Chakra traces %zu (%llu nodes) on %s\n", r.files.size(), static_cast<unsigned long long>(r.nodes), s.name.c_str());
-                   for (size_t k = 0; k < r.files.size(); ++k)
-                     std::printf("  %-50s %s\n", r.files[k].c_str(), format_time(r.rank_time_s[k]).c_str());
-                   std::printf("step time  %s (slowest rank)\n", format_time(r.makespan_s).c_str());
-                   if (!a.get("--json").empty()) {
-                     nlohmann::json j = {{"step_time_ms", r.makespan_s * 1e3}, {"ranks", r.files.size()}, {"nodes", r.nodes}};
-                     write_json_file(a.get("--json"), j);
-                   }
-                   if (a.has("--csv")) {
-                     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-                     for (size_t k = 0; k < r.files.size(); ++k)
-                       rows.push_back({{"trace", r.files[k]}, {"time_s", r.rank_time_s[k]}});
-                     write_csv_file(a.get("--csv"), rows);
-                   }
-                   return 0;
-                 }
+                 if (chakra && !et_json) return run_chakra_command(a, dir);
                }
+               for (const char* f : {"--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map", "--no-symmetry"})
+                 if (a.has(f))
+                   throw make_error(f, a.get(f), "capture bundles do not run on the cluster executor yet: convert them "
+                                                 "(orrery convert BUNDLE -o DIR) and use orrery chakra-run DIR " + std::string(f));
                ReplayOptions o;
                o.bundle = a.positional()[0];
                o.hw = a.get("--hw", "h100");

@@ -6,6 +6,7 @@
 #include "sim/csv.h"
 #include "sim/error.h"
 #include "hw_models/accelerator.h"
+#include "tools/cluster_cli.h"
 #include "tools/command.h"
 #include "topology/topology.h"
 #include "workloads/json_io.h"
@@ -50,7 +51,8 @@ TrainOptions parse_train_options(const Args& a) {
   p.sequence_parallel = a.has("--sequence-parallel");
   p.zero = a.get_int("--zero", 0);
   o.engine = a.get("--engine", "systemc");
-  o.comm = a.get("--comm", "auto");
+  o.comm = a.get("--comm", "fabric");
+  o.cluster = parse_cluster_options(a);
   o.timeline_path = a.get("--timeline");
   o.check_memory = !a.has("--no-memory-check");
   o.hw_overrides = a.all("--set");
@@ -95,6 +97,7 @@ void print_result(const TrainResult& r) {
               format_bytes(w.gradients).c_str(), format_bytes(w.optimizer).c_str(), format_bytes(w.activations).c_str(),
               format_bytes(w.transient).c_str(), format_bytes(r.hbm_capacity).c_str());
   std::printf("simulation           %llu events, %.3f s wall\n", static_cast<unsigned long long>(r.sim_events), r.sim_wall_s);
+  if (r.simulated_ranks > 0) print_cluster_report(r.exec, r.symmetric, static_cast<std::size_t>(r.simulated_ranks), p.gpus());
 }
 
 Register reg("train", "simulate one LLM training iteration from a model and a parallel plan",
@@ -106,9 +109,12 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                        "         --tp T --pp P [--vp V] --dp D [--cp C] [--ep E] --micro-batch m --global-batch B\n"
                        "         [--seq S] [--precision bf16|fp8] [--grad-precision fp32|bf16]\n"
                        "         [--recompute none|selective|full] [--sequence-parallel]\n"
-                       "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm auto|fabric|builtin]\n"
+                       "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm fabric|analytical|builtin]\n"
                        "         [--timeline out.json] [--json out.json] [--csv kernels.csv] [--engine systemc|event]\n"
                        "         [--no-memory-check]\n"
+                       "         [--gpu-speed RANK=FACTOR ...] [--gpu-set RANK:param=value ...] (RANK may be 0-7)\n"
+                       "         [--fail ELEMENT ...] [--degrade ELEMENT=FRACTION ...] [--rank-map map.json] [--no-symmetry]\n"
+                       "           (fabric: every rank's schedule on the cluster executor; ELEMENT as orrery topo --json names it)\n"
                        "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
                        "         [--sys-set key=value ...]     (system overrides: topology.K or collective.K, see orrery describe)\n"
                        "models: workloads/models/*.json (see docs/training.md)\n");
@@ -145,6 +151,7 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                  cfg["accelerator"] = load_accelerator(r.gpu, o.hw_overrides).to_json();
                  cfg["comm_model"] = r.comm_model;
                  cfg["engine"] = o.engine;
+                 cfg["cluster"] = o.cluster.to_json();
                  write_json_file(config_path_for(a.get("--json")), cfg);
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error(a.get("--json"), "", "cannot write");

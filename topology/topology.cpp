@@ -86,6 +86,7 @@ const std::vector<int>& Topology::distances_to(int dst) const {
     int v = q.front();
     q.pop_front();
     for (auto [e, end] = boost::in_edges(static_cast<size_t>(v), g); e != end; ++e) {
+      if (!link_up(g[*e].id)) continue;
       int u = static_cast<int>(boost::source(*e, g));
       if (dist[static_cast<size_t>(u)] < 0) {
         dist[static_cast<size_t>(u)] = dist[static_cast<size_t>(v)] + 1;
@@ -106,6 +107,7 @@ Route Topology::route_ecmp(int src, int dst, std::uint64_t h) const {
   while (u != dst) {
     cand.clear();
     for (auto [e, end] = boost::out_edges(static_cast<size_t>(u), g); e != end; ++e) {
+      if (!link_up(g[*e].id)) continue;
       int v = static_cast<int>(boost::target(*e, g));
       if (dist[static_cast<size_t>(v)] == dist[static_cast<size_t>(u)] - 1) cand.push_back(v);
     }
@@ -235,12 +237,59 @@ Route Topology::route_fat(int src, int dst, std::uint64_t h) const {
 
 Route Topology::route(int src, int dst, std::uint64_t h) const {
   if (src == dst) return Route{};
+  if (failures_ > 0) return route_ecmp(src, dst, h);  // closed forms assume an intact fabric
   switch (routing) {
     case Routing::FatTree: return route_fat(src, dst, h);
     case Routing::Torus: return route_torus(src, dst, h);
     case Routing::ECMP: break;
   }
   return route_ecmp(src, dst, h);
+}
+
+std::vector<int> Topology::element_links(const std::string& el, const std::string& flag) const {
+  std::vector<int> out;
+  auto vertex_named = [&](const std::string& n) {
+    for (int v = 0; v < num_vertices(); ++v)
+      if (vertex(v).name == n) return v;
+    throw make_error(flag, el, "no vertex named '" + n + "' in " + name + " (see orrery topo --json)");
+  };
+  auto sep = el.find("->");
+  bool both = false;
+  if (sep == std::string::npos) {
+    sep = el.find("--");
+    both = sep != std::string::npos;
+  }
+  if (sep == std::string::npos) {
+    int v = vertex_named(el);
+    for (size_t l = 0; l < links.size(); ++l)
+      if (links[l].src == v || links[l].dst == v) out.push_back(static_cast<int>(l));
+    return out;
+  }
+  int a = vertex_named(el.substr(0, sep)), b = vertex_named(el.substr(sep + 2));
+  int l = link_between(a, b);
+  if (l < 0) throw make_error(flag, el, "no link between " + vertex(a).name + " and " + vertex(b).name);
+  out.push_back(l);
+  if (both && link_between(b, a) >= 0) out.push_back(link_between(b, a));
+  return out;
+}
+
+void Topology::fail(const std::string& element, const std::string& flag) {
+  if (link_down_.empty()) link_down_.assign(links.size(), 0);
+  for (int l : element_links(element, flag)) {
+    if (!link_down_[static_cast<size_t>(l)]) ++failures_;
+    link_down_[static_cast<size_t>(l)] = 1;
+  }
+  dist_to_.clear();
+}
+
+void Topology::degrade(const std::string& element, double fraction, const std::string& flag) {
+  if (!(fraction > 0 && fraction <= 1))
+    throw make_error(flag, element, "the remaining bandwidth fraction must be in (0, 1] (use --fail for 0)");
+  for (int l : element_links(element, flag)) links[static_cast<size_t>(l)].bandwidth *= fraction;
+}
+
+bool Topology::reachable(int a, int b) const {
+  return a == b || distances_to(b)[static_cast<size_t>(a)] >= 0;
 }
 
 Route Topology::route_ranks(int ra, int rb, std::uint64_t h) const {

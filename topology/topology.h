@@ -106,6 +106,18 @@ class Topology {
 
   // Every GPU reaches every GPU, every bandwidth > 0: else Error naming the node or link.
   void validate(const std::string& where) const;
+
+  // Faults (--fail, --degrade). ELEMENT is a vertex name as `orrery topo --json` prints it (a
+  // switch, NIC, NVSwitch or GPU: all its links), a cable "a--b" (both directions) or a directed
+  // link "a->b". A failed link carries nothing; routing then goes around it over shortest paths
+  // (ECMP over the remaining graph). Degrade multiplies the bandwidth by fraction (0, 1].
+  // Errors name `flag` and the element.
+  void fail(const std::string& element, const std::string& flag = "--fail");
+  void degrade(const std::string& element, double fraction, const std::string& flag = "--degrade");
+  bool link_up(int link) const { return link_down_.empty() || !link_down_[static_cast<size_t>(link)]; }
+  bool has_failures() const { return failures_ > 0; }
+  // True when a path from vertex a to vertex b exists over working links.
+  bool reachable(int a, int b) const;
   Summary summary() const;
   std::string to_dot() const;
   nlohmann::json to_json() const;
@@ -133,6 +145,9 @@ class Topology {
 
  private:
   std::unordered_map<std::uint64_t, int> link_index_;
+  std::vector<char> link_down_;
+  int failures_ = 0;
+  std::vector<int> element_links(const std::string& element, const std::string& flag) const;
   // ECMP: per-destination BFS distances (hop counts), built on demand.
   mutable std::unordered_map<int, std::vector<int>> dist_to_;
   const std::vector<int>& distances_to(int dst) const;

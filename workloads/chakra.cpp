@@ -14,6 +14,7 @@
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/units.h"
+#include "workloads/json_io.h"
 
 #ifdef ORRERY_HAVE_PROTOBUF
 #include <google/protobuf/io/zero_copy_stream_impl.h>
@@ -600,201 +601,278 @@ void check_acyclic(const std::string& file, const ChakraTrace& t, const std::map
 }
 }  // namespace
 
-ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, const CommModel& comm) {
+namespace {
+
+struct RankTrace {
+  long rank = 0;
+  std::string file;
+  ChakraTrace t;
+  std::vector<std::size_t> order;  // topological order of the nodes
+};
+
+// Reads every *.et of `dir` (rank from <prefix>.<rank>.et, else the file's index), checks node
+// ids, attributes and dependencies, and orders each trace's nodes topologically.
+std::vector<RankTrace> load_rank_traces(const std::string& dir, std::vector<std::string>& files) {
   namespace fs = std::filesystem;
-  ChakraRunResult res;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
   for (auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".et") res.files.push_back(e.path().string());
-  std::sort(res.files.begin(), res.files.end());
-  if (res.files.empty()) throw make_error(dir, "", "no *.et Chakra traces found");
-  const int R = static_cast<int>(res.files.size());
-  struct RankState {
-    long rank = 0;
-    ChakraTrace t;
-    std::map<std::uint64_t, std::size_t> index;
-    std::vector<int> missing;                   // unfinished deps per node
-    std::vector<std::vector<std::size_t>> children;
-    std::deque<std::size_t> comp_q, comm_q;
-    bool comp_busy = false, comm_busy = false;
-    double end = 0;
-  };
-  std::vector<RankState> rs(R);
-  std::set<long> ranks_present;
+    if (e.path().extension() == ".et") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw make_error(dir, "", "no *.et Chakra traces found");
+  const int R = static_cast<int>(files.size());
+  std::vector<RankTrace> out(static_cast<std::size_t>(R));
+  std::set<long> seen;
   for (int k = 0; k < R; ++k) {
-    rs[k].t = read_chakra(res.files[k]);
-    // rank from the file name <prefix>.<rank>.et, else from metadata, else the index
-    std::string stem = fs::path(res.files[k]).stem().string();
+    RankTrace& rt = out[static_cast<std::size_t>(k)];
+    rt.file = files[static_cast<std::size_t>(k)];
+    rt.t = read_chakra(rt.file);
+    std::string stem = fs::path(rt.file).stem().string();
     auto dot = stem.rfind('.');
-    long rank = k;
+    rt.rank = k;
+    try {
+      if (dot != std::string::npos) rt.rank = std::stol(stem.substr(dot + 1));
+    } catch (...) {
+    }
+    if (rt.rank < 0 || rt.rank > 1000000 || !seen.insert(rt.rank).second)
+      throw make_error(rt.file, "rank", "rank " + std::to_string(rt.rank) + " from the file name is negative, huge or taken by another trace");
+    auto& t = rt.t;
+    std::map<std::uint64_t, std::size_t> index;
+    for (std::size_t n = 0; n < t.nodes.size(); ++n) {
+      auto ins = index.emplace(t.nodes[n].id, n);
+      if (!ins.second)
+        throw make_error(rt.file, node_label(t.nodes[n]), "duplicate node id (messages " + std::to_string(ins.first->second + 1) +
+                                                              " and " + std::to_string(n + 1) + " of the trace)");
+    }
+    std::vector<int> missing(t.nodes.size(), 0);
+    std::vector<std::vector<std::size_t>> children(t.nodes.size());
+    for (std::size_t n = 0; n < t.nodes.size(); ++n) {
+      check_run_node(rt.file, t.nodes[n], R);
+      for (auto* deps : {&t.nodes[n].data_deps, &t.nodes[n].ctrl_deps})
+        for (auto d : *deps) {
+          if (d == t.nodes[n].id) throw make_error(rt.file, node_label(t.nodes[n]), "depends on itself");
+          auto it = index.find(d);
+          if (it == index.end()) continue;  // dependency outside the trace: ignored
+          missing[n]++;
+          children[it->second].push_back(n);
+        }
+    }
+    check_acyclic(rt.file, t, index, missing, children);
+    std::deque<std::size_t> q;
+    for (std::size_t n = 0; n < t.nodes.size(); ++n)
+      if (missing[n] == 0) q.push_back(n);
+    while (!q.empty()) {
+      std::size_t n = q.front();
+      q.pop_front();
+      rt.order.push_back(n);
+      for (auto ch : children[n])
+        if (--missing[ch] == 0) q.push_back(ch);
+    }
+  }
+  return out;
+}
+
+coll::Op chakra_coll_op(double type) {
+  switch (static_cast<int>(type)) {
+    case 0: return coll::Op::AllReduce;
+    case 1: return coll::Op::Reduce;
+    case 2: return coll::Op::AllGather;
+    case 5: return coll::Op::Broadcast;
+    case 6: return coll::Op::AllToAll;
+    case 7: case 8: return coll::Op::ReduceScatter;
+    default: return coll::Op::AllReduce;
+  }
+}
+
+// comm_group.json beside the traces (Chakra's communicator groups: {"<pg>": [ranks]}), if any.
+std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir, int world) {
+  std::map<std::string, std::vector<int>> out;
+  std::string path = (std::filesystem::path(dir) / "comm_group.json").string();
+  if (!std::filesystem::exists(path)) return out;
+  nlohmann::json j = read_json_file(path);
+  if (!j.is_object()) throw make_error(path, "", "expected an object: communicator group -> ranks");
+  for (auto& [k, v] : j.items()) {
+    if (!v.is_array() || v.empty()) throw make_error(path, k, "expected a non-empty array of ranks");
+    for (auto& r : v) {
+      if (!r.is_number_integer() || r.get<long>() < 0 || r.get<long>() >= world)
+        throw make_error(path, k, "ranks must be integers of the job (0.." + std::to_string(world - 1) + ")");
+      out[k].push_back(r.get<int>());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& chw_or_null_hw, const topo::System& sys) {
+  (void)sys;
+  ChakraWorkload out;
+  std::vector<RankTrace> traces = load_rank_traces(dir, out.files);
+  std::stable_sort(traces.begin(), traces.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
+  out.files.clear();
+  for (auto& rt : traces) out.files.push_back(rt.file);
+  long world = 0;
+  for (auto& rt : traces) world = std::max(world, rt.rank + 1);
+  out.w.world = static_cast<int>(world);
+  out.w.name = dir;
+  auto groups = load_comm_groups(dir, out.w.world);
+  for (auto& rt : traces) {
+    const Accelerator& hw = *chw_or_null_hw.of(static_cast<int>(rt.rank)).hw;
+    wg::RankGraph g;
+    g.rank = static_cast<int>(rt.rank);
+    std::map<std::size_t, std::int32_t> new_index;
+    std::map<std::uint64_t, std::size_t> by_id;
+    for (std::size_t m = 0; m < rt.t.nodes.size(); ++m) by_id[rt.t.nodes[m].id] = m;
+    for (std::size_t n : rt.order) {
+      const ChakraNode& c = rt.t.nodes[n];
+      auto in_node = [&](const std::function<double()>& f) {
+        try {
+          return f();
+        } catch (const Error& e) {
+          throw make_error(rt.file, node_label(c), e.what());
+        }
+      };
+      wg::Node x;
+      x.name = c.name.empty() ? node_label(c) : c.name;
+      double d = static_cast<double>(c.duration_micros) * 1e-6;
+      double size = c.attr_num("comm_size", 0);
+      switch (c.type) {
+        case ChakraNodeType::Comp: {
+          x.kind = wg::Kind::Compute;
+          x.cls = "compute";
+          double fl = c.attr_num("num_ops", 0), by = c.attr_num("tensor_size", 0);
+          if (c.duration_micros == 0 && (fl > 0 || by > 0))
+            d = in_node([&] { return hw.kernel_time(fl, by, Dtype::BF16, fl > 0); });
+          x.time_s = d;
+          x.flops = fl;
+          x.bytes = by;
+          break;
+        }
+        case ChakraNodeType::CommColl: {
+          x.stream = 1;
+          x.cls = "comm";
+          if (d > 0 && size <= 0) {  // a timed collective without a size: its recorded duration
+            x.kind = wg::Kind::Delay;
+            x.time_s = d;
+            break;
+          }
+          x.kind = wg::Kind::Collective;
+          x.op = chakra_coll_op(c.attr_num("comm_type", 0));
+          x.bytes = size;
+          std::vector<int> members;
+          const ChakraAttr* pg = c.attr("pg_name");
+          if (pg && groups.count(pg->s)) {
+            members = groups[pg->s];
+          } else {
+            int gs = static_cast<int>(c.attr_num("comm_group_size", static_cast<double>(world)));
+            if (gs <= 0 || gs > world) gs = static_cast<int>(world);  // 0 / absent: every trace
+            int base = g.rank / gs * gs;
+            for (int r = base; r < base + gs && r < world; ++r) members.push_back(r);
+          }
+          std::string gname = pg && !pg->s.empty() ? pg->s : "group" + std::to_string(members.size());
+          x.group = out.w.group(gname, members);
+          break;
+        }
+        case ChakraNodeType::CommSend:
+        case ChakraNodeType::CommRecv: {
+          bool send = c.type == ChakraNodeType::CommSend;
+          x.kind = send ? wg::Kind::Send : wg::Kind::Recv;
+          x.cls = "p2p";
+          x.stream = 1;
+          x.peer = static_cast<int>(send ? c.attr_num("comm_dst", -1) : c.attr_num("comm_src", -1));
+          x.tag = static_cast<std::int64_t>(c.attr_num("comm_tag", 0));
+          x.bytes = size;
+          bool present = false;
+          for (auto& o : traces) present = present || o.rank == x.peer;
+          if (!present) {  // the other side has no trace: the transfer alone on the fabric
+            if (x.peer < 0 || x.peer >= sys.topo.num_gpus())
+              throw make_error(rt.file, node_label(c), "peer rank " + std::to_string(x.peer) + " is not in the system");
+            coll::CollectiveSpec spec;
+            spec.op = coll::Op::SendRecv;
+            spec.bytes = size;
+            spec.ranks = {g.rank, x.peer};
+            x.kind = wg::Kind::Delay;
+            x.time_s = in_node([&] { return coll::simulate_collective(sys, spec).time_s; });
+          }
+          break;
+        }
+        default:
+          x.kind = wg::Kind::Delay;
+          x.cls = "other";
+          x.time_s = d;
+      }
+      if (!(x.time_s >= 0 && x.time_s < kMaxSimSeconds))
+        throw make_error(rt.file, node_label(c), "duration beyond the simulator's range (about 104 days)");
+      for (auto* deps : {&c.data_deps, &c.ctrl_deps})
+        for (auto dep : *deps) {
+          auto it = by_id.find(dep);
+          if (it != by_id.end() && new_index.count(it->second)) x.deps.push_back(new_index[it->second]);
+        }
+      std::sort(x.deps.begin(), x.deps.end());
+      x.deps.erase(std::unique(x.deps.begin(), x.deps.end()), x.deps.end());
+      new_index[n] = static_cast<std::int32_t>(g.nodes.size());
+      g.nodes.push_back(std::move(x));
+    }
+    out.w.ranks.push_back(std::move(g));
+  }
+  std::stable_sort(out.w.ranks.begin(), out.w.ranks.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
+  return out;
+}
+
+int chakra_world(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_directory(dir, ec))
+    for (auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".et") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  long world = 0;
+  for (std::size_t k = 0; k < files.size(); ++k) {  // as load_rank_traces names ranks
+    std::string stem = fs::path(files[k]).stem().string();
+    auto dot = stem.rfind('.');
+    long rank = static_cast<long>(k);
     try {
       if (dot != std::string::npos) rank = std::stol(stem.substr(dot + 1));
     } catch (...) {
     }
-    rs[k].rank = rank;
-    ranks_present.insert(rank);
-    auto& t = rs[k].t;
-    const std::string& file = res.files[k];
-    for (std::size_t n = 0; n < t.nodes.size(); ++n) {
-      auto ins = rs[k].index.emplace(t.nodes[n].id, n);
-      if (!ins.second)
-        throw make_error(file, node_label(t.nodes[n]), "duplicate node id (messages " + std::to_string(ins.first->second + 1) +
-                                                           " and " + std::to_string(n + 1) + " of the trace)");
-    }
-    rs[k].missing.assign(t.nodes.size(), 0);
-    rs[k].children.assign(t.nodes.size(), {});
-    for (std::size_t n = 0; n < t.nodes.size(); ++n) {
-      check_run_node(file, t.nodes[n], R);
-      for (auto* deps : {&t.nodes[n].data_deps, &t.nodes[n].ctrl_deps})
-        for (auto d : *deps) {
-          if (d == t.nodes[n].id) throw make_error(file, node_label(t.nodes[n]), "depends on itself");
-          auto it = rs[k].index.find(d);
-          if (it == rs[k].index.end()) continue;  // dependency outside the trace: ignored
-          rs[k].missing[n]++;
-          rs[k].children[it->second].push_back(n);
-        }
-    }
-    check_acyclic(file, t, rs[k].index, rs[k].missing, rs[k].children);
-    res.nodes += t.nodes.size();
+    if (rank >= 0 && rank <= 1000000) world = std::max(world, rank + 1);
   }
+  return static_cast<int>(world);
+}
+
+ChakraRunResult run_chakra_dir(const std::string& dir, const std::string& system) {
+  int world = chakra_world(dir);
+  topo::System sys = topo::load_system(system);
+  if (sys.topo.num_gpus() < world && sys.topo.type == "nvswitch" && sys.topo.gpus_per_node > 0)
+    sys = topo::load_system(system, (world + sys.topo.gpus_per_node - 1) / sys.topo.gpus_per_node);
+  ClusterOptions none;
+  ClusterHardware hw(sys.accelerator, {}, none, std::max(world, sys.topo.num_gpus()));
   EventCore core;
-  std::map<std::tuple<long, long, long>, double> send_done;                 // (src,dst,tag) -> time
-  std::map<std::tuple<long, long, long>, std::pair<int, std::size_t>> recv_wait;  // waiting receives
-  // Cost-model errors and times past the simulator's range name the trace file and node.
-  auto in_node = [&](int k, std::size_t n, const std::function<double()>& f) {
-    try {
-      return f();
-    } catch (const Error& e) {
-      throw make_error(res.files[k], node_label(rs[k].t.nodes[n]), e.what());
-    }
-  };
-  auto node_ps = [&](int k, std::size_t n, double d) {
-    if (!(d >= 0 && core.now_s() + d < kMaxSimSeconds))
-      throw make_error(res.files[k], node_label(rs[k].t.nodes[n]),
-                       "ends at " + format_time(core.now_s() + d) +
-                           ", beyond the simulator's range (about 104 days): duration_micros or a size is implausibly large");
-    return to_ps(d);
-  };
-  std::function<void(int)> pump;
-  std::function<void(int, std::size_t)> finish = [&](int k, std::size_t n) {
-    RankState& S = rs[k];
-    S.end = std::max(S.end, core.now_s());
-    for (auto ch : S.children[n])
-      if (--S.missing[ch] == 0) {
-        auto ty = S.t.nodes[ch].type;
-        if (ty == ChakraNodeType::CommColl || ty == ChakraNodeType::CommSend || ty == ChakraNodeType::CommRecv)
-          S.comm_q.push_back(ch);
-        else
-          S.comp_q.push_back(ch);
-      }
-    pump(k);
-  };
-  auto coll_op = [](double type) {
-    switch (static_cast<int>(type)) {
-      case 0: return CollOp::AllReduce;
-      case 2: return CollOp::AllGather;
-      case 6: return CollOp::AllToAll;
-      case 7: case 8: return CollOp::ReduceScatter;
-      default: return CollOp::AllReduce;
-    }
-  };
-  pump = [&](int k) {
-    RankState& S = rs[k];
-    if (!S.comp_busy && !S.comp_q.empty()) {
-      std::size_t n = S.comp_q.front();
-      S.comp_q.pop_front();
-      const ChakraNode& node = S.t.nodes[n];
-      double d = static_cast<double>(node.duration_micros) * 1e-6;
-      if (node.duration_micros == 0 && node.type == ChakraNodeType::Comp) {
-        double fl = node.attr_num("num_ops", 0), by = node.attr_num("tensor_size", 0);
-        if (fl > 0 || by > 0) d = in_node(k, n, [&] { return hw.kernel_time(fl, by, Dtype::BF16, fl > 0); });
-      }
-      res.compute_s += d;
-      S.comp_busy = true;
-      core.after(node_ps(k, n, d), [&, k, n] {
-        rs[k].comp_busy = false;
-        finish(k, n);
-      });
-    }
-    while (!S.comm_busy && !S.comm_q.empty()) {
-      std::size_t n = S.comm_q.front();
-      S.comm_q.pop_front();
-      const ChakraNode& node = S.t.nodes[n];
-      double size = node.attr_num("comm_size", 0);
-      if (node.type == ChakraNodeType::CommRecv) {
-        long src = static_cast<long>(node.attr_num("comm_src", -1)), dst = static_cast<long>(node.attr_num("comm_dst", S.rank));
-        long tag = static_cast<long>(node.attr_num("comm_tag", 0));
-        auto key = std::make_tuple(src, dst, tag);
-        if (ranks_present.count(src)) {
-          auto it = send_done.find(key);
-          if (it == send_done.end()) {
-            recv_wait[key] = {k, n};  // completes when the send does; doesn't block this stream
-            continue;
-          }
-          core.at(std::max(core.now(), to_ps(it->second)), [&, k, n] { finish(k, n); });
-          continue;
-        }
-        double d = in_node(k, n, [&] { return comm.time(CollOp::SendRecv, size, CommGroup{2, 1}); });
-        res.comm_s += d;
-        core.after(node_ps(k, n, d), [&, k, n] { finish(k, n); });
-        continue;
-      }
-      double d = 0;
-      if (node.type == ChakraNodeType::CommSend) {
-        d = in_node(k, n, [&] { return comm.time(CollOp::SendRecv, size, CommGroup{2, 1}); });
-      } else {
-        int gs = static_cast<int>(node.attr_num("comm_group_size", R));
-        if (gs <= 0) gs = static_cast<int>(R);  // 0: unknown size, as if absent (all traces)
-        int pn = static_cast<int>(node.attr_num("comm_group_per_node", std::min(gs, 8)));
-        d = node.duration_micros > 0 && size <= 0 ? static_cast<double>(node.duration_micros) * 1e-6
-                                                  : in_node(k, n, [&] { return comm.time(coll_op(node.attr_num("comm_type", 0)), size, CommGroup{gs, pn}); });
-      }
-      res.comm_s += d;
-      S.comm_busy = true;
-      bool is_send = node.type == ChakraNodeType::CommSend;
-      core.after(node_ps(k, n, d), [&, k, n, is_send] {
-        rs[k].comm_busy = false;
-        if (is_send) {
-          const ChakraNode& nd = rs[k].t.nodes[n];
-          auto key = std::make_tuple(static_cast<long>(nd.attr_num("comm_src", rs[k].rank)),
-                                     static_cast<long>(nd.attr_num("comm_dst", -1)),
-                                     static_cast<long>(nd.attr_num("comm_tag", 0)));
-          send_done[key] = core.now_s();
-          auto w = recv_wait.find(key);
-          if (w != recv_wait.end()) {
-            auto [rk, rn] = w->second;
-            recv_wait.erase(w);
-            finish(rk, rn);
-          }
-        }
-        finish(k, n);
-      });
-    }
-  };
-  for (int k = 0; k < R; ++k) {
-    for (std::size_t n = 0; n < rs[k].t.nodes.size(); ++n)
-      if (rs[k].missing[n] == 0) {
-        auto ty = rs[k].t.nodes[n].type;
-        if (ty == ChakraNodeType::CommColl || ty == ChakraNodeType::CommSend || ty == ChakraNodeType::CommRecv)
-          rs[k].comm_q.push_back(n);
-        else
-          rs[k].comp_q.push_back(n);
-      }
-    core.at(0, [&, k] { pump(k); });
+  return run_chakra_dir(dir, sys, hw, none, core);
+}
+
+ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, const ClusterHardware& hw,
+                               const ClusterOptions& o, EventCore& core, Timeline* timeline) {
+  // The workload needs a system with its ranks: checked before costing anything on it.
+  ChakraWorkload cw = chakra_workload(dir, hw, sys);
+  cw.w.validate(dir);
+  std::vector<int> place = load_placement(o, cw.w.world, sys.topo.num_gpus());
+  check_connected(cw.w, sys, place);
+  std::vector<RankHardware> rh;
+  for (auto& g : cw.w.ranks) rh.push_back(hw.of(g.rank));
+  ExecOptions eo;
+  eo.timeline = timeline;
+  eo.placement = place;
+  ChakraRunResult res;
+  res.files = cw.files;
+  res.nodes = cw.w.node_count();
+  res.exec = execute(cw.w, sys, rh, core, eo);
+  for (auto& r : res.exec.ranks) {
+    res.rank_time_s.push_back(r.end_s);
+    for (auto& [cls, t] : r.busy_by_class) (cls == "compute" ? res.compute_s : res.comm_s) += t;
   }
-  core.run();
-  for (int k = 0; k < R; ++k) {
-    res.rank_time_s.push_back(rs[k].end);
-    res.makespan_s = std::max(res.makespan_s, rs[k].end);
-  }
-  if (!recv_wait.empty()) {
-    // Name the first receive left waiting: its trace, node and the send it expected.
-    const auto& [key, at] = *recv_wait.begin();
-    throw make_error(res.files[at.first], node_label(rs[at.first].t.nodes[at.second]),
-                     "receive from rank " + std::to_string(std::get<0>(key)) + " (tag " + std::to_string(std::get<2>(key)) +
-                         ") never matched a send (deadlock); " + std::to_string(recv_wait.size()) + " receive(s) unmatched in " + dir);
-  }
+  res.makespan_s = res.exec.makespan_s;
   return res;
 }
 

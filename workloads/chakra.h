@@ -114,18 +114,33 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
 std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, const std::string& out_dir,
                                              const std::string& prefix);
 
-// A tiny Chakra simulator for `orrery chakra-run`: every rank's trace in `dir` (*.et) runs
-// dependency-driven with one compute and one communication stream per rank. COMP nodes take
-// duration_micros (or num_ops/tensor_size on the accelerator when 0); collectives are costed by
-// `comm` with comm_group_size (default: number of traces); send/recv pairs are matched across
-// the traces by (src, dst, tag) when both ends are present.
+// `orrery chakra-run`: the traces of a directory (*.et, one per rank, rank from <prefix>.<rank>.et)
+// as the per-rank workload graph, run by the cluster executor on a system. COMP nodes take
+// duration_micros (or num_ops/tensor_size costed on the rank's accelerator when 0); collectives
+// run as flows on the fabric over their group: comm_group.json beside the traces ({"<pg_name>":
+// [ranks]}, Chakra's communicator groups) when it names the node's pg_name, else the block of
+// comm_group_size ranks holding the rank (absent or 0: every trace); sends and receives are
+// matched by (src, dst, tag); a transfer whose other side has no trace costs its time alone.
+struct ChakraWorkload {
+  wg::Workload w;
+  std::vector<std::string> files;  // in rank order
+};
+// Ranks of the job a trace directory describes (from the file names, without reading the traces).
+int chakra_world(const std::string& dir);
+ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& hw, const topo::System& sys);
+
 struct ChakraRunResult {
-  std::vector<std::string> files;
+  std::vector<std::string> files;  // in rank order
   std::vector<double> rank_time_s;
   double makespan_s = 0;
   std::uint64_t nodes = 0;
   double compute_s = 0, comm_s = 0;  // summed over ranks
+  ExecResult exec;
 };
-ChakraRunResult run_chakra_dir(const std::string& dir, const Accelerator& hw, const CommModel& comm);
+ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, const ClusterHardware& hw,
+                               const ClusterOptions& cluster, EventCore& core, Timeline* timeline = nullptr);
+// The same on a named system (its preset GPUs), sized to the traces when it is a parametric
+// NVSwitch cluster, on the kernel-free engine (tests, tools).
+ChakraRunResult run_chakra_dir(const std::string& dir, const std::string& system);
 
 }  // namespace orrery

@@ -583,6 +583,14 @@ class Runner : public std::enable_shared_from_this<Runner> {
     g_ = make_group(f.system(), spec, T);
     choice_ = choose_in(T, g_, spec);
     channels_ = static_cast<int>(T.get("channels"));
+    for (auto& m : spec.mirrors) {
+      CollectiveSpec ms = spec;
+      ms.ranks = m;
+      ms.mirrors.clear();
+      ms.algo = choice_.algo;
+      ms.proto = choice_.proto;
+      mirrors_.push_back(std::make_shared<Runner>(f, ms, nullptr));
+    }
   }
 
   void start() {
@@ -595,10 +603,12 @@ class Runner : public std::enable_shared_from_this<Runner> {
       return;
     }
     build();
+    for (auto& m : mirrors_) m->build();
     next_phase();
   }
 
  private:
+  std::vector<std::shared_ptr<Runner>> mirrors_;  // symmetric images (spec.mirrors)
   Fabric& f_;
   const topo::Topology& t_;
   CollectiveSpec spec_;
@@ -971,6 +981,20 @@ class Runner : public std::enable_shared_from_this<Runner> {
     }
     std::vector<Unit> us = phases_[phase_++]();
     phases_[phase_ - 1] = nullptr;
+    for (auto& m : mirrors_) {  // each image's unit k joins unit k (same structure, lockstep)
+      if (m->phases_.size() < phase_) continue;
+      std::vector<Unit> mu = m->phases_[phase_ - 1]();
+      m->phases_[phase_ - 1] = nullptr;
+      for (std::size_t k = 0; k < mu.size(); ++k) {
+        if (k >= us.size()) {
+          us.push_back(std::move(mu[k]));
+          continue;
+        }
+        auto& c = us[k].c;
+        c.legs.insert(c.legs.end(), mu[k].c.legs.begin(), mu[k].c.legs.end());
+        c.extra.insert(c.extra.end(), mu[k].c.extra.begin(), mu[k].c.extra.end());
+      }
+    }
     outstanding_ = static_cast<int>(us.size());
     auto self = shared_from_this();
     if (us.empty()) {

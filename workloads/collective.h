@@ -60,6 +60,10 @@ struct CollectiveSpec {
   int root = 0;            // broadcast/reduce root: index into the group
   bool detailed = false;   // step by step (one event per step, one flow per leg) instead of
                            // the pipelined aggregate; small cases and cross-checks
+  // Symmetric images of the group (same size, same placement class), run in lockstep with it:
+  // their flows join each phase's activities, so the links carry the traffic of every copy of
+  // the group while only one is simulated (the cluster executor's symmetry reduction).
+  std::vector<std::vector<int>> mirrors;
 };
 
 struct Choice {

@@ -11,6 +11,8 @@
 #include "sim/limits.h"
 #include "sim/data_files.h"
 #include "sim/error.h"
+#include "sim/cluster_options.h"
+#include "sim/timeline.h"
 #include "topology/topology.h"
 #include "workloads/collective.h"
 
@@ -392,6 +394,7 @@ struct CostBuilder {
   }
   Kernel coll(const std::string& name, const std::string& cls, CollOp op, double bytes, const CommGroup& grp) const {
     Kernel k{name, cls, 0, bytes, 0};
+    k.op = op;
     k.time = comm.time(op, bytes, grp);
     return k;
   }
@@ -463,6 +466,7 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     double bytes = (p.cp - 1) * mult * T * 2 * kvd / t * e;
     double tc = (p.cp - 1) * comm.time(CollOp::SendRecv, bytes / (p.cp - 1), g.cp);
     Kernel k{"cp_ring_kv_exchange", "cp", 0, bytes, std::max(0.0, tc - overlap_with)};
+    k.op = CollOp::AllGather;
     v.push_back(k);
   };
 
@@ -902,6 +906,11 @@ nlohmann::json TrainResult::to_json() const {
   j["memory_per_stage"] = mem;
   j["micro_batches"] = micro_batches;
   j["sim_events"] = sim_events;  // (wall time stays out: the JSON is deterministic)
+  if (simulated_ranks > 0) {
+    nlohmann::json e = exec.to_json();
+    e["symmetric"] = symmetric;
+    j["cluster"] = e;
+  }
   auto ks = [&](const std::vector<Kernel>& v) {
     nlohmann::json a = nlohmann::json::array();
     for (auto& k : v) a.push_back({{"name", k.name}, {"class", k.cls}, {"flops", k.flops}, {"bytes", k.bytes}, {"time_s", k.time}});
@@ -911,13 +920,27 @@ nlohmann::json TrainResult::to_json() const {
   return j;
 }
 
-TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
-                         const CommModel& comm, EventCore& core, bool check_memory, bool record) {
-  auto wall0 = std::chrono::steady_clock::now();
-  TrainPlan p = p0;
+namespace {
+
+// What both executions of a plan share: validated plan, memory (rejecting plans that don't fit),
+// per-layer costs, the parameters each virtual stage reduces over DP and each pipeline rank's
+// optimizer time.
+struct Prepared {
+  TrainPlan p;
+  Groups g;
+  int P = 1;
+  double lpc = 1;
+  std::vector<double> dense, expert;  // per virtual stage: parameters reduced over DP / expert DP
+  std::vector<double> optimizer_s, post_gather_params;  // per pipeline rank
+};
+
+Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
+                 const CommModel& comm, bool check_memory) {
+  Prepared x;
+  x.p = p0;
+  TrainPlan& p = x.p;
   if (p.seq == 0) p.seq = m.seq;
   validate_plan(m, p, s);
-  TrainResult r;
   r.model = m;
   r.system = s;
   r.plan = p;
@@ -925,9 +948,7 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   r.comm_model = comm.name();
   r.hbm_capacity = hw.p("hbm_capacity");
   r.micro_batches = p.micro_batches();
-  Groups g = make_groups(p, s.gpus_per_node);
-
-  // ---- memory (before simulating: reject plans that don't fit)
+  x.g = make_groups(p, s.gpus_per_node);
   for (int i = 0; i < p.pp; ++i) {
     r.memory.push_back(stage_memory(m, p, i, inflight_chunks(p, i)));
     r.peak_memory_bytes = std::max(r.peak_memory_bytes, r.memory.back().total());
@@ -944,13 +965,65 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
                          format_bytes(w.transient) + ") > " + format_bytes(r.hbm_capacity) + " HBM of " + hw.name +
                          "; try --recompute, more TP/PP, or --zero");
   }
+  r.costs = layer_costs(m, p, hw, comm, x.g);
+  x.P = p.pp * p.vp;
+  x.lpc = static_cast<double>(m.layers) / x.P;
+  double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
+  double expert_layer = m.moe() ? static_cast<double>(m.experts) * m.mlp_params_per_expert() : 0;
+  if (!m.moe()) dense_layer += m.mlp_params_per_expert();
+  double chunk_dense = x.lpc * dense_layer / p.tp, chunk_expert = x.lpc * expert_layer / (p.tp * p.ep);
+  for (int vs = 0; vs < x.P; ++vs) {
+    double extra = 0;
+    if (vs == 0) extra += m.embedding_params() / p.tp;
+    if (vs == x.P - 1) extra += (m.tied_embeddings ? (p.pp > 1 ? m.embedding_params() : 0.0) : m.output_params()) / p.tp;
+    x.dense.push_back(chunk_dense + extra);
+    x.expert.push_back(chunk_expert);
+  }
+  for (int i = 0; i < p.pp; ++i) {
+    const MemoryBreakdown& mb = r.memory[i];
+    double local = mb.optimizer / 12.0;  // parameters this GPU updates
+    const double gb = p.grad_bytes();
+    // Megatron's mixed-precision step, pass by pass, per updated parameter: grad-norm (read
+    // grad), Adam (read grad + master/m/v 12, write master/m/v 12), copy of the fp32 master into
+    // the bf16 model weights (read 4, write 2); then the whole local gradient buffer is zeroed
+    // for the next iteration (write grad).
+    double bytes = local * (gb + (gb + 24) + 6) + mb.gradients;
+    x.optimizer_s.push_back(hw.memory_time(bytes));
+    // ZeRO-1/2 post-step gather: all of this rank's parameters over DP (MoE expert part
+    // approximated with the dense DP group).
+    x.post_gather_params.push_back((p.zero == 1 || p.zero == 2) ? mb.params : 0);
+  }
+  return x;
+}
 
-  // ---- per-op durations
-  r.costs = layer_costs(m, p, hw, comm, g);
+// Throughput and utilization from the iteration time.
+void finish_result(TrainResult& r, const ModelSpec& m, const Accelerator& hw) {
+  const TrainPlan& p = r.plan;
+  double tokens = static_cast<double>(p.global_batch) * static_cast<double>(p.seq);
+  r.tokens_per_s_per_gpu = tokens / r.iteration_time_s / p.gpus();
+  r.model_flops = m.model_flops_per_token(p.seq) * tokens;
+  double extra = 0;  // recomputation FLOPs (whole job)
+  for (auto& k : r.costs.layer_recompute) extra += k.flops;
+  r.hardware_flops = r.model_flops + extra * static_cast<double>(m.layers) * p.tp * p.cp *
+                                         (static_cast<double>(p.global_batch) / p.micro_batch);
+  double peak = hw.peak_flops(Dtype::BF16);
+  r.mfu = r.model_flops / (r.iteration_time_s * p.gpus() * peak);
+  r.hfu = r.hardware_flops / (r.iteration_time_s * p.gpus() * peak);
+}
+
+}  // namespace
+
+TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
+                         const CommModel& comm, EventCore& core, bool check_memory, bool record) {
+  auto wall0 = std::chrono::steady_clock::now();
+  TrainResult r;
+  Prepared x = prepare(r, m, s, p0, hw, comm, check_memory);
+  const TrainPlan& p = x.p;
+  const Groups& g = x.g;
   const LayerCosts& c = r.costs;
   const double gap = c.kernel_gap;
-  const int P = p.pp * p.vp;
-  const double lpc = static_cast<double>(m.layers) / P;
+  const int P = x.P;
+  const double lpc = x.lpc;
   double lf = LayerCosts::total(c.layer_fwd, gap), lb = LayerCosts::total(c.layer_bwd, gap) + LayerCosts::total(c.layer_recompute, gap);
   PipelineSpec ps;
   ps.p = p.pp;
@@ -967,10 +1040,6 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   ps.p2p_s = p.pp > 1 ? comm.time(CollOp::SendRecv, p2p_bytes, g.pp) : 0;
 
   // ---- DP: gradient reduction per chunk, optimizer, parameter gathers
-  double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
-  double expert_layer = m.moe() ? static_cast<double>(m.experts) * m.mlp_params_per_expert() : 0;
-  if (!m.moe()) dense_layer += m.mlp_params_per_expert();
-  double chunk_dense = lpc * dense_layer / p.tp, chunk_expert = lpc * expert_layer / (p.tp * p.ep);
   auto reduce_time = [&](double params_dense, double params_expert) {
     const double gb = p.grad_bytes();  // main gradients are reduced in their own precision
     double t = 0;
@@ -987,27 +1056,12 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   };
   ps.dp_reduce_s.assign(P, 0);
   for (int vs = 0; vs < P; ++vs) {
-    double extra = 0;
-    if (vs == 0) extra += m.embedding_params() / p.tp;
-    if (vs == P - 1) extra += (m.tied_embeddings ? (p.pp > 1 ? m.embedding_params() : 0.0) : m.output_params()) / p.tp;
-    ps.dp_reduce_s[vs] = reduce_time(chunk_dense + extra, chunk_expert);
-    if (p.zero >= 3) ps.gather_s.push_back(gather_time(chunk_dense + extra, chunk_expert));
+    ps.dp_reduce_s[vs] = reduce_time(x.dense[vs], x.expert[vs]);
+    if (p.zero >= 3) ps.gather_s.push_back(gather_time(x.dense[vs], x.expert[vs]));
   }
   ps.reduce_every_microbatch = p.zero >= 2;
-  for (int i = 0; i < p.pp; ++i) {
-    const MemoryBreakdown& mb = r.memory[i];
-    double local = mb.optimizer / 12.0;  // parameters this GPU updates
-    const double gb = p.grad_bytes();
-    // Megatron's mixed-precision step, pass by pass, per updated parameter: grad-norm (read
-    // grad), Adam (read grad + master/m/v 12, write master/m/v 12), copy of the fp32 master into
-    // the bf16 model weights (read 4, write 2); then the whole local gradient buffer is zeroed
-    // for the next iteration (write grad).
-    double bytes = local * (gb + (gb + 24) + 6) + mb.gradients;
-    ps.optimizer_s.push_back(hw.memory_time(bytes));
-    ps.post_gather_s.push_back((p.zero == 1 || p.zero == 2) ? gather_time(mb.params - 0, 0) : 0);
-  }
-  // (ZeRO-1/2 post-step gather: all of this rank's parameters over DP; MoE expert part is
-  // approximated with the dense DP group.)
+  ps.optimizer_s = x.optimizer_s;
+  for (int i = 0; i < p.pp; ++i) ps.post_gather_s.push_back(x.post_gather_params[i] > 0 ? gather_time(x.post_gather_params[i], 0) : 0);
   ps.record = record;
 
   r.run = simulate_pipeline(ps, core);
@@ -1056,18 +1110,90 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   r.optimizer_s = ps.optimizer_s[crit];
   r.dp_exposed_s = std::max(0.0, r.iteration_time_s - cs.compute_end - r.optimizer_s);  // DP tail + parameter gather
   r.bubble_fraction = r.iteration_time_s > 0 ? r.bubble_s / r.iteration_time_s : 0;
+  finish_result(r, m, hw);
+  r.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return r;
+}
 
-  // ---- throughput and utilization
-  double tokens = static_cast<double>(p.global_batch) * static_cast<double>(p.seq);
-  r.tokens_per_s_per_gpu = tokens / r.iteration_time_s / p.gpus();
-  r.model_flops = m.model_flops_per_token(p.seq) * tokens;
-  double extra = 0;  // recomputation FLOPs (whole job)
-  for (auto& k : c.layer_recompute) extra += k.flops;
-  r.hardware_flops = r.model_flops + extra * static_cast<double>(m.layers) * p.tp * p.cp *
-                                         (static_cast<double>(p.global_batch) / p.micro_batch);
-  double peak = hw.peak_flops(Dtype::BF16);
-  r.mfu = r.model_flops / (r.iteration_time_s * p.gpus() * peak);
-  r.hfu = r.hardware_flops / (r.iteration_time_s * p.gpus() * peak);
+TrainJob train_job(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const ClusterHardware& chw,
+                   const topo::System& fabric, bool symmetric, bool check_memory) {
+  TrainJob job;
+  TrainResult& r = job.result;
+  const Accelerator& hw = chw.base();
+  // Communication kernels keep the fabric's closed-form time in the per-layer cost table (reported,
+  // not used: the executor runs them as flows).
+  auto note_ptr = make_comm_model(s, "fabric");
+  const CommModel& note = *note_ptr;
+  Prepared x = prepare(r, m, s, p0, hw, note, check_memory);
+  const TrainPlan& p = x.p;
+  r.comm_model = "fabric (every collective as flows on " + fabric.name + ")";
+  TrainGraphInput in{m, p};
+  for (auto& acc : chw.distinct()) in.costs.push_back(acc.get() == &hw ? r.costs : layer_costs(m, p, *acc, note, x.g));
+  if (chw.distinct().size() > 1)
+    for (int rk = 0; rk < p.gpus(); ++rk) in.cost_class.push_back(chw.class_of(rk));
+  in.dp_dense_params = x.dense;
+  in.dp_expert_params = x.expert;
+  in.optimizer_s = x.optimizer_s;
+  in.post_gather_params = x.post_gather_params;
+  in.hbm_bandwidth = hw.hbm_bandwidth();
+  in.symmetric = symmetric;
+  in.gpus_per_node = fabric.topo.gpus_per_node;
+  in.node_isolated = fabric.topo.type == "nvswitch";
+  job.workload = train_workload(in);
+  job.workload.validate("train");
+  r.symmetric = job.workload.symmetric;
+  r.simulated_ranks = static_cast<int>(job.workload.ranks.size());
+  return job;
+}
+
+void apply_execution(TrainResult& r, const ExecResult& e, int first, const Accelerator& hw) {
+  const TrainPlan& p = r.plan;
+  r.iteration_time_s = 0;
+  const RankStats* crit = nullptr;
+  for (auto& rs : e.ranks)
+    if (rs.rank >= first && rs.rank < first + p.gpus()) {
+      if (!crit || rs.end_s > crit->end_s) crit = &rs;
+      r.iteration_time_s = std::max(r.iteration_time_s, rs.end_s);
+    }
+  if (!crit) throw Error("internal: no rank of the training job was simulated");
+  r.sim_events = e.events;
+  // ---- breakdown on the critical rank (the last to finish)
+  auto busy = [&](const char* cls) {
+    auto it = crit->busy_by_class.find(cls);
+    return it == crit->busy_by_class.end() ? 0.0 : it->second;
+  };
+  double stream_end = crit->stream_end_s.count(0) ? crit->stream_end_s.at(0) : 0.0;
+  double stream_busy = crit->stream_busy_s.count(0) ? crit->stream_busy_s.at(0) : 0.0;
+  r.compute_s = busy("compute");
+  r.tp_exposed_s = busy("tp");
+  r.ep_exposed_s = busy("ep");
+  r.cp_exposed_s = 0;  // CP exchanges overlap the pass on their own stream; waits count as PP/CP below
+  double idle = std::max(0.0, stream_end - stream_busy);
+  double per_mb = stream_busy / static_cast<double>(std::max<long>(1, p.micro_batches()));
+  r.bubble_s = std::min(idle, (p.pp - 1) * per_mb / p.vp);
+  r.pp_exposed_s = idle - r.bubble_s;  // pipeline waits beyond the ideal bubble (transfers, CP)
+  r.optimizer_s = busy("optimizer");
+  r.dp_exposed_s = std::max(0.0, r.iteration_time_s - stream_end - r.optimizer_s);
+  r.bubble_fraction = r.iteration_time_s > 0 ? r.bubble_s / r.iteration_time_s : 0;
+  finish_result(r, r.model, hw);
+}
+
+TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const ClusterHardware& chw,
+                                const topo::System& fabric, const ClusterOptions& copt, EventCore& core,
+                                bool check_memory, Timeline* timeline) {
+  auto wall0 = std::chrono::steady_clock::now();
+  TrainJob job = train_job(m, s, p0, chw, fabric, !copt.no_symmetry && !copt.breaks_symmetry(), check_memory);
+  const wg::Workload& w = job.workload;
+  std::vector<int> place = load_placement(copt, w.world, fabric.topo.num_gpus());
+  check_connected(w, fabric, place);
+  std::vector<RankHardware> rh;
+  for (auto& g : w.ranks) rh.push_back(chw.of(g.rank));
+  ExecOptions eo;
+  eo.timeline = timeline;
+  eo.placement = place;
+  TrainResult r = std::move(job.result);
+  r.exec = execute(w, fabric, rh, core, eo);
+  apply_execution(r, r.exec, 0, chw.base());
   r.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return r;
 }
@@ -1075,15 +1201,34 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
 TrainResult run_training(const TrainOptions& opt) {
   ModelSpec m = load_model(opt.model);
   SystemSpec s = load_system(opt.system, opt.nodes, opt.sys_overrides);
-  Accelerator hw = load_accelerator(s.gpu, opt.hw_overrides);
-  auto comm = make_comm_model(s, opt.comm);
   auto core = make_engine(opt.engine);
+  std::string comm_kind = opt.comm == "auto" ? "fabric" : opt.comm;
+  if (comm_kind == "fabric" && s.fabric.empty()) {
+    if (opt.comm == "fabric")
+      throw make_error("--comm", "fabric", "system " + s.name + " has no topology description (use --comm analytical)");
+    comm_kind = "analytical";  // a table-only system: nothing to simulate flows on
+  }
+  if (comm_kind != "fabric" && opt.cluster.breaks_symmetry())
+    throw make_error("--comm", comm_kind, "--gpu-speed, --gpu-set, --fail, --degrade and --rank-map need --comm fabric");
+  if (comm_kind == "fabric") {
+    topo::System fabric = topo::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes, s.overrides);
+    apply_faults(fabric, opt.cluster);
+    ClusterHardware chw(s.gpu, opt.hw_overrides, opt.cluster, s.gpus());
+    std::unique_ptr<Timeline> tl;
+    if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+    TrainResult r = run_training_fabric(m, s, opt.plan, chw, fabric, opt.cluster, *core, opt.check_memory, tl.get());
+    if (tl) tl->write(opt.timeline_path);
+    return r;
+  }
+  if (comm_kind != "analytical" && comm_kind != "builtin")
+    throw make_error("--comm", opt.comm, "expected fabric (default), analytical or builtin");
+  Accelerator hw = load_accelerator(s.gpu, opt.hw_overrides);
+  auto comm = make_comm_model(s, comm_kind == "builtin" ? "builtin" : "auto");
   TrainResult r = run_training(m, s, opt.plan, hw, *comm, *core, opt.check_memory, !opt.timeline_path.empty());
   if (!opt.timeline_path.empty()) write_train_timeline(r, opt.timeline_path);
   return r;
 }
 
-// ======================================================================== timeline
 void write_train_timeline(const TrainResult& r, const std::string& path) {
   std::ofstream out(path);
   if (!out) throw make_error(path, "", "cannot write the timeline");
@@ -1198,8 +1343,9 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
 std::vector<std::string> train_flags_with_value() {
   return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
           "--global-batch", "--seq", "--precision", "--grad-precision", "--recompute", "--zero", "--timeline", "--json", "--csv",
-          "--engine", "--attention", "--comm", "--set", "--sys-set"};
+          "--engine", "--attention", "--comm", "--set", "--sys-set", "--gpu-speed", "--gpu-set", "--fail", "--degrade",
+          "--rank-map"};
 }
-std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check"}; }
+std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check", "--no-symmetry"}; }
 
 }  // namespace orrery

@@ -15,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_models/accelerator.h"
+#include "sim/cluster_options.h"
 #include "sim/engine.h"
+#include "sim/executor.h"
 #include "sim/params.h"
 #include "workloads/models.h"
 
@@ -139,6 +141,7 @@ struct Kernel {
   double flops = 0;
   double bytes = 0;    // HBM bytes (compute) or message bytes (communication)
   double time = 0;     // seconds on the critical path of the op
+  CollOp op = CollOp::AllReduce;  // communication kernels: the collective
   bool comm() const { return cls == "tp" || cls == "cp" || cls == "ep" || cls == "pp" || cls == "dp"; }
 };
 
@@ -230,7 +233,11 @@ struct TrainOptions {
   int nodes = 1;
   TrainPlan plan;
   std::string engine = "event";     // "systemc" (CLI) or "event"
-  std::string comm = "auto";        // "auto", "fabric" or "builtin" (see make_comm_model)
+  // "fabric" (default; "auto" is the same): every rank's schedule on the cluster executor, every
+  // collective as flows on the topology. "analytical": one rank per pipeline stage with the
+  // closed-form collective estimate (make_comm_model "auto"); "builtin": the alpha-beta table.
+  std::string comm = "fabric";
+  ClusterOptions cluster;           // stragglers, faults, placement, symmetry (fabric only)
   std::vector<std::string> hw_overrides;  // "name=value" on the GPU preset (--set)
   std::vector<std::string> sys_overrides; // "key=value" on the fabric system (--sys-set)
   std::string timeline_path;        // Chrome/Perfetto trace ("" = none)
@@ -258,15 +265,52 @@ struct TrainResult {
   std::uint64_t sim_events = 0;
   double sim_wall_s = 0;
   LayerCosts costs;
-  PipelineRun run;
+  PipelineRun run;                  // analytical execution
+  ExecResult exec;                  // fabric execution (cluster executor)
+  bool symmetric = false;           // fabric: one rank simulated per pipeline stage
+  int simulated_ranks = 0;
   nlohmann::json to_json() const;
 };
+
+// ---------------------------------------------------------------- per-rank workload graph
+// Input of the training generator's graph (workloads/train_graph.cpp): per-layer costs (one set
+// per distinct accelerator; cost_class[rank] picks it, empty = all the first), the parameters
+// each virtual stage reduces over DP / expert DP, each pipeline rank's optimizer time and
+// post-step gather. symmetric: one rank per pipeline stage, with every other rank's inter-node
+// traffic mirrored on the fabric (node_isolated: traffic inside one NVSwitch node needs none).
+struct TrainGraphInput {
+  const ModelSpec& model;
+  const TrainPlan& plan;
+  std::vector<LayerCosts> costs;
+  std::vector<int> cost_class;
+  std::vector<double> dp_dense_params, dp_expert_params;
+  std::vector<double> optimizer_s, post_gather_params;
+  double hbm_bandwidth = 0;
+  bool symmetric = false;
+  int gpus_per_node = 0;
+  bool node_isolated = false;
+};
+wg::Workload train_workload(const TrainGraphInput& in);
 
 TrainResult run_training(const TrainOptions& opt);
 // Same, with already-loaded inputs (tests).
 TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p, const Accelerator& hw,
                          const CommModel& comm, EventCore& core, bool check_memory = true,
                          bool record = false);
+// The training step as the per-rank workload graph for the cluster executor (validated), with
+// the result's static parts (plan, memory, costs) filled in. symmetric: one rank per stage.
+struct TrainJob {
+  TrainResult result;
+  wg::Workload workload;
+};
+TrainJob train_job(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p, const ClusterHardware& hw,
+                   const topo::System& fabric, bool symmetric, bool check_memory = true);
+// Iteration time and critical-rank breakdown of a job whose ranks are first..first+gpus-1 of `e`.
+void apply_execution(TrainResult& r, const ExecResult& e, int first, const Accelerator& hw);
+// The same on the cluster executor: every rank (or one per stage with symmetry) on `fabric`.
+TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p, const ClusterHardware& hw,
+                                const topo::System& fabric, const ClusterOptions& cluster, EventCore& core,
+                                bool check_memory = true, Timeline* timeline = nullptr);
 // Chrome/Perfetto trace: one process per representative rank, one track per stream, kernels named.
 void write_train_timeline(const TrainResult& r, const std::string& path);
 

@@ -1,0 +1,431 @@
+// The cluster executor (see executor.h): dependency tracking per rank, GPU streams, collective and
+// point-to-point rendezvous, flows on the fabric, and the run's statistics.
+#include "sim/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "hw_models/gpu.h"
+#include "sim/error.h"
+#include "workloads/collective.h"
+
+namespace orrery {
+
+namespace {
+
+using wg::Kind;
+using wg::Node;
+
+// A collective instance: the k-th collective of a group, as its simulated members reach it.
+struct Rendezvous {
+  int arrived = 0;
+  Ps first = -1;
+  std::vector<std::function<void()>> done;
+};
+
+class Executor {
+ public:
+  Executor(const wg::Workload& w, const topo::System& sys, const std::vector<RankHardware>& hw, EventCore& core,
+           const ExecOptions& opt)
+      : w_(w), sys_(sys), hw_(hw), core_(core), opt_(opt), fabric_(sys, core) {
+    if (hw.size() != w.ranks.size()) throw Error("internal: executor needs the hardware of every simulated rank");
+    for (auto& g : w.ranks)
+      if (phys(g.rank) >= sys.topo.num_gpus())
+        throw make_error("--system", sys.name,
+                         "has " + std::to_string(sys.topo.num_gpus()) + " GPUs, the workload needs " +
+                             std::to_string(w.world) + " (use --nodes or a larger system)");
+    for (auto& g : w.groups) {
+      int n = 0;
+      for (int r : g.ranks) n += is_simulated(r) ? 1 : 0;
+      members_.push_back(n);
+    }
+    setup_ranks();
+  }
+
+  ExecResult run();
+
+ private:
+  struct Rank {
+    const wg::RankGraph* g = nullptr;
+    std::unique_ptr<GpuSim> gpu;
+    std::vector<int> pending;                 // unfinished predecessors per node
+    std::vector<std::vector<int>> succ;       // dependents per node
+    std::map<int, int> coll_seen;             // group -> collectives reached so far
+    std::map<std::tuple<int, int, std::int64_t>, int> p2p_seen;
+    RankStats stats;
+    double speed = 1;
+  };
+
+  const wg::Workload& w_;
+  const topo::System& sys_;
+  const std::vector<RankHardware>& hw_;
+  EventCore& core_;
+  ExecOptions opt_;
+  coll::Fabric fabric_;
+  std::vector<int> members_;  // simulated members per group
+  std::vector<Rank> ranks_;
+  std::map<int, int> index_of_rank_;
+  std::map<std::pair<int, int>, Rendezvous> colls_;                              // (group, k)
+  struct P2P {
+    bool delivered = false;
+    Ps recv_arrived = -1;
+    std::function<void()> send_done, recv_done;
+  };
+  std::map<std::tuple<int, int, std::int64_t, int>, P2P> p2p_;  // (src, dst, tag, k)
+  std::map<std::string, CollectiveStat> stats_;
+  std::map<std::tuple<int, double, std::vector<int>>, double> alone_cache_;
+  std::size_t done_nodes_ = 0, flows_ = 0;
+
+  int phys(int r) const {
+    return opt_.placement.empty() ? r : opt_.placement[static_cast<std::size_t>(r)];
+  }
+  std::vector<int> phys(const std::vector<int>& rs) const {
+    std::vector<int> out;
+    for (int r : rs) out.push_back(phys(r));
+    return out;
+  }
+  bool is_simulated(int r) const {
+    for (auto& g : w_.ranks)
+      if (g.rank == r) return true;
+    return false;
+  }
+  void setup_ranks();
+  void ready(int ri, int ni);
+  void complete(int ri, int ni);
+  void arrive_collective(int ri, int ni, std::function<void()> done);
+  void launch_collective(int gid, int k, const Node& n, int repeat_left, Ps launch);
+  void arrive_p2p(int ri, int ni, std::function<void()> done);
+  void finish_p2p(const std::tuple<int, int, std::int64_t, int>& key);
+  double alone_time(const coll::CollectiveSpec& spec);
+  void deadlock_error() const;
+  std::vector<LinkStat> hottest_links(double makespan);
+};
+
+void Executor::setup_ranks() {
+  ranks_.resize(w_.ranks.size());
+  for (std::size_t i = 0; i < w_.ranks.size(); ++i) {
+    Rank& R = ranks_[i];
+    R.g = &w_.ranks[i];
+    R.speed = hw_[i].speed;
+    if (!(R.speed > 0) || !std::isfinite(R.speed))
+      throw make_error("--gpu-speed", std::to_string(R.g->rank), "the speed factor must be a positive number");
+    R.stats.rank = R.g->rank;
+    index_of_rank_[R.g->rank] = static_cast<int>(i);
+    R.gpu = std::make_unique<GpuSim>(core_, *hw_[i].hw, R.g->rank, opt_.timeline);
+    net::GpuResources res = fabric_.network().gpu(phys(R.g->rank));
+    const net::GpuSpec& gs = fabric_.network().gpu_spec();
+    R.gpu->adopt_resources(res.sm, gs.sm_count, res.hbm, gs.hbm_bandwidth);
+    const auto& nodes = R.g->nodes;
+    R.pending.assign(nodes.size(), 0);
+    R.succ.assign(nodes.size(), {});
+    std::map<int, int> last_on_stream;
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      std::set<int> preds(nodes[k].deps.begin(), nodes[k].deps.end());
+      auto it = last_on_stream.find(nodes[k].stream);
+      if (it != last_on_stream.end()) preds.insert(it->second);
+      last_on_stream[nodes[k].stream] = static_cast<int>(k);
+      for (int p : preds) R.succ[static_cast<std::size_t>(p)].push_back(static_cast<int>(k));
+      R.pending[k] = static_cast<int>(preds.size());
+    }
+  }
+}
+
+void Executor::ready(int ri, int ni) {
+  Rank& R = ranks_[static_cast<std::size_t>(ri)];
+  const Node& n = R.g->nodes[static_cast<std::size_t>(ni)];
+  auto finish = [this, ri, ni] { complete(ri, ni); };
+  switch (n.kind) {
+    case Kind::Delay:
+      core_.after(to_ps(n.time_s), finish);
+      return;
+    case Kind::Alloc:
+    case Kind::Free:
+      core_.after(0, finish);
+      return;
+    default: break;
+  }
+  DeviceWork d;
+  d.name = n.name;
+  d.cat = n.cls;
+  if (n.kind == Kind::Compute) {
+    d.standalone_s = n.time_s / R.speed;
+    d.sm_share = n.sm_share;
+    d.hbm_share = n.hbm_share;
+  } else if (n.kind == Kind::Collective) {
+    d.custom = [this, ri, ni](std::function<void()> done) { arrive_collective(ri, ni, std::move(done)); };
+  } else {
+    d.custom = [this, ri, ni](std::function<void()> done) { arrive_p2p(ri, ni, std::move(done)); };
+  }
+  d.on_start_end = [this, ri, ni](Ps t0, Ps t1) {
+    Rank& Rr = ranks_[static_cast<std::size_t>(ri)];
+    const Node& nn = Rr.g->nodes[static_cast<std::size_t>(ni)];
+    double dt = to_s(t1 - t0);
+    Rr.stats.busy_by_class[nn.cls] += dt;
+    Rr.stats.stream_busy_s[nn.stream] += dt;
+    Rr.stats.stream_end_s[nn.stream] = std::max(Rr.stats.stream_end_s[nn.stream], to_s(t1));
+    complete(ri, ni);
+  };
+  R.gpu->enqueue(n.stream, core_.now(), std::move(d));
+}
+
+void Executor::complete(int ri, int ni) {
+  Rank& R = ranks_[static_cast<std::size_t>(ri)];
+  ++done_nodes_;
+  R.stats.end_s = std::max(R.stats.end_s, core_.now_s());
+  for (int s : R.succ[static_cast<std::size_t>(ni)])
+    if (--R.pending[static_cast<std::size_t>(s)] == 0) ready(ri, s);
+}
+
+void Executor::arrive_collective(int ri, int ni, std::function<void()> done) {
+  Rank& R = ranks_[static_cast<std::size_t>(ri)];
+  const Node& n = R.g->nodes[static_cast<std::size_t>(ni)];
+  int k = R.coll_seen[n.group]++;
+  Rendezvous& rv = colls_[{n.group, k}];
+  if (rv.first < 0) rv.first = core_.now();
+  rv.done.push_back(std::move(done));
+  if (++rv.arrived < members_[static_cast<std::size_t>(n.group)]) return;
+  const wg::Group& G = w_.groups[static_cast<std::size_t>(n.group)];
+  std::string key = G.name + " " + coll::op_name(n.op) + " " + format_bytes(n.bytes);
+  CollectiveStat& st = stats_[key];
+  st.group = G.name;
+  st.op = coll::op_name(n.op);
+  st.bytes = n.bytes;
+  st.members = static_cast<int>(G.ranks.size());
+  st.wait_s += to_s(core_.now() - rv.first);
+  launch_collective(n.group, k, n, n.repeat, core_.now());
+}
+
+void Executor::launch_collective(int gid, int k, const Node& n, int repeat_left, Ps launch) {
+  const wg::Group& G = w_.groups[static_cast<std::size_t>(gid)];
+  coll::CollectiveSpec spec;
+  spec.op = n.op;
+  spec.bytes = n.bytes;
+  spec.ranks = phys(G.ranks);
+  for (auto& m : G.mirrors) spec.mirrors.push_back(phys(m));
+  std::string key = G.name + " " + coll::op_name(n.op) + " " + format_bytes(n.bytes);
+  coll::launch_collective(fabric_, spec, [this, gid, k, &n, repeat_left, launch, key, spec](const coll::CollectiveResult& r) {
+    CollectiveStat& st = stats_[key];
+    st.algorithm = coll::algo_name(r.algorithm);
+    flows_ += r.flows;
+    if (repeat_left > 1) {
+      launch_collective(gid, k, n, repeat_left - 1, launch);
+      return;
+    }
+    st.count += n.repeat;
+    st.total_s += to_s(core_.now() - launch);
+    if (opt_.collective_baseline) st.alone_s += n.repeat * alone_time(spec);
+    auto it = colls_.find({gid, k});
+    auto cbs = std::move(it->second.done);
+    colls_.erase(it);
+    for (auto& cb : cbs) cb();
+  });
+}
+
+double Executor::alone_time(const coll::CollectiveSpec& spec0) {
+  coll::CollectiveSpec spec = spec0;
+  spec.mirrors.clear();
+  auto key = std::make_tuple(static_cast<int>(spec.op), spec.bytes, spec.ranks);
+  auto it = alone_cache_.find(key);
+  if (it != alone_cache_.end()) return it->second;
+  double t = 0;
+  if (alone_cache_.size() < 4096) t = coll::simulate_collective(sys_, spec).time_s;
+  alone_cache_.emplace(key, t);
+  return t;
+}
+
+// Point to point is eager: the send's flow starts when the send is reached (the receiver's
+// buffer is assumed posted, as Megatron's batched isend/irecv pairs ensure), and the receive
+// completes once it is reached and the data has arrived.
+void Executor::arrive_p2p(int ri, int ni, std::function<void()> done) {
+  Rank& R = ranks_[static_cast<std::size_t>(ri)];
+  const Node& n = R.g->nodes[static_cast<std::size_t>(ni)];
+  bool send = n.kind == Kind::Send;
+  int src = send ? R.g->rank : n.peer, dst = send ? n.peer : R.g->rank;
+  auto base = std::make_tuple(src, dst, n.tag);
+  int k = R.p2p_seen[base]++;
+  auto key = std::make_tuple(src, dst, n.tag, k);
+  P2P& x = p2p_[key];
+  if (!send) {
+    x.recv_arrived = core_.now();
+    x.recv_done = std::move(done);
+    if (x.delivered) finish_p2p(key);
+    return;
+  }
+  x.send_done = std::move(done);
+  net::Coupled c;
+  auto add_leg = [&](int a, int b) {
+    net::Leg l;
+    l.src = sys_.topo.gpus[static_cast<std::size_t>(phys(a))];
+    l.dst = sys_.topo.gpus[static_cast<std::size_t>(phys(b))];
+    l.bytes = n.bytes;
+    l.hash = topo::mix_hash(static_cast<std::uint64_t>(a), static_cast<std::uint64_t>(b) + 0x9e37);
+    c.legs.push_back(l);
+  };
+  add_leg(src, dst);
+  if (n.mirror_pairs >= 0)
+    for (auto& [a, b] : w_.p2p_mirrors[static_cast<std::size_t>(n.mirror_pairs)]) add_leg(a, b);
+  flows_ += c.legs.size();
+  std::string skey = "p2p send_recv " + format_bytes(n.bytes);
+  CollectiveStat& st = stats_[skey];
+  st.group = n.cls.empty() ? "p2p" : n.cls;
+  st.op = "send_recv";
+  st.algorithm = "P2P";
+  st.bytes = n.bytes;
+  st.members = 2;
+  Ps launch = core_.now();
+  double bytes = n.bytes;
+  fabric_.network().start_coupled(c, [this, key, skey, launch, bytes, src, dst] {
+    CollectiveStat& st2 = stats_[skey];
+    st2.count += 1;
+    st2.total_s += to_s(core_.now() - launch);
+    if (opt_.collective_baseline) {
+      coll::CollectiveSpec spec;
+      spec.op = coll::Op::SendRecv;
+      spec.bytes = bytes;
+      spec.ranks = {phys(src), phys(dst)};
+      st2.alone_s += alone_time(spec);
+    }
+    P2P& y = p2p_[key];
+    y.delivered = true;
+    auto sd = std::move(y.send_done);
+    if (y.recv_done) finish_p2p(key);
+    if (sd) sd();
+  });
+}
+
+void Executor::finish_p2p(const std::tuple<int, int, std::int64_t, int>& key) {
+  auto it = p2p_.find(key);
+  auto cb = std::move(it->second.recv_done);
+  p2p_.erase(it);
+  if (cb) cb();
+}
+
+void Executor::deadlock_error() const {
+  for (auto& [key, rv] : colls_) {
+    const wg::Group& G = w_.groups[static_cast<std::size_t>(key.first)];
+    throw Error("collective #" + std::to_string(key.second) + " of group " + G.name + " (" +
+                std::to_string(G.ranks.size()) + " ranks): only " + std::to_string(rv.arrived) + " of " +
+                std::to_string(members_[static_cast<std::size_t>(key.first)]) +
+                " simulated members reached it (mismatched collectives or a dependency cycle)");
+  }
+  for (auto& [key, x] : p2p_)
+    throw Error("send " + std::to_string(std::get<0>(key)) + " -> " + std::to_string(std::get<1>(key)) + " tag " +
+                std::to_string(std::get<2>(key)) + (x.recv_done ? ": the receive never got its send" : ": nothing received it"));
+  for (auto& R : ranks_)
+    for (std::size_t k = 0; k < R.pending.size(); ++k)
+      if (R.pending[k] > 0)
+        throw Error("rank " + std::to_string(R.g->rank) + " node " + std::to_string(k) + " (" + R.g->nodes[k].name +
+                    "): never became ready (deadlock)");
+  throw Error("internal: the workload did not complete");
+}
+
+std::vector<LinkStat> Executor::hottest_links(double makespan) {
+  std::vector<LinkStat> out;
+  const auto& t = sys_.topo;
+  for (std::size_t l = 0; l < t.links.size(); ++l) {
+    double b = fabric_.network().link_bytes(static_cast<int>(l));
+    if (b <= 0) continue;
+    const topo::Link& L = t.links[l];
+    LinkStat s;
+    s.name = t.vertex(L.src).name + "->" + t.vertex(L.dst).name;
+    s.type = L.type;
+    s.bytes = b;
+    s.utilization = makespan > 0 ? b / (L.bandwidth * makespan) : 0;
+    out.push_back(s);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const LinkStat& a, const LinkStat& b) { return a.utilization > b.utilization; });
+  if (static_cast<int>(out.size()) > opt_.hottest_links) out.resize(static_cast<std::size_t>(opt_.hottest_links));
+  return out;
+}
+
+ExecResult Executor::run() {
+  auto wall0 = std::chrono::steady_clock::now();
+  std::uint64_t ev0 = core_.events_processed();
+  for (std::size_t i = 0; i < ranks_.size(); ++i)
+    for (std::size_t k = 0; k < ranks_[i].pending.size(); ++k)
+      if (ranks_[i].pending[k] == 0) {
+        int ri = static_cast<int>(i), ni = static_cast<int>(k);
+        core_.at(0, [this, ri, ni] { ready(ri, ni); });
+      }
+  core_.run();
+  if (done_nodes_ != w_.node_count()) deadlock_error();
+  ExecResult r;
+  for (auto& R : ranks_) {
+    r.ranks.push_back(R.stats);
+    r.makespan_s = std::max(r.makespan_s, R.stats.end_s);
+  }
+  for (auto& [k, s] : stats_) r.collectives.push_back(s);
+  std::stable_sort(r.collectives.begin(), r.collectives.end(),
+                   [](const CollectiveStat& a, const CollectiveStat& b) { return a.total_s > b.total_s; });
+  r.hottest_links = hottest_links(r.makespan_s);
+  r.events = core_.events_processed() - ev0;
+  r.nodes = done_nodes_;
+  r.flows = flows_;
+  r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return r;
+}
+
+}  // namespace
+
+ExecResult execute(const wg::Workload& w, const topo::System& sys, const std::vector<RankHardware>& hw,
+                   EventCore& core, const ExecOptions& opt) {
+  Executor ex(w, sys, hw, core, opt);
+  return ex.run();
+}
+
+nlohmann::json ExecResult::to_json() const {
+  nlohmann::json j;
+  j["makespan_s"] = makespan_s;
+  j["simulated_ranks"] = ranks.size();
+  j["nodes"] = nodes;
+  j["flows"] = flows;
+  j["events"] = events;
+  nlohmann::json cs = nlohmann::json::array();
+  for (auto& c : collectives)
+    cs.push_back({{"group", c.group}, {"op", c.op}, {"algorithm", c.algorithm}, {"bytes", c.bytes},
+                  {"members", c.members}, {"count", c.count}, {"total_s", c.total_s}, {"alone_s", c.alone_s},
+                  {"queueing_s", c.queueing_s()}, {"wait_s", c.wait_s}});
+  j["collectives"] = cs;
+  nlohmann::json ls = nlohmann::json::array();
+  for (auto& l : hottest_links)
+    ls.push_back({{"link", l.name}, {"type", l.type}, {"bytes", l.bytes}, {"utilization", l.utilization}});
+  j["hottest_links"] = ls;
+  nlohmann::json rs = nlohmann::json::array();
+  for (auto& r : ranks) rs.push_back({{"rank", r.rank}, {"end_s", r.end_s}, {"busy_by_class_s", r.busy_by_class}});
+  j["ranks"] = rs;
+  return j;
+}
+
+std::string ExecResult::text() const {
+  std::ostringstream o;
+  char buf[256];
+  o << "collectives (simulated on the fabric; alone = the same collective on an idle fabric):\n";
+  std::snprintf(buf, sizeof buf, "  %-6s %-15s %10s %6s %8s %-9s %11s %11s %11s %11s\n", "group", "op", "size", "ranks",
+                "count", "algo", "total", "alone", "queueing", "skew wait");
+  o << buf;
+  int shown = 0;
+  for (auto& c : collectives) {
+    if (++shown > 12) break;
+    std::snprintf(buf, sizeof buf, "  %-6s %-15s %10s %6d %8ld %-9s %11s %11s %11s %11s\n", c.group.c_str(), c.op.c_str(),
+                  format_bytes(c.bytes).c_str(), c.members, c.count, c.algorithm.c_str(),
+                  format_time(c.total_s).c_str(), c.alone_s > 0 ? format_time(c.alone_s).c_str() : "-",
+                  c.alone_s > 0 ? format_time(c.queueing_s()).c_str() : "-", format_time(c.wait_s).c_str());
+    o << buf;
+  }
+  if (!hottest_links.empty()) {
+    o << "hottest links (average utilization over the step):\n";
+    for (auto& l : hottest_links) {
+      std::snprintf(buf, sizeof buf, "  %-40s %-7s %12s %6.1f%%\n", l.name.c_str(), l.type.c_str(),
+                    format_bytes(l.bytes).c_str(), 100 * l.utilization);
+      o << buf;
+    }
+  }
+  return o.str();
+}
+
+}  // namespace orrery

@@ -1,0 +1,245 @@
+// Several jobs on one cluster: job file parsing, one combined workload graph, the shared run and
+// each job alone (see cluster_jobs.h).
+#include "workloads/cluster_jobs.h"
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "sim/cluster_options.h"
+#include "sim/error.h"
+#include "workloads/chakra.h"
+#include "workloads/json_io.h"
+#include "workloads/models.h"
+#include "workloads/train.h"
+
+namespace orrery {
+
+namespace {
+
+void check_keys(const nlohmann::json& j, const std::set<std::string>& known, const std::string& file,
+                const std::string& where) {
+  if (!j.is_object()) throw make_error(file, where.empty() ? "(top level)" : where, "expected an object");
+  for (auto& [k, v] : j.items())
+    if (!known.count(k)) throw make_error(file, where.empty() ? k : where + "." + k, "unknown key");
+}
+
+long int_field(const nlohmann::json& j, const std::string& k, long def, const std::string& file, const std::string& where) {
+  if (!j.contains(k)) return def;
+  if (!j[k].is_number_integer() || j[k].get<long>() < 0 || j[k].get<long>() > (1L << 40))
+    throw make_error(file, where + "." + k, "expected a non-negative integer");
+  return j[k].get<long>();
+}
+
+std::vector<int> parse_gpus(const nlohmann::json& g, const std::string& file, const std::string& field, int total) {
+  std::vector<int> out;
+  auto range = [&](const std::string& s) {
+    auto dash = s.find('-');
+    try {
+      int a = std::stoi(s.substr(0, dash)), b = dash == std::string::npos ? a : std::stoi(s.substr(dash + 1));
+      if (b < a) throw 1;
+      for (int x = a; x <= b; ++x) out.push_back(x);
+    } catch (...) {
+      throw make_error(file, field, "'" + s + "' is not a GPU index or range A-B");
+    }
+  };
+  if (g.is_string()) range(g.get<std::string>());
+  else if (g.is_array())
+    for (auto& x : g) {
+      if (x.is_number_integer()) out.push_back(x.get<int>());
+      else if (x.is_string()) range(x.get<std::string>());
+      else throw make_error(file, field, "expected GPU indices or ranges");
+    }
+  else throw make_error(file, field, "expected a range \"A-B\" or a list of GPUs");
+  if (out.empty()) throw make_error(file, field, "no GPUs");
+  for (int x : out)
+    if (x < 0 || x >= total)
+      throw make_error(file, field, "GPU " + std::to_string(x) + " does not exist (the system has " + std::to_string(total) + ")");
+  return out;
+}
+
+std::string flag_value(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
+  return v.dump();
+}
+
+TrainPlan parse_plan(const nlohmann::json& t, const std::string& file, const std::string& where, std::string& model,
+                     std::vector<std::string>& sets, bool& check_memory) {
+  check_keys(t, {"model", "tp", "pp", "vp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq", "precision",
+                 "grad_precision", "recompute", "sequence_parallel", "zero", "attention", "set", "no_memory_check"},
+             file, where);
+  if (!t.contains("model") || !t["model"].is_string()) throw make_error(file, where + ".model", "required (a model preset)");
+  model = t["model"].get<std::string>();
+  TrainPlan p;
+  p.tp = static_cast<int>(int_field(t, "tp", 1, file, where));
+  p.pp = static_cast<int>(int_field(t, "pp", 1, file, where));
+  p.vp = static_cast<int>(int_field(t, "vp", 1, file, where));
+  p.dp = static_cast<int>(int_field(t, "dp", 1, file, where));
+  p.cp = static_cast<int>(int_field(t, "cp", 1, file, where));
+  p.ep = static_cast<int>(int_field(t, "ep", 1, file, where));
+  p.zero = static_cast<int>(int_field(t, "zero", 0, file, where));
+  p.micro_batch = int_field(t, "micro_batch", 1, file, where);
+  if (!t.contains("global_batch")) throw make_error(file, where + ".global_batch", "required");
+  p.global_batch = int_field(t, "global_batch", 1, file, where);
+  p.seq = int_field(t, "seq", 0, file, where);
+  if (t.contains("precision")) {
+    std::string v = flag_value(t["precision"]);
+    if (v != "bf16" && v != "fp8") throw make_error(file, where + ".precision", "expected bf16 or fp8");
+    p.precision = v == "fp8" ? Dtype::FP8 : Dtype::BF16;
+  }
+  if (t.contains("grad_precision")) {
+    std::string v = flag_value(t["grad_precision"]);
+    if (v != "fp32" && v != "bf16") throw make_error(file, where + ".grad_precision", "expected fp32 or bf16");
+    p.grad_precision = v == "fp32" ? Dtype::FP32 : Dtype::BF16;
+  }
+  if (t.contains("recompute")) p.recompute = parse_recompute(flag_value(t["recompute"]));
+  if (t.contains("attention")) p.attention = parse_attention(flag_value(t["attention"]));
+  p.sequence_parallel = t.value("sequence_parallel", false);
+  check_memory = !t.value("no_memory_check", false);
+  if (t.contains("set"))
+    for (auto& x : t["set"]) sets.push_back(flag_value(x));
+  return p;
+}
+
+struct Job {
+  JobResult res;
+  wg::Workload w;
+  std::unique_ptr<ClusterHardware> hw;
+  TrainResult train;
+  int base = 0;
+};
+
+}  // namespace
+
+nlohmann::json ClusterRun::to_json() const {
+  nlohmann::json j;
+  j["system"] = system;
+  nlohmann::json js = nlohmann::json::array();
+  for (auto& r : jobs)
+    js.push_back({{"name", r.name}, {"kind", r.kind}, {"gpus", r.gpus.size()}, {"step_time_s", r.time_s},
+                  {"alone_s", r.alone_s}, {"slowdown", r.slowdown()}});
+  j["jobs"] = js;
+  j["cluster"] = exec.to_json();
+  return j;
+}
+
+ClusterRun run_cluster_jobs(const std::string& path) {
+  nlohmann::json j = read_json_file(path);
+  check_keys(j, {"system", "nodes", "sys_set", "engine", "jobs", "description", "fail", "degrade"}, path, "");
+  std::string sysname = j.value("system", "dgx-h100");
+  int nodes = static_cast<int>(int_field(j, "nodes", 0, path, ""));
+  std::vector<std::string> sys_set;
+  for (auto& x : j.value("sys_set", nlohmann::json::array())) sys_set.push_back(flag_value(x));
+  topo::System sys = topo::load_system(sysname, nodes, sys_set);
+  ClusterOptions faults;
+  for (auto& x : j.value("fail", nlohmann::json::array())) faults.fail.push_back(flag_value(x));
+  for (auto& x : j.value("degrade", nlohmann::json::array())) faults.degrade.push_back(flag_value(x));
+  apply_faults(sys, faults);
+  if (!j.contains("jobs") || !j["jobs"].is_array() || j["jobs"].empty())
+    throw make_error(path, "jobs", "expected a non-empty list of jobs");
+  const int total = sys.topo.num_gpus();
+  std::map<int, std::string> owner;
+  std::vector<Job> jobs(j["jobs"].size());
+  int base = 0;
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    const auto& jj = j["jobs"][k];
+    std::string where = "jobs[" + std::to_string(k) + "]";
+    check_keys(jj, {"name", "gpus", "train", "chakra"}, path, where);
+    Job& job = jobs[k];
+    job.res.name = jj.value("name", "job" + std::to_string(k));
+    if (!jj.contains("gpus")) throw make_error(path, where + ".gpus", "required");
+    job.res.gpus = parse_gpus(jj["gpus"], path, where + ".gpus", total);
+    for (int g : job.res.gpus) {
+      auto [it, fresh] = owner.emplace(g, job.res.name);
+      if (!fresh)
+        throw make_error(path, where + ".gpus", "GPU " + std::to_string(g) + " is already used by job '" + it->second + "'");
+    }
+    int world = static_cast<int>(job.res.gpus.size());
+    if (jj.contains("train") == jj.contains("chakra"))
+      throw make_error(path, where, "give exactly one of \"train\" (a plan) or \"chakra\" (a trace directory)");
+    try {
+      if (jj.contains("train")) {
+        job.res.kind = "train";
+        std::string model;
+        std::vector<std::string> sets;
+        bool check_memory = true;
+        TrainPlan p = parse_plan(jj["train"], path, where + ".train", model, sets, check_memory);
+        int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : world;
+        if (world % gpn != 0)
+          throw make_error(path, where + ".gpus", std::to_string(world) + " GPUs is not a whole number of " +
+                                                      std::to_string(gpn) + "-GPU nodes");
+        SystemSpec s = load_system(sysname, sys.topo.gpus_per_node > 0 ? world / gpn : 0, sys_set);
+        s.nodes = world / gpn;
+        s.gpus_per_node = gpn;
+        job.hw = std::make_unique<ClusterHardware>(s.gpu, sets, ClusterOptions{}, world);
+        TrainJob tj = train_job(load_model(model), s, p, *job.hw, sys, false, check_memory);
+        job.train = std::move(tj.result);
+        job.w = std::move(tj.workload);
+      } else {
+        job.res.kind = "chakra";
+        job.hw = std::make_unique<ClusterHardware>(sys.accelerator, std::vector<std::string>{}, ClusterOptions{}, world);
+        ChakraWorkload cw = chakra_workload(flag_value(jj["chakra"]), *job.hw, sys);
+        job.w = std::move(cw.w);
+        job.w.validate(flag_value(jj["chakra"]));
+      }
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      if (msg.rfind(path, 0) == 0) throw;
+      throw make_error(path, where, msg);
+    }
+    if (job.w.world != world)
+      throw make_error(path, where + ".gpus", "the job has " + std::to_string(job.w.world) + " ranks but " +
+                                                  std::to_string(world) + " GPUs");
+    job.base = base;
+    base += world;
+  }
+  // One workload: every job's ranks shifted by its base, groups renamed per job.
+  wg::Workload all;
+  all.world = base;
+  all.name = path;
+  std::vector<int> place(static_cast<std::size_t>(base));
+  std::vector<RankHardware> hw;
+  for (auto& job : jobs) {
+    for (std::size_t r = 0; r < job.res.gpus.size(); ++r) place[static_cast<std::size_t>(job.base) + r] = job.res.gpus[r];
+    for (auto& rg : job.w.ranks) {
+      wg::RankGraph g = rg;
+      g.rank += job.base;
+      for (auto& n : g.nodes) {
+        if (n.peer >= 0) n.peer += job.base;
+        if (n.group >= 0) {
+          std::vector<int> ranks = job.w.groups[static_cast<std::size_t>(n.group)].ranks;
+          for (int& x : ranks) x += job.base;
+          n.group = all.group(job.res.name + "/" + job.w.groups[static_cast<std::size_t>(n.group)].name, ranks);
+        }
+        n.mirror_pairs = -1;
+      }
+      hw.push_back(job.hw->of(rg.rank));
+      all.ranks.push_back(std::move(g));
+    }
+  }
+  check_connected(all, sys, place);
+  ClusterRun out;
+  out.system = sys.name;
+  auto core = make_engine(j.value("engine", "event"));
+  ExecOptions eo;
+  eo.placement = place;
+  out.exec = execute(all, sys, hw, *core, eo);
+  for (auto& job : jobs) {
+    for (auto& rs : out.exec.ranks)
+      if (rs.rank >= job.base && rs.rank < job.base + static_cast<int>(job.res.gpus.size()))
+        job.res.time_s = std::max(job.res.time_s, rs.end_s);
+    // The same job alone on its GPUs (a kernel-free engine: SystemC runs once per process).
+    std::vector<RankHardware> jh;
+    for (auto& rg : job.w.ranks) jh.push_back(job.hw->of(rg.rank));
+    EventCore alone_core;
+    ExecOptions ao;
+    ao.placement = job.res.gpus;
+    ao.collective_baseline = false;
+    job.res.alone_s = execute(job.w, sys, jh, alone_core, ao).makespan_s;
+    out.jobs.push_back(job.res);
+  }
+  return out;
+}
+
+}  // namespace orrery

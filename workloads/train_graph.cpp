@@ -1,0 +1,322 @@
+// The LLM training generator's per-rank workload graph: each rank's Megatron schedule (1F1B or
+// interleaved), with TP/CP/EP collectives on its own groups, pipeline sends and receives between
+// stages, DP gradient reductions (ZeRO 0-3), the optimizer and post-step parameter gathers.
+// Kernels of one (virtual stage, micro-batch, pass) are one compute node (their summed standalone
+// time); the TP/EP collectives of that pass follow it on the compute stream, one node per
+// distinct collective with its repeat count, so each is paid in full on the fabric.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "sim/error.h"
+#include "workloads/train.h"
+
+namespace orrery {
+
+namespace {
+
+enum Streams { kCompute = 0, kSend = 1, kRecv = 2, kDP = 3, kCP = 4, kOptimizer = 5 };
+
+coll::Op to_coll(CollOp op) {
+  switch (op) {
+    case CollOp::AllReduce: return coll::Op::AllReduce;
+    case CollOp::AllGather: return coll::Op::AllGather;
+    case CollOp::ReduceScatter: return coll::Op::ReduceScatter;
+    case CollOp::AllToAll: return coll::Op::AllToAll;
+    case CollOp::SendRecv: return coll::Op::SendRecv;
+  }
+  return coll::Op::AllReduce;
+}
+
+// Megatron rank coordinates: TP innermost, then CP, DP, PP outermost.
+struct Layout {
+  int tp, cp, dp, pp;
+  int rank(int s, int t, int c, int d) const { return t + tp * (c + cp * (d + dp * s)); }
+};
+
+// One pass over a chunk: compute (summed), the TP/EP collectives in order of first appearance
+// with their counts, and the CP exchange.
+struct Pass {
+  double compute_s = 0, flops = 0, bytes = 0;
+  std::vector<std::pair<const Kernel*, int>> colls;  // TP/EP kernels x repeat
+  double cp_bytes = 0;
+  void add(const std::vector<Kernel>& ks, double gap, long times) {
+    for (auto& k : ks) {
+      if (k.cls == "cp") {
+        cp_bytes += times * k.bytes;
+      } else if (k.comm()) {
+        auto it = std::find_if(colls.begin(), colls.end(), [&](auto& x) {
+          return x.first->cls == k.cls && x.first->op == k.op && x.first->bytes == k.bytes;
+        });
+        if (it == colls.end()) colls.push_back({&k, static_cast<int>(times)});
+        else it->second += static_cast<int>(times);
+      } else {
+        compute_s += times * (k.time + gap);
+        flops += times * k.flops;
+        bytes += times * k.bytes;
+      }
+    }
+  }
+};
+
+class Builder {
+ public:
+  Builder(const TrainGraphInput& in) : in_(in), p_(in.plan), L_{in.plan.tp, in.plan.cp, in.plan.dp, in.plan.pp} {}
+  wg::Workload build();
+
+ private:
+  const TrainGraphInput& in_;
+  const TrainPlan& p_;
+  Layout L_;
+  wg::Workload w_;
+
+  const LayerCosts& costs(int rank) const {
+    return in_.costs[static_cast<std::size_t>(in_.cost_class.empty() ? 0 : in_.cost_class[static_cast<std::size_t>(rank)])];
+  }
+  Pass pass(int rank, int vs, bool fwd) const;
+  // Group of the ranks varying `dim` (0 tp, 1 cp, 2 dp) around rank (s,t,c,d); `dsel` picks the
+  // DP members (EP / expert-DP subgroups). With symmetry, mirrors are the group's images.
+  int group(const std::string& name, int s, int t, int c, int d, int dim, int size = 0, int stride = 1);
+  bool isolated(const std::vector<int>& ranks) const;
+  void rank_graph(int s, int t, int c, int d);
+};
+
+bool Builder::isolated(const std::vector<int>& ranks) const {
+  // Traffic that stays inside one NVSwitch node touches only that node's links.
+  if (!in_.node_isolated || in_.gpus_per_node <= 0) return false;
+  for (int r : ranks)
+    if (r / in_.gpus_per_node != ranks[0] / in_.gpus_per_node) return false;
+  return true;
+}
+
+int Builder::group(const std::string& name, int s, int t, int c, int d, int dim, int size, int stride) {
+  auto members = [&](int t0, int c0, int d0) {
+    std::vector<int> out;
+    if (dim == 0) for (int i = 0; i < L_.tp; ++i) out.push_back(L_.rank(s, i, c0, d0));
+    if (dim == 1) for (int i = 0; i < L_.cp; ++i) out.push_back(L_.rank(s, t0, i, d0));
+    if (dim == 2) {
+      int base = size > 0 ? d0 - (stride == 1 ? d0 % size : (d0 / stride % size) * stride) : 0;
+      int n = size > 0 ? size : L_.dp;
+      for (int i = 0; i < n; ++i) out.push_back(L_.rank(s, t0, c0, base + i * stride));
+    }
+    return out;
+  };
+  std::vector<int> ranks = members(t, c, d);
+  int id = w_.group(name, ranks);
+  wg::Group& G = w_.groups[static_cast<std::size_t>(id)];
+  if (!in_.symmetric || !G.mirrors.empty() || isolated(ranks)) return id;
+  std::set<std::vector<int>> seen{std::vector<int>(ranks.begin(), ranks.end())};
+  std::sort(const_cast<std::vector<int>&>(*seen.begin()).begin(), const_cast<std::vector<int>&>(*seen.begin()).end());
+  for (int t2 = 0; t2 < L_.tp; ++t2)
+    for (int c2 = 0; c2 < L_.cp; ++c2)
+      for (int d2 = 0; d2 < L_.dp; ++d2) {
+        std::vector<int> m = members(t2, c2, d2), key = m;
+        std::sort(key.begin(), key.end());
+        if (seen.insert(key).second) w_.groups[static_cast<std::size_t>(id)].mirrors.push_back(m);
+      }
+  return id;
+}
+
+Pass Builder::pass(int rank, int vs, bool fwd) const {
+  const LayerCosts& c = costs(rank);
+  const int P = p_.pp * p_.vp;
+  const long lpc = in_.model.layers / P;
+  Pass x;
+  if (fwd) {
+    if (vs == 0) x.add(c.embed_fwd, c.kernel_gap, 1);
+    x.add(c.layer_fwd, c.kernel_gap, lpc);
+    if (vs == P - 1) x.add(c.head_fwd, c.kernel_gap, 1);
+  } else {
+    if (vs == P - 1) x.add(c.head_bwd, c.kernel_gap, 1);
+    x.add(c.layer_recompute, c.kernel_gap, lpc);
+    x.add(c.layer_bwd, c.kernel_gap, lpc);
+    if (vs == 0) x.add(c.embed_bwd, c.kernel_gap, 1);
+  }
+  // The stream adds one back-to-back gap before each node itself.
+  x.compute_s = std::max(0.0, x.compute_s - c.kernel_gap);
+  return x;
+}
+
+void Builder::rank_graph(int s, int t, int c, int d) {
+  const int rank = L_.rank(s, t, c, d);
+  const int P = p_.pp * p_.vp;
+  const long m = p_.micro_batches();
+  const LayerCosts& lc = costs(rank);
+  wg::RankGraph g;
+  g.rank = rank;
+  auto add = [&](wg::Node n) {
+    g.nodes.push_back(std::move(n));
+    return static_cast<std::int32_t>(g.nodes.size() - 1);
+  };
+  const int tp_g = p_.tp > 1 ? group("tp", s, t, c, d, 0) : -1;
+  const int cp_g = p_.cp > 1 ? group("cp", s, t, c, d, 1) : -1;
+  const int ep_g = p_.ep > 1 ? group("ep", s, t, c, d, 2, p_.ep, 1) : -1;
+  const int dp_g = p_.dp > 1 ? group("dp", s, t, c, d, 2) : -1;
+  const int edp_g = (p_.ep > 1 && p_.dp / p_.ep > 1) ? group("edp", s, t, c, d, 2, p_.dp / p_.ep, p_.ep) : -1;
+  const double hbm = in_.hbm_bandwidth;
+  // Pipeline tags: (virtual stage, micro-batch, direction) identify a transfer between two ranks.
+  auto tag = [&](int vs, long mb, bool fwd) { return (static_cast<std::int64_t>(vs) * (m + 1) + mb) * 2 + (fwd ? 0 : 1); };
+  auto p2p_mirror = [&](int s_to) {
+    if (!in_.symmetric) return -1;
+    std::vector<std::pair<int, int>> pairs;
+    for (int t2 = 0; t2 < L_.tp; ++t2)
+      for (int c2 = 0; c2 < L_.cp; ++c2)
+        for (int d2 = 0; d2 < L_.dp; ++d2)
+          if (t2 || c2 || d2) pairs.push_back({L_.rank(s, t2, c2, d2), L_.rank(s_to, t2, c2, d2)});
+    if (pairs.empty() || isolated({rank, L_.rank(s_to, t, c, d)})) return -1;
+    w_.p2p_mirrors.push_back(std::move(pairs));
+    return static_cast<int>(w_.p2p_mirrors.size()) - 1;
+  };
+  // Megatron scatter-gather: each TP rank sends 1/TP of the activation to the next stage.
+  const double p2p_bytes = static_cast<double>(p_.micro_batch) * (p_.seq / p_.cp) * in_.model.hidden * 2.0 / p_.tp;
+  std::map<int, int> mirror_to;  // destination stage -> p2p mirror set
+  std::vector<long> bwd_left(static_cast<std::size_t>(p_.vp), m);
+  std::vector<std::int32_t> dp_nodes;
+  std::int32_t last_compute = -1;
+
+  auto dp_node = [&](const std::string& name, coll::Op op, double bytes, int grp, std::vector<std::int32_t> deps) {
+    wg::Node n;
+    n.kind = wg::Kind::Collective;
+    n.name = name;
+    n.cls = "dp";
+    n.stream = kDP;
+    n.op = op;
+    n.bytes = bytes;
+    n.group = grp;
+    n.deps = std::move(deps);
+    return add(n);
+  };
+  auto grads = [&](int vs, bool dense) { return dense ? in_.dp_dense_params[static_cast<std::size_t>(vs)] : in_.dp_expert_params[static_cast<std::size_t>(vs)]; };
+  auto reduce = [&](int vs, std::int32_t after) {
+    coll::Op op = p_.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter;
+    const char* nm = p_.zero == 0 ? "dp_all_reduce(grads)" : "dp_reduce_scatter(grads)";
+    if (dp_g >= 0 && grads(vs, true) > 0) dp_nodes.push_back(dp_node(nm, op, grads(vs, true) * p_.grad_bytes(), dp_g, {after}));
+    if (edp_g >= 0 && grads(vs, false) > 0)
+      dp_nodes.push_back(dp_node(std::string(nm) + "[experts]", op, grads(vs, false) * p_.grad_bytes(), edp_g, {after}));
+  };
+
+  for (const PipelineOp& op : stage_op_order(p_.pp, p_.vp, m, s)) {
+    const int vs = op.chunk * p_.pp + s;
+    std::vector<std::int32_t> deps;
+    int from = op.fwd ? vs - 1 : vs + 1;
+    if (from >= 0 && from < P && p_.pp > 1) {
+      wg::Node r;
+      r.kind = wg::Kind::Recv;
+      r.name = op.fwd ? "pp_recv(activations)" : "pp_recv(gradients)";
+      r.cls = "pp";
+      r.stream = kRecv;
+      r.peer = L_.rank(from % p_.pp, t, c, d);
+      r.bytes = p2p_bytes;
+      r.tag = tag(vs, op.mb, op.fwd);
+      deps.push_back(add(r));
+    }
+    if (p_.zero >= 3 && dp_g >= 0) {  // ZeRO-3: gather this chunk's parameters before the pass
+      double bytes = (grads(vs, true)) * 2;
+      deps.push_back(dp_node("zero3_param_all_gather", coll::Op::AllGather, bytes, dp_g, {}));
+    }
+    Pass x = pass(rank, vs, op.fwd);
+    wg::Node cn;
+    cn.kind = wg::Kind::Compute;
+    cn.name = std::string(op.fwd ? "forward" : "backward") + " chunk " + std::to_string(op.chunk) + " mb " + std::to_string(op.mb);
+    cn.cls = "compute";
+    cn.stream = kCompute;
+    cn.time_s = x.compute_s;
+    cn.flops = x.flops;
+    cn.bytes = x.bytes;
+    cn.sm_share = 1.0;
+    cn.hbm_share = x.compute_s > 0 && hbm > 0 ? std::min(1.0, x.bytes / (hbm * x.compute_s)) : 0;
+    cn.deps = deps;
+    std::int32_t tail = add(cn);
+    last_compute = tail;
+    for (auto& [k, times] : x.colls) {
+      wg::Node n;
+      n.kind = wg::Kind::Collective;
+      n.name = k->name;
+      n.cls = k->cls;
+      n.stream = kCompute;
+      n.op = to_coll(k->op);
+      n.bytes = k->bytes;
+      n.group = k->cls == "ep" ? ep_g : tp_g;
+      n.repeat = times;
+      if (n.group < 0) continue;
+      tail = add(n);
+    }
+    std::vector<std::int32_t> ends{tail};
+    if (cp_g >= 0 && x.cp_bytes > 0) {
+      wg::Node n;
+      n.kind = wg::Kind::Collective;
+      n.name = "cp_kv_exchange";
+      n.cls = "cp";
+      n.stream = kCP;
+      n.op = coll::Op::AllGather;
+      n.bytes = x.cp_bytes * p_.cp / (p_.cp - 1);
+      n.group = cp_g;
+      n.deps = deps;
+      ends.push_back(add(n));
+    }
+    int to = op.fwd ? vs + 1 : vs - 1;
+    if (to >= 0 && to < P && p_.pp > 1) {
+      wg::Node sn;
+      sn.kind = wg::Kind::Send;
+      sn.name = op.fwd ? "pp_send(activations)" : "pp_send(gradients)";
+      sn.cls = "pp";
+      sn.stream = kSend;
+      int s_to = to % p_.pp;
+      sn.peer = L_.rank(s_to, t, c, d);
+      sn.bytes = p2p_bytes;
+      sn.tag = tag(to, op.mb, op.fwd);
+      if (!mirror_to.count(s_to)) mirror_to[s_to] = p2p_mirror(s_to);
+      sn.mirror_pairs = mirror_to[s_to];
+      sn.deps = ends;
+      add(sn);
+    } else if (ends.size() > 1) {
+      last_compute = ends.back();
+    }
+    if (!op.fwd) {
+      if (p_.zero >= 2) reduce(vs, tail);
+      else if (--bwd_left[static_cast<std::size_t>(op.chunk)] == 0) reduce(vs, tail);
+    }
+  }
+  // Optimizer after every reduction; ZeRO-1/2 gather the updated parameters afterwards.
+  wg::Node on;
+  on.kind = wg::Kind::Compute;
+  on.name = "optimizer_step";
+  on.cls = "optimizer";
+  on.stream = kOptimizer;
+  on.time_s = in_.optimizer_s[static_cast<std::size_t>(s)];
+  on.sm_share = 0.2;
+  on.hbm_share = 1.0;
+  on.deps = dp_nodes;
+  if (last_compute >= 0) on.deps.push_back(last_compute);
+  std::int32_t opt = add(on);
+  if ((p_.zero == 1 || p_.zero == 2) && dp_g >= 0 && in_.post_gather_params[static_cast<std::size_t>(s)] > 0)
+    dp_node("dp_all_gather(params)", coll::Op::AllGather, in_.post_gather_params[static_cast<std::size_t>(s)] * 2, dp_g, {opt});
+  (void)lc;
+  w_.ranks.push_back(std::move(g));
+}
+
+wg::Workload Builder::build() {
+  w_.name = in_.model.name;
+  w_.world = p_.gpus();
+  w_.symmetric = in_.symmetric;
+  for (int s = 0; s < p_.pp; ++s) {
+    if (in_.symmetric) {
+      rank_graph(s, 0, 0, 0);
+      continue;
+    }
+    for (int d = 0; d < p_.dp; ++d)
+      for (int c = 0; c < p_.cp; ++c)
+        for (int t = 0; t < p_.tp; ++t) rank_graph(s, t, c, d);
+  }
+  std::stable_sort(w_.ranks.begin(), w_.ranks.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
+  return std::move(w_);
+}
+
+}  // namespace
+
+wg::Workload train_workload(const TrainGraphInput& in) {
+  Builder b(in);
+  return b.build();
+}
+
+}  // namespace orrery
