@@ -8,6 +8,10 @@ namespace orrery {
 
 void EventCore::at(Ps t, Callback fn) {
   if (t > static_cast<Ps>(kMaxSimSeconds * 1e12)) throw_time_out_of_range(to_s(t));
+  // A negative absolute time is a sum that wrapped (after(), a model's start + duration): an
+  // error, not an event scheduled "now" that makes a wrong answer look valid.
+  if (t < 0)
+    throw Error("simulated time overflowed the picosecond time base (about 104 days): an input duration or size is implausibly large");
   if (t < now_) t = now_;
   queue_.push(Timed{t, seq_++, std::move(fn)});
 }

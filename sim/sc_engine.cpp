@@ -17,23 +17,31 @@ struct SystemCEngine::Module : public sc_core::sc_module {
     dont_initialize();
   }
   std::exception_ptr failure;
-  void tick() {
-    Ps now = static_cast<Ps>(sc_core::sc_time_stamp().value());
+  // Runs one step of the model; an exception (a model error, a time out of range) stops the
+  // kernel and is rethrown after sc_start() returns, so SystemC never turns it into its own
+  // multi-line report and the user sees the one orrery line.
+  template <class Fn>
+  void guarded(Fn fn) {
     try {
-      core->process_at_public(now);
+      fn();
     } catch (...) {
-      // Don't let SystemC turn a model error into its own report: stop and rethrow after
-      // sc_start() returns, so the user sees the one-line orrery error.
       failure = std::current_exception();
       sc_core::sc_stop();
-      return;
     }
+  }
+  void notify_next(Ps now) {
     Ps next = core->next_time();
     if (next >= 0) wake.notify(sc_core::sc_time(static_cast<double>(next - now), sc_core::SC_PS));
   }
+  void tick() {
+    Ps now = static_cast<Ps>(sc_core::sc_time_stamp().value());
+    guarded([&] {
+      core->process_at_public(now);
+      notify_next(now);
+    });
+  }
   void start_of_simulation() override {
-    Ps next = core->next_time();
-    if (next >= 0) wake.notify(sc_core::sc_time(static_cast<double>(next), sc_core::SC_PS));
+    guarded([&] { notify_next(0); });
   }
 };
 
@@ -46,6 +54,9 @@ SystemCEngine::SystemCEngine() {
     throw Error("internal: SystemC cannot run two simulations in one process (one engine per process)");
   g_engine_made = true;
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  // Kernel errors are thrown (and become one orrery line in run()), not printed as reports.
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ERROR, sc_core::SC_THROW);
+  sc_core::sc_report_handler::set_actions(sc_core::SC_FATAL, sc_core::SC_THROW);
   sc_core::sc_set_time_resolution(1, sc_core::SC_PS);
   module_ = new Module("orrery_engine", this);
 }
@@ -53,7 +64,11 @@ SystemCEngine::SystemCEngine() {
 SystemCEngine::~SystemCEngine() = default;
 
 void SystemCEngine::run() {
-  sc_core::sc_start();
+  try {
+    sc_core::sc_start();
+  } catch (const sc_core::sc_report& r) {
+    throw Error(std::string("SystemC kernel: ") + r.get_msg());
+  }
   if (module_->failure) std::rethrow_exception(module_->failure);
 }
 

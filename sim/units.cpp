@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/error.h"
+#include "sim/limits.h"
 
 namespace orrery {
 
@@ -128,7 +129,14 @@ double parse_quantity(const std::string& text_in, Unit u, const std::string& fie
   if (f == 0.0)
     throw make_error("", field, "unknown unit '" + suf + "' in '" + text + "' (expected " +
                                     (unit_name(u)[0] ? std::string(unit_name(u)) : std::string("no unit")) + ")");
-  return v * f;
+  const double q = v * f;
+  // The unit can push a finite number out of range ("1e300 TB/s"): check after applying it.
+  if (!std::isfinite(q) || std::fabs(q) > kMaxQuantity)
+    throw make_error("", field, "'" + text + "' is out of range (at most 1e30 in base units)");
+  if (u == Unit::Time && std::fabs(q) > kMaxInputSeconds)
+    throw make_error("", field, "'" + text + "' is out of range: an implausible time (at most " + format_time(kMaxInputSeconds) +
+                                    ", so that sums of several stay inside the picosecond time base)");
+  return q;
 }
 
 namespace {
@@ -206,7 +214,8 @@ std::uint64_t parse_cli_size(const std::string& text_in, const std::string& fiel
       f = 0;
     }
   }
-  if (f <= 0 || v < 0) throw make_error("", field, "'" + text + "' is not a size (use 8, 64K, 8M, 1G, 1GiB or 1GB)");
+  if (f <= 0 || !(v >= 0)) throw make_error("", field, "'" + text + "' is not a size (use 8, 64K, 8M, 1G, 1GiB or 1GB)");
+  if (!(v * f <= kMaxCliSize)) throw make_error("", field, "'" + text + "' is out of range (at most 256 TiB)");
   return static_cast<std::uint64_t>(std::llround(v * f));
 }
 

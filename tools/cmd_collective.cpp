@@ -1,5 +1,6 @@
 // `orrery collective --op all_reduce --system dgx-h100 [--nodes N] [--algo auto|ring|tree|nvls|...]
 //   [--proto auto|ll|ll128|simple] -b 8 -e 8G -f 2 [--sys-set key=value]... [--json out.json] [--csv out.csv]`: an nccl-tests style sweep.
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -47,7 +48,7 @@ int run(const std::vector<std::string>& args) {
   base.dtype = parse_dtype(dt);
   if (base.dtype == Dtype::UNKNOWN) throw make_error("--dtype", dt, "unknown data type");
   base.detailed = a.has("--detailed");
-  base.root = static_cast<int>(a.get_int("--root", 0));
+  base.root = a.get_int("--root", 0, 0);
   long nodes = a.get_int("--nodes", 0);
   if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
   topo::System sys = topo::load_system(a.get("--system", "dgx-h100"), static_cast<int>(nodes), a.all("--sys-set"));
@@ -56,7 +57,16 @@ int run(const std::vector<std::string>& args) {
   std::uint64_t e = parse_cli_size(a.get("-e", a.get("--maxbytes", "8G")), "-e");
   double f = a.get_double("-f", a.get_double("--stepfactor", 2));
   if (f <= 1) throw make_error("-f", a.get("-f"), "step factor must be greater than 1");
+  if (b < 1) throw make_error("-b", a.get("-b", a.get("--minbytes")), "min size must be at least 1 byte");
   if (e < b) throw make_error("-e", a.get("-e"), "max size is smaller than min size");
+  // The size list is bounded where the flags are read: -f 1.0000001 from 8 B to 8 GiB would be
+  // 2e8 sizes (6 GB of results), not a table anyone wants.
+  constexpr double kMaxSizes = 4096;
+  double count = std::floor(std::log(static_cast<double>(e) / static_cast<double>(b)) / std::log(f)) + 1;
+  if (!(count <= kMaxSizes))
+    throw make_error("-f", a.get("-f", a.get("--stepfactor")),
+                     "step factor gives " + format_quantity(count, Unit::Count, 3) + " sizes from " +
+                         std::to_string(b) + " to " + std::to_string(e) + " B (at most 4096)");
   int n = base.ranks.empty() ? sys.topo.num_gpus() : static_cast<int>(base.ranks.size());
   bool per_rank_count = base.op == coll::Op::AllGather || base.op == coll::Op::ReduceScatter || base.op == coll::Op::AllToAll;
   std::uint64_t ts = static_cast<std::uint64_t>(dtype_bytes(base.dtype));

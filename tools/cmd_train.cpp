@@ -1,6 +1,7 @@
 // `orrery train`: one training iteration of a decoder transformer from its model and parallel plan.
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "sim/csv.h"
 #include "sim/error.h"
@@ -22,18 +23,21 @@ TrainOptions parse_train_options(const Args& a) {
   o.system = a.get("--system", "dgx-h100");
   // Without --nodes: the size the system describes (a fixed topology's GPUs, a cluster file's
   // node count, one node of the built-in systems).
-  o.nodes = static_cast<int>(a.get_int("--nodes", 0));
+  o.nodes = a.get_int("--nodes", 0);
   if (a.has("--nodes") && o.nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
   TrainPlan& p = o.plan;
-  p.tp = static_cast<int>(a.get_int("--tp", 1));
-  p.pp = static_cast<int>(a.get_int("--pp", 1));
-  p.vp = static_cast<int>(a.get_int("--vp", 1));
-  p.dp = static_cast<int>(a.get_int("--dp", 1));
-  p.cp = static_cast<int>(a.get_int("--cp", 1));
-  p.ep = static_cast<int>(a.get_int("--ep", 1));
-  p.micro_batch = a.get_int("--micro-batch", 1);
-  p.global_batch = a.get_int("--global-batch", p.micro_batch * p.dp);
-  p.seq = a.get_int("--seq", 0);
+  // Range-checked where parsed: each count fits its destination (int), and batch sizes stay far
+  // below what would overflow token counts or blow up the simulated schedule (docs/robustness.md).
+  constexpr long kMaxBatch = 1L << 24;  // sequences; 16M: beyond any published global batch
+  p.tp = a.get_int("--tp", 1);
+  p.pp = a.get_int("--pp", 1);
+  p.vp = a.get_int("--vp", 1);
+  p.dp = a.get_int("--dp", 1);
+  p.cp = a.get_int("--cp", 1);
+  p.ep = a.get_int("--ep", 1);
+  p.micro_batch = a.get_int("--micro-batch", 1L, std::numeric_limits<long>::min(), kMaxBatch);
+  p.global_batch = a.get_int("--global-batch", p.micro_batch * p.dp, std::numeric_limits<long>::min(), kMaxBatch);
+  p.seq = a.get_int("--seq", 0L, std::numeric_limits<long>::min(), 1L << 24);
   if (a.has("--seq") && p.seq < 1) throw make_error("--seq", a.get("--seq"), "must be at least 1");
   std::string prec = a.get("--precision", "bf16");
   if (prec == "bf16") p.precision = Dtype::BF16;
@@ -46,7 +50,7 @@ TrainOptions parse_train_options(const Args& a) {
   p.recompute = parse_recompute(a.get("--recompute", "none"));
   p.attention = parse_attention(a.get("--attention", "flash"));
   p.sequence_parallel = a.has("--sequence-parallel");
-  p.zero = static_cast<int>(a.get_int("--zero", 0));
+  p.zero = a.get_int("--zero", 0);
   o.engine = a.get("--engine", "systemc");
   o.comm = a.get("--comm", "fabric");
   o.cluster = parse_cluster_options(a);

@@ -1,11 +1,32 @@
 // The `orrery` command line: dispatches to self-registered subcommands.
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <new>
 #include <iostream>
+#include <limits>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "sim/error.h"
 #include "tools/command.h"
 
 namespace orrery::cli {
+
+namespace {
+template <class T>
+std::string range_text(T lo, T hi) {
+  auto num = [](T x) {
+    std::ostringstream s;
+    s << x;
+    return s.str();
+  };
+  if (lo <= std::numeric_limits<T>::lowest() / 2) return "at most " + num(hi);
+  if (hi >= std::numeric_limits<T>::max() / 2) return "at least " + num(lo);
+  return num(lo) + " to " + num(hi);
+}
+}  // namespace
 
 std::map<std::string, Command>& commands() {
   static std::map<std::string, Command> c;
@@ -60,29 +81,48 @@ std::vector<std::string> Args::all(const std::string& f) const {
   for (auto it = r.first; it != r.second; ++it) out.push_back(it->second);
   return out;
 }
-double Args::get_double(const std::string& f, double def) const {
+double Args::get_double(const std::string& f, double def, double lo, double hi) const {
   if (!has(f)) return def;
   std::string v = get(f);
+  double d = 0;
   try {
     size_t pos = 0;
-    double d = std::stod(v, &pos);
+    d = std::stod(v, &pos);
     if (pos != v.size()) throw 1;
-    return d;
   } catch (...) {
     throw Error(f + ": '" + v + "' is not a number");
   }
+  if (!std::isfinite(d)) throw Error(f + ": '" + v + "' is not a finite number");
+  if (d < lo || d > hi) throw Error(f + ": " + v + " is out of range (" + range_text(lo, hi) + ")");
+  return d;
 }
-long Args::get_int(const std::string& f, long def) const {
-  if (!has(f)) return def;
+long long Args::parse_int(const std::string& f, long long lo, long long hi) const {
   std::string v = get(f);
+  long long d = 0;
   try {
     size_t pos = 0;
-    long d = std::stol(v, &pos);
+    d = std::stoll(v, &pos);
     if (pos != v.size()) throw 1;
-    return d;
+  } catch (const std::out_of_range&) {
+    throw Error(f + ": " + v + " is out of range (" + range_text(lo, hi) + ")");
   } catch (...) {
     throw Error(f + ": '" + v + "' is not an integer");
   }
+  if (d < lo || d > hi) throw Error(f + ": " + v + " is out of range (" + range_text(lo, hi) + ")");
+  return d;
+}
+
+std::string describe_foreign_error(const std::exception& e) {
+  if (auto* fe = dynamic_cast<const std::filesystem::filesystem_error*>(&e))
+    return (fe->path1().empty() ? std::string("file system") : fe->path1().string()) + ": " + fe->code().message();
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return "out of memory: an input (a size, a count or a trace) is too large for this machine";
+  if (dynamic_cast<const nlohmann::json::exception*>(&e)) {
+    std::string w = e.what();
+    auto b = w.find("] ");
+    return "malformed JSON value: " + (b == std::string::npos ? w : w.substr(b + 2));
+  }
+  return std::string("internal error: ") + e.what();
 }
 
 }  // namespace orrery::cli
@@ -106,7 +146,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), e.what());
+    // Not an orrery::Error: a library's exception a reader did not translate. Still one line, and
+    // never the library's text alone.
+    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), orrery::cli::describe_foreign_error(e).c_str());
     return 1;
   }
 }

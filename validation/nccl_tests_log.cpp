@@ -171,7 +171,8 @@ NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& p
     if (toks.size() == 12 || toks.size() == 8) root = false;
     if (root) {
       double rt = -1;
-      if (!parse_number(toks[4], rt))
+      // N/A parses as NaN: casting it (or a huge number) to int is undefined (found by fuzzing).
+      if (!parse_number(toks[4], rt) || !(rt >= -1 && rt <= 1e9))
         throw make_error(path, "line " + std::to_string(lineno), "bad root column '" + toks[4] + "'");
       r.root = static_cast<int>(rt);
       i = 5;

@@ -2,92 +2,241 @@
 
 #include <zlib.h>
 
+#include <cstdio>
 #include <filesystem>
-#include <set>
-#include <vector>
 #include <fstream>
+#include <iterator>
+#include <memory>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "sim/error.h"
+#include "workloads/json_stream.h"
 
 namespace orrery {
 
 namespace {
-bool ends_with(const std::string& s, const std::string& suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+
+// Plain or gzip'd file read in 1 MiB chunks through zlib (gzread passes plain files through).
+class ChunkReader {
+ public:
+  explicit ChunkReader(const std::string& path) : path_(path), buf_(1 << 20) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw make_error(path, "", ec ? "cannot access: " + ec.message() : "no such file");
+    if (std::filesystem::is_directory(path, ec)) throw make_error(path, "", "is a directory, not a file");
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) throw make_error(path, "", "cannot open");
+    unsigned char magic[2] = {0, 0};
+    size_t got = std::fread(magic, 1, 2, f);
+    std::fclose(f);
+    bool gz = got == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (!gz && path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0)
+      throw make_error(path, "", "not a gzip file");
+    file_ = gzopen(path.c_str(), "rb");
+    if (!file_) throw make_error(path, "", "cannot open");
+    gzbuffer(file_, 1 << 18);
+  }
+  ~ChunkReader() {
+    if (file_) gzclose(file_);
+  }
+  ChunkReader(const ChunkReader&) = delete;
+  ChunkReader& operator=(const ChunkReader&) = delete;
+  // True when every byte has been read (refills the buffer first).
+  bool at_end() {
+    if (pos_ < len_) return false;
+    refill();
+    return pos_ >= len_;
+  }
+  char peek() const { return buf_[pos_]; }
+  void next() { ++pos_; }
+
+ private:
+  void refill() {
+    if (eof_) return;
+    int n = gzread(file_, buf_.data(), static_cast<unsigned>(buf_.size()));
+    int err = Z_OK;
+    const char* msg = gzerror(file_, &err);
+    if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
+      if (err == Z_BUF_ERROR)
+      {
+        std::error_code ec;
+        throw make_error(path_, "", "truncated gzip stream (file ends after " +
+                                        std::to_string(std::filesystem::file_size(path_, ec)) + " bytes)");
+      }
+      throw make_error(path_, "", std::string("corrupt gzip stream: ") + (msg ? msg : "inflate failed"));
+    }
+    pos_ = 0;
+    len_ = static_cast<size_t>(n);
+    if (n == 0) eof_ = true;
+  }
+  std::string path_;
+  gzFile file_ = nullptr;
+  std::vector<char> buf_;
+  size_t pos_ = 0, len_ = 0;
+  bool eof_ = false;
+};
+
+// Input iterator over a ChunkReader, for nlohmann's iterator input adapter.
+struct ChunkIter {
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = char;
+  ChunkReader* r = nullptr;  // null: the end
+  char operator*() const { return r->peek(); }
+  ChunkIter& operator++() {
+    r->next();
+    return *this;
+  }
+  ChunkIter operator++(int) {
+    ChunkIter c = *this;
+    r->next();
+    return c;
+  }
+  bool operator==(const ChunkIter& o) const {
+    bool e1 = !r || r->at_end(), e2 = !o.r || o.r->at_end();
+    return e1 == e2;
+  }
+  bool operator!=(const ChunkIter& o) const { return !(*this == o); }
+};
+
+using json = nlohmann::json;
+
+// Builds a DOM while parsing, dropping the values of skipped keys and handing the elements of one
+// top-level array to a callback one at a time. No rescans: every token is visited once.
+class FilterSax : public nlohmann::json_sax<json> {
+ public:
+  FilterSax(const std::string& path, const std::vector<std::string>& skip, const std::string& array_key,
+            const JsonElementFn* on_element)
+      : path_(path), skip_(skip.begin(), skip.end()), array_key_(array_key), on_element_(on_element) {}
+  json root;
+
+  bool null() override { return put(json()); }
+  bool boolean(bool v) override { return put(json(v)); }
+  bool number_integer(number_integer_t v) override { return put(json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return put(json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return put(json(v)); }
+  bool string(string_t& v) override { return put(json(std::move(v))); }
+  bool binary(binary_t&) override { return put(json()); }
+  bool start_object(std::size_t) override { return open(json::object()); }
+  bool start_array(std::size_t) override {
+    if (skip_depth_ == 0 && !skip_next_ && on_element_ && stack_.size() == 1 && stack_[0]->is_object() &&
+        key_ == array_key_) {
+      (*stack_[0])[key_] = json::array();  // kept empty: the caller can see the array was there
+      stack_.push_back(nullptr);           // the streamed array: its elements go to on_element one by one
+      return true;
+    }
+    return open(json::array());
+  }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    if (skip_depth_ > 0) return true;
+    if (skip_.count(k)) skip_next_ = true;
+    else key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) override {
+    std::string what = ex.what();
+    auto p = what.find("parse error");
+    throw make_error(path_, "", "invalid JSON (" + (p == std::string::npos ? what : what.substr(p)) + ")");
+  }
+
+ private:
+  // Places v where the parser is; returns it (null when dropped).
+  json* place(json&& v) {
+    if (stack_.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    json* top = stack_.back();
+    if (!top) {
+      element_ = std::move(v);
+      return &element_;
+    }
+    if (top->is_object()) {
+      json& slot = (*top)[key_];
+      slot = std::move(v);
+      return &slot;
+    }
+    top->push_back(std::move(v));
+    return &top->back();
+  }
+  bool skipping() {
+    if (skip_depth_ > 0) return true;
+    if (skip_next_) {
+      skip_next_ = false;
+      return true;
+    }
+    return false;
+  }
+  bool put(json&& v) {
+    if (skipping()) return true;
+    place(std::move(v));
+    if (!stack_.empty() && !stack_.back()) emit();
+    return true;
+  }
+  bool open(json&& container) {
+    if (skipping()) {
+      ++skip_depth_;
+      return true;
+    }
+    stack_.push_back(place(std::move(container)));
+    return true;
+  }
+  bool close() {
+    if (skip_depth_ > 0) {
+      --skip_depth_;
+      return true;
+    }
+    stack_.pop_back();
+    if (!stack_.empty() && !stack_.back()) emit();
+    return true;
+  }
+  void emit() {
+    (*on_element_)(std::move(element_), index_++);
+    element_ = json();
+  }
+  std::string path_;
+  std::set<std::string, std::less<>> skip_;
+  std::string array_key_;
+  const JsonElementFn* on_element_;
+  std::vector<json*> stack_;  // containers being built; nullptr: the streamed array
+  std::string key_;
+  int skip_depth_ = 0;
+  bool skip_next_ = false;
+  json element_;
+  size_t index_ = 0;
+};
+
+json parse_streaming(const std::string& path, const std::vector<std::string>& skip, const std::string& array_key,
+                     const JsonElementFn* on_element) {
+  ChunkReader reader(path);
+  FilterSax sax(path, skip, array_key, on_element);
+  json::sax_parse(ChunkIter{&reader}, ChunkIter{}, &sax);
+  return std::move(sax.root);
 }
 
-std::string gunzip(const std::string& path, const std::string& data) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 32) != Z_OK) throw make_error(path, "", "cannot initialise zlib");
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  std::string out;
-  char buf[1 << 16];
-  int ret = Z_OK;
-  while (ret != Z_STREAM_END) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    ret = inflate(&zs, Z_NO_FLUSH);
-    if (ret == Z_STREAM_END && zs.avail_in > 0) {
-      // concatenated gzip members
-      out.append(buf, sizeof buf - zs.avail_out);
-      inflateReset(&zs);
-      ret = Z_OK;
-      continue;
-    }
-    if (ret != Z_OK && ret != Z_STREAM_END) {
-      inflateEnd(&zs);
-      if (ret == Z_BUF_ERROR)
-        throw make_error(path, "", "truncated gzip stream (file ends after " + std::to_string(data.size()) + " bytes)");
-      throw make_error(path, "", std::string("corrupt gzip stream: ") + (zs.msg ? zs.msg : "inflate failed"));
-    }
-    out.append(buf, sizeof buf - zs.avail_out);
-    if (ret != Z_STREAM_END && zs.avail_in == 0 && zs.avail_out != 0) {
-      inflateEnd(&zs);
-      throw make_error(path, "", "truncated gzip stream (file ends after " + std::to_string(data.size()) + " bytes)");
-    }
-  }
-  inflateEnd(&zs);
-  return out;
-}
 }  // namespace
 
 std::string read_file_maybe_gz(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw make_error(path, "", "no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw make_error(path, "", "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
-  bool gz = data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f && static_cast<unsigned char>(data[1]) == 0x8b;
-  if (gz || ends_with(path, ".gz")) {
-    if (!gz) throw make_error(path, "", "not a gzip file");
-    return gunzip(path, data);
-  }
-  return data;
+  ChunkReader reader(path);
+  std::string out;
+  for (ChunkIter it{&reader}, end{}; it != end; ++it) out.push_back(*it);
+  return out;
 }
 
-nlohmann::json read_json_file(const std::string& path) { return read_json_file(path, {}); }
+json read_json_file(const std::string& path) { return parse_streaming(path, {}, "", nullptr); }
 
-nlohmann::json read_json_file(const std::string& path, const std::vector<std::string>& skip_keys) {
-  std::string text = read_file_maybe_gz(path);
-  try {
-    if (!skip_keys.empty()) {
-      // Drop bulky values nobody reads (shape/stride strings of every op) while parsing.
-      std::set<std::string> skip(skip_keys.begin(), skip_keys.end());
-      nlohmann::json::parser_callback_t cb = [&skip](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
-        if (ev == nlohmann::json::parse_event_t::key && parsed.is_string()) return skip.count(parsed.get_ref<const std::string&>()) == 0;
-        return true;
-      };
-      return nlohmann::json::parse(text, cb);
-    }
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    auto p = what.find("parse error");
-    throw make_error(path, "", "invalid JSON (" + (p == std::string::npos ? what : what.substr(p)) + ")");
-  }
+json read_json_file(const std::string& path, const std::vector<std::string>& skip_keys) {
+  return parse_streaming(path, skip_keys, "", nullptr);
+}
+
+json stream_json_file(const std::string& path, const std::string& array_key, const std::vector<std::string>& skip_keys,
+                      const JsonElementFn& on_element) {
+  return parse_streaming(path, skip_keys, array_key, &on_element);
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

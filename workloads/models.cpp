@@ -128,6 +128,8 @@ ModelSpec parse_model(const nlohmann::json& j, const std::string& where) {
     return static_cast<long>(x);
   };
   m.layers = integer("layers");
+  // Simulation size bound (docs/robustness.md): every layer of every micro-batch is an event.
+  if (m.layers > 65536) throw make_error(where, "layers", std::to_string(m.layers) + " is out of range (at most 65536)");
   m.hidden = integer("hidden");
   m.heads = integer("heads");
   m.kv_heads = integer("kv_heads");

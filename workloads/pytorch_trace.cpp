@@ -1,15 +1,20 @@
 #include "workloads/pytorch_trace.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
 #include "sim/error.h"
+#include "sim/limits.h"
 #include "sim/units.h"
 #include "workloads/json_io.h"
+#include "workloads/json_stream.h"
 
 namespace orrery {
 
@@ -31,11 +36,46 @@ namespace {
 std::string find_file(const std::string& dir, const std::string& stem, bool required) {
   for (const char* ext : {".json.gz", ".json"}) {
     std::string p = (fs::path(dir) / (stem + ext)).string();
-    if (fs::exists(p)) return p;
+    if (std::error_code ec; fs::exists(p, ec)) return p;
   }
   if (required)
     throw make_error(dir, stem + ".json[.gz]", "missing file in capture bundle");
   return "";
+}
+
+// A JSON number as an int64: `def` when it is not a number; an error naming the field when it does
+// not fit (converting a float beyond 2^63, or infinity, would be undefined behaviour).
+std::int64_t checked_int(const nlohmann::json& v, std::int64_t def, const std::string& file, const std::string& field) {
+  if (v.is_number_unsigned()) {
+    if (v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      throw make_error(file, field, "value " + v.dump() + " is out of range");
+    return static_cast<std::int64_t>(v.get<std::uint64_t>());
+  }
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (!(std::fabs(d) < 9.2e18)) throw make_error(file, field, "value " + v.dump() + " is out of range");
+    return static_cast<std::int64_t>(d);
+  }
+  return def;
+}
+int checked_int32(const nlohmann::json& v, int def, const std::string& file, const std::string& field) {
+  std::int64_t x = checked_int(v, def, file, field);
+  if (x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max())
+    throw make_error(file, field, "value " + v.dump() + " is out of range");
+  return static_cast<int>(x);
+}
+
+// Largest tensor in bytes (4 EiB): element counts and byte sizes stay far from int64 overflow.
+constexpr std::int64_t kMaxTensorBytes = std::int64_t{1} << 62;
+
+// a * b for sizes, or an error when the product leaves [0, kMaxTensorBytes].
+std::int64_t checked_size_mul(std::int64_t a, std::int64_t b, const std::string& file, const std::string& field) {
+  std::int64_t p = 0;
+  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &p) || p > kMaxTensorBytes)
+    throw make_error(file, field, std::to_string(a) + " x " + std::to_string(b) +
+                                      " is beyond any real tensor (more than 2^62 elements or bytes)");
+  return p;
 }
 
 // "Tensor(float)" -> FP32, "Tensor(c10::BFloat16)" -> BF16
@@ -45,23 +85,28 @@ Dtype tensor_type_dtype(const std::string& t) {
   return parse_dtype(t.substr(a + 1, b - a - 1));
 }
 
-EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nlohmann::json& shape) {
+EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nlohmann::json& shape,
+               const std::string& file, const std::string& where) {
   EtArg a;
   a.type = type;
   a.value = value;
   if (type.rfind("Tensor(", 0) == 0 && value.is_array() && value.size() >= 5) {
     a.is_tensor = true;
     a.dtype = tensor_type_dtype(type);
-    auto num = [](const nlohmann::json& v) -> std::int64_t { return v.is_number() ? v.get<std::int64_t>() : 0; };
+    auto num = [&](const nlohmann::json& v) -> std::int64_t { return checked_int(v, 0, file, where + " tensor"); };
     a.tensor_id = num(value[0]);
     a.storage_id = num(value[1]);
     a.offset = num(value[2]);
     a.numel = num(value[3]);
     a.elem_bytes = num(value[4]);
+    // (offset + numel) * elem_bytes is the storage size the memory model sums: range-checked here.
+    checked_size_mul(checked_size_mul(1, a.offset, file, where + " tensor offset") +
+                         checked_size_mul(1, a.numel, file, where + " tensor numel"),
+                     a.elem_bytes, file, where + " tensor bytes");
     if (value.size() > 5 && value[5].is_string()) a.device = value[5].get<std::string>();
     if (shape.is_array())
       for (auto& s : shape)
-        if (s.is_number()) a.shape.push_back(s.get<std::int64_t>());
+        if (s.is_number()) a.shape.push_back(checked_int(s, 0, file, where + " shapes"));
   } else if (type.rfind("GenericList[", 0) == 0 && value.is_array()) {
     // Element types: "GenericList[Tensor(float),Tensor(float)]" (or a single repeated type).
     std::string inner = type.substr(12, type.size() >= 13 ? type.size() - 13 : 0);
@@ -82,40 +127,177 @@ EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nloh
     for (size_t i = 0; i < value.size(); ++i) {
       std::string et = types.empty() ? "" : types[std::min(i, types.size() - 1)];
       nlohmann::json sh = shape.is_array() && i < shape.size() ? shape[i] : nlohmann::json();
-      a.elems.push_back(parse_arg(et, value[i], sh));
+      a.elems.push_back(parse_arg(et, value[i], sh, file, where));
     }
   }
   return a;
 }
 
-std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& where) {
+std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& file, const std::string& where) {
   std::vector<EtArg> out;
   if (!io.is_object()) return out;
   const auto& values = io.value("values", nlohmann::json::array());
   const auto& types = io.value("types", nlohmann::json::array());
   const auto& shapes = io.value("shapes", nlohmann::json::array());
   if (!values.is_array() || !types.is_array())
-    throw make_error(where, "values/types", "expected arrays");
+    throw make_error(file, where + " values/types", "expected arrays");
   for (size_t i = 0; i < values.size(); ++i) {
     std::string t = i < types.size() && types[i].is_string() ? types[i].get<std::string>() : "";
     nlohmann::json sh = shapes.is_array() && i < shapes.size() ? shapes[i] : nlohmann::json();
-    out.push_back(parse_arg(t, values[i], sh));
+    out.push_back(parse_arg(t, values[i], sh, file, where));
   }
   return out;
 }
 
-double num_or(const nlohmann::json& j, const char* k, double def) {
+constexpr std::int64_t kNoArg = std::numeric_limits<std::int64_t>::min();
+std::int64_t arg_or(std::int64_t v, std::int64_t def) { return v == kNoArg ? def : v; }
+
+// One Kineto complete ("X") event reduced to what the reader uses: a 1M-kernel trace holds about
+// 3M events, so no JSON is kept per event.
+struct Ev {
+  std::string cat, name;
+  double ts = 0, dur = 0;  // seconds
+  int tid = 0;
+  std::int64_t ext = kNoArg, rf = kNoArg, corr = kNoArg, stream = kNoArg, bytes = kNoArg, wait = kNoArg;
+  std::int64_t grid = 0, block = 0;  // products of the dims
+  struct Extra {  // cpu ops of a Kineto-only bundle: record_shapes inputs, communication attributes
+    std::vector<EtArg> inputs;
+    std::string collective_name, pg_name, comm_dtype;
+    std::int64_t in_nelems = 0, out_nelems = 0, group_size = 0;
+  };
+  std::unique_ptr<Extra> x;
+};
+
+std::string str_or(const nlohmann::json& j, const char* k) {
   auto it = j.find(k);
-  if (it == j.end() || !it->is_number()) return def;
-  return it->get<double>();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+// An event's own string field (ph, cat, name): absent is "", any other type is malformed.
+std::string str_field(const nlohmann::json& e, const char* k, const std::string& file) {
+  auto it = e.find(k);
+  if (it == e.end()) return "";
+  if (!it->is_string())
+    throw make_error(file, std::string("traceEvents[] ") + k, "malformed trace: expected a string, got " + it->dump().substr(0, 80));
+  return it->get<std::string>();
 }
 
-std::int64_t int_arg(const nlohmann::json& ev, const char* k, std::int64_t def = -1) {
-  auto a = ev.find("args");
-  if (a == ev.end() || !a->is_object()) return def;
-  auto it = a->find(k);
-  if (it == a->end() || !it->is_number()) return def;
-  return it->get<std::int64_t>();
+// Inputs from record_shapes: "Input type" (dtype name for tensors, Scalar, TensorList, ...),
+// "Input Dims" (shape; list of shapes for TensorList), "Concrete Inputs" (scalar values).
+std::vector<EtArg> kineto_inputs(const nlohmann::json& a, const std::string& file, const std::string& op) {
+  std::vector<EtArg> out;
+  const std::string field = "traceEvents[] '" + op.substr(0, 80) + "' args.Input Dims";
+  const auto& types = a.value("Input type", nlohmann::json::array());
+  const auto& dims = a.value("Input Dims", nlohmann::json::array());
+  const auto& conc = a.value("Concrete Inputs", nlohmann::json::array());
+  auto tensor = [&](Dtype d, const std::string& type, const nlohmann::json& shape) {
+    EtArg t;
+    t.type = "Tensor(" + type + ")";
+    t.is_tensor = true;
+    t.dtype = d;
+    t.numel = 1;
+    t.elem_bytes = std::max(1, dtype_bytes(d));
+    for (auto& x : shape)
+      if (x.is_number()) {
+        t.shape.push_back(checked_int(x, 0, file, field));
+        t.numel = checked_size_mul(t.numel, std::max<std::int64_t>(0, t.shape.back()), file, field);
+      }
+    checked_size_mul(t.numel, t.elem_bytes, file, field);
+    return t;
+  };
+  if (!types.is_array()) return out;
+  for (size_t i = 0; i < types.size(); ++i) {
+    std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
+    nlohmann::json d = dims.is_array() && i < dims.size() ? dims[i] : nlohmann::json::array();
+    Dtype dt = parse_dtype(t);
+    EtArg arg;
+    if (dt != Dtype::UNKNOWN && t != "Scalar" && d.is_array()) {
+      arg = tensor(dt, t, d);
+    } else if (t == "TensorList" && d.is_array()) {
+      arg.type = "GenericList[Tensor]";
+      for (auto& sh : d)
+        if (sh.is_array()) arg.elems.push_back(tensor(Dtype::FP32, "float", sh));  // element dtype not recorded
+    } else {
+      arg.type = t.empty() ? "None" : t;
+      if (conc.is_array() && i < conc.size() && conc[i].is_string()) {
+        const std::string v = conc[i].get<std::string>();
+        char* endp = nullptr;
+        errno = 0;
+        long long x = std::strtoll(v.c_str(), &endp, 10);
+        arg.value = !v.empty() && endp && *endp == 0 && errno == 0 ? nlohmann::json(x) : nlohmann::json(v);
+      }
+    }
+    out.push_back(std::move(arg));
+  }
+  return out;
+}
+
+// Reads one traceEvents[] element: a complete event into v (true); thread names into st; else false.
+bool read_kineto_event(const nlohmann::json& e, Ev& v, bool with_inputs, const std::string& file, CapturedStep& st) {
+  if (!e.is_object()) return false;
+  const std::string ph = str_field(e, "ph", file);
+  auto tid_it = e.find("tid");
+  const int tid = tid_it != e.end() ? checked_int32(*tid_it, 0, file, "traceEvents[] tid") : 0;
+  auto args_it = e.find("args");
+  const bool has_args = args_it != e.end() && args_it->is_object();
+  if (ph == "M") {
+    if (str_or(e, "name") == "thread_name" && tid_it != e.end() && tid_it->is_number() && has_args)
+      st.thread_names[tid] = str_or(*args_it, "name");
+    return false;
+  }
+  if (ph != "X") return false;
+  v.cat = str_field(e, "cat", file);
+  v.name = str_field(e, "name", file);
+  v.tid = tid;
+  auto ts = e.find("ts"), dur = e.find("dur");
+  v.ts = ts != e.end() && ts->is_number() ? ts->get<double>() * 1e-6 : 0;
+  v.dur = dur != e.end() && dur->is_number() ? dur->get<double>() * 1e-6 : 0;
+  if (ts == e.end() || !ts->is_number() || !std::isfinite(v.ts))
+    throw make_error(file, "traceEvents[] ts", "event '" + v.name + "' has no timestamp");
+  if (dur == e.end() || !dur->is_number() || !std::isfinite(v.dur) || v.dur < 0)
+    throw make_error(file, "traceEvents[] dur",
+                     "complete event '" + v.name + "' at ts " + ts->dump() +
+                         (dur != e.end() ? " has an invalid duration " + dur->dump() : " has no duration"));
+  if (!has_args) return true;
+  const auto& a = *args_it;
+  auto arg = [&](const char* k) {
+    auto it = a.find(k);
+    return it == a.end() || !it->is_number() ? kNoArg : checked_int(*it, kNoArg, file, std::string("traceEvents[] args.") + k);
+  };
+  v.ext = arg("External id");
+  v.rf = arg("Record function id");
+  v.corr = arg("correlation");
+  v.stream = arg("stream");
+  if (v.stream != kNoArg && (v.stream < -1 || v.stream > std::numeric_limits<int>::max()))
+    throw make_error(file, "traceEvents[] args.stream", std::to_string(v.stream) + " is out of range");
+  v.bytes = arg("bytes");
+  v.wait = arg("wait_on_cuda_event_record_corr_id");
+  auto prod = [&](const char* k) -> std::int64_t {
+    auto it = a.find(k);
+    if (it == a.end() || !it->is_array()) return 0;
+    std::int64_t p = 1;
+    for (auto& x : *it)
+      p = checked_size_mul(p, x.is_number() ? std::max<std::int64_t>(0, checked_int(x, 1, file, std::string("traceEvents[] args.") + k)) : 1,
+                           file, std::string("traceEvents[] args.") + k);
+    return p;
+  };
+  v.grid = prod("grid");
+  v.block = prod("block");
+  if (with_inputs && (v.cat == "cpu_op" || v.cat == "user_annotation")) {
+    v.x = std::make_unique<Ev::Extra>();
+    v.x->inputs = kineto_inputs(a, file, v.name);
+    if (v.name == "record_param_comms") {
+      v.x->collective_name = str_or(a, "Collective name");
+      v.x->pg_name = str_or(a, "Process Group Name");
+      v.x->comm_dtype = str_or(a, "dtype");
+      const std::string f = "traceEvents[] 'record_param_comms' args.";
+      v.x->in_nelems = checked_size_mul(1, arg_or(arg("In msg nelems"), 0), file, f + "In msg nelems");
+      v.x->out_nelems = checked_size_mul(1, arg_or(arg("Out msg nelems"), 0), file, f + "Out msg nelems");
+      std::int64_t g = arg_or(arg("Group size"), 0);
+      if (g < 0 || g > std::numeric_limits<int>::max()) throw make_error(file, f + "Group size", std::to_string(g) + " is out of range");
+      v.x->group_size = g;
+    }
+  }
+  return true;
 }
 
 std::string normalize_collective(std::string n) {
@@ -176,6 +358,24 @@ std::string classify_kernel(const std::string& k, const std::string& op, DevKind
   return "other";
 }
 
+// measured.json is ground truth the replay reads as numbers: every field it reads is checked here,
+// so a string or a negative time is an error naming the field, not a JSON library exception.
+void check_measured(const nlohmann::json& m, const std::string& path) {
+  if (!m.is_object()) throw make_error(path, "", "expected a JSON object");
+  auto it = m.find("step_cuda_events");
+  if (it == m.end() || !it->is_object() || !it->contains("median_ms"))
+    throw make_error(path, "step_cuda_events.median_ms", "missing");
+  for (const char* k : {"median_ms", "min_ms", "max_ms"}) {
+    auto f = it->find(k);
+    if (f == it->end()) continue;
+    if (!f->is_number() || !std::isfinite(f->get<double>()) || f->get<double>() < 0 || f->get<double>() > kMaxInputSeconds * 1e3)
+      throw make_error(path, std::string("step_cuda_events.") + k, "expected a time in milliseconds, got " + f->dump().substr(0, 80));
+  }
+  auto mem = m.find("max_mem_allocated");
+  if (mem != m.end() && (!mem->is_number() || !std::isfinite(mem->get<double>()) || mem->get<double>() < 0))
+    throw make_error(path, "max_mem_allocated", "expected a byte count, got " + mem->dump().substr(0, 80));
+}
+
 std::vector<int> bundle_ranks(const std::string& dir) {
   // Ranks of et.<rank>.json[.gz]; a Kineto-only bundle: of kineto.<rank>.json[.gz].
   std::set<int> ranks;
@@ -198,8 +398,9 @@ std::vector<int> bundle_ranks(const std::string& dir) {
 }
 
 CapturedStep load_bundle(const std::string& dir, int rank) {
-  if (!fs::exists(dir)) throw make_error(dir, "", "no such bundle directory");
-  if (!fs::is_directory(dir)) throw make_error(dir, "", "a capture bundle is a directory (et.json.gz, kineto.json.gz, measured.json)");
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw make_error(dir, "", ec ? "cannot access the bundle directory: " + ec.message() : "no such bundle directory");
+  if (!fs::is_directory(dir, ec)) throw make_error(dir, "", "a capture bundle is a directory (et.json.gz, kineto.json.gz, measured.json)");
   CapturedStep st;
   st.dir = dir;
   std::string suffix = rank >= 0 ? "." + std::to_string(rank) : "";
@@ -216,56 +417,56 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   // ---- Execution Trace ----
   if (!kineto_only) {
-  nlohmann::json et = read_json_file(st.et_path, {"strides"});
-  if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
-    throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
-  {
-    std::vector<const nlohmann::json*> nodes;
-    for (auto& n : et["nodes"]) nodes.push_back(&n);
-    std::unordered_map<std::int64_t, int> by_id;
-    st.ops.reserve(nodes.size());
-    for (auto* np : nodes) {
-      const auto& n = *np;
+  // Nodes are read one at a time as the file streams (a DOM of a large ET is gigabytes).
+  std::unordered_map<std::int64_t, int> by_id;
+  auto on_node = [&](nlohmann::json&& node, size_t) {
+      const auto& n = node;
       if (!n.is_object() || !n.contains("id") || !n["id"].is_number() || !n.contains("name"))
         throw make_error(st.et_path, "nodes[]", "node without id or name");
       EtOp op;
-      op.id = n["id"].get<std::int64_t>();
-      std::string where = st.et_path + ": node " + std::to_string(op.id);
+      op.id = checked_int(n["id"], 0, st.et_path, "nodes[] id");
+      std::string where = "node " + std::to_string(op.id);
       op.name = n["name"].is_string() ? n["name"].get<std::string>() : "";
       if (n.contains("ctrl_deps") && !n["ctrl_deps"].is_number_integer())
         throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps", "expected a node id, got " + n["ctrl_deps"].dump());
-      op.parent = n.contains("ctrl_deps") ? n["ctrl_deps"].get<std::int64_t>() : 0;
-      op.inputs = parse_args(n.value("inputs", nlohmann::json::object()), where + " inputs");
-      op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), where + " outputs");
+      op.parent = n.contains("ctrl_deps") ? checked_int(n["ctrl_deps"], 0, st.et_path, "node " + std::to_string(op.id) + " ctrl_deps") : 0;
+      op.inputs = parse_args(n.value("inputs", nlohmann::json::object()), st.et_path, where + " inputs");
+      op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), st.et_path, where + " outputs");
       if (n.contains("attrs") && n["attrs"].is_array()) {
         for (auto& a : n["attrs"]) {
           if (!a.is_object() || !a.contains("name")) continue;
           std::string an = a["name"].get<std::string>();
           const auto& v = a.contains("value") ? a["value"] : nlohmann::json();
-          if (an == "rf_id" && v.is_number()) op.rf_id = v.get<std::int64_t>();
-          else if (an == "tid" && v.is_number()) op.tid = v.get<int>();
+          const std::string field = where + " attrs." + an;
+          if (an == "rf_id" && v.is_number()) op.rf_id = checked_int(v, -1, st.et_path, field);
+          else if (an == "tid" && v.is_number()) op.tid = checked_int32(v, 0, st.et_path, field);
           else if (an == "collective_name" && v.is_string()) op.collective_name = v.get<std::string>();
           else if (an == "pg_name" && v.is_string()) op.pg_name = v.get<std::string>();
           else if (an == "dtype" && v.is_string()) op.comm_dtype = v.get<std::string>();
-          else if (an == "in_msg_nelems" && v.is_number()) op.in_msg_nelems = v.get<std::int64_t>();
-          else if (an == "out_msg_nelems" && v.is_number()) op.out_msg_nelems = v.get<std::int64_t>();
-          else if (an == "pg_size" && v.is_number()) op.pg_size = v.get<std::int64_t>();
+          else if (an == "in_msg_nelems" && v.is_number()) op.in_msg_nelems = checked_size_mul(1, checked_int(v, 0, st.et_path, field), st.et_path, field);
+          else if (an == "out_msg_nelems" && v.is_number()) op.out_msg_nelems = checked_size_mul(1, checked_int(v, 0, st.et_path, field), st.et_path, field);
+          else if (an == "pg_size" && v.is_number()) op.pg_size = checked_int32(v, 0, st.et_path, field);
         }
       }
       if (op.name == "record_param_comms") {
         // Sequence number is positional: inputs.values[1] = [seq, is_p2p]; pg names in [2].
-        const auto& vals = n["inputs"].value("values", nlohmann::json::array());
-        if (vals.size() > 1 && vals[1].is_array() && !vals[1].empty() && vals[1][0].is_number())
-          op.seq = vals[1][0].get<std::int64_t>();
-        else if (vals.size() > 1 && vals[1].is_number())
-          op.seq = vals[1].get<std::int64_t>();
-        if (op.pg_name.empty() && vals.size() > 2 && vals[2].is_array() && !vals[2].empty() && vals[2][0].is_string())
+        const auto in = n.value("inputs", nlohmann::json::object());
+        const auto vals = in.is_object() ? in.value("values", nlohmann::json::array()) : nlohmann::json::array();
+        if (vals.is_array() && vals.size() > 1 && vals[1].is_array() && !vals[1].empty() && vals[1][0].is_number())
+          op.seq = checked_int(vals[1][0], -1, st.et_path, where + " inputs.values[1]");
+        else if (vals.is_array() && vals.size() > 1 && vals[1].is_number())
+          op.seq = checked_int(vals[1], -1, st.et_path, where + " inputs.values[1]");
+        if (op.pg_name.empty() && vals.is_array() && vals.size() > 2 && vals[2].is_array() && !vals[2].empty() && vals[2][0].is_string())
           op.pg_name = vals[2][0].get<std::string>();
       }
       if (by_id.count(op.id)) throw make_error(st.et_path, "node " + std::to_string(op.id), "duplicate node id");
       by_id[op.id] = static_cast<int>(st.ops.size());
       st.ops.push_back(std::move(op));
-    }
+  };
+  nlohmann::json et = stream_json_file(st.et_path, "nodes", {"strides"}, on_node);
+  if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
+    throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
+  {
     // Issue order = node id order.
     std::vector<int> order(st.ops.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
@@ -303,68 +504,59 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   }  // !kineto_only
 
-  // ---- Kineto ----
+  // ---- Kineto ---- (streamed: each event is reduced to a KinetoEvent as it is read)
   parsing = st.kineto_path;
+  std::vector<Ev> cpu, rt, gpu;
+  bool have_step = false;
+  double step_ts = 0, step_dur = 0;
+  auto on_event = [&](nlohmann::json&& e, size_t) {
+    Ev v;
+    if (!read_kineto_event(e, v, kineto_only, st.kineto_path, st)) return;
+    if (v.cat == "cpu_op" || v.cat == "user_annotation") {
+      if (v.cat == "user_annotation" && v.name.rfind("ProfilerStep#", 0) == 0 && !have_step) {
+        have_step = true;
+        step_ts = v.ts;
+        step_dur = v.dur;
+        st.step_name = v.name;
+      }
+      cpu.push_back(std::move(v));
+    } else if (v.cat == "cuda_runtime" || v.cat == "cuda_driver") {
+      rt.push_back(std::move(v));
+    } else if (v.cat == "kernel" || v.cat == "gpu_memcpy" || v.cat == "gpu_memset") {
+      gpu.push_back(std::move(v));
+    }
+  };
   nlohmann::json kt =
-      kineto_only ? read_json_file(st.kineto_path, {"Input Strides", "Ev Idx"})
-                  : read_json_file(st.kineto_path, {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"});
+      kineto_only ? stream_json_file(st.kineto_path, "traceEvents", {"Input Strides", "Ev Idx"}, on_event)
+                  : stream_json_file(st.kineto_path, "traceEvents",
+                                     {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"}, on_event);
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
   if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
-      kt["deviceProperties"][0].is_object())
-    st.device_name = kt["deviceProperties"][0].value("name", "");
+      kt["deviceProperties"][0].is_object() && kt["deviceProperties"][0].contains("name") &&
+      kt["deviceProperties"][0]["name"].is_string())
+    st.device_name = kt["deviceProperties"][0]["name"].get<std::string>();
   if (kt.contains("distributedInfo") && kt["distributedInfo"].is_object()) {
-    st.world_size = kt["distributedInfo"].value("world_size", 1);
-    const auto& pgc = kt["distributedInfo"].value("pg_config", nlohmann::json::array());
+    const auto& di = kt["distributedInfo"];
+    st.world_size = checked_int32(di.value("world_size", nlohmann::json(1)), 1, st.kineto_path, "distributedInfo.world_size");
+    const auto& pgc = di.value("pg_config", nlohmann::json::array());
     if (pgc.is_array())
       for (auto& pg : pgc) {
         if (!pg.is_object() || !pg.contains("pg_name") || !pg.contains("ranks") || !pg["ranks"].is_array()) continue;
         std::vector<int> rk;
         for (auto& x : pg["ranks"])
-          if (x.is_number()) rk.push_back(x.get<int>());
+          if (x.is_number()) rk.push_back(checked_int32(x, 0, st.kineto_path, "distributedInfo.pg_config[].ranks"));
         st.process_groups[pg["pg_name"].is_string() ? pg["pg_name"].get<std::string>() : pg["pg_name"].dump()] = rk;
       }
-    if (rank < 0) st.rank = kt["distributedInfo"].value("rank", 0);
-    else if (kt["distributedInfo"].contains("rank") && kt["distributedInfo"]["rank"] != rank)
+    if (rank < 0) st.rank = checked_int32(di.value("rank", nlohmann::json(0)), 0, st.kineto_path, "distributedInfo.rank");
+    else if (di.contains("rank") && di["rank"] != rank)
       throw make_error(st.kineto_path, "distributedInfo.rank",
-                       kt["distributedInfo"]["rank"].dump() + ", but the file is rank " + std::to_string(rank) + "'s");
-  }
-  const auto& evs = kt["traceEvents"];
-  struct Ev {
-    const nlohmann::json* j;
-    std::string cat, name;
-    double ts, dur;
-    int tid;
-  };
-  std::vector<Ev> cpu, rt, gpu;
-  const nlohmann::json* step = nullptr;
-  for (auto& e : evs) {
-    if (!e.is_object() || e.value("ph", "") != "X") continue;
-    std::string cat = e.value("cat", "");
-    Ev v{&e, cat, e.value("name", ""), num_or(e, "ts", 0) * 1e-6, num_or(e, "dur", 0) * 1e-6,
-         e.contains("tid") && e["tid"].is_number() ? e["tid"].get<int>() : 0};
-    if (!e.contains("ts") || !e["ts"].is_number() || !std::isfinite(v.ts))
-      throw make_error(st.kineto_path, "traceEvents[] ts", "event '" + v.name + "' has no timestamp");
-    if (!e.contains("dur") || !e["dur"].is_number() || !std::isfinite(v.dur) || v.dur < 0)
-      throw make_error(st.kineto_path, "traceEvents[] dur",
-                       "complete event '" + v.name + "' at ts " + e["ts"].dump() +
-                           (e.contains("dur") ? " has an invalid duration " + e["dur"].dump() : " has no duration"));
-    if (cat == "cpu_op" || cat == "user_annotation") {
-      if (cat == "user_annotation" && v.name.rfind("ProfilerStep#", 0) == 0) {
-        if (!step) step = &e;
-      }
-      cpu.push_back(v);
-    } else if (cat == "cuda_runtime" || cat == "cuda_driver") {
-      rt.push_back(v);
-    } else if (cat == "kernel" || cat == "gpu_memcpy" || cat == "gpu_memset") {
-      gpu.push_back(v);
-    }
+                       di["rank"].dump() + ", but the file is rank " + std::to_string(rank) + "'s");
   }
   double win0 = -1e300, win1 = 1e300;
-  if (step) {
-    win0 = num_or(*step, "ts", 0) * 1e-6;
-    win1 = win0 + num_or(*step, "dur", 0) * 1e-6;
-    st.step_name = step->value("name", "");
+  if (have_step) {
+    win0 = step_ts;
+    win1 = win0 + step_dur;
     st.profiled_step_s = win1 - win0;
   }
   auto in_window = [&](double ts) { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; };
@@ -373,13 +565,13 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   std::unordered_map<const Ev*, std::int64_t> synthetic_rf;
   auto rf_of = [&](const Ev& c) -> std::int64_t {
     auto it = synthetic_rf.find(&c);
-    return it != synthetic_rf.end() ? it->second : int_arg(*c.j, "Record function id");
+    return it != synthetic_rf.end() ? it->second : arg_or(c.rf, -1);
   };
-  auto ops_from_kineto = [&](const std::vector<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
+  auto ops_from_kineto = [&](std::vector<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
     // Process root 1, one thread root per host thread, then every cpu_op / user_annotation in
     // time order (id order = issue order, as in an ET); parent = the innermost event of the same
     // thread that encloses it (Kineto's X events nest), else the thread root.
-    std::vector<const Ev*> order;
+    std::vector<Ev*> order;
     for (auto& e : evs) order.push_back(&e);
     std::stable_sort(order.begin(), order.end(), [](const Ev* a, const Ev* b) {
       return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
@@ -390,7 +582,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     proc.name = "[pytorch|profiler|execution_trace|process]";
     st.ops.push_back(proc);
     std::map<int, std::int64_t> thread_root;
-    for (const Ev* e : order)
+    for (Ev* e : order)
       if (!thread_root.count(e->tid)) {
         EtOp t;
         t.id = next_id++;
@@ -402,11 +594,11 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       }
     std::map<int, std::vector<std::pair<double, std::int64_t>>> open;  // tid -> (end, id) stack
     std::int64_t next_rf = 1;
-    for (const Ev* e : order) {
-      std::int64_t rf = int_arg(*e->j, "Record function id");
-      if (rf >= 0) next_rf = std::max(next_rf, rf + 1);
+    for (Ev* e : order) {
+      std::int64_t rf = arg_or(e->rf, -1);
+      if (rf >= 0 && rf < std::numeric_limits<std::int64_t>::max()) next_rf = std::max(next_rf, rf + 1);
     }
-    for (const Ev* e : order) {
+    for (Ev* e : order) {
       EtOp op;
       op.id = next_id++;
       op.name = e->name;
@@ -416,52 +608,10 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       while (!stack.empty() && stack.back().first < end - 1e-9) stack.pop_back();
       op.parent = stack.empty() ? thread_root[e->tid] : stack.back().second;
       stack.push_back({end, op.id});
-      op.rf_id = int_arg(*e->j, "Record function id");
+      op.rf_id = arg_or(e->rf, -1);
       if (op.rf_id < 0) synth[e] = op.rf_id = next_rf++;
-      // Inputs from record_shapes: "Input type" (dtype name for tensors, Scalar, TensorList, ...),
-      // "Input Dims" (shape; list of shapes for TensorList), "Concrete Inputs" (scalar values).
-      auto a = e->j->find("args");
-      if (a != e->j->end() && a->is_object()) {
-        const auto& types = a->value("Input type", nlohmann::json::array());
-        const auto& dims = a->value("Input Dims", nlohmann::json::array());
-        const auto& conc = a->value("Concrete Inputs", nlohmann::json::array());
-        auto tensor = [](Dtype d, const std::string& type, const nlohmann::json& shape) {
-          EtArg t;
-          t.type = "Tensor(" + type + ")";
-          t.is_tensor = true;
-          t.dtype = d;
-          t.numel = 1;
-          for (auto& x : shape)
-            if (x.is_number()) {
-              t.shape.push_back(x.get<std::int64_t>());
-              t.numel *= std::max<std::int64_t>(0, t.shape.back());
-            }
-          t.elem_bytes = std::max(1, dtype_bytes(d));
-          return t;
-        };
-        if (types.is_array())
-          for (size_t i = 0; i < types.size(); ++i) {
-            std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
-            nlohmann::json d = dims.is_array() && i < dims.size() ? dims[i] : nlohmann::json::array();
-            Dtype dt = parse_dtype(t);
-            EtArg arg;
-            if (dt != Dtype::UNKNOWN && t != "Scalar" && d.is_array()) {
-              arg = tensor(dt, t, d);
-            } else if (t == "TensorList" && d.is_array()) {
-              arg.type = "GenericList[Tensor]";
-              for (auto& sh : d)
-                if (sh.is_array()) arg.elems.push_back(tensor(Dtype::FP32, "float", sh));  // element dtype not recorded
-            } else {
-              arg.type = t.empty() ? "None" : t;
-              if (conc.is_array() && i < conc.size() && conc[i].is_string()) {
-                const std::string v = conc[i].get<std::string>();
-                char* endp = nullptr;
-                long long x = std::strtoll(v.c_str(), &endp, 10);
-                arg.value = !v.empty() && endp && *endp == 0 ? nlohmann::json(x) : nlohmann::json(v);
-              }
-            }
-            op.inputs.push_back(std::move(arg));
-          }
+      if (e->x) {
+        op.inputs = std::move(e->x->inputs);
         // Kineto records no outputs: assume one shaped like the largest input tensor (right for
         // elementwise ops and norms; GEMM costs use input shapes only).
         const EtArg* big = nullptr;
@@ -469,13 +619,14 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
           if (in.is_tensor && (!big || in.numel > big->numel)) big = &in;
         if (big) op.outputs.push_back(*big);
         if (op.name == "record_param_comms") {
-          if (a->contains("Collective name") && (*a)["Collective name"].is_string()) op.collective_name = (*a)["Collective name"];
-          if (a->contains("Process Group Name") && (*a)["Process Group Name"].is_string()) op.pg_name = (*a)["Process Group Name"];
-          if (a->contains("dtype") && (*a)["dtype"].is_string()) op.comm_dtype = (*a)["dtype"];
-          op.in_msg_nelems = int_arg(*e->j, "In msg nelems", 0);
-          op.out_msg_nelems = int_arg(*e->j, "Out msg nelems", 0);
-          op.pg_size = int_arg(*e->j, "Group size", 0);
+          op.collective_name = e->x->collective_name;
+          op.pg_name = e->x->pg_name;
+          op.comm_dtype = e->x->comm_dtype;
+          op.in_msg_nelems = e->x->in_nelems;
+          op.out_msg_nelems = e->x->out_nelems;
+          op.pg_size = e->x->group_size;
         }
+        e->x.reset();
       }
       st.ops.push_back(std::move(op));
     }
@@ -493,7 +644,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   std::unordered_map<std::int64_t, const Ev*> cpu_by_ext;
   std::unordered_map<std::int64_t, const Ev*> cpu_by_rf;
   for (auto& c : cpu) {
-    std::int64_t ext = int_arg(*c.j, "External id");
+    std::int64_t ext = arg_or(c.ext, -1);
     std::int64_t rf = rf_of(c);
     if (ext >= 0) cpu_by_ext[ext] = &c;
     if (rf >= 0) cpu_by_rf[rf] = &c;
@@ -570,7 +721,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   // ---- GPU activities by correlation ----
   std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
   for (auto& g : gpu) {
-    std::int64_t c = int_arg(*g.j, "correlation");
+    std::int64_t c = arg_or(g.corr, -1);
     if (c >= 0) gpu_by_corr[c] = &g;
   }
 
@@ -592,7 +743,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     call.name = r.name;
     call.trace_ts = r.ts;
     call.trace_dur = r.dur;
-    call.correlation = int_arg(*r.j, "correlation");
+    call.correlation = arg_or(r.corr, -1);
     auto git = gpu_by_corr.find(call.correlation);
     const std::string& n = r.name;
     if (git != gpu_by_corr.end()) {
@@ -606,11 +757,11 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       DeviceActivity d;
       d.name = g.name;
       d.kind = g.cat == "kernel" ? DevKind::Kernel : g.cat == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
-      d.stream = static_cast<int>(int_arg(*g.j, "stream", 0));
+      d.stream = static_cast<int>(arg_or(g.stream, 0));
       d.trace_ts = g.ts;
       d.trace_dur = g.dur;
       d.correlation = call.correlation;
-      d.bytes = static_cast<double>(std::max<std::int64_t>(0, int_arg(*g.j, "bytes", 0)));
+      d.bytes = static_cast<double>(std::max<std::int64_t>(0, arg_or(g.bytes, 0)));
       if (d.kind == DevKind::Memcpy) {
         if (g.name.find("HtoD") != std::string::npos) d.copy_kind = "HtoD";
         else if (g.name.find("DtoH") != std::string::npos) d.copy_kind = "DtoH";
@@ -619,18 +770,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
         else d.copy_kind = "HtoH";
         d.copy_pageable = g.name.find("Pageable") != std::string::npos;
       }
-      auto a = g.j->find("args");
-      if (a != g.j->end()) {
-        auto prod = [](const nlohmann::json& v) -> std::int64_t {
-          if (!v.is_array()) return 0;
-          std::int64_t p = 1;
-          for (auto& x : v) p *= x.is_number() ? x.get<std::int64_t>() : 1;
-          return p;
-        };
-        if (a->contains("grid")) d.grid = prod((*a)["grid"]);
-        if (a->contains("block")) d.block = prod((*a)["block"]);
-      }
-      std::int64_t ext = int_arg(*r.j, "External id");
+      d.grid = g.grid;
+      d.block = g.block;
+      std::int64_t ext = arg_or(r.ext, -1);
       auto cit = cpu_by_ext.find(ext);
       if (cit != cpu_by_ext.end()) {
         auto oit = st.op_by_rf.find(rf_of(*cit->second));
@@ -643,23 +785,23 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       call.kind = CallKind::DeviceSync;
     } else if (n == "cudaStreamSynchronize" || n == "cuStreamSynchronize") {
       call.kind = CallKind::StreamSync;
-      call.stream = static_cast<int>(int_arg(*r.j, "stream", -1));
+      call.stream = static_cast<int>(arg_or(r.stream, -1));
     } else if (n == "cudaEventSynchronize" || n == "cuEventSynchronize") {
       call.kind = CallKind::EventSync;
-      call.wait_on_record = int_arg(*r.j, "wait_on_cuda_event_record_corr_id", -1);
+      call.wait_on_record = arg_or(r.wait, -1);
     } else if (n == "cudaEventRecord" || n == "cuEventRecord" || n == "cudaEventRecordWithFlags") {
       call.kind = CallKind::EventRecord;
-      call.stream = static_cast<int>(int_arg(*r.j, "stream", -1));
+      call.stream = static_cast<int>(arg_or(r.stream, -1));
     } else if (n == "cudaStreamWaitEvent" || n == "cuStreamWaitEvent") {
       call.kind = CallKind::StreamWaitEvent;
-      call.stream = static_cast<int>(int_arg(*r.j, "stream", -1));
-      call.wait_on_record = int_arg(*r.j, "wait_on_cuda_event_record_corr_id", -1);
+      call.stream = static_cast<int>(arg_or(r.stream, -1));
+      call.wait_on_record = arg_or(r.wait, -1);
     } else {
       continue;  // other runtime calls: their host cost is part of the op's cost
     }
     // Owning host item: via External id -> cpu_op -> ET op -> top-level; else time containment.
     int item = -1;
-    std::int64_t ext = int_arg(*r.j, "External id");
+    std::int64_t ext = arg_or(r.ext, -1);
     auto cit = cpu_by_ext.find(ext);
     if (cit != cpu_by_ext.end()) {
       auto oit = st.op_by_rf.find(rf_of(*cit->second));
@@ -734,7 +876,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
           }
           c.bytes = bytes;
           if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 2 && op.inputs[2].value.is_number())
-            c.peer = op.inputs[2].value.get<int>();
+            c.peer = checked_int32(op.inputs[2].value, -1, parsing, "send/recv peer");
         }
         st.host[h].collectives.push_back(static_cast<int>(st.collectives.size()));
         st.collectives.push_back(c);
@@ -802,19 +944,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   // ---- measured.json (ground truth only) ----
   st.measured_path = (fs::path(dir) / "measured.json").string();
-  if (fs::exists(st.measured_path)) {
+  if (std::error_code ec; fs::exists(st.measured_path, ec)) {
     st.measured = read_json_file(st.measured_path);
-    if (!st.measured.contains("step_cuda_events") || !st.measured["step_cuda_events"].is_object() ||
-        !st.measured["step_cuda_events"].contains("median_ms"))
-      throw make_error(st.measured_path, "step_cuda_events.median_ms", "missing");
+    check_measured(st.measured, st.measured_path);
     st.has_measured = true;
   } else {
     st.measured_path.clear();
-  }
-  for (auto& e : evs) {
-    if (e.is_object() && e.value("ph", "") == "M" && e.value("name", "") == "thread_name" && e.contains("tid") &&
-        e["tid"].is_number() && e.contains("args"))
-      st.thread_names[e["tid"].get<int>()] = e["args"].value("name", "");
   }
   if (st.host.empty())
     throw make_error(kineto_only ? st.kineto_path : st.et_path, kineto_only ? "traceEvents" : "nodes",

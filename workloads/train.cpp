@@ -8,6 +8,7 @@
 #include <map>
 #include <tuple>
 
+#include "sim/limits.h"
 #include "sim/data_files.h"
 #include "sim/error.h"
 #include "sim/cluster_options.h"
@@ -331,6 +332,10 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
   if (p.global_batch % (p.micro_batch * p.dp) != 0)
     throw make_error("--global-batch", S(p.global_batch),
                      "not divisible by micro-batch x DP = " + S(p.micro_batch) + " x " + S(p.dp));
+  // Simulation size bound (docs/robustness.md): the schedule holds every micro-batch of every stage.
+  if (p.micro_batches() * p.vp > 65536)
+    throw make_error("--global-batch", S(p.global_batch),
+                     S(p.micro_batches()) + " micro-batches per iteration (global batch / (micro-batch x DP)); at most 65536 are simulated");
   if (p.vp > 1) {
     if (p.pp < 2) throw make_error("--vp", S(p.vp), "interleaved virtual stages need --pp >= 2");
     if (p.micro_batches() % p.pp != 0)
@@ -772,7 +777,7 @@ PipelineRun simulate_pipeline(const PipelineSpec& sp, EventCore& core) {
   // DP stream: FIFO per stage; returns the end time of a task issued now.
   auto dp_issue = [&](int i, int chunk, double dur, const std::string& name) {
     Ps start = std::max(core.now(), st[i].dp_free);
-    Ps end = start + to_ps(dur);
+    Ps end = add_ps(start, to_ps(dur));
     st[i].dp_free = end;
     if (sp.record) run.dp_tasks.push_back({i, chunk, name, to_s(start), to_s(end)});
     return end;
@@ -809,7 +814,7 @@ PipelineRun simulate_pipeline(const PipelineSpec& sp, EventCore& core) {
     }
     size_t k = S.next;
     if (zero3) issue_gather(i, k + 1);  // prefetch the next op's parameters
-    core.at(start + to_ps(dur), [&, i, k, start, vs] {
+    core.at(add_ps(start, to_ps(dur)), [&, i, k, start, vs] {
       StageState& S2 = st[i];
       PipelineOp done = S2.order[k];
       Ps now = core.now();

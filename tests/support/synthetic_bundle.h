@@ -65,7 +65,9 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
     std::int64_t rf = 10 + static_cast<std::int64_t>(i);
     std::int64_t ext = 1000 + static_cast<std::int64_t>(i);
     std::int64_t numel = 1;
-    for (auto d : op.shape) numel *= d;
+    // Wrapping product: tests give shapes whose element count overflows on purpose (the ET's
+    // numel is then meaningless; those tests read the Kineto shapes).
+    for (auto d : op.shape) numel = static_cast<std::int64_t>(static_cast<std::uint64_t>(numel) * static_cast<std::uint64_t>(d));
     nlohmann::json tensor = nlohmann::json::array({static_cast<std::int64_t>(500 + i), static_cast<std::int64_t>(500 + i), 0, numel, 4, "cuda:0"});
     nlohmann::json in = {{"values", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}, {"types", nlohmann::json::array()}};
     for (int k = 0; k < op.n_inputs; ++k) {

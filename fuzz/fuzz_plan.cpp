@@ -1,0 +1,31 @@
+// Fuzz target: `orrery train` plan flags (one argument per line) through the CLI's own parser,
+// then the plan checks against a bundled model and system (no simulation). Arguments naming
+// files are dropped: the target is the flags, not the file system.
+#include <sstream>
+#include <vector>
+
+#include "fuzz/fuzz_support.h"
+#include "tools/command.h"
+#include "workloads/models.h"
+#include "workloads/train.h"
+
+namespace orrery::cli {
+TrainOptions parse_train_options(const Args& a);  // tools/cmd_train.cpp
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  orrery_fuzz::on_text(data, size, [](const std::string& text) {
+    std::vector<std::string> args;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find('/') != std::string::npos || line.find(".json") != std::string::npos) return;
+      args.push_back(line);
+    }
+    orrery::cli::Args a(args, orrery::train_flags_with_value(), orrery::train_bool_flags());
+    orrery::TrainOptions o = orrery::cli::parse_train_options(a);
+    orrery::ModelSpec m = orrery::load_model(o.model);
+    orrery::SystemSpec s = orrery::load_system(o.system, o.nodes, o.sys_overrides);
+    orrery::validate_plan(m, o.plan, s);
+  });
+  return 0;
+}

@@ -1,0 +1,269 @@
+// Robustness at real sizes (issue 10): each reproducer of the issue as a regression test. Bad
+// flags and files end in ONE line naming the flag or the file and field (never a hang, a crash,
+// a library's raw message or a silent wrong answer); streamed trace reading; checked
+// picosecond arithmetic; byte-for-byte deterministic outputs.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim/engine.h"
+#include "sim/error.h"
+#include "sim/limits.h"
+#include "sim/units.h"
+#include "support/errors.h"
+#include "support/synthetic_bundle.h"
+#include "validation/nccl_tests_log.h"
+#include "workloads/json_io.h"
+#include "workloads/json_stream.h"
+#include "workloads/pytorch_trace.h"
+
+namespace orrery {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int rc = 0;
+  std::string out;  // stdout + stderr
+};
+
+// Runs the CLI with a wall-clock guard (timeout(1)): a hang is a failure, not a stuck suite.
+CliRun cli(const std::string& args) {
+  std::string cmd = "timeout 60 " + std::string(ORRERY_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  CliRun r;
+  char buf[4096];
+  while (p && fgets(buf, sizeof buf, p)) r.out += buf;
+  int st = p ? pclose(p) : -1;
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+// One line "orrery CMD: error: ..." that contains `names`, exit status 1.
+void expect_one_line_error(const CliRun& r, const std::string& cmd, const std::string& names) {
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("orrery " + cmd + ": error: ", 0), 0u) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find(names), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("json.exception"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("std::"), std::string::npos) << r.out;
+}
+
+std::string mlp() { return std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/mlp_fp32"; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---- one flag: hangs and unbounded memory ----
+
+TEST(Robustness, CollectiveZeroMinSizeIsAnErrorNotAHang) {
+  expect_one_line_error(cli("collective --system dgx-h100 -b 0 -e 8M --engine event"), "collective", "-b");
+}
+
+TEST(Robustness, CollectiveTinyStepFactorIsBounded) {
+  expect_one_line_error(cli("collective --system dgx-h100 -b 8 -e 8G -f 1.0000001 --engine event"), "collective", "-f");
+}
+
+TEST(Robustness, CollectiveHugeOrNonFiniteSizes) {
+  expect_one_line_error(cli("collective --system dgx-h100 -b 8 -e 1e30 --engine event"), "collective", "-e");
+  expect_one_line_error(cli("collective --system dgx-h100 -b 8 -e 8M -f inf --engine event"), "collective", "-f");
+}
+
+TEST(Robustness, TrainHugeGlobalBatchNamesTheFlag) {
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 8 --global-batch 2147483648 --engine event"),
+                        "train", "--global-batch");
+}
+
+TEST(Robustness, TrainHugeMicroBatchNamesTheFlag) {
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1099511627776 --engine event"),
+                        "train", "--micro-batch");
+}
+
+// ---- silent wrong answers from overflow ----
+
+TEST(Robustness, IntegerFlagsMustFitTheirDestination) {
+  // 4294967304 = 2^32 + 8 ran as 8 when a long was cast to int.
+  expect_one_line_error(cli("replay " + mlp() + " --scale-dp 4294967304"), "replay", "--scale-dp");
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 4294967304"), "train", "--tp");
+  expect_one_line_error(cli("topo dgx-h100 --nodes 4294967297"), "topo", "--nodes");
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 99999999999999999999"), "train", "--tp");
+}
+
+TEST(Robustness, KinetoInputDimsOverflowIsAnError) {
+  std::string dir = syn::temp_dir("dims_overflow");
+  syn::SynOp op;
+  op.name = "aten::mm";
+  op.n_inputs = 2;
+  op.shape = {std::int64_t{1} << 32, std::int64_t{1} << 32};  // 2^64 elements: wrapped to 0 before
+  op.kernels = {syn::SynKernel{}};
+  syn::write_synthetic_bundle(dir, {op});
+  fs::remove(dir + "/et.json");  // Kineto-only: the shapes come from "Input Dims"
+  std::string e = syn::error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("kineto.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("Input Dims"), std::string::npos) << e;
+}
+
+TEST(Robustness, HugeLayerCountIsAnErrorNotA111DayIteration) {
+  std::string dir = syn::temp_dir("layers");
+  write_text_file(dir + "/big.json",
+                  R"({"name": "big", "layers": 1000000000, "hidden": 1024, "heads": 16, "ffn": 4096, "vocab": 32000, "seq": 2048})");
+  CliRun r = cli("train --model " + dir + "/big.json --system dgx-h100 --tp 8 --engine event");
+  expect_one_line_error(r, "train", "layers");
+}
+
+TEST(Robustness, QuantityInfiniteAfterItsUnitIsAnError) {
+  EXPECT_THROW(parse_quantity("1e300 TB/s", Unit::Bandwidth, "hbm_bandwidth"), Error);
+  std::string e = syn::error_of([] { parse_quantity("1e300 TB/s", Unit::Bandwidth, "hbm_bandwidth"); });
+  EXPECT_NE(e.find("hbm_bandwidth"), std::string::npos) << e;
+  EXPECT_THROW(parse_quantity("1e7 s", Unit::Time, "t"), Error);  // beyond the per-value time bound
+  EXPECT_DOUBLE_EQ(parse_quantity("3.35 TB/s", Unit::Bandwidth), 3.35e12);
+  expect_one_line_error(cli("replay " + mlp() + " --set hbm_bandwidth=1e300TB/s"), "replay", "hbm_bandwidth");
+}
+
+TEST(Robustness, PicosecondSumsAreChecked) {
+  EXPECT_EQ(add_ps(1, 2), 3);
+  EXPECT_THROW(add_ps(std::numeric_limits<Ps>::max() - 5, 10), Error);
+  EventCore core;
+  core.at(to_ps(8e6), [] {});
+  core.run();
+  EXPECT_THROW(core.at(add_ps(core.now(), to_ps(8e6)), [] {}), Error);  // 16e6 s is beyond the time base
+  EXPECT_THROW(core.at(-5, [] {}), Error);  // a wrapped (negative) time is an error, not "now"
+}
+
+// ---- one error path ----
+
+TEST(Robustness, ErrorInsideTheSystemCProcessIsOneOrreryError) {
+  auto core = make_engine("systemc");
+  core->at(to_ps(1e-6), [] { throw make_error("model", "field", "failed inside the SystemC process"); });
+  std::string e = syn::error_of([&] { core->run(); });
+  EXPECT_EQ(e, "model: field: failed inside the SystemC process");
+}
+
+TEST(Robustness, FluidCompletionBeyondTheTimeBaseInsideSystemC) {
+  // A completion at 1e9 s was computed by next_time() outside the guarded step: SystemC printed
+  // its own 3-line report. Now it is the one orrery error.
+  auto core = make_engine("systemc");
+  auto r = core->fluid().add_resource("link", 1.0);
+  core->at(1, [&] {
+    fluid::ActivitySpec a;
+    a.work = 1e9;
+    a.usage = {{r, 1.0}};
+    core->start(a, [] {});
+  });
+  std::string e = syn::error_of([&] { core->run(); });
+  EXPECT_NE(e.find("beyond the simulator's range"), std::string::npos) << e;
+}
+
+TEST(Robustness, WronglyTypedMeasuredJsonNamesFileAndField) {
+  std::string dir = syn::temp_dir("measured_types");
+  syn::write_synthetic_bundle(dir, {syn::two_ms_of_work()}, 2.0);
+  write_text_file(dir + "/measured.json", R"({"step_cuda_events": {"median_ms": "2.0"}})");
+  std::string e = syn::error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("measured.json: step_cuda_events.median_ms"), std::string::npos) << e;
+  write_text_file(dir + "/measured.json", R"({"step_cuda_events": {"median_ms": 2.0}, "max_mem_allocated": [1]})");
+  e = syn::error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("measured.json: max_mem_allocated"), std::string::npos) << e;
+  expect_one_line_error(cli("replay " + dir), "replay", "max_mem_allocated");
+}
+
+TEST(Robustness, FilesystemErrorsNameThePath) {
+  std::string longname(5000, 'a');  // ENAMETOOLONG: status() threw a raw filesystem_error
+  CliRun r = cli("replay " + longname);
+  expect_one_line_error(r, "replay", "aaaa");
+  EXPECT_EQ(r.out.find("filesystem error"), std::string::npos) << r.out;
+  r = cli("train --model " + longname + " --system dgx-h100");
+  expect_one_line_error(r, "train", "aaaa");
+}
+
+// ---- found by fuzzing (bench/fuzz.sh) ----
+
+TEST(Robustness, NcclTestsRootColumnNotANumber) {
+  // fuzz nccl_log: a root column "N/A" became NaN and was cast to int (undefined behaviour).
+  std::string log =
+      "#  Rank  0 Group  0 Pid   4242 on   gpu-node device  0 [0x18] NVIDIA H100 80GB HBM3\n"
+      "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n"
+      "        1024           256     float     sum     N/A     10.0    0.10    0.18      0     10.0    0.10    0.18      0\n";
+  std::string e = syn::error_of([&] { parse_nccl_tests_text(log, "f.log"); });
+  EXPECT_NE(e.find("f.log: line 3: bad root column 'N/A'"), std::string::npos) << e;
+}
+
+// ---- streamed reading ----
+
+TEST(Robustness, StreamedJsonHandsOutElementsAndKeepsTheRest) {
+  std::string dir = syn::temp_dir("stream");
+  write_text_file(dir + "/t.json",
+                  R"({"a": 1, "traceEvents": [{"x": 1, "drop": [1,2]}, 2, [3], {"x": {"drop": 5, "y": 6}}], "z": {"drop": 1, "w": 2}})");
+  std::vector<std::string> seen;
+  nlohmann::json rest = stream_json_file(dir + "/t.json", "traceEvents", {"drop"},
+                                         [&](nlohmann::json&& e, size_t i) { seen.push_back(std::to_string(i) + e.dump()); });
+  EXPECT_EQ(seen, (std::vector<std::string>{R"(0{"x":1})", "12", "2[3]", R"(3{"x":{"y":6}})"}));
+  EXPECT_EQ(rest.dump(), R"({"a":1,"traceEvents":[],"z":{"w":2}})");
+  // Without streaming: the same document, skipped keys dropped at every depth.
+  EXPECT_EQ(read_json_file(dir + "/t.json", {"drop"}).dump(),
+            R"({"a":1,"traceEvents":[{"x":1},2,[3],{"x":{"y":6}}],"z":{"w":2}})");
+  write_text_file(dir + "/bad.json", R"({"traceEvents": [{"x": 1}, )");
+  std::string e = syn::error_of([&] { stream_json_file(dir + "/bad.json", "traceEvents", {}, [](nlohmann::json&&, size_t) {}); });
+  EXPECT_NE(e.find("bad.json: invalid JSON (parse error"), std::string::npos) << e;
+}
+
+TEST(Robustness, ManyKernelTraceLoadsEveryKernel) {
+  // Every kernel of a Kineto-only trace of 3000 ops arrives (the reader keeps no DOM per event).
+  std::string dir = syn::temp_dir("many");
+  std::vector<syn::SynOp> ops(3000);
+  for (auto& o : ops) o.kernels = {syn::SynKernel{}};
+  syn::write_synthetic_bundle(dir, ops);
+  fs::remove(dir + "/et.json");
+  CapturedStep st = load_bundle(dir);
+  EXPECT_EQ(st.device.size(), 3000u);
+  EXPECT_EQ(st.device.back().grid, 1024);
+  EXPECT_EQ(st.device.back().stream, 7);
+}
+
+// ---- determinism ----
+
+void expect_same_files(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string x = slurp(a[i]), y = slurp(b[i]);
+    EXPECT_FALSE(x.empty()) << a[i];
+    EXPECT_TRUE(x == y) << a[i] << " and " << b[i] << " differ";
+  }
+}
+
+std::vector<std::string> outputs(const std::string& dir, const std::vector<std::string>& names) {
+  std::vector<std::string> v;
+  for (auto& n : names) v.push_back(dir + "/" + n);
+  return v;
+}
+
+TEST(Robustness, ReplayTrainCollectiveOutputsAreByteForByteDeterministic) {
+  std::string root = syn::temp_dir("determinism");
+  const std::vector<std::string> files = {"r.json", "r.config.json", "r.csv", "t.json"};
+  // Both runs write to the same paths (the resolved configuration records the command line),
+  // then each run's files are moved aside.
+  for (const std::string run : {"1", "2"}) {
+    std::string d = root + "/out";
+    for (const char* sub : {"replay", "train", "coll"}) fs::create_directories(d + "/" + sub);
+    ASSERT_EQ(cli("replay " + mlp() + " --json " + d + "/replay/r.json --csv " + d + "/replay/r.csv --timeline " +
+                  d + "/replay/t.json").rc, 0);
+    ASSERT_EQ(cli("train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1 --global-batch 16 --json " + d +
+                  "/train/r.json --csv " + d + "/train/r.csv --timeline " + d + "/train/t.json").rc, 0);
+    ASSERT_EQ(cli("collective --op all_reduce --system dgx-h100 -b 8 -e 64M -f 8 --json " + d + "/coll/r.json --csv " + d +
+                  "/coll/r.csv").rc, 0);
+    fs::rename(d, root + "/" + run);
+  }
+  for (const std::string cmd : {"replay", "train"})
+    expect_same_files(outputs(root + "/1/" + cmd, files), outputs(root + "/2/" + cmd, files));
+  expect_same_files(outputs(root + "/1/coll", {"r.json", "r.config.json", "r.csv"}),
+                    outputs(root + "/2/coll", {"r.json", "r.config.json", "r.csv"}));
+}
+
+}  // namespace
+}  // namespace orrery
