@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hw_models/arch.h"
+#include "hw_models/mapping.h"
 #include "sim/data_files.h"
 #include "sim/error.h"
 
@@ -13,6 +15,7 @@ namespace orrery {
 Dtype parse_dtype(const std::string& s0) {
   std::string s = s0;
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "fp4" || s == "mxfp4" || s == "nvfp4" || s.find("float4") != std::string::npos) return Dtype::FP4;
   if (s.find("bfloat16") != std::string::npos || s == "bf16") return Dtype::BF16;
   if (s.find("float8") != std::string::npos || s == "fp8" || s.find("e4m3") != std::string::npos ||
       s.find("e5m2") != std::string::npos) return Dtype::FP8;
@@ -21,6 +24,7 @@ Dtype parse_dtype(const std::string& s0) {
   if (s.find("double") != std::string::npos || s == "fp64") return Dtype::FP64;
   if (s.find("float") != std::string::npos || s == "fp32" || s == "float32") return Dtype::FP32;
   if (s.find("long") != std::string::npos || s == "int64" || s == "i64") return Dtype::I64;
+  if (s == "int8" || s == "i8") return Dtype::I8;
   if (s.find("int") != std::string::npos) return Dtype::I32;
   if (s.find("bool") != std::string::npos) return Dtype::BOOL;
   if (s.find("byte") != std::string::npos || s.find("char") != std::string::npos) return Dtype::I8;
@@ -32,6 +36,7 @@ const char* dtype_name(Dtype d) {
     case Dtype::BF16: return "bf16";
     case Dtype::FP16: return "fp16";
     case Dtype::FP8: return "fp8";
+    case Dtype::FP4: return "fp4";
     case Dtype::TF32: return "tf32";
     case Dtype::FP32: return "fp32";
     case Dtype::FP64: return "fp64";
@@ -47,7 +52,7 @@ const char* dtype_name(Dtype d) {
 int dtype_bytes(Dtype d) {
   switch (d) {
     case Dtype::BF16: case Dtype::FP16: return 2;
-    case Dtype::FP8: case Dtype::I8: case Dtype::BOOL: return 1;
+    case Dtype::FP8: case Dtype::FP4: case Dtype::I8: case Dtype::BOOL: return 1;
     case Dtype::TF32: case Dtype::FP32: case Dtype::I32: return 4;
     case Dtype::FP64: case Dtype::I64: return 8;
     case Dtype::UNKNOWN: return 4;
@@ -124,6 +129,9 @@ const ParamSet& accelerator_params() {
           {"clock_duty_slowdown", Unit::Ratio, "0", "slowdown of compute-bound kernels per unit of GPU duty-cycle increase (power-limited SM clock); corrects kernel times captured at low duty cycle", false},
           {"power_tdp", Unit::Power, "700 W", "board power at full load", true},
           {"power_idle", Unit::Power, "90 W", "board power when idle", false},
+          {"first_principles", Unit::Count, "0",
+           "1: cost kernels from the preset's \"arch\" description (hw_models/mapping.h, --hw-model first-principles) "
+           "instead of the calibrated curves", false},
       });
   static bool reg = (register_param_set(&set), true);
   (void)reg;
@@ -146,6 +154,10 @@ double Accelerator::peak_flops(Dtype d) const {
 }
 
 double Accelerator::gemm_efficiency(Dtype d, double flops) const {
+  if (mapper) {  // the square GEMM of that many FLOPs
+    double n = std::cbrt(std::max(flops, 2.0) / 2.0);
+    return std::min(1.0, flops / mapper->gemm(n, n, n, d).time_s / peak_flops(d));
+  }
   auto it = gemm_eff.find(dtype_name(d));
   if (it == gemm_eff.end()) {
     // fp16 behaves as bf16; fp8 and tf32 fall back to the bf16 curve's shape.
@@ -156,6 +168,7 @@ double Accelerator::gemm_efficiency(Dtype d, double flops) const {
 }
 
 double Accelerator::memory_efficiency(double bytes) const {
+  if (mapper) return bytes > 0 ? bytes / mapper->memory(bytes).time_s / hbm_bandwidth() : 1.0;
   if (memory_eff.empty()) return 0.8;
   double cap = 0;
   double l2 = params.has("l2_size") ? params.get("l2_size") : 0;
@@ -166,10 +179,12 @@ double Accelerator::memory_efficiency(double bytes) const {
 }
 
 double Accelerator::memory_time(double bytes) const {
+  if (mapper) return mapper->memory(bytes).time_s;
   return std::max(p("min_kernel_time"), bytes / (hbm_bandwidth() * memory_efficiency(bytes)));
 }
 
 double Accelerator::gemm_time(double m, double n, double k, Dtype d, double batch) const {
+  if (mapper) return mapper->gemm(std::max(m, 1.0), std::max(n, 1.0), std::max(k, 1.0), d, std::max(batch, 1.0)).time_s;
   double flops = 2.0 * m * n * k * batch;
   double bytes = dtype_bytes(d) * batch * (m * k + k * n + m * n);
   double tc = flops / (peak_flops(d) * gemm_efficiency(d, flops));
@@ -178,6 +193,7 @@ double Accelerator::gemm_time(double m, double n, double k, Dtype d, double batc
 }
 
 double Accelerator::attention_time(double flops, double bytes, Dtype d) const {
+  if (mapper) return mapper->attention_work(flops, bytes, d).time_s;
   double eff = attention_eff.empty() ? 0.5 : attention_eff.at(flops);
   double tc = flops / (peak_flops(d == Dtype::FP32 ? Dtype::TF32 : d) * eff);
   double tm = bytes / (hbm_bandwidth() * memory_efficiency(bytes));
@@ -185,6 +201,7 @@ double Accelerator::attention_time(double flops, double bytes, Dtype d) const {
 }
 
 double Accelerator::kernel_time(double flops, double bytes, Dtype d, bool matrix) const {
+  if (mapper && !matrix) return mapper->memory(bytes, flops).time_s;
   double tc = 0;
   if (flops > 0)
     tc = matrix ? flops / (peak_flops(d) * gemm_efficiency(d, flops))
@@ -206,6 +223,7 @@ nlohmann::json Accelerator::to_json() const {
   for (auto& [k, v] : host_dispatch) h[k] = format_time(v, 6);
   j["host"] = {{"dispatch", h}};
   j["calibration"] = calibration;
+  if (!arch_json.is_null()) j["arch"] = arch_json;
   return j;
 }
 
@@ -213,20 +231,54 @@ std::string presets_dir() { return data_dir("ORRERY_PRESETS", "hw_models/presets
 
 std::vector<std::string> list_presets() { return json_stems(presets_dir()); }
 
+namespace {
+// Parses the "arch" section; with first_principles=1 the mapper costs every kernel and the
+// calibrated, measurement-derived params give way to the description's (kernel floor = dispatch +
+// one memory round trip, no back-to-back gap beyond it, no fitted elementwise-family factors).
+void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& path,
+                 const std::vector<std::string>& overrides) {
+  bool fp = a.params.get("first_principles") > 0;
+  if (arch.is_null()) {
+    if (fp) throw make_error(path, "arch", "first_principles=1 needs the preset's \"arch\" description");
+    throw make_error("--set", overrides.front(), "the preset has no \"arch\" description");
+  }
+  Arch ar = parse_arch(arch, path + ": arch", a.params, overrides);
+  a.arch_json = ar.to_json();
+  if (!fp && !overrides.empty())  // a key nothing reads is an error
+    throw make_error("--set", overrides.front().substr(0, overrides.front().find('=')),
+                     "an architecture parameter: it applies with --hw-model first-principles only");
+  if (!fp) return;
+  a.params.set("min_kernel_time", ar.p("dispatch_latency") + ar.p("hbm_latency"));
+  a.params.set("kernel_gap", 0);
+  a.params.set("unrolled_elementwise_efficiency", 1);
+  a.params.set("strided_elementwise_efficiency", 1);
+  a.params.set("clock_duty_slowdown", 0);
+  a.params.set("peak_fp32", ar.vector_peak(ar.p("clock_boost")));
+  a.params.set("vector_efficiency", 1);
+  a.mapper = std::make_shared<const KernelMapper>(std::move(ar));
+}
+}  // namespace
+
 Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
   std::string path = find_data_file(name_or_path, presets_dir(), "--hw", "unknown hardware preset", "known");
   nlohmann::json j = parse_json_path(path);
-  static const std::vector<std::string> known_keys = {"name", "description", "params", "efficiency", "host", "calibration"};
+  static const std::vector<std::string> known_keys = {"name", "description", "params", "efficiency", "host", "calibration", "arch"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(known_keys.begin(), known_keys.end(), it.key()) == known_keys.end())
-      throw make_error(path, it.key(), "unknown key (known: name, description, params, efficiency, host, calibration)");
+      throw make_error(path, it.key(), "unknown key (known: name, description, params, efficiency, host, calibration, arch)");
   Accelerator a;
   a.source_path = path;
   a.name = j.value("name", fs::path(path).stem().string());
   a.description = j.value("description", "");
   a.params = accelerator_params().resolve(j.value("params", nlohmann::json::object()), path + ": params");
-  for (auto& o : overrides) a.params.apply_override(accelerator_params(), o);
+  std::vector<std::string> arch_overrides;
+  for (auto& o : overrides) {
+    if (arch_params().find(o.substr(0, o.find('='))) && !accelerator_params().find(o.substr(0, o.find('='))))
+      arch_overrides.push_back(o);
+    else
+      a.params.apply_override(accelerator_params(), o);
+  }
   for (auto& d : accelerator_params().decls())
     if (d.positive && !(a.params.get(d.name) > 0))
       throw make_error(path, d.name, "must be greater than zero");
@@ -256,6 +308,8 @@ Accelerator load_accelerator(const std::string& name_or_path, const std::vector<
     }
   }
   a.calibration = j.value("calibration", nlohmann::json::object());
+  if (j.contains("arch") || !arch_overrides.empty() || a.params.get("first_principles") > 0)
+    attach_arch(a, j.value("arch", nlohmann::json()), path, arch_overrides);
   return a;
 }
 

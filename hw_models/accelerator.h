@@ -3,6 +3,7 @@
 // achieved-efficiency curves calibrated from device-side microbenchmarks. Kernel-free cost model:
 // plain functions tests call directly. Loaded from hw_models/presets/<name>.json.
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,10 +14,10 @@
 
 namespace orrery {
 
-enum class Dtype { BF16, FP16, FP8, TF32, FP32, FP64, I64, I32, I8, BOOL, UNKNOWN };
-Dtype parse_dtype(const std::string& s);  // "bf16", "float", "c10::BFloat16", "Tensor(c10::BFloat16)"...
+enum class Dtype { BF16, FP16, FP8, FP4, TF32, FP32, FP64, I64, I32, I8, BOOL, UNKNOWN };
+Dtype parse_dtype(const std::string& s);  // "bf16", "float", "c10::BFloat16", "Tensor(c10::BFloat16)", "fp4"...
 const char* dtype_name(Dtype d);
-int dtype_bytes(Dtype d);
+int dtype_bytes(Dtype d);  // fp4 (half a byte) reports 1; hw_models/mapping.h uses exact sizes
 
 // Piecewise-linear curve in log10(x): efficiency (0..1] as a function of size (FLOPs or bytes).
 struct Curve {
@@ -29,6 +30,9 @@ struct Curve {
 
 const ParamSet& accelerator_params();
 
+class KernelMapper;  // hw_models/mapping.h
+struct Arch;         // hw_models/arch.h
+
 struct Accelerator {
   std::string name;
   std::string description;
@@ -39,6 +43,10 @@ struct Accelerator {
   Curve attention_eff;          // x = FLOPs of a fused attention kernel, y = fraction of bf16 peak
   std::map<std::string, double> host_dispatch;  // "aten::mm/bf16" -> seconds per call (no profiler)
   nlohmann::json calibration;   // where the curves came from
+  // first_principles=1 (--hw-model first-principles): every kernel is costed by mapping it onto the
+  // preset's "arch" description (hw_models/mapping.h) instead of the calibrated curves.
+  std::shared_ptr<const KernelMapper> mapper;
+  nlohmann::json arch_json;     // the "arch" section as loaded (values with sources)
 
   double p(const std::string& name) const { return params.get(name); }
   double peak_flops(Dtype d) const;

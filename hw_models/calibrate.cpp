@@ -500,6 +500,8 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
   if (!c.launch_params_s.empty()) cal["launch"] = c.launch_observed;
   if (!opt.note.empty()) cal["note"] = opt.note;
   out["calibration"] = cal;
+  // The architecture description (first-principles mode) is datasheet input, not calibrated: kept.
+  if (base_raw.contains("arch")) out["arch"] = base_raw["arch"];
   return out;
 }
 

@@ -21,6 +21,7 @@ const char* unit_name(Unit u) {
     case Unit::Count: return "";
     case Unit::Power: return "W";
     case Unit::Energy: return "J";
+    case Unit::Frequency: return "Hz";
   }
   return "";
 }
@@ -104,6 +105,7 @@ double suffix_factor(const std::string& suf, Unit u) {
     case Unit::Count: return 0.0;
     case Unit::Power: return with_prefix("W", 1.0, false);
     case Unit::Energy: return with_prefix("J", 1.0, false);
+    case Unit::Frequency: return with_prefix("Hz", 1.0, false);
   }
   return 0.0;
 }
@@ -171,6 +173,7 @@ std::string format_quantity(double v, Unit u, int precision) {
     case Unit::Flops: return decimal("FLOP");
     case Unit::Power: return decimal("W");
     case Unit::Energy: return decimal("J");
+    case Unit::Frequency: return decimal("Hz");
     case Unit::Ratio:
     case Unit::Count: return fmt_num(v, precision);
   }

@@ -8,10 +8,10 @@
 
 namespace orrery {
 
-enum class Unit { Time, Bytes, Bandwidth, FlopRate, Flops, Ratio, Count, Power, Energy };
+enum class Unit { Time, Bytes, Bandwidth, FlopRate, Flops, Ratio, Count, Power, Energy, Frequency };
 
 const char* unit_name(Unit u);
-// Parses "400 GB/s", "1.2 us", "80 GiB", "989 TFLOP/s", "0.5", "700 W". Throws Error naming `field`.
+// Parses "400 GB/s", "1.2 us", "80 GiB", "989 TFLOP/s", "0.5", "700 W", "1.83 GHz". Throws Error naming `field`.
 double parse_quantity(const std::string& text, Unit u, const std::string& field = "");
 // Prints with a human unit: 1.2e-6 s -> "1.2 us", 4e11 B/s -> "400 GB/s".
 std::string format_quantity(double value, Unit u, int precision = 4);

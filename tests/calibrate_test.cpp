@@ -63,6 +63,7 @@ TEST(Calibrate, ReproducesTheBundledH100Preset) {
   EXPECT_EQ(got["params"], want["params"]);
   EXPECT_EQ(got["efficiency"], want["efficiency"]);
   EXPECT_EQ(got["host"], want["host"]);
+  EXPECT_EQ(got["arch"], want["arch"]);  // the architecture description is carried, not calibrated
   EXPECT_EQ(got["calibration"]["source"].size(), 2u);
   // gemm: device-side dtypes first (bf16, fp32), then legacy-only dtypes (tf32, fp16).
   std::vector<std::string> keys;

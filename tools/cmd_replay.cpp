@@ -5,6 +5,7 @@
 #include "sim/csv.h"
 #include "sim/error.h"
 #include "sim/units.h"
+#include "hw_models/arch.h"
 #include "tools/cluster_cli.h"
 #include "tools/command.h"
 #include "workloads/json_io.h"
@@ -74,10 +75,10 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision", "--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"}, {"--quiet", "--no-symmetry"});
+               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision", "--hw-model", "--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"}, {"--quiet", "--no-symmetry"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
-                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--gemm-precision fp8|bf16|fp16] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
+                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--gemm-precision fp8|bf16|fp16] [--hw-model calibrated|first-principles] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
                // A directory of Chakra traces (*.et, one per rank) runs through the Chakra runner.
                {
                  namespace fs = std::filesystem;
@@ -102,6 +103,7 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                o.mode = parse_replay_mode(a.get("--mode", "measured"));
                o.source_hw = a.get("--source-hw", "h100");
                o.overrides = a.all("--set");
+               apply_hw_model(a.get("--hw-model"), o.overrides);
                o.engine = a.get("--engine", "systemc");
                o.timeline_path = a.get("--timeline");
                o.system = a.get("--system", "dgx-h100");

@@ -5,6 +5,7 @@
 #include "sim/csv.h"
 #include "sim/error.h"
 #include "hw_models/accelerator.h"
+#include "hw_models/arch.h"
 #include "tools/cluster_cli.h"
 #include "tools/command.h"
 #include "topology/topology.h"
@@ -52,6 +53,7 @@ TrainOptions parse_train_options(const Args& a) {
   o.timeline_path = a.get("--timeline");
   o.check_memory = !a.has("--no-memory-check");
   o.hw_overrides = a.all("--set");
+  apply_hw_model(a.get("--hw-model"), o.hw_overrides);
   o.sys_overrides = a.all("--sys-set");
   return o;
 }

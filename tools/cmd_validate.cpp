@@ -15,6 +15,7 @@
 #include <map>
 
 #include "hw_models/accelerator.h"
+#include "hw_models/arch.h"
 #include "sim/csv.h"
 #include "sim/engine.h"
 #include "sim/error.h"
@@ -250,7 +251,7 @@ int run_kernel_transfer(const Args& a) {
 int run(const std::vector<std::string>& args) {
   Args a(args,
          {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--csv", "--set", "--engine", "--nccl-tests",
-          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set", "--published"},
+          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set", "--published", "--hw-model"},
          {"--help", "--quiet", "--kernel-transfer"});
   if (a.has("--help")) {
     std::printf("%s", kUsage);
@@ -319,6 +320,7 @@ int run(const std::vector<std::string>& args) {
       opt.source_hw = a.get("--source-hw", "h100");
       opt.mode = mode;
       opt.overrides = a.all("--set");
+      apply_hw_model(a.get("--hw-model"), opt.overrides);
       opt.engine = engine;
       ReplayResult r;
       try {
@@ -423,7 +425,9 @@ int run(const std::vector<std::string>& args) {
   }
 
   for (auto& file : published) {
-    auto rows = validate_published_training(file);
+    std::vector<std::string> hw_sets;
+    apply_hw_model(a.get("--hw-model"), hw_sets);
+    auto rows = validate_published_training(file, hw_sets);
     std::printf("\npublished training iterations (%s): orrery train on the matching system\n", file.c_str());
     std::printf("%-10s %-8s %5s  %-48s %12s %12s %9s %13s\n", "model", "system", "GPUs", "plan", "predicted s",
                 "published s", "error", "MFU pred/pub");

@@ -60,7 +60,8 @@ const std::map<std::string, ParamSet>& param_sets() {
                                     cnt("rail_optimized", "1", "1: leaf switches group one rail (NIC i of every server); 0: a server's NICs share leaves", false)}));
     m.emplace("torus", ParamSet("topology.torus", "2D/3D torus with wrap-around (TPU-style); \"dims\": [x, y, z]",
                                 {bw("link_bandwidth", "100 GB/s", "per neighbour link, per direction"),
-                                 lat("link_latency", "1 us", "per link")}));
+                                 lat("link_latency", "1 us", "per link"),
+                                 cnt("wrap", "1", "1: wrap-around links (torus); 0: open edges (2D/3D mesh, wafer-style)", false)}));
     m.emplace("dragonfly", ParamSet("topology.dragonfly", "groups of all-to-all routers joined by global links",
                                     {cnt("groups", "9", "groups"),
                                      cnt("routers_per_group", "4", "routers per group (all-to-all inside)"),
@@ -288,6 +289,7 @@ void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, 
     t.gpus.push_back(t.add_vertex(VertexProps{nm, Kind::GPU, r, 0, r}));
   }
   double b = p.get("link_bandwidth"), l = p.get("link_latency");
+  tor->wrap = p.get("wrap") > 0;
   long stride = 1;
   for (size_t d = 0; d < tor->dims.size(); ++d) {
     int k = tor->dims[d];
@@ -295,6 +297,7 @@ void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, 
       int c = static_cast<int>((r / stride) % k);
       if (k < 2) continue;
       if (k == 2 && c == 1) continue;  // one cable between the two
+      if (c == k - 1 && !tor->wrap) continue;  // mesh: open edge
       long nb = r + ((c + 1) % k - c) * stride;
       t.add_cable(t.gpus[static_cast<size_t>(r)], t.gpus[static_cast<size_t>(nb)], b, l, "ici");
     }

@@ -146,6 +146,10 @@ Route Topology::route_torus(int src, int dst, std::uint64_t h) const {
     int back = k - fwd;
     int dir = fwd < back ? 1 : fwd > back ? -1 : ((mix_hash(h, d) & 1) ? 1 : -1);
     int steps = std::min(fwd, back);
+    if (!torus->wrap) {  // mesh: straight along the dimension
+      dir = to[d] > cur[d] ? 1 : -1;
+      steps = std::abs(to[d] - cur[d]);
+    }
     for (int s = 0; s < steps; ++s) {
       int a = gpus[static_cast<size_t>(rank_of(cur))];
       cur[d] = ((cur[d] + dir) % k + k) % k;

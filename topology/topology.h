@@ -140,6 +140,7 @@ class Topology {
   std::shared_ptr<FatTree> fat;
   struct Torus {
     std::vector<int> dims;
+    bool wrap = true;  // false: a mesh (no wrap-around links)
   };
   std::shared_ptr<Torus> torus;
 

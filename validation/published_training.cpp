@@ -22,7 +22,7 @@ double num(const nlohmann::json& row, const char* k, const std::string& where) {
 }
 }  // namespace
 
-std::vector<PublishedTrainingRow> validate_published_training(const std::string& path) {
+std::vector<PublishedTrainingRow> validate_published_training(const std::string& path, const std::vector<std::string>& hw_overrides) {
   nlohmann::json j = read_json_file(path);
   if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array())
     throw make_error(path, "rows", "missing: not a published-training file");
@@ -50,7 +50,7 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
     const int gpus = static_cast<int>(num(row, "gpus", where));
     if (gpus % 8) throw make_error(where, "gpus", std::to_string(gpus) + " is not a whole number of 8-GPU nodes");
     SystemSpec sys = load_system(system, gpus / 8);
-    Accelerator hw = load_accelerator(sys.gpu);
+    Accelerator hw = load_accelerator(sys.gpu, hw_overrides);
     auto comm = make_comm_model(sys, "auto");
     if (!row.contains("iteration_s") || !row["iteration_s"].is_object())
       throw make_error(where, "iteration_s", "missing: the published times per setting");

@@ -26,6 +26,8 @@ struct PublishedTrainingRow {
 // predicts every (row, setting) with unfused attention (what the published systems ran),
 // sequence parallelism with selective recompute, fp32 main gradients. Errors name the file, row
 // and field.
-std::vector<PublishedTrainingRow> validate_published_training(const std::string& path);
+// `hw_overrides` (--set, --hw-model) apply to the cluster's accelerator.
+std::vector<PublishedTrainingRow> validate_published_training(const std::string& path,
+                                                              const std::vector<std::string>& hw_overrides = {});
 
 }  // namespace orrery

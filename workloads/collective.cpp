@@ -47,7 +47,8 @@ Algo parse_algo(const std::string& s) {
   if (l == "pat") return Algo::PAT;
   if (l == "direct" || l == "alltoall") return Algo::Direct;
   if (l == "halvingdoubling" || l == "hd" || l == "rabenseifner") return Algo::HalvingDoubling;
-  throw make_error("--algo", s, "unknown algorithm (auto, ring, tree, nvls, nvls_tree, collnet, pat, direct, halving_doubling)");
+  if (l == "torus" || l == "mesh") return Algo::Torus;
+  throw make_error("--algo", s, "unknown algorithm (auto, ring, tree, nvls, nvls_tree, collnet, pat, direct, halving_doubling, torus)");
 }
 
 Proto parse_proto(const std::string& s) {
@@ -83,6 +84,7 @@ const char* algo_name(Algo a) {
     case Algo::PAT: return "PAT";
     case Algo::Direct: return "Direct";
     case Algo::HalvingDoubling: return "HalvingDoubling";
+    case Algo::Torus: return "Torus";
   }
   return "?";
 }
@@ -222,6 +224,8 @@ struct Group {
   double intra_bus = 0;  // per-GPU bandwidth the tuner allows inside a node (bytes/s)
   double nic_bw = 0;     // per-GPU NIC bandwidth (bytes/s)
   bool fat = false;      // fat tree present (multi-node NVSwitch cluster)
+  std::vector<int> tdims;  // the group is a whole torus/mesh with these dimensions (Torus algorithm)
+  bool twrap = true;       // false: mesh (open edges)
 };
 
 Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValues& T) {
@@ -288,8 +292,59 @@ Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValue
     }
     g.intra_bus = best;
     g.intra = (type == "nvlink" || type == "ici") ? Hw::NVL : type == "pcie" ? Hw::PCI : Hw::NET;
+    bool whole = t.torus && g.n == t.num_gpus();
+    for (int i = 0; whole && i < g.n; ++i) whole = g.ranks[static_cast<size_t>(i)] == i;
+    if (whole) {
+      for (int k : t.torus->dims)
+        if (k >= 2) g.tdims.push_back(k);
+      g.twrap = t.torus->wrap;
+    }
   }
   return g;
+}
+
+// Torus algorithm: the buffer is cut into one part per dimension, each part into two halves
+// (one per direction). Part j reduce-scatters along the dimensions in the order j, j+1, ...
+// (then all-gathers back in reverse), so in every phase each dimension carries exactly one part
+// in both directions: all 2D links of a rank are busy at once. Phase q of part j works on
+// dimension torus_dim(j, q) with the part's shard at that point.
+struct TorusPhase {
+  int dim = 0;          // index into Group::tdims
+  double bytes = 0;     // per rank, per direction, over the whole phase
+};
+std::vector<std::vector<TorusPhase>> torus_schedule(const Group& g, Op op, double S) {
+  const int D = static_cast<int>(g.tdims.size());
+  double N = 1;
+  for (int k : g.tdims) N *= k;
+  std::vector<std::vector<TorusPhase>> parts(static_cast<size_t>(D));
+  for (int j = 0; j < D; ++j) {
+    std::vector<int> order;
+    for (int q = 0; q < D; ++q) order.push_back((j + q) % D);
+    auto& v = parts[static_cast<size_t>(j)];
+    if (op != Op::AllGather) {  // reduce-scatter: the shard shrinks by k at each dimension
+      double sh = S / D / 2;
+      for (int d : order) {
+        double k = g.tdims[static_cast<size_t>(d)];
+        v.push_back({d, sh * (k - 1) / k});
+        sh /= k;
+      }
+    }
+    if (op != Op::ReduceScatter) {  // all-gather: the shard grows by k (after a reduce-scatter: in reverse)
+      if (op == Op::AllReduce) std::reverse(order.begin(), order.end());
+      double sh = S / D / 2 / N;
+      for (int d : order) {
+        double k = g.tdims[static_cast<size_t>(d)];
+        v.push_back({d, sh * (k - 1)});
+        sh *= k;
+      }
+    }
+  }
+  return parts;
+}
+// Per-rank bandwidth one direction of a dimension's ring gets: the link on a torus with k >= 3;
+// half of it on a mesh line or a 2-ring (both directions' rings share each link direction).
+double torus_dir_bw(const Group& g, int d) {
+  return g.intra_bus * ((g.twrap && g.tdims[static_cast<size_t>(d)] >= 3) ? 1.0 : 0.5);
 }
 
 int log2i(long v) {
@@ -479,6 +534,23 @@ Plan plan(const ParamValues& T, const Group& g, Op op, Algo a, Proto p, double S
       }
       break;
     }
+    case Algo::Torus: {
+      if (g.tdims.empty() || p != Proto::Simple) return out;
+      if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return out;
+      auto parts = torus_schedule(g, op, S);
+      lat = base;
+      for (size_t q = 0; q < parts[0].size(); ++q) {
+        double t = 0, l = 0;
+        for (auto& pt : parts) {
+          const TorusPhase& ph = pt[q];
+          t = std::max(t, ph.bytes / torus_dir_bw(g, ph.dim));
+          l = std::max(l, (g.tdims[static_cast<size_t>(ph.dim)] - 1) * intraLat);
+        }
+        bwt += t;
+        lat += l;
+      }
+      break;
+    }
     case Algo::Auto: return out;
   }
   if (n <= 1) {
@@ -495,6 +567,7 @@ std::vector<Algo> candidates(const Group& g, Op op, const ParamValues& T) {
   switch (op) {
     case Op::AllReduce: {
       std::vector<Algo> v{Algo::Tree, Algo::Ring};
+      if (!g.tdims.empty()) v.push_back(Algo::Torus);
       if (g.nvls && g.nodes == 1) v.push_back(Algo::NVLS);
       if (g.nvls && g.nodes > 1 && g.ppn > 1) v.push_back(Algo::NVLSTree);
       if (g.nodes > 1 && T.get("collnet") > 0) v.push_back(Algo::CollNet);
@@ -505,6 +578,7 @@ std::vector<Algo> candidates(const Group& g, Op op, const ParamValues& T) {
       std::vector<Algo> v{Algo::Ring};
       if (g.nvls && g.nodes == 1) v.push_back(Algo::NVLS);
       if (g.ppn == 1 && g.nodes > 1) v.push_back(Algo::PAT);
+      if (!g.tdims.empty()) v.push_back(Algo::Torus);
       return v;
     }
     case Op::Broadcast:
@@ -736,7 +810,9 @@ class Runner : public std::enable_shared_from_this<Runner> {
     for (auto& [r, b] : u.senders) per[r] += b;
     for (auto& [r, b] : per) {
       auto res = f_.network().gpu(r);
-      if (min_time > 0) u.c.extra.push_back({res.sm, channels_ * min_time * share});
+      // (a chip with fewer compute units than channels, e.g. a TPU's MXUs, lends all of them)
+      double ch = std::min<double>(channels_, f_.network().gpu_spec().sm_count);
+      if (min_time > 0) u.c.extra.push_back({res.sm, ch * min_time * share});
       u.c.extra.push_back({res.hbm, b * (reduce ? 3.0 : 2.0)});
     }
   }
@@ -944,8 +1020,44 @@ class Runner : public std::enable_shared_from_this<Runner> {
           });
         break;
       }
+      case Algo::Torus: build_torus(lat); break;
       case Algo::Auto: break;
     }
+  }
+
+  // Torus phases (torus_schedule): in each phase every part runs its dimension's rings in both
+  // directions; a ring step's legs go to the neighbour (on a mesh the closing leg crosses the line).
+  int torus_neighbour(int i, int d, int dir) const {
+    const auto& dims = t_.torus->dims;
+    int stride = 1, dd = -1;
+    for (size_t x = 0; x < dims.size(); ++x) {
+      if (dims[x] >= 2 && ++dd == d) {
+        int k = dims[x], c = (i / stride) % k;
+        return i + (((c + dir) % k + k) % k - c) * stride;
+      }
+      stride *= dims[x];
+    }
+    return i;
+  }
+  void build_torus(double lat) {
+    auto parts = torus_schedule(g_, spec_.op, spec_.bytes);
+    const bool reduce = spec_.op != Op::AllGather;
+    const double lat_share = lat / static_cast<double>(parts[0].size());
+    for (size_t q = 0; q < parts[0].size(); ++q)
+      phases_.push_back([=, this] {
+        std::vector<Unit> us;
+        for (auto& pt : parts) {
+          const TorusPhase ph = pt[q];
+          for (int dir : {1, -1}) {
+            Unit u;
+            for (int i = 0; i < g_.n; ++i) add(u, i, torus_neighbour(i, ph.dim, dir), ph.bytes);
+            u.steps = g_.tdims[static_cast<size_t>(ph.dim)] - 1;
+            finish_unit(u, ph.bytes / torus_dir_bw(g_, ph.dim), lat_share, reduce, 0.5 / parts.size());
+            us.push_back(std::move(u));
+          }
+        }
+        return us;
+      });
   }
 
   // Detailed ring step: one flow per leg, each with its own cap.

@@ -38,7 +38,8 @@ using topo::load_system;
 using topo::System;
 
 enum class Op { AllReduce, AllGather, ReduceScatter, AllToAll, Broadcast, Reduce, SendRecv };
-enum class Algo { Auto, Ring, Tree, NVLS, NVLSTree, CollNet, PAT, Direct, HalvingDoubling };
+// Torus: multi-dimensional bidirectional rings on a torus/mesh (every dimension, both directions).
+enum class Algo { Auto, Ring, Tree, NVLS, NVLSTree, CollNet, PAT, Direct, HalvingDoubling, Torus };
 enum class Proto { Auto, LL, LL128, Simple };
 
 Op parse_op(const std::string& s);  // "all_reduce", "allreduce", "all_gather", ... ; Error otherwise

@@ -1,0 +1,302 @@
+// Owns the first-principles kernel mapping (see mapping.h): tile search, wave quantisation,
+// traffic through L2 and HBM, fill/epilogue/split-K overheads, attention blocks, memory kernels.
+#include "hw_models/mapping.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "sim/error.h"
+#include "sim/units.h"
+
+namespace orrery {
+
+double element_bytes(Dtype d) {
+  if (d == Dtype::FP4) return 0.5;
+  return dtype_bytes(d);
+}
+
+nlohmann::json KernelEstimate::to_json() const {
+  return {{"kind", kind},
+          {"engine", engine},
+          {"time_us", time_s * 1e6},
+          {"bound", bound},
+          {"fraction_of_peak", fraction_of_peak},
+          {"flops", flops},
+          {"hbm_bytes", hbm_bytes},
+          {"l2_bytes", l2_bytes},
+          {"peak_flops", peak_flops},
+          {"components_us", {{"compute", compute_s * 1e6}, {"l2", l2_s * 1e6}, {"hbm", hbm_s * 1e6}, {"overhead", overhead_s * 1e6}}},
+          {"tile", {{"m", tile.m}, {"n", tile.n}, {"k", tile.k}, {"stages", tile.stages}, {"split_k", tile.split_k}}},
+          {"tiles", tiles},
+          {"waves", waves},
+          {"wave_efficiency", wave_efficiency}};
+}
+
+namespace {
+
+// Engine of a dtype: the matrix engine when the chip has one for it, else the FP32 vector units
+// (fp32 GEMMs without TF32, int32, ...). 16/8/4-bit dtypes without an engine are an Error.
+struct Engine {
+  bool matrix = false;
+  double macs_per_clock = 0;
+  int gm = 1, gn = 1, tk = 32;
+  double acc_bytes = 4, out_bytes = 4;
+  std::string name;
+};
+
+Engine engine_for(const Arch& a, Dtype d) {
+  Engine e;
+  double eb = element_bytes(d);
+  double mma = a.mma_per_clock(d);
+  bool needs_engine = d == Dtype::BF16 || d == Dtype::FP16 || d == Dtype::FP8 || d == Dtype::FP4 || d == Dtype::I8 ||
+                      d == Dtype::TF32;
+  if (mma > 0) {
+    e.matrix = true;
+    e.macs_per_clock = mma;
+    e.gm = static_cast<int>(a.p("mma_m"));
+    e.gn = static_cast<int>(a.p("mma_n"));
+    e.tk = static_cast<int>(std::max(a.p("mma_k") * 2.0 / eb, 128.0 / eb));
+    e.acc_bytes = d == Dtype::FP64 ? 8 : 4;
+    e.out_bytes = (d == Dtype::FP8 || d == Dtype::FP4) ? 2 : (d == Dtype::I8 ? 4 : eb);
+    e.name = std::string("matrix ") + dtype_name(d);
+    return e;
+  }
+  if (needs_engine) a.require_dtype(d);
+  e.macs_per_clock = a.p("vector_fma_per_clock") * (d == Dtype::FP64 ? 0.5 : 1.0);
+  e.tk = static_cast<int>(std::max(8.0, 128.0 / std::max(eb, 1.0)));
+  e.acc_bytes = std::max(4.0, eb);
+  e.out_bytes = std::max(1.0, eb);
+  e.name = std::string("vector ") + (d == Dtype::UNKNOWN ? "fp32" : dtype_name(d));
+  return e;
+}
+
+std::vector<int> tile_sizes(int g) {
+  std::vector<int> v;
+  for (int s : {16, 32, 64, 128, 256})
+    if (s >= g && s % g == 0) v.push_back(s);
+  if (v.empty()) v.push_back(g);
+  return v;
+}
+
+double cdiv(double a, double b) { return std::ceil(a / b - 1e-9); }
+
+}  // namespace
+
+bool KernelMapper::evaluate(const Problem& p, Dtype d, Tile t, KernelEstimate& e, std::string* why) const {
+  const Arch& a = a_;
+  Engine en = engine_for(a, d);
+  double eb = element_bytes(d);
+  // Accumulator tile in registers (at most half the register file: the rest holds fragments and addresses).
+  double acc = double(t.m) * t.n * en.acc_bytes;
+  if (acc > 0.5 * a.p("registers_per_unit")) {
+    if (why) *why = "registers_per_unit: the " + std::to_string(t.m) + "x" + std::to_string(t.n) + " accumulator needs " +
+                    format_bytes(acc) + ", more than half the register file";
+    return false;
+  }
+  double stage = (double(t.m) + t.n) * t.k * eb;
+  int stages = static_cast<int>(std::min(8.0, std::floor(a.p("smem_per_unit") / stage)));
+  if (stages < 2) {
+    if (why) *why = "smem_per_unit: tile " + std::to_string(t.m) + "x" + std::to_string(t.n) + "x" + std::to_string(t.k) +
+                    " needs " + format_bytes(2 * stage) + " for two operand stages, the unit has " +
+                    format_bytes(a.p("smem_per_unit"));
+    return false;
+  }
+  t.stages = stages;
+  const double clk = clock_matrix();
+  const double units = a.units;
+  // Operand feed: each k step reads (tm + tn) elements from shared memory for tm x tn MACs.
+  double feed = a.p("smem_bytes_per_clock") * double(t.m) * t.n / ((double(t.m) + t.n) * eb);
+  double rate = std::min(en.macs_per_clock, feed);
+  double tiles_m = cdiv(p.m, t.m), tiles_n = cdiv(p.n, t.n), ks = cdiv(p.k, t.split_k), iters = cdiv(ks, t.k);
+  double tiles = p.batch * tiles_m * tiles_n * t.split_k;
+  double waves = cdiv(tiles, units);
+  // Operand stages in flight must cover the load latency (Little's law), else the MMAs wait.
+  double iter_s = std::max(double(t.m) * t.n * t.k / rate / clk, a.p("hbm_latency") / (stages - 1));
+  double fill_s = a.p("hbm_latency") + iter_s;                  // first stage arrives before the first MMA
+  double epi_s = double(t.m) * t.n * en.out_bytes / a.p("smem_bytes_per_clock") / clk;  // registers -> smem -> global
+  e.compute_s = waves * (fill_s + iters * iter_s + epi_s);
+  // L2 traffic: A is read once per column of tiles, B once per row; outputs; split-K partials.
+  double partial = t.split_k > 1 ? 2.0 * t.split_k * p.batch * p.m * p.n * 4 : 0.0;
+  e.l2_bytes = p.batch * (p.m * p.k * eb * tiles_n + p.k * p.n * eb * tiles_m) / a.p("l2_multicast") + p.c_bytes + partial;
+  e.l2_s = e.l2_bytes / a.onchip_bandwidth();
+  // HBM traffic: compulsory when the operands stay in L2; else each wave's block of concurrent
+  // tiles (about square after rasterisation) loads its rows of A and columns of B.
+  double ops = p.a_bytes + p.b_bytes;
+  if (ops > 0.5 * a.l2_size) {
+    double w = std::min(tiles, units);
+    double wm = std::min(tiles_m, std::ceil(std::sqrt(w))), wn = std::min(tiles_n, cdiv(w, wm));
+    // (implicit GEMM: A's panels overlap in the input; the unique part is a_bytes / (m k))
+    double a_unique = std::min(1.0, p.a_bytes / (p.batch * p.m * p.k * eb));
+    double per_wave = (wm * t.m * a_unique + wn * t.n) * ks * eb;
+    double l2_ops = e.l2_bytes - p.c_bytes - partial;
+    ops = std::clamp(tiles / std::max(1.0, wm * wn) * per_wave, ops, std::max(ops, l2_ops));
+  }
+  e.hbm_bytes = ops + p.c_bytes;
+  e.hbm_s = e.hbm_bytes / hbm_rate();
+  double fixup = partial > 0 ? (partial + p.batch * p.m * p.n * en.out_bytes) / a.onchip_bandwidth() : 0.0;
+  e.overhead_s = a.p("dispatch_latency") + fixup;
+  e.time_s = e.overhead_s + std::max({e.compute_s, e.l2_s, e.hbm_s});
+  e.tile = t;
+  e.tiles = tiles;
+  e.waves = waves;
+  e.wave_efficiency = tiles / (waves * units);
+  e.engine = en.name;
+  e.peak_flops = 2.0 * en.macs_per_clock * units * a.p("clock_boost");
+  return true;
+}
+
+void KernelMapper::finish(KernelEstimate& e) const {
+  double body = std::max({e.compute_s, e.l2_s, e.hbm_s});
+  if (e.overhead_s >= body) e.bound = "latency";
+  else if (body == e.compute_s) e.bound = "compute";
+  else if (body == e.hbm_s) e.bound = "memory";
+  else e.bound = "l2";
+  if (e.time_s <= 0) return;
+  if (e.bound == "memory" || e.flops <= 0) e.fraction_of_peak = e.hbm_bytes / e.time_s / a_.hbm_bandwidth;
+  else e.fraction_of_peak = e.peak_flops > 0 ? e.flops / e.time_s / e.peak_flops : 0;
+}
+
+KernelEstimate KernelMapper::map_gemm(const Problem& p, Dtype d, const Tile* forced) const {
+  if (!(p.m >= 1 && p.n >= 1 && p.k >= 1 && p.batch >= 1) || !std::isfinite(p.m * p.n * p.k * p.batch))
+    throw make_error("gemm", "shape", "M, N, K and batch must be at least 1");
+  Engine en = engine_for(a_, d);
+  KernelEstimate best;
+  best.time_s = std::numeric_limits<double>::infinity();
+  if (forced) {
+    std::string why;
+    if (!evaluate(p, d, *forced, best, &why)) throw make_error(a_.where, why.substr(0, why.find(':')), why.substr(why.find(':') + 2));
+  } else {
+    for (int tm : tile_sizes(en.gm))
+      for (int tn : tile_sizes(en.gn))
+        for (int split : {1, 2, 4, 8, 16}) {
+          if (split > 1 && p.k / split < 2.0 * en.tk) break;
+          Tile t{tm, tn, en.tk, 0, split};
+          KernelEstimate e;
+          if (evaluate(p, d, t, e, nullptr) && e.time_s < best.time_s) best = e;
+        }
+    if (!std::isfinite(best.time_s)) {
+      std::string why;
+      Tile t{en.gm, en.gn, en.tk, 0, 1};
+      evaluate(p, d, t, best, &why);
+      throw make_error(a_.where, why.substr(0, why.find(':')), "no tile fits: " + why.substr(why.find(':') + 2));
+    }
+  }
+  best.kind = "gemm";
+  best.flops = 2.0 * p.m * p.n * p.k * p.batch;
+  finish(best);
+  return best;
+}
+
+KernelEstimate KernelMapper::gemm(double m, double n, double k, Dtype d, double batch, const Tile* forced) const {
+  double eb = element_bytes(d);
+  Engine en = engine_for(a_, d);
+  Problem p{m, n, k, batch, batch * m * k * eb, batch * k * n * eb, batch * m * n * en.out_bytes};
+  return map_gemm(p, d, forced);
+}
+
+KernelEstimate KernelMapper::conv(double n, double c, double h, double w, double k, double r, double s, double stride,
+                                  double pad, Dtype d) const {
+  if (!(stride >= 1)) throw make_error("conv", "stride", "must be at least 1");
+  double p_out = std::floor((h + 2 * pad - r) / stride) + 1, q_out = std::floor((w + 2 * pad - s) / stride) + 1;
+  if (!(p_out >= 1 && q_out >= 1)) throw make_error("conv", "shape", "the filter is larger than the padded input");
+  double eb = element_bytes(d);
+  Engine en = engine_for(a_, d);
+  // Implicit GEMM: M = output pixels, N = filters, K = c*r*s; A is gathered from the input, which
+  // HBM delivers once (the r*s overlapping windows are re-read from L2).
+  Problem p{n * p_out * q_out, k, c * r * s, 1, n * c * h * w * eb, k * c * r * s * eb, n * p_out * q_out * k * en.out_bytes};
+  KernelEstimate e = map_gemm(p, d, nullptr);
+  e.kind = "conv";
+  return e;
+}
+
+namespace {
+// Cycles of one Br x Bc attention block: two GEMMs of head_dim depth on the matrix engine, then
+// the online softmax (exp on the SFUs, ~4 vector ops per score: scale, max, subtract, sum), which
+// FlashAttention-2-style kernels do not overlap with the matrix work.
+double block_cycles(const Arch& a, double br, double bc, double hd, double eb, double mma, bool backward) {
+  double feed = a.p("smem_bytes_per_clock") * br * bc / ((br + bc) * eb);
+  double mat = 2.0 * br * bc * hd / std::min(mma, feed);
+  double soft = br * bc / a.p("sfu_per_clock") + 4.0 * br * bc / a.p("vector_fma_per_clock");
+  return backward ? 2.5 * mat + 2.0 * soft : mat + soft;
+}
+}  // namespace
+
+KernelEstimate KernelMapper::attention(double bh, double sq, double skv, double hd, Dtype d, bool causal,
+                                       bool backward) const {
+  if (!(bh >= 1 && sq >= 1 && skv >= 1 && hd >= 1)) throw make_error("attention", "shape", "sizes must be at least 1");
+  a_.require_dtype(d);
+  double mma = a_.mma_per_clock(d);
+  if (!(mma > 0)) a_.require_dtype(Dtype::BF16);
+  double eb = element_bytes(d);
+  double br = 128, bc = 128;
+  auto smem_need = [&](double r, double c) { return (r * hd + 2.0 * 2.0 * c * hd) * eb; };
+  while (smem_need(br, bc) > a_.p("smem_per_unit") && bc > 16) { br /= 2; bc /= 2; }
+  if (smem_need(br, bc) > a_.p("smem_per_unit"))
+    throw make_error(a_.where, "smem_per_unit", "too small for one 16-row attention block of head dim " + std::to_string(int(hd)));
+  KernelEstimate e;
+  e.kind = "attention";
+  e.engine = std::string("matrix ") + dtype_name(d);
+  double q_tiles = bh * cdiv(sq, br), kv_blocks = cdiv(skv, bc);
+  double blocks = causal ? (kv_blocks + 1) / 2 : kv_blocks;
+  double clk = clock_matrix();
+  double tile_s = blocks * block_cycles(a_, br, bc, hd, eb, mma, backward) / clk + a_.p("hbm_latency");
+  e.tiles = q_tiles;
+  e.waves = cdiv(q_tiles, a_.units);
+  e.wave_efficiency = q_tiles / (e.waves * a_.units);
+  e.compute_s = e.waves * tile_s;
+  double f = 4.0 * bh * sq * skv * hd * (causal ? 0.5 : 1.0);
+  e.flops = backward ? 2.5 * f : f;
+  double io = bh * (2 * sq + 2 * skv) * hd * eb;  // q, k, v, o
+  e.hbm_bytes = backward ? 2.0 * io : io;
+  e.l2_bytes = q_tiles * blocks * 2.0 * bc * hd * eb * (backward ? 2 : 1) + e.hbm_bytes;
+  e.hbm_s = e.hbm_bytes / hbm_rate();
+  e.l2_s = e.l2_bytes / a_.onchip_bandwidth();
+  e.overhead_s = a_.p("dispatch_latency");
+  e.time_s = e.overhead_s + std::max({e.compute_s, e.l2_s, e.hbm_s});
+  e.tile = Tile{int(br), int(bc), int(hd), 2, 1};
+  e.peak_flops = a_.matrix_peak(d, a_.p("clock_boost"));
+  finish(e);
+  return e;
+}
+
+KernelEstimate KernelMapper::attention_work(double flops, double bytes, Dtype d) const {
+  if (d != Dtype::FP8 && d != Dtype::FP16) d = Dtype::BF16;  // fp32 attention inputs run the 16-bit kernels
+  double mma = a_.mma_per_clock(d);
+  if (!(mma > 0)) { d = Dtype::BF16; mma = a_.mma_per_clock(d); }
+  const double br = 128, bc = 128, hd = 128;
+  double blocks = flops / (4.0 * br * bc * hd);
+  KernelEstimate e;
+  e.kind = "attention";
+  e.engine = std::string("matrix ") + dtype_name(d);
+  e.flops = flops;
+  e.hbm_bytes = bytes;
+  e.compute_s = blocks * block_cycles(a_, br, bc, hd, element_bytes(d), mma, false) / clock_matrix() / a_.units;
+  e.hbm_s = bytes / hbm_rate();
+  e.overhead_s = a_.p("dispatch_latency") + a_.p("hbm_latency");
+  e.time_s = e.overhead_s + std::max(e.compute_s, e.hbm_s);
+  e.peak_flops = a_.matrix_peak(d, a_.p("clock_boost"));
+  finish(e);
+  return e;
+}
+
+KernelEstimate KernelMapper::memory(double bytes, double vector_flops, bool l2_resident) const {
+  KernelEstimate e;
+  e.kind = "memory";
+  e.engine = "memory";
+  e.hbm_bytes = l2_resident ? 0 : bytes;
+  e.l2_bytes = bytes;
+  e.flops = vector_flops;
+  e.hbm_s = l2_resident ? 0 : bytes / hbm_rate();
+  e.l2_s = bytes / a_.onchip_bandwidth();
+  e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
+  e.overhead_s = a_.p("dispatch_latency") + a_.p("hbm_latency");
+  e.time_s = e.overhead_s + std::max({e.hbm_s, e.l2_s, e.compute_s});
+  e.peak_flops = a_.vector_peak(a_.p("clock_boost"));
+  finish(e);
+  if (e.bound == "memory" || e.bound == "l2" || e.bound == "latency")
+    e.fraction_of_peak = bytes / e.time_s / (l2_resident ? a_.onchip_bandwidth() : a_.hbm_bandwidth);
+  return e;
+}
+
+}  // namespace orrery

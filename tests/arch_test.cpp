@@ -1,0 +1,235 @@
+// Architecture description and first-principles kernel mapping (hw_models/arch.h, mapping.h):
+// knobs move the answer the way silicon does, each dtype runs on its own engine, bad descriptions
+// are one error naming the file and the field, and every new preset runs train and replay.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+
+#include "hw_models/accelerator.h"
+#include "hw_models/arch.h"
+#include "hw_models/mapping.h"
+#include "sim/error.h"
+#include "workloads/replay.h"
+
+using namespace orrery;
+
+namespace {
+Accelerator fp(const std::string& name, std::vector<std::string> sets = {}) {
+  sets.push_back("first_principles=1");
+  return load_accelerator(name, sets);
+}
+const KernelMapper& M(const Accelerator& a) { return *a.mapper; }
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+const std::vector<std::string> kPresets = {"h100", "h200", "a100", "b200", "mi300x", "tpu-v5p", "dojo-tile"};
+}  // namespace
+
+TEST(Arch, DerivedPeaksMatchTheDatasheetFiguresDeclaredApart) {
+  for (auto& n : kPresets) {
+    Accelerator hw = fp(n);
+    const Arch& a = M(hw).arch();
+    // units x MACs/clock x 2 x clock, against the preset's datasheet peak_bf16.
+    EXPECT_NEAR(a.matrix_peak(Dtype::BF16, a.p("clock_boost")) / hw.p("peak_bf16"), 1.0, 0.02) << n;
+  }
+}
+
+TEST(Arch, EveryPresetValueNamesItsSource) {
+  for (auto& n : kPresets) {
+    Accelerator hw = fp(n);
+    ASSERT_FALSE(hw.arch_json.empty()) << n;
+    for (auto it = hw.arch_json.begin(); it != hw.arch_json.end(); ++it) {
+      bool has = it->contains("source") && !(*it)["source"].get<std::string>().empty();
+      bool defaulted = !has && arch_params().find(it.key()) && !arch_params().find(it.key())->default_text.empty();
+      EXPECT_TRUE(has || defaulted) << n << " " << it.key();
+    }
+  }
+}
+
+TEST(Arch, CalibratedStaysTheDefault) {
+  Accelerator cal = load_accelerator("h100");
+  EXPECT_EQ(cal.mapper, nullptr);
+  Accelerator f = fp("h100");
+  ASSERT_NE(f.mapper, nullptr);
+  // The fitted elementwise-family factors of the captures do not enter the first-principles model.
+  EXPECT_EQ(f.p("strided_elementwise_efficiency"), 1.0);
+  EXPECT_NE(cal.gemm_time(4096, 4096, 4096, Dtype::BF16), f.gemm_time(4096, 4096, 4096, Dtype::BF16));
+}
+
+TEST(ArchKnobs, DoubleHbmSpeedsMemoryBoundKernelsAndLeavesLargeGemms) {
+  Accelerator base = fp("h100"), fast = fp("h100", {"hbm_bandwidth=6.7TB/s"});
+  double m0 = M(base).memory(1 << 30).time_s, m1 = M(fast).memory(1 << 30).time_s;
+  EXPECT_GT(m0 / m1, 1.8);  // streaming 1 GiB: nearly 2x (the fixed latency is the rest)
+  EXPECT_LT(m0 / m1, 2.0);
+  double g0 = M(base).gemm(8192, 8192, 8192, Dtype::BF16).time_s, g1 = M(fast).gemm(8192, 8192, 8192, Dtype::BF16).time_s;
+  EXPECT_NEAR(g1 / g0, 1.0, 0.01);
+  // A skinny GEMM (decode-like, m = 16) is memory-bound and does speed up.
+  double s0 = M(base).gemm(16, 8192, 8192, Dtype::BF16).time_s, s1 = M(fast).gemm(16, 8192, 8192, Dtype::BF16).time_s;
+  EXPECT_GT(s0 / s1, 1.4);
+}
+
+TEST(ArchKnobs, LessSharedMemoryShrinksTilesAndLowersLargeGemmEfficiency) {
+  Accelerator base = fp("h100"), half = fp("h100", {"smem_per_unit=113KiB"}), quarter = fp("h100", {"smem_per_unit=56KiB"});
+  KernelEstimate b = M(base).gemm(8192, 8192, 8192, Dtype::BF16);
+  KernelEstimate h = M(half).gemm(8192, 8192, 8192, Dtype::BF16);
+  KernelEstimate q = M(quarter).gemm(8192, 8192, 8192, Dtype::BF16);
+  // Half: fewer operand stages for the same tile; quarter: a smaller tile, more L2 traffic, slower.
+  EXPECT_LT(h.tile.stages, b.tile.stages);
+  EXPECT_LE(h.fraction_of_peak, b.fraction_of_peak);
+  EXPECT_LT(double(q.tile.m) * q.tile.n, double(b.tile.m) * b.tile.n);
+  EXPECT_GT(q.l2_bytes, b.l2_bytes);
+  EXPECT_LT(q.fraction_of_peak, 0.9 * b.fraction_of_peak);
+  // A small GEMM is latency-bound with a small tile already: unchanged.
+  EXPECT_NEAR(M(quarter).gemm(256, 256, 256, Dtype::BF16).time_s / M(base).gemm(256, 256, 256, Dtype::BF16).time_s, 1.0, 0.1);
+}
+
+TEST(ArchKnobs, MoreMatrixThroughputHelpsComputeBoundOnly) {
+  Accelerator base = fp("h100"), big = fp("h100", {"mma_bf16=3072"});
+  double g0 = M(base).gemm(8192, 8192, 8192, Dtype::BF16).time_s, g1 = M(big).gemm(8192, 8192, 8192, Dtype::BF16).time_s;
+  EXPECT_GT(g0 / g1, 1.25);
+  EXPECT_LT(g0 / g1, 1.5);
+  EXPECT_NEAR(M(big).memory(1 << 30).time_s, M(base).memory(1 << 30).time_s, 1e-12);
+}
+
+TEST(ArchKnobs, WaveQuantisation) {
+  Accelerator h = fp("h100");
+  // 132 (12 x 11) vs 133 (7 x 19) compute-bound tiles of 128x256: one tile more than the 132 units
+  // costs a second wave, nearly twice the time for 1% more work.
+  Tile t{128, 256, 64, 0, 1};
+  double full = M(h).gemm(128 * 12, 256 * 11, 8192, Dtype::BF16, 1, &t).time_s;
+  double over = M(h).gemm(128 * 7, 256 * 19, 8192, Dtype::BF16, 1, &t).time_s;
+  EXPECT_GT(over / full, 1.8);
+  // With the free choice of tile and split-K the mapper softens it.
+  double chosen = M(h).gemm(128 * 7, 256 * 19, 8192, Dtype::BF16).time_s;
+  EXPECT_LT(chosen, 0.9 * over);
+}
+
+TEST(ArchKnobs, SplitKWinsForLongK) {
+  Accelerator h = fp("h100");
+  KernelEstimate e = M(h).gemm(256, 256, 65536, Dtype::BF16);
+  EXPECT_GT(e.tile.split_k, 1);
+}
+
+TEST(ArchEngines, EachDtypeOnItsOwnEngine) {
+  Accelerator h = fp("h100"), b = fp("b200");
+  double bf = M(h).gemm(8192, 8192, 8192, Dtype::BF16).time_s, f8 = M(h).gemm(8192, 8192, 8192, Dtype::FP8).time_s;
+  EXPECT_GT(bf / f8, 1.7);  // twice the MACs per clock, half the operand bytes
+  EXPECT_LT(bf / f8, 2.1);
+  double b8 = M(b).gemm(8192, 8192, 8192, Dtype::FP8).time_s, b4 = M(b).gemm(8192, 8192, 8192, Dtype::FP4).time_s;
+  EXPECT_GT(b8 / b4, 1.5);
+  EXPECT_EQ(M(b).gemm(8192, 8192, 8192, Dtype::FP4).engine, "matrix fp4");
+  // fp32 GEMMs without TF32 run on the vector units.
+  EXPECT_EQ(M(h).gemm(4096, 4096, 4096, Dtype::FP32).engine, "vector fp32");
+  EXPECT_GT(M(h).gemm(4096, 4096, 4096, Dtype::FP32).time_s, 8 * M(h).gemm(4096, 4096, 4096, Dtype::BF16).time_s);
+  // Low precision reaches the engine's own peak, not the bf16 one scaled.
+  EXPECT_GT(M(h).gemm(8192, 8192, 8192, Dtype::FP8).peak_flops, 1.9 * M(h).gemm(8192, 8192, 8192, Dtype::BF16).peak_flops);
+}
+
+TEST(ArchBadInput, OneLineNamingFileAndField) {
+  std::string e = error_of([] { fp("h100", {"sm_count=0"}); });
+  EXPECT_NE(e.find("sm_count"), std::string::npos) << e;
+  e = error_of([] { M(fp("h100")).gemm(4096, 4096, 4096, Dtype::FP4); });
+  EXPECT_NE(e.find("h100.json: arch: mma_fp4"), std::string::npos) << e;
+  e = error_of([] {
+    Tile t{256, 256, 128, 0, 1};
+    M(fp("h100")).gemm(4096, 4096, 4096, Dtype::BF16, 1, &t);
+  });
+  EXPECT_NE(e.find("h100.json: arch: registers_per_unit"), std::string::npos) << e;
+  e = error_of([] {
+    Tile t{128, 256, 512, 0, 1};
+    M(fp("h100")).gemm(4096, 4096, 4096, Dtype::BF16, 1, &t);
+  });
+  EXPECT_NE(e.find("h100.json: arch: smem_per_unit"), std::string::npos) << e;
+  e = error_of([] { fp("dojo-tile", {"noc_mesh_y=0"}); });
+  EXPECT_NE(e.find("dojo-tile.json: arch: noc_mesh_y"), std::string::npos) << e;
+  EXPECT_NE(e.find("not connected"), std::string::npos) << e;
+  e = error_of([] { fp("dojo-tile", {"noc_mesh_x=10"}); });
+  EXPECT_NE(e.find("noc_mesh_x"), std::string::npos) << e;
+  e = error_of([] { fp("h100", {"clock_sustained=3GHz"}); });
+  EXPECT_NE(e.find("clock_sustained"), std::string::npos) << e;
+  e = error_of([] { load_accelerator("h100", {"smem_per_unit=100KiB"}); });  // calibrated mode would ignore it
+  EXPECT_NE(e.find("--set: smem_per_unit"), std::string::npos) << e;
+  e = error_of([] { fp("h100", {"smem_per_unit=1KiB"}); });
+  EXPECT_NE(e.find("smem_per_unit"), std::string::npos) << e;
+}
+
+TEST(ArchBadInput, CliSaysOneLine) {
+  auto run = [](const std::string& args) {
+    std::string out;
+    FILE* p = popen((std::string(ORRERY_BINARY) + " " + args + " 2>&1").c_str(), "r");
+    char buf[512];
+    while (p && fgets(buf, sizeof buf, p)) out += buf;
+    int rc = p ? pclose(p) : -1;
+    return std::make_pair(rc, out);
+  };
+  auto [rc, out] = run("kernel --hw h100 gemm 4096x4096x4096 fp4");
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(out, "orrery kernel: error: " + std::string(ORRERY_SOURCE_DIR) +
+                     "/hw_models/presets/h100.json: arch: mma_fp4: the chip has no fp4 matrix engine (0 MACs/clock)\n");
+  std::tie(rc, out) = run("kernel --hw h100 --json - gemm 8192x8192x8192 bf16");
+  EXPECT_EQ(rc, 0);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["bound"], "compute");
+  EXPECT_GT(j["time_us"].get<double>(), 1000);
+  EXPECT_GT(j["fraction_of_peak"].get<double>(), 0.5);
+  EXPECT_LT(j["fraction_of_peak"].get<double>(), 1.0);
+}
+
+TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
+  auto ok = [](const std::string& args) {
+    std::string cmd = std::string(ORRERY_BINARY) + " " + args + " > /dev/null 2>&1";
+    return std::system(cmd.c_str()) == 0;
+  };
+  for (std::string hw : {"b200", "mi300x", "tpu-v5p", "dojo-tile"})
+    for (std::string m : {"calibrated", "first-principles"})
+      EXPECT_TRUE(ok("replay " + std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b --hw " + hw +
+                     " --mode roofline --hw-model " + m))
+          << hw << " " << m;
+  for (std::string sys : {"gb200-nvl72 --tp 8 --dp 9 --global-batch 72", "tpu-v5p-4x4x4 --tp 4 --dp 16 --global-batch 64",
+                          "dojo-wafer-5x5 --tp 1 --dp 25 --global-batch 25 --zero 3"})
+    for (std::string m : {"calibrated", "first-principles"})
+      EXPECT_TRUE(ok("train --model llama3-8b --seq 2048 --system " + sys + " --hw-model " + m)) << sys << " " << m;
+}
+
+TEST(ArchMapping, ConvAndAttentionShapes) {
+  Accelerator h = fp("h100");
+  // A 1x1 convolution is the GEMM (N*H*W) x K x C.
+  double c = M(h).conv(32, 256, 56, 56, 256, 1, 1, 1, 0, Dtype::BF16).time_s;
+  double g = M(h).gemm(32.0 * 56 * 56, 256, 256, Dtype::BF16).time_s;
+  EXPECT_NEAR(c / g, 1.0, 0.05);
+  // 3x3: nine times the FLOPs, the input read once from HBM.
+  KernelEstimate c3 = M(h).conv(32, 256, 56, 56, 256, 3, 3, 1, 1, Dtype::BF16);
+  EXPECT_GT(c3.time_s, 4 * c);
+  EXPECT_LT(c3.hbm_bytes, 2.5 * M(h).conv(32, 256, 56, 56, 256, 1, 1, 1, 0, Dtype::BF16).hbm_bytes);
+  KernelEstimate a = M(h).attention(512, 4096, 4096, 128, Dtype::BF16, false, false);
+  KernelEstimate ac = M(h).attention(512, 4096, 4096, 128, Dtype::BF16, true, false);
+  KernelEstimate ab = M(h).attention(512, 4096, 4096, 128, Dtype::BF16, false, true);
+  EXPECT_NEAR(ac.time_s / a.time_s, 0.5, 0.05);
+  EXPECT_GT(ab.time_s, 2 * a.time_s);
+  // Softmax on the SFUs keeps fused attention well below the GEMM fraction of peak.
+  EXPECT_LT(a.fraction_of_peak, 0.8 * M(h).gemm(8192, 8192, 8192, Dtype::BF16).fraction_of_peak);
+}
+
+// Out of sample: the captured GEMM kernels of gpt_b from the H100's description alone (no H100
+// measurement in the model) are within 10% median (docs/codesign.md has the full table).
+TEST(ArchMapping, CapturedGemmKernelsFromTheDescriptionAlone) {
+  ReplayOptions o;
+  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b";
+  o.mode = ReplayMode::Roofline;
+  o.engine = "event";
+  o.overrides = {"first_principles=1"};
+  ReplayResult r = replay_bundle(o);
+  std::vector<double> err;
+  for (auto& k : r.kernels)
+    if (k.kernel_class == "gemm" && k.measured_s > 0 && k.bound != "unknown")
+      err.push_back(std::abs(k.simulated_s - k.measured_s) / k.measured_s);
+  ASSERT_GT(err.size(), 50u);
+  std::nth_element(err.begin(), err.begin() + err.size() / 2, err.end());
+  EXPECT_LT(err[err.size() / 2], 0.10);
+}

@@ -1,0 +1,181 @@
+// `orrery kernel`: one kernel's predicted time, bound and achieved fraction of peak on one chip,
+// from the architecture description (first-principles mapping, default) or the calibrated curves.
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "hw_models/accelerator.h"
+#include "hw_models/arch.h"
+#include "hw_models/mapping.h"
+#include "sim/error.h"
+#include "sim/units.h"
+#include "tools/command.h"
+#include "workloads/json_io.h"
+
+namespace orrery::cli {
+namespace {
+
+const char* kUsage =
+    "usage: orrery kernel --hw NAME [--hw-model first-principles|calibrated] [--set k=v]... [--json out.json|-]\n"
+    "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
+    "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
+    "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
+    "       | memory BYTES [--warm-l2]\n"
+    "       | describe   (the architecture description with units and sources)";
+
+double num(const std::string& s, const std::string& field) {
+  double v = parse_quantity(s, Unit::Count, field);
+  if (!(v >= 1) || v > 1e12 || v != std::floor(v))
+    throw make_error("kernel", field, "'" + s + "' must be a whole number from 1 to 1e12");
+  return v;
+}
+
+std::vector<double> dims(const std::string& s, size_t n, const std::string& field) {
+  std::vector<double> v;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, 'x')) v.push_back(num(part, field));
+  if (v.size() != n) throw make_error("kernel", field, "'" + s + "': expected " + std::to_string(n) + " sizes joined by x");
+  return v;
+}
+
+Dtype dtype_arg(const std::string& s) {
+  Dtype d = parse_dtype(s);
+  if (d == Dtype::UNKNOWN || d == Dtype::BOOL || d == Dtype::I64)
+    throw make_error("kernel", "dtype", "'" + s + "' (fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8)");
+  return d;
+}
+
+// Calibrated mode: the preset's curves through Accelerator's roofline.
+KernelEstimate calibrated(const Accelerator& hw, const std::string& kind, double flops, double bytes, double t, Dtype d) {
+  KernelEstimate e;
+  e.kind = kind;
+  e.engine = "calibrated";
+  e.flops = flops;
+  e.hbm_bytes = bytes;
+  e.time_s = t;
+  e.peak_flops = kind == "memory" ? hw.p("peak_fp32") : hw.peak_flops(d);
+  double tm = bytes > 0 ? bytes / hw.hbm_bandwidth() : 0, tc = flops / e.peak_flops;
+  e.bound = t <= hw.p("min_kernel_time") * 1.0001 ? "latency" : (tc >= tm ? "compute" : "memory");
+  e.fraction_of_peak = e.bound == "memory" || flops <= 0 ? bytes / t / hw.hbm_bandwidth() : flops / t / e.peak_flops;
+  return e;
+}
+
+KernelEstimate run(const Accelerator& hw, const Args& a) {
+  const auto& pos = a.positional();
+  const std::string& what = pos[0];
+  const KernelMapper* m = hw.mapper.get();
+  auto need = [&](size_t n) {
+    if (pos.size() != n + 1)
+      throw make_error("kernel", what, "expected " + std::to_string(n) + " arguments after it (orrery kernel --help)");
+  };
+  if (what == "gemm") {
+    need(2);
+    auto s = dims(pos[1], 3, "gemm MxNxK");
+    Dtype d = dtype_arg(pos[2]);
+    double b = a.has("--batch") ? num(a.get("--batch"), "--batch") : 1;
+    if (!m) {
+      double eb = dtype_bytes(d);
+      return calibrated(hw, "gemm", 2 * s[0] * s[1] * s[2] * b, eb * b * (s[0] * s[2] + s[2] * s[1] + s[0] * s[1]),
+                        hw.gemm_time(s[0], s[1], s[2], d, b), d);
+    }
+    if (a.has("--tile")) {
+      auto t = dims(a.get("--tile"), 3, "--tile");
+      Tile tile{int(t[0]), int(t[1]), int(t[2]), 0, 1};
+      return m->gemm(s[0], s[1], s[2], d, b, &tile);
+    }
+    return m->gemm(s[0], s[1], s[2], d, b);
+  }
+  if (what == "attention") {
+    need(4);
+    double bh = num(pos[1], "batch*heads"), sq = num(pos[2], "seq"), hd = num(pos[3], "head_dim");
+    Dtype d = dtype_arg(pos[4]);
+    double skv = a.has("--kv-seq") ? num(a.get("--kv-seq"), "--kv-seq") : sq;
+    bool causal = a.has("--causal"), bwd = a.has("--backward");
+    if (!m) {
+      double f = 4 * bh * sq * skv * hd * (causal ? 0.5 : 1) * (bwd ? 2.5 : 1);
+      double by = bh * (2 * sq + 2 * skv) * hd * dtype_bytes(d) * (bwd ? 2 : 1);
+      return calibrated(hw, "attention", f, by, hw.attention_time(f, by, d), d);
+    }
+    return m->attention(bh, sq, skv, hd, d, causal, bwd);
+  }
+  if (what == "conv") {
+    need(8);
+    std::vector<double> v;
+    const char* names[] = {"N", "C", "H", "W", "K", "R", "S"};
+    for (int i = 0; i < 7; ++i) v.push_back(num(pos[1 + i], names[i]));
+    Dtype d = dtype_arg(pos[8]);
+    double stride = a.has("--stride") ? num(a.get("--stride"), "--stride") : 1;
+    double pad = a.has("--pad") ? parse_quantity(a.get("--pad"), Unit::Count, "--pad") : 0;
+    if (!m) {
+      double P = std::floor((v[2] + 2 * pad - v[5]) / stride) + 1, Q = std::floor((v[3] + 2 * pad - v[6]) / stride) + 1;
+      if (!(P >= 1 && Q >= 1)) throw make_error("conv", "shape", "the filter is larger than the padded input");
+      double M = v[0] * P * Q, N = v[4], K = v[1] * v[5] * v[6];
+      return calibrated(hw, "conv", 2 * M * N * K, dtype_bytes(d) * (v[0] * v[1] * v[2] * v[3] + N * K + M * N),
+                        hw.gemm_time(M, N, K, d), d);
+    }
+    return m->conv(v[0], v[1], v[2], v[3], v[4], v[5], v[6], stride, pad, d);
+  }
+  if (what == "memory") {
+    need(1);
+    double bytes = static_cast<double>(parse_cli_size(pos[1], "BYTES"));
+    if (!(bytes >= 1)) throw make_error("kernel", "BYTES", "must be at least 1");
+    if (!m) return calibrated(hw, "memory", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+    return m->memory(bytes, 0, a.has("--warm-l2"));
+  }
+  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, describe)");
+}
+
+Register reg("kernel", "one kernel (gemm, attention, conv, memory) on one chip: time, bound, fraction of peak",
+             [](const std::vector<std::string>& args) {
+               Args a(args, {"--hw", "--hw-model", "--set", "--json", "--batch", "--tile", "--kv-seq", "--stride", "--pad"},
+                      {"--causal", "--backward", "--warm-l2", "--help"});
+               if (a.has("--help")) {
+                 std::printf("%s\n", kUsage);
+                 return 0;
+               }
+               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory or describe (orrery kernel --help)");
+               std::vector<std::string> sets = a.all("--set");
+               std::string model = a.get("--hw-model", "first-principles");
+               apply_hw_model(model, sets);
+               Accelerator hw = load_accelerator(a.get("--hw", "h100"), sets);
+               if (a.positional()[0] == "describe") {
+                 if (hw.arch_json.is_null()) throw make_error(hw.source_path, "arch", "the preset has no architecture description");
+                 std::printf("%s (%s)  %s\n", hw.name.c_str(), hw.source_path.c_str(), hw.description.c_str());
+                 for (auto& d : arch_params().decls()) {  // declaration order, with units
+                   const nlohmann::json& e = hw.arch_json.at(d.name);
+                   char num[32];
+                   if (!e["value"].is_string()) std::snprintf(num, sizeof num, "%g", e["value"].get<double>());
+                   std::string v = e["value"].is_string() ? e["value"].get<std::string>() : num;
+                   std::printf("  %-22s %-14s %s\n", d.name.c_str(), v.c_str(), e.value("source", "(default)").c_str());
+                 }
+                 return 0;
+               }
+               KernelEstimate e = run(hw, a);
+               nlohmann::json j = e.to_json();
+               j["hw"] = hw.name;
+               j["hw_model"] = hw.mapper ? "first-principles" : "calibrated";
+               std::string out = a.get("--json");
+               if (out == "-") {
+                 std::printf("%s\n", j.dump(1).c_str());
+                 return 0;
+               }
+               std::printf("%s on %s (%s): %s   bound %s   %.1f%% of peak\n", e.kind.c_str(), hw.name.c_str(),
+                           j["hw_model"].get<std::string>().c_str(), format_time(e.time_s).c_str(), e.bound.c_str(),
+                           100 * e.fraction_of_peak);
+               if (hw.mapper) {
+                 std::printf("  engine %s, peak %s; HBM %s, L2 %s\n", e.engine.c_str(),
+                             format_quantity(e.peak_flops, Unit::FlopRate).c_str(), format_bytes(e.hbm_bytes).c_str(),
+                             format_bytes(e.l2_bytes).c_str());
+                 std::printf("  compute %s, L2 %s, HBM %s, overhead %s\n", format_time(e.compute_s).c_str(),
+                             format_time(e.l2_s).c_str(), format_time(e.hbm_s).c_str(), format_time(e.overhead_s).c_str());
+                 if (e.kind != "memory")
+                   std::printf("  tile %dx%dx%d, %d stages, split-K %d; %.0f tiles in %.0f waves (%.0f%% wave efficiency)\n",
+                               e.tile.m, e.tile.n, e.tile.k, e.tile.stages, e.tile.split_k, e.tiles, e.waves,
+                               100 * e.wave_efficiency);
+               }
+               if (!out.empty()) write_json_file(out, j);
+               return 0;
+             });
+}  // namespace
+}  // namespace orrery::cli
