@@ -193,7 +193,7 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       case ReplayMode::Transfer: {
         // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
         Roof rs = roof_of(d, w, nk, helper[i], src);
-        T = d.trace_dur * transfer_ratio(rt, hw, rs, src, cls == "gemm" || cls == "attention");
+        T = transfer_time(d.trace_dur, rt, hw, rs, src, cls == "gemm" || cls == "attention");
         break;
       }
     }
