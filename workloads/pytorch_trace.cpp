@@ -160,6 +160,9 @@ std::string classify_kernel(const std::string& k, const std::string& op, DevKind
   if (has("gemm") || has("Gemm") || has("xmma") || has("cutlass") || has("cublas") || has("sm90_") ||
       has("sm80_") || has("nvjet") || has("wgmma") || has("splitKreduce"))
     return "gemm";
+  // cuDNN convolution engines (implicit GEMM): forward, data and weight gradients.
+  if (has("fprop") || has("dgrad") || has("wgrad") || has("convolve") || has("conv2d_") || has("Convolution"))
+    return "gemm";
   if (has("multi_tensor_apply") || has("fused_adam") || has("FusedAdam") || has("adam") || has("Adam") ||
       ophas("Optimizer") || ophas("_fused_adam") || ophas("_foreach"))
     return "optimizer";

@@ -63,7 +63,8 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (!w || !w->known) return r;
   if (helper) {
     // Side kernel of a GEMM op: latency-bound; of an attention op: streams two q-sized tensors.
-    if (w->attention && w->side_bytes > 0) return memory_roof(hw, w->side_bytes);
+    // (a convolution's NHWC<->NCHW layout transforms stream its input: side_bytes too)
+    if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes);
     r.known = true;
     return r;
   }
@@ -117,7 +118,15 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   std::map<int, double> main_dur_of_op;
   std::vector<bool> helper(st.device.size(), false);
   for (auto& d : st.device)
-    if (d.op >= 0 && d.kind == DevKind::Kernel && !work.count(d.op)) work[d.op] = op_work(st.ops[d.op]);
+    if (d.op >= 0 && d.kind == DevKind::Kernel && !work.count(d.op)) {
+      const EtOp& op = st.ops[d.op];
+      try {
+        work[d.op] = op_work(op);
+      } catch (const Error& e) {  // impossible shapes: which file and node
+        throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
+                         "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
+      }
+    }
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
