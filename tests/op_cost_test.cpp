@@ -11,6 +11,7 @@
 #include "support/synthetic_bundle.h"
 #include "workloads/json_io.h"
 #include "workloads/op_cost.h"
+#include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
 using namespace orrery;
@@ -133,5 +134,42 @@ TEST(BadInput, ConvWithImpossibleShapesNamesFileAndNode) {
   EXPECT_NE(e.find("(aten::convolution)"), std::string::npos) << e;
   EXPECT_NE(e.find("channels must equal"), std::string::npos) << e;
   EXPECT_EQ(e.find('\n'), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// torch.compile: Triton kernels are classed by their inductor prefix and costed from the region's
+// buffers; one launched outside any op region cannot be costed in roofline mode (synthetic bundle).
+TEST(Triton, KernelsAreClassedByPrefixAndCostedFromTheirRegion) {
+  EXPECT_EQ(classify_kernel("triton_poi_fused_add_mul_0", "", DevKind::Kernel), "elementwise");
+  EXPECT_EQ(classify_kernel("triton_red_fused_native_layer_norm_1", "", DevKind::Kernel), "reduction");
+  EXPECT_EQ(classify_kernel("triton_per_fused_softmax_2", "", DevKind::Kernel), "reduction");
+  EXPECT_EQ(classify_kernel("triton_tem_fused_mm_3", "", DevKind::Kernel), "gemm");
+  fs::path dir = fs::temp_directory_path() / "orrery_triton_region";
+  fs::remove_all(dir);
+  syn::SynOp op;
+  op.name = "CompiledFunction";
+  op.n_inputs = 2;
+  op.shape = {4096, 4096};
+  op.kernels = {syn::SynKernel{"triton_poi_fused_add_mul_0", 7, 40, 8192}};
+  syn::write_synthetic_bundle(dir.string(), {op});
+  ReplayOptions o;
+  o.bundle = dir.string();
+  o.engine = "event";
+  o.mode = ReplayMode::Roofline;
+  ReplayResult r = replay_bundle(o);
+  ASSERT_EQ(r.kernels.size(), 1u);
+  EXPECT_EQ(r.kernels[0].kernel_class, "elementwise");
+  EXPECT_EQ(r.kernels[0].bound, "memory");
+  EXPECT_DOUBLE_EQ(r.kernels[0].bytes, 3.0 * 4096 * 4096 * 4);  // two inputs + one output, fp32
+  // The same launch with no op around it (its External id matches nothing).
+  nlohmann::json k = read_json_file((dir / "kineto.json").string());
+  for (auto& e : k["traceEvents"])
+    if (e.value("cat", "") == "cuda_runtime") e["args"]["External id"] = 987654;
+  write_json_file((dir / "kineto.json").string(), k);
+  std::string e = syn::error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("kineto.json: kernel triton_poi_fused_add_mul_0"), std::string::npos) << e;
+  EXPECT_NE(e.find("outside any ET op region"), std::string::npos) << e;
+  o.mode = ReplayMode::Measured;
+  EXPECT_NO_THROW(replay_bundle(o));
   fs::remove_all(dir);
 }

@@ -182,6 +182,10 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
     int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
     std::string opname = d.op >= 0 ? st.ops[d.op].name : "";
     std::string cls = classify_kernel(d.name, opname, d.kind);
+    if (opt.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
+      throw make_error(st.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
+                       "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
+                       "are unknown, roofline mode cannot cost it (--mode measured replays it)");
     Roof rt = roof_of(d, w, nk, helper[i], hw);
     // --gemm-precision: the same GEMM in another precision, relative to the captured one.
     double precision_ratio = 1.0;
