@@ -34,6 +34,8 @@ void print_summary(const ReplayResult& r) {
     std::printf("   measured %s (min %s, max %s)   error %+.1f%%%s", format_time(r.measured_step_s).c_str(),
                 format_time(r.measured_min_s).c_str(), format_time(r.measured_max_s).c_str(), r.error_pct,
                 inside ? "   inside measured range" : "");
+  } else if (r.what_if) {
+    std::printf("   what-if, no ground truth (%s)", r.what_if_reason.c_str());
   }
   std::printf("\n");
   std::printf("GPU busy   %s (%.1f%%), idle %s\n", format_time(r.gpu_busy_s).c_str(),

@@ -34,7 +34,7 @@ namespace fs = std::filesystem;
 
 const char* kUsage =
     "usage: orrery validate BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]]\n"
-    "                       [--source-hw h100] [--set name=value]... [--tolerance PCT]\n"
+    "                       [--source-hw h100] [--set name=value]... [--tolerance PCT] [--truth DIR]\n"
     "                       [--report out.html] [--json out.json] [--csv out.csv] [--engine event|systemc]\n"
     "       orrery validate --published validation/data/published_training.json [--tolerance PCT]\n"
     "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
@@ -44,6 +44,9 @@ const char* kUsage =
     "  BUNDLE       capture folder (et.json.gz, kineto.json.gz, measured.json); bundles without\n"
     "               measured.json are skipped with a message\n"
     "  --tolerance  |step time error| allowed, in percent (default 25; 0 = do not check)\n"
+    "  --truth DIR  ground truth measured on the target hardware: DIR/<bundle name>/measured.json\n"
+    "               (e.g. --mode transfer --source-hw h100 --hw h200 --truth examples/bundles_h200);\n"
+    "               without it a what-if (transfer, --set) prints \"what-if, no ground truth\"\n"
     "  --nccl-tests nccl-tests output (all_reduce_perf, all_gather_perf, ...); --op must match it\n"
     "  --kernel-transfer  kernels measured on two GPUs (host_device_micro.json, device_side): each\n"
     "               DST time predicted from the SRC one as `replay --mode transfer` does (--set changes\n"
@@ -251,7 +254,8 @@ int run_kernel_transfer(const Args& a) {
 int run(const std::vector<std::string>& args) {
   Args a(args,
          {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--csv", "--set", "--engine", "--nccl-tests",
-          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set", "--published", "--hw-model"},
+          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set", "--published", "--hw-model",
+          "--truth"},
          {"--help", "--quiet", "--kernel-transfer"});
   if (a.has("--help")) {
     std::printf("%s", kUsage);
@@ -333,6 +337,29 @@ int run(const std::vector<std::string>& args) {
         continue;
       }
       if (r.bundle_name.empty()) r.bundle_name = name;
+      if (a.has("--truth")) {
+        // Ground truth taken on the target hardware: TRUTH/<bundle name>/measured.json (e.g. the
+        // H200 capture of the same workload for an H100 -> H200 transfer).
+        std::string truth = (fs::path(a.get("--truth")) / name / "measured.json").string();
+        if (!fs::exists(truth)) {
+          std::fprintf(stderr, "orrery validate: error: %s: no such file (--truth %s has no %s)\n", truth.c_str(),
+                       a.get("--truth").c_str(), name.c_str());
+          report.skipped.push_back(b + ": no " + truth);
+          out_json["skipped"].push_back({{"bundle", b}, {"reason", "no " + truth}});
+          ++failures;
+          continue;
+        }
+        compare_with_measured(r, truth);
+      }
+      if (!r.has_measured && r.what_if) {
+        std::printf("%-16s %-9s %-6s %12.2f %12s  what-if, no ground truth (%s; --truth DIR gives one)\n",
+                    short_name(name, 16).c_str(), r.mode.c_str(), short_name(r.hw, 6).c_str(), r.step_time_s * 1e3, "-",
+                    r.what_if_reason.c_str());
+        nlohmann::json j = r.to_json();
+        j["bundle_name"] = r.bundle_name;
+        out_json["workloads"].push_back(j);
+        continue;
+      }
       if (!r.has_measured) {
         std::printf("%-16s %-9s skipped: measured.json has no step_cuda_events.median_ms\n", short_name(name, 16).c_str(),
                     r.mode.c_str());
