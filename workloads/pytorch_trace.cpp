@@ -728,6 +728,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
           c.name = normalize_collective(op.collective_name);
           int eb = dtype_bytes(parse_dtype(op.comm_dtype));
           c.bytes = static_cast<double>(op.in_msg_nelems) * eb;
+          // NCCL point-to-point: the peer rank is record_param_comms' positional inputs.values[3].
+          if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 3 && op.inputs[3].value.is_number())
+            c.peer = op.inputs[3].value.get<int>();
         } else {
           c.name = normalize_collective(op.name);
           double bytes = 0;

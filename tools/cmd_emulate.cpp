@@ -1,0 +1,251 @@
+// `orrery emulate SCRIPT`: runs the user's own PyTorch training script with fake tensors and a
+// fake process group (workloads/emulate/orrery_emulate, Python), writes the emulated ranks as a
+// capture bundle and simulates the step in roofline mode on the cluster (replay_bundle).
+#include <sys/wait.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "sim/data_files.h"
+#include "sim/error.h"
+#include "sim/units.h"
+#include "tools/command.h"
+#include "workloads/chakra.h"
+#include "workloads/json_io.h"
+#include "workloads/replay.h"
+
+namespace orrery::cli {
+namespace {
+namespace fs = std::filesystem;
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The interpreter that runs the emulator: $ORRERY_PYTHON, else Debian's /usr/bin/python3 (where
+// apt's python3-torch lives), else python3 on PATH.
+std::string python() {
+  if (const char* p = std::getenv("ORRERY_PYTHON"); p && *p) return p;
+  if (fs::exists("/usr/bin/python3")) return "/usr/bin/python3";
+  return "python3";
+}
+
+// Runs the emulator; returns its JSON summary. Its error line becomes ours.
+nlohmann::json run_emulator(const std::vector<std::string>& argv) {
+  std::string pkg = data_dir("ORRERY_EMULATE_DIR", "workloads/emulate");
+  std::string cmd = "PYTHONPATH=" + shell_quote(pkg) + " " + shell_quote(python()) + " -m orrery_emulate";
+  for (auto& a : argv) cmd += " " + shell_quote(a);
+  fs::path err = fs::temp_directory_path() / ("orrery-emulate-" + std::to_string(::getpid()) + ".err");
+  cmd += " 2>" + shell_quote(err.string());
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) throw Error("cannot start " + python());
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = ::pclose(p);
+  std::string errtext;
+  {
+    std::ifstream f(err);
+    std::string line;
+    while (std::getline(f, line))
+      if (!line.empty()) errtext = line;  // the last line: the emulator's one-line error
+  }
+  fs::remove(err);
+  if (status != 0 || out.empty()) {
+    if (errtext.rfind("error: ", 0) == 0) throw Error(errtext.substr(7));
+    if (errtext.find("No module named") != std::string::npos || WEXITSTATUS(status) == 127)
+      throw Error(python() + ": cannot run the emulator (" + errtext + "); install python3-torch (apt) or set ORRERY_PYTHON");
+    throw Error("the emulator failed: " + (errtext.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : errtext));
+  }
+  try {
+    return nlohmann::json::parse(out.substr(out.find('{')));
+  } catch (const std::exception&) {
+    throw Error("the emulator printed no summary: " + out.substr(0, 200));
+  }
+}
+
+// Kernel durations in the written Kineto traces are placeholders; saved bundles (and Chakra
+// traces made from them) get each kernel's roofline time, from a single-rank roofline replay of
+// every distinct emulated rank.
+void fill_roofline_durations(const std::string& dir, const nlohmann::json& summary, const ReplayOptions& base) {
+  int world = summary["world_size"].get<int>();
+  std::map<int, std::vector<double>> by_rep;
+  for (auto& rj : summary["ranks_emulated"]) {
+    int rep = rj.get<int>();
+    fs::path tmp = fs::temp_directory_path() / ("orrery-emulate-rank-" + std::to_string(::getpid()) + "-" + std::to_string(rep));
+    fs::create_directories(tmp);
+    std::string sfx = world == 1 ? "" : "." + std::to_string(rep);
+    fs::copy_file(fs::path(dir) / ("et" + sfx + ".json"), tmp / "et.json", fs::copy_options::overwrite_existing);
+    nlohmann::json kt = read_json_file((fs::path(dir) / ("kineto" + sfx + ".json")).string());
+    kt.erase("distributedInfo");
+    write_json_file((tmp / "kineto.json").string(), kt);
+    ReplayOptions o = base;
+    o.bundle = tmp.string();
+    ReplayResult r = replay_bundle(o);
+    for (auto& k : r.kernels) by_rep[rep].push_back(k.simulated_s);
+    fs::remove_all(tmp);
+  }
+  for (int rank = 0; rank < world; ++rank) {
+    int rep = summary["rank_map"][std::to_string(rank)].get<int>();
+    std::string path = (fs::path(dir) / ("kineto" + (world == 1 ? std::string() : "." + std::to_string(rank)) + ".json")).string();
+    nlohmann::json kt = read_json_file(path);
+    size_t i = 0;
+    const auto& d = by_rep[rep];
+    for (auto& e : kt["traceEvents"]) {
+      std::string cat = e.value("cat", "");
+      if ((cat == "kernel" || cat == "gpu_memcpy" || cat == "gpu_memset") && i < d.size()) e["dur"] = d[i++] * 1e6;
+    }
+    write_json_file(path, kt);
+  }
+}
+
+void print_summary(const ReplayResult& r, const nlohmann::json& s, double sim_s) {
+  std::printf("script     %s   world size %d   emulated ranks", s.value("script", "").c_str(), s["world_size"].get<int>());
+  for (auto& x : s["ranks_emulated"]) std::printf(" %d", x.get<int>());
+  std::printf("   (%zu groups, step = %s)\n", s["groups"].get<size_t>(), s["step_source"].get<std::string>() == "profiler" ? "profiler step()" : "optimizer.step()");
+  std::printf("hardware   %s   mode %s", r.hw.c_str(), r.mode.c_str());
+  if (!r.system.empty()) std::printf("   system %s", r.system.c_str());
+  std::printf("\nstep time  %s (predicted, slowest rank)", format_time(r.step_time_s).c_str());
+  if (r.has_measured)
+    std::printf("   measured %s (min %s, max %s)   error %+.1f%%", format_time(r.measured_step_s).c_str(),
+                format_time(r.measured_min_s).c_str(), format_time(r.measured_max_s).c_str(), r.error_pct);
+  std::printf("\n");
+  if (r.rank_step_s.size() > 1) {
+    double lo = 1e300, hi = 0;
+    for (double t : r.rank_step_s) lo = std::min(lo, t), hi = std::max(hi, t);
+    std::printf("ranks      %zu simulated, step %s .. %s\n", r.rank_step_s.size(), format_time(lo).c_str(), format_time(hi).c_str());
+  }
+  std::printf("GPU busy   %s (rank 0, %.1f%%)\n", format_time(r.gpu_busy_s).c_str(), r.step_time_s > 0 ? 100 * r.gpu_busy_s / r.step_time_s : 0.0);
+  if (r.peak_memory_bytes > 0) std::printf("peak mem   %s (rank 0, from tensor lifetimes)\n", format_bytes(r.peak_memory_bytes).c_str());
+  std::printf("\ntime by kernel class (rank 0, simulated):\n");
+  std::vector<std::pair<double, std::string>> cls;
+  double total = 0;
+  for (auto& [k, v] : r.time_by_class_s) cls.push_back({v, k}), total += v;
+  std::sort(cls.rbegin(), cls.rend());
+  for (auto& [v, k] : cls) std::printf("  %-14s %12s  %5.1f%%\n", k.c_str(), format_time(v).c_str(), total > 0 ? 100 * v / total : 0.0);
+  nlohmann::json j = r.to_json();
+  std::printf("\ntop kernels (rank 0):\n");
+  for (auto& k : j["top_kernels"]) {
+    std::string name = k["name"].get<std::string>();
+    if (name.size() > 70) name = name.substr(0, 67) + "...";
+    std::printf("  %10s  x%-4d %-12s %s\n", format_time(k["simulated_ms"].get<double>() * 1e-3).c_str(), k["count"].get<int>(),
+                k["class"].get<std::string>().c_str(), name.c_str());
+  }
+  for (auto& n : s["notes"]) std::printf("note: %s\n", n.get<std::string>().c_str());
+  std::printf("\nemulation %s, simulation %s wall\n", format_time(s["emulation_s"].get<double>() + s["write_s"].get<double>()).c_str(),
+              format_time(sim_s).c_str());
+}
+
+int run(const std::vector<std::string>& all) {
+  std::vector<std::string> args, script_args;
+  bool rest = false;
+  for (auto& a : all) {
+    if (!rest && a == "--") rest = true;
+    else (rest ? script_args : args).push_back(a);
+  }
+  Args a(args, {"--world-size", "--system", "--nodes", "--hw", "--ranks", "--steps", "--write-chakra", "--write-bundle",
+                "--json", "--timeline", "--set", "--sys-set", "--devices-per-node", "--jobs", "--measured"},
+         {"--strict-data", "--quiet", "--emulate-only"});
+  if (a.positional().size() != 1)
+    throw Error("usage: orrery emulate SCRIPT --world-size N [--system dgx-h100] [--nodes K] [--hw h100] [--ranks 0,4] "
+                "[--steps 2] [--strict-data] [--emulate-only] [--write-bundle DIR] [--write-chakra DIR] [--measured measured.json] [--json out.json] "
+                "[--timeline t.json] "
+                "[-- script args]");
+  std::string script = a.positional()[0];
+  if (!fs::is_regular_file(script)) throw make_error(script, "", "no such script");
+  long world = a.get_int("--world-size", 1);
+  if (world < 1 || world > 65536) throw make_error("--world-size", std::to_string(world), "must be 1..65536");
+  long steps = a.get_int("--steps", 2);
+  if (steps < 1 || steps > 1000) throw make_error("--steps", std::to_string(steps), "must be 1..1000");
+  bool keep = a.has("--write-bundle");
+  std::string dir = keep ? a.get("--write-bundle")
+                         : (fs::temp_directory_path() / ("orrery-emulate-" + std::to_string(::getpid()))).string();
+
+  std::vector<std::string> py = {script, "--world-size", std::to_string(world), "--out", dir, "--steps", std::to_string(steps),
+                                 "--devices-per-node", std::to_string(a.get_int("--devices-per-node", 8)),
+                                 "--device-name", a.get("--hw", "h100")};
+  if (a.has("--ranks")) py.insert(py.end(), {"--ranks", a.get("--ranks")});
+  if (a.has("--jobs")) py.insert(py.end(), {"--jobs", a.get("--jobs")});
+  if (a.has("--strict-data")) py.push_back("--strict-data");
+  if (a.has("--emulate-only")) py.insert(py.end(), {"--write-ranks", "emulated"});
+  if (!script_args.empty()) {
+    py.push_back("--");
+    py.insert(py.end(), script_args.begin(), script_args.end());
+  }
+  nlohmann::json summary = run_emulator(py);
+  summary["script"] = script;
+  if (a.has("--emulate-only")) {
+    // Only the emulated ranks' traces (+ ranks.json, the rank map): no simulation.
+    if (!a.has("--quiet")) {
+      std::printf("script     %s   world size %ld   emulated ranks %zu   (%zu groups)\n", script.c_str(), world,
+                  summary["ranks_emulated"].size(), summary["groups"].get<size_t>());
+      for (auto& [r, n] : summary["ops_in_step"].items())
+        std::printf("  rank %-6s %7d ops, %5d collectives in the step\n", r.c_str(), n.get<int>(),
+                    summary["collectives_in_step"][r].get<int>());
+      for (auto& n : summary["notes"]) std::printf("note: %s\n", n.get<std::string>().c_str());
+      std::printf("emulation %s wall; traces in %s\n", format_time(summary["emulation_s"].get<double>() + summary["write_s"].get<double>()).c_str(),
+                  dir.c_str());
+    }
+    if (a.has("--json")) write_json_file(a.get("--json"), nlohmann::json{{"emulation", summary}});
+    if (!keep) fs::remove_all(dir);
+    return 0;
+  }
+
+  // --measured FILE: a real run's measured.json, compared with (never used by) the prediction.
+  if (a.has("--measured")) {
+    if (!fs::is_regular_file(a.get("--measured"))) throw make_error(a.get("--measured"), "", "no such measured.json");
+    fs::copy_file(a.get("--measured"), fs::path(dir) / "measured.json", fs::copy_options::overwrite_existing);
+  }
+  ReplayOptions o;
+  o.bundle = dir;
+  o.hw = a.get("--hw", "h100");
+  o.mode = ReplayMode::Roofline;
+  o.overrides = a.all("--set");
+  o.system = a.get("--system", "dgx-h100");
+  o.nodes = static_cast<int>(a.get_int("--nodes", 0));
+  o.system_overrides = a.all("--sys-set");
+  o.timeline_path = a.get("--timeline");
+  o.engine = "event";
+  auto t0 = std::chrono::steady_clock::now();
+  ReplayResult r;
+  try {
+    r = replay_bundle(o);
+  } catch (const Error&) {
+    if (!keep) fs::remove_all(dir);
+    throw;
+  }
+  double sim_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (keep || a.has("--write-chakra")) {
+    ReplayOptions single = o;
+    single.timeline_path.clear();
+    fill_roofline_durations(dir, summary, single);
+  }
+  if (a.has("--write-chakra")) {
+    auto files = write_bundle_chakra(dir, a.get("--write-chakra"), "emulated");
+    if (!a.has("--quiet")) std::printf("wrote %zu Chakra traces to %s\n", files.size(), a.get("--write-chakra").c_str());
+  }
+  if (!keep) fs::remove_all(dir);
+  if (!a.has("--quiet")) print_summary(r, summary, sim_s);
+  if (a.has("--json")) {
+    nlohmann::json j = r.to_json();
+    summary["simulation_s"] = sim_s;
+    j["emulation"] = summary;
+    write_json_file(a.get("--json"), j);
+    write_json_file(config_path_for(a.get("--json")), r.config);
+  }
+  return 0;
+}
+
+Register reg("emulate", "run your own PyTorch training script with fake tensors at any world size, then simulate its step",
+             run);
+}  // namespace
+}  // namespace orrery::cli
