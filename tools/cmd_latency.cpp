@@ -1,0 +1,56 @@
+// `orrery latency`: on-device latency of one LLM request (or one batch) with its kernel
+// breakdown (the same as `orrery serve --single`), or with --bundle the forward pass of a
+// captured model replayed on the target accelerator.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "sim/error.h"
+#include "tools/command.h"
+#include "workloads/serve_forward.h"
+
+namespace orrery::cli {
+int serve_main(const std::vector<std::string>& args);
+
+namespace {
+
+int bundle_latency(const std::vector<std::string>& args) {
+  Args a(args, {"--bundle", "--hw", "--mode", "--source-hw", "--set", "--engine"}, {});
+  if (!a.positional().empty()) throw make_error("latency", a.positional()[0], "unexpected argument");
+  ReplayOptions o;
+  o.bundle = a.get("--bundle");
+  o.hw = a.get("--hw", "h100");
+  o.source_hw = a.get("--source-hw", "h100");
+  std::string mode = a.get("--mode", "roofline");
+  if (mode == "roofline") o.mode = ReplayMode::Roofline;
+  else if (mode == "transfer") o.mode = ReplayMode::Transfer;
+  else throw make_error("--mode", mode, "expected roofline or transfer (a forward pass on other hardware)");
+  o.overrides = a.all("--set");
+  o.engine = a.get("--engine", "systemc");
+  serve::ForwardLatency f = serve::forward_latency(o);
+  std::printf("forward pass of %s (the kernels before the first backward op of the captured step) on %s, %s mode\n",
+              o.bundle.c_str(), f.replay.hw.c_str(), mode.c_str());
+  std::printf("kernels              %zu\n", f.kernels);
+  std::printf("latency (CUDA graph) %.3f ms  (kernels %.3f ms + gaps %.3f ms)\n", f.graph_latency() * 1e3,
+              f.device_s * 1e3, f.gaps_s * 1e3);
+  std::printf("latency (eager)      %.3f ms  (host launches %.3f ms)\n", f.eager_latency() * 1e3, f.launch_bound_s * 1e3);
+  std::printf("captured kernels     %.3f ms on the capture's GPU (reference, not a prediction)\n", f.captured_s * 1e3);
+  std::printf("by class:");
+  for (auto& [c, t] : f.by_class) std::printf(" %s %.3f ms", c.c_str(), t * 1e3);
+  std::printf("\n");
+  for (auto& k : f.top)
+    std::printf("    %-48.48s %-11s %9.3f ms\n", k.name.c_str(), k.kernel_class.c_str(), k.simulated_s * 1e3);
+  return 0;
+}
+
+Register reg("latency",
+             "latency of one LLM request or batch on one device (= serve --single), or --bundle: a captured forward pass",
+             [](const std::vector<std::string>& args) {
+               for (auto& x : args)
+                 if (x == "--bundle" || x.rfind("--bundle=", 0) == 0) return bundle_latency(args);
+               std::vector<std::string> a = args;
+               a.push_back("--single");
+               return serve_main(a);
+             });
+}  // namespace
+}  // namespace orrery::cli
