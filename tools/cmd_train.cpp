@@ -6,6 +6,8 @@
 #include "sim/error.h"
 #include "hw_models/accelerator.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
+#include "workloads/energy.h"
 #include "topology/topology.h"
 #include "workloads/json_io.h"
 #include "workloads/train.h"
@@ -59,7 +61,7 @@ namespace {
 // Declared parameter sets of the train generator, registered at startup for `orrery describe`.
 const bool params_registered = (model_params(), train_system_params(), true);
 
-void print_result(const TrainResult& r) {
+void print_result(const TrainResult& r, const EnergyReport& e) {
   const TrainPlan& p = r.plan;
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
   std::printf("system       %s: %d nodes x %d %s = %d GPUs; comm: %s\n", r.system.name.c_str(), r.system.nodes,
@@ -90,6 +92,7 @@ void print_result(const TrainResult& r) {
               format_bytes(r.peak_memory_bytes).c_str(), worst, format_bytes(w.weights).c_str(),
               format_bytes(w.gradients).c_str(), format_bytes(w.optimizer).c_str(), format_bytes(w.activations).c_str(),
               format_bytes(w.transient).c_str(), format_bytes(r.hbm_capacity).c_str());
+  std::printf("%s", format_energy(e).c_str());
   std::printf("simulation           %llu events, %.3f s wall\n", static_cast<unsigned long long>(r.sim_events), r.sim_wall_s);
 }
 
@@ -105,16 +108,21 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                        "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm auto|fabric|builtin]\n"
                        "         [--timeline out.json] [--json out.json] [--csv kernels.csv] [--engine systemc|event]\n"
                        "         [--no-memory-check]\n"
+                       "         [--power NAME|power.json] [--power-set k=v] [--price-gpu-hour USD] [--price-kwh USD] [--pue X]\n"
                        "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
                        "         [--sys-set key=value ...]     (system overrides: topology.K or collective.K, see orrery describe)\n"
                        "models: workloads/models/*.json (see docs/training.md)\n");
                    return 0;
                  }
-               Args a(args, train_flags_with_value(), train_bool_flags());
+               Args a(args, with_power_flags(train_flags_with_value()), train_bool_flags());
                if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
                TrainOptions o = parse_train_options(a);
+               power_overrides(a);  // bad prices fail before the run
                TrainResult r = run_training(o);
-               print_result(r);
+               Accelerator hw = load_accelerator(r.gpu, o.hw_overrides);
+               PowerModel pm = power_model_from(a, hw);
+               EnergyReport energy = train_energy(r, hw, pm);
+               print_result(r, energy);
                if (a.has("--csv")) {
                  // The kernels of one micro-batch, per phase, with their cost on the critical path.
                  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -138,13 +146,18 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                  if (!r.system.fabric.empty())
                    cfg["fabric"] = topo::load_system(r.system.fabric, r.system.fixed_topology ? 0 : r.system.nodes,
                                                      o.sys_overrides).raw;
-                 cfg["accelerator"] = load_accelerator(r.gpu, o.hw_overrides).to_json();
+                 cfg["accelerator"] = hw.to_json();
+                 cfg["power"] = pm.to_json();
                  cfg["comm_model"] = r.comm_model;
                  cfg["engine"] = o.engine;
                  write_json_file(config_path_for(a.get("--json")), cfg);
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error(a.get("--json"), "", "cannot write");
-                 out << r.to_json().dump(1) << "\n";
+                 nlohmann::json j = r.to_json();
+                 nlohmann::json ej = energy.to_json();
+                 j["energy"] = ej;
+                 for (const char* k : {"energy_j", "kwh_per_mtok", "avg_power_w", "cost_usd", "cost_usd_per_mtok"}) j[k] = ej[k];
+                 out << j.dump(1) << "\n";
                }
                return 0;
              });
