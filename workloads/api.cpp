@@ -90,7 +90,13 @@ class Kw {
   std::map<std::string, std::vector<std::string>> lists_;
 };
 
-PowerModel power_from(Kw& k, const Accelerator& hw) {
+struct PowerKw {
+  std::string name;
+  std::vector<std::string> overrides;
+  PowerModel load(const Accelerator& hw) const { return load_power(name, hw, overrides); }
+};
+
+PowerKw power_kw(Kw& k) {
   std::vector<std::string> o = k.list("power_set");
   for (const char* p : {"price_gpu_hour", "price_kwh", "pue"})
     if (k.has(p)) {
@@ -98,7 +104,7 @@ PowerModel power_from(Kw& k, const Accelerator& hw) {
       if (!(v >= 0)) throw make_error(p, Kw::text(v), "must not be negative");
       o.push_back(std::string(p) + "=" + Kw::text(v));
     }
-  return load_power(k.str("power", ""), hw, o);
+  return {k.str("power", ""), o};
 }
 
 void put_energy(nlohmann::json& j, const EnergyReport& e) {
@@ -158,10 +164,11 @@ TrainOptions train_options(Kw& k) {
 nlohmann::json train(const nlohmann::json& kw) {
   Kw k(kw, "train");
   TrainOptions o = train_options(k);
+  PowerKw pk = power_kw(k);
+  k.done();  // unknown options fail before the run
   TrainResult r = run_training(o);
   Accelerator hw = load_accelerator(r.gpu, o.hw_overrides);
-  PowerModel pm = power_from(k, hw);
-  k.done();
+  PowerModel pm = pk.load(hw);
   nlohmann::json full = r.to_json();
   nlohmann::json j;
   j["iteration_time_s"] = r.iteration_time_s;
@@ -194,10 +201,11 @@ nlohmann::json replay(const nlohmann::json& kw) {
   o.system_overrides = k.list("sys_set");
   o.gemm_precision = k.str("gemm_precision", "");
   double tokens = k.num("tokens", 0);
+  PowerKw pk = power_kw(k);
+  k.done();
   ReplayResult r = replay_bundle(o);
   Accelerator hw = load_accelerator(o.hw, o.overrides);
-  PowerModel pm = power_from(k, hw);
-  k.done();
+  PowerModel pm = pk.load(hw);
   int gpn = r.ranks > 1 || r.scale_dp > 1 ? load_system(o.system, o.nodes, o.system_overrides).gpus_per_node : 8;
   nlohmann::json full = r.to_json();
   nlohmann::json j;
@@ -234,9 +242,10 @@ nlohmann::json collective(const nlohmann::json& kw) {
     if (!(f > 1)) throw make_error("collective", "stepfactor", "must be greater than 1");
     for (double s = b; s <= e * (1 + 1e-12); s *= f) sizes.push_back(std::floor(s));
   }
-  Accelerator hw = load_accelerator(sys.accelerator);
-  PowerModel pm = power_from(k, hw);
+  PowerKw pk = power_kw(k);
   k.done();
+  Accelerator hw = load_accelerator(sys.accelerator);
+  PowerModel pm = pk.load(hw);
   int n = sys.topo.num_gpus();
   int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : n;
   nlohmann::json rows = nlohmann::json::array(), j;

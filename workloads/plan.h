@@ -31,7 +31,7 @@ struct PlanOptions {
   std::vector<long> micro_batch;
   std::vector<Recompute> recompute;
   double memory_fraction = 1.0;    // of the HBM capacity a plan may use (headroom for fragmentation)
-  int rank_sims = 300;             // more simulations to rank the references exactly
+  int rank_sims = 0;               // more simulations to rank the references exactly
   int max_sims = 2000;             // cap on simulations (the search says when it stopped early)
   // Plans to place in the ranking (published recipes), simulated whatever their bound.
   std::vector<std::pair<std::string, TrainPlan>> references;
