@@ -12,7 +12,8 @@ JOBS=${JOBS:-$(nproc)}
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in build-essential cmake pkg-config libsystemc-dev libboost-graph-dev nlohmann-json3-dev \
-         libgtest-dev zlib1g-dev libprotobuf-dev protobuf-compiler; do
+         libgtest-dev zlib1g-dev libprotobuf-dev protobuf-compiler \
+         pybind11-dev python3-dev libopenmpi-dev openmpi-bin python3-matplotlib python3-pandas; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

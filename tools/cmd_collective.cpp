@@ -8,6 +8,8 @@
 #include "sim/csv.h"
 #include "sim/error.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
+#include "workloads/energy.h"
 #include "workloads/json_io.h"
 #include "workloads/collective.h"
 
@@ -36,8 +38,8 @@ std::vector<int> parse_ranks(const std::string& text) {
 }
 
 int run(const std::vector<std::string>& args) {
-  Args a(args, {"--op", "--system", "--nodes", "--algo", "--proto", "-b", "-e", "-f", "--json", "--csv", "--sys-set", "--ranks", "--dtype",
-                "--engine", "--root", "--minbytes", "--maxbytes", "--stepfactor", "-d"},
+  Args a(args, with_power_flags({"--op", "--system", "--nodes", "--algo", "--proto", "-b", "-e", "-f", "--json", "--csv", "--sys-set", "--ranks", "--dtype",
+                "--engine", "--root", "--minbytes", "--maxbytes", "--stepfactor", "-d"}),
          {"--detailed"});
   coll::CollectiveSpec base;
   base.op = coll::parse_op(a.get("--op", "all_reduce"));
@@ -100,6 +102,12 @@ int run(const std::vector<std::string>& args) {
   std::printf("# %10s  %12s  %8s  %6s  %6s  %10s  %8s  %8s\n", "(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)");
   nlohmann::json rows = nlohmann::json::array();
   double sum_bus = 0;
+  // Energy and cost of each collective (hw_models/power.h): the group's GPUs and their nodes.
+  Accelerator hw = load_accelerator(sys.accelerator);
+  PowerModel pm = power_model_from(a, hw);
+  int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : sys.topo.num_gpus();
+  std::vector<EnergyReport> energy;
+  for (auto& r : results) energy.push_back(collective_energy(r, n, gpn, hw, pm));
   const char* tname = base.dtype == Dtype::FP32 ? "float" : dtype_name(base.dtype);
   int root = (base.op == coll::Op::Broadcast || base.op == coll::Op::Reduce) ? base.root : -1;
   for (size_t k = 0; k < sizes.size(); ++k) {
@@ -124,16 +132,24 @@ int run(const std::vector<std::string>& args) {
     row["protocol"] = coll::proto_name(r.protocol);
     row["channels"] = r.channels;
     row["model_time_us"] = r.model_time_s * 1e6;
+    nlohmann::json ej = energy[k].to_json();
+    row["energy_j"] = ej["energy_j"];
+    row["avg_power_w"] = ej["avg_power_w"];
+    row["cost_usd"] = ej["cost_usd"];
     rows.push_back(row);
   }
   std::printf("# Avg bus bandwidth    : %g\n", sizes.empty() ? 0.0 : sum_bus / static_cast<double>(sizes.size()));
+  if (!energy.empty())
+    std::printf("# Largest size (%s): %s", format_bytes(static_cast<double>(sizes.back())).c_str(),
+                format_energy(energy.back()).c_str());
   if (a.has("--csv")) {
     nlohmann::ordered_json csv = nlohmann::ordered_json::array();
     for (auto& r : rows)
       csv.push_back({{"op", coll::op_name(base.op)}, {"system", sys.name}, {"ranks", n}, {"bytes", r["bytes"]},
                      {"count", r["count"]}, {"type", r["type"]}, {"redop", r["redop"]}, {"root", r["root"]},
                      {"time_us", r["time_us"]}, {"algbw_gbps", r["algbw_gbps"]}, {"busbw_gbps", r["busbw_gbps"]},
-                     {"algorithm", r["algorithm"]}, {"protocol", r["protocol"]}, {"channels", r["channels"]}});
+                     {"algorithm", r["algorithm"]}, {"protocol", r["protocol"]}, {"channels", r["channels"]},
+                     {"energy_j", r["energy_j"]}, {"cost_usd", r["cost_usd"]}});
     write_csv_file(a.get("--csv"), csv);
   }
   if (a.has("--json")) {
@@ -146,10 +162,11 @@ int run(const std::vector<std::string>& args) {
     j["algo"] = coll::algo_name(base.algo);
     j["proto"] = coll::proto_name(base.proto);
     j["rows"] = rows;
+    if (!energy.empty()) j["energy"] = energy.back().to_json();  // the largest size
     out << j.dump(1) << "\n";
     // Resolved configuration next to the results: the system as run (after --nodes and --sys-set).
     write_json_file(config_path_for(a.get("--json")),
-                    {{"command", args}, {"system", sys.raw}, {"source", sys.source_path}, {"engine", a.get("--engine", "systemc")}});
+                    {{"command", args}, {"system", sys.raw}, {"source", sys.source_path}, {"power", pm.to_json()}, {"engine", a.get("--engine", "systemc")}});
   }
   return 0;
 }

@@ -8,6 +8,8 @@
 #include "hw_models/arch.h"
 #include "tools/cluster_cli.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
+#include "workloads/energy.h"
 #include "workloads/json_io.h"
 #include "workloads/chakra.h"
 #include "workloads/replay.h"
@@ -77,7 +79,7 @@ void print_summary(const ReplayResult& r) {
 
 Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
              [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision", "--hw-model", "--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"}, {"--quiet", "--no-symmetry"});
+               Args a(args, with_power_flags({"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision", "--tokens", "--hw-model", "--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"}), {"--quiet", "--no-symmetry"});
                if (a.positional().size() != 1)
                  throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
                              "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--gemm-precision fp8|bf16|fp16] [--hw-model calibrated|first-principles] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
@@ -114,10 +116,25 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                o.system_overrides = a.all("--sys-set");
                o.gemm_precision = a.get("--gemm-precision");
                ReplayResult r = replay_bundle(o);
-               if (!a.has("--quiet")) print_summary(r);
+               // Node, facility and cost view of the GPU energy replay computed (hw_models/power.h).
+               Accelerator hw = load_accelerator(o.hw, o.overrides);
+               PowerModel pm = power_model_from(a, hw);
+               double tokens = a.get_double("--tokens", 0);
+               if (!(tokens >= 0)) throw make_error("--tokens", a.get("--tokens"), "must be zero or more");
+               int gpn = r.ranks > 1 || r.scale_dp > 1 ? load_system(o.system, o.nodes, o.system_overrides).gpus_per_node : 8;
+               EnergyReport energy = replay_energy(r, hw, pm, gpn, tokens);
+               if (!a.has("--quiet")) {
+                 print_summary(r);
+                 std::printf("%s", format_energy(energy).c_str());
+               }
                std::string json_path = a.get("--json");
                if (!json_path.empty()) {
-                 write_json_file(json_path, r.to_json());
+                 nlohmann::json j = r.to_json();
+                 nlohmann::json ej = energy.to_json();
+                 j["energy"] = ej;  // (top-level energy_j / avg_power_w stay one GPU's, as before)
+                 for (const char* k : {"kwh_per_mtok", "cost_usd", "cost_usd_per_mtok"}) j[k] = ej[k];
+                 write_json_file(json_path, j);
+                 r.config["power"] = pm.to_json();
                  // Resolved configuration next to the results, so any number can be reproduced.
                  std::string config_path = config_path_for(json_path);
                  write_json_file(config_path, r.config);

@@ -8,6 +8,8 @@
 #include "hw_models/arch.h"
 #include "tools/cluster_cli.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
+#include "workloads/energy.h"
 #include "topology/topology.h"
 #include "workloads/json_io.h"
 #include "workloads/train.h"
@@ -63,7 +65,7 @@ namespace {
 // Declared parameter sets of the train generator, registered at startup for `orrery describe`.
 const bool params_registered = (model_params(), train_system_params(), true);
 
-void print_result(const TrainResult& r, bool check_memory) {
+void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e) {
   const TrainPlan& p = r.plan;
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
   std::printf("system       %s: %d nodes x %d %s = %d GPUs; comm: %s\n", r.system.name.c_str(), r.system.nodes,
@@ -98,6 +100,7 @@ void print_result(const TrainResult& r, bool check_memory) {
     std::printf("memory check         skipped (--no-memory-check): the plan %s; not modelled either way: CUDA "
                 "context, cuBLAS/NCCL workspaces, allocator fragmentation, fp8 weight copies\n",
                 r.peak_memory_bytes > r.hbm_capacity ? "does NOT fit (it was simulated anyway)" : "fits");
+  std::printf("%s", format_energy(e).c_str());
   std::printf("simulation           %llu events, %.3f s wall\n", static_cast<unsigned long long>(r.sim_events), r.sim_wall_s);
   if (r.simulated_ranks > 0) print_cluster_report(r.exec, r.symmetric, static_cast<std::size_t>(r.simulated_ranks), p.gpus());
 }
@@ -117,16 +120,21 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                        "         [--gpu-speed RANK=FACTOR ...] [--gpu-set RANK:param=value ...] (RANK may be 0-7)\n"
                        "         [--fail ELEMENT ...] [--degrade ELEMENT=FRACTION ...] [--rank-map map.json] [--no-symmetry]\n"
                        "           (fabric: every rank's schedule on the cluster executor; ELEMENT as orrery topo --json names it)\n"
+                       "         [--power NAME|power.json] [--power-set k=v] [--price-gpu-hour USD] [--price-kwh USD] [--pue X]\n"
                        "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
                        "         [--sys-set key=value ...]     (system overrides: topology.K or collective.K, see orrery describe)\n"
                        "models: workloads/models/*.json (see docs/training.md)\n");
                    return 0;
                  }
-               Args a(args, train_flags_with_value(), train_bool_flags());
+               Args a(args, with_power_flags(train_flags_with_value()), train_bool_flags());
                if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
                TrainOptions o = parse_train_options(a);
+               power_overrides(a);  // bad prices fail before the run
                TrainResult r = run_training(o);
-               print_result(r, o.check_memory);
+               Accelerator hw = load_accelerator(r.gpu, o.hw_overrides);
+               PowerModel pm = power_model_from(a, hw);
+               EnergyReport energy = train_energy(r, hw, pm);
+               print_result(r, o.check_memory, energy);
                if (a.has("--csv")) {
                  // The kernels of one micro-batch, per phase, with their cost on the critical path.
                  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -150,14 +158,19 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                  if (!r.system.fabric.empty())
                    cfg["fabric"] = topo::load_system(r.system.fabric, r.system.fixed_topology ? 0 : r.system.nodes,
                                                      o.sys_overrides).raw;
-                 cfg["accelerator"] = load_accelerator(r.gpu, o.hw_overrides).to_json();
+                 cfg["accelerator"] = hw.to_json();
+                 cfg["power"] = pm.to_json();
                  cfg["comm_model"] = r.comm_model;
                  cfg["engine"] = o.engine;
                  cfg["cluster"] = o.cluster.to_json();
                  write_json_file(config_path_for(a.get("--json")), cfg);
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error(a.get("--json"), "", "cannot write");
-                 out << r.to_json().dump(1) << "\n";
+                 nlohmann::json j = r.to_json();
+                 nlohmann::json ej = energy.to_json();
+                 j["energy"] = ej;
+                 for (const char* k : {"energy_j", "kwh_per_mtok", "avg_power_w", "cost_usd", "cost_usd_per_mtok"}) j[k] = ej[k];
+                 out << j.dump(1) << "\n";
                }
                return 0;
              });

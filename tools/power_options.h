@@ -1,0 +1,34 @@
+#pragma once
+// The power/price flags train, replay, collective, plan and sweep share (hw_models/power.h):
+// --power NAME|file.json, --power-set name=value, --price-gpu-hour X, --price-kwh X, --pue X.
+#include <string>
+#include <vector>
+
+#include "hw_models/power.h"
+#include "sim/error.h"
+#include "tools/command.h"
+
+namespace orrery::cli {
+
+inline std::vector<std::string> with_power_flags(std::vector<std::string> flags) {
+  for (auto& f : power_flags_with_value()) flags.push_back(f);
+  return flags;
+}
+
+inline std::vector<std::string> power_overrides(const Args& a) {
+  std::vector<std::string> o = a.all("--power-set");
+  for (auto [flag, key] : std::vector<std::pair<std::string, std::string>>{
+           {"--price-gpu-hour", "price_gpu_hour"}, {"--price-kwh", "price_kwh"}, {"--pue", "pue"}}) {
+    if (!a.has(flag)) continue;
+    double v = a.get_double(flag, 0);
+    if (!(v >= 0) || v > 1e12) throw make_error(flag, a.get(flag), "must be a price of zero or more");
+    o.push_back(key + "=" + a.get(flag));
+  }
+  return o;
+}
+
+inline PowerModel power_model_from(const Args& a, const Accelerator& hw) {
+  return load_power(a.get("--power"), hw, power_overrides(a));
+}
+
+}  // namespace orrery::cli
