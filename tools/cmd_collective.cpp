@@ -83,6 +83,21 @@ void print_header(const Args& a, const topo::System& sys, const coll::Collective
               "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
 }
 
+// The type column as nccl-tests names it (float, half, bfloat16, double, int8, ...).
+const char* nccl_type_name(Dtype d) {
+  switch (d) {
+    case Dtype::FP32: return "float";
+    case Dtype::FP16: return "half";
+    case Dtype::BF16: return "bfloat16";
+    case Dtype::FP64: return "double";
+    case Dtype::FP8: return "f8e4m3";
+    case Dtype::I8: return "int8";
+    case Dtype::I32: return "int32";
+    case Dtype::I64: return "int64";
+    default: return dtype_name(d);
+  }
+}
+
 // nccl-tests prints times with 2 decimals below 10 ms and fewer above to keep the column width.
 std::string nccl_time(double us) {
   char b[32];
@@ -138,7 +153,7 @@ int run(Args& a) {
   print_header(a, sys, base, n, sizes, a.defaults_used());
   nlohmann::json rows = nlohmann::json::array();
   double sum_bus = 0;
-  const char* tname = base.dtype == Dtype::FP32 ? "float" : dtype_name(base.dtype);
+  const char* tname = nccl_type_name(base.dtype);
   bool reduces = base.op == coll::Op::AllReduce || base.op == coll::Op::ReduceScatter || base.op == coll::Op::Reduce;
   std::string redop_col = reduces ? redop : "none";
   int root = (base.op == coll::Op::Broadcast || base.op == coll::Op::Reduce) ? base.root : -1;
@@ -225,7 +240,7 @@ Spec spec() {
       {"-e, --maxbytes", "SIZE", "8G", "bytes, binary suffixes K M G", "largest size"},
       {"-f, --stepfactor", "F", "2", "", "multiply the size by F each step (1: add -i bytes)"},
       {"-i, --stepbytes", "SIZE", "", "bytes", "add SIZE each step (nccl-tests -i; needs -f 1)"},
-      {"-d, --datatype", "TYPE", "float", "", "element type: float, half, bfloat16, double, int8, ... (sets count and alignment)"},
+      {"-d, --datatype, --dtype", "TYPE", "float", "", "element type: float, half, bfloat16, double, int8, ... (sets count and alignment)"},
       {"-o, --redop", "OP", "sum", "", "reduction operation printed in the redop column (sum, prod, min, max, avg, all); same time"},
       {"-r, --root", "RANK", "0", "", "root of broadcast / reduce"},
       {"-n, --iters", "N", "20", "", std::string(ign) + " iteration noise: one simulated run per size", Flag::Ignored},
