@@ -23,6 +23,8 @@ const ParamSet& power_params() {
            "GPU dynamic power added by the tensor cores at the dense peak (uncapped; the board limit caps the sum)", false},
           {"gpu_hbm_power", Unit::Power, "110 W", "GPU dynamic power with HBM streaming at its full bandwidth", false},
           {"gpu_link_power", Unit::Power, "40 W", "GPU dynamic power with its NVLink ports at full bandwidth", false},
+          {"gpu_link_bandwidth", Unit::Bandwidth, "450 GB/s",
+           "NVLink bandwidth per GPU and direction at which gpu_link_power is drawn (the link utilisation's denominator)", true},
           {"host_power", Unit::Power, "900 W", "per node: CPUs, DRAM, storage, management at training load", false},
           {"fan_power", Unit::Power, "900 W", "per node: fans and board-level cooling at training load", false},
           {"nic_power", Unit::Power, "25 W", "per GPU: its scale-out NIC (one NIC per GPU)", false},
@@ -163,8 +165,5 @@ std::string format_energy(const EnergyReport& e) {
   return buf;
 }
 
-std::vector<std::string> power_flags_with_value() {
-  return {"--power", "--power-set", "--price-gpu-hour", "--price-kwh", "--pue"};
-}
 
 }  // namespace orrery

@@ -65,8 +65,5 @@ EnergyReport energy_report(const PowerModel& pm, const EnergyInputs& in);
 // Two lines for the text output of train / replay / collective.
 std::string format_energy(const EnergyReport& e);
 
-// The CLI flags every command shares: --power NAME, --power-set k=v, --price-gpu-hour X,
-// --price-kwh X, --pue X (as overrides for load_power).
-std::vector<std::string> power_flags_with_value();
 
 }  // namespace orrery

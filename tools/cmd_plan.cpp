@@ -13,15 +13,6 @@
 namespace orrery::cli {
 namespace {
 
-const char* kUsage =
-    "usage: orrery plan --model M --system S --gpus N --global-batch B [--seq L] [--top K] [--json out.json]\n"
-    "         [--comm auto|fabric|builtin] [--precision bf16|fp8] [--max-sims N] [--rank-sims N] [--memory-fraction F]\n"
-    "         [--tp 1,2,4,8] [--pp ...] [--vp ...] [--cp ...] [--ep ...] [--micro-batch 1,2,4,8]\n"
-    "         [--recompute none,selective,full] [--zero 0,1,2,3]     (restrict the search space)\n"
-    "         [--reference NAME=tp=4,pp=4,vp=5,cp=2,sp=1,mb=1,zero=1,recompute=none ...]\n"
-    "         [--published[=FILE]] (default validation/data/published_plans.json)  (rank the published plans of the model)\n"
-    "         [--set gpu_param=value ...] [--sys-set key=value ...]\n";
-
 template <class T, class F>
 std::vector<T> list_flag(const Args& a, const std::string& flag, F conv) {
   std::vector<T> out;
@@ -109,13 +100,44 @@ void print_plan(const PlanCandidate& c, double best) {
               b.value("exposed_pp", 0.0), b.value("pipeline_bubble", 0.0), b.value("exposed_dp", 0.0), b.value("optimizer", 0.0));
 }
 
-int run(const std::vector<std::string>& args) {
-  for (auto& x : args)
-    if (x == "--help" || x == "-h") { std::printf("%s", kUsage); return 0; }
-  Args a(args, {"--model", "--system", "--gpus", "--global-batch", "--seq", "--top", "--json", "--comm", "--precision",
-                "--max-sims", "--rank-sims", "--memory-fraction", "--tp", "--pp", "--vp", "--cp", "--ep", "--micro-batch", "--recompute", "--zero",
-                "--reference", "--set", "--sys-set"},
-         {"--published"});
+Spec spec() {
+  Spec s;
+  s.name = "plan";
+  s.summary = "search parallel plans (TP/SP/PP/VP/DP/CP/EP, micro-batch, recompute, ZeRO) for a model on N GPUs";
+  s.usage = "--model M --gpus N --global-batch B [--system S] [--seq L] [--top K] [--json out.json] [options]";
+  s.example = "plan --model llama3-70b --system dgx-h100 --gpus 512 --global-batch 1024 --seq 8192 --top 5";
+  const char* list = "restrict the search to these values (comma-separated)";
+  s.flags = {
+      {"--model", "NAME|FILE", "", "", "model preset (orrery list models) or model JSON (required)"},
+      system_flag(),
+      {"--gpus", "N", "", "", "GPUs of the job (required)"},
+      {"--global-batch", "B", "", "sequences", "global batch (required)"},
+      {"--seq", "S", "", "tokens", "sequence length (default: the model's)"},
+      {"--top", "K", "5", "", "plans printed"},
+      {"--json", "FILE", "", "", "the search as JSON"},
+      {"--comm", "auto|fabric|builtin", "auto", "", "collective model of the simulated plans"},
+      {"--precision", "bf16|fp8", "bf16", "", "matmul precision", Flag::MeaningDefault},
+      {"--max-sims", "N", "", "", "simulation budget (plans simulated at most)"},
+      {"--rank-sims", "N", "", "", "plans simulated to rank the references"},
+      {"--memory-fraction", "F", "1", "", "fraction of HBM a plan may use"},
+      {"--tp", "LIST", "", "", list},
+      {"--pp", "LIST", "", "", list},
+      {"--vp", "LIST", "", "", list},
+      {"--cp", "LIST", "", "", list},
+      {"--ep", "LIST", "", "", list},
+      {"--micro-batch", "LIST", "", "", list},
+      {"--recompute", "LIST", "", "", "none,selective,full: " + std::string(list)},
+      {"--zero", "LIST", "", "", "0,1,2,3: " + std::string(list)},
+      {"--reference", "NAME=tp=..,pp=..", "", "", "rank this plan too (tp, pp, vp, cp, sp, mb, zero, recompute)", Flag::Repeat},
+      {"--published", "", "", "", "rank the model's published plans (--published=FILE; default validation/data/published_plans.json)"},
+      set_flag(),
+      sys_set_flag(),
+  };
+  s.notes = "See docs/exploration.md (orrery plan).";
+  return s;
+}
+
+int run(Args& a) {
   if (!a.positional().empty()) throw make_error("plan", a.positional()[0], "unexpected argument");
   PlanOptions o = parse_options(a);
   PlanSearch s = search_plans(o);
@@ -154,6 +176,6 @@ int run(const std::vector<std::string>& args) {
   return 0;
 }
 
-Register reg("plan", "search parallel plans (TP/SP/PP/VP/DP/CP/EP, micro-batch, recompute, ZeRO) for a model on N GPUs", run);
+Register reg(spec(), run);
 }  // namespace
 }  // namespace orrery::cli

@@ -21,16 +21,6 @@
 namespace orrery::cli {
 namespace {
 
-const char* kUsage =
-    "usage: orrery sweep [SWEEP.json] [-o results.jsonl] [-j N] [--csv out.csv] [--report out.html]\n"
-    "         [--command train|replay|collective] [--base key=value ...]\n"
-    "         [--axis name=v1,v2,... ...] [--range name=low:high[:unit] ...] [--sampler grid|random|lhs]\n"
-    "         [--samples N] [--seed S] [--steps N] [--constraint 'tp*pp*dp*cp == gpus' ...] [--metric KEY]\n"
-    "         [--no-progress] [--dry-run]\n"
-    "  mpirun -np K orrery sweep ...   splits the points over K ranks (each appends to the same JSONL)\n"
-    "Options of a point are the command's CLI flags without dashes ('-' as '_'): tp, micro_batch, model,\n"
-    "system, bundle, set.<gpu param>, sys_set.<system key>, power_set.<power param>, price_gpu_hour ...\n";
-
 nlohmann::json scalar(const std::string& v) {
   nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
   if (!j.is_discarded() && j.is_primitive()) return j;
@@ -103,19 +93,45 @@ std::string swap_ext(const std::string& path, const std::string& ext) {
   return path.substr(0, dot) + ext;
 }
 
-int run(const std::vector<std::string>& args) {
-  for (auto& x : args)
-    if (x == "--help" || x == "-h") { std::printf("%s", kUsage); return 0; }
-  Args a(args, {"-o", "--output", "-j", "--jobs", "--csv", "--report", "--command", "--base", "--axis", "--range",
-                "--sampler", "--samples", "--seed", "--steps", "--constraint", "--metric"},
-         {"--no-progress", "--dry-run"});
+Spec command_spec() {
+  Spec s;
+  s.name = "sweep";
+  s.summary = "design-space sweep from a sweep file or flags (grid, random, Latin hypercube; -j N, MPI; resumable)";
+  s.usage = "[SWEEP.json] [-o results.jsonl] [-j N] [--csv out.csv] [--report out.html] [options]\n"
+            "       mpirun -np K orrery sweep ...   splits the points over K ranks (each appends to the same JSONL)";
+  s.example = "sweep --command train --base model=llama3-8b --base global_batch=64 --axis tp=1,2,4,8 -o r.jsonl";
+  s.flags = {
+      {"-o, --output", "FILE", "", "", "results, one JSON line per point (default: the sweep file's output)"},
+      {"-j, --jobs", "N", "1", "", "points run in parallel"},
+      {"--csv", "FILE", "", "", "results as CSV (default: the output with .csv)"},
+      {"--report", "FILE", "", "", "HTML report with the Pareto front (default: the output with .html)"},
+      {"--command", "train|replay|collective", "", "", "command every point runs"},
+      {"--base", "KEY=VALUE", "", "", "option of every point", Flag::Repeat},
+      {"--axis", "NAME=V1,V2,...", "", "", "an axis of listed values", Flag::Repeat},
+      {"--range", "NAME=LOW:HIGH[:UNIT]", "", "", "an axis of a numeric range", Flag::Repeat},
+      {"--sampler", "grid|random|lhs", "", "", "how points are drawn (default grid)"},
+      {"--samples", "N", "", "", "points drawn by random / lhs"},
+      {"--seed", "S", "", "", "random seed"},
+      {"--steps", "N", "", "", "grid points of each --range"},
+      {"--constraint", "EXPR", "", "", "keep points where EXPR holds, e.g. 'tp*pp*dp*cp == gpus'", Flag::Repeat},
+      {"--metric", "KEY", "", "", "result key to rank and plot"},
+      {"--no-progress", "", "", "", "no progress line"},
+      {"--dry-run", "", "", "", "count the points, run nothing"},
+  };
+  s.notes = "Options of a point are the command's CLI flags without dashes ('-' as '_'): tp, micro_batch, model,\n"
+            "system, bundle, set.<gpu param>, sys_set.<system key>, power_set.<power param>, price_gpu_hour ...\n"
+            "See docs/exploration.md (orrery sweep).";
+  return s;
+}
+
+int run(Args& a) {
   if (a.positional().size() > 1) throw make_error("sweep", a.positional()[1], "unexpected argument (one sweep file)");
   std::string where = a.positional().empty() ? "sweep flags" : a.positional()[0];
   sweep::Spec spec = sweep::parse_spec(spec_json(a), where);
   std::vector<sweep::Point> points = sweep::make_points(spec);
   sweep::RunOptions o;
-  o.output = a.get("-o", a.get("--output", spec.output));
-  o.jobs = static_cast<int>(a.get_int("-j", a.get_int("--jobs", 1)));
+  o.output = a.get("-o", spec.output);
+  o.jobs = static_cast<int>(a.get_int("-j", 1));
   o.progress = !a.has("--no-progress");
   int mpi_init = 0;
 #ifdef ORRERY_HAVE_MPI
@@ -168,6 +184,6 @@ int run(const std::vector<std::string>& args) {
   return 0;
 }
 
-Register reg("sweep", "design-space sweep from a sweep file or flags (grid, random, Latin hypercube; -j N, MPI; resumable)", run);
+Register reg(command_spec(), run);
 }  // namespace
 }  // namespace orrery::cli

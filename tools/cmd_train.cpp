@@ -16,10 +16,48 @@
 
 namespace orrery::cli {
 
+// The flags of a training run, shared with `orrery convert --from-train`. `required`: --model,
+// --global-batch and --micro-batch are required flags of the command (train); convert checks
+// them in parse_train_options when --from-train is given.
+std::vector<Flag> train_flags(bool required) {
+  unsigned req = required ? static_cast<unsigned>(Flag::Required) : 0u;
+  std::vector<Flag> flags{
+      {"--model", "NAME|FILE", "", "", "model preset (orrery list models) or model JSON", req},
+      system_flag(),
+      {"--nodes", "N", "", "", "nodes (default: the size the system describes; one node of a built-in NVSwitch system)"},
+      {"--tp", "T", "1", "", "tensor-parallel degree"},
+      {"--pp", "P", "1", "", "pipeline-parallel stages"},
+      {"--vp", "V", "1", "", "virtual (interleaved) pipeline chunks per stage"},
+      {"--dp", "D", "1", "", "data-parallel degree"},
+      {"--cp", "C", "1", "", "context-parallel degree"},
+      {"--ep", "E", "1", "", "expert-parallel degree (MoE models)"},
+      {"--micro-batch", "m", "", "sequences", "micro-batch size per data-parallel rank", req},
+      {"--global-batch", "B", "", "sequences", "global batch (a multiple of micro-batch x DP)", req},
+      {"--seq", "S", "", "tokens", "sequence length (default: the model's)"},
+      {"--precision", "bf16|fp8", "bf16", "", "matmul precision", Flag::MeaningDefault},
+      {"--grad-precision", "fp32|bf16", "fp32", "", "gradient reduction precision", Flag::MeaningDefault},
+      {"--recompute", "none|selective|full", "none", "", "activation recomputation", Flag::MeaningDefault},
+      {"--attention", "flash|unfused", "flash", "", "attention implementation", Flag::MeaningDefault},
+      {"--sequence-parallel", "", "", "", "Megatron sequence parallelism (with TP)"},
+      {"--zero", "0|1|2|3", "0", "", "ZeRO / distributed-optimizer stage", Flag::MeaningDefault},
+      {"--comm", "fabric|analytical|builtin", "fabric", "", "collective model: every rank on the fabric (cluster executor) or the closed form", Flag::MeaningDefault},
+      {"--engine", "systemc|event", "systemc", "", "event engine"},
+      {"--no-memory-check", "", "", "", "run even when the plan does not fit in HBM"},
+      {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of the iteration"},
+      set_flag(),
+      sys_set_flag(),
+      hw_model_flag(),
+  };
+  for (auto& f : cluster_flags()) flags.push_back(f);
+  return flags;
+}
+
 // Shared with `orrery convert --from-train`.
 TrainOptions parse_train_options(const Args& a) {
   TrainOptions o;
-  if (!a.has("--model")) throw make_error("--model", "", "required (preset name or model.json)");
+  // Required: a run without them would silently pick a batch the user never chose.
+  for (const char* f : {"--model", "--micro-batch", "--global-batch"})
+    if (!a.has(f)) throw make_error(f, "", "required (see orrery train --help)");
   o.model = a.get("--model");
   o.system = a.get("--system", "dgx-h100");
   // Without --nodes: the size the system describes (a fixed topology's GPUs, a cluster file's
@@ -33,8 +71,8 @@ TrainOptions parse_train_options(const Args& a) {
   p.dp = static_cast<int>(a.get_int("--dp", 1));
   p.cp = static_cast<int>(a.get_int("--cp", 1));
   p.ep = static_cast<int>(a.get_int("--ep", 1));
-  p.micro_batch = a.get_int("--micro-batch", 1);
-  p.global_batch = a.get_int("--global-batch", p.micro_batch * p.dp);
+  p.micro_batch = a.get_int("--micro-batch", 0);
+  p.global_batch = a.get_int("--global-batch", 0);
   p.seq = a.get_int("--seq", 0);
   if (a.has("--seq") && p.seq < 1) throw make_error("--seq", a.get("--seq"), "must be at least 1");
   std::string prec = a.get("--precision", "bf16");
@@ -105,28 +143,22 @@ void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e
   if (r.simulated_ranks > 0) print_cluster_report(r.exec, r.symmetric, static_cast<std::size_t>(r.simulated_ranks), p.gpus());
 }
 
-Register reg("train", "simulate one LLM training iteration from a model and a parallel plan",
-             [](const std::vector<std::string>& args) {
-               for (auto& x : args)
-                 if (x == "--help" || x == "-h") {
-                   std::printf(
-                       "usage: orrery train --model NAME|model.json --system dgx-h100|dgx-a100|system.json [--nodes N]\n"
-                       "         --tp T --pp P [--vp V] --dp D [--cp C] [--ep E] --micro-batch m --global-batch B\n"
-                       "         [--seq S] [--precision bf16|fp8] [--grad-precision fp32|bf16]\n"
-                       "         [--recompute none|selective|full] [--sequence-parallel]\n"
-                       "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm fabric|analytical|builtin]\n"
-                       "         [--timeline out.json] [--json out.json] [--csv kernels.csv] [--engine systemc|event]\n"
-                       "         [--no-memory-check]\n"
-                       "         [--gpu-speed RANK=FACTOR ...] [--gpu-set RANK:param=value ...] (RANK may be 0-7)\n"
-                       "         [--fail ELEMENT ...] [--degrade ELEMENT=FRACTION ...] [--rank-map map.json] [--no-symmetry]\n"
-                       "           (fabric: every rank's schedule on the cluster executor; ELEMENT as orrery topo --json names it)\n"
-                       "         [--power NAME|power.json] [--power-set k=v] [--price-gpu-hour USD] [--price-kwh USD] [--pue X]\n"
-                       "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
-                       "         [--sys-set key=value ...]     (system overrides: topology.K or collective.K, see orrery describe)\n"
-                       "models: workloads/models/*.json (see docs/training.md)\n");
-                   return 0;
-                 }
-               Args a(args, with_power_flags(train_flags_with_value()), train_bool_flags());
+Spec spec() {
+  Spec s;
+  s.name = "train";
+  s.summary = "simulate one LLM training iteration from a model and a parallel plan";
+  s.usage = "--model NAME|FILE --micro-batch m --global-batch B [--system NAME|FILE] [--nodes N]\n"
+            "       [--tp T] [--pp P] [--vp V] [--dp D] [--cp C] [--ep E] [options]";
+  s.example = "train --model gpt3-175b --system dgx-h100 --nodes 128 --tp 8 --pp 16 --dp 8 --micro-batch 1 --global-batch 1536";
+  s.flags = with_power_flags(train_flags(true));
+  s.flags.push_back({"--json", "FILE", "", "", "results as JSON (writes FILE.config.json: the resolved configuration)"});
+  s.flags.push_back({"--csv", "FILE", "", "", "one row per kernel of a micro-batch per phase"});
+  s.notes = "Defaults that change what is simulated (--system, --precision, --comm, ...) are printed in the summary\n"
+            "when used. Models: workloads/models/*.json (orrery list models; docs/training.md).";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
                if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
                TrainOptions o = parse_train_options(a);
                power_overrides(a);  // bad prices fail before the run
@@ -135,6 +167,7 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                PowerModel pm = power_model_from(a, hw);
                EnergyReport energy = train_energy(r, hw, pm);
                print_result(r, o.check_memory, energy);
+               if (!a.defaults_used().empty()) std::printf("defaults used        %s\n", a.defaults_used().c_str());
                if (a.has("--csv")) {
                  // The kernels of one micro-batch, per phase, with their cost on the critical path.
                  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -151,7 +184,8 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                if (a.has("--json")) {
                  // Resolved configuration next to the results: every input that shaped the numbers.
                  nlohmann::json cfg;
-                 cfg["command"] = args;
+                 cfg["command"] = a.raw();
+                 cfg["argv"] = a.argv();  // orrery rerun
                  cfg["model"] = r.model.to_json();
                  cfg["plan"] = r.plan.to_json();
                  cfg["system"] = r.system.to_json();

@@ -10,9 +10,20 @@
 
 namespace orrery::cli {
 
-inline std::vector<std::string> with_power_flags(std::vector<std::string> flags) {
-  for (auto& f : power_flags_with_value()) flags.push_back(f);
+// Appends the power/price flags to a command's declared flags.
+inline std::vector<Flag> with_power_flags(std::vector<Flag> flags) {
+  flags.push_back({"--power", "NAME|FILE", "", "", "power model preset or power.json (hw_models/power.h)"});
+  flags.push_back({"--power-set", "name=value", "", "", "power model override", Flag::Repeat});
+  flags.push_back({"--price-gpu-hour", "USD", "", "USD", "price of one GPU hour"});
+  flags.push_back({"--price-kwh", "USD", "", "USD", "price of one kWh"});
+  flags.push_back({"--pue", "X", "", "", "power usage effectiveness of the data center"});
   return flags;
+}
+
+// --hw-model first-principles|calibrated (hw_models/arch.h apply_hw_model).
+inline Flag hw_model_flag() {
+  return {"--hw-model", "first-principles|calibrated", "", "",
+          "kernel cost model: the first-principles accelerator mapping or the calibrated one"};
 }
 
 inline std::vector<std::string> power_overrides(const Args& a) {

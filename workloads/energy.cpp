@@ -24,7 +24,7 @@ KernelPower kernel_power(const Kernel& k, const Accelerator& hw, const PowerMode
   if (k.comm()) {
     us = comm_sm_share(hw);
     um = 3 * k.bytes / (k.time * hw.hbm_bandwidth());
-    ul = k.bytes / (k.time * hw.p("nvlink_bandwidth"));
+    ul = k.bytes / (k.time * pm.p("gpu_link_bandwidth"));
   } else {
     if (k.cls == "gemm" || k.cls == "attention") uc = k.flops / (k.time * hw.peak_flops(prec));
     um = k.bytes / (k.time * hw.hbm_bandwidth());
@@ -69,7 +69,7 @@ EnergyInputs train_energy_inputs(const TrainResult& r, const Accelerator& hw, co
   ListEnergy ef = list_energy(c.embed_fwd, hw, pm, p.precision), eb = list_energy(c.embed_bwd, hw, pm, p.precision);
   ListEnergy hf = list_energy(c.head_fwd, hw, pm, p.precision), hb = list_energy(c.head_bwd, hw, pm, p.precision);
   // Joules per byte a GPU sends over DP (overlapped with compute: the link and HBM traffic only).
-  double j_per_byte = 3 * pm.p("gpu_hbm_power") / hw.hbm_bandwidth() + pm.p("gpu_link_power") / hw.p("nvlink_bandwidth");
+  double j_per_byte = 3 * pm.p("gpu_hbm_power") / hw.hbm_bandwidth() + pm.p("gpu_link_power") / pm.p("gpu_link_bandwidth");
   EnergyInputs in;
   in.step_s = T;
   in.gpus = p.gpus();
@@ -116,7 +116,7 @@ EnergyReport collective_energy(const coll::CollectiveResult& r, int gpus, int gp
   in.step_s = r.time_s;
   in.gpus = gpus;
   in.gpus_per_node = gpus_per_node;
-  double w = pm.gpu_power(comm_sm_share(hw), 0, 3 * r.busbw / hw.hbm_bandwidth(), r.busbw / hw.p("nvlink_bandwidth"));
+  double w = pm.gpu_power(comm_sm_share(hw), 0, 3 * r.busbw / hw.hbm_bandwidth(), r.busbw / pm.p("gpu_link_bandwidth"));
   in.gpu_energy_j = w * r.time_s;
   in.gpu_peak_w = w;
   return energy_report(pm, in);

@@ -1345,12 +1345,5 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
   out << "\n]}\n";
 }
 
-std::vector<std::string> train_flags_with_value() {
-  return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
-          "--global-batch", "--seq", "--precision", "--grad-precision", "--recompute", "--zero", "--timeline", "--json", "--csv",
-          "--engine", "--attention", "--comm", "--set", "--sys-set", "--hw-model", "--gpu-speed", "--gpu-set", "--fail",
-          "--degrade", "--rank-map"};
-}
-std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check", "--no-symmetry"}; }
 
 }  // namespace orrery
