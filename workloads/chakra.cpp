@@ -934,12 +934,19 @@ coll::Op chakra_coll_op(double type) {
 std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir, int world) {
   std::map<std::string, std::vector<int>> out;
   std::string path = find_comm_groups(dir);
+  // orrery convert's file lists every group of the job, also of ranks without a trace (one
+  // representative trace per stage): such a group is left out (its collectives take
+  // comm_group_size, which read_chakra_for_run set from it).
+  const bool partial_ok = !path.empty();
   if (path.empty()) path = (std::filesystem::path(dir) / "comm_group.json").string();
   if (!std::filesystem::exists(path)) return out;
   nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw make_error(path, "", "expected an object: communicator group -> ranks");
   for (auto& [k, v] : j.items()) {
     if (!v.is_array() || v.empty()) throw make_error(path, k, "expected a non-empty array of ranks");
+    bool outside = false;
+    for (auto& r : v) outside |= r.is_number_integer() && r.get<long>() >= world;
+    if (partial_ok && outside) continue;
     for (auto& r : v) {
       if (!r.is_number_integer() || r.get<long>() < 0 || r.get<long>() >= world)
         throw make_error(path, k, "ranks must be integers of the job (0.." + std::to_string(world - 1) + ")");
