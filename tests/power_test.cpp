@@ -125,7 +125,7 @@ TEST(Power, TrainJsonCarriesEnergyAndCostKeys) {
 TEST(Power, NegativePriceOnTheCommandLineIsOneLine) {
   std::string out = ::testing::TempDir() + "/power_neg.txt";
   std::string cmd = std::string(ORRERY_BINARY) +
-                    " train --model llama3-8b --system dgx-h100 --tp 8 --global-batch 8 --price-gpu-hour -2 2> " + out;
+                    " train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1 --global-batch 8 --price-gpu-hour -2 2> " + out;
   EXPECT_NE(std::system(cmd.c_str()), 0);
   std::ifstream in(out);
   std::string line;
