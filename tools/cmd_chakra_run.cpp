@@ -31,6 +31,7 @@ int run_chakra_command(const Args& a, const std::string& dir) {
   for (size_t k = 0; k < r.files.size(); ++k)
     std::printf("  %-50s %s\n", r.files[k].c_str(), format_time(r.rank_time_s[k]).c_str());
   std::printf("step time  %s (slowest rank)\n", format_time(r.makespan_s).c_str());
+  std::printf("traces %zu, nodes %llu\nmakespan_s %.6f\n", r.files.size(), static_cast<unsigned long long>(r.nodes), r.makespan_s);
   print_cluster_report(r.exec, false, r.files.size(), world);
   if (a.has("--json")) {
     nlohmann::json j = {{"step_time_ms", r.makespan_s * 1e3}, {"makespan_s", r.makespan_s}, {"ranks", r.files.size()},
