@@ -15,7 +15,13 @@ namespace orrery::cli {
 int run_chakra_command(const Args& a, const std::string& dir) {
   ClusterOptions co = parse_cluster_options(a);
   // Size the system to the traces before costing anything on it.
-  if (!std::filesystem::is_directory(dir)) throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
+  if (!std::filesystem::is_directory(dir)) {
+    // Bad --set / --sys-set keys are named first (the same error whatever the directory).
+    topo::System probe = load_job_system(a, 0);
+    Accelerator hw0 = load_accelerator(probe.accelerator, a.all("--set"));
+    (void)hw0;
+    throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
+  }
   int world = chakra_world(dir);
   topo::System sys = load_job_system(a, world);
   apply_faults(sys, co);
