@@ -171,7 +171,7 @@ TEST(Chakra, GeneratedTrainingTracesRoundTripAndRun) {
   ModelSpec m = load_model("gpt-22b");
   SystemSpec s = load_system("dgx-h100", 2);
   Accelerator hw = load_accelerator(s.gpu);
-  auto comm = make_comm_model(s, "builtin");
+  auto comm = make_comm_model(s, "fabric");  // chakra-run prices collectives on the same fabric
   TrainPlan p;
   p.tp = 8;
   p.pp = 2;

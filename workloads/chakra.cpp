@@ -987,7 +987,7 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
         }
       };
       wg::Node x;
-      x.name = c.name.empty() ? node_label(c) : c.name;
+      x.name = c.name.empty() ? node_label(c) : node_label(c) + ": " + c.name;
       double d = static_cast<double>(c.duration_micros) * 1e-6;
       double size = c.attr_num("comm_size", 0);
       switch (c.type) {
