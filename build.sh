@@ -12,7 +12,8 @@ JOBS=${JOBS:-$(nproc)}
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in build-essential cmake pkg-config libsystemc-dev libboost-graph-dev nlohmann-json3-dev \
-         libgtest-dev zlib1g-dev libprotobuf-dev protobuf-compiler; do
+         libgtest-dev zlib1g-dev libprotobuf-dev protobuf-compiler \
+         pybind11-dev python3-dev libopenmpi-dev openmpi-bin python3-matplotlib python3-pandas; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -35,15 +36,17 @@ need_torch() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-torch
 }
 
+# configure_and_build [TARGET]: the whole project, or only TARGET (demo: the orrery binary, not
+# the test suite and benchmarks).
 configure_and_build() {
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD_DIR" -j "$JOBS"
+  cmake --build "$BUILD_DIR" -j "$JOBS" ${1:+--target "$1"}
 }
 
 case "${1:-demo}" in
   build) configure_and_build ;;
   demo)
-    configure_and_build
+    configure_and_build orrery
     mkdir -p out/demo
     "$BUILD_DIR/orrery" replay examples/bundles/gpt_b --hw h100 --mode measured \
         --timeline out/demo/timeline.json --json out/demo/result.json

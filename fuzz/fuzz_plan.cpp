@@ -11,6 +11,7 @@
 
 namespace orrery::cli {
 TrainOptions parse_train_options(const Args& a);  // tools/cmd_train.cpp
+std::vector<Flag> train_flags(bool required);      // tools/cmd_train.cpp
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -21,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (line.find('/') != std::string::npos || line.find(".json") != std::string::npos) return;
       args.push_back(line);
     }
-    orrery::cli::Args a(args, orrery::train_flags_with_value(), orrery::train_bool_flags());
+    orrery::cli::Spec spec;
+    spec.name = "train";
+    spec.flags = orrery::cli::train_flags(false);
+    orrery::cli::Args a(args, spec);
     orrery::TrainOptions o = orrery::cli::parse_train_options(a);
     orrery::ModelSpec m = orrery::load_model(o.model);
     orrery::SystemSpec s = orrery::load_system(o.system, o.nodes, o.sys_overrides);

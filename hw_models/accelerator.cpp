@@ -96,7 +96,7 @@ Curve Curve::from_json(const nlohmann::json& j, const std::string& where) {
 }
 
 const ParamSet& accelerator_params() {
-  static const ParamSet set(
+  static const ParamSet set = ParamSet(
       "accelerator", "one GPU/accelerator chip (hw_models/presets/*.json, section \"params\")",
       {
           {"peak_bf16", Unit::FlopRate, "", "dense BF16 tensor-core peak", true},
@@ -122,17 +122,21 @@ const ParamSet& accelerator_params() {
           {"op_overhead", Unit::Time, "3 us", "host time of an op that launches nothing (view-like)", false},
           {"host_link_bandwidth", Unit::Bandwidth, "55 GB/s", "host<->device copy bandwidth per direction", true},
           {"host_link_latency", Unit::Time, "10 us", "host<->device copy latency", false},
-          {"memcpy_cost", Unit::Time, "8 us", "host time of a cudaMemcpyAsync call", false},
           {"sync_cost", Unit::Time, "10 us", "host time to return from a device/stream synchronize", false},
           {"collective_floor", Unit::Time, "30 us", "device time of a one-rank NCCL collective", false},
-          {"nvlink_bandwidth", Unit::Bandwidth, "450 GB/s", "NVLink bandwidth per direction per GPU", true},
           {"clock_duty_slowdown", Unit::Ratio, "0", "slowdown of compute-bound kernels per unit of GPU duty-cycle increase (power-limited SM clock); corrects kernel times captured at low duty cycle", false},
           {"power_tdp", Unit::Power, "700 W", "board power at full load", true},
           {"power_idle", Unit::Power, "90 W", "board power when idle", false},
           {"first_principles", Unit::Count, "0",
            "1: cost kernels from the preset's \"arch\" description (hw_models/mapping.h, --hw-model first-principles) "
            "instead of the calibrated curves", false},
-      });
+      })
+      // One namespace: the NVLink speed belongs to the system (nothing read the chip's copy).
+      .retire("nvlink_bandwidth",
+              "the NVLink speed is the system's: topology nvlink_bandwidth (per lane) in systems/*.json, "
+              "what-if --sys-set nvlink_bandwidth=50GB/s; delete it from the preset")
+      .retire("memcpy_cost",
+              "nothing read it: a copy's host time is its op's (measured host dispatch, else launch_cost); delete it from the preset");
   static bool reg = (register_param_set(&set), true);
   (void)reg;
   return set;

@@ -51,4 +51,13 @@ double transfer_ratio(const Roof& target, const Accelerator& hw, const Roof& sou
                        : src.hbm_bandwidth() / hw.hbm_bandwidth();
 }
 
+double transfer_time(double measured_s, const Roof& target, const Accelerator& hw, const Roof& source,
+                     const Accelerator& src, bool compute_class) {
+  double ratio = transfer_ratio(target, hw, source, src, compute_class);
+  if (!(source.known && target.known)) return measured_s * ratio;
+  double explained = source.total(src);
+  if (measured_s <= explained) return measured_s * ratio;
+  return explained * ratio + (measured_s - explained);
+}
+
 }  // namespace orrery

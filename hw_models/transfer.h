@@ -49,4 +49,11 @@ double family_efficiency(const Accelerator& hw, const std::string& kernel_name);
 double transfer_ratio(const Roof& target, const Accelerator& hw, const Roof& source, const Accelerator& src,
                       bool compute_class);
 
+// Target time of a kernel measured `measured_s` on `src`: the part of the measured time the source
+// roofline explains (source.total) scales by transfer_ratio; the part it does not explain (the
+// kernel ran slower than its roofline: launch tails, latency, instruction issue at the SM clock)
+// stays as measured, since it follows neither the FLOP/s nor the bandwidth ratio.
+double transfer_time(double measured_s, const Roof& target, const Accelerator& hw, const Roof& source,
+                     const Accelerator& src, bool compute_class);
+
 }  // namespace orrery

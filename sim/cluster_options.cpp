@@ -8,11 +8,6 @@
 
 namespace orrery {
 
-std::vector<std::string> cluster_flags_with_value() {
-  return {"--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"};
-}
-std::vector<std::string> cluster_bool_flags() { return {"--no-symmetry"}; }
-
 nlohmann::json ClusterOptions::to_json() const {
   return {{"gpu_speed", gpu_speed}, {"gpu_set", gpu_set}, {"fail", fail},
           {"degrade", degrade},     {"rank_map", rank_map}, {"symmetry", !no_symmetry}};

@@ -28,10 +28,6 @@ struct ClusterOptions {
   nlohmann::json to_json() const;
 };
 
-// The flags, for the commands that take them.
-std::vector<std::string> cluster_flags_with_value();  // --gpu-speed --gpu-set --fail --degrade --rank-map
-std::vector<std::string> cluster_bool_flags();        // --no-symmetry
-
 // Per-rank hardware of a job of `world` ranks: the base preset, with --gpu-set overrides and
 // --gpu-speed factors on the ranks they name. Owns the per-rank accelerators it makes.
 class ClusterHardware {

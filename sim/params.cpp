@@ -43,11 +43,7 @@ ParamValues ParamSet::resolve(const nlohmann::json& obj, const std::string& wher
   if (obj.is_object()) {
     for (auto it = obj.begin(); it != obj.end(); ++it) {
       const ParamDecl* d = find(it.key());
-      if (!d) {
-        std::string known;
-        for (auto& k : decls_) known += (known.empty() ? "" : ", ") + k.name;
-        throw make_error(where, it.key(), "unknown parameter of " + component_ + " (known: " + known + ")");
-      }
+      if (!d) throw make_error(where, it.key(), unknown(it.key()));
       out.values_[d->name] = parse_value(*d, it.value(), where);
     }
   }
@@ -57,6 +53,41 @@ ParamValues ParamSet::resolve(const nlohmann::json& obj, const std::string& wher
     out.values_[d.name] = parse_value(d, nlohmann::json(d.default_text), where + " (default)");
   }
   return out;
+}
+
+std::string ParamSet::unknown(const std::string& name) const {
+  auto r = retired_.find(name);
+  if (r != retired_.end()) return "no longer a parameter of " + component_ + ": " + r->second;
+  std::string known;
+  for (auto& k : decls_) known += (known.empty() ? "" : ", ") + k.name;
+  return "unknown parameter of " + component_ + " (known: " + known + ")";
+}
+
+std::string ParamSet::describe_values(const ParamValues& v, const nlohmann::json& given, const std::string& source) const {
+  std::ostringstream os;
+  size_t w = 9;
+  for (auto& d : decls_) w = std::max(w, d.name.size());
+  auto col = [](std::string s, size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s + " "; };
+  os << "  " << col("parameter", w + 2) << col("unit", 8) << col("default", 14) << col("value", 14) << col("source", 10)
+     << "description\n";
+  for (auto& d : decls_) {
+    std::string value = "-";
+    if (v.has(d.name)) {
+      double x = v.get(d.name);
+      if (d.unit == Unit::Count || d.unit == Unit::Ratio) {
+        std::ostringstream n;
+        n << x;
+        value = n.str();
+      } else {
+        value = format_quantity(x, d.unit, 6);
+      }
+    }
+    bool from_file = given.is_object() && given.contains(d.name);
+    os << "  " << col(d.name, w + 2) << col(d.unit == Unit::Ratio ? "ratio" : d.unit == Unit::Count ? "count" : unit_name(d.unit), 8) << col(d.default_text.empty() ? "(required)" : d.default_text, 14)
+       << col(value, 14) << col(from_file ? "file" : "default", 10) << d.description << "\n";
+  }
+  os << "  (source \"file\": " << source << ")\n";
+  return os.str();
 }
 
 std::string ParamSet::describe() const {
@@ -83,7 +114,7 @@ void ParamValues::apply_override(const ParamSet& decls, const std::string& assig
   if (eq == std::string::npos) throw make_error("--set", assignment, "expected name=value");
   std::string name = assignment.substr(0, eq);
   const ParamDecl* d = decls.find(name);
-  if (!d) throw make_error("--set", name, "unknown parameter of " + decls.component());
+  if (!d) throw make_error("--set", name, decls.unknown(name));
   values_[name] = parse_value(*d, nlohmann::json(assignment.substr(eq + 1)), "--set");
 }
 

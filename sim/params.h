@@ -35,10 +35,22 @@ class ParamSet {
   ParamValues resolve(const nlohmann::json& obj, const std::string& where) const;
   // Human readable table for `orrery describe`.
   std::string describe() const;
+  // `orrery describe NAME`: every parameter with unit, default, the value in effect and its
+  // source (`given`: the object as written in `source`; a key absent from it is "default").
+  std::string describe_values(const ParamValues& v, const nlohmann::json& given, const std::string& source) const;
+  // A name this component used to declare: input naming it fails with `why` (where it moved),
+  // so old files and --set get a clear migration message instead of "unknown parameter".
+  ParamSet& retire(const std::string& name, const std::string& why) {
+    retired_[name] = why;
+    return *this;
+  }
 
  private:
+  friend class ParamValues;
+  std::string unknown(const std::string& name) const;  // the error text for an undeclared name
   std::string component_, description_;
   std::vector<ParamDecl> decls_;
+  std::map<std::string, std::string> retired_;
 };
 
 class ParamValues {

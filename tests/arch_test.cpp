@@ -194,7 +194,7 @@ TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
   for (std::string sys : {"gb200-nvl72 --tp 8 --dp 9 --global-batch 72", "tpu-v5p-4x4x4 --tp 4 --dp 16 --global-batch 64",
                           "dojo-wafer-5x5 --tp 1 --dp 25 --global-batch 25 --zero 3"})
     for (std::string m : {"calibrated", "first-principles"})
-      EXPECT_TRUE(ok("train --model llama3-8b --seq 2048 --system " + sys + " --hw-model " + m)) << sys << " " << m;
+      EXPECT_TRUE(ok("train --model llama3-8b --seq 2048 --micro-batch 1 --system " + sys + " --hw-model " + m)) << sys << " " << m;
 }
 
 TEST(ArchMapping, ConvAndAttentionShapes) {

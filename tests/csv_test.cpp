@@ -135,7 +135,7 @@ TEST(CsvCli, CollectiveRowsMatchTheSweep) {
 
 TEST(CsvCli, TrainAndValidate) {
   std::string csv = tmp("train.csv");
-  ASSERT_EQ(run("train --model llama3-8b --system dgx-h100 --nodes 1 --tp 8 --engine event --csv " + csv), 0);
+  ASSERT_EQ(run("train --model llama3-8b --system dgx-h100 --nodes 1 --tp 8 --micro-batch 1 --global-batch 1 --engine event --csv " + csv), 0);
   std::vector<std::string> h;
   auto rows = table(csv, &h);
   std::set<std::string> phases;

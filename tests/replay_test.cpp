@@ -614,3 +614,107 @@ TEST(WhatIf, GemmPrecisionMovesOnlyThe16BitGemms) {
   EXPECT_NEAR(run_p("mlp_fp32", "fp8").step_time_s, run_p("mlp_fp32", "").step_time_s, 1e-9);
   EXPECT_NE(syn::error_of([&] { run_p("mlp_fp32", "int4"); }).find("--gemm-precision"), std::string::npos);
 }
+
+// ---- the four real H200 captures (examples/bundles_h200, copied from shared/fixtures/h200) ----
+namespace {
+std::string bundle_h200(const std::string& name) {
+  return std::string(ORRERY_SOURCE_DIR) + "/examples/bundles_h200/" + name;
+}
+}  // namespace
+
+class BundleAccuracyH200 : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BundleAccuracyH200, MeasuredModeWithin5PercentOnTheH200) {
+  ReplayOptions o;
+  o.bundle = bundle_h200(GetParam());
+  o.hw = "h200";
+  o.engine = "event";
+  ReplayResult r = replay_bundle(o);
+  ASSERT_TRUE(r.has_measured);
+  EXPECT_FALSE(r.what_if);
+  EXPECT_LT(std::fabs(r.error_pct), 5.0) << GetParam() << " predicted " << r.step_time_s * 1e3 << " ms";
+}
+
+TEST_P(BundleAccuracyH200, RooflineModeWithin15PercentOnTheH200) {
+  ReplayOptions o;
+  o.bundle = bundle_h200(GetParam());
+  o.hw = "h200";
+  o.engine = "event";
+  o.mode = ReplayMode::Roofline;
+  ReplayResult r = replay_bundle(o);
+  ASSERT_TRUE(r.has_measured);
+  EXPECT_LT(std::fabs(r.error_pct), 15.0) << GetParam() << " predicted " << r.step_time_s * 1e3 << " ms";
+}
+
+TEST_P(BundleAccuracyH200, H100CaptureTransferredToH200Within8PercentOfTheH200Step) {
+  ReplayOptions o;
+  o.bundle = bundle(GetParam());
+  o.hw = "h200";
+  o.source_hw = "h100";
+  o.engine = "event";
+  o.mode = ReplayMode::Transfer;
+  ReplayResult r = replay_bundle(o);
+  EXPECT_TRUE(r.what_if);
+  EXPECT_FALSE(r.has_measured);  // the H100 measured.json is not the H200's ground truth
+  compare_with_measured(r, bundle_h200(GetParam()) + "/measured.json");
+  ASSERT_TRUE(r.has_measured);
+  EXPECT_LT(std::fabs(r.error_pct), 8.0) << GetParam() << " predicted " << r.step_time_s * 1e3 << " ms";
+}
+
+// gpt_a_ddp is not listed: on the H200 machine its step is host-bound in a way the host model does
+// not capture yet (measured 33.5 ms vs 28.3 ms predicted; docs/replay.md "H200").
+INSTANTIATE_TEST_SUITE_P(H200, BundleAccuracyH200, ::testing::Values("mlp_fp32", "gpt_b", "llama_s"));
+
+TEST(WhatIf, OtherHardwareClaimsNoErrorAndSaysWhy) {
+  ReplayOptions o;
+  o.bundle = bundle("mlp_fp32");
+  o.engine = "event";
+  o.overrides = {"hbm_bandwidth=4.8TB/s"};
+  ReplayResult set = replay_bundle(o);
+  EXPECT_TRUE(set.what_if);
+  EXPECT_FALSE(set.has_measured);
+  EXPECT_NE(set.what_if_reason.find("--set hbm_bandwidth=4.8TB/s"), std::string::npos);
+  nlohmann::json j = set.to_json();
+  EXPECT_EQ(j["ground_truth"], "what-if, no ground truth");
+  EXPECT_FALSE(j.contains("error_pct"));
+  // A capture taken on an H200 replayed on the (default) H100 preset.
+  ReplayOptions h;
+  h.bundle = bundle_h200("mlp_fp32");
+  h.engine = "event";
+  ReplayResult other = replay_bundle(h);
+  EXPECT_TRUE(other.what_if);
+  EXPECT_NE(other.what_if_reason.find("NVIDIA H200"), std::string::npos);
+  // The same capture on its own GPU compares with its measured.json.
+  h.hw = "h200";
+  ReplayResult own = replay_bundle(h);
+  EXPECT_FALSE(own.what_if);
+  EXPECT_TRUE(own.has_measured);
+}
+
+TEST(BadInput, CaptureDeviceDifferentFromSourceHwNamesTheFile) {
+  ReplayOptions o;
+  o.bundle = bundle_h200("mlp_fp32");
+  o.engine = "event";
+  o.mode = ReplayMode::Transfer;
+  o.source_hw = "h100";
+  o.hw = "h200";
+  std::string e = error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("kineto.json.gz: deviceProperties[0].name: the capture was taken on NVIDIA H200"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos);
+}
+
+TEST(Energy, SameJoulesInEveryModeAndWithoutTheEt) {
+  ReplayResult m = run(bundle("llama_s"), ReplayMode::Measured);
+  ReplayResult r = run(bundle("llama_s"), ReplayMode::Roofline);
+  // Dynamic energy comes from each kernel's work, not from how long a mode says it takes; only
+  // the idle power over a different step time moves the total.
+  double idle_diff = 90.0 * std::fabs(m.step_time_s - r.step_time_s);
+  EXPECT_NEAR(m.energy_j, r.energy_j, 0.02 * m.energy_j + idle_diff);
+  fs::path ko = fs::temp_directory_path() / "orrery_energy_kineto_only";
+  fs::remove_all(ko);
+  fs::create_directories(ko);
+  fs::copy_file(bundle("llama_s") + "/kineto.json.gz", ko / "kineto.json.gz");
+  ReplayResult k = run(ko.string(), ReplayMode::Measured);
+  EXPECT_NEAR(k.energy_j, m.energy_j, 0.04 * m.energy_j);
+  fs::remove_all(ko);
+}

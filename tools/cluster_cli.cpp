@@ -8,6 +8,17 @@
 
 namespace orrery::cli {
 
+std::vector<Flag> cluster_flags() {
+  return {
+      {"--gpu-speed", "RANK=FACTOR", "", "", "compute speed of a rank or range (0-7=0.8): stragglers", Flag::Repeat},
+      {"--gpu-set", "RANK:NAME=VALUE", "", "", "GPU parameter for one rank or range (see orrery describe accelerator)", Flag::Repeat},
+      {"--fail", "ELEMENT", "", "", "fail a link or switch (names as orrery topo --json prints them)", Flag::Repeat},
+      {"--degrade", "ELEMENT=FRACTION", "", "", "run a link or switch at a fraction of its bandwidth", Flag::Repeat},
+      {"--rank-map", "FILE", "", "", "rank -> GPU placement (JSON)"},
+      {"--no-symmetry", "", "", "", "simulate every rank even when ranks are symmetric"},
+  };
+}
+
 ClusterOptions parse_cluster_options(const Args& a) {
   ClusterOptions o;
   o.gpu_speed = a.all("--gpu-speed");

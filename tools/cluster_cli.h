@@ -11,6 +11,9 @@
 
 namespace orrery::cli {
 
+// The cluster what-if flags (--gpu-speed, --gpu-set, --fail, --degrade, --rank-map, --no-symmetry)
+// as declared flags, for the Spec of every command that takes them.
+std::vector<Flag> cluster_flags();
 ClusterOptions parse_cluster_options(const Args& a);
 // --system NAME [--nodes N] [--sys-set ...]: a parametric NVSwitch cluster without --nodes gets
 // as many nodes as `world` ranks need.

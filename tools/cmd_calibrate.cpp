@@ -37,33 +37,38 @@ int run_kernel_families(const Args& a) {
   return 0;
 }
 
-Register reg(
-    "calibrate", "fit a hardware preset's efficiency curves from microbenchmark JSON files",
-    [](const std::vector<std::string>& args) {
-      Args a(args, {"--hw", "-o", "--output", "--note", "--min-gemm-ms", "--min-sdpa-ms", "--set"},
-             {"--help", "--kernel-families"});
+Spec spec() {
+  Spec s;
+  s.name = "calibrate";
+  s.summary = "fit a hardware preset's efficiency curves from microbenchmark JSON files";
+  s.usage = "MICRO.json [MICRO.json...] [--hw BASE] [-o OUT.json] [--note TEXT]\n"
+            "       orrery calibrate --kernel-families BUNDLE... [--hw h100] [--set NAME=VALUE]...";
+  s.example = "calibrate validation/data/h100/host_device_micro.json validation/data/h100/micro.json --hw h100 -o h100.json";
+  s.flags = {
+      {"--hw", "NAME|FILE", "h100", "", "base preset: its datasheet parameters are kept"},
+      {"-o, --output", "FILE", "", "", "output preset (default: print to stdout)"},
+      {"--note", "TEXT", "", "", "note stored in the preset"},
+      {"--min-gemm-ms", "MS", "0.1", "ms", "legacy GEMM rows faster than this are host-bound and skipped"},
+      {"--min-sdpa-ms", "MS", "0.05", "ms", "legacy attention rows faster than this are host-bound and skipped"},
+      {"--kernel-families", "", "", "", "fit unrolled_/strided_elementwise_efficiency from capture bundles' measured kernels"},
+      set_flag(),
+  };
+  s.notes = "MICRO.json: validation/cuda orrery_micro output (\"format\": \"orrery-micro/1\"), a host_device_micro.json\n"
+            "(device_side + host_dispatch) or a legacy micro.json; device-side files take priority. See docs/validation.md.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
       if (a.has("--kernel-families")) return run_kernel_families(a);
-      if (a.has("--help") || a.positional().empty()) {
-        std::printf(
-            "usage: orrery calibrate MICRO.json [MICRO.json...] --hw BASE -o OUT.json [--note TEXT]\n"
-            "  MICRO.json  validation/cuda orrery_micro output (\"format\": \"orrery-micro/1\"),\n"
-            "              a host_device_micro.json (device_side + host_dispatch), or a legacy micro.json;\n"
-            "              device-side files take priority, legacy GEMM rows fill dtypes they lack\n"
-            "  --hw        base preset (name or path): datasheet params kept (default h100)\n"
-            "  -o          output preset (default: print to stdout)\n"
-            "  --min-gemm-ms / --min-sdpa-ms  legacy rows faster than this are host-bound (0.1 / 0.05)\n"
-            "       orrery calibrate --kernel-families BUNDLE... [--hw h100] [--set k=v]...\n"
-            "  fits unrolled_/strided_elementwise_efficiency from the capture bundles' measured kernels\n");
-        return a.has("--help") ? 0 : 2;
-      }
+      if (a.positional().empty()) throw Error("usage: orrery calibrate " + spec().usage);
       CalibrateOptions opt;
       opt.micro_paths = a.positional();
-      opt.hw = a.get("--hw", "h100");
+      opt.hw = a.get("--hw");
       opt.note = a.get("--note");
       opt.min_legacy_gemm_ms = a.get_double("--min-gemm-ms", 0.1);
       opt.min_legacy_sdpa_ms = a.get_double("--min-sdpa-ms", 0.05);
       auto preset = calibrate_preset(opt);
-      std::string out = a.get("-o", a.get("--output"));
+      std::string out = a.get("-o");
       if (out.empty()) {
         std::printf("%s\n", preset.dump(1).c_str());
         return 0;
@@ -74,6 +79,6 @@ Register reg(
       std::fprintf(stderr, "wrote %s (%zu gemm curves, %zu memory points, %zu host dispatch entries)\n",
                    out.c_str(), acc.gemm_eff.size(), acc.memory_eff.points.size(), acc.host_dispatch.size());
       return 0;
-    });
+});
 }  // namespace
 }  // namespace orrery::cli

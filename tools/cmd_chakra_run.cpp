@@ -15,7 +15,13 @@ namespace orrery::cli {
 int run_chakra_command(const Args& a, const std::string& dir) {
   ClusterOptions co = parse_cluster_options(a);
   // Size the system to the traces before costing anything on it.
-  if (!std::filesystem::is_directory(dir)) throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
+  if (!std::filesystem::is_directory(dir)) {
+    // Bad --set / --sys-set keys are named first (the same error whatever the directory).
+    topo::System probe = load_job_system(a, 0);
+    Accelerator hw0 = load_accelerator(probe.accelerator, a.all("--set"));
+    (void)hw0;
+    throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
+  }
   int world = chakra_world(dir);
   topo::System sys = load_job_system(a, world);
   apply_faults(sys, co);
@@ -25,11 +31,13 @@ int run_chakra_command(const Args& a, const std::string& dir) {
   if (a.has("--timeline")) tl = std::make_unique<Timeline>();
   ChakraRunResult r = run_chakra_dir(dir, sys, hw, co, *core, tl.get());
   if (tl) tl->write(a.get("--timeline"));
+  for (auto& n : r.notes) std::printf("note: %s\n", n.c_str());
   std::printf("Chakra traces %zu (%llu nodes) on %s (%d GPUs)\n", r.files.size(),
               static_cast<unsigned long long>(r.nodes), sys.name.c_str(), sys.topo.num_gpus());
   for (size_t k = 0; k < r.files.size(); ++k)
     std::printf("  %-50s %s\n", r.files[k].c_str(), format_time(r.rank_time_s[k]).c_str());
   std::printf("step time  %s (slowest rank)\n", format_time(r.makespan_s).c_str());
+  std::printf("traces %zu, nodes %llu\nmakespan_s %.6f\n", r.files.size(), static_cast<unsigned long long>(r.nodes), r.makespan_s);
   print_cluster_report(r.exec, false, r.files.size(), world);
   if (a.has("--json")) {
     nlohmann::json j = {{"step_time_ms", r.makespan_s * 1e3}, {"makespan_s", r.makespan_s}, {"ranks", r.files.size()},
@@ -46,18 +54,32 @@ int run_chakra_command(const Args& a, const std::string& dir) {
 }
 
 namespace {
-std::vector<std::string> with_value() {
-  std::vector<std::string> v{"--system", "--nodes", "--sys-set", "--set", "--engine", "--timeline", "--json", "--csv"};
-  for (auto& f : cluster_flags_with_value()) v.push_back(f);
-  return v;
+Spec spec() {
+  Spec s;
+  s.name = "chakra-run";
+  s.summary = "simulate a directory of Chakra execution traces (*.et) on a system";
+  s.usage = "DIR [--system NAME|FILE] [--nodes N] [cluster what-if flags]";
+  s.example = "chakra-run traces --system dgx-h100";
+  s.flags = {system_flag(),
+             {"--nodes", "N", "", "", "nodes of the system (default: as many as the ranks need)"},
+             set_flag(),
+             sys_set_flag(),
+             {"--engine", "systemc|event", "systemc", "", "event engine"},
+             {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of every rank"},
+             {"--json", "FILE", "", "", "results as JSON"},
+             {"--csv", "FILE", "", "", "one row per trace"}};
+  for (auto& f : cluster_flags()) s.flags.push_back(f);
+  s.notes = "DIR: one <prefix>.<rank>.et per rank (Chakra's own traces and orrery convert output). Self-dependencies\n"
+            "are dropped with a note, as Chakra's feeder never waits on them. Every collective and send runs as\n"
+            "flows on the system's fabric (cluster executor). See docs/chakra.md.";
+  return s;
 }
 
-Register reg("chakra-run", "simulate a directory of Chakra execution traces (*.et) on a system",
-             [](const std::vector<std::string>& args) {
-               Args a(args, with_value(), cluster_bool_flags());
-               if (a.positional().size() != 1)
-                 throw make_error("chakra-run", "", "usage: orrery chakra-run DIR [--system dgx-h100|system.json] [--nodes N]");
-               return run_chakra_command(a, a.positional()[0]);
-             });
+Register reg(spec(), [](Args& a) {
+  if (a.positional().size() != 1) throw Error("usage: orrery chakra-run " + spec().usage);
+  int rc = run_chakra_command(a, a.positional()[0]);
+  if (!a.defaults_used().empty()) std::printf("defaults used: %s\n", a.defaults_used().c_str());
+  return rc;
+});
 }  // namespace
 }  // namespace orrery::cli

@@ -9,17 +9,20 @@
 
 namespace orrery::cli {
 namespace {
-Register reg("cluster", "several jobs on one cluster: step times together and alone (jobs file)",
-             [](const std::vector<std::string>& args) {
-               for (auto& x : args)
-                 if (x == "--help" || x == "-h") {
-                   std::printf("usage: orrery cluster JOBS.json [--json out.json]\n"
-                               "  JOBS.json: {\"system\": ..., \"nodes\": N, \"jobs\": [{\"name\", \"gpus\": \"0-63\",\n"
-                               "              \"train\": {plan} | \"chakra\": DIR}, ...]}  (see docs/cluster.md)\n");
-                   return 0;
-                 }
-               Args a(args, {"--json"}, {});
-               if (a.positional().size() != 1) throw make_error("cluster", "", "usage: orrery cluster JOBS.json [--json out.json]");
+Spec spec() {
+  Spec s;
+  s.name = "cluster";
+  s.summary = "several jobs on one cluster: step times together and alone (jobs file)";
+  s.usage = "JOBS.json [--json out.json]";
+  s.example = "cluster jobs.json --json out.json";
+  s.flags = {{"--json", "FILE", "", "", "results as JSON"}};
+  s.notes = "JOBS.json: {\"system\": ..., \"nodes\": N, \"jobs\": [{\"name\", \"gpus\": \"0-63\",\n"
+            "           \"train\": {plan} | \"chakra\": DIR}, ...]}  (see docs/cluster.md)";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
+               if (a.positional().size() != 1) throw make_error("cluster", "", "usage: orrery cluster " + spec().usage);
                ClusterRun r = run_cluster_jobs(a.positional()[0]);
                std::printf("system %s: %zu jobs\n", r.system.c_str(), r.jobs.size());
                std::printf("  %-16s %-7s %6s %12s %12s %9s\n", "job", "kind", "GPUs", "together", "alone", "slowdown");
@@ -31,6 +34,6 @@ Register reg("cluster", "several jobs on one cluster: step times together and al
                print_cluster_report(r.exec, false, r.exec.ranks.size(), world);
                if (a.has("--json")) write_json_file(a.get("--json"), r.to_json());
                return 0;
-             });
+});
 }  // namespace
 }  // namespace orrery::cli

@@ -10,20 +10,27 @@
 namespace orrery::cli {
 
 TrainOptions parse_train_options(const Args& a);  // tools/cmd_train.cpp
+std::vector<Flag> train_flags(bool required);      // tools/cmd_train.cpp
 
 namespace {
-Register reg(
-    "convert",
-    "write Chakra execution traces (.et) from a capture bundle or a generated training step (--from-train ...)",
-    [](const std::vector<std::string>& args) {
-      std::vector<std::string> with_value = train_flags_with_value();
-      with_value.push_back("-o");
-      with_value.push_back("--output");
-      with_value.push_back("--prefix");
-      std::vector<std::string> bools = train_bool_flags();
-      bools.push_back("--from-train");
-      bools.push_back("--all-ranks");
-      Args a(args, with_value, bools);
+Spec spec() {
+  Spec s;
+  s.name = "convert";
+  s.summary = "write Chakra execution traces (.et) from a capture bundle or a generated training step (--from-train ...)";
+  s.usage = "BUNDLE -o DIR [--prefix NAME]\n       orrery convert --from-train <orrery train flags> -o DIR [--prefix NAME] [--all-ranks]";
+  s.example = "convert --from-train --model gpt-22b --tp 8 --pp 2 --micro-batch 1 --global-batch 8 -o traces";
+  s.flags = {{"-o, --output", "DIR", "", "", "output directory (one <prefix>.<rank>.et per rank and <prefix>.comm_groups.json)", Flag::Required},
+             {"--prefix", "NAME", "", "", "trace file prefix (default: the bundle's directory name or the model's name)"},
+             {"--from-train", "", "", "", "convert a generated training iteration; takes the train flags below"},
+             {"--all-ranks", "", "", "", "with --from-train: one trace per GPU (default: one per pipeline stage)"}};
+  for (auto& f : train_flags(false))
+    if (f.names != "--timeline" && f.names != "--engine") s.flags.push_back(f);  // convert runs the event engine, no timeline
+  s.notes = "BUNDLE: a PyTorch capture folder (et[.<rank>].json[.gz] + kineto[.<rank>].json[.gz]); the train flags apply\n"
+            "only with --from-train (given with a bundle they are an error). See docs/chakra.md.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
       std::string out = a.get("-o", a.get("--output"));
       if (out.empty()) throw make_error("-o", "", "required: output directory");
       if (!chakra_available())
@@ -45,7 +52,7 @@ Register reg(
       o.engine = "event";
       o.timeline_path.clear();
       ModelSpec m = load_model(o.model);
-      SystemSpec s = load_system(o.system, o.nodes);
+      SystemSpec s = load_system(o.system, o.nodes, o.sys_overrides);
       Accelerator hw = load_accelerator(s.gpu, o.hw_overrides);
       auto comm = make_comm_model(s, o.comm);
       EventCore core;
@@ -59,6 +66,6 @@ Register reg(
         for (auto& f : files) std::printf("  %s\n", f.c_str());
       std::printf("simulated iteration_time_s %.4f\n", r.iteration_time_s);
       return 0;
-    });
+});
 }  // namespace
 }  // namespace orrery::cli

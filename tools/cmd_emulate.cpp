@@ -145,21 +145,40 @@ void print_summary(const ReplayResult& r, const nlohmann::json& s, double sim_s)
               format_time(sim_s).c_str());
 }
 
-int run(const std::vector<std::string>& all) {
-  std::vector<std::string> args, script_args;
-  bool rest = false;
-  for (auto& a : all) {
-    if (!rest && a == "--") rest = true;
-    else (rest ? script_args : args).push_back(a);
-  }
-  Args a(args, {"--world-size", "--system", "--nodes", "--hw", "--ranks", "--steps", "--write-chakra", "--write-bundle",
-                "--json", "--timeline", "--set", "--sys-set", "--devices-per-node", "--jobs", "--measured"},
-         {"--strict-data", "--quiet", "--emulate-only"});
-  if (a.positional().size() != 1)
-    throw Error("usage: orrery emulate SCRIPT --world-size N [--system dgx-h100] [--nodes K] [--hw h100] [--ranks 0,4] "
-                "[--steps 2] [--strict-data] [--emulate-only] [--write-bundle DIR] [--write-chakra DIR] [--measured measured.json] [--json out.json] "
-                "[--timeline t.json] "
-                "[-- script args]");
+Spec spec() {
+  Spec s;
+  s.name = "emulate";
+  s.summary = "run your own PyTorch training script with fake tensors at any world size, then simulate its step";
+  s.usage = "SCRIPT --world-size N [--system NAME|FILE] [--nodes K] [--hw NAME] [--ranks 0,4] [options] [-- script args]";
+  s.example = "emulate examples/emulate/gpt_tp_pp.py --world-size 64 --system dgx-h100 --nodes 8 --hw h100 -- --tp 2 --pp 2";
+  s.flags = {
+      {"--world-size", "N", "1", "", "ranks the script runs as (fake process group)"},
+      system_flag(),
+      nodes_flag(),
+      {"--hw", "NAME|FILE", "h100", "", "GPU preset of the simulated step"},
+      {"--ranks", "LIST", "", "", "ranks to emulate (others are symmetric copies), e.g. 0,32"},
+      {"--steps", "N", "2", "", "training steps the script runs (the last is simulated)"},
+      {"--devices-per-node", "N", "8", "", "GPUs per node the script sees"},
+      {"--jobs", "N", "", "", "ranks emulated in parallel"},
+      {"--strict-data", "", "", "", "fail on data-dependent control flow instead of guessing"},
+      {"--emulate-only", "", "", "", "emulate the script and print what it ran; no simulation"},
+      {"--write-bundle", "DIR", "", "", "keep the emulated capture bundle in DIR"},
+      {"--write-chakra", "DIR", "", "", "also write the step as Chakra traces"},
+      {"--measured", "FILE", "", "", "measured.json to put into the bundle (for orrery validate)"},
+      set_flag(),
+      sys_set_flag(),
+      {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of the simulated step"},
+      {"--json", "FILE", "", "", "results as JSON (writes FILE.config.json)"},
+      {"--quiet", "", "", "", "no summary"},
+  };
+  s.notes = "SCRIPT: a PyTorch training script (plain, DDP, FSDP, hand-written TP/PP); arguments after -- go to it.\n"
+            "Needs python3-torch (build.sh installs it). See docs/emulate.md.";
+  return s;
+}
+
+int run(Args& a) {
+  const std::vector<std::string>& script_args = a.rest();
+  if (a.positional().size() != 1) throw Error("usage: orrery emulate " + spec().usage);
   std::string script = a.positional()[0];
   if (!fs::is_regular_file(script)) throw make_error(script, "", "no such script");
   long world = a.get_int("--world-size", 1);
@@ -245,7 +264,6 @@ int run(const std::vector<std::string>& all) {
   return 0;
 }
 
-Register reg("emulate", "run your own PyTorch training script with fake tensors at any world size, then simulate its step",
-             run);
+Register reg(spec(), run);
 }  // namespace
 }  // namespace orrery::cli

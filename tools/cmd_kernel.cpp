@@ -15,14 +15,6 @@
 namespace orrery::cli {
 namespace {
 
-const char* kUsage =
-    "usage: orrery kernel --hw NAME [--hw-model first-principles|calibrated] [--set k=v]... [--json out.json|-]\n"
-    "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
-    "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
-    "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
-    "       | memory BYTES [--warm-l2]\n"
-    "       | describe   (the architecture description with units and sources)";
-
 double num(const std::string& s, const std::string& field) {
   double v = parse_quantity(s, Unit::Count, field);
   if (!(v >= 1) || v > 1e12 || v != std::floor(v))
@@ -126,14 +118,37 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
   throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, describe)");
 }
 
-Register reg("kernel", "one kernel (gemm, attention, conv, memory) on one chip: time, bound, fraction of peak",
-             [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--hw-model", "--set", "--json", "--batch", "--tile", "--kv-seq", "--stride", "--pad"},
-                      {"--causal", "--backward", "--warm-l2", "--help"});
-               if (a.has("--help")) {
-                 std::printf("%s\n", kUsage);
-                 return 0;
-               }
+Spec spec() {
+  Spec s;
+  s.name = "kernel";
+  s.summary = "one kernel (gemm, attention, conv, memory) on one chip: time, bound, fraction of peak";
+  s.usage = "--hw NAME [--hw-model first-principles|calibrated] [--set k=v]... [--json out.json|-]\n"
+            "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
+            "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
+            "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
+            "       | memory BYTES [--warm-l2]\n"
+            "       | describe   (the architecture description with units and sources)";
+  s.example = "kernel --hw h100 gemm 8192x8192x8192 bf16";
+  s.flags = {
+      {"--hw", "NAME|FILE", "h100", "", "chip preset (orrery list presets)", Flag::MeaningDefault},
+      {"--hw-model", "first-principles|calibrated", "first-principles", "",
+       "cost model: the architecture mapping or the calibrated curves", Flag::MeaningDefault},
+      set_flag(),
+      {"--json", "FILE|-", "", "", "result as JSON (- : to stdout)"},
+      {"--batch", "B", "", "", "gemm: batched GEMM count"},
+      {"--tile", "MxNxK", "", "", "gemm: force this tile (first-principles)"},
+      {"--kv-seq", "S", "", "tokens", "attention: key/value length (default: SEQ)"},
+      {"--causal", "", "", "", "attention: causal mask"},
+      {"--backward", "", "", "", "attention: the backward pass"},
+      {"--stride", "N", "", "", "conv: stride (default 1)"},
+      {"--pad", "N", "", "", "conv: padding (default 0)"},
+      {"--warm-l2", "", "", "", "memory: the data is in L2"},
+  };
+  s.notes = "DTYPE: fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8. See docs/codesign.md.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
                if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.get("--hw-model", "first-principles");
@@ -176,6 +191,6 @@ Register reg("kernel", "one kernel (gemm, attention, conv, memory) on one chip: 
                }
                if (!out.empty()) write_json_file(out, j);
                return 0;
-             });
+});
 }  // namespace
 }  // namespace orrery::cli

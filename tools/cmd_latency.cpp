@@ -10,12 +10,12 @@
 #include "workloads/serve_forward.h"
 
 namespace orrery::cli {
-int serve_main(const std::vector<std::string>& args);
+int serve_main(Args& a, bool single);  // tools/cmd_serve.cpp
+std::vector<Flag> serve_flags();       // tools/cmd_serve.cpp
 
 namespace {
 
-int bundle_latency(const std::vector<std::string>& args) {
-  Args a(args, {"--bundle", "--hw", "--mode", "--source-hw", "--set", "--engine"}, {});
+int bundle_latency(Args& a) {
   if (!a.positional().empty()) throw make_error("latency", a.positional()[0], "unexpected argument");
   ReplayOptions o;
   o.bundle = a.get("--bundle");
@@ -26,7 +26,7 @@ int bundle_latency(const std::vector<std::string>& args) {
   else if (mode == "transfer") o.mode = ReplayMode::Transfer;
   else throw make_error("--mode", mode, "expected roofline or transfer (a forward pass on other hardware)");
   o.overrides = a.all("--set");
-  o.engine = a.get("--engine", "systemc");
+  o.engine = a.get("--engine");
   serve::ForwardLatency f = serve::forward_latency(o);
   std::printf("forward pass of %s (the kernels before the first backward op of the captured step) on %s, %s mode\n",
               o.bundle.c_str(), f.replay.hw.c_str(), mode.c_str());
@@ -43,14 +43,21 @@ int bundle_latency(const std::vector<std::string>& args) {
   return 0;
 }
 
-Register reg("latency",
-             "latency of one LLM request or batch on one device (= serve --single), or --bundle: a captured forward pass",
-             [](const std::vector<std::string>& args) {
-               for (auto& x : args)
-                 if (x == "--bundle" || x.rfind("--bundle=", 0) == 0) return bundle_latency(args);
-               std::vector<std::string> a = args;
-               a.push_back("--single");
-               return serve_main(a);
-             });
+Spec spec() {
+  Spec s;
+  s.name = "latency";
+  s.summary = "latency of one LLM request or batch on one device (= serve --single), or --bundle: a captured forward pass";
+  s.usage = "--model NAME|FILE --hw NAME [--batch B] [--prompt N] [--output M] [serve options]\n"
+            "       orrery latency --bundle DIR --hw PRESET [--mode roofline|transfer] [--source-hw h100] [--set k=v]";
+  s.example = "latency --model llama3-8b --hw drive-orin --batch 1 --prompt 256 --output 64";
+  s.flags = serve_flags();
+  s.flags.push_back({"--bundle", "DIR", "", "", "a captured bundle: its forward pass (the kernels before the first backward op)"});
+  s.flags.push_back({"--mode", "roofline|transfer", "roofline", "", "--bundle: kernel times from the cost model or transferred"});
+  s.flags.push_back({"--source-hw", "NAME|FILE", "h100", "", "--bundle --mode transfer: the capture's GPU"});
+  s.notes = "See docs/serving.md.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) { return a.has("--bundle") ? bundle_latency(a) : serve_main(a, true); });
 }  // namespace
 }  // namespace orrery::cli

@@ -8,6 +8,8 @@
 #include "hw_models/arch.h"
 #include "tools/cluster_cli.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
+#include "workloads/energy.h"
 #include "workloads/json_io.h"
 #include "workloads/chakra.h"
 #include "workloads/replay.h"
@@ -34,6 +36,8 @@ void print_summary(const ReplayResult& r) {
     std::printf("   measured %s (min %s, max %s)   error %+.1f%%%s", format_time(r.measured_step_s).c_str(),
                 format_time(r.measured_min_s).c_str(), format_time(r.measured_max_s).c_str(), r.error_pct,
                 inside ? "   inside measured range" : "");
+  } else if (r.what_if) {
+    std::printf("   what-if, no ground truth (%s)", r.what_if_reason.c_str());
   }
   std::printf("\n");
   std::printf("GPU busy   %s (%.1f%%), idle %s\n", format_time(r.gpu_busy_s).c_str(),
@@ -73,12 +77,40 @@ void print_summary(const ReplayResult& r) {
   std::printf("\nsimulated %zu kernels, %zu host ops in %s wall\n", r.kernels.size(), r.host_items, format_time(r.sim_wall_s).c_str());
 }
 
-Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU",
-             [](const std::vector<std::string>& args) {
-               Args a(args, {"--hw", "--mode", "--source-hw", "--timeline", "--json", "--csv", "--set", "--engine", "--system", "--nodes", "--scale-dp", "--sys-set", "--gemm-precision", "--hw-model", "--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map"}, {"--quiet", "--no-symmetry"});
-               if (a.positional().size() != 1)
-                 throw Error("usage: orrery replay BUNDLE [--hw h100] [--mode measured|roofline|transfer] [--source-hw h100] "
-                             "[--set name=value]... [--system dgx-h100] [--nodes N] [--scale-dp N] [--gemm-precision fp8|bf16|fp16] [--hw-model calibrated|first-principles] [--timeline out.json] [--json out.json] [--csv kernels.csv]");
+Spec spec() {
+  Spec s;
+  s.name = "replay";
+  s.summary = "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU";
+  s.usage = "BUNDLE [--hw NAME|FILE] [--mode measured|roofline|transfer] [--set NAME=VALUE]... [options]";
+  s.example = "replay examples/bundles/gpt_b --mode roofline --set hbm_bandwidth=4.8TB/s --timeline t.json";
+  s.flags = {
+      {"--hw", "NAME|FILE", "h100", "", "GPU preset to simulate (orrery list presets)", Flag::MeaningDefault},
+      {"--mode", "MODE", "measured", "", "kernel times: measured (the capture's), roofline (cost model), transfer (measured, scaled --source-hw -> --hw)",
+       Flag::MeaningDefault},
+      {"--source-hw", "NAME|FILE", "h100", "", "GPU the capture was taken on (--mode transfer)"},
+      {"--gemm-precision", "fp8|bf16|fp16", "", "", "cost the captured 16-bit GEMMs in this precision"},
+      set_flag(),
+      system_flag(),
+      {"--nodes", "N", "", "", "nodes of the system (multi-rank bundles; default: as many as the ranks need)"},
+      {"--scale-dp", "N", "1", "", "grow a data-parallel capture to N replicas (gradient collectives on the fabric)"},
+      sys_set_flag(),
+      {"--engine", "systemc|event", "systemc", "", "event engine"},
+      {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of the simulated step"},
+      {"--json", "FILE", "", "", "results as JSON (writes FILE.config.json: the resolved configuration)"},
+      {"--csv", "FILE", "", "", "one row per GPU kernel"},
+      {"--quiet", "", "", "", "no summary"},
+      {"--tokens", "N", "", "tokens", "tokens the step processes (energy and cost per million tokens)"},
+      hw_model_flag(),
+  };
+  for (auto& f : cluster_flags()) s.flags.push_back(f);  // an error for capture bundles; Chakra directories use them
+  s.flags = with_power_flags(s.flags);
+  s.notes = "BUNDLE: a capture folder (et.json[.gz] + kineto.json[.gz] [+ measured.json]; per-rank files for multi-rank),\n"
+            "or a directory of Chakra traces (*.et), which runs as orrery chakra-run does. See docs/replay.md.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
+               if (a.positional().size() != 1) throw Error("usage: orrery replay " + spec().usage);
                // A directory of Chakra traces (*.et, one per rank) runs through the Chakra runner.
                {
                  namespace fs = std::filesystem;
@@ -99,25 +131,46 @@ Register reg("replay", "replay a captured PyTorch step (ET + Kineto bundle) on a
                                                  "(orrery convert BUNDLE -o DIR) and use orrery chakra-run DIR " + std::string(f));
                ReplayOptions o;
                o.bundle = a.positional()[0];
-               o.hw = a.get("--hw", "h100");
-               o.mode = parse_replay_mode(a.get("--mode", "measured"));
-               o.source_hw = a.get("--source-hw", "h100");
+               o.hw = a.get("--hw");
+               o.mode = parse_replay_mode(a.get("--mode"));
+               if (o.mode == ReplayMode::Transfer) o.source_hw = a.get("--source-hw");  // else --source-hw is a no-op: an error
                o.overrides = a.all("--set");
                apply_hw_model(a.get("--hw-model"), o.overrides);
-               o.engine = a.get("--engine", "systemc");
+               o.engine = a.get("--engine");
                o.timeline_path = a.get("--timeline");
-               o.system = a.get("--system", "dgx-h100");
+               o.system = a.get("--system");
                o.nodes = static_cast<int>(a.get_int("--nodes", 0));
                o.scale_dp = static_cast<int>(a.get_int("--scale-dp", 1));
                o.system_overrides = a.all("--sys-set");
                o.gemm_precision = a.get("--gemm-precision");
                ReplayResult r = replay_bundle(o);
-               if (!a.has("--quiet")) print_summary(r);
+               // A single-GPU replay without collectives uses no system: its flags would be silent no-ops.
+               if (r.system.empty())
+                 for (const char* f : {"--system", "--nodes", "--sys-set"})
+                   if (a.has(f)) throw make_error(f, a.get(f), "this bundle ran on one GPU without collectives: no system is used");
+               // Node, facility and cost view of the GPU energy replay computed (hw_models/power.h).
+               Accelerator hw = load_accelerator(o.hw, o.overrides);
+               PowerModel pm = power_model_from(a, hw);
+               double tokens = a.get_double("--tokens", 0);
+               if (!(tokens >= 0)) throw make_error("--tokens", a.get("--tokens"), "must be zero or more");
+               int gpn = r.ranks > 1 || r.scale_dp > 1 ? load_system(o.system, o.nodes, o.system_overrides).gpus_per_node : 8;
+               EnergyReport energy = replay_energy(r, hw, pm, gpn, tokens);
+               if (!a.has("--quiet")) {
+                 print_summary(r);
+                 if (!a.defaults_used().empty()) std::printf("defaults used: %s\n", a.defaults_used().c_str());
+                 std::printf("%s", format_energy(energy).c_str());
+               }
                std::string json_path = a.get("--json");
                if (!json_path.empty()) {
-                 write_json_file(json_path, r.to_json());
+                 nlohmann::json j = r.to_json();
+                 nlohmann::json ej = energy.to_json();
+                 j["energy"] = ej;  // (top-level energy_j / avg_power_w stay one GPU's, as before)
+                 for (const char* k : {"kwh_per_mtok", "cost_usd", "cost_usd_per_mtok"}) j[k] = ej[k];
+                 write_json_file(json_path, j);
+                 r.config["power"] = pm.to_json();
                  // Resolved configuration next to the results, so any number can be reproduced.
                  std::string config_path = config_path_for(json_path);
+                 r.config["argv"] = a.argv();  // orrery rerun
                  write_json_file(config_path, r.config);
                  if (!a.has("--quiet")) std::printf("wrote %s and %s\n", json_path.c_str(), config_path.c_str());
                }

@@ -22,30 +22,6 @@ using namespace orrery::serve;
 
 namespace {
 
-const std::vector<std::string> kFlags = {
-    "--model", "--hw", "--system", "--nodes", "--tp", "--pp", "--ep", "--replicas", "--dp", "--disagg", "--precision",
-    "--kv-dtype", "--max-model-len", "--max-batch", "--token-budget", "--block-size", "--gpu-mem-util", "--serve-set",
-    "--preempt", "--trace", "--rate", "--duration", "--requests", "--arrivals", "--cv", "--lengths", "--prompt", "--output",
-    "--prefix-groups", "--prefix-len", "--seed", "--slo", "--engine", "--timeline", "--json", "--csv", "--report",
-    "--rates", "--set", "--sys-set", "--batch"};
-const std::vector<std::string> kBools = {"--no-chunked-prefill", "--prefix-caching", "--no-cuda-graphs", "--no-split-k", "--single"};
-
-const char* kUsage =
-    "usage: orrery serve --model NAME|model.json [--hw GPU] [--system dgx-h100|system.json] [--nodes N]\n"
-    "         [--tp T] [--pp P] [--ep E] [--replicas R | --disagg P:D] [--precision bf16|fp8|int8|int4] [--kv-dtype bf16|fp8]\n"
-    "         requests: --trace requests.jsonl|.csv  or  --rate R/s --duration 60s|--requests N [--arrivals poisson|bursty --cv 3]\n"
-    "                   [--prompt 512 --output 128 --lengths fixed|uniform|exponential] [--prefix-groups G --prefix-len L] [--seed S]\n"
-    "         scheduler: [--max-batch 256] [--token-budget 2048] [--block-size 16] [--gpu-mem-util 0.9] [--max-model-len N]\n"
-    "                    [--no-chunked-prefill] [--preempt recompute|swap] [--prefix-caching] [--no-cuda-graphs] [--no-split-k]\n"
-    "                    [--serve-set name=value ...]  (see orrery describe serve)\n"
-    "         [--slo ttft=200ms,tpot=50ms] [--json r.json] [--csv requests.csv] [--timeline t.json] [--engine systemc|event]\n"
-    "         [--report r.html [--rates 1,2,4,8]]   latency vs load (one run per rate, event engine)\n"
-    "         [--set gpu_param=value ...] [--sys-set key=value ...]\n"
-    "       orrery serve --single [--batch B] --prompt N --output M ...   (= orrery latency): one batch on one replica\n"
-    "       orrery latency --bundle DIR --hw PRESET [--mode roofline|transfer] [--source-hw h100] [--set k=v]:\n"
-    "         forward pass of a captured model (the kernels before its first backward op) on the target\n"
-    "models: workloads/models/*.json; docs: docs/serving.md\n";
-
 double time_arg(const Args& a, const std::string& flag, double def) {
   if (!a.has(flag)) return def;
   std::string v = a.get(flag);
@@ -210,7 +186,7 @@ void print_single(const ServeResult& r, long batch) {
   }
 }
 
-void write_outputs(const Args& a, const std::vector<std::string>& args, const ServeResult& r, const ServeOptions& o) {
+void write_outputs(const Args& a, const ServeResult& r, const ServeOptions& o) {
   if (a.has("--csv")) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (size_t i = 0; i < r.requests.size(); ++i) {
@@ -224,7 +200,8 @@ void write_outputs(const Args& a, const std::vector<std::string>& args, const Se
   }
   if (a.has("--json")) {
     nlohmann::json cfg;
-    cfg["command"] = args;
+    cfg["command"] = a.raw();
+    cfg["argv"] = a.argv();  // orrery rerun
     cfg["model"] = r.model.to_json();
     cfg["accelerator"] = load_accelerator(o.hw.empty() ? r.gpu : o.hw, o.hw_overrides).to_json();
     cfg["system"] = {{"name", o.system}, {"overrides", o.sys_overrides}};
@@ -261,16 +238,59 @@ std::vector<double> parse_rates(const std::string& text) {
 
 }  // namespace
 
-int serve_main(const std::vector<std::string>& args) {
-  for (auto& x : args)
-    if (x == "--help" || x == "-h") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-  Args a(args, kFlags, kBools);
+// The flags of a serving run (serve and latency share them).
+std::vector<Flag> serve_flags() {
+  return {
+      {"--model", "NAME|FILE", "llama3-8b", "", "model preset (orrery list models) or model JSON", Flag::MeaningDefault},
+      {"--hw", "NAME|FILE", "", "", "GPU preset (default: the system's)"},
+      system_flag(),
+      nodes_flag(),
+      {"--tp", "T", "1", "", "tensor-parallel degree of a replica"},
+      {"--pp", "P", "1", "", "pipeline stages of a replica"},
+      {"--ep", "E", "1", "", "expert-parallel degree (MoE models)"},
+      {"--replicas", "R", "", "", "replicas behind the router (default 1)"},
+      {"--dp", "R", "", "", "same as --replicas"},
+      {"--disagg", "P:D", "", "", "disaggregated serving: prefill replicas : decode replicas"},
+      {"--precision", "bf16|fp8|int8|int4", "bf16", "", "weight precision", Flag::MeaningDefault},
+      {"--kv-dtype", "bf16|fp8", "bf16", "", "KV cache precision"},
+      {"--max-model-len", "N", "", "tokens", "longest request (default: the model's sequence length)"},
+      {"--max-batch", "N", "", "", "scheduler: sequences per batch (serve parameter max_batch)"},
+      {"--token-budget", "N", "", "tokens", "scheduler: tokens per step (token_budget)"},
+      {"--block-size", "N", "", "tokens", "KV cache block (block_size)"},
+      {"--gpu-mem-util", "F", "", "", "fraction of HBM for weights and KV cache (memory_utilization)"},
+      {"--serve-set", "NAME=VALUE", "", "", "serving parameter (see orrery describe serve)", Flag::Repeat},
+      {"--no-chunked-prefill", "", "", "", "prefill whole prompts"},
+      {"--preempt", "recompute|swap", "recompute", "", "what a preempted request loses"},
+      {"--prefix-caching", "", "", "", "reuse the KV cache of shared prefixes"},
+      {"--no-cuda-graphs", "", "", "", "eager decode steps (host launch bound)"},
+      {"--no-split-k", "", "", "", "no split-K for small decode GEMMs"},
+      {"--trace", "FILE", "", "", "requests from a trace (.jsonl or .csv)"},
+      {"--rate", "R", "1", "requests/s", "synthetic arrival rate"},
+      {"--duration", "TIME", "60", "s", "synthetic arrivals for this long"},
+      {"--requests", "N", "", "", "synthetic: this many requests (instead of --duration)"},
+      {"--arrivals", "poisson|bursty", "poisson", "", "synthetic arrival process"},
+      {"--cv", "X", "3", "", "bursty arrivals: coefficient of variation"},
+      {"--lengths", "fixed|uniform|exponential", "fixed", "", "synthetic prompt/output length distribution"},
+      {"--prompt", "N", "512", "tokens", "prompt length"},
+      {"--output", "N", "128", "tokens", "output length"},
+      {"--prefix-groups", "G", "0", "", "synthetic: requests share G prefixes"},
+      {"--prefix-len", "L", "0", "tokens", "length of the shared prefix"},
+      {"--seed", "S", "1", "", "random seed"},
+      {"--slo", "ttft=T,tpot=T", "", "", "service-level objectives (goodput)"},
+      {"--engine", "systemc|event", "systemc", "", "event engine"},
+      {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of the run"},
+      {"--json", "FILE", "", "", "results as JSON (writes FILE.config.json)"},
+      {"--csv", "FILE", "", "", "one row per request"},
+      {"--batch", "B", "", "", "--single / latency: requests in the batch (default 1)"},
+      set_flag(),
+      sys_set_flag(),
+  };
+}
+
+int serve_main(Args& a, bool single) {
   if (!a.positional().empty()) throw make_error("serve", a.positional()[0], "unexpected argument");
   ServeOptions o = parse_options(a);
-  if (a.has("--single")) {
+  if (single) {
     long b = a.get_int("--batch", 1);
     if (b < 1) throw make_error("--batch", a.get("--batch"), "must be at least 1");
     if (a.has("--trace") || a.has("--disagg")) throw make_error("--single", "", "runs one batch on one replica (no --trace, --disagg)");
@@ -283,13 +303,13 @@ int serve_main(const std::vector<std::string>& args) {
     for (auto& q : reqs) q.arrival = 0;
     ServeResult r = run_serving(o, reqs);
     print_single(r, b);
-    write_outputs(a, args, r, o);
+    write_outputs(a, r, o);
     return 0;
   }
   std::vector<Request> reqs = make_requests(o);
   ServeResult r = run_serving(o, reqs);
   print_result(r, o, reqs.size());
-  write_outputs(a, args, r, o);
+  write_outputs(a, r, o);
   if (a.has("--report")) {
     std::vector<std::pair<double, ServeResult>> sweep;
     if (a.has("--rates")) {
@@ -312,6 +332,21 @@ int serve_main(const std::vector<std::string>& args) {
 }
 
 namespace {
-Register reg("serve", "simulate LLM serving: requests, continuous batching, paged KV cache, latency percentiles", serve_main);
+Spec spec() {
+  Spec s;
+  s.name = "serve";
+  s.summary = "simulate LLM serving: requests, continuous batching, paged KV cache, latency percentiles";
+  s.usage = "--model NAME|FILE [--hw GPU] [--system NAME|FILE] [--tp T] [--replicas R | --disagg P:D]\n"
+            "         requests: --trace FILE  or  --rate R --duration 60s|--requests N [options]\n"
+            "       orrery serve --single [--batch B] --prompt N --output M ...   (= orrery latency): one batch on one replica";
+  s.example = "serve --model llama3-8b --hw h100 --rate 5 --duration 60s";
+  s.flags = serve_flags();
+  s.flags.push_back({"--single", "", "", "", "one batch (--batch) on one replica: its latency and kernel breakdown"});
+  s.flags.push_back({"--report", "FILE", "", "", "HTML report (latency vs load with --rates)"});
+  s.flags.push_back({"--rates", "R1,R2,...", "", "requests/s", "--report: one run per rate (event engine)"});
+  s.notes = "Models: workloads/models/*.json; docs/serving.md.";
+  return s;
+}
+Register reg(spec(), [](Args& a) { return serve_main(a, a.has("--single")); });
 }  // namespace
 }  // namespace orrery::cli

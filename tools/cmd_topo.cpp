@@ -9,13 +9,21 @@
 
 namespace orrery::cli {
 namespace {
-Register reg("topo", "summarize a system's topology (GPUs, switches, links, diameter, bisection); --dot, --json",
-             [](const std::vector<std::string>& args) {
-               Args a(args, {"--nodes", "--dot", "--json", "--sys-set"}, {});
-               if (a.positional().size() != 1) {
-                 std::fprintf(stderr, "usage: orrery topo SYSTEM [--nodes N] [--sys-set key=value]... [--dot out.dot] [--json out.json]\n");
-                 return 2;
-               }
+Spec spec() {
+  Spec s;
+  s.name = "topo";
+  s.summary = "summarize a system's topology (GPUs, switches, links, diameter, bisection); --dot, --json";
+  s.usage = "SYSTEM [--nodes N] [--sys-set KEY=VALUE]... [--dot out.dot] [--json out.json]";
+  s.example = "topo dgx-h100 --nodes 4 --json sys.json   (then: orrery collective --system sys.json)";
+  s.flags = {nodes_flag(), sys_set_flag(),
+             {"--dot", "FILE", "", "", "Graphviz drawing of the graph"},
+             {"--json", "FILE", "", "", "the system as a loadable system file (--system FILE), with the summary and the explicit graph"}};
+  s.notes = "SYSTEM: a preset (orrery list systems) or a system JSON file.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
+               if (a.positional().size() != 1) throw Error("usage: orrery topo " + spec().usage);
                long nodes = a.get_int("--nodes", 0);
                if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
                topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes), a.all("--sys-set"));
@@ -41,14 +49,7 @@ Register reg("topo", "summarize a system's topology (GPUs, switches, links, diam
                if (a.has("--json")) {
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error("--json", a.get("--json"), "cannot write");
-                 nlohmann::json j;
-                 j["name"] = sys.name;
-                 j["description"] = sys.description;
-                 j["accelerator"] = sys.accelerator;
-                 j["summary"] = s.to_json();
-                 j["parameters"] = sys.topo.params;
-                 j["topology"] = sys.topo.to_json();
-                 out << j.dump(1) << "\n";
+                 out << topo::system_to_json(sys).dump(1) << "\n";
                }
                return 0;
              });

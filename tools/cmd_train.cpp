@@ -9,16 +9,56 @@
 #include "hw_models/arch.h"
 #include "tools/cluster_cli.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
+#include "workloads/energy.h"
 #include "topology/topology.h"
 #include "workloads/json_io.h"
 #include "workloads/train.h"
 
 namespace orrery::cli {
 
+// The flags of a training run, shared with `orrery convert --from-train`. `required`: --model,
+// --global-batch and --micro-batch are required flags of the command (train); convert checks
+// them in parse_train_options when --from-train is given.
+std::vector<Flag> train_flags(bool required) {
+  unsigned req = required ? static_cast<unsigned>(Flag::Required) : 0u;
+  std::vector<Flag> flags{
+      {"--model", "NAME|FILE", "", "", "model preset (orrery list models) or model JSON", req},
+      system_flag(),
+      {"--nodes", "N", "", "", "nodes (default: the size the system describes; one node of a built-in NVSwitch system)"},
+      {"--tp", "T", "1", "", "tensor-parallel degree"},
+      {"--pp", "P", "1", "", "pipeline-parallel stages"},
+      {"--vp", "V", "1", "", "virtual (interleaved) pipeline chunks per stage"},
+      {"--dp", "D", "1", "", "data-parallel degree"},
+      {"--cp", "C", "1", "", "context-parallel degree"},
+      {"--ep", "E", "1", "", "expert-parallel degree (MoE models)"},
+      {"--micro-batch", "m", "", "sequences", "micro-batch size per data-parallel rank", req},
+      {"--global-batch", "B", "", "sequences", "global batch (a multiple of micro-batch x DP)", req},
+      {"--seq", "S", "", "tokens", "sequence length (default: the model's)"},
+      {"--precision", "bf16|fp8", "bf16", "", "matmul precision", Flag::MeaningDefault},
+      {"--grad-precision", "fp32|bf16", "fp32", "", "gradient reduction precision", Flag::MeaningDefault},
+      {"--recompute", "none|selective|full", "none", "", "activation recomputation", Flag::MeaningDefault},
+      {"--attention", "flash|unfused", "flash", "", "attention implementation", Flag::MeaningDefault},
+      {"--sequence-parallel", "", "", "", "Megatron sequence parallelism (with TP)"},
+      {"--zero", "0|1|2|3", "0", "", "ZeRO / distributed-optimizer stage", Flag::MeaningDefault},
+      {"--comm", "fabric|analytical|builtin", "fabric", "", "collective model: every rank on the fabric (cluster executor) or the closed form", Flag::MeaningDefault},
+      {"--engine", "systemc|event", "systemc", "", "event engine"},
+      {"--no-memory-check", "", "", "", "run even when the plan does not fit in HBM"},
+      {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of the iteration"},
+      set_flag(),
+      sys_set_flag(),
+      hw_model_flag(),
+  };
+  for (auto& f : cluster_flags()) flags.push_back(f);
+  return flags;
+}
+
 // Shared with `orrery convert --from-train`.
 TrainOptions parse_train_options(const Args& a) {
   TrainOptions o;
-  if (!a.has("--model")) throw make_error("--model", "", "required (preset name or model.json)");
+  // Required: a run without them would silently pick a batch the user never chose.
+  for (const char* f : {"--model", "--micro-batch", "--global-batch"})
+    if (!a.has(f)) throw make_error(f, "", "required (see orrery train --help)");
   o.model = a.get("--model");
   o.system = a.get("--system", "dgx-h100");
   // Without --nodes: the size the system describes (a fixed topology's GPUs, a cluster file's
@@ -35,8 +75,8 @@ TrainOptions parse_train_options(const Args& a) {
   p.dp = a.get_int("--dp", 1);
   p.cp = a.get_int("--cp", 1);
   p.ep = a.get_int("--ep", 1);
-  p.micro_batch = a.get_int("--micro-batch", 1L, std::numeric_limits<long>::min(), kMaxBatch);
-  p.global_batch = a.get_int("--global-batch", p.micro_batch * p.dp, std::numeric_limits<long>::min(), kMaxBatch);
+  p.micro_batch = a.get_int("--micro-batch", 0L, std::numeric_limits<long>::min(), kMaxBatch);
+  p.global_batch = a.get_int("--global-batch", 0L, std::numeric_limits<long>::min(), kMaxBatch);
   p.seq = a.get_int("--seq", 0L, std::numeric_limits<long>::min(), 1L << 24);
   if (a.has("--seq") && p.seq < 1) throw make_error("--seq", a.get("--seq"), "must be at least 1");
   std::string prec = a.get("--precision", "bf16");
@@ -67,7 +107,7 @@ namespace {
 // Declared parameter sets of the train generator, registered at startup for `orrery describe`.
 const bool params_registered = (model_params(), train_system_params(), true);
 
-void print_result(const TrainResult& r) {
+void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e) {
   const TrainPlan& p = r.plan;
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
   std::printf("system       %s: %d nodes x %d %s = %d GPUs; comm: %s\n", r.system.name.c_str(), r.system.nodes,
@@ -98,35 +138,40 @@ void print_result(const TrainResult& r) {
               format_bytes(r.peak_memory_bytes).c_str(), worst, format_bytes(w.weights).c_str(),
               format_bytes(w.gradients).c_str(), format_bytes(w.optimizer).c_str(), format_bytes(w.activations).c_str(),
               format_bytes(w.transient).c_str(), format_bytes(r.hbm_capacity).c_str());
+  if (!check_memory)
+    std::printf("memory check         skipped (--no-memory-check): the plan %s; not modelled either way: CUDA "
+                "context, cuBLAS/NCCL workspaces, allocator fragmentation, fp8 weight copies\n",
+                r.peak_memory_bytes > r.hbm_capacity ? "does NOT fit (it was simulated anyway)" : "fits");
+  std::printf("%s", format_energy(e).c_str());
   std::printf("simulation           %llu events, %.3f s wall\n", static_cast<unsigned long long>(r.sim_events), r.sim_wall_s);
   if (r.simulated_ranks > 0) print_cluster_report(r.exec, r.symmetric, static_cast<std::size_t>(r.simulated_ranks), p.gpus());
 }
 
-Register reg("train", "simulate one LLM training iteration from a model and a parallel plan",
-             [](const std::vector<std::string>& args) {
-               for (auto& x : args)
-                 if (x == "--help" || x == "-h") {
-                   std::printf(
-                       "usage: orrery train --model NAME|model.json --system dgx-h100|dgx-a100|system.json [--nodes N]\n"
-                       "         --tp T --pp P [--vp V] --dp D [--cp C] [--ep E] --micro-batch m --global-batch B\n"
-                       "         [--seq S] [--precision bf16|fp8] [--grad-precision fp32|bf16]\n"
-                       "         [--recompute none|selective|full] [--sequence-parallel]\n"
-                       "         [--zero 0|1|2|3] [--attention flash|unfused] [--comm fabric|analytical|builtin]\n"
-                       "         [--timeline out.json] [--json out.json] [--csv kernels.csv] [--engine systemc|event]\n"
-                       "         [--no-memory-check]\n"
-                       "         [--gpu-speed RANK=FACTOR ...] [--gpu-set RANK:param=value ...] (RANK may be 0-7)\n"
-                       "         [--fail ELEMENT ...] [--degrade ELEMENT=FRACTION ...] [--rank-map map.json] [--no-symmetry]\n"
-                       "           (fabric: every rank's schedule on the cluster executor; ELEMENT as orrery topo --json names it)\n"
-                       "         [--set gpu_param=value ...]   (GPU preset overrides, see orrery describe accelerator)\n"
-                       "         [--sys-set key=value ...]     (system overrides: topology.K or collective.K, see orrery describe)\n"
-                       "models: workloads/models/*.json (see docs/training.md)\n");
-                   return 0;
-                 }
-               Args a(args, train_flags_with_value(), train_bool_flags());
+Spec spec() {
+  Spec s;
+  s.name = "train";
+  s.summary = "simulate one LLM training iteration from a model and a parallel plan";
+  s.usage = "--model NAME|FILE --micro-batch m --global-batch B [--system NAME|FILE] [--nodes N]\n"
+            "       [--tp T] [--pp P] [--vp V] [--dp D] [--cp C] [--ep E] [options]";
+  s.example = "train --model gpt3-175b --system dgx-h100 --nodes 128 --tp 8 --pp 16 --dp 8 --micro-batch 1 --global-batch 1536";
+  s.flags = with_power_flags(train_flags(true));
+  s.flags.push_back({"--json", "FILE", "", "", "results as JSON (writes FILE.config.json: the resolved configuration)"});
+  s.flags.push_back({"--csv", "FILE", "", "", "one row per kernel of a micro-batch per phase"});
+  s.notes = "Defaults that change what is simulated (--system, --precision, --comm, ...) are printed in the summary\n"
+            "when used. Models: workloads/models/*.json (orrery list models; docs/training.md).";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
                if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
                TrainOptions o = parse_train_options(a);
+               power_overrides(a);  // bad prices fail before the run
                TrainResult r = run_training(o);
-               print_result(r);
+               Accelerator hw = load_accelerator(r.gpu, o.hw_overrides);
+               PowerModel pm = power_model_from(a, hw);
+               EnergyReport energy = train_energy(r, hw, pm);
+               print_result(r, o.check_memory, energy);
+               if (!a.defaults_used().empty()) std::printf("defaults used        %s\n", a.defaults_used().c_str());
                if (a.has("--csv")) {
                  // The kernels of one micro-batch, per phase, with their cost on the critical path.
                  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -143,21 +188,27 @@ Register reg("train", "simulate one LLM training iteration from a model and a pa
                if (a.has("--json")) {
                  // Resolved configuration next to the results: every input that shaped the numbers.
                  nlohmann::json cfg;
-                 cfg["command"] = args;
+                 cfg["command"] = a.raw();
+                 cfg["argv"] = a.argv();  // orrery rerun
                  cfg["model"] = r.model.to_json();
                  cfg["plan"] = r.plan.to_json();
                  cfg["system"] = r.system.to_json();
                  if (!r.system.fabric.empty())
                    cfg["fabric"] = topo::load_system(r.system.fabric, r.system.fixed_topology ? 0 : r.system.nodes,
                                                      o.sys_overrides).raw;
-                 cfg["accelerator"] = load_accelerator(r.gpu, o.hw_overrides).to_json();
+                 cfg["accelerator"] = hw.to_json();
+                 cfg["power"] = pm.to_json();
                  cfg["comm_model"] = r.comm_model;
                  cfg["engine"] = o.engine;
                  cfg["cluster"] = o.cluster.to_json();
                  write_json_file(config_path_for(a.get("--json")), cfg);
                  std::ofstream out(a.get("--json"));
                  if (!out) throw make_error(a.get("--json"), "", "cannot write");
-                 out << r.to_json().dump(1) << "\n";
+                 nlohmann::json j = r.to_json();
+                 nlohmann::json ej = energy.to_json();
+                 j["energy"] = ej;
+                 for (const char* k : {"energy_j", "kwh_per_mtok", "avg_power_w", "cost_usd", "cost_usd_per_mtok"}) j[k] = ej[k];
+                 out << j.dump(1) << "\n";
                }
                return 0;
              });

@@ -20,6 +20,7 @@
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "tools/command.h"
+#include "tools/power_options.h"
 #include "validation/kernel_transfer.h"
 #include "validation/nccl_tests_log.h"
 #include "validation/published_training.h"
@@ -31,24 +32,6 @@ namespace orrery::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* kUsage =
-    "usage: orrery validate BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]]\n"
-    "                       [--source-hw h100] [--set name=value]... [--tolerance PCT]\n"
-    "                       [--report out.html] [--json out.json] [--csv out.csv] [--engine event|systemc]\n"
-    "       orrery validate --published validation/data/published_training.json [--tolerance PCT]\n"
-    "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
-    "                       [--nccl-tolerance PCT] [--report out.html] [--json out.json]\n"
-    "       orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200\n"
-    "                       [--set name=value]... [--source-set name=value]... [--tolerance PCT] [--json out.json]\n"
-    "  BUNDLE       capture folder (et.json.gz, kineto.json.gz, measured.json); bundles without\n"
-    "               measured.json are skipped with a message\n"
-    "  --tolerance  |step time error| allowed, in percent (default 25; 0 = do not check)\n"
-    "  --nccl-tests nccl-tests output (all_reduce_perf, all_gather_perf, ...); --op must match it\n"
-    "  --kernel-transfer  kernels measured on two GPUs (host_device_micro.json, device_side): each\n"
-    "               DST time predicted from the SRC one as `replay --mode transfer` does (--set changes\n"
-    "               --hw, --source-set changes --source-hw); exit 1 when a class's summed-time error\n"
-    "               exceeds --tolerance (default 8 here)\n";
 
 std::vector<std::string> split_commas(const std::vector<std::string>& v) {
   std::vector<std::string> out;
@@ -248,24 +231,15 @@ int run_kernel_transfer(const Args& a) {
   return 0;
 }
 
-int run(const std::vector<std::string>& args) {
-  Args a(args,
-         {"--hw", "--mode", "--source-hw", "--tolerance", "--report", "--json", "--csv", "--set", "--engine", "--nccl-tests",
-          "--system", "--op", "--nodes", "--nccl-tolerance", "--source-set", "--sys-set", "--published", "--hw-model"},
-         {"--help", "--quiet", "--kernel-transfer"});
-  if (a.has("--help")) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
+Spec spec();
+
+int run(Args& a) {
   if (a.has("--kernel-transfer")) return run_kernel_transfer(a);
   if (a.has("--source-set")) throw make_error("--source-set", "", "only with --kernel-transfer");
   auto bundles = a.positional();
   auto logs = a.all("--nccl-tests");
   auto published = a.all("--published");
-  if (bundles.empty() && logs.empty() && published.empty()) {
-    std::fprintf(stderr, "%s", kUsage);
-    return 2;
-  }
+  if (bundles.empty() && logs.empty() && published.empty()) throw Error("usage: orrery validate " + spec().usage);
   double tol = a.get_double("--tolerance", 25.0);
   if (tol < 0) throw make_error("--tolerance", a.get("--tolerance"), "must not be negative");
   double nccl_tol = a.get_double("--nccl-tolerance", 0.0);
@@ -282,7 +256,7 @@ int run(const std::vector<std::string>& args) {
   report.tolerance_pct = tol;
   {
     std::string cmd = "orrery validate";
-    for (auto& s : args) cmd += " " + s;
+    for (auto& s : a.raw()) cmd += " " + s;
     report.subtitle = cmd;
   }
   nlohmann::json out_json;
@@ -333,6 +307,29 @@ int run(const std::vector<std::string>& args) {
         continue;
       }
       if (r.bundle_name.empty()) r.bundle_name = name;
+      if (a.has("--truth")) {
+        // Ground truth taken on the target hardware: TRUTH/<bundle name>/measured.json (e.g. the
+        // H200 capture of the same workload for an H100 -> H200 transfer).
+        std::string truth = (fs::path(a.get("--truth")) / name / "measured.json").string();
+        if (!fs::exists(truth)) {
+          std::fprintf(stderr, "orrery validate: error: %s: no such file (--truth %s has no %s)\n", truth.c_str(),
+                       a.get("--truth").c_str(), name.c_str());
+          report.skipped.push_back(b + ": no " + truth);
+          out_json["skipped"].push_back({{"bundle", b}, {"reason", "no " + truth}});
+          ++failures;
+          continue;
+        }
+        compare_with_measured(r, truth);
+      }
+      if (!r.has_measured && r.what_if) {
+        std::printf("%-16s %-9s %-6s %12.2f %12s  what-if, no ground truth (%s; --truth DIR gives one)\n",
+                    short_name(name, 16).c_str(), r.mode.c_str(), short_name(r.hw, 6).c_str(), r.step_time_s * 1e3, "-",
+                    r.what_if_reason.c_str());
+        nlohmann::json j = r.to_json();
+        j["bundle_name"] = r.bundle_name;
+        out_json["workloads"].push_back(j);
+        continue;
+      }
       if (!r.has_measured) {
         std::printf("%-16s %-9s skipped: measured.json has no step_cuda_events.median_ms\n", short_name(name, 16).c_str(),
                     r.mode.c_str());
@@ -490,7 +487,44 @@ int run(const std::vector<std::string>& args) {
   return (over > 0 || failures > 0) ? 1 : 0;
 }
 
-Register reg("validate", "replay bundles / nccl-tests logs and compare with their measurements (report, tolerance)", run);
+Spec spec() {
+  Spec s;
+  s.name = "validate";
+  s.summary = "replay bundles / nccl-tests logs and compare with their measurements (report, tolerance)";
+  s.usage = "BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]] [--report out.html] [options]\n"
+            "       orrery validate --published validation/data/published_training.json [--tolerance PCT]\n"
+            "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
+            "       orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200";
+  s.example = "validate examples/bundles/* --mode measured,roofline --report report.html";
+  s.flags = {
+      {"--hw", "NAME|FILE", "", "", "GPU preset of the replay (default h100; with --kernel-transfer: the target, required)"},
+      {"--mode", "MODE[,MODE]", "", "", "replay modes to compare (default measured)", Flag::Repeat},
+      {"--source-hw", "NAME|FILE", "h100", "", "GPU the capture was taken on (transfer mode, --kernel-transfer)"},
+      set_flag(),
+      {"--source-set", "NAME=VALUE", "", "", "--kernel-transfer: parameter of --source-hw", Flag::Repeat},
+      {"--tolerance", "PCT", "", "%", "allowed |error| (default 25; 8 with --kernel-transfer; 0 = do not check)"},
+      {"--truth", "DIR", "", "", "ground truth measured on the target hardware: DIR/<bundle name>/measured.json (without it a what-if "
+       "(transfer, --set) prints \"what-if, no ground truth\")"},
+      hw_model_flag(),
+      {"--published", "FILE", "", "", "published training results to run through orrery train", Flag::Repeat},
+      {"--nccl-tests", "LOG", "", "", "nccl-tests output (all_reduce_perf ...) or an orrery collective table", Flag::Repeat},
+      {"--system", "NAME|FILE", "", "", "system of the nccl-tests run (required with --nccl-tests)"},
+      {"--op", "OP", "", "", "collective of the log when the log does not name it"},
+      {"--nodes", "N", "", "", "nodes of the nccl-tests system"},
+      sys_set_flag(),
+      {"--nccl-tolerance", "PCT", "0", "%", "allowed |busbw error| per size (0 = do not check)"},
+      {"--kernel-transfer", "", "", "", "check replay --mode transfer kernel by kernel: SRC_MICRO.json DST_MICRO.json"},
+      {"--engine", "event|systemc", "event", "", "event engine (systemc: one run per process)"},
+      {"--report", "FILE", "", "", "HTML report"},
+      {"--json", "FILE", "", "", "results as JSON"},
+      {"--csv", "FILE", "", "", "one row per comparison"},
+      {"--quiet", "", "", "", "no per-kernel table"},
+  };
+  s.notes = "BUNDLE: capture folder with measured.json (bundles without it are skipped with a message).\n"
+            "Exit status: 0 all within tolerance, 1 an error above tolerance or a failed input, 2 usage.";
+  return s;
+}
+Register reg(spec(), run);
 
 }  // namespace
 }  // namespace orrery::cli

@@ -1,10 +1,11 @@
-// The `orrery` command line: dispatches to self-registered subcommands.
+// The `orrery` command line: dispatches to self-registered subcommands, parses their declared
+// flags (tools/command.h) and prints their --help from the same declaration.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <new>
 #include <iostream>
 #include <limits>
+#include <new>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -33,57 +34,149 @@ std::map<std::string, Command>& commands() {
   return c;
 }
 
-Args::Args(const std::vector<std::string>& args, const std::vector<std::string>& with_value,
-           const std::vector<std::string>& bools) {
-  auto is = [](const std::vector<std::string>& v, const std::string& s) {
-    for (auto& x : v)
-      if (x == s) return true;
-    return false;
-  };
+Register::Register(Spec spec, SpecFn fn) {
+  std::string name = spec.name, summary = spec.summary;
+  commands()[name] = Command{name, summary, nullptr, std::move(fn), std::move(spec), true};
+}
+
+std::vector<std::string> Flag::aliases() const {
+  std::vector<std::string> out;
+  std::stringstream ss(names);
+  std::string n;
+  while (std::getline(ss, n, ',')) {
+    auto b = n.find_first_not_of(' '), e = n.find_last_not_of(' ');
+    if (b != std::string::npos) out.push_back(n.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+Flag set_flag() {
+  return {"--set", "NAME=VALUE", "", "", "GPU preset parameter for this run (see orrery describe accelerator); an unknown name is an error",
+          Flag::Repeat};
+}
+Flag sys_set_flag() {
+  return {"--sys-set", "KEY=VALUE", "", "",
+          "system parameter for this run: a topology key (nvlink_bandwidth=50GB/s) or collective.KEY (see orrery describe SYSTEM)",
+          Flag::Repeat};
+}
+Flag system_flag() {
+  return {"--system", "NAME|FILE", "dgx-h100", "", "system preset (orrery list systems) or system JSON (e.g. from topo --json)",
+          Flag::MeaningDefault};
+}
+Flag nodes_flag() { return {"--nodes", "N", "", "", "number of nodes (default: the size the system describes)"}; }
+
+std::string help_text(const Spec& s) {
+  std::string out = "usage: orrery " + s.name + " " + s.usage + "\n\n" + s.summary + "\n";
+  if (!s.flags.empty()) out += "\noptions:\n";
+  for (auto& f : s.flags) {
+    std::string left = "  " + f.names + (f.value.empty() ? "" : " " + f.value);
+    std::string text = f.help;
+    if (!f.unit.empty()) text += " [" + f.unit + "]";
+    if (!f.def.empty()) text += " (default: " + f.def + ")";
+    if (f.opts & Flag::Required) text += " (required)";
+    if (f.opts & Flag::Repeat) text += " (repeatable)";
+    if (f.opts & Flag::Ignored) text += " (accepted, no effect)";
+    if (left.size() <= 28) left.resize(30, ' ');  // at least two spaces before the text
+    else left += "\n" + std::string(30, ' ');
+    out += left + text + "\n";
+  }
+  out += std::string("  -h, --help") + std::string(18, ' ') + "this help\n";
+  if (!s.notes.empty()) out += "\n" + s.notes + (s.notes.back() == '\n' ? "" : "\n");
+  if (!s.example.empty()) out += "\nexample:\n  orrery " + s.example + "\n";
+  return out;
+}
+
+namespace {
+bool looks_like_flag(const std::string& a) {
+  return a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.';
+}
+}  // namespace
+
+Args::Args(const std::vector<std::string>& args, const Spec& spec) : raw_(args), command_(spec.name), flags_(spec.flags) {
+  for (auto& f : flags_)
+    for (auto& n : f.aliases()) alias_[n] = f.aliases().front();
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1])) || a[1] == '.'))) {
-      std::string name = a, val;
-      bool has_eq = false;
-      auto eq = a.find('=');
-      if (eq != std::string::npos && a.rfind("--", 0) == 0) {
-        name = a.substr(0, eq);
-        val = a.substr(eq + 1);
-        has_eq = true;
-      }
-      if (is(bools, name)) {
-        values_.emplace(name, has_eq ? val : "1");
-      } else if (is(with_value, name)) {
-        if (!has_eq) {
-          if (i + 1 >= args.size()) throw Error(name + ": missing value");
-          val = args[++i];
-        }
-        values_.emplace(name, val);
-      } else {
-        throw Error(name + ": unknown option");
-      }
-    } else {
-      positional_.push_back(a);
+    if (a == "--") {
+      rest_.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+      break;
     }
+    if (!looks_like_flag(a)) {
+      positional_.push_back(a);
+      continue;
+    }
+    std::string name = a, val;
+    bool has_eq = false;
+    auto eq = a.find('=');
+    if (eq != std::string::npos && a.rfind("--", 0) == 0) {
+      name = a.substr(0, eq);
+      val = a.substr(eq + 1);
+      has_eq = true;
+    }
+    const Flag* f = decl(name);
+    if (!f) throw Error(name + ": unknown option (see orrery " + spec.name + " --help)");
+    if (f->value.empty()) {
+      values_.emplace(canon(name), has_eq ? val : "1");
+      continue;
+    }
+    if (!has_eq) {
+      if (i + 1 >= args.size()) throw Error(name + ": missing value " + f->value);
+      val = args[++i];
+    }
+    values_.emplace(canon(name), val);
+  }
+  for (auto& f : flags_) {
+    std::string c = f.aliases().front();
+    if ((f.opts & Flag::Required) && !values_.count(c)) throw Error(c + ": required (" + f.help + ")");
+    if (!(f.opts & Flag::Repeat) && values_.count(c) > 1) throw Error(c + ": given more than once");
   }
 }
 
-bool Args::has(const std::string& f) const { return values_.count(f) != 0; }
+
+std::vector<std::string> Args::argv() const {
+  std::vector<std::string> v{command_};
+  v.insert(v.end(), raw_.begin(), raw_.end());
+  return v;
+}
+
+std::string Args::canon(const std::string& f) const {
+  auto it = alias_.find(f);
+  return it == alias_.end() ? f : it->second;
+}
+const Flag* Args::decl(const std::string& f) const {
+  std::string c = canon(f);
+  for (auto& x : flags_)
+    if (x.aliases().front() == c) return &x;
+  return nullptr;
+}
+
+bool Args::has(const std::string& f) const {
+  read_.insert(canon(f));
+  return values_.count(canon(f)) != 0;
+}
 std::string Args::get(const std::string& f, const std::string& def) const {
-  auto r = values_.equal_range(f);
-  std::string v = def;
+  std::string c = canon(f);
+  read_.insert(c);
+  auto r = values_.equal_range(c);
+  if (r.first == r.second) {
+    const Flag* d = decl(c);
+    return d && !d->def.empty() ? d->def : def;  // the declaration's default wins: help cannot drift
+  }
+  std::string v;
   for (auto it = r.first; it != r.second; ++it) v = it->second;  // last wins
   return v;
 }
 std::vector<std::string> Args::all(const std::string& f) const {
+  std::string c = canon(f);
+  read_.insert(c);
   std::vector<std::string> out;
-  auto r = values_.equal_range(f);
+  auto r = values_.equal_range(c);
   for (auto it = r.first; it != r.second; ++it) out.push_back(it->second);
   return out;
 }
 double Args::get_double(const std::string& f, double def, double lo, double hi) const {
-  if (!has(f)) return def;
   std::string v = get(f);
+  if (v.empty()) return def;
   double d = 0;
   try {
     size_t pos = 0;
@@ -96,8 +189,7 @@ double Args::get_double(const std::string& f, double def, double lo, double hi) 
   if (d < lo || d > hi) throw Error(f + ": " + v + " is out of range (" + range_text(lo, hi) + ")");
   return d;
 }
-long long Args::parse_int(const std::string& f, long long lo, long long hi) const {
-  std::string v = get(f);
+long long Args::parse_int(const std::string& f, const std::string& v, long long lo, long long hi) const {
   long long d = 0;
   try {
     size_t pos = 0;
@@ -124,16 +216,74 @@ std::string describe_foreign_error(const std::exception& e) {
   }
   return std::string("internal error: ") + e.what();
 }
+std::vector<std::string> Args::unread() const {
+  std::vector<std::string> out;
+  for (auto it = values_.begin(); it != values_.end(); it = values_.upper_bound(it->first)) {
+    const Flag* d = decl(it->first);
+    if (!read_.count(it->first) && !(d && (d->opts & Flag::Ignored))) out.push_back(it->first);
+  }
+  return out;
+}
+std::string Args::defaults_used() const {
+  std::string out;
+  for (auto& f : flags_) {
+    std::string c = f.aliases().front();
+    if ((f.opts & Flag::MeaningDefault) && read_.count(c) && !values_.count(c) && !f.def.empty())
+      out += (out.empty() ? "" : " ") + c + " " + f.def;
+  }
+  return out;
+}
 
+}  // namespace orrery::cli
+
+namespace {
+int list_commands() {
+  using namespace orrery::cli;
+  std::printf("orrery: simulate accelerator clusters\n\nusage: orrery COMMAND [options]   (orrery COMMAND --help for its flags)\n\ncommands:\n");
+  for (auto& [name, c] : commands()) std::printf("  %-12s %s\n", name.c_str(), c.summary.c_str());
+  return 0;
+}
+
+int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest) {
+  using namespace orrery::cli;
+  if (!c.declared) return c.fn(rest);
+  for (auto& x : rest) {
+    if (x == "--") break;  // what follows belongs to someone else (emulate's script)
+    if (x == "--help" || x == "-h") {
+      std::printf("%s", help_text(c.spec).c_str());
+      return 0;
+    }
+  }
+  Args a(rest, c.spec);
+  int rc = c.spec_fn(a);
+  auto unread = a.unread();
+  if (!unread.empty()) {
+    std::string names;
+    for (auto& u : unread) names += (names.empty() ? "" : ", ") + u;
+    throw orrery::Error(names + ": given but has no effect in this run (see orrery " + c.name + " --help)");
+  }
+  return rc;
+}
+}  // namespace
+
+namespace orrery::cli {
+int run_command(const std::string& name, const std::vector<std::string>& args) {
+  auto it = commands().find(name);
+  if (it == commands().end()) throw Error(name + ": unknown command (see orrery --help)");
+  return dispatch(it->second, args);
+}
 }  // namespace orrery::cli
 
 int main(int argc, char** argv) {
   using namespace orrery::cli;
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::printf("orrery: simulate accelerator clusters\n\nusage: orrery COMMAND [options]\n\ncommands:\n");
-    for (auto& [name, c] : commands()) std::printf("  %-12s %s\n", name.c_str(), c.summary.c_str());
-    return args.empty() ? 2 : 0;
+  if (args.empty()) {
+    list_commands();
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    if (args.size() > 1 && commands().count(args[1])) args = {args[1], "--help"};
+    else return list_commands();
   }
   auto it = commands().find(args[0]);
   if (it == commands().end()) {
@@ -141,14 +291,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return it->second.fn(std::vector<std::string>(args.begin() + 1, args.end()));
+    return dispatch(it->second, std::vector<std::string>(args.begin() + 1, args.end()));
   } catch (const orrery::Error& e) {
     std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), e.what());
     return 1;
   } catch (const std::exception& e) {
     // Not an orrery::Error: a library's exception a reader did not translate. Still one line, and
     // never the library's text alone.
-    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), orrery::cli::describe_foreign_error(e).c_str());
+    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), describe_foreign_error(e).c_str());
     return 1;
   }
 }

@@ -477,6 +477,19 @@ std::string systems_dir() { return data_dir("ORRERY_SYSTEMS", "systems"); }
 
 std::vector<std::string> list_systems() { return json_stems(systems_dir()); }
 
+namespace {
+// "summary" and "graph" are outputs of topo --json: they must describe what "topology" builds.
+void check_derived(const nlohmann::json& j, const System& s, const std::string& where) {
+  if (j.contains("graph") && j["graph"] != s.topo.to_json())
+    throw make_error(where, "graph",
+                     "differs from the graph that \"topology\" builds (edited?); \"graph\" is derived output: to simulate an "
+                     "edited graph make it the topology (\"topology\": {\"type\": \"graph\", \"vertices\": ..., \"links\": ...}), "
+                     "else delete \"graph\"");
+  if (j.contains("summary") && j["summary"] != s.topo.summary().to_json())
+    throw make_error(where, "summary", "differs from the summary of what \"topology\" builds (derived output: delete it or fix topology)");
+}
+}  // namespace
+
 System system_from_json(const nlohmann::json& j0, const std::string& where, int nodes,
                         const std::vector<std::string>& overrides) {
   if (!j0.is_object()) throw make_error(where, "", "expected a JSON object");
@@ -520,8 +533,8 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "name" && it.key() != "description" && it.key() != "accelerator" && it.key() != "topology" &&
-        it.key() != "collective")
-      throw make_error(where, it.key(), "unknown field (name, description, accelerator, topology, collective)");
+        it.key() != "collective" && it.key() != "summary" && it.key() != "graph")
+      throw make_error(where, it.key(), "unknown field (name, description, accelerator, topology, collective; summary and graph as topo --json writes them)");
   System s;
   s.source_path = where;
   s.name = str_field(j, "name", std::filesystem::path(where).stem().string(), where);
@@ -541,8 +554,30 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   s.collective = j.value("collective", nlohmann::json::object());
   s.topo = build_topology(j["topology"], where);
   if (!j["topology"].contains("name")) s.topo.name = s.name;
+  check_derived(j, s, where);
   s.raw = j;
+  s.raw.erase("summary");
+  s.raw.erase("graph");
   return s;
+}
+
+nlohmann::json system_to_json(const System& s) {
+  nlohmann::json j;
+  j["name"] = s.name;
+  j["description"] = s.description;
+  j["accelerator"] = s.accelerator;
+  nlohmann::json t = s.raw.at("topology");
+  if (s.topo.type != "graph") {
+    // Every parameter as resolved (defaults written out), so the file does not depend on them.
+    t = s.topo.params;
+    t["type"] = s.topo.type;
+    if (s.raw["topology"].contains("name")) t["name"] = s.raw["topology"]["name"];
+  }
+  j["topology"] = t;
+  if (!s.collective.empty()) j["collective"] = s.collective;
+  j["summary"] = s.topo.summary().to_json();
+  j["graph"] = s.topo.to_json();
+  return j;
 }
 
 System load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {

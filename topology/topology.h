@@ -184,6 +184,12 @@ struct System {
 System load_system(const std::string& name_or_path, int nodes = 0, const std::vector<std::string>& overrides = {});
 System system_from_json(const nlohmann::json& j, const std::string& where, int nodes = 0,
                         const std::vector<std::string>& overrides = {});
+// The system as a file that load_system reads back to the same system (`orrery topo --json`):
+// name, description, accelerator, collective, the topology as resolved (every parameter, after
+// --nodes and --sys-set) and two derived fields, "summary" and "graph" (the explicit vertices and
+// links). On load the derived fields are checked against what the topology builds: an edited
+// graph is an error that says how to run it (as the topology, type "graph"), never ignored.
+nlohmann::json system_to_json(const System& s);
 std::string systems_dir();
 std::vector<std::string> list_systems();
 

@@ -11,6 +11,7 @@
 #include <queue>
 #include <set>
 
+#include "sim/data_files.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/units.h"
@@ -261,6 +262,157 @@ void write_chakra(const std::string& path, const ChakraTrace&) {
 }
 #endif
 
+
+// ======================================================================== communicator groups
+void write_comm_groups(const std::string& path, const ChakraCommGroups& groups) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (auto& [id, ranks] : groups) j[std::to_string(id)] = ranks;
+  std::ofstream out(path);
+  if (!out) throw make_error(path, "", "cannot write the communicator-group file");
+  out << j.dump() << "\n";
+  if (!out) throw make_error(path, "", "write failed");
+}
+
+ChakraCommGroups read_comm_groups(const std::string& path) {
+  nlohmann::json j = parse_json_path(path);
+  if (!j.is_object()) throw make_error(path, "", "expected {\"<group id>\": [ranks...]} (a communicator-group file)");
+  ChakraCommGroups g;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    long id = 0;
+    try {
+      size_t pos = 0;
+      id = std::stol(it.key(), &pos);
+      if (pos != it.key().size()) throw 1;
+    } catch (...) {
+      throw make_error(path, it.key(), "group id must be an integer (ASTRA-sim reads it with stoi)");
+    }
+    if (!it->is_array() || it->empty()) throw make_error(path, it.key(), "expected a non-empty list of ranks");
+    for (auto& r : *it) {
+      if (!r.is_number_integer() || r.get<long>() < 0) throw make_error(path, it.key(), "ranks must be non-negative integers");
+      g[id].push_back(r.get<long>());
+    }
+  }
+  return g;
+}
+
+std::string find_comm_groups(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    std::string n = e.path().filename().string();
+    if (n.size() >= 16 && n.compare(n.size() - 16, 16, "comm_groups.json") == 0) found.push_back(e.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  if (found.size() > 1) throw make_error(dir, "", "several communicator-group files (" + found[0] + ", " + found[1] + "): keep one");
+  return found.empty() ? "" : found[0];
+}
+
+namespace {
+// Nodes that could never run when `use_ctrl` deps count (Kahn's order over in-trace deps).
+std::size_t stuck_nodes(const ChakraTrace& t, bool use_ctrl) {
+  std::map<std::uint64_t, std::size_t> index;
+  for (std::size_t n = 0; n < t.nodes.size(); ++n) index.emplace(t.nodes[n].id, n);
+  std::vector<int> missing(t.nodes.size(), 0);
+  std::vector<std::vector<std::size_t>> children(t.nodes.size());
+  for (std::size_t n = 0; n < t.nodes.size(); ++n)
+    for (auto* deps : {&t.nodes[n].data_deps, &t.nodes[n].ctrl_deps}) {
+      if (deps == &t.nodes[n].ctrl_deps && !use_ctrl) continue;
+      for (auto d : *deps) {
+        auto it = index.find(d);
+        if (it == index.end()) continue;
+        ++missing[n];
+        children[it->second].push_back(n);
+      }
+    }
+  std::vector<std::size_t> ready;
+  for (std::size_t n = 0; n < t.nodes.size(); ++n)
+    if (missing[n] == 0) ready.push_back(n);
+  std::size_t done = 0;
+  while (!ready.empty()) {
+    std::size_t x = ready.back();
+    ready.pop_back();
+    ++done;
+    for (auto c : children[x])
+      if (--missing[c] == 0) ready.push_back(c);
+  }
+  return t.nodes.size() - done;
+}
+
+// Group sizes from the "## process_group:init ##" metadata node Chakra's PyTorch converter keeps
+// (its inputs hold PyTorch's process groups as JSON: pg_name, ranks, group_size).
+std::map<std::string, long> pytorch_group_sizes(const ChakraTrace& t, const std::string& path) {
+  std::map<std::string, long> out;
+  for (auto& n : t.nodes) {
+    if (n.type != ChakraNodeType::Metadata || n.name.find("process_group:init") == std::string::npos) continue;
+    const std::string& v = n.inputs.values;
+    auto a = v.find("[{"), b = v.rfind("}]");
+    if (a == std::string::npos || b == std::string::npos || b < a) continue;
+    nlohmann::json pgs = nlohmann::json::parse(v.substr(a, b + 2 - a), nullptr, false);
+    if (!pgs.is_array()) throw make_error(path, "node " + std::to_string(n.id) + ": inputs", "process_group:init holds no readable process-group list");
+    for (auto& pg : pgs) {
+      if (!pg.is_object() || !pg.contains("pg_name") || !pg["pg_name"].is_string()) continue;
+      long size = pg.contains("ranks") && pg["ranks"].is_array() && !pg["ranks"].empty() ? static_cast<long>(pg["ranks"].size())
+                  : pg.value("group_size", nlohmann::json(0)).is_number_integer() ? pg.value("group_size", 0L) : 0L;
+      if (size > 0) out[pg["pg_name"].get<std::string>()] = size;
+    }
+  }
+  return out;
+}
+
+std::size_t drop_self_deps(ChakraTrace& t) {
+  std::size_t dropped = 0;
+  for (auto& n : t.nodes)
+    for (auto* deps : {&n.data_deps, &n.ctrl_deps}) {
+      auto end = std::remove(deps->begin(), deps->end(), n.id);
+      dropped += static_cast<std::size_t>(deps->end() - end);
+      deps->erase(end, deps->end());
+    }
+  return dropped;
+}
+}  // namespace
+
+ChakraTrace read_chakra_for_run(const std::string& path, const ChakraCommGroups& groups, std::vector<std::string>* notes) {
+  ChakraTrace t = read_chakra(path);
+  auto note = [&](const std::string& s) {
+    if (notes) notes->push_back(path + ": " + s);
+  };
+  if (std::size_t d = drop_self_deps(t))
+    note(std::to_string(d) + " self-dependencies dropped (a node never waits on itself; Chakra's PyTorch converter writes them)");
+  if (stuck_nodes(t, true) > 0 && stuck_nodes(t, false) == 0) {
+    std::size_t n = 0;
+    for (auto& x : t.nodes) {
+      n += x.ctrl_deps.size();
+      x.ctrl_deps.clear();
+    }
+    note("ctrl_deps form a cycle; scheduled on data_deps only, as Chakra's ETFeeder does (" + std::to_string(n) +
+         " ctrl_deps ignored: the PyTorch converter writes the calling op there)");
+  }
+  std::size_t sized = 0;
+  const std::map<std::string, long> pt_sizes = pytorch_group_sizes(t, path);
+  for (auto& x : t.nodes) {
+    if (x.type != ChakraNodeType::CommColl || x.attr("comm_group_size")) continue;
+    const ChakraAttr* pg = x.attr("pg_name");
+    if (!pg || pg->kind != ChakraAttr::String) continue;
+    if (auto it = pt_sizes.find(pg->s); it != pt_sizes.end()) {
+      x.attrs.push_back(ChakraAttr::make_int64("comm_group_size", it->second));
+      ++sized;
+      continue;
+    }
+    try {
+      size_t pos = 0;
+      long id = std::stol(pg->s, &pos);
+      auto it = groups.find(id);
+      if (pos != pg->s.size() || it == groups.end()) continue;
+      x.attrs.push_back(ChakraAttr::make_int64("comm_group_size", static_cast<std::int64_t>(it->second.size())));
+      ++sized;
+    } catch (const std::exception&) {
+    }
+  }
+  if (sized) note(std::to_string(sized) + " collectives sized by their pg_name (communicator-group file or process_group:init)");
+  return t;
+}
+
 // ======================================================================== generated workloads
 namespace {
 ChakraCollType coll_type_of(const std::string& kernel_name) {
@@ -271,6 +423,67 @@ ChakraCollType coll_type_of(const std::string& kernel_name) {
   return ChakraCollType::AllReduce;
 }
 std::uint64_t micros(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e6)); }
+
+// Every communicator group of a training plan with its global ranks (rank = ((stage x DP + d) x CP
+// + c) x TP + t, as make_groups lays them out; EP groups are consecutive DP ranks), and the
+// group id of (kind, rank).
+struct TrainCommGroups {
+  ChakraCommGroups groups;
+  std::map<std::pair<std::string, long>, long> id_of;
+  long id(const std::string& kind, long rank) const {
+    auto it = id_of.find({kind, rank});
+    return it == id_of.end() ? -1 : it->second;
+  }
+};
+
+TrainCommGroups train_comm_groups(const TrainPlan& p) {
+  TrainCommGroups g;
+  const long tp = p.tp, cp = p.cp, dp = p.dp, ep = p.ep, pp = p.pp, stride = tp * cp * dp;
+  auto rank = [&](long s, long d, long c, long t) { return s * stride + (d * cp + c) * tp + t; };
+  auto add = [&](const std::string& kind, const std::vector<long>& ranks) {
+    long id = static_cast<long>(g.groups.size()) + 1;
+    g.groups[id] = ranks;
+    for (long r : ranks) g.id_of[{kind, r}] = id;
+  };
+  for (long s = 0; s < pp; ++s)
+    for (long d = 0; d < dp; ++d)
+      for (long c = 0; c < cp; ++c) {
+        std::vector<long> v;
+        for (long t = 0; t < tp; ++t) v.push_back(rank(s, d, c, t));
+        if (tp > 1) add("tp", v);
+      }
+  for (long s = 0; s < pp; ++s)
+    for (long d = 0; d < dp; ++d)
+      for (long t = 0; t < tp; ++t) {
+        std::vector<long> v;
+        for (long c = 0; c < cp; ++c) v.push_back(rank(s, d, c, t));
+        if (cp > 1) add("cp", v);
+      }
+  for (long s = 0; s < pp; ++s)
+    for (long c = 0; c < cp; ++c)
+      for (long t = 0; t < tp; ++t) {
+        std::vector<long> all;
+        for (long d = 0; d < dp; ++d) all.push_back(rank(s, d, c, t));
+        if (dp > 1) add("dp", all);
+        if (ep > 1 && dp % ep == 0)
+          for (long e0 = 0; e0 < dp; e0 += ep) add("ep", std::vector<long>(all.begin() + e0, all.begin() + e0 + ep));
+      }
+  if (pp > 1)
+    for (long off = 0; off < stride; ++off) {
+      std::vector<long> v;
+      for (long s = 0; s < pp; ++s) v.push_back(s * stride + off);
+      add("pp", v);
+    }
+  return g;
+}
+
+// pg_name (group id) and pg_desc (kind) of a node, as the PyTorch converter names groups.
+void set_group(ChakraNode& n, const std::string& kind, long id) {
+  n.attrs.erase(std::remove_if(n.attrs.begin(), n.attrs.end(), [](const ChakraAttr& a) { return a.name == "pg_name"; }),
+                n.attrs.end());
+  n.attrs.push_back(ChakraAttr::make_string("pg_name", id >= 0 ? std::to_string(id) : kind));
+  if (!n.attr("pg_desc")) n.attrs.push_back(ChakraAttr::make_string("pg_desc", kind));
+}
 }  // namespace
 
 std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix,
@@ -287,6 +500,7 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
   const long m = p.micro_batches();
   const long stride = static_cast<long>(p.tp) * p.cp * p.dp;
   Groups g = make_groups(p, r.system.gpus_per_node);
+  const TrainCommGroups cg = train_comm_groups(p);
   auto group_of = [&](const std::string& cls) {
     if (cls == "tp") return std::make_pair(std::string("tp"), g.tp);
     if (cls == "cp") return std::make_pair(std::string("cp"), g.cp);
@@ -331,7 +545,7 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
           n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
           n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(coll_type_of(k.name))));
           n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(k.bytes)));
-          n.attrs.push_back(ChakraAttr::make_string("pg_name", pg));
+          set_group(n, pg, cg.id(pg, rank));
           n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", grp.size));
           n.attrs.push_back(ChakraAttr::make_int64("comm_group_per_node", grp.per_node));
         } else {
@@ -356,7 +570,7 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
       n.attrs.push_back(ChakraAttr::make_int32("comm_dst", static_cast<std::int32_t>(send ? peer : rank)));
       n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(tag)));
       n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(p2p_bytes)));
-      n.attrs.push_back(ChakraAttr::make_string("pg_name", "pp"));
+      set_group(n, "pp", cg.id("pp", rank));
       add(std::move(n), !send);  // sends don't block the compute chain; receives do
     };
     std::vector<long> bwd_count(p.vp, 0);
@@ -394,7 +608,7 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
           n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
           n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(p.zero == 0 ? ChakraCollType::AllReduce : ChakraCollType::ReduceScatter)));
           n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(params * 2)));
-          n.attrs.push_back(ChakraAttr::make_string("pg_name", "dp"));
+          set_group(n, "dp", cg.id("dp", rank));
           n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", g.dp.size));
           n.attrs.push_back(ChakraAttr::make_int64("comm_group_per_node", g.dp.per_node));
           dp_nodes.push_back(add(std::move(n), false));
@@ -424,6 +638,10 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
       for (auto& a : tr.metadata)
         if (a.name == "rank") a.i = rank + off;
       for (auto& n : tr.nodes) {
+        if (const ChakraAttr* d = n.attr("pg_desc")) {
+          const std::string kind = d->s;  // set_group rewrites the attribute list
+          set_group(n, kind, cg.id(kind, rank + off));
+        }
         if (n.type != ChakraNodeType::CommSend && n.type != ChakraNodeType::CommRecv) continue;
         for (auto& a : n.attrs)
           if (a.name == "comm_src" || a.name == "comm_dst") a.i += off;
@@ -433,6 +651,7 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
       files.push_back(path);
     }
   }
+  write_comm_groups((fs::path(dir) / (prefix + ".comm_groups.json")).string(), cg.groups);
   return files;
 }
 
@@ -448,8 +667,27 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
   fs::create_directories(out_dir, ec);
   if (!fs::is_directory(out_dir)) throw make_error(out_dir, "", "cannot create the output directory");
   std::vector<std::string> files;
+  // Communicator groups: PyTorch names process groups "0", "1", ...: that number is the id; a name
+  // that is not a number gets an id from 1048576 up (first seen first) and is kept as pg_desc.
+  ChakraCommGroups groups;
+  std::map<std::string, long> named_ids;
+  auto group_id = [&](const std::string& name) -> long {
+    try {
+      size_t pos = 0;
+      long v = std::stol(name, &pos);
+      if (pos == name.size() && v >= 0) return v;
+    } catch (const std::exception&) {
+    }
+    auto it = named_ids.find(name);
+    if (it != named_ids.end()) return it->second;
+    long id = 1048576 + static_cast<long>(named_ids.size());
+    named_ids[name] = id;
+    return id;
+  };
   for (int rk : ranks) {
     CapturedStep st = load_bundle(bundle_dir, rk);
+    for (auto& [name, members] : st.process_groups)
+      if (!members.empty()) groups[group_id(name)] = std::vector<long>(members.begin(), members.end());
     // device activity -> collective (via the host item that launched it)
     std::map<int, int> coll_of;
     for (auto& item : st.host)
@@ -505,7 +743,9 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
           n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", group));
         }
         n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(cc.bytes)));
-        n.attrs.push_back(ChakraAttr::make_string("pg_name", cc.pg_name));
+        long gid = group_id(cc.pg_name);
+        n.attrs.push_back(ChakraAttr::make_string("pg_name", std::to_string(gid)));
+        if (std::to_string(gid) != cc.pg_name) n.attrs.push_back(ChakraAttr::make_string("pg_desc", cc.pg_name));
       } else {
         n.type = ChakraNodeType::Comp;
         n.attrs.push_back(ChakraAttr::make_int64("num_ops", 0));
@@ -525,6 +765,7 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
     write_chakra(path, t);
     files.push_back(path);
   }
+  if (!groups.empty()) write_comm_groups((fs::path(out_dir) / (prefix + ".comm_groups.json")).string(), groups);
   return files;
 }
 
@@ -612,7 +853,8 @@ struct RankTrace {
 
 // Reads every *.et of `dir` (rank from <prefix>.<rank>.et, else the file's index), checks node
 // ids, attributes and dependencies, and orders each trace's nodes topologically.
-std::vector<RankTrace> load_rank_traces(const std::string& dir, std::vector<std::string>& files) {
+std::vector<RankTrace> load_rank_traces(const std::string& dir, std::vector<std::string>& files,
+                                        std::vector<std::string>* notes) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
@@ -623,10 +865,13 @@ std::vector<RankTrace> load_rank_traces(const std::string& dir, std::vector<std:
   const int R = static_cast<int>(files.size());
   std::vector<RankTrace> out(static_cast<std::size_t>(R));
   std::set<long> seen;
+  // Read as Chakra's tools read traces (self-dependencies dropped, group sizes from pg_name).
+  std::string groups_file = find_comm_groups(dir);
+  const ChakraCommGroups groups = groups_file.empty() ? ChakraCommGroups{} : read_comm_groups(groups_file);
   for (int k = 0; k < R; ++k) {
     RankTrace& rt = out[static_cast<std::size_t>(k)];
     rt.file = files[static_cast<std::size_t>(k)];
-    rt.t = read_chakra(rt.file);
+    rt.t = read_chakra_for_run(rt.file, groups, notes);
     std::string stem = fs::path(rt.file).stem().string();
     auto dot = stem.rfind('.');
     rt.rank = k;
@@ -684,15 +929,24 @@ coll::Op chakra_coll_op(double type) {
   }
 }
 
-// comm_group.json beside the traces (Chakra's communicator groups: {"<pg>": [ranks]}), if any.
+// Communicator groups beside the traces ({"<pg>": [ranks]}), if any: the directory's
+// *comm_groups.json (what orrery convert writes, see find_comm_groups), else comm_group.json.
 std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir, int world) {
   std::map<std::string, std::vector<int>> out;
-  std::string path = (std::filesystem::path(dir) / "comm_group.json").string();
+  std::string path = find_comm_groups(dir);
+  // orrery convert's file lists every group of the job, also of ranks without a trace (one
+  // representative trace per stage): such a group is left out (its collectives take
+  // comm_group_size, which read_chakra_for_run set from it).
+  const bool partial_ok = !path.empty();
+  if (path.empty()) path = (std::filesystem::path(dir) / "comm_group.json").string();
   if (!std::filesystem::exists(path)) return out;
   nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw make_error(path, "", "expected an object: communicator group -> ranks");
   for (auto& [k, v] : j.items()) {
     if (!v.is_array() || v.empty()) throw make_error(path, k, "expected a non-empty array of ranks");
+    bool outside = false;
+    for (auto& r : v) outside |= r.is_number_integer() && r.get<long>() >= world;
+    if (partial_ok && outside) continue;
     for (auto& r : v) {
       if (!r.is_number_integer() || r.get<long>() < 0 || r.get<long>() >= world)
         throw make_error(path, k, "ranks must be integers of the job (0.." + std::to_string(world - 1) + ")");
@@ -707,7 +961,7 @@ std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir,
 ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& chw_or_null_hw, const topo::System& sys) {
   (void)sys;
   ChakraWorkload out;
-  std::vector<RankTrace> traces = load_rank_traces(dir, out.files);
+  std::vector<RankTrace> traces = load_rank_traces(dir, out.files, &out.notes);
   std::stable_sort(traces.begin(), traces.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
   out.files.clear();
   for (auto& rt : traces) out.files.push_back(rt.file);
@@ -870,6 +1124,7 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, 
   eo.placement = place;
   ChakraRunResult res;
   res.files = cw.files;
+  res.notes = cw.notes;
   res.nodes = cw.w.node_count();
   res.exec = execute(cw.w, sys, rh, core, eo);
   for (auto& r : res.exec.ranks) {

@@ -7,6 +7,7 @@
 // orrery's in-memory form keeps every field of the schema it declares (attributes keep their
 // protobuf value type), so write -> read is lossless.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,24 @@ struct ChakraTrace {
 ChakraTrace read_chakra(const std::string& path);
 void write_chakra(const std::string& path, const ChakraTrace& trace);
 
+// Communicator groups, the JSON file ASTRA-sim reads with --comm-group-configuration:
+// {"<id>": [global ranks...]}; a collective node names its group by the attribute pg_name = the
+// id in decimal (as Chakra's PyTorch converter copies PyTorch's process-group name), and orrery
+// adds pg_desc (tp, cp, dp, ep, pp, or the capture's group description).
+using ChakraCommGroups = std::map<long, std::vector<long>>;
+void write_comm_groups(const std::string& path, const ChakraCommGroups& groups);
+ChakraCommGroups read_comm_groups(const std::string& path);  // Error naming the file and key
+// The communicator-group file of a trace directory: its one *comm_groups.json ("" if none).
+std::string find_comm_groups(const std::string& dir);
+
+// Reads a trace for simulation the way Chakra's reference tools read it (the lossless form is
+// read_chakra): self-dependencies are dropped (the PyTorch converter writes them; the feeder
+// never waits on a node's own id); when ctrl_deps close a cycle that data_deps alone do not,
+// the trace is scheduled on data_deps only, as Chakra's ETFeeder does (it ignores ctrl_deps);
+// a cycle through data_deps stays an error. Collectives without comm_group_size take the size
+// of their pg_name's group in `groups`. Each change is described in one line of `notes`.
+ChakraTrace read_chakra_for_run(const std::string& path, const ChakraCommGroups& groups, std::vector<std::string>* notes);
+
 // Chakra traces of a generated training iteration: one trace per simulated (representative)
 // rank = one per pipeline stage, named <prefix>.<global rank>.et in `dir`. Nodes are kernels of
 // every (micro-batch, layer) on the compute stream (COMP_NODE with num_ops, tensor_size,
@@ -101,7 +120,8 @@ void write_chakra(const std::string& path, const ChakraTrace& trace);
 // pg_name, comm_group_size) and pipeline send/recv (COMM_SEND/RECV_NODE with comm_src,
 // comm_dst, comm_tag, comm_size). all_ranks: one trace per GPU (TP x CP x DP copies of each
 // stage's graph with their own rank and pipeline peers), as ASTRA-sim expects one per NPU.
-// Returns the files written.
+// Also writes <prefix>.comm_groups.json (every TP/CP/DP/EP/PP group with its ranks; nodes carry
+// pg_name = group id, pg_desc = tp|cp|dp|ep|pp). Returns the trace files written.
 std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix,
                                             bool all_ranks = false);
 
@@ -111,6 +131,8 @@ std::vector<std::string> write_train_chakra(const TrainResult& r, const std::str
 // for copies) or, for a kernel launched by a collective, COMM_COLL_NODE (comm_type, comm_size,
 // pg_name, comm_group_size) / COMM_SEND_NODE / COMM_RECV_NODE. Dependencies: launch order on
 // each GPU stream (data_deps). Host-side time and cross-stream events are not represented.
+// Also writes <prefix>.comm_groups.json from the capture's process groups (pg_name: the group's
+// id, numeric as in PyTorch; pg_desc: the capture's name where that was not a number).
 std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, const std::string& out_dir,
                                              const std::string& prefix);
 
@@ -124,6 +146,7 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
 struct ChakraWorkload {
   wg::Workload w;
   std::vector<std::string> files;  // in rank order
+  std::vector<std::string> notes;  // what read_chakra_for_run changed, per trace
 };
 // Ranks of the job a trace directory describes (from the file names, without reading the traces).
 int chakra_world(const std::string& dir);
@@ -136,6 +159,7 @@ struct ChakraRunResult {
   std::uint64_t nodes = 0;
   double compute_s = 0, comm_s = 0;  // summed over ranks
   ExecResult exec;
+  std::vector<std::string> notes;    // what read_chakra_for_run changed, per trace
 };
 ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, const ClusterHardware& hw,
                                const ClusterOptions& cluster, EventCore& core, Timeline* timeline = nullptr);

@@ -84,6 +84,7 @@ nlohmann::json ModelSpec::to_json() const {
   }
   j["activation"] = swiglu ? "swiglu" : "gelu";
   j["tied_embeddings"] = tied_embeddings;
+  j["dropout"] = dropout;
   j["params_total"] = total_params();
   j["params_active"] = active_params();
   return j;
@@ -109,10 +110,13 @@ ModelSpec parse_model(const nlohmann::json& j, const std::string& where) {
     } else if (k == "tied_embeddings") {
       if (!it->is_boolean()) throw make_error(where, k, "expected true or false (got " + it->dump() + ")");
       m.tied_embeddings = it->get<bool>();
+    } else if (k == "dropout") {
+      if (!it->is_boolean()) throw make_error(where, k, "expected true or false (got " + it->dump() + ")");
+      m.dropout = it->get<bool>();
     } else if (model_params().find(k)) {
       numeric[k] = *it;
     } else {
-      std::string known = "name, description, activation, tied_embeddings";
+      std::string known = "name, description, activation, tied_embeddings, dropout";
       for (auto& d : model_params().decls()) known += ", " + d.name;
       throw make_error(where, k, "unknown model key (known: " + known + ")");
     }

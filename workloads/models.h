@@ -32,6 +32,8 @@ struct ModelSpec {
   long top_k = 1;              // experts per token (MoE)
   bool swiglu = false;         // gated MLP (3 matrices) instead of GeLU (2 matrices)
   bool tied_embeddings = true; // output layer shares the input embedding
+  bool dropout = true;         // hidden/attention dropout while training (masks are stored for
+                               // backward); false for recipes without dropout (Llama, Mixtral)
 
   bool moe() const { return experts > 1; }
   long head_dim() const { return hidden / heads; }

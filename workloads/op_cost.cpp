@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "sim/error.h"
+
 namespace orrery {
 
 namespace {
@@ -57,7 +59,113 @@ bool has_true_bool(const EtOp& op) {
 
 bool contains(const std::string& s, const char* t) { return s.find(t) != std::string::npos; }
 
+// Integer list (stride, padding, dilation) at positional input `i`: [v] broadcasts to `dims`.
+std::vector<double> int_list(const EtOp& op, size_t i, size_t dims, double dflt) {
+  std::vector<double> out(dims, dflt);
+  if (i >= op.inputs.size()) return out;
+  const nlohmann::json& v = op.inputs[i].value;
+  if (v.is_number()) {
+    std::fill(out.begin(), out.end(), v.get<double>());
+  } else if (v.is_array() && !v.empty()) {
+    for (size_t d = 0; d < dims; ++d) {
+      const auto& x = v[std::min(d, v.size() - 1)];
+      if (x.is_number()) out[d] = x.get<double>();
+    }
+  }
+  return out;
+}
+
+double int_at(const EtOp& op, size_t i, double dflt) {
+  if (i >= op.inputs.size() || !op.inputs[i].value.is_number()) return dflt;
+  return op.inputs[i].value.get<double>();
+}
+
+// Positional layout of a convolution op's arguments: where stride, padding, dilation and groups sit.
+struct ConvArgs {
+  size_t x = 0, w = 1, stride = 3, padding = 4, dilation = 5, groups = 8;
+  bool backward = false;
+};
+
+bool conv_layout(const std::string& n, ConvArgs& a) {
+  if (n == "aten::convolution" || n == "aten::_convolution") return true;  // x, w, b, stride, pad, dil, transposed, out_pad, groups
+  if (n == "aten::conv1d" || n == "aten::conv2d" || n == "aten::conv3d") {
+    a.groups = 6;  // x, w, b, stride, pad, dil, groups
+    return true;
+  }
+  if (n == "aten::cudnn_convolution" || n == "aten::miopen_convolution") {
+    a = {0, 1, 3, 2, 4, 5, false};  // x, w, pad, stride, dil, groups
+    return true;
+  }
+  if (n == "aten::convolution_backward") {
+    a = {1, 2, 4, 5, 6, 9, true};  // grad_out, x, w, bias_sizes, stride, pad, dil, transposed, out_pad, groups, mask
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+// Convolution as an implicit GEMM (cuDNN's forward, dgrad and wgrad kernels): per group, M = N x
+// output pixels, N = output channels / groups, K = input channels / groups x filter taps. Shapes,
+// stride, padding, dilation and groups come from the ET; impossible ones throw (op_work's caller
+// names the file and node). Channels-last or not, the FLOPs and the tensors' bytes are the same.
+bool conv_work(const EtOp& op, OpWork& w) {
+  ConvArgs a;
+  if (!conv_layout(op.name, a)) return false;
+  const EtArg* x = a.x < op.inputs.size() && op.inputs[a.x].is_tensor ? &op.inputs[a.x] : nullptr;
+  const EtArg* wt = a.w < op.inputs.size() && op.inputs[a.w].is_tensor ? &op.inputs[a.w] : nullptr;
+  if (!x || !wt) return false;
+  size_t sd = wt->shape.size() >= 3 ? wt->shape.size() - 2 : 0;
+  if (sd == 0 || x->shape.size() != sd + 2)
+    throw Error("input " + std::to_string(x->shape.size()) + "-d and weight " + std::to_string(wt->shape.size()) +
+                "-d do not make a convolution (expected N,C,spatial... and K,C/groups,taps...)");
+  std::vector<double> stride = int_list(op, a.stride, sd, 1), pad = int_list(op, a.padding, sd, 0),
+                      dil = int_list(op, a.dilation, sd, 1);
+  double groups = int_at(op, a.groups, 1);
+  double n = dim(x, 0), c = dim(x, 1), k = dim(wt, 0), cg = dim(wt, 1);
+  if (!(groups >= 1)) throw Error("groups " + std::to_string(static_cast<long long>(groups)) + " must be >= 1");
+  if (cg * groups != c || std::fmod(k, groups) != 0)
+    throw Error("input has " + std::to_string(static_cast<long long>(c)) + " channels, weight " +
+                std::to_string(static_cast<long long>(k)) + "x" + std::to_string(static_cast<long long>(cg)) +
+                " with groups " + std::to_string(static_cast<long long>(groups)) +
+                ": channels must equal weight.shape[1] x groups and weight.shape[0] divide by groups");
+  double pixels = 1, taps = 1;
+  for (size_t d = 0; d < sd; ++d) {
+    if (!(stride[d] >= 1) || !(dil[d] >= 1) || pad[d] < 0)
+      throw Error("stride, dilation must be >= 1 and padding >= 0 (dimension " + std::to_string(d) + ")");
+    double in = dim(x, static_cast<int>(d + 2)), r = dim(wt, static_cast<int>(d + 2));
+    double out = std::floor((in + 2 * pad[d] - dil[d] * (r - 1) - 1) / stride[d]) + 1;
+    if (!(out >= 1))
+      throw Error("filter " + std::to_string(static_cast<long long>(r)) + " (dilation " +
+                  std::to_string(static_cast<long long>(dil[d])) + ") does not fit input " +
+                  std::to_string(static_cast<long long>(in)) + " with padding " +
+                  std::to_string(static_cast<long long>(pad[d])) + " (dimension " + std::to_string(d) + ")");
+    pixels *= out;
+    taps *= r;
+  }
+  w.dtype = x->dtype != Dtype::UNKNOWN ? x->dtype : w.dtype;
+  double eb = std::max(1, dtype_bytes(w.dtype));
+  double m = n * pixels, nn = k / groups, kk = cg * taps;
+  // forward: x + w read, y written; backward: dgrad (dy, w -> dx) and wgrad (dy, x -> dw).
+  double passes = a.backward ? 2 : 1;
+  if (a.backward && op.inputs.size() > 10 && op.inputs[10].value.is_array() && op.inputs[10].value.size() >= 2) {
+    const auto& mask = op.inputs[10].value;  // [grad_input, grad_weight, grad_bias]
+    passes = (mask[0].is_boolean() && mask[0].get<bool>() ? 1 : 0) + (mask[1].is_boolean() && mask[1].get<bool>() ? 1 : 0);
+    if (passes == 0) return false;
+  }
+  w.matrix = true;
+  w.m = m;
+  w.n = nn;
+  w.k = kk;
+  w.batch = groups * passes;
+  w.flops = 2 * m * nn * kk * groups * passes;
+  double xb = static_cast<double>(x->numel) * eb, wb = static_cast<double>(wt->numel) * eb, yb = m * k * eb;
+  w.bytes = passes * (xb + wb + yb);
+  w.side_bytes = 2 * xb;  // a layout transform (nchwToNhwc) of the input: read + write
+  w.known = true;
+  w.model = a.backward ? "conv-bwd (dgrad + wgrad)" : "conv";
+  return true;
+}
 
 OpWork op_work(const EtOp& op) {
   OpWork w;
@@ -143,6 +251,25 @@ OpWork op_work(const EtOp& op) {
       w.known = true;
       w.model = bwd ? "attention-bwd" : "attention-fwd";
     }
+  } else if (conv_work(op, w)) {
+    // implicit GEMM (above)
+  } else if (contains(n, "batch_norm") && !contains(n, "backward") && !contains(n, "stats") &&
+             !contains(n, "elemt") && !contains(n, "gather")) {
+    // Training batch norm reads x twice (statistics, then normalize) and writes y; eval reads once.
+    // The positional `training` flag sits after the 5 tensors (x, weight, bias, running mean, var).
+    const EtArg* x = nth_tensor(op.inputs, 0);
+    bool training = op.inputs.size() > 5 && op.inputs[5].value.is_boolean() ? op.inputs[5].value.get<bool>() : true;
+    double xb = x ? tensor_bytes(*x) : in_bytes;
+    w.bytes = (training ? 2 : 1) * xb + (in_bytes - xb) + (out_bytes > 0 ? out_bytes : xb);
+    w.flops = (x ? numel(*x) : out_numel) * 8.0;
+    w.known = w.bytes > 0;
+    w.model = training ? "batch_norm-train" : "batch_norm-eval";
+  } else if (contains(n, "batch_norm") && contains(n, "backward")) {
+    // Reads dy and x twice (the reductions for dgamma/dbeta, then dx), writes dx.
+    w.bytes = 2 * in_bytes + out_bytes;
+    w.flops = out_numel * 10.0;
+    w.known = in_bytes > 0;
+    w.model = "batch_norm-bwd";
   } else if (contains(n, "convolution") && !contains(n, "backward")) {
     auto* x = nth_tensor(op.inputs, 0);
     auto* wt = nth_tensor(op.inputs, 1);

@@ -23,8 +23,13 @@ struct OpWork {
   std::string model;        // which formula was used
 };
 
-// FLOPs/bytes of one ET op from its shapes (its own work, not its children's).
+// FLOPs/bytes of one ET op from its shapes (its own work, not its children's). A convolution with
+// impossible shapes (channels vs groups, a filter larger than the padded input, stride < 1) throws
+// orrery::Error with what is wrong; the replay prefixes the ET file and node.
 OpWork op_work(const EtOp& op);
+// Convolution (aten::convolution/_convolution/conv1d-3d/cudnn_convolution/convolution_backward) as
+// an implicit GEMM; false when `op` is not one (w untouched).
+bool conv_work(const EtOp& op, OpWork& w);
 
 // Host cost model for one capture on one accelerator preset's host table.
 class HostCostModel {

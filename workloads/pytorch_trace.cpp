@@ -336,11 +336,18 @@ std::string classify_kernel(const std::string& k, const std::string& op, DevKind
   auto has = [&](const char* s) { return k.find(s) != std::string::npos; };
   auto ophas = [&](const char* s) { return op.find(s) != std::string::npos; };
   if (has("nccl") || has("Nccl")) return "communication";
+  // torch.compile (inductor) Triton kernels: pointwise, reductions (persistent or not), templates.
+  if (k.rfind("triton_poi", 0) == 0) return "elementwise";
+  if (k.rfind("triton_red", 0) == 0 || k.rfind("triton_per", 0) == 0) return "reduction";
+  if (k.rfind("triton_tem", 0) == 0 || k.rfind("triton_mm", 0) == 0 || k.rfind("triton_bmm", 0) == 0) return "gemm";
   if (has("flash") || has("fmha") || has("attention") || has("Attention") || has("cudnn_generated_fort_native_sdpa") ||
       has("sdpa") || ophas("attention") || ophas("Attention"))
     return "attention";
   if (has("gemm") || has("Gemm") || has("xmma") || has("cutlass") || has("cublas") || has("sm90_") ||
       has("sm80_") || has("nvjet") || has("wgmma") || has("splitKreduce"))
+    return "gemm";
+  // cuDNN convolution engines (implicit GEMM): forward, data and weight gradients.
+  if (has("fprop") || has("dgrad") || has("wgrad") || has("convolve") || has("conv2d_") || has("Convolution"))
     return "gemm";
   if (has("multi_tensor_apply") || has("fused_adam") || has("FusedAdam") || has("adam") || has("Adam") ||
       ophas("Optimizer") || ophas("_fused_adam") || ophas("_foreach"))

@@ -1,6 +1,7 @@
 #include "workloads/replay.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "sim/timeline.h"
 #include "workloads/op_cost.h"
 #include "workloads/collective.h"
+#include "workloads/json_io.h"
 #include "workloads/pytorch_trace.h"
 
 namespace orrery {
@@ -61,7 +63,8 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (!w || !w->known) return r;
   if (helper) {
     // Side kernel of a GEMM op: latency-bound; of an attention op: streams two q-sized tensors.
-    if (w->attention && w->side_bytes > 0) return memory_roof(hw, w->side_bytes);
+    // (a convolution's NHWC<->NCHW layout transforms stream its input: side_bytes too)
+    if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes);
     r.known = true;
     return r;
   }
@@ -89,6 +92,17 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
 
 double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0.0; }
 
+// Energy model (docs/replay.md "Energy"): the time a kernel keeps the chip at full dynamic power is
+// its work's roofline time, max(compute, memory), on the target: independent of the replay mode
+// and of how long the kernel is simulated to take. Without a work model (unknown op, latency-bound
+// side kernel, memset of a GEMM) it is its duration t_ref (measured, transferred to the target) x
+// the share of the chip its class keeps busy (1 for GEMM/attention, 0.8 otherwise).
+double energy_active_time(const Roof& rt, const std::string& cls, double t_ref) {
+  double work = rt.known ? std::max(rt.tc, rt.tm) : 0.0;
+  if (work > 0) return work;
+  return t_ref * (cls == "gemm" || cls == "attention" ? 1.0 : 0.8);
+}
+
 }  // namespace
 
 namespace {
@@ -104,7 +118,15 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   std::map<int, double> main_dur_of_op;
   std::vector<bool> helper(st.device.size(), false);
   for (auto& d : st.device)
-    if (d.op >= 0 && d.kind == DevKind::Kernel && !work.count(d.op)) work[d.op] = op_work(st.ops[d.op]);
+    if (d.op >= 0 && d.kind == DevKind::Kernel && !work.count(d.op)) {
+      const EtOp& op = st.ops[d.op];
+      try {
+        work[d.op] = op_work(op);
+      } catch (const Error& e) {  // impossible shapes: which file and node
+        throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
+                         "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
+      }
+    }
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
@@ -160,6 +182,10 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
     int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
     std::string opname = d.op >= 0 ? st.ops[d.op].name : "";
     std::string cls = classify_kernel(d.name, opname, d.kind);
+    if (opt.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
+      throw make_error(st.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
+                       "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
+                       "are unknown, roofline mode cannot cost it (--mode measured replays it)");
     Roof rt = roof_of(d, w, nk, helper[i], hw);
     // --gemm-precision: the same GEMM in another precision, relative to the captured one.
     double precision_ratio = 1.0;
@@ -180,11 +206,15 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       case ReplayMode::Transfer: {
         // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
         Roof rs = roof_of(d, w, nk, helper[i], src);
-        T = d.trace_dur * transfer_ratio(rt, hw, rs, src, cls == "gemm" || cls == "attention");
+        T = transfer_time(d.trace_dur, rt, hw, rs, src, cls == "gemm" || cls == "attention");
         break;
       }
     }
     T = std::max(T, 1e-9);
+    double t_ref = d.trace_dur;  // the measured duration, on the target: mode-independent
+    if (opt.mode == ReplayMode::Transfer)
+      t_ref *= transfer_ratio(rt, hw, roof_of(d, w, nk, helper[i], src), src, cls == "gemm" || cls == "attention");
+    res.kernels[i].active_s = energy_active_time(rt, cls, t_ref * precision_ratio);
     if (clock_slowdown > 0 && d.kind == DevKind::Kernel) {
       double compute_share = rt.known ? clamp01(rt.tc / std::max(rt.total(hw), 1e-12))
                                       : (cls == "gemm" || cls == "attention" ? 1.0 : 0.0);
@@ -440,17 +470,71 @@ class RankReplay {
 
 namespace {
 
-void fill_measured(const CapturedStep& st, ReplayResult& res) {
-  res.peak_memory_bytes = st.peak_memory_bytes;
-  if (!st.has_measured) return;
-  const auto& m = st.measured["step_cuda_events"];
+void fill_measured_json(const nlohmann::json& measured, ReplayResult& res) {
+  const auto& m = measured["step_cuda_events"];
   res.has_measured = true;
   res.measured_step_s = m.value("median_ms", 0.0) * 1e-3;
   res.measured_min_s = m.value("min_ms", res.measured_step_s * 1e3) * 1e-3;
   res.measured_max_s = m.value("max_ms", res.measured_step_s * 1e3) * 1e-3;
   res.error_pct = res.measured_step_s > 0 ? (res.step_time_s - res.measured_step_s) / res.measured_step_s * 100 : 0;
-  res.measured_peak_memory_bytes = st.measured.value("max_mem_allocated", 0.0);
+  res.measured_peak_memory_bytes = measured.value("max_mem_allocated", 0.0);
 }
+
+void fill_measured(const CapturedStep& st, ReplayResult& res) {
+  res.peak_memory_bytes = st.peak_memory_bytes;
+  if (!st.has_measured) return;
+  fill_measured_json(st.measured, res);
+  res.truth_path = st.measured_path;
+}
+
+// The GPU model token of a device or preset name: "NVIDIA H200" -> "H200", "h100" -> "H100".
+std::string gpu_token(const std::string& s) {
+  std::string u;
+  for (char c : s) u += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (size_t i = 0; i + 3 < u.size(); ++i)
+    if (std::isalpha(static_cast<unsigned char>(u[i])) && std::isdigit(static_cast<unsigned char>(u[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(u[i + 2])) && std::isdigit(static_cast<unsigned char>(u[i + 3])) &&
+        (i == 0 || !std::isalnum(static_cast<unsigned char>(u[i - 1]))))
+      return u.substr(i, 4);
+  return "";
+}
+
+// Why this replay is a what-if ("" when it predicts the captured run itself).
+std::string what_if_reason(const ReplayOptions& opt, const CapturedStep& st, const Accelerator& hw,
+                           const Accelerator& src) {
+  std::string why;
+  auto add = [&why](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+  if (!opt.overrides.empty()) {
+    std::string s = "--set";
+    for (auto& o : opt.overrides) s += " " + o;
+    add(s);
+  }
+  if (!opt.gemm_precision.empty()) add("--gemm-precision " + opt.gemm_precision);
+  if (opt.mode == ReplayMode::Transfer && hw.name != src.name) add("transfer " + src.name + " -> " + hw.name);
+  if (opt.mode != ReplayMode::Transfer && !capture_device_matches(st.device_name, hw))
+    add("captured on " + st.device_name + ", replayed on " + hw.name);
+  return why;
+}
+
+}  // namespace
+
+bool capture_device_matches(const std::string& device_name, const Accelerator& hw) {
+  std::string t = gpu_token(device_name);
+  if (t.empty()) return true;
+  return gpu_token(hw.name) == t || gpu_token(hw.description) == t;
+}
+
+void compare_with_measured(ReplayResult& r, const std::string& path) {
+  nlohmann::json m = read_json_file(path);
+  if (!m.is_object() || !m.contains("step_cuda_events") || !m["step_cuda_events"].is_object() ||
+      !m["step_cuda_events"].contains("median_ms") || !m["step_cuda_events"]["median_ms"].is_number() ||
+      !(m["step_cuda_events"]["median_ms"].get<double>() > 0))
+    throw make_error(path, "step_cuda_events.median_ms", "missing or not a positive number");
+  fill_measured_json(m, r);
+  r.truth_path = path;
+}
+
+namespace {
 
 coll::Op coll_op(const std::string& n) {
   if (n == "all_reduce") return coll::Op::AllReduce;
@@ -570,6 +654,12 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   }
   Accelerator hw = load_accelerator(opt.hw, opt.overrides);
   Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  if (opt.mode == ReplayMode::Transfer)  // the measured durations are from the capture's GPU
+    for (auto& st : steps)
+      if (!capture_device_matches(st.device_name, src))
+        throw make_error(st.kineto_path, "deviceProperties[0].name",
+                         "the capture was taken on " + st.device_name + ", but --source-hw is " + src.name + " (" +
+                             src.description + "): pass the preset of the GPU it was captured on");
   const int nranks = static_cast<int>(steps.size());
   const int dp = multi ? 1 : std::max(1, opt.scale_dp);
 
@@ -767,7 +857,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   // (power_tdp - power_idle) in proportion to how much of the chip each activity keeps busy.
   {
     double dyn = 0;
-    for (const DeviceWork& w : reps[0]->items()) dyn += w.standalone_s * std::max(w.sm_share, w.hbm_share);
+    for (const KernelRow& k : res.kernels) dyn += k.active_s;
     dyn += res.comm_time_s * std::min(1.0, 16.0 / hw.p("sm_count"));
     dyn = std::min(dyn, res.step_time_s);
     res.energy_j = hw.p("power_idle") * res.step_time_s + (hw.p("power_tdp") - hw.p("power_idle")) * dyn;
@@ -776,8 +866,11 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   // measured.json describes the captured run: compare only when replaying that run.
   // (a transfer to other hardware predicts a run nobody measured).
   // A what-if (other hardware, other GEMM precision) predicts a run nobody measured: no comparison.
-  bool same_hw = (opt.mode != ReplayMode::Transfer || hw.name == src.name) && opt.gemm_precision.empty();
-  if (dp == 1 && same_hw) fill_measured(steps[0], res);
+  res.capture_device = steps[0].device_name;
+  res.what_if_reason = what_if_reason(opt, steps[0], hw, src);
+  if (dp > 1) res.what_if_reason += std::string(res.what_if_reason.empty() ? "" : "; ") + "--scale-dp " + std::to_string(dp);
+  res.what_if = !res.what_if_reason.empty();
+  if (!res.what_if) fill_measured(steps[0], res);
   else res.peak_memory_bytes = steps[0].peak_memory_bytes;
   const auto& items = reps[0]->items();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -825,7 +918,14 @@ nlohmann::json ReplayResult::to_json() const {
   j["capture_gpu_duty"] = capture_duty;
   j["clock_correction"] = clock_correction;
   j["gpu_busy_fraction"] = step_time_s > 0 ? gpu_busy_s / step_time_s : 0;
+  if (what_if) {
+    j["what_if"] = true;
+    j["what_if_reason"] = what_if_reason;
+    j["ground_truth"] = "what-if, no ground truth";
+  }
+  if (!capture_device.empty()) j["capture_device"] = capture_device;
   if (has_measured) {
+    j["ground_truth"] = truth_path;
     j["measured_step_time_ms"] = measured_step_s * 1e3;
     j["measured_min_ms"] = measured_min_s * 1e3;
     j["measured_max_ms"] = measured_max_s * 1e3;

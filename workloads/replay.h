@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hw_models/accelerator.h"
+
 namespace orrery {
 
 enum class ReplayMode { Measured, Roofline, Transfer };
@@ -43,6 +45,10 @@ struct KernelRow {
   double flops = 0, bytes = 0;
   std::string bound;          // "compute" | "memory" | "latency"
   double achieved_fraction = 0;  // of the relevant peak, measured duration
+  // Energy model: the time this kernel keeps the whole chip at full dynamic power, from its work
+  // (max of its compute and memory roofline times on the target), the same in every mode; kernels
+  // whose work is unknown: their measured (transferred) duration x the class's busy share.
+  double active_s = 0;
 };
 
 struct ReplayResult {
@@ -52,6 +58,13 @@ struct ReplayResult {
   bool has_measured = false;
   double measured_step_s = 0, measured_min_s = 0, measured_max_s = 0;
   double error_pct = 0;           // (predicted - measured) / measured * 100
+  // A what-if (other hardware by --hw/--set/transfer, another --gemm-precision, a capture replayed
+  // on a GPU other than the one it was taken on) predicts a run nobody measured: measured.json is
+  // not its ground truth, no error is claimed. what_if_reason says what changed.
+  bool what_if = false;
+  std::string what_if_reason;
+  std::string capture_device;     // Kineto deviceProperties[0].name ("" when absent)
+  std::string truth_path;         // measured.json the error was computed against
   double gpu_busy_s = 0;
   double capture_duty = 1;       // GPU duty cycle of the profiled capture
   double clock_correction = 0;   // compute-bound slowdown applied (see clock_duty_slowdown)
@@ -75,6 +88,16 @@ struct ReplayResult {
 // Kineto from different runs, unknown preset, zero bandwidth) throw orrery::Error naming the
 // file and field.
 ReplayResult replay_bundle(const ReplayOptions& opt);
+
+// True when the GPU a capture was taken on (Kineto deviceProperties name, e.g. "NVIDIA H200") is
+// the one preset `hw` describes (its model token, H100/H200/A100/B200..., appears in the preset's
+// name or description). An empty device name matches (the trace did not say).
+bool capture_device_matches(const std::string& device_name, const Accelerator& hw);
+
+// Compares `r` with a measured.json taken on the target hardware (e.g. the H200 capture of the
+// same workload, ground truth for an H100 -> H200 transfer): sets has_measured, measured_*,
+// error_pct and truth_path. Errors name the file and field.
+void compare_with_measured(ReplayResult& r, const std::string& measured_json_path);
 
 // Fits the elementwise kernel-family efficiencies (unrolled_/strided_elementwise_efficiency) from
 // the measured kernel durations of capture bundles (their Kineto kernels; measured.json is not

@@ -653,6 +653,16 @@ double activation_bytes_per_layer(const ModelSpec& m, const TrainPlan& p) {
   // dropout mask and output) unless recomputed (selective) or never stored (flash).
   double repl = 10 * sbh;
   double split = (4 + 4 * r) * sbh + (m.swiglu ? 6 : 4) * s * b * f * k;
+  // Without dropout (Llama recipes) no masks are stored: 1 byte per element after attention and
+  // after the MLP (2sbh of the replicated part).
+  if (!m.dropout) repl -= 2 * sbh;
+  // fp8 (Transformer Engine): the inputs of the four GEMMs are saved for backward as fp8 copies,
+  // 1 byte instead of 2: QKV and FC1 inputs (replicated part, 2 x sbh saved), the attention
+  // output into the projection (sbh) and the MLP output into FC2 (sbf per routed expert).
+  if (p.precision == Dtype::FP8) {
+    repl -= 2 * sbh;
+    split -= sbh + s * b * f * k;
+  }
   if (p.attention == AttentionImpl::Unfused && p.recompute == Recompute::None) split += 5 * a * s * sk * b;
   if (p.attention == AttentionImpl::Flash) split += 4 * a * s * b;  // softmax statistics (fp32)
   return (sp ? repl / t : repl) + split / t;
@@ -1340,12 +1350,5 @@ void write_train_timeline(const TrainResult& r, const std::string& path) {
   out << "\n]}\n";
 }
 
-std::vector<std::string> train_flags_with_value() {
-  return {"--model", "--system", "--nodes", "--tp", "--pp", "--vp", "--dp", "--cp", "--ep", "--micro-batch",
-          "--global-batch", "--seq", "--precision", "--grad-precision", "--recompute", "--zero", "--timeline", "--json", "--csv",
-          "--engine", "--attention", "--comm", "--set", "--sys-set", "--hw-model", "--gpu-speed", "--gpu-set", "--fail",
-          "--degrade", "--rank-map"};
-}
-std::vector<std::string> train_bool_flags() { return {"--sequence-parallel", "--no-memory-check", "--no-symmetry"}; }
 
 }  // namespace orrery

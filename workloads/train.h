@@ -314,8 +314,5 @@ TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const T
 // Chrome/Perfetto trace: one process per representative rank, one track per stream, kernels named.
 void write_train_timeline(const TrainResult& r, const std::string& path);
 
-// Parses the shared `orrery train` / `orrery convert --from-train` flags into options.
-std::vector<std::string> train_flags_with_value();
-std::vector<std::string> train_bool_flags();
 
 }  // namespace orrery

@@ -1,0 +1,175 @@
+// Op cost models for op families the four captures do not contain (synthetic ops and bundles built
+// from public knowledge of the kernels, not from captures): convolution as implicit GEMM (forward,
+// dgrad + wgrad; stride, padding, dilation, groups), batch norm, and impossible conv shapes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sim/error.h"
+#include "support/errors.h"
+#include "support/synthetic_bundle.h"
+#include "workloads/json_io.h"
+#include "workloads/op_cost.h"
+#include "workloads/pytorch_trace.h"
+#include "workloads/replay.h"
+
+using namespace orrery;
+namespace fs = std::filesystem;
+
+namespace {
+EtArg tensor(std::vector<std::int64_t> shape, Dtype d = Dtype::BF16) {
+  EtArg a;
+  a.is_tensor = true;
+  a.shape = shape;
+  a.dtype = d;
+  a.elem_bytes = dtype_bytes(d);
+  a.numel = 1;
+  for (auto s : shape) a.numel *= s;
+  a.type = "Tensor(c10::BFloat16)";
+  return a;
+}
+EtArg value(nlohmann::json v, const char* type = "GenericList[Int,Int]") {
+  EtArg a;
+  a.type = type;
+  a.value = std::move(v);
+  return a;
+}
+// aten::convolution(x, w, bias, stride, padding, dilation, transposed, output_padding, groups)
+EtOp conv(std::vector<std::int64_t> x, std::vector<std::int64_t> w, int stride, int pad, int dil, int groups) {
+  EtOp op;
+  op.name = "aten::convolution";
+  op.inputs = {tensor(x), tensor(w), value(nullptr, "None"), value({stride, stride}), value({pad, pad}),
+               value({dil, dil}), value(false, "Bool"), value({0, 0}), value(groups, "Int")};
+  return op;
+}
+}  // namespace
+
+TEST(Conv, ForwardIsAnImplicitGemmFromShapesStridePadding) {
+  // ResNet-50 stem: 7x7/2, pad 3, 3 -> 64 channels, 224x224 -> 112x112, batch 32.
+  OpWork w = op_work(conv({32, 3, 224, 224}, {64, 3, 7, 7}, 2, 3, 1, 1));
+  ASSERT_TRUE(w.known && w.matrix);
+  EXPECT_DOUBLE_EQ(w.m, 32.0 * 112 * 112);
+  EXPECT_DOUBLE_EQ(w.n, 64);
+  EXPECT_DOUBLE_EQ(w.k, 3.0 * 49);
+  EXPECT_DOUBLE_EQ(w.flops, 2.0 * 32 * 112 * 112 * 64 * 3 * 49);
+  // bytes: x + w + y in bf16
+  EXPECT_DOUBLE_EQ(w.bytes, 2.0 * (32.0 * 3 * 224 * 224 + 64 * 3 * 49 + 32.0 * 64 * 112 * 112));
+}
+
+TEST(Conv, GroupsAndDilationChangeTheWork) {
+  // Depthwise 3x3 (groups = channels): K = 9 taps per group, one output channel per group.
+  OpWork dw = op_work(conv({8, 256, 56, 56}, {256, 1, 3, 3}, 1, 1, 1, 256));
+  EXPECT_DOUBLE_EQ(dw.flops, 2.0 * 8 * 56 * 56 * 256 * 9);
+  EXPECT_DOUBLE_EQ(dw.batch, 256);
+  // Dilation 2 with padding 2 keeps 56x56; the FLOPs are those of a 3x3 filter.
+  OpWork dil = op_work(conv({8, 64, 56, 56}, {64, 64, 3, 3}, 1, 2, 2, 1));
+  EXPECT_DOUBLE_EQ(dil.m, 8.0 * 56 * 56);
+  EXPECT_DOUBLE_EQ(dil.flops, 2.0 * 8 * 56 * 56 * 64 * 64 * 9);
+}
+
+TEST(Conv, BackwardCountsDgradAndWgradAsTheOutputMaskSays) {
+  EtOp f = conv({16, 64, 56, 56}, {128, 64, 3, 3}, 1, 1, 1, 1);
+  EtOp b;
+  b.name = "aten::convolution_backward";
+  b.inputs = {tensor({16, 128, 56, 56}), f.inputs[0], f.inputs[1], value({128}), value({1, 1}), value({1, 1}),
+              value({1, 1}), value(false, "Bool"), value({0, 0}), value(1, "Int"), value({true, true, true}, "GenericList[Bool,Bool,Bool]")};
+  double fwd = op_work(f).flops;
+  EXPECT_DOUBLE_EQ(op_work(b).flops, 2 * fwd);
+  b.inputs[10] = value({false, true, true}, "GenericList[Bool,Bool,Bool]");  // first layer: no dgrad
+  EXPECT_DOUBLE_EQ(op_work(b).flops, fwd);
+}
+
+TEST(Conv, ImpossibleShapesThrowWhatIsWrong) {
+  auto err = [](const EtOp& op) { return orrery::syn::error_of([&] { op_work(op); }); };
+  EXPECT_NE(err(conv({8, 64, 56, 56}, {64, 32, 3, 3}, 1, 1, 1, 1)).find("channels must equal"), std::string::npos);
+  EXPECT_NE(err(conv({8, 64, 4, 4}, {64, 64, 7, 7}, 1, 0, 1, 1)).find("does not fit input 4"), std::string::npos);
+  EXPECT_NE(err(conv({8, 64, 56, 56}, {64, 64, 3, 3}, 0, 1, 1, 1)).find("stride"), std::string::npos);
+  EXPECT_NE(err(conv({8, 64, 56}, {64, 64, 3, 3}, 1, 1, 1, 1)).find("do not make a convolution"), std::string::npos);
+}
+
+TEST(BatchNorm, TrainingReadsTheInputTwiceEvalOnce) {
+  EtOp bn;
+  bn.name = "aten::cudnn_batch_norm";
+  EtArg x = tensor({32, 256, 56, 56});
+  bn.inputs = {x, tensor({256}), tensor({256}), tensor({256}), tensor({256}), value(true, "Bool")};
+  bn.outputs = {x};
+  OpWork train = op_work(bn);
+  bn.inputs[5] = value(false, "Bool");
+  OpWork eval = op_work(bn);
+  double xb = 2.0 * 32 * 256 * 56 * 56;
+  EXPECT_NEAR(train.bytes - eval.bytes, xb, 1.0);
+  EXPECT_EQ(train.model, "batch_norm-train");
+}
+
+// A synthetic bundle (built here, not captured) whose convolution has impossible shapes: the replay
+// ends in one line naming the ET file and the node.
+TEST(BadInput, ConvWithImpossibleShapesNamesFileAndNode) {
+  fs::path dir = fs::temp_directory_path() / "orrery_conv_bad";
+  fs::remove_all(dir);
+  syn::SynOp op;
+  op.name = "aten::convolution";
+  op.kernels = {syn::SynKernel{"sm90_xmma_fprop_implicit_gemm_bf16bf16_bf16f32_f32_nhwckrsc_nhwc", 7, 50, 264}};
+  syn::write_synthetic_bundle(dir.string(), {op});
+  nlohmann::json et = read_json_file((dir / "et.json").string());
+  for (auto& n : et["nodes"])
+    if (n["name"] == "aten::convolution") {
+      auto t = [](std::int64_t id, std::vector<std::int64_t> s) {
+        std::int64_t ne = 1;
+        for (auto d : s) ne *= d;
+        return nlohmann::json::array({id, id, 0, ne, 2, "cuda:0"});
+      };
+      n["inputs"]["values"] = {t(900, {8, 64, 56, 56}), t(901, {64, 32, 3, 3}), nullptr, {1, 1}, {1, 1}, {1, 1}, false, {0, 0}, 1};
+      n["inputs"]["shapes"] = {{8, 64, 56, 56}, {64, 32, 3, 3}, {}, {}, {}, {}, {}, {}, {}};
+      n["inputs"]["types"] = {"Tensor(c10::BFloat16)", "Tensor(c10::BFloat16)", "None", "GenericList[Int,Int]",
+                              "GenericList[Int,Int]", "GenericList[Int,Int]", "Bool", "GenericList[Int,Int]", "Int"};
+    }
+  write_json_file((dir / "et.json").string(), et);
+  ReplayOptions o;
+  o.bundle = dir.string();
+  o.engine = "event";
+  o.mode = ReplayMode::Roofline;
+  std::string e = syn::error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("et.json: node "), std::string::npos) << e;
+  EXPECT_NE(e.find("(aten::convolution)"), std::string::npos) << e;
+  EXPECT_NE(e.find("channels must equal"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// torch.compile: Triton kernels are classed by their inductor prefix and costed from the region's
+// buffers; one launched outside any op region cannot be costed in roofline mode (synthetic bundle).
+TEST(Triton, KernelsAreClassedByPrefixAndCostedFromTheirRegion) {
+  EXPECT_EQ(classify_kernel("triton_poi_fused_add_mul_0", "", DevKind::Kernel), "elementwise");
+  EXPECT_EQ(classify_kernel("triton_red_fused_native_layer_norm_1", "", DevKind::Kernel), "reduction");
+  EXPECT_EQ(classify_kernel("triton_per_fused_softmax_2", "", DevKind::Kernel), "reduction");
+  EXPECT_EQ(classify_kernel("triton_tem_fused_mm_3", "", DevKind::Kernel), "gemm");
+  fs::path dir = fs::temp_directory_path() / "orrery_triton_region";
+  fs::remove_all(dir);
+  syn::SynOp op;
+  op.name = "CompiledFunction";
+  op.n_inputs = 2;
+  op.shape = {4096, 4096};
+  op.kernels = {syn::SynKernel{"triton_poi_fused_add_mul_0", 7, 40, 8192}};
+  syn::write_synthetic_bundle(dir.string(), {op});
+  ReplayOptions o;
+  o.bundle = dir.string();
+  o.engine = "event";
+  o.mode = ReplayMode::Roofline;
+  ReplayResult r = replay_bundle(o);
+  ASSERT_EQ(r.kernels.size(), 1u);
+  EXPECT_EQ(r.kernels[0].kernel_class, "elementwise");
+  EXPECT_EQ(r.kernels[0].bound, "memory");
+  EXPECT_DOUBLE_EQ(r.kernels[0].bytes, 3.0 * 4096 * 4096 * 4);  // two inputs + one output, fp32
+  // The same launch with no op around it (its External id matches nothing).
+  nlohmann::json k = read_json_file((dir / "kineto.json").string());
+  for (auto& e : k["traceEvents"])
+    if (e.value("cat", "") == "cuda_runtime") e["args"]["External id"] = 987654;
+  write_json_file((dir / "kineto.json").string(), k);
+  std::string e = syn::error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("kineto.json: kernel triton_poi_fused_add_mul_0"), std::string::npos) << e;
+  EXPECT_NE(e.find("outside any ET op region"), std::string::npos) << e;
+  o.mode = ReplayMode::Measured;
+  EXPECT_NO_THROW(replay_bundle(o));
+  fs::remove_all(dir);
+}

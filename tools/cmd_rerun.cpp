@@ -1,0 +1,79 @@
+// `orrery rerun CONFIG.json`: runs again the command a resolved configuration (the
+// .config.json written next to --json results) records, and checks that the configuration it
+// resolves now is the one recorded (a preset or system file changed since is named).
+#include <cstdio>
+
+#include "sim/data_files.h"
+#include "sim/error.h"
+#include "tools/command.h"
+#include "workloads/json_io.h"
+
+namespace orrery::cli {
+namespace {
+
+// The recorded argv without its output files (--json/--csv/--timeline), with --json OUT instead.
+std::vector<std::string> rerun_args(const std::vector<std::string>& argv, const std::string& json_out) {
+  std::vector<std::string> out;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    bool file_flag = a == "--json" || a == "--csv" || a == "--timeline";
+    bool file_eq = a.rfind("--json=", 0) == 0 || a.rfind("--csv=", 0) == 0 || a.rfind("--timeline=", 0) == 0;
+    if (file_flag) {
+      ++i;
+      continue;
+    }
+    if (!file_eq) out.push_back(a);
+  }
+  if (!json_out.empty()) {
+    out.push_back("--json");
+    out.push_back(json_out);
+  }
+  return out;
+}
+
+// Top-level keys whose values differ, apart from where the outputs went.
+std::string config_diff(nlohmann::json a, nlohmann::json b) {
+  for (auto* j : {&a, &b})
+    for (const char* k : {"argv", "command", "timeline", "json", "csv"}) j->erase(k);
+  std::string keys;
+  for (auto it = a.begin(); it != a.end(); ++it)
+    if (!b.contains(it.key()) || b[it.key()] != it.value()) keys += (keys.empty() ? "" : ", ") + it.key();
+  for (auto it = b.begin(); it != b.end(); ++it)
+    if (!a.contains(it.key())) keys += (keys.empty() ? "" : ", ") + it.key();
+  return keys;
+}
+
+Spec spec() {
+  Spec s;
+  s.name = "rerun";
+  s.summary = "run again the command a .config.json records (replay, train, collective) and check its configuration";
+  s.usage = "CONFIG.json [--json OUT.json]";
+  s.example = "rerun out/demo/result.config.json --json again.json";
+  s.flags = {{"--json", "FILE", "", "", "write the results here (and FILE.config.json, compared with CONFIG.json)"}};
+  s.notes = "The recorded --json/--csv/--timeline outputs are not overwritten: they are dropped unless --json is given.";
+  return s;
+}
+
+Register reg(spec(), [](Args& a) {
+  if (a.positional().size() != 1) throw Error("usage: orrery rerun " + spec().usage);
+  const std::string path = a.positional()[0];
+  nlohmann::json cfg = parse_json_path(path);
+  if (!cfg.is_object() || !cfg.contains("argv") || !cfg["argv"].is_array() || cfg["argv"].empty())
+    throw make_error(path, "argv", "missing: not a configuration written by orrery replay, train or collective --json");
+  std::vector<std::string> argv;
+  for (auto& x : cfg["argv"]) {
+    if (!x.is_string()) throw make_error(path, "argv", "expected strings");
+    argv.push_back(x.get<std::string>());
+  }
+  if (argv[0] == "rerun") throw make_error(path, "argv", "records a rerun");
+  std::string out = a.get("--json");
+  int rc = run_command(argv[0], rerun_args(argv, out));
+  if (rc == 0 && !out.empty()) {
+    std::string diff = config_diff(cfg, parse_json_path(config_path_for(out)));
+    if (!diff.empty()) throw make_error(path, diff, "resolved differently now (a preset, system or model file changed since)");
+    std::fprintf(stderr, "rerun: configuration identical to %s\n", path.c_str());
+  }
+  return rc;
+});
+}  // namespace
+}  // namespace orrery::cli

@@ -1,0 +1,425 @@
+// Parallel-plan search (see plan.h): enumerate, check, bound, simulate, rank, explain.
+#include "workloads/plan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "sim/error.h"
+
+namespace orrery {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Communication that costs nothing: the compute-only bound.
+struct FreeComm : CommModel {
+  double time(CollOp, double, const CommGroup&) const override { return 0; }
+  std::string name() const override { return "none (compute-only bound)"; }
+};
+
+std::vector<int> divisors_in(const std::vector<int>& want, long n) {
+  std::vector<int> out;
+  for (int d : want)
+    if (d >= 1 && n % d == 0) out.push_back(d);
+  return out;
+}
+
+// Fill plus steady state of (interleaved) 1F1B with per-chunk forward and backward times and no
+// communication between stages, DP tail or optimizer: the simulation can only be slower.
+double pipeline_bound(const ModelSpec& m, const TrainPlan& p, const LayerCosts& c) {
+  double lpc = static_cast<double>(m.layers) / (p.pp * p.vp);
+  double f = lpc * LayerCosts::total(c.layer_fwd, c.kernel_gap);
+  double b = lpc * (LayerCosts::total(c.layer_bwd, c.kernel_gap) + LayerCosts::total(c.layer_recompute, c.kernel_gap));
+  return (static_cast<double>(p.micro_batches()) * p.vp + p.pp - 1) * (f + b);
+}
+
+// What stage 0 cannot overlap with compute, as train models it: the stage-to-stage sends of the
+// pipeline fill and drain (2 (PP-1) sends), the gradient reduction of its last chunk after its
+// final backward, the ZeRO-1/2 parameter all-gather or the ZeRO-3 gather before its first
+// forward, and the optimizer step. Same formulas as run_training (workloads/train.cpp).
+double serial_tail(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw, const CommModel& comm, const Groups& g) {
+  const double lpc = static_cast<double>(m.layers) / (p.pp * p.vp);
+  double dense = m.attention_params() + m.router_params() + m.norm_params() + (m.moe() ? 0.0 : m.mlp_params_per_expert());
+  double chunk0 = lpc * dense / p.tp + m.embedding_params() / p.tp;  // virtual stage 0 (embedding)
+  double t = 0;
+  if (p.pp > 1) {
+    double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / p.tp;
+    t += 2.0 * (p.pp - 1) * comm.time(CollOp::SendRecv, p2p_bytes, g.pp);
+  }
+  if (p.dp > 1) {
+    t += comm.time(p.zero == 0 ? CollOp::AllReduce : CollOp::ReduceScatter, chunk0 * p.grad_bytes(), g.dp);
+    if (p.zero >= 3) t += comm.time(CollOp::AllGather, chunk0 * 2, g.dp);
+  }
+  MemoryBreakdown mb = stage_memory(m, p, 0, inflight_chunks(p, 0));
+  if (p.dp > 1 && (p.zero == 1 || p.zero == 2)) t += comm.time(CollOp::AllGather, mb.params * 2, g.dp);
+  double local = mb.optimizer / 12.0, gb = p.grad_bytes();
+  t += hw.memory_time(local * (gb + (gb + 24) + 6) + mb.gradients);
+  return t;
+}
+
+double peak_memory(const ModelSpec& m, const TrainPlan& p) {
+  double peak = 0;
+  for (int i = 0; i < p.pp; ++i) peak = std::max(peak, stage_memory(m, p, i, inflight_chunks(p, i)).total());
+  return peak;
+}
+
+// The flag an invalid plan is rejected on ("--tp", "--pp/--vp", ...): counts by reason.
+std::string reason_key(const std::string& msg) {
+  auto c = msg.find(':');
+  return c == std::string::npos ? msg : msg.substr(0, c);
+}
+
+struct Space {
+  std::vector<int> tp, pp, vp, cp, ep, zero;
+  std::vector<long> mb;
+  std::vector<Recompute> rc;
+};
+
+Space make_space(const PlanOptions& o, const ModelSpec& m, int gpn) {
+  Space s;
+  auto pick = [](const std::vector<int>& given, std::vector<int> def) { return given.empty() ? def : given; };
+  s.tp = pick(o.tp, divisors_in({1, 2, 4, 8, 16}, gpn));
+  std::vector<int> pps;
+  for (int d = 1; d <= std::min<long>(m.layers, 128); ++d)
+    if (m.layers % d == 0) pps.push_back(d);
+  s.pp = pick(o.pp, pps);
+  s.vp = pick(o.vp, {1, 2, 3, 4, 5, 6, 8});
+  s.cp = pick(o.cp, {1, 2, 4, 8});
+  std::vector<int> eps = {1};
+  if (m.moe()) eps = divisors_in({1, 2, 4, 8, 16, 32, 64}, m.experts);
+  s.ep = pick(o.ep, eps);
+  s.zero = pick(o.zero, {0, 1, 2, 3});
+  s.mb = o.micro_batch.empty() ? std::vector<long>{1, 2, 4, 8} : o.micro_batch;
+  s.rc = o.recompute.empty() ? std::vector<Recompute>{Recompute::None, Recompute::Selective, Recompute::Full} : o.recompute;
+  return s;
+}
+
+template <class F>
+void for_each_plan(const Space& s, const PlanOptions& o, long seq, F&& f) {
+  for (int tp : s.tp)
+    for (int sp = 0; sp < (tp > 1 ? 2 : 1); ++sp)
+      for (int cp : s.cp)
+        for (int pp : s.pp) {
+          long rest = static_cast<long>(o.gpus) / (static_cast<long>(tp) * cp * pp);
+          if (rest < 1 || rest * tp * cp * pp != o.gpus) continue;
+          for (int vp : s.vp) {
+            if (vp > 1 && pp < 2) continue;
+            for (int ep : s.ep)
+              for (long mb : s.mb)
+                for (Recompute rc : s.rc)
+                  for (int z : s.zero) {
+                    TrainPlan p;
+                    p.tp = tp; p.pp = pp; p.vp = vp; p.cp = cp; p.ep = ep; p.dp = static_cast<int>(rest);
+                    p.sequence_parallel = sp == 1;
+                    p.micro_batch = mb; p.global_batch = o.global_batch; p.seq = seq;
+                    p.recompute = rc; p.zero = z; p.precision = o.precision;
+                    f(p);
+                  }
+          }
+        }
+}
+
+std::string pct(double a, double b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.1f%%", b > 0 ? 100 * (a - b) / b : 0.0);
+  return buf;
+}
+
+// What `a` (the best) gains over `b`, component by component, largest first.
+std::string explain(const PlanCandidate& a, const PlanCandidate& b) {
+  std::vector<std::pair<double, std::string>> d;
+  for (auto it = a.breakdown_s.begin(); it != a.breakdown_s.end(); ++it)
+    d.push_back({b.breakdown_s.value(it.key(), 0.0) - it.value().get<double>(), it.key()});
+  std::sort(d.begin(), d.end(), [](auto& x, auto& y) { return std::abs(x.first) > std::abs(y.first); });
+  std::ostringstream os;
+  os << plan_label(a.plan) << " beats " << (b.label.empty() ? "" : b.label + " = ") << plan_label(b.plan) << " ("
+     << pct(b.iteration_time_s, a.iteration_time_s) << " slower):";
+  int n = 0;
+  for (auto& [delta, k] : d) {
+    if (n++ >= 3 || std::abs(delta) < 1e-4) break;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, " %s %s %.3f s", k.c_str(), delta > 0 ? "saves" : "costs", std::abs(delta));
+    os << buf << (n < 3 ? ";" : "");
+  }
+  char mem[96];
+  std::snprintf(mem, sizeof mem, " (memory %.1f vs %.1f GB per GPU)", a.peak_memory_bytes / 1e9, b.peak_memory_bytes / 1e9);
+  os << mem;
+  return os.str();
+}
+
+void simulate(PlanCandidate& c, const PlanOptions& o, int nodes) {
+  TrainOptions t;
+  t.model = o.model;
+  t.system = o.system;
+  t.nodes = nodes;
+  t.plan = c.plan;
+  t.engine = "event";
+  t.comm = o.comm;
+  t.hw_overrides = o.hw_overrides;
+  t.sys_overrides = o.sys_overrides;
+  c.simulated = true;
+  try {
+    TrainResult r = run_training(t);
+    c.iteration_time_s = r.iteration_time_s;
+    c.mfu = r.mfu;
+    c.tokens_per_s_per_gpu = r.tokens_per_s_per_gpu;
+    c.breakdown_s = r.to_json()["breakdown_s"];
+  } catch (const Error& e) {
+    c.error = e.what();
+  }
+}
+
+}  // namespace
+
+std::string plan_label(const TrainPlan& p) {
+  std::ostringstream os;
+  os << "TP" << p.tp << (p.sequence_parallel ? "+SP" : "") << " PP" << p.pp;
+  if (p.vp > 1) os << " VP" << p.vp;
+  os << " DP" << p.dp;
+  if (p.cp > 1) os << " CP" << p.cp;
+  if (p.ep > 1) os << " EP" << p.ep;
+  os << " mb" << p.micro_batch << " ZeRO-" << p.zero << " rc=" << recompute_name(p.recompute);
+  return os.str();
+}
+
+TrainPlan parse_plan_spec(const std::string& spec, const std::string& where) {
+  TrainPlan p;
+  p.dp = 0;  // derived from the GPU count
+  std::stringstream ss(spec);
+  std::string kv;
+  while (std::getline(ss, kv, ',')) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos) throw make_error(where, kv, "expected key=value (tp, pp, vp, dp, cp, ep, sp, mb, zero, recompute)");
+    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+    if (k == "recompute") { p.recompute = parse_recompute(v); continue; }
+    long x = 0;
+    try {
+      size_t pos = 0;
+      x = std::stol(v, &pos);
+      if (pos != v.size()) throw 1;
+    } catch (...) {
+      throw make_error(where, k, "'" + v + "' is not an integer");
+    }
+    if (x < 0 || x > (1L << 30)) throw make_error(where, k, "out of range: " + v);
+    int xi = static_cast<int>(x);
+    if (k == "tp") p.tp = xi;
+    else if (k == "pp") p.pp = xi;
+    else if (k == "vp") p.vp = xi;
+    else if (k == "dp") p.dp = xi;
+    else if (k == "cp") p.cp = xi;
+    else if (k == "ep") p.ep = xi;
+    else if (k == "sp") p.sequence_parallel = x != 0;
+    else if (k == "mb" || k == "micro_batch") p.micro_batch = x;
+    else if (k == "zero") p.zero = xi;
+    else throw make_error(where, k, "unknown plan key (known: tp, pp, vp, dp, cp, ep, sp, mb, zero, recompute)");
+  }
+  return p;
+}
+
+nlohmann::json PlanCandidate::to_json() const {
+  nlohmann::json j = plan.to_json();
+  j["plan"] = plan_label(plan);
+  if (!label.empty()) j["label"] = label;
+  j["rank"] = rank;
+  if (rank_max > rank) j["rank_max"] = rank_max;
+  j["iteration_time_s"] = iteration_time_s;
+  j["mfu"] = mfu;
+  j["tokens_per_s_per_gpu"] = tokens_per_s_per_gpu;
+  j["compute_bound_s"] = compute_bound_s;
+  j["bound_s"] = bound_s;
+  j["peak_memory_bytes"] = peak_memory_bytes;
+  j["breakdown_s"] = breakdown_s;
+  if (!error.empty()) j["error"] = error;
+  return j;
+}
+
+nlohmann::json PlanSearch::to_json() const {
+  nlohmann::json j;
+  j["model"] = model;
+  j["system"] = system;
+  j["gpu"] = gpu;
+  j["gpus"] = options.gpus;
+  j["global_batch"] = options.global_batch;
+  j["seq"] = seq;
+  j["comm_model"] = comm_model;
+  nlohmann::json plans = nlohmann::json::array();
+  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < options.top; ++i) plans.push_back(ranked[i].to_json());
+  j["plans"] = plans;
+  nlohmann::json refs = nlohmann::json::array();
+  for (auto& r : references) refs.push_back(r.to_json());
+  j["references"] = refs;
+  j["search"] = {{"enumerated", enumerated}, {"invalid", invalid}, {"over_memory", over_memory},
+                 {"pruned_compute_bound", pruned_compute}, {"pruned_bound", pruned_bound}, {"simulated", simulated},
+                 {"twins", twins}, {"over_budget", over_budget},
+                 {"failed", failed}, {"budget_exhausted", budget_exhausted}, {"invalid_reasons", invalid_reasons}};
+  j["why"] = why;
+  return j;  // (wall times stay out: the JSON is deterministic)
+}
+
+PlanSearch search_plans(const PlanOptions& o) {
+  auto t0 = Clock::now();
+  if (o.gpus < 1) throw make_error("--gpus", std::to_string(o.gpus), "must be at least 1");
+  if (o.global_batch < 1) throw make_error("--global-batch", std::to_string(o.global_batch), "required, at least 1");
+  if (o.top < 1) throw make_error("--top", std::to_string(o.top), "must be at least 1");
+  ModelSpec m = load_model(o.model);
+  SystemSpec s0 = load_system(o.system, 0, o.sys_overrides);
+  int gpn = s0.fixed_topology ? s0.gpus() : s0.gpus_per_node;
+  if (!s0.fixed_topology && o.gpus % gpn != 0)
+    throw make_error("--gpus", std::to_string(o.gpus), "not a multiple of the " + std::to_string(gpn) + " GPUs per node of " + s0.name);
+  int nodes = s0.fixed_topology ? 0 : o.gpus / gpn;
+  SystemSpec s = load_system(o.system, nodes, o.sys_overrides);
+  Accelerator hw = load_accelerator(s.gpu, o.hw_overrides);
+  auto comm = make_comm_model(s, o.comm);
+  FreeComm free_comm;
+  PlanSearch out;
+  out.options = o;
+  out.model = m.name;
+  out.system = s.name;
+  out.gpu = hw.name;
+  out.comm_model = comm->name();
+  out.seq = o.seq > 0 ? o.seq : m.seq;
+  if (!(o.memory_fraction > 0 && o.memory_fraction <= 1)) throw make_error("--memory-fraction", std::to_string(o.memory_fraction), "expected a fraction in (0, 1]");
+  out.hbm_capacity = hw.p("hbm_capacity") * o.memory_fraction;
+
+  // ---- enumerate; reject invalid and over-memory plans; bound the rest
+  std::vector<PlanCandidate> cands;
+  auto check = [&](TrainPlan p, PlanCandidate& c) -> bool {
+    try {
+      validate_plan(m, p, s);
+    } catch (const Error& e) {
+      c.error = e.what();
+      out.invalid_reasons[reason_key(e.what())]++;
+      return false;
+    }
+    c.peak_memory_bytes = peak_memory(m, p);
+    if (c.peak_memory_bytes > out.hbm_capacity) {
+      c.error = "does not fit: " + format_bytes(c.peak_memory_bytes) + " per GPU";
+      return false;
+    }
+    Groups g = make_groups(p, s.gpus_per_node);
+    c.compute_bound_s = pipeline_bound(m, p, layer_costs(m, p, hw, free_comm, g));
+    c.bound_s = pipeline_bound(m, p, layer_costs(m, p, hw, *comm, g)) + serial_tail(m, p, hw, *comm, g);
+    return true;
+  };
+  for_each_plan(make_space(o, m, gpn), o, out.seq, [&](const TrainPlan& p) {
+    ++out.enumerated;
+    PlanCandidate c;
+    c.plan = p;
+    if (!check(p, c)) {
+      if (c.error.rfind("does not fit", 0) == 0) ++out.over_memory;
+      else ++out.invalid;
+      return;
+    }
+    cands.push_back(std::move(c));
+  });
+  out.enumerate_wall_s = since(t0);
+
+  // ---- references (published recipes): simulated whatever their bound
+  auto t1 = Clock::now();
+  std::vector<PlanCandidate> sims;
+  for (auto& [name, p0] : o.references) {
+    TrainPlan p = p0;
+    p.global_batch = o.global_batch;
+    p.seq = out.seq;
+    p.precision = o.precision;
+    if (p.dp == 0) p.dp = std::max(1, o.gpus / std::max(1, p.tp * p.pp * p.cp));
+    PlanCandidate c;
+    c.plan = p;
+    c.label = name;
+    if (check(p, c)) simulate(c, o, nodes);
+    out.references.push_back(c);
+  }
+
+  // ---- branch and bound in order of the bound: simulate while the bound can still beat the
+  // k-th best (or a reference, to rank it)
+  std::sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+    if (a.bound_s != b.bound_s) return a.bound_s < b.bound_s;
+    return plan_label(a.plan) < plan_label(b.plan);
+  });
+  std::vector<double> best;  // sorted simulated times
+  auto threshold = [&]() { return static_cast<int>(best.size()) >= o.top ? best[o.top - 1] : 1e300; };
+  std::vector<std::pair<PlanCandidate*, long*>> pending;  // not simulated (and the count it is in)
+  std::map<std::string, PlanCandidate> twins;
+  // Simulates c unless a twin (same plan but for a recompute policy that changes neither the
+  // kernels nor the memory, e.g. selective recompute under flash attention) already was: twins
+  // are counted, not ranked twice.
+  auto evaluate = [&](PlanCandidate& c) {
+    TrainPlan tw = c.plan;
+    tw.recompute = Recompute::None;
+    char key[160];
+    std::snprintf(key, sizeof key, "|%.12g|%.12g|%.12g", c.bound_s, c.compute_bound_s, c.peak_memory_bytes);
+    std::string twin_key = plan_label(tw) + key;
+    if (twins.count(twin_key)) { ++out.twins; return; }
+    simulate(c, o, nodes);
+    ++out.simulated;
+    if (!c.error.empty()) { ++out.failed; return; }
+    best.insert(std::upper_bound(best.begin(), best.end(), c.iteration_time_s), c.iteration_time_s);
+    twins[twin_key] = c;
+    sims.push_back(c);
+  };
+  for (auto& c : cands) {
+    double th = threshold();
+    if (c.compute_bound_s >= th) { ++out.pruned_compute; pending.push_back({&c, &out.pruned_compute}); continue; }
+    if (c.bound_s >= th) { ++out.pruned_bound; pending.push_back({&c, &out.pruned_bound}); continue; }
+    if (out.simulated >= o.max_sims) { out.budget_exhausted = true; ++out.over_budget; pending.push_back({&c, &out.over_budget}); continue; }
+    evaluate(c);
+  }
+  // Exact ranks for the references: simulate the pruned plans whose bound is below a reference's
+  // time (fastest reference first) within --rank-sims more simulations.
+  std::vector<double> ref_times;
+  for (auto& r : out.references) if (r.simulated && r.error.empty()) ref_times.push_back(r.iteration_time_s);
+  std::sort(ref_times.begin(), ref_times.end());
+  long extra = 0;
+  std::vector<PlanCandidate*> left;
+  for (auto [c, counter] : pending) {  // (pending is in bound order)
+    bool below = !ref_times.empty() && c->bound_s < ref_times.back();
+    if (below && extra < o.rank_sims && out.simulated < o.max_sims + o.rank_sims) {
+      --*counter;
+      long before = out.simulated;
+      evaluate(*c);
+      extra += out.simulated - before;
+    } else {
+      left.push_back(c);
+    }
+  }
+  out.simulate_wall_s = since(t1);
+
+  // ---- rank (ties: by label, deterministic)
+  std::sort(sims.begin(), sims.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+    if (a.iteration_time_s != b.iteration_time_s) return a.iteration_time_s < b.iteration_time_s;
+    return plan_label(a.plan) < plan_label(b.plan);
+  });
+  for (size_t i = 0; i < sims.size(); ++i) sims[i].rank = static_cast<int>(i) + 1;
+  // A reference's rank: 1 + the simulated plans faster than it; plans never simulated whose bound
+  // is below its time might be faster too: the rank is then a range.
+  for (auto& r : out.references) {
+    if (!r.simulated || !r.error.empty()) continue;
+    r.rank = 1;
+    for (auto& c : sims) if (c.iteration_time_s < r.iteration_time_s) ++r.rank;
+    r.rank_max = r.rank;
+    for (PlanCandidate* c : left) if (c->bound_s < r.iteration_time_s) ++r.rank_max;
+  }
+  out.ranked = std::move(sims);
+  if (!out.ranked.empty()) {
+    std::string w;
+    // Runner-up: the first plan that is measurably slower (ties, e.g. selective recompute that
+    // recomputes nothing under flash attention, say nothing).
+    for (size_t i = 1; i < out.ranked.size(); ++i)
+      if (out.ranked[i].iteration_time_s > out.ranked[0].iteration_time_s * 1.0005) {
+        w += explain(out.ranked[0], out.ranked[i]);
+        break;
+      }
+    for (auto& r : out.references)
+      if (r.simulated && r.error.empty() && plan_label(r.plan) != plan_label(out.ranked[0].plan))
+        w += (w.empty() ? "" : "\n") + explain(out.ranked[0], r);
+    out.why = w;
+  }
+  out.wall_s = since(t0);
+  return out;
+}
+
+}  // namespace orrery
