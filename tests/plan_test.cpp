@@ -85,6 +85,33 @@ TEST(Plan, ReferenceRankCountsTheFasterPlans) {
   EXPECT_NE(s.why.find("naive"), std::string::npos) << s.why;
 }
 
+// The default answer comes from the cluster executor: survivors are screened with the closed
+// form, then the best are re-simulated on the fabric and ranked by that time.
+TEST(Plan, VerifiedPlansAreRankedByTheFabricRun) {
+  PlanOptions o = small();
+  o.comm = "auto";
+  o.top = 2;
+  o.references.push_back({"tp8", parse_plan_spec("tp=8,pp=1,cp=1,mb=1,zero=1", "test")});
+  PlanSearch s = search_plans(o);
+  EXPECT_EQ(s.screen_model, "analytical");
+  ASSERT_GE(s.ranked.size(), 3u);
+  EXPECT_EQ(s.verified, 3);  // top 2 + the reference
+  EXPECT_TRUE(s.ranked[0].verified && s.ranked[1].verified);
+  EXPECT_FALSE(s.ranked[2].verified);
+  EXPECT_LE(s.ranked[0].iteration_time_s, s.ranked[1].iteration_time_s);
+  ASSERT_TRUE(s.references[0].verified) << s.references[0].error;
+  TrainOptions t;
+  t.model = o.model;
+  t.system = o.system;
+  t.nodes = 2;
+  t.plan = s.ranked[0].plan;
+  t.engine = "event";
+  t.comm = "fabric";
+  EXPECT_DOUBLE_EQ(run_training(t).iteration_time_s, s.ranked[0].iteration_time_s);
+  t.comm = "analytical";
+  EXPECT_DOUBLE_EQ(run_training(t).iteration_time_s, s.ranked[0].estimate_s);
+}
+
 TEST(Plan, BadInputNamesTheField) {
   EXPECT_NE(syn::error_of([] { parse_plan_spec("tp=4,foo=2", "--reference x"); }).find("foo"), std::string::npos);
   PlanOptions o = small();

@@ -59,6 +59,8 @@ PlanOptions parse_options(const Args& a) {
   if (o.rank_sims < 0) throw make_error("--rank-sims", a.get("--rank-sims"), "must be zero or more");
   if (o.max_sims < 1) throw make_error("--max-sims", a.get("--max-sims"), "must be at least 1");
   o.comm = a.get("--comm", "auto");
+  o.screen = a.get("--screen", "analytical");
+  o.verify = a.get_int("--verify", 0, 0, 100000);
   o.memory_fraction = a.get_double("--memory-fraction", 1.0);
   std::string prec = a.get("--precision", "bf16");
   if (prec != "bf16" && prec != "fp8") throw make_error("--precision", prec, "expected bf16 or fp8");
@@ -94,8 +96,8 @@ PlanOptions parse_options(const Args& a) {
 
 void print_plan(const PlanCandidate& c, double best) {
   auto& b = c.breakdown_s;
-  std::printf("%4d  %-52s %8.3f s %+6.1f%%  MFU %.3f  %5.1f GB  compute %.2f tp %.2f pp %.2f bubble %.2f dp %.2f opt %.2f\n",
-              c.rank, plan_label(c.plan).c_str(), c.iteration_time_s, best > 0 ? 100 * (c.iteration_time_s - best) / best : 0,
+  std::printf("%4d%s %-52s %8.3f s %+6.1f%%  MFU %.3f  %5.1f GB  compute %.2f tp %.2f pp %.2f bubble %.2f dp %.2f opt %.2f\n",
+              c.rank, c.verified ? " " : "*", plan_label(c.plan).c_str(), c.iteration_time_s, best > 0 ? 100 * (c.iteration_time_s - best) / best : 0,
               c.mfu, c.peak_memory_bytes / 1e9, b.value("compute", 0.0), b.value("exposed_tp", 0.0) + b.value("exposed_cp", 0.0),
               b.value("exposed_pp", 0.0), b.value("pipeline_bubble", 0.0), b.value("exposed_dp", 0.0), b.value("optimizer", 0.0));
 }
@@ -115,7 +117,9 @@ Spec spec() {
       {"--seq", "S", "", "tokens", "sequence length (default: the model's)"},
       {"--top", "K", "5", "", "plans printed"},
       {"--json", "FILE", "", "", "the search as JSON"},
-      {"--comm", "auto|fabric|builtin", "auto", "", "collective model of the simulated plans"},
+      {"--comm", "auto|fabric|analytical|builtin", "auto", "", "collective model of the ranked answer (auto: every rank on the fabric, the cluster executor)"},
+      {"--screen", "analytical|fabric", "analytical", "", "model of the screening simulations (analytical: the closed form; fabric: every survivor on the executor, slow)"},
+      {"--verify", "N", "", "", "best screened plans re-simulated with --comm and ranked by it (default: --top)"},
       {"--precision", "bf16|fp8", "bf16", "", "matmul precision", Flag::MeaningDefault},
       {"--max-sims", "N", "", "", "simulation budget (plans simulated at most)"},
       {"--rank-sims", "N", "", "", "plans simulated to rank the references"},
@@ -154,6 +158,10 @@ int run(Args& a) {
     std::printf("\n");
     throw make_error("plan", "", "no valid plan fits in memory for " + s.model + " on " + std::to_string(o.gpus) + " GPUs");
   }
+  if (!s.screen_model.empty())
+    std::printf("verify       %ld plans screened with the %s model re-simulated on the fabric (cluster executor) in %.2f s; "
+                "ranked by that (* = screened only)\n",
+                s.verified, s.screen_model.c_str(), s.verify_wall_s);
   double best = s.ranked[0].iteration_time_s;
   std::printf("\nrank  plan                                                 iteration   vs best  MFU    memory  breakdown (s)\n");
   for (size_t i = 0; i < s.ranked.size() && static_cast<int>(i) < o.top; ++i) print_plan(s.ranked[i], best);

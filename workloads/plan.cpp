@@ -151,14 +151,14 @@ std::string explain(const PlanCandidate& a, const PlanCandidate& b) {
   return os.str();
 }
 
-void simulate(PlanCandidate& c, const PlanOptions& o, int nodes) {
+void simulate(PlanCandidate& c, const PlanOptions& o, int nodes, const std::string& comm) {
   TrainOptions t;
   t.model = o.model;
   t.system = o.system;
   t.nodes = nodes;
   t.plan = c.plan;
   t.engine = "event";
-  t.comm = o.comm;
+  t.comm = comm;
   t.hw_overrides = o.hw_overrides;
   t.sys_overrides = o.sys_overrides;
   c.simulated = true;
@@ -233,6 +233,8 @@ nlohmann::json PlanCandidate::to_json() const {
   j["bound_s"] = bound_s;
   j["peak_memory_bytes"] = peak_memory_bytes;
   j["breakdown_s"] = breakdown_s;
+  if (verified) j["estimate_s"] = estimate_s;
+  j["verified"] = verified;
   if (!error.empty()) j["error"] = error;
   return j;
 }
@@ -246,6 +248,7 @@ nlohmann::json PlanSearch::to_json() const {
   j["global_batch"] = options.global_batch;
   j["seq"] = seq;
   j["comm_model"] = comm_model;
+  if (!screen_model.empty()) j["screen_model"] = screen_model;
   nlohmann::json plans = nlohmann::json::array();
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < options.top; ++i) plans.push_back(ranked[i].to_json());
   j["plans"] = plans;
@@ -255,9 +258,34 @@ nlohmann::json PlanSearch::to_json() const {
   j["search"] = {{"enumerated", enumerated}, {"invalid", invalid}, {"over_memory", over_memory},
                  {"pruned_compute_bound", pruned_compute}, {"pruned_bound", pruned_bound}, {"simulated", simulated},
                  {"twins", twins}, {"over_budget", over_budget},
-                 {"failed", failed}, {"budget_exhausted", budget_exhausted}, {"invalid_reasons", invalid_reasons}};
+                 {"failed", failed}, {"budget_exhausted", budget_exhausted}, {"invalid_reasons", invalid_reasons},
+                 {"verified", verified}};
   j["why"] = why;
   return j;  // (wall times stay out: the JSON is deterministic)
+}
+
+// Second stage: the best screened plans and the references run again with o.comm (every rank on
+// the cluster executor); those are ranked first, by that time, the others after them by their
+// screened time.
+void verify_best(std::vector<PlanCandidate>& sims, PlanSearch& out, const PlanOptions& o, int nodes) {
+  auto t = Clock::now();
+  size_t n = std::min(sims.size(), static_cast<size_t>(o.verify > 0 ? o.verify : std::max(1, o.top)));
+  auto again = [&](PlanCandidate& c) {
+    c.estimate_s = c.iteration_time_s;
+    simulate(c, o, nodes, o.comm);
+    c.verified = c.error.empty();
+    ++out.verified;
+  };
+  for (size_t i = 0; i < n; ++i) again(sims[i]);
+  for (auto& r : out.references)
+    if (r.simulated && r.error.empty()) again(r);
+  std::stable_sort(sims.begin(), sims.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+    if (a.verified != b.verified) return a.verified;
+    if (a.error.empty() != b.error.empty()) return a.error.empty();
+    if (a.iteration_time_s != b.iteration_time_s) return a.iteration_time_s < b.iteration_time_s;
+    return plan_label(a.plan) < plan_label(b.plan);
+  });
+  out.verify_wall_s = since(t);
 }
 
 PlanSearch search_plans(const PlanOptions& o) {
@@ -280,7 +308,7 @@ PlanSearch search_plans(const PlanOptions& o) {
   out.model = m.name;
   out.system = s.name;
   out.gpu = hw.name;
-  out.comm_model = comm->name();
+  out.comm_model = o.comm == "auto" || o.comm == "fabric" ? std::string("fabric (every rank on the cluster executor)") : comm->name();
   out.seq = o.seq > 0 ? o.seq : m.seq;
   if (!(o.memory_fraction > 0 && o.memory_fraction <= 1)) throw make_error("--memory-fraction", std::to_string(o.memory_fraction), "expected a fraction in (0, 1]");
   out.hbm_capacity = hw.p("hbm_capacity") * o.memory_fraction;
@@ -318,6 +346,13 @@ PlanSearch search_plans(const PlanOptions& o) {
   });
   out.enumerate_wall_s = since(t0);
 
+  // ---- screening comm model: the closed form unless the answer's model is itself closed-form
+  bool two_stage = o.screen != "fabric" && o.comm != "analytical" && o.comm != "builtin";
+  if (o.screen != "fabric" && o.screen != "analytical")
+    throw make_error("--screen", o.screen, "expected analytical (screen, then verify the best on the fabric) or fabric");
+  const std::string screen_comm = two_stage ? std::string("analytical") : o.comm;
+  if (two_stage) out.screen_model = "analytical";
+
   // ---- references (published recipes): simulated whatever their bound
   auto t1 = Clock::now();
   std::vector<PlanCandidate> sims;
@@ -330,7 +365,7 @@ PlanSearch search_plans(const PlanOptions& o) {
     PlanCandidate c;
     c.plan = p;
     c.label = name;
-    if (check(p, c)) simulate(c, o, nodes);
+    if (check(p, c)) simulate(c, o, nodes, screen_comm);
     out.references.push_back(c);
   }
 
@@ -354,7 +389,7 @@ PlanSearch search_plans(const PlanOptions& o) {
     std::snprintf(key, sizeof key, "|%.12g|%.12g|%.12g", c.bound_s, c.compute_bound_s, c.peak_memory_bytes);
     std::string twin_key = plan_label(tw) + key;
     if (twins.count(twin_key)) { ++out.twins; return; }
-    simulate(c, o, nodes);
+    simulate(c, o, nodes, screen_comm);
     ++out.simulated;
     if (!c.error.empty()) { ++out.failed; return; }
     best.insert(std::upper_bound(best.begin(), best.end(), c.iteration_time_s), c.iteration_time_s);
@@ -393,15 +428,19 @@ PlanSearch search_plans(const PlanOptions& o) {
     if (a.iteration_time_s != b.iteration_time_s) return a.iteration_time_s < b.iteration_time_s;
     return plan_label(a.plan) < plan_label(b.plan);
   });
+  if (two_stage) verify_best(sims, out, o, nodes);
   for (size_t i = 0; i < sims.size(); ++i) sims[i].rank = static_cast<int>(i) + 1;
-  // A reference's rank: 1 + the simulated plans faster than it; plans never simulated whose bound
-  // is below its time might be faster too: the rank is then a range.
+  // A reference's rank: 1 + the simulated plans faster than it (verified against its verified
+  // time, screened against its screened time); plans never simulated whose bound is below its
+  // time might be faster too: the rank is then a range.
   for (auto& r : out.references) {
     if (!r.simulated || !r.error.empty()) continue;
+    double screened = r.verified ? r.estimate_s : r.iteration_time_s;
     r.rank = 1;
-    for (auto& c : sims) if (c.iteration_time_s < r.iteration_time_s) ++r.rank;
+    for (auto& c : sims)
+      if (c.verified && r.verified ? c.iteration_time_s < r.iteration_time_s : (c.verified ? c.estimate_s : c.iteration_time_s) < screened) ++r.rank;
     r.rank_max = r.rank;
-    for (PlanCandidate* c : left) if (c->bound_s < r.iteration_time_s) ++r.rank_max;
+    for (PlanCandidate* c : left) if (c->bound_s < screened) ++r.rank_max;
   }
   out.ranked = std::move(sims);
   if (!out.ranked.empty()) {

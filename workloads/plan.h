@@ -21,7 +21,12 @@ struct PlanOptions {
   int gpus = 0;
   long global_batch = 0, seq = 0;  // seq 0 = the model's
   int top = 5;
-  std::string comm = "auto";       // TrainOptions::comm of the simulated survivors
+  std::string comm = "auto";       // TrainOptions::comm of the answer (auto = every rank on the fabric)
+  // Two stages: every surviving plan is screened with this comm model (the closed form, fast),
+  // then the best `verify` of them (0 = top) and the references run again with `comm` on the
+  // cluster executor and are ranked by that. screen = "fabric": every survivor on the executor.
+  std::string screen = "analytical";
+  int verify = 0;
   std::vector<std::string> hw_overrides, sys_overrides;
   Dtype precision = Dtype::BF16;
   // Search space (empty = the defaults: TP divisors of the node up to 8, PP dividing the layers,
@@ -47,6 +52,8 @@ struct PlanCandidate {
   std::string error;               // simulation failure (one line)
   double iteration_time_s = 0, mfu = 0, tokens_per_s_per_gpu = 0;
   nlohmann::json breakdown_s;      // TrainResult breakdown
+  double estimate_s = 0;           // the screening simulation's iteration time
+  bool verified = false;           // iteration_time_s comes from the verification run (comm)
   int rank = 0;                    // 1 = best among simulated; 0 = not ranked
   int rank_max = 0;                // references: worst possible rank (plans left unsimulated)
   nlohmann::json to_json() const;
@@ -61,6 +68,9 @@ struct PlanSearch {
        failed = 0;
   long over_budget = 0;  // not simulated: --max-sims reached
   long twins = 0;  // not simulated: same kernels and memory as a simulated plan (recompute no-op)
+  long verified = 0;             // plans re-simulated with options.comm
+  std::string screen_model;      // comm of the screening stage ("" = no separate stage)
+  double verify_wall_s = 0;
   bool budget_exhausted = false;
   std::map<std::string, long> invalid_reasons;  // by flag
   std::vector<PlanCandidate> ranked;            // simulated, best first

@@ -1181,9 +1181,14 @@ void apply_execution(TrainResult& r, const ExecResult& e, int first, const Accel
   double idle = std::max(0.0, stream_end - stream_busy);
   double per_mb = stream_busy / static_cast<double>(std::max<long>(1, p.micro_batches()));
   r.bubble_s = std::min(idle, (p.pp - 1) * per_mb / p.vp);
-  r.pp_exposed_s = idle - r.bubble_s;  // pipeline waits beyond the ideal bubble (transfers, CP)
+  // Compute-stream waits beyond the ideal bubble: pipeline transfers (and CP exchanges) when there
+  // is a pipeline; without one they can only be CP exchanges or ZeRO-3's parameter gathers.
+  double waits = idle - r.bubble_s, zero3_waits = 0;
+  if (p.pp > 1) r.pp_exposed_s = waits;
+  else if (p.zero >= 3) zero3_waits = waits;
+  else r.cp_exposed_s = waits;
   r.optimizer_s = busy("optimizer");
-  r.dp_exposed_s = std::max(0.0, r.iteration_time_s - stream_end - r.optimizer_s);
+  r.dp_exposed_s = std::max(0.0, r.iteration_time_s - stream_end - r.optimizer_s) + zero3_waits;
   r.bubble_fraction = r.iteration_time_s > 0 ? r.bubble_s / r.iteration_time_s : 0;
   finish_result(r, r.model, hw);
 }
