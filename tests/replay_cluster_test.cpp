@@ -148,8 +148,9 @@ TEST(ReplayCluster, GraphReproducesTheSingleGpuReplay) {
     ReplayResult single = replay_bundle(opts(b));
     ReplayResult graph = replay_bundle(opts(b, 2));
     EXPECT_EQ(graph.comm_time_s, 0) << name;
-    EXPECT_NEAR(graph.step_time_s, single.step_time_s, 0.002 * single.step_time_s) << name;
-    EXPECT_NEAR(graph.gpu_busy_s, single.gpu_busy_s, 0.002 * single.gpu_busy_s) << name;
+    EXPECT_NEAR(graph.step_time_s, single.step_time_s, 1e-6 * single.step_time_s) << name;
+    EXPECT_NEAR(graph.gpu_busy_s, single.gpu_busy_s, 1e-6 * single.gpu_busy_s) << name;
+    EXPECT_NEAR(graph.host_busy_s, single.host_busy_s, 1e-6 * single.host_busy_s) << name;
   }
 }
 
@@ -159,7 +160,7 @@ TEST(ReplayCluster, FailedLinkReroutesTheGradientCollectives) {
   ReplayOptions o = opts(b, 16, "h100-cluster", 2);
   o.cluster.fail = {"n0.nic0"};
   ReplayResult failed = replay_bundle(o);
-  EXPECT_GE(failed.comm_time_s, base.comm_time_s * (1 - 1e-9));  // the traffic goes around, on fewer links
+  EXPECT_GT(failed.comm_time_s, 1.05 * base.comm_time_s);  // the traffic goes around, on fewer links
   EXPECT_EQ(failed.simulated_ranks, 16);  // a failure breaks symmetry: every replica runs
   for (auto& l : failed.cluster["hottest_links"])
     EXPECT_EQ(l["link"].get<std::string>().find("n0.nic0"), std::string::npos) << l["link"];
