@@ -179,3 +179,17 @@ TEST(ReplayCluster, CliTakesTheClusterFlags) {
   EXPECT_NE(out.find("orrery replay: error: --gpu-speed"), std::string::npos) << out;
   EXPECT_NE(out.find("single-rank capture"), std::string::npos) << out;
 }
+
+// A rank whose own process-group table leaves it out of the group it calls a collective on is
+// one error naming the bundle (the cross-rank check must not read a collective nobody reached).
+TEST(ReplayCluster, CollectiveOnAGroupWithoutTheCallerIsAnError) {
+  std::string dir = syn::temp_dir("cluster_pg_without_caller");
+  for (int r = 0; r < 2; ++r) syn::write_synthetic_bundle(dir, {syn::nccl_allreduce(0)}, 0, {r, 2});
+  nlohmann::json k = read_json_file(dir + "/kineto.1.json");
+  k["distributedInfo"]["pg_config"][0]["ranks"] = {0};
+  k["distributedInfo"]["pg_config"][0]["pg_size"] = 1;
+  write_json_file(dir + "/kineto.1.json", k);
+  std::string e = error_of([&] { replay_bundle(opts(dir)); });
+  EXPECT_EQ(e.rfind(dir, 0), 0u) << e;
+  EXPECT_NE(e.find("rank 1"), std::string::npos) << e;
+}

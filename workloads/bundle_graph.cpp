@@ -278,6 +278,9 @@ void check_matching(const std::vector<CapturedRank>& ranks, const std::string& b
           if (g < 0 || g >= n)
             throw make_error(bundle, "", c.name + " on process group " + c.pg_name + ": rank " + std::to_string(g) +
                                              " is outside the bundle's " + std::to_string(n) + " ranks");
+        if (std::find(key.second.begin(), key.second.end(), r) == key.second.end())
+          throw make_error(bundle, "", "rank " + std::to_string(r) + " calls " + c.name + " on process group " + c.pg_name +
+                                           ", whose ranks (" + rank_list(key.second) + ") do not include it");
         auto& mine = seen[key][r];
         if (seen[key].size() == 1 && mine.empty()) order.push_back(key);
         std::string k = std::to_string(mine.size());
