@@ -55,6 +55,7 @@ class Executor {
     std::unique_ptr<GpuSim> gpu;
     std::vector<int> pending;                 // unfinished predecessors per node
     std::vector<std::vector<int>> succ;       // dependents per node
+    std::vector<Ps> issue_at;                 // Node::issue_delay_s after deps[0] completed
     std::map<int, int> coll_seen;             // group -> collectives reached so far
     std::map<std::tuple<int, int, std::int64_t>, int> p2p_seen;
     RankStats stats;
@@ -122,6 +123,7 @@ void Executor::setup_ranks() {
     R.gpu->adopt_resources(res.sm, gs.sm_count, res.hbm, gs.hbm_bandwidth);
     const auto& nodes = R.g->nodes;
     R.pending.assign(nodes.size(), 0);
+    R.issue_at.assign(nodes.size(), 0);
     R.succ.assign(nodes.size(), {});
     std::map<int, int> last_on_stream;
     for (std::size_t k = 0; k < nodes.size(); ++k) {
@@ -147,6 +149,13 @@ void Executor::ready(int ri, int ni) {
     case Kind::Free:
       core_.after(0, finish);
       return;
+    case Kind::Collective:
+      if (n.stream < 0) return arrive_collective(ri, ni, finish);  // host-side (CPU collective)
+      break;
+    case Kind::Send:
+    case Kind::Recv:
+      if (n.stream < 0) return arrive_p2p(ri, ni, finish);
+      break;
     default: break;
   }
   DeviceWork d;
@@ -170,15 +179,19 @@ void Executor::ready(int ri, int ni) {
     Rr.stats.stream_end_s[nn.stream] = std::max(Rr.stats.stream_end_s[nn.stream], to_s(t1));
     complete(ri, ni);
   };
-  R.gpu->enqueue(n.stream, core_.now(), std::move(d));
+  R.gpu->enqueue(n.stream, std::max(core_.now(), R.issue_at[static_cast<std::size_t>(ni)]), std::move(d));
 }
 
 void Executor::complete(int ri, int ni) {
   Rank& R = ranks_[static_cast<std::size_t>(ri)];
   ++done_nodes_;
   R.stats.end_s = std::max(R.stats.end_s, core_.now_s());
-  for (int s : R.succ[static_cast<std::size_t>(ni)])
+  for (int s : R.succ[static_cast<std::size_t>(ni)]) {
+    const Node& sn = R.g->nodes[static_cast<std::size_t>(s)];
+    if (sn.issue_delay_s > 0 && !sn.deps.empty() && sn.deps[0] == ni)
+      R.issue_at[static_cast<std::size_t>(s)] = core_.now() + to_ps(sn.issue_delay_s);
     if (--R.pending[static_cast<std::size_t>(s)] == 0) ready(ri, s);
+  }
 }
 
 void Executor::arrive_collective(int ri, int ni, std::function<void()> done) {
@@ -356,6 +369,7 @@ ExecResult Executor::run() {
   if (done_nodes_ != w_.node_count()) deadlock_error();
   ExecResult r;
   for (auto& R : ranks_) {
+    R.stats.gpu_busy_s = R.gpu->busy_s();
     r.ranks.push_back(R.stats);
     r.makespan_s = std::max(r.makespan_s, R.stats.end_s);
   }

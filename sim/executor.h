@@ -4,7 +4,7 @@
 // SMs and HBM through the fluid solver); every collective is decomposed by its NCCL algorithm
 // into flows on the real topology (workloads/collective.h), and point-to-point transfers are
 // flows too, so all traffic of all groups shares links max-min fairly, and collective kernels
-// occupy SMs and HBM while they run. Used by `train`, `chakra-run` and `cluster`.
+// occupy SMs and HBM while they run. Used by `train`, `chakra-run`, `cluster` and multi-rank / --scale-dp `replay`.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -57,6 +57,7 @@ struct LinkStat {
 struct RankStats {
   int rank = 0;
   double end_s = 0;
+  double gpu_busy_s = 0;  // time any stream of its GPU was running
   std::map<std::string, double> busy_by_class;  // node time per class (any stream)
   std::map<int, double> stream_busy_s;
   std::map<int, double> stream_end_s;

@@ -102,7 +102,7 @@ Spec spec() {
       {"--tokens", "N", "", "tokens", "tokens the step processes (energy and cost per million tokens)"},
       hw_model_flag(),
   };
-  for (auto& f : cluster_flags()) s.flags.push_back(f);  // an error for capture bundles; Chakra directories use them
+  for (auto& f : cluster_flags()) s.flags.push_back(f);  // multi-rank bundles, --scale-dp, Chakra directories
   s.flags = with_power_flags(s.flags);
   s.notes = "BUNDLE: a capture folder (et.json[.gz] + kineto.json[.gz] [+ measured.json]; per-rank files for multi-rank),\n"
             "or a directory of Chakra traces (*.et), which runs as orrery chakra-run does. See docs/replay.md.";
@@ -125,10 +125,6 @@ Register reg(spec(), [](Args& a) {
                    }
                  if (chakra && !et_json) return run_chakra_command(a, dir);
                }
-               for (const char* f : {"--gpu-speed", "--gpu-set", "--fail", "--degrade", "--rank-map", "--no-symmetry"})
-                 if (a.has(f))
-                   throw make_error(f, a.get(f), "capture bundles do not run on the cluster executor yet: convert them "
-                                                 "(orrery convert BUNDLE -o DIR) and use orrery chakra-run DIR " + std::string(f));
                ReplayOptions o;
                o.bundle = a.positional()[0];
                o.hw = a.get("--hw");
@@ -143,6 +139,7 @@ Register reg(spec(), [](Args& a) {
                o.scale_dp = static_cast<int>(a.get_int("--scale-dp", 1));
                o.system_overrides = a.all("--sys-set");
                o.gemm_precision = a.get("--gemm-precision");
+               o.cluster = parse_cluster_options(a);  // multi-rank and --scale-dp: the cluster executor
                ReplayResult r = replay_bundle(o);
                // A single-GPU replay without collectives uses no system: its flags would be silent no-ops.
                if (r.system.empty())
@@ -157,6 +154,10 @@ Register reg(spec(), [](Args& a) {
                EnergyReport energy = replay_energy(r, hw, pm, gpn, tokens);
                if (!a.has("--quiet")) {
                  print_summary(r);
+                 if (!r.cluster_text.empty())
+                   std::printf("\nexecutor   %d of %d ranks simulated%s, %llu events\n%s", r.simulated_ranks,
+                               r.ranks > 1 ? r.ranks : r.scale_dp, r.symmetric ? " (symmetric replicas)" : "",
+                               static_cast<unsigned long long>(r.events), r.cluster_text.c_str());
                  if (!a.defaults_used().empty()) std::printf("defaults used: %s\n", a.defaults_used().c_str());
                  std::printf("%s", format_energy(energy).c_str());
                }

@@ -14,6 +14,8 @@
 //   Send, Recv  COMM_SEND/RECV     point to point, matched by (src, dst, tag); rendezvous
 //   Delay       METADATA / host    time that occupies no device resource (host work, dispatch)
 //   Alloc, Free MEM_LOAD/STORE     memory accounting (bytes), no time
+// A node on a negative stream is host-side: a Collective/Send/Recv there holds no GPU stream
+// (a CPU collective, e.g. gloo), and Delays chained on one such stream model a host thread.
 // Groups are global rank lists. Symmetry: when the front end simulates one rank per class of
 // provably identical ranks, `Group::mirrors` and `Node::mirror_pairs` list the images of the
 // group / of the point-to-point transfer, which the executor runs in lockstep on the fabric so
@@ -47,6 +49,8 @@ struct Node {
   int peer = -1;            // Send: destination rank; Recv: source rank
   std::int64_t tag = 0;     // Send/Recv
   int mirror_pairs = -1;    // Send: index into Workload::p2p_mirrors (symmetry), -1 none
+  double issue_delay_s = 0; // on a GPU stream: issued this long after deps[0] (its host launch
+                            // point) completes: a kernel launch's latency (capture replay)
   std::vector<std::int32_t> deps;  // earlier nodes of the same rank
 };
 

@@ -13,7 +13,9 @@
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/timeline.h"
+#include "workloads/bundle_graph.h"
 #include "workloads/op_cost.h"
+#include "sim/executor.h"
 #include "workloads/collective.h"
 #include "workloads/json_io.h"
 #include "workloads/pytorch_trace.h"
@@ -283,15 +285,13 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   return items;
 }
 
-// One rank's host thread(s) and GPU replayed on a shared engine. Host threads replay as one
-// issuing sequence (PyTorch's main thread blocks while the autograd thread runs backward); each
-// item's runtime calls sit at their relative position inside the item.
+// One GPU's host thread(s) and GPU replayed on an engine (single-rank replay; multi-rank and
+// --scale-dp build the same model as a workload graph, workloads/bundle_graph.h, and run it on
+// the cluster executor). Host threads replay as one issuing sequence (PyTorch's main thread
+// blocks while the autograd thread runs backward); each item's runtime calls sit at their
+// relative position inside the item.
 class RankReplay {
  public:
-  // Called when a host item holding a collective has issued its calls: return true to block the
-  // host until `resume` is called (CPU collectives, e.g. gloo), false to go on.
-  using CollectiveHook = std::function<bool(RankReplay&, int collective, std::function<void()> resume)>;
-
   RankReplay(EventCore& eng, const CapturedStep& st, const Accelerator& hw, const HostCostModel& cost,
              std::vector<DeviceWork> items, int gpu_index, Timeline* tl)
       : eng_(eng), st_(st), hw_(hw), cost_(cost), items_(std::move(items)), gpu_(eng, hw, gpu_index, tl), tl_(tl),
@@ -299,28 +299,15 @@ class RankReplay {
     launch_latency_ = to_ps(hw.p("launch_latency"));
     sync_cost_ = to_ps(hw.p("sync_cost"));
   }
-  void set_collective_hook(CollectiveHook h) { hook_ = std::move(h); }
   std::vector<DeviceWork>& items() { return items_; }
   GpuSim& gpu() { return gpu_; }
   const CapturedStep& step() const { return st_; }
   int rank() const { return rank_; }
-  int compute_stream() const { return last_stream_ >= 0 ? last_stream_ : 7; }
   void start() { eng_.at(0, [this] { next(); }); }
   Ps host_end() const { return host_end_; }
   double host_busy_s() const { return host_busy_s_; }
   bool finished() const { return done_; }
-  // Non-blocking work the host must wait for before the step ends (isend/irecv).
-  void add_pending() { ++pending_; }
-  void done_pending() {
-    if (--pending_ == 0 && waiting_end_) {
-      waiting_end_ = false;
-      host_end_ = eng_.now();
-      done_ = true;
-    }
-  }
   size_t current_item() const { return item_; }
-  // Calls `cb` before the host item at index `i` starts (used to insert stream waits).
-  void before_item(size_t i, std::function<void()> cb) { before_[i].push_back(std::move(cb)); }
 
  private:
   int host_track(int tid) {
@@ -342,17 +329,6 @@ class RankReplay {
   }
   void finish_item() {
     const HostItem& h = st_.host[item_];
-    // The item's collectives, in issue order; a blocking one (CPU collective) holds the host.
-    while (hook_ && coll_pos_ < h.collectives.size()) {
-      int ci = h.collectives[coll_pos_++];
-      hooked_ = true;
-      if (hook_(*this, ci, [this] {
-            cursor_ = std::max(cursor_, eng_.now());
-            finish_item();
-          }))
-        return;
-    }
-    coll_pos_ = 0;
     Ps end = cursor_ + to_ps((1.0 - last_frac_) * cost_now_);
     if (tl_) {
       nlohmann::json a = {{"host_cost_us", cost_now_ * 1e6}};
@@ -360,25 +336,17 @@ class RankReplay {
     }
     item_++;
     call_ = 0;
-    hooked_ = false;
     eng_.at(end, [this] { next(); });
   }
   void next() {
     if (item_ >= st_.host.size()) {
-      if (pending_ > 0) {
-        waiting_end_ = true;  // outstanding point-to-point transfers: wait() before the step ends
-        return;
-      }
       host_end_ = eng_.now();
       done_ = true;
       return;
     }
     const HostItem& h = st_.host[item_];
-    if (call_ == 0 && !hooked_ && !started_item_) {
+    if (call_ == 0 && !started_item_) {
       started_item_ = true;
-      auto b = before_.find(item_);
-      if (b != before_.end())
-        for (auto& cb : b->second) cb();
       item_start_ = eng_.now();
       cursor_ = eng_.now();
       cost_now_ = cost_.item_cost(h);
@@ -436,7 +404,7 @@ class RankReplay {
         else gpu_.when_idle(resume(sync_cost_));
         return;
       case CallKind::EventRecord:
-        gpu_.record_event(cc.stream >= 0 ? cc.stream : compute_stream(), cc.correlation);
+        gpu_.record_event(cc.stream >= 0 ? cc.stream : (last_stream_ >= 0 ? last_stream_ : 7), cc.correlation);
         break;
       case CallKind::StreamWaitEvent:
         if (cc.stream >= 0 && cc.wait_on_record >= 0) gpu_.wait_event(cc.stream, cc.wait_on_record);
@@ -454,13 +422,10 @@ class RankReplay {
   GpuSim gpu_;
   Timeline* tl_;
   int rank_;
-  CollectiveHook hook_;
   std::map<int, int> tracks_;
-  std::map<size_t, std::vector<std::function<void()>>> before_;
   Ps launch_latency_ = 0, sync_cost_ = 0;
-  size_t item_ = 0, call_ = 0, coll_pos_ = 0;
-  bool hooked_ = false, started_item_ = false, waiting_end_ = false, done_ = false;
-  int pending_ = 0;
+  size_t item_ = 0, call_ = 0;
+  bool started_item_ = false, done_ = false;
   Ps item_start_ = 0, cursor_ = 0, host_end_ = 0;
   double cost_now_ = 0, last_frac_ = 0, host_busy_s_ = 0;
   int last_stream_ = -1;
@@ -534,352 +499,63 @@ void compare_with_measured(ReplayResult& r, const std::string& path) {
   r.truth_path = path;
 }
 
+
 namespace {
 
-coll::Op coll_op(const std::string& n) {
-  if (n == "all_reduce") return coll::Op::AllReduce;
-  if (n == "all_gather") return coll::Op::AllGather;
-  if (n == "reduce_scatter") return coll::Op::ReduceScatter;
-  if (n == "alltoall") return coll::Op::AllToAll;
-  if (n == "broadcast") return coll::Op::Broadcast;
-  if (n == "reduce") return coll::Op::Reduce;
-  if (n == "send" || n == "recv") return coll::Op::SendRecv;
-  return coll::Op::AllReduce;  // barrier, gather, scatter: latency-dominated; priced as all_reduce
-}
-
-// nccl-tests size convention of the fabric API from one rank's message size.
-double spec_bytes(const CollectiveCall& c, int n) {
-  if (c.name == "all_gather") return c.bytes * n;  // total output
-  return c.bytes;
-}
-
-// Collectives matched across ranks: by (process group, sequence number) for NCCL
-// (record_param_comms), by order within the process group for gloo, by (src, dst, order) for
-// point-to-point. A collective that some ranks never reach is reported, not waited for.
-class Matcher {
- public:
-  struct Arrival {
-    int rank;
-    std::function<void()> done;
-  };
-  struct Entry {
-    std::string what;  // "all_reduce #3 on process group 0"
-    std::string op;
-    double bytes = 0;
-    std::vector<int> group;
-    std::vector<Arrival> arrivals;
-    bool launched = false;
-  };
-  Matcher(coll::Fabric& fabric, int nranks) : fabric_(fabric), nranks_(nranks) {}
-
-  void arrive(const std::string& key, const std::string& what, const std::string& op, double bytes,
-              std::vector<int> group, coll::CollectiveSpec spec, int rank, std::function<void()> done) {
-    if (!fatal_.empty()) return;
-    Entry& e = entries_[key];
-    if (e.arrivals.empty()) {
-      e.what = what;
-      e.op = op;
-      e.bytes = bytes;
-      e.group = std::move(group);
-      order_.push_back(key);
-    } else if (e.op != op || std::fabs(e.bytes - bytes) > 0.5) {
-      fatal_ = "mismatched collectives across ranks: " + e.what + ": rank " + std::to_string(e.arrivals[0].rank) +
-               " calls " + e.op + " of " + std::to_string(static_cast<long long>(e.bytes)) + " B, rank " +
-               std::to_string(rank) + " calls " + op + " of " + std::to_string(static_cast<long long>(bytes)) + " B";
-      return;
-    }
-    e.arrivals.push_back({rank, std::move(done)});
-    if (e.arrivals.size() == e.group.size() && !e.launched) {
-      e.launched = true;
-      std::string k = key;
-      coll::launch_collective(fabric_, spec, [this, k](const coll::CollectiveResult&) {
-        auto arr = std::move(entries_[k].arrivals);
-        entries_.erase(k);
-        for (auto& a : arr)
-          if (a.done) a.done();
-      });
-    }
-  }
-  // After the run: what never completed.
-  void check() const {
-    if (!fatal_.empty()) throw Error(fatal_);
-    for (auto& key : order_) {
-      auto it = entries_.find(key);
-      if (it == entries_.end()) continue;
-      const Entry& e = it->second;
-      std::string reached, missing;
-      for (int r : e.group) {
-        bool in = false;
-        for (auto& a : e.arrivals) in |= a.rank == r;
-        (in ? reached : missing) += (in ? (reached.empty() ? "" : ",") : (missing.empty() ? "" : ",")) + std::to_string(r);
-      }
-      throw Error("collective never completed: " + e.what + ": ranks " + reached + " reached it, ranks " + missing +
-                  " never did");
-    }
-  }
-  const std::string& fatal() const { return fatal_; }
-
- private:
-  coll::Fabric& fabric_;
-  int nranks_;
-  std::map<std::string, Entry> entries_;
-  std::vector<std::string> order_;
-  std::string fatal_;
-};
-
-}  // namespace
-
-ReplayResult replay_bundle(const ReplayOptions& opt) {
-  auto wall0 = std::chrono::steady_clock::now();
+// The bundle's per-rank captures (one for a single-rank bundle), checked against each other.
+std::vector<CapturedStep> load_steps(const ReplayOptions& opt, bool& multi) {
   std::vector<int> ranks = bundle_ranks(opt.bundle);
-  bool multi = !ranks.empty();
+  multi = !ranks.empty();
   if (multi && opt.scale_dp > 1)
     throw make_error("--scale-dp", std::to_string(opt.scale_dp), "applies to single-rank captures; " + opt.bundle + " holds " + std::to_string(ranks.size()) + " ranks");
   if (opt.scale_dp < 1) throw make_error("--scale-dp", std::to_string(opt.scale_dp), "must be >= 1");
   std::vector<CapturedStep> steps;
-  if (multi) {
-    for (size_t i = 0; i < ranks.size(); ++i)
-      if (ranks[i] != static_cast<int>(i))
-        throw make_error(opt.bundle, "et." + std::to_string(i) + ".json", "missing rank (ranks must be 0..N-1)");
-    for (size_t i = 0; i < ranks.size(); ++i) {
-      steps.push_back(load_bundle(opt.bundle, ranks[i]));
-      // world_size stays 1 when the capture has no distributedInfo.
-      if (steps.back().world_size > 1 && steps.back().world_size != static_cast<int>(ranks.size()))
-        throw make_error(steps.back().kineto_path, "distributedInfo.world_size",
-                         std::to_string(steps.back().world_size) + ", but the bundle holds " + std::to_string(ranks.size()) +
-                             " ranks (et.0 .. et." + std::to_string(ranks.size() - 1) + ")");
-    }
-  } else {
+  if (!multi) {
     steps.push_back(load_bundle(opt.bundle));
+    return steps;
   }
-  Accelerator hw = load_accelerator(opt.hw, opt.overrides);
-  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
-  if (opt.mode == ReplayMode::Transfer)  // the measured durations are from the capture's GPU
-    for (auto& st : steps)
-      if (!capture_device_matches(st.device_name, src))
-        throw make_error(st.kineto_path, "deviceProperties[0].name",
-                         "the capture was taken on " + st.device_name + ", but --source-hw is " + src.name + " (" +
-                             src.description + "): pass the preset of the GPU it was captured on");
-  const int nranks = static_cast<int>(steps.size());
-  const int dp = multi ? 1 : std::max(1, opt.scale_dp);
-
-  ReplayResult res;
-  res.bundle = opt.bundle;
-  res.bundle_name = std::filesystem::path(opt.bundle).filename().string();
-  if (res.bundle_name.empty()) res.bundle_name = std::filesystem::path(opt.bundle).parent_path().filename().string();
-  res.hw = hw.name;
-  res.mode = replay_mode_name(opt.mode);
-  res.overrides = opt.overrides;
-  res.ranks = nranks;
-  res.scale_dp = dp;
-
-  std::vector<std::unique_ptr<HostCostModel>> costs;
-  std::vector<std::vector<DeviceWork>> works;
-  for (int r = 0; r < nranks; ++r) {
-    costs.push_back(std::make_unique<HostCostModel>(steps[r], hw));
-    ReplayResult tmp;
-    tmp.mode = res.mode;
-    works.push_back(build_device_work(steps[r], hw, src, opt, *costs[r], r == 0 ? res : tmp));
+  for (size_t i = 0; i < ranks.size(); ++i)
+    if (ranks[i] != static_cast<int>(i))
+      throw make_error(opt.bundle, "et." + std::to_string(i) + ".json", "missing rank (ranks must be 0..N-1)");
+  for (size_t i = 0; i < ranks.size(); ++i) {
+    steps.push_back(load_bundle(opt.bundle, ranks[i]));
+    // world_size stays 1 when the capture has no distributedInfo.
+    if (steps.back().world_size > 1 && steps.back().world_size != static_cast<int>(ranks.size()))
+      throw make_error(steps.back().kineto_path, "distributedInfo.world_size",
+                       std::to_string(steps.back().world_size) + ", but the bundle holds " + std::to_string(ranks.size()) +
+                           " ranks (et.0 .. et." + std::to_string(ranks.size() - 1) + ")");
   }
+  return steps;
+}
 
-  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
-  std::unique_ptr<Timeline> tl;
-  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+// Energy of one GPU (rank 0) over the step: idle power all along, plus the dynamic range
+// (power_tdp - power_idle) in proportion to how much of the chip each activity keeps busy.
+void fill_energy(ReplayResult& res, const Accelerator& hw) {
+  double dyn = 0;
+  for (const KernelRow& k : res.kernels) dyn += k.active_s;
+  dyn += res.comm_time_s * std::min(1.0, 16.0 / hw.p("sm_count"));
+  dyn = std::min(dyn, res.step_time_s);
+  res.energy_j = hw.p("power_idle") * res.step_time_s + (hw.p("power_tdp") - hw.p("power_idle")) * dyn;
+}
 
-  // The fabric: needed for multi-rank traces and for --scale-dp.
-  std::unique_ptr<topo::System> sys;
-  std::unique_ptr<coll::Fabric> fabric;
-  if (multi || dp > 1) {
-    sys = std::make_unique<topo::System>(coll::load_system(opt.system, opt.nodes, opt.system_overrides));
-    int need = multi ? nranks : dp;
-    if (sys->topo.num_gpus() < need)
-      throw make_error("--system", opt.system,
-                       "has " + std::to_string(sys->topo.num_gpus()) + " GPUs, the replay needs " + std::to_string(need) +
-                           " (use --nodes)");
-    fabric = std::make_unique<coll::Fabric>(*sys, *eng);
-    res.system = sys->name;
-  }
-
-  std::vector<std::unique_ptr<RankReplay>> reps;
-  for (int r = 0; r < nranks; ++r)
-    reps.push_back(std::make_unique<RankReplay>(*eng, steps[r], hw, *costs[r], std::move(works[r]), r, tl.get()));
-
-  if (fabric)  // compute kernels and collectives share each GPU's SMs and HBM
-    for (int r = 0; r < nranks; ++r) {
-      net::GpuResources g = fabric->network().gpu(r);
-      const net::GpuSpec& gs = fabric->network().gpu_spec();
-      reps[r]->gpu().adopt_resources(g.sm, gs.sm_count, g.hbm, gs.hbm_bandwidth);
-    }
-
-  std::unique_ptr<Matcher> matcher;
-  std::map<double, double> dp_cache;  // bytes -> collective time at dp ranks
-  int comm_event = 0;
-  const int kCommStream = 1 << 20;    // the simulated NCCL stream of --scale-dp
-  if (multi) {
-    matcher = std::make_unique<Matcher>(*fabric, nranks);
-    for (int r = 0; r < nranks; ++r) {
-      RankReplay& rep = *reps[r];
-      const CapturedStep& st = steps[r];
-      // Per-rank order counters for gloo and point-to-point matching.
-      auto counters = std::make_shared<std::map<std::string, int>>();
-      auto key_of = [&st, r, counters](const CollectiveCall& c, std::vector<int>& group, std::string& what) {
-        std::vector<int> pg = st.process_groups.count(c.pg_name) ? st.process_groups.at(c.pg_name) : std::vector<int>{};
-        if (pg.empty())
-          for (int i = 0; i < st.world_size; ++i) pg.push_back(i);
-        if (c.name == "send" || c.name == "recv") {
-          int src = c.name == "send" ? r : c.peer, dst = c.name == "send" ? c.peer : r;
-          std::string base = "p2p:" + std::to_string(src) + ">" + std::to_string(dst);
-          int k = (*counters)[base]++;
-          group = {src, dst};
-          what = "send/recv #" + std::to_string(k) + " from rank " + std::to_string(src) + " to rank " + std::to_string(dst);
-          return base + "#" + std::to_string(k);
-        }
-        group = pg;
-        int k = c.seq >= 0 ? static_cast<int>(c.seq) : (*counters)["pg:" + c.pg_name]++;
-        what = c.name + " #" + std::to_string(k) + " on process group " + c.pg_name;
-        return "pg:" + c.pg_name + "#" + std::to_string(k);
-      };
-      // NCCL: the collective's kernel does the work on the device. gloo: the host does.
-      std::map<int, int> kernel_of_collective;
-      for (size_t h = 0; h < st.host.size(); ++h) {
-        size_t next = 0;
-        for (auto& call : st.host[h].calls)
-          if (call.kind == CallKind::Launch && rep.items()[call.device].cat == "communication" &&
-              next < st.host[h].collectives.size())
-            kernel_of_collective[st.host[h].collectives[next++]] = call.device;
-      }
-      auto arrive = [&, r, key_of](int ci, std::function<void()> done) {
-        const CollectiveCall& c = steps[r].collectives[ci];
-        std::vector<int> group;
-        std::string what;
-        std::string key = key_of(c, group, what);
-        for (int g : group)
-          if (g < 0 || g >= nranks) {
-            matcher->arrive(key, what, c.name, c.bytes, group, {}, r, nullptr);
-            return;
-          }
-        coll::CollectiveSpec spec;
-        spec.op = coll_op(c.name);
-        spec.ranks = group;
-        spec.bytes = spec_bytes(c, static_cast<int>(group.size()));
-        std::string opname = c.name == "recv" ? "send" : c.name;
-        matcher->arrive(key, what, opname, c.bytes, group, spec, r, std::move(done));
-      };
-      for (auto& [ci, dev] : kernel_of_collective) {
-        int cidx = ci;
-        rep.items()[dev].custom = [arrive, cidx](std::function<void()> done) { arrive(cidx, std::move(done)); };
-      }
-      rep.set_collective_hook([arrive, kernel_of_collective, &steps, r](RankReplay& rr, int ci, std::function<void()> resume) {
-        if (kernel_of_collective.count(ci)) return false;  // runs on the GPU stream
-        const std::string& name = steps[r].collectives[ci].name;
-        if (name == "send" || name == "recv") {
-          // Point-to-point (isend/irecv): the host goes on; the step waits for it at the end.
-          rr.add_pending();
-          arrive(ci, [&rr] { rr.done_pending(); });
-          return false;
-        }
-        arrive(ci, std::move(resume));
-        return true;  // CPU collective: the host waits for it
-      });
-    }
-  } else if (dp > 1) {
-    // --scale-dp: the captured single-rank DDP step, with its gradient collectives costing what
-    // they cost at `dp` ranks on the fabric. All replicas are identical: one is simulated.
-    RankReplay& rep = *reps[0];
-    auto* fab = fabric.get();
-    auto* sysp = sys.get();
-    rep.set_collective_hook([&, fab, sysp](RankReplay& rr, int ci, std::function<void()>) {
-      const CollectiveCall& c = rr.step().collectives[ci];
-      if (c.name == "send" || c.name == "recv" || c.name == "barrier") return false;
-      auto it = dp_cache.find(c.bytes);
-      double t;
-      coll::CollectiveSpec spec;
-      spec.op = coll_op(c.name);
-      spec.bytes = spec_bytes(c, dp);
-      for (int i = 0; i < dp; ++i) spec.ranks.push_back(i);
-      if (it == dp_cache.end()) {
-        t = coll::collective_time_estimate(*sysp, spec);
-        dp_cache[c.bytes] = t;
-      } else {
-        t = it->second;
-      }
-      (void)fab;
-      // NCCL stream: waits for the gradients (event on the compute stream), then runs the
-      // collective kernel, which occupies some SMs and HBM bandwidth while it runs.
-      std::int64_t ready = -(++comm_event) * 2;
-      rr.gpu().record_event(rr.compute_stream(), ready);
-      rr.gpu().wait_event(kCommStream, ready);
-      DeviceWork w;
-      w.name = "nccl:" + c.name + " (" + std::to_string(dp) + " ranks)";
-      w.cat = "communication";
-      w.standalone_s = std::max(t, 1e-9);
-      w.sm_share = std::min(1.0, 16.0 / hw.p("sm_count"));
-      w.hbm_share = std::min(1.0, 3.0 * c.bytes / w.standalone_s / hw.hbm_bandwidth());
-      w.args = {{"bytes", c.bytes}, {"ranks", dp}, {"system", sysp->name}};
-      rr.gpu().enqueue(kCommStream, eng->now() + to_ps(hw.p("launch_latency")), std::move(w));
-      rr.gpu().record_event(kCommStream, ready - 1);
-      res.comm_time_s += t;
-      return false;
-    });
-    // DDP's finish: the optimizer waits for the last gradient reduction.
-    for (size_t i = 0; i < steps[0].host.size(); ++i)
-      if (steps[0].host[i].name.rfind("Optimizer.step", 0) == 0) {
-        rep.before_item(i, [&rep, &comm_event] {
-          if (comm_event > 0) rep.gpu().wait_event(rep.compute_stream(), -(comm_event * 2) - 1);
-        });
-        break;
-      }
-  }
-
-  for (auto& rep : reps) rep->start();
-  eng->run();
-  if (matcher) {
-    try {
-      matcher->check();
-    } catch (const Error& e) {
-      throw make_error(opt.bundle, "", e.what());  // which bundle the ranks disagree in
-    }
-  }
-  for (auto& rep : reps)
-    if (!rep->finished())
-      throw Error("rank " + std::to_string(rep->rank()) + " never finished its step: blocked at host op '" +
-                  rep->step().host[rep->current_item()].name + "'");
-
-  Ps end = 0;
-  for (auto& rep : reps) {
-    Ps e = std::max(rep->gpu().last_end(), rep->host_end());
-    res.rank_step_s.push_back(to_s(e));
-    end = std::max(end, e);
-  }
-  res.step_time_s = to_s(end);
-  res.gpu_busy_s = reps[0]->gpu().busy_s();
-  // Energy of one GPU (rank 0) over the step: idle power all along, plus the dynamic range
-  // (power_tdp - power_idle) in proportion to how much of the chip each activity keeps busy.
-  {
-    double dyn = 0;
-    for (const KernelRow& k : res.kernels) dyn += k.active_s;
-    dyn += res.comm_time_s * std::min(1.0, 16.0 / hw.p("sm_count"));
-    dyn = std::min(dyn, res.step_time_s);
-    res.energy_j = hw.p("power_idle") * res.step_time_s + (hw.p("power_tdp") - hw.p("power_idle")) * dyn;
-  }
-  res.host_busy_s = reps[0]->host_busy_s();
-  // measured.json describes the captured run: compare only when replaying that run.
-  // (a transfer to other hardware predicts a run nobody measured).
-  // A what-if (other hardware, other GEMM precision) predicts a run nobody measured: no comparison.
+// The parts of the result every replay fills the same way: ground truth or what-if, kernel
+// rows' simulated times (rank 0), configuration.
+void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+                 const Accelerator& hw, const Accelerator& src, const std::vector<DeviceWork>& items, int dp) {
+  fill_energy(res, hw);
+  // A what-if (other hardware, other GEMM precision, --scale-dp) predicts a run nobody
+  // measured: measured.json describes the captured run, no comparison.
   res.capture_device = steps[0].device_name;
   res.what_if_reason = what_if_reason(opt, steps[0], hw, src);
   if (dp > 1) res.what_if_reason += std::string(res.what_if_reason.empty() ? "" : "; ") + "--scale-dp " + std::to_string(dp);
   res.what_if = !res.what_if_reason.empty();
   if (!res.what_if) fill_measured(steps[0], res);
   else res.peak_memory_bytes = steps[0].peak_memory_bytes;
-  const auto& items = reps[0]->items();
   for (size_t i = 0; i < items.size(); ++i) {
     res.kernels[i].simulated_s = items[i].standalone_s;
     res.time_by_class_s[res.kernels[i].kernel_class] += items[i].standalone_s;
   }
   if (res.comm_time_s > 0) res.time_by_class_s["communication"] += res.comm_time_s;
-  if (tl) tl->write(opt.timeline_path);
-
   nlohmann::json files = nlohmann::json::array();
   for (auto& st : steps) files.push_back({{"et", st.et_path}, {"kineto", st.kineto_path}, {"measured", st.measured_path}});
   res.config = {
@@ -891,17 +567,135 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
       {"overrides", opt.overrides},
       {"host_model", "one issuing sequence per rank; per-op dispatch cost from hardware host.dispatch table, else op_overhead + launches x launch_cost + children"},
   };
-  if (sys) {
-    res.config["system"] = sys->raw;
-    res.config["scale_dp"] = dp;
-  }
   if (opt.mode == ReplayMode::Transfer) res.config["source_hardware"] = src.to_json();
   if (!opt.gemm_precision.empty()) res.config["gemm_precision"] = opt.gemm_precision;
-  res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   size_t items_total = 0;
   for (auto& st : steps) items_total += st.host.size();
   res.host_items = items_total;
+}
+
+// One GPU, no fabric: the host/GPU replay (RankReplay).
+void replay_single(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+                   const Accelerator& hw, const Accelerator& src) {
+  HostCostModel cost(steps[0], hw);
+  std::vector<DeviceWork> work = build_device_work(steps[0], hw, src, opt, cost, res);
+  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
+  std::unique_ptr<Timeline> tl;
+  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+  RankReplay rep(*eng, steps[0], hw, cost, std::move(work), 0, tl.get());
+  rep.start();
+  eng->run();
+  if (!rep.finished())
+    throw Error("rank 0 never finished its step: blocked at host op '" + steps[0].host[rep.current_item()].name + "'");
+  Ps end = std::max(rep.gpu().last_end(), rep.host_end());
+  res.rank_step_s.push_back(to_s(end));
+  res.step_time_s = to_s(end);
+  res.gpu_busy_s = rep.gpu().busy_s();
+  res.host_busy_s = rep.host_busy_s();
+  fill_common(res, opt, steps, hw, src, rep.items(), 1);
+  if (tl) tl->write(opt.timeline_path);
   res.events = eng->events_processed();
+}
+
+// Multi-rank bundles and --scale-dp: every rank's capture as a workload graph on the cluster
+// executor (workloads/bundle_graph.h), with the cluster what-ifs (--gpu-speed, --fail, ...).
+void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps, bool multi,
+                    const Accelerator& hw, const Accelerator& src) {
+  const int dp = multi ? 1 : opt.scale_dp;
+  const int world = multi ? static_cast<int>(steps.size()) : dp;
+  topo::System sys = coll::load_system(opt.system, opt.nodes, opt.system_overrides);
+  if (sys.topo.num_gpus() < world)
+    throw make_error("--system", opt.system,
+                     "has " + std::to_string(sys.topo.num_gpus()) + " GPUs, the replay needs " + std::to_string(world) +
+                         " (use --nodes)");
+  apply_faults(sys, opt.cluster);
+  ClusterHardware ch(opt.hw, opt.overrides, opt.cluster, world);
+  const bool symmetric = !multi && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
+  const int simulated = multi ? world : (symmetric ? 1 : dp);
+  // Kernels costed once per (capture, distinct accelerator); rank 0's costing fills the rows.
+  struct Costed {
+    std::unique_ptr<HostCostModel> host;
+    std::vector<DeviceWork> work;
+  };
+  std::map<std::pair<int, int>, Costed> costed;
+  std::vector<CapturedRank> ranks;
+  std::vector<RankHardware> rank_hw;
+  for (int r = 0; r < simulated; ++r) {
+    int s = multi ? r : 0, cls = ch.class_of(r);
+    const Accelerator& acc = *ch.distinct()[static_cast<size_t>(cls)];
+    Costed& c = costed[{s, cls}];
+    if (!c.host) {
+      c.host = std::make_unique<HostCostModel>(steps[static_cast<size_t>(s)], acc);
+      ReplayResult tmp;
+      tmp.mode = res.mode;
+      c.work = build_device_work(steps[static_cast<size_t>(s)], acc, src, opt, *c.host, r == 0 ? res : tmp);
+    }
+    ranks.push_back({&steps[static_cast<size_t>(s)], &c.work, c.host.get(), acc.p("launch_latency"), acc.p("sync_cost")});
+    rank_hw.push_back(ch.of(r));
+  }
+  BundleGraph g = multi ? multi_rank_graph(ranks, opt.bundle) : scale_dp_graph(ranks, dp);
+  ExecOptions eo;
+  eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
+  check_connected(g.w, sys, eo.placement);
+  std::unique_ptr<Timeline> tl;
+  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+  eo.timeline = tl.get();
+  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
+  ExecResult ex = execute(g.w, sys, rank_hw, *eng, eo);
+  for (auto& r : ex.ranks) res.rank_step_s.push_back(r.end_s);
+  res.step_time_s = ex.makespan_s;
+  res.gpu_busy_s = ex.ranks[0].gpu_busy_s;
+  res.host_busy_s = g.host_busy_s[0];
+  if (dp > 1)
+    for (auto& c : ex.collectives)
+      if (c.group == "dp") res.comm_time_s += c.total_s;
+  res.system = sys.name;
+  res.simulated_ranks = simulated;
+  res.symmetric = g.w.symmetric;
+  res.cluster = ex.to_json();
+  res.cluster_text = ex.text();
+  fill_common(res, opt, steps, hw, src, costed[{0, ch.class_of(0)}].work, dp);
+  res.config["system"] = sys.raw;
+  res.config["scale_dp"] = dp;
+  res.config["cluster"] = opt.cluster.to_json();
+  res.config["placement"] = eo.placement;
+  if (tl) tl->write(opt.timeline_path);
+  res.events = ex.events;
+}
+
+}  // namespace
+
+ReplayResult replay_bundle(const ReplayOptions& opt) {
+  auto wall0 = std::chrono::steady_clock::now();
+  bool multi = false;
+  std::vector<CapturedStep> steps = load_steps(opt, multi);
+  if (!multi && opt.scale_dp == 1 && (opt.cluster.breaks_symmetry() || opt.cluster.no_symmetry)) {
+    const ClusterOptions& c = opt.cluster;
+    std::string flag = !c.gpu_speed.empty() ? "--gpu-speed" : !c.gpu_set.empty() ? "--gpu-set" : !c.fail.empty() ? "--fail"
+                       : !c.degrade.empty() ? "--degrade" : !c.rank_map.empty() ? "--rank-map" : "--no-symmetry";
+    throw make_error(flag, "", opt.bundle + " is a single-rank capture: the cluster flags apply to multi-rank bundles "
+                               "and --scale-dp N");
+  }
+  Accelerator hw = load_accelerator(opt.hw, opt.overrides);
+  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  if (opt.mode == ReplayMode::Transfer)  // the measured durations are from the capture's GPU
+    for (auto& st : steps)
+      if (!capture_device_matches(st.device_name, src))
+        throw make_error(st.kineto_path, "deviceProperties[0].name",
+                         "the capture was taken on " + st.device_name + ", but --source-hw is " + src.name + " (" +
+                             src.description + "): pass the preset of the GPU it was captured on");
+  ReplayResult res;
+  res.bundle = opt.bundle;
+  res.bundle_name = std::filesystem::path(opt.bundle).filename().string();
+  if (res.bundle_name.empty()) res.bundle_name = std::filesystem::path(opt.bundle).parent_path().filename().string();
+  res.hw = hw.name;
+  res.mode = replay_mode_name(opt.mode);
+  res.overrides = opt.overrides;
+  res.ranks = static_cast<int>(steps.size());
+  res.scale_dp = multi ? 1 : opt.scale_dp;
+  if (multi || opt.scale_dp > 1) replay_cluster(res, opt, steps, multi, hw, src);
+  else replay_single(res, opt, steps, hw, src);
+  res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return res;
 }
 
@@ -946,6 +740,11 @@ nlohmann::json ReplayResult::to_json() const {
   if (scale_dp > 1) {
     j["scale_dp"] = scale_dp;
     j["dp_collective_time_ms"] = comm_time_s * 1e3;
+  }
+  if (!cluster.is_null()) {
+    j["simulated_ranks"] = simulated_ranks;
+    j["symmetric"] = symmetric;
+    j["cluster"] = cluster;
   }
   nlohmann::json cls = nlohmann::json::object();
   for (auto& [k, v] : time_by_class_s) cls[k] = v * 1e3;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_models/accelerator.h"
+#include "sim/cluster_options.h"
 
 namespace orrery {
 
@@ -33,6 +34,9 @@ struct ReplayOptions {
   // time as captured (roofline: the model time itself), operand traffic scaled by the element size;
   // fp32/tf32 GEMMs stay. The result is not compared with measured.json (nobody measured it).
   std::string gemm_precision;
+  // Multi-rank bundles and --scale-dp run on the cluster executor and take the cluster what-ifs
+  // (--gpu-speed, --gpu-set, --fail, --degrade, --rank-map, --no-symmetry).
+  ClusterOptions cluster;
 };
 
 // Per-kernel comparison row (simulated vs the trace's measured duration).
@@ -78,6 +82,12 @@ struct ReplayResult {
   std::string system;
   std::vector<double> rank_step_s;  // multi-rank: each rank's step time
   double comm_time_s = 0;         // --scale-dp: simulated collective time (one rank)
+  // Multi-rank and --scale-dp (cluster executor): ranks simulated (--scale-dp: 1 when the replicas
+  // are symmetric), the executor's per-collective breakdown / hottest links (JSON and text).
+  int simulated_ranks = 1;
+  bool symmetric = false;
+  nlohmann::json cluster;
+  std::string cluster_text;
   std::size_t host_items = 0;     // host operations replayed
   std::uint64_t events = 0;       // engine events processed
   nlohmann::json to_json() const; // full result (summary + top kernels + roofline view)
