@@ -1226,6 +1226,7 @@ TrainResult run_training(const TrainOptions& opt) {
     ClusterHardware chw(s.gpu, opt.hw_overrides, opt.cluster, s.gpus());
     std::unique_ptr<Timeline> tl;
     if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+    if (tl) tl->link_counters = opt.timeline_links;
     TrainResult r = run_training_fabric(m, s, opt.plan, chw, fabric, opt.cluster, *core, opt.check_memory, tl.get());
     if (tl) tl->write(opt.timeline_path);
     return r;
