@@ -1,9 +1,10 @@
 // Events per second of the cluster executor against the bare SystemC kernel's floor.
-//   build/bench_events [--gpus N] [--events N]
+//   build/bench_events [--gpus N] [--micro M] [--events N]
 // runs each measurement in its own process (SystemC runs once per process) and prints a table:
 //   bare     an SC_METHOD woken by a timed sc_event that re-notifies itself N times: the most
 //            events per second the kernel can deliver to one process on this machine;
-//   systemc  `train` of Llama-3-8B TP4 PP2 DP(N/8) on N H100 (every rank simulated) through the
+//   systemc  `train` of Llama-3-8B TP4 PP2 DP(N/8), M micro-batches per replica (default 256 GPUs,
+//            16 micro-batches), on N H100 (every rank simulated) through the
 //            cluster executor on the SystemC engine (the GPU/NIC/switch sc_module shells wired);
 //   event    the same on the kernel-free engine.
 // Executor events: fluid completions plus timed callbacks (ExecResult::events). The figures are
@@ -51,7 +52,7 @@ nlohmann::json bare(std::uint64_t n) {
   return {{"mode", "bare"}, {"events", b.fired}, {"wall_s", wall}, {"events_per_s", b.fired / wall}};
 }
 
-nlohmann::json executor(const std::string& engine, int gpus) {
+nlohmann::json executor(const std::string& engine, int gpus, int micro) {
   TrainOptions o;
   o.model = "llama3-8b";
   o.system = "h100-cluster";
@@ -60,7 +61,7 @@ nlohmann::json executor(const std::string& engine, int gpus) {
   o.plan.pp = 2;
   o.plan.dp = gpus / 8;
   o.plan.micro_batch = 1;
-  o.plan.global_batch = 4L * o.plan.dp;
+  o.plan.global_batch = static_cast<long>(micro) * o.plan.dp;
   o.plan.seq = 2048;
   o.engine = engine;
   o.cluster.no_symmetry = true;
@@ -85,26 +86,28 @@ nlohmann::json child(const std::string& self, const std::string& args) {
 
 int main(int argc, char** argv) {
   std::string mode;
-  int gpus = 64;
+  int gpus = 256, micro = 16;
   std::uint64_t events = 20000000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--mode") mode = argv[i + 1];
     else if (k == "--gpus") gpus = std::atoi(argv[i + 1]);
+    else if (k == "--micro") micro = std::atoi(argv[i + 1]);
     else if (k == "--events") events = std::strtoull(argv[i + 1], nullptr, 10);
   }
-  if (gpus < 64 || gpus % 64 != 0) {
-    std::fprintf(stderr, "bench_events: --gpus must be a multiple of 64\n");
+  if (gpus < 64 || gpus % 64 != 0 || micro < 1) {
+    std::fprintf(stderr, "bench_events: --gpus must be a multiple of 64, --micro at least 1\n");
     return 2;
   }
   try {
     if (mode == "bare") std::printf("%s\n", bare(events).dump().c_str());
-    else if (mode == "systemc" || mode == "event") std::printf("%s\n", executor(mode, gpus).dump().c_str());
+    else if (mode == "systemc" || mode == "event") std::printf("%s\n", executor(mode, gpus, micro).dump().c_str());
     else if (!mode.empty()) throw Error("--mode: " + mode + ": expected bare, systemc or event");
     if (!mode.empty()) return 0;
     nlohmann::json b = child(argv[0], "--mode bare --events " + std::to_string(events));
-    nlohmann::json s = child(argv[0], "--mode systemc --gpus " + std::to_string(gpus));
-    nlohmann::json e = child(argv[0], "--mode event --gpus " + std::to_string(gpus));
+    std::string w = " --gpus " + std::to_string(gpus) + " --micro " + std::to_string(micro);
+    nlohmann::json s = child(argv[0], "--mode systemc" + w);
+    nlohmann::json e = child(argv[0], "--mode event" + w);
     double floor = b["events_per_s"];
     std::printf("%-8s %12s %10s %14s %10s\n", "mode", "events", "wall_s", "events/s", "vs bare");
     for (auto* j : {&b, &s, &e}) {
@@ -112,7 +115,8 @@ int main(int argc, char** argv) {
       std::printf("%-8s %12llu %10.3f %14.0f %9.3fx\n", std::string((*j)["mode"]).c_str(),
                   static_cast<unsigned long long>((*j)["events"]), static_cast<double>((*j)["wall_s"]), eps, eps / floor);
     }
-    std::printf("workload: train llama3-8b TP4 PP2 DP%d on %d H100 (h100-cluster), every rank simulated\n", gpus / 8, gpus);
+    std::printf("workload: train llama3-8b TP4 PP2 DP%d, %d micro-batches per replica, on %d H100 (h100-cluster),\n"
+                "every rank simulated; executor events per wall second of its run\n", gpus / 8, micro, gpus);
   } catch (const std::exception& ex) {
     std::fprintf(stderr, "bench_events: error: %s\n", ex.what());
     return 1;
