@@ -45,10 +45,10 @@ class Executor {
       members_.push_back(n);
     }
     setup_ranks();
-    setup_link_series();
     hub_ = std::make_unique<comp::Hub>(fabric_.network(), core_);
     if (opt_.components) opt_.components(*hub_);
     comp::wire_systemc(*hub_);
+    setup_link_series();  // last: nothing throws after the solver holds `this`
   }
   ~Executor() { core_.fluid().set_rate_observer(nullptr); }
 

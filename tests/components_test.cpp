@@ -230,3 +230,30 @@ TEST(Components, TimelineHasLinkUtilisationCounters) {
   r.go(c2, o);
   EXPECT_FALSE(contains(none.to_json().dump(), "link utilisation"));
 }
+
+namespace {
+double iteration_of(const std::string& out) {
+  auto p = out.find("iteration_time_s");
+  return p == std::string::npos ? -1 : std::stod(out.substr(out.find_first_not_of(' ', p + 16)));
+}
+}  // namespace
+
+// The example as a plugin from the command line: `--component gpu=LIB.so` on train (SystemC:
+// the TLM controller; event engine: the kernel-free model; the same answer), and its errors.
+TEST(Components, PluginFromTheCommandLine) {
+  std::string bin = ORRERY_BINARY, plugin = ORRERY_HBM_PLUGIN;
+  std::string train = bin + " train --model llama3-8b --system dgx-h100 --tp 8 --dp 1 --micro-batch 1 --global-batch 2 --seq 2048";
+  std::string base = run_cmd(train + " --engine systemc");
+  std::string sc = run_cmd(train + " --engine systemc --component gpu=" + plugin);
+  std::string ev = run_cmd(train + " --engine event --component gpu=" + plugin);
+  ASSERT_TRUE(contains(base, "rc=0") && contains(sc, "rc=0") && contains(ev, "rc=0")) << base << sc << ev;
+  double b = iteration_of(base), s = iteration_of(sc), e = iteration_of(ev);
+  EXPECT_GT(s, b) << sc;
+  EXPECT_NEAR(s, e, 2e-3 * e);  // printed to 4 digits
+  std::string bad = run_cmd(train + " --component gpu");
+  EXPECT_TRUE(contains(bad, "orrery train: error: --component: gpu: expected TARGET=LIB.so")) << bad;
+  bad = run_cmd(train + " --component gpu=/nonexistent/lib.so");
+  EXPECT_TRUE(contains(bad, "--component: gpu=/nonexistent/lib.so: cannot load the plugin library")) << bad;
+  bad = run_cmd(train + " --component nosuch=" + plugin);
+  EXPECT_TRUE(contains(bad, "orrery train: error: component: nosuch: no GPU, NIC or switch")) << bad;
+}

@@ -96,7 +96,7 @@ TrainOptions parse_train_options(const Args& a) {
   o.comm = a.get("--comm", "fabric");
   o.cluster = parse_cluster_options(a);
   o.timeline_path = a.get("--timeline");
-  o.timeline_links = a.get_int("--timeline-links", 16, 0, 100000);
+  if (!o.timeline_path.empty()) o.timeline_links = a.get_int("--timeline-links", 16, 0, 100000);
   o.check_memory = !a.has("--no-memory-check");
   o.hw_overrides = a.all("--set");
   apply_hw_model(a.get("--hw-model"), o.hw_overrides);
