@@ -10,7 +10,8 @@ namespace orrery {
 
 nlohmann::json ClusterOptions::to_json() const {
   return {{"gpu_speed", gpu_speed}, {"gpu_set", gpu_set}, {"fail", fail},
-          {"degrade", degrade},     {"rank_map", rank_map}, {"symmetry", !no_symmetry}};
+          {"degrade", degrade},     {"rank_map", rank_map}, {"symmetry", !no_symmetry},
+          {"components", components}};
 }
 
 namespace {

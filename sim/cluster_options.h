@@ -21,9 +21,11 @@ struct ClusterOptions {
   std::vector<std::string> degrade;    // "ELEMENT=FRACTION"
   std::string rank_map;                // JSON file: [gpu of rank 0, gpu of rank 1, ...]
   bool no_symmetry = false;
+  std::vector<std::string> components;  // "TARGET=LIB.so": component model plugins
   // Anything that makes ranks or links differ: symmetry reduction is then not provable.
   bool breaks_symmetry() const {
-    return !gpu_speed.empty() || !gpu_set.empty() || !fail.empty() || !degrade.empty() || !rank_map.empty();
+    return !gpu_speed.empty() || !gpu_set.empty() || !fail.empty() || !degrade.empty() || !rank_map.empty() ||
+           !components.empty();
   }
   nlohmann::json to_json() const;
 };

@@ -20,6 +20,7 @@ fluid::ActivityId EventCore::start(fluid::ActivitySpec spec, Callback done) {
   fluid::ActivityId id = fluid_.start(now_s(), std::move(spec));
   if (on_done_.size() <= static_cast<size_t>(id)) on_done_.resize(static_cast<size_t>(id) + 1);
   on_done_[static_cast<size_t>(id)] = std::move(done);
+  if (observer_) observer_(fluid_.usage(id), +1);
   return id;
 }
 
@@ -47,6 +48,7 @@ void EventCore::process_at(Ps t) {
     for (auto id : done) {
       did = true;
       ++events_;
+      if (observer_) observer_(fluid_.usage(id), -1);
       Callback cb = std::move(on_done_[static_cast<size_t>(id)]);
       if (cb) cb();
     }

@@ -3,6 +3,7 @@
 // The event logic is kernel-free (EventCore); the SystemC backend (SystemCEngine) drives it from
 // one SC_METHOD with timed event notification. One SystemC simulation per process.
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <queue>
@@ -37,6 +38,13 @@ class EventCore {
 
   // Runs to completion. Backends override to drive time from their kernel.
   virtual void run();
+  // Re-plans the next wake-up after a model changed the fluid state outside an event (a
+  // component model woken by its own sc_event changed a capacity). Nothing to do here.
+  virtual void reschedule() {}
+  // Observer of fluid activities starting (+1) and finishing (-1) with the resources they use
+  // (sim/components: component models react to their load). At most one; empty to remove.
+  using ActivityObserver = std::function<void(const std::vector<fluid::Usage>& usage, int delta)>;
+  void set_activity_observer(ActivityObserver f) { observer_ = std::move(f); }
   // Processes everything due at t (used by the SystemC backend's SC_METHOD).
   void process_at_public(Ps t) { process_at(t); }
 
@@ -60,6 +68,7 @@ class EventCore {
   Ps now_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t events_ = 0;
+  ActivityObserver observer_;
 };
 
 // The SystemC-driven engine. Construct at most one per process.
@@ -68,6 +77,9 @@ class SystemCEngine : public EventCore {
   SystemCEngine();
   ~SystemCEngine() override;
   void run() override;
+  void reschedule() override;
+  // Stops the kernel; run() rethrows `e` (an error in another module's process).
+  void fail(std::exception_ptr e);
 
  private:
   struct Module;

@@ -45,7 +45,12 @@ class Executor {
       members_.push_back(n);
     }
     setup_ranks();
+    hub_ = std::make_unique<comp::Hub>(fabric_.network(), core_);
+    if (opt_.components) opt_.components(*hub_);
+    comp::wire_systemc(*hub_);
+    setup_link_series();  // last: nothing throws after the solver holds `this`
   }
+  ~Executor() { core_.fluid().set_rate_observer(nullptr); }
 
   ExecResult run();
 
@@ -81,6 +86,11 @@ class Executor {
   std::map<std::string, CollectiveStat> stats_;
   std::map<std::tuple<int, double, std::vector<int>>, double> alone_cache_;
   std::size_t done_nodes_ = 0, flows_ = 0;
+  std::unique_ptr<comp::Hub> hub_;
+  // Utilisation of each link resource over time, (t, used / capacity) at every rate change
+  // (timeline counters); is_link_: 1 link, 0 other resource, -1 not looked at yet.
+  std::vector<std::vector<std::pair<Ps, double>>> link_series_;
+  std::vector<signed char> is_link_;
 
   int phys(int r) const {
     return opt_.placement.empty() ? r : opt_.placement[static_cast<std::size_t>(r)];
@@ -105,6 +115,9 @@ class Executor {
   double alone_time(const coll::CollectiveSpec& spec);
   void deadlock_error() const;
   std::vector<LinkStat> hottest_links(double makespan);
+  void setup_link_series();
+  void record_rate(double now, fluid::ResourceId r, double used);
+  void write_link_counters(double makespan);
 };
 
 void Executor::setup_ranks() {
@@ -356,6 +369,50 @@ std::vector<LinkStat> Executor::hottest_links(double makespan) {
   return out;
 }
 
+// Link-utilisation counters: the fluid solver reports each resource's usage after every solve;
+// links' changes are kept, and the hottest links' series go to the timeline at the end.
+void Executor::setup_link_series() {
+  if (!opt_.timeline || opt_.timeline->link_counters <= 0) return;
+  core_.fluid().set_rate_observer([this](double now, fluid::ResourceId r, double used) { record_rate(now, r, used); });
+}
+
+void Executor::record_rate(double now, fluid::ResourceId r, double used) {
+  auto i = static_cast<std::size_t>(r);
+  if (is_link_.size() <= i) {
+    is_link_.resize(i + 1, -1);
+    link_series_.resize(i + 1);
+  }
+  fluid::Solver& s = core_.fluid();
+  if (is_link_[i] < 0) is_link_[i] = s.resource_name(r).find("->") != std::string::npos ? 1 : 0;
+  if (!is_link_[i]) return;
+  auto& v = link_series_[i];
+  Ps t = to_ps(now);
+  double u = std::clamp(used / s.capacity(r), 0.0, 1.0);
+  if (!v.empty() && v.back().first == t) v.pop_back();
+  if (!v.empty() && std::abs(v.back().second - u) <= 1e-9) return;
+  v.emplace_back(t, u);
+}
+
+void Executor::write_link_counters(double makespan) {
+  if (!opt_.timeline || opt_.timeline->link_counters <= 0) return;
+  const auto& t = sys_.topo;
+  std::vector<std::pair<double, int>> by_util;  // (average utilisation, link)
+  for (std::size_t l = 0; l < t.links.size(); ++l) {
+    double b = fabric_.network().link_bytes(static_cast<int>(l));
+    if (b > 0 && makespan > 0) by_util.emplace_back(b / (t.links[l].bandwidth * makespan), static_cast<int>(l));
+  }
+  std::stable_sort(by_util.begin(), by_util.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  if (by_util.size() > static_cast<std::size_t>(opt_.timeline->link_counters))
+    by_util.resize(static_cast<std::size_t>(opt_.timeline->link_counters));
+  for (auto& [avg, l] : by_util) {
+    const topo::Link& L = t.links[static_cast<std::size_t>(l)];
+    std::string name = t.vertex(L.src).name + "->" + t.vertex(L.dst).name;
+    auto r = static_cast<std::size_t>(fabric_.network().link_resource(l));
+    if (r >= link_series_.size()) continue;
+    for (auto& [ts, u] : link_series_[r]) opt_.timeline->counter("link utilisation", name, ts, u);
+  }
+}
+
 ExecResult Executor::run() {
   auto wall0 = std::chrono::steady_clock::now();
   std::uint64_t ev0 = core_.events_processed();
@@ -377,6 +434,7 @@ ExecResult Executor::run() {
   std::stable_sort(r.collectives.begin(), r.collectives.end(),
                    [](const CollectiveStat& a, const CollectiveStat& b) { return a.total_s > b.total_s; });
   r.hottest_links = hottest_links(r.makespan_s);
+  write_link_counters(r.makespan_s);
   r.events = core_.events_processed() - ev0;
   r.nodes = done_nodes_;
   r.flows = flows_;

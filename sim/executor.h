@@ -6,6 +6,7 @@
 // flows too, so all traffic of all groups shares links max-min fairly, and collective kernels
 // occupy SMs and HBM while they run. Used by `train`, `chakra-run`, `cluster` and multi-rank / --scale-dp `replay`.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_models/accelerator.h"
+#include "sim/components/component.h"
 #include "sim/engine.h"
 #include "sim/timeline.h"
 #include "topology/topology.h"
@@ -32,6 +34,9 @@ struct ExecOptions {
   bool collective_baseline = true;   // time each distinct collective alone (queueing figures)
   int hottest_links = 10;
   std::vector<int> placement;        // GPU of each rank of the job (--rank-map); empty = identity
+  // Component models (docs/components.md): called with the cluster's GPUs, NICs and switches
+  // before the run to attach models in place of the built-in ones.
+  std::function<void(comp::Hub&)> components;
 };
 
 // Per (group kind, op, size): how long the collectives took, how long they would take alone on

@@ -118,6 +118,12 @@ void Solver::advance(double now) {
 // Weighted progressive filling: all unfrozen activities grow their rate at weight * level;
 // an activity freezes when a resource it uses saturates or it reaches its cap.
 void Solver::solve() {
+  solve_component();
+  if (rate_observer_)
+    for (ResourceId r : comp_res_) rate_observer_(now_, r, res_[r].used);
+}
+
+void Solver::solve_component() {
   collect_component();
   if (algo_ == Algorithm::Reference) return solve_reference();
   // Progressive filling does one pass over all activities per bottleneck level: when there can

@@ -54,6 +54,13 @@ class Solver {
   double remaining(ActivityId id) const;
   std::int64_t tag(ActivityId id) const;
   std::size_t active_count() const { return active_.size(); }
+  // Running activities using resource r, and the resources an activity (running or finished) used.
+  std::size_t users(ResourceId r) const { return res_[r].members.size(); }
+  const std::vector<Usage>& usage(ActivityId id) const { return act(id).spec.usage; }
+  // Called after every rate solve with (now, resource, capacity used) for each resource whose
+  // rates were recomputed (link-utilisation counters). At most one; empty to remove.
+  using RateObserver = std::function<void(double now, ResourceId r, double used)>;
+  void set_rate_observer(RateObserver f) { rate_observer_ = std::move(f); }
   // Integral of used capacity over time per resource (capacity-seconds): utilization stats.
   double used_integral(ResourceId r) const { return res_[r].used_integral; }
   // Rate recomputations done (for benchmarks).
@@ -91,6 +98,7 @@ class Solver {
     std::int64_t seen = -1;  // component search stamp
   };
   void solve();
+  void solve_component();
   // The activities and resources whose rates may change: the connected components (activities
   // linked by shared resources) of what started, ended or changed capacity since the last solve.
   // Rates elsewhere stay as they are, so an event on one GPU costs what that GPU's component does.
@@ -115,6 +123,7 @@ class Solver {
   double now_ = 0;
   bool dirty_ = false;
   std::uint64_t solves_ = 0;
+  RateObserver rate_observer_;
 };
 
 }  // namespace orrery::fluid

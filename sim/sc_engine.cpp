@@ -63,6 +63,15 @@ SystemCEngine::SystemCEngine() {
 
 SystemCEngine::~SystemCEngine() = default;
 
+void SystemCEngine::fail(std::exception_ptr e) {
+  if (!module_->failure) module_->failure = e;
+  sc_core::sc_stop();
+}
+
+void SystemCEngine::reschedule() {
+  module_->notify_next(static_cast<Ps>(sc_core::sc_time_stamp().value()));
+}
+
 void SystemCEngine::run() {
   try {
     sc_core::sc_start();

@@ -21,6 +21,8 @@ class Timeline {
   void flow(int track_a, Ps t_a, int track_b, Ps t_b);
   void counter(const std::string& process, const std::string& name, Ps t, double value);
   std::size_t size() const { return events_.size(); }
+  // Link-utilisation counter tracks the cluster executor adds (hottest links first); 0: none.
+  int link_counters = 16;
   nlohmann::json to_json() const;
   void write(const std::string& path) const;
 

@@ -16,6 +16,7 @@ std::vector<Flag> cluster_flags() {
       {"--degrade", "ELEMENT=FRACTION", "", "", "run a link or switch at a fraction of its bandwidth", Flag::Repeat},
       {"--rank-map", "FILE", "", "", "rank -> GPU placement (JSON)"},
       {"--no-symmetry", "", "", "", "simulate every rank even when ranks are symmetric"},
+      {"--component", "TARGET=LIB.so", "", "", "component model plugin for gpu, nic, switch or one component (docs/components.md)", Flag::Repeat},
   };
 }
 
@@ -27,6 +28,7 @@ ClusterOptions parse_cluster_options(const Args& a) {
   o.degrade = a.all("--degrade");
   o.rank_map = a.get("--rank-map");
   o.no_symmetry = a.has("--no-symmetry");
+  o.components = a.all("--component");
   return o;
 }
 

@@ -31,6 +31,7 @@ int run_chakra_command(const Args& a, const std::string& dir) {
   auto core = make_engine(a.get("--engine", "systemc"));
   std::unique_ptr<Timeline> tl;
   if (a.has("--timeline")) tl = std::make_unique<Timeline>();
+  if (tl) tl->link_counters = a.get_int("--timeline-links", 16, 0, 100000);
   ChakraRunResult r = run_chakra_dir(dir, sys, hw, co, *core, tl.get());
   if (tl) tl->write(a.get("--timeline"));
   for (auto& n : r.notes) std::printf("note: %s\n", n.c_str());
@@ -68,6 +69,7 @@ Spec spec() {
              sys_set_flag(),
              {"--engine", "systemc|event", "systemc", "", "event engine"},
              {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of every rank"},
+             {"--timeline-links", "N", "16", "", "link-utilisation counter tracks in the timeline (hottest links; 0: none)"},
              {"--json", "FILE", "", "", "results as JSON"},
              {"--csv", "FILE", "", "", "one row per trace"}};
   for (auto& f : cluster_flags()) s.flags.push_back(f);

@@ -45,6 +45,7 @@ std::vector<Flag> train_flags(bool required) {
       {"--engine", "systemc|event", "systemc", "", "event engine"},
       {"--no-memory-check", "", "", "", "run even when the plan does not fit in HBM"},
       {"--timeline", "FILE", "", "", "Chrome/Perfetto trace of the iteration"},
+      {"--timeline-links", "N", "16", "", "link-utilisation counter tracks in the timeline (hottest links; 0: none)"},
       set_flag(),
       sys_set_flag(),
       hw_model_flag(),
@@ -95,6 +96,7 @@ TrainOptions parse_train_options(const Args& a) {
   o.comm = a.get("--comm", "fabric");
   o.cluster = parse_cluster_options(a);
   o.timeline_path = a.get("--timeline");
+  if (!o.timeline_path.empty()) o.timeline_links = a.get_int("--timeline-links", 16, 0, 100000);
   o.check_memory = !a.has("--no-memory-check");
   o.hw_overrides = a.all("--set");
   apply_hw_model(a.get("--hw-model"), o.hw_overrides);

@@ -11,6 +11,7 @@
 #include <queue>
 #include <set>
 
+#include "sim/components/plugin.h"
 #include "sim/data_files.h"
 #include "sim/engine.h"
 #include "sim/error.h"
@@ -1122,6 +1123,7 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, 
   ExecOptions eo;
   eo.timeline = timeline;
   eo.placement = place;
+  eo.components = comp::load_plugins(o.components);
   ChakraRunResult res;
   res.files = cw.files;
   res.notes = cw.notes;

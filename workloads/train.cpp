@@ -8,6 +8,7 @@
 #include <map>
 #include <tuple>
 
+#include "sim/components/plugin.h"
 #include "sim/limits.h"
 #include "sim/data_files.h"
 #include "sim/error.h"
@@ -1206,6 +1207,7 @@ TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const T
   ExecOptions eo;
   eo.timeline = timeline;
   eo.placement = place;
+  eo.components = comp::load_plugins(copt.components);
   TrainResult r = std::move(job.result);
   r.exec = execute(w, fabric, rh, core, eo);
   apply_execution(r, r.exec, 0, chw.base());
@@ -1224,13 +1226,14 @@ TrainResult run_training(const TrainOptions& opt) {
     comm_kind = "analytical";  // a table-only system: nothing to simulate flows on
   }
   if (comm_kind != "fabric" && opt.cluster.breaks_symmetry())
-    throw make_error("--comm", comm_kind, "--gpu-speed, --gpu-set, --fail, --degrade and --rank-map need --comm fabric");
+    throw make_error("--comm", comm_kind, "--gpu-speed, --gpu-set, --fail, --degrade, --rank-map and --component need --comm fabric");
   if (comm_kind == "fabric") {
     topo::System fabric = topo::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes, s.overrides);
     apply_faults(fabric, opt.cluster);
     ClusterHardware chw(s.gpu, opt.hw_overrides, opt.cluster, s.gpus());
     std::unique_ptr<Timeline> tl;
     if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
+    if (tl) tl->link_counters = opt.timeline_links;
     TrainResult r = run_training_fabric(m, s, opt.plan, chw, fabric, opt.cluster, *core, opt.check_memory, tl.get());
     if (tl) tl->write(opt.timeline_path);
     return r;

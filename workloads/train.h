@@ -241,6 +241,7 @@ struct TrainOptions {
   std::vector<std::string> hw_overrides;  // "name=value" on the GPU preset (--set)
   std::vector<std::string> sys_overrides; // "key=value" on the fabric system (--sys-set)
   std::string timeline_path;        // Chrome/Perfetto trace ("" = none)
+  int timeline_links = 16;          // link-utilisation counter tracks in it (fabric; 0 = none)
   bool check_memory = true;         // reject plans that don't fit
 };
 
