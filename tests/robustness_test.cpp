@@ -77,12 +77,12 @@ TEST(Robustness, CollectiveHugeOrNonFiniteSizes) {
 }
 
 TEST(Robustness, TrainHugeGlobalBatchNamesTheFlag) {
-  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 8 --global-batch 2147483648 --engine event"),
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1 --global-batch 2147483648 --engine event"),
                         "train", "--global-batch");
 }
 
 TEST(Robustness, TrainHugeMicroBatchNamesTheFlag) {
-  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1099511627776 --engine event"),
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1099511627776 --global-batch 8 --engine event"),
                         "train", "--micro-batch");
 }
 
@@ -91,9 +91,9 @@ TEST(Robustness, TrainHugeMicroBatchNamesTheFlag) {
 TEST(Robustness, IntegerFlagsMustFitTheirDestination) {
   // 4294967304 = 2^32 + 8 ran as 8 when a long was cast to int.
   expect_one_line_error(cli("replay " + mlp() + " --scale-dp 4294967304"), "replay", "--scale-dp");
-  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 4294967304"), "train", "--tp");
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --micro-batch 1 --global-batch 8 --tp 4294967304"), "train", "--tp");
   expect_one_line_error(cli("topo dgx-h100 --nodes 4294967297"), "topo", "--nodes");
-  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --tp 99999999999999999999"), "train", "--tp");
+  expect_one_line_error(cli("train --model llama3-8b --system dgx-h100 --micro-batch 1 --global-batch 8 --tp 99999999999999999999"), "train", "--tp");
 }
 
 TEST(Robustness, KinetoInputDimsOverflowIsAnError) {
@@ -114,7 +114,7 @@ TEST(Robustness, HugeLayerCountIsAnErrorNotA111DayIteration) {
   std::string dir = syn::temp_dir("layers");
   write_text_file(dir + "/big.json",
                   R"({"name": "big", "layers": 1000000000, "hidden": 1024, "heads": 16, "ffn": 4096, "vocab": 32000, "seq": 2048})");
-  CliRun r = cli("train --model " + dir + "/big.json --system dgx-h100 --tp 8 --engine event");
+  CliRun r = cli("train --model " + dir + "/big.json --system dgx-h100 --tp 8 --micro-batch 1 --global-batch 8 --engine event");
   expect_one_line_error(r, "train", "layers");
 }
 
@@ -178,7 +178,7 @@ TEST(Robustness, FilesystemErrorsNameThePath) {
   CliRun r = cli("replay " + longname);
   expect_one_line_error(r, "replay", "aaaa");
   EXPECT_EQ(r.out.find("filesystem error"), std::string::npos) << r.out;
-  r = cli("train --model " + longname + " --system dgx-h100");
+  r = cli("train --model " + longname + " --system dgx-h100 --micro-batch 1 --global-batch 8");
   expect_one_line_error(r, "train", "aaaa");
 }
 

@@ -8,6 +8,7 @@
 #include "sim/error.h"
 #include "tools/cluster_cli.h"
 #include "workloads/chakra.h"
+#include "workloads/collective.h"
 #include "workloads/json_io.h"
 
 namespace orrery::cli {
@@ -18,6 +19,7 @@ int run_chakra_command(const Args& a, const std::string& dir) {
   if (!std::filesystem::is_directory(dir)) {
     // Bad --set / --sys-set keys are named first (the same error whatever the directory).
     topo::System probe = load_job_system(a, 0);
+    coll::collective_params().resolve(probe.collective, probe.source_path + ": collective");
     Accelerator hw0 = load_accelerator(probe.accelerator, a.all("--set"));
     (void)hw0;
     throw make_error(dir, "", "not a directory of Chakra traces (*.et)");
