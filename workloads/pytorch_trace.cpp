@@ -313,7 +313,8 @@ class KinetoSax : public JsonElementSax {
       skip_ = 1;
       return true;
     }
-    *s = object ? nlohmann::json::object() : nlohmann::json::array();
+    if (object ? s->is_object() : s->is_array()) s->clear();  // the previous event's container: its buffer is reused
+    else *s = object ? nlohmann::json::object() : nlohmann::json::array();
     build_.push_back(s);
     return true;
   }
@@ -934,14 +935,31 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   rt_order.reserve(rt.size());
   for (const Ev& r : rt) rt_order.push_back(&r);
   std::sort(rt_order.begin(), rt_order.end(), [](const Ev* a, const Ev* b) { return a->ts < b->ts; });
-  // Per-thread sorted host items for time containment fallback.
+  // Time containment, for runtime calls no External id places: the last host item of the call's
+  // thread that contains it. Per thread, the items in time order (st.host is sorted by start) and
+  // the running maximum of their ends: a binary search and a short walk back, not a scan of every
+  // item per call (quadratic on a trace with many such calls).
+  std::map<int, std::vector<int>> items_of_tid;
+  std::map<int, std::vector<double>> max_end_of_tid;
+  for (size_t h = 0; h < st.host.size(); ++h) {
+    const HostItem& it = st.host[h];
+    auto& m = max_end_of_tid[it.tid];
+    items_of_tid[it.tid].push_back(static_cast<int>(h));
+    m.push_back(std::max(m.empty() ? -std::numeric_limits<double>::infinity() : m.back(), it.trace_ts + it.trace_dur));
+  }
   auto containing_item = [&](const Ev& r) -> int {
-    int best = -1;
-    for (size_t h = 0; h < st.host.size(); ++h) {
-      const HostItem& it = st.host[h];
-      if (it.tid == r.tid && r.ts >= it.trace_ts && r.ts <= it.trace_ts + it.trace_dur) best = static_cast<int>(h);
+    auto found = items_of_tid.find(r.tid);
+    if (found == items_of_tid.end()) return -1;
+    const std::vector<int>& v = found->second;
+    const std::vector<double>& max_end = max_end_of_tid[r.tid];
+    size_t p = static_cast<size_t>(std::upper_bound(v.begin(), v.end(), r.ts, [&](double ts, int h) { return ts < st.host[h].trace_ts; }) - v.begin());
+    while (p > 0) {
+      --p;
+      if (max_end[p] < r.ts) break;  // no item up to here reaches the call
+      const HostItem& it = st.host[v[p]];
+      if (r.ts <= it.trace_ts + it.trace_dur) return v[p];
     }
-    return best;
+    return -1;
   };
   std::vector<std::pair<double, HostItem>> loose;
   for (const Ev* rp : rt_order) {
