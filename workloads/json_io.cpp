@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,16 +13,17 @@
 #include <vector>
 
 #include "sim/error.h"
+#include "workloads/json_lexer.h"
 #include "workloads/json_stream.h"
 
 namespace orrery {
 
 namespace {
 
-// Plain or gzip'd file read in 1 MiB chunks through zlib (gzread passes plain files through).
+// Plain or gzip'd file read in chunks through zlib (gzread passes plain files through).
 class ChunkReader {
  public:
-  explicit ChunkReader(const std::string& path) : path_(path), buf_(1 << 20) {
+  explicit ChunkReader(const std::string& path) : path_(path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw make_error(path, "", ec ? "cannot access: " + ec.message() : "no such file");
     if (std::filesystem::is_directory(path, ec)) throw make_error(path, "", "is a directory, not a file");
@@ -42,64 +44,25 @@ class ChunkReader {
   }
   ChunkReader(const ChunkReader&) = delete;
   ChunkReader& operator=(const ChunkReader&) = delete;
-  // True when every byte has been read (refills the buffer first).
-  bool at_end() {
-    if (pos_ < len_) return false;
-    refill();
-    return pos_ >= len_;
-  }
-  char peek() const { return buf_[pos_]; }
-  void next() { ++pos_; }
-
- private:
-  void refill() {
-    if (eof_) return;
-    int n = gzread(file_, buf_.data(), static_cast<unsigned>(buf_.size()));
+  // Up to cap bytes (decompressed) into buf; 0 at the end of the file.
+  std::size_t read(char* buf, std::size_t cap) {
+    int n = gzread(file_, buf, static_cast<unsigned>(std::min<std::size_t>(cap, 1u << 30)));
     int err = Z_OK;
     const char* msg = gzerror(file_, &err);
     if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
-      if (err == Z_BUF_ERROR)
-      {
+      if (err == Z_BUF_ERROR) {
         std::error_code ec;
         throw make_error(path_, "", "truncated gzip stream (file ends after " +
                                         std::to_string(std::filesystem::file_size(path_, ec)) + " bytes)");
       }
       throw make_error(path_, "", std::string("corrupt gzip stream: ") + (msg ? msg : "inflate failed"));
     }
-    pos_ = 0;
-    len_ = static_cast<size_t>(n);
-    if (n == 0) eof_ = true;
+    return static_cast<std::size_t>(n);
   }
+
+ private:
   std::string path_;
   gzFile file_ = nullptr;
-  std::vector<char> buf_;
-  size_t pos_ = 0, len_ = 0;
-  bool eof_ = false;
-};
-
-// Input iterator over a ChunkReader, for nlohmann's iterator input adapter.
-struct ChunkIter {
-  using iterator_category = std::input_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = char;
-  ChunkReader* r = nullptr;  // null: the end
-  char operator*() const { return r->peek(); }
-  ChunkIter& operator++() {
-    r->next();
-    return *this;
-  }
-  ChunkIter operator++(int) {
-    ChunkIter c = *this;
-    r->next();
-    return c;
-  }
-  bool operator==(const ChunkIter& o) const {
-    bool e1 = !r || r->at_end(), e2 = !o.r || o.r->at_end();
-    return e1 == e2;
-  }
-  bool operator!=(const ChunkIter& o) const { return !(*this == o); }
 };
 
 using json = nlohmann::json;
@@ -109,30 +72,54 @@ using json = nlohmann::json;
 class FilterSax : public nlohmann::json_sax<json> {
  public:
   FilterSax(const std::string& path, const std::vector<std::string>& skip, const std::string& array_key,
-            const JsonElementFn* on_element)
-      : path_(path), skip_(skip.begin(), skip.end()), array_key_(array_key), on_element_(on_element) {}
+            const JsonElementFn* on_element, JsonElementSax* element_sax = nullptr)
+      : path_(path), skip_(skip.begin(), skip.end()), array_key_(array_key), on_element_(on_element),
+        element_sax_(element_sax) {}
   json root;
 
-  bool null() override { return put(json()); }
-  bool boolean(bool v) override { return put(json(v)); }
-  bool number_integer(number_integer_t v) override { return put(json(v)); }
-  bool number_unsigned(number_unsigned_t v) override { return put(json(v)); }
-  bool number_float(number_float_t v, const string_t&) override { return put(json(v)); }
-  bool string(string_t& v) override { return put(json(std::move(v))); }
+  bool null() override { return fwd() ? scalar_done(element_sax_->null()) : put(json()); }
+  bool boolean(bool v) override { return fwd() ? scalar_done(element_sax_->boolean(v)) : put(json(v)); }
+  bool number_integer(number_integer_t v) override {
+    return fwd() ? scalar_done(element_sax_->number_integer(v)) : put(json(v));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return fwd() ? scalar_done(element_sax_->number_unsigned(v)) : put(json(v));
+  }
+  bool number_float(number_float_t v, const string_t& s) override {
+    return fwd() ? scalar_done(element_sax_->number_float(v, s)) : put(json(v));
+  }
+  bool string(string_t& v) override { return fwd() ? scalar_done(element_sax_->string(v)) : put(json(std::move(v))); }
   bool binary(binary_t&) override { return put(json()); }
-  bool start_object(std::size_t) override { return open(json::object()); }
-  bool start_array(std::size_t) override {
-    if (skip_depth_ == 0 && !skip_next_ && on_element_ && stack_.size() == 1 && stack_[0]->is_object() &&
-        key_ == array_key_) {
+  bool start_object(std::size_t n) override {
+    if (fwd()) {
+      ++elem_depth_;
+      return element_sax_->start_object(n);
+    }
+    return open(json::object());
+  }
+  bool start_array(std::size_t n) override {
+    if (fwd()) {
+      ++elem_depth_;
+      return element_sax_->start_array(n);
+    }
+    if (skip_depth_ == 0 && !skip_next_ && (on_element_ || element_sax_) && stack_.size() == 1 &&
+        stack_[0]->is_object() && key_ == array_key_) {
       (*stack_[0])[key_] = json::array();  // kept empty: the caller can see the array was there
       stack_.push_back(nullptr);           // the streamed array: its elements go to on_element one by one
       return true;
     }
     return open(json::array());
   }
-  bool end_object() override { return close(); }
-  bool end_array() override { return close(); }
+  bool end_object() override {
+    if (elem_depth_ > 0) return container_done(element_sax_->end_object());
+    return close();
+  }
+  bool end_array() override {
+    if (elem_depth_ > 0) return container_done(element_sax_->end_array());
+    return close();
+  }
   bool key(string_t& k) override {
+    if (elem_depth_ > 0) return element_sax_->key(k);
     if (skip_depth_ > 0) return true;
     if (skip_.count(k)) skip_next_ = true;
     else key_ = std::move(k);
@@ -145,6 +132,16 @@ class FilterSax : public nlohmann::json_sax<json> {
   }
 
  private:
+  // True when the event belongs to an element of the streamed array and a JsonElementSax takes it.
+  bool fwd() const { return element_sax_ && (elem_depth_ > 0 || (!stack_.empty() && !stack_.back())); }
+  bool scalar_done(bool go_on) {
+    if (elem_depth_ == 0) element_sax_->element_done(index_++);
+    return go_on;
+  }
+  bool container_done(bool go_on) {
+    if (--elem_depth_ == 0) element_sax_->element_done(index_++);
+    return go_on;
+  }
   // Places v where the parser is; returns it (null when dropped).
   json* place(json&& v) {
     if (stack_.empty()) {
@@ -203,6 +200,8 @@ class FilterSax : public nlohmann::json_sax<json> {
   std::set<std::string, std::less<>> skip_;
   std::string array_key_;
   const JsonElementFn* on_element_;
+  JsonElementSax* element_sax_;
+  int elem_depth_ = 0;        // nesting inside the element being forwarded to element_sax_
   std::vector<json*> stack_;  // containers being built; nullptr: the streamed array
   std::string key_;
   int skip_depth_ = 0;
@@ -212,10 +211,10 @@ class FilterSax : public nlohmann::json_sax<json> {
 };
 
 json parse_streaming(const std::string& path, const std::vector<std::string>& skip, const std::string& array_key,
-                     const JsonElementFn* on_element) {
+                     const JsonElementFn* on_element, JsonElementSax* element_sax = nullptr) {
   ChunkReader reader(path);
-  FilterSax sax(path, skip, array_key, on_element);
-  json::sax_parse(ChunkIter{&reader}, ChunkIter{}, &sax);
+  FilterSax sax(path, skip, array_key, on_element, element_sax);
+  fast_sax_parse([&reader](char* buf, std::size_t cap) { return reader.read(buf, cap); }, &sax);
   return std::move(sax.root);
 }
 
@@ -224,7 +223,8 @@ json parse_streaming(const std::string& path, const std::vector<std::string>& sk
 std::string read_file_maybe_gz(const std::string& path) {
   ChunkReader reader(path);
   std::string out;
-  for (ChunkIter it{&reader}, end{}; it != end; ++it) out.push_back(*it);
+  std::vector<char> buf(1 << 20);
+  while (std::size_t n = reader.read(buf.data(), buf.size())) out.append(buf.data(), n);
   return out;
 }
 
@@ -237,6 +237,10 @@ json read_json_file(const std::string& path, const std::vector<std::string>& ski
 json stream_json_file(const std::string& path, const std::string& array_key, const std::vector<std::string>& skip_keys,
                       const JsonElementFn& on_element) {
   return parse_streaming(path, skip_keys, array_key, &on_element);
+}
+
+json stream_json_file(const std::string& path, const std::string& array_key, JsonElementSax& element_sax) {
+  return parse_streaming(path, {}, array_key, nullptr, &element_sax);
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

@@ -17,4 +17,15 @@ using JsonElementFn = std::function<void(nlohmann::json&& element, size_t index)
 nlohmann::json stream_json_file(const std::string& path, const std::string& array_key,
                                 const std::vector<std::string>& skip_keys, const JsonElementFn& on_element);
 
+// The same, without building the elements: each element's SAX events (a scalar, or start_object ...
+// end_object with everything inside) go to the handler, then element_done(index). For readers that
+// keep a few fields of millions of elements (a DOM per Kineto event costs more than the parse).
+class JsonElementSax : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  virtual void element_done(size_t index) = 0;
+  bool binary(binary_t&) override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+nlohmann::json stream_json_file(const std::string& path, const std::string& array_key, JsonElementSax& element_sax);
+
 }  // namespace orrery

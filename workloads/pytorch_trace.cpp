@@ -1,14 +1,21 @@
 #include "workloads/pytorch_trace.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "sim/error.h"
 #include "sim/limits.h"
@@ -155,7 +162,10 @@ std::int64_t arg_or(std::int64_t v, std::int64_t def) { return v == kNoArg ? def
 // One Kineto complete ("X") event reduced to what the reader uses: a 1M-kernel trace holds about
 // 3M events, so no JSON is kept per event.
 struct Ev {
-  std::string cat, name;
+  const std::string* cat_ = nullptr;   // interned (NamePool): a kernel name is stored once, not per event
+  const std::string* name_ = nullptr;
+  const std::string& cat() const { return *cat_; }
+  const std::string& name() const { return *name_; }
   double ts = 0, dur = 0;  // seconds
   int tid = 0;
   std::int64_t ext = kNoArg, rf = kNoArg, corr = kNoArg, stream = kNoArg, bytes = kNoArg, wait = kNoArg;
@@ -168,27 +178,208 @@ struct Ev {
   std::unique_ptr<Extra> x;
 };
 
-std::string str_or(const nlohmann::json& j, const char* k) {
-  auto it = j.find(k);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+// A traceEvents[] element as the streaming reader keeps it: the top-level fields and the args
+// fields the reader uses, each a small JSON value (containers such as grid or Input Dims built;
+// every other key skipped unbuilt). The slots are reused from one event to the next, so a string
+// field costs no allocation once its buffer is large enough.
+class KinetoSax : public JsonElementSax {
+ public:
+  enum Top { kPh, kCat, kName, kTid, kTs, kDur, kTopN };
+  enum Arg { kExt, kRf, kCorr, kStream, kBytes, kWait, kGrid, kBlock, kArgName,
+             // record_shapes inputs and communication attributes: Kineto-only bundles
+             kInputType, kInputDims, kConcrete, kCollName, kPgName, kDtype, kInNelems, kOutNelems, kGroupSize, kArgN };
+  using Fn = std::function<void(const KinetoSax&)>;
+  KinetoSax(bool with_inputs, Fn on_event) : nargs_(with_inputs ? kArgN : kInputType), on_event_(std::move(on_event)) {}
+
+  const nlohmann::json* top(Top k) const { return present_[k] ? &top_[k] : nullptr; }
+  const nlohmann::json* arg(Arg k) const { return arg_present_[k] ? &args_[k] : nullptr; }
+  bool has_args() const { return has_args_; }
+
+  void element_done(size_t) override {
+    if (is_object_) on_event_(*this);
+    is_object_ = has_args_ = false;
+    std::fill(std::begin(present_), std::end(present_), false);
+    std::fill(std::begin(arg_present_), std::end(arg_present_), false);
+    level_ = 0;
+  }
+  bool null() override { return scalar(nlohmann::json()); }
+  bool boolean(bool v) override { return scalar(nlohmann::json(v)); }
+  bool number_integer(number_integer_t v) override { return scalar(nlohmann::json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return scalar(nlohmann::json(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return scalar(nlohmann::json(v)); }
+  bool string(string_t& v) override {
+    if (skip_ || !build_.empty()) return skip_ ? true : scalar(nlohmann::json(v));
+    nlohmann::json* s = target();
+    if (s) {
+      if (s->is_string()) s->get_ref<std::string&>().assign(v);  // reuses the buffer
+      else *s = v;
+    }
+    return true;
+  }
+  bool start_object(std::size_t) override { return open(true); }
+  bool start_array(std::size_t) override { return open(false); }
+  bool end_object() override { return close(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    if (skip_) return true;
+    if (!build_.empty()) {
+      bkey_ = k;
+      return true;
+    }
+    pending_ = -1;
+    if (level_ == 1) {
+      static constexpr std::string_view names[kTopN] = {"ph", "cat", "name", "tid", "ts", "dur"};
+      pending_ = k == "args" ? kArgsKey : find_key(k, names, kTopN);
+    } else if (level_ == 2) {
+      static constexpr std::string_view names[kArgN] = {
+          "External id", "Record function id", "correlation", "stream", "bytes", "wait_on_cuda_event_record_corr_id",
+          "grid", "block", "name", "Input type", "Input Dims", "Concrete Inputs", "Collective name",
+          "Process Group Name", "dtype", "In msg nelems", "Out msg nelems", "Group size"};
+      pending_ = find_key(k, names, nargs_);
+    }
+    return true;
+  }
+
+ private:
+  static constexpr int kArgsKey = 100;
+  static int find_key(const std::string& k, const std::string_view* names, int n) {
+    for (int i = 0; i < n; ++i)
+      if (names[i].size() == k.size() && std::memcmp(names[i].data(), k.data(), k.size()) == 0) return i;
+    return -1;
+  }
+  // The slot the next value goes to (nullptr: skipped); consumes the pending key.
+  nlohmann::json* target() {
+    int p = pending_;
+    pending_ = -1;
+    if (p < 0) return nullptr;
+    if (level_ == 1) {
+      if (p == kArgsKey) {  // "args" that is not an object: no args (a later "args" replaces an earlier one)
+        has_args_ = false;
+        std::fill(std::begin(arg_present_), std::end(arg_present_), false);
+        return nullptr;
+      }
+      present_[p] = true;
+      return &top_[p];
+    }
+    arg_present_[p] = true;
+    return &args_[p];
+  }
+  bool scalar(nlohmann::json&& v) {
+    if (skip_) return true;
+    if (!build_.empty()) {
+      add(std::move(v));
+      return true;
+    }
+    if (nlohmann::json* s = target()) *s = std::move(v);
+    return true;
+  }
+  nlohmann::json* add(nlohmann::json&& v) {
+    nlohmann::json* top = build_.back();
+    if (top->is_object()) {
+      nlohmann::json& slot = (*top)[bkey_];
+      slot = std::move(v);
+      return &slot;
+    }
+    top->push_back(std::move(v));
+    return &top->back();
+  }
+  bool open(bool object) {
+    if (skip_) {
+      ++skip_;
+      return true;
+    }
+    if (!build_.empty()) {
+      build_.push_back(add(object ? nlohmann::json::object() : nlohmann::json::array()));
+      return true;
+    }
+    if (level_ == 0) {  // the element itself
+      if (object) {
+        is_object_ = true;
+        level_ = 1;
+      } else {
+        skip_ = 1;
+      }
+      return true;
+    }
+    if (level_ == 1 && pending_ == kArgsKey && object) {
+      pending_ = -1;
+      has_args_ = true;
+      std::fill(std::begin(arg_present_), std::end(arg_present_), false);
+      level_ = 2;
+      return true;
+    }
+    nlohmann::json* s = target();
+    if (!s) {
+      skip_ = 1;
+      return true;
+    }
+    if (object ? s->is_object() : s->is_array()) s->clear();  // the previous event's container: its buffer is reused
+    else *s = object ? nlohmann::json::object() : nlohmann::json::array();
+    build_.push_back(s);
+    return true;
+  }
+  bool close() {
+    if (skip_) {
+      --skip_;
+      return true;
+    }
+    if (!build_.empty()) {
+      build_.pop_back();
+      return true;
+    }
+    --level_;
+    return true;
+  }
+
+  int nargs_;
+  Fn on_event_;
+  int level_ = 0;     // 0: between elements, 1: in the event object, 2: in its args object
+  int pending_ = -1;  // slot of the key just read (-1: skip its value)
+  int skip_ = 0;      // depth inside a skipped container
+  std::vector<nlohmann::json*> build_;  // containers being built into a slot
+  std::string bkey_;
+  bool is_object_ = false, has_args_ = false;
+  bool present_[kTopN] = {}, arg_present_[kArgN] = {};
+  nlohmann::json top_[kTopN], args_[kArgN];
+};
+
+// Distinct strings of a trace (event names and categories), each stored once.
+class NamePool {
+ public:
+  const std::string* intern(const std::string& s) { return &*set_.insert(s).first; }
+
+ private:
+  std::unordered_set<std::string> set_;  // node-based: pointers stay valid
+};
+
+std::string str_or(const nlohmann::json* j) { return j && j->is_string() ? j->get<std::string>() : std::string(); }
 // An event's own string field (ph, cat, name): absent is "", any other type is malformed.
-std::string str_field(const nlohmann::json& e, const char* k, const std::string& file) {
-  auto it = e.find(k);
-  if (it == e.end()) return "";
-  if (!it->is_string())
-    throw make_error(file, std::string("traceEvents[] ") + k, "malformed trace: expected a string, got " + it->dump().substr(0, 80));
-  return it->get<std::string>();
+const std::string& str_field(const nlohmann::json* v, const char* k, const std::string& file) {
+  static const std::string empty;
+  if (!v) return empty;
+  if (!v->is_string())
+    throw make_error(file, std::string("traceEvents[] ") + k, "malformed trace: expected a string, got " + v->dump().substr(0, 80));
+  return v->get_ref<const std::string&>();
+}
+
+// An int64 args field; the field name is only built for an error (this runs millions of times).
+std::int64_t args_int(const nlohmann::json* v, std::int64_t def, const std::string& file, const char* k) {
+  if (!v || !v->is_number()) return def;
+  if (v->is_number_integer() && !v->is_number_unsigned()) return v->get<std::int64_t>();
+  return checked_int(*v, def, file, std::string("traceEvents[] args.") + k);
 }
 
 // Inputs from record_shapes: "Input type" (dtype name for tensors, Scalar, TensorList, ...),
 // "Input Dims" (shape; list of shapes for TensorList), "Concrete Inputs" (scalar values).
-std::vector<EtArg> kineto_inputs(const nlohmann::json& a, const std::string& file, const std::string& op) {
+std::vector<EtArg> kineto_inputs(const nlohmann::json* types_p, const nlohmann::json* dims_p, const nlohmann::json* conc_p,
+                                 const std::string& file, const std::string& op) {
   std::vector<EtArg> out;
-  const std::string field = "traceEvents[] '" + op.substr(0, 80) + "' args.Input Dims";
-  const auto& types = a.value("Input type", nlohmann::json::array());
-  const auto& dims = a.value("Input Dims", nlohmann::json::array());
-  const auto& conc = a.value("Concrete Inputs", nlohmann::json::array());
+  // The field name is built only for an error (this runs once per op of a 1M-op trace).
+  auto field = [&] { return "traceEvents[] '" + op.substr(0, 80) + "' args.Input Dims"; };
+  static const nlohmann::json none = nlohmann::json::array();
+  const auto& types = types_p ? *types_p : none;
+  const auto& dims = dims_p ? *dims_p : none;
+  const auto& conc = conc_p ? *conc_p : none;
   auto tensor = [&](Dtype d, const std::string& type, const nlohmann::json& shape) {
     EtArg t;
     t.type = "Tensor(" + type + ")";
@@ -196,18 +387,24 @@ std::vector<EtArg> kineto_inputs(const nlohmann::json& a, const std::string& fil
     t.dtype = d;
     t.numel = 1;
     t.elem_bytes = std::max(1, dtype_bytes(d));
+    t.shape.reserve(shape.size());
     for (auto& x : shape)
       if (x.is_number()) {
-        t.shape.push_back(checked_int(x, 0, file, field));
-        t.numel = checked_size_mul(t.numel, std::max<std::int64_t>(0, t.shape.back()), file, field);
+        std::int64_t v = x.is_number_integer() && !x.is_number_unsigned() ? x.get<std::int64_t>() : checked_int(x, 0, file, field());
+        t.shape.push_back(v);
+        std::int64_t q = 0;
+        if (__builtin_mul_overflow(t.numel, std::max<std::int64_t>(0, v), &q) || q > kMaxTensorBytes)
+          checked_size_mul(t.numel, std::max<std::int64_t>(0, v), file, field());  // throws
+        t.numel = q;
       }
-    checked_size_mul(t.numel, t.elem_bytes, file, field);
+    if (std::int64_t q = 0; __builtin_mul_overflow(t.numel, t.elem_bytes, &q) || q > kMaxTensorBytes)
+      checked_size_mul(t.numel, t.elem_bytes, file, field());
     return t;
   };
   if (!types.is_array()) return out;
   for (size_t i = 0; i < types.size(); ++i) {
     std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
-    nlohmann::json d = dims.is_array() && i < dims.size() ? dims[i] : nlohmann::json::array();
+    const nlohmann::json& d = dims.is_array() && i < dims.size() ? dims[i] : none;
     Dtype dt = parse_dtype(t);
     EtArg arg;
     if (dt != Dtype::UNKNOWN && t != "Scalar" && d.is_array()) {
@@ -232,67 +429,66 @@ std::vector<EtArg> kineto_inputs(const nlohmann::json& a, const std::string& fil
 }
 
 // Reads one traceEvents[] element: a complete event into v (true); thread names into st; else false.
-bool read_kineto_event(const nlohmann::json& e, Ev& v, bool with_inputs, const std::string& file, CapturedStep& st) {
-  if (!e.is_object()) return false;
-  const std::string ph = str_field(e, "ph", file);
-  auto tid_it = e.find("tid");
-  const int tid = tid_it != e.end() ? checked_int32(*tid_it, 0, file, "traceEvents[] tid") : 0;
-  auto args_it = e.find("args");
-  const bool has_args = args_it != e.end() && args_it->is_object();
+bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::string& file, CapturedStep& st,
+                       NamePool& pool) {
+  using K = KinetoSax;
+  const std::string& ph = str_field(e.top(K::kPh), "ph", file);
+  const nlohmann::json* tid_it = e.top(K::kTid);
+  const int tid = tid_it ? checked_int32(*tid_it, 0, file, "traceEvents[] tid") : 0;
+  const bool has_args = e.has_args();
   if (ph == "M") {
-    if (str_or(e, "name") == "thread_name" && tid_it != e.end() && tid_it->is_number() && has_args)
-      st.thread_names[tid] = str_or(*args_it, "name");
+    if (str_or(e.top(K::kName)) == "thread_name" && tid_it && tid_it->is_number() && has_args)
+      st.thread_names[tid] = str_or(e.arg(K::kArgName));
     return false;
   }
   if (ph != "X") return false;
-  v.cat = str_field(e, "cat", file);
-  v.name = str_field(e, "name", file);
+  v.cat_ = pool.intern(str_field(e.top(K::kCat), "cat", file));
+  v.name_ = pool.intern(str_field(e.top(K::kName), "name", file));
   v.tid = tid;
-  auto ts = e.find("ts"), dur = e.find("dur");
-  v.ts = ts != e.end() && ts->is_number() ? ts->get<double>() * 1e-6 : 0;
-  v.dur = dur != e.end() && dur->is_number() ? dur->get<double>() * 1e-6 : 0;
-  if (ts == e.end() || !ts->is_number() || !std::isfinite(v.ts))
-    throw make_error(file, "traceEvents[] ts", "event '" + v.name + "' has no timestamp");
-  if (dur == e.end() || !dur->is_number() || !std::isfinite(v.dur) || v.dur < 0)
+  const nlohmann::json *ts = e.top(K::kTs), *dur = e.top(K::kDur);
+  v.ts = ts && ts->is_number() ? ts->get<double>() * 1e-6 : 0;
+  v.dur = dur && dur->is_number() ? dur->get<double>() * 1e-6 : 0;
+  if (!ts || !ts->is_number() || !std::isfinite(v.ts))
+    throw make_error(file, "traceEvents[] ts", "event '" + v.name() + "' has no timestamp");
+  if (!dur || !dur->is_number() || !std::isfinite(v.dur) || v.dur < 0)
     throw make_error(file, "traceEvents[] dur",
-                     "complete event '" + v.name + "' at ts " + ts->dump() +
-                         (dur != e.end() ? " has an invalid duration " + dur->dump() : " has no duration"));
+                     "complete event '" + v.name() + "' at ts " + ts->dump() +
+                         (dur ? " has an invalid duration " + dur->dump() : " has no duration"));
   if (!has_args) return true;
-  const auto& a = *args_it;
-  auto arg = [&](const char* k) {
-    auto it = a.find(k);
-    return it == a.end() || !it->is_number() ? kNoArg : checked_int(*it, kNoArg, file, std::string("traceEvents[] args.") + k);
-  };
-  v.ext = arg("External id");
-  v.rf = arg("Record function id");
-  v.corr = arg("correlation");
-  v.stream = arg("stream");
+  auto arg = [&](K::Arg k, const char* name) { return args_int(e.arg(k), kNoArg, file, name); };
+  v.ext = arg(K::kExt, "External id");
+  v.rf = arg(K::kRf, "Record function id");
+  v.corr = arg(K::kCorr, "correlation");
+  v.stream = arg(K::kStream, "stream");
   if (v.stream != kNoArg && (v.stream < -1 || v.stream > std::numeric_limits<int>::max()))
     throw make_error(file, "traceEvents[] args.stream", std::to_string(v.stream) + " is out of range");
-  v.bytes = arg("bytes");
-  v.wait = arg("wait_on_cuda_event_record_corr_id");
-  auto prod = [&](const char* k) -> std::int64_t {
-    auto it = a.find(k);
-    if (it == a.end() || !it->is_array()) return 0;
+  v.bytes = arg(K::kBytes, "bytes");
+  v.wait = arg(K::kWait, "wait_on_cuda_event_record_corr_id");
+  auto prod = [&](K::Arg k, const char* name) -> std::int64_t {
+    const nlohmann::json* a = e.arg(k);
+    if (!a || !a->is_array()) return 0;
     std::int64_t p = 1;
-    for (auto& x : *it)
-      p = checked_size_mul(p, x.is_number() ? std::max<std::int64_t>(0, checked_int(x, 1, file, std::string("traceEvents[] args.") + k)) : 1,
-                           file, std::string("traceEvents[] args.") + k);
+    for (auto& x : *a) {
+      std::int64_t f = x.is_number() ? std::max<std::int64_t>(0, args_int(&x, 1, file, name)) : 1, q = 0;
+      if (__builtin_mul_overflow(p, f, &q) || q > kMaxTensorBytes)
+        checked_size_mul(p, f, file, std::string("traceEvents[] args.") + name);  // throws, naming the field
+      p = q;
+    }
     return p;
   };
-  v.grid = prod("grid");
-  v.block = prod("block");
-  if (with_inputs && (v.cat == "cpu_op" || v.cat == "user_annotation")) {
+  v.grid = prod(K::kGrid, "grid");
+  v.block = prod(K::kBlock, "block");
+  if (with_inputs && (v.cat() == "cpu_op" || v.cat() == "user_annotation")) {
     v.x = std::make_unique<Ev::Extra>();
-    v.x->inputs = kineto_inputs(a, file, v.name);
-    if (v.name == "record_param_comms") {
-      v.x->collective_name = str_or(a, "Collective name");
-      v.x->pg_name = str_or(a, "Process Group Name");
-      v.x->comm_dtype = str_or(a, "dtype");
+    v.x->inputs = kineto_inputs(e.arg(K::kInputType), e.arg(K::kInputDims), e.arg(K::kConcrete), file, v.name());
+    if (v.name() == "record_param_comms") {
+      v.x->collective_name = str_or(e.arg(K::kCollName));
+      v.x->pg_name = str_or(e.arg(K::kPgName));
+      v.x->comm_dtype = str_or(e.arg(K::kDtype));
       const std::string f = "traceEvents[] 'record_param_comms' args.";
-      v.x->in_nelems = checked_size_mul(1, arg_or(arg("In msg nelems"), 0), file, f + "In msg nelems");
-      v.x->out_nelems = checked_size_mul(1, arg_or(arg("Out msg nelems"), 0), file, f + "Out msg nelems");
-      std::int64_t g = arg_or(arg("Group size"), 0);
+      v.x->in_nelems = checked_size_mul(1, arg_or(arg(K::kInNelems, "In msg nelems"), 0), file, f + "In msg nelems");
+      v.x->out_nelems = checked_size_mul(1, arg_or(arg(K::kOutNelems, "Out msg nelems"), 0), file, f + "Out msg nelems");
+      std::int64_t g = arg_or(arg(K::kGroupSize, "Group size"), 0);
       if (g < 0 || g > std::numeric_limits<int>::max()) throw make_error(file, f + "Group size", std::to_string(g) + " is out of range");
       v.x->group_size = g;
     }
@@ -491,7 +687,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
         throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps",
                          "parent " + std::to_string(op.parent) + " is not a node of the trace (truncated trace?)");
       if (op.parent != op.id && by_id.count(op.parent)) st.ops[by_id[op.parent]].children.push_back(static_cast<int>(i));
-      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf[op.rf_id] = static_cast<int>(i);
+      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
     }
     // Cycle check on the parent chain (a malformed trace must not hang us).
     for (size_t i = 0; i < st.ops.size(); ++i) {
@@ -513,30 +709,28 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   // ---- Kineto ---- (streamed: each event is reduced to a KinetoEvent as it is read)
   parsing = st.kineto_path;
-  std::vector<Ev> cpu, rt, gpu;
+  std::deque<Ev> cpu, rt, gpu;  // a deque grows without moving its events (a 1M-kernel trace has 3M)
   bool have_step = false;
   double step_ts = 0, step_dur = 0;
-  auto on_event = [&](nlohmann::json&& e, size_t) {
+  NamePool pool;
+  KinetoSax sax(kineto_only, [&](const KinetoSax& e) {
     Ev v;
-    if (!read_kineto_event(e, v, kineto_only, st.kineto_path, st)) return;
-    if (v.cat == "cpu_op" || v.cat == "user_annotation") {
-      if (v.cat == "user_annotation" && v.name.rfind("ProfilerStep#", 0) == 0 && !have_step) {
+    if (!read_kineto_event(e, v, kineto_only, st.kineto_path, st, pool)) return;
+    if (v.cat() == "cpu_op" || v.cat() == "user_annotation") {
+      if (v.cat() == "user_annotation" && v.name().rfind("ProfilerStep#", 0) == 0 && !have_step) {
         have_step = true;
         step_ts = v.ts;
         step_dur = v.dur;
-        st.step_name = v.name;
+        st.step_name = v.name();
       }
       cpu.push_back(std::move(v));
-    } else if (v.cat == "cuda_runtime" || v.cat == "cuda_driver") {
+    } else if (v.cat() == "cuda_runtime" || v.cat() == "cuda_driver") {
       rt.push_back(std::move(v));
-    } else if (v.cat == "kernel" || v.cat == "gpu_memcpy" || v.cat == "gpu_memset") {
+    } else if (v.cat() == "kernel" || v.cat() == "gpu_memcpy" || v.cat() == "gpu_memset") {
       gpu.push_back(std::move(v));
     }
-  };
-  nlohmann::json kt =
-      kineto_only ? stream_json_file(st.kineto_path, "traceEvents", {"Input Strides", "Ev Idx"}, on_event)
-                  : stream_json_file(st.kineto_path, "traceEvents",
-                                     {"Input Dims", "Input Strides", "Concrete Inputs", "Input type", "Ev Idx"}, on_event);
+  });
+  nlohmann::json kt = stream_json_file(st.kineto_path, "traceEvents", sax);
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
   if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
@@ -574,7 +768,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     auto it = synthetic_rf.find(&c);
     return it != synthetic_rf.end() ? it->second : arg_or(c.rf, -1);
   };
-  auto ops_from_kineto = [&](std::vector<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
+  auto ops_from_kineto = [&](std::deque<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
     // Process root 1, one thread root per host thread, then every cpu_op / user_annotation in
     // time order (id order = issue order, as in an ET); parent = the innermost event of the same
     // thread that encloses it (Kineto's X events nest), else the thread root.
@@ -583,6 +777,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     std::stable_sort(order.begin(), order.end(), [](const Ev* a, const Ev* b) {
       return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
     });
+    st.ops.reserve(st.ops.size() + evs.size() + 16);
     std::int64_t next_id = 1;
     EtOp proc;
     proc.id = proc.parent = next_id++;
@@ -608,7 +803,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     for (Ev* e : order) {
       EtOp op;
       op.id = next_id++;
-      op.name = e->name;
+      op.name = e->name();
       op.tid = e->tid;
       auto& stack = open[e->tid];
       const double end = e->ts + e->dur;
@@ -642,7 +837,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     for (size_t i = 0; i < st.ops.size(); ++i) {
       auto& op = st.ops[i];
       if (op.parent != op.id && index.count(op.parent)) st.ops[index[op.parent]].children.push_back(static_cast<int>(i));
-      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf[op.rf_id] = static_cast<int>(i);
+      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
     }
   };
   if (kineto_only) ops_from_kineto(cpu, synthetic_rf);
@@ -662,12 +857,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     for (auto& [rf, idx] : st.op_by_rf) {
       auto it = cpu_by_rf.find(rf);
       if (it == cpu_by_rf.end()) continue;
-      if (it->second->name == st.ops[idx].name) {
+      if (it->second->name() == st.ops[idx].name) {
         ++matched;
       } else {
         ++mismatched;
         if (example.empty())
-          example = "rf_id " + std::to_string(rf) + " is '" + st.ops[idx].name + "' in the ET but '" + it->second->name + "' in Kineto";
+          example = "rf_id " + std::to_string(rf) + " is '" + st.ops[idx].name + "' in the ET but '" + it->second->name() + "' in Kineto";
       }
     }
     if (matched == 0 || mismatched * 10 > matched + mismatched)
@@ -693,6 +888,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     if (kit == cpu_by_rf.end() || !in_window(kit->second->ts)) continue;
     top_ops.push_back(static_cast<int>(i));
   }
+  st.host.reserve(top_ops.size());
   for (int i : top_ops) {
     HostItem h;
     const Ev* k = cpu_by_rf[st.ops[i].rf_id];
@@ -701,7 +897,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     h.trace_ts = k->ts;
     h.trace_dur = k->dur;
     h.op = i;
-    st.host.push_back(h);
+    st.host.push_back(std::move(h));
   }
   std::sort(st.host.begin(), st.host.end(), [](const HostItem& a, const HostItem& b) {
     return a.trace_ts != b.trace_ts ? a.trace_ts < b.trace_ts : a.op < b.op;
@@ -733,49 +929,72 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   }
 
   // ---- Runtime calls -> host items ----
-  std::sort(rt.begin(), rt.end(), [](const Ev& a, const Ev& b) { return a.ts < b.ts; });
-  // Per-thread sorted host items for time containment fallback.
+  st.device.reserve(gpu.size());
+  // Sorted as pointers (the same comparisons, so the same order, without moving 3M events).
+  std::vector<const Ev*> rt_order;
+  rt_order.reserve(rt.size());
+  for (const Ev& r : rt) rt_order.push_back(&r);
+  std::sort(rt_order.begin(), rt_order.end(), [](const Ev* a, const Ev* b) { return a->ts < b->ts; });
+  // Time containment, for runtime calls no External id places: the last host item of the call's
+  // thread that contains it. Per thread, the items in time order (st.host is sorted by start) and
+  // the running maximum of their ends: a binary search and a short walk back, not a scan of every
+  // item per call (quadratic on a trace with many such calls).
+  std::map<int, std::vector<int>> items_of_tid;
+  std::map<int, std::vector<double>> max_end_of_tid;
+  for (size_t h = 0; h < st.host.size(); ++h) {
+    const HostItem& it = st.host[h];
+    auto& m = max_end_of_tid[it.tid];
+    items_of_tid[it.tid].push_back(static_cast<int>(h));
+    m.push_back(std::max(m.empty() ? -std::numeric_limits<double>::infinity() : m.back(), it.trace_ts + it.trace_dur));
+  }
   auto containing_item = [&](const Ev& r) -> int {
-    int best = -1;
-    for (size_t h = 0; h < st.host.size(); ++h) {
-      const HostItem& it = st.host[h];
-      if (it.tid == r.tid && r.ts >= it.trace_ts && r.ts <= it.trace_ts + it.trace_dur) best = static_cast<int>(h);
+    auto found = items_of_tid.find(r.tid);
+    if (found == items_of_tid.end()) return -1;
+    const std::vector<int>& v = found->second;
+    const std::vector<double>& max_end = max_end_of_tid[r.tid];
+    size_t p = static_cast<size_t>(std::upper_bound(v.begin(), v.end(), r.ts, [&](double ts, int h) { return ts < st.host[h].trace_ts; }) - v.begin());
+    while (p > 0) {
+      --p;
+      if (max_end[p] < r.ts) break;  // no item up to here reaches the call
+      const HostItem& it = st.host[v[p]];
+      if (r.ts <= it.trace_ts + it.trace_dur) return v[p];
     }
-    return best;
+    return -1;
   };
   std::vector<std::pair<double, HostItem>> loose;
-  for (auto& r : rt) {
+  for (const Ev* rp : rt_order) {
+    const Ev& r = *rp;
     if (!in_window(r.ts)) continue;
     HostCall call;
-    call.name = r.name;
+    call.name = r.name();
     call.trace_ts = r.ts;
     call.trace_dur = r.dur;
     call.correlation = arg_or(r.corr, -1);
     auto git = gpu_by_corr.find(call.correlation);
-    const std::string& n = r.name;
+    const std::string& n = r.name();
     if (git != gpu_by_corr.end()) {
       const Ev& g = *git->second;
       // GPU work starts after its launch (5 us or more in real captures); a start before it
       // means a corrupted timestamp, which would silently skew the capture's duty cycle.
       if (g.ts < r.ts - 100e-6)
         throw make_error(st.kineto_path, "traceEvents[] ts",
-                         "GPU event '" + g.name.substr(0, 80) + "' (correlation " + std::to_string(call.correlation) +
-                             ") starts " + format_time(r.ts - g.ts) + " before its launch '" + r.name + "'");
+                         "GPU event '" + g.name().substr(0, 80) + "' (correlation " + std::to_string(call.correlation) +
+                             ") starts " + format_time(r.ts - g.ts) + " before its launch '" + r.name() + "'");
       DeviceActivity d;
-      d.name = g.name;
-      d.kind = g.cat == "kernel" ? DevKind::Kernel : g.cat == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
+      d.name = g.name();
+      d.kind = g.cat() == "kernel" ? DevKind::Kernel : g.cat() == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
       d.stream = static_cast<int>(arg_or(g.stream, 0));
       d.trace_ts = g.ts;
       d.trace_dur = g.dur;
       d.correlation = call.correlation;
       d.bytes = static_cast<double>(std::max<std::int64_t>(0, arg_or(g.bytes, 0)));
       if (d.kind == DevKind::Memcpy) {
-        if (g.name.find("HtoD") != std::string::npos) d.copy_kind = "HtoD";
-        else if (g.name.find("DtoH") != std::string::npos) d.copy_kind = "DtoH";
-        else if (g.name.find("DtoD") != std::string::npos) d.copy_kind = "DtoD";
-        else if (g.name.find("PtoP") != std::string::npos) d.copy_kind = "PtoP";
+        if (g.name().find("HtoD") != std::string::npos) d.copy_kind = "HtoD";
+        else if (g.name().find("DtoH") != std::string::npos) d.copy_kind = "DtoH";
+        else if (g.name().find("DtoD") != std::string::npos) d.copy_kind = "DtoD";
+        else if (g.name().find("PtoP") != std::string::npos) d.copy_kind = "PtoP";
         else d.copy_kind = "HtoH";
-        d.copy_pageable = g.name.find("Pageable") != std::string::npos;
+        d.copy_pageable = g.name().find("Pageable") != std::string::npos;
       }
       d.grid = g.grid;
       d.block = g.block;
@@ -787,7 +1006,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       }
       call.kind = CallKind::Launch;
       call.device = static_cast<int>(st.device.size());
-      st.device.push_back(d);
+      st.device.push_back(std::move(d));
     } else if (n == "cudaDeviceSynchronize" || n == "cuCtxSynchronize") {
       call.kind = CallKind::DeviceSync;
     } else if (n == "cudaStreamSynchronize" || n == "cuStreamSynchronize") {
@@ -818,15 +1037,15 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     if (item >= 0) {
       HostItem& h = st.host[item];
       call.frac = h.trace_dur > 0 ? std::clamp((r.ts - h.trace_ts) / h.trace_dur, 0.0, 1.0) : 0.0;
-      h.calls.push_back(call);
+      h.calls.push_back(std::move(call));
     } else {
       HostItem h;
-      h.name = r.name;
+      h.name = r.name();
       h.tid = r.tid;
       h.trace_ts = r.ts;
       h.trace_dur = r.dur;
       call.frac = 0;
-      h.calls.push_back(call);
+      h.calls.push_back(std::move(call));
       loose.emplace_back(r.ts, std::move(h));
     }
   }
@@ -841,6 +1060,16 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   }
   for (auto& h : st.host)
     std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });
+  // The Kineto events and their indexes are done with: freed before the replay allocates its own.
+  for (auto* v : {&cpu, &rt, &gpu}) std::deque<Ev>().swap(*v);
+  std::vector<const Ev*>().swap(rt_order);
+#ifdef __GLIBC__
+  malloc_trim(0);  // hands the freed pages back: the replay's own allocations come next
+#endif
+  for (auto* m : {&cpu_by_ext, &cpu_by_rf, &gpu_by_corr}) std::unordered_map<std::int64_t, const Ev*>().swap(*m);
+  std::unordered_map<std::int64_t, int>().swap(by_id);
+  std::unordered_map<const Ev*, std::int64_t>().swap(synthetic_rf);
+  pool = NamePool();
 
   // ---- Collectives ----
   std::function<bool(int, const char*)> subtree_has = [&](int i, const char* name) {

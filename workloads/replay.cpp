@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "hw_models/gpu.h"
 #include "hw_models/transfer.h"
@@ -114,30 +115,43 @@ namespace {
 std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelerator& hw, const Accelerator& src,
                                           const ReplayOptions& opt, const HostCostModel& host_cost, ReplayResult& res) {
 
-  // ---- per-op work and kernel counts ----
-  std::map<int, OpWork> work;
-  std::map<int, int> kernels_of_op;
-  std::map<int, double> main_dur_of_op;
+  // ---- per-op work and kernel counts ---- (flat arrays over the ops: a 1M-kernel trace has 1M ops)
+  std::vector<int> work_of(st.ops.size(), -1);  // op -> index into work
+  std::vector<OpWork> work;
+  std::vector<int> kernels_of_op(st.ops.size(), 0);
+  std::vector<double> main_dur_of_op(st.ops.size(), 0.0);
   std::vector<bool> helper(st.device.size(), false);
   for (auto& d : st.device)
-    if (d.op >= 0 && d.kind == DevKind::Kernel && !work.count(d.op)) {
+    if (d.op >= 0 && d.kind == DevKind::Kernel && work_of[d.op] < 0) {
       const EtOp& op = st.ops[d.op];
       try {
-        work[d.op] = op_work(op);
+        work.push_back(op_work(op));
+        work_of[d.op] = static_cast<int>(work.size() - 1);
       } catch (const Error& e) {  // impossible shapes: which file and node
         throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
                          "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
       }
     }
+  // classify_kernel scans the name for dozens of patterns: once per distinct (kernel, op, kind).
+  std::unordered_map<std::string, std::string> class_cache;
+  auto classify = [&class_cache](const std::string& kernel, const std::string& op, DevKind kind) -> const std::string& {
+    std::string key;
+    key.reserve(kernel.size() + op.size() + 2);
+    key.append(kernel).push_back('\0');
+    key.append(op).push_back(static_cast<char>('0' + static_cast<int>(kind)));
+    auto it = class_cache.find(key);
+    if (it == class_cache.end()) it = class_cache.emplace(std::move(key), classify_kernel(kernel, op, kind)).first;
+    return it->second;
+  };
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
-    const OpWork& w = work[d.op];
+    const OpWork& w = work[work_of[d.op]];
     if (w.matrix || w.attention) {
       // Main kernels by their own name (side kernels of an attention op, e.g. a dO.O reduction
       // or a dQ conversion, would inherit "attention" from the op; cuDNN's fmha_reduce_head and
       // FlashAttention's dot_do_o / convert_dq / clear_dQaccum name themselves like attention).
-      std::string c = classify_kernel(d.name, "", d.kind);
+      const std::string& c = classify(d.name, "", d.kind);
       helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
     }
     if (!helper[i]) {
@@ -178,12 +192,16 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   }
   std::vector<DeviceWork> items(st.device.size());
   res.kernels.resize(st.device.size());
+  const bool timeline = !opt.timeline_path.empty();
+  const double sm_count = hw.p("sm_count"), host_link_bw = hw.p("host_link_bandwidth");
+  const double min_kernel_time = hw.p("min_kernel_time"), peak_fp32 = hw.p("peak_fp32"), hbm_bw = hw.hbm_bandwidth();
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
-    const OpWork* w = d.op >= 0 && work.count(d.op) ? &work[d.op] : nullptr;
+    const OpWork* w = d.op >= 0 && work_of[d.op] >= 0 ? &work[work_of[d.op]] : nullptr;
     int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
-    std::string opname = d.op >= 0 ? st.ops[d.op].name : "";
-    std::string cls = classify_kernel(d.name, opname, d.kind);
+    static const std::string no_op;
+    const std::string& opname = d.op >= 0 ? st.ops[d.op].name : no_op;
+    const std::string& cls = classify(d.name, opname, d.kind);
     if (opt.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
       throw make_error(st.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
                        "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
@@ -223,7 +241,7 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       T *= 1.0 + clock_slowdown * compute_share;
     }
     DeviceWork dw;
-    dw.name = d.name;
+    if (timeline) dw.name = d.name;  // the name and args are for the timeline only
     dw.cat = cls;
     dw.standalone_s = T;
     if (rt.known) {
@@ -237,15 +255,17 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       dw.hbm_share = 0.8;
     }
     if (d.kind == DevKind::Kernel && d.grid > 0)  // a kernel can't use more SMs than it has blocks
-      dw.sm_share = std::min(dw.sm_share, static_cast<double>(d.grid) / hw.p("sm_count"));
+      dw.sm_share = std::min(dw.sm_share, static_cast<double>(d.grid) / sm_count);
     if (d.kind == DevKind::Memcpy) {
-      if (d.copy_kind == "HtoD") dw.h2d_share = clamp01(d.bytes / T / hw.p("host_link_bandwidth"));
-      if (d.copy_kind == "DtoH") dw.d2h_share = clamp01(d.bytes / T / hw.p("host_link_bandwidth"));
+      if (d.copy_kind == "HtoD") dw.h2d_share = clamp01(d.bytes / T / host_link_bw);
+      if (d.copy_kind == "DtoH") dw.d2h_share = clamp01(d.bytes / T / host_link_bw);
     }
-    dw.args = {{"op", opname}, {"class", cls}, {"measured_us", d.trace_dur * 1e6}};
-    if (rt.known) {
-      dw.args["flops"] = rt.flops;
-      dw.args["bytes"] = rt.bytes;
+    if (timeline) {
+      dw.args = {{"op", opname}, {"class", cls}, {"measured_us", d.trace_dur * 1e6}};
+      if (rt.known) {
+        dw.args["flops"] = rt.flops;
+        dw.args["bytes"] = rt.bytes;
+      }
     }
     items[i] = std::move(dw);
     KernelRow& row = res.kernels[i];
@@ -265,21 +285,21 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       rt.bytes = row.bytes;
     }
     // Roofline placement from the kernel's work on the target: which resource bounds it.
-    double peak = w && (w->matrix || w->attention) ? hw.peak_flops(w->dtype) : hw.p("peak_fp32");
-    double ridge = peak / hw.hbm_bandwidth();
+    double peak = w && (w->matrix || w->attention) ? hw.peak_flops(w->dtype) : peak_fp32;
+    double ridge = peak / hbm_bw;
     double ai = rt.bytes > 0 ? rt.flops / rt.bytes : 0;
     double dur = d.trace_dur > 0 ? d.trace_dur : T;
     if (!rt.known || (rt.flops == 0 && rt.bytes == 0)) {
       row.bound = "unknown";
-    } else if (rt.total(hw) <= hw.p("min_kernel_time") * 1.0001) {
+    } else if (rt.total(hw) <= min_kernel_time * 1.0001) {
       row.bound = "latency";
-      row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hw.hbm_bandwidth();
+      row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
     } else if (ai >= ridge) {
       row.bound = "compute";
       row.achieved_fraction = rt.flops / dur / peak;
     } else {
       row.bound = "memory";
-      row.achieved_fraction = rt.bytes / dur / hw.hbm_bandwidth();
+      row.achieved_fraction = rt.bytes / dur / hbm_bw;
     }
   }
   return items;
@@ -371,7 +391,7 @@ class RankReplay {
     switch (cc.kind) {
       case CallKind::Launch: {
         const DeviceActivity& d = st_.device[cc.device];
-        DeviceWork w = items_[cc.device];
+        DeviceWork w = std::move(items_[cc.device]);  // launched once; standalone_s stays for the results
         last_stream_ = d.stream;
         bool blocking = d.kind == DevKind::Memcpy && (cc.name == "cudaMemcpy" || (d.copy_kind == "DtoH" && d.copy_pageable));
         if (tl_) {
