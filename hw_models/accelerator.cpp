@@ -267,6 +267,7 @@ Accelerator load_accelerator(const std::string& name_or_path, const std::vector<
   namespace fs = std::filesystem;
   std::string path = find_data_file(name_or_path, presets_dir(), "--hw", "unknown hardware preset", "known");
   nlohmann::json j = parse_json_path(path);
+  if (!j.is_object()) throw make_error(path, "", "expected a JSON object (a hardware preset)");
   static const std::vector<std::string> known_keys = {"name", "description", "params", "efficiency", "host", "calibration", "arch"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(known_keys.begin(), known_keys.end(), it.key()) == known_keys.end())

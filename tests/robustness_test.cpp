@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hw_models/accelerator.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/limits.h"
@@ -263,6 +264,18 @@ TEST(Robustness, ReplayTrainCollectiveOutputsAreByteForByteDeterministic) {
     expect_same_files(outputs(root + "/1/" + cmd, files), outputs(root + "/2/" + cmd, files));
   expect_same_files(outputs(root + "/1/coll", {"r.json", "r.config.json", "r.csv"}),
                     outputs(root + "/2/coll", {"r.json", "r.config.json", "r.csv"}));
+}
+
+
+// Found by fuzz_preset (bench/fuzz.sh): a preset file whose top level is not an object reached
+// nlohmann's iterator key() and terminated the process.
+TEST(Robustness, PresetThatIsNotAnObjectIsAnError) {
+  std::string dir = syn::temp_dir("preset_not_object");
+  std::string path = dir + "/p.json";
+  std::ofstream(path) << "[1, 2]";
+  std::string e = syn::error_of([&] { load_accelerator(path, {}); });
+  EXPECT_NE(e.find("p.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected a JSON object"), std::string::npos) << e;
 }
 
 }  // namespace
