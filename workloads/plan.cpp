@@ -435,10 +435,13 @@ PlanSearch search_plans(const PlanOptions& o) {
   // time might be faster too: the rank is then a range.
   for (auto& r : out.references) {
     if (!r.simulated || !r.error.empty()) continue;
-    double screened = r.verified ? r.estimate_s : r.iteration_time_s;
+    auto screened_s = [](const PlanCandidate& x) { return x.verified ? x.estimate_s : x.iteration_time_s; };
+    double screened = screened_s(r);
     r.rank = 1;
-    for (auto& c : sims)
-      if (c.verified && r.verified ? c.iteration_time_s < r.iteration_time_s : (c.verified ? c.estimate_s : c.iteration_time_s) < screened) ++r.rank;
+    for (auto& c : sims) {
+      bool both_verified = c.verified && r.verified;
+      if (both_verified ? c.iteration_time_s < r.iteration_time_s : screened_s(c) < screened) ++r.rank;
+    }
     r.rank_max = r.rank;
     for (PlanCandidate* c : left) if (c->bound_s < screened) ++r.rank_max;
   }
