@@ -600,6 +600,111 @@ std::vector<int> bundle_ranks(const std::string& dir) {
   return {ranks.begin(), ranks.end()};
 }
 
+namespace {
+// Collectives of the step: record_param_comms (NCCL) and gloo c10d ops in every host item's op
+// subtree, in order; `file` names the trace for type errors.
+void find_collectives(CapturedStep& st, const std::string& file) {
+  std::function<bool(int, const char*)> subtree_has = [&](int i, const char* name) {
+    for (int c : st.ops[i].children)
+      if (st.ops[c].name == name || subtree_has(c, name)) return true;
+    return false;
+  };
+  for (size_t h = 0; h < st.host.size(); ++h) {
+    if (st.host[h].op < 0) continue;
+    // Walk the op subtree for collectives (record_param_comms or gloo c10d ops).
+    std::vector<int> stack{st.host[h].op};
+    while (!stack.empty()) {
+      int i = stack.back();
+      stack.pop_back();
+      const EtOp& op = st.ops[i];
+      bool rpc = op.name == "record_param_comms";
+      // A c10d op that wraps a record_param_comms (NCCL) is that one collective, not two.
+      bool c10d = op.name.rfind("c10d::", 0) == 0 && !subtree_has(i, "record_param_comms");
+      if (rpc || c10d) {
+        CollectiveCall c;
+        c.op = i;
+        c.host_item = static_cast<int>(h);
+        c.pg_name = op.pg_name.empty() ? "0" : op.pg_name;
+        c.seq = op.seq;
+        c.pg_size = op.pg_size;
+        if (rpc) {
+          c.name = normalize_collective(op.collective_name);
+          int eb = dtype_bytes(parse_dtype(op.comm_dtype));
+          c.bytes = static_cast<double>(op.in_msg_nelems) * eb;
+          // NCCL point-to-point: the peer rank is record_param_comms' positional inputs.values[3].
+          if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 3 && op.inputs[3].value.is_number())
+            c.peer = op.inputs[3].value.get<int>();
+        } else {
+          c.name = normalize_collective(op.name);
+          double bytes = 0;
+          for (auto& a : op.inputs) {
+            if (a.is_tensor) bytes += static_cast<double>(a.numel * a.elem_bytes);
+            for (auto& e : a.elems)
+              if (e.is_tensor) bytes += static_cast<double>(e.numel * e.elem_bytes);
+          }
+          c.bytes = bytes;
+          if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 2 && op.inputs[2].value.is_number())
+            c.peer = checked_int32(op.inputs[2].value, -1, file, "send/recv peer");
+        }
+        st.host[h].collectives.push_back(static_cast<int>(st.collectives.size()));
+        st.collectives.push_back(c);
+        // Descend anyway: async ops nest in the ET (gloo's recv_ appears under the send).
+      }
+      for (auto it = op.children.rbegin(); it != op.children.rend(); ++it) stack.push_back(*it);
+    }
+  }
+}
+
+// Peak GPU memory from tensor lifetimes: storages live from first to last use; those first
+// seen as inputs (weights, optimizer state) pre-exist the step.
+double peak_memory_from_lifetimes(const CapturedStep& st) {
+  struct Life {
+    double bytes = 0;
+    size_t first = 0, last = 0;
+    bool preexisting = false;
+  };
+  std::unordered_map<std::int64_t, Life> lives;
+  size_t pos = 0;
+  std::function<void(const EtArg&, bool)> see = [&](const EtArg& a, bool is_output) {
+    if (a.is_tensor && a.device.rfind("cuda", 0) == 0 && a.storage_id >= 0) {
+      double b = static_cast<double>((a.offset + a.numel) * a.elem_bytes);
+      b = std::ceil(b / 512.0) * 512.0;  // caching allocator granularity
+      auto [it, fresh] = lives.try_emplace(a.storage_id);
+      Life& l = it->second;
+      if (fresh) {
+        l.first = pos;
+        l.preexisting = !is_output;
+      }
+      l.bytes = std::max(l.bytes, b);
+      l.last = pos;
+    }
+    for (auto& e : a.elems) see(e, is_output);
+  };
+  for (size_t i = 0; i < st.ops.size(); ++i) {
+    pos = i;
+    for (auto& a : st.ops[i].inputs) see(a, false);
+    for (auto& a : st.ops[i].outputs) see(a, true);
+  }
+  std::vector<double> delta(st.ops.size() + 2, 0.0);
+  double base = 0;
+  for (auto& [sid, l] : lives) {
+    if (l.preexisting) {
+      base += l.bytes;
+    } else {
+      delta[l.first] += l.bytes;
+      delta[l.last + 1] -= l.bytes;
+    }
+  }
+  double cur = base, peak = base;
+  for (double d : delta) {
+    cur += d;
+    peak = std::max(peak, cur);
+  }
+  return peak;
+}
+
+}  // namespace
+
 CapturedStep load_bundle(const std::string& dir, int rank) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw make_error(dir, "", ec ? "cannot access the bundle directory: " + ec.message() : "no such bundle directory");
@@ -1071,56 +1176,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   std::unordered_map<const Ev*, std::int64_t>().swap(synthetic_rf);
   pool = NamePool();
 
-  // ---- Collectives ----
-  std::function<bool(int, const char*)> subtree_has = [&](int i, const char* name) {
-    for (int c : st.ops[i].children)
-      if (st.ops[c].name == name || subtree_has(c, name)) return true;
-    return false;
-  };
-  for (size_t h = 0; h < st.host.size(); ++h) {
-    if (st.host[h].op < 0) continue;
-    // Walk the op subtree for collectives (record_param_comms or gloo c10d ops).
-    std::vector<int> stack{st.host[h].op};
-    while (!stack.empty()) {
-      int i = stack.back();
-      stack.pop_back();
-      const EtOp& op = st.ops[i];
-      bool rpc = op.name == "record_param_comms";
-      // A c10d op that wraps a record_param_comms (NCCL) is that one collective, not two.
-      bool c10d = op.name.rfind("c10d::", 0) == 0 && !subtree_has(i, "record_param_comms");
-      if (rpc || c10d) {
-        CollectiveCall c;
-        c.op = i;
-        c.host_item = static_cast<int>(h);
-        c.pg_name = op.pg_name.empty() ? "0" : op.pg_name;
-        c.seq = op.seq;
-        c.pg_size = op.pg_size;
-        if (rpc) {
-          c.name = normalize_collective(op.collective_name);
-          int eb = dtype_bytes(parse_dtype(op.comm_dtype));
-          c.bytes = static_cast<double>(op.in_msg_nelems) * eb;
-          // NCCL point-to-point: the peer rank is record_param_comms' positional inputs.values[3].
-          if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 3 && op.inputs[3].value.is_number())
-            c.peer = op.inputs[3].value.get<int>();
-        } else {
-          c.name = normalize_collective(op.name);
-          double bytes = 0;
-          for (auto& a : op.inputs) {
-            if (a.is_tensor) bytes += static_cast<double>(a.numel * a.elem_bytes);
-            for (auto& e : a.elems)
-              if (e.is_tensor) bytes += static_cast<double>(e.numel * e.elem_bytes);
-          }
-          c.bytes = bytes;
-          if ((c.name == "send" || c.name == "recv") && op.inputs.size() > 2 && op.inputs[2].value.is_number())
-            c.peer = checked_int32(op.inputs[2].value, -1, parsing, "send/recv peer");
-        }
-        st.host[h].collectives.push_back(static_cast<int>(st.collectives.size()));
-        st.collectives.push_back(c);
-        // Descend anyway: async ops nest in the ET (gloo's recv_ appears under the send).
-      }
-      for (auto it = op.children.rbegin(); it != op.children.rend(); ++it) stack.push_back(*it);
-    }
-  }
+  find_collectives(st, parsing);
 
   // gloo's c10d ops run on the host and nest by record-function parents that only the ET keeps:
   // grouped by time nesting instead, a multi-rank step came out 37 % shorter (multirank_gloo4).
@@ -1131,52 +1187,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
                          "a gloo collective: a multi-rank replay of gloo traces needs the Execution Traces "
                          "(et.<rank>.json); Kineto-only multi-rank replay supports NCCL (record_param_comms)");
 
-  // ---- Peak memory from tensor lifetimes (storages; weights and state pre-exist the step) ----
-  {
-    struct Life {
-      double bytes = 0;
-      size_t first = 0, last = 0;
-      bool preexisting = false;
-    };
-    std::unordered_map<std::int64_t, Life> lives;
-    size_t pos = 0;
-    std::function<void(const EtArg&, bool)> see = [&](const EtArg& a, bool is_output) {
-      if (a.is_tensor && a.device.rfind("cuda", 0) == 0 && a.storage_id >= 0) {
-        double b = static_cast<double>((a.offset + a.numel) * a.elem_bytes);
-        b = std::ceil(b / 512.0) * 512.0;  // caching allocator granularity
-        auto [it, fresh] = lives.try_emplace(a.storage_id);
-        Life& l = it->second;
-        if (fresh) {
-          l.first = pos;
-          l.preexisting = !is_output;
-        }
-        l.bytes = std::max(l.bytes, b);
-        l.last = pos;
-      }
-      for (auto& e : a.elems) see(e, is_output);
-    };
-    for (size_t i = 0; i < st.ops.size(); ++i) {
-      pos = i;
-      for (auto& a : st.ops[i].inputs) see(a, false);
-      for (auto& a : st.ops[i].outputs) see(a, true);
-    }
-    std::vector<double> delta(st.ops.size() + 2, 0.0);
-    double base = 0;
-    for (auto& [sid, l] : lives) {
-      if (l.preexisting) {
-        base += l.bytes;
-      } else {
-        delta[l.first] += l.bytes;
-        delta[l.last + 1] -= l.bytes;
-      }
-    }
-    double cur = base, peak = base;
-    for (double d : delta) {
-      cur += d;
-      peak = std::max(peak, cur);
-    }
-    st.peak_memory_bytes = peak;
-  }
+  st.peak_memory_bytes = peak_memory_from_lifetimes(st);
 
   // ---- measured.json (ground truth only) ----
   st.measured_path = (fs::path(dir) / "measured.json").string();
