@@ -180,6 +180,12 @@ TEST(ArchBadInput, CliSaysOneLine) {
   EXPECT_GT(j["time_us"].get<double>(), 1000);
   EXPECT_GT(j["fraction_of_peak"].get<double>(), 0.5);
   EXPECT_LT(j["fraction_of_peak"].get<double>(), 1.0);
+  std::tie(rc, out) = run("kernel --hw h100 memory 24MiB --grid 0 --block 5");
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --grid: --grid and --block go together, each at least 1\n");
+  auto t = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - memory " + a).second)["time_us"].get<double>(); };
+  EXPECT_GT(t("24MiB --grid 8 --block 256"), 3 * t("24MiB"));  // 8 blocks cannot keep the HBM busy
+  EXPECT_LT(t("1MiB --write-only"), t("1MiB"));
 }
 
 TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
