@@ -874,12 +874,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   auto in_window = [&](double ts) { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; };
 
   // Kineto-only: record function ids name the ops (synthetic ones where the trace has none).
-  std::unordered_map<const Ev*, std::int64_t> synthetic_rf;
-  auto rf_of = [&](const Ev& c) -> std::int64_t {
-    auto it = synthetic_rf.find(&c);
-    return it != synthetic_rf.end() ? it->second : arg_or(c.rf, -1);
-  };
-  auto ops_from_kineto = [&](std::deque<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
+  // (a synthetic id is written into the event's rf: 1M-entry side tables cost more than the ops)
+  auto rf_of = [](const Ev& c) -> std::int64_t { return arg_or(c.rf, -1); };
+  auto ops_from_kineto = [&](std::deque<Ev>& evs) {
     // Process root 1, one thread root per host thread, then every cpu_op / user_annotation in
     // time order (id order = issue order, as in an ET); parent = the innermost event of the same
     // thread that encloses it (Kineto's X events nest), else the thread root.
@@ -889,6 +886,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
     });
     st.ops.reserve(st.ops.size() + evs.size() + 16);
+    const auto base = static_cast<std::int64_t>(st.ops.size());
     std::int64_t next_id = 1;
     EtOp proc;
     proc.id = proc.parent = next_id++;
@@ -922,7 +920,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       op.parent = stack.empty() ? thread_root[e->tid] : stack.back().second;
       stack.push_back({end, op.id});
       op.rf_id = arg_or(e->rf, -1);
-      if (op.rf_id < 0) synth[e] = op.rf_id = next_rf++;
+      if (op.rf_id < 0) e->rf = op.rf_id = next_rf++;
       if (e->x) {
         op.inputs = std::move(e->x->inputs);
         // Kineto records no outputs: assume one shaped like the largest input tensor (right for
@@ -943,18 +941,16 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       }
       st.ops.push_back(std::move(op));
     }
-    std::unordered_map<std::int64_t, int> index;
-    index.reserve(st.ops.size());
-    for (size_t i = 0; i < st.ops.size(); ++i) index[st.ops[i].id] = static_cast<int>(i);
+    // Ids were given in order from 1: op id k is st.ops[base + k - 1] (no 1M-entry index).
+    auto index_of = [&](std::int64_t id) -> std::int64_t { return id >= 1 && id < next_id ? base + id - 1 : -1; };
     for (size_t i = 0; i < st.ops.size(); ++i) {
       auto& op = st.ops[i];
-      if (op.parent != op.id && index.count(op.parent)) st.ops[index[op.parent]].children.push_back(static_cast<int>(i));
+      if (op.parent != op.id && index_of(op.parent) >= 0) st.ops[static_cast<size_t>(index_of(op.parent))].children.push_back(static_cast<int>(i));
       if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
     }
   };
   if (kineto_only) {
-    synthetic_rf.reserve(cpu.size());
-    ops_from_kineto(cpu, synthetic_rf);
+    ops_from_kineto(cpu);
   }
   ingest_probe("ops built");
 
@@ -1190,7 +1186,6 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 #endif
   for (auto* m : {&cpu_by_ext, &cpu_by_rf, &gpu_by_corr}) std::unordered_map<std::int64_t, const Ev*>().swap(*m);
   std::unordered_map<std::int64_t, int>().swap(by_id);
-  std::unordered_map<const Ev*, std::int64_t>().swap(synthetic_rf);
   ingest_probe("runtime calls, events freed");
 
   find_collectives(st, parsing);
