@@ -177,12 +177,12 @@ struct Ev {
   std::unique_ptr<Extra> x;
 };
 
-// The events of one kind, in chunks of 64Ki: a chunk is one large allocation (mapped, not carved
+// The events of one kind, in chunks of 8Ki (900 KB): a chunk is one large allocation (mapped, not carved
 // from the heap), so freeing them gives the memory back instead of leaving 3M small holes between
 // the records built from them (about 300 MB at 1M kernels). Grows without moving its events.
 class EvList {
  public:
-  static constexpr std::size_t kChunk = std::size_t{1} << 16;
+  static constexpr std::size_t kChunk = std::size_t{1} << 13;
   void push_back(Ev&& e) {
     if (n_ % kChunk == 0) chunks_.push_back(std::make_unique<Ev[]>(kChunk));
     chunks_.back()[n_ % kChunk] = std::move(e);
