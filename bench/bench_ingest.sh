@@ -4,6 +4,7 @@
 # converted from a capture; then the growth exponent k of CPU time ~ N^k between sizes.
 #   bench/bench_ingest.sh [ORRERY_BINARY] [SIZES...]     (default: build/orrery 10000 100000 1000000)
 # Traces are written once to ${INGEST_DIR:-/tmp/orrery_ingest} (1M kernels: about 1 GB of JSON).
+# Per-phase CPU time and memory of one run: ORRERY_PHASES=1 ORRERY_BINARY replay DIR (docs/robustness.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/orrery}

@@ -91,6 +91,87 @@ TEST(Ingest, KeepsTheFieldsAsTheDomReaderDid) {
   EXPECT_NE(st.ops[b->op].rf_id, 99);
 }
 
+const EtOp* op_named(const CapturedStep& st, const std::string& name) {
+  for (auto& o : st.ops)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+TEST(Ingest, ContainersReusedFromEventToEventHoldOnlyTheirOwnEvent) {
+  // The reader overwrites the previous event's "Input type" / "Input Dims" / "Concrete Inputs"
+  // arrays in place: a shorter or differently nested array must not keep stale elements.
+  std::string events = std::string(kStep) + R"(,
+    {"ph": "X", "cat": "cpu_op", "name": "aten::a", "tid": 1, "ts": 10, "dur": 5, "args": {"Input type": ["float", "c10::BFloat16", "Scalar"],
+     "Input Dims": [[64, 32, 8], [16], []], "Concrete Inputs": ["", "", "2"]}},
+    {"ph": "X", "cat": "cpu_op", "name": "aten::b", "tid": 1, "ts": 20, "dur": 5, "args": {"Input type": ["float"],
+     "Input Dims": [[5]], "Concrete Inputs": [""]}},
+    {"ph": "X", "cat": "cpu_op", "name": "aten::c", "tid": 1, "ts": 30, "dur": 5, "args": {"Input type": ["TensorList", "Scalar"],
+     "Input Dims": [[[2, 3], [4]], []], "Concrete Inputs": ["", "7"]}},
+    {"ph": "X", "cat": "cpu_op", "name": "aten::d", "tid": 1, "ts": 40, "dur": 5, "args": {"Input type": ["long int", "float"],
+     "Input Dims": [[3, 3], [1, 2, 3, 4]]}},
+    {"ph": "X", "cat": "cpu_op", "name": "aten::e", "tid": 1, "ts": 50, "dur": 5, "args": {}})";
+  CapturedStep st = load_bundle(write_kineto("reuse", events));
+  const EtOp *a = op_named(st, "aten::a"), *b = op_named(st, "aten::b"), *c = op_named(st, "aten::c"),
+             *d = op_named(st, "aten::d"), *e = op_named(st, "aten::e");
+  ASSERT_TRUE(a && b && c && d && e);
+  ASSERT_EQ(a->inputs.size(), 3u);
+  EXPECT_EQ(a->inputs[0].type, "Tensor(float)");
+  EXPECT_EQ(a->inputs[0].shape, (std::vector<std::int64_t>{64, 32, 8}));
+  EXPECT_EQ(a->inputs[1].dtype, Dtype::BF16);
+  EXPECT_EQ(a->inputs[1].shape, (std::vector<std::int64_t>{16}));
+  EXPECT_EQ(a->inputs[2].type, "Scalar");
+  EXPECT_EQ(a->inputs[2].value, 2);
+  ASSERT_EQ(b->inputs.size(), 1u);
+  EXPECT_EQ(b->inputs[0].shape, (std::vector<std::int64_t>{5}));
+  ASSERT_EQ(c->inputs.size(), 2u);
+  EXPECT_EQ(c->inputs[0].type, "GenericList[Tensor]");
+  ASSERT_EQ(c->inputs[0].elems.size(), 2u);
+  EXPECT_EQ(c->inputs[0].elems[0].shape, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(c->inputs[0].elems[1].shape, (std::vector<std::int64_t>{4}));
+  EXPECT_EQ(c->inputs[1].value, 7);
+  ASSERT_EQ(d->inputs.size(), 2u);
+  EXPECT_EQ(d->inputs[0].shape, (std::vector<std::int64_t>{3, 3}));
+  EXPECT_EQ(d->inputs[0].dtype, Dtype::I64);
+  EXPECT_EQ(d->inputs[1].shape, (std::vector<std::int64_t>{1, 2, 3, 4}));
+  EXPECT_TRUE(d->inputs[1].value.is_null());  // no Concrete Inputs in this event: none from aten::c
+  EXPECT_TRUE(e->inputs.empty());
+}
+
+TEST(Ingest, RepeatedNamesAreStoredOnceAndGiveTheSameRows) {
+  // 300 launches of three long kernel names: every row reads its own name, and equal names are
+  // one interned string (a second load of the same trace adds nothing to the table).
+  const std::string names[3] = {"sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_warpgroupsize1x1x1",
+                                "void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>",
+                                "void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::func>>"};
+  std::string events = kStep;
+  for (int i = 0; i < 300; ++i) {
+    const std::string ts = std::to_string(10 + 3 * i), ext = std::to_string(1000 + i), corr = std::to_string(5000 + i);
+    events += R"(, {"ph": "X", "cat": "cpu_op", "name": "aten::op)" + std::to_string(i % 2) + R"(", "tid": 1, "ts": )" + ts +
+              R"(, "dur": 2, "args": {"External id": )" + ext + R"(}}, {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "tid": 1, "ts": )" +
+              ts + R"(.5, "dur": 1, "args": {"External id": )" + ext + R"(, "correlation": )" + corr +
+              R"(}}, {"ph": "X", "cat": "kernel", "name": ")" + names[i % 3] + R"(", "tid": 7, "ts": )" + ts +
+              R"(.8, "dur": 1, "args": {"correlation": )" + corr + R"(, "stream": 7}})";
+  }
+  const std::string dir = write_kineto("interned", events);
+  CapturedStep st = load_bundle(dir);
+  ASSERT_EQ(st.device.size(), 300u);
+  for (size_t i = 0; i < st.device.size(); ++i) {
+    EXPECT_EQ(st.device[i].name, names[i % 3]) << i;
+    EXPECT_EQ(st.ops[st.device[i].op].name, "aten::op" + std::to_string(i % 2)) << i;
+    if (i >= 3) EXPECT_EQ(st.device[i].name.id(), st.device[i - 3].name.id()) << i;
+  }
+  ASSERT_EQ(st.host.size(), 300u);
+  EXPECT_EQ(st.host[0].calls[0].name.id(), st.host[299].calls[0].name.id());
+  const std::size_t distinct = Name::table_size();
+  CapturedStep again = load_bundle(dir);
+  EXPECT_EQ(Name::table_size(), distinct);
+  ASSERT_EQ(again.device.size(), st.device.size());
+  for (size_t i = 0; i < st.device.size(); ++i) {
+    EXPECT_EQ(again.device[i].name, st.device[i].name);
+    EXPECT_EQ(again.device[i].trace_ts, st.device[i].trace_ts);
+  }
+}
+
 TEST(Ingest, FieldErrorsStillNameTheField) {
   auto error_of = [](const std::string& events) {
     try {

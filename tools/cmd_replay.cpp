@@ -11,6 +11,7 @@
 #include "tools/power_options.h"
 #include "workloads/energy.h"
 #include "workloads/json_io.h"
+#include "workloads/ingest_probe.h"
 #include "workloads/chakra.h"
 #include "workloads/replay.h"
 #include "workloads/train.h"
@@ -141,6 +142,7 @@ Register reg(spec(), [](Args& a) {
                o.gemm_precision = a.get("--gemm-precision");
                o.cluster = parse_cluster_options(a);  // multi-rank and --scale-dp: the cluster executor
                ReplayResult r = replay_bundle(o);
+               ingest_probe("replay done");
                // A single-GPU replay without collectives uses no system: its flags would be silent no-ops.
                if (r.system.empty())
                  for (const char* f : {"--system", "--nodes", "--sys-set"})
@@ -154,6 +156,7 @@ Register reg(spec(), [](Args& a) {
                EnergyReport energy = replay_energy(r, hw, pm, gpn, tokens);
                if (!a.has("--quiet")) {
                  print_summary(r);
+                 ingest_probe("summary printed");
                  if (!r.cluster_text.empty())
                    std::printf("\nexecutor   %d of %d ranks simulated%s, %llu events\n%s", r.simulated_ranks,
                                r.ranks > 1 ? r.ranks : r.scale_dp, r.symmetric ? " (symmetric replicas)" : "",

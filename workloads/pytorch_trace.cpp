@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -21,6 +20,7 @@
 #include "sim/limits.h"
 #include "sim/units.h"
 #include "workloads/json_io.h"
+#include "workloads/ingest_probe.h"
 #include "workloads/json_stream.h"
 
 namespace orrery {
@@ -162,10 +162,9 @@ std::int64_t arg_or(std::int64_t v, std::int64_t def) { return v == kNoArg ? def
 // One Kineto complete ("X") event reduced to what the reader uses: a 1M-kernel trace holds about
 // 3M events, so no JSON is kept per event.
 struct Ev {
-  const std::string* cat_ = nullptr;   // interned (NamePool): a kernel name is stored once, not per event
-  const std::string* name_ = nullptr;
-  const std::string& cat() const { return *cat_; }
-  const std::string& name() const { return *name_; }
+  Name cat_, name_;  // interned: a kernel name is stored once, not per event
+  const std::string& cat() const { return cat_; }
+  const std::string& name() const { return name_; }
   double ts = 0, dur = 0;  // seconds
   int tid = 0;
   std::int64_t ext = kNoArg, rf = kNoArg, corr = kNoArg, stream = kNoArg, bytes = kNoArg, wait = kNoArg;
@@ -176,6 +175,44 @@ struct Ev {
     std::int64_t in_nelems = 0, out_nelems = 0, group_size = 0;
   };
   std::unique_ptr<Extra> x;
+};
+
+// The events of one kind, in chunks of 8Ki (900 KB): a chunk is one large allocation (mapped, not carved
+// from the heap), so freeing them gives the memory back instead of leaving 3M small holes between
+// the records built from them (about 300 MB at 1M kernels). Grows without moving its events.
+class EvList {
+ public:
+  static constexpr std::size_t kChunk = std::size_t{1} << 13;
+  void push_back(Ev&& e) {
+    if (n_ % kChunk == 0) chunks_.push_back(std::make_unique<Ev[]>(kChunk));
+    chunks_.back()[n_ % kChunk] = std::move(e);
+    ++n_;
+  }
+  std::size_t size() const { return n_; }
+  void clear() {
+    chunks_.clear();
+    chunks_.shrink_to_fit();
+    n_ = 0;
+  }
+  template <class List, class T>
+  struct Iter {
+    List* l;
+    std::size_t i;
+    T& operator*() const { return l->chunks_[i / kChunk][i % kChunk]; }
+    Iter& operator++() {
+      ++i;
+      return *this;
+    }
+    bool operator!=(const Iter& o) const { return i != o.i; }
+  };
+  Iter<EvList, Ev> begin() { return {this, 0}; }
+  Iter<EvList, Ev> end() { return {this, n_}; }
+  Iter<const EvList, const Ev> begin() const { return {this, 0}; }
+  Iter<const EvList, const Ev> end() const { return {this, n_}; }
+
+ private:
+  std::vector<std::unique_ptr<Ev[]>> chunks_;
+  std::size_t n_ = 0;
 };
 
 // A traceEvents[] element as the streaming reader keeps it: the top-level fields and the args
@@ -208,8 +245,8 @@ class KinetoSax : public JsonElementSax {
   bool number_unsigned(number_unsigned_t v) override { return scalar(nlohmann::json(v)); }
   bool number_float(number_float_t v, const string_t&) override { return scalar(nlohmann::json(v)); }
   bool string(string_t& v) override {
-    if (skip_ || !build_.empty()) return skip_ ? true : scalar(nlohmann::json(v));
-    nlohmann::json* s = target();
+    if (skip_) return true;
+    nlohmann::json* s = build_.empty() ? target() : next_slot();
     if (s) {
       if (s->is_string()) s->get_ref<std::string&>().assign(v);  // reuses the buffer
       else *s = v;
@@ -266,22 +303,26 @@ class KinetoSax : public JsonElementSax {
   }
   bool scalar(nlohmann::json&& v) {
     if (skip_) return true;
-    if (!build_.empty()) {
-      add(std::move(v));
-      return true;
-    }
-    if (nlohmann::json* s = target()) *s = std::move(v);
+    if (nlohmann::json* s = build_.empty() ? target() : next_slot()) *s = std::move(v);
     return true;
   }
-  nlohmann::json* add(nlohmann::json&& v) {
-    nlohmann::json* top = build_.back();
-    if (top->is_object()) {
-      nlohmann::json& slot = (*top)[bkey_];
-      slot = std::move(v);
-      return &slot;
+  // The slot of the next element of the container being built. An array's elements are the
+  // previous event's, overwritten in place (a string or nested array keeps its buffer; about 15
+  // allocations per cpu_op otherwise), and the ones left over are dropped when it closes.
+  nlohmann::json* next_slot() {
+    Building& b = build_.back();
+    if (b.j->is_object()) return &(*b.j)[bkey_];
+    auto& a = b.j->get_ref<nlohmann::json::array_t&>();
+    if (b.used == a.size()) a.emplace_back();
+    return &a[b.used++];
+  }
+  static void make_container(nlohmann::json* s, bool object) {
+    if (object) {
+      if (s->is_object()) s->clear();
+      else *s = nlohmann::json::object();
+    } else if (!s->is_array()) {
+      *s = nlohmann::json::array();
     }
-    top->push_back(std::move(v));
-    return &top->back();
   }
   bool open(bool object) {
     if (skip_) {
@@ -289,7 +330,9 @@ class KinetoSax : public JsonElementSax {
       return true;
     }
     if (!build_.empty()) {
-      build_.push_back(add(object ? nlohmann::json::object() : nlohmann::json::array()));
+      nlohmann::json* s = next_slot();
+      make_container(s, object);
+      build_.push_back({s, 0});
       return true;
     }
     if (level_ == 0) {  // the element itself
@@ -313,9 +356,8 @@ class KinetoSax : public JsonElementSax {
       skip_ = 1;
       return true;
     }
-    if (object ? s->is_object() : s->is_array()) s->clear();  // the previous event's container: its buffer is reused
-    else *s = object ? nlohmann::json::object() : nlohmann::json::array();
-    build_.push_back(s);
+    make_container(s, object);  // the previous event's container: its buffers are reused
+    build_.push_back({s, 0});
     return true;
   }
   bool close() {
@@ -324,6 +366,8 @@ class KinetoSax : public JsonElementSax {
       return true;
     }
     if (!build_.empty()) {
+      Building& b = build_.back();
+      if (b.j->is_array()) b.j->get_ref<nlohmann::json::array_t&>().resize(b.used);
       build_.pop_back();
       return true;
     }
@@ -336,20 +380,15 @@ class KinetoSax : public JsonElementSax {
   int level_ = 0;     // 0: between elements, 1: in the event object, 2: in its args object
   int pending_ = -1;  // slot of the key just read (-1: skip its value)
   int skip_ = 0;      // depth inside a skipped container
-  std::vector<nlohmann::json*> build_;  // containers being built into a slot
+  struct Building {
+    nlohmann::json* j;
+    std::size_t used;  // elements written so far (arrays)
+  };
+  std::vector<Building> build_;  // containers being built into a slot
   std::string bkey_;
   bool is_object_ = false, has_args_ = false;
   bool present_[kTopN] = {}, arg_present_[kArgN] = {};
   nlohmann::json top_[kTopN], args_[kArgN];
-};
-
-// Distinct strings of a trace (event names and categories), each stored once.
-class NamePool {
- public:
-  const std::string* intern(const std::string& s) { return &*set_.insert(s).first; }
-
- private:
-  std::unordered_set<std::string> set_;  // node-based: pointers stay valid
 };
 
 std::string str_or(const nlohmann::json* j) { return j && j->is_string() ? j->get<std::string>() : std::string(); }
@@ -382,7 +421,11 @@ std::vector<EtArg> kineto_inputs(const nlohmann::json* types_p, const nlohmann::
   const auto& conc = conc_p ? *conc_p : none;
   auto tensor = [&](Dtype d, const std::string& type, const nlohmann::json& shape) {
     EtArg t;
-    t.type = "Tensor(" + type + ")";
+    // "Tensor(<dtype>)" built once per distinct dtype name (3M tensors in a 1M-kernel trace)
+    thread_local std::unordered_map<std::string, Name> tensor_types;
+    auto tt = tensor_types.find(type);
+    if (tt == tensor_types.end()) tt = tensor_types.emplace(type, Name("Tensor(" + type + ")")).first;
+    t.type = tt->second;
     t.is_tensor = true;
     t.dtype = d;
     t.numel = 1;
@@ -402,6 +445,7 @@ std::vector<EtArg> kineto_inputs(const nlohmann::json* types_p, const nlohmann::
     return t;
   };
   if (!types.is_array()) return out;
+  out.reserve(types.size());
   for (size_t i = 0; i < types.size(); ++i) {
     std::string t = types[i].is_string() ? types[i].get<std::string>() : "";
     const nlohmann::json& d = dims.is_array() && i < dims.size() ? dims[i] : none;
@@ -429,8 +473,7 @@ std::vector<EtArg> kineto_inputs(const nlohmann::json* types_p, const nlohmann::
 }
 
 // Reads one traceEvents[] element: a complete event into v (true); thread names into st; else false.
-bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::string& file, CapturedStep& st,
-                       NamePool& pool) {
+bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::string& file, CapturedStep& st) {
   using K = KinetoSax;
   const std::string& ph = str_field(e.top(K::kPh), "ph", file);
   const nlohmann::json* tid_it = e.top(K::kTid);
@@ -442,8 +485,8 @@ bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::s
     return false;
   }
   if (ph != "X") return false;
-  v.cat_ = pool.intern(str_field(e.top(K::kCat), "cat", file));
-  v.name_ = pool.intern(str_field(e.top(K::kName), "name", file));
+  v.cat_ = str_field(e.top(K::kCat), "cat", file);
+  v.name_ = str_field(e.top(K::kName), "name", file);
   v.tid = tid;
   const nlohmann::json *ts = e.top(K::kTs), *dur = e.top(K::kDur);
   v.ts = ts && ts->is_number() ? ts->get<double>() * 1e-6 : 0;
@@ -814,13 +857,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   // ---- Kineto ---- (streamed: each event is reduced to a KinetoEvent as it is read)
   parsing = st.kineto_path;
-  std::deque<Ev> cpu, rt, gpu;  // a deque grows without moving its events (a 1M-kernel trace has 3M)
+  EvList cpu, rt, gpu;  // a 1M-kernel trace has 3M events
   bool have_step = false;
   double step_ts = 0, step_dur = 0;
-  NamePool pool;
   KinetoSax sax(kineto_only, [&](const KinetoSax& e) {
     Ev v;
-    if (!read_kineto_event(e, v, kineto_only, st.kineto_path, st, pool)) return;
+    if (!read_kineto_event(e, v, kineto_only, st.kineto_path, st)) return;
     if (v.cat() == "cpu_op" || v.cat() == "user_annotation") {
       if (v.cat() == "user_annotation" && v.name().rfind("ProfilerStep#", 0) == 0 && !have_step) {
         have_step = true;
@@ -836,6 +878,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     }
   });
   nlohmann::json kt = stream_json_file(st.kineto_path, "traceEvents", sax);
+  ingest_probe("kineto events read");
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
   if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
@@ -868,12 +911,9 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   auto in_window = [&](double ts) { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; };
 
   // Kineto-only: record function ids name the ops (synthetic ones where the trace has none).
-  std::unordered_map<const Ev*, std::int64_t> synthetic_rf;
-  auto rf_of = [&](const Ev& c) -> std::int64_t {
-    auto it = synthetic_rf.find(&c);
-    return it != synthetic_rf.end() ? it->second : arg_or(c.rf, -1);
-  };
-  auto ops_from_kineto = [&](std::deque<Ev>& evs, std::unordered_map<const Ev*, std::int64_t>& synth) {
+  // (a synthetic id is written into the event's rf: 1M-entry side tables cost more than the ops)
+  auto rf_of = [](const Ev& c) -> std::int64_t { return arg_or(c.rf, -1); };
+  auto ops_from_kineto = [&](EvList& evs) {
     // Process root 1, one thread root per host thread, then every cpu_op / user_annotation in
     // time order (id order = issue order, as in an ET); parent = the innermost event of the same
     // thread that encloses it (Kineto's X events nest), else the thread root.
@@ -883,6 +923,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
     });
     st.ops.reserve(st.ops.size() + evs.size() + 16);
+    const auto base = static_cast<std::int64_t>(st.ops.size());
     std::int64_t next_id = 1;
     EtOp proc;
     proc.id = proc.parent = next_id++;
@@ -908,7 +949,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     for (Ev* e : order) {
       EtOp op;
       op.id = next_id++;
-      op.name = e->name();
+      op.name = e->name_;
       op.tid = e->tid;
       auto& stack = open[e->tid];
       const double end = e->ts + e->dur;
@@ -916,7 +957,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       op.parent = stack.empty() ? thread_root[e->tid] : stack.back().second;
       stack.push_back({end, op.id});
       op.rf_id = arg_or(e->rf, -1);
-      if (op.rf_id < 0) synth[e] = op.rf_id = next_rf++;
+      if (op.rf_id < 0) e->rf = op.rf_id = next_rf++;
       if (e->x) {
         op.inputs = std::move(e->x->inputs);
         // Kineto records no outputs: assume one shaped like the largest input tensor (right for
@@ -937,19 +978,24 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       }
       st.ops.push_back(std::move(op));
     }
-    std::unordered_map<std::int64_t, int> index;
-    for (size_t i = 0; i < st.ops.size(); ++i) index[st.ops[i].id] = static_cast<int>(i);
+    // Ids were given in order from 1: op id k is st.ops[base + k - 1] (no 1M-entry index).
+    auto index_of = [&](std::int64_t id) -> std::int64_t { return id >= 1 && id < next_id ? base + id - 1 : -1; };
     for (size_t i = 0; i < st.ops.size(); ++i) {
       auto& op = st.ops[i];
-      if (op.parent != op.id && index.count(op.parent)) st.ops[index[op.parent]].children.push_back(static_cast<int>(i));
+      if (op.parent != op.id && index_of(op.parent) >= 0) st.ops[static_cast<size_t>(index_of(op.parent))].children.push_back(static_cast<int>(i));
       if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
     }
   };
-  if (kineto_only) ops_from_kineto(cpu, synthetic_rf);
+  if (kineto_only) {
+    ops_from_kineto(cpu);
+  }
+  ingest_probe("ops built");
 
   // rf_id consistency: ET and Kineto must come from the same run.
   std::unordered_map<std::int64_t, const Ev*> cpu_by_ext;
   std::unordered_map<std::int64_t, const Ev*> cpu_by_rf;
+  cpu_by_ext.reserve(cpu.size());
+  cpu_by_rf.reserve(cpu.size());
   for (auto& c : cpu) {
     std::int64_t ext = arg_or(c.ext, -1);
     std::int64_t rf = rf_of(c);
@@ -979,6 +1025,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   // ---- Host items: top-level ops (children of ProfilerStep or a thread root) inside the step ----
   std::unordered_map<std::int64_t, int> by_id;
+  by_id.reserve(st.ops.size());
   for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
   std::vector<int> top_of(st.ops.size(), -1);  // op index -> host item index
   std::vector<int> top_ops;
@@ -1008,6 +1055,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     return a.trace_ts != b.trace_ts ? a.trace_ts < b.trace_ts : a.op < b.op;
   });
   for (size_t h = 0; h < st.host.size(); ++h) top_of[st.host[h].op] = static_cast<int>(h);
+  ingest_probe("host items");
   // Propagate to descendants.
   for (size_t i = 0; i < st.ops.size(); ++i) {
     if (top_of[i] >= 0) continue;
@@ -1028,6 +1076,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
 
   // ---- GPU activities by correlation ----
   std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
+  gpu_by_corr.reserve(gpu.size());
   for (auto& g : gpu) {
     std::int64_t c = arg_or(g.corr, -1);
     if (c >= 0) gpu_by_corr[c] = &g;
@@ -1067,11 +1116,12 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     return -1;
   };
   std::vector<std::pair<double, HostItem>> loose;
+  ingest_probe("runtime call index");
   for (const Ev* rp : rt_order) {
     const Ev& r = *rp;
     if (!in_window(r.ts)) continue;
     HostCall call;
-    call.name = r.name();
+    call.name = r.name_;
     call.trace_ts = r.ts;
     call.trace_dur = r.dur;
     call.correlation = arg_or(r.corr, -1);
@@ -1086,7 +1136,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
                          "GPU event '" + g.name().substr(0, 80) + "' (correlation " + std::to_string(call.correlation) +
                              ") starts " + format_time(r.ts - g.ts) + " before its launch '" + r.name() + "'");
       DeviceActivity d;
-      d.name = g.name();
+      d.name = g.name_;
       d.kind = g.cat() == "kernel" ? DevKind::Kernel : g.cat() == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
       d.stream = static_cast<int>(arg_or(g.stream, 0));
       d.trace_ts = g.ts;
@@ -1145,7 +1195,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       h.calls.push_back(std::move(call));
     } else {
       HostItem h;
-      h.name = r.name();
+      h.name = r.name_;
       h.tid = r.tid;
       h.trace_ts = r.ts;
       h.trace_dur = r.dur;
@@ -1166,15 +1216,14 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   for (auto& h : st.host)
     std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });
   // The Kineto events and their indexes are done with: freed before the replay allocates its own.
-  for (auto* v : {&cpu, &rt, &gpu}) std::deque<Ev>().swap(*v);
+  for (auto* v : {&cpu, &rt, &gpu}) v->clear();
   std::vector<const Ev*>().swap(rt_order);
 #ifdef __GLIBC__
   malloc_trim(0);  // hands the freed pages back: the replay's own allocations come next
 #endif
   for (auto* m : {&cpu_by_ext, &cpu_by_rf, &gpu_by_corr}) std::unordered_map<std::int64_t, const Ev*>().swap(*m);
   std::unordered_map<std::int64_t, int>().swap(by_id);
-  std::unordered_map<const Ev*, std::int64_t>().swap(synthetic_rf);
-  pool = NamePool();
+  ingest_probe("runtime calls, events freed");
 
   find_collectives(st, parsing);
 
@@ -1188,6 +1237,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
                          "(et.<rank>.json); Kineto-only multi-rank replay supports NCCL (record_param_comms)");
 
   st.peak_memory_bytes = peak_memory_from_lifetimes(st);
+  ingest_probe("collectives, peak memory");
 
   // ---- measured.json (ground truth only) ----
   st.measured_path = (fs::path(dir) / "measured.json").string();

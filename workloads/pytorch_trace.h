@@ -2,6 +2,8 @@
 // Captured PyTorch step: PyTorch Execution Trace (ET) + Kineto trace of the same step, linked
 // natively (ET rf_id <-> Kineto cpu_op "Record function id"; GPU activity <-> its launch by
 // correlation; launch <-> enclosing op by "External id"). Kernel-free: plain data for the replay.
+// Per-kernel records hold names as interned Names (workloads/interned_name.h): a 1M-kernel trace
+// repeats a few hundred distinct names, each stored once.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -10,17 +12,18 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_models/accelerator.h"
+#include "workloads/interned_name.h"
 
 namespace orrery {
 
 struct EtArg {
-  std::string type;                 // "Tensor(float)", "Int", "GenericList[Tensor(float),...]"
+  Name type;                        // "Tensor(float)", "Int", "GenericList[Tensor(float),...]"
   nlohmann::json value;
   std::vector<std::int64_t> shape;  // tensors only
   bool is_tensor = false;
   Dtype dtype = Dtype::UNKNOWN;
   std::int64_t tensor_id = -1, storage_id = -1, offset = 0, numel = 0, elem_bytes = 0;
-  std::string device;
+  Name device;
   // Tensor lists (e.g. GenericList[Tensor...]) expand here.
   std::vector<EtArg> elems;
 };
@@ -28,11 +31,11 @@ struct EtArg {
 struct EtOp {
   std::int64_t id = 0, parent = 0, rf_id = -1;
   int tid = 0;
-  std::string name;
+  Name name;
   std::vector<EtArg> inputs, outputs;
   std::vector<int> children;  // indices into CapturedStep::ops, in id (issue) order
   // Communication attributes (record_param_comms)
-  std::string collective_name, pg_name, comm_dtype;
+  Name collective_name, pg_name, comm_dtype;
   std::int64_t in_msg_nelems = 0, out_msg_nelems = 0, pg_size = 0, seq = -1;
   Dtype first_dtype() const;  // dtype of the first tensor input (host-cost and FLOP model key)
 };
@@ -41,12 +44,12 @@ enum class DevKind { Kernel, Memcpy, Memset };
 
 struct DeviceActivity {
   DevKind kind = DevKind::Kernel;
-  std::string name;
+  Name name;
   int stream = 0;
   double trace_ts = 0, trace_dur = 0;  // seconds, from Kineto (dur is the measured kernel time)
   std::int64_t correlation = -1;
   double bytes = 0;                    // memcpy / memset
-  std::string copy_kind;               // "HtoD", "DtoH", "DtoD", "HtoH", "PtoP"
+  Name copy_kind;                     // "HtoD", "DtoH", "DtoD", "HtoH", "PtoP"
   bool copy_pageable = false;          // host side pageable (cudaMemcpyAsync then blocks)
   std::int64_t grid = 0, block = 0;    // total blocks / threads per block
   int op = -1;                         // innermost ET op that launched it (index), -1 unknown
@@ -56,7 +59,7 @@ enum class CallKind { Launch, DeviceSync, StreamSync, EventSync, EventRecord, St
 
 struct HostCall {
   CallKind kind = CallKind::Other;
-  std::string name;
+  Name name;
   double frac = 0;       // position inside its host item (0..1), from the profiled trace
   double trace_ts = 0, trace_dur = 0;
   int device = -1;       // DeviceActivity index for launches
@@ -66,7 +69,7 @@ struct HostCall {
 };
 
 struct HostItem {       // a top-level op on a host thread, or a runtime call outside any op
-  std::string name;
+  Name name;
   int tid = 0;
   double trace_ts = 0, trace_dur = 0;
   int op = -1;          // ET op index (-1 for loose runtime calls)

@@ -1,4 +1,5 @@
 #include "workloads/replay.h"
+#include "workloads/ingest_probe.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <unordered_map>
 
 #include "hw_models/gpu.h"
@@ -135,15 +137,13 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
                          "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
       }
     }
-  // classify_kernel scans the name for dozens of patterns: once per distinct (kernel, op, kind).
-  std::unordered_map<std::string, std::string> class_cache;
-  auto classify = [&class_cache](const std::string& kernel, const std::string& op, DevKind kind) -> const std::string& {
-    std::string key;
-    key.reserve(kernel.size() + op.size() + 2);
-    key.append(kernel).push_back('\0');
-    key.append(op).push_back(static_cast<char>('0' + static_cast<int>(kind)));
+  // classify_kernel scans the name for dozens of patterns: once per distinct (kernel, op, kind),
+  // keyed by the interned names' identities.
+  std::map<std::tuple<const std::string*, const std::string*, int>, Name> class_cache;
+  auto classify = [&class_cache](const Name& kernel, const Name& op, DevKind kind) -> const Name& {
+    auto key = std::make_tuple(kernel.id(), op.id(), static_cast<int>(kind));
     auto it = class_cache.find(key);
-    if (it == class_cache.end()) it = class_cache.emplace(std::move(key), classify_kernel(kernel, op, kind)).first;
+    if (it == class_cache.end()) it = class_cache.emplace(key, Name(classify_kernel(kernel, op, kind))).first;
     return it->second;
   };
   for (size_t i = 0; i < st.device.size(); ++i) {
@@ -154,7 +154,7 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
       // Main kernels by their own name (side kernels of an attention op, e.g. a dO.O reduction
       // or a dQ conversion, would inherit "attention" from the op; cuDNN's fmha_reduce_head and
       // FlashAttention's dot_do_o / convert_dq / clear_dQaccum name themselves like attention).
-      const std::string& c = classify(d.name, "", d.kind);
+      const std::string& c = classify(d.name, Name(), d.kind);
       helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
     }
     if (!helper[i]) {
@@ -198,13 +198,14 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   const bool timeline = !opt.timeline_path.empty();
   const double sm_count = hw.p("sm_count"), host_link_bw = hw.p("host_link_bandwidth");
   const double min_kernel_time = hw.p("min_kernel_time"), peak_fp32 = hw.p("peak_fp32"), hbm_bw = hw.hbm_bandwidth();
+  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory");
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
     const OpWork* w = d.op >= 0 && work_of[d.op] >= 0 ? &work[work_of[d.op]] : nullptr;
     int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
-    static const std::string no_op;
-    const std::string& opname = d.op >= 0 ? st.ops[d.op].name : no_op;
-    const std::string& cls = classify(d.name, opname, d.kind);
+    static const Name no_op;
+    const Name& opname = d.op >= 0 ? st.ops[d.op].name : no_op;
+    const Name& cls = classify(d.name, opname, d.kind);
     if (opt.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
       throw make_error(st.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
                        "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
@@ -293,15 +294,15 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
     double ai = rt.bytes > 0 ? rt.flops / rt.bytes : 0;
     double dur = d.trace_dur > 0 ? d.trace_dur : T;
     if (!rt.known || (rt.flops == 0 && rt.bytes == 0)) {
-      row.bound = "unknown";
+      row.bound = kUnknown;
     } else if (rt.total(hw) <= min_kernel_time * 1.0001) {
-      row.bound = "latency";
+      row.bound = kLatency;
       row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
     } else if (ai >= ridge) {
-      row.bound = "compute";
+      row.bound = kCompute;
       row.achieved_fraction = rt.flops / dur / peak;
     } else {
-      row.bound = "memory";
+      row.bound = kMemory;
       row.achieved_fraction = rt.bytes / dur / hbm_bw;
     }
   }
@@ -602,12 +603,14 @@ void replay_single(ReplayResult& res, const ReplayOptions& opt, const std::vecto
                    const Accelerator& hw, const Accelerator& src) {
   HostCostModel cost(steps[0], hw);
   std::vector<DeviceWork> work = build_device_work(steps[0], hw, src, opt, cost, res);
+  ingest_probe("device work costed");
   std::unique_ptr<EventCore> eng = make_engine(opt.engine);
   std::unique_ptr<Timeline> tl;
   if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
   RankReplay rep(*eng, steps[0], hw, cost, std::move(work), 0, tl.get());
   rep.start();
   eng->run();
+  ingest_probe("simulated");
   if (!rep.finished())
     throw Error("rank 0 never finished its step: blocked at host op '" + steps[0].host[rep.current_item()].name + "'");
   Ps end = std::max(rep.gpu().last_end(), rep.host_end());
@@ -616,6 +619,7 @@ void replay_single(ReplayResult& res, const ReplayOptions& opt, const std::vecto
   res.gpu_busy_s = rep.gpu().busy_s();
   res.host_busy_s = rep.host_busy_s();
   fill_common(res, opt, steps, hw, src, rep.items(), 1);
+  ingest_probe("results");
   if (tl) tl->write(opt.timeline_path);
   res.events = eng->events_processed();
 }

@@ -10,6 +10,7 @@
 
 #include "hw_models/accelerator.h"
 #include "sim/cluster_options.h"
+#include "workloads/interned_name.h"
 
 namespace orrery {
 
@@ -39,15 +40,16 @@ struct ReplayOptions {
   ClusterOptions cluster;
 };
 
-// Per-kernel comparison row (simulated vs the trace's measured duration).
+// Per-kernel comparison row (simulated vs the trace's measured duration); names interned (1M rows
+// of a large trace share a few hundred names).
 struct KernelRow {
-  std::string name;
-  std::string kernel_class;   // gemm, attention, elementwise, reduction, communication, copy, optimizer, other
-  std::string op;             // enclosing aten op
+  Name name;
+  Name kernel_class;          // gemm, attention, elementwise, reduction, communication, copy, optimizer, other
+  Name op;                    // enclosing aten op
   double measured_s = 0;      // duration in the Kineto trace
   double simulated_s = 0;     // duration in the simulation
   double flops = 0, bytes = 0;
-  std::string bound;          // "compute" | "memory" | "latency"
+  Name bound;                 // "compute" | "memory" | "latency"
   double achieved_fraction = 0;  // of the relevant peak, measured duration
   // Energy model: the time this kernel keeps the whole chip at full dynamic power, from its work
   // (max of its compute and memory roofline times on the target), the same in every mode; kernels
