@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/huge_pages.h"
 #include "sim/error.h"
 #include "tools/command.h"
 
@@ -277,7 +276,6 @@ int run_command(const std::string& name, const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   using namespace orrery::cli;
-  orrery::reexec_with_huge_pages(argv);  // sim/huge_pages.h: large traces run on a huge-page heap
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     list_commands();
