@@ -94,9 +94,10 @@ void fill_roofline_durations(const std::string& dir, const nlohmann::json& summa
     for (auto& k : r.kernels) by_rep[rep].push_back(k.simulated_s);
     fs::remove_all(tmp);
   }
-  for (int rank = 0; rank < world; ++rank) {
+  for (int rank = 0; rank < world; ++rank) {  // the ranks written (all, or the distinct ones)
     int rep = summary["rank_map"][std::to_string(rank)].get<int>();
     std::string path = (fs::path(dir) / ("kineto" + (world == 1 ? std::string() : "." + std::to_string(rank)) + ".json")).string();
+    if (!fs::exists(path)) continue;
     nlohmann::json kt = read_json_file(path);
     size_t i = 0;
     const auto& d = by_rep[rep];
@@ -195,7 +196,9 @@ int run(Args& a) {
   if (a.has("--ranks")) py.insert(py.end(), {"--ranks", a.get("--ranks")});
   if (a.has("--jobs")) py.insert(py.end(), {"--jobs", a.get("--jobs")});
   if (a.has("--strict-data")) py.push_back("--strict-data");
-  if (a.has("--emulate-only")) py.insert(py.end(), {"--write-ranks", "emulated"});
+  // Only the distinct ranks' traces and ranks.json (the rank map), which the replay shares among
+  // the ranks that replicate them; Chakra tools need every rank's file.
+  if (!a.has("--write-chakra")) py.insert(py.end(), {"--write-ranks", "emulated"});
   if (!script_args.empty()) {
     py.push_back("--");
     py.insert(py.end(), script_args.begin(), script_args.end());
