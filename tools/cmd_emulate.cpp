@@ -163,6 +163,7 @@ Spec spec() {
       {"--jobs", "N", "", "", "ranks emulated in parallel"},
       {"--strict-data", "", "", "", "fail on data-dependent control flow instead of guessing"},
       {"--emulate-only", "", "", "", "emulate the script and print what it ran; no simulation"},
+      {"--no-symmetry", "", "", "", "simulate every rank, not one per class of replicas"},
       {"--write-bundle", "DIR", "", "", "keep the emulated capture bundle in DIR"},
       {"--write-chakra", "DIR", "", "", "also write the step as Chakra traces"},
       {"--measured", "FILE", "", "", "measured.json to put into the bundle (for orrery validate)"},
@@ -237,6 +238,7 @@ int run(Args& a) {
   o.system_overrides = a.all("--sys-set");
   o.timeline_path = a.get("--timeline");
   o.engine = "event";
+  o.cluster.no_symmetry = a.has("--no-symmetry");
   auto t0 = std::chrono::steady_clock::now();
   ReplayResult r;
   try {

@@ -545,12 +545,19 @@ std::vector<CapturedStep> load_steps(const ReplayOptions& opt, bool& multi, Rank
     return steps;
   }
   int world = static_cast<int>(ranks.size());
-  bool all_present = ranks.back() == world - 1;
-  if (!all_present && std::filesystem::exists(std::filesystem::path(opt.bundle) / "ranks.json")) {
-    auto map = std::make_shared<RankMap>(load_rank_map(opt.bundle));
+  std::shared_ptr<RankMap> map;
+  if (std::filesystem::exists(std::filesystem::path(opt.bundle) / "ranks.json")) map = std::make_shared<RankMap>(load_rank_map(opt.bundle));
+  if (map && map->world > world) {  // not every rank's trace: the rank map says whose each runs
     if (map->distinct != ranks)
-      throw make_error(map->file, "rank_map", "names the distinct ranks " + std::to_string(map->distinct.size()) +
-                                                  " of which the bundle does not hold exactly the traces (et.<rank>.json)");
+    {
+      auto list = [](const std::vector<int>& v) {
+        std::string t;
+        for (int r : v) t += (t.empty() ? "" : ",") + std::to_string(r);
+        return t;
+      };
+      throw make_error(map->file, "rank_map", "maps the ranks onto the distinct ranks " + list(map->distinct) +
+                                                  ", but the bundle holds the traces of ranks " + list(ranks));
+    }
     world = map->world;
     rt.map = map;
   } else {
