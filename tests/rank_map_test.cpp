@@ -73,6 +73,18 @@ TEST(RankMap, SharedTraceReplayEqualsEveryRankWrittenOut) {
   // The two pipeline stages differ (the last one computes the head and the loss).
   EXPECT_NE(a.rank_step_s[0], 0.0);
   EXPECT_GT(a.cluster["collectives"].size(), 2u);
+  // A replica on other hardware gets a graph of its own, its groups renamed by the rank map.
+  ReplayOptions o;
+  o.mode = ReplayMode::Roofline;
+  o.engine = "event";
+  o.cluster.gpu_set = {"5:launch_latency=0.0001"};
+  o.bundle = shared.string();
+  ReplayResult c = replay_bundle(o);
+  o.bundle = full.string();
+  ReplayResult d = replay_bundle(o);
+  EXPECT_EQ(c.rank_step_s, d.rank_step_s);
+  EXPECT_NE(c.rank_step_s[5], a.rank_step_s[5]);
+  EXPECT_EQ(c.cluster.dump(), d.cluster.dump());
   fs::remove_all(shared);
   fs::remove_all(full);
 }
