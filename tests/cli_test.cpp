@@ -391,10 +391,15 @@ TEST(Cli, ConvertWritesCommGroupsAndRunsBack) {
   std::ifstream g(dir + "/gpt-22b.comm_groups.json");
   ASSERT_TRUE(g.good());
   nlohmann::json groups = nlohmann::json::parse(g);
-  // TP groups of 8 consecutive ranks per stage, PP groups {r, r + 8}.
-  EXPECT_EQ(groups["1"], nlohmann::json({0, 1, 2, 3, 4, 5, 6, 7}));
-  EXPECT_EQ(groups["2"], nlohmann::json({8, 9, 10, 11, 12, 13, 14, 15}));
-  EXPECT_EQ(groups["3"], nlohmann::json({0, 8}));
+  // TP groups of 8 consecutive ranks per stage (pipeline transfers are sends/receives, no group).
+  auto holds = [&](const nlohmann::json& ranks) {
+    for (auto& [id, v] : groups.items())
+      if (v == ranks) return true;
+    return false;
+  };
+  EXPECT_TRUE(holds({0, 1, 2, 3, 4, 5, 6, 7})) << groups;
+  EXPECT_TRUE(holds({8, 9, 10, 11, 12, 13, 14, 15})) << groups;
+  EXPECT_EQ(groups.size(), 2u) << groups;
   CliRun r = run("chakra-run " + dir);
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(has(r.out, "traces 16")) << r.out;
@@ -413,8 +418,8 @@ std::string stable(const std::string& out) {
   return keep;
 }
 
-// convert --from-train -> chakra-run: the step the traces describe is the step train simulated
-// (durations rounded to microseconds; the traces carry no host or launch gaps).
+// convert --from-train -> chakra-run: the traces are the graph train runs on the executor, so
+// chakra-run gives the same step (to the printed digits).
 TEST(Cli, ConvertThenChakraRunGivesTheTrainStep) {
   std::string dir = tmp("conv_step");
   fs::remove_all(dir);
@@ -427,7 +432,7 @@ TEST(Cli, ConvertThenChakraRunGivesTheTrainStep) {
   ASSERT_EQ(r.rc, 0) << r.out;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex("makespan_s ([0-9.]+)"))) << r.out;
   double chakra_s = std::stod(m[1]);
-  EXPECT_NEAR(chakra_s / train_s, 1.0, 0.03) << "train " << train_s << " s, chakra-run " << chakra_s << " s";
+  EXPECT_NEAR(chakra_s / train_s, 1.0, 1e-4) << "train " << train_s << " s, chakra-run " << chakra_s << " s";
 }
 
 // config.json -> orrery rerun -> the same output and the same resolved configuration, for every

@@ -488,7 +488,7 @@ TEST(TrainSystems, FixedTopologyFabricsTrainOnTheirOwnSize) {
   // TP 4 (neighbours on the torus) vs the same group on a single 16-GPU switch at its bandwidth:
   // both positive, and the all-reduce grows with the message.
   CommGroup g{4, 4, 1};
-  double small = comm->time(CollOp::AllReduce, 1e6, g), big = comm->time(CollOp::AllReduce, 1e8, g);
+  double small = comm->time(coll::Op::AllReduce, 1e6, g), big = comm->time(coll::Op::AllReduce, 1e8, g);
   EXPECT_GT(small, 0);
   EXPECT_GT(big, 10 * small);
   ModelSpec m = load_model("llama3-8b");

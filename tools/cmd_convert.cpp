@@ -1,7 +1,9 @@
-// `orrery convert`: write Chakra execution traces (et_def.proto) from a generated workload.
+// `orrery convert`: write Chakra execution traces (et_def.proto) from a capture bundle or from the
+// per-rank graph of a generated training step (the graph `orrery train` runs on the executor).
 #include <cstdio>
 #include <filesystem>
 
+#include "sim/cluster_options.h"
 #include "sim/error.h"
 #include "tools/command.h"
 #include "workloads/chakra.h"
@@ -49,22 +51,28 @@ Register reg(spec(), [](Args& a) {
       if (!a.has("--from-train"))
         throw make_error("convert", "", "nothing to convert: give a capture bundle directory or --from-train <orrery train flags>");
       TrainOptions o = parse_train_options(a);
-      o.engine = "event";
-      o.timeline_path.clear();
+      if (o.comm != "fabric")
+        throw make_error("--comm", o.comm, "convert writes the graph the cluster executor runs (--comm fabric)");
       ModelSpec m = load_model(o.model);
       SystemSpec s = load_system(o.system, o.nodes, o.sys_overrides);
-      Accelerator hw = load_accelerator(s.gpu, o.hw_overrides);
-      auto comm = make_comm_model(s, o.comm);
-      EventCore core;
-      TrainResult r = run_training(m, s, o.plan, hw, *comm, core, o.check_memory, /*record=*/true);
+      if (s.fabric.empty())
+        throw make_error("--system", o.system, "has no topology description: the per-rank graph needs one");
+      topo::System fabric = topo::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes, s.overrides);
+      apply_faults(fabric, o.cluster);
+      ClusterHardware chw(s.gpu, o.hw_overrides, o.cluster, s.gpus());
+      bool all = a.has("--all-ranks") || o.cluster.no_symmetry || o.cluster.breaks_symmetry();
+      TrainJob job = train_job(m, s, o.plan, chw, fabric, /*symmetric=*/!all, o.check_memory);
       std::string prefix = a.get("--prefix", m.name);
-      bool all = a.has("--all-ranks");
-      auto files = write_train_chakra(r, out, prefix, all);
+      auto files = write_workload_chakra(job.workload, out, prefix,
+                                         {ChakraAttr::make_string("model", m.name),
+                                          ChakraAttr::make_string("plan", job.result.plan.to_json().dump())});
       std::printf("wrote %zu Chakra traces (%s) to %s\n", files.size(),
                   all ? "one per GPU" : "one per pipeline stage's representative rank", out.c_str());
       if (files.size() <= 64)
         for (auto& f : files) std::printf("  %s\n", f.c_str());
-      std::printf("simulated iteration_time_s %.4f\n", r.iteration_time_s);
+      EventCore core;
+      TrainResult r = run_training_fabric(m, s, o.plan, chw, fabric, o.cluster, core, o.check_memory);
+      std::printf("simulated iteration_time_s %.6f (every rank on %s)\n", r.iteration_time_s, fabric.name.c_str());
       return 0;
 });
 }  // namespace

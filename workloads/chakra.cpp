@@ -414,245 +414,134 @@ ChakraTrace read_chakra_for_run(const std::string& path, const ChakraCommGroups&
   return t;
 }
 
-// ======================================================================== generated workloads
+// ======================================================================== workload graphs
 namespace {
-ChakraCollType coll_type_of(const std::string& kernel_name) {
-  if (kernel_name.find("all_reduce") != std::string::npos) return ChakraCollType::AllReduce;
-  if (kernel_name.find("all_gather") != std::string::npos) return ChakraCollType::AllGather;
-  if (kernel_name.find("reduce_scatter") != std::string::npos) return ChakraCollType::ReduceScatter;
-  if (kernel_name.find("all_to_all") != std::string::npos) return ChakraCollType::AllToAll;
-  return ChakraCollType::AllReduce;
-}
 std::uint64_t micros(double s) { return static_cast<std::uint64_t>(std::llround(s * 1e6)); }
 
-// Every communicator group of a training plan with its global ranks (rank = ((stage x DP + d) x CP
-// + c) x TP + t, as make_groups lays them out; EP groups are consecutive DP ranks), and the
-// group id of (kind, rank).
-struct TrainCommGroups {
-  ChakraCommGroups groups;
-  std::map<std::pair<std::string, long>, long> id_of;
-  long id(const std::string& kind, long rank) const {
-    auto it = id_of.find({kind, rank});
-    return it == id_of.end() ? -1 : it->second;
+ChakraCollType chakra_coll_type(coll::Op op) {
+  switch (op) {
+    case coll::Op::AllReduce: return ChakraCollType::AllReduce;
+    case coll::Op::AllGather: return ChakraCollType::AllGather;
+    case coll::Op::ReduceScatter: return ChakraCollType::ReduceScatter;
+    case coll::Op::AllToAll: return ChakraCollType::AllToAll;
+    case coll::Op::Broadcast: return ChakraCollType::Broadcast;
+    case coll::Op::Reduce: return ChakraCollType::Reduce;
+    case coll::Op::SendRecv: break;
   }
-};
-
-TrainCommGroups train_comm_groups(const TrainPlan& p) {
-  TrainCommGroups g;
-  const long tp = p.tp, cp = p.cp, dp = p.dp, ep = p.ep, pp = p.pp, stride = tp * cp * dp;
-  auto rank = [&](long s, long d, long c, long t) { return s * stride + (d * cp + c) * tp + t; };
-  auto add = [&](const std::string& kind, const std::vector<long>& ranks) {
-    long id = static_cast<long>(g.groups.size()) + 1;
-    g.groups[id] = ranks;
-    for (long r : ranks) g.id_of[{kind, r}] = id;
-  };
-  for (long s = 0; s < pp; ++s)
-    for (long d = 0; d < dp; ++d)
-      for (long c = 0; c < cp; ++c) {
-        std::vector<long> v;
-        for (long t = 0; t < tp; ++t) v.push_back(rank(s, d, c, t));
-        if (tp > 1) add("tp", v);
-      }
-  for (long s = 0; s < pp; ++s)
-    for (long d = 0; d < dp; ++d)
-      for (long t = 0; t < tp; ++t) {
-        std::vector<long> v;
-        for (long c = 0; c < cp; ++c) v.push_back(rank(s, d, c, t));
-        if (cp > 1) add("cp", v);
-      }
-  for (long s = 0; s < pp; ++s)
-    for (long c = 0; c < cp; ++c)
-      for (long t = 0; t < tp; ++t) {
-        std::vector<long> all;
-        for (long d = 0; d < dp; ++d) all.push_back(rank(s, d, c, t));
-        if (dp > 1) add("dp", all);
-        if (ep > 1 && dp % ep == 0)
-          for (long e0 = 0; e0 < dp; e0 += ep) add("ep", std::vector<long>(all.begin() + e0, all.begin() + e0 + ep));
-      }
-  if (pp > 1)
-    for (long off = 0; off < stride; ++off) {
-      std::vector<long> v;
-      for (long s = 0; s < pp; ++s) v.push_back(s * stride + off);
-      add("pp", v);
-    }
-  return g;
+  throw Error("internal: a point-to-point transfer is not a Chakra collective");
 }
 
-// pg_name (group id) and pg_desc (kind) of a node, as the PyTorch converter names groups.
-void set_group(ChakraNode& n, const std::string& kind, long id) {
-  n.attrs.erase(std::remove_if(n.attrs.begin(), n.attrs.end(), [](const ChakraAttr& a) { return a.name == "pg_name"; }),
-                n.attrs.end());
-  n.attrs.push_back(ChakraAttr::make_string("pg_name", id >= 0 ? std::to_string(id) : kind));
-  if (!n.attr("pg_desc")) n.attrs.push_back(ChakraAttr::make_string("pg_desc", kind));
+using A = ChakraAttr;
+
+// One workload-graph node as a Chakra node. What Chakra's schema has no field for is kept exactly
+// in orrery_* attributes (a microsecond duration would round a kernel of a few µs); chakra_workload
+// reads them back from traces whose metadata names generator "orrery".
+ChakraNode chakra_node(const wg::Workload& w, const wg::Node& n) {
+  ChakraNode c;
+  c.name = n.name;
+  c.duration_micros = micros(n.time_s);
+  c.attrs.push_back(A::make_bool("is_cpu_op", n.stream < 0));
+  c.attrs.push_back(A::make_int64("orrery_stream", n.stream));
+  if (!n.cls.empty()) c.attrs.push_back(A::make_string("op_class", n.cls));
+  if (n.issue_delay_s > 0) c.attrs.push_back(A::make_double("orrery_issue_delay_s", n.issue_delay_s));
+  switch (n.kind) {
+    case wg::Kind::Compute:
+      c.type = ChakraNodeType::Comp;
+      c.attrs.push_back(A::make_int64("num_ops", static_cast<std::int64_t>(n.flops)));
+      c.attrs.push_back(A::make_uint64("tensor_size", static_cast<std::uint64_t>(n.bytes)));
+      c.attrs.push_back(A::make_double("orrery_time_s", n.time_s));
+      c.attrs.push_back(A::make_double("orrery_sm_share", n.sm_share));
+      c.attrs.push_back(A::make_double("orrery_hbm_share", n.hbm_share));
+      break;
+    case wg::Kind::Collective: {
+      const wg::Group& g = w.groups.at(static_cast<std::size_t>(n.group));
+      c.type = ChakraNodeType::CommColl;
+      c.attrs.push_back(A::make_int64("comm_type", static_cast<std::int64_t>(chakra_coll_type(n.op))));
+      c.attrs.push_back(A::make_int64("comm_size", static_cast<std::int64_t>(n.bytes)));
+      c.attrs.push_back(A::make_string("pg_name", std::to_string(n.group + 1)));
+      c.attrs.push_back(A::make_string("pg_desc", g.name));
+      c.attrs.push_back(A::make_int64("comm_group_size", static_cast<std::int64_t>(g.ranks.size())));
+      if (n.repeat > 1) c.attrs.push_back(A::make_int64("orrery_repeat", n.repeat));
+      break;
+    }
+    case wg::Kind::Send:
+    case wg::Kind::Recv: {
+      bool send = n.kind == wg::Kind::Send;
+      c.type = send ? ChakraNodeType::CommSend : ChakraNodeType::CommRecv;
+      c.attrs.push_back(A::make_int64("comm_peer", n.peer));
+      if (n.tag >= 0 && n.tag <= std::numeric_limits<std::int32_t>::max())  // Chakra readers take 32 bits
+        c.attrs.push_back(A::make_int32("comm_tag", static_cast<std::int32_t>(n.tag)));
+      else
+        c.attrs.push_back(A::make_int64("comm_tag", n.tag));
+      c.attrs.push_back(A::make_int64("comm_size", static_cast<std::int64_t>(n.bytes)));
+      break;
+    }
+    case wg::Kind::Delay:
+      c.type = ChakraNodeType::Metadata;
+      c.attrs.push_back(A::make_double("orrery_time_s", n.time_s));
+      break;
+    case wg::Kind::Alloc:
+    case wg::Kind::Free:
+      c.type = n.kind == wg::Kind::Alloc ? ChakraNodeType::MemLoad : ChakraNodeType::MemStore;
+      c.attrs.push_back(A::make_uint64("tensor_size", static_cast<std::uint64_t>(n.bytes)));
+      break;
+  }
+  return c;
+}
+
+// One rank's graph as a trace: node id = its index; data_deps = its dependencies plus the previous
+// node of its stream (Chakra has no streams: the in-order stream is spelled out for other tools).
+ChakraTrace rank_trace(const wg::Workload& w, const wg::RankGraph& g, const std::vector<ChakraAttr>& meta) {
+  ChakraTrace t;
+  t.version = "0.0.4";
+  t.metadata = meta;
+  t.metadata.push_back(A::make_string("generator", "orrery"));
+  t.metadata.push_back(A::make_string("workload", w.name));
+  t.metadata.push_back(A::make_int64("rank", g.rank));
+  t.metadata.push_back(A::make_int64("world_size", w.world));
+  std::map<int, std::uint64_t> last_on_stream;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const wg::Node& n = g.nodes[i];
+    ChakraNode c = chakra_node(w, n);
+    c.id = i;
+    for (auto d : n.deps) c.data_deps.push_back(static_cast<std::uint64_t>(d));
+    if (auto it = last_on_stream.find(n.stream); it != last_on_stream.end()) c.data_deps.push_back(it->second);
+    std::sort(c.data_deps.begin(), c.data_deps.end());
+    c.data_deps.erase(std::unique(c.data_deps.begin(), c.data_deps.end()), c.data_deps.end());
+    last_on_stream[n.stream] = i;
+    t.nodes.push_back(std::move(c));
+  }
+  // Point-to-point: Chakra's comm_src / comm_dst (global ranks).
+  for (auto& c : t.nodes) {
+    if (c.type != ChakraNodeType::CommSend && c.type != ChakraNodeType::CommRecv) continue;
+    auto peer = static_cast<std::int32_t>(c.attr_num("comm_peer", -1));
+    bool send = c.type == ChakraNodeType::CommSend;
+    c.attrs.push_back(A::make_int32("comm_src", send ? g.rank : peer));
+    c.attrs.push_back(A::make_int32("comm_dst", send ? peer : g.rank));
+    c.attrs.erase(std::remove_if(c.attrs.begin(), c.attrs.end(), [](const A& a) { return a.name == "comm_peer"; }),
+                  c.attrs.end());
+  }
+  return t;
 }
 }  // namespace
 
-std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix,
-                                            bool all_ranks) {
+std::vector<std::string> write_workload_chakra(const wg::Workload& w, const std::string& dir, const std::string& prefix,
+                                               const std::vector<ChakraAttr>& metadata) {
   if (!chakra_available()) write_chakra(dir, {});  // throws "built without protobuf"
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!fs::is_directory(dir)) throw make_error(dir, "", "cannot create the output directory");
-  const TrainPlan& p = r.plan;
-  const LayerCosts& c = r.costs;
-  const int P = p.pp * p.vp;
-  const long lpc = r.model.layers / P;
-  const long m = p.micro_batches();
-  const long stride = static_cast<long>(p.tp) * p.cp * p.dp;
-  Groups g = make_groups(p, r.system.gpus_per_node);
-  const TrainCommGroups cg = train_comm_groups(p);
-  auto group_of = [&](const std::string& cls) {
-    if (cls == "tp") return std::make_pair(std::string("tp"), g.tp);
-    if (cls == "cp") return std::make_pair(std::string("cp"), g.cp);
-    if (cls == "ep") return std::make_pair(std::string("ep"), g.ep);
-    return std::make_pair(std::string("dp"), g.dp);
-  };
-  // Start times from the simulated ops when they were recorded.
-  std::map<std::tuple<int, int, long, bool>, double> op_start;
-  for (auto& op : r.run.ops) op_start[{op.stage, op.chunk, op.mb, op.fwd}] = op.start;
-  double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * r.model.hidden * 2.0 / p.tp;
-
   std::vector<std::string> files;
-  for (int i = 0; i < p.pp; ++i) {
-    long rank = i * stride;
-    ChakraTrace t;
-    t.version = "0.0.4";
-    t.metadata.push_back(ChakraAttr::make_string("generator", "orrery train"));
-    t.metadata.push_back(ChakraAttr::make_string("model", r.model.name));
-    t.metadata.push_back(ChakraAttr::make_int64("rank", rank));
-    t.metadata.push_back(ChakraAttr::make_int64("pipeline_stage", i));
-    t.metadata.push_back(ChakraAttr::make_int64("world_size", p.gpus()));
-    t.metadata.push_back(ChakraAttr::make_string("plan", p.to_json().dump()));
-    std::uint64_t next_id = 0;
-    std::int64_t last = -1;  // last node on the compute chain
-    auto add = [&](ChakraNode n, bool chain) {
-      n.id = next_id++;
-      if (last >= 0) n.data_deps.push_back(static_cast<std::uint64_t>(last));
-      if (chain) last = static_cast<std::int64_t>(n.id);
-      t.nodes.push_back(std::move(n));
-      return t.nodes.back().id;
-    };
-    double clock = 0;
-    auto kernels = [&](const std::vector<Kernel>& ks, const std::string& tag) {
-      for (auto& k : ks) {
-        ChakraNode n;
-        n.name = k.name + tag;
-        n.start_time_micros = micros(clock);
-        n.duration_micros = micros(k.time);
-        if (k.comm()) {
-          auto [pg, grp] = group_of(k.cls);
-          n.type = ChakraNodeType::CommColl;
-          n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(coll_type_of(k.name))));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(k.bytes)));
-          set_group(n, pg, cg.id(pg, rank));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", grp.size));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_group_per_node", grp.per_node));
-        } else {
-          n.type = ChakraNodeType::Comp;
-          n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
-          n.attrs.push_back(ChakraAttr::make_int64("num_ops", static_cast<std::int64_t>(k.flops)));
-          n.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(k.bytes)));
-          n.attrs.push_back(ChakraAttr::make_string("op_class", k.cls));
-        }
-        clock += k.time + (k.comm() ? 0.0 : c.kernel_gap);
-        add(std::move(n), true);
-      }
-    };
-    auto p2p = [&](bool send, long peer_stage, long tag, const std::string& what) {
-      ChakraNode n;
-      n.name = std::string(send ? "pp_send(" : "pp_recv(") + what + ")";
-      n.type = send ? ChakraNodeType::CommSend : ChakraNodeType::CommRecv;
-      n.start_time_micros = micros(clock);
-      long peer = peer_stage * stride;
-      n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
-      n.attrs.push_back(ChakraAttr::make_int32("comm_src", static_cast<std::int32_t>(send ? rank : peer)));
-      n.attrs.push_back(ChakraAttr::make_int32("comm_dst", static_cast<std::int32_t>(send ? peer : rank)));
-      n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(tag)));
-      n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(p2p_bytes)));
-      set_group(n, "pp", cg.id("pp", rank));
-      add(std::move(n), !send);  // sends don't block the compute chain; receives do
-    };
-    std::vector<long> bwd_count(p.vp, 0);
-    std::vector<std::uint64_t> dp_nodes;
-    for (auto& op : stage_op_order(p.pp, p.vp, m, i)) {
-      int vs = op.chunk * p.pp + i;
-      auto it = op_start.find({i, op.chunk, op.mb, op.fwd});
-      if (it != op_start.end()) clock = std::max(clock, it->second);
-      std::string tag = " [mb " + std::to_string(op.mb) + "]";
-      if (op.fwd) {
-        long ftag = (op.mb * P + vs) * 2;
-        if (vs > 0 && (vs - 1) % p.pp != i) p2p(false, (vs - 1) % p.pp, ftag, "activations");
-        if (vs == 0) kernels(c.embed_fwd, tag);
-        for (long l = 0; l < lpc; ++l) kernels(c.layer_fwd, " [layer " + std::to_string(vs * lpc + l) + tag.substr(1));
-        if (vs == P - 1) kernels(c.head_fwd, tag);
-        if (vs + 1 < P && (vs + 1) % p.pp != i) p2p(true, (vs + 1) % p.pp, (op.mb * P + vs + 1) * 2, "activations");
-      } else {
-        long btag = (op.mb * P + vs) * 2 + 1;
-        if (vs + 1 < P && (vs + 1) % p.pp != i) p2p(false, (vs + 1) % p.pp, btag, "gradients");
-        if (vs == P - 1) kernels(c.head_bwd, tag);
-        for (long l = lpc - 1; l >= 0; --l) {
-          std::string lt = " [layer " + std::to_string(vs * lpc + l) + tag.substr(1);
-          kernels(c.layer_recompute, lt);
-          kernels(c.layer_bwd, lt);
-        }
-        if (vs == 0) kernels(c.embed_bwd, tag);
-        if (vs > 0 && (vs - 1) % p.pp != i) p2p(true, (vs - 1) % p.pp, (op.mb * P + vs - 1) * 2 + 1, "gradients");
-        if (++bwd_count[op.chunk] == m && p.dp > 1) {
-          // Gradient reduction of this chunk over DP, overlapped with the remaining backward.
-          ChakraNode n;
-          n.name = "dp_grad_" + std::string(p.zero == 0 ? "all_reduce" : "reduce_scatter") + " [chunk " + std::to_string(op.chunk) + "]";
-          n.type = ChakraNodeType::CommColl;
-          n.start_time_micros = micros(clock);
-          double params = r.model.layers / P * (r.model.layer_params()) / p.tp;
-          n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(p.zero == 0 ? ChakraCollType::AllReduce : ChakraCollType::ReduceScatter)));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(params * 2)));
-          set_group(n, "dp", cg.id("dp", rank));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", g.dp.size));
-          n.attrs.push_back(ChakraAttr::make_int64("comm_group_per_node", g.dp.per_node));
-          dp_nodes.push_back(add(std::move(n), false));
-        }
-      }
-    }
-    ChakraNode opt;
-    opt.name = "optimizer_step";
-    opt.type = ChakraNodeType::Comp;
-    opt.start_time_micros = micros(clock);
-    opt.duration_micros = micros(r.run.stages[i].end - r.run.stages[i].dp_end);
-    opt.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
-    opt.attrs.push_back(ChakraAttr::make_int64("num_ops", 0));
-    opt.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(r.memory[i].optimizer / 12.0 * 30)));
-    opt.ctrl_deps = dp_nodes;
-    add(std::move(opt), true);
-    if (!all_ranks) {
-      std::string path = (fs::path(dir) / (prefix + "." + std::to_string(rank) + ".et")).string();
-      write_chakra(path, t);
-      files.push_back(path);
-      continue;
-    }
-    // Every GPU of the stage runs the same graph; only its rank and its pipeline peers differ
-    // (peer = peer stage's base rank + this rank's offset inside the stage).
-    for (long off = 0; off < stride; ++off) {
-      ChakraTrace tr = t;
-      for (auto& a : tr.metadata)
-        if (a.name == "rank") a.i = rank + off;
-      for (auto& n : tr.nodes) {
-        if (const ChakraAttr* d = n.attr("pg_desc")) {
-          const std::string kind = d->s;  // set_group rewrites the attribute list
-          set_group(n, kind, cg.id(kind, rank + off));
-        }
-        if (n.type != ChakraNodeType::CommSend && n.type != ChakraNodeType::CommRecv) continue;
-        for (auto& a : n.attrs)
-          if (a.name == "comm_src" || a.name == "comm_dst") a.i += off;
-      }
-      std::string path = (fs::path(dir) / (prefix + "." + std::to_string(rank + off) + ".et")).string();
-      write_chakra(path, tr);
-      files.push_back(path);
-    }
+  for (auto& g : w.ranks) {
+    std::string path = (fs::path(dir) / (prefix + "." + std::to_string(g.rank) + ".et")).string();
+    write_chakra(path, rank_trace(w, g, metadata));
+    files.push_back(path);
   }
-  write_comm_groups((fs::path(dir) / (prefix + ".comm_groups.json")).string(), cg.groups);
+  ChakraCommGroups groups;
+  for (std::size_t i = 0; i < w.groups.size(); ++i)
+    groups[static_cast<long>(i) + 1] = std::vector<long>(w.groups[i].ranks.begin(), w.groups[i].ranks.end());
+  write_comm_groups((fs::path(dir) / (prefix + ".comm_groups.json")).string(), groups);
   return files;
 }
 
@@ -957,6 +846,30 @@ std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir,
   return out;
 }
 
+// What write_workload_chakra keeps exactly (orrery_* attributes) onto the node read from the
+// Chakra fields: stream, time, SM/HBM shares, repeat, launch delay, memory nodes.
+void apply_exact(const ChakraNode& c, wg::Node& x) {
+  auto num = [&](const char* name, double def, double lo, double hi) {
+    double v = c.attr_num(name, def);
+    if (!(v >= lo && v <= hi)) throw Error(std::string(name) + ": " + std::to_string(v) + " is out of range");
+    return v;
+  };
+  x.stream = static_cast<int>(num("orrery_stream", x.stream, -1e6, 1e6));
+  if (const ChakraAttr* cls = c.attr("op_class"); cls && cls->kind == ChakraAttr::String) x.cls = cls->s;
+  x.issue_delay_s = num("orrery_issue_delay_s", 0, 0, kMaxSimSeconds);
+  if (c.attr("orrery_time_s")) x.time_s = num("orrery_time_s", 0, 0, kMaxSimSeconds);
+  if (x.kind == wg::Kind::Compute) {
+    x.sm_share = num("orrery_sm_share", x.sm_share, 0, 1);
+    x.hbm_share = num("orrery_hbm_share", x.hbm_share, 0, 1);
+  }
+  if (x.kind == wg::Kind::Collective) x.repeat = static_cast<int>(num("orrery_repeat", 1, 1, 1e9));
+  if (c.type == ChakraNodeType::MemLoad || c.type == ChakraNodeType::MemStore) {
+    x.kind = c.type == ChakraNodeType::MemLoad ? wg::Kind::Alloc : wg::Kind::Free;
+    x.bytes = num("tensor_size", 0, 0, 1e18);
+    x.time_s = 0;
+  }
+}
+
 }  // namespace
 
 ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& chw_or_null_hw, const topo::System& sys) {
@@ -973,6 +886,8 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
   auto groups = load_comm_groups(dir, out.w.world);
   for (auto& rt : traces) {
     const Accelerator& hw = *chw_or_null_hw.of(static_cast<int>(rt.rank)).hw;
+    bool exact = false;  // written by write_workload_chakra: orrery_* attributes hold exact values
+    for (auto& m : rt.t.metadata) exact = exact || (m.name == "generator" && m.s == "orrery");
     wg::RankGraph g;
     g.rank = static_cast<int>(rt.rank);
     std::map<std::size_t, std::int32_t> new_index;
@@ -1058,6 +973,7 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
           x.cls = "other";
           x.time_s = d;
       }
+      if (exact) in_node([&] { return apply_exact(c, x), 0.0; });
       if (!(x.time_s >= 0 && x.time_s < kMaxSimSeconds))
         throw make_error(rt.file, node_label(c), "duration beyond the simulator's range (about 104 days)");
       for (auto* deps : {&c.data_deps, &c.ctrl_deps})
@@ -1111,6 +1027,16 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const std::string& system
   return run_chakra_dir(dir, sys, hw, none, core);
 }
 
+namespace {
+// Busy time of these classes is communication (chakra-run's classes, and the training graph's
+// group kinds in traces written by write_workload_chakra); anything else is compute.
+bool comm_class(const std::string& cls) {
+  for (const char* c : {"comm", "p2p", "tp", "cp", "ep", "dp", "pp"})
+    if (cls == c) return true;
+  return false;
+}
+}  // namespace
+
 ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, const ClusterHardware& hw,
                                const ClusterOptions& o, EventCore& core, Timeline* timeline) {
   // The workload needs a system with its ranks: checked before costing anything on it.
@@ -1131,7 +1057,7 @@ ChakraRunResult run_chakra_dir(const std::string& dir, const topo::System& sys, 
   res.exec = execute(cw.w, sys, rh, core, eo);
   for (auto& r : res.exec.ranks) {
     res.rank_time_s.push_back(r.end_s);
-    for (auto& [cls, t] : r.busy_by_class) (cls == "compute" ? res.compute_s : res.comm_s) += t;
+    for (auto& [cls, t] : r.busy_by_class) (comm_class(cls) ? res.comm_s : res.compute_s) += t;
   }
   res.makespan_s = res.exec.makespan_s;
   return res;

@@ -113,17 +113,20 @@ std::string find_comm_groups(const std::string& dir);
 // of their pg_name's group in `groups`. Each change is described in one line of `notes`.
 ChakraTrace read_chakra_for_run(const std::string& path, const ChakraCommGroups& groups, std::vector<std::string>* notes);
 
-// Chakra traces of a generated training iteration: one trace per simulated (representative)
-// rank = one per pipeline stage, named <prefix>.<global rank>.et in `dir`. Nodes are kernels of
-// every (micro-batch, layer) on the compute stream (COMP_NODE with num_ops, tensor_size,
-// duration_micros), TP/CP/EP/DP collectives (COMM_COLL_NODE with comm_type, comm_size,
-// pg_name, comm_group_size) and pipeline send/recv (COMM_SEND/RECV_NODE with comm_src,
-// comm_dst, comm_tag, comm_size). all_ranks: one trace per GPU (TP x CP x DP copies of each
-// stage's graph with their own rank and pipeline peers), as ASTRA-sim expects one per NPU.
-// Also writes <prefix>.comm_groups.json (every TP/CP/DP/EP/PP group with its ranks; nodes carry
-// pg_name = group id, pg_desc = tp|cp|dp|ep|pp). Returns the trace files written.
-std::vector<std::string> write_train_chakra(const TrainResult& r, const std::string& dir, const std::string& prefix,
-                                            bool all_ranks = false);
+// Chakra traces of a per-rank workload graph (what `orrery train` runs on the cluster executor):
+// one trace per rank of `w` (all of them, or one per symmetry class), <prefix>.<global rank>.et in
+// `dir`, plus <prefix>.comm_groups.json (every group with its ranks; a collective names its group
+// by pg_name = the group's id and pg_desc = its kind, tp|cp|dp|ep|pp). Node kinds map one to one
+// (graph.h): Compute -> COMP_NODE (num_ops, tensor_size, duration_micros), Collective ->
+// COMM_COLL_NODE (comm_type, comm_size, comm_group_size), Send/Recv -> COMM_SEND/RECV_NODE
+// (comm_src, comm_dst, comm_tag, comm_size), Delay -> METADATA_NODE, Alloc/Free ->
+// MEM_LOAD/STORE_NODE; data_deps = the node's dependencies plus the previous node of its stream.
+// Exact times, streams, SM/HBM shares and repeats travel in orrery_* attributes, which
+// chakra_workload honours for traces whose metadata names generator "orrery": such a directory
+// of every rank runs on `chakra-run` exactly as the graph runs on the executor. `metadata` is
+// added to each trace's (e.g. the training plan). Returns the trace files written.
+std::vector<std::string> write_workload_chakra(const wg::Workload& w, const std::string& dir, const std::string& prefix,
+                                               const std::vector<ChakraAttr>& metadata = {});
 
 // Chakra traces of a PyTorch capture bundle (et[.<rank>].json[.gz] + kineto[.<rank>].json[.gz],
 // read with load_bundle): one trace per rank, <prefix>.<rank>.et. Every GPU activity (kernel,

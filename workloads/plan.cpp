@@ -17,7 +17,7 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 // Communication that costs nothing: the compute-only bound.
 struct FreeComm : CommModel {
-  double time(CollOp, double, const CommGroup&) const override { return 0; }
+  double time(coll::Op, double, const CommGroup&) const override { return 0; }
   std::string name() const override { return "none (compute-only bound)"; }
 };
 
@@ -48,14 +48,14 @@ double serial_tail(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw
   double t = 0;
   if (p.pp > 1) {
     double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / p.tp;
-    t += 2.0 * (p.pp - 1) * comm.time(CollOp::SendRecv, p2p_bytes, g.pp);
+    t += 2.0 * (p.pp - 1) * comm.time(coll::Op::SendRecv, p2p_bytes, g.pp);
   }
   if (p.dp > 1) {
-    t += comm.time(p.zero == 0 ? CollOp::AllReduce : CollOp::ReduceScatter, chunk0 * p.grad_bytes(), g.dp);
-    if (p.zero >= 3) t += comm.time(CollOp::AllGather, chunk0 * 2, g.dp);
+    t += comm.time(p.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter, chunk0 * p.grad_bytes(), g.dp);
+    if (p.zero >= 3) t += comm.time(coll::Op::AllGather, chunk0 * 2, g.dp);
   }
   MemoryBreakdown mb = stage_memory(m, p, 0, inflight_chunks(p, 0));
-  if (p.dp > 1 && (p.zero == 1 || p.zero == 2)) t += comm.time(CollOp::AllGather, mb.params * 2, g.dp);
+  if (p.dp > 1 && (p.zero == 1 || p.zero == 2)) t += comm.time(coll::Op::AllGather, mb.params * 2, g.dp);
   double local = mb.optimizer / 12.0, gb = p.grad_bytes();
   t += hw.memory_time(local * (gb + (gb + 24) + 6) + mb.gradients);
   return t;

@@ -70,8 +70,9 @@ nlohmann::json MemoryPlan::to_json() const {
 CostModel::CostModel(const ModelSpec& m, const Accelerator& hw, const ServeConfig& cfg, const topo::System* sys)
     : m_(m), hw_(hw), cfg_(cfg), sys_(sys), compute_(cfg.precision == Precision::FP8 ? Dtype::FP8 : Dtype::BF16) {}
 
-// Collective time on the fabric's NCCL model; group = ranks 0..n-1 of the replica (TP inside a
-// node), or for op SendRecv the first GPUs of two adjacent pipeline stages.
+// Collective time simulated as flows on the fabric (its NCCL algorithm's phases and channels; one
+// simulation per distinct size, cached); group = ranks 0..n-1 of the replica (TP inside a node),
+// or for op SendRecv the first GPUs of two adjacent pipeline stages.
 double CostModel::comm(int op, double bytes, int group) const {
   if (!sys_ || bytes <= 0) return 0;
   auto& cache = comm_cache_;
@@ -84,7 +85,7 @@ double CostModel::comm(int op, double bytes, int group) const {
   spec.dtype = Dtype::BF16;
   if (spec.op == coll::Op::SendRecv) spec.ranks = {0, group};
   else for (int r = 0; r < group; ++r) spec.ranks.push_back(r);
-  double t = coll::collective_time_estimate(*sys_, spec);
+  double t = coll::simulate_collective(*sys_, spec).time_s;
   cache[key] = t;
   return t;
 }

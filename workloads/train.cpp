@@ -175,22 +175,11 @@ SystemSpec load_system(const std::string& name_or_path, int nodes, const std::ve
 }
 
 // ======================================================================== communication
-const char* coll_op_name(CollOp op) {
-  switch (op) {
-    case CollOp::AllReduce: return "all_reduce";
-    case CollOp::AllGather: return "all_gather";
-    case CollOp::ReduceScatter: return "reduce_scatter";
-    case CollOp::AllToAll: return "all_to_all";
-    case CollOp::SendRecv: return "send_recv";
-  }
-  return "?";
-}
-
-double AlphaBetaComm::time(CollOp op, double bytes, const CommGroup& g) const {
+double AlphaBetaComm::time(coll::Op op, double bytes, const CommGroup& g) const {
   if (bytes <= 0) return 0;
   int n = g.size;
   bool inter = g.inter_node();
-  if (op == CollOp::SendRecv) {
+  if (op == coll::Op::SendRecv) {
     double bw = inter ? s_.nic_bandwidth : s_.nvlink_p2p;
     return s_.coll_base_latency + (inter ? s_.inter_hop_latency : s_.intra_hop_latency) + bytes / bw;
   }
@@ -202,10 +191,10 @@ double AlphaBetaComm::time(CollOp op, double bytes, const CommGroup& g) const {
   double hop = inter ? s_.inter_hop_latency : s_.intra_hop_latency;
   double frac = static_cast<double>(n - 1) / n;
   switch (op) {
-    case CollOp::AllReduce: return s_.coll_base_latency + 2.0 * (n - 1) * hop + 2.0 * frac * bytes / busbw;
-    case CollOp::AllGather:
-    case CollOp::ReduceScatter: return s_.coll_base_latency + (n - 1) * hop + frac * bytes / busbw;
-    case CollOp::AllToAll: {
+    case coll::Op::AllReduce: return s_.coll_base_latency + 2.0 * (n - 1) * hop + 2.0 * frac * bytes / busbw;
+    case coll::Op::AllGather:
+    case coll::Op::ReduceScatter: return s_.coll_base_latency + (n - 1) * hop + frac * bytes / busbw;
+    case coll::Op::AllToAll: {
       // Pairwise exchange: intra-node share over NVLink, the rest over the NICs.
       double bw = inter ? std::min(s_.nvlink_busbw, s_.nic_bandwidth) : s_.nvlink_busbw;
       if (inter) {
@@ -224,23 +213,17 @@ namespace {
 class FabricComm : public CommModel {
  public:
   FabricComm(const SystemSpec& s) : sys_(coll::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes, s.overrides)) {}
-  double time(CollOp op, double bytes, const CommGroup& g) const override {
+  double time(coll::Op op, double bytes, const CommGroup& g) const override {
     if (bytes <= 0) return 0;
-    if (op != CollOp::SendRecv && g.size <= 1) return 0;
+    if (op != coll::Op::SendRecv && g.size <= 1) return 0;
     auto key = std::make_tuple(static_cast<int>(op), bytes, g.size, g.stride);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     coll::CollectiveSpec spec;
-    switch (op) {
-      case CollOp::AllReduce: spec.op = coll::Op::AllReduce; break;
-      case CollOp::AllGather: spec.op = coll::Op::AllGather; break;
-      case CollOp::ReduceScatter: spec.op = coll::Op::ReduceScatter; break;
-      case CollOp::AllToAll: spec.op = coll::Op::AllToAll; break;
-      case CollOp::SendRecv: spec.op = coll::Op::SendRecv; break;
-    }
+    spec.op = op;
     spec.bytes = bytes;
     spec.dtype = Dtype::BF16;
-    int n = op == CollOp::SendRecv ? 2 : g.size;
+    int n = op == coll::Op::SendRecv ? 2 : g.size;
     for (int k = 0; k < n; ++k) spec.ranks.push_back(k * std::max(1, g.stride));
     double t = coll::collective_time_estimate(sys_, spec);
     cache_[key] = t;
@@ -393,7 +376,7 @@ struct CostBuilder {
     k.time = hw.memory_time(bytes);
     return k;
   }
-  Kernel coll(const std::string& name, const std::string& cls, CollOp op, double bytes, const CommGroup& grp) const {
+  Kernel coll(const std::string& name, const std::string& cls, coll::Op op, double bytes, const CommGroup& grp) const {
     Kernel k{name, cls, 0, bytes, 0};
     k.op = op;
     k.time = comm.time(op, bytes, grp);
@@ -421,12 +404,12 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
   const double act_bytes = T * h * e;                    // one full activation tensor
 
   auto tp_in = [&](std::vector<Kernel>& v, const std::string& what) {  // before a column-parallel GEMM
-    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + ")", "tp", CollOp::AllGather, act_bytes, g.tp));
+    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + ")", "tp", coll::Op::AllGather, act_bytes, g.tp));
   };
   auto tp_out = [&](std::vector<Kernel>& v, const std::string& what) {  // after a row-parallel GEMM
     if (p.tp <= 1) return;
-    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + ")", "tp", CollOp::ReduceScatter, act_bytes, g.tp));
-    else v.push_back(B.coll("tp_all_reduce(" + what + ")", "tp", CollOp::AllReduce, act_bytes, g.tp));
+    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + ")", "tp", coll::Op::ReduceScatter, act_bytes, g.tp));
+    else v.push_back(B.coll("tp_all_reduce(" + what + ")", "tp", coll::Op::AllReduce, act_bytes, g.tp));
   };
   auto norm = [&](const std::string& name) { return B.mem(name, "norm", 2 * Tn * h * e, 5 * Tn * h); };
   auto residual = [&](const std::string& name) { return B.mem(name, "elementwise", Tn * h * (3 * e + 1)); };
@@ -465,9 +448,9 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     // Ring attention: K and V chunks pass around the CP ring (cp-1 steps), overlapped with the
     // attention kernels; only the excess is on the critical path.
     double bytes = (p.cp - 1) * mult * T * 2 * kvd / t * e;
-    double tc = (p.cp - 1) * comm.time(CollOp::SendRecv, bytes / (p.cp - 1), g.cp);
+    double tc = (p.cp - 1) * comm.time(coll::Op::SendRecv, bytes / (p.cp - 1), g.cp);
     Kernel k{"cp_ring_kv_exchange", "cp", 0, bytes, std::max(0.0, tc - overlap_with)};
-    k.op = CollOp::AllGather;
+    k.op = coll::Op::AllGather;
     v.push_back(k);
   };
 
@@ -484,11 +467,11 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     double me = T * k / El;  // tokens per local expert (balanced routing)
     v.push_back(B.gemm("router_gemm", T, E, h));
     v.push_back(B.mem("router_topk", "elementwise", T * E * 4 * 2));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
     v.push_back(B.gemm("expert_fc1_grouped_gemm", me, f1, h, El));
     v.push_back(B.mem(m.swiglu ? "expert_swiglu" : "expert_gelu", "elementwise", T * k * (f1 + f / t) * e));
     v.push_back(B.gemm("expert_fc2_grouped_gemm", me, h, f / t, El));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
     v.push_back(B.mem("expert_combine", "elementwise", T * k * h * e + T * h * e));
   };
   auto mlp_bwd = [&](std::vector<Kernel>& v) {
@@ -503,13 +486,13 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
     double El = E / p.ep, me = T * k / El;
     v.push_back(B.mem("expert_combine_bwd", "elementwise", 2 * T * k * h * e));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine_bwd)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
     v.push_back(B.gemm("expert_fc2_dgrad", me, f / t, h, El));
     v.push_back(B.gemm("expert_fc2_wgrad", f / t, h, me, El));
     v.push_back(B.mem(m.swiglu ? "expert_swiglu_bwd" : "expert_gelu_bwd", "elementwise", T * k * (2 * f1 + f / t) * e));
     v.push_back(B.gemm("expert_fc1_dgrad", me, h, f1, El));
     v.push_back(B.gemm("expert_fc1_wgrad", h, f1, me, El));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch_bwd)", "ep", CollOp::AllToAll, T * k * h * e, g.ep));
+    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
     v.push_back(B.gemm("router_dgrad", T, h, E));
     v.push_back(B.gemm("router_wgrad", h, E, T));
   };
@@ -550,15 +533,15 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
   auto tp_bwd_in = [&](std::vector<Kernel>& v, const std::string& what) {
     // Backward of a row-parallel GEMM's output collective: SP all-gathers the gradient
     // (the mirror of the reduce-scatter); without SP nothing (identity).
-    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + "_grad)", "tp", CollOp::AllGather, act_bytes, g.tp));
+    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + "_grad)", "tp", coll::Op::AllGather, act_bytes, g.tp));
   };
   auto tp_bwd_out = [&](std::vector<Kernel>& v, const std::string& what) {
     // Backward of a column-parallel GEMM's input: all-reduce (or reduce-scatter with SP) the
     // input gradient. With SP the forward all-gather of the input is repeated for the weight
     // gradient; Megatron overlaps it with the data-gradient GEMM (not on the critical path).
     if (p.tp <= 1) return;
-    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + "_input_grad)", "tp", CollOp::ReduceScatter, act_bytes, g.tp));
-    else v.push_back(B.coll("tp_all_reduce(" + what + "_input_grad)", "tp", CollOp::AllReduce, act_bytes, g.tp));
+    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + "_input_grad)", "tp", coll::Op::ReduceScatter, act_bytes, g.tp));
+    else v.push_back(B.coll("tp_all_reduce(" + what + "_input_grad)", "tp", coll::Op::AllReduce, act_bytes, g.tp));
   };
   Bw.push_back(B.mem("dropout_residual_mlp_bwd", "elementwise", Tn * h * (2 * e + 1)));
   tp_bwd_in(Bw, "mlp");
@@ -611,7 +594,7 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
   tp_in(c.head_fwd, "lm_head");
   c.head_fwd.push_back(B.gemm("lm_head_gemm", T, V / t, h));
   c.head_fwd.push_back(B.mem("cross_entropy", "elementwise", T * V / t * (e + 4)));
-  if (p.tp > 1) c.head_fwd.push_back(B.coll("tp_all_reduce(loss)", "tp", CollOp::AllReduce, 3 * T * 4, g.tp));
+  if (p.tp > 1) c.head_fwd.push_back(B.coll("tp_all_reduce(loss)", "tp", coll::Op::AllReduce, 3 * T * 4, g.tp));
   c.head_bwd.push_back(B.mem("cross_entropy_bwd", "elementwise", T * V / t * (4 + e)));
   c.head_bwd.push_back(B.gemm("lm_head_dgrad", T, h, V / t));
   c.head_bwd.push_back(B.gemm("lm_head_wgrad", h, V / t, T));
@@ -1048,21 +1031,21 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   ps.bwd_s[P - 1] += LayerCosts::total(c.head_bwd, gap);
   // Megatron scatter-gather: each TP rank sends 1/TP of the activation to the next stage.
   double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / p.tp;
-  ps.p2p_s = p.pp > 1 ? comm.time(CollOp::SendRecv, p2p_bytes, g.pp) : 0;
+  ps.p2p_s = p.pp > 1 ? comm.time(coll::Op::SendRecv, p2p_bytes, g.pp) : 0;
 
   // ---- DP: gradient reduction per chunk, optimizer, parameter gathers
   auto reduce_time = [&](double params_dense, double params_expert) {
     const double gb = p.grad_bytes();  // main gradients are reduced in their own precision
     double t = 0;
-    CollOp op = p.zero == 0 ? CollOp::AllReduce : CollOp::ReduceScatter;
+    coll::Op op = p.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter;
     if (p.dp > 1) t += comm.time(op, params_dense * gb, g.dp);
     if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(op, params_expert * gb, g.expert_dp);
     return t;
   };
   auto gather_time = [&](double params_dense, double params_expert) {
     double t = 0;
-    if (p.dp > 1) t += comm.time(CollOp::AllGather, params_dense * 2, g.dp);
-    if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(CollOp::AllGather, params_expert * 2, g.expert_dp);
+    if (p.dp > 1) t += comm.time(coll::Op::AllGather, params_dense * 2, g.dp);
+    if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(coll::Op::AllGather, params_expert * 2, g.expert_dp);
     return t;
   };
   ps.dp_reduce_s.assign(P, 0);

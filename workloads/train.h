@@ -19,6 +19,7 @@
 #include "sim/engine.h"
 #include "sim/executor.h"
 #include "sim/params.h"
+#include "workloads/collective.h"
 #include "workloads/models.h"
 
 namespace orrery {
@@ -55,8 +56,6 @@ struct SystemSpec {
 SystemSpec load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides = {});
 
 // ---------------------------------------------------------------- communication model
-enum class CollOp { AllReduce, AllGather, ReduceScatter, AllToAll, SendRecv };
-const char* coll_op_name(CollOp op);
 
 // A communicator: `size` ranks, `per_node` of them in each node (Megatron layout).
 struct CommGroup {
@@ -70,7 +69,7 @@ struct CommGroup {
 // AllToAll = what one rank sends in total; SendRecv = the message.
 struct CommModel {
   virtual ~CommModel() = default;
-  virtual double time(CollOp op, double bytes, const CommGroup& g) const = 0;
+  virtual double time(coll::Op op, double bytes, const CommGroup& g) const = 0;
   virtual std::string name() const = 0;
 };
 
@@ -79,7 +78,7 @@ struct CommModel {
 class AlphaBetaComm : public CommModel {
  public:
   explicit AlphaBetaComm(const SystemSpec& s) : s_(s) {}
-  double time(CollOp op, double bytes, const CommGroup& g) const override;
+  double time(coll::Op op, double bytes, const CommGroup& g) const override;
   std::string name() const override { return "alpha-beta ring (built-in)"; }
 
  private:
@@ -141,7 +140,7 @@ struct Kernel {
   double flops = 0;
   double bytes = 0;    // HBM bytes (compute) or message bytes (communication)
   double time = 0;     // seconds on the critical path of the op
-  CollOp op = CollOp::AllReduce;  // communication kernels: the collective
+  coll::Op op = coll::Op::AllReduce;  // communication kernels: the collective
   bool comm() const { return cls == "tp" || cls == "cp" || cls == "ep" || cls == "pp" || cls == "dp"; }
 };
 

@@ -17,17 +17,6 @@ namespace {
 
 enum Streams { kCompute = 0, kSend = 1, kRecv = 2, kDP = 3, kCP = 4, kOptimizer = 5 };
 
-coll::Op to_coll(CollOp op) {
-  switch (op) {
-    case CollOp::AllReduce: return coll::Op::AllReduce;
-    case CollOp::AllGather: return coll::Op::AllGather;
-    case CollOp::ReduceScatter: return coll::Op::ReduceScatter;
-    case CollOp::AllToAll: return coll::Op::AllToAll;
-    case CollOp::SendRecv: return coll::Op::SendRecv;
-  }
-  return coll::Op::AllReduce;
-}
-
 // Megatron rank coordinates: TP innermost, then CP, DP, PP outermost.
 struct Layout {
   int tp, cp, dp, pp;
@@ -235,7 +224,7 @@ void Builder::rank_graph(int s, int t, int c, int d) {
       n.name = k->name;
       n.cls = k->cls;
       n.stream = kCompute;
-      n.op = to_coll(k->op);
+      n.op = k->op;
       n.bytes = k->bytes;
       n.group = k->cls == "ep" ? ep_g : tp_g;
       n.repeat = times;
