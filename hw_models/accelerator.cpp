@@ -196,7 +196,9 @@ double Accelerator::gemm_time(double m, double n, double k, Dtype d, double batc
   return std::max({p("min_kernel_time"), tc, tm});
 }
 
-double Accelerator::attention_time(double flops, double bytes, Dtype d) const {
+double Accelerator::attention_time(double flops, double bytes, Dtype d, const AttentionShape* shape) const {
+  if (mapper && shape && shape->head_dim > 0 && shape->batch_heads > 0 && shape->sq > 0 && shape->skv > 0)
+    return mapper->attention_shaped(*shape, d).time_s;
   if (mapper) return mapper->attention_work(flops, bytes, d).time_s;
   double eff = attention_eff.empty() ? 0.5 : attention_eff.at(flops);
   double tc = flops / (peak_flops(d == Dtype::FP32 ? Dtype::TF32 : d) * eff);
@@ -237,8 +239,8 @@ std::vector<std::string> list_presets() { return json_stems(presets_dir()); }
 
 namespace {
 // Parses the "arch" section; with first_principles=1 the mapper costs every kernel and the
-// calibrated, measurement-derived params give way to the description's (kernel floor = dispatch +
-// one memory round trip, no back-to-back gap beyond it, no fitted elementwise-family factors).
+// calibrated, measurement-derived params give way to the description's (kernel floor = dispatch,
+// no back-to-back gap beyond it, no fitted elementwise-family factors).
 void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& path,
                  const std::vector<std::string>& overrides) {
   bool fp = a.params.get("first_principles") > 0;
@@ -252,7 +254,9 @@ void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& 
     throw make_error("--set", overrides.front().substr(0, overrides.front().find('=')),
                      "an architecture parameter: it applies with --hw-model first-principles only");
   if (!fp) return;
-  a.params.set("min_kernel_time", ar.p("dispatch_latency") + ar.p("hbm_latency"));
+  // The floor is the dispatch alone: every mapped time adds the memory round trip where the kernel
+  // waits on one (loads), and a memset's posted stores do not.
+  a.params.set("min_kernel_time", ar.p("dispatch_latency"));
   a.params.set("kernel_gap", 0);
   a.params.set("unrolled_elementwise_efficiency", 1);
   a.params.set("strided_elementwise_efficiency", 1);

@@ -31,6 +31,15 @@ struct Curve {
 const ParamSet& accelerator_params();
 
 class KernelMapper;  // hw_models/mapping.h
+
+// Shape of a fused-attention kernel when the caller knows it (replay from the ET op, train from the
+// model): batch x query heads, query/key lengths, head dim, causal mask, backward pass. The
+// first-principles model maps it block by block (KernelMapper::attention); without it (head_dim 0)
+// only FLOPs and bytes are known.
+struct AttentionShape {
+  double batch_heads = 0, sq = 0, skv = 0, head_dim = 0;
+  bool causal = false, backward = false;
+};
 struct Arch;         // hw_models/arch.h
 
 struct Accelerator {
@@ -59,7 +68,9 @@ struct Accelerator {
 
   // Roofline times (seconds) with calibrated efficiencies; each includes min_kernel_time floor.
   double gemm_time(double m, double n, double k, Dtype d, double batch = 1) const;
-  double attention_time(double flops, double bytes, Dtype d) const;
+  // `shape` (optional) lets the first-principles model map the kernel block by block; the
+  // calibrated curve sees only its FLOPs.
+  double attention_time(double flops, double bytes, Dtype d, const AttentionShape* shape = nullptr) const;
   double memory_time(double bytes) const;
   // Generic kernel: max(compute, memory) with efficiencies. `matrix` selects tensor-core peak.
   double kernel_time(double flops, double bytes, Dtype d, bool matrix) const;

@@ -56,6 +56,9 @@ const ParamSet& arch_params() {
           BW("chip_link_bandwidth", "", "per chip-to-chip link, per direction"),
           T("chip_link_latency", "1 us", "per chip-to-chip hop"),
           T("dispatch_latency", "", "device-side cost of one kernel: dispatch to the units and drain (graph replay)"),
+          C("max_threads_per_unit", "2048", "resident threads per unit (occupancy limit; a memory-bound grid smaller than the chip keeps fewer loads in flight)", true),
+          C("max_blocks_per_unit", "32", "resident thread blocks per unit (occupancy limit)", true),
+          B("load_bytes_per_thread", "64 B", "bytes one thread of a streaming kernel keeps in flight (independent loads x load width; Little's law with hbm_latency)"),
       });
   static bool reg = (register_param_set(&set), true);
   (void)reg;
@@ -106,7 +109,8 @@ void check_arch(const Arch& a) {
   if (!(a.units >= 1)) throw make_error(a.where, "sm_count", "needs at least one compute unit");
   if (a.p("clock_sustained") > a.p("clock_boost") * 1.0001)
     throw make_error(a.where, "clock_sustained", "is above clock_boost");
-  for (const char* n : {"mma_m", "mma_n", "mma_k", "vector_fma_per_clock", "sfu_per_clock", "chip_links"}) {
+  for (const char* n : {"mma_m", "mma_n", "mma_k", "vector_fma_per_clock", "sfu_per_clock", "chip_links",
+                        "max_threads_per_unit", "max_blocks_per_unit"}) {
     double v = a.p(n);
     if (v != std::floor(v)) throw make_error(a.where, n, "must be a whole number");
   }

@@ -280,7 +280,32 @@ KernelEstimate KernelMapper::attention_work(double flops, double bytes, Dtype d)
   return e;
 }
 
+KernelEstimate KernelMapper::attention_shaped(const AttentionShape& s, Dtype d) const {
+  if (d != Dtype::FP8 && d != Dtype::FP16) d = Dtype::BF16;
+  if (!(a_.mma_per_clock(d) > 0)) d = Dtype::BF16;
+  return attention(s.batch_heads, s.sq, s.skv, s.head_dim, d, s.causal, s.backward);
+}
+
 KernelEstimate KernelMapper::memory(double bytes, double vector_flops, bool l2_resident) const {
+  return memory_body(bytes, vector_flops, l2_resident, std::numeric_limits<double>::infinity(), false);
+}
+
+double KernelMapper::inflight_bytes(double grid, double block) const {
+  if (!(grid >= 1 && block >= 1)) return std::numeric_limits<double>::infinity();
+  // Resident threads: the grid's, at most max_blocks_per_unit blocks and max_threads_per_unit
+  // threads on each unit (a block larger than the unit's thread limit cannot launch; cap it).
+  double t = a_.p("max_threads_per_unit");
+  double per_unit = std::max(1.0, std::min(a_.p("max_blocks_per_unit"), std::floor(t / std::min(block, t))));
+  return std::min(grid, a_.units * per_unit) * std::min(block, t) * a_.p("load_bytes_per_thread");
+}
+
+KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, double grid, double block,
+                                           bool write_only) const {
+  return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only);
+}
+
+KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
+                                         bool write_only) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
@@ -288,9 +313,14 @@ KernelEstimate KernelMapper::memory(double bytes, double vector_flops, bool l2_r
   e.l2_bytes = bytes;
   e.flops = vector_flops;
   e.hbm_s = l2_resident ? 0 : bytes / hbm_rate();
+  // Little's law: the loads move in rounds of `inflight` bytes, one memory round trip each (the
+  // first is in the overhead). Only loads wait (stores are posted); without the read/write split,
+  // half the bytes are loads (a copy's share, the smallest of a streaming kernel).
+  if (!write_only && std::isfinite(inflight) && !l2_resident)
+    e.hbm_s = std::max(e.hbm_s, (0.5 * bytes / inflight - 1.0) * a_.p("hbm_latency"));
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
-  e.overhead_s = a_.p("dispatch_latency") + a_.p("hbm_latency");
+  e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : a_.p("hbm_latency"));
   e.time_s = e.overhead_s + std::max({e.hbm_s, e.l2_s, e.compute_s});
   e.peak_flops = a_.vector_peak(a_.p("clock_boost"));
   finish(e);

@@ -55,9 +55,21 @@ class KernelMapper {
                            bool backward) const;
   // Attention known only by its FLOPs and bytes (replay): head dim 128, full waves.
   KernelEstimate attention_work(double flops, double bytes, Dtype d) const;
+  // Attention of a known shape (replay, train): attention() in the dtype its kernels run (fp32
+  // inputs run the 16-bit kernels; an fp8 chip-less dtype falls back to bf16, as attention_work).
+  KernelEstimate attention_shaped(const AttentionShape& s, Dtype d) const;
   // A memory-bound kernel moving `bytes` (read + written) with `vector_flops` on the vector units;
   // l2_resident: the data is already in L2 (a microbenchmark replaying the same buffers).
   KernelEstimate memory(double bytes, double vector_flops = 0, bool l2_resident = false) const;
+  // The same kernel launched as `grid` blocks of `block` threads (0: unknown, the whole chip):
+  // Little's law, its loads move in rounds of the bytes its resident threads keep in flight
+  // (load_bytes_per_thread each, at most max_threads/max_blocks_per_unit per unit), one
+  // hbm_latency each, so a grid too small to fill the chip streams slower. write_only (a memset):
+  // the stores are posted, no load round trip.
+  KernelEstimate memory_launch(double bytes, double vector_flops, double grid, double block, bool write_only = false) const;
+  // Bytes `grid` x `block` threads keep in flight in one memory round trip (infinite when the
+  // launch is unknown).
+  double inflight_bytes(double grid, double block) const;
 
   double clock_matrix() const { return a_.p("clock_sustained"); }
   double hbm_rate() const { return a_.hbm_bandwidth * a_.p("hbm_efficiency"); }
@@ -70,6 +82,7 @@ class KernelMapper {
   KernelEstimate map_gemm(const Problem& p, Dtype d, const Tile* forced) const;
   bool evaluate(const Problem& p, Dtype d, Tile t, KernelEstimate& e, std::string* why) const;
   void finish(KernelEstimate& e) const;
+  KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only) const;
   Arch a_;
 };
 

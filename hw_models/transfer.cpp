@@ -1,5 +1,7 @@
 #include "hw_models/transfer.h"
 
+#include "hw_models/mapping.h"
+
 namespace orrery {
 
 double hbm_time(const Accelerator& hw, double bytes) {
@@ -33,12 +35,16 @@ double family_efficiency(const Accelerator& hw, const std::string& kernel_name) 
   return 1.0;
 }
 
-Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops) {
+Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops, double grid, double block,
+                 bool write_only) {
   Roof r;
   r.known = true;
   r.flops = vector_flops;
   r.bytes = bytes;
-  r.tm = hbm_time(hw, bytes);
+  if (hw.mapper && (grid > 0 || write_only))
+    r.tm = bytes > 0 ? hw.mapper->memory_launch(bytes, 0, grid, block, write_only).time_s : 0.0;
+  else
+    r.tm = hbm_time(hw, bytes);
   r.tc = vector_flops / (hw.p("peak_fp32") * hw.p("vector_efficiency"));
   return r;
 }

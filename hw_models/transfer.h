@@ -31,8 +31,12 @@ Roof gemm_roof(const Accelerator& hw, double m, double n, double k, Dtype d, dou
                double share = 1.0);
 
 // A memory-bound kernel moving `bytes` (read + written) and doing `vector_flops` on the non-matrix
-// units (peak_fp32 x vector_efficiency).
-Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops = 0);
+// units (peak_fp32 x vector_efficiency). With the first-principles model, its launch (`grid`
+// blocks of `block` threads, 0: unknown) caps the bandwidth by the loads its threads keep in
+// flight, and write_only (a memset) pays no load round trip (KernelMapper::memory_launch); the
+// calibrated curves ignore both.
+Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops = 0, double grid = 0, double block = 0,
+                 bool write_only = false);
 
 // PyTorch's elementwise kernel families, from the kernel name: "vectorized"
 // (vectorized_elementwise_kernel: 16-byte loads, what the memory curve is calibrated on),

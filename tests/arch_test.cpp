@@ -9,6 +9,7 @@
 #include "hw_models/accelerator.h"
 #include "hw_models/arch.h"
 #include "hw_models/mapping.h"
+#include "hw_models/transfer.h"
 #include "sim/error.h"
 #include "workloads/replay.h"
 
@@ -179,6 +180,12 @@ TEST(ArchBadInput, CliSaysOneLine) {
   EXPECT_GT(j["time_us"].get<double>(), 1000);
   EXPECT_GT(j["fraction_of_peak"].get<double>(), 0.5);
   EXPECT_LT(j["fraction_of_peak"].get<double>(), 1.0);
+  std::tie(rc, out) = run("kernel --hw h100 memory 24MiB --grid 0 --block 5");
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --grid: --grid and --block go together, each at least 1\n");
+  auto t = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - memory " + a).second)["time_us"].get<double>(); };
+  EXPECT_GT(t("24MiB --grid 8 --block 256"), 3 * t("24MiB"));  // 8 blocks cannot keep the HBM busy
+  EXPECT_LT(t("1MiB --write-only"), t("1MiB"));
 }
 
 TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
@@ -232,4 +239,51 @@ TEST(ArchMapping, CapturedGemmKernelsFromTheDescriptionAlone) {
   ASSERT_GT(err.size(), 50u);
   std::nth_element(err.begin(), err.begin() + err.size() / 2, err.end());
   EXPECT_LT(err[err.size() / 2], 0.10);
+}
+
+// Fused attention of a known shape (replay reads it from the ET op): at equal FLOPs a smaller head
+// dim means twice the scores, each with an exp on the SFUs, so it takes longer; more SFU
+// throughput helps the head-dim-64 kernel more than the head-dim-128 one.
+TEST(ArchMapping, AttentionShapeCarriesHeadDimAndBackward) {
+  Accelerator h = fp("h100"), sfu = fp("h100", {"sfu_per_clock=64"});
+  AttentionShape s64{64, 2048, 2048, 64, true, false}, s128{32, 2048, 2048, 128, true, false};
+  double t64 = h.attention_time(0, 0, Dtype::BF16, &s64), t128 = h.attention_time(0, 0, Dtype::BF16, &s128);
+  EXPECT_GT(t64, 1.2 * t128);  // same FLOPs (64 x 64 = 32 x 128 heads x dims)
+  double g64 = t64 / sfu.attention_time(0, 0, Dtype::BF16, &s64), g128 = t128 / sfu.attention_time(0, 0, Dtype::BF16, &s128);
+  EXPECT_GT(g64, g128);
+  EXPECT_GT(g128, 1.0);
+  AttentionShape b64 = s64;
+  b64.backward = true;
+  EXPECT_GT(h.attention_time(0, 0, Dtype::BF16, &b64), 2 * t64);  // five GEMMs against two, exp recomputed
+  // Without a shape (flops, bytes only) the old path stays; the calibrated model ignores the shape.
+  double f = 4.0 * 64 * 2048 * 2048 * 64 * 0.5;
+  EXPECT_GT(h.attention_time(f, 0, Dtype::BF16), 0);
+  Accelerator cal = load_accelerator("h100");
+  EXPECT_EQ(cal.attention_time(f, 1e8, Dtype::BF16, &s64), cal.attention_time(f, 1e8, Dtype::BF16));
+}
+
+// Little's law over the launch: a memory-bound kernel whose grid cannot fill the chip keeps fewer
+// loads in flight. Higher memory latency slows the small grid and leaves a full-grid stream (nearly)
+// alone; wider loads per thread speed the small grid; a memset (posted stores) pays no round trip.
+TEST(ArchKnobs, SmallGridsAreBoundByLoadsInFlight) {
+  Accelerator h = fp("h100"), slow = fp("h100", {"hbm_latency=1us"}), wide = fp("h100", {"load_bytes_per_thread=128B"});
+  const double bytes = 64e6;
+  double full = M(h).memory_launch(bytes, 0, 65536, 128).time_s, small = M(h).memory_launch(bytes, 0, 4, 1024).time_s;
+  EXPECT_NEAR(full / M(h).memory(bytes).time_s, 1.0, 1e-9);  // enough threads: the HBM rate binds
+  EXPECT_GT(small, 2 * full);
+  double small_slow = M(slow).memory_launch(bytes, 0, 4, 1024).time_s;
+  double full_slow = M(slow).memory_launch(bytes, 0, 65536, 128).time_s;
+  EXPECT_GT(small_slow / small, 1.8);   // the in-flight bound scales with latency
+  EXPECT_LT(full_slow / full, 1.05);    // only the one round trip
+  EXPECT_LT(M(wide).memory_launch(bytes, 0, 4, 1024).time_s, 0.6 * small);
+  // Occupancy: a 1024-thread block fits twice per unit, so 264 of them fill 132 units twice over.
+  EXPECT_NEAR(M(h).inflight_bytes(264, 1024), 2 * M(h).inflight_bytes(132, 1024), 1.0);
+  EXPECT_NEAR(M(h).inflight_bytes(1e6, 1024), M(h).inflight_bytes(264, 1024), 1.0);
+  Accelerator few = fp("h100", {"max_threads_per_unit=1024"});
+  EXPECT_LT(M(few).inflight_bytes(264, 1024), M(h).inflight_bytes(264, 1024));
+  double memset = M(h).memory_launch(1e5, 0, 0, 0, true).time_s, load = M(h).memory_launch(1e5, 0, 0, 0, false).time_s;
+  EXPECT_NEAR(load - memset, M(h).arch().p("hbm_latency"), 1e-12);
+  // The calibrated curves ignore the launch.
+  Accelerator cal = load_accelerator("h100");
+  EXPECT_EQ(memory_roof(cal, bytes, 0, 32, 1024).tm, memory_roof(cal, bytes).tm);
 }

@@ -113,6 +113,14 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
     double bytes = static_cast<double>(parse_cli_size(pos[1], "BYTES"));
     if (!(bytes >= 1)) throw make_error("kernel", "BYTES", "must be at least 1");
     if (!m) return calibrated(hw, "memory", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+    if (a.has("--grid") || a.has("--block") || a.has("--write-only")) {
+      if (a.has("--warm-l2")) throw make_error("kernel", "--warm-l2", "applies to an unknown launch only (without --grid/--block/--write-only)");
+      double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
+      double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
+      if ((g > 0) != (b > 0) || g < 0 || b < 0 || !std::isfinite(g * b))
+        throw make_error("kernel", g > 0 ? "--block" : "--grid", "--grid and --block go together, each at least 1");
+      return m->memory_launch(bytes, 0, g, b, a.has("--write-only"));
+    }
     return m->memory(bytes, 0, a.has("--warm-l2"));
   }
   throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, describe)");
@@ -126,7 +134,7 @@ Spec spec() {
             "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
             "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
             "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
-            "       | memory BYTES [--warm-l2]\n"
+            "       | memory BYTES [--warm-l2] [--grid G --block T] [--write-only]\n"
             "       | describe   (the architecture description with units and sources)";
   s.example = "kernel --hw h100 gemm 8192x8192x8192 bf16";
   s.flags = {
@@ -143,6 +151,9 @@ Spec spec() {
       {"--stride", "N", "", "", "conv: stride (default 1)"},
       {"--pad", "N", "", "", "conv: padding (default 0)"},
       {"--warm-l2", "", "", "", "memory: the data is in L2"},
+      {"--grid", "G", "", "", "memory: launched as G blocks (with --block): loads in flight bound small grids"},
+      {"--block", "T", "", "", "memory: threads per block (with --grid)"},
+      {"--write-only", "", "", "", "memory: stores only (a memset): no load round trip"},
   };
   s.notes = "DTYPE: fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8. See docs/codesign.md.";
   return s;

@@ -243,8 +243,10 @@ OpWork op_work(const EtOp& op) {
     if (q && k && q->shape.size() == 4) {
       double b = dim(q, 0), h = dim(q, 1), s = dim(q, 2), d = dim(q, 3), sk = dim(k, 2);
       double f = 4 * b * h * s * sk * d * (bwd ? 2.5 : 1.0);
-      if (has_true_bool(op)) f *= 0.5;  // causal
+      bool causal = has_true_bool(op);
+      if (causal) f *= 0.5;
       w.flops = f;
+      w.attn = AttentionShape{b * h, s, sk, d, causal, bwd};
       w.bytes = in_bytes + out_bytes;
       w.side_bytes = 2 * static_cast<double>(q->numel) * static_cast<double>(std::max<std::int64_t>(2, q->elem_bytes));
       w.attention = true;

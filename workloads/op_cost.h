@@ -19,6 +19,7 @@ struct OpWork {
                             // GQA head reduction): two q-sized tensors
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
+  AttentionShape attn;      // attention: its shape (head_dim 0 when unknown)
   bool known = false;       // the model understood the op
   std::string model;        // which formula was used
 };

@@ -62,12 +62,12 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r.bytes = d.bytes;
     return r;
   }
-  if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes);
+  if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes, 0, 0, 0, true);
   if (!w || !w->known) return r;
   if (helper) {
     // Side kernel of a GEMM op: latency-bound; of an attention op: streams two q-sized tensors.
     // (a convolution's NHWC<->NCHW layout transforms stream its input: side_bytes too)
-    if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes);
+    if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes, 0, double(d.grid), double(d.block));
     r.known = true;
     return r;
   }
@@ -79,12 +79,15 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r.tc = w->flops / (hw.peak_flops(w->dtype) * hw.gemm_efficiency(w->dtype, w->flops)) * share;
     r.tm = hbm_time(hw, w->bytes) * share;
   } else if (w->attention) {
-    double t = hw.attention_time(w->flops, w->bytes, w->dtype);
+    double t = hw.attention_time(w->flops, w->bytes, w->dtype, &w->attn);
     r.tc = t * share;
     r.tm = hbm_time(hw, w->bytes) * share;
   } else {
     // Memory-bound op: its bytes split across its kernels; efficiency by the per-kernel size.
-    r = memory_roof(hw, w->bytes * share, w->flops * share);
+    // (the launch bounds the bytes in flight only when the kernel is the op's only one: else the
+    // op's bytes are split evenly and a small helper launch would carry a share it does not move)
+    bool own = kernels_of_op == 1;
+    r = memory_roof(hw, w->bytes * share, w->flops * share, own ? double(d.grid) : 0.0, own ? double(d.block) : 0.0);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
   }
   r.known = true;

@@ -420,7 +420,8 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     if (p.attention == AttentionImpl::Flash) {
       double flops = 4 * b * sl * s * dh * heads_l * 0.5;  // causal: half of the score matrix
       double bytes = e * T * (2 * h + 2 * kvd) / t;
-      Kernel k{"flash_attention_fwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16)};
+      AttentionShape shape{b * heads_l, sl, s, dh, true, false};
+      Kernel k{"flash_attention_fwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16, &shape)};
       v.push_back(k);
     } else {
       Kernel qk = B.gemm("attn_scores_bmm", sl, s, dh, b * heads_l);
@@ -558,7 +559,8 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     if (p.attention == AttentionImpl::Flash) {
       double flops = 2.5 * 4 * b * sl * s * dh * heads_l * 0.5;
       double bytes = 2 * e * T * (2 * h + 2 * kvd) / t;
-      core.push_back(Kernel{"flash_attention_bwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16)});
+      AttentionShape shape{b * heads_l, sl, s, dh, true, true};
+      core.push_back(Kernel{"flash_attention_bwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16, &shape)});
     } else {
       for (const char* n : {"attn_values_bmm_dgrad", "attn_values_bmm_wgrad"}) {
         Kernel k = B.gemm(n, sl, s, dh, b * heads_l);

@@ -103,6 +103,10 @@ def replay(binary, bundle, hw, mode, model, tmp):
     return res, rows
 
 
+def measured_ms(bundle):
+    return json.load(open(os.path.join(bundle, "measured.json")))["step_cuda_events"]["median_ms"]
+
+
 def step_ms(res):
     return res.get("step_time_ms", res.get("predicted_step_ms"))
 
@@ -127,7 +131,7 @@ def bundle_kernels(binary, bundles, hw, tmp):
             lst[0].append((float(r["simulated_us"]) - meas) / meas)
             lst[1].append((roof - meas) / meas if roof > 0 else -1.0)
             lst[2].append((float(c["simulated_us"]) - meas) / meas)
-        steps.append((os.path.basename(b), fp, cal))
+        steps.append((b, fp, cal))
     return classes, steps
 
 
@@ -157,8 +161,8 @@ def main():
                 allk[i].extend(e[i])
         print(row("all kernels", len(allk[0]), allk))
         print(f"\n### {hw.upper()} steps\n\n| bundle | measured | first-principles | calibrated roofline |\n|---|---|---|---|")
-        for name, fp, cal in steps:
-            m = fp["measured_step_time_ms"]
+        for b, fp, cal in steps:
+            m, name = measured_ms(b), os.path.basename(b)
             print(f"| {name} | {m:.2f} ms | {fp['step_time_ms']:.2f} ms ({(fp['step_time_ms'] - m) / m * 100:+.1f}%) | "
                   f"{cal['step_time_ms']:.2f} ms ({(cal['step_time_ms'] - m) / m * 100:+.1f}%) |")
     if h200_bundles:
@@ -168,7 +172,7 @@ def main():
             f200, _ = replay(a.binary, b100, "h200", "roofline", "first-principles", tmp)
             t200, _ = replay(a.binary, b100, "h200", "transfer", "", tmp)
             m200 = json.load(open(os.path.join(b200, "measured.json")))["step_cuda_events"]["median_ms"]
-            m100 = f100["measured_step_time_ms"]
+            m100 = measured_ms(b100)
             print(f"| {os.path.basename(b100)} | {m200 / m100:.3f} | {f200['step_time_ms'] / f100['step_time_ms']:.3f} | "
                   f"{t200['step_time_ms'] / m100:.3f} |")
     print("\n### A100: published training rows (orrery validate --published --hw-model first-principles)\n")
