@@ -34,6 +34,7 @@ class Executor {
            const ExecOptions& opt)
       : w_(w), sys_(sys), hw_(hw), core_(core), opt_(opt), fabric_(sys, core) {
     if (hw.size() != w.ranks.size()) throw Error("internal: executor needs the hardware of every simulated rank");
+    for (std::size_t i = 0; i < w.ranks.size(); ++i) index_of_rank_[w.ranks[i].rank] = static_cast<int>(i);
     for (auto& g : w.ranks)
       if (phys(g.rank) >= sys.topo.num_gpus())
         throw make_error("--system", sys.name,
@@ -55,11 +56,18 @@ class Executor {
   ExecResult run();
 
  private:
+  // A graph's dependency structure, shared by the rank that owns the nodes and its replicas.
+  struct Structure {
+    std::vector<int> preds;                   // predecessors per node (deps + stream order)
+    std::vector<std::uint32_t> succ_at;       // node k's dependents: succ[succ_at[k] .. succ_at[k+1])
+    std::vector<int> succ;
+  };
   struct Rank {
     const wg::RankGraph* g = nullptr;
+    const std::vector<Node>* nodes = nullptr;  // its own, or the shared ones of a replica
+    const Structure* st = nullptr;
     std::unique_ptr<GpuSim> gpu;
     std::vector<int> pending;                 // unfinished predecessors per node
-    std::vector<std::vector<int>> succ;       // dependents per node
     std::vector<Ps> issue_at;                 // Node::issue_delay_s after deps[0] completed
     std::map<int, int> coll_seen;             // group -> collectives reached so far
     std::map<std::tuple<int, int, std::int64_t>, int> p2p_seen;
@@ -75,6 +83,7 @@ class Executor {
   coll::Fabric fabric_;
   std::vector<int> members_;  // simulated members per group
   std::vector<Rank> ranks_;
+  std::map<std::size_t, std::unique_ptr<Structure>> structures_;  // by the owning rank's index
   std::map<int, int> index_of_rank_;
   std::map<std::pair<int, int>, Rendezvous> colls_;                              // (group, k)
   struct P2P {
@@ -100,11 +109,8 @@ class Executor {
     for (int r : rs) out.push_back(phys(r));
     return out;
   }
-  bool is_simulated(int r) const {
-    for (auto& g : w_.ranks)
-      if (g.rank == r) return true;
-    return false;
-  }
+  bool is_simulated(int r) const { return index_of_rank_.count(r) > 0; }
+  const Structure& structure(std::size_t owner);
   void setup_ranks();
   void ready(int ri, int ni);
   void complete(int ri, int ni);
@@ -120,39 +126,54 @@ class Executor {
   void write_link_counters(double makespan);
 };
 
+const Executor::Structure& Executor::structure(std::size_t owner) {
+  auto& slot = structures_[owner];
+  if (slot) return *slot;
+  slot = std::make_unique<Structure>();
+  Structure& S = *slot;
+  const auto& nodes = w_.ranks[owner].nodes;
+  std::vector<std::vector<int>> succ(nodes.size());
+  S.preds.assign(nodes.size(), 0);
+  std::map<int, int> last_on_stream;
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    std::set<int> preds(nodes[k].deps.begin(), nodes[k].deps.end());
+    auto it = last_on_stream.find(nodes[k].stream);
+    if (it != last_on_stream.end()) preds.insert(it->second);
+    last_on_stream[nodes[k].stream] = static_cast<int>(k);
+    for (int p : preds) succ[static_cast<std::size_t>(p)].push_back(static_cast<int>(k));
+    S.preds[k] = static_cast<int>(preds.size());
+  }
+  S.succ_at.push_back(0);
+  for (auto& v : succ) {
+    S.succ.insert(S.succ.end(), v.begin(), v.end());
+    S.succ_at.push_back(static_cast<std::uint32_t>(S.succ.size()));
+  }
+  return S;
+}
+
 void Executor::setup_ranks() {
   ranks_.resize(w_.ranks.size());
   for (std::size_t i = 0; i < w_.ranks.size(); ++i) {
     Rank& R = ranks_[i];
     R.g = &w_.ranks[i];
+    R.nodes = &w_.nodes_of(i);
     R.speed = hw_[i].speed;
     if (!(R.speed > 0) || !std::isfinite(R.speed))
       throw make_error("--gpu-speed", std::to_string(R.g->rank), "the speed factor must be a positive number");
     R.stats.rank = R.g->rank;
-    index_of_rank_[R.g->rank] = static_cast<int>(i);
     R.gpu = std::make_unique<GpuSim>(core_, *hw_[i].hw, R.g->rank, opt_.timeline);
     net::GpuResources res = fabric_.network().gpu(phys(R.g->rank));
     const net::GpuSpec& gs = fabric_.network().gpu_spec();
     R.gpu->adopt_resources(res.sm, gs.sm_count, res.hbm, gs.hbm_bandwidth);
-    const auto& nodes = R.g->nodes;
-    R.pending.assign(nodes.size(), 0);
-    R.issue_at.assign(nodes.size(), 0);
-    R.succ.assign(nodes.size(), {});
-    std::map<int, int> last_on_stream;
-    for (std::size_t k = 0; k < nodes.size(); ++k) {
-      std::set<int> preds(nodes[k].deps.begin(), nodes[k].deps.end());
-      auto it = last_on_stream.find(nodes[k].stream);
-      if (it != last_on_stream.end()) preds.insert(it->second);
-      last_on_stream[nodes[k].stream] = static_cast<int>(k);
-      for (int p : preds) R.succ[static_cast<std::size_t>(p)].push_back(static_cast<int>(k));
-      R.pending[k] = static_cast<int>(preds.size());
-    }
+    R.st = &structure(R.g->copy_of >= 0 ? static_cast<std::size_t>(R.g->copy_of) : i);
+    R.pending = R.st->preds;
+    R.issue_at.assign(R.nodes->size(), 0);
   }
 }
 
 void Executor::ready(int ri, int ni) {
   Rank& R = ranks_[static_cast<std::size_t>(ri)];
-  const Node& n = R.g->nodes[static_cast<std::size_t>(ni)];
+  const Node& n = (*R.nodes)[static_cast<std::size_t>(ni)];
   auto finish = [this, ri, ni] { complete(ri, ni); };
   switch (n.kind) {
     case Kind::Delay:
@@ -185,7 +206,7 @@ void Executor::ready(int ri, int ni) {
   }
   d.on_start_end = [this, ri, ni](Ps t0, Ps t1) {
     Rank& Rr = ranks_[static_cast<std::size_t>(ri)];
-    const Node& nn = Rr.g->nodes[static_cast<std::size_t>(ni)];
+    const Node& nn = (*Rr.nodes)[static_cast<std::size_t>(ni)];
     double dt = to_s(t1 - t0);
     Rr.stats.busy_by_class[nn.cls] += dt;
     Rr.stats.stream_busy_s[nn.stream] += dt;
@@ -199,8 +220,10 @@ void Executor::complete(int ri, int ni) {
   Rank& R = ranks_[static_cast<std::size_t>(ri)];
   ++done_nodes_;
   R.stats.end_s = std::max(R.stats.end_s, core_.now_s());
-  for (int s : R.succ[static_cast<std::size_t>(ni)]) {
-    const Node& sn = R.g->nodes[static_cast<std::size_t>(s)];
+  const Structure& S = *R.st;
+  for (std::uint32_t j = S.succ_at[static_cast<std::size_t>(ni)]; j < S.succ_at[static_cast<std::size_t>(ni) + 1]; ++j) {
+    int s = S.succ[j];
+    const Node& sn = (*R.nodes)[static_cast<std::size_t>(s)];
     if (sn.issue_delay_s > 0 && !sn.deps.empty() && sn.deps[0] == ni)
       R.issue_at[static_cast<std::size_t>(s)] = core_.now() + to_ps(sn.issue_delay_s);
     if (--R.pending[static_cast<std::size_t>(s)] == 0) ready(ri, s);
@@ -209,13 +232,14 @@ void Executor::complete(int ri, int ni) {
 
 void Executor::arrive_collective(int ri, int ni, std::function<void()> done) {
   Rank& R = ranks_[static_cast<std::size_t>(ri)];
-  const Node& n = R.g->nodes[static_cast<std::size_t>(ni)];
-  int k = R.coll_seen[n.group]++;
-  Rendezvous& rv = colls_[{n.group, k}];
+  const Node& n = (*R.nodes)[static_cast<std::size_t>(ni)];
+  const int gid = w_.group_of(static_cast<std::size_t>(ri), n);
+  int k = R.coll_seen[gid]++;
+  Rendezvous& rv = colls_[{gid, k}];
   if (rv.first < 0) rv.first = core_.now();
   rv.done.push_back(std::move(done));
-  if (++rv.arrived < members_[static_cast<std::size_t>(n.group)]) return;
-  const wg::Group& G = w_.groups[static_cast<std::size_t>(n.group)];
+  if (++rv.arrived < members_[static_cast<std::size_t>(gid)]) return;
+  const wg::Group& G = w_.groups[static_cast<std::size_t>(gid)];
   std::string key = G.name + " " + coll::op_name(n.op) + " " + format_bytes(n.bytes);
   CollectiveStat& st = stats_[key];
   st.group = G.name;
@@ -223,7 +247,7 @@ void Executor::arrive_collective(int ri, int ni, std::function<void()> done) {
   st.bytes = n.bytes;
   st.members = static_cast<int>(G.ranks.size());
   st.wait_s += to_s(core_.now() - rv.first);
-  launch_collective(n.group, k, n, n.repeat, core_.now());
+  launch_collective(gid, k, n, n.repeat, core_.now());
 }
 
 void Executor::launch_collective(int gid, int k, const Node& n, int repeat_left, Ps launch) {
@@ -269,7 +293,7 @@ double Executor::alone_time(const coll::CollectiveSpec& spec0) {
 // completes once it is reached and the data has arrived.
 void Executor::arrive_p2p(int ri, int ni, std::function<void()> done) {
   Rank& R = ranks_[static_cast<std::size_t>(ri)];
-  const Node& n = R.g->nodes[static_cast<std::size_t>(ni)];
+  const Node& n = (*R.nodes)[static_cast<std::size_t>(ni)];
   bool send = n.kind == Kind::Send;
   int src = send ? R.g->rank : n.peer, dst = send ? n.peer : R.g->rank;
   auto base = std::make_tuple(src, dst, n.tag);
@@ -345,7 +369,7 @@ void Executor::deadlock_error() const {
   for (auto& R : ranks_)
     for (std::size_t k = 0; k < R.pending.size(); ++k)
       if (R.pending[k] > 0)
-        throw Error("rank " + std::to_string(R.g->rank) + " node " + std::to_string(k) + " (" + R.g->nodes[k].name +
+        throw Error("rank " + std::to_string(R.g->rank) + " node " + std::to_string(k) + " (" + (*R.nodes)[k].name +
                     "): never became ready (deadlock)");
   throw Error("internal: the workload did not complete");
 }

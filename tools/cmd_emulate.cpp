@@ -94,9 +94,10 @@ void fill_roofline_durations(const std::string& dir, const nlohmann::json& summa
     for (auto& k : r.kernels) by_rep[rep].push_back(k.simulated_s);
     fs::remove_all(tmp);
   }
-  for (int rank = 0; rank < world; ++rank) {
+  for (int rank = 0; rank < world; ++rank) {  // the ranks written (all, or the distinct ones)
     int rep = summary["rank_map"][std::to_string(rank)].get<int>();
     std::string path = (fs::path(dir) / ("kineto" + (world == 1 ? std::string() : "." + std::to_string(rank)) + ".json")).string();
+    if (!fs::exists(path)) continue;
     nlohmann::json kt = read_json_file(path);
     size_t i = 0;
     const auto& d = by_rep[rep];
@@ -162,6 +163,7 @@ Spec spec() {
       {"--jobs", "N", "", "", "ranks emulated in parallel"},
       {"--strict-data", "", "", "", "fail on data-dependent control flow instead of guessing"},
       {"--emulate-only", "", "", "", "emulate the script and print what it ran; no simulation"},
+      {"--no-symmetry", "", "", "", "simulate every rank, not one per class of replicas"},
       {"--write-bundle", "DIR", "", "", "keep the emulated capture bundle in DIR"},
       {"--write-chakra", "DIR", "", "", "also write the step as Chakra traces"},
       {"--measured", "FILE", "", "", "measured.json to put into the bundle (for orrery validate)"},
@@ -195,7 +197,9 @@ int run(Args& a) {
   if (a.has("--ranks")) py.insert(py.end(), {"--ranks", a.get("--ranks")});
   if (a.has("--jobs")) py.insert(py.end(), {"--jobs", a.get("--jobs")});
   if (a.has("--strict-data")) py.push_back("--strict-data");
-  if (a.has("--emulate-only")) py.insert(py.end(), {"--write-ranks", "emulated"});
+  // Only the distinct ranks' traces and ranks.json (the rank map), which the replay shares among
+  // the ranks that replicate them; Chakra tools need every rank's file.
+  if (!a.has("--write-chakra")) py.insert(py.end(), {"--write-ranks", "emulated"});
   if (!script_args.empty()) {
     py.push_back("--");
     py.insert(py.end(), script_args.begin(), script_args.end());
@@ -234,6 +238,7 @@ int run(Args& a) {
   o.system_overrides = a.all("--sys-set");
   o.timeline_path = a.get("--timeline");
   o.engine = "event";
+  o.cluster.no_symmetry = a.has("--no-symmetry");
   auto t0 = std::chrono::steady_clock::now();
   ReplayResult r;
   try {

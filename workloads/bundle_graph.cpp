@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <filesystem>
 #include <map>
+#include <set>
 
 #include "sim/error.h"
+#include "workloads/json_io.h"
 #include "workloads/collective.h"
 
 namespace orrery {
@@ -249,11 +252,19 @@ std::string rank_list(const std::vector<int>& v) {
   return s;
 }
 
-// Group key of a collective on rank r: the process group, or (src, dst) for point to point.
-std::pair<std::string, std::vector<int>> group_key(const CapturedStep& st, int r, const CollectiveCall& c) {
+// Group key of a collective on rank r: the process group, or (src, dst) for point to point. A
+// replica renames the trace's groups and peers through the rank map.
+std::pair<std::string, std::vector<int>> group_key(const CapturedRank& cr, int r, const CollectiveCall& c) {
+  const CapturedStep& st = *cr.step;
+  const bool replica = cr.map && cr.map->of[static_cast<std::size_t>(r)] != r;
   if (is_p2p(c)) {
-    int src = c.name == "send" ? r : c.peer, dst = c.name == "send" ? c.peer : r;
+    int peer = replica ? c.peer + cr.map->offset[static_cast<std::size_t>(r)] : c.peer;
+    int src = c.name == "send" ? r : peer, dst = c.name == "send" ? peer : r;
     return {"p2p", {src, dst}};
+  }
+  if (replica) {
+    const RankMap::PG& g = cr.map->group_for(c.pg_name, r);
+    return {"pg" + g.name, g.ranks};
   }
   auto it = st.process_groups.find(c.pg_name);
   std::vector<int> pg = it != st.process_groups.end() ? it->second : std::vector<int>{};
@@ -273,7 +284,7 @@ void check_matching(const std::vector<CapturedRank>& ranks, const std::string& b
     for (auto& h : st.host)
       for (int ci : h.collectives) {
         const CollectiveCall& c = st.collectives[static_cast<std::size_t>(ci)];
-        auto key = group_key(st, r, c);
+        auto key = group_key(ranks[static_cast<std::size_t>(r)], r, c);
         for (int g : key.second)
           if (g < 0 || g >= n)
             throw make_error(bundle, "", c.name + " on process group " + c.pg_name + ": rank " + std::to_string(g) +
@@ -323,23 +334,192 @@ void check_matching(const std::vector<CapturedRank>& ranks, const std::string& b
   }
 }
 
+// A replica's graph: the nodes of the rank it copies, its collectives on its own groups.
+wg::RankGraph replica_graph(const std::vector<CapturedRank>& ranks, int r, wg::Workload& w) {
+  const CapturedRank& me = ranks[static_cast<std::size_t>(r)];
+  const CapturedRank& src = ranks[static_cast<std::size_t>(me.copy_of)];
+  wg::RankGraph g;
+  g.rank = r;
+  g.copy_of = me.copy_of;
+  std::map<int, int> gm;
+  for (const CollectiveCall& c : me.step->collectives) {
+    auto a = group_key(src, me.copy_of, c), b = group_key(me, r, c);
+    int from = w.group(a.first, a.second), to = w.group(b.first, b.second);
+    if (from != to) gm.emplace(from, to);
+  }
+  g.group_map.assign(gm.begin(), gm.end());
+  return g;
+}
+
 }  // namespace
 
-BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle) {
+const RankMap::PG& RankMap::group_for(const std::string& pg, int r) const {
+  auto g = by_name.find(pg);
+  if (g == by_name.end()) throw make_error(file, "groups", "no process group named " + pg);
+  auto it = by_family.find({groups[static_cast<std::size_t>(g->second)].family, r});
+  if (it == by_family.end())
+    throw make_error(file, "rank_map." + std::to_string(r),
+                     "rank " + std::to_string(r) + " is in no group of the family of process group " + pg +
+                         ": the rank map does not hold for it (emulate it: --ranks)");
+  return groups[static_cast<std::size_t>(it->second)];
+}
+
+RankMap load_rank_map(const std::string& dir) {
+  RankMap m;
+  m.file = (std::filesystem::path(dir) / "ranks.json").string();
+  nlohmann::json j = read_json_file(m.file);
+  auto bad = [&](const std::string& field, const std::string& what) { return make_error(m.file, field, what); };
+  if (!j.is_object() || !j.contains("world_size") || !j["world_size"].is_number_integer()) throw bad("world_size", "missing or not an integer");
+  m.world = j["world_size"].get<int>();
+  if (m.world < 1 || m.world > (1 << 20)) throw bad("world_size", "must be 1..1048576");
+  if (!j.contains("rank_map") || !j["rank_map"].is_object()) throw bad("rank_map", "missing or not an object");
+  if (!j.contains("groups") || !j["groups"].is_array()) throw bad("groups", "missing or not an array");
+  std::set<int> distinct;
+  for (int r = 0; r < m.world; ++r) {
+    std::string f = "rank_map." + std::to_string(r);
+    auto it = j["rank_map"].find(std::to_string(r));
+    if (it == j["rank_map"].end() || !it->is_object() || !it->value("rank", nlohmann::json()).is_number_integer() ||
+        !it->value("offset", nlohmann::json()).is_number_integer())
+      throw bad(f, "missing or not {rank, offset}");
+    int of = (*it)["rank"].get<int>(), off = (*it)["offset"].get<int>();
+    if (of < 0 || of >= m.world || of + off != r) throw bad(f, "rank " + std::to_string(of) + " + offset " + std::to_string(off) + " is not " + std::to_string(r));
+    m.of.push_back(of);
+    m.offset.push_back(off);
+    distinct.insert(of);
+  }
+  for (int d : distinct)
+    if (m.of[static_cast<std::size_t>(d)] != d) throw bad("rank_map." + std::to_string(d), "a distinct rank must map onto itself");
+  m.distinct.assign(distinct.begin(), distinct.end());
+  // Families as the emulator forms them: consecutive groups of one size, pairwise disjoint.
+  int fid = 0;
+  std::size_t cur = 0;
+  std::set<int> seen;
+  for (std::size_t i = 0; i < j["groups"].size(); ++i) {
+    const auto& g = j["groups"][i];
+    std::string f = "groups[" + std::to_string(i) + "]";
+    if (!g.is_object() || !g.value("name", nlohmann::json()).is_string() || !g.value("ranks", nlohmann::json()).is_array())
+      throw bad(f, "missing name or ranks");
+    RankMap::PG pg;
+    pg.name = g["name"].get<std::string>();
+    for (auto& x : g["ranks"]) {
+      if (!x.is_number_integer() || x.get<int>() < 0 || x.get<int>() >= m.world) throw bad(f + ".ranks", "a rank outside 0.." + std::to_string(m.world - 1));
+      pg.ranks.push_back(x.get<int>());
+    }
+    bool overlap = false;
+    for (int r : pg.ranks) overlap = overlap || seen.count(r);
+    if (i == 0 || pg.ranks.size() != cur || overlap) {
+      ++fid;
+      cur = pg.ranks.size();
+      seen.clear();
+    }
+    seen.insert(pg.ranks.begin(), pg.ranks.end());
+    pg.family = fid;
+    if (!m.by_name.emplace(pg.name, static_cast<int>(m.groups.size())).second) throw bad(f + ".name", "process group " + pg.name + " appears twice");
+    for (int r : pg.ranks) m.by_family[{fid, r}] = static_cast<int>(m.groups.size());
+    m.groups.push_back(std::move(pg));
+  }
+  return m;
+}
+
+namespace {
+
+// Symmetry: the images of group G (process group `pg` of the traces, "" for point to point) on
+// the ranks that replicate its simulated members, as Group::mirrors. False when the group does
+// not replicate as one: a member whose distinct rank is not a simulated member, images that
+// differ by member or hold a simulated rank, a peer that does not shift with the offset.
+bool mirror_group(wg::Group& G, const std::string& pg, const RankMap& m) {
+  auto simulated = [&](int r) { return m.of[static_cast<std::size_t>(r)] == r; };
+  std::multiset<int> classes;
+  for (int x : G.ranks) classes.insert(m.of[static_cast<std::size_t>(x)]);
+  for (int c : classes)
+    if (std::find(G.ranks.begin(), G.ranks.end(), c) == G.ranks.end()) return false;
+  std::set<std::vector<int>> first;
+  bool have_first = false;
+  for (int d : G.ranks) {
+    if (!simulated(d)) continue;
+    std::set<std::vector<int>> imgs;
+    for (int r = 0; r < m.world; ++r) {
+      if (m.of[static_cast<std::size_t>(r)] != d || r == d) continue;
+      const int o = m.offset[static_cast<std::size_t>(r)];
+      std::vector<int> img;
+      if (pg.empty()) {
+        for (int x : G.ranks) {
+          int y = x + o;
+          if (y < 0 || y >= m.world || m.of[static_cast<std::size_t>(y)] != x) return false;
+          img.push_back(y);
+        }
+      } else {
+        try {
+          img = m.group_for(pg, r).ranks;
+        } catch (const Error&) {
+          return false;
+        }
+      }
+      if (img == G.ranks) continue;
+      std::multiset<int> ic;
+      for (int y : img) {
+        if (simulated(y)) return false;
+        ic.insert(m.of[static_cast<std::size_t>(y)]);
+      }
+      if (ic != classes) return false;
+      imgs.insert(img);
+    }
+    if (have_first && imgs != first) return false;
+    first = std::move(imgs);
+    have_first = true;
+  }
+  G.mirrors.assign(first.begin(), first.end());
+  return true;
+}
+
+}  // namespace
+
+BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle, bool symmetric) {
   check_matching(ranks, bundle);
+  const RankMap* map = ranks.empty() ? nullptr : ranks[0].map;
+  symmetric = symmetric && map;
   BundleGraph out;
   out.w.name = bundle;
   out.w.world = static_cast<int>(ranks.size());
-  for (int r = 0; r < out.w.world; ++r) {
-    const CapturedStep& st = *ranks[static_cast<std::size_t>(r)].step;
-    CollPolicy p;
-    p.group = [&out, &st, r](const CollectiveCall& c) {
-      auto key = group_key(st, r, c);
-      return out.w.group(key.first, key.second);
-    };
-    double busy = 0;
-    out.w.ranks.push_back(RankBuilder(ranks[static_cast<std::size_t>(r)], r, out.w, p).build(busy));
-    out.host_busy_s.push_back(busy);
+  out.w.ranks.resize(ranks.size());
+  out.host_busy_s.resize(ranks.size());
+  std::map<int, std::string> pg_of;  // group -> the traces' process group ("" point to point)
+  // Ranks with a trace of their own first (groups numbered in rank order), then the replicas.
+  for (int pass = 0; pass < 2; ++pass)
+    for (int r = 0; r < out.w.world; ++r) {
+      const CapturedRank& cr = ranks[static_cast<std::size_t>(r)];
+      if ((cr.copy_of >= 0) != (pass == 1)) continue;
+      if (pass == 1) {
+        out.w.ranks[static_cast<std::size_t>(r)] = replica_graph(ranks, r, out.w);
+        out.host_busy_s[static_cast<std::size_t>(r)] = out.host_busy_s[static_cast<std::size_t>(cr.copy_of)];
+        continue;
+      }
+      CollPolicy p;
+      p.group = [&out, &cr, &pg_of, r](const CollectiveCall& c) {
+        auto key = group_key(cr, r, c);
+        int gid = out.w.group(key.first, key.second);
+        pg_of[gid] = is_p2p(c) ? "" : c.pg_name;
+        return gid;
+      };
+      out.w.ranks[static_cast<std::size_t>(r)] = RankBuilder(cr, r, out.w, p).build(out.host_busy_s[static_cast<std::size_t>(r)]);
+    }
+  if (symmetric) {  // one rank per class of replicas, when every group's images are provable
+    bool ok = true;
+    for (auto& [gid, pg] : pg_of) ok = ok && mirror_group(out.w.groups[static_cast<std::size_t>(gid)], pg, *map);
+    if (ok) {
+      std::vector<wg::RankGraph> own;
+      std::vector<double> busy;
+      for (std::size_t r = 0; r < out.w.ranks.size(); ++r)
+        if (out.w.ranks[r].copy_of < 0 && map->of[r] == static_cast<int>(r)) {
+          own.push_back(std::move(out.w.ranks[r]));
+          busy.push_back(out.host_busy_s[r]);
+        }
+      out.w.ranks = std::move(own);
+      out.host_busy_s = std::move(busy);
+      out.w.symmetric = true;
+    } else {
+      for (auto& g : out.w.groups) g.mirrors.clear();
+    }
   }
   out.w.validate(bundle);
   return out;

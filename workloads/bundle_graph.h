@@ -19,6 +19,9 @@
 // --scale-dp N: the captured rank's gradient collectives become Collectives over all N data-
 // parallel ranks on the fabric, on a communication stream after the compute stream's work, and
 // the optimizer step waits for the last one (DDP). Symmetric replicas: one graph, N-rank group.
+// Emulated bundles (ranks.json, the rank map): each distinct rank's trace is parsed once; every
+// rank that replicates it shares its graph's nodes (wg::RankGraph::copy_of) with its own groups.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,12 +32,39 @@
 
 namespace orrery {
 
-// One rank's capture, costed on its accelerator.
+// An emulated bundle's ranks.json (`orrery emulate`): every rank of the job replicates one
+// distinct rank's trace (`of`): its process groups are the groups of the same family (groups
+// created consecutively, equal in size and pairwise disjoint, as Megatron's loops create them)
+// that hold it, its point-to-point peers are shifted by `offset` (= rank - of).
+struct RankMap {
+  int world = 0;
+  std::vector<int> of, offset;              // per rank
+  std::vector<int> distinct;                // ranks whose traces the bundle holds, ascending
+  struct PG {
+    std::string name;
+    std::vector<int> ranks;
+    int family = 0;
+  };
+  std::vector<PG> groups;                   // creation order
+  std::map<std::string, int> by_name;
+  std::map<std::pair<int, int>, int> by_family;  // (family, rank) -> group
+  // Process group `pg` of the distinct trace as rank r issues it (its family's group holding r);
+  // throws "FILE: rank_map.R: ..." when there is none.
+  const PG& group_for(const std::string& pg, int r) const;
+  std::string file;
+};
+// Reads DIR/ranks.json; errors name the file and field.
+RankMap load_rank_map(const std::string& dir);
+
+// One rank's capture, costed on its accelerator. A replica (`map` set, rank != the trace's own)
+// issues the trace's collectives on its own groups and peers (RankMap::group_for, offset).
 struct CapturedRank {
   const CapturedStep* step = nullptr;
   const std::vector<DeviceWork>* work = nullptr;  // per device activity (build_device_work)
   const HostCostModel* host = nullptr;
   double launch_latency_s = 0, sync_cost_s = 0;
+  const RankMap* map = nullptr;
+  int copy_of = -1;  // replica: the rank whose trace (and graph) it shares
 };
 
 struct BundleGraph {
@@ -42,10 +72,13 @@ struct BundleGraph {
   std::vector<double> host_busy_s;  // per simulated rank: modelled host dispatch time
 };
 
-// Multi-rank bundle: rank r of `ranks` is global rank r. Collectives are checked across ranks
-// first: errors "BUNDLE: mismatched collectives across ranks: ..." and "BUNDLE: collective never
+// Multi-rank bundle: rank r of `ranks` is global rank r; a replica's graph shares the nodes of
+// the rank it copies (wg::RankGraph::copy_of). Collectives are checked across ranks first: errors "BUNDLE: mismatched collectives across ranks: ..." and "BUNDLE: collective never
 // completed: ...: ranks A reached it, ranks B never did".
-BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle);
+// symmetric (a rank-mapped bundle): only the distinct ranks are simulated, each group's images
+// on their replicas running in lockstep on the fabric (wg::Group::mirrors); when a group's images
+// are not provable every rank is simulated (result: w.symmetric false).
+BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle, bool symmetric = false);
 
 // --scale-dp: `dp` data-parallel replicas of one captured rank. replicas[i] is the costed capture
 // of simulated replica i (one entry: symmetric, the group spans all dp ranks).

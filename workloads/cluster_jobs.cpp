@@ -202,8 +202,9 @@ ClusterRun run_cluster_jobs(const std::string& path) {
   std::vector<RankHardware> hw;
   for (auto& job : jobs) {
     for (std::size_t r = 0; r < job.res.gpus.size(); ++r) place[static_cast<std::size_t>(job.base) + r] = job.res.gpus[r];
-    for (auto& rg : job.w.ranks) {
-      wg::RankGraph g = rg;
+    for (std::size_t i = 0; i < job.w.ranks.size(); ++i) {
+      const wg::RankGraph& rg = job.w.ranks[i];
+      wg::RankGraph g = job.w.materialized(i);
       g.rank += job.base;
       for (auto& n : g.nodes) {
         if (n.peer >= 0) n.peer += job.base;

@@ -57,6 +57,11 @@ struct Node {
 struct RankGraph {
   int rank = 0;  // global rank
   std::vector<Node> nodes;
+  // A replica shares the nodes of Workload::ranks[copy_of] (itself no replica; `nodes` stays
+  // empty): the same work, with each collective's group g replaced by group_map's (g, own) pair
+  // where there is one. Memory then grows with distinct ranks, not with the world size.
+  int copy_of = -1;
+  std::vector<std::pair<int, int>> group_map;  // sorted by the first (the shared node's group)
 };
 
 struct Group {
@@ -76,6 +81,11 @@ struct Workload {
   // Index of the group with these ranks (and name), creating it.
   int group(const std::string& name, const std::vector<int>& ranks);
   std::size_t node_count() const;
+  // Rank i's nodes (a replica's: the shared ones) and the group of its collective node n.
+  const std::vector<Node>& nodes_of(std::size_t i) const;
+  int group_of(std::size_t i, const Node& n) const;
+  // Rank i as a graph of its own (a replica's nodes copied with their groups replaced).
+  RankGraph materialized(std::size_t i) const;
   // Structure check: deps point to earlier nodes, groups/peers exist, every simulated member of a
   // group reaches the same collectives in the same order with the same op and size, every Send
   // has a Recv. Throws Error "where: rank R node N (name): what".

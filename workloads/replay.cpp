@@ -526,8 +526,17 @@ void compare_with_measured(ReplayResult& r, const std::string& path) {
 
 namespace {
 
-// The bundle's per-rank captures (one for a single-rank bundle), checked against each other.
-std::vector<CapturedStep> load_steps(const ReplayOptions& opt, bool& multi) {
+// Which capture each rank of a multi-rank bundle runs: its own, or (an emulated bundle whose
+// ranks.json maps every rank onto the few distinct ones it holds) the distinct rank's, shared.
+struct RankTraces {
+  std::vector<int> step_of;               // per rank: index into the loaded steps
+  std::shared_ptr<const RankMap> map;     // set when ranks replicate distinct traces
+  int world() const { return static_cast<int>(step_of.size()); }
+};
+
+// The bundle's per-rank captures (one for a single-rank bundle), checked against each other;
+// each distinct trace is parsed once.
+std::vector<CapturedStep> load_steps(const ReplayOptions& opt, bool& multi, RankTraces& rt) {
   std::vector<int> ranks = bundle_ranks(opt.bundle);
   multi = !ranks.empty();
   if (multi && opt.scale_dp > 1)
@@ -536,19 +545,41 @@ std::vector<CapturedStep> load_steps(const ReplayOptions& opt, bool& multi) {
   std::vector<CapturedStep> steps;
   if (!multi) {
     steps.push_back(load_bundle(opt.bundle));
+    rt.step_of = {0};
     return steps;
   }
-  for (size_t i = 0; i < ranks.size(); ++i)
-    if (ranks[i] != static_cast<int>(i))
-      throw make_error(opt.bundle, "et." + std::to_string(i) + ".json", "missing rank (ranks must be 0..N-1)");
-  for (size_t i = 0; i < ranks.size(); ++i) {
-    steps.push_back(load_bundle(opt.bundle, ranks[i]));
-    // world_size stays 1 when the capture has no distributedInfo.
-    if (steps.back().world_size > 1 && steps.back().world_size != static_cast<int>(ranks.size()))
-      throw make_error(steps.back().kineto_path, "distributedInfo.world_size",
-                       std::to_string(steps.back().world_size) + ", but the bundle holds " + std::to_string(ranks.size()) +
-                           " ranks (et.0 .. et." + std::to_string(ranks.size() - 1) + ")");
+  int world = static_cast<int>(ranks.size());
+  std::shared_ptr<RankMap> map;
+  if (std::filesystem::exists(std::filesystem::path(opt.bundle) / "ranks.json")) map = std::make_shared<RankMap>(load_rank_map(opt.bundle));
+  if (map && map->world > world) {  // not every rank's trace: the rank map says whose each runs
+    if (map->distinct != ranks)
+    {
+      auto list = [](const std::vector<int>& v) {
+        std::string t;
+        for (int r : v) t += (t.empty() ? "" : ",") + std::to_string(r);
+        return t;
+      };
+      throw make_error(map->file, "rank_map", "maps the ranks onto the distinct ranks " + list(map->distinct) +
+                                                  ", but the bundle holds the traces of ranks " + list(ranks));
+    }
+    world = map->world;
+    rt.map = map;
+  } else {
+    for (size_t i = 0; i < ranks.size(); ++i)
+      if (ranks[i] != static_cast<int>(i))
+        throw make_error(opt.bundle, "et." + std::to_string(i) + ".json", "missing rank (ranks must be 0..N-1)");
   }
+  std::map<int, int> index;  // distinct rank -> step
+  for (int r : ranks) {
+    index[r] = static_cast<int>(steps.size());
+    steps.push_back(load_bundle(opt.bundle, r));
+    // world_size stays 1 when the capture has no distributedInfo.
+    if (steps.back().world_size > 1 && steps.back().world_size != world)
+      throw make_error(steps.back().kineto_path, "distributedInfo.world_size",
+                       std::to_string(steps.back().world_size) + ", but the bundle holds " + std::to_string(world) +
+                           " ranks (et.0 .. et." + std::to_string(world - 1) + (rt.map ? ", ranks.json" : "") + ")");
+  }
+  for (int r = 0; r < world; ++r) rt.step_of.push_back(index[rt.map ? rt.map->of[static_cast<size_t>(r)] : r]);
   return steps;
 }
 
@@ -627,9 +658,9 @@ void replay_single(ReplayResult& res, const ReplayOptions& opt, const std::vecto
 // Multi-rank bundles and --scale-dp: every rank's capture as a workload graph on the cluster
 // executor (workloads/bundle_graph.h), with the cluster what-ifs (--gpu-speed, --fail, ...).
 void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps, bool multi,
-                    const Accelerator& hw, const Accelerator& src) {
+                    const RankTraces& rt, const Accelerator& hw, const Accelerator& src) {
   const int dp = multi ? 1 : opt.scale_dp;
-  const int world = multi ? static_cast<int>(steps.size()) : dp;
+  const int world = multi ? rt.world() : dp;
   topo::System sys = coll::load_system(opt.system, opt.nodes, opt.system_overrides);
   if (sys.topo.num_gpus() < world)
     throw make_error("--system", opt.system,
@@ -637,8 +668,8 @@ void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vect
                          " (use --nodes)");
   apply_faults(sys, opt.cluster);
   ClusterHardware ch(opt.hw, opt.overrides, opt.cluster, world);
-  const bool symmetric = !multi && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
-  const int simulated = multi ? world : (symmetric ? 1 : dp);
+  const bool symmetric = (!multi || rt.map) && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
+  const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
   // Kernels costed once per (capture, distinct accelerator); rank 0's costing fills the rows.
   struct Costed {
     std::unique_ptr<HostCostModel> host;
@@ -648,7 +679,7 @@ void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vect
   std::vector<CapturedRank> ranks;
   std::vector<RankHardware> rank_hw;
   for (int r = 0; r < simulated; ++r) {
-    int s = multi ? r : 0, cls = ch.class_of(r);
+    int s = multi ? rt.step_of[static_cast<size_t>(r)] : 0, cls = ch.class_of(r);
     const Accelerator& acc = *ch.distinct()[static_cast<size_t>(cls)];
     Costed& c = costed[{s, cls}];
     if (!c.host) {
@@ -658,9 +689,19 @@ void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vect
       c.work = build_device_work(steps[static_cast<size_t>(s)], acc, src, opt, *c.host, r == 0 ? res : tmp);
     }
     ranks.push_back({&steps[static_cast<size_t>(s)], &c.work, c.host.get(), acc.p("launch_latency"), acc.p("sync_cost")});
+    if (rt.map) {  // a replica shares the graph of the distinct rank it copies (same accelerator)
+      ranks.back().map = rt.map.get();
+      int of = rt.map->of[static_cast<size_t>(r)];
+      if (of != r && ch.class_of(of) == cls) ranks.back().copy_of = of;
+    }
     rank_hw.push_back(ch.of(r));
   }
-  BundleGraph g = multi ? multi_rank_graph(ranks, opt.bundle) : scale_dp_graph(ranks, dp);
+  BundleGraph g = multi ? multi_rank_graph(ranks, opt.bundle, symmetric) : scale_dp_graph(ranks, dp);
+  if (multi && g.w.symmetric) {  // one rank per class of replicas: the hardware of those
+    std::vector<RankHardware> kept;
+    for (auto& rg : g.w.ranks) kept.push_back(rank_hw[static_cast<size_t>(rg.rank)]);
+    rank_hw = std::move(kept);
+  }
   ExecOptions eo;
   eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
   check_connected(g.w, sys, eo.placement);
@@ -677,11 +718,15 @@ void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vect
     for (auto& c : ex.collectives)
       if (c.group == "dp") res.comm_time_s += c.total_s;
   res.system = sys.name;
-  res.simulated_ranks = simulated;
+  res.simulated_ranks = static_cast<int>(g.w.ranks.size());
   res.symmetric = g.w.symmetric;
   res.cluster = ex.to_json();
   res.cluster_text = ex.text();
   fill_common(res, opt, steps, hw, src, costed[{0, ch.class_of(0)}].work, dp);
+  if (rt.map) {  // every rank replays its distinct rank's host items
+    res.host_items = 0;
+    for (int s : rt.step_of) res.host_items += steps[static_cast<size_t>(s)].host.size();
+  }
   res.config["system"] = sys.raw;
   res.config["scale_dp"] = dp;
   res.config["cluster"] = opt.cluster.to_json();
@@ -695,7 +740,8 @@ void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vect
 ReplayResult replay_bundle(const ReplayOptions& opt) {
   auto wall0 = std::chrono::steady_clock::now();
   bool multi = false;
-  std::vector<CapturedStep> steps = load_steps(opt, multi);
+  RankTraces rt;
+  std::vector<CapturedStep> steps = load_steps(opt, multi, rt);
   if (!multi && opt.scale_dp == 1 && (opt.cluster.breaks_symmetry() || opt.cluster.no_symmetry)) {
     const ClusterOptions& c = opt.cluster;
     std::string flag = !c.gpu_speed.empty() ? "--gpu-speed" : !c.gpu_set.empty() ? "--gpu-set" : !c.fail.empty() ? "--fail"
@@ -718,9 +764,9 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   res.hw = hw.name;
   res.mode = replay_mode_name(opt.mode);
   res.overrides = opt.overrides;
-  res.ranks = static_cast<int>(steps.size());
+  res.ranks = rt.world();
   res.scale_dp = multi ? 1 : opt.scale_dp;
-  if (multi || opt.scale_dp > 1) replay_cluster(res, opt, steps, multi, hw, src);
+  if (multi || opt.scale_dp > 1) replay_cluster(res, opt, steps, multi, rt, hw, src);
   else replay_single(res, opt, steps, hw, src);
   res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return res;

@@ -108,7 +108,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--device-name", default="emulated GPU")
     ap.add_argument("--write-ranks", choices=("all", "emulated"), default="all",
-                    help="emulated: write only the emulated ranks' traces (+ ranks.json), no simulation")
+                    help="emulated: write only the emulated ranks' traces (+ ranks.json, which replay shares among the ranks)")
     ap.add_argument("--raw", default="", help="keep the per-rank recordings in this directory")
     ap.add_argument("--reuse", action="store_true", help="with --raw: reuse recordings found there")
     a = ap.parse_args(argv)
@@ -190,7 +190,7 @@ def main():
         if f.startswith(("et.", "kineto.")) and f.endswith((".json", ".json.gz")):
             os.remove(os.path.join(a.out, f))
     nodes, templates = 0, {}
-    for r in (range(a.world_size) if a.write_ranks == "all" else sorted(results)):
+    for r in range(a.world_size):  # every rank's mapping is checked; "emulated": written for the distinct ones
         c, off = rank_map[r]
         res = results[c]
         events = res["events"] if off == 0 else translate(res, r, off, groups)
@@ -199,6 +199,8 @@ def main():
             events, c, off = results[r]["events"], r, 0
             rank_map[r] = (r, 0)
             res = results[r]
+        if a.write_ranks == "emulated" and r not in results:
+            continue
         win = bundle.step_window(events)
         suffix = "" if a.world_size == 1 else ".%d" % r
         if c not in templates:  # the representative's documents, built once

@@ -103,7 +103,32 @@ _OPNAME = {"allreduce": "all_reduce", "all_reduce": "all_reduce", "broadcast": "
 
 
 def emulated_collectives(bundle, rank):
-    """Rank's collectives in the bundle's step: (op, group ranks, elements, peer), in order."""
+    """Rank's collectives in the bundle's step: (op, group ranks, elements, peer), in order. A
+    rank without a trace of its own (ranks.json) issues its distinct rank's collectives on the
+    groups of the same family that hold it, peers shifted by its offset."""
+    import os
+    if not os.path.exists(os.path.join(bundle, "et.json")) and not os.path.exists(os.path.join(bundle, "et.%d.json" % rank)) \
+            and os.path.exists(os.path.join(bundle, "ranks.json")):
+        from .__main__ import families
+        with open(os.path.join(bundle, "ranks.json")) as f:
+            info = json.load(f)
+        m = info["rank_map"][str(rank)]
+        fam = families(info["groups"])
+        by_fam = {(fam[g["name"]], r): g for g in info["groups"] for r in g["ranks"]}
+        out = []
+        for e in _own_collectives(bundle, m["rank"]):
+            e = dict(e)
+            if e["peer"] is not None:
+                e["peer"] += m["offset"]
+                e["group"] = sorted((rank, e["peer"]))
+            else:
+                e["group"] = by_fam[(fam[e["pg"]], rank)]["ranks"]
+            out.append(e)
+        return [{k: v for k, v in e.items() if k != "pg"} for e in out]
+    return [{k: v for k, v in e.items() if k != "pg"} for e in _own_collectives(bundle, rank)]
+
+
+def _own_collectives(bundle, rank):
     import os
     sfx = "" if os.path.exists(os.path.join(bundle, "et.json")) else ".%d" % rank
     et = _load(_find(bundle, "et" + sfx))
@@ -118,7 +143,7 @@ def emulated_collectives(bundle, rank):
         vals = n["inputs"]["values"]
         peer = vals[3] if op in ("send", "recv") else None
         group = sorted((rank, peer)) if peer is not None else pgs.get(at["pg_name"], [])
-        out.append({"op": op, "group": group, "nelems": at["in_msg_nelems"], "peer": peer})
+        out.append({"op": op, "group": group, "nelems": at["in_msg_nelems"], "peer": peer, "pg": at["pg_name"]})
     return out
 
 

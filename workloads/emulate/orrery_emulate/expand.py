@@ -4,11 +4,22 @@ replay: each rank is its representative's trace with the collectives re-targeted
 same family, peers shifted by the rank offset).
 
     python -m orrery_emulate.expand BUNDLE"""
+import gzip
 import json
 import os
 import sys
 
 from .__main__ import families
+
+
+def _read(d, stem):
+    """stem.json or stem.json.gz of the bundle."""
+    p = os.path.join(d, stem + ".json")
+    if os.path.exists(p):
+        with open(p) as f:
+            return json.load(f)
+    with gzip.open(p + ".gz", "rt") as f:
+        return json.load(f)
 
 
 def main():
@@ -22,14 +33,10 @@ def main():
     for r in range(info["world_size"]):
         m = info["rank_map"][str(r)]
         rep, off = m["rank"], m["offset"]
-        if off == 0 and os.path.exists(os.path.join(d, "et.%d.json" % r)):
+        if off == 0 and any(os.path.exists(os.path.join(d, "et.%d.json%s" % (r, z))) for z in ("", ".gz")):
             continue
         if rep not in docs:
-            with open(os.path.join(d, "et.%d.json" % rep)) as f:
-                et = json.load(f)
-            with open(os.path.join(d, "kineto.%d.json" % rep)) as f:
-                kt = json.load(f)
-            docs[rep] = (et, kt)
+            docs[rep] = (_read(d, "et.%d" % rep), _read(d, "kineto.%d" % rep))
         et, kt = docs[rep]
         cpu = {e["args"]["Record function id"]: e for e in kt["traceEvents"]
                if e.get("cat") == "cpu_op" and e["name"] == "record_param_comms"}
