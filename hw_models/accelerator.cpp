@@ -278,8 +278,13 @@ Accelerator load_accelerator(const std::string& name_or_path, const std::vector<
       throw make_error(path, it.key(), "unknown key (known: name, description, params, efficiency, host, calibration, arch)");
   Accelerator a;
   a.source_path = path;
-  a.name = j.value("name", fs::path(path).stem().string());
-  a.description = j.value("description", "");
+  auto text = [&](const char* key, const std::string& def) {  // a string field, or one error line
+    if (!j.contains(key)) return def;
+    if (!j[key].is_string()) throw make_error(path, key, "expected a string");
+    return j[key].get<std::string>();
+  };
+  a.name = text("name", fs::path(path).stem().string());
+  a.description = text("description", "");
   a.params = accelerator_params().resolve(j.value("params", nlohmann::json::object()), path + ": params");
   std::vector<std::string> arch_overrides;
   for (auto& o : overrides) {

@@ -278,5 +278,18 @@ TEST(Robustness, PresetThatIsNotAnObjectIsAnError) {
   EXPECT_NE(e.find("expected a JSON object"), std::string::npos) << e;
 }
 
+// Found by fuzz_preset (1M-execution run): a preset whose "name" is not a string ended the process
+// inside nlohmann; now one line naming the file and the field.
+TEST(Robustness, PresetNameThatIsNotAStringIsAnError) {
+  std::string dir = syn::temp_dir("preset_name_type");
+  std::string path = dir + "/p.json";
+  std::ofstream(path) << R"({"name": 17, "params": {}})";
+  std::string e = syn::error_of([&] { load_accelerator(path, {}); });
+  EXPECT_NE(e.find("p.json: name: expected a string"), std::string::npos) << e;
+  std::ofstream(path) << R"({"description": [1], "params": {}})";
+  e = syn::error_of([&] { load_accelerator(path, {}); });
+  EXPECT_NE(e.find("p.json: description: expected a string"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace orrery
