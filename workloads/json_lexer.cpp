@@ -24,7 +24,7 @@ struct Stop {};  // the handler returned false or took a parse error: unwind
 
 class Lexer {
  public:
-  Lexer(const JsonByteSource& src, nlohmann::json_sax<json>* sax) : src_(src), sax_(sax), buf_(new char[kBuf]) {}
+  Lexer(const JsonByteSource& src, nlohmann::json_sax<json>* sax) : src_(src), sax_(sax), buf_(new char[cap_]) {}
 
   void parse() {
     if (peek() == 0xEF) {  // a UTF-8 byte order mark is skipped, as nlohmann does
@@ -140,7 +140,11 @@ class Lexer {
       col_base_ = last_nl ? static_cast<std::size_t>(end_ - last_nl - 1) : col_base_ + static_cast<std::size_t>(end_ - buf_.get());
       consumed_ += static_cast<std::size_t>(end_ - buf_.get());
     }
-    std::size_t n = src_(buf_.get(), kBuf);
+    if (end_ == buf_.get() + cap_ && cap_ < kMaxBuf) {  // the source fills what it is given: read larger chunks
+      cap_ = std::min(kMaxBuf, 8 * cap_);
+      buf_.reset(new char[cap_]);
+    }
+    std::size_t n = src_(buf_.get(), cap_);
     p_ = buf_.get();
     end_ = p_ + n;
     if (n == 0) {
@@ -369,7 +373,9 @@ class Lexer {
 
   const JsonByteSource& src_;
   nlohmann::json_sax<json>* sax_;
-  static constexpr std::size_t kBuf = std::size_t{1} << 20;
+  // Chunks start at 64 KiB (a small file costs a small buffer) and grow to 1 MiB on a large one.
+  static constexpr std::size_t kMaxBuf = std::size_t{1} << 20;
+  std::size_t cap_ = std::size_t{1} << 16;
   std::unique_ptr<char[]> buf_;  // not zero-filled: only what the source wrote is read
   const char* p_ = nullptr;
   const char* end_ = nullptr;
