@@ -40,11 +40,12 @@ ActivityId Solver::start(double now, ActivitySpec spec) {
   if (!(spec.weight > 0)) spec.weight = 1.0;
   Activity a;
   a.remaining = std::max(0.0, spec.work);
+  a.t0 = now_;
   a.spec = std::move(spec);
   a.alive = true;
   acts_.push_back(std::move(a));
   ActivityId id = static_cast<ActivityId>(acts_.size() - 1);
-  active_.push_back(id);
+  ++alive_count_;
   for (auto& u : acts_[static_cast<size_t>(id)].spec.usage) res_[u.resource].members.push_back(id);
   dirty_acts_.push_back(id);
   dirty_ = true;
@@ -55,8 +56,9 @@ void Solver::cancel(double now, ActivityId id) {
   advance(now);
   Activity& a = act(id);
   if (!a.alive) return;
+  settle(a);
   a.alive = false;
-  active_.erase(std::find(active_.begin(), active_.end(), id));
+  --alive_count_;
   forget(id);
   dirty_ = true;
 }
@@ -105,20 +107,50 @@ void Solver::collect_component() {
 void Solver::advance(double now) {
   if (now <= now_) return;
   if (dirty_) solve();
-  double dt = now - now_;
-  for (ActivityId id : active_) {
-    Activity& a = acts_[id];
-    a.remaining = std::max(0.0, a.remaining - a.rate * dt);
-    if (std::isfinite(a.rate))
-      for (auto& u : a.spec.usage) res_[u.resource].used_integral += a.rate * u.coef * dt;
-  }
   now_ = now;
+}
+
+void Solver::settle(Activity& a) {
+  double dt = now_ - a.t0;
+  if (dt > 0 && a.rate > 0) a.remaining = std::max(0.0, a.remaining - a.rate * dt);
+  a.t0 = now_;
+}
+
+void Solver::settle(Resource& r) {
+  r.used_integral += r.used * (now_ - r.t0);
+  r.t0 = now_;
+}
+
+double Solver::due_time(const Activity& a) const {
+  if (a.remaining <= 0 || a.rate == kInf) return a.t0;
+  return a.rate > 0 ? a.t0 + a.remaining / a.rate : kInf;
+}
+
+void Solver::requeue_component() {
+  for (ActivityId id : comp_) {
+    Activity& a = acts_[static_cast<size_t>(id)];
+    if (!a.alive) continue;
+    ++a.version;
+    double t = due_time(a);
+    if (t < kInf) due_.push({t, id, a.version});
+  }
+}
+
+bool Solver::due_top_live() {
+  while (!due_.empty()) {
+    const Due& d = due_.top();
+    const Activity& a = acts_[static_cast<size_t>(d.id)];
+    if (a.alive && a.version == d.version) return true;
+    due_.pop();
+  }
+  return false;
 }
 
 // Weighted progressive filling: all unfrozen activities grow their rate at weight * level;
 // an activity freezes when a resource it uses saturates or it reaches its cap.
 void Solver::solve() {
   solve_component();
+  requeue_component();
   if (rate_observer_)
     for (ResourceId r : comp_res_) rate_observer_(now_, r, res_[r].used);
 }
@@ -152,12 +184,16 @@ void Solver::solve_component() {
 bool Solver::begin_solve(std::vector<ActivityId>& live, std::vector<ResourceId>& touched) {
   dirty_ = false;
   ++solves_;
-  for (ResourceId r : comp_res_) res_[r].used = 0;
+  for (ResourceId r : comp_res_) {
+    settle(res_[r]);
+    res_[r].used = 0;
+  }
   if (comp_.empty()) return false;
   std::int64_t stamp = static_cast<std::int64_t>(solves_);
   live.reserve(comp_.size());
   for (ActivityId id : comp_) {
     Activity& a = acts_[id];
+    settle(a);
     a.rate = 0;
     a.frozen = false;
     if (a.spec.usage.empty()) {
@@ -310,42 +346,32 @@ void Solver::solve_reference() {
 
 double Solver::next_completion() {
   if (dirty_) solve();
-  double best = kInf;
-  for (ActivityId id : active_) {
-    const Activity& a = acts_[id];
-    double t;
-    if (a.remaining <= 0) t = now_;
-    else if (a.rate > 0) t = now_ + a.remaining / a.rate;
-    else continue;
-    best = std::min(best, t);
-  }
-  return best;
+  return due_top_live() ? std::max(now_, due_.top().t) : kInf;
 }
 
 std::vector<ActivityId> Solver::take_completed(double now) {
   advance(now);
   if (dirty_) solve();
   std::vector<ActivityId> done;
-  std::vector<ActivityId> keep;
-  keep.reserve(active_.size());
-  for (ActivityId id : active_) {
-    Activity& a = acts_[id];
-    // Finished, or would finish within a picosecond (time base of the engine) or within the
-    // resolution of `now` as a double (late in long runs an ulp of now exceeds a picosecond:
-    // without this an activity could be due at a time indistinguishable from now, forever).
-    const double tol = std::max(1e-12, 16 * std::numeric_limits<double>::epsilon() * now_);
+  // Finished, or would finish within a picosecond (time base of the engine) or within the
+  // resolution of `now` as a double (late in long runs an ulp of now exceeds a picosecond:
+  // without this an activity could be due at a time indistinguishable from now, forever).
+  const double tol = std::max(1e-12, 16 * std::numeric_limits<double>::epsilon() * now_);
+  while (due_top_live()) {
+    Activity& a = acts_[static_cast<size_t>(due_.top().id)];
+    settle(a);
     bool fin = a.remaining <= a.spec.work * 1e-12 || (a.rate > 0 && a.remaining / a.rate <= tol);
-    if (fin) {
-      a.alive = false;
-      a.remaining = 0;
-      forget(id);
-      done.push_back(id);
-    } else {
-      keep.push_back(id);
-    }
+    if (!fin) break;
+    ActivityId id = due_.top().id;
+    due_.pop();
+    a.alive = false;
+    a.remaining = 0;
+    --alive_count_;
+    forget(id);
+    done.push_back(id);
   }
   if (!done.empty()) {
-    active_.swap(keep);
+    std::sort(done.begin(), done.end());  // start order
     dirty_ = true;
   }
   return done;
@@ -356,7 +382,11 @@ double Solver::rate(ActivityId id) {
   if (dirty_) solve();
   return act(id).rate;
 }
-double Solver::remaining(ActivityId id) const { return act(id).remaining; }
+double Solver::remaining(ActivityId id) const {
+  const Activity& a = act(id);
+  double dt = now_ - a.t0;
+  return a.alive && dt > 0 && a.rate > 0 ? std::max(0.0, a.remaining - a.rate * dt) : a.remaining;
+}
 std::int64_t Solver::tag(ActivityId id) const { return act(id).spec.tag; }
 
 }  // namespace orrery::fluid

@@ -2,9 +2,13 @@
 // The one sharing mechanism: capacities (link bandwidth, HBM bandwidth, compute units) shared
 // by concurrent activities (flows, kernels, copies) with weighted max-min fairness.
 // Kernel-free: plain C++, time in seconds as double. Rates are recomputed lazily when the set of
-// activities changes; progress is integrated between events.
+// activities changes; progress is integrated lazily too: an activity's remaining work and a
+// resource's used capacity-seconds are brought up to date only when its rate changes or it is
+// asked, and completions come from a queue of due times, so an event costs what its component
+// does, not what every running activity does.
 #include <cstdint>
 #include <functional>
+#include <queue>
 #include <limits>
 #include <string>
 #include <vector>
@@ -53,7 +57,7 @@ class Solver {
   double rate(ActivityId id);
   double remaining(ActivityId id) const;
   std::int64_t tag(ActivityId id) const;
-  std::size_t active_count() const { return active_.size(); }
+  std::size_t active_count() const { return alive_count_; }
   // Running activities using resource r, and the resources an activity (running or finished) used.
   std::size_t users(ResourceId r) const { return res_[r].members.size(); }
   const std::vector<Usage>& usage(ActivityId id) const { return act(id).spec.usage; }
@@ -62,7 +66,7 @@ class Solver {
   using RateObserver = std::function<void(double now, ResourceId r, double used)>;
   void set_rate_observer(RateObserver f) { rate_observer_ = std::move(f); }
   // Integral of used capacity over time per resource (capacity-seconds): utilization stats.
-  double used_integral(ResourceId r) const { return res_[r].used_integral; }
+  double used_integral(ResourceId r) const { return res_[r].used_integral + res_[r].used * (now_ - res_[r].t0); }
   // Rate recomputations done (for benchmarks).
   std::uint64_t solves() const { return solves_; }
   // Solve algorithm: Heap (default) freezes resources in order of their saturation level with
@@ -79,7 +83,8 @@ class Solver {
     std::string name;
     double capacity = 0;
     double used = 0;           // current usage
-    double used_integral = 0;  // capacity-seconds used
+    double used_integral = 0;  // capacity-seconds used up to t0
+    double t0 = 0;
     // scratch for the solve
     double left = 0, demand = 0;
     std::int64_t stamp = -1;
@@ -91,12 +96,25 @@ class Solver {
   };
   struct Activity {
     ActivitySpec spec;
-    double remaining = 0;
+    double remaining = 0;  // at time t0
+    double t0 = 0;
     double rate = 0;
+    std::uint32_t version = 0;  // due-queue entries older than this are stale
     bool frozen = false;
     bool alive = false;
     std::int64_t seen = -1;  // component search stamp
   };
+  struct Due {  // when an activity finishes at its current rate
+    double t;
+    ActivityId id;
+    std::uint32_t version;
+    bool operator>(const Due& o) const { return t != o.t ? t > o.t : id > o.id; }
+  };
+  void settle(Activity& a);            // remaining work brought to now_
+  void settle(Resource& r);            // used capacity-seconds brought to now_
+  double due_time(const Activity& a) const;
+  void requeue_component();            // new due times of the activities just re-solved
+  bool due_top_live();                 // drops stale entries; true when one is left
   void solve();
   void solve_component();
   // The activities and resources whose rates may change: the connected components (activities
@@ -114,7 +132,8 @@ class Solver {
 
   std::vector<Resource> res_;
   std::vector<Activity> acts_;          // indexed by id
-  std::vector<ActivityId> active_;      // alive ids, in start order
+  std::size_t alive_count_ = 0;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
   std::vector<ActivityId> dirty_acts_;  // started since the last solve
   std::vector<ResourceId> dirty_res_;   // lost a member or changed capacity since the last solve
   std::vector<ActivityId> comp_;        // component being solved (start order)

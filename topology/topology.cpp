@@ -46,9 +46,10 @@ void Topology::add_cable(int a, int b, double bw, double lat, const std::string&
   if (a == b) throw Error(name + ": " + what + ": a link must join two different vertices");
   for (int dir = 0; dir < 2; ++dir) {
     int s = dir == 0 ? a : b, d = dir == 0 ? b : a;
-    std::uint64_t key = (static_cast<std::uint64_t>(s) << 32) | static_cast<std::uint32_t>(d);
-    auto it = link_index_.find(key);
-    if (it != link_index_.end()) {
+    if (out_links_.size() <= static_cast<size_t>(s)) out_links_.resize(static_cast<size_t>(s) + 1);
+    auto& out = out_links_[static_cast<size_t>(s)];
+    auto it = std::lower_bound(out.begin(), out.end(), std::pair<int, int>{d, -1});
+    if (it != out.end() && it->first == d) {
       // Parallel cables between the same pair aggregate into one link of summed bandwidth.
       links[static_cast<size_t>(it->second)].bandwidth += bw;
       continue;
@@ -56,17 +57,18 @@ void Topology::add_cable(int a, int b, double bw, double lat, const std::string&
     Link l{s, d, bw, lat, type};
     int id = static_cast<int>(links.size());
     links.push_back(l);
-    link_index_[key] = id;
+    out.insert(it, {d, id});
     EdgeProps ep;
     ep.id = id;
     boost::add_edge(static_cast<size_t>(s), static_cast<size_t>(d), ep, g);
   }
 }
 
-int Topology::link_between(int a, int b) const {
-  std::uint64_t key = (static_cast<std::uint64_t>(a) << 32) | static_cast<std::uint32_t>(b);
-  auto it = link_index_.find(key);
-  return it == link_index_.end() ? -1 : it->second;
+int Topology::link_between(int a, int b) const {  // on the routing hot path: a short sorted scan
+  if (a < 0 || static_cast<size_t>(a) >= out_links_.size()) return -1;
+  const auto& out = out_links_[static_cast<size_t>(a)];
+  auto it = std::lower_bound(out.begin(), out.end(), std::pair<int, int>{b, -1});
+  return it != out.end() && it->first == b ? it->second : -1;
 }
 
 void Topology::add_hop(Route& r, int a, int b, double frac) const {

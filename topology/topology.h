@@ -145,7 +145,7 @@ class Topology {
   std::shared_ptr<Torus> torus;
 
  private:
-  std::unordered_map<std::uint64_t, int> link_index_;
+  std::vector<std::vector<std::pair<int, int>>> out_links_;  // per source vertex: (destination, link), sorted
   std::vector<char> link_down_;
   int failures_ = 0;
   std::vector<int> element_links(const std::string& element, const std::string& flag) const;
