@@ -182,257 +182,319 @@ void add_gemm(std::map<std::string, CurvePoints>& m, std::vector<std::string>& o
   m[dt].emplace_back(x, y);
 }
 
-}  // namespace
+// The base preset the calibration starts from: the loaded accelerator (peaks, curves kept where
+// nothing is measured) and its raw JSON (key order, host table, architecture description).
+struct Base {
+  Accelerator acc;
+  nlohmann::ordered_json raw;
+  double hbm = 0;
+  double peak(const std::string& dt) const { return acc.peak_flops(dt == "tf32" ? Dtype::TF32 : parse_dtype(dt)); }
+};
 
-nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
-  if (opt.micro_paths.empty()) throw Error("calibrate: no microbenchmark file given");
-  Accelerator base = load_accelerator(opt.hw);
-  nlohmann::ordered_json base_raw;
+Base load_base(const std::string& hw) {
+  Base b{load_accelerator(hw), {}, 0};
   {
-    std::ifstream in(base.source_path);
-    base_raw = nlohmann::ordered_json::parse(in);
+    std::ifstream in(b.acc.source_path);
+    b.raw = nlohmann::ordered_json::parse(in);
   }
-  const double hbm = base.hbm_bandwidth();
-  auto peak = [&](const std::string& dt) { return base.peak_flops(dt == "tf32" ? Dtype::TF32 : parse_dtype(dt)); };
+  b.hbm = b.acc.hbm_bandwidth();
+  return b;
+}
 
-  std::vector<Input> inputs;
-  for (auto& p : opt.micro_paths) {
-    nlohmann::ordered_json j = read_json_file(p);
-    inputs.push_back(Input{p, j, detect_micro_layout(j, p)});
-  }
+// "P (a; b)" / "P (a, b)": one sources[] line naming what a file contributed.
+std::string source_line(const std::string& head, const std::vector<std::string>& used, const char* sep, const std::string& tail) {
+  std::string s = head;
+  for (size_t i = 0; i < used.size(); ++i) s += (i ? sep : "") + used[i];
+  return s + tail;
+}
 
-  Collected c;
-  // Pass 1: device-side data (orrery layout, host_device layout).
-  for (auto& in : inputs) {
-    const std::string& P = in.path;
-    if (in.layout == MicroLayout::HostDevice) {
-      std::vector<std::string> used;
-      if (in.j.contains("device_side")) {
-        const auto& ds = in.j["device_side"];
-        if (!ds.is_object()) throw make_error(P, "device_side", "expected an object");
-        if (ds.contains("gemm")) {
-          const auto& rows = array_at(ds, "gemm", P, "device_side");
-          for (size_t i = 0; i < rows.size(); ++i) {
-            std::string w = idx("device_side.gemm", i);
-            std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-            double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
-                 k = positive(num(rows[i], "k", P, w), P, w + ".k");
-            double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
-            add_gemm(c.gemm_dev, c.gemm_dev_order, dt, 2.0 * m * n * k, plausible(tf * 1e12 / peak(dt), P, w + ".tflops"));
-          }
-        }
-        if (ds.contains("copy")) {
-          const auto& rows = array_at(ds, "copy", P, "device_side");
-          for (size_t i = 0; i < rows.size(); ++i) {
-            std::string w = idx("device_side.copy", i);
-            double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes");
-            double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
-            c.memory_dev.emplace_back(2.0 * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
-          }
-        }
-        if (ds.contains("elementwise")) {
-          const auto& rows = array_at(ds, "elementwise", P, "device_side");
-          for (size_t i = 0; i < rows.size(); ++i) {
-            std::string w = idx("device_side.elementwise", i);
-            std::string op = str(rows[i], "op", P, w);
-            double b = positive(num(rows[i], "bytes_per_operand", P, w), P, w + ".bytes_per_operand");
-            double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
-            double factor = micro_elementwise_factor(op, P, w + ".op");
-            c.memory_dev.emplace_back(factor * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
-          }
-        }
-        if (ds.contains("sdpa")) {
-          // Fused attention forward rows (x = FLOPs with the causal half, as the replay counts them);
-          // one backend: cuDNN (what PyTorch runs on Hopper) when measured, else flash, else any.
-          const auto& rows = array_at(ds, "sdpa", P, "device_side");
-          std::string pick;
-          for (const char* want : {"cudnn", "flash", ""})
-            for (size_t i = 0; i < rows.size() && pick.empty(); ++i) {
-              std::string be = str(rows[i], "backend", P, idx("device_side.sdpa", i));
-              if (std::string(want).empty() || be == want) pick = be;
-            }
-          for (size_t i = 0; i < rows.size(); ++i) {
-            std::string w = idx("device_side.sdpa", i);
-            if (str(rows[i], "backend", P, w) != pick || str(rows[i], "pass", P, w) != "fwd") continue;
-            double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-            double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
-            c.attention_dev.emplace_back(tf * 1e12 * ms * 1e-3,
-                                         plausible(tf * 1e12 / base.peak_flops(Dtype::BF16), P, w + ".tflops"));
-          }
-          if (!c.attention_dev.empty()) used.push_back("device_side.sdpa: " + pick + " forward");
-        }
-        used.push_back("device_side: CUDA-graph replay");
-      }
-      if (in.j.contains("host_dispatch")) {
-        const auto& hd = in.j["host_dispatch"];
-        if (!hd.is_object()) throw make_error(P, "host_dispatch", "expected an object");
-        for (auto it = hd.begin(); it != hd.end(); ++it) {
-          double us = positive(num(it.value(), "median_us", P, "host_dispatch." + it.key()), P, "host_dispatch." + it.key() + ".median_us");
-          if (!c.host.contains(it.key())) c.host[it.key()] = fmt_us(us);
-          if (!c.host_us.count(it.key())) c.host_us[it.key()] = us;
-        }
-        used.push_back("host_dispatch: no profiler");
-      }
-      std::string s = P + " (";
-      for (size_t i = 0; i < used.size(); ++i) s += (i ? "; " : "") + used[i];
-      c.sources.push_back(s + ")");
-    } else if (in.layout == MicroLayout::Orrery) {
-      std::vector<std::string> used;
-      if (in.j.contains("gemm")) {
-        const auto& rows = array_at(in.j, "gemm", P, "");
-        for (size_t i = 0; i < rows.size(); ++i) {
-          std::string w = idx("gemm", i);
-          std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-          double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
-                 k = positive(num(rows[i], "k", P, w), P, w + ".k");
-          double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-          double batch = rows[i].contains("batch") ? positive(num(rows[i], "batch", P, w), P, w + ".batch") : 1.0;
-          double flops = 2.0 * m * n * k * batch;
-          add_gemm(c.gemm_dev, c.gemm_dev_order, dt, flops, plausible(flops / (ms * 1e-3) / peak(dt), P, w + ".device_ms"));
-        }
-        if (!rows.empty()) used.push_back("gemm");
-      }
-      if (in.j.contains("memory")) {
-        const auto& rows = array_at(in.j, "memory", P, "");
-        for (size_t i = 0; i < rows.size(); ++i) {
-          std::string w = idx("memory", i);
-          str(rows[i], "kernel", P, w);
-          double moved = positive(num(rows[i], "bytes_moved", P, w), P, w + ".bytes_moved");
-          double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-          c.memory_dev.emplace_back(moved, plausible(moved / (ms * 1e-3) / hbm, P, w + ".device_ms"));
-        }
-        if (!rows.empty()) used.push_back("memory");
-      }
-      if (in.j.contains("launch")) {
-        const auto& l = in.j["launch"];
-        std::string w = "launch";
-        double period = num(l, "graph_kernel_period_us", P, w);
-        double gap = num(l, "kernel_gap_us", P, w);
-        double rt = num(l, "round_trip_us", P, w);
-        if (period <= 0) throw make_error(P, "launch.graph_kernel_period_us", "must be greater than zero");
-        gap = std::clamp(gap, 0.0, period);
-        double mkt = std::max(period - gap, 0.1);
-        if (!c.launch_params_s.count("min_kernel_time")) {
-          c.launch_params_s["min_kernel_time"] = mkt * 1e-6;
-          c.launch_params_s["kernel_gap"] = gap * 1e-6;
-          c.launch_params_s["launch_latency"] = std::max(rt - period, 0.0) * 1e-6;
-          c.launch_observed = l;
-        }
-        used.push_back("launch");
-      }
-      if (in.j.contains("host_device")) {
-        // Host link bandwidth: mean of both directions over copies of 64 MiB and more (bandwidth plateau).
-        const auto& rows = array_at(in.j, "host_device", P, "");
-        double sum = 0;
-        int n = 0;
-        for (size_t i = 0; i < rows.size(); ++i) {
-          std::string w = idx("host_device", i);
-          double b = num(rows[i], "bytes", P, w);
-          double h2d = num(rows[i], "h2d_gbps", P, w), d2h = num(rows[i], "d2h_gbps", P, w);
-          if (b < 64.0 * (1 << 20)) continue;
-          sum += 0.5 * (positive(h2d, P, w + ".h2d_gbps") + positive(d2h, P, w + ".d2h_gbps"));
-          ++n;
-        }
-        if (n > 0 && !c.host_link_gbps) {
-          c.host_link_gbps = sum / n;
-          used.push_back("host_device");
-        }
-      }
-      std::string dev = in.j.contains("env") && in.j["env"].is_object() ? in.j["env"].value("device", "") : "";
-      std::string s = P + " (orrery-micro/1" + (dev.empty() ? "" : " on " + dev) + ": ";
-      for (size_t i = 0; i < used.size(); ++i) s += (i ? ", " : "") + used[i];
-      c.sources.push_back(s + "; device time from CUDA-graph replay)");
-    }
-  }
-  // Pass 2: legacy (single-call CUDA events) rows, only where no device-side data exists.
-  for (auto& in : inputs) {
-    if (in.layout != MicroLayout::Legacy) continue;
-    const std::string& P = in.path;
-    std::vector<std::string> used;
-    std::vector<std::string> legacy_dtypes;
-    if (in.j.contains("gemm")) {
-      const auto& rows = array_at(in.j, "gemm", P, "");
-      for (size_t i = 0; i < rows.size(); ++i) {
-        std::string w = idx("gemm", i);
-        std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-        double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
-                 k = positive(num(rows[i], "k", P, w), P, w + ".k");
-        double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
-        double tf = num(rows[i], "tflops", P, w);
-        if (c.gemm_dev.count(dt)) continue;
-        if (ms < opt.min_legacy_gemm_ms) continue;
-        positive(tf, P, w + ".tflops");
-        if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), dt) == legacy_dtypes.end()) legacy_dtypes.push_back(dt);
-        // A call timed alone with CUDA events holds its host dispatch (the GPU waits for the
-        // launch): take off the measured dispatch of aten::mm in that dtype when a host table has it.
-        double dev_ms = ms - legacy_dispatch_ms(c.host_us, "aten::mm", dt);
-        c.gemm_legacy[dt].emplace_back(2.0 * m * n * k, plausible(tf * 1e12 / peak(dt) * ms / dev_ms, P, w + ".tflops"));
-      }
-    }
-    if (!legacy_dtypes.empty()) {
-      // Listed in the order the presets use.
-      static const std::vector<std::string> order = {"tf32", "fp16", "fp8", "bf16", "fp32"};
-      std::string s;
-      for (auto& d : order)
-        if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), d) != legacy_dtypes.end()) s += (s.empty() ? "" : "/") + d;
-      char thr[32];
-      std::snprintf(thr, sizeof thr, "%g", opt.min_legacy_gemm_ms);
-      used.push_back(s + " GEMMs >= " + thr + " ms" + (c.host_us.empty() ? "" : ", minus host dispatch"));
-    }
-    if (c.memory_dev.empty()) {
-      // No device-side bandwidth data: use large copies (>= 0.1 ms, not host-bound).
-      bool any = false;
-      if (in.j.contains("copy")) {
-        const auto& rows = array_at(in.j, "copy", P, "");
-        for (size_t i = 0; i < rows.size(); ++i) {
-          std::string w = idx("copy", i);
-          double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes"), ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
-          double g = num(rows[i], "gbps_rw", P, w);
-          if (ms < opt.min_legacy_gemm_ms || !(g > 0)) continue;
-          c.memory_legacy.emplace_back(2.0 * b, plausible(g * 1e9 / hbm, P, w + ".gbps_rw"));
-          any = true;
-        }
-      }
-      if (any) used.push_back("copies >= 0.1 ms");
-    }
-    if (in.j.contains("sdpa")) {
-      const auto& rows = array_at(in.j, "sdpa", P, "");
-      bool any = false;
-      for (size_t i = 0; i < rows.size(); ++i) {
-        std::string w = idx("sdpa", i);
-        double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
-        double tf = num(rows[i], "tflops", P, w);
-        if (ms < opt.min_legacy_sdpa_ms) continue;
-        positive(tf, P, w + ".tflops");
-        double dev_ms = ms - legacy_dispatch_ms(c.host_us, "aten::scaled_dot_product_attention", "bf16");
-        c.attention.emplace_back(tf * 1e12 * ms * 1e-3,
-                                 plausible(tf * 1e12 / base.peak_flops(Dtype::BF16) * ms / dev_ms, P, w + ".tflops"));
-        any = true;
-      }
-      if (any) used.push_back(c.host_us.empty() ? "sdpa" : "sdpa, minus host dispatch");
-    }
-    // The legacy "launch" section is not applied: its graph figure is a per-kernel period that mixes
-    // kernel time and gap, its eager figure is PyTorch host dispatch (see docs/validation.md).
-    std::string s = P + " (";
-    for (size_t i = 0; i < used.size(); ++i) s += (i ? ", " : "") + used[i];
-    c.sources.push_back(s + ")");
-  }
+// ---- host_device layout (device_side: CUDA-graph replay; host_dispatch: no profiler) ----
 
-  // Assemble the preset in the bundled presets' key order.
-  nlohmann::ordered_json out;
-  out["name"] = base_raw.value("name", base.name);
-  out["description"] = base_raw.value("description", base.description);
-  nlohmann::ordered_json params = base_raw.contains("params") ? base_raw["params"] : nlohmann::ordered_json::object();
-  // Launch parameters measured by the orrery layout replace the base values (key order kept).
+// device_side.gemm rows: efficiency = achieved TFLOP/s over the dtype's peak, x = 2mnk.
+void collect_device_gemm(const nlohmann::ordered_json& ds, const std::string& P, const Base& base, Collected& c) {
+  const auto& rows = array_at(ds, "gemm", P, "device_side");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("device_side.gemm", i);
+    std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
+    double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
+         k = positive(num(rows[i], "k", P, w), P, w + ".k");
+    double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
+    add_gemm(c.gemm_dev, c.gemm_dev_order, dt, 2.0 * m * n * k, plausible(tf * 1e12 / base.peak(dt), P, w + ".tflops"));
+  }
+}
+
+// device_side.copy and .elementwise rows: memory efficiency over HBM bandwidth, x = bytes moved.
+void collect_device_memory(const nlohmann::ordered_json& ds, const std::string& P, const Base& base, Collected& c) {
+  if (ds.contains("copy")) {
+    const auto& rows = array_at(ds, "copy", P, "device_side");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::string w = idx("device_side.copy", i);
+      double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes");
+      double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
+      c.memory_dev.emplace_back(2.0 * b, plausible(g * 1e9 / base.hbm, P, w + ".gbps_rw"));
+    }
+  }
+  if (ds.contains("elementwise")) {
+    const auto& rows = array_at(ds, "elementwise", P, "device_side");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::string w = idx("device_side.elementwise", i);
+      std::string op = str(rows[i], "op", P, w);
+      double b = positive(num(rows[i], "bytes_per_operand", P, w), P, w + ".bytes_per_operand");
+      double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
+      double factor = micro_elementwise_factor(op, P, w + ".op");
+      c.memory_dev.emplace_back(factor * b, plausible(g * 1e9 / base.hbm, P, w + ".gbps_rw"));
+    }
+  }
+}
+
+// device_side.sdpa: fused attention forward rows (x = FLOPs with the causal half, as the replay
+// counts them); one backend: cuDNN (what PyTorch runs on Hopper) when measured, else flash, else
+// any. Returns the backend used.
+std::string collect_device_sdpa(const nlohmann::ordered_json& ds, const std::string& P, const Base& base, Collected& c) {
+  const auto& rows = array_at(ds, "sdpa", P, "device_side");
+  std::string pick;
+  for (const char* want : {"cudnn", "flash", ""})
+    for (size_t i = 0; i < rows.size() && pick.empty(); ++i) {
+      std::string be = str(rows[i], "backend", P, idx("device_side.sdpa", i));
+      if (std::string(want).empty() || be == want) pick = be;
+    }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("device_side.sdpa", i);
+    if (str(rows[i], "backend", P, w) != pick || str(rows[i], "pass", P, w) != "fwd") continue;
+    double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+    double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
+    c.attention_dev.emplace_back(tf * 1e12 * ms * 1e-3,
+                                 plausible(tf * 1e12 / base.acc.peak_flops(Dtype::BF16), P, w + ".tflops"));
+  }
+  return pick;
+}
+
+// host_dispatch: median host dispatch per "op/dtype" (the first file that has a key wins).
+void collect_host_dispatch(const nlohmann::ordered_json& hd, const std::string& P, Collected& c) {
+  if (!hd.is_object()) throw make_error(P, "host_dispatch", "expected an object");
+  for (auto it = hd.begin(); it != hd.end(); ++it) {
+    double us = positive(num(it.value(), "median_us", P, "host_dispatch." + it.key()), P, "host_dispatch." + it.key() + ".median_us");
+    if (!c.host.contains(it.key())) c.host[it.key()] = fmt_us(us);
+    if (!c.host_us.count(it.key())) c.host_us[it.key()] = us;
+  }
+}
+
+void collect_host_device_layout(const Input& in, const Base& base, Collected& c) {
+  const std::string& P = in.path;
+  std::vector<std::string> used;
+  if (in.j.contains("device_side")) {
+    const auto& ds = in.j["device_side"];
+    if (!ds.is_object()) throw make_error(P, "device_side", "expected an object");
+    if (ds.contains("gemm")) collect_device_gemm(ds, P, base, c);
+    collect_device_memory(ds, P, base, c);
+    if (ds.contains("sdpa")) {
+      std::string pick = collect_device_sdpa(ds, P, base, c);
+      if (!c.attention_dev.empty()) used.push_back("device_side.sdpa: " + pick + " forward");
+    }
+    used.push_back("device_side: CUDA-graph replay");
+  }
+  if (in.j.contains("host_dispatch")) {
+    collect_host_dispatch(in.j["host_dispatch"], P, c);
+    used.push_back("host_dispatch: no profiler");
+  }
+  c.sources.push_back(source_line(P + " (", used, "; ", ")"));
+}
+
+// ---- orrery-micro/1 layout (device times from CUDA-graph replay) ----
+
+// gemm rows: efficiency = FLOPs / device time over the dtype's peak, x = 2mnk x batch.
+void collect_orrery_gemm(const Input& in, const Base& base, Collected& c, std::vector<std::string>& used) {
+  const std::string& P = in.path;
+  const auto& rows = array_at(in.j, "gemm", P, "");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("gemm", i);
+    std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
+    double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
+         k = positive(num(rows[i], "k", P, w), P, w + ".k");
+    double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+    double batch = rows[i].contains("batch") ? positive(num(rows[i], "batch", P, w), P, w + ".batch") : 1.0;
+    double flops = 2.0 * m * n * k * batch;
+    add_gemm(c.gemm_dev, c.gemm_dev_order, dt, flops, plausible(flops / (ms * 1e-3) / base.peak(dt), P, w + ".device_ms"));
+  }
+  if (!rows.empty()) used.push_back("gemm");
+}
+
+// memory rows: efficiency = bytes moved / device time over HBM bandwidth.
+void collect_orrery_memory(const Input& in, const Base& base, Collected& c, std::vector<std::string>& used) {
+  const std::string& P = in.path;
+  const auto& rows = array_at(in.j, "memory", P, "");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("memory", i);
+    str(rows[i], "kernel", P, w);
+    double moved = positive(num(rows[i], "bytes_moved", P, w), P, w + ".bytes_moved");
+    double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+    c.memory_dev.emplace_back(moved, plausible(moved / (ms * 1e-3) / base.hbm, P, w + ".device_ms"));
+  }
+  if (!rows.empty()) used.push_back("memory");
+}
+
+// launch: min_kernel_time, kernel_gap and launch_latency from the graph kernel period, the gap
+// and the round trip (the first file that has them wins).
+void collect_orrery_launch(const Input& in, Collected& c) {
+  const std::string& P = in.path;
+  const auto& l = in.j["launch"];
+  std::string w = "launch";
+  double period = num(l, "graph_kernel_period_us", P, w);
+  double gap = num(l, "kernel_gap_us", P, w);
+  double rt = num(l, "round_trip_us", P, w);
+  if (period <= 0) throw make_error(P, "launch.graph_kernel_period_us", "must be greater than zero");
+  gap = std::clamp(gap, 0.0, period);
+  double mkt = std::max(period - gap, 0.1);
+  if (!c.launch_params_s.count("min_kernel_time")) {
+    c.launch_params_s["min_kernel_time"] = mkt * 1e-6;
+    c.launch_params_s["kernel_gap"] = gap * 1e-6;
+    c.launch_params_s["launch_latency"] = std::max(rt - period, 0.0) * 1e-6;
+    c.launch_observed = l;
+  }
+}
+
+// host_device: host link bandwidth, the mean of both directions over copies of 64 MiB and more
+// (bandwidth plateau); the first file that has some wins.
+void collect_orrery_host_link(const Input& in, Collected& c, std::vector<std::string>& used) {
+  const std::string& P = in.path;
+  const auto& rows = array_at(in.j, "host_device", P, "");
+  double sum = 0;
+  int n = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("host_device", i);
+    double b = num(rows[i], "bytes", P, w);
+    double h2d = num(rows[i], "h2d_gbps", P, w), d2h = num(rows[i], "d2h_gbps", P, w);
+    if (b < 64.0 * (1 << 20)) continue;
+    sum += 0.5 * (positive(h2d, P, w + ".h2d_gbps") + positive(d2h, P, w + ".d2h_gbps"));
+    ++n;
+  }
+  if (n > 0 && !c.host_link_gbps) {
+    c.host_link_gbps = sum / n;
+    used.push_back("host_device");
+  }
+}
+
+void collect_orrery_layout(const Input& in, const Base& base, Collected& c) {
+  std::vector<std::string> used;
+  if (in.j.contains("gemm")) collect_orrery_gemm(in, base, c, used);
+  if (in.j.contains("memory")) collect_orrery_memory(in, base, c, used);
+  if (in.j.contains("launch")) {
+    collect_orrery_launch(in, c);
+    used.push_back("launch");
+  }
+  if (in.j.contains("host_device")) collect_orrery_host_link(in, c, used);
+  std::string dev = in.j.contains("env") && in.j["env"].is_object() ? in.j["env"].value("device", "") : "";
+  c.sources.push_back(source_line(in.path + " (orrery-micro/1" + (dev.empty() ? "" : " on " + dev) + ": ", used, ", ",
+                                  "; device time from CUDA-graph replay)"));
+}
+
+// ---- legacy layout (single-call CUDA events): only where no device-side data exists ----
+
+// gemm rows of dtypes without device-side data, of at least opt.min_legacy_gemm_ms. A call timed
+// alone with CUDA events holds its host dispatch (the GPU waits for the launch): the measured
+// dispatch of aten::mm in that dtype is taken off when a host table has it. Returns the summary
+// for sources[] ("" when no row was used).
+std::string collect_legacy_gemm(const Input& in, const CalibrateOptions& opt, const Base& base, Collected& c) {
+  const std::string& P = in.path;
+  std::vector<std::string> legacy_dtypes;
+  const auto& rows = array_at(in.j, "gemm", P, "");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("gemm", i);
+    std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
+    double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
+             k = positive(num(rows[i], "k", P, w), P, w + ".k");
+    double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
+    double tf = num(rows[i], "tflops", P, w);
+    if (c.gemm_dev.count(dt)) continue;
+    if (ms < opt.min_legacy_gemm_ms) continue;
+    positive(tf, P, w + ".tflops");
+    if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), dt) == legacy_dtypes.end()) legacy_dtypes.push_back(dt);
+    double dev_ms = ms - legacy_dispatch_ms(c.host_us, "aten::mm", dt);
+    c.gemm_legacy[dt].emplace_back(2.0 * m * n * k, plausible(tf * 1e12 / base.peak(dt) * ms / dev_ms, P, w + ".tflops"));
+  }
+  if (legacy_dtypes.empty()) return "";
+  // Listed in the order the presets use.
+  static const std::vector<std::string> order = {"tf32", "fp16", "fp8", "bf16", "fp32"};
+  std::string s;
+  for (auto& d : order)
+    if (std::find(legacy_dtypes.begin(), legacy_dtypes.end(), d) != legacy_dtypes.end()) s += (s.empty() ? "" : "/") + d;
+  char thr[32];
+  std::snprintf(thr, sizeof thr, "%g", opt.min_legacy_gemm_ms);
+  return s + " GEMMs >= " + thr + " ms" + (c.host_us.empty() ? "" : ", minus host dispatch");
+}
+
+// copy rows (no device-side bandwidth data): large copies only (not host-bound). True if any used.
+bool collect_legacy_copies(const Input& in, const CalibrateOptions& opt, const Base& base, Collected& c) {
+  const std::string& P = in.path;
+  bool any = false;
+  const auto& rows = array_at(in.j, "copy", P, "");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("copy", i);
+    double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes"), ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
+    double g = num(rows[i], "gbps_rw", P, w);
+    if (ms < opt.min_legacy_gemm_ms || !(g > 0)) continue;
+    c.memory_legacy.emplace_back(2.0 * b, plausible(g * 1e9 / base.hbm, P, w + ".gbps_rw"));
+    any = true;
+  }
+  return any;
+}
+
+// sdpa rows of at least opt.min_legacy_sdpa_ms, minus the measured host dispatch. True if any used.
+bool collect_legacy_sdpa(const Input& in, const CalibrateOptions& opt, const Base& base, Collected& c) {
+  const std::string& P = in.path;
+  const auto& rows = array_at(in.j, "sdpa", P, "");
+  bool any = false;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string w = idx("sdpa", i);
+    double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
+    double tf = num(rows[i], "tflops", P, w);
+    if (ms < opt.min_legacy_sdpa_ms) continue;
+    positive(tf, P, w + ".tflops");
+    double dev_ms = ms - legacy_dispatch_ms(c.host_us, "aten::scaled_dot_product_attention", "bf16");
+    c.attention.emplace_back(tf * 1e12 * ms * 1e-3,
+                             plausible(tf * 1e12 / base.acc.peak_flops(Dtype::BF16) * ms / dev_ms, P, w + ".tflops"));
+    any = true;
+  }
+  return any;
+}
+
+// The legacy "launch" section is not applied: its graph figure is a per-kernel period that mixes
+// kernel time and gap, its eager figure is PyTorch host dispatch (see docs/validation.md).
+void collect_legacy_layout(const Input& in, const CalibrateOptions& opt, const Base& base, Collected& c) {
+  std::vector<std::string> used;
+  if (in.j.contains("gemm")) {
+    std::string s = collect_legacy_gemm(in, opt, base, c);
+    if (!s.empty()) used.push_back(s);
+  }
+  if (c.memory_dev.empty() && in.j.contains("copy") && collect_legacy_copies(in, opt, base, c))
+    used.push_back("copies >= 0.1 ms");
+  if (in.j.contains("sdpa") && collect_legacy_sdpa(in, opt, base, c))
+    used.push_back(c.host_us.empty() ? "sdpa" : "sdpa, minus host dispatch");
+  c.sources.push_back(source_line(in.path + " (", used, ", ", ")"));
+}
+
+// ---- the preset, in the bundled presets' key order ----
+
+// params: the base's, with the measured launch parameters and host link bandwidth (key order kept).
+nlohmann::ordered_json preset_params(const Base& base, const Collected& c) {
+  nlohmann::ordered_json params = base.raw.contains("params") ? base.raw["params"] : nlohmann::ordered_json::object();
   for (auto& [k, v] : c.launch_params_s) params[k] = fmt_us(v * 1e6);
   if (c.host_link_gbps > 0) {
     char b[64];
     std::snprintf(b, sizeof b, "%.1f GB/s", c.host_link_gbps);
     params["host_link_bandwidth"] = b;
   }
-  out["params"] = params;
+  return params;
+}
 
-  std::vector<std::string> kept;
+nlohmann::ordered_json curve_json(const CurvePoints& pts) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  for (auto& [x, y] : pts) a.push_back({x, y});
+  return a;
+}
+
+// GEMM curves by dtype: device-side first, then legacy, then the base's (recorded in `kept`).
+nlohmann::ordered_json gemm_curves(const Base& base, Collected& c, std::vector<std::string>& kept) {
   std::vector<std::pair<std::string, CurvePoints>> gemm;
   auto has = [&](const std::string& dt) {
     for (auto& g : gemm)
@@ -442,66 +504,105 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
   for (auto& dt : c.gemm_dev_order) gemm.emplace_back(dt, merge_curve_points(c.gemm_dev[dt]));
   for (const char* dt : {"tf32", "fp16", "fp8", "bf16", "fp32"})
     if (c.gemm_legacy.count(dt) && !has(dt)) gemm.emplace_back(dt, merge_curve_points(c.gemm_legacy[dt]));
-  for (auto& [dt, curve] : base.gemm_eff)
+  for (auto& [dt, curve] : base.acc.gemm_eff)
     if (!has(dt)) {
       gemm.emplace_back(dt, curve.points);
       kept.push_back("gemm." + dt);
     }
-  auto to_j = [](const CurvePoints& pts) {
-    nlohmann::ordered_json a = nlohmann::ordered_json::array();
-    for (auto& [x, y] : pts) a.push_back({x, y});
-    return a;
-  };
-  nlohmann::ordered_json eff;
   nlohmann::ordered_json g2 = nlohmann::ordered_json::object();
-  for (auto& [dt, pts] : gemm) g2[dt] = to_j(pts);
-  eff["gemm"] = g2;
+  for (auto& [dt, pts] : gemm) g2[dt] = curve_json(pts);
+  return g2;
+}
+
+// efficiency: gemm, memory, attention; device-side rows win over legacy calls, the base's curve
+// where neither exists (recorded in `kept`).
+nlohmann::ordered_json preset_efficiency(const Base& base, Collected& c, std::vector<std::string>& kept) {
+  nlohmann::ordered_json eff;
+  eff["gemm"] = gemm_curves(base, c, kept);
   if (!c.memory_dev.empty()) {
-    eff["memory"] = to_j(merge_curve_points(c.memory_dev));
+    eff["memory"] = curve_json(merge_curve_points(c.memory_dev));
   } else if (!c.memory_legacy.empty()) {
-    eff["memory"] = to_j(merge_curve_points(c.memory_legacy));
+    eff["memory"] = curve_json(merge_curve_points(c.memory_legacy));
   } else {
-    eff["memory"] = to_j(base.memory_eff.points);
+    eff["memory"] = curve_json(base.acc.memory_eff.points);
     kept.push_back("memory");
   }
   if (!c.attention_dev.empty()) {
-    eff["attention"] = to_j(merge_curve_points(c.attention_dev));  // device-side rows win over legacy calls
+    eff["attention"] = curve_json(merge_curve_points(c.attention_dev));
   } else if (!c.attention.empty()) {
-    eff["attention"] = to_j(merge_curve_points(c.attention));
+    eff["attention"] = curve_json(merge_curve_points(c.attention));
   } else {
-    eff["attention"] = to_j(base.attention_eff.points);
+    eff["attention"] = curve_json(base.acc.attention_eff.points);
     kept.push_back("attention");
   }
-  out["efficiency"] = eff;
+  return eff;
+}
 
+// host: the measured dispatch table, else the base's (recorded in `kept`), else empty.
+nlohmann::ordered_json preset_host(const Base& base, const Collected& c, std::vector<std::string>& kept) {
   nlohmann::ordered_json host;
   if (!c.host.empty()) {
     host["dispatch"] = c.host;
-  } else if (base_raw.contains("host")) {
-    host = base_raw["host"];
+  } else if (base.raw.contains("host")) {
+    host = base.raw["host"];
     kept.push_back("host.dispatch");
   } else {
     host["dispatch"] = nlohmann::ordered_json::object();
   }
-  out["host"] = host;
+  return host;
+}
 
+// calibration: sources, peaks (the base's note, else datasheet), method, what was kept, launch
+// observations, the user's note.
+nlohmann::ordered_json preset_calibration(const Base& base, const Collected& c, const std::vector<std::string>& kept,
+                                          const CalibrateOptions& opt) {
   nlohmann::ordered_json cal;
   cal["source"] = c.sources;
-  std::string peaks = "datasheet (base preset " + base.name + ")";
-  if (base_raw.contains("calibration") && base_raw["calibration"].is_object() &&
-      base_raw["calibration"].contains("peaks") && base_raw["calibration"]["peaks"].is_string())
-    peaks = base_raw["calibration"]["peaks"].get<std::string>();
+  std::string peaks = "datasheet (base preset " + base.acc.name + ")";
+  if (base.raw.contains("calibration") && base.raw["calibration"].is_object() &&
+      base.raw["calibration"].contains("peaks") && base.raw["calibration"]["peaks"].is_string())
+    peaks = base.raw["calibration"]["peaks"].get<std::string>();
   cal["peaks"] = peaks;
   cal["method"] =
-      "orrery calibrate (base preset " + base.name +
+      "orrery calibrate (base preset " + base.acc.name +
       "): y = achieved / datasheet peak; gemm x = 2mnk FLOPs, memory x = bytes read + written, attention x = "
       "FLOPs over the bf16 peak; points within 0.1 decade merged";
   if (!kept.empty()) cal["kept_from_base"] = kept;
   if (!c.launch_params_s.empty()) cal["launch"] = c.launch_observed;
   if (!opt.note.empty()) cal["note"] = opt.note;
-  out["calibration"] = cal;
+  return cal;
+}
+
+}  // namespace
+
+nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
+  if (opt.micro_paths.empty()) throw Error("calibrate: no microbenchmark file given");
+  const Base base = load_base(opt.hw);
+  std::vector<Input> inputs;
+  for (auto& p : opt.micro_paths) {
+    nlohmann::ordered_json j = read_json_file(p);
+    inputs.push_back(Input{p, j, detect_micro_layout(j, p)});
+  }
+  Collected c;
+  // Pass 1: device-side data (orrery layout, host_device layout).
+  for (auto& in : inputs) {
+    if (in.layout == MicroLayout::HostDevice) collect_host_device_layout(in, base, c);
+    else if (in.layout == MicroLayout::Orrery) collect_orrery_layout(in, base, c);
+  }
+  // Pass 2: legacy (single-call CUDA events) rows, only where no device-side data exists.
+  for (auto& in : inputs)
+    if (in.layout == MicroLayout::Legacy) collect_legacy_layout(in, opt, base, c);
+
+  nlohmann::ordered_json out;
+  out["name"] = base.raw.value("name", base.acc.name);
+  out["description"] = base.raw.value("description", base.acc.description);
+  out["params"] = preset_params(base, c);
+  std::vector<std::string> kept;
+  out["efficiency"] = preset_efficiency(base, c, kept);
+  out["host"] = preset_host(base, c, kept);
+  out["calibration"] = preset_calibration(base, c, kept, opt);
   // The architecture description (first-principles mode) is datasheet input, not calibrated: kept.
-  if (base_raw.contains("arch")) out["arch"] = base_raw["arch"];
+  if (base.raw.contains("arch")) out["arch"] = base.raw["arch"];
   return out;
 }
 

@@ -117,8 +117,9 @@ std::string nccl_time(double us) {
   return b;
 }
 
-int run(Args& a) {
-  if (!a.positional().empty()) throw make_error("collective", a.positional()[0], "unexpected argument (see orrery collective --help)");
+// The collective of the command line: --op, --algo, --proto, -d, -o (checked into redop),
+// --detailed, -r.
+coll::CollectiveSpec parse_spec(Args& a, std::string& redop) {
   coll::CollectiveSpec base;
   base.op = coll::parse_op(a.get("--op"));
   base.algo = coll::parse_algo(a.get("--algo"));
@@ -126,23 +127,21 @@ int run(Args& a) {
   std::string dt = a.get("-d");
   base.dtype = parse_dtype(dt);
   if (base.dtype == Dtype::UNKNOWN) throw make_error("-d", dt, "unknown data type");
-  std::string redop = a.get("-o");
+  redop = a.get("-o");
   if (redop != "sum" && redop != "prod" && redop != "min" && redop != "max" && redop != "avg" && redop != "all")
     throw make_error("-o", redop, "expected sum, prod, min, max, avg or all");
   base.detailed = a.has("--detailed");
   base.root = a.get_int("-r", 0, 0);
-  int nodes = a.get_int("--nodes", 0, 0);
-  topo::System sys = topo::load_system(a.get("--system"), nodes, a.all("--sys-set"));
-  if (a.has("--ranks")) base.ranks = parse_ranks(a.get("--ranks"));
-  int n = base.ranks.empty() ? sys.topo.num_gpus() : static_cast<int>(base.ranks.size());
-  bool per_rank_count = base.op == coll::Op::AllGather || base.op == coll::Op::ReduceScatter || base.op == coll::Op::AllToAll;
-  std::uint64_t ts = static_cast<std::uint64_t>(dtype_bytes(base.dtype));
-  std::vector<std::uint64_t> sizes = sweep_sizes(a, per_rank_count ? ts * static_cast<std::uint64_t>(n) : ts);
+  return base;
+}
 
+// Every size back to back in one simulation (one SystemC simulation per process), after checking
+// the group and the algorithm choice.
+std::vector<coll::CollectiveResult> simulate_sizes(Args& a, const topo::System& sys, const coll::CollectiveSpec& base,
+                                                   const std::vector<std::uint64_t>& sizes) {
   auto core = make_engine(a.get("--engine"));
   coll::Fabric fabric(sys, *core);
   std::vector<coll::CollectiveResult> results(sizes.size());
-  // All sizes run back to back in one simulation (one SystemC simulation per process).
   std::function<void(size_t)> launch = [&](size_t k) {
     if (k >= sizes.size()) return;
     coll::CollectiveSpec s = base;
@@ -152,7 +151,6 @@ int run(Args& a) {
       launch(k + 1);
     });
   };
-  // Validate the group and the algorithm choice before starting.
   {
     coll::CollectiveSpec s = base;
     s.bytes = static_cast<double>(sizes.front());
@@ -160,37 +158,39 @@ int run(Args& a) {
   }
   launch(0);
   core->run();
+  return results;
+}
 
-  print_header(a, sys, base, n, sizes, a.defaults_used());
+// The table's columns of one run that do not depend on the size.
+struct TableColumns {
+  const char* tname;
+  std::string redop_col;
+  int root;
+  std::uint64_t ts;     // bytes per element
+  std::uint64_t per;    // elements counted per rank (all-gather, reduce-scatter, all-to-all): n, else 1
+};
+
+// One table line per size (out-of-place and in-place: the model gives in-place the same time,
+// the same schedule on the same links) and its JSON row; returns the rows, sum_bus the busbw sum.
+nlohmann::json print_rows(const std::vector<std::uint64_t>& sizes, const std::vector<coll::CollectiveResult>& results,
+                          const std::vector<EnergyReport>& energy, const TableColumns& tc, double& sum_bus) {
   nlohmann::json rows = nlohmann::json::array();
-  double sum_bus = 0;
-  // Energy and cost of each collective (hw_models/power.h): the group's GPUs and their nodes.
-  Accelerator hw = load_accelerator(sys.accelerator);
-  PowerModel pm = power_model_from(a, hw);
-  int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : sys.topo.num_gpus();
-  std::vector<EnergyReport> energy;
-  for (auto& r : results) energy.push_back(collective_energy(r, n, gpn, hw, pm));
-  const char* tname = nccl_type_name(base.dtype);
-  bool reduces = base.op == coll::Op::AllReduce || base.op == coll::Op::ReduceScatter || base.op == coll::Op::Reduce;
-  std::string redop_col = reduces ? redop : "none";
-  int root = (base.op == coll::Op::Broadcast || base.op == coll::Op::Reduce) ? base.root : -1;
   for (size_t k = 0; k < sizes.size(); ++k) {
     const auto& r = results[k];
-    std::uint64_t count = sizes[k] / ts / (per_rank_count ? static_cast<std::uint64_t>(n) : 1);
+    std::uint64_t count = sizes[k] / tc.ts / tc.per;
     double us = r.time_s * 1e6;
-    // In-place runs the same schedule on the same links: the model gives it the same time.
     std::string t = nccl_time(us);
     std::printf("  %10llu  %12llu  %8s  %6s  %6d  %7s  %6.2f  %6.2f  %6s  %7s  %6.2f  %6.2f  %6s  %-9s %s\n",
-                static_cast<unsigned long long>(sizes[k]), static_cast<unsigned long long>(count), tname, redop_col.c_str(), root,
+                static_cast<unsigned long long>(sizes[k]), static_cast<unsigned long long>(count), tc.tname, tc.redop_col.c_str(), tc.root,
                 t.c_str(), r.algbw / 1e9, r.busbw / 1e9, "N/A", t.c_str(), r.algbw / 1e9, r.busbw / 1e9, "N/A",
                 coll::algo_name(r.algorithm), coll::proto_name(r.protocol));
     sum_bus += r.busbw / 1e9;
     nlohmann::json row;
     row["bytes"] = sizes[k];
     row["count"] = count;
-    row["type"] = tname;
-    row["redop"] = redop_col;
-    row["root"] = root;
+    row["type"] = tc.tname;
+    row["redop"] = tc.redop_col;
+    row["root"] = tc.root;
     row["time_us"] = us;
     row["algbw_gbps"] = r.algbw / 1e9;
     row["busbw_gbps"] = r.busbw / 1e9;
@@ -208,39 +208,76 @@ int run(Args& a) {
     row["cost_usd"] = ej["cost_usd"];
     rows.push_back(row);
   }
+  return rows;
+}
+
+// --csv: the nccl-tests columns plus op, system, ranks, algorithm, protocol, channels, energy, cost.
+void write_collective_csv(const std::string& path, const nlohmann::json& rows, const coll::CollectiveSpec& base,
+                          const topo::System& sys, int n) {
+  nlohmann::ordered_json csv = nlohmann::ordered_json::array();
+  for (auto& r : rows)
+    csv.push_back({{"op", coll::op_name(base.op)}, {"system", sys.name}, {"ranks", n}, {"bytes", r["bytes"]},
+                   {"count", r["count"]}, {"type", r["type"]}, {"redop", r["redop"]}, {"root", r["root"]},
+                   {"time_us", r["time_us"]}, {"algbw_gbps", r["algbw_gbps"]}, {"busbw_gbps", r["busbw_gbps"]},
+                   {"wrong", r["wrong"]}, {"in_place_time_us", r["in_place_time_us"]},
+                   {"in_place_algbw_gbps", r["in_place_algbw_gbps"]}, {"in_place_busbw_gbps", r["in_place_busbw_gbps"]},
+                   {"in_place_wrong", r["wrong"]}, {"algorithm", r["algorithm"]}, {"protocol", r["protocol"]},
+                   {"channels", r["channels"]}, {"energy_j", r["energy_j"]}, {"cost_usd", r["cost_usd"]}});
+  write_csv_file(path, csv);
+}
+
+// --json: the rows and the largest size's energy; the resolved configuration next to it (the
+// system as run, after --nodes and --sys-set).
+void write_collective_json(Args& a, const nlohmann::json& rows, const coll::CollectiveSpec& base, const topo::System& sys,
+                           int n, const std::vector<EnergyReport>& energy, const PowerModel& pm) {
+  std::ofstream out(a.get("--json"));
+  if (!out) throw make_error("--json", a.get("--json"), "cannot write");
+  nlohmann::json j;
+  j["system"] = sys.name;
+  j["op"] = coll::op_name(base.op);
+  j["ranks"] = n;
+  j["algo"] = coll::algo_name(base.algo);
+  j["proto"] = coll::proto_name(base.proto);
+  j["rows"] = rows;
+  if (!energy.empty()) j["energy"] = energy.back().to_json();  // the largest size
+  out << j.dump(1) << "\n";
+  write_json_file(config_path_for(a.get("--json")),
+                  {{"command", a.raw()}, {"argv", a.argv()}, {"system", sys.raw}, {"source", sys.source_path}, {"power", pm.to_json()}, {"engine", a.get("--engine")}});
+}
+
+int run(Args& a) {
+  if (!a.positional().empty()) throw make_error("collective", a.positional()[0], "unexpected argument (see orrery collective --help)");
+  std::string redop;
+  coll::CollectiveSpec base = parse_spec(a, redop);
+  int nodes = a.get_int("--nodes", 0, 0);
+  topo::System sys = topo::load_system(a.get("--system"), nodes, a.all("--sys-set"));
+  if (a.has("--ranks")) base.ranks = parse_ranks(a.get("--ranks"));
+  int n = base.ranks.empty() ? sys.topo.num_gpus() : static_cast<int>(base.ranks.size());
+  bool per_rank_count = base.op == coll::Op::AllGather || base.op == coll::Op::ReduceScatter || base.op == coll::Op::AllToAll;
+  std::uint64_t ts = static_cast<std::uint64_t>(dtype_bytes(base.dtype));
+  std::vector<std::uint64_t> sizes = sweep_sizes(a, per_rank_count ? ts * static_cast<std::uint64_t>(n) : ts);
+  std::vector<coll::CollectiveResult> results = simulate_sizes(a, sys, base, sizes);
+
+  print_header(a, sys, base, n, sizes, a.defaults_used());
+  // Energy and cost of each collective (hw_models/power.h): the group's GPUs and their nodes.
+  Accelerator hw = load_accelerator(sys.accelerator);
+  PowerModel pm = power_model_from(a, hw);
+  int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : sys.topo.num_gpus();
+  std::vector<EnergyReport> energy;
+  for (auto& r : results) energy.push_back(collective_energy(r, n, gpn, hw, pm));
+  bool reduces = base.op == coll::Op::AllReduce || base.op == coll::Op::ReduceScatter || base.op == coll::Op::Reduce;
+  TableColumns tc{nccl_type_name(base.dtype), reduces ? redop : "none",
+                  (base.op == coll::Op::Broadcast || base.op == coll::Op::Reduce) ? base.root : -1, ts,
+                  per_rank_count ? static_cast<std::uint64_t>(n) : 1};
+  double sum_bus = 0;
+  nlohmann::json rows = print_rows(sizes, results, energy, tc, sum_bus);
   std::printf("# Out of bounds values : N/A (simulated, no data checked)\n");
   std::printf("# Avg bus bandwidth    : %g \n#\n", sizes.empty() ? 0.0 : sum_bus / static_cast<double>(sizes.size()));
   if (!energy.empty())
     std::printf("# Largest size (%s): %s", format_bytes(static_cast<double>(sizes.back())).c_str(),
                 format_energy(energy.back()).c_str());
-  if (a.has("--csv")) {
-    nlohmann::ordered_json csv = nlohmann::ordered_json::array();
-    for (auto& r : rows)
-      csv.push_back({{"op", coll::op_name(base.op)}, {"system", sys.name}, {"ranks", n}, {"bytes", r["bytes"]},
-                     {"count", r["count"]}, {"type", r["type"]}, {"redop", r["redop"]}, {"root", r["root"]},
-                     {"time_us", r["time_us"]}, {"algbw_gbps", r["algbw_gbps"]}, {"busbw_gbps", r["busbw_gbps"]},
-                     {"wrong", r["wrong"]}, {"in_place_time_us", r["in_place_time_us"]},
-                     {"in_place_algbw_gbps", r["in_place_algbw_gbps"]}, {"in_place_busbw_gbps", r["in_place_busbw_gbps"]},
-                     {"in_place_wrong", r["wrong"]}, {"algorithm", r["algorithm"]}, {"protocol", r["protocol"]},
-                     {"channels", r["channels"]}, {"energy_j", r["energy_j"]}, {"cost_usd", r["cost_usd"]}});
-    write_csv_file(a.get("--csv"), csv);
-  }
-  if (a.has("--json")) {
-    std::ofstream out(a.get("--json"));
-    if (!out) throw make_error("--json", a.get("--json"), "cannot write");
-    nlohmann::json j;
-    j["system"] = sys.name;
-    j["op"] = coll::op_name(base.op);
-    j["ranks"] = n;
-    j["algo"] = coll::algo_name(base.algo);
-    j["proto"] = coll::proto_name(base.proto);
-    j["rows"] = rows;
-    if (!energy.empty()) j["energy"] = energy.back().to_json();  // the largest size
-    out << j.dump(1) << "\n";
-    // Resolved configuration next to the results: the system as run (after --nodes and --sys-set).
-    write_json_file(config_path_for(a.get("--json")),
-                    {{"command", a.raw()}, {"argv", a.argv()}, {"system", sys.raw}, {"source", sys.source_path}, {"power", pm.to_json()}, {"engine", a.get("--engine")}});
-  }
+  if (a.has("--csv")) write_collective_csv(a.get("--csv"), rows, base, sys, n);
+  if (a.has("--json")) write_collective_json(a, rows, base, sys, n, energy, pm);
   return 0;
 }
 

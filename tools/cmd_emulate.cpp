@@ -178,19 +178,10 @@ Spec spec() {
   return s;
 }
 
-int run(Args& a) {
+// The emulator's command line: the script, world size, output folder, steps, devices per node,
+// device, and the options passed through; then `--` and the script's own arguments.
+std::vector<std::string> emulator_args(const Args& a, const std::string& script, long world, long steps, const std::string& dir) {
   const std::vector<std::string>& script_args = a.rest();
-  if (a.positional().size() != 1) throw Error("usage: orrery emulate " + spec().usage);
-  std::string script = a.positional()[0];
-  if (!fs::is_regular_file(script)) throw make_error(script, "", "no such script");
-  long world = a.get_int("--world-size", 1);
-  if (world < 1 || world > 65536) throw make_error("--world-size", std::to_string(world), "must be 1..65536");
-  long steps = a.get_int("--steps", 2);
-  if (steps < 1 || steps > 1000) throw make_error("--steps", std::to_string(steps), "must be 1..1000");
-  bool keep = a.has("--write-bundle");
-  std::string dir = keep ? a.get("--write-bundle")
-                         : (fs::temp_directory_path() / ("orrery-emulate-" + std::to_string(::getpid()))).string();
-
   std::vector<std::string> py = {script, "--world-size", std::to_string(world), "--out", dir, "--steps", std::to_string(steps),
                                  "--devices-per-node", std::to_string(a.get_int("--devices-per-node", 8)),
                                  "--device-name", a.get("--hw", "h100")};
@@ -204,30 +195,24 @@ int run(Args& a) {
     py.push_back("--");
     py.insert(py.end(), script_args.begin(), script_args.end());
   }
-  nlohmann::json summary = run_emulator(py);
-  summary["script"] = script;
-  if (a.has("--emulate-only")) {
-    // Only the emulated ranks' traces (+ ranks.json, the rank map): no simulation.
-    if (!a.has("--quiet")) {
-      std::printf("script     %s   world size %ld   emulated ranks %zu   (%zu groups)\n", script.c_str(), world,
-                  summary["ranks_emulated"].size(), summary["groups"].get<size_t>());
-      for (auto& [r, n] : summary["ops_in_step"].items())
-        std::printf("  rank %-6s %7d ops, %5d collectives in the step\n", r.c_str(), n.get<int>(),
-                    summary["collectives_in_step"][r].get<int>());
-      for (auto& n : summary["notes"]) std::printf("note: %s\n", n.get<std::string>().c_str());
-      std::printf("emulation %s wall; traces in %s\n", format_time(summary["emulation_s"].get<double>() + summary["write_s"].get<double>()).c_str(),
-                  dir.c_str());
-    }
-    if (a.has("--json")) write_json_file(a.get("--json"), nlohmann::json{{"emulation", summary}});
-    if (!keep) fs::remove_all(dir);
-    return 0;
-  }
+  return py;
+}
 
-  // --measured FILE: a real run's measured.json, compared with (never used by) the prediction.
-  if (a.has("--measured")) {
-    if (!fs::is_regular_file(a.get("--measured"))) throw make_error(a.get("--measured"), "", "no such measured.json");
-    fs::copy_file(a.get("--measured"), fs::path(dir) / "measured.json", fs::copy_options::overwrite_existing);
-  }
+// --emulate-only: the emulated ranks' traces (+ ranks.json, the rank map), no simulation; a
+// summary of the ops and collectives per rank.
+void print_emulation(const nlohmann::json& summary, const std::string& script, long world, const std::string& dir) {
+  std::printf("script     %s   world size %ld   emulated ranks %zu   (%zu groups)\n", script.c_str(), world,
+              summary["ranks_emulated"].size(), summary["groups"].get<size_t>());
+  for (auto& [r, n] : summary["ops_in_step"].items())
+    std::printf("  rank %-6s %7d ops, %5d collectives in the step\n", r.c_str(), n.get<int>(),
+                summary["collectives_in_step"][r].get<int>());
+  for (auto& n : summary["notes"]) std::printf("note: %s\n", n.get<std::string>().c_str());
+  std::printf("emulation %s wall; traces in %s\n", format_time(summary["emulation_s"].get<double>() + summary["write_s"].get<double>()).c_str(),
+              dir.c_str());
+}
+
+// The roofline replay of the emulated bundle in `dir` on --system / --hw.
+ReplayOptions emulated_replay_options(const Args& a, const std::string& dir) {
   ReplayOptions o;
   o.bundle = dir;
   o.hw = a.get("--hw", "h100");
@@ -239,6 +224,19 @@ int run(Args& a) {
   o.timeline_path = a.get("--timeline");
   o.engine = "event";
   o.cluster.no_symmetry = a.has("--no-symmetry");
+  return o;
+}
+
+// Replays the emulated bundle (with --measured's measured.json beside it for comparison), fills
+// the kept bundle's kernel durations, writes Chakra traces; the bundle folder is removed unless
+// kept. Prints the summary, writes --json and its configuration.
+void simulate_emulated(const Args& a, nlohmann::json& summary, const std::string& dir, bool keep) {
+  // --measured FILE: a real run's measured.json, compared with (never used by) the prediction.
+  if (a.has("--measured")) {
+    if (!fs::is_regular_file(a.get("--measured"))) throw make_error(a.get("--measured"), "", "no such measured.json");
+    fs::copy_file(a.get("--measured"), fs::path(dir) / "measured.json", fs::copy_options::overwrite_existing);
+  }
+  ReplayOptions o = emulated_replay_options(a, dir);
   auto t0 = std::chrono::steady_clock::now();
   ReplayResult r;
   try {
@@ -266,6 +264,28 @@ int run(Args& a) {
     write_json_file(a.get("--json"), j);
     write_json_file(config_path_for(a.get("--json")), r.config);
   }
+}
+
+int run(Args& a) {
+  if (a.positional().size() != 1) throw Error("usage: orrery emulate " + spec().usage);
+  std::string script = a.positional()[0];
+  if (!fs::is_regular_file(script)) throw make_error(script, "", "no such script");
+  long world = a.get_int("--world-size", 1);
+  if (world < 1 || world > 65536) throw make_error("--world-size", std::to_string(world), "must be 1..65536");
+  long steps = a.get_int("--steps", 2);
+  if (steps < 1 || steps > 1000) throw make_error("--steps", std::to_string(steps), "must be 1..1000");
+  bool keep = a.has("--write-bundle");
+  std::string dir = keep ? a.get("--write-bundle")
+                         : (fs::temp_directory_path() / ("orrery-emulate-" + std::to_string(::getpid()))).string();
+  nlohmann::json summary = run_emulator(emulator_args(a, script, world, steps, dir));
+  summary["script"] = script;
+  if (a.has("--emulate-only")) {
+    if (!a.has("--quiet")) print_emulation(summary, script, world, dir);
+    if (a.has("--json")) write_json_file(a.get("--json"), nlohmann::json{{"emulation", summary}});
+    if (!keep) fs::remove_all(dir);
+    return 0;
+  }
+  simulate_emulated(a, summary, dir, keep);
   return 0;
 }
 

@@ -77,6 +77,133 @@ std::string collective_from_filename(const std::string& path) {
   return "";
 }
 
+// A binary name (all_reduce_perf ...) among the tokens names the collective when nothing has yet;
+// tokens shorter than min_size are not looked at.
+void learn_collective_from_binary(NcclTestsLog& log, const std::vector<std::string>& toks, size_t min_size) {
+  if (!log.collective.empty()) return;
+  for (auto& t : toks)
+    if (t.size() >= min_size && t.find("_perf") != std::string::npos) {
+      std::string n = normalize_collective_name(std::filesystem::path(t).filename().string());
+      if (!n.empty()) log.collective = n;
+    }
+}
+
+// A '#' line: "Collective test starting" (several collectives in one log are an error), nThread /
+// nGpus, a Rank line (one device each), "Avg bus bandwidth", or the column header (whether rows
+// have a root column, into has_root); a binary name in an echoed command line.
+void read_comment_line(NcclTestsLog& log, const std::string& line, const std::vector<std::string>& toks, int lineno,
+                       const std::string& path, bool& has_root) {
+  auto pos = line.find("Collective test starting:");
+  if (pos != std::string::npos) {
+    std::string name = line.substr(pos + 25);
+    auto t = split_ws(name);
+    std::string name_here = t.empty() ? "" : normalize_collective_name(t[0]);
+    if (!log.collective.empty() && !name_here.empty() && name_here != log.collective)
+      throw make_error(path, "line " + std::to_string(lineno),
+                       "the log holds several collectives (" + log.collective + ", " + name_here +
+                           "): split it, one collective per log");
+    if (!name_here.empty()) log.collective = name_here;
+    return;
+  }
+  if (line.find("nThread") != std::string::npos) {
+    for (size_t i = 0; i + 1 < toks.size(); ++i)
+      if (toks[i] == "nGpus") log.ngpus_per_thread = std::atoi(toks[i + 1].c_str());
+    return;
+  }
+  if (toks.size() >= 3 && toks[1] == "Rank") {
+    ++log.ranks;
+    auto b = line.find(']');
+    if (b != std::string::npos) {
+      std::string dev = line.substr(b + 1);
+      auto s = dev.find_first_not_of(' ');
+      log.devices.push_back(s == std::string::npos ? "" : dev.substr(s));
+    }
+    return;
+  }
+  if (line.find("Avg bus bandwidth") != std::string::npos) {
+    auto c = line.find(':');
+    double v = 0;
+    if (c != std::string::npos) {
+      auto t = split_ws(line.substr(c + 1));
+      if (!t.empty() && parse_number(t[0], v)) log.avg_busbw = v;
+    }
+    return;
+  }
+  // Column header: "#  size  count  type  redop  [root]  time ...".
+  bool has_size = false, has_time = false, root_col = false;
+  for (auto& t : toks) {
+    has_size |= t == "size";
+    has_time |= t == "time";
+    root_col |= t == "root";
+  }
+  if (has_size && has_time) has_root = root_col;
+  // A binary name in a command line echoed into the log.
+  learn_collective_from_binary(log, toks, 6);
+}
+
+// Values nccl-tests cannot print: a negative, fractional or absurd size, a time that is not
+// positive, a NaN or negative bandwidth (N/A is only printed for in-place columns).
+void check_row_values(const NcclTestsRow& r, double size, double count, const std::string& path, int lineno) {
+  auto bad = [&](const std::string& what) { return make_error(path, "line " + std::to_string(lineno), what); };
+  auto text_of = [](double v) {
+    if (std::isnan(v)) return std::string("N/A");
+    char b[48];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return std::string(b);
+  };
+  if (!(size >= 0 && size == std::floor(size) && size <= 1125899906842624.0))
+    throw bad("size " + text_of(size) + " is not a whole number of bytes from 0 to 1 PiB");
+  if (!(count >= 0 && count == std::floor(count))) throw bad("count " + text_of(count) + " is not a whole number");
+  if (!(r.time_us > 0 && std::isfinite(r.time_us))) throw bad("time " + text_of(r.time_us) + " us is not a positive number");
+  if (!(r.algbw >= 0 && std::isfinite(r.algbw))) throw bad("algbw " + text_of(r.algbw) + " is not a bandwidth (>= 0)");
+  if (!(r.busbw >= 0 && std::isfinite(r.busbw))) throw bad("busbw " + text_of(r.busbw) + " is not a bandwidth (>= 0)");
+  if (!std::isnan(r.time_us_in) && !(r.time_us_in > 0 && std::isfinite(r.time_us_in)))
+    throw bad("in-place time " + text_of(r.time_us_in) + " us is not a positive number");
+  for (double v : {r.algbw_in, r.busbw_in})
+    if (!std::isnan(v) && !(v >= 0 && std::isfinite(v))) throw bad("in-place bandwidth " + text_of(v) + " is not >= 0");
+}
+
+// A result row: size count type redop [root] time algbw busbw wrong [time algbw busbw wrong]
+// (size and count already read), checked.
+NcclTestsRow parse_result_row(const std::vector<std::string>& toks, double size, double count, bool has_root,
+                              const std::string& path, int lineno) {
+  NcclTestsRow r;
+  r.bytes = size;
+  r.count = count;
+  r.type = toks[2];
+  r.redop = toks[3];
+  size_t i = 4;
+  // Decide from the token count when the header was missing: with root, 13 (or 9) tokens.
+  bool root = has_root;
+  if (toks.size() == 13 || toks.size() == 9) root = true;
+  if (toks.size() == 12 || toks.size() == 8) root = false;
+  if (root) {
+    double rt = -1;
+    // N/A parses as NaN: casting it (or a huge number) to int is undefined (found by fuzzing).
+    if (!parse_number(toks[4], rt) || !(rt >= -1 && rt <= 1e9))
+      throw make_error(path, "line " + std::to_string(lineno), "bad root column '" + toks[4] + "'");
+    r.root = static_cast<int>(rt);
+    i = 5;
+  }
+  auto need = [&](size_t k, double& v, const char* what) {
+    if (k >= toks.size() || !parse_number(toks[k], v))
+      throw make_error(path, "line " + std::to_string(lineno),
+                       std::string("bad ") + what + " column" + (k < toks.size() ? " '" + toks[k] + "'" : " (missing)"));
+  };
+  need(i, r.time_us, "time");
+  need(i + 1, r.algbw, "algbw");
+  need(i + 2, r.busbw, "busbw");
+  if (i + 3 < toks.size()) r.wrong = toks[i + 3];
+  r.time_us_in = r.algbw_in = r.busbw_in = std::numeric_limits<double>::quiet_NaN();
+  if (i + 6 < toks.size()) {
+    need(i + 4, r.time_us_in, "in-place time");
+    need(i + 5, r.algbw_in, "in-place algbw");
+    need(i + 6, r.busbw_in, "in-place busbw");
+  }
+  check_row_values(r, size, count, path, lineno);
+  return r;
+}
+
 }  // namespace
 
 NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& path) {
@@ -92,126 +219,16 @@ NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& p
     auto toks = split_ws(line);
     if (toks.empty()) continue;
     if (toks[0][0] == '#') {
-      // Header / footer lines.
-      auto pos = line.find("Collective test starting:");
-      if (pos != std::string::npos) {
-        std::string name = line.substr(pos + 25);
-        auto t = split_ws(name);
-        std::string name_here = t.empty() ? "" : normalize_collective_name(t[0]);
-        if (!log.collective.empty() && !name_here.empty() && name_here != log.collective)
-          throw make_error(path, "line " + std::to_string(lineno),
-                           "the log holds several collectives (" + log.collective + ", " + name_here +
-                               "): split it, one collective per log");
-        if (!name_here.empty()) log.collective = name_here;
-        continue;
-      }
-      if (line.find("nThread") != std::string::npos) {
-        for (size_t i = 0; i + 1 < toks.size(); ++i)
-          if (toks[i] == "nGpus") log.ngpus_per_thread = std::atoi(toks[i + 1].c_str());
-        continue;
-      }
-      if (toks.size() >= 3 && toks[1] == "Rank") {
-        ++log.ranks;
-        auto b = line.find(']');
-        if (b != std::string::npos) {
-          std::string dev = line.substr(b + 1);
-          auto s = dev.find_first_not_of(' ');
-          log.devices.push_back(s == std::string::npos ? "" : dev.substr(s));
-        }
-        continue;
-      }
-      if (line.find("Avg bus bandwidth") != std::string::npos) {
-        auto c = line.find(':');
-        double v = 0;
-        if (c != std::string::npos) {
-          auto t = split_ws(line.substr(c + 1));
-          if (!t.empty() && parse_number(t[0], v)) log.avg_busbw = v;
-        }
-        continue;
-      }
-      // Column header: "#  size  count  type  redop  [root]  time ...".
-      bool has_size = false, has_time = false, root_col = false;
-      for (auto& t : toks) {
-        has_size |= t == "size";
-        has_time |= t == "time";
-        root_col |= t == "root";
-      }
-      if (has_size && has_time) has_root = root_col;
-      // A binary name in a command line echoed into the log.
-      if (log.collective.empty()) {
-        for (auto& t : toks)
-          if (t.size() > 5 && t.find("_perf") != std::string::npos) {
-            std::string n = normalize_collective_name(std::filesystem::path(t).filename().string());
-            if (!n.empty()) log.collective = n;
-          }
-      }
+      read_comment_line(log, line, toks, lineno, path, has_root);
       continue;
     }
-    // A result row: size count type redop [root] time algbw busbw wrong [time algbw busbw wrong].
     double size = 0, count = 0;
     if (toks.size() < 8 || !parse_number(toks[0], size) || !parse_number(toks[1], count)) {
       // Other lines (NCCL INFO/WARN, MPI chatter, command echo): skip, but learn a binary name.
-      if (log.collective.empty())
-        for (auto& t : toks)
-          if (t.find("_perf") != std::string::npos) {
-            std::string n = normalize_collective_name(std::filesystem::path(t).filename().string());
-            if (!n.empty()) log.collective = n;
-          }
+      learn_collective_from_binary(log, toks, 0);
       continue;
     }
-    NcclTestsRow r;
-    r.bytes = size;
-    r.count = count;
-    r.type = toks[2];
-    r.redop = toks[3];
-    size_t i = 4;
-    // Decide from the token count when the header was missing: with root, 13 (or 9) tokens.
-    bool root = has_root;
-    if (toks.size() == 13 || toks.size() == 9) root = true;
-    if (toks.size() == 12 || toks.size() == 8) root = false;
-    if (root) {
-      double rt = -1;
-      // N/A parses as NaN: casting it (or a huge number) to int is undefined (found by fuzzing).
-      if (!parse_number(toks[4], rt) || !(rt >= -1 && rt <= 1e9))
-        throw make_error(path, "line " + std::to_string(lineno), "bad root column '" + toks[4] + "'");
-      r.root = static_cast<int>(rt);
-      i = 5;
-    }
-    auto need = [&](size_t k, double& v, const char* what) {
-      if (k >= toks.size() || !parse_number(toks[k], v))
-        throw make_error(path, "line " + std::to_string(lineno),
-                         std::string("bad ") + what + " column" + (k < toks.size() ? " '" + toks[k] + "'" : " (missing)"));
-    };
-    need(i, r.time_us, "time");
-    need(i + 1, r.algbw, "algbw");
-    need(i + 2, r.busbw, "busbw");
-    if (i + 3 < toks.size()) r.wrong = toks[i + 3];
-    r.time_us_in = r.algbw_in = r.busbw_in = std::numeric_limits<double>::quiet_NaN();
-    if (i + 6 < toks.size()) {
-      need(i + 4, r.time_us_in, "in-place time");
-      need(i + 5, r.algbw_in, "in-place algbw");
-      need(i + 6, r.busbw_in, "in-place busbw");
-    }
-    // Values nccl-tests cannot print: a negative, fractional or absurd size, a time that is not
-    // positive, a NaN or negative bandwidth (N/A is only printed for in-place columns).
-    auto bad = [&](const std::string& what) { return make_error(path, "line " + std::to_string(lineno), what); };
-    auto text_of = [](double v) {
-      if (std::isnan(v)) return std::string("N/A");
-      char b[48];
-      std::snprintf(b, sizeof b, "%.17g", v);
-      return std::string(b);
-    };
-    if (!(size >= 0 && size == std::floor(size) && size <= 1125899906842624.0))
-      throw bad("size " + text_of(size) + " is not a whole number of bytes from 0 to 1 PiB");
-    if (!(count >= 0 && count == std::floor(count))) throw bad("count " + text_of(count) + " is not a whole number");
-    if (!(r.time_us > 0 && std::isfinite(r.time_us))) throw bad("time " + text_of(r.time_us) + " us is not a positive number");
-    if (!(r.algbw >= 0 && std::isfinite(r.algbw))) throw bad("algbw " + text_of(r.algbw) + " is not a bandwidth (>= 0)");
-    if (!(r.busbw >= 0 && std::isfinite(r.busbw))) throw bad("busbw " + text_of(r.busbw) + " is not a bandwidth (>= 0)");
-    if (!std::isnan(r.time_us_in) && !(r.time_us_in > 0 && std::isfinite(r.time_us_in)))
-      throw bad("in-place time " + text_of(r.time_us_in) + " us is not a positive number");
-    for (double v : {r.algbw_in, r.busbw_in})
-      if (!std::isnan(v) && !(v >= 0 && std::isfinite(v))) throw bad("in-place bandwidth " + text_of(v) + " is not >= 0");
-    log.rows.push_back(r);
+    log.rows.push_back(parse_result_row(toks, size, count, has_root, path, lineno));
   }
   if (log.collective.empty()) log.collective = collective_from_filename(path);
   if (log.rows.empty())

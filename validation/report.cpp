@@ -495,17 +495,11 @@ th{background:#f5f5f5}td.l,th.l{text-align:left}.ok{color:#2e7d32;font-weight:bo
 .note{color:#555;font-size:13px}.summary{display:flex;gap:16px;margin:12px 0}.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px}
 .card b{display:block;font-size:20px}svg{display:block;margin:8px 0}code{background:#f5f5f5;padding:1px 4px})";
 
-}  // namespace
+// ---- render_report, section by section (each writes its HTML to o) ----
 
-std::string render_report(const ReportData& d) {
-  std::ostringstream o;
-  double tol = d.tolerance_pct;
-  o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << html_escape(d.title)
-    << "</title>\n<style>\n" << kStyle << "\n</style>\n</head>\n<body>\n";
-  o << "<h1>" << html_escape(d.title) << "</h1>\n";
-  if (!d.subtitle.empty()) o << "<p class=\"sub\">" << html_escape(d.subtitle) << "</p>\n";
-
-  // Summary cards.
+// Summary cards: workloads, mean and worst |step error|, how many within tolerance, mean |busbw error|.
+void summary_cards(std::ostringstream& o, const ReportData& d) {
+  const double tol = d.tolerance_pct;
   int measured = 0, within = 0;
   double sum_abs = 0, worst = 0;
   for (auto& w : d.workloads)
@@ -536,154 +530,186 @@ std::string render_report(const ReportData& d) {
     if (n) o << "<div class=\"card\">mean |busbw error|<b>" << f(se / n, 1) << "%</b></div>\n";
   }
   o << "</div>\n";
+}
 
-  if (!d.workloads.empty()) {
-    o << "<h2>Step time per workload</h2>\n";
-    o << "<p class=\"note\">Predicted step time against the median of the steps timed with CUDA events without "
-         "the profiler (whisker: fastest and slowest timed step). Label: (predicted - measured) / measured.</p>\n";
-    o << step_bars(d.workloads, tol);
-    o << "<table>\n<tr><th class=\"l\">workload</th><th class=\"l\">hardware</th><th class=\"l\">mode</th><th>predicted (ms)</th>"
-         "<th>measured median (ms)</th><th>measured min-max (ms)</th><th>error</th><th>inside min-max</th>";
-    if (tol > 0) o << "<th>within &plusmn;" << f(tol, 1) << "%</th>";
-    o << "<th>GPU busy (ms)</th></tr>\n";
-    for (auto& w : d.workloads) {
-      o << "<tr><td class=\"l\">" << html_escape(w.bundle_name) << "</td><td class=\"l\">" << html_escape(w.hw)
-        << "</td><td class=\"l\">" << html_escape(w.mode) << "</td><td>" << f(w.step_time_s * 1e3, 2) << "</td>";
-      if (w.has_measured) {
-        bool inside = w.step_time_s >= w.measured_min_s && w.step_time_s <= w.measured_max_s;
-        bool ok = tol <= 0 || std::fabs(w.error_pct) <= tol;
-        o << "<td>" << f(w.measured_step_s * 1e3, 2) << "</td><td>" << f(w.measured_min_s * 1e3, 2) << " - "
-          << f(w.measured_max_s * 1e3, 2) << "</td><td class=\"" << (ok ? "ok" : "bad") << "\">" << pct(w.error_pct)
-          << "</td><td>" << (inside ? "yes" : "no") << "</td>";
-        if (tol > 0) o << "<td class=\"" << (ok ? "ok" : "bad") << "\">" << (ok ? "yes" : "NO") << "</td>";
-      } else {
-        o << "<td>-</td><td>-</td><td>-</td><td>-</td>";
-        if (tol > 0) o << "<td>-</td>";
-      }
-      o << "<td>" << f(w.gpu_busy_s * 1e3, 2) << "</td></tr>\n";
+// Step time per workload: bar chart and table (predicted, measured median and range, error).
+void step_section(std::ostringstream& o, const ReportData& d) {
+  const double tol = d.tolerance_pct;
+  o << "<h2>Step time per workload</h2>\n";
+  o << "<p class=\"note\">Predicted step time against the median of the steps timed with CUDA events without "
+       "the profiler (whisker: fastest and slowest timed step). Label: (predicted - measured) / measured.</p>\n";
+  o << step_bars(d.workloads, tol);
+  o << "<table>\n<tr><th class=\"l\">workload</th><th class=\"l\">hardware</th><th class=\"l\">mode</th><th>predicted (ms)</th>"
+       "<th>measured median (ms)</th><th>measured min-max (ms)</th><th>error</th><th>inside min-max</th>";
+  if (tol > 0) o << "<th>within &plusmn;" << f(tol, 1) << "%</th>";
+  o << "<th>GPU busy (ms)</th></tr>\n";
+  for (auto& w : d.workloads) {
+    o << "<tr><td class=\"l\">" << html_escape(w.bundle_name) << "</td><td class=\"l\">" << html_escape(w.hw)
+      << "</td><td class=\"l\">" << html_escape(w.mode) << "</td><td>" << f(w.step_time_s * 1e3, 2) << "</td>";
+    if (w.has_measured) {
+      bool inside = w.step_time_s >= w.measured_min_s && w.step_time_s <= w.measured_max_s;
+      bool ok = tol <= 0 || std::fabs(w.error_pct) <= tol;
+      o << "<td>" << f(w.measured_step_s * 1e3, 2) << "</td><td>" << f(w.measured_min_s * 1e3, 2) << " - "
+        << f(w.measured_max_s * 1e3, 2) << "</td><td class=\"" << (ok ? "ok" : "bad") << "\">" << pct(w.error_pct)
+        << "</td><td>" << (inside ? "yes" : "no") << "</td>";
+      if (tol > 0) o << "<td class=\"" << (ok ? "ok" : "bad") << "\">" << (ok ? "yes" : "NO") << "</td>";
+    } else {
+      o << "<td>-</td><td>-</td><td>-</td><td>-</td>";
+      if (tol > 0) o << "<td>-</td>";
+    }
+    o << "<td>" << f(w.gpu_busy_s * 1e3, 2) << "</td></tr>\n";
+  }
+  o << "</table>\n";
+}
+
+// Error by kernel class: bar chart and table (per replay mode when there are several).
+void class_section(std::ostringstream& o, const std::vector<ClassError>& cls, const std::set<std::string>& modes, double tol) {
+  o << "<h2>Error by kernel class</h2>\n";
+  o << "<p class=\"note\">Simulated against measured (Kineto) kernel time, summed per class over all workloads"
+    << (modes.size() > 1 ? ", per replay mode" : "") << ".</p>\n";
+  o << class_bars(cls, tol);
+  o << "<table>\n<tr><th class=\"l\">class</th><th class=\"l\">mode</th><th>kernels</th><th>measured (ms)</th><th>simulated (ms)</th><th>error</th>"
+       "<th>share of measured</th></tr>\n";
+  std::map<std::string, double> total;  // per mode
+  for (auto& c : cls) total[c.mode] += c.measured_s;
+  for (auto& c : cls)
+    o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td class=\"l\">"
+      << html_escape(c.mode.empty() ? (modes.size() == 1 ? *modes.begin() : "") : c.mode) << "</td><td>" << c.kernels << "</td><td>"
+      << f(c.measured_s * 1e3, 3) << "</td><td>" << f(c.simulated_s * 1e3, 3) << "</td><td>" << pct(c.error_pct())
+      << "</td><td>" << f(total[c.mode] > 0 ? c.measured_s / total[c.mode] * 100 : 0, 1) << "%</td></tr>\n";
+  o << "</table>\n";
+}
+
+// Per-kernel scatter of simulated against measured, and each workload's top kernels by measured time.
+void kernel_section(std::ostringstream& o, const ReportData& d) {
+  o << "<h2>Per-kernel: simulated vs measured</h2>\n";
+  o << "<p class=\"note\">One point per kernel (log-log). On the diagonal the model is exact; dashed lines: a factor "
+       "of two. Hover a point for the kernel's name.</p>\n";
+  o << kernel_scatter(d.workloads, 8000);
+  for (auto& w : d.workloads) {
+    auto top = top_kernels(w, 15);
+    if (top.empty()) continue;
+    o << "<h3>" << html_escape(w.bundle_name) << " (" << html_escape(w.hw) << ", " << html_escape(w.mode)
+      << "): kernels with the most measured time</h3>\n";
+    o << "<table>\n<tr><th class=\"l\">kernel</th><th class=\"l\">class</th><th>count</th><th>measured (ms)</th>"
+         "<th>simulated (ms)</th><th>error</th></tr>\n";
+    for (auto& k : top) {
+      std::string name = k.name.size() > 90 ? k.name.substr(0, 87) + "..." : k.name;
+      double e = k.meas > 0 ? (k.sim - k.meas) / k.meas * 100 : 0;
+      o << "<tr><td class=\"l\"><code>" << html_escape(name) << "</code></td><td class=\"l\">" << html_escape(k.cls)
+        << "</td><td>" << k.count << "</td><td>" << f(k.meas * 1e3, 3) << "</td><td>" << f(k.sim * 1e3, 3) << "</td><td>"
+        << pct(e) << "</td></tr>\n";
     }
     o << "</table>\n";
   }
+}
+
+// Collectives: busbw plot of nccl-tests against orrery collective, one table per series.
+void busbw_section(std::ostringstream& o, const ReportData& d) {
+  o << "<h2>Collectives: bus bandwidth</h2>\n";
+  o << "<p class=\"note\">nccl-tests measurements (solid, circles) against <code>orrery collective</code> on the same "
+       "system (dashed, squares). busbw in GB/s (decimal), as nccl-tests prints it.</p>\n";
+  o << busbw_plot(d.busbw);
+  for (auto& s : d.busbw) {
+    o << "<h3>" << html_escape(s.label) << "</h3>\n<table>\n<tr><th>size</th><th>measured time (us)</th>"
+         "<th>simulated time (us)</th><th>measured busbw (GB/s)</th><th>simulated busbw (GB/s)</th><th>busbw error</th></tr>\n";
+    for (auto& p : s.points) {
+      // busbw error from the times (the printed busbw columns are rounded to 0.01 GB/s).
+      bool has = p.measured_time_us > 0 && p.simulated_time_us > 0;
+      double e = has ? (p.measured_time_us / p.simulated_time_us - 1) * 100 : 0;
+      o << "<tr><td>" << bytes_label(p.bytes) << "</td><td>" << f(p.measured_time_us, 2) << "</td><td>"
+        << f(p.simulated_time_us, 2) << "</td><td>" << f(p.measured_busbw, 2) << "</td><td>" << f(p.simulated_busbw, 2)
+        << "</td><td>" << (has ? pct(e) : std::string("-")) << "</td></tr>\n";
+    }
+    o << "</table>\n";
+  }
+}
+
+// One kernel-level hardware what-if check: scatter, per-class summary, unmatched kernels.
+void transfer_section(std::ostringstream& o, const std::string& label, const KernelTransferResult& r, double tol) {
+  o << "<h2>Hardware what-if at kernel level: " << html_escape(r.source_hw) << " &rarr; " << html_escape(r.target_hw)
+    << "</h2>\n";
+  o << "<p class=\"note\">" << html_escape(label) << "<br>The same kernels measured on both GPUs (CUDA-graph replay, "
+       "device time). Filled: predicted from the source measurement x (model time on target / model time on source), "
+       "as <code>--mode transfer</code> does; hollow: the source time unchanged. Dashed lines: &plusmn;8%.</p>\n";
+  o << transfer_scatter(r);
+  o << "<table>\n<tr><th class=\"l\">class</th><th class=\"l\">method</th><th>kernels</th><th>median |error|</th>"
+       "<th>max |error|</th><th>measured (ms)</th><th>predicted (ms)</th><th>summed error</th></tr>\n";
+  for (auto& c : r.summary) {
+    bool ok = tol <= 0 || std::fabs(c.sum_error_pct()) <= tol || c.method != "transfer";
+    o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td class=\"l\">" << html_escape(c.method)
+      << "</td><td>" << c.count << "</td><td>" << f(c.median_abs_error_pct, 1) << "%</td><td>" << f(c.max_abs_error_pct, 1)
+      << "%</td><td>" << f(c.measured_ms, 4) << "</td><td>" << f(c.predicted_ms, 4) << "</td><td class=\""
+      << (ok ? "ok" : "bad") << "\">" << pct(c.sum_error_pct()) << "</td></tr>\n";
+  }
+  o << "</table>\n";
+  if (!r.unmatched.empty()) {
+    o << "<h3>Unmatched kernels</h3>\n<ul>\n";
+    for (auto& u : r.unmatched) o << "<li>" << html_escape(u) << "</li>\n";
+    o << "</ul>\n";
+  }
+}
+
+// Published training iterations: bars (drawn by step_bars, in seconds) and table.
+void published_section(std::ostringstream& o, const ReportData& d) {
+  const double tol = d.tolerance_pct;
+  o << "<h2>Published training iterations</h2>\n";
+  o << "<p class=\"note\"><code>orrery train</code> on the matching system against published end-to-end iteration "
+       "times (seconds); label: (predicted - published) / published.</p>\n";
+  std::vector<ReplayResult> bars;
+  for (auto& r : d.published) {
+    ReplayResult w;
+    w.bundle_name = r.model + (r.setting == "full_recompute" ? " full" : r.setting.find("selective") != std::string::npos ? " selective" : " " + r.setting);
+    w.hw = r.system + " x" + std::to_string(r.gpus);
+    w.mode = "train";
+    // step_bars draws value x 1e3 (ms): seconds / 1e3 make its axis read seconds.
+    w.step_time_s = r.predicted_s / 1e3;
+    w.has_measured = true;
+    w.measured_step_s = w.measured_min_s = w.measured_max_s = r.published_s / 1e3;
+    w.error_pct = r.error_pct();
+    bars.push_back(w);
+  }
+  o << step_bars(bars, tol, "iteration time (s)", "published");
+  o << "<table>\n<tr><th class=\"l\">model</th><th class=\"l\">system</th><th>GPUs</th><th class=\"l\">plan</th>"
+       "<th>predicted (s)</th><th>published (s)</th><th>error</th><th>MFU predicted / published</th>"
+       "<th class=\"l\">source</th></tr>\n";
+  for (auto& r : d.published) {
+    bool ok = tol <= 0 || std::fabs(r.error_pct()) <= tol;
+    o << "<tr><td class=\"l\">" << html_escape(r.model) << "</td><td class=\"l\">" << html_escape(r.system) << "</td><td>"
+      << r.gpus << "</td><td class=\"l\">" << html_escape(r.plan) << "</td><td>" << f(r.predicted_s, 3) << "</td><td>"
+      << f(r.published_s, 3) << "</td><td class=\"" << (ok ? "ok" : "bad") << "\">" << pct(r.error_pct()) << "</td><td>"
+      << f(r.mfu_predicted, 3) << " / " << f(r.mfu_published, 3) << "</td><td class=\"l\">" << html_escape(r.source)
+      << "</td></tr>\n";
+  }
+  o << "</table>\n";
+}
+
+}  // namespace
+
+std::string render_report(const ReportData& d) {
+  std::ostringstream o;
+  double tol = d.tolerance_pct;
+  o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" << html_escape(d.title)
+    << "</title>\n<style>\n" << kStyle << "\n</style>\n</head>\n<body>\n";
+  o << "<h1>" << html_escape(d.title) << "</h1>\n";
+  if (!d.subtitle.empty()) o << "<p class=\"sub\">" << html_escape(d.subtitle) << "</p>\n";
+  summary_cards(o, d);
+  if (!d.workloads.empty()) step_section(o, d);
   if (!d.skipped.empty()) {
     o << "<h3>Skipped</h3>\n<ul>\n";
     for (auto& s : d.skipped) o << "<li>" << html_escape(s) << "</li>\n";
     o << "</ul>\n";
   }
-
   std::set<std::string> modes;
   for (auto& w : d.workloads) modes.insert(w.mode);
   auto cls = error_by_class(d.workloads, modes.size() > 1);
   if (!cls.empty()) {
-    o << "<h2>Error by kernel class</h2>\n";
-    o << "<p class=\"note\">Simulated against measured (Kineto) kernel time, summed per class over all workloads"
-      << (modes.size() > 1 ? ", per replay mode" : "") << ".</p>\n";
-    o << class_bars(cls, tol);
-    o << "<table>\n<tr><th class=\"l\">class</th><th class=\"l\">mode</th><th>kernels</th><th>measured (ms)</th><th>simulated (ms)</th><th>error</th>"
-         "<th>share of measured</th></tr>\n";
-    std::map<std::string, double> total;  // per mode
-    for (auto& c : cls) total[c.mode] += c.measured_s;
-    for (auto& c : cls)
-      o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td class=\"l\">"
-        << html_escape(c.mode.empty() ? (modes.size() == 1 ? *modes.begin() : "") : c.mode) << "</td><td>" << c.kernels << "</td><td>"
-        << f(c.measured_s * 1e3, 3) << "</td><td>" << f(c.simulated_s * 1e3, 3) << "</td><td>" << pct(c.error_pct())
-        << "</td><td>" << f(total[c.mode] > 0 ? c.measured_s / total[c.mode] * 100 : 0, 1) << "%</td></tr>\n";
-    o << "</table>\n";
-
-    o << "<h2>Per-kernel: simulated vs measured</h2>\n";
-    o << "<p class=\"note\">One point per kernel (log-log). On the diagonal the model is exact; dashed lines: a factor "
-         "of two. Hover a point for the kernel's name.</p>\n";
-    o << kernel_scatter(d.workloads, 8000);
-    for (auto& w : d.workloads) {
-      auto top = top_kernels(w, 15);
-      if (top.empty()) continue;
-      o << "<h3>" << html_escape(w.bundle_name) << " (" << html_escape(w.hw) << ", " << html_escape(w.mode)
-        << "): kernels with the most measured time</h3>\n";
-      o << "<table>\n<tr><th class=\"l\">kernel</th><th class=\"l\">class</th><th>count</th><th>measured (ms)</th>"
-           "<th>simulated (ms)</th><th>error</th></tr>\n";
-      for (auto& k : top) {
-        std::string name = k.name.size() > 90 ? k.name.substr(0, 87) + "..." : k.name;
-        double e = k.meas > 0 ? (k.sim - k.meas) / k.meas * 100 : 0;
-        o << "<tr><td class=\"l\"><code>" << html_escape(name) << "</code></td><td class=\"l\">" << html_escape(k.cls)
-          << "</td><td>" << k.count << "</td><td>" << f(k.meas * 1e3, 3) << "</td><td>" << f(k.sim * 1e3, 3) << "</td><td>"
-          << pct(e) << "</td></tr>\n";
-      }
-      o << "</table>\n";
-    }
+    class_section(o, cls, modes, tol);
+    kernel_section(o, d);
   }
-
-  if (!d.busbw.empty()) {
-    o << "<h2>Collectives: bus bandwidth</h2>\n";
-    o << "<p class=\"note\">nccl-tests measurements (solid, circles) against <code>orrery collective</code> on the same "
-         "system (dashed, squares). busbw in GB/s (decimal), as nccl-tests prints it.</p>\n";
-    o << busbw_plot(d.busbw);
-    for (auto& s : d.busbw) {
-      o << "<h3>" << html_escape(s.label) << "</h3>\n<table>\n<tr><th>size</th><th>measured time (us)</th>"
-           "<th>simulated time (us)</th><th>measured busbw (GB/s)</th><th>simulated busbw (GB/s)</th><th>busbw error</th></tr>\n";
-      for (auto& p : s.points) {
-        // busbw error from the times (the printed busbw columns are rounded to 0.01 GB/s).
-        bool has = p.measured_time_us > 0 && p.simulated_time_us > 0;
-        double e = has ? (p.measured_time_us / p.simulated_time_us - 1) * 100 : 0;
-        o << "<tr><td>" << bytes_label(p.bytes) << "</td><td>" << f(p.measured_time_us, 2) << "</td><td>"
-          << f(p.simulated_time_us, 2) << "</td><td>" << f(p.measured_busbw, 2) << "</td><td>" << f(p.simulated_busbw, 2)
-          << "</td><td>" << (has ? pct(e) : std::string("-")) << "</td></tr>\n";
-      }
-      o << "</table>\n";
-    }
-  }
-  for (auto& [label, r] : d.kernel_transfer) {
-    o << "<h2>Hardware what-if at kernel level: " << html_escape(r.source_hw) << " &rarr; " << html_escape(r.target_hw)
-      << "</h2>\n";
-    o << "<p class=\"note\">" << html_escape(label) << "<br>The same kernels measured on both GPUs (CUDA-graph replay, "
-         "device time). Filled: predicted from the source measurement x (model time on target / model time on source), "
-         "as <code>--mode transfer</code> does; hollow: the source time unchanged. Dashed lines: &plusmn;8%.</p>\n";
-    o << transfer_scatter(r);
-    o << "<table>\n<tr><th class=\"l\">class</th><th class=\"l\">method</th><th>kernels</th><th>median |error|</th>"
-         "<th>max |error|</th><th>measured (ms)</th><th>predicted (ms)</th><th>summed error</th></tr>\n";
-    for (auto& c : r.summary) {
-      bool ok = tol <= 0 || std::fabs(c.sum_error_pct()) <= tol || c.method != "transfer";
-      o << "<tr><td class=\"l\">" << html_escape(c.kernel_class) << "</td><td class=\"l\">" << html_escape(c.method)
-        << "</td><td>" << c.count << "</td><td>" << f(c.median_abs_error_pct, 1) << "%</td><td>" << f(c.max_abs_error_pct, 1)
-        << "%</td><td>" << f(c.measured_ms, 4) << "</td><td>" << f(c.predicted_ms, 4) << "</td><td class=\""
-        << (ok ? "ok" : "bad") << "\">" << pct(c.sum_error_pct()) << "</td></tr>\n";
-    }
-    o << "</table>\n";
-    if (!r.unmatched.empty()) {
-      o << "<h3>Unmatched kernels</h3>\n<ul>\n";
-      for (auto& u : r.unmatched) o << "<li>" << html_escape(u) << "</li>\n";
-      o << "</ul>\n";
-    }
-  }
-  if (!d.published.empty()) {
-    o << "<h2>Published training iterations</h2>\n";
-    o << "<p class=\"note\"><code>orrery train</code> on the matching system against published end-to-end iteration "
-         "times (seconds); label: (predicted - published) / published.</p>\n";
-    std::vector<ReplayResult> bars;
-    for (auto& r : d.published) {
-      ReplayResult w;
-      w.bundle_name = r.model + (r.setting == "full_recompute" ? " full" : r.setting.find("selective") != std::string::npos ? " selective" : " " + r.setting);
-      w.hw = r.system + " x" + std::to_string(r.gpus);
-      w.mode = "train";
-      // step_bars draws value x 1e3 (ms): seconds / 1e3 make its axis read seconds.
-      w.step_time_s = r.predicted_s / 1e3;
-      w.has_measured = true;
-      w.measured_step_s = w.measured_min_s = w.measured_max_s = r.published_s / 1e3;
-      w.error_pct = r.error_pct();
-      bars.push_back(w);
-    }
-    o << step_bars(bars, tol, "iteration time (s)", "published");
-    o << "<table>\n<tr><th class=\"l\">model</th><th class=\"l\">system</th><th>GPUs</th><th class=\"l\">plan</th>"
-         "<th>predicted (s)</th><th>published (s)</th><th>error</th><th>MFU predicted / published</th>"
-         "<th class=\"l\">source</th></tr>\n";
-    for (auto& r : d.published) {
-      bool ok = tol <= 0 || std::fabs(r.error_pct()) <= tol;
-      o << "<tr><td class=\"l\">" << html_escape(r.model) << "</td><td class=\"l\">" << html_escape(r.system) << "</td><td>"
-        << r.gpus << "</td><td class=\"l\">" << html_escape(r.plan) << "</td><td>" << f(r.predicted_s, 3) << "</td><td>"
-        << f(r.published_s, 3) << "</td><td class=\"" << (ok ? "ok" : "bad") << "\">" << pct(r.error_pct()) << "</td><td>"
-        << f(r.mfu_predicted, 3) << " / " << f(r.mfu_published, 3) << "</td><td class=\"l\">" << html_escape(r.source)
-        << "</td></tr>\n";
-    }
-    o << "</table>\n";
-  }
+  if (!d.busbw.empty()) busbw_section(o, d);
+  for (auto& [label, r] : d.kernel_transfer) transfer_section(o, label, r, tol);
+  if (!d.published.empty()) published_section(o, d);
   o << "<p class=\"note\">Generated by orrery validate. Self-contained page: no scripts, no external resources.</p>\n";
   o << "</body>\n</html>\n";
   return o.str();

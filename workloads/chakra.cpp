@@ -28,23 +28,6 @@
 
 namespace orrery {
 
-const char* chakra_node_type_name(ChakraNodeType t) {
-  switch (t) {
-    case ChakraNodeType::Invalid: return "INVALID_NODE";
-    case ChakraNodeType::Metadata: return "METADATA_NODE";
-    case ChakraNodeType::MemLoad: return "MEM_LOAD_NODE";
-    case ChakraNodeType::MemStore: return "MEM_STORE_NODE";
-    case ChakraNodeType::Comp: return "COMP_NODE";
-    case ChakraNodeType::CommSend: return "COMM_SEND_NODE";
-    case ChakraNodeType::CommRecv: return "COMM_RECV_NODE";
-    case ChakraNodeType::CommColl: return "COMM_COLL_NODE";
-    case ChakraNodeType::Storage: return "STORAGE_NODE";
-    case ChakraNodeType::Batch: return "BATCH_NODE";
-    case ChakraNodeType::Checkpoint: return "CHECKPOINT_NODE";
-  }
-  return "?";
-}
-
 bool ChakraAttr::numeric(double* out) const {
   switch (kind) {
     case Double: case Float: *out = d; return true;
@@ -546,6 +529,116 @@ std::vector<std::string> write_workload_chakra(const wg::Workload& w, const std:
 }
 
 // ======================================================================== capture bundles
+namespace {
+// Communicator group ids: PyTorch names process groups "0", "1", ...: that number is the id; a name
+// that is not a number gets an id from 1048576 up (first seen first) and is kept as pg_desc.
+class GroupIds {
+ public:
+  long id(const std::string& name) {
+    try {
+      size_t pos = 0;
+      long v = std::stol(name, &pos);
+      if (pos == name.size() && v >= 0) return v;
+    } catch (const std::exception&) {
+    }
+    auto it = named_ids_.find(name);
+    if (it != named_ids_.end()) return it->second;
+    long id = 1048576 + static_cast<long>(named_ids_.size());
+    named_ids_[name] = id;
+    return id;
+  }
+
+ private:
+  std::map<std::string, long> named_ids_;
+};
+
+// A device activity that a collective launched: send / recv with peers and tag, or a collective
+// with its type and group size; its size and process group.
+void collective_attrs(ChakraNode& n, const CollectiveCall& cc, const CapturedStep& st, GroupIds& ids) {
+  if (cc.name == "send" || cc.name == "recv") {
+    n.type = cc.name == "send" ? ChakraNodeType::CommSend : ChakraNodeType::CommRecv;
+    int self = st.rank;
+    n.attrs.push_back(ChakraAttr::make_int32("comm_src", cc.name == "send" ? self : cc.peer));
+    n.attrs.push_back(ChakraAttr::make_int32("comm_dst", cc.name == "send" ? cc.peer : self));
+    n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(cc.seq)));
+  } else {
+    n.type = ChakraNodeType::CommColl;
+    ChakraCollType ct = ChakraCollType::AllReduce;
+    if (cc.name.find("all_gather") != std::string::npos || cc.name.find("allgather") != std::string::npos) ct = ChakraCollType::AllGather;
+    else if (cc.name.find("reduce_scatter") != std::string::npos) ct = ChakraCollType::ReduceScatter;
+    else if (cc.name.find("all_to_all") != std::string::npos || cc.name.find("alltoall") != std::string::npos) ct = ChakraCollType::AllToAll;
+    else if (cc.name.find("broadcast") != std::string::npos) ct = ChakraCollType::Broadcast;
+    else if (cc.name.find("barrier") != std::string::npos) ct = ChakraCollType::Barrier;
+    else if (cc.name == "reduce" || cc.name == "_reduce") ct = ChakraCollType::Reduce;
+    n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(ct)));
+    // gloo captures record no group size: take the process group's ranks from Kineto's
+    // distributedInfo, else the world size (0 would mean "unknown").
+    std::int64_t group = cc.pg_size;
+    if (group <= 0) {
+      auto pg = st.process_groups.find(cc.pg_name);
+      group = pg != st.process_groups.end() && !pg->second.empty() ? static_cast<std::int64_t>(pg->second.size())
+                                                                   : static_cast<std::int64_t>(st.world_size);
+    }
+    n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", group));
+  }
+  n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(cc.bytes)));
+  long gid = ids.id(cc.pg_name);
+  n.attrs.push_back(ChakraAttr::make_string("pg_name", std::to_string(gid)));
+  if (std::to_string(gid) != cc.pg_name) n.attrs.push_back(ChakraAttr::make_string("pg_desc", cc.pg_name));
+}
+
+// Any other device activity: a compute node with its bytes, kind, class and ATen op.
+void compute_attrs(ChakraNode& n, const DeviceActivity& d, const CapturedStep& st) {
+  n.type = ChakraNodeType::Comp;
+  n.attrs.push_back(ChakraAttr::make_int64("num_ops", 0));
+  n.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(d.bytes)));
+  const char* kind = d.kind == DevKind::Kernel ? "kernel" : d.kind == DevKind::Memcpy ? "memcpy" : "memset";
+  n.attrs.push_back(ChakraAttr::make_string("activity", kind));
+  std::string opname = d.op >= 0 && static_cast<std::size_t>(d.op) < st.ops.size() ? st.ops[static_cast<std::size_t>(d.op)].name : "";
+  n.attrs.push_back(ChakraAttr::make_string("op_class", classify_kernel(d.name, opname, d.kind)));
+  if (!opname.empty()) n.attrs.push_back(ChakraAttr::make_string("aten_op", opname));
+}
+
+// One rank's capture as a Chakra trace: a node per device activity, timed from the first, each
+// depending on the previous activity of its stream.
+ChakraTrace bundle_rank_trace(const CapturedStep& st, const std::string& bundle_dir, GroupIds& ids) {
+  // device activity -> collective (via the host item that launched it)
+  std::map<int, int> coll_of;
+  for (auto& item : st.host)
+    if (!item.collectives.empty())
+      for (auto& call : item.calls)
+        if (call.kind == CallKind::Launch && call.device >= 0) coll_of[call.device] = item.collectives.front();
+  ChakraTrace t;
+  t.version = "0.0.4";
+  t.metadata.push_back(ChakraAttr::make_string("generator", "orrery convert (PyTorch capture bundle)"));
+  t.metadata.push_back(ChakraAttr::make_string("bundle", bundle_dir));
+  t.metadata.push_back(ChakraAttr::make_int64("rank", st.rank));
+  t.metadata.push_back(ChakraAttr::make_int64("world_size", st.world_size));
+  if (!st.device_name.empty()) t.metadata.push_back(ChakraAttr::make_string("device", st.device_name));
+  std::map<int, std::uint64_t> last_on_stream;
+  double t0 = st.device.empty() ? 0 : st.device.front().trace_ts;
+  for (auto& d : st.device) t0 = std::min(t0, d.trace_ts);
+  for (std::size_t k = 0; k < st.device.size(); ++k) {
+    const DeviceActivity& d = st.device[k];
+    ChakraNode n;
+    n.id = k;
+    n.name = d.name;
+    n.start_time_micros = micros(d.trace_ts - t0);
+    n.duration_micros = micros(d.trace_dur);
+    n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
+    n.attrs.push_back(ChakraAttr::make_int64("stream", d.stream));
+    auto c = coll_of.find(static_cast<int>(k));
+    if (c != coll_of.end()) collective_attrs(n, st.collectives[static_cast<std::size_t>(c->second)], st, ids);
+    else compute_attrs(n, d, st);
+    auto prev = last_on_stream.find(d.stream);
+    if (prev != last_on_stream.end()) n.data_deps.push_back(prev->second);
+    last_on_stream[d.stream] = n.id;
+    t.nodes.push_back(std::move(n));
+  }
+  return t;
+}
+}  // namespace
+
 std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, const std::string& out_dir,
                                              const std::string& prefix) {
   if (!chakra_available()) write_chakra(out_dir, {});  // throws "built without protobuf"
@@ -557,100 +650,13 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
   fs::create_directories(out_dir, ec);
   if (!fs::is_directory(out_dir)) throw make_error(out_dir, "", "cannot create the output directory");
   std::vector<std::string> files;
-  // Communicator groups: PyTorch names process groups "0", "1", ...: that number is the id; a name
-  // that is not a number gets an id from 1048576 up (first seen first) and is kept as pg_desc.
   ChakraCommGroups groups;
-  std::map<std::string, long> named_ids;
-  auto group_id = [&](const std::string& name) -> long {
-    try {
-      size_t pos = 0;
-      long v = std::stol(name, &pos);
-      if (pos == name.size() && v >= 0) return v;
-    } catch (const std::exception&) {
-    }
-    auto it = named_ids.find(name);
-    if (it != named_ids.end()) return it->second;
-    long id = 1048576 + static_cast<long>(named_ids.size());
-    named_ids[name] = id;
-    return id;
-  };
+  GroupIds ids;
   for (int rk : ranks) {
     CapturedStep st = load_bundle(bundle_dir, rk);
     for (auto& [name, members] : st.process_groups)
-      if (!members.empty()) groups[group_id(name)] = std::vector<long>(members.begin(), members.end());
-    // device activity -> collective (via the host item that launched it)
-    std::map<int, int> coll_of;
-    for (auto& item : st.host)
-      if (!item.collectives.empty())
-        for (auto& call : item.calls)
-          if (call.kind == CallKind::Launch && call.device >= 0) coll_of[call.device] = item.collectives.front();
-    ChakraTrace t;
-    t.version = "0.0.4";
-    t.metadata.push_back(ChakraAttr::make_string("generator", "orrery convert (PyTorch capture bundle)"));
-    t.metadata.push_back(ChakraAttr::make_string("bundle", bundle_dir));
-    t.metadata.push_back(ChakraAttr::make_int64("rank", st.rank));
-    t.metadata.push_back(ChakraAttr::make_int64("world_size", st.world_size));
-    if (!st.device_name.empty()) t.metadata.push_back(ChakraAttr::make_string("device", st.device_name));
-    std::map<int, std::uint64_t> last_on_stream;
-    double t0 = st.device.empty() ? 0 : st.device.front().trace_ts;
-    for (auto& d : st.device) t0 = std::min(t0, d.trace_ts);
-    for (std::size_t k = 0; k < st.device.size(); ++k) {
-      const DeviceActivity& d = st.device[k];
-      ChakraNode n;
-      n.id = k;
-      n.name = d.name;
-      n.start_time_micros = micros(d.trace_ts - t0);
-      n.duration_micros = micros(d.trace_dur);
-      n.attrs.push_back(ChakraAttr::make_bool("is_cpu_op", false));
-      n.attrs.push_back(ChakraAttr::make_int64("stream", d.stream));
-      auto c = coll_of.find(static_cast<int>(k));
-      if (c != coll_of.end()) {
-        const CollectiveCall& cc = st.collectives[static_cast<std::size_t>(c->second)];
-        if (cc.name == "send" || cc.name == "recv") {
-          n.type = cc.name == "send" ? ChakraNodeType::CommSend : ChakraNodeType::CommRecv;
-          int self = st.rank;
-          n.attrs.push_back(ChakraAttr::make_int32("comm_src", cc.name == "send" ? self : cc.peer));
-          n.attrs.push_back(ChakraAttr::make_int32("comm_dst", cc.name == "send" ? cc.peer : self));
-          n.attrs.push_back(ChakraAttr::make_int32("comm_tag", static_cast<std::int32_t>(cc.seq)));
-        } else {
-          n.type = ChakraNodeType::CommColl;
-          ChakraCollType ct = ChakraCollType::AllReduce;
-          if (cc.name.find("all_gather") != std::string::npos || cc.name.find("allgather") != std::string::npos) ct = ChakraCollType::AllGather;
-          else if (cc.name.find("reduce_scatter") != std::string::npos) ct = ChakraCollType::ReduceScatter;
-          else if (cc.name.find("all_to_all") != std::string::npos || cc.name.find("alltoall") != std::string::npos) ct = ChakraCollType::AllToAll;
-          else if (cc.name.find("broadcast") != std::string::npos) ct = ChakraCollType::Broadcast;
-          else if (cc.name.find("barrier") != std::string::npos) ct = ChakraCollType::Barrier;
-          else if (cc.name == "reduce" || cc.name == "_reduce") ct = ChakraCollType::Reduce;
-          n.attrs.push_back(ChakraAttr::make_int64("comm_type", static_cast<std::int64_t>(ct)));
-          // gloo captures record no group size: take the process group's ranks from Kineto's
-          // distributedInfo, else the world size (0 would mean "unknown").
-          std::int64_t group = cc.pg_size;
-          if (group <= 0) {
-            auto pg = st.process_groups.find(cc.pg_name);
-            group = pg != st.process_groups.end() && !pg->second.empty() ? static_cast<std::int64_t>(pg->second.size())
-                                                                         : static_cast<std::int64_t>(st.world_size);
-          }
-          n.attrs.push_back(ChakraAttr::make_int64("comm_group_size", group));
-        }
-        n.attrs.push_back(ChakraAttr::make_int64("comm_size", static_cast<std::int64_t>(cc.bytes)));
-        long gid = group_id(cc.pg_name);
-        n.attrs.push_back(ChakraAttr::make_string("pg_name", std::to_string(gid)));
-        if (std::to_string(gid) != cc.pg_name) n.attrs.push_back(ChakraAttr::make_string("pg_desc", cc.pg_name));
-      } else {
-        n.type = ChakraNodeType::Comp;
-        n.attrs.push_back(ChakraAttr::make_int64("num_ops", 0));
-        n.attrs.push_back(ChakraAttr::make_uint64("tensor_size", static_cast<std::uint64_t>(d.bytes)));
-        const char* kind = d.kind == DevKind::Kernel ? "kernel" : d.kind == DevKind::Memcpy ? "memcpy" : "memset";
-        n.attrs.push_back(ChakraAttr::make_string("activity", kind));
-        std::string opname = d.op >= 0 && static_cast<std::size_t>(d.op) < st.ops.size() ? st.ops[static_cast<std::size_t>(d.op)].name : "";
-        n.attrs.push_back(ChakraAttr::make_string("op_class", classify_kernel(d.name, opname, d.kind)));
-        if (!opname.empty()) n.attrs.push_back(ChakraAttr::make_string("aten_op", opname));
-      }
-      auto prev = last_on_stream.find(d.stream);
-      if (prev != last_on_stream.end()) n.data_deps.push_back(prev->second);
-      last_on_stream[d.stream] = n.id;
-      t.nodes.push_back(std::move(n));
-    }
+      if (!members.empty()) groups[ids.id(name)] = std::vector<long>(members.begin(), members.end());
+    ChakraTrace t = bundle_rank_trace(st, bundle_dir, ids);
     std::string path = (fs::path(out_dir) / (prefix + "." + std::to_string(multi ? rk : st.rank) + ".et")).string();
     write_chakra(path, t);
     files.push_back(path);
@@ -870,10 +876,144 @@ void apply_exact(const ChakraNode& c, wg::Node& x) {
   }
 }
 
+// What translating one rank's Chakra nodes reads: its trace and accelerator, the job's traces and
+// communicator groups, the system (a send/recv whose peer has no trace runs alone on it), the
+// workload (its groups).
+struct RankCtx {
+  const RankTrace& rt;
+  const Accelerator& hw;
+  const std::vector<RankTrace>& traces;
+  std::map<std::string, std::vector<int>>& groups;
+  const topo::System& sys;
+  wg::Workload& w;
+  long world;
+  int rank;
+  // f(), with an Error from it named by the trace file and node.
+  double in_node(const ChakraNode& c, const std::function<double()>& f) const {
+    try {
+      return f();
+    } catch (const Error& e) {
+      throw make_error(rt.file, node_label(c), e.what());
+    }
+  }
+};
+
+// A compute node: its recorded duration, else (0 us) the accelerator's time for its FLOPs and bytes.
+void comp_node(const RankCtx& k, const ChakraNode& c, wg::Node& x, double d) {
+  x.kind = wg::Kind::Compute;
+  x.cls = "compute";
+  double fl = c.attr_num("num_ops", 0), by = c.attr_num("tensor_size", 0);
+  if (c.duration_micros == 0 && (fl > 0 || by > 0))
+    d = k.in_node(c, [&] { return k.hw.kernel_time(fl, by, Dtype::BF16, fl > 0); });
+  x.time_s = d;
+  x.flops = fl;
+  x.bytes = by;
+}
+
+// A collective on its communicator group (pg_name), else on the block of comm_group_size ranks
+// holding this rank; a timed collective without a size is its recorded duration.
+void coll_node(const RankCtx& k, const ChakraNode& c, wg::Node& x, double d, double size) {
+  x.stream = 1;
+  x.cls = "comm";
+  if (d > 0 && size <= 0) {  // a timed collective without a size: its recorded duration
+    x.kind = wg::Kind::Delay;
+    x.time_s = d;
+    return;
+  }
+  x.kind = wg::Kind::Collective;
+  x.op = chakra_coll_op(c.attr_num("comm_type", 0));
+  x.bytes = size;
+  std::vector<int> members;
+  const ChakraAttr* pg = c.attr("pg_name");
+  if (pg && k.groups.count(pg->s)) {
+    members = k.groups[pg->s];
+  } else {
+    int gs = static_cast<int>(c.attr_num("comm_group_size", static_cast<double>(k.world)));
+    if (gs <= 0 || gs > k.world) gs = static_cast<int>(k.world);  // 0 / absent: every trace
+    // The block of comm_group_size ranks holding this rank, whether or not every member
+    // has a trace (representative-rank traces): members without one are not waited for.
+    int base = k.rank / gs * gs;
+    for (int r = base; r < base + gs; ++r) members.push_back(r);
+  }
+  std::string gname = pg && !pg->s.empty() ? pg->s : "group" + std::to_string(members.size());
+  x.group = k.w.group(gname, members);
+}
+
+// A send or receive; when the other side has no trace, the transfer alone on the fabric (a delay).
+void p2p_node(const RankCtx& k, const ChakraNode& c, wg::Node& x, double size) {
+  bool send = c.type == ChakraNodeType::CommSend;
+  x.kind = send ? wg::Kind::Send : wg::Kind::Recv;
+  x.cls = "p2p";
+  x.stream = 1;
+  x.peer = static_cast<int>(send ? c.attr_num("comm_dst", -1) : c.attr_num("comm_src", -1));
+  x.tag = static_cast<std::int64_t>(c.attr_num("comm_tag", 0));
+  x.bytes = size;
+  bool present = false;
+  for (auto& o : k.traces) present = present || o.rank == x.peer;
+  if (present) return;
+  if (x.peer < 0 || x.peer >= k.sys.topo.num_gpus())
+    throw make_error(k.rt.file, node_label(c), "peer rank " + std::to_string(x.peer) + " is not in the system");
+  coll::CollectiveSpec spec;
+  spec.op = coll::Op::SendRecv;
+  spec.bytes = size;
+  spec.ranks = {k.rank, x.peer};
+  x.kind = wg::Kind::Delay;
+  x.time_s = k.in_node(c, [&] { return coll::simulate_collective(k.sys, spec).time_s; });
+}
+
+// One Chakra node as a workload node (without dependencies); `exact`: orrery's own attributes
+// override. A duration beyond the simulator's range is an error.
+wg::Node node_from_chakra(const RankCtx& k, const ChakraNode& c, bool exact) {
+  wg::Node x;
+  x.name = c.name.empty() ? node_label(c) : node_label(c) + ": " + c.name;
+  double d = static_cast<double>(c.duration_micros) * 1e-6;
+  double size = c.attr_num("comm_size", 0);
+  switch (c.type) {
+    case ChakraNodeType::Comp: comp_node(k, c, x, d); break;
+    case ChakraNodeType::CommColl: coll_node(k, c, x, d, size); break;
+    case ChakraNodeType::CommSend:
+    case ChakraNodeType::CommRecv: p2p_node(k, c, x, size); break;
+    default:
+      x.kind = wg::Kind::Delay;
+      x.cls = "other";
+      x.time_s = d;
+  }
+  if (exact) k.in_node(c, [&] { return apply_exact(c, x), 0.0; });
+  if (!(x.time_s >= 0 && x.time_s < kMaxSimSeconds))
+    throw make_error(k.rt.file, node_label(c), "duration beyond the simulator's range (about 104 days)");
+  return x;
+}
+
+// One rank's graph: its nodes in trace order, each depending on the earlier nodes its data and
+// control dependencies name (sorted, unique).
+wg::RankGraph rank_graph_from_chakra(const RankCtx& k) {
+  const RankTrace& rt = k.rt;
+  bool exact = false;  // written by write_workload_chakra: orrery_* attributes hold exact values
+  for (auto& m : rt.t.metadata) exact = exact || (m.name == "generator" && m.s == "orrery");
+  wg::RankGraph g;
+  g.rank = k.rank;
+  std::map<std::size_t, std::int32_t> new_index;
+  std::map<std::uint64_t, std::size_t> by_id;
+  for (std::size_t m = 0; m < rt.t.nodes.size(); ++m) by_id[rt.t.nodes[m].id] = m;
+  for (std::size_t n : rt.order) {
+    const ChakraNode& c = rt.t.nodes[n];
+    wg::Node x = node_from_chakra(k, c, exact);
+    for (auto* deps : {&c.data_deps, &c.ctrl_deps})
+      for (auto dep : *deps) {
+        auto it = by_id.find(dep);
+        if (it != by_id.end() && new_index.count(it->second)) x.deps.push_back(new_index[it->second]);
+      }
+    std::sort(x.deps.begin(), x.deps.end());
+    x.deps.erase(std::unique(x.deps.begin(), x.deps.end()), x.deps.end());
+    new_index[n] = static_cast<std::int32_t>(g.nodes.size());
+    g.nodes.push_back(std::move(x));
+  }
+  return g;
+}
+
 }  // namespace
 
 ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& chw_or_null_hw, const topo::System& sys) {
-  (void)sys;
   ChakraWorkload out;
   std::vector<RankTrace> traces = load_rank_traces(dir, out.files, &out.notes);
   std::stable_sort(traces.begin(), traces.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
@@ -886,107 +1026,8 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
   auto groups = load_comm_groups(dir, out.w.world);
   for (auto& rt : traces) {
     const Accelerator& hw = *chw_or_null_hw.of(static_cast<int>(rt.rank)).hw;
-    bool exact = false;  // written by write_workload_chakra: orrery_* attributes hold exact values
-    for (auto& m : rt.t.metadata) exact = exact || (m.name == "generator" && m.s == "orrery");
-    wg::RankGraph g;
-    g.rank = static_cast<int>(rt.rank);
-    std::map<std::size_t, std::int32_t> new_index;
-    std::map<std::uint64_t, std::size_t> by_id;
-    for (std::size_t m = 0; m < rt.t.nodes.size(); ++m) by_id[rt.t.nodes[m].id] = m;
-    for (std::size_t n : rt.order) {
-      const ChakraNode& c = rt.t.nodes[n];
-      auto in_node = [&](const std::function<double()>& f) {
-        try {
-          return f();
-        } catch (const Error& e) {
-          throw make_error(rt.file, node_label(c), e.what());
-        }
-      };
-      wg::Node x;
-      x.name = c.name.empty() ? node_label(c) : node_label(c) + ": " + c.name;
-      double d = static_cast<double>(c.duration_micros) * 1e-6;
-      double size = c.attr_num("comm_size", 0);
-      switch (c.type) {
-        case ChakraNodeType::Comp: {
-          x.kind = wg::Kind::Compute;
-          x.cls = "compute";
-          double fl = c.attr_num("num_ops", 0), by = c.attr_num("tensor_size", 0);
-          if (c.duration_micros == 0 && (fl > 0 || by > 0))
-            d = in_node([&] { return hw.kernel_time(fl, by, Dtype::BF16, fl > 0); });
-          x.time_s = d;
-          x.flops = fl;
-          x.bytes = by;
-          break;
-        }
-        case ChakraNodeType::CommColl: {
-          x.stream = 1;
-          x.cls = "comm";
-          if (d > 0 && size <= 0) {  // a timed collective without a size: its recorded duration
-            x.kind = wg::Kind::Delay;
-            x.time_s = d;
-            break;
-          }
-          x.kind = wg::Kind::Collective;
-          x.op = chakra_coll_op(c.attr_num("comm_type", 0));
-          x.bytes = size;
-          std::vector<int> members;
-          const ChakraAttr* pg = c.attr("pg_name");
-          if (pg && groups.count(pg->s)) {
-            members = groups[pg->s];
-          } else {
-            int gs = static_cast<int>(c.attr_num("comm_group_size", static_cast<double>(world)));
-            if (gs <= 0 || gs > world) gs = static_cast<int>(world);  // 0 / absent: every trace
-            // The block of comm_group_size ranks holding this rank, whether or not every member
-            // has a trace (representative-rank traces): members without one are not waited for.
-            int base = g.rank / gs * gs;
-            for (int r = base; r < base + gs; ++r) members.push_back(r);
-          }
-          std::string gname = pg && !pg->s.empty() ? pg->s : "group" + std::to_string(members.size());
-          x.group = out.w.group(gname, members);
-          break;
-        }
-        case ChakraNodeType::CommSend:
-        case ChakraNodeType::CommRecv: {
-          bool send = c.type == ChakraNodeType::CommSend;
-          x.kind = send ? wg::Kind::Send : wg::Kind::Recv;
-          x.cls = "p2p";
-          x.stream = 1;
-          x.peer = static_cast<int>(send ? c.attr_num("comm_dst", -1) : c.attr_num("comm_src", -1));
-          x.tag = static_cast<std::int64_t>(c.attr_num("comm_tag", 0));
-          x.bytes = size;
-          bool present = false;
-          for (auto& o : traces) present = present || o.rank == x.peer;
-          if (!present) {  // the other side has no trace: the transfer alone on the fabric
-            if (x.peer < 0 || x.peer >= sys.topo.num_gpus())
-              throw make_error(rt.file, node_label(c), "peer rank " + std::to_string(x.peer) + " is not in the system");
-            coll::CollectiveSpec spec;
-            spec.op = coll::Op::SendRecv;
-            spec.bytes = size;
-            spec.ranks = {g.rank, x.peer};
-            x.kind = wg::Kind::Delay;
-            x.time_s = in_node([&] { return coll::simulate_collective(sys, spec).time_s; });
-          }
-          break;
-        }
-        default:
-          x.kind = wg::Kind::Delay;
-          x.cls = "other";
-          x.time_s = d;
-      }
-      if (exact) in_node([&] { return apply_exact(c, x), 0.0; });
-      if (!(x.time_s >= 0 && x.time_s < kMaxSimSeconds))
-        throw make_error(rt.file, node_label(c), "duration beyond the simulator's range (about 104 days)");
-      for (auto* deps : {&c.data_deps, &c.ctrl_deps})
-        for (auto dep : *deps) {
-          auto it = by_id.find(dep);
-          if (it != by_id.end() && new_index.count(it->second)) x.deps.push_back(new_index[it->second]);
-        }
-      std::sort(x.deps.begin(), x.deps.end());
-      x.deps.erase(std::unique(x.deps.begin(), x.deps.end()), x.deps.end());
-      new_index[n] = static_cast<std::int32_t>(g.nodes.size());
-      g.nodes.push_back(std::move(x));
-    }
-    out.w.ranks.push_back(std::move(g));
+    RankCtx k{rt, hw, traces, groups, sys, out.w, world, static_cast<int>(rt.rank)};
+    out.w.ranks.push_back(rank_graph_from_chakra(k));
   }
   std::stable_sort(out.w.ranks.begin(), out.w.ranks.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
   for (auto& g : out.w.groups)

@@ -26,7 +26,6 @@ enum class ChakraCollType {
   AllReduce = 0, Reduce = 1, AllGather = 2, Gather = 3, Scatter = 4, Broadcast = 5, AllToAll = 6,
   ReduceScatter = 7, ReduceScatterBlock = 8, Barrier = 9
 };
-const char* chakra_node_type_name(ChakraNodeType t);
 
 // One AttributeProto. `kind` is the protobuf oneof field number (3 = double_val ... 32 =
 // bytes_list); the value lives in the member matching its type family.

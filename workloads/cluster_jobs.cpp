@@ -110,96 +110,94 @@ struct Job {
   int base = 0;
 };
 
-}  // namespace
-
-nlohmann::json ClusterRun::to_json() const {
-  nlohmann::json j;
-  j["system"] = system;
-  nlohmann::json js = nlohmann::json::array();
-  for (auto& r : jobs)
-    js.push_back({{"name", r.name}, {"kind", r.kind}, {"gpus", r.gpus.size()}, {"step_time_s", r.time_s},
-                  {"alone_s", r.alone_s}, {"slowdown", r.slowdown()}});
-  j["jobs"] = js;
-  j["cluster"] = exec.to_json();
-  return j;
-}
-
-ClusterRun run_cluster_jobs(const std::string& path) {
-  nlohmann::json j = read_json_file(path);
-  check_keys(j, {"system", "nodes", "sys_set", "engine", "jobs", "description", "fail", "degrade"}, path, "");
-  std::string sysname = j.value("system", "dgx-h100");
-  int nodes = static_cast<int>(int_field(j, "nodes", 0, path, ""));
+// The cluster of a jobs file: its system (nodes, sys_set) with the failed and degraded elements.
+struct Cluster {
+  std::string sysname;
   std::vector<std::string> sys_set;
-  for (auto& x : j.value("sys_set", nlohmann::json::array())) sys_set.push_back(flag_value(x));
-  topo::System sys = topo::load_system(sysname, nodes, sys_set);
+  topo::System sys;
+};
+
+Cluster load_cluster(const nlohmann::json& j, const std::string& path) {
+  Cluster c;
+  c.sysname = j.value("system", "dgx-h100");
+  int nodes = static_cast<int>(int_field(j, "nodes", 0, path, ""));
+  for (auto& x : j.value("sys_set", nlohmann::json::array())) c.sys_set.push_back(flag_value(x));
+  c.sys = topo::load_system(c.sysname, nodes, c.sys_set);
   ClusterOptions faults;
   for (auto& x : j.value("fail", nlohmann::json::array())) faults.fail.push_back(flag_value(x));
   for (auto& x : j.value("degrade", nlohmann::json::array())) faults.degrade.push_back(flag_value(x));
-  apply_faults(sys, faults);
-  if (!j.contains("jobs") || !j["jobs"].is_array() || j["jobs"].empty())
-    throw make_error(path, "jobs", "expected a non-empty list of jobs");
-  const int total = sys.topo.num_gpus();
-  std::map<int, std::string> owner;
-  std::vector<Job> jobs(j["jobs"].size());
-  int base = 0;
-  for (std::size_t k = 0; k < jobs.size(); ++k) {
-    const auto& jj = j["jobs"][k];
-    std::string where = "jobs[" + std::to_string(k) + "]";
-    check_keys(jj, {"name", "gpus", "train", "chakra"}, path, where);
-    Job& job = jobs[k];
-    job.res.name = jj.value("name", "job" + std::to_string(k));
-    if (!jj.contains("gpus")) throw make_error(path, where + ".gpus", "required");
-    job.res.gpus = parse_gpus(jj["gpus"], path, where + ".gpus", total);
-    for (int g : job.res.gpus) {
-      auto [it, fresh] = owner.emplace(g, job.res.name);
-      if (!fresh)
-        throw make_error(path, where + ".gpus", "GPU " + std::to_string(g) + " is already used by job '" + it->second + "'");
+  apply_faults(c.sys, faults);
+  return c;
+}
+
+// A job's workload and hardware: a training plan on `world` GPUs (whole nodes of the system) or
+// a Chakra trace directory. Errors name the jobs file and the job.
+void job_workload(Job& job, const nlohmann::json& jj, const std::string& path, const std::string& where, const Cluster& cl,
+                  int world) {
+  const topo::System& sys = cl.sys;
+  try {
+    if (jj.contains("train")) {
+      job.res.kind = "train";
+      std::string model;
+      std::vector<std::string> sets;
+      bool check_memory = true;
+      TrainPlan p = parse_plan(jj["train"], path, where + ".train", model, sets, check_memory);
+      int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : world;
+      if (world % gpn != 0)
+        throw make_error(path, where + ".gpus", std::to_string(world) + " GPUs is not a whole number of " +
+                                                    std::to_string(gpn) + "-GPU nodes");
+      SystemSpec s = load_system(cl.sysname, sys.topo.gpus_per_node > 0 ? world / gpn : 0, cl.sys_set);
+      s.nodes = world / gpn;
+      s.gpus_per_node = gpn;
+      job.hw = std::make_unique<ClusterHardware>(s.gpu, sets, ClusterOptions{}, world);
+      TrainJob tj = train_job(load_model(model), s, p, *job.hw, sys, false, check_memory);
+      job.train = std::move(tj.result);
+      job.w = std::move(tj.workload);
+    } else {
+      job.res.kind = "chakra";
+      job.hw = std::make_unique<ClusterHardware>(sys.accelerator, std::vector<std::string>{}, ClusterOptions{}, world);
+      ChakraWorkload cw = chakra_workload(flag_value(jj["chakra"]), *job.hw, sys);
+      job.w = std::move(cw.w);
+      job.w.validate(flag_value(jj["chakra"]));
     }
-    int world = static_cast<int>(job.res.gpus.size());
-    if (jj.contains("train") == jj.contains("chakra"))
-      throw make_error(path, where, "give exactly one of \"train\" (a plan) or \"chakra\" (a trace directory)");
-    try {
-      if (jj.contains("train")) {
-        job.res.kind = "train";
-        std::string model;
-        std::vector<std::string> sets;
-        bool check_memory = true;
-        TrainPlan p = parse_plan(jj["train"], path, where + ".train", model, sets, check_memory);
-        int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : world;
-        if (world % gpn != 0)
-          throw make_error(path, where + ".gpus", std::to_string(world) + " GPUs is not a whole number of " +
-                                                      std::to_string(gpn) + "-GPU nodes");
-        SystemSpec s = load_system(sysname, sys.topo.gpus_per_node > 0 ? world / gpn : 0, sys_set);
-        s.nodes = world / gpn;
-        s.gpus_per_node = gpn;
-        job.hw = std::make_unique<ClusterHardware>(s.gpu, sets, ClusterOptions{}, world);
-        TrainJob tj = train_job(load_model(model), s, p, *job.hw, sys, false, check_memory);
-        job.train = std::move(tj.result);
-        job.w = std::move(tj.workload);
-      } else {
-        job.res.kind = "chakra";
-        job.hw = std::make_unique<ClusterHardware>(sys.accelerator, std::vector<std::string>{}, ClusterOptions{}, world);
-        ChakraWorkload cw = chakra_workload(flag_value(jj["chakra"]), *job.hw, sys);
-        job.w = std::move(cw.w);
-        job.w.validate(flag_value(jj["chakra"]));
-      }
-    } catch (const Error& e) {
-      std::string msg = e.what();
-      if (msg.rfind(path, 0) == 0) throw;
-      throw make_error(path, where, msg);
-    }
-    if (job.w.world != world)
-      throw make_error(path, where + ".gpus", "the job has " + std::to_string(job.w.world) + " ranks but " +
-                                                  std::to_string(world) + " GPUs");
-    job.base = base;
-    base += world;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind(path, 0) == 0) throw;
+    throw make_error(path, where, msg);
   }
-  // One workload: every job's ranks shifted by its base, groups renamed per job.
+}
+
+// jobs[k]: its name and GPUs (each GPU in one job only: `owner`), its workload, whose rank count
+// must be its GPU count.
+void read_job(Job& job, const nlohmann::json& jj, std::size_t k, const std::string& path, const Cluster& cl,
+              std::map<int, std::string>& owner) {
+  std::string where = "jobs[" + std::to_string(k) + "]";
+  check_keys(jj, {"name", "gpus", "train", "chakra"}, path, where);
+  job.res.name = jj.value("name", "job" + std::to_string(k));
+  if (!jj.contains("gpus")) throw make_error(path, where + ".gpus", "required");
+  job.res.gpus = parse_gpus(jj["gpus"], path, where + ".gpus", cl.sys.topo.num_gpus());
+  for (int g : job.res.gpus) {
+    auto [it, fresh] = owner.emplace(g, job.res.name);
+    if (!fresh)
+      throw make_error(path, where + ".gpus", "GPU " + std::to_string(g) + " is already used by job '" + it->second + "'");
+  }
+  int world = static_cast<int>(job.res.gpus.size());
+  if (jj.contains("train") == jj.contains("chakra"))
+    throw make_error(path, where, "give exactly one of \"train\" (a plan) or \"chakra\" (a trace directory)");
+  job_workload(job, jj, path, where, cl, world);
+  if (job.w.world != world)
+    throw make_error(path, where + ".gpus", "the job has " + std::to_string(job.w.world) + " ranks but " +
+                                                std::to_string(world) + " GPUs");
+}
+
+// One workload: every job's ranks shifted by its base, groups renamed per job; place: rank -> GPU,
+// hw: each rank's hardware.
+wg::Workload merge_jobs(const std::vector<Job>& jobs, const std::string& path, int world, std::vector<int>& place,
+                        std::vector<RankHardware>& hw) {
   wg::Workload all;
-  all.world = base;
+  all.world = world;
   all.name = path;
-  std::vector<int> place(static_cast<std::size_t>(base));
-  std::vector<RankHardware> hw;
+  place.assign(static_cast<std::size_t>(world), 0);
   for (auto& job : jobs) {
     for (std::size_t r = 0; r < job.res.gpus.size(); ++r) place[static_cast<std::size_t>(job.base) + r] = job.res.gpus[r];
     for (std::size_t i = 0; i < job.w.ranks.size(); ++i) {
@@ -219,6 +217,52 @@ ClusterRun run_cluster_jobs(const std::string& path) {
       all.ranks.push_back(std::move(g));
     }
   }
+  return all;
+}
+
+// The same job alone on its GPUs (a kernel-free engine: SystemC runs once per process).
+double alone_time(const Job& job, const topo::System& sys) {
+  std::vector<RankHardware> jh;
+  for (auto& rg : job.w.ranks) jh.push_back(job.hw->of(rg.rank));
+  EventCore alone_core;
+  ExecOptions ao;
+  ao.placement = job.res.gpus;
+  ao.collective_baseline = false;
+  return execute(job.w, sys, jh, alone_core, ao).makespan_s;
+}
+
+}  // namespace
+
+nlohmann::json ClusterRun::to_json() const {
+  nlohmann::json j;
+  j["system"] = system;
+  nlohmann::json js = nlohmann::json::array();
+  for (auto& r : jobs)
+    js.push_back({{"name", r.name}, {"kind", r.kind}, {"gpus", r.gpus.size()}, {"step_time_s", r.time_s},
+                  {"alone_s", r.alone_s}, {"slowdown", r.slowdown()}});
+  j["jobs"] = js;
+  j["cluster"] = exec.to_json();
+  return j;
+}
+
+ClusterRun run_cluster_jobs(const std::string& path) {
+  nlohmann::json j = read_json_file(path);
+  check_keys(j, {"system", "nodes", "sys_set", "engine", "jobs", "description", "fail", "degrade"}, path, "");
+  Cluster cl = load_cluster(j, path);
+  const topo::System& sys = cl.sys;
+  if (!j.contains("jobs") || !j["jobs"].is_array() || j["jobs"].empty())
+    throw make_error(path, "jobs", "expected a non-empty list of jobs");
+  std::map<int, std::string> owner;
+  std::vector<Job> jobs(j["jobs"].size());
+  int base = 0;
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    read_job(jobs[k], j["jobs"][k], k, path, cl, owner);
+    jobs[k].base = base;
+    base += static_cast<int>(jobs[k].res.gpus.size());
+  }
+  std::vector<int> place;
+  std::vector<RankHardware> hw;
+  wg::Workload all = merge_jobs(jobs, path, base, place, hw);
   check_connected(all, sys, place);
   ClusterRun out;
   out.system = sys.name;
@@ -230,14 +274,7 @@ ClusterRun run_cluster_jobs(const std::string& path) {
     for (auto& rs : out.exec.ranks)
       if (rs.rank >= job.base && rs.rank < job.base + static_cast<int>(job.res.gpus.size()))
         job.res.time_s = std::max(job.res.time_s, rs.end_s);
-    // The same job alone on its GPUs (a kernel-free engine: SystemC runs once per process).
-    std::vector<RankHardware> jh;
-    for (auto& rg : job.w.ranks) jh.push_back(job.hw->of(rg.rank));
-    EventCore alone_core;
-    ExecOptions ao;
-    ao.placement = job.res.gpus;
-    ao.collective_baseline = false;
-    job.res.alone_s = execute(job.w, sys, jh, alone_core, ao).makespan_s;
+    job.res.alone_s = alone_time(job, sys);
     out.jobs.push_back(job.res);
   }
   return out;

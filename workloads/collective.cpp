@@ -99,10 +99,6 @@ const char* proto_name(Proto p) {
   return "?";
 }
 
-const char* redop_name(Op o) {
-  return (o == Op::AllReduce || o == Op::ReduceScatter || o == Op::Reduce) ? "sum" : "none";
-}
-
 double busbw_factor(Op o, int n) {
   if (n <= 1) return 1.0;
   switch (o) {
@@ -418,6 +414,228 @@ double ring_bus(const Group& g) {
 
 bool is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
+// What every algorithm's estimate reads: the tuner table, the group, the collective, protocol and
+// size, the channels, one hop's latency inside a node and across the network, the base latency.
+struct PlanCtx {
+  const ParamValues& T;
+  const Group& g;
+  Op op;
+  Algo a;
+  Proto p;
+  double S;
+  double nch, intraLat, interLat, base;
+};
+
+// Ring: a pipelined ring (broadcast/reduce: one chain); NVLink inside, NICs across nodes.
+bool time_ring(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Proto p = x.p;
+  const double S = x.S;
+  const int n = x.g.n;
+  const double nch = x.nch;
+  const double intraLat = x.intraLat;
+  const double interLat = x.interLat;
+  const double base = x.base;
+  if (op == Op::AllToAll || op == Op::SendRecv) return false;
+  double bus = ring_proto_bw(T, g, op, p, ring_bus(g));
+  if (op == Op::Broadcast || op == Op::Reduce) {
+    lat = base + (g.nodes > 1 ? interLat : intraLat);
+    bwt = S / bus;
+    return true;
+  }
+  int nsteps = op == Op::AllReduce ? 2 * (n - 1) : n - 1;
+  int ninter = op == Op::AllReduce ? (g.nodes > 1 ? 2 * g.nodes : 0) : g.nodes - 1;
+  ninter = std::min(ninter, nsteps);
+  double il = intraLat;
+  if (g.nodes > 1) il = std::max(il, T.get("net_overhead") * (p == Proto::Simple ? 3 : 1));
+  lat = base + (nsteps - ninter) * il + ninter * interLat;
+  if (p == Proto::Simple && g.nodes > 1 && op == Op::AllReduce && S / (nch * n) >= 64) lat *= 1.4;  // NCCL's ring plateau fit
+  double per_rank = (op == Op::AllReduce ? 2.0 : 1.0) * (n - 1) / n * S;
+  bwt = per_rank / bus;
+  return true;
+}
+
+// Tree (all-reduce): a double binary tree across nodes, a chain inside, with NCCL's medium-size correction.
+bool time_tree(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Proto p = x.p;
+  const double S = x.S;
+  const double nch = x.nch;
+  const double intraLat = x.intraLat;
+  const double interLat = x.interLat;
+  const double base = x.base;
+  if (op != Op::AllReduce) return false;
+  double perch = g.nodes == 1 ? T.get("tree_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_bw_per_channel_2nodes") : T.get("tree_bw_per_channel_multinode");
+  double bus = std::min(ring_bus(g) * T.get("tree_efficiency"), nch * perch);
+  if (p == Proto::LL) {
+    double llmax = g.nodes == 1 ? T.get("ll_max_bw_1node") : g.nodes == 2 ? T.get("ll_max_bw_2nodes") : T.get("ll_max_bw_multinode");
+    bus = std::min(bus * T.get("tree_ll_efficiency"), llmax);
+  } else if (p == Proto::LL128) {
+    double perll = g.nodes == 1 ? T.get("tree_ll128_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_ll128_bw_per_channel_2nodes") : T.get("tree_ll128_bw_per_channel_multinode");
+    bus = std::min(bus * (g.nodes == 1 ? T.get("tree_ll128_efficiency_1node") : T.get("tree_ll128_efficiency")), nch * perll);
+  }
+  lat = base + 2 * ((g.ppn - 1) * intraLat + log2i(g.nodes) * interLat);
+  bwt = S / (0.5 * bus * tree_correction(p, S));
+  return true;
+}
+
+// NVLS: NVLink SHARP in the switch, one node.
+bool time_nvls(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const double S = x.S;
+  const int n = x.g.n;
+  const double intraLat = x.intraLat;
+  if (!g.nvls || g.nodes != 1 || n < 2) return false;
+  if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return false;
+  double bus = g.intra_bus * T.get("nvls_efficiency");
+  double link = op == Op::AllReduce ? S * (1.0 + 1.0 / n) : S;  // per-GPU NVLink bytes each way
+  lat = intraLat;
+  bwt = link / bus;
+  return true;
+}
+
+// NVLS inside nodes and a tree across them (fat fabrics, all-reduce).
+bool time_nvls_tree(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Algo a = x.a;
+  const Proto p = x.p;
+  const double S = x.S;
+  const double interLat = x.interLat;
+  if (!g.nvls || g.nodes < 2 || op != Op::AllReduce || !g.fat) return false;
+  double bus = g.intra_bus * T.get("nvls_efficiency");
+  double intra = S * (1.0 + 1.0 / g.ppn) / bus;
+  double inter = S / g.ppn * (g.nodes > 2 ? 2.0 : 1.0) / g.nic_bw;
+  lat = hw_lat(T, Hw::NVL, a, p) + 2 * log2i(g.nodes) * interLat;
+  bwt = std::max(intra, inter);
+  return true;
+}
+
+// CollNet: in-network reduction across nodes (NVSwitch nodes, fat fabrics, all-reduce).
+bool time_collnet(const PlanCtx& x, double& lat, double& bwt) {
+  const Group& g = x.g;
+  const Op op = x.op;
+  const double S = x.S;
+  const double intraLat = x.intraLat;
+  const double interLat = x.interLat;
+  if (!g.nvswitch || g.nodes < 2 || op != Op::AllReduce || !g.fat) return false;
+  double intra = 2.0 * (g.ppn - 1) / g.ppn * S / g.intra_bus;
+  double inter = S / g.ppn / g.nic_bw;
+  lat = 2 * (std::min(1, g.ppn - 1) * intraLat + (g.ppn - 1) * 0.4e-6) + interLat;
+  bwt = std::max(intra, inter);
+  return true;
+}
+
+// PAT (all-gather, reduce-scatter): log-latency steps at ring-like bandwidth.
+bool time_pat(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Proto p = x.p;
+  const double S = x.S;
+  const int n = x.g.n;
+  const double intraLat = x.intraLat;
+  const double interLat = x.interLat;
+  const double base = x.base;
+  if (op != Op::AllGather && op != Op::ReduceScatter) return false;
+  double bus = (g.nodes > 1 ? std::min(g.intra_bus, g.nic_bw) : g.intra_bus) * T.get("pat_efficiency");
+  bus = ring_proto_bw(T, g, op, p, bus);
+  lat = base + log2ceil(n) * (g.nodes > 1 ? interLat : intraLat);
+  bwt = static_cast<double>(n - 1) / n * S / bus;
+  return true;
+}
+
+// Direct: every rank to every other (all-to-all, send/recv, and the direct all-reduce/all-gather).
+bool time_direct(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Proto p = x.p;
+  const double S = x.S;
+  const int n = x.g.n;
+  const double intraLat = x.intraLat;
+  const double interLat = x.interLat;
+  const double base = x.base;
+  double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
+  double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : 1;
+  double step_lat = g.nodes > 1 ? interLat : intraLat;
+  if (op == Op::SendRecv) {
+    // nccl-tests sendrecv: every rank sends S to the next; the slowest pair sets the pace.
+    bool cross = g.nodes > 1;
+    lat = base + step_lat;
+    bwt = S / (cross ? nb : ib);
+    return true;
+  }
+  if (op == Op::Broadcast || op == Op::Reduce) return false;
+  double share = op == Op::AllToAll ? S / n : op == Op::AllReduce ? S / n : S / n;
+  double intra = (g.ppn - 1) * share / ib;
+  double inter = g.nodes > 1 ? (n - g.ppn) * share / nb : 0.0;
+  int phases = op == Op::AllReduce ? 2 : 1;
+  lat = base + phases * step_lat;
+  bwt = phases * std::max(intra, inter);
+  return true;
+}
+
+// Recursive halving-doubling all-reduce (power-of-two ranks).
+bool time_halving_doubling(const PlanCtx& x, double& lat, double& bwt) {
+  const ParamValues& T = x.T;
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Proto p = x.p;
+  const double S = x.S;
+  const int n = x.g.n;
+  const double intraLat = x.intraLat;
+  const double interLat = x.interLat;
+  const double base = x.base;
+  if (op != Op::AllReduce || !is_pow2(n)) return false;
+  double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
+  double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : ib;
+  int L = log2i(n);
+  lat = base;
+  for (int k = 1; k <= L; ++k) {
+    int d = n >> k;
+    bool cross = g.nodes > 1 && d >= g.ppn;
+    double chunk = S / static_cast<double>(1L << k);
+    bwt += 2 * chunk / (cross ? nb : ib);
+    lat += 2 * (cross ? interLat : intraLat);
+  }
+  return true;
+}
+
+// Torus: dimension by dimension, the slowest part of each phase sets its time.
+bool time_torus(const PlanCtx& x, double& lat, double& bwt) {
+  const Group& g = x.g;
+  const Op op = x.op;
+  const Proto p = x.p;
+  const double S = x.S;
+  const double intraLat = x.intraLat;
+  const double base = x.base;
+  if (g.tdims.empty() || p != Proto::Simple) return false;
+  if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return false;
+  auto parts = torus_schedule(g, op, S);
+  lat = base;
+  for (size_t q = 0; q < parts[0].size(); ++q) {
+    double t = 0, l = 0;
+    for (auto& pt : parts) {
+      const TorusPhase& ph = pt[q];
+      t = std::max(t, ph.bytes / torus_dir_bw(g, ph.dim));
+      l = std::max(l, (g.tdims[static_cast<size_t>(ph.dim)] - 1) * intraLat);
+    }
+    bwt += t;
+    lat += l;
+  }
+  return true;
+}
+
+// Latency and bandwidth time of one algorithm and protocol for S bytes on group g; not ok when
+// the algorithm does not apply (collective, protocol, fabric).
 Plan plan(const ParamValues& T, const Group& g, Op op, Algo a, Proto p, double S) {
   Plan out;
   out.c.algo = a;
@@ -429,130 +647,22 @@ Plan plan(const ParamValues& T, const Group& g, Op op, Algo a, Proto p, double S
   double intraLat = hw_lat(T, g.intra, a, p);
   double interLat = hw_lat(T, Hw::NET, a, p);
   double base = base_lat(T, a, p);
+  const PlanCtx x{T, g, op, a, p, S, nch, intraLat, interLat, base};
   double lat = 0, bwt = 0;
+  bool ok = false;
   switch (a) {
-    case Algo::Ring: {
-      if (op == Op::AllToAll || op == Op::SendRecv) return out;
-      double bus = ring_proto_bw(T, g, op, p, ring_bus(g));
-      if (op == Op::Broadcast || op == Op::Reduce) {
-        lat = base + (g.nodes > 1 ? interLat : intraLat);
-        bwt = S / bus;
-        break;
-      }
-      int nsteps = op == Op::AllReduce ? 2 * (n - 1) : n - 1;
-      int ninter = op == Op::AllReduce ? (g.nodes > 1 ? 2 * g.nodes : 0) : g.nodes - 1;
-      ninter = std::min(ninter, nsteps);
-      double il = intraLat;
-      if (g.nodes > 1) il = std::max(il, T.get("net_overhead") * (p == Proto::Simple ? 3 : 1));
-      lat = base + (nsteps - ninter) * il + ninter * interLat;
-      if (p == Proto::Simple && g.nodes > 1 && op == Op::AllReduce && S / (nch * n) >= 64) lat *= 1.4;  // NCCL's ring plateau fit
-      double per_rank = (op == Op::AllReduce ? 2.0 : 1.0) * (n - 1) / n * S;
-      bwt = per_rank / bus;
-      break;
-    }
-    case Algo::Tree: {
-      if (op != Op::AllReduce) return out;
-      double perch = g.nodes == 1 ? T.get("tree_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_bw_per_channel_2nodes") : T.get("tree_bw_per_channel_multinode");
-      double bus = std::min(ring_bus(g) * T.get("tree_efficiency"), nch * perch);
-      if (p == Proto::LL) {
-        double llmax = g.nodes == 1 ? T.get("ll_max_bw_1node") : g.nodes == 2 ? T.get("ll_max_bw_2nodes") : T.get("ll_max_bw_multinode");
-        bus = std::min(bus * T.get("tree_ll_efficiency"), llmax);
-      } else if (p == Proto::LL128) {
-        double perll = g.nodes == 1 ? T.get("tree_ll128_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_ll128_bw_per_channel_2nodes") : T.get("tree_ll128_bw_per_channel_multinode");
-        bus = std::min(bus * (g.nodes == 1 ? T.get("tree_ll128_efficiency_1node") : T.get("tree_ll128_efficiency")), nch * perll);
-      }
-      lat = base + 2 * ((g.ppn - 1) * intraLat + log2i(g.nodes) * interLat);
-      bwt = S / (0.5 * bus * tree_correction(p, S));
-      break;
-    }
-    case Algo::NVLS: {
-      if (!g.nvls || g.nodes != 1 || n < 2) return out;
-      if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return out;
-      double bus = g.intra_bus * T.get("nvls_efficiency");
-      double link = op == Op::AllReduce ? S * (1.0 + 1.0 / n) : S;  // per-GPU NVLink bytes each way
-      lat = intraLat;
-      bwt = link / bus;
-      break;
-    }
-    case Algo::NVLSTree: {
-      if (!g.nvls || g.nodes < 2 || op != Op::AllReduce || !g.fat) return out;
-      double bus = g.intra_bus * T.get("nvls_efficiency");
-      double intra = S * (1.0 + 1.0 / g.ppn) / bus;
-      double inter = S / g.ppn * (g.nodes > 2 ? 2.0 : 1.0) / g.nic_bw;
-      lat = hw_lat(T, Hw::NVL, a, p) + 2 * log2i(g.nodes) * interLat;
-      bwt = std::max(intra, inter);
-      break;
-    }
-    case Algo::CollNet: {
-      if (!g.nvswitch || g.nodes < 2 || op != Op::AllReduce || !g.fat) return out;
-      double intra = 2.0 * (g.ppn - 1) / g.ppn * S / g.intra_bus;
-      double inter = S / g.ppn / g.nic_bw;
-      lat = 2 * (std::min(1, g.ppn - 1) * intraLat + (g.ppn - 1) * 0.4e-6) + interLat;
-      bwt = std::max(intra, inter);
-      break;
-    }
-    case Algo::PAT: {
-      if (op != Op::AllGather && op != Op::ReduceScatter) return out;
-      double bus = (g.nodes > 1 ? std::min(g.intra_bus, g.nic_bw) : g.intra_bus) * T.get("pat_efficiency");
-      bus = ring_proto_bw(T, g, op, p, bus);
-      lat = base + log2ceil(n) * (g.nodes > 1 ? interLat : intraLat);
-      bwt = static_cast<double>(n - 1) / n * S / bus;
-      break;
-    }
-    case Algo::Direct: {
-      double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
-      double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : 1;
-      double step_lat = g.nodes > 1 ? interLat : intraLat;
-      if (op == Op::SendRecv) {
-        // nccl-tests sendrecv: every rank sends S to the next; the slowest pair sets the pace.
-        bool cross = g.nodes > 1;
-        lat = base + step_lat;
-        bwt = S / (cross ? nb : ib);
-        break;
-      }
-      if (op == Op::Broadcast || op == Op::Reduce) return out;
-      double share = op == Op::AllToAll ? S / n : op == Op::AllReduce ? S / n : S / n;
-      double intra = (g.ppn - 1) * share / ib;
-      double inter = g.nodes > 1 ? (n - g.ppn) * share / nb : 0.0;
-      int phases = op == Op::AllReduce ? 2 : 1;
-      lat = base + phases * step_lat;
-      bwt = phases * std::max(intra, inter);
-      break;
-    }
-    case Algo::HalvingDoubling: {
-      if (op != Op::AllReduce || !is_pow2(n)) return out;
-      double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
-      double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : ib;
-      int L = log2i(n);
-      lat = base;
-      for (int k = 1; k <= L; ++k) {
-        int d = n >> k;
-        bool cross = g.nodes > 1 && d >= g.ppn;
-        double chunk = S / static_cast<double>(1L << k);
-        bwt += 2 * chunk / (cross ? nb : ib);
-        lat += 2 * (cross ? interLat : intraLat);
-      }
-      break;
-    }
-    case Algo::Torus: {
-      if (g.tdims.empty() || p != Proto::Simple) return out;
-      if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return out;
-      auto parts = torus_schedule(g, op, S);
-      lat = base;
-      for (size_t q = 0; q < parts[0].size(); ++q) {
-        double t = 0, l = 0;
-        for (auto& pt : parts) {
-          const TorusPhase& ph = pt[q];
-          t = std::max(t, ph.bytes / torus_dir_bw(g, ph.dim));
-          l = std::max(l, (g.tdims[static_cast<size_t>(ph.dim)] - 1) * intraLat);
-        }
-        bwt += t;
-        lat += l;
-      }
-      break;
-    }
-    case Algo::Auto: return out;
+    case Algo::Ring: ok = time_ring(x, lat, bwt); break;
+    case Algo::Tree: ok = time_tree(x, lat, bwt); break;
+    case Algo::NVLS: ok = time_nvls(x, lat, bwt); break;
+    case Algo::NVLSTree: ok = time_nvls_tree(x, lat, bwt); break;
+    case Algo::CollNet: ok = time_collnet(x, lat, bwt); break;
+    case Algo::PAT: ok = time_pat(x, lat, bwt); break;
+    case Algo::Direct: ok = time_direct(x, lat, bwt); break;
+    case Algo::HalvingDoubling: ok = time_halving_doubling(x, lat, bwt); break;
+    case Algo::Torus: ok = time_torus(x, lat, bwt); break;
+    case Algo::Auto: ok = false; break;
   }
+  if (!ok) return out;
   if (n <= 1) {
     lat = 0;
     bwt = 0;
@@ -817,210 +927,262 @@ class Runner : public std::enable_shared_from_this<Runner> {
     }
   }
 
-  void build() {
+  // Ring: one pipelined ring per channel group (broadcast/reduce: a chain from or to the root);
+  // detailed: one phase per ring step with a flow per leg.
+  void build_ring() {
     const double S = spec_.bytes;
     const int n = g_.n;
     const Op op = spec_.op;
-    const bool reduce = op == Op::AllReduce || op == Op::ReduceScatter || op == Op::Reduce;
-    const double lat = choice_.latency, bwt = choice_.bw_time;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const double lat = choice_.latency;
+    const double bwt = choice_.bw_time;
     const bool det = spec_.detailed;
-    switch (choice_.algo) {
-      case Algo::Ring: {
-        auto orders = ring_orders();
-        const double C = static_cast<double>(orders.size());
-        if (op == Op::Broadcast || op == Op::Reduce) {
-          // Pipelined chain from the root (reduce: toward it).
-          std::vector<int> chain;
-          for (int k = 0; k < n; ++k) chain.push_back((spec_.root + k) % n);
-          phases_.push_back([=, this] {
-            Unit u;
-            for (int k = 0; k + 1 < n; ++k) {
-              int a = chain[static_cast<size_t>(k)], b = chain[static_cast<size_t>(k + 1)];
-              if (op == Op::Reduce) std::swap(a, b);
-              add(u, a, b, S);
-            }
-            u.steps = n - 1;
-            finish_unit(u, bwt, lat, reduce);
-            return std::vector<Unit>{u};
-          });
-          break;
+    auto orders = ring_orders();
+    const double C = static_cast<double>(orders.size());
+    if (op == Op::Broadcast || op == Op::Reduce) {
+      // Pipelined chain from the root (reduce: toward it).
+      std::vector<int> chain;
+      for (int k = 0; k < n; ++k) chain.push_back((spec_.root + k) % n);
+      phases_.push_back([=, this] {
+        Unit u;
+        for (int k = 0; k + 1 < n; ++k) {
+          int a = chain[static_cast<size_t>(k)], b = chain[static_cast<size_t>(k + 1)];
+          if (op == Op::Reduce) std::swap(a, b);
+          add(u, a, b, S);
         }
-        int nsteps = op == Op::AllReduce ? 2 * (n - 1) : n - 1;
-        double per_rank = (op == Op::AllReduce ? 2.0 : 1.0) * (n - 1) / n * S;
-        if (!det) {
-          phases_.push_back([=, this] {
-            std::vector<Unit> us;
-            for (auto& o : orders) {
-              Unit u;
-              for (int k = 0; k < n; ++k) add(u, o[static_cast<size_t>(k)], o[static_cast<size_t>((k + 1) % n)], per_rank / C);
-              u.steps = nsteps;
-              finish_unit(u, bwt, lat, reduce, 1.0 / C);
-              us.push_back(std::move(u));
-            }
-            return us;
-          });
-        } else {
-          for (int s = 0; s < nsteps; ++s)
-            phases_.push_back([=, this] { return step_flows(orders, per_rank / C / nsteps, bwt / nsteps, lat / nsteps); });
+        u.steps = n - 1;
+        finish_unit(u, bwt, lat, reduce);
+        return std::vector<Unit>{u};
+      });
+      return;
+    }
+    int nsteps = op == Op::AllReduce ? 2 * (n - 1) : n - 1;
+    double per_rank = (op == Op::AllReduce ? 2.0 : 1.0) * (n - 1) / n * S;
+    if (!det) {
+      phases_.push_back([=, this] {
+        std::vector<Unit> us;
+        for (auto& o : orders) {
+          Unit u;
+          for (int k = 0; k < n; ++k) add(u, o[static_cast<size_t>(k)], o[static_cast<size_t>((k + 1) % n)], per_rank / C);
+          u.steps = nsteps;
+          finish_unit(u, bwt, lat, reduce, 1.0 / C);
+          us.push_back(std::move(u));
         }
-        break;
-      }
-      case Algo::Tree: {
-        phases_.push_back([=, this] {
-          std::vector<Unit> us;
-          int C = g_.nvswitch && g_.nodes > 1 ? g_.ppn : 1;
-          for (int t = 0; t < 2; ++t)
-            for (int c = 0; c < C; ++c) {
-              Unit u;
-              double b = S / (2.0 * C);
-              std::vector<int> heads;
-              for (auto& m : g_.by_node) {
-                std::vector<int> chain;
-                if (g_.nvswitch) {
-                  for (size_t j = 0; j < m.size(); ++j) chain.push_back(m[(c + j) % m.size()]);
-                } else {
-                  chain = m;
-                }
-                heads.push_back(chain[0]);
-                for (size_t j = 0; j + 1 < chain.size(); ++j) {
-                  add(u, chain[j + 1], chain[j], b);  // reduce up
-                  add(u, chain[j], chain[j + 1], b);  // broadcast down
-                }
-              }
-              for (auto [child, parent] : btree(static_cast<int>(heads.size()), t)) {
-                add(u, heads[static_cast<size_t>(child)], heads[static_cast<size_t>(parent)], b);
-                add(u, heads[static_cast<size_t>(parent)], heads[static_cast<size_t>(child)], b);
-              }
-              u.steps = 2 * (g_.ppn - 1 + log2ceil(g_.nodes));
-              finish_unit(u, bwt, lat, reduce, 1.0 / (2.0 * C));
-              us.push_back(std::move(u));
-            }
-          return us;
-        });
-        break;
-      }
-      case Algo::NVLS: {
-        double up = op == Op::AllReduce ? S * (1 + 1.0 / n) : op == Op::ReduceScatter ? S : S / n;
-        double down = op == Op::AllReduce ? S * (1 + 1.0 / n) : op == Op::ReduceScatter ? S / n : S;
-        phases_.push_back([=, this] {
+        return us;
+      });
+    } else {
+      for (int s = 0; s < nsteps; ++s)
+        phases_.push_back([=, this] { return step_flows(orders, per_rank / C / nsteps, bwt / nsteps, lat / nsteps); });
+    }
+  }
+
+  // Tree (all-reduce): two double binary trees over the node heads, chains inside the nodes, per channel group.
+  void build_tree() {
+    const double S = spec_.bytes;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const double lat = choice_.latency;
+    const double bwt = choice_.bw_time;
+    phases_.push_back([=, this] {
+      std::vector<Unit> us;
+      int C = g_.nvswitch && g_.nodes > 1 ? g_.ppn : 1;
+      for (int t = 0; t < 2; ++t)
+        for (int c = 0; c < C; ++c) {
           Unit u;
-          for (int i = 0; i < n; ++i) {
-            u.c.legs.push_back(nvs_leg(i, up, true));
-            u.c.legs.push_back(nvs_leg(i, down, false));
-            u.senders.push_back({rank(i), up});
-          }
-          u.steps = 2;
-          finish_unit(u, bwt, lat, reduce);
-          return std::vector<Unit>{u};
-        });
-        break;
-      }
-      case Algo::NVLSTree:
-      case Algo::CollNet: {
-        bool nvls = choice_.algo == Algo::NVLSTree;
-        phases_.push_back([=, this] {
-          Unit u;
-          double shard = S / g_.ppn;
+          double b = S / (2.0 * C);
+          std::vector<int> heads;
           for (auto& m : g_.by_node) {
-            int k = static_cast<int>(m.size());
-            for (int i : m) {
-              if (nvls) {
-                u.c.legs.push_back(nvs_leg(i, S + shard, true));   // reduce-scatter reads + multicast store
-                u.c.legs.push_back(nvs_leg(i, shard + S, false));
-                u.senders.push_back({rank(i), S + shard});
-              } else {
-                for (int j : m)
-                  if (j != i) add(u, i, j, 2.0 * S / k);  // direct reduce-scatter + all-gather
-                u.c.legs.push_back(collnet_leg(i, shard, true));
-                u.c.legs.push_back(collnet_leg(i, shard, false));
-              }
+            std::vector<int> chain;
+            if (g_.nvswitch) {
+              for (size_t j = 0; j < m.size(); ++j) chain.push_back(m[(c + j) % m.size()]);
+            } else {
+              chain = m;
+            }
+            heads.push_back(chain[0]);
+            for (size_t j = 0; j + 1 < chain.size(); ++j) {
+              add(u, chain[j + 1], chain[j], b);  // reduce up
+              add(u, chain[j], chain[j + 1], b);  // broadcast down
             }
           }
+          for (auto [child, parent] : btree(static_cast<int>(heads.size()), t)) {
+            add(u, heads[static_cast<size_t>(child)], heads[static_cast<size_t>(parent)], b);
+            add(u, heads[static_cast<size_t>(parent)], heads[static_cast<size_t>(child)], b);
+          }
+          u.steps = 2 * (g_.ppn - 1 + log2ceil(g_.nodes));
+          finish_unit(u, bwt, lat, reduce, 1.0 / (2.0 * C));
+          us.push_back(std::move(u));
+        }
+      return us;
+    });
+  }
+
+  // NVLS: every GPU to and from the NVSwitch (the switch reduces / multicasts).
+  void build_nvls() {
+    const double S = spec_.bytes;
+    const int n = g_.n;
+    const Op op = spec_.op;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const double lat = choice_.latency;
+    const double bwt = choice_.bw_time;
+    double up = op == Op::AllReduce ? S * (1 + 1.0 / n) : op == Op::ReduceScatter ? S : S / n;
+    double down = op == Op::AllReduce ? S * (1 + 1.0 / n) : op == Op::ReduceScatter ? S / n : S;
+    phases_.push_back([=, this] {
+      Unit u;
+      for (int i = 0; i < n; ++i) {
+        u.c.legs.push_back(nvs_leg(i, up, true));
+        u.c.legs.push_back(nvs_leg(i, down, false));
+        u.senders.push_back({rank(i), up});
+      }
+      u.steps = 2;
+      finish_unit(u, bwt, lat, reduce);
+      return std::vector<Unit>{u};
+    });
+  }
+
+  // NVLSTree (NVLS inside nodes, double binary trees per rail across them) or CollNet (direct
+  // reduce-scatter + all-gather inside nodes, in-network reduction across them).
+  void build_nvls_tree_or_collnet() {
+    const double S = spec_.bytes;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const double lat = choice_.latency;
+    const double bwt = choice_.bw_time;
+    bool nvls = choice_.algo == Algo::NVLSTree;
+    phases_.push_back([=, this] {
+      Unit u;
+      double shard = S / g_.ppn;
+      for (auto& m : g_.by_node) {
+        int k = static_cast<int>(m.size());
+        for (int i : m) {
           if (nvls) {
-            // Inter-node double binary tree per rail on the node-reduced shard.
-            std::map<int, std::vector<int>> rails;
-            for (auto& m : g_.by_node)
-              for (int i : m) rails[t_.local_of_rank(rank(i))].push_back(i);
-            for (auto& [rail, members] : rails) {
-              int mm = static_cast<int>(members.size());
-              for (int t = 0; t < 2; ++t)
-                for (auto [child, parent] : btree(mm, t)) {
-                  add(u, members[static_cast<size_t>(child)], members[static_cast<size_t>(parent)], shard / 2);
-                  add(u, members[static_cast<size_t>(parent)], members[static_cast<size_t>(child)], shard / 2);
-                }
-            }
+            u.c.legs.push_back(nvs_leg(i, S + shard, true));   // reduce-scatter reads + multicast store
+            u.c.legs.push_back(nvs_leg(i, shard + S, false));
+            u.senders.push_back({rank(i), S + shard});
+          } else {
+            for (int j : m)
+              if (j != i) add(u, i, j, 2.0 * S / k);  // direct reduce-scatter + all-gather
+            u.c.legs.push_back(collnet_leg(i, shard, true));
+            u.c.legs.push_back(collnet_leg(i, shard, false));
           }
-          u.steps = 2 + 2 * log2ceil(g_.nodes);
-          finish_unit(u, bwt, lat, reduce);
-          return std::vector<Unit>{u};
-        });
-        break;
+        }
       }
-      case Algo::PAT: {
-        int L = log2ceil(n);
-        for (int k = 0; k < L; ++k) {
-          int d = 1 << k;
-          int count = std::min(d, n - d);
-          phases_.push_back([=, this] {
-            Unit u;
-            for (int i = 0; i < n; ++i) {
-              int j = op == Op::AllGather ? ((i - d) % n + n) % n : (i + d) % n;
-              add(u, i, j, count * S / n);
+      if (nvls) {
+        // Inter-node double binary tree per rail on the node-reduced shard.
+        std::map<int, std::vector<int>> rails;
+        for (auto& m : g_.by_node)
+          for (int i : m) rails[t_.local_of_rank(rank(i))].push_back(i);
+        for (auto& [rail, members] : rails) {
+          int mm = static_cast<int>(members.size());
+          for (int t = 0; t < 2; ++t)
+            for (auto [child, parent] : btree(mm, t)) {
+              add(u, members[static_cast<size_t>(child)], members[static_cast<size_t>(parent)], shard / 2);
+              add(u, members[static_cast<size_t>(parent)], members[static_cast<size_t>(child)], shard / 2);
             }
-            finish_unit(u, bwt * count / (n - 1), lat / L, reduce);
-            return det ? split(u) : std::vector<Unit>{u};
-          });
         }
-        break;
       }
-      case Algo::HalvingDoubling: {
-        int L = log2i(n);
-        const ParamValues& T = f_.tuning();
-        double ib = ring_proto_bw(T, g_, op, choice_.proto, g_.intra_bus);
-        double nb = g_.nodes > 1 ? ring_proto_bw(T, g_, op, choice_.proto, g_.nic_bw) : ib;
-        double base = base_lat(T, Algo::HalvingDoubling, choice_.proto);
-        double il = hw_lat(T, g_.intra, Algo::Ring, choice_.proto), nl = hw_lat(T, Hw::NET, Algo::Ring, choice_.proto);
-        for (int s = 0; s < 2 * L; ++s) {
-          int k = s < L ? s + 1 : 2 * L - s;  // halving then doubling
-          int d = n >> k;
-          double chunk = S / static_cast<double>(1L << k);
-          bool cross = g_.nodes > 1 && d >= g_.ppn;
-          double steplat = (cross ? nl : il) + (s == 0 ? base : 0.0);
-          phases_.push_back([=, this] {
-            Unit u;
-            for (int i = 0; i < n; ++i) add(u, i, i ^ d, chunk);
-            finish_unit(u, chunk / (cross ? nb : ib), steplat, reduce);
-            return det ? split(u) : std::vector<Unit>{u};
-          });
+      u.steps = 2 + 2 * log2ceil(g_.nodes);
+      finish_unit(u, bwt, lat, reduce);
+      return std::vector<Unit>{u};
+    });
+  }
+
+  // PAT: log2(n) phases, phase k sends min(2^k, n-2^k) shards 2^k ranks away.
+  void build_pat() {
+    const double S = spec_.bytes;
+    const int n = g_.n;
+    const Op op = spec_.op;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const double lat = choice_.latency;
+    const double bwt = choice_.bw_time;
+    const bool det = spec_.detailed;
+    int L = log2ceil(n);
+    for (int k = 0; k < L; ++k) {
+      int d = 1 << k;
+      int count = std::min(d, n - d);
+      phases_.push_back([=, this] {
+        Unit u;
+        for (int i = 0; i < n; ++i) {
+          int j = op == Op::AllGather ? ((i - d) % n + n) % n : (i + d) % n;
+          add(u, i, j, count * S / n);
         }
-        break;
-      }
-      case Algo::Direct: {
-        if (op == Op::SendRecv) {
-          phases_.push_back([=, this] {
-            Unit u;
-            for (int i = 0; i < n; ++i) add(u, i, (i + 1) % n, S);
-            finish_unit(u, bwt, lat, false);
-            return det ? split(u) : std::vector<Unit>{u};
-          });
-          break;
-        }
-        if (static_cast<double>(n) * (n - 1) > 16.8e6)
-          throw make_error("collective", op_name(op), "direct pattern with " + std::to_string(n) +
-                                                          " ranks is too many flows to simulate; use collective_time_estimate");
-        int phases = op == Op::AllReduce ? 2 : 1;
-        for (int ph = 0; ph < phases; ++ph)
-          phases_.push_back([=, this] {
-            Unit u;
-            for (int i = 0; i < n; ++i)
-              for (int j = 0; j < n; ++j)
-                if (i != j) add(u, i, j, S / n);
-            finish_unit(u, bwt / phases, lat / phases, reduce);
-            return det ? split(u) : std::vector<Unit>{u};
-          });
-        break;
-      }
-      case Algo::Torus: build_torus(lat); break;
+        finish_unit(u, bwt * count / (n - 1), lat / L, reduce);
+        return det ? split(u) : std::vector<Unit>{u};
+      });
+    }
+  }
+
+  // Recursive halving then doubling: 2 log2(n) phases, partner i ^ d.
+  void build_halving_doubling() {
+    const double S = spec_.bytes;
+    const int n = g_.n;
+    const Op op = spec_.op;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const bool det = spec_.detailed;
+    int L = log2i(n);
+    const ParamValues& T = f_.tuning();
+    double ib = ring_proto_bw(T, g_, op, choice_.proto, g_.intra_bus);
+    double nb = g_.nodes > 1 ? ring_proto_bw(T, g_, op, choice_.proto, g_.nic_bw) : ib;
+    double base = base_lat(T, Algo::HalvingDoubling, choice_.proto);
+    double il = hw_lat(T, g_.intra, Algo::Ring, choice_.proto), nl = hw_lat(T, Hw::NET, Algo::Ring, choice_.proto);
+    for (int s = 0; s < 2 * L; ++s) {
+      int k = s < L ? s + 1 : 2 * L - s;  // halving then doubling
+      int d = n >> k;
+      double chunk = S / static_cast<double>(1L << k);
+      bool cross = g_.nodes > 1 && d >= g_.ppn;
+      double steplat = (cross ? nl : il) + (s == 0 ? base : 0.0);
+      phases_.push_back([=, this] {
+        Unit u;
+        for (int i = 0; i < n; ++i) add(u, i, i ^ d, chunk);
+        finish_unit(u, chunk / (cross ? nb : ib), steplat, reduce);
+        return det ? split(u) : std::vector<Unit>{u};
+      });
+    }
+  }
+
+  // Direct: send/recv to the next rank, or every rank to every other (all-reduce: two phases).
+  void build_direct() {
+    const double S = spec_.bytes;
+    const int n = g_.n;
+    const Op op = spec_.op;
+    const bool reduce = spec_.op == Op::AllReduce || spec_.op == Op::ReduceScatter || spec_.op == Op::Reduce;
+    const double lat = choice_.latency;
+    const double bwt = choice_.bw_time;
+    const bool det = spec_.detailed;
+    if (op == Op::SendRecv) {
+      phases_.push_back([=, this] {
+        Unit u;
+        for (int i = 0; i < n; ++i) add(u, i, (i + 1) % n, S);
+        finish_unit(u, bwt, lat, false);
+        return det ? split(u) : std::vector<Unit>{u};
+      });
+      return;
+    }
+    if (static_cast<double>(n) * (n - 1) > 16.8e6)
+      throw make_error("collective", op_name(op), "direct pattern with " + std::to_string(n) +
+                                                      " ranks is too many flows to simulate; use collective_time_estimate");
+    int phases = op == Op::AllReduce ? 2 : 1;
+    for (int ph = 0; ph < phases; ++ph)
+      phases_.push_back([=, this] {
+        Unit u;
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < n; ++j)
+            if (i != j) add(u, i, j, S / n);
+        finish_unit(u, bwt / phases, lat / phases, reduce);
+        return det ? split(u) : std::vector<Unit>{u};
+      });
+  }
+
+  // The collective's phases for the chosen algorithm: each phase a function that returns its
+  // units (concurrent coupled activities) when the phase starts.
+  void build() {
+    switch (choice_.algo) {
+      case Algo::Ring: build_ring(); break;
+      case Algo::Tree: build_tree(); break;
+      case Algo::NVLS: build_nvls(); break;
+      case Algo::NVLSTree:
+      case Algo::CollNet: build_nvls_tree_or_collnet(); break;
+      case Algo::PAT: build_pat(); break;
+      case Algo::HalvingDoubling: build_halving_doubling(); break;
+      case Algo::Direct: build_direct(); break;
+      case Algo::Torus: build_torus(choice_.latency); break;
       case Algo::Auto: break;
     }
   }

@@ -48,7 +48,6 @@ Proto parse_proto(const std::string& s);
 const char* op_name(Op o);
 const char* algo_name(Algo a);    // NCCL spelling: "Ring", "Tree", "NVLS", "NVLSTree", "CollNet", ...
 const char* proto_name(Proto p);  // "LL", "LL128", "Simple"
-const char* redop_name(Op o);     // nccl-tests column: "sum" or "none"
 double busbw_factor(Op o, int n);
 
 struct CollectiveSpec {

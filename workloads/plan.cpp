@@ -288,180 +288,235 @@ void verify_best(std::vector<PlanCandidate>& sims, PlanSearch& out, const PlanOp
   out.verify_wall_s = since(t);
 }
 
-PlanSearch search_plans(const PlanOptions& o) {
-  auto t0 = Clock::now();
-  if (o.gpus < 1) throw make_error("--gpus", std::to_string(o.gpus), "must be at least 1");
-  if (o.global_batch < 1) throw make_error("--global-batch", std::to_string(o.global_batch), "required, at least 1");
-  if (o.top < 1) throw make_error("--top", std::to_string(o.top), "must be at least 1");
-  ModelSpec m = load_model(o.model);
-  SystemSpec s0 = load_system(o.system, 0, o.sys_overrides);
-  int gpn = s0.fixed_topology ? s0.gpus() : s0.gpus_per_node;
-  if (!s0.fixed_topology && o.gpus % gpn != 0)
-    throw make_error("--gpus", std::to_string(o.gpus), "not a multiple of the " + std::to_string(gpn) + " GPUs per node of " + s0.name);
-  int nodes = s0.fixed_topology ? 0 : o.gpus / gpn;
-  SystemSpec s = load_system(o.system, nodes, o.sys_overrides);
-  Accelerator hw = load_accelerator(s.gpu, o.hw_overrides);
-  auto comm = make_comm_model(s, o.comm);
-  FreeComm free_comm;
-  PlanSearch out;
-  out.options = o;
-  out.model = m.name;
-  out.system = s.name;
-  out.gpu = hw.name;
-  out.comm_model = o.comm == "auto" || o.comm == "fabric" ? std::string("fabric (every rank on the cluster executor)") : comm->name();
-  out.seq = o.seq > 0 ? o.seq : m.seq;
-  if (!(o.memory_fraction > 0 && o.memory_fraction <= 1)) throw make_error("--memory-fraction", std::to_string(o.memory_fraction), "expected a fraction in (0, 1]");
-  out.hbm_capacity = hw.p("hbm_capacity") * o.memory_fraction;
+namespace {
+// One plan search, step by step: enumerate and bound the plans (rejecting invalid and over-memory
+// ones), simulate the references, branch and bound in bound order, rank the references exactly
+// within --rank-sims, rank (and verify) the simulated plans, say why the best wins. Owns the
+// loaded model, system, accelerator and comm models, and the search's working lists.
+class PlanSearcher {
+ public:
+  PlanSearcher(const PlanOptions& o, Clock::time_point t0) : o_(o), t0_(t0) {
+    m_ = load_model(o.model);
+    SystemSpec s0 = load_system(o.system, 0, o.sys_overrides);
+    gpn_ = s0.fixed_topology ? s0.gpus() : s0.gpus_per_node;
+    if (!s0.fixed_topology && o.gpus % gpn_ != 0)
+      throw make_error("--gpus", std::to_string(o.gpus), "not a multiple of the " + std::to_string(gpn_) + " GPUs per node of " + s0.name);
+    nodes_ = s0.fixed_topology ? 0 : o.gpus / gpn_;
+    s_ = load_system(o.system, nodes_, o.sys_overrides);
+    hw_ = load_accelerator(s_.gpu, o.hw_overrides);
+    comm_ = make_comm_model(s_, o.comm);
+    out_.options = o;
+    out_.model = m_.name;
+    out_.system = s_.name;
+    out_.gpu = hw_.name;
+    out_.comm_model = o.comm == "auto" || o.comm == "fabric" ? std::string("fabric (every rank on the cluster executor)") : comm_->name();
+    out_.seq = o.seq > 0 ? o.seq : m_.seq;
+    if (!(o.memory_fraction > 0 && o.memory_fraction <= 1)) throw make_error("--memory-fraction", std::to_string(o.memory_fraction), "expected a fraction in (0, 1]");
+    out_.hbm_capacity = hw_.p("hbm_capacity") * o.memory_fraction;
+  }
 
-  // ---- enumerate; reject invalid and over-memory plans; bound the rest
-  std::vector<PlanCandidate> cands;
-  auto check = [&](TrainPlan p, PlanCandidate& c) -> bool {
+  PlanSearch search() {
+    enumerate();
+    choose_screen();
+    auto t1 = Clock::now();
+    simulate_references();
+    branch_and_bound();
+    rank_references_exactly();
+    out_.simulate_wall_s = since(t1);
+    rank();
+    explain_best();
+    out_.wall_s = since(t0_);
+    return std::move(out_);
+  }
+
+ private:
+  // Validates p and bounds it: false (c.error says why) when it is invalid or over memory; else
+  // c's peak memory, compute-only bound and full bound (with communication and the serial tail).
+  bool check(TrainPlan p, PlanCandidate& c) {
     try {
-      validate_plan(m, p, s);
+      validate_plan(m_, p, s_);
     } catch (const Error& e) {
       c.error = e.what();
-      out.invalid_reasons[reason_key(e.what())]++;
+      out_.invalid_reasons[reason_key(e.what())]++;
       return false;
     }
-    c.peak_memory_bytes = peak_memory(m, p);
-    if (c.peak_memory_bytes > out.hbm_capacity) {
+    c.peak_memory_bytes = peak_memory(m_, p);
+    if (c.peak_memory_bytes > out_.hbm_capacity) {
       c.error = "does not fit: " + format_bytes(c.peak_memory_bytes) + " per GPU";
       return false;
     }
-    Groups g = make_groups(p, s.gpus_per_node);
-    c.compute_bound_s = pipeline_bound(m, p, layer_costs(m, p, hw, free_comm, g));
-    c.bound_s = pipeline_bound(m, p, layer_costs(m, p, hw, *comm, g)) + serial_tail(m, p, hw, *comm, g);
+    Groups g = make_groups(p, s_.gpus_per_node);
+    c.compute_bound_s = pipeline_bound(m_, p, layer_costs(m_, p, hw_, free_comm_, g));
+    c.bound_s = pipeline_bound(m_, p, layer_costs(m_, p, hw_, *comm_, g)) + serial_tail(m_, p, hw_, *comm_, g);
     return true;
-  };
-  for_each_plan(make_space(o, m, gpn), o, out.seq, [&](const TrainPlan& p) {
-    ++out.enumerated;
-    PlanCandidate c;
-    c.plan = p;
-    if (!check(p, c)) {
-      if (c.error.rfind("does not fit", 0) == 0) ++out.over_memory;
-      else ++out.invalid;
-      return;
-    }
-    cands.push_back(std::move(c));
-  });
-  out.enumerate_wall_s = since(t0);
-
-  // ---- screening comm model: the closed form unless the answer's model is itself closed-form
-  bool two_stage = o.screen != "fabric" && o.comm != "analytical" && o.comm != "builtin";
-  if (o.screen != "fabric" && o.screen != "analytical")
-    throw make_error("--screen", o.screen, "expected analytical (screen, then verify the best on the fabric) or fabric");
-  const std::string screen_comm = two_stage ? std::string("analytical") : o.comm;
-  if (two_stage) out.screen_model = "analytical";
-
-  // ---- references (published recipes): simulated whatever their bound
-  auto t1 = Clock::now();
-  std::vector<PlanCandidate> sims;
-  for (auto& [name, p0] : o.references) {
-    TrainPlan p = p0;
-    p.global_batch = o.global_batch;
-    p.seq = out.seq;
-    p.precision = o.precision;
-    if (p.dp == 0) p.dp = std::max(1, o.gpus / std::max(1, p.tp * p.pp * p.cp));
-    PlanCandidate c;
-    c.plan = p;
-    c.label = name;
-    if (check(p, c)) simulate(c, o, nodes, screen_comm);
-    out.references.push_back(c);
   }
 
-  // ---- branch and bound in order of the bound: simulate while the bound can still beat the
-  // k-th best (or a reference, to rank it)
-  std::sort(cands.begin(), cands.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
-    if (a.bound_s != b.bound_s) return a.bound_s < b.bound_s;
-    return plan_label(a.plan) < plan_label(b.plan);
-  });
-  std::vector<double> best;  // sorted simulated times
-  auto threshold = [&]() { return static_cast<int>(best.size()) >= o.top ? best[o.top - 1] : 1e300; };
-  std::vector<std::pair<PlanCandidate*, long*>> pending;  // not simulated (and the count it is in)
-  std::map<std::string, PlanCandidate> twins;
+  // Every plan of the space: counted, the valid ones that fit bounded into cands_.
+  void enumerate() {
+    for_each_plan(make_space(o_, m_, gpn_), o_, out_.seq, [&](const TrainPlan& p) {
+      ++out_.enumerated;
+      PlanCandidate c;
+      c.plan = p;
+      if (!check(p, c)) {
+        if (c.error.rfind("does not fit", 0) == 0) ++out_.over_memory;
+        else ++out_.invalid;
+        return;
+      }
+      cands_.push_back(std::move(c));
+    });
+    out_.enumerate_wall_s = since(t0_);
+  }
+
+  // Screening comm model: the closed form unless the answer's model is itself closed-form.
+  void choose_screen() {
+    two_stage_ = o_.screen != "fabric" && o_.comm != "analytical" && o_.comm != "builtin";
+    if (o_.screen != "fabric" && o_.screen != "analytical")
+      throw make_error("--screen", o_.screen, "expected analytical (screen, then verify the best on the fabric) or fabric");
+    screen_comm_ = two_stage_ ? std::string("analytical") : o_.comm;
+    if (two_stage_) out_.screen_model = "analytical";
+  }
+
+  // References (published recipes), completed from the options: simulated whatever their bound.
+  void simulate_references() {
+    for (auto& [name, p0] : o_.references) {
+      TrainPlan p = p0;
+      p.global_batch = o_.global_batch;
+      p.seq = out_.seq;
+      p.precision = o_.precision;
+      if (p.dp == 0) p.dp = std::max(1, o_.gpus / std::max(1, p.tp * p.pp * p.cp));
+      PlanCandidate c;
+      c.plan = p;
+      c.label = name;
+      if (check(p, c)) simulate(c, o_, nodes_, screen_comm_);
+      out_.references.push_back(c);
+    }
+  }
+
+  double threshold() const { return static_cast<int>(best_.size()) >= o_.top ? best_[o_.top - 1] : 1e300; }
+
   // Simulates c unless a twin (same plan but for a recompute policy that changes neither the
   // kernels nor the memory, e.g. selective recompute under flash attention) already was: twins
   // are counted, not ranked twice.
-  auto evaluate = [&](PlanCandidate& c) {
+  void evaluate(PlanCandidate& c) {
     TrainPlan tw = c.plan;
     tw.recompute = Recompute::None;
     char key[160];
     std::snprintf(key, sizeof key, "|%.12g|%.12g|%.12g", c.bound_s, c.compute_bound_s, c.peak_memory_bytes);
     std::string twin_key = plan_label(tw) + key;
-    if (twins.count(twin_key)) { ++out.twins; return; }
-    simulate(c, o, nodes, screen_comm);
-    ++out.simulated;
-    if (!c.error.empty()) { ++out.failed; return; }
-    best.insert(std::upper_bound(best.begin(), best.end(), c.iteration_time_s), c.iteration_time_s);
-    twins[twin_key] = c;
-    sims.push_back(c);
-  };
-  for (auto& c : cands) {
-    double th = threshold();
-    if (c.compute_bound_s >= th) { ++out.pruned_compute; pending.push_back({&c, &out.pruned_compute}); continue; }
-    if (c.bound_s >= th) { ++out.pruned_bound; pending.push_back({&c, &out.pruned_bound}); continue; }
-    if (out.simulated >= o.max_sims) { out.budget_exhausted = true; ++out.over_budget; pending.push_back({&c, &out.over_budget}); continue; }
-    evaluate(c);
+    if (twins_.count(twin_key)) { ++out_.twins; return; }
+    simulate(c, o_, nodes_, screen_comm_);
+    ++out_.simulated;
+    if (!c.error.empty()) { ++out_.failed; return; }
+    best_.insert(std::upper_bound(best_.begin(), best_.end(), c.iteration_time_s), c.iteration_time_s);
+    twins_[twin_key] = c;
+    sims_.push_back(c);
   }
-  // Exact ranks for the references: simulate the pruned plans whose bound is below a reference's
-  // time (fastest reference first) within --rank-sims more simulations.
-  std::vector<double> ref_times;
-  for (auto& r : out.references) if (r.simulated && r.error.empty()) ref_times.push_back(r.iteration_time_s);
-  std::sort(ref_times.begin(), ref_times.end());
-  long extra = 0;
-  std::vector<PlanCandidate*> left;
-  for (auto [c, counter] : pending) {  // (pending is in bound order)
-    bool below = !ref_times.empty() && c->bound_s < ref_times.back();
-    if (below && extra < o.rank_sims && out.simulated < o.max_sims + o.rank_sims) {
-      --*counter;
-      long before = out.simulated;
-      evaluate(*c);
-      extra += out.simulated - before;
-    } else {
-      left.push_back(c);
+
+  // Branch and bound in order of the bound: simulate while the bound can still beat the k-th best
+  // (or a reference, to rank it); the others wait in pending_ with the count they are in.
+  void branch_and_bound() {
+    std::sort(cands_.begin(), cands_.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+      if (a.bound_s != b.bound_s) return a.bound_s < b.bound_s;
+      return plan_label(a.plan) < plan_label(b.plan);
+    });
+    for (auto& c : cands_) {
+      double th = threshold();
+      if (c.compute_bound_s >= th) { ++out_.pruned_compute; pending_.push_back({&c, &out_.pruned_compute}); continue; }
+      if (c.bound_s >= th) { ++out_.pruned_bound; pending_.push_back({&c, &out_.pruned_bound}); continue; }
+      if (out_.simulated >= o_.max_sims) { out_.budget_exhausted = true; ++out_.over_budget; pending_.push_back({&c, &out_.over_budget}); continue; }
+      evaluate(c);
     }
   }
-  out.simulate_wall_s = since(t1);
 
-  // ---- rank (ties: by label, deterministic)
-  std::sort(sims.begin(), sims.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
-    if (a.iteration_time_s != b.iteration_time_s) return a.iteration_time_s < b.iteration_time_s;
-    return plan_label(a.plan) < plan_label(b.plan);
-  });
-  if (two_stage) verify_best(sims, out, o, nodes);
-  for (size_t i = 0; i < sims.size(); ++i) sims[i].rank = static_cast<int>(i) + 1;
+  // Exact ranks for the references: simulate the pruned plans whose bound is below a reference's
+  // time (fastest reference first) within --rank-sims more simulations; the rest stay in left_.
+  void rank_references_exactly() {
+    std::vector<double> ref_times;
+    for (auto& r : out_.references) if (r.simulated && r.error.empty()) ref_times.push_back(r.iteration_time_s);
+    std::sort(ref_times.begin(), ref_times.end());
+    long extra = 0;
+    for (auto [c, counter] : pending_) {  // (pending is in bound order)
+      bool below = !ref_times.empty() && c->bound_s < ref_times.back();
+      if (below && extra < o_.rank_sims && out_.simulated < o_.max_sims + o_.rank_sims) {
+        --*counter;
+        long before = out_.simulated;
+        evaluate(*c);
+        extra += out_.simulated - before;
+      } else {
+        left_.push_back(c);
+      }
+    }
+  }
+
+  // Ranks the simulated plans (ties: by label, deterministic), verifying the best when screened.
   // A reference's rank: 1 + the simulated plans faster than it (verified against its verified
   // time, screened against its screened time); plans never simulated whose bound is below its
   // time might be faster too: the rank is then a range.
-  for (auto& r : out.references) {
-    if (!r.simulated || !r.error.empty()) continue;
-    auto screened_s = [](const PlanCandidate& x) { return x.verified ? x.estimate_s : x.iteration_time_s; };
-    double screened = screened_s(r);
-    r.rank = 1;
-    for (auto& c : sims) {
-      bool both_verified = c.verified && r.verified;
-      if (both_verified ? c.iteration_time_s < r.iteration_time_s : screened_s(c) < screened) ++r.rank;
+  void rank() {
+    std::sort(sims_.begin(), sims_.end(), [](const PlanCandidate& a, const PlanCandidate& b) {
+      if (a.iteration_time_s != b.iteration_time_s) return a.iteration_time_s < b.iteration_time_s;
+      return plan_label(a.plan) < plan_label(b.plan);
+    });
+    if (two_stage_) verify_best(sims_, out_, o_, nodes_);
+    for (size_t i = 0; i < sims_.size(); ++i) sims_[i].rank = static_cast<int>(i) + 1;
+    for (auto& r : out_.references) {
+      if (!r.simulated || !r.error.empty()) continue;
+      auto screened_s = [](const PlanCandidate& x) { return x.verified ? x.estimate_s : x.iteration_time_s; };
+      double screened = screened_s(r);
+      r.rank = 1;
+      for (auto& c : sims_) {
+        bool both_verified = c.verified && r.verified;
+        if (both_verified ? c.iteration_time_s < r.iteration_time_s : screened_s(c) < screened) ++r.rank;
+      }
+      r.rank_max = r.rank;
+      for (PlanCandidate* c : left_) if (c->bound_s < screened) ++r.rank_max;
     }
-    r.rank_max = r.rank;
-    for (PlanCandidate* c : left) if (c->bound_s < screened) ++r.rank_max;
+    out_.ranked = std::move(sims_);
   }
-  out.ranked = std::move(sims);
-  if (!out.ranked.empty()) {
+
+  // Why the best wins: against the runner-up (the first plan that is measurably slower: ties,
+  // e.g. selective recompute that recomputes nothing under flash attention, say nothing) and
+  // against each reference.
+  void explain_best() {
+    if (out_.ranked.empty()) return;
     std::string w;
-    // Runner-up: the first plan that is measurably slower (ties, e.g. selective recompute that
-    // recomputes nothing under flash attention, say nothing).
-    for (size_t i = 1; i < out.ranked.size(); ++i)
-      if (out.ranked[i].iteration_time_s > out.ranked[0].iteration_time_s * 1.0005) {
-        w += explain(out.ranked[0], out.ranked[i]);
+    for (size_t i = 1; i < out_.ranked.size(); ++i)
+      if (out_.ranked[i].iteration_time_s > out_.ranked[0].iteration_time_s * 1.0005) {
+        w += explain(out_.ranked[0], out_.ranked[i]);
         break;
       }
-    for (auto& r : out.references)
-      if (r.simulated && r.error.empty() && plan_label(r.plan) != plan_label(out.ranked[0].plan))
-        w += (w.empty() ? "" : "\n") + explain(out.ranked[0], r);
-    out.why = w;
+    for (auto& r : out_.references)
+      if (r.simulated && r.error.empty() && plan_label(r.plan) != plan_label(out_.ranked[0].plan))
+        w += (w.empty() ? "" : "\n") + explain(out_.ranked[0], r);
+    out_.why = w;
   }
-  out.wall_s = since(t0);
-  return out;
+
+  const PlanOptions& o_;
+  const Clock::time_point t0_;
+  ModelSpec m_;
+  SystemSpec s_;
+  Accelerator hw_;
+  std::unique_ptr<CommModel> comm_;
+  FreeComm free_comm_;
+  int gpn_ = 1, nodes_ = 0;
+  PlanSearch out_;
+  bool two_stage_ = false;
+  std::string screen_comm_;
+  std::vector<PlanCandidate> cands_;  // valid, fitting plans (bound order after branch_and_bound)
+  std::vector<PlanCandidate> sims_;   // simulated plans
+  std::vector<double> best_;          // sorted simulated times
+  std::vector<std::pair<PlanCandidate*, long*>> pending_;  // not simulated (and the count it is in)
+  std::map<std::string, PlanCandidate> twins_;
+  std::vector<PlanCandidate*> left_;  // never simulated
+};
+}  // namespace
+
+PlanSearch search_plans(const PlanOptions& o) {
+  auto t0 = Clock::now();
+  if (o.gpus < 1) throw make_error("--gpus", std::to_string(o.gpus), "must be at least 1");
+  if (o.global_batch < 1) throw make_error("--global-batch", std::to_string(o.global_batch), "required, at least 1");
+  if (o.top < 1) throw make_error("--top", std::to_string(o.top), "must be at least 1");
+  return PlanSearcher(o, t0).search();
 }
 
 }  // namespace orrery

@@ -754,13 +754,15 @@ double peak_memory_from_lifetimes(const CapturedStep& st) {
   return peak;
 }
 
-}  // namespace
+// ---- load_bundle, step by step: files, Execution Trace, Kineto, host items, runtime calls ----
 
-CapturedStep load_bundle(const std::string& dir, int rank) {
+// Checks that `dir` is a bundle directory and finds its trace files: et[.rank].json[.gz] and
+// kineto[.rank].json[.gz] (a Kineto trace alone is enough; a missing one is an error naming it).
+// Fills st.dir, st.et_path (empty: Kineto-only), st.kineto_path, st.rank.
+void locate_bundle_files(const std::string& dir, int rank, CapturedStep& st) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw make_error(dir, "", ec ? "cannot access the bundle directory: " + ec.message() : "no such bundle directory");
   if (!fs::is_directory(dir, ec)) throw make_error(dir, "", "a capture bundle is a directory (et.json.gz, kineto.json.gz, measured.json)");
-  CapturedStep st;
   st.dir = dir;
   std::string suffix = rank >= 0 ? "." + std::to_string(rank) : "";
   st.et_path = find_file(dir, "et" + suffix, false);
@@ -769,103 +771,151 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   // comes from the nesting of its cpu_op events and shapes from record_shapes' "Input Dims".
   if (st.et_path.empty() && st.kineto_path.empty()) find_file(dir, "et" + suffix, true);  // names the missing ET
   if (st.kineto_path.empty()) find_file(dir, "kineto" + suffix, true);
-  const bool kineto_only = st.et_path.empty();
   st.rank = std::max(rank, 0);
-  std::string parsing = kineto_only ? st.kineto_path : st.et_path;  // for type errors deep inside
-  try {
+}
 
-  // ---- Execution Trace ----
-  if (!kineto_only) {
-  // Nodes are read one at a time as the file streams (a DOM of a large ET is gigabytes).
+// The ET node attributes the replay reads (rf_id, tid, communication attributes) into op.
+void read_et_attrs(const nlohmann::json& n, const std::string& where, const std::string& path, EtOp& op) {
+  if (!n.contains("attrs") || !n["attrs"].is_array()) return;
+  for (auto& a : n["attrs"]) {
+    if (!a.is_object() || !a.contains("name")) continue;
+    std::string an = a["name"].get<std::string>();
+    const auto& v = a.contains("value") ? a["value"] : nlohmann::json();
+    const std::string field = where + " attrs." + an;
+    if (an == "rf_id" && v.is_number()) op.rf_id = checked_int(v, -1, path, field);
+    else if (an == "tid" && v.is_number()) op.tid = checked_int32(v, 0, path, field);
+    else if (an == "collective_name" && v.is_string()) op.collective_name = v.get<std::string>();
+    else if (an == "pg_name" && v.is_string()) op.pg_name = v.get<std::string>();
+    else if (an == "dtype" && v.is_string()) op.comm_dtype = v.get<std::string>();
+    else if (an == "in_msg_nelems" && v.is_number()) op.in_msg_nelems = checked_size_mul(1, checked_int(v, 0, path, field), path, field);
+    else if (an == "out_msg_nelems" && v.is_number()) op.out_msg_nelems = checked_size_mul(1, checked_int(v, 0, path, field), path, field);
+    else if (an == "pg_size" && v.is_number()) op.pg_size = checked_int32(v, 0, path, field);
+  }
+}
+
+// record_param_comms' positional inputs: the sequence number is inputs.values[1] = [seq, is_p2p]
+// (or a bare number); the process group name, when no attribute gave one, inputs.values[2][0].
+void read_comm_positional(const nlohmann::json& n, const std::string& where, const std::string& path, EtOp& op) {
+  const auto in = n.value("inputs", nlohmann::json::object());
+  const auto vals = in.is_object() ? in.value("values", nlohmann::json::array()) : nlohmann::json::array();
+  if (vals.is_array() && vals.size() > 1 && vals[1].is_array() && !vals[1].empty() && vals[1][0].is_number())
+    op.seq = checked_int(vals[1][0], -1, path, where + " inputs.values[1]");
+  else if (vals.is_array() && vals.size() > 1 && vals[1].is_number())
+    op.seq = checked_int(vals[1], -1, path, where + " inputs.values[1]");
+  if (op.pg_name.empty() && vals.is_array() && vals.size() > 2 && vals[2].is_array() && !vals[2].empty() && vals[2][0].is_string())
+    op.pg_name = vals[2][0].get<std::string>();
+}
+
+// One ET node as an EtOp: id, name, parent (ctrl_deps), inputs, outputs, attributes.
+EtOp et_op_from_node(const nlohmann::json& n, const std::string& path) {
+  if (!n.is_object() || !n.contains("id") || !n["id"].is_number() || !n.contains("name"))
+    throw make_error(path, "nodes[]", "node without id or name");
+  EtOp op;
+  op.id = checked_int(n["id"], 0, path, "nodes[] id");
+  std::string where = "node " + std::to_string(op.id);
+  op.name = n["name"].is_string() ? n["name"].get<std::string>() : "";
+  if (n.contains("ctrl_deps") && !n["ctrl_deps"].is_number_integer())
+    throw make_error(path, "node " + std::to_string(op.id) + " ctrl_deps", "expected a node id, got " + n["ctrl_deps"].dump());
+  op.parent = n.contains("ctrl_deps") ? checked_int(n["ctrl_deps"], 0, path, "node " + std::to_string(op.id) + " ctrl_deps") : 0;
+  op.inputs = parse_args(n.value("inputs", nlohmann::json::object()), path, where + " inputs");
+  op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), path, where + " outputs");
+  read_et_attrs(n, where, path, op);
+  if (op.name == "record_param_comms") read_comm_positional(n, where, path, op);
+  return op;
+}
+
+// A cycle in the ET's parent (ctrl_deps) chain is an error: a malformed trace must not hang us.
+void check_parent_cycles(const CapturedStep& st, const std::unordered_map<std::int64_t, int>& by_id) {
+  for (size_t i = 0; i < st.ops.size(); ++i) {
+    std::int64_t cur = st.ops[i].id;
+    size_t steps = 0;
+    while (true) {
+      auto it = by_id.find(cur);
+      if (it == by_id.end()) break;
+      std::int64_t p = st.ops[it->second].parent;
+      if (p == cur) break;
+      cur = p;
+      if (++steps > st.ops.size())
+        throw make_error(st.et_path, "node " + std::to_string(st.ops[i].id) + " ctrl_deps", "cycle in parent (ctrl_deps) chain");
+    }
+  }
+}
+
+// Puts the ET's ops in issue order (node id order) and links them: children of each parent (an
+// unknown parent is an error), op_by_rf for the record function ids; then the cycle check.
+void link_et_ops(CapturedStep& st) {
+  std::vector<int> order(st.ops.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return st.ops[a].id < st.ops[b].id; });
+  std::vector<EtOp> sorted;
+  sorted.reserve(st.ops.size());
+  for (int i : order) sorted.push_back(std::move(st.ops[i]));
+  st.ops = std::move(sorted);
   std::unordered_map<std::int64_t, int> by_id;
+  for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
+  for (size_t i = 0; i < st.ops.size(); ++i) {
+    auto& op = st.ops[i];
+    // 0 (or the node itself) means no parent; any other id must be a node of the trace.
+    if (op.parent != 0 && op.parent != op.id && !by_id.count(op.parent))
+      throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps",
+                       "parent " + std::to_string(op.parent) + " is not a node of the trace (truncated trace?)");
+    if (op.parent != op.id && by_id.count(op.parent)) st.ops[by_id[op.parent]].children.push_back(static_cast<int>(i));
+    if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
+  }
+  check_parent_cycles(st, by_id);
+}
+
+// Reads the Execution Trace into st.ops, linked (nodes are read one at a time as the file
+// streams: a DOM of a large ET is gigabytes). Duplicate node ids are an error.
+void read_execution_trace(CapturedStep& st) {
+  std::unordered_set<std::int64_t> seen;
   auto on_node = [&](nlohmann::json&& node, size_t) {
-      const auto& n = node;
-      if (!n.is_object() || !n.contains("id") || !n["id"].is_number() || !n.contains("name"))
-        throw make_error(st.et_path, "nodes[]", "node without id or name");
-      EtOp op;
-      op.id = checked_int(n["id"], 0, st.et_path, "nodes[] id");
-      std::string where = "node " + std::to_string(op.id);
-      op.name = n["name"].is_string() ? n["name"].get<std::string>() : "";
-      if (n.contains("ctrl_deps") && !n["ctrl_deps"].is_number_integer())
-        throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps", "expected a node id, got " + n["ctrl_deps"].dump());
-      op.parent = n.contains("ctrl_deps") ? checked_int(n["ctrl_deps"], 0, st.et_path, "node " + std::to_string(op.id) + " ctrl_deps") : 0;
-      op.inputs = parse_args(n.value("inputs", nlohmann::json::object()), st.et_path, where + " inputs");
-      op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), st.et_path, where + " outputs");
-      if (n.contains("attrs") && n["attrs"].is_array()) {
-        for (auto& a : n["attrs"]) {
-          if (!a.is_object() || !a.contains("name")) continue;
-          std::string an = a["name"].get<std::string>();
-          const auto& v = a.contains("value") ? a["value"] : nlohmann::json();
-          const std::string field = where + " attrs." + an;
-          if (an == "rf_id" && v.is_number()) op.rf_id = checked_int(v, -1, st.et_path, field);
-          else if (an == "tid" && v.is_number()) op.tid = checked_int32(v, 0, st.et_path, field);
-          else if (an == "collective_name" && v.is_string()) op.collective_name = v.get<std::string>();
-          else if (an == "pg_name" && v.is_string()) op.pg_name = v.get<std::string>();
-          else if (an == "dtype" && v.is_string()) op.comm_dtype = v.get<std::string>();
-          else if (an == "in_msg_nelems" && v.is_number()) op.in_msg_nelems = checked_size_mul(1, checked_int(v, 0, st.et_path, field), st.et_path, field);
-          else if (an == "out_msg_nelems" && v.is_number()) op.out_msg_nelems = checked_size_mul(1, checked_int(v, 0, st.et_path, field), st.et_path, field);
-          else if (an == "pg_size" && v.is_number()) op.pg_size = checked_int32(v, 0, st.et_path, field);
-        }
-      }
-      if (op.name == "record_param_comms") {
-        // Sequence number is positional: inputs.values[1] = [seq, is_p2p]; pg names in [2].
-        const auto in = n.value("inputs", nlohmann::json::object());
-        const auto vals = in.is_object() ? in.value("values", nlohmann::json::array()) : nlohmann::json::array();
-        if (vals.is_array() && vals.size() > 1 && vals[1].is_array() && !vals[1].empty() && vals[1][0].is_number())
-          op.seq = checked_int(vals[1][0], -1, st.et_path, where + " inputs.values[1]");
-        else if (vals.is_array() && vals.size() > 1 && vals[1].is_number())
-          op.seq = checked_int(vals[1], -1, st.et_path, where + " inputs.values[1]");
-        if (op.pg_name.empty() && vals.is_array() && vals.size() > 2 && vals[2].is_array() && !vals[2].empty() && vals[2][0].is_string())
-          op.pg_name = vals[2][0].get<std::string>();
-      }
-      if (by_id.count(op.id)) throw make_error(st.et_path, "node " + std::to_string(op.id), "duplicate node id");
-      by_id[op.id] = static_cast<int>(st.ops.size());
-      st.ops.push_back(std::move(op));
+    EtOp op = et_op_from_node(node, st.et_path);
+    if (!seen.insert(op.id).second) throw make_error(st.et_path, "node " + std::to_string(op.id), "duplicate node id");
+    st.ops.push_back(std::move(op));
   };
   nlohmann::json et = stream_json_file(st.et_path, "nodes", {"strides"}, on_node);
   if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
     throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
-  {
-    // Issue order = node id order.
-    std::vector<int> order(st.ops.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return st.ops[a].id < st.ops[b].id; });
-    std::vector<EtOp> sorted;
-    sorted.reserve(st.ops.size());
-    for (int i : order) sorted.push_back(std::move(st.ops[i]));
-    st.ops = std::move(sorted);
-    by_id.clear();
-    for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
-    for (size_t i = 0; i < st.ops.size(); ++i) {
-      auto& op = st.ops[i];
-      // 0 (or the node itself) means no parent; any other id must be a node of the trace.
-      if (op.parent != 0 && op.parent != op.id && !by_id.count(op.parent))
-        throw make_error(st.et_path, "node " + std::to_string(op.id) + " ctrl_deps",
-                         "parent " + std::to_string(op.parent) + " is not a node of the trace (truncated trace?)");
-      if (op.parent != op.id && by_id.count(op.parent)) st.ops[by_id[op.parent]].children.push_back(static_cast<int>(i));
-      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
-    }
-    // Cycle check on the parent chain (a malformed trace must not hang us).
-    for (size_t i = 0; i < st.ops.size(); ++i) {
-      std::int64_t cur = st.ops[i].id;
-      size_t steps = 0;
-      while (true) {
-        auto it = by_id.find(cur);
-        if (it == by_id.end()) break;
-        std::int64_t p = st.ops[it->second].parent;
-        if (p == cur) break;
-        cur = p;
-        if (++steps > st.ops.size())
-          throw make_error(st.et_path, "node " + std::to_string(st.ops[i].id) + " ctrl_deps", "cycle in parent (ctrl_deps) chain");
-      }
-    }
-  }
+  link_et_ops(st);
+}
 
-  }  // !kineto_only
+// The Kineto events the reader keeps, by kind, and the profiled step's window (without a
+// ProfilerStep annotation: everything).
+struct KinetoEvents {
+  EvList cpu, rt, gpu;  // cpu_op + user_annotation; cuda_runtime + cuda_driver; kernel + gpu_memcpy + gpu_memset
+  double win0 = -1e300, win1 = 1e300;
+  bool in_window(double ts) const { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; }
+};
 
-  // ---- Kineto ---- (streamed: each event is reduced to a KinetoEvent as it is read)
-  parsing = st.kineto_path;
-  EvList cpu, rt, gpu;  // a 1M-kernel trace has 3M events
+// The trace's metadata: the device name, and distributedInfo's world size, process groups and
+// rank (which must be `rank` when the caller names one).
+void read_kineto_metadata(const nlohmann::json& kt, int rank, CapturedStep& st) {
+  if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
+      kt["deviceProperties"][0].is_object() && kt["deviceProperties"][0].contains("name") &&
+      kt["deviceProperties"][0]["name"].is_string())
+    st.device_name = kt["deviceProperties"][0]["name"].get<std::string>();
+  if (!kt.contains("distributedInfo") || !kt["distributedInfo"].is_object()) return;
+  const auto& di = kt["distributedInfo"];
+  st.world_size = checked_int32(di.value("world_size", nlohmann::json(1)), 1, st.kineto_path, "distributedInfo.world_size");
+  const auto& pgc = di.value("pg_config", nlohmann::json::array());
+  if (pgc.is_array())
+    for (auto& pg : pgc) {
+      if (!pg.is_object() || !pg.contains("pg_name") || !pg.contains("ranks") || !pg["ranks"].is_array()) continue;
+      std::vector<int> rk;
+      for (auto& x : pg["ranks"])
+        if (x.is_number()) rk.push_back(checked_int32(x, 0, st.kineto_path, "distributedInfo.pg_config[].ranks"));
+      st.process_groups[pg["pg_name"].is_string() ? pg["pg_name"].get<std::string>() : pg["pg_name"].dump()] = rk;
+    }
+  if (rank < 0) st.rank = checked_int32(di.value("rank", nlohmann::json(0)), 0, st.kineto_path, "distributedInfo.rank");
+  else if (di.contains("rank") && di["rank"] != rank)
+    throw make_error(st.kineto_path, "distributedInfo.rank",
+                     di["rank"].dump() + ", but the file is rank " + std::to_string(rank) + "'s");
+}
+
+// Streams the Kineto trace (each event is reduced to an Ev as it is read: a 1M-kernel trace has
+// 3M events), sorts the events by kind, finds the first ProfilerStep window, reads the metadata.
+void read_kineto(CapturedStep& st, bool kineto_only, int rank, KinetoEvents& ev) {
   bool have_step = false;
   double step_ts = 0, step_dur = 0;
   KinetoSax sax(kineto_only, [&](const KinetoSax& e) {
@@ -878,164 +928,152 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
         step_dur = v.dur;
         st.step_name = v.name();
       }
-      cpu.push_back(std::move(v));
+      ev.cpu.push_back(std::move(v));
     } else if (v.cat() == "cuda_runtime" || v.cat() == "cuda_driver") {
-      rt.push_back(std::move(v));
+      ev.rt.push_back(std::move(v));
     } else if (v.cat() == "kernel" || v.cat() == "gpu_memcpy" || v.cat() == "gpu_memset") {
-      gpu.push_back(std::move(v));
+      ev.gpu.push_back(std::move(v));
     }
   });
   nlohmann::json kt = stream_json_file(st.kineto_path, "traceEvents", sax);
   ingest_probe("kineto events read");
   if (!kt.is_object() || !kt.contains("traceEvents") || !kt["traceEvents"].is_array())
     throw make_error(st.kineto_path, "traceEvents", "missing: not a Kineto/Chrome trace");
-  if (kt.contains("deviceProperties") && kt["deviceProperties"].is_array() && !kt["deviceProperties"].empty() &&
-      kt["deviceProperties"][0].is_object() && kt["deviceProperties"][0].contains("name") &&
-      kt["deviceProperties"][0]["name"].is_string())
-    st.device_name = kt["deviceProperties"][0]["name"].get<std::string>();
-  if (kt.contains("distributedInfo") && kt["distributedInfo"].is_object()) {
-    const auto& di = kt["distributedInfo"];
-    st.world_size = checked_int32(di.value("world_size", nlohmann::json(1)), 1, st.kineto_path, "distributedInfo.world_size");
-    const auto& pgc = di.value("pg_config", nlohmann::json::array());
-    if (pgc.is_array())
-      for (auto& pg : pgc) {
-        if (!pg.is_object() || !pg.contains("pg_name") || !pg.contains("ranks") || !pg["ranks"].is_array()) continue;
-        std::vector<int> rk;
-        for (auto& x : pg["ranks"])
-          if (x.is_number()) rk.push_back(checked_int32(x, 0, st.kineto_path, "distributedInfo.pg_config[].ranks"));
-        st.process_groups[pg["pg_name"].is_string() ? pg["pg_name"].get<std::string>() : pg["pg_name"].dump()] = rk;
-      }
-    if (rank < 0) st.rank = checked_int32(di.value("rank", nlohmann::json(0)), 0, st.kineto_path, "distributedInfo.rank");
-    else if (di.contains("rank") && di["rank"] != rank)
-      throw make_error(st.kineto_path, "distributedInfo.rank",
-                       di["rank"].dump() + ", but the file is rank " + std::to_string(rank) + "'s");
-  }
-  double win0 = -1e300, win1 = 1e300;
+  read_kineto_metadata(kt, rank, st);
   if (have_step) {
-    win0 = step_ts;
-    win1 = win0 + step_dur;
-    st.profiled_step_s = win1 - win0;
+    ev.win0 = step_ts;
+    ev.win1 = ev.win0 + step_dur;
+    st.profiled_step_s = ev.win1 - ev.win0;
   }
-  auto in_window = [&](double ts) { return ts >= win0 - 1e-9 && ts <= win1 + 1e-9; };
+}
 
-  // Kineto-only: record function ids name the ops (synthetic ones where the trace has none).
-  // (a synthetic id is written into the event's rf: 1M-entry side tables cost more than the ops)
-  auto rf_of = [](const Ev& c) -> std::int64_t { return arg_or(c.rf, -1); };
-  auto ops_from_kineto = [&](EvList& evs) {
-    // Process root 1, one thread root per host thread, then every cpu_op / user_annotation in
-    // time order (id order = issue order, as in an ET); parent = the innermost event of the same
-    // thread that encloses it (Kineto's X events nest), else the thread root.
-    std::vector<Ev*> order;
-    for (auto& e : evs) order.push_back(&e);
-    std::stable_sort(order.begin(), order.end(), [](const Ev* a, const Ev* b) {
-      return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
-    });
-    st.ops.reserve(st.ops.size() + evs.size() + 16);
-    const auto base = static_cast<std::int64_t>(st.ops.size());
-    std::int64_t next_id = 1;
-    EtOp proc;
-    proc.id = proc.parent = next_id++;
-    proc.name = "[pytorch|profiler|execution_trace|process]";
-    st.ops.push_back(proc);
-    std::map<int, std::int64_t> thread_root;
-    for (Ev* e : order)
-      if (!thread_root.count(e->tid)) {
-        EtOp t;
-        t.id = next_id++;
-        t.parent = proc.id;
-        t.tid = e->tid;
-        t.name = "[pytorch|profiler|execution_trace|thread]";
-        thread_root[e->tid] = t.id;
-        st.ops.push_back(t);
-      }
-    std::map<int, std::vector<std::pair<double, std::int64_t>>> open;  // tid -> (end, id) stack
-    std::int64_t next_rf = 1;
-    for (Ev* e : order) {
-      std::int64_t rf = arg_or(e->rf, -1);
-      if (rf >= 0 && rf < std::numeric_limits<std::int64_t>::max()) next_rf = std::max(next_rf, rf + 1);
-    }
-    for (Ev* e : order) {
-      EtOp op;
-      op.id = next_id++;
-      op.name = e->name_;
-      op.tid = e->tid;
-      auto& stack = open[e->tid];
-      const double end = e->ts + e->dur;
-      while (!stack.empty() && stack.back().first < end - 1e-9) stack.pop_back();
-      op.parent = stack.empty() ? thread_root[e->tid] : stack.back().second;
-      stack.push_back({end, op.id});
-      op.rf_id = arg_or(e->rf, -1);
-      if (op.rf_id < 0) e->rf = op.rf_id = next_rf++;
-      if (e->x) {
-        op.inputs = std::move(e->x->inputs);
-        // Kineto records no outputs: assume one shaped like the largest input tensor (right for
-        // elementwise ops and norms; GEMM costs use input shapes only).
-        const EtArg* big = nullptr;
-        for (auto& in : op.inputs)
-          if (in.is_tensor && (!big || in.numel > big->numel)) big = &in;
-        if (big) op.outputs.push_back(*big);
-        if (op.name == "record_param_comms") {
-          op.collective_name = e->x->collective_name;
-          op.pg_name = e->x->pg_name;
-          op.comm_dtype = e->x->comm_dtype;
-          op.in_msg_nelems = e->x->in_nelems;
-          op.out_msg_nelems = e->x->out_nelems;
-          op.pg_size = e->x->group_size;
-        }
-        e->x.reset();
-      }
-      st.ops.push_back(std::move(op));
-    }
-    // Ids were given in order from 1: op id k is st.ops[base + k - 1] (no 1M-entry index).
-    auto index_of = [&](std::int64_t id) -> std::int64_t { return id >= 1 && id < next_id ? base + id - 1 : -1; };
-    for (size_t i = 0; i < st.ops.size(); ++i) {
-      auto& op = st.ops[i];
-      if (op.parent != op.id && index_of(op.parent) >= 0) st.ops[static_cast<size_t>(index_of(op.parent))].children.push_back(static_cast<int>(i));
-      if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
-    }
-  };
-  if (kineto_only) {
-    ops_from_kineto(cpu);
+std::int64_t rf_of(const Ev& c) { return arg_or(c.rf, -1); }
+
+// The EtOp of a Kineto-only cpu event: record_shapes inputs, an output shaped like the largest
+// input tensor (Kineto records none: right for elementwise ops and norms; GEMM costs use input
+// shapes only), record_param_comms' attributes. Moves the event's extras out.
+void take_kineto_extras(Ev& e, EtOp& op) {
+  if (!e.x) return;
+  op.inputs = std::move(e.x->inputs);
+  const EtArg* big = nullptr;
+  for (auto& in : op.inputs)
+    if (in.is_tensor && (!big || in.numel > big->numel)) big = &in;
+  if (big) op.outputs.push_back(*big);
+  if (op.name == "record_param_comms") {
+    op.collective_name = e.x->collective_name;
+    op.pg_name = e.x->pg_name;
+    op.comm_dtype = e.x->comm_dtype;
+    op.in_msg_nelems = e.x->in_nelems;
+    op.out_msg_nelems = e.x->out_nelems;
+    op.pg_size = e.x->group_size;
   }
-  ingest_probe("ops built");
+  e.x.reset();
+}
 
-  // rf_id consistency: ET and Kineto must come from the same run.
-  std::unordered_map<std::int64_t, const Ev*> cpu_by_ext;
-  std::unordered_map<std::int64_t, const Ev*> cpu_by_rf;
-  cpu_by_ext.reserve(cpu.size());
-  cpu_by_rf.reserve(cpu.size());
+// Kineto-only: the op tree from the cpu events. Process root 1, one thread root per host thread,
+// then every cpu_op / user_annotation in time order (id order = issue order, as in an ET); parent =
+// the innermost event of the same thread that encloses it (Kineto's X events nest), else the thread
+// root. Record function ids name the ops (a synthetic one, written into the event's rf, where the
+// trace has none: 1M-entry side tables cost more than the ops).
+void ops_from_kineto(CapturedStep& st, EvList& evs) {
+  std::vector<Ev*> order;
+  for (auto& e : evs) order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(), [](const Ev* a, const Ev* b) {
+    return a->ts != b->ts ? a->ts < b->ts : a->dur > b->dur;  // outer before inner
+  });
+  st.ops.reserve(st.ops.size() + evs.size() + 16);
+  const auto base = static_cast<std::int64_t>(st.ops.size());
+  std::int64_t next_id = 1;
+  EtOp proc;
+  proc.id = proc.parent = next_id++;
+  proc.name = "[pytorch|profiler|execution_trace|process]";
+  st.ops.push_back(proc);
+  std::map<int, std::int64_t> thread_root;
+  for (Ev* e : order)
+    if (!thread_root.count(e->tid)) {
+      EtOp t;
+      t.id = next_id++;
+      t.parent = proc.id;
+      t.tid = e->tid;
+      t.name = "[pytorch|profiler|execution_trace|thread]";
+      thread_root[e->tid] = t.id;
+      st.ops.push_back(t);
+    }
+  std::map<int, std::vector<std::pair<double, std::int64_t>>> open;  // tid -> (end, id) stack
+  std::int64_t next_rf = 1;
+  for (Ev* e : order) {
+    std::int64_t rf = arg_or(e->rf, -1);
+    if (rf >= 0 && rf < std::numeric_limits<std::int64_t>::max()) next_rf = std::max(next_rf, rf + 1);
+  }
+  for (Ev* e : order) {
+    EtOp op;
+    op.id = next_id++;
+    op.name = e->name_;
+    op.tid = e->tid;
+    auto& stack = open[e->tid];
+    const double end = e->ts + e->dur;
+    while (!stack.empty() && stack.back().first < end - 1e-9) stack.pop_back();
+    op.parent = stack.empty() ? thread_root[e->tid] : stack.back().second;
+    stack.push_back({end, op.id});
+    op.rf_id = arg_or(e->rf, -1);
+    if (op.rf_id < 0) e->rf = op.rf_id = next_rf++;
+    take_kineto_extras(*e, op);
+    st.ops.push_back(std::move(op));
+  }
+  // Ids were given in order from 1: op id k is st.ops[base + k - 1] (no 1M-entry index).
+  auto index_of = [&](std::int64_t id) -> std::int64_t { return id >= 1 && id < next_id ? base + id - 1 : -1; };
+  for (size_t i = 0; i < st.ops.size(); ++i) {
+    auto& op = st.ops[i];
+    if (op.parent != op.id && index_of(op.parent) >= 0) st.ops[static_cast<size_t>(index_of(op.parent))].children.push_back(static_cast<int>(i));
+    if (op.rf_id >= 0 && !is_thread_root(op.name) && !is_process_root(op.name)) st.op_by_rf.insert_or_assign(st.op_by_rf.end(), op.rf_id, static_cast<int>(i));  // ids ascend: O(1) at the end
+  }
+}
+
+// The cpu events by External id (runtime calls name theirs) and by record function id (ET ops).
+struct CpuIndex {
+  std::unordered_map<std::int64_t, const Ev*> by_ext, by_rf;
+};
+
+CpuIndex index_cpu_events(const EvList& cpu) {
+  CpuIndex ix;
+  ix.by_ext.reserve(cpu.size());
+  ix.by_rf.reserve(cpu.size());
   for (auto& c : cpu) {
     std::int64_t ext = arg_or(c.ext, -1);
     std::int64_t rf = rf_of(c);
-    if (ext >= 0) cpu_by_ext[ext] = &c;
-    if (rf >= 0) cpu_by_rf[rf] = &c;
+    if (ext >= 0) ix.by_ext[ext] = &c;
+    if (rf >= 0) ix.by_rf[rf] = &c;
   }
-  if (!kineto_only) {
-    size_t matched = 0, mismatched = 0;
-    std::string example;
-    for (auto& [rf, idx] : st.op_by_rf) {
-      auto it = cpu_by_rf.find(rf);
-      if (it == cpu_by_rf.end()) continue;
-      if (it->second->name() == st.ops[idx].name) {
-        ++matched;
-      } else {
-        ++mismatched;
-        if (example.empty())
-          example = "rf_id " + std::to_string(rf) + " is '" + st.ops[idx].name + "' in the ET but '" + it->second->name() + "' in Kineto";
-      }
-    }
-    if (matched == 0 || mismatched * 10 > matched + mismatched)
-      throw make_error(st.kineto_path, "Record function id",
-                       "does not match " + fs::path(st.et_path).filename().string() +
-                           ": ET and Kineto are from different runs (" +
-                           (example.empty() ? std::string("no common rf_id") : example) + ")");
-  }
+  return ix;
+}
 
-  // ---- Host items: top-level ops (children of ProfilerStep or a thread root) inside the step ----
-  std::unordered_map<std::int64_t, int> by_id;
-  by_id.reserve(st.ops.size());
-  for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
-  std::vector<int> top_of(st.ops.size(), -1);  // op index -> host item index
+// rf_id consistency: ET and Kineto must come from the same run (the ops sharing a record
+// function id must mostly share a name).
+void check_et_matches_kineto(const CapturedStep& st, const CpuIndex& cpu) {
+  size_t matched = 0, mismatched = 0;
+  std::string example;
+  for (auto& [rf, idx] : st.op_by_rf) {
+    auto it = cpu.by_rf.find(rf);
+    if (it == cpu.by_rf.end()) continue;
+    if (it->second->name() == st.ops[idx].name) {
+      ++matched;
+    } else {
+      ++mismatched;
+      if (example.empty())
+        example = "rf_id " + std::to_string(rf) + " is '" + st.ops[idx].name + "' in the ET but '" + it->second->name() + "' in Kineto";
+    }
+  }
+  if (matched == 0 || mismatched * 10 > matched + mismatched)
+    throw make_error(st.kineto_path, "Record function id",
+                     "does not match " + fs::path(st.et_path).filename().string() +
+                         ": ET and Kineto are from different runs (" +
+                         (example.empty() ? std::string("no common rf_id") : example) + ")");
+}
+
+// Indexes of the top-level ops (children of ProfilerStep or a thread root) that start inside the
+// step window.
+std::vector<int> top_level_ops(const CapturedStep& st, const std::unordered_map<std::int64_t, int>& by_id,
+                               const CpuIndex& cpu, const KinetoEvents& ev) {
   std::vector<int> top_ops;
   for (size_t i = 0; i < st.ops.size(); ++i) {
     const EtOp& op = st.ops[i];
@@ -1044,27 +1082,15 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     const EtOp& par = st.ops[pit->second];
     bool top = is_thread_root(par.name) || par.name.rfind("ProfilerStep#", 0) == 0;
     if (!top || op.name.rfind("ProfilerStep#", 0) == 0 || is_thread_root(op.name)) continue;
-    auto kit = cpu_by_rf.find(op.rf_id);
-    if (kit == cpu_by_rf.end() || !in_window(kit->second->ts)) continue;
+    auto kit = cpu.by_rf.find(op.rf_id);
+    if (kit == cpu.by_rf.end() || !ev.in_window(kit->second->ts)) continue;
     top_ops.push_back(static_cast<int>(i));
   }
-  st.host.reserve(top_ops.size());
-  for (int i : top_ops) {
-    HostItem h;
-    const Ev* k = cpu_by_rf[st.ops[i].rf_id];
-    h.name = st.ops[i].name;
-    h.tid = k->tid;
-    h.trace_ts = k->ts;
-    h.trace_dur = k->dur;
-    h.op = i;
-    st.host.push_back(std::move(h));
-  }
-  std::sort(st.host.begin(), st.host.end(), [](const HostItem& a, const HostItem& b) {
-    return a.trace_ts != b.trace_ts ? a.trace_ts < b.trace_ts : a.op < b.op;
-  });
-  for (size_t h = 0; h < st.host.size(); ++h) top_of[st.host[h].op] = static_cast<int>(h);
-  ingest_probe("host items");
-  // Propagate to descendants.
+  return top_ops;
+}
+
+// Gives every op below a host item that item's index in top_of (walking up the parent chain).
+void propagate_host_items(const CapturedStep& st, const std::unordered_map<std::int64_t, int>& by_id, std::vector<int>& top_of) {
   for (size_t i = 0; i < st.ops.size(); ++i) {
     if (top_of[i] >= 0) continue;
     std::int64_t cur = st.ops[i].id;
@@ -1081,121 +1107,186 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     }
     for (int c : chain) top_of[c] = found;
   }
+}
 
-  // ---- GPU activities by correlation ----
-  std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
-  gpu_by_corr.reserve(gpu.size());
-  for (auto& g : gpu) {
-    std::int64_t c = arg_or(g.corr, -1);
-    if (c >= 0) gpu_by_corr[c] = &g;
+// st.host: one host item per top-level op inside the step, in start order (timed by its cpu
+// event). Returns op index -> host item index for every op at or below one (-1: none).
+std::vector<int> build_host_items(CapturedStep& st, const CpuIndex& cpu, const KinetoEvents& ev) {
+  std::unordered_map<std::int64_t, int> by_id;
+  by_id.reserve(st.ops.size());
+  for (size_t i = 0; i < st.ops.size(); ++i) by_id[st.ops[i].id] = static_cast<int>(i);
+  std::vector<int> top_of(st.ops.size(), -1);
+  std::vector<int> top_ops = top_level_ops(st, by_id, cpu, ev);
+  st.host.reserve(top_ops.size());
+  for (int i : top_ops) {
+    HostItem h;
+    const Ev* k = cpu.by_rf.at(st.ops[i].rf_id);
+    h.name = st.ops[i].name;
+    h.tid = k->tid;
+    h.trace_ts = k->ts;
+    h.trace_dur = k->dur;
+    h.op = i;
+    st.host.push_back(std::move(h));
   }
+  std::sort(st.host.begin(), st.host.end(), [](const HostItem& a, const HostItem& b) {
+    return a.trace_ts != b.trace_ts ? a.trace_ts < b.trace_ts : a.op < b.op;
+  });
+  for (size_t h = 0; h < st.host.size(); ++h) top_of[st.host[h].op] = static_cast<int>(h);
+  ingest_probe("host items");
+  propagate_host_items(st, by_id, top_of);
+  return top_of;
+}
 
-  // ---- Runtime calls -> host items ----
-  st.device.reserve(gpu.size());
-  // Sorted as pointers (the same comparisons, so the same order, without moving 3M events).
-  std::vector<const Ev*> rt_order;
-  rt_order.reserve(rt.size());
-  for (const Ev& r : rt) rt_order.push_back(&r);
-  std::sort(rt_order.begin(), rt_order.end(), [](const Ev* a, const Ev* b) { return a->ts < b->ts; });
-  // Time containment, for runtime calls no External id places: the last host item of the call's
-  // thread that contains it. Per thread, the items in time order (st.host is sorted by start) and
-  // the running maximum of their ends: a binary search and a short walk back, not a scan of every
-  // item per call (quadratic on a trace with many such calls).
-  std::map<int, std::vector<int>> items_of_tid;
-  std::map<int, std::vector<double>> max_end_of_tid;
-  for (size_t h = 0; h < st.host.size(); ++h) {
-    const HostItem& it = st.host[h];
-    auto& m = max_end_of_tid[it.tid];
-    items_of_tid[it.tid].push_back(static_cast<int>(h));
-    m.push_back(std::max(m.empty() ? -std::numeric_limits<double>::infinity() : m.back(), it.trace_ts + it.trace_dur));
+// Time containment, for runtime calls no External id places: the last host item of the call's
+// thread that contains it. Per thread, the items in time order (st.host is sorted by start) and
+// the running maximum of their ends: a binary search and a short walk back, not a scan of every
+// item per call (quadratic on a trace with many such calls).
+class ContainingItem {
+ public:
+  explicit ContainingItem(const std::vector<HostItem>& host) : host_(host) {
+    for (size_t h = 0; h < host.size(); ++h) {
+      const HostItem& it = host[h];
+      auto& m = max_end_of_tid_[it.tid];
+      items_of_tid_[it.tid].push_back(static_cast<int>(h));
+      m.push_back(std::max(m.empty() ? -std::numeric_limits<double>::infinity() : m.back(), it.trace_ts + it.trace_dur));
+    }
   }
-  auto containing_item = [&](const Ev& r) -> int {
-    auto found = items_of_tid.find(r.tid);
-    if (found == items_of_tid.end()) return -1;
+  int operator()(const Ev& r) const {
+    auto found = items_of_tid_.find(r.tid);
+    if (found == items_of_tid_.end()) return -1;
     const std::vector<int>& v = found->second;
-    const std::vector<double>& max_end = max_end_of_tid[r.tid];
-    size_t p = static_cast<size_t>(std::upper_bound(v.begin(), v.end(), r.ts, [&](double ts, int h) { return ts < st.host[h].trace_ts; }) - v.begin());
+    const std::vector<double>& max_end = max_end_of_tid_.at(r.tid);
+    size_t p = static_cast<size_t>(std::upper_bound(v.begin(), v.end(), r.ts, [&](double ts, int h) { return ts < host_[h].trace_ts; }) - v.begin());
     while (p > 0) {
       --p;
       if (max_end[p] < r.ts) break;  // no item up to here reaches the call
-      const HostItem& it = st.host[v[p]];
+      const HostItem& it = host_[v[p]];
       if (r.ts <= it.trace_ts + it.trace_dur) return v[p];
     }
     return -1;
-  };
+  }
+
+ private:
+  const std::vector<HostItem>& host_;
+  std::map<int, std::vector<int>> items_of_tid_;
+  std::map<int, std::vector<double>> max_end_of_tid_;
+};
+
+// The ET op of a runtime call (via its External id and the cpu event's record function id), -1: none.
+int op_of_call(const Ev& r, const CapturedStep& st, const CpuIndex& cpu) {
+  auto cit = cpu.by_ext.find(arg_or(r.ext, -1));
+  if (cit == cpu.by_ext.end()) return -1;
+  auto oit = st.op_by_rf.find(rf_of(*cit->second));
+  return oit != st.op_by_rf.end() ? oit->second : -1;
+}
+
+// The GPU activity g that runtime call r launched (correlation `corr`). GPU work starts after its
+// launch (5 us or more in real captures); a start before it means a corrupted timestamp, which
+// would silently skew the capture's duty cycle: an error.
+DeviceActivity device_activity(const Ev& g, const Ev& r, std::int64_t corr, const CapturedStep& st, const CpuIndex& cpu) {
+  if (g.ts < r.ts - 100e-6)
+    throw make_error(st.kineto_path, "traceEvents[] ts",
+                     "GPU event '" + g.name().substr(0, 80) + "' (correlation " + std::to_string(corr) +
+                         ") starts " + format_time(r.ts - g.ts) + " before its launch '" + r.name() + "'");
+  DeviceActivity d;
+  d.name = g.name_;
+  d.kind = g.cat() == "kernel" ? DevKind::Kernel : g.cat() == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
+  d.stream = static_cast<int>(arg_or(g.stream, 0));
+  d.trace_ts = g.ts;
+  d.trace_dur = g.dur;
+  d.correlation = corr;
+  d.bytes = static_cast<double>(std::max<std::int64_t>(0, arg_or(g.bytes, 0)));
+  if (d.kind == DevKind::Memcpy) {
+    if (g.name().find("HtoD") != std::string::npos) d.copy_kind = "HtoD";
+    else if (g.name().find("DtoH") != std::string::npos) d.copy_kind = "DtoH";
+    else if (g.name().find("DtoD") != std::string::npos) d.copy_kind = "DtoD";
+    else if (g.name().find("PtoP") != std::string::npos) d.copy_kind = "PtoP";
+    else d.copy_kind = "HtoH";
+    d.copy_pageable = g.name().find("Pageable") != std::string::npos;
+  }
+  d.grid = g.grid;
+  d.block = g.block;
+  int op = op_of_call(r, st, cpu);
+  if (op >= 0) d.op = op;
+  return d;
+}
+
+// The kind of a synchronisation or event runtime call, with its stream and awaited record; false
+// for the other calls (their host cost is part of the op's cost).
+bool sync_call_kind(const Ev& r, HostCall& call) {
+  const std::string& n = r.name();
+  if (n == "cudaDeviceSynchronize" || n == "cuCtxSynchronize") {
+    call.kind = CallKind::DeviceSync;
+  } else if (n == "cudaStreamSynchronize" || n == "cuStreamSynchronize") {
+    call.kind = CallKind::StreamSync;
+    call.stream = static_cast<int>(arg_or(r.stream, -1));
+  } else if (n == "cudaEventSynchronize" || n == "cuEventSynchronize") {
+    call.kind = CallKind::EventSync;
+    call.wait_on_record = arg_or(r.wait, -1);
+  } else if (n == "cudaEventRecord" || n == "cuEventRecord" || n == "cudaEventRecordWithFlags") {
+    call.kind = CallKind::EventRecord;
+    call.stream = static_cast<int>(arg_or(r.stream, -1));
+  } else if (n == "cudaStreamWaitEvent" || n == "cuStreamWaitEvent") {
+    call.kind = CallKind::StreamWaitEvent;
+    call.stream = static_cast<int>(arg_or(r.stream, -1));
+    call.wait_on_record = arg_or(r.wait, -1);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Adds the runtime calls that no host item owns as items of their own, in start order among the
+// others (stable: ties keep the owned items first).
+void merge_loose_items(CapturedStep& st, std::vector<std::pair<double, HostItem>>& loose) {
+  if (loose.empty()) return;
+  for (auto& [ts, h] : loose) st.host.push_back(std::move(h));
+  std::vector<size_t> idx(st.host.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return st.host[a].trace_ts < st.host[b].trace_ts; });
+  std::vector<HostItem> sorted;
+  for (size_t i : idx) sorted.push_back(std::move(st.host[i]));
+  st.host = std::move(sorted);
+}
+
+// The runtime calls inside the step, in time order, on their host items: launches (with the GPU
+// activity they launched, into st.device) and synchronisations. The owning item comes from the
+// External id -> cpu_op -> ET op -> top-level item, else from time containment, else the call is
+// an item of its own.
+void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuIndex& cpu, const std::vector<int>& top_of) {
+  std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
+  gpu_by_corr.reserve(ev.gpu.size());
+  for (auto& g : ev.gpu) {
+    std::int64_t c = arg_or(g.corr, -1);
+    if (c >= 0) gpu_by_corr[c] = &g;
+  }
+  st.device.reserve(ev.gpu.size());
+  // Sorted as pointers (the same comparisons, so the same order, without moving 3M events).
+  std::vector<const Ev*> rt_order;
+  rt_order.reserve(ev.rt.size());
+  for (const Ev& r : ev.rt) rt_order.push_back(&r);
+  std::sort(rt_order.begin(), rt_order.end(), [](const Ev* a, const Ev* b) { return a->ts < b->ts; });
+  const ContainingItem containing_item(st.host);
   std::vector<std::pair<double, HostItem>> loose;
   ingest_probe("runtime call index");
   for (const Ev* rp : rt_order) {
     const Ev& r = *rp;
-    if (!in_window(r.ts)) continue;
+    if (!ev.in_window(r.ts)) continue;
     HostCall call;
     call.name = r.name_;
     call.trace_ts = r.ts;
     call.trace_dur = r.dur;
     call.correlation = arg_or(r.corr, -1);
     auto git = gpu_by_corr.find(call.correlation);
-    const std::string& n = r.name();
     if (git != gpu_by_corr.end()) {
-      const Ev& g = *git->second;
-      // GPU work starts after its launch (5 us or more in real captures); a start before it
-      // means a corrupted timestamp, which would silently skew the capture's duty cycle.
-      if (g.ts < r.ts - 100e-6)
-        throw make_error(st.kineto_path, "traceEvents[] ts",
-                         "GPU event '" + g.name().substr(0, 80) + "' (correlation " + std::to_string(call.correlation) +
-                             ") starts " + format_time(r.ts - g.ts) + " before its launch '" + r.name() + "'");
-      DeviceActivity d;
-      d.name = g.name_;
-      d.kind = g.cat() == "kernel" ? DevKind::Kernel : g.cat() == "gpu_memcpy" ? DevKind::Memcpy : DevKind::Memset;
-      d.stream = static_cast<int>(arg_or(g.stream, 0));
-      d.trace_ts = g.ts;
-      d.trace_dur = g.dur;
-      d.correlation = call.correlation;
-      d.bytes = static_cast<double>(std::max<std::int64_t>(0, arg_or(g.bytes, 0)));
-      if (d.kind == DevKind::Memcpy) {
-        if (g.name().find("HtoD") != std::string::npos) d.copy_kind = "HtoD";
-        else if (g.name().find("DtoH") != std::string::npos) d.copy_kind = "DtoH";
-        else if (g.name().find("DtoD") != std::string::npos) d.copy_kind = "DtoD";
-        else if (g.name().find("PtoP") != std::string::npos) d.copy_kind = "PtoP";
-        else d.copy_kind = "HtoH";
-        d.copy_pageable = g.name().find("Pageable") != std::string::npos;
-      }
-      d.grid = g.grid;
-      d.block = g.block;
-      std::int64_t ext = arg_or(r.ext, -1);
-      auto cit = cpu_by_ext.find(ext);
-      if (cit != cpu_by_ext.end()) {
-        auto oit = st.op_by_rf.find(rf_of(*cit->second));
-        if (oit != st.op_by_rf.end()) d.op = oit->second;
-      }
       call.kind = CallKind::Launch;
       call.device = static_cast<int>(st.device.size());
-      st.device.push_back(std::move(d));
-    } else if (n == "cudaDeviceSynchronize" || n == "cuCtxSynchronize") {
-      call.kind = CallKind::DeviceSync;
-    } else if (n == "cudaStreamSynchronize" || n == "cuStreamSynchronize") {
-      call.kind = CallKind::StreamSync;
-      call.stream = static_cast<int>(arg_or(r.stream, -1));
-    } else if (n == "cudaEventSynchronize" || n == "cuEventSynchronize") {
-      call.kind = CallKind::EventSync;
-      call.wait_on_record = arg_or(r.wait, -1);
-    } else if (n == "cudaEventRecord" || n == "cuEventRecord" || n == "cudaEventRecordWithFlags") {
-      call.kind = CallKind::EventRecord;
-      call.stream = static_cast<int>(arg_or(r.stream, -1));
-    } else if (n == "cudaStreamWaitEvent" || n == "cuStreamWaitEvent") {
-      call.kind = CallKind::StreamWaitEvent;
-      call.stream = static_cast<int>(arg_or(r.stream, -1));
-      call.wait_on_record = arg_or(r.wait, -1);
-    } else {
-      continue;  // other runtime calls: their host cost is part of the op's cost
+      st.device.push_back(device_activity(*git->second, r, call.correlation, st, cpu));
+    } else if (!sync_call_kind(r, call)) {
+      continue;
     }
-    // Owning host item: via External id -> cpu_op -> ET op -> top-level; else time containment.
-    int item = -1;
-    std::int64_t ext = arg_or(r.ext, -1);
-    auto cit = cpu_by_ext.find(ext);
-    if (cit != cpu_by_ext.end()) {
-      auto oit = st.op_by_rf.find(rf_of(*cit->second));
-      if (oit != st.op_by_rf.end()) item = top_of[oit->second];
-    }
+    int op = op_of_call(r, st, cpu);
+    int item = op >= 0 ? top_of[op] : -1;
     if (item < 0) item = containing_item(r);
     if (item >= 0) {
       HostItem& h = st.host[item];
@@ -1212,42 +1303,24 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       loose.emplace_back(r.ts, std::move(h));
     }
   }
-  if (!loose.empty()) {
-    for (auto& [ts, h] : loose) st.host.push_back(std::move(h));
-    std::vector<size_t> idx(st.host.size());
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return st.host[a].trace_ts < st.host[b].trace_ts; });
-    std::vector<HostItem> sorted;
-    for (size_t i : idx) sorted.push_back(std::move(st.host[i]));
-    st.host = std::move(sorted);
-  }
+  merge_loose_items(st, loose);
   for (auto& h : st.host)
     std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });
-  // The Kineto events and their indexes are done with: freed before the replay allocates its own.
-  for (auto* v : {&cpu, &rt, &gpu}) v->clear();
-  std::vector<const Ev*>().swap(rt_order);
-#ifdef __GLIBC__
-  malloc_trim(0);  // hands the freed pages back: the replay's own allocations come next
-#endif
-  for (auto* m : {&cpu_by_ext, &cpu_by_rf, &gpu_by_corr}) std::unordered_map<std::int64_t, const Ev*>().swap(*m);
-  std::unordered_map<std::int64_t, int>().swap(by_id);
-  ingest_probe("runtime calls, events freed");
+}
 
-  find_collectives(st, parsing);
+// gloo's c10d ops run on the host and nest by record-function parents that only the ET keeps:
+// grouped by time nesting instead, a multi-rank step came out 37 % shorter (multirank_gloo4).
+// So a Kineto-only multi-rank bundle with a gloo collective is an error.
+void check_no_kineto_only_gloo(const CapturedStep& st) {
+  for (auto& c : st.collectives)
+    if (st.ops[c.op].name.rfind("c10d::", 0) == 0)
+      throw make_error(st.kineto_path, st.ops[c.op].name,
+                       "a gloo collective: a multi-rank replay of gloo traces needs the Execution Traces "
+                       "(et.<rank>.json); Kineto-only multi-rank replay supports NCCL (record_param_comms)");
+}
 
-  // gloo's c10d ops run on the host and nest by record-function parents that only the ET keeps:
-  // grouped by time nesting instead, a multi-rank step came out 37 % shorter (multirank_gloo4).
-  if (kineto_only && rank >= 0)
-    for (auto& c : st.collectives)
-      if (st.ops[c.op].name.rfind("c10d::", 0) == 0)
-        throw make_error(st.kineto_path, st.ops[c.op].name,
-                         "a gloo collective: a multi-rank replay of gloo traces needs the Execution Traces "
-                         "(et.<rank>.json); Kineto-only multi-rank replay supports NCCL (record_param_comms)");
-
-  st.peak_memory_bytes = peak_memory_from_lifetimes(st);
-  ingest_probe("collectives, peak memory");
-
-  // ---- measured.json (ground truth only) ----
+// measured.json next to the traces (ground truth only), checked; absent: st.has_measured false.
+void read_measured(const std::string& dir, CapturedStep& st) {
   st.measured_path = (fs::path(dir) / "measured.json").string();
   if (std::error_code ec; fs::exists(st.measured_path, ec)) {
     st.measured = read_json_file(st.measured_path);
@@ -1256,9 +1329,48 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
   } else {
     st.measured_path.clear();
   }
-  if (st.host.empty())
-    throw make_error(kineto_only ? st.kineto_path : st.et_path, kineto_only ? "traceEvents" : "nodes",
-                     "no host operations found inside the profiled step");
+}
+
+// Kineto events to host items, runtime calls and device activities; the events and their
+// indexes are freed before returning (the replay allocates its own next).
+void host_and_device_from_kineto(CapturedStep& st, bool kineto_only, KinetoEvents& ev) {
+  if (kineto_only) ops_from_kineto(st, ev.cpu);
+  ingest_probe("ops built");
+  CpuIndex cpu = index_cpu_events(ev.cpu);
+  if (!kineto_only) check_et_matches_kineto(st, cpu);
+  std::vector<int> top_of = build_host_items(st, cpu, ev);
+  attach_runtime_calls(st, ev, cpu, top_of);
+  for (auto* v : {&ev.cpu, &ev.rt, &ev.gpu}) v->clear();
+  for (auto* m : {&cpu.by_ext, &cpu.by_rf}) std::unordered_map<std::int64_t, const Ev*>().swap(*m);
+#ifdef __GLIBC__
+  malloc_trim(0);  // hands the freed pages back: the replay's own allocations come next
+#endif
+  ingest_probe("runtime calls, events freed");
+}
+
+}  // namespace
+
+CapturedStep load_bundle(const std::string& dir, int rank) {
+  CapturedStep st;
+  locate_bundle_files(dir, rank, st);
+  const bool kineto_only = st.et_path.empty();
+  std::string parsing = kineto_only ? st.kineto_path : st.et_path;  // for type errors deep inside
+  try {
+    if (!kineto_only) read_execution_trace(st);
+    parsing = st.kineto_path;
+    {
+      KinetoEvents ev;
+      read_kineto(st, kineto_only, rank, ev);
+      host_and_device_from_kineto(st, kineto_only, ev);
+    }
+    find_collectives(st, parsing);
+    if (kineto_only && rank >= 0) check_no_kineto_only_gloo(st);
+    st.peak_memory_bytes = peak_memory_from_lifetimes(st);
+    ingest_probe("collectives, peak memory");
+    read_measured(dir, st);
+    if (st.host.empty())
+      throw make_error(kineto_only ? st.kineto_path : st.et_path, kineto_only ? "traceEvents" : "nodes",
+                       "no host operations found inside the profiled step");
   } catch (const nlohmann::json::exception& e) {
     // A field of the wrong type somewhere the reader did not check one by one.
     std::string what = e.what();

@@ -357,6 +357,9 @@ double LayerCosts::total(const std::vector<Kernel>& ks, double gap) {
 }
 
 namespace {
+// The kernels of one rank's share of a transformer layer, the embedding and the output layer,
+// from the model's shapes and the plan's parallelism. Owns the per-rank shapes (tokens, heads,
+// widths) and one builder per block; each appends its kernels, in issue order, to a list.
 struct CostBuilder {
   const ModelSpec& m;
   const TrainPlan& p;
@@ -364,7 +367,21 @@ struct CostBuilder {
   const CommModel& comm;
   const Groups& g;
   Dtype gd;  // GEMM dtype
-  double e = 2;  // activation bytes
+  const double e = 2;  // activation bytes
+  const double t, b, sl, s, h, a, dh, kvd, f, V;
+  const double T;          // tokens of this rank's micro-batch
+  const bool sp;           // sequence parallelism
+  const double Tn;         // tokens seen by norms / residual
+  const double qkv_n, f1;  // QKV and first MLP GEMM widths per rank
+  const double act_bytes;  // one full activation tensor
+
+  CostBuilder(const ModelSpec& m_, const TrainPlan& p_, const Accelerator& hw_, const CommModel& comm_, const Groups& g_)
+      : m(m_), p(p_), hw(hw_), comm(comm_), g(g_), gd(p_.precision == Dtype::FP8 ? Dtype::FP8 : Dtype::BF16),
+        t(p_.tp), b(static_cast<double>(p_.micro_batch)), sl(static_cast<double>(p_.seq / p_.cp)),
+        s(static_cast<double>(p_.seq)), h(static_cast<double>(m_.hidden)), a(static_cast<double>(m_.heads)),
+        dh(static_cast<double>(m_.head_dim())), kvd(static_cast<double>(m_.kv_dim())), f(static_cast<double>(m_.ffn)),
+        V(static_cast<double>(m_.vocab)), T(b * sl), sp(p_.sequence_parallel && p_.tp > 1), Tn(sp ? T / t : T),
+        qkv_n((h + 2 * kvd) / t), f1((m_.swiglu ? 2 * f : f) / t), act_bytes(T * h * e) {}
 
   Kernel gemm(const std::string& name, double M, double N, double K, double batch = 1) const {
     Kernel k{name, "gemm", 2 * M * N * K * batch, dtype_bytes(gd) * batch * (M * K + K * N + M * N), 0};
@@ -382,127 +399,154 @@ struct CostBuilder {
     k.time = comm.time(op, bytes, grp);
     return k;
   }
-};
-}  // namespace
+  // A batched attention GEMM, always bf16 (the scores and values products).
+  Kernel attn_bmm(const std::string& name, double M, double N, double K, double batch) const {
+    Kernel k = gemm(name, M, N, K, batch);
+    k.cls = "attention";
+    k.time = hw.gemm_time(M, N, K, Dtype::BF16, batch);
+    return k;
+  }
 
-LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw, const CommModel& comm,
-                       const Groups& g) {
-  CostBuilder B{m, p, hw, comm, g, p.precision == Dtype::FP8 ? Dtype::FP8 : Dtype::BF16};
-  LayerCosts c;
-  c.kernel_gap = hw.p("kernel_gap");
-  const double e = 2, t = p.tp;
-  const double b = static_cast<double>(p.micro_batch), sl = static_cast<double>(p.seq / p.cp),
-               s = static_cast<double>(p.seq);
-  const double h = static_cast<double>(m.hidden), a = static_cast<double>(m.heads), dh = static_cast<double>(m.head_dim());
-  const double kvd = static_cast<double>(m.kv_dim());
-  const double f = static_cast<double>(m.ffn), V = static_cast<double>(m.vocab);
-  const double T = b * sl;                               // tokens of this rank's micro-batch
-  const bool sp = p.sequence_parallel && p.tp > 1;
-  const double Tn = sp ? T / t : T;                      // tokens seen by norms / residual
-  const double qkv_n = (h + 2 * kvd) / t;
-  const double f1 = (m.swiglu ? 2 * f : f) / t;
-  const double act_bytes = T * h * e;                    // one full activation tensor
-
-  auto tp_in = [&](std::vector<Kernel>& v, const std::string& what) {  // before a column-parallel GEMM
-    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + ")", "tp", coll::Op::AllGather, act_bytes, g.tp));
-  };
-  auto tp_out = [&](std::vector<Kernel>& v, const std::string& what) {  // after a row-parallel GEMM
+  void tp_in(std::vector<Kernel>& v, const std::string& what) const {  // before a column-parallel GEMM
+    if (p.tp > 1 && sp) v.push_back(coll("tp_all_gather(" + what + ")", "tp", coll::Op::AllGather, act_bytes, g.tp));
+  }
+  void tp_out(std::vector<Kernel>& v, const std::string& what) const {  // after a row-parallel GEMM
     if (p.tp <= 1) return;
-    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + ")", "tp", coll::Op::ReduceScatter, act_bytes, g.tp));
-    else v.push_back(B.coll("tp_all_reduce(" + what + ")", "tp", coll::Op::AllReduce, act_bytes, g.tp));
-  };
-  auto norm = [&](const std::string& name) { return B.mem(name, "norm", 2 * Tn * h * e, 5 * Tn * h); };
-  auto residual = [&](const std::string& name) { return B.mem(name, "elementwise", Tn * h * (3 * e + 1)); };
+    if (sp) v.push_back(coll("tp_reduce_scatter(" + what + ")", "tp", coll::Op::ReduceScatter, act_bytes, g.tp));
+    else v.push_back(coll("tp_all_reduce(" + what + ")", "tp", coll::Op::AllReduce, act_bytes, g.tp));
+  }
+  // Backward of a row-parallel GEMM's output collective: SP all-gathers the gradient (the mirror
+  // of the reduce-scatter); without SP nothing (identity).
+  void tp_bwd_in(std::vector<Kernel>& v, const std::string& what) const {
+    if (p.tp > 1 && sp) v.push_back(coll("tp_all_gather(" + what + "_grad)", "tp", coll::Op::AllGather, act_bytes, g.tp));
+  }
+  // Backward of a column-parallel GEMM's input: all-reduce (or reduce-scatter with SP) the input
+  // gradient. With SP the forward all-gather of the input is repeated for the weight gradient;
+  // Megatron overlaps it with the data-gradient GEMM (not on the critical path).
+  void tp_bwd_out(std::vector<Kernel>& v, const std::string& what) const {
+    if (p.tp <= 1) return;
+    if (sp) v.push_back(coll("tp_reduce_scatter(" + what + "_input_grad)", "tp", coll::Op::ReduceScatter, act_bytes, g.tp));
+    else v.push_back(coll("tp_all_reduce(" + what + "_input_grad)", "tp", coll::Op::AllReduce, act_bytes, g.tp));
+  }
+  Kernel norm(const std::string& name) const { return mem(name, "norm", 2 * Tn * h * e, 5 * Tn * h); }
+  Kernel norm_bwd(const std::string& name) const { return mem(name, "norm", 4 * Tn * h * e, 10 * Tn * h); }
+  Kernel residual(const std::string& name) const { return mem(name, "elementwise", Tn * h * (3 * e + 1)); }
+  Kernel residual_bwd(const std::string& name) const { return mem(name, "elementwise", Tn * h * (2 * e + 1)); }
 
-  // ---- attention core (forward), per rank: a/t heads, local queries sl, keys s (CP: all keys)
-  auto attn_core_fwd = [&](std::vector<Kernel>& v) {
-    double heads_l = a / t;
-    if (p.attention == AttentionImpl::Flash) {
-      double flops = 4 * b * sl * s * dh * heads_l * 0.5;  // causal: half of the score matrix
-      double bytes = e * T * (2 * h + 2 * kvd) / t;
-      AttentionShape shape{b * heads_l, sl, s, dh, true, false};
-      Kernel k{"flash_attention_fwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16, &shape)};
-      v.push_back(k);
-    } else {
-      Kernel qk = B.gemm("attn_scores_bmm", sl, s, dh, b * heads_l);
-      qk.cls = "attention";
-      qk.time = hw.gemm_time(sl, s, dh, Dtype::BF16, b * heads_l);
-      v.push_back(qk);
-      // Megatron: fused causal scale+mask+softmax (reads the lower triangle, writes the whole
-      // row), then a separate dropout (reads probs, writes output and a 1-byte mask).
-      const double sc = b * heads_l * sl * s;
-      v.push_back(B.mem("scaled_masked_softmax", "elementwise", sc * (0.5 * e + e)));
-      v.push_back(B.mem("attention_dropout", "elementwise", sc * (2 * e + 1)));
-      Kernel av = B.gemm("attn_values_bmm", sl, dh, s, b * heads_l);
-      av.cls = "attention";
-      av.time = hw.gemm_time(sl, dh, s, Dtype::BF16, b * heads_l);
-      v.push_back(av);
-    }
-  };
-  auto attn_time = [&](const std::vector<Kernel>& v) {
+  static double attn_time(const std::vector<Kernel>& v) {
     double x = 0;
     for (auto& k : v) if (k.cls == "attention") x += k.time;
     return x;
-  };
-  auto cp_exchange = [&](std::vector<Kernel>& v, double mult, double overlap_with) {
-    if (p.cp <= 1) return;
-    // Ring attention: K and V chunks pass around the CP ring (cp-1 steps), overlapped with the
-    // attention kernels; only the excess is on the critical path.
-    double bytes = (p.cp - 1) * mult * T * 2 * kvd / t * e;
-    double tc = (p.cp - 1) * comm.time(coll::Op::SendRecv, bytes / (p.cp - 1), g.cp);
-    Kernel k{"cp_ring_kv_exchange", "cp", 0, bytes, std::max(0.0, tc - overlap_with)};
-    k.op = coll::Op::AllGather;
+  }
+  void attn_core_fwd(std::vector<Kernel>& v) const;
+  void attn_core_bwd(std::vector<Kernel>& v) const;
+  void cp_exchange(std::vector<Kernel>& v, double mult, double overlap_with) const;
+  void mlp_fwd(std::vector<Kernel>& v) const;
+  void mlp_bwd(std::vector<Kernel>& v) const;
+  void layer_fwd(std::vector<Kernel>& F) const;
+  void layer_bwd(std::vector<Kernel>& Bw) const;
+  void recompute(LayerCosts& c) const;
+  void embedding_and_head(LayerCosts& c) const;
+};
+
+// Attention core (forward), per rank: a/t heads, local queries sl, keys s (CP: all keys).
+void CostBuilder::attn_core_fwd(std::vector<Kernel>& v) const {
+  double heads_l = a / t;
+  if (p.attention == AttentionImpl::Flash) {
+    double flops = 4 * b * sl * s * dh * heads_l * 0.5;  // causal: half of the score matrix
+    double bytes = e * T * (2 * h + 2 * kvd) / t;
+    AttentionShape shape{b * heads_l, sl, s, dh, true, false};
+    Kernel k{"flash_attention_fwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16, &shape)};
     v.push_back(k);
-  };
+    return;
+  }
+  v.push_back(attn_bmm("attn_scores_bmm", sl, s, dh, b * heads_l));
+  // Megatron: fused causal scale+mask+softmax (reads the lower triangle, writes the whole
+  // row), then a separate dropout (reads probs, writes output and a 1-byte mask).
+  const double sc = b * heads_l * sl * s;
+  v.push_back(mem("scaled_masked_softmax", "elementwise", sc * (0.5 * e + e)));
+  v.push_back(mem("attention_dropout", "elementwise", sc * (2 * e + 1)));
+  v.push_back(attn_bmm("attn_values_bmm", sl, dh, s, b * heads_l));
+}
 
-  // ---- MLP (dense or MoE), forward
-  auto mlp_fwd = [&](std::vector<Kernel>& v) {
-    if (!m.moe()) {
-      v.push_back(B.gemm("mlp_fc1_gemm", T, f1, h));
-      v.push_back(B.mem(m.swiglu ? "swiglu" : "gelu", "elementwise", T * (f1 + f / t) * e));
-      v.push_back(B.gemm("mlp_fc2_gemm", T, h, f / t));
-      return;
-    }
-    double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
-    double El = E / p.ep;
-    double me = T * k / El;  // tokens per local expert (balanced routing)
-    v.push_back(B.gemm("router_gemm", T, E, h));
-    v.push_back(B.mem("router_topk", "elementwise", T * E * 4 * 2));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
-    v.push_back(B.gemm("expert_fc1_grouped_gemm", me, f1, h, El));
-    v.push_back(B.mem(m.swiglu ? "expert_swiglu" : "expert_gelu", "elementwise", T * k * (f1 + f / t) * e));
-    v.push_back(B.gemm("expert_fc2_grouped_gemm", me, h, f / t, El));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
-    v.push_back(B.mem("expert_combine", "elementwise", T * k * h * e + T * h * e));
-  };
-  auto mlp_bwd = [&](std::vector<Kernel>& v) {
-    if (!m.moe()) {
-      v.push_back(B.gemm("mlp_fc2_dgrad", T, f / t, h));
-      v.push_back(B.gemm("mlp_fc2_wgrad", f / t, h, T));
-      v.push_back(B.mem(m.swiglu ? "swiglu_bwd" : "gelu_bwd", "elementwise", T * (2 * f1 + f / t) * e));
-      v.push_back(B.gemm("mlp_fc1_dgrad", T, h, f1));
-      v.push_back(B.gemm("mlp_fc1_wgrad", h, f1, T));
-      return;
-    }
-    double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
-    double El = E / p.ep, me = T * k / El;
-    v.push_back(B.mem("expert_combine_bwd", "elementwise", 2 * T * k * h * e));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(combine_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
-    v.push_back(B.gemm("expert_fc2_dgrad", me, f / t, h, El));
-    v.push_back(B.gemm("expert_fc2_wgrad", f / t, h, me, El));
-    v.push_back(B.mem(m.swiglu ? "expert_swiglu_bwd" : "expert_gelu_bwd", "elementwise", T * k * (2 * f1 + f / t) * e));
-    v.push_back(B.gemm("expert_fc1_dgrad", me, h, f1, El));
-    v.push_back(B.gemm("expert_fc1_wgrad", h, f1, me, El));
-    if (p.ep > 1) v.push_back(B.coll("ep_all_to_all(dispatch_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
-    v.push_back(B.gemm("router_dgrad", T, h, E));
-    v.push_back(B.gemm("router_wgrad", h, E, T));
-  };
+// Attention core (backward): flash's one kernel, or the unfused GEMMs, dropout and softmax.
+void CostBuilder::attn_core_bwd(std::vector<Kernel>& core) const {
+  double heads_l = a / t;
+  if (p.attention == AttentionImpl::Flash) {
+    double flops = 2.5 * 4 * b * sl * s * dh * heads_l * 0.5;
+    double bytes = 2 * e * T * (2 * h + 2 * kvd) / t;
+    AttentionShape shape{b * heads_l, sl, s, dh, true, true};
+    core.push_back(Kernel{"flash_attention_bwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16, &shape)});
+    return;
+  }
+  for (const char* n : {"attn_values_bmm_dgrad", "attn_values_bmm_wgrad"}) core.push_back(attn_bmm(n, sl, s, dh, b * heads_l));
+  const double sc = b * heads_l * sl * s;
+  core.push_back(mem("attention_dropout_bwd", "elementwise", sc * (2 * e + 1)));      // grad, mask -> grad
+  core.push_back(mem("scaled_masked_softmax_bwd", "elementwise", sc * (0.5 * e + 0.5 * e + e)));  // grad, probs (lower triangle) -> grad
+  for (const char* n : {"attn_scores_bmm_dgrad_q", "attn_scores_bmm_dgrad_k"}) core.push_back(attn_bmm(n, sl, dh, s, b * heads_l));
+}
 
-  // ---------------- layer forward
-  auto& F = c.layer_fwd;
+// Ring attention: K and V chunks pass around the CP ring (cp-1 steps), overlapped with the
+// attention kernels; only the excess is on the critical path.
+void CostBuilder::cp_exchange(std::vector<Kernel>& v, double mult, double overlap_with) const {
+  if (p.cp <= 1) return;
+  double bytes = (p.cp - 1) * mult * T * 2 * kvd / t * e;
+  double tc = (p.cp - 1) * comm.time(coll::Op::SendRecv, bytes / (p.cp - 1), g.cp);
+  Kernel k{"cp_ring_kv_exchange", "cp", 0, bytes, std::max(0.0, tc - overlap_with)};
+  k.op = coll::Op::AllGather;
+  v.push_back(k);
+}
+
+// MLP (dense or MoE), forward.
+void CostBuilder::mlp_fwd(std::vector<Kernel>& v) const {
+  if (!m.moe()) {
+    v.push_back(gemm("mlp_fc1_gemm", T, f1, h));
+    v.push_back(mem(m.swiglu ? "swiglu" : "gelu", "elementwise", T * (f1 + f / t) * e));
+    v.push_back(gemm("mlp_fc2_gemm", T, h, f / t));
+    return;
+  }
+  double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
+  double El = E / p.ep;
+  double me = T * k / El;  // tokens per local expert (balanced routing)
+  v.push_back(gemm("router_gemm", T, E, h));
+  v.push_back(mem("router_topk", "elementwise", T * E * 4 * 2));
+  if (p.ep > 1) v.push_back(coll("ep_all_to_all(dispatch)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
+  v.push_back(gemm("expert_fc1_grouped_gemm", me, f1, h, El));
+  v.push_back(mem(m.swiglu ? "expert_swiglu" : "expert_gelu", "elementwise", T * k * (f1 + f / t) * e));
+  v.push_back(gemm("expert_fc2_grouped_gemm", me, h, f / t, El));
+  if (p.ep > 1) v.push_back(coll("ep_all_to_all(combine)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
+  v.push_back(mem("expert_combine", "elementwise", T * k * h * e + T * h * e));
+}
+
+// MLP (dense or MoE), backward.
+void CostBuilder::mlp_bwd(std::vector<Kernel>& v) const {
+  if (!m.moe()) {
+    v.push_back(gemm("mlp_fc2_dgrad", T, f / t, h));
+    v.push_back(gemm("mlp_fc2_wgrad", f / t, h, T));
+    v.push_back(mem(m.swiglu ? "swiglu_bwd" : "gelu_bwd", "elementwise", T * (2 * f1 + f / t) * e));
+    v.push_back(gemm("mlp_fc1_dgrad", T, h, f1));
+    v.push_back(gemm("mlp_fc1_wgrad", h, f1, T));
+    return;
+  }
+  double E = static_cast<double>(m.experts), k = static_cast<double>(m.top_k);
+  double El = E / p.ep, me = T * k / El;
+  v.push_back(mem("expert_combine_bwd", "elementwise", 2 * T * k * h * e));
+  if (p.ep > 1) v.push_back(coll("ep_all_to_all(combine_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
+  v.push_back(gemm("expert_fc2_dgrad", me, f / t, h, El));
+  v.push_back(gemm("expert_fc2_wgrad", f / t, h, me, El));
+  v.push_back(mem(m.swiglu ? "expert_swiglu_bwd" : "expert_gelu_bwd", "elementwise", T * k * (2 * f1 + f / t) * e));
+  v.push_back(gemm("expert_fc1_dgrad", me, h, f1, El));
+  v.push_back(gemm("expert_fc1_wgrad", h, f1, me, El));
+  if (p.ep > 1) v.push_back(coll("ep_all_to_all(dispatch_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
+  v.push_back(gemm("router_dgrad", T, h, E));
+  v.push_back(gemm("router_wgrad", h, E, T));
+}
+
+// One transformer layer, forward.
+void CostBuilder::layer_fwd(std::vector<Kernel>& F) const {
   F.push_back(norm("attn_norm"));
   tp_in(F, "attn");
-  F.push_back(B.gemm("qkv_gemm", T, qkv_n, h));
+  F.push_back(gemm("qkv_gemm", T, qkv_n, h));
   {
     std::vector<Kernel> core;
     attn_core_fwd(core);
@@ -510,7 +554,7 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
     F.insert(F.end(), core.begin(), core.end());
     cp_exchange(F, 1.0, at);
   }
-  F.push_back(B.gemm("attn_out_gemm", T, h, h / t));
+  F.push_back(gemm("attn_out_gemm", T, h, h / t));
   tp_out(F, "attn");
   F.push_back(residual("dropout_residual_attn"));
   F.push_back(norm("mlp_norm"));
@@ -518,90 +562,73 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
   mlp_fwd(F);
   tp_out(F, "mlp");
   F.push_back(residual("dropout_residual_mlp"));
+}
 
-  // ---------------- recomputation before the backward of a layer
+// Recomputation before the backward of a layer: the whole forward (full), or the attention core
+// (selective, Korthikanti et al.: QK^T, softmax, dropout, AV); flash attention already recomputes
+// the score matrix inside its backward kernel.
+void CostBuilder::recompute(LayerCosts& c) const {
   if (p.recompute == Recompute::Full) {
     c.layer_recompute = c.layer_fwd;
     for (auto& k : c.layer_recompute) k.name = "recompute:" + k.name;
   } else if (p.recompute == Recompute::Selective && p.attention == AttentionImpl::Unfused) {
-    attn_core_fwd(c.layer_recompute);  // Korthikanti et al.: recompute QK^T, softmax, dropout, AV
+    attn_core_fwd(c.layer_recompute);
     for (auto& k : c.layer_recompute) k.name = "recompute:" + k.name;
   }
-  // (flash attention already recomputes the score matrix inside its backward kernel)
+}
 
-  // ---------------- layer backward (reverse order)
-  auto& Bw = c.layer_bwd;
-  auto tp_bwd_in = [&](std::vector<Kernel>& v, const std::string& what) {
-    // Backward of a row-parallel GEMM's output collective: SP all-gathers the gradient
-    // (the mirror of the reduce-scatter); without SP nothing (identity).
-    if (p.tp > 1 && sp) v.push_back(B.coll("tp_all_gather(" + what + "_grad)", "tp", coll::Op::AllGather, act_bytes, g.tp));
-  };
-  auto tp_bwd_out = [&](std::vector<Kernel>& v, const std::string& what) {
-    // Backward of a column-parallel GEMM's input: all-reduce (or reduce-scatter with SP) the
-    // input gradient. With SP the forward all-gather of the input is repeated for the weight
-    // gradient; Megatron overlaps it with the data-gradient GEMM (not on the critical path).
-    if (p.tp <= 1) return;
-    if (sp) v.push_back(B.coll("tp_reduce_scatter(" + what + "_input_grad)", "tp", coll::Op::ReduceScatter, act_bytes, g.tp));
-    else v.push_back(B.coll("tp_all_reduce(" + what + "_input_grad)", "tp", coll::Op::AllReduce, act_bytes, g.tp));
-  };
-  Bw.push_back(B.mem("dropout_residual_mlp_bwd", "elementwise", Tn * h * (2 * e + 1)));
+// One transformer layer, backward (reverse order).
+void CostBuilder::layer_bwd(std::vector<Kernel>& Bw) const {
+  Bw.push_back(residual_bwd("dropout_residual_mlp_bwd"));
   tp_bwd_in(Bw, "mlp");
   mlp_bwd(Bw);
   tp_bwd_out(Bw, "mlp");
-  Bw.push_back(B.mem("mlp_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
-  Bw.push_back(B.mem("dropout_residual_attn_bwd", "elementwise", Tn * h * (2 * e + 1)));
+  Bw.push_back(norm_bwd("mlp_norm_bwd"));
+  Bw.push_back(residual_bwd("dropout_residual_attn_bwd"));
   tp_bwd_in(Bw, "attn");
-  Bw.push_back(B.gemm("attn_out_dgrad", T, h / t, h));
-  Bw.push_back(B.gemm("attn_out_wgrad", h / t, h, T));
+  Bw.push_back(gemm("attn_out_dgrad", T, h / t, h));
+  Bw.push_back(gemm("attn_out_wgrad", h / t, h, T));
   {
     std::vector<Kernel> core;
-    double heads_l = a / t;
-    if (p.attention == AttentionImpl::Flash) {
-      double flops = 2.5 * 4 * b * sl * s * dh * heads_l * 0.5;
-      double bytes = 2 * e * T * (2 * h + 2 * kvd) / t;
-      AttentionShape shape{b * heads_l, sl, s, dh, true, true};
-      core.push_back(Kernel{"flash_attention_bwd", "attention", flops, bytes, hw.attention_time(flops, bytes, Dtype::BF16, &shape)});
-    } else {
-      for (const char* n : {"attn_values_bmm_dgrad", "attn_values_bmm_wgrad"}) {
-        Kernel k = B.gemm(n, sl, s, dh, b * heads_l);
-        k.cls = "attention";
-        k.time = hw.gemm_time(sl, s, dh, Dtype::BF16, b * heads_l);
-        core.push_back(k);
-      }
-      const double sc = b * heads_l * sl * s;
-      core.push_back(B.mem("attention_dropout_bwd", "elementwise", sc * (2 * e + 1)));      // grad, mask -> grad
-      core.push_back(B.mem("scaled_masked_softmax_bwd", "elementwise", sc * (0.5 * e + 0.5 * e + e)));  // grad, probs (lower triangle) -> grad
-      for (const char* n : {"attn_scores_bmm_dgrad_q", "attn_scores_bmm_dgrad_k"}) {
-        Kernel k = B.gemm(n, sl, dh, s, b * heads_l);
-        k.cls = "attention";
-        k.time = hw.gemm_time(sl, dh, s, Dtype::BF16, b * heads_l);
-        core.push_back(k);
-      }
-    }
+    attn_core_bwd(core);
     double at = attn_time(core);
     Bw.insert(Bw.end(), core.begin(), core.end());
     cp_exchange(Bw, 2.0, at);  // dK, dV travel back around the ring
   }
-  Bw.push_back(B.gemm("qkv_dgrad", T, h, qkv_n));
-  Bw.push_back(B.gemm("qkv_wgrad", h, qkv_n, T));
+  Bw.push_back(gemm("qkv_dgrad", T, h, qkv_n));
+  Bw.push_back(gemm("qkv_wgrad", h, qkv_n, T));
   tp_bwd_out(Bw, "attn");
-  Bw.push_back(B.mem("attn_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
+  Bw.push_back(norm_bwd("attn_norm_bwd"));
+}
 
-  // ---------------- embedding (first virtual stage) and output layer (last)
-  c.embed_fwd.push_back(B.mem("embedding_lookup", "elementwise", 2 * T * h * e / t));
+// Embedding (first virtual stage) and output layer with the loss (last), forward and backward.
+void CostBuilder::embedding_and_head(LayerCosts& c) const {
+  c.embed_fwd.push_back(mem("embedding_lookup", "elementwise", 2 * T * h * e / t));
   tp_out(c.embed_fwd, "embedding");
-  c.embed_bwd.push_back(B.mem("embedding_grad", "elementwise", 2 * T * h * e / t + T * h * e));
+  c.embed_bwd.push_back(mem("embedding_grad", "elementwise", 2 * T * h * e / t + T * h * e));
 
   c.head_fwd.push_back(norm("final_norm"));
   tp_in(c.head_fwd, "lm_head");
-  c.head_fwd.push_back(B.gemm("lm_head_gemm", T, V / t, h));
-  c.head_fwd.push_back(B.mem("cross_entropy", "elementwise", T * V / t * (e + 4)));
-  if (p.tp > 1) c.head_fwd.push_back(B.coll("tp_all_reduce(loss)", "tp", coll::Op::AllReduce, 3 * T * 4, g.tp));
-  c.head_bwd.push_back(B.mem("cross_entropy_bwd", "elementwise", T * V / t * (4 + e)));
-  c.head_bwd.push_back(B.gemm("lm_head_dgrad", T, h, V / t));
-  c.head_bwd.push_back(B.gemm("lm_head_wgrad", h, V / t, T));
+  c.head_fwd.push_back(gemm("lm_head_gemm", T, V / t, h));
+  c.head_fwd.push_back(mem("cross_entropy", "elementwise", T * V / t * (e + 4)));
+  if (p.tp > 1) c.head_fwd.push_back(coll("tp_all_reduce(loss)", "tp", coll::Op::AllReduce, 3 * T * 4, g.tp));
+  c.head_bwd.push_back(mem("cross_entropy_bwd", "elementwise", T * V / t * (4 + e)));
+  c.head_bwd.push_back(gemm("lm_head_dgrad", T, h, V / t));
+  c.head_bwd.push_back(gemm("lm_head_wgrad", h, V / t, T));
   tp_bwd_out(c.head_bwd, "lm_head");
-  c.head_bwd.push_back(B.mem("final_norm_bwd", "norm", 4 * Tn * h * e, 10 * Tn * h));
+  c.head_bwd.push_back(norm_bwd("final_norm_bwd"));
+}
+}  // namespace
+
+LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw, const CommModel& comm,
+                       const Groups& g) {
+  const CostBuilder B(m, p, hw, comm, g);
+  LayerCosts c;
+  c.kernel_gap = hw.p("kernel_gap");
+  B.layer_fwd(c.layer_fwd);
+  B.recompute(c);
+  B.layer_bwd(c.layer_bwd);
+  B.embedding_and_head(c);
   return c;
 }
 
@@ -737,15 +764,35 @@ std::vector<PipelineOp> stage_op_order(int p, int v, long m, int stage) {
   return ops;
 }
 
-PipelineRun simulate_pipeline(const PipelineSpec& sp, EventCore& core) {
-  const int p = sp.p, v = sp.v;
-  const long m = sp.m;
-  const int P = p * v;
-  if (static_cast<int>(sp.fwd_s.size()) != P || static_cast<int>(sp.bwd_s.size()) != P)
-    throw Error("simulate_pipeline: fwd_s/bwd_s must have p*v entries");
-  PipelineRun run;
-  run.stages.resize(p);
+namespace {
+// One pipeline-parallel step on the event core. Each pipeline rank's compute stream runs its ops
+// in schedule order (stage_op_order) once their input has arrived (activations forward, gradients
+// backward, p2p latency between ranks); its DP stream runs gradient reductions and ZeRO-3 parameter
+// gathers in FIFO order. Owns the per-rank state and the arrival flags; fills a PipelineRun.
+class PipelineSim {
+ public:
+  PipelineSim(const PipelineSpec& sp, EventCore& core)
+      : sp_(sp), core_(core), p_(sp.p), m_(sp.m), P_(sp.p * sp.v), st_(sp.p),
+        f_arr_(static_cast<size_t>(P_) * m_, 0), b_arr_(static_cast<size_t>(P_) * m_, 0),
+        zero3_(!sp.gather_s.empty()), p2p_(to_ps(sp.p2p_s)) {
+    run_.stages.resize(p_);
+    for (int i = 0; i < p_; ++i) {
+      st_[i].order = stage_op_order(p_, sp.v, m_, i);
+      st_[i].bwd_done_per_chunk.assign(sp.v, 0);
+      st_[i].gather_ready.assign(st_[i].order.size(), -1);
+    }
+    for (long j = 0; j < m_; ++j) f_arr_[idx(0, j)] = 1;
+  }
 
+  PipelineRun simulate() {
+    for (int i = 0; i < p_; ++i) core_.at(0, [this, i] { try_start(i); });
+    core_.run();
+    finish_stages();
+    run_.events = core_.events_processed();
+    return std::move(run_);
+  }
+
+ private:
   struct StageState {
     std::vector<PipelineOp> order;
     size_t next = 0;
@@ -757,123 +804,137 @@ PipelineRun simulate_pipeline(const PipelineSpec& sp, EventCore& core) {
     std::vector<Ps> gather_ready;  // per op index (ZeRO-3)
     std::vector<long> bwd_done_per_chunk;
   };
-  std::vector<StageState> st(p);
-  // arrival flags: activations for F(vs, mb) / gradients for B(vs, mb)
-  std::vector<char> f_arr(static_cast<size_t>(P) * m, 0), b_arr(static_cast<size_t>(P) * m, 0);
-  auto idx = [&](int vs, long mb) { return static_cast<size_t>(vs) * m + mb; };
-  for (int i = 0; i < p; ++i) {
-    st[i].order = stage_op_order(p, v, m, i);
-    st[i].bwd_done_per_chunk.assign(v, 0);
-    st[i].gather_ready.assign(st[i].order.size(), -1);
-  }
-  for (long j = 0; j < m; ++j) f_arr[idx(0, j)] = 1;
-  const bool zero3 = !sp.gather_s.empty();
-  const Ps p2p = to_ps(sp.p2p_s);
+
+  size_t idx(int vs, long mb) const { return static_cast<size_t>(vs) * m_ + mb; }
 
   // DP stream: FIFO per stage; returns the end time of a task issued now.
-  auto dp_issue = [&](int i, int chunk, double dur, const std::string& name) {
-    Ps start = std::max(core.now(), st[i].dp_free);
+  Ps dp_issue(int i, int chunk, double dur, const std::string& name) {
+    Ps start = std::max(core_.now(), st_[i].dp_free);
     Ps end = add_ps(start, to_ps(dur));
-    st[i].dp_free = end;
-    if (sp.record) run.dp_tasks.push_back({i, chunk, name, to_s(start), to_s(end)});
+    st_[i].dp_free = end;
+    if (sp_.record) run_.dp_tasks.push_back({i, chunk, name, to_s(start), to_s(end)});
     return end;
-  };
+  }
 
-  std::function<void(int)> try_start;
-  auto issue_gather = [&](int i, size_t k) {  // ZeRO-3 prefetch of op k's parameters
-    if (!zero3 || k >= st[i].order.size() || st[i].gather_ready[k] >= 0) return;
-    const PipelineOp& op = st[i].order[k];
-    int vs = op.chunk * p + i;
-    Ps end = dp_issue(i, op.chunk, sp.gather_s[vs], "zero3_param_all_gather");
-    st[i].gather_ready[k] = end;
-    core.at(end, [&, i] { try_start(i); });
-  };
+  void issue_gather(int i, size_t k) {  // ZeRO-3 prefetch of op k's parameters
+    if (!zero3_ || k >= st_[i].order.size() || st_[i].gather_ready[k] >= 0) return;
+    const PipelineOp& op = st_[i].order[k];
+    int vs = op.chunk * p_ + i;
+    Ps end = dp_issue(i, op.chunk, sp_.gather_s[vs], "zero3_param_all_gather");
+    st_[i].gather_ready[k] = end;
+    core_.at(end, [this, i] { try_start(i); });
+  }
 
-  try_start = [&](int i) {
-    StageState& S = st[i];
+  // Starts stage i's next op when it is free, the op's input has arrived and (ZeRO-3) its
+  // parameters are gathered.
+  void try_start(int i) {
+    StageState& S = st_[i];
     if (S.busy || S.next >= S.order.size()) return;
     const PipelineOp& op = S.order[S.next];
-    int vs = op.chunk * p + i;
-    bool ready = op.fwd ? f_arr[idx(vs, op.mb)] : b_arr[idx(vs, op.mb)];
+    int vs = op.chunk * p_ + i;
+    bool ready = op.fwd ? f_arr_[idx(vs, op.mb)] : b_arr_[idx(vs, op.mb)];
     if (!ready) return;
-    if (zero3) {
+    if (zero3_) {
       issue_gather(i, S.next);
-      if (S.gather_ready[S.next] > core.now()) return;  // woken by the gather's completion
+      if (S.gather_ready[S.next] > core_.now()) return;  // woken by the gather's completion
     }
     S.busy = true;
-    Ps start = core.now();
-    if (start > S.last_end) run.stages[i].idle += to_s(start - S.last_end);
-    double dur = op.fwd ? sp.fwd_s[vs] : sp.bwd_s[vs];
+    Ps start = core_.now();
+    if (start > S.last_end) run_.stages[i].idle += to_s(start - S.last_end);
+    double dur = op.fwd ? sp_.fwd_s[vs] : sp_.bwd_s[vs];
     if (op.fwd) {
       S.inflight++;
-      run.stages[i].peak_inflight = std::max(run.stages[i].peak_inflight, S.inflight);
+      run_.stages[i].peak_inflight = std::max(run_.stages[i].peak_inflight, S.inflight);
     }
     size_t k = S.next;
-    if (zero3) issue_gather(i, k + 1);  // prefetch the next op's parameters
-    core.at(add_ps(start, to_ps(dur)), [&, i, k, start, vs] {
-      StageState& S2 = st[i];
-      PipelineOp done = S2.order[k];
-      Ps now = core.now();
-      S2.busy = false;
-      S2.next = k + 1;
-      S2.last_end = now;
-      run.stages[i].busy += to_s(now - start);
-      if (sp.record) {
-        done.start = to_s(start);
-        done.end = to_s(now);
-        run.ops.push_back(done);
-      }
-      if (done.fwd) {
-        if (vs + 1 < P) {
-          int ni = (vs + 1) % p;
-          Ps lat = (ni == i) ? 0 : p2p;
-          core.at(now + lat, [&, vs, ni, mb = done.mb] {
-            f_arr[idx(vs + 1, mb)] = 1;
-            try_start(ni);
-          });
-        } else {
-          b_arr[idx(vs, done.mb)] = 1;  // loss computed: this virtual stage's backward may start
-        }
-      } else {
-        S2.inflight--;
-        if (vs > 0) {
-          int ni = (vs - 1) % p;
-          Ps lat = (ni == i) ? 0 : p2p;
-          core.at(now + lat, [&, vs, ni, mb = done.mb] {
-            b_arr[idx(vs - 1, mb)] = 1;
-            try_start(ni);
-          });
-        }
-        // Gradient reduction over DP.
-        if (!sp.dp_reduce_s.empty()) {
-          if (sp.reduce_every_microbatch) {
-            dp_issue(i, done.chunk, sp.dp_reduce_s[vs], "dp_reduce_scatter(grads)");
-          } else if (++S2.bwd_done_per_chunk[done.chunk] == m) {
-            dp_issue(i, done.chunk, sp.dp_reduce_s[vs], "dp_reduce(grads)");
-          }
-        }
-      }
-      try_start(i);
-    });
-  };
-
-  for (int i = 0; i < p; ++i) core.at(0, [&, i] { try_start(i); });
-  core.run();
-
-  for (int i = 0; i < p; ++i) {
-    if (st[i].next != st[i].order.size()) throw Error("simulate_pipeline: schedule deadlocked at stage " + std::to_string(i));
-    StageStats& S = run.stages[i];
-    S.compute_end = to_s(st[i].last_end);
-    S.dp_end = std::max(S.compute_end, to_s(st[i].dp_free));
-    double opt = sp.optimizer_s.empty() ? 0 : sp.optimizer_s[i];
-    double pg = sp.post_gather_s.empty() ? 0 : sp.post_gather_s[i];
-    S.end = S.dp_end + opt + pg;
-    if (sp.record && opt > 0) run.dp_tasks.push_back({i, -1, "optimizer_step", S.dp_end, S.dp_end + opt});
-    if (sp.record && pg > 0) run.dp_tasks.push_back({i, -1, "dp_all_gather(params)", S.dp_end + opt, S.end});
-    run.makespan = std::max(run.makespan, S.end);
+    if (zero3_) issue_gather(i, k + 1);  // prefetch the next op's parameters
+    core_.at(add_ps(start, to_ps(dur)), [this, i, k, start, vs] { op_done(i, k, start, vs); });
   }
-  run.events = core.events_processed();
-  return run;
+
+  // Op k of stage i (virtual stage vs) has finished: its output goes to the next (forward) or
+  // previous (backward) virtual stage, its gradients to the DP stream; the stage starts its next op.
+  void op_done(int i, size_t k, Ps start, int vs) {
+    StageState& S2 = st_[i];
+    PipelineOp done = S2.order[k];
+    Ps now = core_.now();
+    S2.busy = false;
+    S2.next = k + 1;
+    S2.last_end = now;
+    run_.stages[i].busy += to_s(now - start);
+    if (sp_.record) {
+      done.start = to_s(start);
+      done.end = to_s(now);
+      run_.ops.push_back(done);
+    }
+    if (done.fwd) {
+      if (vs + 1 < P_) {
+        int ni = (vs + 1) % p_;
+        Ps lat = (ni == i) ? 0 : p2p_;
+        core_.at(now + lat, [this, vs, ni, mb = done.mb] {
+          f_arr_[idx(vs + 1, mb)] = 1;
+          try_start(ni);
+        });
+      } else {
+        b_arr_[idx(vs, done.mb)] = 1;  // loss computed: this virtual stage's backward may start
+      }
+    } else {
+      S2.inflight--;
+      if (vs > 0) {
+        int ni = (vs - 1) % p_;
+        Ps lat = (ni == i) ? 0 : p2p_;
+        core_.at(now + lat, [this, vs, ni, mb = done.mb] {
+          b_arr_[idx(vs - 1, mb)] = 1;
+          try_start(ni);
+        });
+      }
+      // Gradient reduction over DP.
+      if (!sp_.dp_reduce_s.empty()) {
+        if (sp_.reduce_every_microbatch) {
+          dp_issue(i, done.chunk, sp_.dp_reduce_s[vs], "dp_reduce_scatter(grads)");
+        } else if (++S2.bwd_done_per_chunk[done.chunk] == m_) {
+          dp_issue(i, done.chunk, sp_.dp_reduce_s[vs], "dp_reduce(grads)");
+        }
+      }
+    }
+    try_start(i);
+  }
+
+  // Per stage: compute end, DP end, optimizer and post-step parameter gather; the makespan. A
+  // stage with ops left is a deadlocked schedule (an error).
+  void finish_stages() {
+    for (int i = 0; i < p_; ++i) {
+      if (st_[i].next != st_[i].order.size()) throw Error("simulate_pipeline: schedule deadlocked at stage " + std::to_string(i));
+      StageStats& S = run_.stages[i];
+      S.compute_end = to_s(st_[i].last_end);
+      S.dp_end = std::max(S.compute_end, to_s(st_[i].dp_free));
+      double opt = sp_.optimizer_s.empty() ? 0 : sp_.optimizer_s[i];
+      double pg = sp_.post_gather_s.empty() ? 0 : sp_.post_gather_s[i];
+      S.end = S.dp_end + opt + pg;
+      if (sp_.record && opt > 0) run_.dp_tasks.push_back({i, -1, "optimizer_step", S.dp_end, S.dp_end + opt});
+      if (sp_.record && pg > 0) run_.dp_tasks.push_back({i, -1, "dp_all_gather(params)", S.dp_end + opt, S.end});
+      run_.makespan = std::max(run_.makespan, S.end);
+    }
+  }
+
+  const PipelineSpec& sp_;
+  EventCore& core_;
+  const int p_;
+  const long m_;
+  const int P_;
+  PipelineRun run_;
+  std::vector<StageState> st_;
+  // arrival flags: activations for F(vs, mb) / gradients for B(vs, mb)
+  std::vector<char> f_arr_, b_arr_;
+  const bool zero3_;
+  const Ps p2p_;
+};
+}  // namespace
+
+PipelineRun simulate_pipeline(const PipelineSpec& sp, EventCore& core) {
+  const int P = sp.p * sp.v;
+  if (static_cast<int>(sp.fwd_s.size()) != P || static_cast<int>(sp.bwd_s.size()) != P)
+    throw Error("simulate_pipeline: fwd_s/bwd_s must have p*v entries");
+  return PipelineSim(sp, core).simulate();
 }
 
 // ======================================================================== the whole run
@@ -1007,26 +1068,21 @@ void finish_result(TrainResult& r, const ModelSpec& m, const Accelerator& hw) {
   r.hfu = r.hardware_flops / (r.iteration_time_s * p.gpus() * peak);
 }
 
-}  // namespace
-
-TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
-                         const CommModel& comm, EventCore& core, bool check_memory, bool record) {
-  auto wall0 = std::chrono::steady_clock::now();
-  TrainResult r;
-  Prepared x = prepare(r, m, s, p0, hw, comm, check_memory);
+// The pipeline schedule's inputs: per virtual stage the forward / backward time of one micro-batch
+// (layers, plus embedding on the first and head on the last), the p2p transfer, and the DP
+// stream's gradient reductions, ZeRO-3 gathers, optimizer and post-step parameter gathers.
+PipelineSpec pipeline_spec(const ModelSpec& m, const Prepared& x, const LayerCosts& c, const CommModel& comm, bool record) {
   const TrainPlan& p = x.p;
   const Groups& g = x.g;
-  const LayerCosts& c = r.costs;
   const double gap = c.kernel_gap;
   const int P = x.P;
-  const double lpc = x.lpc;
   double lf = LayerCosts::total(c.layer_fwd, gap), lb = LayerCosts::total(c.layer_bwd, gap) + LayerCosts::total(c.layer_recompute, gap);
   PipelineSpec ps;
   ps.p = p.pp;
   ps.v = p.vp;
   ps.m = p.micro_batches();
-  ps.fwd_s.assign(P, lpc * lf);
-  ps.bwd_s.assign(P, lpc * lb);
+  ps.fwd_s.assign(P, x.lpc * lf);
+  ps.bwd_s.assign(P, x.lpc * lb);
   ps.fwd_s[0] += LayerCosts::total(c.embed_fwd, gap);
   ps.bwd_s[0] += LayerCosts::total(c.embed_bwd, gap);
   ps.fwd_s[P - 1] += LayerCosts::total(c.head_fwd, gap);
@@ -1059,27 +1115,28 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   ps.optimizer_s = x.optimizer_s;
   for (int i = 0; i < p.pp; ++i) ps.post_gather_s.push_back(x.post_gather_params[i] > 0 ? gather_time(x.post_gather_params[i], 0) : 0);
   ps.record = record;
+  return ps;
+}
 
-  r.run = simulate_pipeline(ps, core);
-  r.sim_events = r.run.events;
+// Idle time of pipeline rank `crit` in an ideal run (no p2p latency, no DP traffic): the pure
+// bubble, which separates it from exposed PP communication. Adds the run's events to r.
+double ideal_idle(const PipelineSpec& ps, int crit, TrainResult& r) {
+  PipelineSpec ideal = ps;
+  ideal.p2p_s = 0;
+  ideal.record = false;
+  ideal.gather_s.clear();
+  ideal.dp_reduce_s.clear();
+  EventCore plain;
+  PipelineRun ir = simulate_pipeline(ideal, plain);
+  r.sim_events += ir.events;
+  return ir.stages[crit].idle;
+}
 
-  // Ideal run (no p2p latency) separates the pure bubble from exposed PP communication.
-  double ideal_idle_crit = 0;
-  int crit = 0;
-  for (int i = 0; i < p.pp; ++i) if (r.run.stages[i].end > r.run.stages[crit].end) crit = i;
-  if (p.pp > 1) {
-    PipelineSpec ideal = ps;
-    ideal.p2p_s = 0;
-    ideal.record = false;
-    ideal.gather_s.clear();
-    ideal.dp_reduce_s.clear();
-    EventCore plain;
-    PipelineRun ir = simulate_pipeline(ideal, plain);
-    ideal_idle_crit = ir.stages[crit].idle;
-    r.sim_events += ir.events;
-  }
-
-  // ---- breakdown on the critical pipeline rank
+// The iteration's breakdown on the critical pipeline rank `crit`: compute, exposed TP / CP / EP
+// communication (their kernels on this rank), bubble, exposed PP and DP time, optimizer.
+void critical_rank_breakdown(TrainResult& r, const Prepared& x, int crit, double ideal_idle_crit, const PipelineSpec& ps) {
+  const TrainPlan& p = x.p;
+  const LayerCosts& c = r.costs;
   r.iteration_time_s = r.run.makespan;
   const StageStats& cs = r.run.stages[crit];
   long nops = p.micro_batches() * p.vp;  // forward (and backward) ops of this rank
@@ -1091,7 +1148,7 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
       if (k.cls == "ep") ep_c += mult * k.time;
     }
   };
-  double layers_here = lpc * static_cast<double>(nops);
+  double layers_here = x.lpc * static_cast<double>(nops);
   add(c.layer_fwd, layers_here);
   add(c.layer_bwd, layers_here);
   add(c.layer_recompute, layers_here);
@@ -1106,6 +1163,23 @@ TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPla
   r.optimizer_s = ps.optimizer_s[crit];
   r.dp_exposed_s = std::max(0.0, r.iteration_time_s - cs.compute_end - r.optimizer_s);  // DP tail + parameter gather
   r.bubble_fraction = r.iteration_time_s > 0 ? r.bubble_s / r.iteration_time_s : 0;
+}
+
+}  // namespace
+
+TrainResult run_training(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
+                         const CommModel& comm, EventCore& core, bool check_memory, bool record) {
+  auto wall0 = std::chrono::steady_clock::now();
+  TrainResult r;
+  Prepared x = prepare(r, m, s, p0, hw, comm, check_memory);
+  PipelineSpec ps = pipeline_spec(m, x, r.costs, comm, record);
+  r.run = simulate_pipeline(ps, core);
+  r.sim_events = r.run.events;
+  double ideal_idle_crit = 0;
+  int crit = 0;
+  for (int i = 0; i < x.p.pp; ++i) if (r.run.stages[i].end > r.run.stages[crit].end) crit = i;
+  if (x.p.pp > 1) ideal_idle_crit = ideal_idle(ps, crit, r);
+  critical_rank_breakdown(r, x, crit, ideal_idle_crit, ps);
   finish_result(r, m, hw);
   r.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return r;
@@ -1232,116 +1306,153 @@ TrainResult run_training(const TrainOptions& opt) {
   return r;
 }
 
-void write_train_timeline(const TrainResult& r, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw make_error(path, "", "cannot write the timeline");
-  const TrainPlan& p = r.plan;
-  const LayerCosts& c = r.costs;
-  const int P = p.pp * p.vp;
-  const long lpc = r.model.layers / P;
-  const long stride = static_cast<long>(p.tp) * p.cp * p.dp;  // global rank of stage i's TP-rank 0
-  auto us = [](double s) { return s * 1e6; };
-  bool first = true;
-  char buf[512];
-  out << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
-  auto emit = [&](const std::string& line) {
-    if (!first) out << ",\n";
-    out << line;
-    first = false;
-  };
-  auto esc = [](const std::string& s) {
+namespace {
+// The Chrome/Perfetto trace of the closed-form pipeline run: one process per pipeline stage (its
+// TP-rank 0), threads compute / tp / cp / ep / pp / dp; every op's kernels laid end to end from
+// the op's start, p2p sends as instants, activation memory as a counter, DP tasks. Owns the
+// output stream and the comma between events.
+class TrainTimelineWriter {
+ public:
+  TrainTimelineWriter(const TrainResult& r, std::ofstream& out)
+      : r_(r), p_(r.plan), c_(r.costs), out_(out), P_(p_.pp * p_.vp), lpc_(r.model.layers / P_),
+        stride_(static_cast<long>(p_.tp) * p_.cp * p_.dp) {}
+
+  void write() {
+    out_ << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+    names();
+    for (auto& op : r_.run.ops) pipeline_op(op);
+    memory_counters();
+    dp_tasks();
+    out_ << "\n]}\n";
+  }
+
+ private:
+  enum { kCompute = 1, kTP = 2, kCP = 3, kEP = 4, kPP = 5, kDP = 6 };
+  static double us(double s) { return s * 1e6; }
+  static std::string esc(const std::string& s) {
     std::string o;
     for (char ch : s) {
       if (ch == '"' || ch == '\\') o += '\\';
       o += ch;
     }
     return o;
-  };
-  enum { kCompute = 1, kTP = 2, kCP = 3, kEP = 4, kPP = 5, kDP = 6 };
-  for (int i = 0; i < p.pp; ++i) {
-    long rank = i * stride;
-    std::snprintf(buf, sizeof buf, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%ld,\"args\":{\"name\":\"rank %ld (pipeline stage %d)\"}}", rank, rank, i);
-    emit(buf);
-    const char* names[] = {"", "compute", "tp", "cp", "ep", "pp", "dp"};
-    for (int tid = 1; tid <= 6; ++tid) {
-      std::snprintf(buf, sizeof buf, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%ld,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", rank, tid, names[tid]);
-      emit(buf);
-    }
   }
-  auto tid_of = [&](const Kernel& k) {
+  static int tid_of(const Kernel& k) {
     if (k.cls == "tp") return static_cast<int>(kTP);
     if (k.cls == "cp") return static_cast<int>(kCP);
     if (k.cls == "ep") return static_cast<int>(kEP);
     return static_cast<int>(kCompute);
-  };
-  auto emit_kernels = [&](long rank, const std::vector<Kernel>& ks, double& t, long layer, long mb, int chunk) {
+  }
+  void emit(const std::string& line) {
+    if (!first_) out_ << ",\n";
+    out_ << line;
+    first_ = false;
+  }
+
+  // Process and thread names of each stage.
+  void names() {
+    for (int i = 0; i < p_.pp; ++i) {
+      long rank = i * stride_;
+      std::snprintf(buf_, sizeof buf_, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%ld,\"args\":{\"name\":\"rank %ld (pipeline stage %d)\"}}", rank, rank, i);
+      emit(buf_);
+      const char* names[] = {"", "compute", "tp", "cp", "ep", "pp", "dp"};
+      for (int tid = 1; tid <= 6; ++tid) {
+        std::snprintf(buf_, sizeof buf_, "{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%ld,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", rank, tid, names[tid]);
+        emit(buf_);
+      }
+    }
+  }
+
+  // Kernels ks one after another from t (advanced past them, with the kernel gap after compute).
+  void emit_kernels(long rank, const std::vector<Kernel>& ks, double& t, long layer, long mb, int chunk) {
     for (auto& k : ks) {
       double d = k.time;
-      std::snprintf(buf, sizeof buf,
+      std::snprintf(buf_, sizeof buf_,
                     "{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"%s\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,"
                     "\"args\":{\"layer\":%ld,\"micro_batch\":%ld,\"chunk\":%d,\"flops\":%.6g,\"bytes\":%.6g}}",
                     esc(k.name).c_str(), k.cls.c_str(), rank, tid_of(k), us(t), us(d), layer, mb, chunk, k.flops, k.bytes);
-      emit(buf);
-      t += d + (k.comm() ? 0.0 : c.kernel_gap);
-    }
-  };
-  for (auto& op : r.run.ops) {
-    long rank = op.stage * stride;
-    int vs = op.chunk * p.pp + op.stage;
-    double t = op.start;
-    long layer0 = static_cast<long>(vs) * lpc;
-    if (op.fwd) {
-      if (vs == 0) emit_kernels(rank, c.embed_fwd, t, -1, op.mb, op.chunk);
-      for (long l = 0; l < lpc; ++l) emit_kernels(rank, c.layer_fwd, t, layer0 + l, op.mb, op.chunk);
-      if (vs == P - 1) emit_kernels(rank, c.head_fwd, t, r.model.layers, op.mb, op.chunk);
-      if (vs + 1 < P && p.pp > 1) {
-        std::snprintf(buf, sizeof buf, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"pp_send(activations)\",\"cat\":\"pp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"args\":{\"micro_batch\":%ld}}", rank, static_cast<int>(kPP), us(op.end), op.mb);
-        emit(buf);
-      }
-    } else {
-      if (vs == P - 1) emit_kernels(rank, c.head_bwd, t, r.model.layers, op.mb, op.chunk);
-      for (long l = lpc - 1; l >= 0; --l) {
-        emit_kernels(rank, c.layer_recompute, t, layer0 + l, op.mb, op.chunk);
-        emit_kernels(rank, c.layer_bwd, t, layer0 + l, op.mb, op.chunk);
-      }
-      if (vs == 0) emit_kernels(rank, c.embed_bwd, t, -1, op.mb, op.chunk);
-      if (vs > 0 && p.pp > 1) {
-        std::snprintf(buf, sizeof buf, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"pp_send(gradients)\",\"cat\":\"pp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"args\":{\"micro_batch\":%ld}}", rank, static_cast<int>(kPP), us(op.end), op.mb);
-        emit(buf);
-      }
+      emit(buf_);
+      t += d + (k.comm() ? 0.0 : c_.kernel_gap);
     }
   }
+
+  void pp_send(const char* what, long rank, const PipelineOp& op) {
+    std::snprintf(buf_, sizeof buf_, "{\"ph\":\"i\",\"s\":\"t\",\"name\":\"pp_send(%s)\",\"cat\":\"pp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"args\":{\"micro_batch\":%ld}}", what, rank, static_cast<int>(kPP), us(op.end), op.mb);
+    emit(buf_);
+  }
+
+  // One forward or backward op of a virtual stage: embedding / layers / head kernels, the p2p send.
+  void pipeline_op(const PipelineOp& op) {
+    long rank = op.stage * stride_;
+    int vs = op.chunk * p_.pp + op.stage;
+    double t = op.start;
+    long layer0 = static_cast<long>(vs) * lpc_;
+    if (op.fwd) {
+      if (vs == 0) emit_kernels(rank, c_.embed_fwd, t, -1, op.mb, op.chunk);
+      for (long l = 0; l < lpc_; ++l) emit_kernels(rank, c_.layer_fwd, t, layer0 + l, op.mb, op.chunk);
+      if (vs == P_ - 1) emit_kernels(rank, c_.head_fwd, t, r_.model.layers, op.mb, op.chunk);
+      if (vs + 1 < P_ && p_.pp > 1) pp_send("activations", rank, op);
+    } else {
+      if (vs == P_ - 1) emit_kernels(rank, c_.head_bwd, t, r_.model.layers, op.mb, op.chunk);
+      for (long l = lpc_ - 1; l >= 0; --l) {
+        emit_kernels(rank, c_.layer_recompute, t, layer0 + l, op.mb, op.chunk);
+        emit_kernels(rank, c_.layer_bwd, t, layer0 + l, op.mb, op.chunk);
+      }
+      if (vs == 0) emit_kernels(rank, c_.embed_bwd, t, -1, op.mb, op.chunk);
+      if (vs > 0 && p_.pp > 1) pp_send("gradients", rank, op);
+    }
+  }
+
   // Activation memory of each rank (counter track): stored micro-batch chunks x layer bytes.
-  {
-    double per_chunk = static_cast<double>(lpc) * activation_bytes_per_layer(r.model, p);
-    std::vector<std::vector<std::pair<double, int>>> by_stage(p.pp);
-    for (auto& op : r.run.ops) {
+  void memory_counters() {
+    double per_chunk = static_cast<double>(lpc_) * activation_bytes_per_layer(r_.model, p_);
+    std::vector<std::vector<std::pair<double, int>>> by_stage(p_.pp);
+    for (auto& op : r_.run.ops) {
       if (op.fwd) by_stage[op.stage].push_back({op.start, +1});
       else by_stage[op.stage].push_back({op.end, -1});
     }
-    for (int i = 0; i < p.pp; ++i) {
+    for (int i = 0; i < p_.pp; ++i) {
       auto& v = by_stage[i];
       std::stable_sort(v.begin(), v.end(), [](auto& x, auto& y) { return x.first < y.first; });
       long n = 0;
-      long rank = i * stride;
-      double model_states = r.memory[i].weights + r.memory[i].gradients + r.memory[i].optimizer;
+      long rank = i * stride_;
+      double model_states = r_.memory[i].weights + r_.memory[i].gradients + r_.memory[i].optimizer;
       for (auto& [t, d] : v) {
         n += d;
-        std::snprintf(buf, sizeof buf,
+        std::snprintf(buf_, sizeof buf_,
                       "{\"ph\":\"C\",\"name\":\"memory_GB\",\"pid\":%ld,\"ts\":%.3f,\"args\":{\"model_states\":%.3f,\"activations\":%.3f}}",
                       rank, us(t), model_states / 1e9, static_cast<double>(n) * per_chunk / 1e9);
-        emit(buf);
+        emit(buf_);
       }
     }
   }
-  for (auto& d : r.run.dp_tasks) {
-    long rank = d.stage * stride;
-    std::snprintf(buf, sizeof buf, "{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"dp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"chunk\":%d}}",
-                  esc(d.name).c_str(), rank, d.name == "optimizer_step" ? static_cast<int>(kCompute) : static_cast<int>(kDP), us(d.start), us(d.end - d.start), d.chunk);
-    emit(buf);
-  }
-  out << "\n]}\n";
-}
 
+  // DP stream tasks (the optimizer step on the compute thread).
+  void dp_tasks() {
+    for (auto& d : r_.run.dp_tasks) {
+      long rank = d.stage * stride_;
+      std::snprintf(buf_, sizeof buf_, "{\"ph\":\"X\",\"name\":\"%s\",\"cat\":\"dp\",\"pid\":%ld,\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"chunk\":%d}}",
+                    esc(d.name).c_str(), rank, d.name == "optimizer_step" ? static_cast<int>(kCompute) : static_cast<int>(kDP), us(d.start), us(d.end - d.start), d.chunk);
+      emit(buf_);
+    }
+  }
+
+  const TrainResult& r_;
+  const TrainPlan& p_;
+  const LayerCosts& c_;
+  std::ofstream& out_;
+  const int P_;
+  const long lpc_;
+  const long stride_;  // global rank of stage i's TP-rank 0: i * stride
+  bool first_ = true;
+  char buf_[512];
+};
+}  // namespace
+
+void write_train_timeline(const TrainResult& r, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw make_error(path, "", "cannot write the timeline");
+  TrainTimelineWriter(r, out).write();
+}
 
 }  // namespace orrery

@@ -48,6 +48,26 @@ struct Pass {
   }
 };
 
+// One rank's graph while it is built: its coordinates and groups, the nodes so far, the DP
+// reductions issued (the optimizer waits for them), the pipeline mirror sets by destination stage.
+struct RankState {
+  int s, t, c, d, rank;
+  long m;                                      // micro-batches
+  int tp_g, cp_g, ep_g, dp_g, edp_g;           // group ids (-1: none)
+  double p2p_bytes;
+  wg::RankGraph g;
+  std::map<int, int> mirror_to;                // destination stage -> p2p mirror set
+  std::vector<long> bwd_left;                  // backward passes left per chunk (ZeRO <= 1 reduce after the last)
+  std::vector<std::int32_t> dp_nodes;
+  std::int32_t last_compute = -1;
+  std::int32_t add(wg::Node n) {
+    g.nodes.push_back(std::move(n));
+    return static_cast<std::int32_t>(g.nodes.size() - 1);
+  }
+  // Pipeline tags: (virtual stage, micro-batch, direction) identify a transfer between two ranks.
+  std::int64_t tag(int vs, long mb, bool fwd) const { return (static_cast<std::int64_t>(vs) * (m + 1) + mb) * 2 + (fwd ? 0 : 1); }
+};
+
 class Builder {
  public:
   Builder(const TrainGraphInput& in) : in_(in), p_(in.plan), L_{in.plan.tp, in.plan.cp, in.plan.dp, in.plan.pp} {}
@@ -68,6 +88,17 @@ class Builder {
   int group(const std::string& name, int s, int t, int c, int d, int dim, int size = 0, int stride = 1);
   bool isolated(const std::vector<int>& ranks) const;
   void rank_graph(int s, int t, int c, int d);
+  RankState rank_state(int s, int t, int c, int d);
+  int p2p_mirror(const RankState& r, int s_to);
+  std::int32_t dp_node(RankState& r, const std::string& name, coll::Op op, double bytes, int grp, std::vector<std::int32_t> deps);
+  double grads(int vs, bool dense) const {
+    return dense ? in_.dp_dense_params[static_cast<std::size_t>(vs)] : in_.dp_expert_params[static_cast<std::size_t>(vs)];
+  }
+  void reduce(RankState& r, int vs, std::int32_t after);
+  void schedule_op(RankState& r, const PipelineOp& op);
+  std::vector<std::int32_t> pass_nodes(RankState& r, const PipelineOp& op, int vs, const std::vector<std::int32_t>& deps,
+                                       std::int32_t& tail);
+  void optimizer(RankState& r);
 };
 
 bool Builder::isolated(const std::vector<int>& ranks) const {
@@ -127,162 +158,178 @@ Pass Builder::pass(int rank, int vs, bool fwd) const {
   return x;
 }
 
-void Builder::rank_graph(int s, int t, int c, int d) {
-  const int rank = L_.rank(s, t, c, d);
-  const int P = p_.pp * p_.vp;
-  const long m = p_.micro_batches();
-  const LayerCosts& lc = costs(rank);
-  wg::RankGraph g;
-  g.rank = rank;
-  auto add = [&](wg::Node n) {
-    g.nodes.push_back(std::move(n));
-    return static_cast<std::int32_t>(g.nodes.size() - 1);
-  };
-  const int tp_g = p_.tp > 1 ? group("tp", s, t, c, d, 0) : -1;
-  const int cp_g = p_.cp > 1 ? group("cp", s, t, c, d, 1) : -1;
-  const int ep_g = p_.ep > 1 ? group("ep", s, t, c, d, 2, p_.ep, 1) : -1;
-  const int dp_g = p_.dp > 1 ? group("dp", s, t, c, d, 2) : -1;
-  const int edp_g = (p_.ep > 1 && p_.dp / p_.ep > 1) ? group("edp", s, t, c, d, 2, p_.dp / p_.ep, p_.ep) : -1;
-  const double hbm = in_.hbm_bandwidth;
-  // Pipeline tags: (virtual stage, micro-batch, direction) identify a transfer between two ranks.
-  auto tag = [&](int vs, long mb, bool fwd) { return (static_cast<std::int64_t>(vs) * (m + 1) + mb) * 2 + (fwd ? 0 : 1); };
-  auto p2p_mirror = [&](int s_to) {
-    if (!in_.symmetric) return -1;
-    std::vector<std::pair<int, int>> pairs;
-    for (int t2 = 0; t2 < L_.tp; ++t2)
-      for (int c2 = 0; c2 < L_.cp; ++c2)
-        for (int d2 = 0; d2 < L_.dp; ++d2)
-          if (t2 || c2 || d2) pairs.push_back({L_.rank(s, t2, c2, d2), L_.rank(s_to, t2, c2, d2)});
-    if (pairs.empty() || isolated({rank, L_.rank(s_to, t, c, d)})) return -1;
-    w_.p2p_mirrors.push_back(std::move(pairs));
-    return static_cast<int>(w_.p2p_mirrors.size()) - 1;
-  };
+// The rank's coordinates and its groups (created in this order: tp, cp, ep, dp, expert dp).
+RankState Builder::rank_state(int s, int t, int c, int d) {
+  RankState r{s, t, c, d, L_.rank(s, t, c, d), p_.micro_batches(), -1, -1, -1, -1, -1, 0, {}, {}, {}, {}, -1};
+  r.g.rank = r.rank;
+  r.tp_g = p_.tp > 1 ? group("tp", s, t, c, d, 0) : -1;
+  r.cp_g = p_.cp > 1 ? group("cp", s, t, c, d, 1) : -1;
+  r.ep_g = p_.ep > 1 ? group("ep", s, t, c, d, 2, p_.ep, 1) : -1;
+  r.dp_g = p_.dp > 1 ? group("dp", s, t, c, d, 2) : -1;
+  r.edp_g = (p_.ep > 1 && p_.dp / p_.ep > 1) ? group("edp", s, t, c, d, 2, p_.dp / p_.ep, p_.ep) : -1;
   // Megatron scatter-gather: each TP rank sends 1/TP of the activation to the next stage.
-  const double p2p_bytes = static_cast<double>(p_.micro_batch) * (p_.seq / p_.cp) * in_.model.hidden * 2.0 / p_.tp;
-  std::map<int, int> mirror_to;  // destination stage -> p2p mirror set
-  std::vector<long> bwd_left(static_cast<std::size_t>(p_.vp), m);
-  std::vector<std::int32_t> dp_nodes;
-  std::int32_t last_compute = -1;
+  r.p2p_bytes = static_cast<double>(p_.micro_batch) * (p_.seq / p_.cp) * in_.model.hidden * 2.0 / p_.tp;
+  r.bwd_left.assign(static_cast<std::size_t>(p_.vp), r.m);
+  return r;
+}
 
-  auto dp_node = [&](const std::string& name, coll::Op op, double bytes, int grp, std::vector<std::int32_t> deps) {
+// With symmetry: the mirror set of this rank's sends to stage s_to (every other (t, c, d) pair
+// of the two stages), -1 without symmetry or when the transfer stays inside one node.
+int Builder::p2p_mirror(const RankState& r, int s_to) {
+  if (!in_.symmetric) return -1;
+  std::vector<std::pair<int, int>> pairs;
+  for (int t2 = 0; t2 < L_.tp; ++t2)
+    for (int c2 = 0; c2 < L_.cp; ++c2)
+      for (int d2 = 0; d2 < L_.dp; ++d2)
+        if (t2 || c2 || d2) pairs.push_back({L_.rank(r.s, t2, c2, d2), L_.rank(s_to, t2, c2, d2)});
+  if (pairs.empty() || isolated({r.rank, L_.rank(s_to, r.t, r.c, r.d)})) return -1;
+  w_.p2p_mirrors.push_back(std::move(pairs));
+  return static_cast<int>(w_.p2p_mirrors.size()) - 1;
+}
+
+// A collective on the DP stream.
+std::int32_t Builder::dp_node(RankState& r, const std::string& name, coll::Op op, double bytes, int grp,
+                              std::vector<std::int32_t> deps) {
+  wg::Node n;
+  n.kind = wg::Kind::Collective;
+  n.name = name;
+  n.cls = "dp";
+  n.stream = kDP;
+  n.op = op;
+  n.bytes = bytes;
+  n.group = grp;
+  n.deps = std::move(deps);
+  return r.add(n);
+}
+
+// Gradient reduction of virtual stage vs after node `after`: dense over DP, experts over expert DP.
+void Builder::reduce(RankState& r, int vs, std::int32_t after) {
+  coll::Op op = p_.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter;
+  const char* nm = p_.zero == 0 ? "dp_all_reduce(grads)" : "dp_reduce_scatter(grads)";
+  if (r.dp_g >= 0 && grads(vs, true) > 0) r.dp_nodes.push_back(dp_node(r, nm, op, grads(vs, true) * p_.grad_bytes(), r.dp_g, {after}));
+  if (r.edp_g >= 0 && grads(vs, false) > 0)
+    r.dp_nodes.push_back(dp_node(r, std::string(nm) + "[experts]", op, grads(vs, false) * p_.grad_bytes(), r.edp_g, {after}));
+}
+
+// A pass's compute node (after deps), its TP/EP collectives on the compute stream and the CP
+// exchange beside them; returns the nodes a send waits for, `tail` the last on the compute stream.
+std::vector<std::int32_t> Builder::pass_nodes(RankState& r, const PipelineOp& op, int vs, const std::vector<std::int32_t>& deps,
+                                              std::int32_t& tail) {
+  Pass x = pass(r.rank, vs, op.fwd);
+  const double hbm = in_.hbm_bandwidth;
+  wg::Node cn;
+  cn.kind = wg::Kind::Compute;
+  cn.name = std::string(op.fwd ? "forward" : "backward") + " chunk " + std::to_string(op.chunk) + " mb " + std::to_string(op.mb);
+  cn.cls = "compute";
+  cn.stream = kCompute;
+  cn.time_s = x.compute_s;
+  cn.flops = x.flops;
+  cn.bytes = x.bytes;
+  cn.sm_share = 1.0;
+  cn.hbm_share = x.compute_s > 0 && hbm > 0 ? std::min(1.0, x.bytes / (hbm * x.compute_s)) : 0;
+  cn.deps = deps;
+  tail = r.add(cn);
+  r.last_compute = tail;
+  for (auto& [k, times] : x.colls) {
     wg::Node n;
     n.kind = wg::Kind::Collective;
-    n.name = name;
-    n.cls = "dp";
-    n.stream = kDP;
-    n.op = op;
-    n.bytes = bytes;
-    n.group = grp;
-    n.deps = std::move(deps);
-    return add(n);
-  };
-  auto grads = [&](int vs, bool dense) { return dense ? in_.dp_dense_params[static_cast<std::size_t>(vs)] : in_.dp_expert_params[static_cast<std::size_t>(vs)]; };
-  auto reduce = [&](int vs, std::int32_t after) {
-    coll::Op op = p_.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter;
-    const char* nm = p_.zero == 0 ? "dp_all_reduce(grads)" : "dp_reduce_scatter(grads)";
-    if (dp_g >= 0 && grads(vs, true) > 0) dp_nodes.push_back(dp_node(nm, op, grads(vs, true) * p_.grad_bytes(), dp_g, {after}));
-    if (edp_g >= 0 && grads(vs, false) > 0)
-      dp_nodes.push_back(dp_node(std::string(nm) + "[experts]", op, grads(vs, false) * p_.grad_bytes(), edp_g, {after}));
-  };
-
-  for (const PipelineOp& op : stage_op_order(p_.pp, p_.vp, m, s)) {
-    const int vs = op.chunk * p_.pp + s;
-    std::vector<std::int32_t> deps;
-    int from = op.fwd ? vs - 1 : vs + 1;
-    if (from >= 0 && from < P && p_.pp > 1) {
-      wg::Node r;
-      r.kind = wg::Kind::Recv;
-      r.name = op.fwd ? "pp_recv(activations)" : "pp_recv(gradients)";
-      r.cls = "pp";
-      r.stream = kRecv;
-      r.peer = L_.rank(from % p_.pp, t, c, d);
-      r.bytes = p2p_bytes;
-      r.tag = tag(vs, op.mb, op.fwd);
-      deps.push_back(add(r));
-    }
-    if (p_.zero >= 3 && dp_g >= 0) {  // ZeRO-3: gather this chunk's parameters before the pass
-      double bytes = (grads(vs, true)) * 2;
-      deps.push_back(dp_node("zero3_param_all_gather", coll::Op::AllGather, bytes, dp_g, {}));
-    }
-    Pass x = pass(rank, vs, op.fwd);
-    wg::Node cn;
-    cn.kind = wg::Kind::Compute;
-    cn.name = std::string(op.fwd ? "forward" : "backward") + " chunk " + std::to_string(op.chunk) + " mb " + std::to_string(op.mb);
-    cn.cls = "compute";
-    cn.stream = kCompute;
-    cn.time_s = x.compute_s;
-    cn.flops = x.flops;
-    cn.bytes = x.bytes;
-    cn.sm_share = 1.0;
-    cn.hbm_share = x.compute_s > 0 && hbm > 0 ? std::min(1.0, x.bytes / (hbm * x.compute_s)) : 0;
-    cn.deps = deps;
-    std::int32_t tail = add(cn);
-    last_compute = tail;
-    for (auto& [k, times] : x.colls) {
-      wg::Node n;
-      n.kind = wg::Kind::Collective;
-      n.name = k->name;
-      n.cls = k->cls;
-      n.stream = kCompute;
-      n.op = k->op;
-      n.bytes = k->bytes;
-      n.group = k->cls == "ep" ? ep_g : tp_g;
-      n.repeat = times;
-      if (n.group < 0) continue;
-      tail = add(n);
-    }
-    std::vector<std::int32_t> ends{tail};
-    if (cp_g >= 0 && x.cp_bytes > 0) {
-      wg::Node n;
-      n.kind = wg::Kind::Collective;
-      n.name = "cp_kv_exchange";
-      n.cls = "cp";
-      n.stream = kCP;
-      n.op = coll::Op::AllGather;
-      n.bytes = x.cp_bytes * p_.cp / (p_.cp - 1);
-      n.group = cp_g;
-      n.deps = deps;
-      ends.push_back(add(n));
-    }
-    int to = op.fwd ? vs + 1 : vs - 1;
-    if (to >= 0 && to < P && p_.pp > 1) {
-      wg::Node sn;
-      sn.kind = wg::Kind::Send;
-      sn.name = op.fwd ? "pp_send(activations)" : "pp_send(gradients)";
-      sn.cls = "pp";
-      sn.stream = kSend;
-      int s_to = to % p_.pp;
-      sn.peer = L_.rank(s_to, t, c, d);
-      sn.bytes = p2p_bytes;
-      sn.tag = tag(to, op.mb, op.fwd);
-      if (!mirror_to.count(s_to)) mirror_to[s_to] = p2p_mirror(s_to);
-      sn.mirror_pairs = mirror_to[s_to];
-      sn.deps = ends;
-      add(sn);
-    } else if (ends.size() > 1) {
-      last_compute = ends.back();
-    }
-    if (!op.fwd) {
-      if (p_.zero >= 2) reduce(vs, tail);
-      else if (--bwd_left[static_cast<std::size_t>(op.chunk)] == 0) reduce(vs, tail);
-    }
+    n.name = k->name;
+    n.cls = k->cls;
+    n.stream = kCompute;
+    n.op = k->op;
+    n.bytes = k->bytes;
+    n.group = k->cls == "ep" ? r.ep_g : r.tp_g;
+    n.repeat = times;
+    if (n.group < 0) continue;
+    tail = r.add(n);
   }
-  // Optimizer after every reduction; ZeRO-1/2 gather the updated parameters afterwards.
+  std::vector<std::int32_t> ends{tail};
+  if (r.cp_g >= 0 && x.cp_bytes > 0) {
+    wg::Node n;
+    n.kind = wg::Kind::Collective;
+    n.name = "cp_kv_exchange";
+    n.cls = "cp";
+    n.stream = kCP;
+    n.op = coll::Op::AllGather;
+    n.bytes = x.cp_bytes * p_.cp / (p_.cp - 1);
+    n.group = r.cp_g;
+    n.deps = deps;
+    ends.push_back(r.add(n));
+  }
+  return ends;
+}
+
+// One op of the rank's schedule: receive its input from the neighbouring stage, (ZeRO-3) gather
+// its parameters, the pass, send its output on, reduce gradients after the chunk's last backward
+// (every backward with ZeRO >= 2).
+void Builder::schedule_op(RankState& r, const PipelineOp& op) {
+  const int P = p_.pp * p_.vp;
+  const int vs = op.chunk * p_.pp + r.s;
+  std::vector<std::int32_t> deps;
+  int from = op.fwd ? vs - 1 : vs + 1;
+  if (from >= 0 && from < P && p_.pp > 1) {
+    wg::Node rn;
+    rn.kind = wg::Kind::Recv;
+    rn.name = op.fwd ? "pp_recv(activations)" : "pp_recv(gradients)";
+    rn.cls = "pp";
+    rn.stream = kRecv;
+    rn.peer = L_.rank(from % p_.pp, r.t, r.c, r.d);
+    rn.bytes = r.p2p_bytes;
+    rn.tag = r.tag(vs, op.mb, op.fwd);
+    deps.push_back(r.add(rn));
+  }
+  if (p_.zero >= 3 && r.dp_g >= 0) {  // ZeRO-3: gather this chunk's parameters before the pass
+    double bytes = (grads(vs, true)) * 2;
+    deps.push_back(dp_node(r, "zero3_param_all_gather", coll::Op::AllGather, bytes, r.dp_g, {}));
+  }
+  std::int32_t tail = -1;
+  std::vector<std::int32_t> ends = pass_nodes(r, op, vs, deps, tail);
+  int to = op.fwd ? vs + 1 : vs - 1;
+  if (to >= 0 && to < P && p_.pp > 1) {
+    wg::Node sn;
+    sn.kind = wg::Kind::Send;
+    sn.name = op.fwd ? "pp_send(activations)" : "pp_send(gradients)";
+    sn.cls = "pp";
+    sn.stream = kSend;
+    int s_to = to % p_.pp;
+    sn.peer = L_.rank(s_to, r.t, r.c, r.d);
+    sn.bytes = r.p2p_bytes;
+    sn.tag = r.tag(to, op.mb, op.fwd);
+    if (!r.mirror_to.count(s_to)) r.mirror_to[s_to] = p2p_mirror(r, s_to);
+    sn.mirror_pairs = r.mirror_to[s_to];
+    sn.deps = ends;
+    r.add(sn);
+  } else if (ends.size() > 1) {
+    r.last_compute = ends.back();
+  }
+  if (!op.fwd) {
+    if (p_.zero >= 2) reduce(r, vs, tail);
+    else if (--r.bwd_left[static_cast<std::size_t>(op.chunk)] == 0) reduce(r, vs, tail);
+  }
+}
+
+// Optimizer after every reduction; ZeRO-1/2 gather the updated parameters afterwards.
+void Builder::optimizer(RankState& r) {
   wg::Node on;
   on.kind = wg::Kind::Compute;
   on.name = "optimizer_step";
   on.cls = "optimizer";
   on.stream = kOptimizer;
-  on.time_s = in_.optimizer_s[static_cast<std::size_t>(s)];
+  on.time_s = in_.optimizer_s[static_cast<std::size_t>(r.s)];
   on.sm_share = 0.2;
   on.hbm_share = 1.0;
-  on.deps = dp_nodes;
-  if (last_compute >= 0) on.deps.push_back(last_compute);
-  std::int32_t opt = add(on);
-  if ((p_.zero == 1 || p_.zero == 2) && dp_g >= 0 && in_.post_gather_params[static_cast<std::size_t>(s)] > 0)
-    dp_node("dp_all_gather(params)", coll::Op::AllGather, in_.post_gather_params[static_cast<std::size_t>(s)] * 2, dp_g, {opt});
-  (void)lc;
-  w_.ranks.push_back(std::move(g));
+  on.deps = r.dp_nodes;
+  if (r.last_compute >= 0) on.deps.push_back(r.last_compute);
+  std::int32_t opt = r.add(on);
+  if ((p_.zero == 1 || p_.zero == 2) && r.dp_g >= 0 && in_.post_gather_params[static_cast<std::size_t>(r.s)] > 0)
+    dp_node(r, "dp_all_gather(params)", coll::Op::AllGather, in_.post_gather_params[static_cast<std::size_t>(r.s)] * 2, r.dp_g, {opt});
+}
+
+void Builder::rank_graph(int s, int t, int c, int d) {
+  RankState r = rank_state(s, t, c, d);
+  for (const PipelineOp& op : stage_op_order(p_.pp, p_.vp, r.m, s)) schedule_op(r, op);
+  optimizer(r);
+  w_.ranks.push_back(std::move(r.g));
 }
 
 wg::Workload Builder::build() {
