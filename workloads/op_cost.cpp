@@ -381,6 +381,20 @@ bool softmax_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   return true;
 }
 
+// Layer norm backward runs two kernels that each stream dY and X (PyTorch's layer_norm_grad_input
+// kernel for dX, GammaBetaBackward for dgamma/dbeta): dY and X are read twice, dX written once.
+bool layer_norm_backward_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  if (!contains(op.name, "layer_norm_backward")) return false;
+  const EtArg* dy = nth_tensor(op.inputs, 0);
+  const EtArg* x = nth_tensor(op.inputs, 1);
+  double reread = (dy ? tensor_bytes(*dy) : 0) + (x ? tensor_bytes(*x) : 0);
+  w.bytes = t.in_bytes + t.out_bytes + reread;
+  w.flops = t.out_numel * 8.0;
+  w.known = t.in_bytes + t.out_bytes > 0;
+  w.model = "layer_norm-bwd";
+  return true;
+}
+
 // Elementwise, reductions, norms, copies: memory traffic of inputs + outputs. In-place ops
 // (outputs alias inputs) still write: count outputs.
 void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
@@ -398,7 +412,7 @@ OpWork op_work(const EtOp& op) {
   OpTraffic t = op_traffic(op);
   bool done = gemm_work(op, w) || attention_op_work(op, t, w) || conv_work(op, w) || batch_norm_work(op, t, w) ||
               other_conv_work(op, t, w) || optimizer_work(op, t, w) || nll_loss_work(op, w) ||
-              gather_work(op, t, w) || softmax_work(op, t, w);
+              gather_work(op, t, w) || softmax_work(op, t, w) || layer_norm_backward_work(op, t, w);
   if (!done) memory_work(op, t, w);
   if (w.dtype == Dtype::UNKNOWN) w.dtype = Dtype::FP32;
   return w;
