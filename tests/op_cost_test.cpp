@@ -173,3 +173,28 @@ TEST(Triton, KernelsAreClassedByPrefixAndCostedFromTheirRegion) {
   EXPECT_NO_THROW(replay_bundle(o));
   fs::remove_all(dir);
 }
+
+// aten::native_layer_norm_backward(grad_out, input, normalized_shape, mean, rstd, weight, bias,
+// output_mask) runs two kernels that each stream dY and X (grad input; gamma/beta): dY and X count
+// twice, the small per-row statistics and dX once. The count follows the tensors, not a factor.
+TEST(LayerNormBackward, BothKernelsReadDyAndX) {
+  EtOp ln;
+  ln.name = "aten::native_layer_norm_backward";
+  EtArg dy = tensor({8, 1024, 768}, Dtype::FP32), x = tensor({8, 1024, 768}, Dtype::FP32);
+  EtArg stat = tensor({8, 1024, 1}, Dtype::FP32), g = tensor({768}, Dtype::FP32);
+  ln.inputs = {dy, x, value({768}), stat, stat, g, g, value({true, true, true}, "GenericList[Bool,Bool,Bool]")};
+  ln.outputs = {tensor({8, 1024, 768}, Dtype::FP32), g, g};
+  OpWork w = op_work(ln);
+  double big = 4.0 * 8 * 1024 * 768, small = 2 * 4.0 * 8 * 1024 + 4 * 4.0 * 768;
+  EXPECT_NEAR(w.bytes, 5 * big + small, 1.0);  // dY, X twice; dX once
+  EXPECT_EQ(w.model, "layer_norm-bwd");
+  // Twice the rows: twice the bytes (no constant in it).
+  ln.inputs[0] = ln.inputs[1] = ln.outputs[0] = tensor({16, 1024, 768}, Dtype::FP32);
+  EXPECT_NEAR(op_work(ln).bytes - w.bytes, 5 * big, 1.0);
+  // The forward still reads X once.
+  EtOp fwd;
+  fwd.name = "aten::native_layer_norm";
+  fwd.inputs = {x, value({768}), g, g};
+  fwd.outputs = {x, stat, stat};
+  EXPECT_NEAR(op_work(fwd).bytes, 2 * big + 2 * 4.0 * 768 + 2 * 4.0 * 8 * 1024, 1.0);
+}
