@@ -198,3 +198,25 @@ TEST(LayerNormBackward, BothKernelsReadDyAndX) {
   fwd.outputs = {x, stat, stat};
   EXPECT_NEAR(op_work(fwd).bytes, 2 * big + 2 * 4.0 * 768 + 2 * 4.0 * 8 * 1024, 1.0);
 }
+
+// The attention backward accumulates dQ in fp32 and a conversion kernel (cuDNN's
+// convert_dq_to_16bits, FlashAttention's convert_dq) reads that accumulator and writes dQ in q's
+// dtype: 4 + 2 bytes per bf16 element, not the 2 + 2 of two q-sized 16-bit tensors. The forward
+// has no such kernel.
+TEST(AttentionBackward, DqConversionReadsTheFp32Accumulator) {
+  EtOp bwd;
+  bwd.name = "aten::_cudnn_attention_backward";
+  EtArg q = tensor({4, 16, 2048, 64});
+  bwd.inputs = {q, q, q, q, q, value(true, "Bool")};  // grad_out, q, k, v, out, causal
+  bwd.outputs = {q, q, q};
+  OpWork w = op_work(bwd);
+  double n = 4.0 * 16 * 2048 * 64;
+  EXPECT_NEAR(w.dq_convert_bytes, n * (4 + 2), 1.0);
+  EXPECT_GT(w.dq_convert_bytes, w.side_bytes);
+  EtOp fwd = bwd;
+  fwd.name = "aten::_cudnn_attention_forward";
+  EXPECT_EQ(op_work(fwd).dq_convert_bytes, 0);
+  // fp32 q: the accumulator is as wide as q, 4 + 4 bytes.
+  bwd.inputs[1] = tensor({4, 16, 2048, 64}, Dtype::FP32);
+  EXPECT_NEAR(op_work(bwd).dq_convert_bytes, n * 8, 1.0);
+}

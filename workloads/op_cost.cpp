@@ -261,6 +261,7 @@ bool attention_op_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
     w.attn = AttentionShape{b * h, s, sk, d, causal, bwd};
     w.bytes = t.in_bytes + t.out_bytes;
     w.side_bytes = 2 * static_cast<double>(q->numel) * static_cast<double>(std::max<std::int64_t>(2, q->elem_bytes));
+    if (bwd) w.dq_convert_bytes = static_cast<double>(q->numel) * (4.0 + static_cast<double>(q->elem_bytes));
     w.attention = true;
     w.known = true;
     w.model = bwd ? "attention-bwd" : "attention-fwd";
