@@ -240,7 +240,7 @@ std::vector<std::string> list_presets() { return json_stems(presets_dir()); }
 namespace {
 // Parses the "arch" section; with first_principles=1 the mapper costs every kernel and the
 // calibrated, measurement-derived params give way to the description's (kernel floor = dispatch,
-// no back-to-back gap beyond it, no fitted elementwise-family factors).
+// back-to-back gap = launch_gap, no fitted elementwise-family factors).
 void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& path,
                  const std::vector<std::string>& overrides) {
   bool fp = a.params.get("first_principles") > 0;
@@ -257,7 +257,9 @@ void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& 
   // The floor is the dispatch alone: every mapped time adds the memory round trip where the kernel
   // waits on one (loads), and a memset's posted stores do not.
   a.params.set("min_kernel_time", ar.p("dispatch_latency"));
-  a.params.set("kernel_gap", 0);
+  // Between two kernels of a stream the front end retires one grid and starts the next: the
+  // description's launch gap (the kernel's own dispatch and drain are in its mapped time).
+  a.params.set("kernel_gap", ar.p("launch_gap"));
   a.params.set("unrolled_elementwise_efficiency", 1);
   a.params.set("strided_elementwise_efficiency", 1);
   a.params.set("clock_duty_slowdown", 0);

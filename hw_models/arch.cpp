@@ -56,6 +56,9 @@ const ParamSet& arch_params() {
           BW("chip_link_bandwidth", "", "per chip-to-chip link, per direction"),
           T("chip_link_latency", "1 us", "per chip-to-chip hop"),
           T("dispatch_latency", "", "device-side cost of one kernel: dispatch to the units and drain (graph replay)"),
+          T("launch_gap", "1 us",
+            "device-side gap between back-to-back kernels of one stream (eager launches): the front end retires one grid "
+            "and starts the next; it lies outside each kernel's own duration (dispatch_latency is inside it)"),
           C("max_threads_per_unit", "2048", "resident threads per unit (occupancy limit; a memory-bound grid smaller than the chip keeps fewer loads in flight)", true),
           C("max_blocks_per_unit", "32", "resident thread blocks per unit (occupancy limit)", true),
           B("load_bytes_per_thread", "64 B", "bytes one thread of a streaming kernel keeps in flight (independent loads x load width; Little's law with hbm_latency)"),

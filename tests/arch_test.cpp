@@ -287,3 +287,29 @@ TEST(ArchKnobs, SmallGridsAreBoundByLoadsInFlight) {
   Accelerator cal = load_accelerator("h100");
   EXPECT_EQ(memory_roof(cal, bytes, 0, 32, 1024).tm, memory_roof(cal, bytes).tm);
 }
+
+// Back-to-back kernels of one stream are launch_gap apart in the first-principles model (the front
+// end retires one grid and starts the next; the kernel's own dispatch is inside its mapped time),
+// as kernel_gap is in the calibrated one: a replayed step grows by (kernels - 1) x the gap's change,
+// and the gap is not zero.
+TEST(ArchLaunch, BackToBackKernelsAreLaunchGapApart) {
+  Accelerator h = fp("h100");
+  EXPECT_GT(h.p("kernel_gap"), 0);
+  EXPECT_DOUBLE_EQ(h.p("kernel_gap"), M(h).arch().p("launch_gap"));
+  EXPECT_DOUBLE_EQ(fp("h100", {"launch_gap=3us"}).p("kernel_gap"), 3e-6);
+  auto step = [](std::vector<std::string> sets) {
+    ReplayOptions o;
+    o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/mlp_fp32";  // GPU-bound: one stream, no host gaps
+    o.mode = ReplayMode::Roofline;
+    o.engine = "event";
+    o.overrides = std::move(sets);
+    o.overrides.push_back("first_principles=1");
+    return replay_bundle(o);
+  };
+  ReplayResult a = step({"launch_gap=0us"}), b = step({"launch_gap=2us"});
+  double kernels = static_cast<double>(a.kernels.size());
+  ASSERT_GT(kernels, 10);
+  EXPECT_NEAR(b.step_time_s - a.step_time_s, (kernels - 1) * 2e-6, 0.25 * kernels * 2e-6);
+  // The calibrated model ignores the architecture knob.
+  EXPECT_NE(error_of([] { load_accelerator("h100", {"launch_gap=2us"}); }), "");
+}

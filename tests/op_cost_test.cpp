@@ -173,3 +173,50 @@ TEST(Triton, KernelsAreClassedByPrefixAndCostedFromTheirRegion) {
   EXPECT_NO_THROW(replay_bundle(o));
   fs::remove_all(dir);
 }
+
+// aten::native_layer_norm_backward(grad_out, input, normalized_shape, mean, rstd, weight, bias,
+// output_mask) runs two kernels that each stream dY and X (grad input; gamma/beta): dY and X count
+// twice, the small per-row statistics and dX once. The count follows the tensors, not a factor.
+TEST(LayerNormBackward, BothKernelsReadDyAndX) {
+  EtOp ln;
+  ln.name = "aten::native_layer_norm_backward";
+  EtArg dy = tensor({8, 1024, 768}, Dtype::FP32), x = tensor({8, 1024, 768}, Dtype::FP32);
+  EtArg stat = tensor({8, 1024, 1}, Dtype::FP32), g = tensor({768}, Dtype::FP32);
+  ln.inputs = {dy, x, value({768}), stat, stat, g, g, value({true, true, true}, "GenericList[Bool,Bool,Bool]")};
+  ln.outputs = {tensor({8, 1024, 768}, Dtype::FP32), g, g};
+  OpWork w = op_work(ln);
+  double big = 4.0 * 8 * 1024 * 768, small = 2 * 4.0 * 8 * 1024 + 4 * 4.0 * 768;
+  EXPECT_NEAR(w.bytes, 5 * big + small, 1.0);  // dY, X twice; dX once
+  EXPECT_EQ(w.model, "layer_norm-bwd");
+  // Twice the rows: twice the bytes (no constant in it).
+  ln.inputs[0] = ln.inputs[1] = ln.outputs[0] = tensor({16, 1024, 768}, Dtype::FP32);
+  EXPECT_NEAR(op_work(ln).bytes - w.bytes, 5 * big, 1.0);
+  // The forward still reads X once.
+  EtOp fwd;
+  fwd.name = "aten::native_layer_norm";
+  fwd.inputs = {x, value({768}), g, g};
+  fwd.outputs = {x, stat, stat};
+  EXPECT_NEAR(op_work(fwd).bytes, 2 * big + 2 * 4.0 * 768 + 2 * 4.0 * 8 * 1024, 1.0);
+}
+
+// The attention backward accumulates dQ in fp32 and a conversion kernel (cuDNN's
+// convert_dq_to_16bits, FlashAttention's convert_dq) reads that accumulator and writes dQ in q's
+// dtype: 4 + 2 bytes per bf16 element, not the 2 + 2 of two q-sized 16-bit tensors. The forward
+// has no such kernel.
+TEST(AttentionBackward, DqConversionReadsTheFp32Accumulator) {
+  EtOp bwd;
+  bwd.name = "aten::_cudnn_attention_backward";
+  EtArg q = tensor({4, 16, 2048, 64});
+  bwd.inputs = {q, q, q, q, q, value(true, "Bool")};  // grad_out, q, k, v, out, causal
+  bwd.outputs = {q, q, q};
+  OpWork w = op_work(bwd);
+  double n = 4.0 * 16 * 2048 * 64;
+  EXPECT_NEAR(w.dq_convert_bytes, n * (4 + 2), 1.0);
+  EXPECT_GT(w.dq_convert_bytes, w.side_bytes);
+  EtOp fwd = bwd;
+  fwd.name = "aten::_cudnn_attention_forward";
+  EXPECT_EQ(op_work(fwd).dq_convert_bytes, 0);
+  // fp32 q: the accumulator is as wide as q, 4 + 4 bytes.
+  bwd.inputs[1] = tensor({4, 16, 2048, 64}, Dtype::FP32);
+  EXPECT_NEAR(op_work(bwd).dq_convert_bytes, n * 8, 1.0);
+}

@@ -181,6 +181,7 @@ Register reg(spec(), [](Args& a) {
                nlohmann::json j = e.to_json();
                j["hw"] = hw.name;
                j["hw_model"] = hw.mapper ? "first-principles" : "calibrated";
+               j["launch_gap_s"] = hw.p("kernel_gap");  // between back-to-back kernels of a stream
                std::string out = a.get("--json");
                if (out == "-") {
                  std::printf("%s\n", j.dump(1).c_str());
@@ -195,6 +196,8 @@ Register reg(spec(), [](Args& a) {
                              format_bytes(e.l2_bytes).c_str());
                  std::printf("  compute %s, L2 %s, HBM %s, overhead %s\n", format_time(e.compute_s).c_str(),
                              format_time(e.l2_s).c_str(), format_time(e.hbm_s).c_str(), format_time(e.overhead_s).c_str());
+                 std::printf("  back to back on a stream: %s per kernel (+ launch_gap %s before the next)\n",
+                             format_time(e.time_s + hw.p("kernel_gap")).c_str(), format_time(hw.p("kernel_gap")).c_str());
                  if (e.kind != "memory")
                    std::printf("  tile %dx%dx%d, %d stages, split-K %d; %.0f tiles in %.0f waves (%.0f%% wave efficiency)\n",
                                e.tile.m, e.tile.n, e.tile.k, e.tile.stages, e.tile.split_k, e.tiles, e.waves,

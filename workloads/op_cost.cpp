@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <map>
 #include <set>
 
@@ -167,181 +166,255 @@ bool conv_work(const EtOp& op, OpWork& w) {
   return true;
 }
 
-OpWork op_work(const EtOp& op) {
-  OpWork w;
-  w.dtype = op.first_dtype();
-  const std::string& n = op.name;
+namespace {
+
+// Bytes an op reads and writes by its tensors, and its output elements. In-place and out= ops:
+// an input that is also an output (same storage) is read only when the op reads it (add_, mul_),
+// not when it only writes it (fill_, zero_, copy_'s destination).
+struct OpTraffic {
   double in_bytes = 0, out_bytes = 0, out_numel = 0;
-  // In-place and out= ops: an input that is also an output (same storage) is read only when the
-  // op reads it (add_, mul_), not when it only writes it (fill_, zero_, copy_'s destination).
+};
+
+void collect_storages(const EtArg& a, std::set<std::int64_t>& out) {
+  if (a.is_tensor) out.insert(a.storage_id);
+  for (auto& e : a.elems) collect_storages(e, out);
+}
+
+double read_bytes(const EtArg& a, const std::set<std::int64_t>& out_storages, bool reads_self) {
+  double b = 0;
+  if (a.is_tensor && !(out_storages.count(a.storage_id) && !reads_self))
+    b += static_cast<double>(a.numel) * static_cast<double>(a.elem_bytes);
+  for (auto& e : a.elems) b += read_bytes(e, out_storages, reads_self);
+  return b;
+}
+
+OpTraffic op_traffic(const EtOp& op) {
+  OpTraffic t;
   std::set<std::int64_t> out_storages;
-  std::function<void(const EtArg&)> collect = [&](const EtArg& a) {
-    if (a.is_tensor) out_storages.insert(a.storage_id);
-    for (auto& e : a.elems) collect(e);
-  };
   for (auto& a : op.outputs) {
-    out_bytes += tensor_bytes(a);
-    out_numel += numel(a);
-    collect(a);
+    t.out_bytes += tensor_bytes(a);
+    t.out_numel += numel(a);
+    collect_storages(a, out_storages);
   }
   static const std::set<std::string> write_only = {"aten::fill_", "aten::zero_", "aten::copy_", "aten::normal_",
                                                    "aten::uniform_", "aten::random_", "aten::bernoulli_",
                                                    "aten::exponential_", "aten::index_put_", "aten::masked_fill_"};
+  const std::string& n = op.name;
   bool reads_self = !write_only.count(n) || n == "aten::masked_fill_" || n == "aten::index_put_";
-  std::function<double(const EtArg&)> read_bytes = [&](const EtArg& a) -> double {
-    double b = 0;
-    if (a.is_tensor && !(out_storages.count(a.storage_id) && !reads_self))
-      b += static_cast<double>(a.numel) * static_cast<double>(a.elem_bytes);
-    for (auto& e : a.elems) b += read_bytes(e);
-    return b;
-  };
-  for (auto& a : op.inputs) in_bytes += read_bytes(a);
-  auto gemm = [&](double m, double nn, double k, double batch, const char* model) {
-    w.matrix = true;
-    w.m = m;
-    w.n = nn;
-    w.k = k;
-    w.batch = batch;
-    w.flops = 2 * m * nn * k * batch;
-    int eb = dtype_bytes(w.dtype);
-    w.bytes = eb * batch * (m * k + k * nn + m * nn);
-    w.known = true;
-    w.model = model;
-  };
-  if (n == "aten::mm") {
-    auto* a = nth_tensor(op.inputs, 0);
-    auto* b = nth_tensor(op.inputs, 1);
-    if (a && b) gemm(dim(a, 0), dim(b, 1), dim(a, 1), 1, "mm");
-  } else if (n == "aten::addmm") {
-    auto* a = nth_tensor(op.inputs, 1);
-    auto* b = nth_tensor(op.inputs, 2);
-    if (a && b) gemm(dim(a, 0), dim(b, 1), dim(a, 1), 1, "addmm");
+  for (auto& a : op.inputs) t.in_bytes += read_bytes(a, out_storages, reads_self);
+  return t;
+}
+
+void set_gemm(OpWork& w, double m, double nn, double k, double batch, const char* model) {
+  w.matrix = true;
+  w.m = m;
+  w.n = nn;
+  w.k = k;
+  w.batch = batch;
+  w.flops = 2 * m * nn * k * batch;
+  int eb = dtype_bytes(w.dtype);
+  w.bytes = eb * batch * (m * k + k * nn + m * nn);
+  w.known = true;
+  w.model = model;
+}
+
+// mm, addmm, bmm, baddbmm, linear, matmul: the GEMM shape from the operands (false: not one).
+bool gemm_work(const EtOp& op, OpWork& w) {
+  const std::string& n = op.name;
+  if (n == "aten::mm" || n == "aten::addmm") {
+    int off = n == "aten::addmm" ? 1 : 0;
+    auto* a = nth_tensor(op.inputs, off);
+    auto* b = nth_tensor(op.inputs, off + 1);
+    if (a && b) set_gemm(w, dim(a, 0), dim(b, 1), dim(a, 1), 1, off ? "addmm" : "mm");
   } else if (n == "aten::bmm" || n == "aten::baddbmm") {
     int off = n == "aten::baddbmm" ? 1 : 0;
     auto* a = nth_tensor(op.inputs, off);
     auto* b = nth_tensor(op.inputs, off + 1);
-    if (a && b) gemm(dim(a, 1), dim(b, 2), dim(a, 2), dim(a, 0), "bmm");
+    if (a && b) set_gemm(w, dim(a, 1), dim(b, 2), dim(a, 2), dim(a, 0), "bmm");
   } else if (n == "aten::linear" || n == "aten::matmul") {
     auto* a = nth_tensor(op.inputs, 0);
     auto* b = nth_tensor(op.inputs, 1);
-    if (a && b && a->shape.size() >= 1) {
-      double k = dim(a, -1);
-      double m = prod_leading(a, 1);
-      double nn = n == "aten::linear" ? dim(b, 0) : dim(b, -1);
-      gemm(m, nn, k, 1, "linear");
-    }
-  } else if (contains(n, "scaled_dot_product") || contains(n, "flash_attention") ||
-             contains(n, "efficient_attention") || contains(n, "cudnn_attention")) {
-    // q [b, h, s, d], k [b, hk, sk, d]; forward = 2 GEMMs (QK^T, PV); backward = 5 (incl. recompute).
-    auto* q = nth_tensor(op.inputs, 0);
-    auto* k = nth_tensor(op.inputs, 1);
-    bool bwd = contains(n, "backward");
-    if (bwd) {  // backward ops take grad_out first
-      q = nth_tensor(op.inputs, 1);
-      k = nth_tensor(op.inputs, 2);
-    }
-    if (q && k && q->shape.size() == 4) {
-      double b = dim(q, 0), h = dim(q, 1), s = dim(q, 2), d = dim(q, 3), sk = dim(k, 2);
-      double f = 4 * b * h * s * sk * d * (bwd ? 2.5 : 1.0);
-      bool causal = has_true_bool(op);
-      if (causal) f *= 0.5;
-      w.flops = f;
-      w.attn = AttentionShape{b * h, s, sk, d, causal, bwd};
-      w.bytes = in_bytes + out_bytes;
-      w.side_bytes = 2 * static_cast<double>(q->numel) * static_cast<double>(std::max<std::int64_t>(2, q->elem_bytes));
-      w.attention = true;
-      w.known = true;
-      w.model = bwd ? "attention-bwd" : "attention-fwd";
-    }
-  } else if (conv_work(op, w)) {
-    // implicit GEMM (above)
-  } else if (contains(n, "batch_norm") && !contains(n, "backward") && !contains(n, "stats") &&
-             !contains(n, "elemt") && !contains(n, "gather")) {
-    // Training batch norm reads x twice (statistics, then normalize) and writes y; eval reads once.
-    // The positional `training` flag sits after the 5 tensors (x, weight, bias, running mean, var).
-    const EtArg* x = nth_tensor(op.inputs, 0);
-    bool training = op.inputs.size() > 5 && op.inputs[5].value.is_boolean() ? op.inputs[5].value.get<bool>() : true;
-    double xb = x ? tensor_bytes(*x) : in_bytes;
-    w.bytes = (training ? 2 : 1) * xb + (in_bytes - xb) + (out_bytes > 0 ? out_bytes : xb);
-    w.flops = (x ? numel(*x) : out_numel) * 8.0;
-    w.known = w.bytes > 0;
-    w.model = training ? "batch_norm-train" : "batch_norm-eval";
-  } else if (contains(n, "batch_norm") && contains(n, "backward")) {
-    // Reads dy and x twice (the reductions for dgamma/dbeta, then dx), writes dx.
-    w.bytes = 2 * in_bytes + out_bytes;
-    w.flops = out_numel * 10.0;
-    w.known = in_bytes > 0;
-    w.model = "batch_norm-bwd";
-  } else if (contains(n, "convolution") && !contains(n, "backward")) {
-    auto* x = nth_tensor(op.inputs, 0);
-    auto* wt = nth_tensor(op.inputs, 1);
-    auto* y = nth_tensor(op.outputs, 0);
-    if (x && wt && y && wt->shape.size() >= 3) {
-      double kspatial = 1;
-      for (size_t i = 2; i < wt->shape.size(); ++i) kspatial *= static_cast<double>(wt->shape[i]);
-      double f = 2.0 * static_cast<double>(y->numel) * dim(wt, 1) * kspatial;
-      w.flops = f;
-      w.bytes = in_bytes + out_bytes;
-      w.matrix = true;
-      w.known = true;
-      w.model = "conv";
-    }
-  } else if (contains(n, "fused_adam") || contains(n, "_fused_sgd") || contains(n, "_foreach_")) {
-    // Multi-tensor optimizer: reads inputs, writes the updated state (in place).
-    w.bytes = in_bytes * (contains(n, "adam") ? 7.0 / 4.0 : 2.0);
-    w.flops = 10 * in_bytes / std::max(1, dtype_bytes(w.dtype));
-    w.known = true;
-    w.model = "optimizer";
-  } else if (contains(n, "nll_loss")) {
-    // Gathers (forward) or scatters (backward, into a pre-zeroed grad) one element per row:
-    // traffic is the targets and the touched elements, not the whole logits tensor.
-    const EtArg* self = nth_tensor(op.inputs, contains(n, "backward") ? 1 : 0);
-    double rows = self && !self->shape.empty() ? prod_leading(self, 1) : 0;
-    double small = 0;
-    for (auto& a : op.inputs)
-      if (&a != self) small += tensor_bytes(a);
-    w.bytes = small + 2 * rows * std::max<double>(4, self ? static_cast<double>(self->elem_bytes) : 4);
-    w.flops = rows;
-    w.known = true;
-    w.model = "nll_loss";
-  } else if ((n == "aten::gather" || n == "aten::index_select" || n == "aten::embedding" || n == "aten::take_along_dim") &&
-             nth_tensor(op.inputs, 0)) {
-    // Gathers read only the elements they pick (one per output element) and the indices, not
-    // the whole source tensor (an embedding table, the logits).
-    const EtArg* src = nth_tensor(op.inputs, 0);
-    auto is_output = [&](const EtArg& a) {  // an out= argument is written, not read
-      for (auto& o : op.outputs)
-        if (a.is_tensor && o.is_tensor && a.tensor_id >= 0 && a.tensor_id == o.tensor_id) return true;
-      return false;
-    };
-    double small = 0;
-    for (auto& a : op.inputs)
-      if (&a != src && !is_output(a)) small += tensor_bytes(a);
-    w.bytes = small + 2 * out_bytes;
-    w.flops = out_numel;
-    w.known = out_bytes > 0;
-    w.model = "gather";
-  } else if (contains(n, "softmax") && !contains(n, "backward")) {
-    // Softmax over a long row: one pass for the max, one for the sum of exponentials, one to
-    // normalize and write (PyTorch's cunn_SoftMaxForward): 3 reads + 1 write.
-    w.bytes = 3 * in_bytes + out_bytes;
-    w.flops = out_numel * 8.0;
-    w.known = in_bytes > 0;
-    w.model = "softmax";
-  } else if (contains(n, "softmax") && contains(n, "backward")) {
-    // grad and output read twice (row sum of grad*output, then the update), grad_in written.
-    w.bytes = 2 * in_bytes + out_bytes;
-    w.flops = out_numel * 6.0;
-    w.known = in_bytes > 0;
-    w.model = "softmax-bwd";
+    if (a && b && a->shape.size() >= 1)
+      set_gemm(w, prod_leading(a, 1), n == "aten::linear" ? dim(b, 0) : dim(b, -1), dim(a, -1), 1, "linear");
   } else {
-    // Elementwise, reductions, norms, copies, embedding: memory traffic of inputs + outputs.
-    // In-place ops (outputs alias inputs) still write: count outputs.
-    w.bytes = in_bytes + out_bytes;
-    w.flops = out_numel * (contains(n, "norm") || contains(n, "softmax") ? 8.0 : 1.0);
-    w.known = in_bytes + out_bytes > 0;
-    w.model = "memory";
+    return false;
   }
+  return true;
+}
+
+// Fused attention (sdpa, flash, efficient, cuDNN; forward and backward).
+// q [b, h, s, d], k [b, hk, sk, d]; forward = 2 GEMMs (QK^T, PV); backward = 5 (incl. recompute).
+bool attention_op_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  const std::string& n = op.name;
+  if (!(contains(n, "scaled_dot_product") || contains(n, "flash_attention") || contains(n, "efficient_attention") ||
+        contains(n, "cudnn_attention")))
+    return false;
+  bool bwd = contains(n, "backward");
+  auto* q = nth_tensor(op.inputs, bwd ? 1 : 0);  // backward ops take grad_out first
+  auto* k = nth_tensor(op.inputs, bwd ? 2 : 1);
+  if (q && k && q->shape.size() == 4) {
+    double b = dim(q, 0), h = dim(q, 1), s = dim(q, 2), d = dim(q, 3), sk = dim(k, 2);
+    double f = 4 * b * h * s * sk * d * (bwd ? 2.5 : 1.0);
+    bool causal = has_true_bool(op);
+    if (causal) f *= 0.5;
+    w.flops = f;
+    w.attn = AttentionShape{b * h, s, sk, d, causal, bwd};
+    w.bytes = t.in_bytes + t.out_bytes;
+    w.side_bytes = 2 * static_cast<double>(q->numel) * static_cast<double>(std::max<std::int64_t>(2, q->elem_bytes));
+    if (bwd) w.dq_convert_bytes = static_cast<double>(q->numel) * (4.0 + static_cast<double>(q->elem_bytes));
+    w.attention = true;
+    w.known = true;
+    w.model = bwd ? "attention-bwd" : "attention-fwd";
+  }
+  return true;
+}
+
+// Batch norm, forward and backward (false: not one).
+bool batch_norm_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  const std::string& n = op.name;
+  if (!contains(n, "batch_norm")) return false;
+  if (contains(n, "backward")) {
+    // Reads dy and x twice (the reductions for dgamma/dbeta, then dx), writes dx.
+    w.bytes = 2 * t.in_bytes + t.out_bytes;
+    w.flops = t.out_numel * 10.0;
+    w.known = t.in_bytes > 0;
+    w.model = "batch_norm-bwd";
+    return true;
+  }
+  if (contains(n, "stats") || contains(n, "elemt") || contains(n, "gather")) return false;
+  // Training batch norm reads x twice (statistics, then normalize) and writes y; eval reads once.
+  // The positional `training` flag sits after the 5 tensors (x, weight, bias, running mean, var).
+  const EtArg* x = nth_tensor(op.inputs, 0);
+  bool training = op.inputs.size() > 5 && op.inputs[5].value.is_boolean() ? op.inputs[5].value.get<bool>() : true;
+  double xb = x ? tensor_bytes(*x) : t.in_bytes;
+  w.bytes = (training ? 2 : 1) * xb + (t.in_bytes - xb) + (t.out_bytes > 0 ? t.out_bytes : xb);
+  w.flops = (x ? numel(*x) : t.out_numel) * 8.0;
+  w.known = w.bytes > 0;
+  w.model = training ? "batch_norm-train" : "batch_norm-eval";
+  return true;
+}
+
+// Another forward convolution op (not an implicit-GEMM layout conv_work knows): FLOPs from the
+// output and the filter, bytes of its tensors.
+bool other_conv_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  if (!contains(op.name, "convolution") || contains(op.name, "backward")) return false;
+  auto* x = nth_tensor(op.inputs, 0);
+  auto* wt = nth_tensor(op.inputs, 1);
+  auto* y = nth_tensor(op.outputs, 0);
+  if (x && wt && y && wt->shape.size() >= 3) {
+    double kspatial = 1;
+    for (size_t i = 2; i < wt->shape.size(); ++i) kspatial *= static_cast<double>(wt->shape[i]);
+    w.flops = 2.0 * static_cast<double>(y->numel) * dim(wt, 1) * kspatial;
+    w.bytes = t.in_bytes + t.out_bytes;
+    w.matrix = true;
+    w.known = true;
+    w.model = "conv";
+  }
+  return true;
+}
+
+// Multi-tensor optimizer (fused Adam/AdamW, SGD, foreach): reads inputs, writes the updated
+// state (in place).
+bool optimizer_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  const std::string& n = op.name;
+  if (!(contains(n, "fused_adam") || contains(n, "_fused_sgd") || contains(n, "_foreach_"))) return false;
+  w.bytes = t.in_bytes * (contains(n, "adam") ? 7.0 / 4.0 : 2.0);
+  w.flops = 10 * t.in_bytes / std::max(1, dtype_bytes(w.dtype));
+  w.known = true;
+  w.model = "optimizer";
+  return true;
+}
+
+// nll_loss gathers (forward) or scatters (backward, into a pre-zeroed grad) one element per row:
+// traffic is the targets and the touched elements, not the whole logits tensor.
+bool nll_loss_work(const EtOp& op, OpWork& w) {
+  if (!contains(op.name, "nll_loss")) return false;
+  const EtArg* self = nth_tensor(op.inputs, contains(op.name, "backward") ? 1 : 0);
+  double rows = self && !self->shape.empty() ? prod_leading(self, 1) : 0;
+  double small = 0;
+  for (auto& a : op.inputs)
+    if (&a != self) small += tensor_bytes(a);
+  w.bytes = small + 2 * rows * std::max<double>(4, self ? static_cast<double>(self->elem_bytes) : 4);
+  w.flops = rows;
+  w.known = true;
+  w.model = "nll_loss";
+  return true;
+}
+
+// Gathers read only the elements they pick (one per output element) and the indices, not the
+// whole source tensor (an embedding table, the logits).
+bool gather_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  const std::string& n = op.name;
+  if (!(n == "aten::gather" || n == "aten::index_select" || n == "aten::embedding" || n == "aten::take_along_dim"))
+    return false;
+  const EtArg* src = nth_tensor(op.inputs, 0);
+  if (!src) return false;
+  auto is_output = [&](const EtArg& a) {  // an out= argument is written, not read
+    for (auto& o : op.outputs)
+      if (a.is_tensor && o.is_tensor && a.tensor_id >= 0 && a.tensor_id == o.tensor_id) return true;
+    return false;
+  };
+  double small = 0;
+  for (auto& a : op.inputs)
+    if (&a != src && !is_output(a)) small += tensor_bytes(a);
+  w.bytes = small + 2 * t.out_bytes;
+  w.flops = t.out_numel;
+  w.known = t.out_bytes > 0;
+  w.model = "gather";
+  return true;
+}
+
+bool softmax_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  if (!contains(op.name, "softmax")) return false;
+  if (!contains(op.name, "backward")) {
+    // One pass for the max, one for the sum of exponentials, one to normalize and write
+    // (PyTorch's cunn_SoftMaxForward): 3 reads + 1 write.
+    w.bytes = 3 * t.in_bytes + t.out_bytes;
+    w.flops = t.out_numel * 8.0;
+    w.model = "softmax";
+  } else {
+    // grad and output read twice (row sum of grad*output, then the update), grad_in written.
+    w.bytes = 2 * t.in_bytes + t.out_bytes;
+    w.flops = t.out_numel * 6.0;
+    w.model = "softmax-bwd";
+  }
+  w.known = t.in_bytes > 0;
+  return true;
+}
+
+// Layer norm backward runs two kernels that each stream dY and X (PyTorch's layer_norm_grad_input
+// kernel for dX, GammaBetaBackward for dgamma/dbeta): dY and X are read twice, dX written once.
+bool layer_norm_backward_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  if (!contains(op.name, "layer_norm_backward")) return false;
+  const EtArg* dy = nth_tensor(op.inputs, 0);
+  const EtArg* x = nth_tensor(op.inputs, 1);
+  double reread = (dy ? tensor_bytes(*dy) : 0) + (x ? tensor_bytes(*x) : 0);
+  w.bytes = t.in_bytes + t.out_bytes + reread;
+  w.flops = t.out_numel * 8.0;
+  w.known = t.in_bytes + t.out_bytes > 0;
+  w.model = "layer_norm-bwd";
+  return true;
+}
+
+// Elementwise, reductions, norms, copies: memory traffic of inputs + outputs. In-place ops
+// (outputs alias inputs) still write: count outputs.
+void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  w.bytes = t.in_bytes + t.out_bytes;
+  w.flops = t.out_numel * (contains(op.name, "norm") || contains(op.name, "softmax") ? 8.0 : 1.0);
+  w.known = t.in_bytes + t.out_bytes > 0;
+  w.model = "memory";
+}
+
+}  // namespace
+
+OpWork op_work(const EtOp& op) {
+  OpWork w;
+  w.dtype = op.first_dtype();
+  OpTraffic t = op_traffic(op);
+  bool done = gemm_work(op, w) || attention_op_work(op, t, w) || conv_work(op, w) || batch_norm_work(op, t, w) ||
+              other_conv_work(op, t, w) || optimizer_work(op, t, w) || nll_loss_work(op, w) ||
+              gather_work(op, t, w) || softmax_work(op, t, w) || layer_norm_backward_work(op, t, w);
+  if (!done) memory_work(op, t, w);
   if (w.dtype == Dtype::UNKNOWN) w.dtype = Dtype::FP32;
   return w;
 }

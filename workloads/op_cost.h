@@ -17,6 +17,8 @@ struct OpWork {
   bool attention = false;   // fused attention
   double side_bytes = 0;    // attention: traffic of one side kernel (dO.O rowsum, dQ conversion,
                             // GQA head reduction): two q-sized tensors
+  double dq_convert_bytes = 0;  // attention backward: the dQ conversion kernel reads the fp32 dQ
+                                // accumulator and writes dQ in q's dtype (4 + q's element bytes each)
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
   AttentionShape attn;      // attention: its shape (head_dim 0 when unknown)

@@ -69,6 +69,9 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (helper) {
     // Side kernel of a GEMM op: latency-bound; of an attention op: streams two q-sized tensors.
     // (a convolution's NHWC<->NCHW layout transforms stream its input: side_bytes too)
+    // (the dQ conversion reads the fp32 dQ accumulator: its own byte count)
+    bool dq = w->dq_convert_bytes > 0 && d.name.find("convert_dq") != std::string::npos;
+    if (dq) return memory_roof(hw, w->dq_convert_bytes, 0, double(d.grid), double(d.block));
     if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes, 0, double(d.grid), double(d.block));
     r.known = true;
     return r;
