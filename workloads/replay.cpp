@@ -17,6 +17,7 @@
 #include "sim/error.h"
 #include "sim/timeline.h"
 #include "workloads/bundle_graph.h"
+#include "workloads/bundle_timeline.h"
 #include "workloads/op_cost.h"
 #include "sim/executor.h"
 #include "workloads/collective.h"
@@ -309,152 +310,6 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   return items;
 }
 
-// One GPU's host thread(s) and GPU replayed on an engine (single-rank replay; multi-rank and
-// --scale-dp build the same model as a workload graph, workloads/bundle_graph.h, and run it on
-// the cluster executor). Host threads replay as one issuing sequence (PyTorch's main thread
-// blocks while the autograd thread runs backward); each item's runtime calls sit at their
-// relative position inside the item.
-class RankReplay {
- public:
-  RankReplay(EventCore& eng, const CapturedStep& st, const Accelerator& hw, const HostCostModel& cost,
-             std::vector<DeviceWork> items, int gpu_index, Timeline* tl)
-      : eng_(eng), st_(st), hw_(hw), cost_(cost), items_(std::move(items)), gpu_(eng, hw, gpu_index, tl), tl_(tl),
-        rank_(gpu_index) {
-    launch_latency_ = to_ps(hw.p("launch_latency"));
-    sync_cost_ = to_ps(hw.p("sync_cost"));
-  }
-  std::vector<DeviceWork>& items() { return items_; }
-  GpuSim& gpu() { return gpu_; }
-  const CapturedStep& step() const { return st_; }
-  int rank() const { return rank_; }
-  void start() { eng_.at(0, [this] { next(); }); }
-  Ps host_end() const { return host_end_; }
-  double host_busy_s() const { return host_busy_s_; }
-  bool finished() const { return done_; }
-  size_t current_item() const { return item_; }
-
- private:
-  int host_track(int tid) {
-    auto it = tracks_.find(tid);
-    if (it != tracks_.end()) return it->second;
-    std::string tn = st_.thread_names.count(tid) ? st_.thread_names.at(tid) : "";
-    std::string label = "host thread " + std::to_string(tid);
-    if (!tn.empty()) label = tn.rfind("thread", 0) == 0 ? "host " + tn : "host thread " + std::to_string(tid) + " (" + tn + ")";
-    std::string proc = st_.world_size > 1 || rank_ > 0 ? "Host (rank " + std::to_string(rank_) + ")" : "Host";
-    int t = tl_ ? tl_->track(proc, label) : -1;
-    tracks_[tid] = t;
-    return t;
-  }
-  std::function<void()> resume(Ps extra) {
-    return [this, extra] {
-      cursor_ = eng_.now() + extra;
-      eng_.at(cursor_, [this] { next(); });
-    };
-  }
-  void finish_item() {
-    const HostItem& h = st_.host[item_];
-    Ps end = cursor_ + to_ps((1.0 - last_frac_) * cost_now_);
-    if (tl_) {
-      nlohmann::json a = {{"host_cost_us", cost_now_ * 1e6}};
-      tl_->slice(host_track(h.tid), h.name, "host", item_start_, std::max(end, item_start_), a);
-    }
-    item_++;
-    call_ = 0;
-    eng_.at(end, [this] { next(); });
-  }
-  void next() {
-    if (item_ >= st_.host.size()) {
-      host_end_ = eng_.now();
-      done_ = true;
-      return;
-    }
-    const HostItem& h = st_.host[item_];
-    if (call_ == 0 && !started_item_) {
-      started_item_ = true;
-      item_start_ = eng_.now();
-      cursor_ = eng_.now();
-      cost_now_ = cost_.item_cost(h);
-      last_frac_ = 0;
-      host_busy_s_ += cost_now_;
-    }
-    if (call_ >= h.calls.size()) {
-      started_item_ = false;
-      finish_item();
-      return;
-    }
-    const HostCall& c = h.calls[call_];
-    Ps at = cursor_ + to_ps(std::max(0.0, c.frac - last_frac_) * cost_now_);
-    eng_.at(at, [this, at] { do_call(at); });
-  }
-  void do_call(Ps at) {
-    const HostItem& hh = st_.host[item_];
-    const HostCall& cc = hh.calls[call_];
-    cursor_ = at;
-    last_frac_ = std::max(last_frac_, cc.frac);
-    call_++;
-    switch (cc.kind) {
-      case CallKind::Launch: {
-        const DeviceActivity& d = st_.device[cc.device];
-        DeviceWork w = std::move(items_[cc.device]);  // launched once; standalone_s stays for the results
-        last_stream_ = d.stream;
-        bool blocking = d.kind == DevKind::Memcpy && (cc.name == "cudaMemcpy" || (d.copy_kind == "DtoH" && d.copy_pageable));
-        if (tl_) {
-          int track = host_track(hh.tid);
-          Ps launch_t = eng_.now();
-          Timeline* tlp = tl_;
-          int stream_track = tlp->track("GPU " + std::to_string(gpu_.index()) + " (" + hw_.name + ")", "stream " + std::to_string(d.stream));
-          auto prev = w.on_start_end;
-          w.on_start_end = [tlp, track, launch_t, stream_track, prev](Ps s, Ps e) {
-            tlp->flow(track, launch_t, stream_track, s);
-            if (prev) prev(s, e);
-          };
-        }
-        gpu_.enqueue(d.stream, eng_.now() + launch_latency_, std::move(w));
-        if (blocking) {
-          gpu_.when_stream_idle(d.stream, resume(sync_cost_));
-          return;
-        }
-        break;
-      }
-      case CallKind::DeviceSync:
-        gpu_.when_idle(resume(sync_cost_));
-        return;
-      case CallKind::StreamSync:
-        if (cc.stream >= 0) gpu_.when_stream_idle(cc.stream, resume(sync_cost_));
-        else gpu_.when_idle(resume(sync_cost_));
-        return;
-      case CallKind::EventSync:
-        if (cc.wait_on_record >= 0) gpu_.when_event(cc.wait_on_record, resume(sync_cost_));
-        else gpu_.when_idle(resume(sync_cost_));
-        return;
-      case CallKind::EventRecord:
-        gpu_.record_event(cc.stream >= 0 ? cc.stream : (last_stream_ >= 0 ? last_stream_ : 7), cc.correlation);
-        break;
-      case CallKind::StreamWaitEvent:
-        if (cc.stream >= 0 && cc.wait_on_record >= 0) gpu_.wait_event(cc.stream, cc.wait_on_record);
-        break;
-      case CallKind::Other: break;
-    }
-    next();
-  }
-
-  EventCore& eng_;
-  const CapturedStep& st_;
-  const Accelerator& hw_;
-  const HostCostModel& cost_;
-  std::vector<DeviceWork> items_;
-  GpuSim gpu_;
-  Timeline* tl_;
-  int rank_;
-  std::map<int, int> tracks_;
-  Ps launch_latency_ = 0, sync_cost_ = 0;
-  size_t item_ = 0, call_ = 0;
-  bool started_item_ = false, done_ = false;
-  Ps item_start_ = 0, cursor_ = 0, host_end_ = 0;
-  double cost_now_ = 0, last_frac_ = 0, host_busy_s_ = 0;
-  int last_stream_ = -1;
-};
-
 }  // namespace
 
 namespace {
@@ -629,112 +484,148 @@ void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<
   res.host_items = items_total;
 }
 
-// One GPU, no fabric: the host/GPU replay (RankReplay).
-void replay_single(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
-                   const Accelerator& hw, const Accelerator& src) {
-  HostCostModel cost(steps[0], hw);
-  std::vector<DeviceWork> work = build_device_work(steps[0], hw, src, opt, cost, res);
-  ingest_probe("device work costed");
-  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
-  std::unique_ptr<Timeline> tl;
-  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
-  RankReplay rep(*eng, steps[0], hw, cost, std::move(work), 0, tl.get());
-  rep.start();
-  eng->run();
-  ingest_probe("simulated");
-  if (!rep.finished())
-    throw Error("rank 0 never finished its step: blocked at host op '" + steps[0].host[rep.current_item()].name + "'");
-  Ps end = std::max(rep.gpu().last_end(), rep.host_end());
-  res.rank_step_s.push_back(to_s(end));
-  res.step_time_s = to_s(end);
-  res.gpu_busy_s = rep.gpu().busy_s();
-  res.host_busy_s = rep.host_busy_s();
-  fill_common(res, opt, steps, hw, src, rep.items(), 1);
-  ingest_probe("results");
-  if (tl) tl->write(opt.timeline_path);
-  res.events = eng->events_processed();
-}
-
-// Multi-rank bundles and --scale-dp: every rank's capture as a workload graph on the cluster
-// executor (workloads/bundle_graph.h), with the cluster what-ifs (--gpu-speed, --fail, ...).
-void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps, bool multi,
-                    const RankTraces& rt, const Accelerator& hw, const Accelerator& src) {
-  const int dp = multi ? 1 : opt.scale_dp;
-  const int world = multi ? rt.world() : dp;
+// The system a replay runs on: --system (--nodes, --sys-set) for multi-rank bundles and
+// --scale-dp. A single-rank capture runs on one GPU of one node of the DGX/HGX topology
+// (dgx-h100's, which H200 boards share) whose GPUs are the replayed preset (--hw): nothing
+// crosses the fabric, so the choice cannot move a result; --system there is an error (the CLI).
+topo::System replay_system(const ReplayOptions& opt, bool cluster, int world) {
+  if (!cluster) {
+    topo::System sys = coll::load_system("dgx-h100", 1);
+    sys.name = "one " + opt.hw + " node (dgx-h100 topology)";
+    sys.accelerator = opt.hw;
+    sys.raw["name"] = sys.name;
+    sys.raw["accelerator"] = opt.hw;
+    return sys;
+  }
   topo::System sys = coll::load_system(opt.system, opt.nodes, opt.system_overrides);
   if (sys.topo.num_gpus() < world)
     throw make_error("--system", opt.system,
                      "has " + std::to_string(sys.topo.num_gpus()) + " GPUs, the replay needs " + std::to_string(world) +
                          " (use --nodes)");
   apply_faults(sys, opt.cluster);
-  ClusterHardware ch(opt.hw, opt.overrides, opt.cluster, world);
-  const bool symmetric = (!multi || rt.map) && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
-  const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
-  // Kernels costed once per (capture, distinct accelerator); rank 0's costing fills the rows.
+  return sys;
+}
+
+// Every simulated rank's capture, costed once per (capture, distinct accelerator); rank 0's
+// costing fills the result's kernel rows.
+struct CostedRanks {
   struct Costed {
     std::unique_ptr<HostCostModel> host;
     std::vector<DeviceWork> work;
   };
-  std::map<std::pair<int, int>, Costed> costed;
-  std::vector<CapturedRank> ranks;
-  std::vector<RankHardware> rank_hw;
+  std::map<std::pair<int, int>, Costed> costed;  // (capture, accelerator class)
+  std::vector<CapturedRank> ranks;               // by global rank
+  std::vector<RankHardware> hw;                  // by global rank
+};
+
+void cost_ranks(CostedRanks& out, ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+                const RankTraces& rt, const ClusterHardware& ch, const Accelerator& src, bool multi, int simulated) {
   for (int r = 0; r < simulated; ++r) {
     int s = multi ? rt.step_of[static_cast<size_t>(r)] : 0, cls = ch.class_of(r);
     const Accelerator& acc = *ch.distinct()[static_cast<size_t>(cls)];
-    Costed& c = costed[{s, cls}];
+    CostedRanks::Costed& c = out.costed[{s, cls}];
     if (!c.host) {
       c.host = std::make_unique<HostCostModel>(steps[static_cast<size_t>(s)], acc);
       ReplayResult tmp;
       tmp.mode = res.mode;
       c.work = build_device_work(steps[static_cast<size_t>(s)], acc, src, opt, *c.host, r == 0 ? res : tmp);
     }
-    ranks.push_back({&steps[static_cast<size_t>(s)], &c.work, c.host.get(), acc.p("launch_latency"), acc.p("sync_cost")});
+    out.ranks.push_back({&steps[static_cast<size_t>(s)], &c.work, c.host.get(), acc.p("launch_latency"), acc.p("sync_cost")});
     if (rt.map) {  // a replica shares the graph of the distinct rank it copies (same accelerator)
-      ranks.back().map = rt.map.get();
+      out.ranks.back().map = rt.map.get();
       int of = rt.map->of[static_cast<size_t>(r)];
-      if (of != r && ch.class_of(of) == cls) ranks.back().copy_of = of;
+      if (of != r && ch.class_of(of) == cls) out.ranks.back().copy_of = of;
     }
-    rank_hw.push_back(ch.of(r));
+    out.hw.push_back(ch.of(r));
   }
-  BundleGraph g = multi ? multi_rank_graph(ranks, opt.bundle, symmetric) : scale_dp_graph(ranks, dp);
-  if (multi && g.w.symmetric) {  // one rank per class of replicas: the hardware of those
+}
+
+// The per-rank graph of the replay: a multi-rank bundle's ranks, --scale-dp replicas, or the one
+// rank of a single-rank capture. The hardware list follows the graph's simulated ranks.
+BundleGraph replay_graph(CostedRanks& cr, const ReplayOptions& opt, bool multi, int dp, bool symmetric) {
+  const bool origins = !opt.timeline_path.empty();
+  if (!multi)
+    return dp > 1 ? scale_dp_graph(cr.ranks, dp, origins) : single_rank_graph(cr.ranks[0], origins);
+  BundleGraph g = multi_rank_graph(cr.ranks, opt.bundle, symmetric, origins);
+  if (g.w.symmetric) {  // one rank per class of replicas: the hardware of those
     std::vector<RankHardware> kept;
-    for (auto& rg : g.w.ranks) kept.push_back(rank_hw[static_cast<size_t>(rg.rank)]);
-    rank_hw = std::move(kept);
+    for (auto& rg : g.w.ranks) kept.push_back(cr.hw[static_cast<size_t>(rg.rank)]);
+    cr.hw = std::move(kept);
   }
-  ExecOptions eo;
-  eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
-  check_connected(g.w, sys, eo.placement);
+  return g;
+}
+
+// Runs the graph on the executor, drawing the timeline (host threads, streams, launches) if asked.
+ExecResult run_replay_graph(const BundleGraph& g, const topo::System& sys, const CostedRanks& cr,
+                            const ReplayOptions& opt, ExecOptions& eo) {
   std::unique_ptr<Timeline> tl;
-  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
-  eo.timeline = tl.get();
+  std::unique_ptr<BundleTimeline> view;
+  if (!opt.timeline_path.empty()) {
+    tl = std::make_unique<Timeline>();
+    std::vector<std::string> names;
+    for (auto& h : cr.hw) names.push_back(h.hw->name);
+    view = std::make_unique<BundleTimeline>(*tl, g, cr.ranks, std::move(names));
+    view->attach(eo);
+  }
   std::unique_ptr<EventCore> eng = make_engine(opt.engine);
-  ExecResult ex = execute(g.w, sys, rank_hw, *eng, eo);
+  ExecResult ex = execute(g.w, sys, cr.hw, *eng, eo);
+  ingest_probe("simulated");
+  if (tl) tl->write(opt.timeline_path);
+  return ex;
+}
+
+// Step, busy times and (cluster runs) the executor's figures and configuration.
+void fill_from_exec(ReplayResult& res, const ExecResult& ex, const BundleGraph& g,
+                    const topo::System& sys, int dp, bool cluster) {
   for (auto& r : ex.ranks) res.rank_step_s.push_back(r.end_s);
   res.step_time_s = ex.makespan_s;
   res.gpu_busy_s = ex.ranks[0].gpu_busy_s;
   res.host_busy_s = g.host_busy_s[0];
+  res.events = ex.events;
   if (dp > 1)
     for (auto& c : ex.collectives)
       if (c.group == "dp") res.comm_time_s += c.total_s;
+  if (!cluster) return;
   res.system = sys.name;
   res.simulated_ranks = static_cast<int>(g.w.ranks.size());
   res.symmetric = g.w.symmetric;
   res.cluster = ex.to_json();
   res.cluster_text = ex.text();
-  fill_common(res, opt, steps, hw, src, costed[{0, ch.class_of(0)}].work, dp);
+}
+
+// Every replay: each simulated rank's capture as a workload graph (workloads/bundle_graph.h) on
+// the cluster executor; multi-rank bundles and --scale-dp on --system with the cluster what-ifs
+// (--gpu-speed, --fail, ...), a single-rank capture on one GPU (replay_system).
+void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+                        bool multi, const RankTraces& rt, const Accelerator& hw, const Accelerator& src) {
+  const int dp = multi ? 1 : opt.scale_dp;
+  const int world = multi ? rt.world() : dp;
+  const bool cluster = multi || dp > 1;
+  topo::System sys = replay_system(opt, cluster, world);
+  ClusterHardware ch(opt.hw, opt.overrides, opt.cluster, world);
+  const bool symmetric = (!multi || rt.map) && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
+  const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
+  CostedRanks cr;
+  cost_ranks(cr, res, opt, steps, rt, ch, src, multi, simulated);
+  ingest_probe("device work costed");
+  BundleGraph g = replay_graph(cr, opt, multi, dp, symmetric);
+  ingest_probe("graph built");
+  ExecOptions eo;
+  eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
+  check_connected(g.w, sys, eo.placement);
+  ExecResult ex = run_replay_graph(g, sys, cr, opt, eo);
+  fill_from_exec(res, ex, g, sys, dp, cluster);
+  fill_common(res, opt, steps, hw, src, cr.costed[{0, ch.class_of(0)}].work, dp);
   if (rt.map) {  // every rank replays its distinct rank's host items
     res.host_items = 0;
     for (int s : rt.step_of) res.host_items += steps[static_cast<size_t>(s)].host.size();
   }
   res.config["system"] = sys.raw;
+  if (!cluster) return;
   res.config["scale_dp"] = dp;
   res.config["cluster"] = opt.cluster.to_json();
   res.config["placement"] = eo.placement;
-  if (tl) tl->write(opt.timeline_path);
-  res.events = ex.events;
 }
-
 }  // namespace
 
 ReplayResult replay_bundle(const ReplayOptions& opt) {
@@ -766,8 +657,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   res.overrides = opt.overrides;
   res.ranks = rt.world();
   res.scale_dp = multi ? 1 : opt.scale_dp;
-  if (multi || opt.scale_dp > 1) replay_cluster(res, opt, steps, multi, rt, hw, src);
-  else replay_single(res, opt, steps, hw, src);
+  replay_on_executor(res, opt, steps, multi, rt, hw, src);
   res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return res;
 }
