@@ -362,6 +362,13 @@ std::string what_if_reason(const ReplayOptions& opt, const CapturedStep& st, con
 
 }  // namespace
 
+std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt) {
+  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  HostCostModel host(st, hw);
+  ReplayResult rows;
+  return build_device_work(st, hw, src, opt, host, rows);
+}
+
 bool capture_device_matches(const std::string& device_name, const Accelerator& hw) {
   std::string t = gpu_token(device_name);
   if (t.empty()) return true;
