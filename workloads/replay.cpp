@@ -116,59 +116,81 @@ double energy_active_time(const Roof& rt, const std::string& cls, double t_ref) 
 
 namespace {
 
-// Per device activity: simulated standalone time, resource shares, and the kernel rows of the
-// result (classification, roofline placement).
-std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelerator& hw, const Accelerator& src,
-                                          const ReplayOptions& opt, const HostCostModel& host_cost, ReplayResult& res) {
-
-  // ---- per-op work and kernel counts ---- (flat arrays over the ops: a 1M-kernel trace has 1M ops)
-  std::vector<int> work_of(st.ops.size(), -1);  // op -> index into work
-  std::vector<OpWork> work;
-  std::vector<int> kernels_of_op(st.ops.size(), 0);
-  std::vector<double> main_dur_of_op(st.ops.size(), 0.0);
-  std::vector<bool> helper(st.device.size(), false);
-  for (auto& d : st.device)
-    if (d.op >= 0 && d.kind == DevKind::Kernel && work_of[d.op] < 0) {
-      const EtOp& op = st.ops[d.op];
-      try {
-        work.push_back(op_work(op));
-        work_of[d.op] = static_cast<int>(work.size() - 1);
-      } catch (const Error& e) {  // impossible shapes: which file and node
-        throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
-                         "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
-      }
-    }
-  // classify_kernel scans the name for dozens of patterns: once per distinct (kernel, op, kind),
-  // keyed by the interned names' identities.
-  std::map<std::tuple<const std::string*, const std::string*, int>, Name> class_cache;
-  auto classify = [&class_cache](const Name& kernel, const Name& op, DevKind kind) -> const Name& {
+// Kernel classes, memoized: classify_kernel scans the name for dozens of patterns, so once per
+// distinct (kernel, op, kind), keyed by the interned names' identities.
+class KernelClasses {
+ public:
+  const Name& operator()(const Name& kernel, const Name& op, DevKind kind) {
     auto key = std::make_tuple(kernel.id(), op.id(), static_cast<int>(kind));
-    auto it = class_cache.find(key);
-    if (it == class_cache.end()) it = class_cache.emplace(key, Name(classify_kernel(kernel, op, kind))).first;
+    auto it = cache_.find(key);
+    if (it == cache_.end()) it = cache_.emplace(key, Name(classify_kernel(kernel, op, kind))).first;
     return it->second;
-  };
+  }
+
+ private:
+  std::map<std::tuple<const std::string*, const std::string*, int>, Name> cache_;
+};
+
+// Each op's work model and its main kernels (flat arrays over the ops: a 1M-kernel trace has 1M
+// ops). A helper is a side kernel of a matrix op (memset, cast, reduce), not one doing its work.
+struct OpKernels {
+  std::vector<int> work_of;           // op -> index into work, -1: none
+  std::vector<OpWork> work;
+  std::vector<int> main_kernels;      // per op
+  std::vector<double> main_dur;       // per op: measured time of its main kernels
+  std::vector<bool> helper;           // per device activity
+  const OpWork* of(const DeviceActivity& d) const {
+    return d.op >= 0 && work_of[static_cast<size_t>(d.op)] >= 0 ? &work[static_cast<size_t>(work_of[static_cast<size_t>(d.op)])] : nullptr;
+  }
+};
+
+void model_op_work(const CapturedStep& st, OpKernels& k) {
+  k.work_of.assign(st.ops.size(), -1);
+  for (auto& d : st.device) {
+    if (d.op < 0 || d.kind != DevKind::Kernel || k.work_of[static_cast<size_t>(d.op)] >= 0) continue;
+    const EtOp& op = st.ops[static_cast<size_t>(d.op)];
+    try {
+      k.work.push_back(op_work(op));
+      k.work_of[static_cast<size_t>(d.op)] = static_cast<int>(k.work.size() - 1);
+    } catch (const Error& e) {  // impossible shapes: which file and node
+      throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
+                       "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
+    }
+  }
+}
+
+OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
+  OpKernels k;
+  model_op_work(st, k);
+  k.main_kernels.assign(st.ops.size(), 0);
+  k.main_dur.assign(st.ops.size(), 0.0);
+  k.helper.assign(st.device.size(), false);
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
-    const OpWork& w = work[work_of[d.op]];
+    const OpWork& w = *k.of(d);
     if (w.matrix || w.attention) {
       // Main kernels by their own name (side kernels of an attention op, e.g. a dO.O reduction
       // or a dQ conversion, would inherit "attention" from the op; cuDNN's fmha_reduce_head and
       // FlashAttention's dot_do_o / convert_dq / clear_dQaccum name themselves like attention).
       const std::string& c = classify(d.name, Name(), d.kind);
-      helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
+      k.helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
     }
-    if (!helper[i]) {
-      kernels_of_op[d.op]++;
-      main_dur_of_op[d.op] += d.trace_dur;
+    if (!k.helper[i]) {
+      k.main_kernels[static_cast<size_t>(d.op)]++;
+      k.main_dur[static_cast<size_t>(d.op)] += d.trace_dur;
     }
   }
+  return k;
+}
 
-  // ---- capture clock correction ----
-  // Kernel durations in a profiled capture were taken at the capture's GPU duty cycle (the
-  // profiler slows the host, so the GPU idles and boosts its SM clock); the un-profiled step
-  // runs denser and hits the power limit. Compute-bound time is scaled by
-  // 1 + clock_duty_slowdown * (target duty - capture duty). Memory-bound time is unaffected.
+// Capture clock correction: kernel durations in a profiled capture were taken at the capture's
+// GPU duty cycle (the profiler slows the host, so the GPU idles and boosts its SM clock); the
+// un-profiled step runs denser and hits the power limit. Compute-bound time is scaled by
+// 1 + clock_duty_slowdown * (target duty - capture duty); memory-bound time is unaffected.
+// Returns the slowdown factor (0 in roofline mode) and records both in the result.
+double clock_slowdown(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt,
+                      const HostCostModel& host_cost, ReplayResult& res) {
   double capture_busy = 0, capture_t0 = 1e300, capture_t1 = -1e300;
   for (auto& d : st.device) {
     capture_busy += d.trace_dur;
@@ -179,135 +201,211 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   double host_total = 0;
   for (auto& h : st.host) host_total += host_cost.item_cost(h);
   double target_duty = capture_busy > 0 ? std::min(1.0, capture_busy / std::max(capture_busy, host_total)) : 1.0;
-  double clock_slowdown = opt.mode == ReplayMode::Roofline
-                              ? 0.0
-                              : hw.p("clock_duty_slowdown") * std::max(0.0, target_duty - capture_duty);
+  double slowdown = opt.mode == ReplayMode::Roofline ? 0.0
+                                                     : hw.p("clock_duty_slowdown") * std::max(0.0, target_duty - capture_duty);
   res.capture_duty = capture_duty;
-  res.clock_correction = clock_slowdown;
+  res.clock_correction = slowdown;
+  return slowdown;
+}
 
-  // ---- device work items ----
-  // (transfer mode: rt is the target in the what-if precision, rs the source as captured, so the
-  // one transfer ratio carries both changes)
-  Dtype gemm_dtype = Dtype::UNKNOWN;
-  if (!opt.gemm_precision.empty()) {
-    gemm_dtype = parse_dtype(opt.gemm_precision);
-    if (gemm_dtype != Dtype::FP8 && gemm_dtype != Dtype::BF16 && gemm_dtype != Dtype::FP16)
-      throw make_error("--gemm-precision", opt.gemm_precision, "expected fp8, bf16 or fp16");
+Dtype gemm_precision_of(const ReplayOptions& opt) {
+  if (opt.gemm_precision.empty()) return Dtype::UNKNOWN;
+  Dtype d = parse_dtype(opt.gemm_precision);
+  if (d != Dtype::FP8 && d != Dtype::BF16 && d != Dtype::FP16)
+    throw make_error("--gemm-precision", opt.gemm_precision, "expected fp8, bf16 or fp16");
+  return d;
+}
+
+bool matrix_class(const std::string& cls) { return cls == "gemm" || cls == "attention"; }
+
+// Costs every device activity of one capture on the target: its simulated standalone time by
+// the replay mode, its resource shares (DeviceWork), and its kernel row of the result.
+class DeviceCosting {
+ public:
+  DeviceCosting(const CapturedStep& st, const Accelerator& hw, const Accelerator& src, const ReplayOptions& opt,
+                const HostCostModel& host_cost, ReplayResult& res)
+      : st_(st), hw_(hw), src_(src), opt_(opt), res_(res), ops_(op_kernels(st, classify_)),
+        slowdown_(clock_slowdown(st, hw, opt, host_cost, res)), gemm_dtype_(gemm_precision_of(opt)),
+        timeline_(!opt.timeline_path.empty()), sm_count_(hw.p("sm_count")), host_link_bw_(hw.p("host_link_bandwidth")),
+        min_kernel_time_(hw.p("min_kernel_time")), peak_fp32_(hw.p("peak_fp32")), hbm_bw_(hw.hbm_bandwidth()) {}
+
+  std::vector<DeviceWork> run() {
+    std::vector<DeviceWork> items(st_.device.size());
+    res_.kernels.resize(st_.device.size());
+    for (size_t i = 0; i < st_.device.size(); ++i) items[i] = cost(i);
+    return items;
   }
-  std::vector<DeviceWork> items(st.device.size());
-  res.kernels.resize(st.device.size());
-  const bool timeline = !opt.timeline_path.empty();
-  const double sm_count = hw.p("sm_count"), host_link_bw = hw.p("host_link_bandwidth");
-  const double min_kernel_time = hw.p("min_kernel_time"), peak_fp32 = hw.p("peak_fp32"), hbm_bw = hw.hbm_bandwidth();
+
+ private:
+  // One activity in context: its op's work, the op's main kernels, class and target roofline.
+  struct Act {
+    const DeviceActivity& d;
+    const OpWork* w;
+    int nk;
+    bool helper;
+    const Name& op;
+    const Name& cls;
+    Roof rt;
+    double precision_ratio = 1.0;  // --gemm-precision: model time in that precision / as captured
+  };
+  DeviceWork cost(size_t i);
+  void precision_what_if(Act& a) const;
+  double simulated_time(const Act& a) const;
+  double reference_time(const Act& a) const;
+  DeviceWork work_item(const Act& a, double T) const;
+  void fill_row(KernelRow& row, Act& a, double T) const;
+
+  const CapturedStep& st_;
+  const Accelerator& hw_;
+  const Accelerator& src_;
+  const ReplayOptions& opt_;
+  ReplayResult& res_;
+  KernelClasses classify_;
+  OpKernels ops_;
+  double slowdown_;
+  Dtype gemm_dtype_;
+  bool timeline_;
+  double sm_count_, host_link_bw_, min_kernel_time_, peak_fp32_, hbm_bw_;  // looked up once
+};
+
+DeviceWork DeviceCosting::cost(size_t i) {
+  const DeviceActivity& d = st_.device[i];
+  static const Name no_op;
+  const Name& opname = d.op >= 0 ? st_.ops[static_cast<size_t>(d.op)].name : no_op;
+  if (opt_.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
+    throw make_error(st_.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
+                     "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
+                     "are unknown, roofline mode cannot cost it (--mode measured replays it)");
+  const OpWork* w = ops_.of(d);
+  int nk = d.op >= 0 ? ops_.main_kernels[static_cast<size_t>(d.op)] : 1;
+  bool helper = ops_.helper[i];
+  Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_)};
+  precision_what_if(a);
+  double T = simulated_time(a);
+  res_.kernels[i].active_s = energy_active_time(a.rt, a.cls, reference_time(a));
+  DeviceWork dw = work_item(a, T);
+  fill_row(res_.kernels[i], a, T);
+  return dw;
+}
+
+// --gemm-precision: the same GEMM in another precision, relative to the captured one. Only the
+// 16-bit GEMMs change: fp32/tf32 ones were kept in full precision on purpose. (Transfer mode: rt
+// is the target in the what-if precision, the source roof as captured, so the one transfer ratio
+// carries both changes.)
+void DeviceCosting::precision_what_if(Act& a) const {
+  const OpWork* w = a.w;
+  if (gemm_dtype_ == Dtype::UNKNOWN || !w || !w->matrix || a.helper || w->dtype == gemm_dtype_ ||
+      !(w->dtype == Dtype::BF16 || w->dtype == Dtype::FP16))
+    return;
+  OpWork w2 = *w;
+  w2.dtype = gemm_dtype_;
+  w2.bytes = w->bytes * dtype_bytes(gemm_dtype_) / dtype_bytes(w->dtype);
+  Roof r2 = roof_of(a.d, &w2, a.nk, a.helper, hw_);
+  a.precision_ratio = transfer_ratio(r2, hw_, a.rt, hw_, true);
+  a.rt = r2;
+}
+
+// Standalone time on the target by mode (measured, roofline, transfer), clock-corrected.
+double DeviceCosting::simulated_time(const Act& a) const {
+  double T = 0;
+  switch (opt_.mode) {
+    case ReplayMode::Measured: T = a.d.trace_dur * a.precision_ratio; break;
+    case ReplayMode::Roofline: T = a.rt.total(hw_); break;
+    case ReplayMode::Transfer: {
+      // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
+      Roof rs = roof_of(a.d, a.w, a.nk, a.helper, src_);
+      T = transfer_time(a.d.trace_dur, a.rt, hw_, rs, src_, matrix_class(a.cls));
+      break;
+    }
+  }
+  T = std::max(T, 1e-9);
+  if (slowdown_ > 0 && a.d.kind == DevKind::Kernel) {
+    double compute_share = a.rt.known ? clamp01(a.rt.tc / std::max(a.rt.total(hw_), 1e-12)) : (matrix_class(a.cls) ? 1.0 : 0.0);
+    T *= 1.0 + slowdown_ * compute_share;
+  }
+  return T;
+}
+
+// The measured duration on the target, mode-independent (the energy model's fallback).
+double DeviceCosting::reference_time(const Act& a) const {
+  double t_ref = a.d.trace_dur;
+  if (opt_.mode == ReplayMode::Transfer)
+    t_ref *= transfer_ratio(a.rt, hw_, roof_of(a.d, a.w, a.nk, a.helper, src_), src_, matrix_class(a.cls));
+  return t_ref * a.precision_ratio;
+}
+
+// What the GPU model runs: time and the shares of SMs, HBM and the host link it uses.
+DeviceWork DeviceCosting::work_item(const Act& a, double T) const {
+  const DeviceActivity& d = a.d;
+  DeviceWork dw;
+  if (timeline_) dw.name = d.name;  // the name and args are for the timeline only
+  dw.cat = a.cls;
+  dw.standalone_s = T;
+  if (a.rt.known) {
+    dw.sm_share = clamp01(a.rt.tc / T);
+    dw.hbm_share = clamp01(a.rt.tm / T);
+  } else {
+    dw.sm_share = matrix_class(a.cls) ? 1.0 : 0.3;
+    dw.hbm_share = matrix_class(a.cls) ? 0.3 : 0.8;
+  }
+  if (d.kind == DevKind::Kernel && d.grid > 0)  // a kernel can't use more SMs than it has blocks
+    dw.sm_share = std::min(dw.sm_share, static_cast<double>(d.grid) / sm_count_);
+  if (d.kind == DevKind::Memcpy) {
+    if (d.copy_kind == "HtoD") dw.h2d_share = clamp01(d.bytes / T / host_link_bw_);
+    if (d.copy_kind == "DtoH") dw.d2h_share = clamp01(d.bytes / T / host_link_bw_);
+  }
+  if (timeline_) {
+    dw.args = {{"op", a.op}, {"class", a.cls}, {"measured_us", d.trace_dur * 1e6}};
+    if (a.rt.known) {
+      dw.args["flops"] = a.rt.flops;
+      dw.args["bytes"] = a.rt.bytes;
+    }
+  }
+  return dw;
+}
+
+// The kernel's row: its work (an op's work goes to its main kernels in proportion to their
+// measured time: a flash-attention backward's main kernel does nearly all the FLOPs) and its
+// roofline placement on the target: which resource bounds it, the fraction of that peak reached.
+void DeviceCosting::fill_row(KernelRow& row, Act& a, double T) const {
   static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory");
-  for (size_t i = 0; i < st.device.size(); ++i) {
-    const DeviceActivity& d = st.device[i];
-    const OpWork* w = d.op >= 0 && work_of[d.op] >= 0 ? &work[work_of[d.op]] : nullptr;
-    int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
-    static const Name no_op;
-    const Name& opname = d.op >= 0 ? st.ops[d.op].name : no_op;
-    const Name& cls = classify(d.name, opname, d.kind);
-    if (opt.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
-      throw make_error(st.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
-                       "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
-                       "are unknown, roofline mode cannot cost it (--mode measured replays it)");
-    Roof rt = roof_of(d, w, nk, helper[i], hw);
-    // --gemm-precision: the same GEMM in another precision, relative to the captured one.
-    double precision_ratio = 1.0;
-    // Only the 16-bit GEMMs change: fp32/tf32 ones were kept in full precision on purpose.
-    if (gemm_dtype != Dtype::UNKNOWN && w && w->matrix && !helper[i] && w->dtype != gemm_dtype &&
-        (w->dtype == Dtype::BF16 || w->dtype == Dtype::FP16)) {
-      OpWork w2 = *w;
-      w2.dtype = gemm_dtype;
-      w2.bytes = w->bytes * dtype_bytes(gemm_dtype) / dtype_bytes(w->dtype);
-      Roof r2 = roof_of(d, &w2, nk, helper[i], hw);
-      precision_ratio = transfer_ratio(r2, hw, rt, hw, true);
-      rt = r2;
-    }
-    double T = 0;
-    switch (opt.mode) {
-      case ReplayMode::Measured: T = d.trace_dur * precision_ratio; break;
-      case ReplayMode::Roofline: T = rt.total(hw); break;
-      case ReplayMode::Transfer: {
-        // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
-        Roof rs = roof_of(d, w, nk, helper[i], src);
-        T = transfer_time(d.trace_dur, rt, hw, rs, src, cls == "gemm" || cls == "attention");
-        break;
-      }
-    }
-    T = std::max(T, 1e-9);
-    double t_ref = d.trace_dur;  // the measured duration, on the target: mode-independent
-    if (opt.mode == ReplayMode::Transfer)
-      t_ref *= transfer_ratio(rt, hw, roof_of(d, w, nk, helper[i], src), src, cls == "gemm" || cls == "attention");
-    res.kernels[i].active_s = energy_active_time(rt, cls, t_ref * precision_ratio);
-    if (clock_slowdown > 0 && d.kind == DevKind::Kernel) {
-      double compute_share = rt.known ? clamp01(rt.tc / std::max(rt.total(hw), 1e-12))
-                                      : (cls == "gemm" || cls == "attention" ? 1.0 : 0.0);
-      T *= 1.0 + clock_slowdown * compute_share;
-    }
-    DeviceWork dw;
-    if (timeline) dw.name = d.name;  // the name and args are for the timeline only
-    dw.cat = cls;
-    dw.standalone_s = T;
-    if (rt.known) {
-      dw.sm_share = clamp01(rt.tc / T);
-      dw.hbm_share = clamp01(rt.tm / T);
-    } else if (cls == "gemm" || cls == "attention") {
-      dw.sm_share = 1.0;
-      dw.hbm_share = 0.3;
-    } else {
-      dw.sm_share = 0.3;
-      dw.hbm_share = 0.8;
-    }
-    if (d.kind == DevKind::Kernel && d.grid > 0)  // a kernel can't use more SMs than it has blocks
-      dw.sm_share = std::min(dw.sm_share, static_cast<double>(d.grid) / sm_count);
-    if (d.kind == DevKind::Memcpy) {
-      if (d.copy_kind == "HtoD") dw.h2d_share = clamp01(d.bytes / T / host_link_bw);
-      if (d.copy_kind == "DtoH") dw.d2h_share = clamp01(d.bytes / T / host_link_bw);
-    }
-    if (timeline) {
-      dw.args = {{"op", opname}, {"class", cls}, {"measured_us", d.trace_dur * 1e6}};
-      if (rt.known) {
-        dw.args["flops"] = rt.flops;
-        dw.args["bytes"] = rt.bytes;
-      }
-    }
-    items[i] = std::move(dw);
-    KernelRow& row = res.kernels[i];
-    row.name = d.name;
-    row.kernel_class = cls;
-    row.op = opname;
-    row.measured_s = d.trace_dur;
-    row.flops = rt.flops;
-    row.bytes = rt.bytes;
-    if (w && !helper[i] && d.op >= 0 && main_dur_of_op[d.op] > 0 && d.trace_dur > 0) {
-      // For the efficiency view, an op's work goes to its kernels in proportion to their
-      // measured time (a flash-attention backward's main kernel does nearly all the FLOPs).
-      double f = d.trace_dur / main_dur_of_op[d.op];
-      row.flops = w->flops * f;
-      row.bytes = w->bytes * f;
-      rt.flops = row.flops;
-      rt.bytes = row.bytes;
-    }
-    // Roofline placement from the kernel's work on the target: which resource bounds it.
-    double peak = w && (w->matrix || w->attention) ? hw.peak_flops(w->dtype) : peak_fp32;
-    double ridge = peak / hbm_bw;
-    double ai = rt.bytes > 0 ? rt.flops / rt.bytes : 0;
-    double dur = d.trace_dur > 0 ? d.trace_dur : T;
-    if (!rt.known || (rt.flops == 0 && rt.bytes == 0)) {
-      row.bound = kUnknown;
-    } else if (rt.total(hw) <= min_kernel_time * 1.0001) {
-      row.bound = kLatency;
-      row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
-    } else if (ai >= ridge) {
-      row.bound = kCompute;
-      row.achieved_fraction = rt.flops / dur / peak;
-    } else {
-      row.bound = kMemory;
-      row.achieved_fraction = rt.bytes / dur / hbm_bw;
-    }
+  const DeviceActivity& d = a.d;
+  Roof& rt = a.rt;
+  row.name = d.name;
+  row.kernel_class = a.cls;
+  row.op = a.op;
+  row.measured_s = d.trace_dur;
+  row.flops = rt.flops;
+  row.bytes = rt.bytes;
+  double main_dur = d.op >= 0 ? ops_.main_dur[static_cast<size_t>(d.op)] : 0.0;
+  if (a.w && !a.helper && main_dur > 0 && d.trace_dur > 0) {
+    double f = d.trace_dur / main_dur;
+    row.flops = rt.flops = a.w->flops * f;
+    row.bytes = rt.bytes = a.w->bytes * f;
   }
-  return items;
+  double peak = a.w && (a.w->matrix || a.w->attention) ? hw_.peak_flops(a.w->dtype) : peak_fp32_;
+  double hbm_bw = hbm_bw_, ridge = peak / hbm_bw;
+  double ai = rt.bytes > 0 ? rt.flops / rt.bytes : 0;
+  double dur = d.trace_dur > 0 ? d.trace_dur : T;
+  if (!rt.known || (rt.flops == 0 && rt.bytes == 0)) {
+    row.bound = kUnknown;
+  } else if (rt.total(hw_) <= min_kernel_time_ * 1.0001) {
+    row.bound = kLatency;
+    row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
+  } else if (ai >= ridge) {
+    row.bound = kCompute;
+    row.achieved_fraction = rt.flops / dur / peak;
+  } else {
+    row.bound = kMemory;
+    row.achieved_fraction = rt.bytes / dur / hbm_bw;
+  }
+}
+
+// Per device activity: simulated standalone time, resource shares, and the kernel rows of the
+// result (classification, roofline placement).
+std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelerator& hw, const Accelerator& src,
+                                          const ReplayOptions& opt, const HostCostModel& host_cost, ReplayResult& res) {
+  return DeviceCosting(st, hw, src, opt, host_cost, res).run();
 }
 
 }  // namespace
@@ -669,6 +767,79 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   return res;
 }
 
+namespace {
+
+// Top kernels by simulated time (aggregated by name).
+nlohmann::json top_kernels_json(const std::vector<KernelRow>& kernels) {
+  std::map<std::string, std::tuple<double, double, int, std::string, std::string>> agg;
+  for (auto& k : kernels) {
+    auto& a = agg[k.name];
+    std::get<0>(a) += k.simulated_s;
+    std::get<1>(a) += k.measured_s;
+    std::get<2>(a) += 1;
+    std::get<3>(a) = k.kernel_class;
+    std::get<4>(a) = k.bound;
+  }
+  std::vector<std::pair<std::string, std::tuple<double, double, int, std::string, std::string>>> v(agg.begin(), agg.end());
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
+    return std::get<0>(a.second) != std::get<0>(b.second) ? std::get<0>(a.second) > std::get<0>(b.second) : a.first < b.first;
+  });
+  nlohmann::json top = nlohmann::json::array();
+  for (size_t i = 0; i < v.size() && i < 15; ++i) {
+    auto& [name, a] = v[i];
+    top.push_back({{"name", name}, {"class", std::get<3>(a)}, {"count", std::get<2>(a)},
+                   {"simulated_ms", std::get<0>(a) * 1e3}, {"measured_ms", std::get<1>(a) * 1e3},
+                   {"bound", std::get<4>(a)}});
+  }
+  return top;
+}
+
+// Roofline view: time by bound and the kernels with the most headroom (time below the peak).
+nlohmann::json roofline_json(const std::vector<KernelRow>& kernels) {
+  nlohmann::json j;
+  std::map<std::string, double> by_bound;
+  for (auto& k : kernels) by_bound[k.bound] += k.measured_s > 0 ? k.measured_s : k.simulated_s;
+  nlohmann::json bb = nlohmann::json::object();
+  for (auto& [b, t] : by_bound) bb[b] = t * 1e3;
+  j["time_by_bound_ms"] = bb;
+  // Efficiency headroom by kernel name: time spent below the roofline peak.
+  struct Head {
+    double time = 0, headroom = 0, flops = 0, bytes = 0, achieved_weighted = 0;
+    int count = 0;
+    std::string op, bound;
+  };
+  std::map<std::string, Head> heads;
+  for (auto& k : kernels) {
+    if (k.bound != "compute" && k.bound != "memory") continue;
+    double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
+    Head& h = heads[k.name];
+    h.time += t;
+    h.headroom += t * (1 - std::min(1.0, k.achieved_fraction));
+    h.flops += k.flops;
+    h.bytes += k.bytes;
+    h.achieved_weighted += t * k.achieved_fraction;
+    h.count++;
+    h.op = k.op;
+    h.bound = k.bound;
+  }
+  std::vector<std::pair<std::string, Head>> hv(heads.begin(), heads.end());
+  std::sort(hv.begin(), hv.end(), [](auto& a, auto& b) {
+    return a.second.headroom != b.second.headroom ? a.second.headroom > b.second.headroom : a.first < b.first;
+  });
+  nlohmann::json head = nlohmann::json::array();
+  for (size_t i = 0; i < hv.size() && i < 10; ++i) {
+    const Head& h = hv[i].second;
+    head.push_back({{"name", hv[i].first}, {"op", h.op}, {"bound", h.bound}, {"count", h.count},
+                    {"arithmetic_intensity", h.bytes > 0 ? h.flops / h.bytes : 0},
+                    {"achieved_fraction_of_peak", h.time > 0 ? h.achieved_weighted / h.time : 0},
+                    {"measured_us", h.time * 1e6}, {"headroom_us", h.headroom * 1e6}});
+  }
+  j["top_headroom"] = head;
+  return j;
+}
+
+}  // namespace
+
 nlohmann::json ReplayResult::to_json() const {
   nlohmann::json j;
   j["bundle"] = bundle;
@@ -724,67 +895,8 @@ nlohmann::json ReplayResult::to_json() const {
   for (auto& k : kernels) mby[k.kernel_class] += k.measured_s;
   for (auto& [k, v] : mby) mcls[k] = v * 1e3;
   j["measured_kernel_time_by_class_ms"] = mcls;
-  // Top kernels by simulated time (aggregated by name).
-  std::map<std::string, std::tuple<double, double, int, std::string, std::string>> agg;
-  for (auto& k : kernels) {
-    auto& a = agg[k.name];
-    std::get<0>(a) += k.simulated_s;
-    std::get<1>(a) += k.measured_s;
-    std::get<2>(a) += 1;
-    std::get<3>(a) = k.kernel_class;
-    std::get<4>(a) = k.bound;
-  }
-  std::vector<std::pair<std::string, std::tuple<double, double, int, std::string, std::string>>> v(agg.begin(), agg.end());
-  std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
-    return std::get<0>(a.second) != std::get<0>(b.second) ? std::get<0>(a.second) > std::get<0>(b.second) : a.first < b.first;
-  });
-  nlohmann::json top = nlohmann::json::array();
-  for (size_t i = 0; i < v.size() && i < 15; ++i) {
-    auto& [name, a] = v[i];
-    top.push_back({{"name", name}, {"class", std::get<3>(a)}, {"count", std::get<2>(a)},
-                   {"simulated_ms", std::get<0>(a) * 1e3}, {"measured_ms", std::get<1>(a) * 1e3},
-                   {"bound", std::get<4>(a)}});
-  }
-  j["top_kernels"] = top;
-  // Roofline view: time by bound and the kernels with the most headroom.
-  std::map<std::string, double> by_bound;
-  for (auto& k : kernels) by_bound[k.bound] += k.measured_s > 0 ? k.measured_s : k.simulated_s;
-  nlohmann::json bb = nlohmann::json::object();
-  for (auto& [b, t] : by_bound) bb[b] = t * 1e3;
-  j["roofline"]["time_by_bound_ms"] = bb;
-  // Efficiency headroom by kernel name: time spent below the roofline peak.
-  struct Head {
-    double time = 0, headroom = 0, flops = 0, bytes = 0, achieved_weighted = 0;
-    int count = 0;
-    std::string op, bound;
-  };
-  std::map<std::string, Head> heads;
-  for (auto& k : kernels) {
-    if (k.bound != "compute" && k.bound != "memory") continue;
-    double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
-    Head& h = heads[k.name];
-    h.time += t;
-    h.headroom += t * (1 - std::min(1.0, k.achieved_fraction));
-    h.flops += k.flops;
-    h.bytes += k.bytes;
-    h.achieved_weighted += t * k.achieved_fraction;
-    h.count++;
-    h.op = k.op;
-    h.bound = k.bound;
-  }
-  std::vector<std::pair<std::string, Head>> hv(heads.begin(), heads.end());
-  std::sort(hv.begin(), hv.end(), [](auto& a, auto& b) {
-    return a.second.headroom != b.second.headroom ? a.second.headroom > b.second.headroom : a.first < b.first;
-  });
-  nlohmann::json head = nlohmann::json::array();
-  for (size_t i = 0; i < hv.size() && i < 10; ++i) {
-    const Head& h = hv[i].second;
-    head.push_back({{"name", hv[i].first}, {"op", h.op}, {"bound", h.bound}, {"count", h.count},
-                    {"arithmetic_intensity", h.bytes > 0 ? h.flops / h.bytes : 0},
-                    {"achieved_fraction_of_peak", h.time > 0 ? h.achieved_weighted / h.time : 0},
-                    {"measured_us", h.time * 1e6}, {"headroom_us", h.headroom * 1e6}});
-  }
-  j["roofline"]["top_headroom"] = head;
+  j["top_kernels"] = top_kernels_json(kernels);
+  j["roofline"] = roofline_json(kernels);
   j["kernel_count"] = kernels.size();
   j["host_items"] = host_items;
   j["events"] = events;
