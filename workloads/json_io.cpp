@@ -37,7 +37,9 @@ class ChunkReader {
       throw make_error(path, "", "not a gzip file");
     file_ = gzopen(path.c_str(), "rb");
     if (!file_) throw make_error(path, "", "cannot open");
-    gzbuffer(file_, 1 << 18);
+    // zlib's buffers (input, and twice that for output) sized to the file: 256 KiB, less for small files.
+    std::uintmax_t size = std::filesystem::file_size(path, ec);
+    gzbuffer(file_, static_cast<unsigned>(ec ? 1u << 18 : std::clamp<std::uintmax_t>(size, 1u << 13, 1u << 18)));
   }
   ~ChunkReader() {
     if (file_) gzclose(file_);

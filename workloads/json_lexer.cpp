@@ -6,6 +6,7 @@
 #include <clocale>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include <locale.h>
@@ -23,7 +24,7 @@ struct Stop {};  // the handler returned false or took a parse error: unwind
 
 class Lexer {
  public:
-  Lexer(const JsonByteSource& src, nlohmann::json_sax<json>* sax) : src_(src), sax_(sax), buf_(1 << 20) {}
+  Lexer(const JsonByteSource& src, nlohmann::json_sax<json>* sax) : src_(src), sax_(sax), buf_(new char[cap_]) {}
 
   void parse() {
     if (peek() == 0xEF) {  // a UTF-8 byte order mark is skipped, as nlohmann does
@@ -131,16 +132,20 @@ class Lexer {
     if (eof_) return false;
     if (end_) {  // newlines of the chunk being left, for the line and column of a later error
       const char* last_nl = nullptr;
-      for (const char* q = buf_.data(); q < end_; ++q)
+      for (const char* q = buf_.get(); q < end_; ++q)
         if (*q == '\n') {
           ++lines_;
           last_nl = q;
         }
-      col_base_ = last_nl ? static_cast<std::size_t>(end_ - last_nl - 1) : col_base_ + static_cast<std::size_t>(end_ - buf_.data());
-      consumed_ += static_cast<std::size_t>(end_ - buf_.data());
+      col_base_ = last_nl ? static_cast<std::size_t>(end_ - last_nl - 1) : col_base_ + static_cast<std::size_t>(end_ - buf_.get());
+      consumed_ += static_cast<std::size_t>(end_ - buf_.get());
     }
-    std::size_t n = src_(buf_.data(), buf_.size());
-    p_ = buf_.data();
+    if (end_ == buf_.get() + cap_ && cap_ < kMaxBuf) {  // the source fills what it is given: read larger chunks
+      cap_ = std::min(kMaxBuf, 8 * cap_);
+      buf_.reset(new char[cap_]);
+    }
+    std::size_t n = src_(buf_.get(), cap_);
+    p_ = buf_.get();
     end_ = p_ + n;
     if (n == 0) {
       eof_ = true;
@@ -165,10 +170,10 @@ class Lexer {
 
   [[noreturn]] void fail(const std::string& what) {
     nlohmann::detail::position_t pos;
-    pos.chars_read_total = consumed_ + static_cast<std::size_t>(p_ - buf_.data()) + 1;
+    pos.chars_read_total = consumed_ + static_cast<std::size_t>(p_ - buf_.get()) + 1;
     pos.lines_read = lines_;
     std::size_t col = col_base_;
-    for (const char* q = buf_.data(); q < p_ && q < end_; ++q) {
+    for (const char* q = buf_.get(); q < p_ && q < end_; ++q) {
       if (*q == '\n') {
         ++pos.lines_read;
         col = 0;
@@ -368,7 +373,10 @@ class Lexer {
 
   const JsonByteSource& src_;
   nlohmann::json_sax<json>* sax_;
-  std::vector<char> buf_;
+  // Chunks start at 64 KiB (a small file costs a small buffer) and grow to 1 MiB on a large one.
+  static constexpr std::size_t kMaxBuf = std::size_t{1} << 20;
+  std::size_t cap_ = std::size_t{1} << 16;
+  std::unique_ptr<char[]> buf_;  // not zero-filled: only what the source wrote is read
   const char* p_ = nullptr;
   const char* end_ = nullptr;
   bool eof_ = false;

@@ -177,33 +177,40 @@ struct Ev {
   std::unique_ptr<Extra> x;
 };
 
-// The events of one kind, in chunks of 8Ki (900 KB): a chunk is one large allocation (mapped, not carved
-// from the heap), so freeing them gives the memory back instead of leaving 3M small holes between
-// the records built from them (about 300 MB at 1M kernels). Grows without moving its events.
+// The events of one kind, in chunks that double from 256 up to 8Ki (900 KB): a full-size chunk is
+// one large allocation (mapped, not carved from the heap), so freeing them gives the memory back
+// instead of leaving 3M small holes between the records built from them (about 300 MB at 1M
+// kernels); a small trace pays for small chunks only. Grows without moving its events.
 class EvList {
  public:
-  static constexpr std::size_t kChunk = std::size_t{1} << 13;
+  static constexpr std::size_t kFirst = std::size_t{1} << 8, kChunk = std::size_t{1} << 13;
   void push_back(Ev&& e) {
-    if (n_ % kChunk == 0) chunks_.push_back(std::make_unique<Ev[]>(kChunk));
-    chunks_.back()[n_ % kChunk] = std::move(e);
+    if (chunks_.empty() || fill_ == cap_.back()) {
+      cap_.push_back(chunks_.empty() ? kFirst : std::min(kChunk, 2 * cap_.back()));
+      chunks_.push_back(std::make_unique<Ev[]>(cap_.back()));
+      fill_ = 0;
+    }
+    chunks_.back()[fill_++] = std::move(e);
     ++n_;
   }
   std::size_t size() const { return n_; }
   void clear() {
     chunks_.clear();
     chunks_.shrink_to_fit();
-    n_ = 0;
+    cap_.clear();
+    n_ = fill_ = 0;
   }
   template <class List, class T>
-  struct Iter {
+  struct Iter {  // walks chunk by chunk; compares by position
     List* l;
-    std::size_t i;
-    T& operator*() const { return l->chunks_[i / kChunk][i % kChunk]; }
+    std::size_t i, c = 0, o = 0;
+    T& operator*() const { return l->chunks_[c][o]; }
     Iter& operator++() {
       ++i;
+      if (++o == l->cap_[c]) ++c, o = 0;
       return *this;
     }
-    bool operator!=(const Iter& o) const { return i != o.i; }
+    bool operator!=(const Iter& x) const { return i != x.i; }
   };
   Iter<EvList, Ev> begin() { return {this, 0}; }
   Iter<EvList, Ev> end() { return {this, n_}; }
@@ -212,7 +219,8 @@ class EvList {
 
  private:
   std::vector<std::unique_ptr<Ev[]>> chunks_;
-  std::size_t n_ = 0;
+  std::vector<std::size_t> cap_;  // capacity of each chunk
+  std::size_t n_ = 0, fill_ = 0;  // events in all, in the last chunk
 };
 
 // A traceEvents[] element as the streaming reader keeps it: the top-level fields and the args
