@@ -282,6 +282,9 @@ DeviceWork DeviceCosting::cost(size_t i) {
   Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_)};
   precision_what_if(a);
   double T = simulated_time(a);
+  if (!(T < kMaxSimSeconds))  // the engine's picosecond time base (the graph checks it too, unnamed)
+    throw make_error(st_.kineto_path, "kernel " + d.name.substr(0, 80) + " (correlation " + std::to_string(d.correlation) + ")",
+                     "duration beyond the simulator's range (about 104 days)");
   res_.kernels[i].active_s = energy_active_time(a.rt, a.cls, reference_time(a));
   DeviceWork dw = work_item(a, T);
   fill_row(res_.kernels[i], a, T);
