@@ -112,6 +112,7 @@ class Executor {
   bool is_simulated(int r) const { return index_of_rank_.count(r) > 0; }
   const Structure& structure(std::size_t owner);
   void setup_ranks();
+  std::function<void()> host_finish(int ri, int ni);
   void ready(int ri, int ni);
   void complete(int ri, int ni);
   void arrive_collective(int ri, int ni, std::function<void()> done);
@@ -171,24 +172,32 @@ void Executor::setup_ranks() {
   }
 }
 
+// Completion of a node that holds no GPU stream (reported to ExecOptions::node_done when set).
+std::function<void()> Executor::host_finish(int ri, int ni) {
+  if (!opt_.node_done) return [this, ri, ni] { complete(ri, ni); };
+  return [this, ri, ni, t0 = core_.now()] {
+    opt_.node_done(static_cast<std::size_t>(ri), ni, t0, core_.now());
+    complete(ri, ni);
+  };
+}
+
 void Executor::ready(int ri, int ni) {
   Rank& R = ranks_[static_cast<std::size_t>(ri)];
   const Node& n = (*R.nodes)[static_cast<std::size_t>(ni)];
-  auto finish = [this, ri, ni] { complete(ri, ni); };
   switch (n.kind) {
     case Kind::Delay:
-      core_.after(to_ps(n.time_s), finish);
+      core_.after(to_ps(n.time_s), host_finish(ri, ni));
       return;
     case Kind::Alloc:
     case Kind::Free:
-      core_.after(0, finish);
+      core_.after(0, host_finish(ri, ni));
       return;
     case Kind::Collective:
-      if (n.stream < 0) return arrive_collective(ri, ni, finish);  // host-side (CPU collective)
+      if (n.stream < 0) return arrive_collective(ri, ni, host_finish(ri, ni));  // host-side (CPU collective)
       break;
     case Kind::Send:
     case Kind::Recv:
-      if (n.stream < 0) return arrive_p2p(ri, ni, finish);
+      if (n.stream < 0) return arrive_p2p(ri, ni, host_finish(ri, ni));
       break;
     default: break;
   }
@@ -199,11 +208,14 @@ void Executor::ready(int ri, int ni) {
     d.standalone_s = n.time_s / R.speed;
     d.sm_share = n.sm_share;
     d.hbm_share = n.hbm_share;
+    d.h2d_share = n.h2d_share;
+    d.d2h_share = n.d2h_share;
   } else if (n.kind == Kind::Collective) {
     d.custom = [this, ri, ni](std::function<void()> done) { arrive_collective(ri, ni, std::move(done)); };
   } else {
     d.custom = [this, ri, ni](std::function<void()> done) { arrive_p2p(ri, ni, std::move(done)); };
   }
+  if (opt_.node_args && opt_.timeline) d.args = opt_.node_args(static_cast<std::size_t>(ri), ni);
   d.on_start_end = [this, ri, ni](Ps t0, Ps t1) {
     Rank& Rr = ranks_[static_cast<std::size_t>(ri)];
     const Node& nn = (*Rr.nodes)[static_cast<std::size_t>(ni)];
@@ -211,6 +223,7 @@ void Executor::ready(int ri, int ni) {
     Rr.stats.busy_by_class[nn.cls] += dt;
     Rr.stats.stream_busy_s[nn.stream] += dt;
     Rr.stats.stream_end_s[nn.stream] = std::max(Rr.stats.stream_end_s[nn.stream], to_s(t1));
+    if (opt_.node_done) opt_.node_done(static_cast<std::size_t>(ri), ni, t0, t1);
     complete(ri, ni);
   };
   R.gpu->enqueue(n.stream, std::max(core_.now(), R.issue_at[static_cast<std::size_t>(ni)]), std::move(d));

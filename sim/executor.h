@@ -37,6 +37,11 @@ struct ExecOptions {
   // Component models (docs/components.md): called with the cluster's GPUs, NICs and switches
   // before the run to attach models in place of the built-in ones.
   std::function<void(comp::Hub&)> components;
+  // Front-end detail for the timeline (both optional): the args of GPU node n's slice on simulated
+  // rank i (workload order), and a call as each node ends, host-side ones included, with the
+  // times it started and ended (a capture replay draws its host threads and launch arrows).
+  std::function<nlohmann::json(std::size_t i, int n)> node_args;
+  std::function<void(std::size_t i, int n, Ps start, Ps end)> node_done;
 };
 
 // Per (group kind, op, size): how long the collectives took, how long they would take alone on

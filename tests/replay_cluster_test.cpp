@@ -1,13 +1,16 @@
-// Multi-rank capture replay and --scale-dp on the cluster executor (workloads/bundle_graph.h):
-// the graph reproduces the single-GPU replay, stragglers slow synchronous steps, --scale-dp
-// collectives pay the fabric, a failed link reroutes, symmetry agrees with every replica.
+// Every capture replay on the cluster executor (workloads/bundle_graph.h): a single-rank replay is
+// its one-rank graph run there, with host threads and streams on its timeline; multi-rank and
+// --scale-dp: stragglers slow synchronous steps, --scale-dp collectives pay the fabric, a failed
+// link reroutes, symmetry agrees with every replica.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 
+#include "sim/executor.h"
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
 #include "workloads/bundle_graph.h"
+#include "workloads/json_io.h"
 #include "workloads/replay.h"
 
 using namespace orrery;
@@ -140,8 +143,7 @@ TEST(ReplayCluster, SymmetryAgreesWithEveryReplicaSimulated) {
   EXPECT_NEAR(all.comm_time_s, sym.comm_time_s, 0.005 * sym.comm_time_s);
 }
 
-// The graph (host Delays, launch latency, stream order, syncs and events) reproduces the
-// single-GPU host/GPU replay of the same capture when there is nothing to communicate.
+// --scale-dp replicas with nothing to communicate step as the single-rank replay does.
 TEST(ReplayCluster, GraphReproducesTheSingleGpuReplay) {
   for (const char* name : {"mlp_fp32", "gpt_b", "llama_s"}) {
     std::string b = src(std::string("examples/bundles/") + name);
@@ -192,4 +194,152 @@ TEST(ReplayCluster, CollectiveOnAGroupWithoutTheCallerIsAnError) {
   std::string e = error_of([&] { replay_bundle(opts(dir)); });
   EXPECT_EQ(e.rfind(dir, 0), 0u) << e;
   EXPECT_NE(e.find("rank 1"), std::string::npos) << e;
+}
+
+// A single-rank replay is the capture's one-rank graph (single_rank_graph) on the cluster
+// executor: built here by hand from the same costing and run on a full DGX node, it gives the
+// same step, GPU and host busy time.
+TEST(ReplayExecutor, SingleRankReplayIsItsOneRankGraphOnTheExecutor) {
+  for (ReplayMode mode : {ReplayMode::Measured, ReplayMode::Roofline}) {
+    ReplayOptions o = opts(src("examples/bundles/gpt_b"));
+    o.mode = mode;
+    ReplayResult r = replay_bundle(o);
+    CapturedStep st = load_bundle(o.bundle);
+    Accelerator hw = load_accelerator("h100");
+    HostCostModel host(st, hw);
+    std::vector<DeviceWork> work = cost_device_work(st, hw, o);
+    CapturedRank cr{&st, &work, &host, hw.p("launch_latency"), hw.p("sync_cost")};
+    BundleGraph g = single_rank_graph(cr);
+    ASSERT_EQ(g.w.ranks.size(), 1u);
+    std::size_t computes = 0, host_nodes = 0;
+    for (auto& n : g.w.ranks[0].nodes) {
+      computes += n.kind == wg::Kind::Compute;
+      host_nodes += n.kind == wg::Kind::Delay && n.stream < 0;
+    }
+    EXPECT_EQ(computes, st.device.size());  // every kernel and copy, once
+    EXPECT_GT(host_nodes, st.host.size());  // each host item, split at its runtime calls
+    topo::System sys = coll::load_system("dgx-h100");
+    std::unique_ptr<EventCore> core = make_engine("event");
+    ExecResult ex = execute(g.w, sys, {{&hw, 1.0}}, *core);
+    EXPECT_NEAR(ex.makespan_s, r.step_time_s, 1e-9 * r.step_time_s);
+    EXPECT_NEAR(ex.ranks[0].gpu_busy_s, r.gpu_busy_s, 1e-9 * r.gpu_busy_s);
+    EXPECT_NEAR(g.host_busy_s[0], r.host_busy_s, 1e-9 * r.host_busy_s);
+    EXPECT_TRUE(r.system.empty());  // nothing crossed a fabric: not reported as a cluster run
+    EXPECT_TRUE(r.cluster.is_null());
+  }
+}
+
+// Runs on one node of the replayed GPU; --hw h200 makes the node's GPUs H200s (config.json).
+TEST(ReplayExecutor, SingleRankConfigRecordsItsOneNodeSystem) {
+  ReplayOptions o = opts(src("examples/bundles/mlp_fp32"));
+  o.hw = "h200";
+  ReplayResult r = replay_bundle(o);
+  ASSERT_TRUE(r.config.contains("system")) << r.config.dump();
+  EXPECT_EQ(r.config["system"]["accelerator"], "h200");
+  EXPECT_EQ(r.config["system"]["topology"]["nodes"], 1);
+}
+
+// Two 220 MiB host-to-device copies on two streams share the 55 GB/s host link: together they
+// take as long as back to back (each alone is link-bound).
+TEST(ReplayExecutor, ConcurrentCopiesShareTheHostLink) {
+  auto copy_op = [](int stream) {
+    syn::SynOp op;
+    op.name = "aten::copy_";
+    syn::SynKernel k;
+    k.cat = "gpu_memcpy";
+    k.name = "Memcpy HtoD (Pinned -> Device)";
+    k.stream = stream;
+    k.bytes = 220 << 20;
+    k.dur_us = k.bytes / 55e9 * 1e6;  // ~4.2 ms at the link's speed
+    op.kernels = {k};
+    return op;
+  };
+  std::string two = syn::temp_dir("copies_two_streams"), one = syn::temp_dir("copies_one");
+  syn::write_synthetic_bundle(two, {copy_op(7), copy_op(8)});
+  syn::write_synthetic_bundle(one, {copy_op(7)});
+  double t1 = replay_bundle(opts(one)).step_time_s, t2 = replay_bundle(opts(two)).step_time_s;
+  EXPECT_GT(t2, 1.9 * (220 << 20) / 55e9);
+  EXPECT_GT(t2, 1.8 * t1);
+}
+
+namespace {
+// Thread names ("process / thread") of a Perfetto timeline and how many slices each holds.
+std::map<std::string, int> slices_by_track(const nlohmann::json& t) {
+  std::map<int, std::string> proc;
+  std::map<std::pair<int, int>, std::string> thread;
+  for (auto& e : t["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "process_name") proc[e["pid"]] = e["args"]["name"];
+  for (auto& e : t["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      thread[{e["pid"], e["tid"]}] = proc[e["pid"]] + " / " + e["args"]["name"].get<std::string>();
+  std::map<std::string, int> n;
+  for (auto& e : t["traceEvents"])
+    if (e["ph"] == "X") n[thread[{e["pid"], e["tid"]}]]++;
+  return n;
+}
+}  // namespace
+
+// The single-rank timeline: a slice per host item on its captured thread's track, a slice per
+// kernel on its stream, an arrow per launch from the host (at the launch) to the kernel (at its
+// start), kernel args from the costing.
+TEST(ReplayExecutor, SingleRankTimelineHasHostItemsStreamsAndLaunchArrows) {
+  std::string dir = syn::temp_dir("exec_timeline");
+  ReplayOptions o = opts(src("examples/bundles/gpt_a_ddp"));
+  o.timeline_path = dir + "/t.json";
+  ReplayResult r = replay_bundle(o);
+  CapturedStep st = load_bundle(o.bundle);
+  nlohmann::json t = read_json_file(o.timeline_path);
+  int host = 0, gpu = 0;
+  for (auto& [track, n] : slices_by_track(t)) {
+    if (track.rfind("Host / host thread", 0) == 0) host += n;
+    if (track.rfind("GPU 0 (h100) / stream ", 0) == 0) gpu += n;
+  }
+  EXPECT_EQ(static_cast<std::size_t>(host), st.host.size());
+  EXPECT_EQ(static_cast<std::size_t>(gpu), st.device.size());
+  std::map<std::int64_t, double> start;
+  int arrows = 0;
+  for (auto& e : t["traceEvents"]) {
+    if (e["ph"] == "s") start[e["id"]] = e["ts"];
+    if (e["ph"] == "f") {
+      ++arrows;
+      EXPECT_LE(start.at(e["id"]), e["ts"].get<double>());  // a kernel starts after its launch
+    }
+    if (e["ph"] == "X" && e["cat"] == "gemm") {
+      EXPECT_TRUE(e["args"].contains("op")) << e.dump();
+      EXPECT_TRUE(e["args"].contains("measured_us")) << e.dump();
+    }
+  }
+  EXPECT_EQ(static_cast<std::size_t>(arrows), st.device.size());
+  double last_end = 0;  // the last slice ends with the step
+  for (auto& e : t["traceEvents"])
+    if (e["ph"] == "X") last_end = std::max(last_end, e["ts"].get<double>() + e["dur"].get<double>());
+  EXPECT_NEAR(last_end * 1e-6, r.step_time_s, 1e-9);
+}
+
+// Multi-rank: host and stream tracks for every rank.
+TEST(ReplayExecutor, MultiRankTimelineHasHostAndStreamTracksPerRank) {
+  std::string dir = syn::temp_dir("exec_timeline_mr");
+  ReplayOptions o = opts(src("tests/data/multirank_gloo4"));
+  o.timeline_path = dir + "/t.json";
+  replay_bundle(o);
+  auto n = slices_by_track(read_json_file(o.timeline_path));
+  for (int r = 0; r < 4; ++r) {
+    int host = 0, gpu = 0;
+    for (auto& [track, k] : n) {
+      if (track.rfind("Host (rank " + std::to_string(r) + ") / host", 0) == 0) host += k;
+      if (track.rfind("GPU " + std::to_string(r) + " (h100) / stream", 0) == 0) gpu += k;
+    }
+    EXPECT_GT(host, 0) << r;
+    EXPECT_GT(gpu, 0) << r;
+  }
+}
+
+// Both engines run the same graph to the same step.
+TEST(ReplayExecutor, SystemCAndEventEnginesAgree) {
+  ReplayOptions o = opts(src("examples/bundles/mlp_fp32"));
+  ReplayResult ev = replay_bundle(o);
+  o.engine = "systemc";
+  ReplayResult sc = replay_bundle(o);
+  EXPECT_EQ(sc.step_time_s, ev.step_time_s);
+  EXPECT_EQ(sc.gpu_busy_s, ev.gpu_busy_s);
 }

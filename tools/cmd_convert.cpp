@@ -70,9 +70,12 @@ Register reg(spec(), [](Args& a) {
                   all ? "one per GPU" : "one per pipeline stage's representative rank", out.c_str());
       if (files.size() <= 64)
         for (auto& f : files) std::printf("  %s\n", f.c_str());
-      EventCore core;
-      TrainResult r = run_training_fabric(m, s, o.plan, chw, fabric, o.cluster, core, o.check_memory);
-      std::printf("simulated iteration_time_s %.6f (every rank on %s)\n", r.iteration_time_s, fabric.name.c_str());
+      EventCore core;  // the job just written, run as it is (built once)
+      std::size_t simulated = job.workload.ranks.size();
+      int world = job.workload.world;
+      TrainResult r = execute_training_job(std::move(job), fabric, chw, o.cluster, core);
+      std::printf("simulated iteration_time_s %.6f (%zu of %d ranks simulated%s on %s)\n", r.iteration_time_s, simulated,
+                  world, simulated < static_cast<std::size_t>(world) ? ", symmetric replicas" : "", fabric.name.c_str());
       return 0;
 });
 }  // namespace

@@ -45,6 +45,7 @@ bool is_p2p(const CollectiveCall& c) { return c.name == "send" || c.name == "rec
 struct CollPolicy {
   std::function<int(const CollectiveCall&)> group;  // Workload group index, -1: not simulated
   bool scale_dp = false;  // kernel-less collectives: async on kCommStream (DDP), else host-side
+  bool origins = false;   // record where each node comes from (BundleGraph::origin)
 };
 
 // Builds one rank's graph by walking its host items as the host/GPU replay does.
@@ -55,10 +56,15 @@ class RankBuilder {
     g_.rank = rank;
   }
 
-  wg::RankGraph build(double& host_busy) {
+  wg::RankGraph build(double& host_busy, NodeOrigin* origin = nullptr) {
+    reserve();
     host({}, 0, "step start");
-    for (std::size_t i = 0; i < st_.host.size(); ++i) item(st_.host[i]);
+    for (item_ = 0; item_ < static_cast<int>(st_.host.size()); ++item_) {
+      item(st_.host[static_cast<std::size_t>(item_)]);
+      if (policy_.origins) origin_.item_end.push_back(last_host_);
+    }
     host_busy = host_busy_;
+    if (origin) *origin = std::move(origin_);
     return std::move(g_);
   }
 
@@ -69,14 +75,32 @@ class RankBuilder {
   const CollPolicy& policy_;
   wg::RankGraph g_;
   int last_host_ = -1, last_comm_ = -1, p2p_streams_ = 0, last_stream_ = -1;
+  int item_ = -1, device_ = -1;  // the host item being built, the device activity being launched
+  NodeOrigin origin_;
   double host_busy_ = 0;
   std::map<int, int> last_on_stream_;             // GPU stream -> last node issued there
   std::map<int, std::vector<int>> waits_;         // stream -> deps of its next node (events)
   std::map<std::int64_t, int> event_;             // cudaEventRecord correlation -> node, -1 done
 
+  // Nodes to come (a hint): about two per runtime call (the host up to it, what it issues or
+  // waits for) plus each item's end and collectives.
+  void reserve() {
+    std::size_t n = 1;
+    for (auto& h : st_.host) n += 2 * h.calls.size() + 1 + h.collectives.size();
+    g_.nodes.reserve(n);
+    if (policy_.origins) {
+      origin_.item.reserve(n);
+      origin_.device.reserve(n);
+      origin_.item_end.reserve(st_.host.size());
+    }
+  }
   int compute_stream() const { return last_stream_ >= 0 ? last_stream_ : kDefaultStream; }
 
   int add(Node n) {
+    if (policy_.origins) {
+      origin_.item.push_back(item_);
+      origin_.device.push_back(device_);
+    }
     g_.nodes.push_back(std::move(n));
     return static_cast<int>(g_.nodes.size()) - 1;
   }
@@ -191,8 +215,12 @@ void RankBuilder::call(const HostCall& cc, const std::map<int, int>& coll_of_dev
         n.time_s = dw.standalone_s;
         n.sm_share = dw.sm_share;
         n.hbm_share = dw.hbm_share;
+        n.h2d_share = dw.h2d_share;
+        n.d2h_share = dw.d2h_share;
       }
+      device_ = cc.device;
       int k = issue(std::move(n), d.stream);
+      device_ = -1;
       bool blocking = d.kind == DevKind::Memcpy && (cc.name == "cudaMemcpy" || (d.copy_kind == "DtoH" && d.copy_pageable));
       if (blocking) host({k}, sync, cc.name);
       return;
@@ -474,7 +502,8 @@ bool mirror_group(wg::Group& G, const std::string& pg, const RankMap& m) {
 
 }  // namespace
 
-BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle, bool symmetric) {
+BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle, bool symmetric,
+                             bool origins) {
   check_matching(ranks, bundle);
   const RankMap* map = ranks.empty() ? nullptr : ranks[0].map;
   symmetric = symmetric && map;
@@ -483,6 +512,7 @@ BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::
   out.w.world = static_cast<int>(ranks.size());
   out.w.ranks.resize(ranks.size());
   out.host_busy_s.resize(ranks.size());
+  if (origins) out.origin.resize(ranks.size());
   std::map<int, std::string> pg_of;  // group -> the traces' process group ("" point to point)
   // Ranks with a trace of their own first (groups numbered in rank order), then the replicas.
   for (int pass = 0; pass < 2; ++pass)
@@ -495,13 +525,16 @@ BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::
         continue;
       }
       CollPolicy p;
+      p.origins = origins;
       p.group = [&out, &cr, &pg_of, r](const CollectiveCall& c) {
         auto key = group_key(cr, r, c);
         int gid = out.w.group(key.first, key.second);
         pg_of[gid] = is_p2p(c) ? "" : c.pg_name;
         return gid;
       };
-      out.w.ranks[static_cast<std::size_t>(r)] = RankBuilder(cr, r, out.w, p).build(out.host_busy_s[static_cast<std::size_t>(r)]);
+      out.w.ranks[static_cast<std::size_t>(r)] = RankBuilder(cr, r, out.w, p)
+                                                     .build(out.host_busy_s[static_cast<std::size_t>(r)],
+                                                            origins ? &out.origin[static_cast<std::size_t>(r)] : nullptr);
     }
   if (symmetric) {  // one rank per class of replicas, when every group's images are provable
     bool ok = true;
@@ -509,13 +542,16 @@ BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::
     if (ok) {
       std::vector<wg::RankGraph> own;
       std::vector<double> busy;
+      std::vector<NodeOrigin> from;
       for (std::size_t r = 0; r < out.w.ranks.size(); ++r)
         if (out.w.ranks[r].copy_of < 0 && map->of[r] == static_cast<int>(r)) {
           own.push_back(std::move(out.w.ranks[r]));
           busy.push_back(out.host_busy_s[r]);
+          if (origins) from.push_back(std::move(out.origin[r]));
         }
       out.w.ranks = std::move(own);
       out.host_busy_s = std::move(busy);
+      out.origin = std::move(from);
       out.w.symmetric = true;
     } else {
       for (auto& g : out.w.groups) g.mirrors.clear();
@@ -525,7 +561,7 @@ BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::
   return out;
 }
 
-BundleGraph scale_dp_graph(const std::vector<CapturedRank>& replicas, int dp) {
+BundleGraph scale_dp_graph(const std::vector<CapturedRank>& replicas, int dp, bool origins) {
   BundleGraph out;
   out.w.name = "scale-dp";
   out.w.world = dp;
@@ -535,13 +571,30 @@ BundleGraph scale_dp_graph(const std::vector<CapturedRank>& replicas, int dp) {
   int gid = out.w.group("dp", all);
   CollPolicy p;
   p.scale_dp = true;
+  p.origins = origins;
   p.group = [gid](const CollectiveCall& c) { return is_p2p(c) || c.name == "barrier" ? -1 : gid; };
   for (std::size_t r = 0; r < replicas.size(); ++r) {
     double busy = 0;
-    out.w.ranks.push_back(RankBuilder(replicas[r], static_cast<int>(r), out.w, p).build(busy));
+    if (origins) out.origin.emplace_back();
+    out.w.ranks.push_back(RankBuilder(replicas[r], static_cast<int>(r), out.w, p).build(busy, origins ? &out.origin.back() : nullptr));
     out.host_busy_s.push_back(busy);
   }
   out.w.validate("--scale-dp");
+  return out;
+}
+
+BundleGraph single_rank_graph(const CapturedRank& rank, bool origins) {
+  BundleGraph out;
+  out.w.name = "replay";
+  out.w.world = 1;
+  CollPolicy p;
+  p.origins = origins;
+  p.group = [](const CollectiveCall&) { return -1; };  // NCCL kernels run as captured; no fabric
+  double busy = 0;
+  if (origins) out.origin.emplace_back();
+  out.w.ranks.push_back(RankBuilder(rank, 0, out.w, p).build(busy, origins ? &out.origin.back() : nullptr));
+  out.host_busy_s.push_back(busy);
+  out.w.validate("replay");
   return out;
 }
 

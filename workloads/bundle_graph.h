@@ -2,7 +2,8 @@
 // Capture bundle -> per-rank workload graph (workloads/graph.h), so multi-rank capture replay and
 // --scale-dp run on the one cluster executor (sim/executor.h). Kernel-free.
 //
-// One rank's graph reproduces what the single-rank replay's host/GPU model does, as nodes:
+// Every `orrery replay` of a capture runs as such a graph (a single-rank capture too: one rank,
+// its NCCL kernels as captured, no fabric). One rank's host/GPU model, as nodes:
 //   host thread    Delay nodes on host stream -1: each host item's modelled dispatch cost, split
 //                  at its runtime calls (the call's captured position inside the item)
 //   kernels        Compute nodes on their captured stream, issued launch_latency after the host
@@ -67,9 +68,20 @@ struct CapturedRank {
   int copy_of = -1;  // replica: the rank whose trace (and graph) it shares
 };
 
+// Where a rank's nodes come from, for the timeline (workloads/bundle_timeline.h): the host item
+// each node belongs to and the device activity a launched node runs.
+struct NodeOrigin {
+  std::vector<std::int32_t> item;      // per node: host item index (-1: the step-start node)
+  std::vector<std::int32_t> device;    // per node: device activity index (-1: none)
+  std::vector<std::int32_t> item_end;  // per host item: its last node
+};
+
 struct BundleGraph {
   wg::Workload w;
   std::vector<double> host_busy_s;  // per simulated rank: modelled host dispatch time
+  // Per simulated rank (w.ranks order) when the builder was asked for it (`origins`); a replica's
+  // (copy_of >= 0) is empty: its nodes are those of the rank it copies.
+  std::vector<NodeOrigin> origin;
 };
 
 // Multi-rank bundle: rank r of `ranks` is global rank r; a replica's graph shares the nodes of
@@ -78,10 +90,15 @@ struct BundleGraph {
 // symmetric (a rank-mapped bundle): only the distinct ranks are simulated, each group's images
 // on their replicas running in lockstep on the fabric (wg::Group::mirrors); when a group's images
 // are not provable every rank is simulated (result: w.symmetric false).
-BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle, bool symmetric = false);
+BundleGraph multi_rank_graph(const std::vector<CapturedRank>& ranks, const std::string& bundle, bool symmetric = false,
+                             bool origins = false);
 
 // --scale-dp: `dp` data-parallel replicas of one captured rank. replicas[i] is the costed capture
 // of simulated replica i (one entry: symmetric, the group spans all dp ranks).
-BundleGraph scale_dp_graph(const std::vector<CapturedRank>& replicas, int dp);
+BundleGraph scale_dp_graph(const std::vector<CapturedRank>& replicas, int dp, bool origins = false);
+
+// A single-rank capture as captured: one rank on its GPU, its NCCL kernels (if any) run for their
+// costed time as kernels, kernel-less collectives are not simulated (nothing to meet).
+BundleGraph single_rank_graph(const CapturedRank& rank, bool origins = false);
 
 }  // namespace orrery

@@ -35,20 +35,21 @@ const char* kind_name(Kind k);
 
 struct Node {
   Kind kind = Kind::Compute;
-  std::string name;
-  std::string cls;          // report class: gemm, attention, elementwise, ..., tp, cp, ep, pp, dp
   int stream = 0;
-  double time_s = 0;        // Compute: standalone time on this rank's GPU; Delay: duration
-  double sm_share = 1.0;    // Compute: fraction of the SMs at that speed
-  double hbm_share = 0.0;   // Compute: fraction of HBM bandwidth at that speed
-  double flops = 0;         // Compute: for reports
-  double bytes = 0;         // Compute: HBM bytes; Collective/Send/Recv: message; Alloc/Free: size
   coll::Op op = coll::Op::AllReduce;
   int group = -1;           // Collective: index into Workload::groups
   int repeat = 1;           // Collective: identical collectives back to back
   int peer = -1;            // Send: destination rank; Recv: source rank
-  std::int64_t tag = 0;     // Send/Recv
   int mirror_pairs = -1;    // Send: index into Workload::p2p_mirrors (symmetry), -1 none
+  std::string name;
+  std::string cls;          // report class: gemm, attention, elementwise, ..., tp, cp, ep, pp, dp
+  double time_s = 0;        // Compute: standalone time on this rank's GPU; Delay: duration
+  double sm_share = 1.0;    // Compute: fraction of the SMs at that speed
+  double hbm_share = 0.0;   // Compute: fraction of HBM bandwidth at that speed
+  double h2d_share = 0.0, d2h_share = 0.0;  // Compute (a copy): fraction of the host link per direction
+  double flops = 0;         // Compute: for reports
+  double bytes = 0;         // Compute: HBM bytes; Collective/Send/Recv: message; Alloc/Free: size
+  std::int64_t tag = 0;     // Send/Recv
   double issue_delay_s = 0; // on a GPU stream: issued this long after deps[0] (its host launch
                             // point) completes: a kernel launch's latency (capture replay)
   std::vector<std::int32_t> deps;  // earlier nodes of the same rank

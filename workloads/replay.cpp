@@ -17,6 +17,7 @@
 #include "sim/error.h"
 #include "sim/timeline.h"
 #include "workloads/bundle_graph.h"
+#include "workloads/bundle_timeline.h"
 #include "workloads/op_cost.h"
 #include "sim/executor.h"
 #include "workloads/collective.h"
@@ -118,59 +119,81 @@ double energy_active_time(const Roof& rt, const std::string& cls, double t_ref) 
 
 namespace {
 
-// Per device activity: simulated standalone time, resource shares, and the kernel rows of the
-// result (classification, roofline placement).
-std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelerator& hw, const Accelerator& src,
-                                          const ReplayOptions& opt, const HostCostModel& host_cost, ReplayResult& res) {
-
-  // ---- per-op work and kernel counts ---- (flat arrays over the ops: a 1M-kernel trace has 1M ops)
-  std::vector<int> work_of(st.ops.size(), -1);  // op -> index into work
-  std::vector<OpWork> work;
-  std::vector<int> kernels_of_op(st.ops.size(), 0);
-  std::vector<double> main_dur_of_op(st.ops.size(), 0.0);
-  std::vector<bool> helper(st.device.size(), false);
-  for (auto& d : st.device)
-    if (d.op >= 0 && d.kind == DevKind::Kernel && work_of[d.op] < 0) {
-      const EtOp& op = st.ops[d.op];
-      try {
-        work.push_back(op_work(op));
-        work_of[d.op] = static_cast<int>(work.size() - 1);
-      } catch (const Error& e) {  // impossible shapes: which file and node
-        throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
-                         "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
-      }
-    }
-  // classify_kernel scans the name for dozens of patterns: once per distinct (kernel, op, kind),
-  // keyed by the interned names' identities.
-  std::map<std::tuple<const std::string*, const std::string*, int>, Name> class_cache;
-  auto classify = [&class_cache](const Name& kernel, const Name& op, DevKind kind) -> const Name& {
+// Kernel classes, memoized: classify_kernel scans the name for dozens of patterns, so once per
+// distinct (kernel, op, kind), keyed by the interned names' identities.
+class KernelClasses {
+ public:
+  const Name& operator()(const Name& kernel, const Name& op, DevKind kind) {
     auto key = std::make_tuple(kernel.id(), op.id(), static_cast<int>(kind));
-    auto it = class_cache.find(key);
-    if (it == class_cache.end()) it = class_cache.emplace(key, Name(classify_kernel(kernel, op, kind))).first;
+    auto it = cache_.find(key);
+    if (it == cache_.end()) it = cache_.emplace(key, Name(classify_kernel(kernel, op, kind))).first;
     return it->second;
-  };
+  }
+
+ private:
+  std::map<std::tuple<const std::string*, const std::string*, int>, Name> cache_;
+};
+
+// Each op's work model and its main kernels (flat arrays over the ops: a 1M-kernel trace has 1M
+// ops). A helper is a side kernel of a matrix op (memset, cast, reduce), not one doing its work.
+struct OpKernels {
+  std::vector<int> work_of;           // op -> index into work, -1: none
+  std::vector<OpWork> work;
+  std::vector<int> main_kernels;      // per op
+  std::vector<double> main_dur;       // per op: measured time of its main kernels
+  std::vector<bool> helper;           // per device activity
+  const OpWork* of(const DeviceActivity& d) const {
+    return d.op >= 0 && work_of[static_cast<size_t>(d.op)] >= 0 ? &work[static_cast<size_t>(work_of[static_cast<size_t>(d.op)])] : nullptr;
+  }
+};
+
+void model_op_work(const CapturedStep& st, OpKernels& k) {
+  k.work_of.assign(st.ops.size(), -1);
+  for (auto& d : st.device) {
+    if (d.op < 0 || d.kind != DevKind::Kernel || k.work_of[static_cast<size_t>(d.op)] >= 0) continue;
+    const EtOp& op = st.ops[static_cast<size_t>(d.op)];
+    try {
+      k.work.push_back(op_work(op));
+      k.work_of[static_cast<size_t>(d.op)] = static_cast<int>(k.work.size() - 1);
+    } catch (const Error& e) {  // impossible shapes: which file and node
+      throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
+                       "node " + std::to_string(op.id) + " (" + op.name + ")", e.what());
+    }
+  }
+}
+
+OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
+  OpKernels k;
+  model_op_work(st, k);
+  k.main_kernels.assign(st.ops.size(), 0);
+  k.main_dur.assign(st.ops.size(), 0.0);
+  k.helper.assign(st.device.size(), false);
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
     if (d.op < 0 || d.kind != DevKind::Kernel) continue;
-    const OpWork& w = work[work_of[d.op]];
+    const OpWork& w = *k.of(d);
     if (w.matrix || w.attention) {
       // Main kernels by their own name (side kernels of an attention op, e.g. a dO.O reduction
       // or a dQ conversion, would inherit "attention" from the op; cuDNN's fmha_reduce_head and
       // FlashAttention's dot_do_o / convert_dq / clear_dQaccum name themselves like attention).
       const std::string& c = classify(d.name, Name(), d.kind);
-      helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
+      k.helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
     }
-    if (!helper[i]) {
-      kernels_of_op[d.op]++;
-      main_dur_of_op[d.op] += d.trace_dur;
+    if (!k.helper[i]) {
+      k.main_kernels[static_cast<size_t>(d.op)]++;
+      k.main_dur[static_cast<size_t>(d.op)] += d.trace_dur;
     }
   }
+  return k;
+}
 
-  // ---- capture clock correction ----
-  // Kernel durations in a profiled capture were taken at the capture's GPU duty cycle (the
-  // profiler slows the host, so the GPU idles and boosts its SM clock); the un-profiled step
-  // runs denser and hits the power limit. Compute-bound time is scaled by
-  // 1 + clock_duty_slowdown * (target duty - capture duty). Memory-bound time is unaffected.
+// Capture clock correction: kernel durations in a profiled capture were taken at the capture's
+// GPU duty cycle (the profiler slows the host, so the GPU idles and boosts its SM clock); the
+// un-profiled step runs denser and hits the power limit. Compute-bound time is scaled by
+// 1 + clock_duty_slowdown * (target duty - capture duty); memory-bound time is unaffected.
+// Returns the slowdown factor (0 in roofline mode) and records both in the result.
+double clock_slowdown(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt,
+                      const HostCostModel& host_cost, ReplayResult& res) {
   double capture_busy = 0, capture_t0 = 1e300, capture_t1 = -1e300;
   for (auto& d : st.device) {
     capture_busy += d.trace_dur;
@@ -181,282 +204,215 @@ std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelera
   double host_total = 0;
   for (auto& h : st.host) host_total += host_cost.item_cost(h);
   double target_duty = capture_busy > 0 ? std::min(1.0, capture_busy / std::max(capture_busy, host_total)) : 1.0;
-  double clock_slowdown = opt.mode == ReplayMode::Roofline
-                              ? 0.0
-                              : hw.p("clock_duty_slowdown") * std::max(0.0, target_duty - capture_duty);
+  double slowdown = opt.mode == ReplayMode::Roofline ? 0.0
+                                                     : hw.p("clock_duty_slowdown") * std::max(0.0, target_duty - capture_duty);
   res.capture_duty = capture_duty;
-  res.clock_correction = clock_slowdown;
-
-  // ---- device work items ----
-  // (transfer mode: rt is the target in the what-if precision, rs the source as captured, so the
-  // one transfer ratio carries both changes)
-  Dtype gemm_dtype = Dtype::UNKNOWN;
-  if (!opt.gemm_precision.empty()) {
-    gemm_dtype = parse_dtype(opt.gemm_precision);
-    if (gemm_dtype != Dtype::FP8 && gemm_dtype != Dtype::BF16 && gemm_dtype != Dtype::FP16)
-      throw make_error("--gemm-precision", opt.gemm_precision, "expected fp8, bf16 or fp16");
-  }
-  std::vector<DeviceWork> items(st.device.size());
-  res.kernels.resize(st.device.size());
-  const bool timeline = !opt.timeline_path.empty();
-  const double sm_count = hw.p("sm_count"), host_link_bw = hw.p("host_link_bandwidth");
-  const double min_kernel_time = hw.p("min_kernel_time"), peak_fp32 = hw.p("peak_fp32"), hbm_bw = hw.hbm_bandwidth();
-  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory");
-  for (size_t i = 0; i < st.device.size(); ++i) {
-    const DeviceActivity& d = st.device[i];
-    const OpWork* w = d.op >= 0 && work_of[d.op] >= 0 ? &work[work_of[d.op]] : nullptr;
-    int nk = d.op >= 0 ? kernels_of_op[d.op] : 1;
-    static const Name no_op;
-    const Name& opname = d.op >= 0 ? st.ops[d.op].name : no_op;
-    const Name& cls = classify(d.name, opname, d.kind);
-    if (opt.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
-      throw make_error(st.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
-                       "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
-                       "are unknown, roofline mode cannot cost it (--mode measured replays it)");
-    Roof rt = roof_of(d, w, nk, helper[i], hw);
-    // --gemm-precision: the same GEMM in another precision, relative to the captured one.
-    double precision_ratio = 1.0;
-    // Only the 16-bit GEMMs change: fp32/tf32 ones were kept in full precision on purpose.
-    if (gemm_dtype != Dtype::UNKNOWN && w && w->matrix && !helper[i] && w->dtype != gemm_dtype &&
-        (w->dtype == Dtype::BF16 || w->dtype == Dtype::FP16)) {
-      OpWork w2 = *w;
-      w2.dtype = gemm_dtype;
-      w2.bytes = w->bytes * dtype_bytes(gemm_dtype) / dtype_bytes(w->dtype);
-      Roof r2 = roof_of(d, &w2, nk, helper[i], hw);
-      precision_ratio = transfer_ratio(r2, hw, rt, hw, true);
-      rt = r2;
-    }
-    double T = 0;
-    switch (opt.mode) {
-      case ReplayMode::Measured: T = d.trace_dur * precision_ratio; break;
-      case ReplayMode::Roofline: T = rt.total(hw); break;
-      case ReplayMode::Transfer: {
-        // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
-        Roof rs = roof_of(d, w, nk, helper[i], src);
-        T = transfer_time(d.trace_dur, rt, hw, rs, src, cls == "gemm" || cls == "attention");
-        break;
-      }
-    }
-    T = std::max(T, 1e-9);
-    double t_ref = d.trace_dur;  // the measured duration, on the target: mode-independent
-    if (opt.mode == ReplayMode::Transfer)
-      t_ref *= transfer_ratio(rt, hw, roof_of(d, w, nk, helper[i], src), src, cls == "gemm" || cls == "attention");
-    res.kernels[i].active_s = energy_active_time(rt, cls, t_ref * precision_ratio);
-    if (clock_slowdown > 0 && d.kind == DevKind::Kernel) {
-      double compute_share = rt.known ? clamp01(rt.tc / std::max(rt.total(hw), 1e-12))
-                                      : (cls == "gemm" || cls == "attention" ? 1.0 : 0.0);
-      T *= 1.0 + clock_slowdown * compute_share;
-    }
-    DeviceWork dw;
-    if (timeline) dw.name = d.name;  // the name and args are for the timeline only
-    dw.cat = cls;
-    dw.standalone_s = T;
-    if (rt.known) {
-      dw.sm_share = clamp01(rt.tc / T);
-      dw.hbm_share = clamp01(rt.tm / T);
-    } else if (cls == "gemm" || cls == "attention") {
-      dw.sm_share = 1.0;
-      dw.hbm_share = 0.3;
-    } else {
-      dw.sm_share = 0.3;
-      dw.hbm_share = 0.8;
-    }
-    if (d.kind == DevKind::Kernel && d.grid > 0)  // a kernel can't use more SMs than it has blocks
-      dw.sm_share = std::min(dw.sm_share, static_cast<double>(d.grid) / sm_count);
-    if (d.kind == DevKind::Memcpy) {
-      if (d.copy_kind == "HtoD") dw.h2d_share = clamp01(d.bytes / T / host_link_bw);
-      if (d.copy_kind == "DtoH") dw.d2h_share = clamp01(d.bytes / T / host_link_bw);
-    }
-    if (timeline) {
-      dw.args = {{"op", opname}, {"class", cls}, {"measured_us", d.trace_dur * 1e6}};
-      if (rt.known) {
-        dw.args["flops"] = rt.flops;
-        dw.args["bytes"] = rt.bytes;
-      }
-    }
-    items[i] = std::move(dw);
-    KernelRow& row = res.kernels[i];
-    row.name = d.name;
-    row.kernel_class = cls;
-    row.op = opname;
-    row.measured_s = d.trace_dur;
-    row.flops = rt.flops;
-    row.bytes = rt.bytes;
-    if (w && !helper[i] && d.op >= 0 && main_dur_of_op[d.op] > 0 && d.trace_dur > 0) {
-      // For the efficiency view, an op's work goes to its kernels in proportion to their
-      // measured time (a flash-attention backward's main kernel does nearly all the FLOPs).
-      double f = d.trace_dur / main_dur_of_op[d.op];
-      row.flops = w->flops * f;
-      row.bytes = w->bytes * f;
-      rt.flops = row.flops;
-      rt.bytes = row.bytes;
-    }
-    // Roofline placement from the kernel's work on the target: which resource bounds it.
-    double peak = w && (w->matrix || w->attention) ? hw.peak_flops(w->dtype) : peak_fp32;
-    double ridge = peak / hbm_bw;
-    double ai = rt.bytes > 0 ? rt.flops / rt.bytes : 0;
-    double dur = d.trace_dur > 0 ? d.trace_dur : T;
-    if (!rt.known || (rt.flops == 0 && rt.bytes == 0)) {
-      row.bound = kUnknown;
-    } else if (rt.total(hw) <= min_kernel_time * 1.0001) {
-      row.bound = kLatency;
-      row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
-    } else if (ai >= ridge) {
-      row.bound = kCompute;
-      row.achieved_fraction = rt.flops / dur / peak;
-    } else {
-      row.bound = kMemory;
-      row.achieved_fraction = rt.bytes / dur / hbm_bw;
-    }
-  }
-  return items;
+  res.clock_correction = slowdown;
+  return slowdown;
 }
 
-// One GPU's host thread(s) and GPU replayed on an engine (single-rank replay; multi-rank and
-// --scale-dp build the same model as a workload graph, workloads/bundle_graph.h, and run it on
-// the cluster executor). Host threads replay as one issuing sequence (PyTorch's main thread
-// blocks while the autograd thread runs backward); each item's runtime calls sit at their
-// relative position inside the item.
-class RankReplay {
+Dtype gemm_precision_of(const ReplayOptions& opt) {
+  if (opt.gemm_precision.empty()) return Dtype::UNKNOWN;
+  Dtype d = parse_dtype(opt.gemm_precision);
+  if (d != Dtype::FP8 && d != Dtype::BF16 && d != Dtype::FP16)
+    throw make_error("--gemm-precision", opt.gemm_precision, "expected fp8, bf16 or fp16");
+  return d;
+}
+
+bool matrix_class(const std::string& cls) { return cls == "gemm" || cls == "attention"; }
+
+// Costs every device activity of one capture on the target: its simulated standalone time by
+// the replay mode, its resource shares (DeviceWork), and its kernel row of the result.
+class DeviceCosting {
  public:
-  RankReplay(EventCore& eng, const CapturedStep& st, const Accelerator& hw, const HostCostModel& cost,
-             std::vector<DeviceWork> items, int gpu_index, Timeline* tl)
-      : eng_(eng), st_(st), hw_(hw), cost_(cost), items_(std::move(items)), gpu_(eng, hw, gpu_index, tl), tl_(tl),
-        rank_(gpu_index) {
-    launch_latency_ = to_ps(hw.p("launch_latency"));
-    sync_cost_ = to_ps(hw.p("sync_cost"));
+  DeviceCosting(const CapturedStep& st, const Accelerator& hw, const Accelerator& src, const ReplayOptions& opt,
+                const HostCostModel& host_cost, ReplayResult& res)
+      : st_(st), hw_(hw), src_(src), opt_(opt), res_(res), ops_(op_kernels(st, classify_)),
+        slowdown_(clock_slowdown(st, hw, opt, host_cost, res)), gemm_dtype_(gemm_precision_of(opt)),
+        timeline_(!opt.timeline_path.empty()), sm_count_(hw.p("sm_count")), host_link_bw_(hw.p("host_link_bandwidth")),
+        min_kernel_time_(hw.p("min_kernel_time")), peak_fp32_(hw.p("peak_fp32")), hbm_bw_(hw.hbm_bandwidth()) {}
+
+  std::vector<DeviceWork> run() {
+    std::vector<DeviceWork> items(st_.device.size());
+    res_.kernels.resize(st_.device.size());
+    for (size_t i = 0; i < st_.device.size(); ++i) items[i] = cost(i);
+    return items;
   }
-  std::vector<DeviceWork>& items() { return items_; }
-  GpuSim& gpu() { return gpu_; }
-  const CapturedStep& step() const { return st_; }
-  int rank() const { return rank_; }
-  void start() { eng_.at(0, [this] { next(); }); }
-  Ps host_end() const { return host_end_; }
-  double host_busy_s() const { return host_busy_s_; }
-  bool finished() const { return done_; }
-  size_t current_item() const { return item_; }
 
  private:
-  int host_track(int tid) {
-    auto it = tracks_.find(tid);
-    if (it != tracks_.end()) return it->second;
-    std::string tn = st_.thread_names.count(tid) ? st_.thread_names.at(tid) : "";
-    std::string label = "host thread " + std::to_string(tid);
-    if (!tn.empty()) label = tn.rfind("thread", 0) == 0 ? "host " + tn : "host thread " + std::to_string(tid) + " (" + tn + ")";
-    std::string proc = st_.world_size > 1 || rank_ > 0 ? "Host (rank " + std::to_string(rank_) + ")" : "Host";
-    int t = tl_ ? tl_->track(proc, label) : -1;
-    tracks_[tid] = t;
-    return t;
-  }
-  std::function<void()> resume(Ps extra) {
-    return [this, extra] {
-      cursor_ = eng_.now() + extra;
-      eng_.at(cursor_, [this] { next(); });
-    };
-  }
-  void finish_item() {
-    const HostItem& h = st_.host[item_];
-    Ps end = cursor_ + to_ps((1.0 - last_frac_) * cost_now_);
-    if (tl_) {
-      nlohmann::json a = {{"host_cost_us", cost_now_ * 1e6}};
-      tl_->slice(host_track(h.tid), h.name, "host", item_start_, std::max(end, item_start_), a);
-    }
-    item_++;
-    call_ = 0;
-    eng_.at(end, [this] { next(); });
-  }
-  void next() {
-    if (item_ >= st_.host.size()) {
-      host_end_ = eng_.now();
-      done_ = true;
-      return;
-    }
-    const HostItem& h = st_.host[item_];
-    if (call_ == 0 && !started_item_) {
-      started_item_ = true;
-      item_start_ = eng_.now();
-      cursor_ = eng_.now();
-      cost_now_ = cost_.item_cost(h);
-      last_frac_ = 0;
-      host_busy_s_ += cost_now_;
-    }
-    if (call_ >= h.calls.size()) {
-      started_item_ = false;
-      finish_item();
-      return;
-    }
-    const HostCall& c = h.calls[call_];
-    Ps at = cursor_ + to_ps(std::max(0.0, c.frac - last_frac_) * cost_now_);
-    eng_.at(at, [this, at] { do_call(at); });
-  }
-  void do_call(Ps at) {
-    const HostItem& hh = st_.host[item_];
-    const HostCall& cc = hh.calls[call_];
-    cursor_ = at;
-    last_frac_ = std::max(last_frac_, cc.frac);
-    call_++;
-    switch (cc.kind) {
-      case CallKind::Launch: {
-        const DeviceActivity& d = st_.device[cc.device];
-        DeviceWork w = std::move(items_[cc.device]);  // launched once; standalone_s stays for the results
-        last_stream_ = d.stream;
-        bool blocking = d.kind == DevKind::Memcpy && (cc.name == "cudaMemcpy" || (d.copy_kind == "DtoH" && d.copy_pageable));
-        if (tl_) {
-          int track = host_track(hh.tid);
-          Ps launch_t = eng_.now();
-          Timeline* tlp = tl_;
-          int stream_track = tlp->track("GPU " + std::to_string(gpu_.index()) + " (" + hw_.name + ")", "stream " + std::to_string(d.stream));
-          auto prev = w.on_start_end;
-          w.on_start_end = [tlp, track, launch_t, stream_track, prev](Ps s, Ps e) {
-            tlp->flow(track, launch_t, stream_track, s);
-            if (prev) prev(s, e);
-          };
-        }
-        gpu_.enqueue(d.stream, eng_.now() + launch_latency_, std::move(w));
-        if (blocking) {
-          gpu_.when_stream_idle(d.stream, resume(sync_cost_));
-          return;
-        }
-        break;
-      }
-      case CallKind::DeviceSync:
-        gpu_.when_idle(resume(sync_cost_));
-        return;
-      case CallKind::StreamSync:
-        if (cc.stream >= 0) gpu_.when_stream_idle(cc.stream, resume(sync_cost_));
-        else gpu_.when_idle(resume(sync_cost_));
-        return;
-      case CallKind::EventSync:
-        if (cc.wait_on_record >= 0) gpu_.when_event(cc.wait_on_record, resume(sync_cost_));
-        else gpu_.when_idle(resume(sync_cost_));
-        return;
-      case CallKind::EventRecord:
-        gpu_.record_event(cc.stream >= 0 ? cc.stream : (last_stream_ >= 0 ? last_stream_ : 7), cc.correlation);
-        break;
-      case CallKind::StreamWaitEvent:
-        if (cc.stream >= 0 && cc.wait_on_record >= 0) gpu_.wait_event(cc.stream, cc.wait_on_record);
-        break;
-      case CallKind::Other: break;
-    }
-    next();
-  }
+  // One activity in context: its op's work, the op's main kernels, class and target roofline.
+  struct Act {
+    const DeviceActivity& d;
+    const OpWork* w;
+    int nk;
+    bool helper;
+    const Name& op;
+    const Name& cls;
+    Roof rt;
+    double precision_ratio = 1.0;  // --gemm-precision: model time in that precision / as captured
+  };
+  DeviceWork cost(size_t i);
+  void precision_what_if(Act& a) const;
+  double simulated_time(const Act& a) const;
+  double reference_time(const Act& a) const;
+  DeviceWork work_item(const Act& a, double T) const;
+  void fill_row(KernelRow& row, Act& a, double T) const;
 
-  EventCore& eng_;
   const CapturedStep& st_;
   const Accelerator& hw_;
-  const HostCostModel& cost_;
-  std::vector<DeviceWork> items_;
-  GpuSim gpu_;
-  Timeline* tl_;
-  int rank_;
-  std::map<int, int> tracks_;
-  Ps launch_latency_ = 0, sync_cost_ = 0;
-  size_t item_ = 0, call_ = 0;
-  bool started_item_ = false, done_ = false;
-  Ps item_start_ = 0, cursor_ = 0, host_end_ = 0;
-  double cost_now_ = 0, last_frac_ = 0, host_busy_s_ = 0;
-  int last_stream_ = -1;
+  const Accelerator& src_;
+  const ReplayOptions& opt_;
+  ReplayResult& res_;
+  KernelClasses classify_;
+  OpKernels ops_;
+  double slowdown_;
+  Dtype gemm_dtype_;
+  bool timeline_;
+  double sm_count_, host_link_bw_, min_kernel_time_, peak_fp32_, hbm_bw_;  // looked up once
 };
+
+DeviceWork DeviceCosting::cost(size_t i) {
+  const DeviceActivity& d = st_.device[i];
+  static const Name no_op;
+  const Name& opname = d.op >= 0 ? st_.ops[static_cast<size_t>(d.op)].name : no_op;
+  if (opt_.mode == ReplayMode::Roofline && d.kind == DevKind::Kernel && d.op < 0 && d.name.rfind("triton_", 0) == 0)
+    throw make_error(st_.kineto_path, "kernel " + d.name + " (correlation " + std::to_string(d.correlation) + ")",
+                     "a Triton kernel outside any ET op region: its buffers (the fused region's inputs and outputs) "
+                     "are unknown, roofline mode cannot cost it (--mode measured replays it)");
+  const OpWork* w = ops_.of(d);
+  int nk = d.op >= 0 ? ops_.main_kernels[static_cast<size_t>(d.op)] : 1;
+  bool helper = ops_.helper[i];
+  Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_)};
+  precision_what_if(a);
+  double T = simulated_time(a);
+  if (!(T < kMaxSimSeconds))  // the engine's picosecond time base (the graph checks it too, unnamed)
+    throw make_error(st_.kineto_path, "kernel " + d.name.substr(0, 80) + " (correlation " + std::to_string(d.correlation) + ")",
+                     "duration beyond the simulator's range (about 104 days)");
+  res_.kernels[i].active_s = energy_active_time(a.rt, a.cls, reference_time(a));
+  DeviceWork dw = work_item(a, T);
+  fill_row(res_.kernels[i], a, T);
+  return dw;
+}
+
+// --gemm-precision: the same GEMM in another precision, relative to the captured one. Only the
+// 16-bit GEMMs change: fp32/tf32 ones were kept in full precision on purpose. (Transfer mode: rt
+// is the target in the what-if precision, the source roof as captured, so the one transfer ratio
+// carries both changes.)
+void DeviceCosting::precision_what_if(Act& a) const {
+  const OpWork* w = a.w;
+  if (gemm_dtype_ == Dtype::UNKNOWN || !w || !w->matrix || a.helper || w->dtype == gemm_dtype_ ||
+      !(w->dtype == Dtype::BF16 || w->dtype == Dtype::FP16))
+    return;
+  OpWork w2 = *w;
+  w2.dtype = gemm_dtype_;
+  w2.bytes = w->bytes * dtype_bytes(gemm_dtype_) / dtype_bytes(w->dtype);
+  Roof r2 = roof_of(a.d, &w2, a.nk, a.helper, hw_);
+  a.precision_ratio = transfer_ratio(r2, hw_, a.rt, hw_, true);
+  a.rt = r2;
+}
+
+// Standalone time on the target by mode (measured, roofline, transfer), clock-corrected.
+double DeviceCosting::simulated_time(const Act& a) const {
+  double T = 0;
+  switch (opt_.mode) {
+    case ReplayMode::Measured: T = a.d.trace_dur * a.precision_ratio; break;
+    case ReplayMode::Roofline: T = a.rt.total(hw_); break;
+    case ReplayMode::Transfer: {
+      // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
+      Roof rs = roof_of(a.d, a.w, a.nk, a.helper, src_);
+      T = transfer_time(a.d.trace_dur, a.rt, hw_, rs, src_, matrix_class(a.cls));
+      break;
+    }
+  }
+  T = std::max(T, 1e-9);
+  if (slowdown_ > 0 && a.d.kind == DevKind::Kernel) {
+    double compute_share = a.rt.known ? clamp01(a.rt.tc / std::max(a.rt.total(hw_), 1e-12)) : (matrix_class(a.cls) ? 1.0 : 0.0);
+    T *= 1.0 + slowdown_ * compute_share;
+  }
+  return T;
+}
+
+// The measured duration on the target, mode-independent (the energy model's fallback).
+double DeviceCosting::reference_time(const Act& a) const {
+  double t_ref = a.d.trace_dur;
+  if (opt_.mode == ReplayMode::Transfer)
+    t_ref *= transfer_ratio(a.rt, hw_, roof_of(a.d, a.w, a.nk, a.helper, src_), src_, matrix_class(a.cls));
+  return t_ref * a.precision_ratio;
+}
+
+// What the GPU model runs: time and the shares of SMs, HBM and the host link it uses.
+DeviceWork DeviceCosting::work_item(const Act& a, double T) const {
+  const DeviceActivity& d = a.d;
+  DeviceWork dw;
+  if (timeline_) dw.name = d.name;  // the name and args are for the timeline only
+  dw.cat = a.cls;
+  dw.standalone_s = T;
+  if (a.rt.known) {
+    dw.sm_share = clamp01(a.rt.tc / T);
+    dw.hbm_share = clamp01(a.rt.tm / T);
+  } else {
+    dw.sm_share = matrix_class(a.cls) ? 1.0 : 0.3;
+    dw.hbm_share = matrix_class(a.cls) ? 0.3 : 0.8;
+  }
+  if (d.kind == DevKind::Kernel && d.grid > 0)  // a kernel can't use more SMs than it has blocks
+    dw.sm_share = std::min(dw.sm_share, static_cast<double>(d.grid) / sm_count_);
+  if (d.kind == DevKind::Memcpy) {
+    if (d.copy_kind == "HtoD") dw.h2d_share = clamp01(d.bytes / T / host_link_bw_);
+    if (d.copy_kind == "DtoH") dw.d2h_share = clamp01(d.bytes / T / host_link_bw_);
+  }
+  if (timeline_) {
+    dw.args = {{"op", a.op}, {"class", a.cls}, {"measured_us", d.trace_dur * 1e6}};
+    if (a.rt.known) {
+      dw.args["flops"] = a.rt.flops;
+      dw.args["bytes"] = a.rt.bytes;
+    }
+  }
+  return dw;
+}
+
+// The kernel's row: its work (an op's work goes to its main kernels in proportion to their
+// measured time: a flash-attention backward's main kernel does nearly all the FLOPs) and its
+// roofline placement on the target: which resource bounds it, the fraction of that peak reached.
+void DeviceCosting::fill_row(KernelRow& row, Act& a, double T) const {
+  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory");
+  const DeviceActivity& d = a.d;
+  Roof& rt = a.rt;
+  row.name = d.name;
+  row.kernel_class = a.cls;
+  row.op = a.op;
+  row.measured_s = d.trace_dur;
+  row.flops = rt.flops;
+  row.bytes = rt.bytes;
+  double main_dur = d.op >= 0 ? ops_.main_dur[static_cast<size_t>(d.op)] : 0.0;
+  if (a.w && !a.helper && main_dur > 0 && d.trace_dur > 0) {
+    double f = d.trace_dur / main_dur;
+    row.flops = rt.flops = a.w->flops * f;
+    row.bytes = rt.bytes = a.w->bytes * f;
+  }
+  double peak = a.w && (a.w->matrix || a.w->attention) ? hw_.peak_flops(a.w->dtype) : peak_fp32_;
+  double hbm_bw = hbm_bw_, ridge = peak / hbm_bw;
+  double ai = rt.bytes > 0 ? rt.flops / rt.bytes : 0;
+  double dur = d.trace_dur > 0 ? d.trace_dur : T;
+  if (!rt.known || (rt.flops == 0 && rt.bytes == 0)) {
+    row.bound = kUnknown;
+  } else if (rt.total(hw_) <= min_kernel_time_ * 1.0001) {
+    row.bound = kLatency;
+    row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
+  } else if (ai >= ridge) {
+    row.bound = kCompute;
+    row.achieved_fraction = rt.flops / dur / peak;
+  } else {
+    row.bound = kMemory;
+    row.achieved_fraction = rt.bytes / dur / hbm_bw;
+  }
+}
+
+// Per device activity: simulated standalone time, resource shares, and the kernel rows of the
+// result (classification, roofline placement).
+std::vector<DeviceWork> build_device_work(const CapturedStep& st, const Accelerator& hw, const Accelerator& src,
+                                          const ReplayOptions& opt, const HostCostModel& host_cost, ReplayResult& res) {
+  return DeviceCosting(st, hw, src, opt, host_cost, res).run();
+}
 
 }  // namespace
 
@@ -509,6 +465,13 @@ std::string what_if_reason(const ReplayOptions& opt, const CapturedStep& st, con
 }
 
 }  // namespace
+
+std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt) {
+  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  HostCostModel host(st, hw);
+  ReplayResult rows;
+  return build_device_work(st, hw, src, opt, host, rows);
+}
 
 bool capture_device_matches(const std::string& device_name, const Accelerator& hw) {
   std::string t = gpu_token(device_name);
@@ -632,112 +595,148 @@ void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<
   res.host_items = items_total;
 }
 
-// One GPU, no fabric: the host/GPU replay (RankReplay).
-void replay_single(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
-                   const Accelerator& hw, const Accelerator& src) {
-  HostCostModel cost(steps[0], hw);
-  std::vector<DeviceWork> work = build_device_work(steps[0], hw, src, opt, cost, res);
-  ingest_probe("device work costed");
-  std::unique_ptr<EventCore> eng = make_engine(opt.engine);
-  std::unique_ptr<Timeline> tl;
-  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
-  RankReplay rep(*eng, steps[0], hw, cost, std::move(work), 0, tl.get());
-  rep.start();
-  eng->run();
-  ingest_probe("simulated");
-  if (!rep.finished())
-    throw Error("rank 0 never finished its step: blocked at host op '" + steps[0].host[rep.current_item()].name + "'");
-  Ps end = std::max(rep.gpu().last_end(), rep.host_end());
-  res.rank_step_s.push_back(to_s(end));
-  res.step_time_s = to_s(end);
-  res.gpu_busy_s = rep.gpu().busy_s();
-  res.host_busy_s = rep.host_busy_s();
-  fill_common(res, opt, steps, hw, src, rep.items(), 1);
-  ingest_probe("results");
-  if (tl) tl->write(opt.timeline_path);
-  res.events = eng->events_processed();
-}
-
-// Multi-rank bundles and --scale-dp: every rank's capture as a workload graph on the cluster
-// executor (workloads/bundle_graph.h), with the cluster what-ifs (--gpu-speed, --fail, ...).
-void replay_cluster(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps, bool multi,
-                    const RankTraces& rt, const Accelerator& hw, const Accelerator& src) {
-  const int dp = multi ? 1 : opt.scale_dp;
-  const int world = multi ? rt.world() : dp;
+// The system a replay runs on: --system (--nodes, --sys-set) for multi-rank bundles and
+// --scale-dp. A single-rank capture runs on one GPU of one node of the DGX/HGX topology
+// (dgx-h100's, which H200 boards share) whose GPUs are the replayed preset (--hw): nothing
+// crosses the fabric, so the choice cannot move a result; --system there is an error (the CLI).
+topo::System replay_system(const ReplayOptions& opt, bool cluster, int world) {
+  if (!cluster) {
+    topo::System sys = coll::load_system("dgx-h100", 1);
+    sys.name = "one " + opt.hw + " node (dgx-h100 topology)";
+    sys.accelerator = opt.hw;
+    sys.raw["name"] = sys.name;
+    sys.raw["accelerator"] = opt.hw;
+    return sys;
+  }
   topo::System sys = coll::load_system(opt.system, opt.nodes, opt.system_overrides);
   if (sys.topo.num_gpus() < world)
     throw make_error("--system", opt.system,
                      "has " + std::to_string(sys.topo.num_gpus()) + " GPUs, the replay needs " + std::to_string(world) +
                          " (use --nodes)");
   apply_faults(sys, opt.cluster);
-  ClusterHardware ch(opt.hw, opt.overrides, opt.cluster, world);
-  const bool symmetric = (!multi || rt.map) && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
-  const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
-  // Kernels costed once per (capture, distinct accelerator); rank 0's costing fills the rows.
+  return sys;
+}
+
+// Every simulated rank's capture, costed once per (capture, distinct accelerator); rank 0's
+// costing fills the result's kernel rows.
+struct CostedRanks {
   struct Costed {
     std::unique_ptr<HostCostModel> host;
     std::vector<DeviceWork> work;
   };
-  std::map<std::pair<int, int>, Costed> costed;
-  std::vector<CapturedRank> ranks;
-  std::vector<RankHardware> rank_hw;
+  std::map<std::pair<int, int>, Costed> costed;  // (capture, accelerator class)
+  std::vector<CapturedRank> ranks;               // by global rank
+  std::vector<RankHardware> hw;                  // by global rank
+};
+
+void cost_ranks(CostedRanks& out, ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+                const RankTraces& rt, const ClusterHardware& ch, const Accelerator& src, bool multi, int simulated) {
   for (int r = 0; r < simulated; ++r) {
     int s = multi ? rt.step_of[static_cast<size_t>(r)] : 0, cls = ch.class_of(r);
     const Accelerator& acc = *ch.distinct()[static_cast<size_t>(cls)];
-    Costed& c = costed[{s, cls}];
+    CostedRanks::Costed& c = out.costed[{s, cls}];
     if (!c.host) {
       c.host = std::make_unique<HostCostModel>(steps[static_cast<size_t>(s)], acc);
       ReplayResult tmp;
       tmp.mode = res.mode;
       c.work = build_device_work(steps[static_cast<size_t>(s)], acc, src, opt, *c.host, r == 0 ? res : tmp);
     }
-    ranks.push_back({&steps[static_cast<size_t>(s)], &c.work, c.host.get(), acc.p("launch_latency"), acc.p("sync_cost")});
+    out.ranks.push_back({&steps[static_cast<size_t>(s)], &c.work, c.host.get(), acc.p("launch_latency"), acc.p("sync_cost")});
     if (rt.map) {  // a replica shares the graph of the distinct rank it copies (same accelerator)
-      ranks.back().map = rt.map.get();
+      out.ranks.back().map = rt.map.get();
       int of = rt.map->of[static_cast<size_t>(r)];
-      if (of != r && ch.class_of(of) == cls) ranks.back().copy_of = of;
+      if (of != r && ch.class_of(of) == cls) out.ranks.back().copy_of = of;
     }
-    rank_hw.push_back(ch.of(r));
+    out.hw.push_back(ch.of(r));
   }
-  BundleGraph g = multi ? multi_rank_graph(ranks, opt.bundle, symmetric) : scale_dp_graph(ranks, dp);
-  if (multi && g.w.symmetric) {  // one rank per class of replicas: the hardware of those
+}
+
+// The per-rank graph of the replay: a multi-rank bundle's ranks, --scale-dp replicas, or the one
+// rank of a single-rank capture. The hardware list follows the graph's simulated ranks.
+BundleGraph replay_graph(CostedRanks& cr, const ReplayOptions& opt, bool multi, int dp, bool symmetric) {
+  const bool origins = !opt.timeline_path.empty();
+  if (!multi)
+    return dp > 1 ? scale_dp_graph(cr.ranks, dp, origins) : single_rank_graph(cr.ranks[0], origins);
+  BundleGraph g = multi_rank_graph(cr.ranks, opt.bundle, symmetric, origins);
+  if (g.w.symmetric) {  // one rank per class of replicas: the hardware of those
     std::vector<RankHardware> kept;
-    for (auto& rg : g.w.ranks) kept.push_back(rank_hw[static_cast<size_t>(rg.rank)]);
-    rank_hw = std::move(kept);
+    for (auto& rg : g.w.ranks) kept.push_back(cr.hw[static_cast<size_t>(rg.rank)]);
+    cr.hw = std::move(kept);
   }
-  ExecOptions eo;
-  eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
-  check_connected(g.w, sys, eo.placement);
+  return g;
+}
+
+// Runs the graph on the executor, drawing the timeline (host threads, streams, launches) if asked.
+ExecResult run_replay_graph(const BundleGraph& g, const topo::System& sys, const CostedRanks& cr,
+                            const ReplayOptions& opt, ExecOptions& eo) {
   std::unique_ptr<Timeline> tl;
-  if (!opt.timeline_path.empty()) tl = std::make_unique<Timeline>();
-  eo.timeline = tl.get();
+  std::unique_ptr<BundleTimeline> view;
+  if (!opt.timeline_path.empty()) {
+    tl = std::make_unique<Timeline>();
+    std::vector<std::string> names;
+    for (auto& h : cr.hw) names.push_back(h.hw->name);
+    view = std::make_unique<BundleTimeline>(*tl, g, cr.ranks, std::move(names));
+    view->attach(eo);
+  }
   std::unique_ptr<EventCore> eng = make_engine(opt.engine);
-  ExecResult ex = execute(g.w, sys, rank_hw, *eng, eo);
+  ExecResult ex = execute(g.w, sys, cr.hw, *eng, eo);
+  ingest_probe("simulated");
+  if (tl) tl->write(opt.timeline_path);
+  return ex;
+}
+
+// Step, busy times and (cluster runs) the executor's figures and configuration.
+void fill_from_exec(ReplayResult& res, const ExecResult& ex, const BundleGraph& g,
+                    const topo::System& sys, int dp, bool cluster) {
   for (auto& r : ex.ranks) res.rank_step_s.push_back(r.end_s);
   res.step_time_s = ex.makespan_s;
   res.gpu_busy_s = ex.ranks[0].gpu_busy_s;
   res.host_busy_s = g.host_busy_s[0];
+  res.events = ex.events;
   if (dp > 1)
     for (auto& c : ex.collectives)
       if (c.group == "dp") res.comm_time_s += c.total_s;
+  if (!cluster) return;
   res.system = sys.name;
   res.simulated_ranks = static_cast<int>(g.w.ranks.size());
   res.symmetric = g.w.symmetric;
   res.cluster = ex.to_json();
   res.cluster_text = ex.text();
-  fill_common(res, opt, steps, hw, src, costed[{0, ch.class_of(0)}].work, dp);
+}
+
+// Every replay: each simulated rank's capture as a workload graph (workloads/bundle_graph.h) on
+// the cluster executor; multi-rank bundles and --scale-dp on --system with the cluster what-ifs
+// (--gpu-speed, --fail, ...), a single-rank capture on one GPU (replay_system).
+void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+                        bool multi, const RankTraces& rt, const Accelerator& hw, const Accelerator& src) {
+  const int dp = multi ? 1 : opt.scale_dp;
+  const int world = multi ? rt.world() : dp;
+  const bool cluster = multi || dp > 1;
+  topo::System sys = replay_system(opt, cluster, world);
+  ClusterHardware ch(opt.hw, opt.overrides, opt.cluster, world);
+  const bool symmetric = (!multi || rt.map) && !opt.cluster.no_symmetry && !opt.cluster.breaks_symmetry();
+  const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
+  CostedRanks cr;
+  cost_ranks(cr, res, opt, steps, rt, ch, src, multi, simulated);
+  ingest_probe("device work costed");
+  BundleGraph g = replay_graph(cr, opt, multi, dp, symmetric);
+  ingest_probe("graph built");
+  ExecOptions eo;
+  eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
+  check_connected(g.w, sys, eo.placement);
+  ExecResult ex = run_replay_graph(g, sys, cr, opt, eo);
+  fill_from_exec(res, ex, g, sys, dp, cluster);
+  fill_common(res, opt, steps, hw, src, cr.costed[{0, ch.class_of(0)}].work, dp);
   if (rt.map) {  // every rank replays its distinct rank's host items
     res.host_items = 0;
     for (int s : rt.step_of) res.host_items += steps[static_cast<size_t>(s)].host.size();
   }
   res.config["system"] = sys.raw;
+  if (!cluster) return;
   res.config["scale_dp"] = dp;
   res.config["cluster"] = opt.cluster.to_json();
   res.config["placement"] = eo.placement;
-  if (tl) tl->write(opt.timeline_path);
-  res.events = ex.events;
 }
-
 }  // namespace
 
 ReplayResult replay_bundle(const ReplayOptions& opt) {
@@ -769,11 +768,83 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   res.overrides = opt.overrides;
   res.ranks = rt.world();
   res.scale_dp = multi ? 1 : opt.scale_dp;
-  if (multi || opt.scale_dp > 1) replay_cluster(res, opt, steps, multi, rt, hw, src);
-  else replay_single(res, opt, steps, hw, src);
+  replay_on_executor(res, opt, steps, multi, rt, hw, src);
   res.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return res;
 }
+
+namespace {
+
+// Top kernels by simulated time (aggregated by name).
+nlohmann::json top_kernels_json(const std::vector<KernelRow>& kernels) {
+  std::map<std::string, std::tuple<double, double, int, std::string, std::string>> agg;
+  for (auto& k : kernels) {
+    auto& a = agg[k.name];
+    std::get<0>(a) += k.simulated_s;
+    std::get<1>(a) += k.measured_s;
+    std::get<2>(a) += 1;
+    std::get<3>(a) = k.kernel_class;
+    std::get<4>(a) = k.bound;
+  }
+  std::vector<std::pair<std::string, std::tuple<double, double, int, std::string, std::string>>> v(agg.begin(), agg.end());
+  std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
+    return std::get<0>(a.second) != std::get<0>(b.second) ? std::get<0>(a.second) > std::get<0>(b.second) : a.first < b.first;
+  });
+  nlohmann::json top = nlohmann::json::array();
+  for (size_t i = 0; i < v.size() && i < 15; ++i) {
+    auto& [name, a] = v[i];
+    top.push_back({{"name", name}, {"class", std::get<3>(a)}, {"count", std::get<2>(a)},
+                   {"simulated_ms", std::get<0>(a) * 1e3}, {"measured_ms", std::get<1>(a) * 1e3},
+                   {"bound", std::get<4>(a)}});
+  }
+  return top;
+}
+
+// Roofline view: time by bound and the kernels with the most headroom (time below the peak).
+nlohmann::json roofline_json(const std::vector<KernelRow>& kernels) {
+  nlohmann::json j;
+  std::map<std::string, double> by_bound;
+  for (auto& k : kernels) by_bound[k.bound] += k.measured_s > 0 ? k.measured_s : k.simulated_s;
+  nlohmann::json bb = nlohmann::json::object();
+  for (auto& [b, t] : by_bound) bb[b] = t * 1e3;
+  j["time_by_bound_ms"] = bb;
+  // Efficiency headroom by kernel name: time spent below the roofline peak.
+  struct Head {
+    double time = 0, headroom = 0, flops = 0, bytes = 0, achieved_weighted = 0;
+    int count = 0;
+    std::string op, bound;
+  };
+  std::map<std::string, Head> heads;
+  for (auto& k : kernels) {
+    if (k.bound != "compute" && k.bound != "memory") continue;
+    double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
+    Head& h = heads[k.name];
+    h.time += t;
+    h.headroom += t * (1 - std::min(1.0, k.achieved_fraction));
+    h.flops += k.flops;
+    h.bytes += k.bytes;
+    h.achieved_weighted += t * k.achieved_fraction;
+    h.count++;
+    h.op = k.op;
+    h.bound = k.bound;
+  }
+  std::vector<std::pair<std::string, Head>> hv(heads.begin(), heads.end());
+  std::sort(hv.begin(), hv.end(), [](auto& a, auto& b) {
+    return a.second.headroom != b.second.headroom ? a.second.headroom > b.second.headroom : a.first < b.first;
+  });
+  nlohmann::json head = nlohmann::json::array();
+  for (size_t i = 0; i < hv.size() && i < 10; ++i) {
+    const Head& h = hv[i].second;
+    head.push_back({{"name", hv[i].first}, {"op", h.op}, {"bound", h.bound}, {"count", h.count},
+                    {"arithmetic_intensity", h.bytes > 0 ? h.flops / h.bytes : 0},
+                    {"achieved_fraction_of_peak", h.time > 0 ? h.achieved_weighted / h.time : 0},
+                    {"measured_us", h.time * 1e6}, {"headroom_us", h.headroom * 1e6}});
+  }
+  j["top_headroom"] = head;
+  return j;
+}
+
+}  // namespace
 
 nlohmann::json ReplayResult::to_json() const {
   nlohmann::json j;
@@ -830,67 +901,8 @@ nlohmann::json ReplayResult::to_json() const {
   for (auto& k : kernels) mby[k.kernel_class] += k.measured_s;
   for (auto& [k, v] : mby) mcls[k] = v * 1e3;
   j["measured_kernel_time_by_class_ms"] = mcls;
-  // Top kernels by simulated time (aggregated by name).
-  std::map<std::string, std::tuple<double, double, int, std::string, std::string>> agg;
-  for (auto& k : kernels) {
-    auto& a = agg[k.name];
-    std::get<0>(a) += k.simulated_s;
-    std::get<1>(a) += k.measured_s;
-    std::get<2>(a) += 1;
-    std::get<3>(a) = k.kernel_class;
-    std::get<4>(a) = k.bound;
-  }
-  std::vector<std::pair<std::string, std::tuple<double, double, int, std::string, std::string>>> v(agg.begin(), agg.end());
-  std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
-    return std::get<0>(a.second) != std::get<0>(b.second) ? std::get<0>(a.second) > std::get<0>(b.second) : a.first < b.first;
-  });
-  nlohmann::json top = nlohmann::json::array();
-  for (size_t i = 0; i < v.size() && i < 15; ++i) {
-    auto& [name, a] = v[i];
-    top.push_back({{"name", name}, {"class", std::get<3>(a)}, {"count", std::get<2>(a)},
-                   {"simulated_ms", std::get<0>(a) * 1e3}, {"measured_ms", std::get<1>(a) * 1e3},
-                   {"bound", std::get<4>(a)}});
-  }
-  j["top_kernels"] = top;
-  // Roofline view: time by bound and the kernels with the most headroom.
-  std::map<std::string, double> by_bound;
-  for (auto& k : kernels) by_bound[k.bound] += k.measured_s > 0 ? k.measured_s : k.simulated_s;
-  nlohmann::json bb = nlohmann::json::object();
-  for (auto& [b, t] : by_bound) bb[b] = t * 1e3;
-  j["roofline"]["time_by_bound_ms"] = bb;
-  // Efficiency headroom by kernel name: time spent below the roofline peak.
-  struct Head {
-    double time = 0, headroom = 0, flops = 0, bytes = 0, achieved_weighted = 0;
-    int count = 0;
-    std::string op, bound;
-  };
-  std::map<std::string, Head> heads;
-  for (auto& k : kernels) {
-    if (k.bound != "compute" && k.bound != "memory") continue;
-    double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
-    Head& h = heads[k.name];
-    h.time += t;
-    h.headroom += t * (1 - std::min(1.0, k.achieved_fraction));
-    h.flops += k.flops;
-    h.bytes += k.bytes;
-    h.achieved_weighted += t * k.achieved_fraction;
-    h.count++;
-    h.op = k.op;
-    h.bound = k.bound;
-  }
-  std::vector<std::pair<std::string, Head>> hv(heads.begin(), heads.end());
-  std::sort(hv.begin(), hv.end(), [](auto& a, auto& b) {
-    return a.second.headroom != b.second.headroom ? a.second.headroom > b.second.headroom : a.first < b.first;
-  });
-  nlohmann::json head = nlohmann::json::array();
-  for (size_t i = 0; i < hv.size() && i < 10; ++i) {
-    const Head& h = hv[i].second;
-    head.push_back({{"name", hv[i].first}, {"op", h.op}, {"bound", h.bound}, {"count", h.count},
-                    {"arithmetic_intensity", h.bytes > 0 ? h.flops / h.bytes : 0},
-                    {"achieved_fraction_of_peak", h.time > 0 ? h.achieved_weighted / h.time : 0},
-                    {"measured_us", h.time * 1e6}, {"headroom_us", h.headroom * 1e6}});
-  }
-  j["roofline"]["top_headroom"] = head;
+  j["top_kernels"] = top_kernels_json(kernels);
+  j["roofline"] = roofline_json(kernels);
   j["kernel_count"] = kernels.size();
   j["host_items"] = host_items;
   j["events"] = events;

@@ -9,10 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_models/accelerator.h"
+#include "hw_models/gpu.h"
 #include "sim/cluster_options.h"
 #include "workloads/interned_name.h"
 
 namespace orrery {
+
+struct CapturedStep;  // workloads/pytorch_trace.h
 
 enum class ReplayMode { Measured, Roofline, Transfer };
 ReplayMode parse_replay_mode(const std::string& s);
@@ -100,6 +103,11 @@ struct ReplayResult {
 // Kineto from different runs, unknown preset, zero bandwidth) throw orrery::Error naming the
 // file and field.
 ReplayResult replay_bundle(const ReplayOptions& opt);
+
+// The replay's costing of one capture on `hw`: every device activity's standalone time and SM /
+// HBM / host-link shares by opt.mode (transfer: from opt.source_hw), opt.gemm_precision applied,
+// as replay_bundle feeds it to the capture's workload graph (workloads/bundle_graph.h).
+std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt);
 
 // True when the GPU a capture was taken on (Kineto deviceProperties name, e.g. "NVIDIA H200") is
 // the one preset `hw` describes (its model token, H100/H200/A100/B200..., appears in the preset's

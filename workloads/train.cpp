@@ -1253,11 +1253,9 @@ void apply_execution(TrainResult& r, const ExecResult& e, int first, const Accel
   finish_result(r, r.model, hw);
 }
 
-TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const ClusterHardware& chw,
-                                const topo::System& fabric, const ClusterOptions& copt, EventCore& core,
-                                bool check_memory, Timeline* timeline) {
+TrainResult execute_training_job(TrainJob job, const topo::System& fabric, const ClusterHardware& chw,
+                                 const ClusterOptions& copt, EventCore& core, Timeline* timeline) {
   auto wall0 = std::chrono::steady_clock::now();
-  TrainJob job = train_job(m, s, p0, chw, fabric, !copt.no_symmetry && !copt.breaks_symmetry(), check_memory);
   const wg::Workload& w = job.workload;
   std::vector<int> place = load_placement(copt, w.world, fabric.topo.num_gpus());
   check_connected(w, fabric, place);
@@ -1270,6 +1268,16 @@ TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const T
   TrainResult r = std::move(job.result);
   r.exec = execute(w, fabric, rh, core, eo);
   apply_execution(r, r.exec, 0, chw.base());
+  r.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return r;
+}
+
+TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const ClusterHardware& chw,
+                                const topo::System& fabric, const ClusterOptions& copt, EventCore& core,
+                                bool check_memory, Timeline* timeline) {
+  auto wall0 = std::chrono::steady_clock::now();
+  TrainJob job = train_job(m, s, p0, chw, fabric, !copt.no_symmetry && !copt.breaks_symmetry(), check_memory);
+  TrainResult r = execute_training_job(std::move(job), fabric, chw, copt, core, timeline);
   r.sim_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return r;
 }

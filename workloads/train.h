@@ -307,7 +307,12 @@ TrainJob train_job(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p, 
                    const topo::System& fabric, bool symmetric, bool check_memory = true);
 // Iteration time and critical-rank breakdown of a job whose ranks are first..first+gpus-1 of `e`.
 void apply_execution(TrainResult& r, const ExecResult& e, int first, const Accelerator& hw);
-// The same on the cluster executor: every rank (or one per stage with symmetry) on `fabric`.
+// Runs a job built by train_job on the cluster executor (placement, components from `cluster`):
+// its result with the iteration time and breakdown (sim_wall_s: the execution alone).
+TrainResult execute_training_job(TrainJob job, const topo::System& fabric, const ClusterHardware& hw,
+                                 const ClusterOptions& cluster, EventCore& core, Timeline* timeline = nullptr);
+// The same on the cluster executor: every rank (or one per stage with symmetry) on `fabric`
+// (train_job, then execute_training_job).
 TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p, const ClusterHardware& hw,
                                 const topo::System& fabric, const ClusterOptions& cluster, EventCore& core,
                                 bool check_memory = true, Timeline* timeline = nullptr);

@@ -17,6 +17,8 @@ struct SynKernel {
   int stream = 7;
   double dur_us = 10;
   std::int64_t grid = 1024;
+  std::string cat = "kernel";  // "gpu_memcpy": a copy (name says HtoD/DtoH), launched by cudaMemcpyAsync
+  std::int64_t bytes = 0;      // gpu_memcpy: bytes copied
 };
 
 struct SynOp {
@@ -133,11 +135,15 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
     double lt = t + 5;
     for (auto& k : op.kernels) {
       ++corr;
-      ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"}, {"name", "cudaLaunchKernel"}, {"pid", 1}, {"tid", 1}, {"ts", lt}, {"dur", 5},
-                    {"args", {{"External id", ext}, {"correlation", corr}}}});
+      const bool copy = k.cat == "gpu_memcpy";
+      ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"}, {"name", copy ? "cudaMemcpyAsync" : "cudaLaunchKernel"}, {"pid", 1}, {"tid", 1},
+                    {"ts", lt}, {"dur", 5}, {"args", {{"External id", ext}, {"correlation", corr}}}});
       gpu_t = std::max(gpu_t, lt + 5);  // as in real captures, GPU work starts after its launch
-      ev.push_back({{"ph", "X"}, {"cat", "kernel"}, {"name", k.name}, {"pid", 0}, {"tid", k.stream}, {"ts", gpu_t}, {"dur", k.dur_us},
-                    {"args", {{"External id", ext}, {"stream", k.stream}, {"correlation", corr}, {"grid", {k.grid, 1, 1}}, {"block", {128, 1, 1}}}}});
+      nlohmann::json gargs = {{"External id", ext}, {"stream", k.stream}, {"correlation", corr}};
+      if (copy) gargs["bytes"] = k.bytes;
+      else gargs.update({{"grid", {k.grid, 1, 1}}, {"block", {128, 1, 1}}});
+      ev.push_back({{"ph", "X"}, {"cat", k.cat}, {"name", k.name}, {"pid", 0}, {"tid", k.stream}, {"ts", gpu_t}, {"dur", k.dur_us},
+                    {"args", gargs}});
       gpu_t += k.dur_us + 2;
       lt += 10;
     }
