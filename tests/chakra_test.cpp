@@ -197,7 +197,9 @@ TEST(Chakra, TrainingGraphRoundTripsThroughChakra) {
   for (auto& n : t13.nodes) {
     comp += n.type == ChakraNodeType::Comp;
     coll += n.type == ChakraNodeType::CommColl;
-    if (n.type == ChakraNodeType::CommColl) EXPECT_GT(n.attr_num("comm_size", 0), 0) << n.name;
+    if (n.type == ChakraNodeType::CommColl) {
+      EXPECT_GT(n.attr_num("comm_size", 0), 0) << n.name;
+    }
     if (n.type != ChakraNodeType::CommRecv) continue;
     ++recv;  // rank 13 = stage 1, TP rank 5: receives from rank 5 of stage 0
     EXPECT_EQ(n.attr_num("comm_src", -1), 5);

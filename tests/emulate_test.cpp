@@ -107,6 +107,29 @@ TEST(Emulate, DdpScriptMatchesItsCaptureAndBuckets) {
   EXPECT_EQ(j["emulation"]["collectives_in_step"]["0"].get<int>(), 13);
 }
 
+// Two emulations of the same script write the same bundle (tensor and storage ids are counters,
+// not addresses) and give the same peak memory: an address the allocator reuses for a new
+// storage must not extend the old storage's lifetime.
+TEST(Emulate, TwoRunsWriteTheSameBundle) {
+  NEED_TORCH();
+  fs::path d = tmpdir("determinism");
+  std::string peak[2];
+  for (int i = 0; i < 2; ++i) {
+    std::string b = (d / ("b" + std::to_string(i))).string(), j = (d / ("r" + std::to_string(i) + ".json")).string();
+    Shell e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/gpt_tp_pp.py --world-size 4 --system dgx-h100 --hw h100 --write-bundle " +
+                 b + " --json " + j + " --quiet -- --tp 2 --pp 2");
+    ASSERT_EQ(e.status, 0) << e.out;
+    peak[i] = read_json(j)["peak_memory_bytes"].dump();
+  }
+  EXPECT_EQ(peak[0], peak[1]);
+  for (auto& f : fs::directory_iterator(d / "b0")) {
+    std::ifstream a(f.path()), b(d / "b1" / f.path().filename());
+    std::string sa((std::istreambuf_iterator<char>(a)), {}), sb((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_TRUE(sa == sb) << f.path().filename() << " differs between two runs";
+  }
+  fs::remove_all(d);
+}
+
 TEST(Emulate, TensorPipelineParallelCollectivesEqualGlooReference) {
   NEED_TORCH();
   fs::path d = tmpdir("tp_pp");

@@ -1197,7 +1197,7 @@ TrainJob train_job(const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0,
   Prepared x = prepare(r, m, s, p0, hw, note, check_memory);
   const TrainPlan& p = x.p;
   r.comm_model = "fabric (every collective as flows on " + fabric.name + ")";
-  TrainGraphInput in{m, p};
+  TrainGraphInput in{m, p, {}, {}, {}, {}, {}, {}, 0, false, 0, false};
   for (auto& acc : chw.distinct()) in.costs.push_back(acc.get() == &hw ? r.costs : layer_costs(m, p, *acc, note, x.g));
   if (chw.distinct().size() > 1)
     for (int rk = 0; rk < p.gpus(); ++rk) in.cost_class.push_back(chw.class_of(rk));

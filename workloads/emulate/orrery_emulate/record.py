@@ -19,30 +19,62 @@ _DTYPE_NAME = {
     torch.int16: "short int", torch.int8: "signed char", torch.uint8: "unsigned char",
     torch.bool: "bool", torch.complex64: "c10::complex<float>",
 }
-_storage_ids = {}
+# Tensor and storage ids are counters, never addresses, so the written trace and the tensor
+# lifetimes are the same from run to run. A storage is known by its StorageImpl's address only
+# while a tensor seen on it lives: when the last one dies the address is forgotten, and a new
+# storage that the allocator places at the same address gets a new id (not the old one's lifetime).
+_storage_ids = {}  # StorageImpl address -> [storage id, live tensors seen on it]
+_tensor_ids = {}   # id(tensor) -> tensor id, while the tensor lives
 _next_storage = [1]
+_next_tensor = [1]
 
 
 def dtype_name(dt):
     return _DTYPE_NAME.get(dt, str(dt).replace("torch.", ""))
 
 
-def _storage_id(t):
-    try:
-        key = t.storage()._cdata
-    except Exception:  # noqa: BLE001 - undefined storage (sparse, nested): one id per tensor
-        key = ("t", id(t))
-    sid = _storage_ids.get(key)
-    if sid is None:
-        sid = _storage_ids[key] = _next_storage[0]
+def _forget_tensor(tkey, skey):
+    _tensor_ids.pop(tkey, None)
+    entry = _storage_ids.get(skey)
+    if entry is not None:
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del _storage_ids[skey]
+
+
+def _storage_entry(skey):
+    entry = _storage_ids.get(skey)
+    if entry is None:
+        entry = _storage_ids[skey] = [_next_storage[0], 0]
         _next_storage[0] += 1
-    return sid
+    return entry
+
+
+def _ids(t):
+    """(tensor id, storage id) of t, deterministic."""
+    tkey = id(t)
+    try:
+        skey = t.untyped_storage()._cdata
+    except Exception:  # noqa: BLE001 - undefined storage (sparse, nested): one id per tensor
+        skey = ("t", tkey)
+    entry = _storage_entry(skey)
+    tid = _tensor_ids.get(tkey)
+    if tid is None:
+        tid = _tensor_ids[tkey] = _next_tensor[0]
+        _next_tensor[0] += 1
+        entry[1] += 1
+        try:
+            weakref.finalize(t, _forget_tensor, tkey, skey)
+        except TypeError:  # no weak references: its address is never forgotten
+            pass
+    return tid, entry[0]
 
 
 def tensor_meta(t):
     # Sizes are plain ints here (no symbolic shapes in the emulator).
+    tid, sid = _ids(t)
     return {"t": 1, "shape": list(t.shape), "strides": list(t.stride()), "dtype": dtype_name(t.dtype),
-            "esize": t.element_size(), "numel": t.numel(), "sid": _storage_id(t), "tid": t._cdata & 0xFFFFFFFFFF,
+            "esize": t.element_size(), "numel": t.numel(), "sid": sid, "tid": tid,
             "off": t.storage_offset()}
 
 
