@@ -428,16 +428,8 @@ struct PlanCtx {
 
 // Ring: a pipelined ring (broadcast/reduce: one chain); NVLink inside, NICs across nodes.
 bool time_ring(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Proto p = x.p;
-  const double S = x.S;
-  const int n = x.g.n;
-  const double nch = x.nch;
-  const double intraLat = x.intraLat;
-  const double interLat = x.interLat;
-  const double base = x.base;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
+  const int n = g.n;
   if (op == Op::AllToAll || op == Op::SendRecv) return false;
   double bus = ring_proto_bw(T, g, op, p, ring_bus(g));
   if (op == Op::Broadcast || op == Op::Reduce) {
@@ -459,15 +451,7 @@ bool time_ring(const PlanCtx& x, double& lat, double& bwt) {
 
 // Tree (all-reduce): a double binary tree across nodes, a chain inside, with NCCL's medium-size correction.
 bool time_tree(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Proto p = x.p;
-  const double S = x.S;
-  const double nch = x.nch;
-  const double intraLat = x.intraLat;
-  const double interLat = x.interLat;
-  const double base = x.base;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
   if (op != Op::AllReduce) return false;
   double perch = g.nodes == 1 ? T.get("tree_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_bw_per_channel_2nodes") : T.get("tree_bw_per_channel_multinode");
   double bus = std::min(ring_bus(g) * T.get("tree_efficiency"), nch * perch);
@@ -485,12 +469,8 @@ bool time_tree(const PlanCtx& x, double& lat, double& bwt) {
 
 // NVLS: NVLink SHARP in the switch, one node.
 bool time_nvls(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const double S = x.S;
-  const int n = x.g.n;
-  const double intraLat = x.intraLat;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
+  const int n = g.n;
   if (!g.nvls || g.nodes != 1 || n < 2) return false;
   if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return false;
   double bus = g.intra_bus * T.get("nvls_efficiency");
@@ -502,13 +482,7 @@ bool time_nvls(const PlanCtx& x, double& lat, double& bwt) {
 
 // NVLS inside nodes and a tree across them (fat fabrics, all-reduce).
 bool time_nvls_tree(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Algo a = x.a;
-  const Proto p = x.p;
-  const double S = x.S;
-  const double interLat = x.interLat;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
   if (!g.nvls || g.nodes < 2 || op != Op::AllReduce || !g.fat) return false;
   double bus = g.intra_bus * T.get("nvls_efficiency");
   double intra = S * (1.0 + 1.0 / g.ppn) / bus;
@@ -520,11 +494,7 @@ bool time_nvls_tree(const PlanCtx& x, double& lat, double& bwt) {
 
 // CollNet: in-network reduction across nodes (NVSwitch nodes, fat fabrics, all-reduce).
 bool time_collnet(const PlanCtx& x, double& lat, double& bwt) {
-  const Group& g = x.g;
-  const Op op = x.op;
-  const double S = x.S;
-  const double intraLat = x.intraLat;
-  const double interLat = x.interLat;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
   if (!g.nvswitch || g.nodes < 2 || op != Op::AllReduce || !g.fat) return false;
   double intra = 2.0 * (g.ppn - 1) / g.ppn * S / g.intra_bus;
   double inter = S / g.ppn / g.nic_bw;
@@ -535,15 +505,8 @@ bool time_collnet(const PlanCtx& x, double& lat, double& bwt) {
 
 // PAT (all-gather, reduce-scatter): log-latency steps at ring-like bandwidth.
 bool time_pat(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Proto p = x.p;
-  const double S = x.S;
-  const int n = x.g.n;
-  const double intraLat = x.intraLat;
-  const double interLat = x.interLat;
-  const double base = x.base;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
+  const int n = g.n;
   if (op != Op::AllGather && op != Op::ReduceScatter) return false;
   double bus = (g.nodes > 1 ? std::min(g.intra_bus, g.nic_bw) : g.intra_bus) * T.get("pat_efficiency");
   bus = ring_proto_bw(T, g, op, p, bus);
@@ -554,15 +517,8 @@ bool time_pat(const PlanCtx& x, double& lat, double& bwt) {
 
 // Direct: every rank to every other (all-to-all, send/recv, and the direct all-reduce/all-gather).
 bool time_direct(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Proto p = x.p;
-  const double S = x.S;
-  const int n = x.g.n;
-  const double intraLat = x.intraLat;
-  const double interLat = x.interLat;
-  const double base = x.base;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
+  const int n = g.n;
   double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
   double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : 1;
   double step_lat = g.nodes > 1 ? interLat : intraLat;
@@ -585,15 +541,8 @@ bool time_direct(const PlanCtx& x, double& lat, double& bwt) {
 
 // Recursive halving-doubling all-reduce (power-of-two ranks).
 bool time_halving_doubling(const PlanCtx& x, double& lat, double& bwt) {
-  const ParamValues& T = x.T;
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Proto p = x.p;
-  const double S = x.S;
-  const int n = x.g.n;
-  const double intraLat = x.intraLat;
-  const double interLat = x.interLat;
-  const double base = x.base;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
+  const int n = g.n;
   if (op != Op::AllReduce || !is_pow2(n)) return false;
   double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
   double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : ib;
@@ -611,12 +560,7 @@ bool time_halving_doubling(const PlanCtx& x, double& lat, double& bwt) {
 
 // Torus: dimension by dimension, the slowest part of each phase sets its time.
 bool time_torus(const PlanCtx& x, double& lat, double& bwt) {
-  const Group& g = x.g;
-  const Op op = x.op;
-  const Proto p = x.p;
-  const double S = x.S;
-  const double intraLat = x.intraLat;
-  const double base = x.base;
+  const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
   if (g.tdims.empty() || p != Proto::Simple) return false;
   if (op != Op::AllReduce && op != Op::AllGather && op != Op::ReduceScatter) return false;
   auto parts = torus_schedule(g, op, S);
