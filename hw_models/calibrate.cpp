@@ -184,22 +184,7 @@ void add_gemm(std::map<std::string, CurvePoints>& m, std::vector<std::string>& o
 
 // The base preset the calibration starts from: the loaded accelerator (peaks, curves kept where
 // nothing is measured) and its raw JSON (key order, host table, architecture description).
-struct Base {
-  Accelerator acc;
-  nlohmann::ordered_json raw;
-  double hbm = 0;
-  double peak(const std::string& dt) const { return acc.peak_flops(dt == "tf32" ? Dtype::TF32 : parse_dtype(dt)); }
-};
-
-Base load_base(const std::string& hw) {
-  Base b{load_accelerator(hw), {}, 0};
-  {
-    std::ifstream in(b.acc.source_path);
-    b.raw = nlohmann::ordered_json::parse(in);
-  }
-  b.hbm = b.acc.hbm_bandwidth();
-  return b;
-}
+using Base = CalibrationBase;
 
 // "P (a; b)" / "P (a, b)": one sources[] line naming what a file contributed.
 std::string source_line(const std::string& head, const std::vector<std::string>& used, const char* sep, const std::string& tail) {
@@ -575,9 +560,27 @@ nlohmann::ordered_json preset_calibration(const Base& base, const Collected& c, 
 
 }  // namespace
 
+double CalibrationBase::peak(const std::string& dt) const {
+  return acc.peak_flops(dt == "tf32" ? Dtype::TF32 : parse_dtype(dt));
+}
+
+CalibrationBase load_calibration_base(const std::string& hw) {
+  CalibrationBase b{load_accelerator(hw), {}, 0};
+  {
+    std::ifstream in(b.acc.source_path);
+    b.raw = nlohmann::ordered_json::parse(in);
+  }
+  b.hbm = b.acc.hbm_bandwidth();
+  return b;
+}
+
 nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt) {
   if (opt.micro_paths.empty()) throw Error("calibrate: no microbenchmark file given");
-  const Base base = load_base(opt.hw);
+  return calibrate_preset(opt, load_calibration_base(opt.hw));
+}
+
+nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt, const CalibrationBase& base) {
+  if (opt.micro_paths.empty()) throw Error("calibrate: no microbenchmark file given");
   std::vector<Input> inputs;
   for (auto& p : opt.micro_paths) {
     nlohmann::ordered_json j = read_json_file(p);

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hw_models/accelerator.h"
+
 namespace orrery {
 
 enum class MicroLayout { Orrery, HostDevice, Legacy };
@@ -50,9 +52,22 @@ struct CalibrateOptions {
   double min_legacy_sdpa_ms = 0.05;      // legacy SDPA rows faster than this are host-bound
 };
 
+// The base preset a calibration starts from: the parsed preset, its file as written, its HBM
+// bandwidth.
+struct CalibrationBase {
+  Accelerator acc;
+  nlohmann::ordered_json raw;
+  double hbm = 0;
+  double peak(const std::string& dtype) const;  // FLOP/s of a GEMM dtype name ("tf32", "bf16", ...)
+};
+CalibrationBase load_calibration_base(const std::string& hw);  // preset name or path
+
 // Builds the calibrated preset (key order as in the bundled presets). Errors (unreadable file,
 // unknown layout, missing fields) throw orrery::Error naming the file and the field.
 nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt);
+// The same from a base loaded once (opt.hw is not read): the fuzz harness calibrates thousands of
+// files against one base, whose loading was nine tenths of each run.
+nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt, const CalibrationBase& base);
 
 // Writes `preset` as the bundled presets are written (1-space indent, trailing newline).
 void write_preset(const nlohmann::ordered_json& preset, const std::string& path);

@@ -234,3 +234,15 @@ TEST(Calibrate, DeviceSideAttentionRowsWinOverLegacyCalls) {
   EXPECT_NE(error_of(o).find("device_side.sdpa[1].pass"), std::string::npos) << error_of(o);
   std::filesystem::remove_all(dir);
 }
+
+// A base loaded once (the fuzz harness's way) calibrates to the same preset as loading it per call,
+// and stays usable for the next file.
+TEST(Calibrate, BaseLoadedOnceGivesTheSamePreset) {
+  CalibrateOptions o;
+  o.micro_paths = {src("validation/data/h100/host_device_micro.json"), src("validation/data/h100/micro.json")};
+  o.hw = "h100";
+  const CalibrationBase base = load_calibration_base("h100");
+  EXPECT_EQ(calibrate_preset(o, base).dump(), calibrate_preset(o).dump());
+  o.micro_paths = {src("validation/data/h100/micro.json")};
+  EXPECT_EQ(calibrate_preset(o, base).dump(), calibrate_preset(o).dump());
+}

@@ -286,3 +286,37 @@ TEST(Topology, FuzzedSystemFilesNameFileAndField) {
   bad["links"][0]["latency"] = nlohmann::json::array();
   expect(sys(bad), "links[0]", "latency");
 }
+
+// The fuzz harnesses lower the size limits (fuzz/fuzz_system.cpp): the same checks then reject a
+// smaller system with the same one-line error, and the defaults come back when restored.
+TEST(Topology, LoweredSizeLimitsRejectWithTheSameError) {
+  const SizeLimits saved = size_limits();
+  nlohmann::json d = {{"name", "fz"}, {"topology", {{"type", "torus"}, {"dims", {8, 8, 8}}}}};
+  EXPECT_EQ(system_from_json(d, "fz.json").topo.num_gpus(), 512);
+  size_limits() = {256, 65536};
+  try {
+    system_from_json(d, "fz.json");
+    ADD_FAILURE() << "512 GPUs accepted under a 256-GPU limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fz.json: dims: 512 GPUs is beyond the simulator's limit of 256"), std::string::npos)
+        << e.what();
+  }
+  size_limits() = saved;
+  EXPECT_EQ(system_from_json(d, "fz.json").topo.num_gpus(), 512);
+}
+
+// A Topology moved (or returned into an existing System) keeps its graph: boost's adjacency_list
+// has no move of its own, topo::Graph swaps it.
+TEST(Topology, MovedTopologyKeepsItsGraph) {
+  Topology t = build_topology({{"type", "ring"}, {"gpus", 8}}, "ring.json");
+  const int v = t.num_vertices(), e = static_cast<int>(boost::num_edges(t.g)), len = t.route_ranks(0, 3).length;
+  ASSERT_GT(len, 0);
+  Topology moved;
+  moved = std::move(t);
+  EXPECT_EQ(moved.num_vertices(), v);
+  EXPECT_EQ(static_cast<int>(boost::num_edges(moved.g)), e);
+  EXPECT_EQ(moved.route_ranks(0, 3).length, len);
+  Topology copy = moved;
+  EXPECT_EQ(copy.num_vertices(), v);
+  EXPECT_EQ(moved.num_vertices(), v);
+}

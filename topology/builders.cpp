@@ -12,6 +12,11 @@
 
 namespace orrery::topo {
 
+SizeLimits& size_limits() {
+  static SizeLimits limits;
+  return limits;
+}
+
 namespace {
 
 ParamDecl bw(const std::string& n, const std::string& def, const std::string& d) {
@@ -88,13 +93,10 @@ const std::map<std::string, ParamSet>& param_sets() {
 
 int as_int(double v) { return static_cast<int>(std::llround(v)); }
 
-// Bounds on what a description may ask the builders to create (memory grows with both).
-constexpr double kMaxGpus = 1 << 18;      // 262144 GPUs
-constexpr double kMaxCables = 1 << 23;    // ~8.4 M cables
 
 // A count parameter: a whole number no larger than `hi` (a fraction or 1e308 would otherwise be
 // rounded or overflow an int without a word).
-int count(const ParamValues& p, const char* k, const std::string& where, double hi = kMaxGpus) {
+int count(const ParamValues& p, const char* k, const std::string& where, double hi = size_limits().gpus) {
   double v = p.get(k);
   if (!(v == std::floor(v)) || !(v <= hi)) {
     char buf[128];
@@ -133,7 +135,7 @@ void only_keys(const nlohmann::json& j, std::initializer_list<const char*> known
 
 void build_ring(Topology& t, const ParamValues& p, bool full, const std::string& where) {
   int n = count(p, "gpus", where);
-  if (full) check_size(0.5 * n * (n - 1.0), kMaxCables, where, "gpus", "cables");
+  if (full) check_size(0.5 * n * (n - 1.0), size_limits().cables, where, "gpus", "cables");
   for (int i = 0; i < n; ++i) {
     VertexProps v{"gpu" + std::to_string(i), Kind::GPU, i, 0, i};
     t.gpus.push_back(t.add_vertex(v));
@@ -165,8 +167,8 @@ void build_single_switch(Topology& t, const ParamValues& p, const std::string& w
 void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where) {
   int nodes = count(p, "nodes", where), gpn = count(p, "gpus_per_node", where);
   int nsw = count(p, "nvswitches", where), nl = count(p, "nvlinks_per_gpu", where);
-  check_size(static_cast<double>(nodes) * gpn, kMaxGpus, where, "nodes", "GPUs (nodes x gpus_per_node)");
-  check_size(static_cast<double>(nodes) * gpn * nsw, kMaxCables, where, "nvswitches", "NVLink cables (GPUs x nvswitches)");
+  check_size(static_cast<double>(nodes) * gpn, size_limits().gpus, where, "nodes", "GPUs (nodes x gpus_per_node)");
+  check_size(static_cast<double>(nodes) * gpn * nsw, size_limits().cables, where, "nvswitches", "NVLink cables (GPUs x nvswitches)");
   if (nl < nsw) throw make_error(where, "nvlinks_per_gpu", "fewer NVLinks than NVSwitches");
   t.nodes = nodes;
   t.gpus_per_node = gpn;
@@ -270,12 +272,12 @@ void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, 
   auto tor = std::make_shared<Topology::Torus>();
   double total_d = 1;
   for (auto& d : desc["dims"]) {
-    if (!d.is_number_integer() || d.get<long long>() < 1 || d.get<long long>() > static_cast<long long>(kMaxGpus))
+    if (!d.is_number_integer() || d.get<long long>() < 1 || d.get<long long>() > static_cast<long long>(size_limits().gpus))
       throw make_error(where, "dims", "sizes must be positive integers");
     tor->dims.push_back(static_cast<int>(d.get<long long>()));
     total_d *= d.get<double>();
   }
-  check_size(total_d, kMaxGpus, where, "dims", "GPUs");
+  check_size(total_d, size_limits().gpus, where, "dims", "GPUs");
   long total = static_cast<long>(total_d);
   t.torus = tor;
   t.routing = Routing::Torus;
@@ -308,8 +310,8 @@ void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, 
 void build_dragonfly(Topology& t, const ParamValues& p, const std::string& where) {
   int G = count(p, "groups", where), a = count(p, "routers_per_group", where), tp = count(p, "gpus_per_router", where);
   int h = count(p, "global_links_per_router", where);
-  check_size(static_cast<double>(G) * a * tp, kMaxGpus, where, "groups", "GPUs (groups x routers_per_group x gpus_per_router)");
-  check_size(G * (a * (a - 1.0) / 2 + a * tp) + G * (G - 1.0) / 2, kMaxCables, where, "groups", "cables");
+  check_size(static_cast<double>(G) * a * tp, size_limits().gpus, where, "groups", "GPUs (groups x routers_per_group x gpus_per_router)");
+  check_size(G * (a * (a - 1.0) / 2 + a * tp) + G * (G - 1.0) / 2, size_limits().cables, where, "groups", "cables");
   if (a * h < G - 1)
     throw make_error(where, "global_links_per_router", "routers_per_group * global_links_per_router must be >= groups - 1");
   std::vector<int> router;
@@ -372,7 +374,7 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
       }
     }
     if (v.contains("node")) {
-      if (!v["node"].is_number_integer() || v["node"].get<long long>() < 0 || v["node"].get<long long>() > static_cast<long long>(kMaxGpus))
+      if (!v["node"].is_number_integer() || v["node"].get<long long>() < 0 || v["node"].get<long long>() > static_cast<long long>(size_limits().gpus))
         throw make_error(w, "node", "expected a whole number");
       p.node = v["node"].get<int>();
     }

@@ -45,7 +45,19 @@ struct EdgeProps {
   int id = -1;  // index into Topology::links
 };
 
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProps, EdgeProps>;
+// boost::adjacency_list declares a copy constructor and copy assignment but no move, so a Topology
+// returned into an existing System (`s.topo = build_topology(...)`) or moved anywhere copied its
+// whole graph: a fifth of loading an 8-node system. Moves swap the graph instead.
+struct Graph : boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProps, EdgeProps> {
+  Graph() = default;
+  Graph(const Graph&) = default;
+  Graph& operator=(const Graph&) = default;
+  Graph(Graph&& o) noexcept { swap(o); }
+  Graph& operator=(Graph&& o) noexcept {
+    swap(o);
+    return *this;
+  }
+};
 
 // One directed link (one direction of a cable).
 struct Link {
@@ -160,6 +172,16 @@ class Topology {
 
 // Deterministic 64-bit mixing (flow hashing for ECMP).
 std::uint64_t mix_hash(std::uint64_t a, std::uint64_t b = 0);
+
+// Bounds on what a description may ask the builders to create (memory and time grow with both);
+// beyond them a description is an error naming the field. Lowered only by the fuzz harnesses
+// (fuzz/fuzz_system.cpp, fuzz_plan.cpp), where every input must run in milliseconds; these
+// defaults are what users get and what tests/topology_test.cpp checks.
+struct SizeLimits {
+  double gpus = 1 << 18;    // 262144 GPUs
+  double cables = 1 << 23;  // ~8.4 M cables
+};
+SizeLimits& size_limits();
 
 // Builds from a topology description {"type": ..., params...}; `where` names the file.
 Topology build_topology(const nlohmann::json& desc, const std::string& where);
