@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer harnesses (fuzz/fuzz_*.cpp) for a given time each.
 #   bench/fuzz.sh TARGET SECONDS     one target (kineto, et, chakra, system, preset, model, plan, nccl_log, calibrate)
-#   bench/fuzz.sh all SECONDS        every target in turn
+#   bench/fuzz.sh all SECONDS        every target in turn (FUZZ_JOBS=N: N targets at a time)
+# FUZZ_RUNS=N stops a target after N executions (long campaigns: 1000000). FUZZ_NO_BUILD=1 uses
+# the fuzzers already built in FUZZ_BUILD_DIR.
 # Builds build-fuzz/ with clang (-DORRERY_FUZZ=ON: ASan + UBSan + libFuzzer) when needed. Seeds
 # come from the project's own fixtures (systems/, presets, models, tests/data, fuzz/corpus, and
 # small generated traces); new inputs go to build-fuzz/corpus/TARGET, findings (crash-*, timeout-*,
@@ -45,20 +47,31 @@ seeds() {  # seed directories of a target
   esac
 }
 
-status=0
-for t in "${targets[@]}"; do
-  corpus=$B/corpus/$t findings=$B/findings/$t
+# One target: runs it, writes its summary line to $B/fuzz_$t.summary; 1 when it had a finding.
+run_target() {
+  local t=$1 corpus=$B/corpus/$1 findings=$B/findings/$1 log=$B/fuzz_$1.log
   mkdir -p "$corpus" "$findings"
-  log=$B/fuzz_$t.log
   # -rss_limit_mb: a reader that blows up on a small input is a finding; -timeout: so is a hang.
-  (cd "$findings" && "$ROOT/$B/fuzz/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-     -print_final_stats=1 "$ROOT/$corpus" $(cd "$ROOT" && for s in $(seeds "$t"); do echo "$ROOT/$s"; done)) >"$log" 2>&1 || true
+  (cd "$findings" && "$ROOT/$B/fuzz/fuzz_$t" -max_total_time="$SECS" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -timeout=10 \
+     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$ROOT/$corpus" \
+     $(cd "$ROOT" && for s in $(seeds "$t"); do echo "$ROOT/$s"; done)) >"$log" 2>&1 || true
+  local execs crashes timeouts ooms
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   crashes=$(ls "$findings" | grep -c '^crash-' || true)
   timeouts=$(ls "$findings" | grep -c '^timeout-' || true)
   ooms=$(ls "$findings" | grep -c '^oom-' || true)
   if grep -q "ERROR: libFuzzer\|SUMMARY: .*Sanitizer\|terminate called" "$log" && [ "$crashes$timeouts$ooms" = "000" ]; then crashes=1; fi
-  echo "fuzz $t: ${execs:-0} executions in $SECS s, crashes $crashes, timeouts $timeouts, ooms $ooms (log $log)"
-  [ "$crashes$timeouts$ooms" = "000" ] || status=1
+  echo "fuzz $t: ${execs:-0} executions in $SECS s, crashes $crashes, timeouts $timeouts, ooms $ooms (log $log)" >"$B/fuzz_$t.summary"
+  [ "$crashes$timeouts$ooms" = "000" ]
+}
+
+# FUZZ_JOBS targets at a time (CI: one per core; each target is one single-threaded process).
+status=0 running=0 pids=()
+for t in "${targets[@]}"; do
+  run_target "$t" & pids+=($!)
+  running=$((running + 1))
+  if [ "$running" -ge "${FUZZ_JOBS:-1}" ]; then wait -n || status=1; running=$((running - 1)); fi
 done
+while [ "$running" -gt 0 ]; do wait -n || status=1; running=$((running - 1)); done
+for t in "${targets[@]}"; do cat "$B/fuzz_$t.summary"; done
 exit $status
