@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "hw_models/gpu.h"
+#include "hw_models/mapping.h"
 #include "hw_models/transfer.h"
 #include "sim/engine.h"
 #include "sim/error.h"
@@ -51,6 +52,24 @@ bool is_attention_side_kernel(const std::string& n) {
   for (const char* s : {"dot_do_o", "convert_dq", "reduce_head", "clear_dQaccum", "clear_dq"})
     if (n.find(s) != std::string::npos) return true;
   return false;
+}
+
+// First-principles mode: PyTorch's elementwise kernel `name` moving `bytes` (its share of the
+// op's), its load/store path's SIMT instructions for its share of the op's elements added to the
+// transfer (KernelMapper::elementwise). False when `name` is not one of those kernels.
+bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string& name, double share, double bytes,
+                      double grid, double block, Roof& r) {
+  ElementwiseLaunch l;
+  l.family = elementwise_family(name);
+  if (!hw.mapper || l.family.empty() || !(w.ew_numel > 0) || !(bytes > 0)) return false;
+  l.numel = w.ew_numel * share;
+  l.dims = w.ew_dims;
+  l.operands = w.ew_operands;
+  l.dynamic_cast_ = w.ew_mixed_dtypes;
+  KernelEstimate e = hw.mapper->elementwise(l, bytes, grid, block);
+  r.tm = e.time_s;
+  r.issue_bound = e.bound == "issue";
+  return true;
 }
 
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw) {
@@ -93,8 +112,10 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     // (the launch bounds the bytes in flight only when the kernel is the op's only one: else the
     // op's bytes are split evenly and a small helper launch would carry a share it does not move)
     bool own = kernels_of_op == 1;
-    r = memory_roof(hw, w->bytes * share, w->flops * share, own ? double(d.grid) : 0.0, own ? double(d.block) : 0.0);
+    double grid = own ? double(d.grid) : 0.0, block = own ? double(d.block) : 0.0;
+    r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
+    elementwise_roof(hw, *w, d.name, share, w->bytes * share, grid, block, r);
   }
   r.known = true;
   r.flops = w->flops * share;
@@ -374,7 +395,8 @@ DeviceWork DeviceCosting::work_item(const Act& a, double T) const {
 // measured time: a flash-attention backward's main kernel does nearly all the FLOPs) and its
 // roofline placement on the target: which resource bounds it, the fraction of that peak reached.
 void DeviceCosting::fill_row(KernelRow& row, Act& a, double T) const {
-  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory");
+  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory"),
+      kIssue("issue");
   const DeviceActivity& d = a.d;
   Roof& rt = a.rt;
   row.name = d.name;
@@ -398,6 +420,9 @@ void DeviceCosting::fill_row(KernelRow& row, Act& a, double T) const {
   } else if (rt.total(hw_) <= min_kernel_time_ * 1.0001) {
     row.bound = kLatency;
     row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
+  } else if (rt.issue_bound) {
+    row.bound = kIssue;
+    row.achieved_fraction = rt.bytes / dur / hbm_bw;
   } else if (ai >= ridge) {
     row.bound = kCompute;
     row.achieved_fraction = rt.flops / dur / peak;
@@ -816,7 +841,7 @@ nlohmann::json roofline_json(const std::vector<KernelRow>& kernels) {
   };
   std::map<std::string, Head> heads;
   for (auto& k : kernels) {
-    if (k.bound != "compute" && k.bound != "memory") continue;
+    if (k.bound != "compute" && k.bound != "memory" && k.bound != "issue") continue;
     double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
     Head& h = heads[k.name];
     h.time += t;
