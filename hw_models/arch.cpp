@@ -40,6 +40,10 @@ const ParamSet& arch_params() {
           C("mma_n", "", "matrix instruction / systolic array columns: tile N is a multiple of it", true),
           C("mma_k", "", "matrix instruction depth in 16-bit elements (scales with 2/bytes for 8- and 4-bit)", true),
           C("vector_fma_per_clock", "", "FP32 FMA lanes per unit (SIMT cores / vector ALUs)", true),
+          C("simt_issue_per_clock", "0",
+            "SIMT thread-instructions issued per clock per unit (warp schedulers x warp width): the rate of the "
+            "index math, addresses and casts of PyTorch's elementwise kernels, whose time adds to their transfer; "
+            "0: vector_fma_per_clock"),
           C("sfu_per_clock", "16", "special-function (exp) results per clock per unit", true),
           B("registers_per_unit", "", "register file per unit (holds the accumulator tile)"),
           B("smem_per_unit", "", "shared memory / local SRAM per unit usable by one tile's operand stages"),

@@ -26,7 +26,7 @@ nlohmann::json KernelEstimate::to_json() const {
           {"hbm_bytes", hbm_bytes},
           {"l2_bytes", l2_bytes},
           {"peak_flops", peak_flops},
-          {"components_us", {{"compute", compute_s * 1e6}, {"l2", l2_s * 1e6}, {"hbm", hbm_s * 1e6}, {"overhead", overhead_s * 1e6}}},
+          {"components_us", {{"compute", compute_s * 1e6}, {"l2", l2_s * 1e6}, {"hbm", hbm_s * 1e6}, {"overhead", overhead_s * 1e6}, {"issue", issue_s * 1e6}}},
           {"tile", {{"m", tile.m}, {"n", tile.n}, {"k", tile.k}, {"stages", tile.stages}, {"split_k", tile.split_k}}},
           {"tiles", tiles},
           {"waves", waves},
@@ -300,12 +300,47 @@ double KernelMapper::inflight_bytes(double grid, double block) const {
 }
 
 KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, double grid, double block,
-                                           bool write_only) const {
-  return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only);
+                                           bool write_only, double simt_instructions) const {
+  return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions);
+}
+
+double KernelMapper::simt_issue_rate() const {
+  double per_clock = a_.p("simt_issue_per_clock") > 0 ? a_.p("simt_issue_per_clock") : a_.p("vector_fma_per_clock");
+  return a_.units * per_clock * a_.p("clock_boost");
+}
+
+// Instructions per output element on the kernel's load/store path, counted from PyTorch's CUDA
+// source (what each source line compiles to; no measurement enters). The functor's own arithmetic
+// (1-2 instructions) overlaps the memory traffic and is left out.
+//  - strided (Loops.cuh elementwise_kernel<nt, vt>; OffsetCalculator.cuh get(); IntegerDivider.cuh
+//    divmod): per dimension, the divmod is 4 (mul.hi, add, shift, multiply-subtract), each
+//    operand's offset one multiply-add, and the runtime exit of the loop unrolled to MAX_DIMS 2
+//    (compare, branch); per operand a 64-bit address add (2) and the load or store (1); per
+//    element the bounds check, index step and branch of the vt loop (3).
+//  - unrolled (CUDALoops.cuh unrolled_elementwise_kernel, memory::policies::unroll): per operand
+//    the address (2), the load or store (1) and the per-element bound check of the policy's
+//    loops (2).
+//  - vectorized (vectorized_elementwise_kernel, vec_size 4): per operand one address (2) and one
+//    16-byte load or store (1) per 4 elements, the loop (2) per 4 elements. PyTorch takes this
+//    path only without dynamic casting.
+//  - dynamic casting (operand dtypes differ, unrolled and strided; c10 fetch_and_cast /
+//    cast_and_store): per operand a switch over the ScalarType (range check, jump-table load,
+//    indirect branch, convert, branch back: 8).
+double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
+  double ops = std::max(1.0, l.operands), cast = l.dynamic_cast_ ? 8.0 * ops : 0.0;
+  if (l.family == "strided") return std::max(1.0, l.dims) * (4.0 + ops + 2.0) + ops * 3.0 + 3.0 + cast;
+  if (l.family == "unrolled") return ops * 5.0 + cast;
+  if (l.family == "vectorized") return (ops * 3.0 + 2.0) / 4.0;
+  return 0;
+}
+
+KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double bytes, double grid, double block) const {
+  if (!(l.numel >= 0) || !std::isfinite(l.numel)) throw make_error("elementwise", "numel", "must be finite and not negative");
+  return memory_launch(bytes, 0, grid, block, false, l.numel * elementwise_instructions_per_element(l));
 }
 
 KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
-                                         bool write_only) const {
+                                         bool write_only, double simt_instructions) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
@@ -321,10 +356,18 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
   e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : a_.p("hbm_latency"));
-  e.time_s = e.overhead_s + std::max({e.hbm_s, e.l2_s, e.compute_s});
+  // The load/store path's instructions (index math, address, casts) do not overlap the data
+  // transfer they feed (the ECM model's non-overlapping part: Stengel, Treibig, Hager, Wellein,
+  // ICS 2015): the streaming time is their issue time plus the transfer time.
+  double issue_s = simt_instructions > 0 ? simt_instructions / simt_issue_rate() : 0.0;
+  double stream_s = std::max(e.hbm_s, e.l2_s) + issue_s;
+  e.time_s = e.overhead_s + std::max(stream_s, e.compute_s);
   e.peak_flops = a_.vector_peak(a_.p("clock_boost"));
   finish(e);
-  if (e.bound == "memory" || e.bound == "l2" || e.bound == "latency")
+  if (issue_s > 0 && e.bound != "latency" && stream_s >= e.compute_s && issue_s >= std::max(e.hbm_s, e.l2_s))
+    e.bound = "issue";
+  e.issue_s = issue_s;
+  if (e.bound == "memory" || e.bound == "l2" || e.bound == "latency" || e.bound == "issue")
     e.fraction_of_peak = bytes / e.time_s / (l2_resident ? a_.onchip_bandwidth() : a_.hbm_bandwidth);
   return e;
 }

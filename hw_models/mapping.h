@@ -25,13 +25,32 @@ struct Tile {
   int split_k = 1;
 };
 
+// One launch of PyTorch's elementwise kernels (ATen native/cuda/Loops.cuh, CUDALoops.cuh), the
+// families told apart by kernel name (hw_models/transfer.h elementwise_family):
+//   "vectorized": vectorized_elementwise_kernel, 16-byte loads of contiguous operands;
+//   "unrolled":   unrolled_elementwise_kernel, contiguous, one scalar load per element per operand
+//                 (thread_work_size 4), with a per-element dtype switch when the dtypes differ;
+//   "strided":    the generic elementwise_kernel<nt, vt>, every operand's offset from the linear
+//                 index through OffsetCalculator (an integer divmod per dimension).
+struct ElementwiseLaunch {
+  std::string family;       // "vectorized", "unrolled", "strided"
+  double numel = 0;         // output elements
+  double dims = 1;          // index dimensions the offset calculator walks (strided)
+  double operands = 2;      // tensors including the output (OffsetCalculator's NARGS)
+  bool dynamic_cast_ = false;  // operand dtypes differ: fetch_and_cast / cast_and_store per element
+};
+// SIMT thread-instructions one output element costs in that family, counted from PyTorch's
+// source (the count and its derivation: mapping.cpp). 0 for an unknown family.
+double elementwise_instructions_per_element(const ElementwiseLaunch& l);
+
 struct KernelEstimate {
   std::string kind;            // "gemm", "conv", "attention", "memory"
   std::string engine;          // "matrix bf16", "vector fp32", "memory"
-  std::string bound;           // "compute", "l2", "memory", "latency"
+  std::string bound;           // "compute", "issue" (SIMT instruction issue), "l2", "memory", "latency"
   double time_s = 0;
   double flops = 0, hbm_bytes = 0, l2_bytes = 0;
   double compute_s = 0, l2_s = 0, hbm_s = 0, overhead_s = 0;  // components (overhead: dispatch, fill, split-K fix-up)
+  double issue_s = 0;          // memory kernels: SIMT issue time of the load/store path, added to the transfer
   double peak_flops = 0;       // engine peak at the boost clock (fraction_of_peak's denominator)
   double fraction_of_peak = 0; // compute-bound: FLOP/s over peak; memory-bound: bytes/s over HBM peak
   Tile tile;
@@ -66,7 +85,16 @@ class KernelMapper {
   // (load_bytes_per_thread each, at most max_threads/max_blocks_per_unit per unit), one
   // hbm_latency each, so a grid too small to fill the chip streams slower. write_only (a memset):
   // the stores are posted, no load round trip.
-  KernelEstimate memory_launch(double bytes, double vector_flops, double grid, double block, bool write_only = false) const;
+  // simt_instructions: thread-instructions of the load/store path (index math, addresses, casts)
+  // at simt_issue_rate(); they do not overlap the transfer they feed, so their time adds to it
+  // ("issue" bound when it is the larger part).
+  KernelEstimate memory_launch(double bytes, double vector_flops, double grid, double block, bool write_only = false,
+                               double simt_instructions = 0) const;
+  // PyTorch elementwise kernel moving `bytes`: memory_launch with its instruction count.
+  KernelEstimate elementwise(const ElementwiseLaunch& l, double bytes, double grid = 0, double block = 0) const;
+  // Thread-instructions per second of the whole chip: units x simt_issue_per_clock (or
+  // vector_fma_per_clock when 0) x clock_boost.
+  double simt_issue_rate() const;
   // Bytes `grid` x `block` threads keep in flight in one memory round trip (infinite when the
   // launch is unknown).
   double inflight_bytes(double grid, double block) const;
@@ -82,7 +110,8 @@ class KernelMapper {
   KernelEstimate map_gemm(const Problem& p, Dtype d, const Tile* forced) const;
   bool evaluate(const Problem& p, Dtype d, Tile t, KernelEstimate& e, std::string* why) const;
   void finish(KernelEstimate& e) const;
-  KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only) const;
+  KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
+                             double simt_instructions = 0) const;
   Arch a_;
 };
 

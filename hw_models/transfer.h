@@ -16,6 +16,7 @@ struct Roof {
   double tc = 0, tm = 0, tl = 0;  // compute, memory, host-link times (s)
   double flops = 0, bytes = 0;
   bool known = false;
+  bool issue_bound = false;  // first-principles elementwise kernel whose SIMT issue time outweighs its transfer
   double total(const Accelerator& hw) const { return std::max({hw.p("min_kernel_time"), tc, tm, tl}); }
 };
 

@@ -133,22 +133,32 @@ const Executor::Structure& Executor::structure(std::size_t owner) {
   slot = std::make_unique<Structure>();
   Structure& S = *slot;
   const auto& nodes = w_.ranks[owner].nodes;
-  std::vector<std::vector<int>> succ(nodes.size());
+  // Each node's distinct predecessors (deps + the previous node of its stream), flattened; then
+  // the dependents of every node as one compressed array (two passes: count, then place in
+  // node order), with no per-node container (a million-kernel capture has millions of nodes).
+  std::vector<int> flat, small;
+  std::vector<std::uint32_t> flat_at{0};
+  flat_at.reserve(nodes.size() + 1);
   S.preds.assign(nodes.size(), 0);
   std::map<int, int> last_on_stream;
   for (std::size_t k = 0; k < nodes.size(); ++k) {
-    std::set<int> preds(nodes[k].deps.begin(), nodes[k].deps.end());
+    small.assign(nodes[k].deps.begin(), nodes[k].deps.end());
     auto it = last_on_stream.find(nodes[k].stream);
-    if (it != last_on_stream.end()) preds.insert(it->second);
+    if (it != last_on_stream.end()) small.push_back(it->second);
     last_on_stream[nodes[k].stream] = static_cast<int>(k);
-    for (int p : preds) succ[static_cast<std::size_t>(p)].push_back(static_cast<int>(k));
-    S.preds[k] = static_cast<int>(preds.size());
+    std::sort(small.begin(), small.end());
+    small.erase(std::unique(small.begin(), small.end()), small.end());
+    flat.insert(flat.end(), small.begin(), small.end());
+    flat_at.push_back(static_cast<std::uint32_t>(flat.size()));
+    S.preds[k] = static_cast<int>(small.size());
   }
-  S.succ_at.push_back(0);
-  for (auto& v : succ) {
-    S.succ.insert(S.succ.end(), v.begin(), v.end());
-    S.succ_at.push_back(static_cast<std::uint32_t>(S.succ.size()));
-  }
+  S.succ_at.assign(nodes.size() + 1, 0);
+  for (int p : flat) ++S.succ_at[static_cast<std::size_t>(p) + 1];
+  for (std::size_t k = 0; k < nodes.size(); ++k) S.succ_at[k + 1] += S.succ_at[k];
+  S.succ.assign(flat.size(), 0);
+  std::vector<std::uint32_t> fill(S.succ_at.begin(), S.succ_at.end() - 1);
+  for (std::size_t k = 0; k < nodes.size(); ++k)
+    for (std::uint32_t i = flat_at[k]; i < flat_at[k + 1]; ++i) S.succ[fill[static_cast<std::size_t>(flat[i])]++] = static_cast<int>(k);
   return S;
 }
 

@@ -186,6 +186,15 @@ TEST(ArchBadInput, CliSaysOneLine) {
   auto t = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - memory " + a).second)["time_us"].get<double>(); };
   EXPECT_GT(t("24MiB --grid 8 --block 256"), 3 * t("24MiB"));  // 8 blocks cannot keep the HBM busy
   EXPECT_LT(t("1MiB --write-only"), t("1MiB"));
+  // PyTorch's elementwise families: the strided kernel with a dtype switch flips to "issue".
+  auto ew = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - elementwise 4194304 bf16 " + a).second); };
+  EXPECT_EQ(ew("")["bound"], "memory");
+  EXPECT_EQ(ew("--family strided --dims 4 --cast")["bound"], "issue");
+  EXPECT_GT(ew("--family strided --dims 4")["time_us"].get<double>(), 1.3 * ew("")["time_us"].get<double>());
+  std::tie(rc, out) = run("kernel --hw h100 elementwise 4194304 bf16 --cast");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --cast: PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one\n");
+  std::tie(rc, out) = run("kernel --hw h100 elementwise 4194304 bf16 --family gather");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --family: 'gather': expected vectorized, unrolled or strided\n");
 }
 
 TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
@@ -312,4 +321,74 @@ TEST(ArchLaunch, BackToBackKernelsAreLaunchGapApart) {
   EXPECT_NEAR(b.step_time_s - a.step_time_s, (kernels - 1) * 2e-6, 0.25 * kernels * 2e-6);
   // The calibrated model ignores the architecture knob.
   EXPECT_NE(error_of([] { load_accelerator("h100", {"launch_gap=2us"}); }), "");
+}
+
+// PyTorch's elementwise kernels pay their load/store path's SIMT instructions (index math, 64-bit
+// addresses, the dtype switch) on top of the transfer. Counted from the source: the generic
+// strided kernel's offset calculator costs per dimension and per operand, dynamic casting per
+// operand, the vectorized kernel amortizes its addresses over 4 elements.
+TEST(ArchKnobs, ElementwiseKernelsPayTheirIndexMath) {
+  auto launch = [](const char* fam, double dims, bool cast) {
+    ElementwiseLaunch l;
+    l.family = fam;
+    l.numel = 4194304;
+    l.dims = dims;
+    l.operands = 3;
+    l.dynamic_cast_ = cast;
+    return l;
+  };
+  auto ipe = [&](const char* fam, double dims, bool cast) { return elementwise_instructions_per_element(launch(fam, dims, cast)); };
+  EXPECT_GT(ipe("strided", 1, false), ipe("unrolled", 1, false));
+  EXPECT_GT(ipe("unrolled", 1, false), 2 * ipe("vectorized", 1, false));
+  EXPECT_NEAR(ipe("strided", 4, false) - ipe("strided", 1, false), 3 * (4 + 3 + 2), 1e-9);  // divmod + 3 offsets + exit
+  EXPECT_NEAR(ipe("unrolled", 1, true) - ipe("unrolled", 1, false), 3 * 8, 1e-9);           // one dtype switch per operand
+  EXPECT_EQ(ipe("other", 1, false), 0);
+
+  Accelerator h = fp("h100");
+  const double bytes = 4194304.0 * 3 * 2;  // bf16, two inputs and the output
+  KernelEstimate vec = M(h).elementwise(launch("vectorized", 1, false), bytes);
+  KernelEstimate str = M(h).elementwise(launch("strided", 4, false), bytes);
+  KernelEstimate rope = M(h).elementwise(launch("strided", 4, true), bytes);
+  EXPECT_EQ(vec.bound, "memory");
+  EXPECT_LT(vec.time_s, 1.1 * M(h).memory(bytes).time_s);  // nearly the plain stream
+  EXPECT_GT(str.time_s, 1.3 * vec.time_s);
+  EXPECT_GT(rope.time_s, str.time_s);
+  EXPECT_EQ(rope.bound, "issue");  // the index math and casts outweigh the bytes
+  EXPECT_NEAR(rope.time_s - rope.overhead_s, rope.hbm_s + rope.issue_s, 1e-12);
+
+  // Knobs: half the issue rate slows the strided kernel, not the vectorized one; twice the HBM
+  // bandwidth speeds the vectorized kernel more than the issue-bound one.
+  Accelerator slow = fp("h100", {"simt_issue_per_clock=64"}), fast = fp("h100", {"hbm_bandwidth=6.7TB/s"});
+  EXPECT_GT(M(slow).elementwise(launch("strided", 4, true), bytes).time_s, 1.3 * rope.time_s);
+  EXPECT_LT(M(slow).elementwise(launch("vectorized", 1, false), bytes).time_s, 1.05 * vec.time_s);
+  double gain_vec = vec.time_s / M(fast).elementwise(launch("vectorized", 1, false), bytes).time_s;
+  double gain_rope = rope.time_s / M(fast).elementwise(launch("strided", 4, true), bytes).time_s;
+  EXPECT_GT(gain_vec, 1.5);
+  EXPECT_LT(gain_rope, 0.8 * gain_vec);
+  // 0 falls back to the FP32 lanes (the A100 has 64 of them per SM but issues 128 threads per clock).
+  Accelerator a = fp("a100"), a0 = fp("a100", {"simt_issue_per_clock=0"});
+  EXPECT_NEAR(M(a0).simt_issue_rate() / M(a).simt_issue_rate(), 0.5, 1e-12);
+}
+
+// In replay, the first-principles elementwise kernels of llama_s carry the issue time: its strided
+// RoPE muls (bf16 x fp32 on 4 dims) are reported "issue"-bound and take longer than their plain
+// stream; the calibrated model reports no such bound.
+TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
+  ReplayOptions o;
+  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/llama_s";
+  o.mode = ReplayMode::Roofline;
+  o.engine = "event";
+  o.overrides = {"first_principles=1"};
+  ReplayResult fpr = replay_bundle(o);
+  o.overrides = {};
+  ReplayResult cal = replay_bundle(o);
+  int issue = 0, strided_issue = 0;
+  for (auto& k : fpr.kernels)
+    if (k.bound == "issue") {
+      ++issue;
+      strided_issue += elementwise_family(k.name) == std::string("strided");
+    }
+  EXPECT_GT(issue, 10);
+  EXPECT_GT(strided_issue, 10);
+  for (auto& k : cal.kernels) EXPECT_NE(k.bound, "issue");
 }

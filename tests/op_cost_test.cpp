@@ -220,3 +220,33 @@ TEST(AttentionBackward, DqConversionReadsTheFp32Accumulator) {
   bwd.inputs[1] = tensor({4, 16, 2048, 64}, Dtype::FP32);
   EXPECT_NEAR(op_work(bwd).dq_convert_bytes, n * 8, 1.0);
 }
+
+// A memory-bound op carries what PyTorch's elementwise kernel sees: output elements, the output's
+// dimensions of size > 1, tensor operands including the output (0-dim tensors are scalars the
+// functor captures; copy_'s output is its first input) and whether the dtypes differ.
+TEST(ElementwiseShape, OperandsDimsAndCasts) {
+  EtOp mul;
+  mul.name = "aten::mul";
+  mul.inputs = {tensor({2, 16, 2048, 64}), tensor({2048, 64}, Dtype::FP32)};
+  mul.outputs = {tensor({2, 16, 2048, 64}, Dtype::FP32)};
+  OpWork w = op_work(mul);
+  EXPECT_EQ(w.ew_numel, 2.0 * 16 * 2048 * 64);
+  EXPECT_EQ(w.ew_dims, 4);
+  EXPECT_EQ(w.ew_operands, 3);
+  EXPECT_TRUE(w.ew_mixed_dtypes);
+  EtOp scal;
+  scal.name = "aten::mul";
+  scal.inputs = {tensor({2, 2048, 1}, Dtype::FP32), tensor({}, Dtype::FP64)};
+  scal.outputs = {tensor({2, 2048, 1}, Dtype::FP32)};
+  w = op_work(scal);
+  EXPECT_EQ(w.ew_dims, 2);
+  EXPECT_EQ(w.ew_operands, 2);
+  EXPECT_FALSE(w.ew_mixed_dtypes);
+  EtOp copy;
+  copy.name = "aten::copy_";
+  copy.inputs = {tensor({2048, 2048}), tensor({2048, 2048}, Dtype::FP32), value(false, "Bool")};
+  copy.outputs = {tensor({2048, 2048})};
+  w = op_work(copy);
+  EXPECT_EQ(w.ew_operands, 2);
+  EXPECT_TRUE(w.ew_mixed_dtypes);
+}

@@ -32,8 +32,9 @@ struct CliRun {
 };
 
 // Runs the CLI with a wall-clock guard (timeout(1)): a hang is a failure, not a stuck suite.
-CliRun cli(const std::string& args) {
-  std::string cmd = "timeout 60 " + std::string(ORRERY_BINARY) + " " + args + " 2>&1";
+// `env`: "NAME=value " assignments for the run.
+CliRun cli(const std::string& args, const std::string& env = "") {
+  std::string cmd = env + "timeout 60 " + std::string(ORRERY_BINARY) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   CliRun r;
   char buf[4096];
@@ -266,6 +267,19 @@ TEST(Robustness, ReplayTrainCollectiveOutputsAreByteForByteDeterministic) {
                     outputs(root + "/2/coll", {"r.json", "r.config.json", "r.csv"}));
 }
 
+// Without a timeline the replay frees the capture's records once its graph is built, and the
+// CLI runs itself again with a huge-page heap (tools/orrery.cpp): neither may move a result.
+TEST(Robustness, ReplayResultsDoNotDependOnTimelineOrHugePages) {
+  std::string d = syn::temp_dir("shed");
+  auto run = [&](const std::string& env, const std::string& tag, const std::string& extra) {
+    EXPECT_EQ(cli("replay " + mlp() + " --json " + d + "/" + tag + ".json --csv " + d + "/" + tag + ".csv" + extra, env).rc, 0);
+  };
+  run("", "timeline", " --timeline " + d + "/t.json");
+  run("", "plain", "");
+  run("ORRERY_NO_HUGE_PAGES=1 ", "small_pages", "");
+  for (const std::string tag : {"plain", "small_pages"})
+    expect_same_files({d + "/timeline.json", d + "/timeline.csv"}, {d + "/" + tag + ".json", d + "/" + tag + ".csv"});
+}
 
 // Found by fuzz_preset (bench/fuzz.sh): a preset file whose top level is not an object reached
 // nlohmann's iterator key() and terminated the process.

@@ -123,18 +123,39 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
     }
     return m->memory(bytes, 0, a.has("--warm-l2"));
   }
-  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, describe)");
+  if (what == "elementwise") {
+    need(2);
+    ElementwiseLaunch l;
+    l.numel = num(pos[1], "NUMEL");
+    Dtype d = dtype_arg(pos[2]);
+    l.family = a.get("--family", "vectorized");
+    if (l.family != "vectorized" && l.family != "unrolled" && l.family != "strided")
+      throw make_error("kernel", "--family", "'" + l.family + "': expected vectorized, unrolled or strided");
+    l.dims = a.has("--dims") ? num(a.get("--dims"), "--dims") : 1;
+    l.operands = a.has("--operands") ? num(a.get("--operands"), "--operands") : 3;
+    l.dynamic_cast_ = a.has("--cast");
+    if (l.dynamic_cast_ && l.family == "vectorized")
+      throw make_error("kernel", "--cast", "PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one");
+    if (l.dims > 25) throw make_error("kernel", "--dims", "at most 25 (OffsetCalculator's MAX_DIMS)");
+    double bytes = l.numel * l.operands * element_bytes(d);
+    if (!m) return calibrated(hw, "elementwise", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+    KernelEstimate e = m->elementwise(l, bytes);
+    e.kind = "elementwise";
+    return e;
+  }
+  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, elementwise, describe)");
 }
 
 Spec spec() {
   Spec s;
   s.name = "kernel";
-  s.summary = "one kernel (gemm, attention, conv, memory) on one chip: time, bound, fraction of peak";
+  s.summary = "one kernel (gemm, attention, conv, memory, elementwise) on one chip: time, bound, fraction of peak";
   s.usage = "--hw NAME [--hw-model first-principles|calibrated] [--set k=v]... [--json out.json|-]\n"
             "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
             "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
             "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
             "       | memory BYTES [--warm-l2] [--grid G --block T] [--write-only]\n"
+            "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided] [--dims D] [--operands N] [--cast]\n"
             "       | describe   (the architecture description with units and sources)";
   s.example = "kernel --hw h100 gemm 8192x8192x8192 bf16";
   s.flags = {
@@ -154,13 +175,17 @@ Spec spec() {
       {"--grid", "G", "", "", "memory: launched as G blocks (with --block): loads in flight bound small grids"},
       {"--block", "T", "", "", "memory: threads per block (with --grid)"},
       {"--write-only", "", "", "", "memory: stores only (a memset): no load round trip"},
+      {"--family", "vectorized|unrolled|strided", "vectorized", "", "elementwise: PyTorch kernel family", Flag::MeaningDefault},
+      {"--dims", "D", "", "", "elementwise: dimensions the strided kernel's offset calculator walks (default 1)"},
+      {"--operands", "N", "", "", "elementwise: tensors including the output (default 3: a binary op)"},
+      {"--cast", "", "", "", "elementwise: operand dtypes differ (per-element dtype switch)"},
   };
   s.notes = "DTYPE: fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8. See docs/codesign.md.";
   return s;
 }
 
 Register reg(spec(), [](Args& a) {
-               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory or describe (orrery kernel --help)");
+               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.get("--hw-model", "first-principles");
                apply_hw_model(model, sets);
@@ -196,9 +221,11 @@ Register reg(spec(), [](Args& a) {
                              format_bytes(e.l2_bytes).c_str());
                  std::printf("  compute %s, L2 %s, HBM %s, overhead %s\n", format_time(e.compute_s).c_str(),
                              format_time(e.l2_s).c_str(), format_time(e.hbm_s).c_str(), format_time(e.overhead_s).c_str());
+                 if (e.issue_s > 0)
+                   std::printf("  SIMT issue of the load/store path %s (added to the transfer)\n", format_time(e.issue_s).c_str());
                  std::printf("  back to back on a stream: %s per kernel (+ launch_gap %s before the next)\n",
                              format_time(e.time_s + hw.p("kernel_gap")).c_str(), format_time(hw.p("kernel_gap")).c_str());
-                 if (e.kind != "memory")
+                 if (e.kind != "memory" && e.kind != "elementwise")
                    std::printf("  tile %dx%dx%d, %d stages, split-K %d; %.0f tiles in %.0f waves (%.0f%% wave efficiency)\n",
                                e.tile.m, e.tile.n, e.tile.k, e.tile.stages, e.tile.split_k, e.tiles, e.waves,
                                100 * e.wave_efficiency);

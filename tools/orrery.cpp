@@ -2,6 +2,7 @@
 // flags (tools/command.h) and prints their --help from the same declaration.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -12,6 +13,18 @@
 
 #include "sim/error.h"
 #include "tools/command.h"
+
+#if defined(__GLIBC__)
+#include <unistd.h>
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ORRERY_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ORRERY_ASAN 1
+#endif
 
 namespace orrery::cli {
 
@@ -274,8 +287,34 @@ int run_command(const std::string& name, const std::vector<std::string>& args) {
 }
 }  // namespace orrery::cli
 
+namespace {
+// Transparent huge pages for the heap. A large trace allocates gigabytes in small objects, and
+// with 4 KiB pages much of the run is page faults and TLB misses: the 1M-kernel Kineto replay
+// (docs/robustness.md) spends about half its user time less with glibc's huge-page malloc. glibc
+// takes that setting only from GLIBC_TUNABLES at start-up, so orrery runs itself again once
+// with `glibc.malloc.hugetlb=1` added (madvise only: where THP is off, nothing changes).
+// ORRERY_NO_HUGE_PAGES=1 turns this off; it is not done under sanitizers (their own allocator) or
+// inside an MPI launch (the launcher tracks this process).
+void use_huge_pages(char** argv) {
+#if defined(__GLIBC__) && !defined(ORRERY_ASAN)
+  if (std::getenv("ORRERY_NO_HUGE_PAGES")) return;
+  for (const char* mpi : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(mpi)) return;
+  const char* t = std::getenv("GLIBC_TUNABLES");
+  std::string tunables = t ? t : "";
+  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos) return;  // set: ours or the user's
+  tunables += std::string(tunables.empty() ? "" : ":") + "glibc.malloc.hugetlb=1";
+  if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: go on as we are
+#else
+  (void)argv;
+#endif
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace orrery::cli;
+  use_huge_pages(argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     list_commands();

@@ -105,7 +105,7 @@ class RankBuilder {
     return static_cast<int>(g_.nodes.size()) - 1;
   }
   // Host time `dt` after the previous host point, also waiting for `deps`.
-  void host(std::vector<std::int32_t> deps, double dt, const std::string& name) {
+  void host(std::vector<std::int32_t> deps, double dt, Name name) {
     if (dt <= 0 && deps.empty() && last_host_ >= 0) return;
     Node n;
     n.kind = Kind::Delay;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "workloads/collective.h"
+#include "workloads/interned_name.h"
 
 namespace orrery::wg {
 
@@ -41,8 +42,8 @@ struct Node {
   int repeat = 1;           // Collective: identical collectives back to back
   int peer = -1;            // Send: destination rank; Recv: source rank
   int mirror_pairs = -1;    // Send: index into Workload::p2p_mirrors (symmetry), -1 none
-  std::string name;
-  std::string cls;          // report class: gemm, attention, elementwise, ..., tp, cp, ep, pp, dp
+  Name name;                // interned (workloads/interned_name.h): a million nodes name a few
+  Name cls;                 // hundred things; report class: gemm, attention, ..., tp, cp, ep, pp, dp
   double time_s = 0;        // Compute: standalone time on this rank's GPU; Delay: duration
   double sm_share = 1.0;    // Compute: fraction of the SMs at that speed
   double hbm_share = 0.0;   // Compute: fraction of HBM bandwidth at that speed

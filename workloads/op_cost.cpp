@@ -398,7 +398,30 @@ bool layer_norm_backward_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
 
 // Elementwise, reductions, norms, copies: memory traffic of inputs + outputs. In-place ops
 // (outputs alias inputs) still write: count outputs.
+// Operands of the elementwise kernel (0-dim tensors are scalars the functor captures; a tensor
+// list, as aten::cat's, is copied one tensor at a time: two operands) and their dtypes.
+void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  const EtArg* out = nullptr;
+  for (auto& a : op.outputs)
+    if (a.is_tensor && !a.shape.empty()) { out = &a; break; }
+  if (!out) return;
+  double dims = 0, operands = 1;
+  for (auto s : out->shape) dims += s > 1 ? 1 : 0;
+  bool list = false;
+  for (auto& a : op.inputs) {
+    if (!a.elems.empty()) list = true;
+    if (!a.is_tensor || a.shape.empty()) continue;
+    operands += 1;
+    if (a.dtype != out->dtype) w.ew_mixed_dtypes = true;
+  }
+  if (op.name == "aten::copy_") operands -= 1;  // its output is its first input (self)
+  w.ew_numel = t.out_numel;
+  w.ew_dims = std::max(1.0, dims);
+  w.ew_operands = list ? 2.0 : std::max(2.0, operands);
+}
+
 void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  elementwise_shape(op, t, w);
   w.bytes = t.in_bytes + t.out_bytes;
   w.flops = t.out_numel * (contains(op.name, "norm") || contains(op.name, "softmax") ? 8.0 : 1.0);
   w.known = t.in_bytes + t.out_bytes > 0;

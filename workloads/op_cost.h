@@ -22,6 +22,13 @@ struct OpWork {
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
   AttentionShape attn;      // attention: its shape (head_dim 0 when unknown)
+  // A memory-bound op as PyTorch's elementwise kernels run it (first-principles issue bound,
+  // hw_models/mapping.h ElementwiseLaunch): output elements, the output's dimensions of size > 1
+  // (the most a strided kernel's offset calculator walks: the trace's strides are not loaded, so
+  // TensorIterator's merging of contiguous dimensions is not known), tensor operands including
+  // the output, and whether the operand dtypes differ (per-element dynamic casting).
+  double ew_numel = 0, ew_dims = 0, ew_operands = 0;
+  bool ew_mixed_dtypes = false;
   bool known = false;       // the model understood the op
   std::string model;        // which formula was used
 };

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "hw_models/gpu.h"
+#include "hw_models/mapping.h"
 #include "hw_models/transfer.h"
 #include "sim/engine.h"
 #include "sim/error.h"
@@ -51,6 +52,24 @@ bool is_attention_side_kernel(const std::string& n) {
   for (const char* s : {"dot_do_o", "convert_dq", "reduce_head", "clear_dQaccum", "clear_dq"})
     if (n.find(s) != std::string::npos) return true;
   return false;
+}
+
+// First-principles mode: PyTorch's elementwise kernel `name` moving `bytes` (its share of the
+// op's), its load/store path's SIMT instructions for its share of the op's elements added to the
+// transfer (KernelMapper::elementwise). False when `name` is not one of those kernels.
+bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string& name, double share, double bytes,
+                      double grid, double block, Roof& r) {
+  ElementwiseLaunch l;
+  l.family = elementwise_family(name);
+  if (!hw.mapper || l.family.empty() || !(w.ew_numel > 0) || !(bytes > 0)) return false;
+  l.numel = w.ew_numel * share;
+  l.dims = w.ew_dims;
+  l.operands = w.ew_operands;
+  l.dynamic_cast_ = w.ew_mixed_dtypes;
+  KernelEstimate e = hw.mapper->elementwise(l, bytes, grid, block);
+  r.tm = e.time_s;
+  r.issue_bound = e.bound == "issue";
+  return true;
 }
 
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw) {
@@ -93,8 +112,10 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     // (the launch bounds the bytes in flight only when the kernel is the op's only one: else the
     // op's bytes are split evenly and a small helper launch would carry a share it does not move)
     bool own = kernels_of_op == 1;
-    r = memory_roof(hw, w->bytes * share, w->flops * share, own ? double(d.grid) : 0.0, own ? double(d.block) : 0.0);
+    double grid = own ? double(d.grid) : 0.0, block = own ? double(d.block) : 0.0;
+    r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
+    elementwise_roof(hw, *w, d.name, share, w->bytes * share, grid, block, r);
   }
   r.known = true;
   r.flops = w->flops * share;
@@ -374,7 +395,8 @@ DeviceWork DeviceCosting::work_item(const Act& a, double T) const {
 // measured time: a flash-attention backward's main kernel does nearly all the FLOPs) and its
 // roofline placement on the target: which resource bounds it, the fraction of that peak reached.
 void DeviceCosting::fill_row(KernelRow& row, Act& a, double T) const {
-  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory");
+  static const Name kUnknown("unknown"), kLatency("latency"), kCompute("compute"), kMemory("memory"),
+      kIssue("issue");
   const DeviceActivity& d = a.d;
   Roof& rt = a.rt;
   row.name = d.name;
@@ -398,6 +420,9 @@ void DeviceCosting::fill_row(KernelRow& row, Act& a, double T) const {
   } else if (rt.total(hw_) <= min_kernel_time_ * 1.0001) {
     row.bound = kLatency;
     row.achieved_fraction = ai >= ridge ? rt.flops / dur / peak : rt.bytes / dur / hbm_bw;
+  } else if (rt.issue_bound) {
+    row.bound = kIssue;
+    row.achieved_fraction = rt.bytes / dur / hbm_bw;
   } else if (ai >= ridge) {
     row.bound = kCompute;
     row.achieved_fraction = rt.flops / dur / peak;
@@ -559,10 +584,18 @@ void fill_energy(ReplayResult& res, const Accelerator& hw) {
   res.energy_j = hw.p("power_idle") * res.step_time_s + (hw.p("power_tdp") - hw.p("power_idle")) * dyn;
 }
 
-// The parts of the result every replay fills the same way: ground truth or what-if, kernel
-// rows' simulated times (rank 0), configuration.
+// The kernel rows' simulated standalone times and their sum per class (rank 0's costing).
+void fill_simulated_times(ReplayResult& res, const std::vector<DeviceWork>& items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    res.kernels[i].simulated_s = items[i].standalone_s;
+    res.time_by_class_s[res.kernels[i].kernel_class] += items[i].standalone_s;
+  }
+}
+
+// The parts of the result every replay fills the same way: ground truth or what-if,
+// configuration.
 void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
-                 const Accelerator& hw, const Accelerator& src, const std::vector<DeviceWork>& items, int dp) {
+                 const Accelerator& hw, const Accelerator& src, int dp) {
   fill_energy(res, hw);
   // A what-if (other hardware, other GEMM precision, --scale-dp) predicts a run nobody
   // measured: measured.json describes the captured run, no comparison.
@@ -572,10 +605,6 @@ void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<
   res.what_if = !res.what_if_reason.empty();
   if (!res.what_if) fill_measured(steps[0], res);
   else res.peak_memory_bytes = steps[0].peak_memory_bytes;
-  for (size_t i = 0; i < items.size(); ++i) {
-    res.kernels[i].simulated_s = items[i].standalone_s;
-    res.time_by_class_s[res.kernels[i].kernel_class] += items[i].standalone_s;
-  }
   if (res.comm_time_s > 0) res.time_by_class_s["communication"] += res.comm_time_s;
   nlohmann::json files = nlohmann::json::array();
   for (auto& st : steps) files.push_back({{"et", st.et_path}, {"kineto", st.kineto_path}, {"measured", st.measured_path}});
@@ -704,10 +733,23 @@ void fill_from_exec(ReplayResult& res, const ExecResult& ex, const BundleGraph& 
   res.cluster_text = ex.text();
 }
 
+// Once the graph holds the work, only a timeline reads the capture's per-op, per-call and
+// per-kernel records: without one they are freed before the simulation grows its own state (a
+// million-kernel capture's records are about half the replay's memory).
+void shed_records(std::vector<CapturedStep>& steps, std::map<std::pair<int, int>, CostedRanks::Costed>& costed) {
+  for (auto& [key, c] : costed) std::vector<DeviceWork>().swap(c.work);
+  for (auto& st : steps) {
+    std::vector<EtOp>().swap(st.ops);
+    st.op_by_rf.clear();
+    std::vector<DeviceActivity>().swap(st.device);
+    for (auto& h : st.host) std::vector<HostCall>().swap(h.calls);
+  }
+}
+
 // Every replay: each simulated rank's capture as a workload graph (workloads/bundle_graph.h) on
 // the cluster executor; multi-rank bundles and --scale-dp on --system with the cluster what-ifs
 // (--gpu-speed, --fail, ...), a single-rank capture on one GPU (replay_system).
-void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, const std::vector<CapturedStep>& steps,
+void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, std::vector<CapturedStep>& steps,
                         bool multi, const RankTraces& rt, const Accelerator& hw, const Accelerator& src) {
   const int dp = multi ? 1 : opt.scale_dp;
   const int world = multi ? rt.world() : dp;
@@ -718,15 +760,17 @@ void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, const std::
   const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
   CostedRanks cr;
   cost_ranks(cr, res, opt, steps, rt, ch, src, multi, simulated);
+  fill_simulated_times(res, cr.costed[{0, ch.class_of(0)}].work);
   ingest_probe("device work costed");
   BundleGraph g = replay_graph(cr, opt, multi, dp, symmetric);
+  if (opt.timeline_path.empty()) shed_records(steps, cr.costed);
   ingest_probe("graph built");
   ExecOptions eo;
   eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
   check_connected(g.w, sys, eo.placement);
   ExecResult ex = run_replay_graph(g, sys, cr, opt, eo);
   fill_from_exec(res, ex, g, sys, dp, cluster);
-  fill_common(res, opt, steps, hw, src, cr.costed[{0, ch.class_of(0)}].work, dp);
+  fill_common(res, opt, steps, hw, src, dp);
   if (rt.map) {  // every rank replays its distinct rank's host items
     res.host_items = 0;
     for (int s : rt.step_of) res.host_items += steps[static_cast<size_t>(s)].host.size();
@@ -816,7 +860,7 @@ nlohmann::json roofline_json(const std::vector<KernelRow>& kernels) {
   };
   std::map<std::string, Head> heads;
   for (auto& k : kernels) {
-    if (k.bound != "compute" && k.bound != "memory") continue;
+    if (k.bound != "compute" && k.bound != "memory" && k.bound != "issue") continue;
     double t = k.measured_s > 0 ? k.measured_s : k.simulated_s;
     Head& h = heads[k.name];
     h.time += t;

@@ -52,7 +52,7 @@ struct KernelRow {
   double measured_s = 0;      // duration in the Kineto trace
   double simulated_s = 0;     // duration in the simulation
   double flops = 0, bytes = 0;
-  Name bound;                 // "compute" | "memory" | "latency"
+  Name bound;                 // "compute" | "memory" | "latency" | "issue" (first-principles: SIMT issue of an elementwise kernel)
   double achieved_fraction = 0;  // of the relevant peak, measured duration
   // Energy model: the time this kernel keeps the whole chip at full dynamic power, from its work
   // (max of its compute and memory roofline times on the target), the same in every mode; kernels
