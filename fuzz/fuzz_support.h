@@ -45,16 +45,6 @@ inline std::string write_file(const std::string& name, const std::uint8_t* data,
   return path;
 }
 
-// Runs fn(path of a file holding the input); only orrery::Error may come out.
-template <class Fn>
-void on_file(const std::string& name, const std::uint8_t* data, std::size_t size, Fn fn) {
-  std::string path = write_file(name, data, size);
-  try {
-    fn(path);
-  } catch (const orrery::Error&) {
-  }
-}
-
 // Runs fn(path) on a file written once before, for a harness that hands one input to several
 // readers (fuzz_system); only orrery::Error may come out.
 template <class Fn>
@@ -63,6 +53,12 @@ void on_path(const std::string& path, Fn fn) {
     fn(path);
   } catch (const orrery::Error&) {
   }
+}
+
+// Runs fn(path of a file holding the input); only orrery::Error may come out.
+template <class Fn>
+void on_file(const std::string& name, const std::uint8_t* data, std::size_t size, Fn fn) {
+  on_path(write_file(name, data, size), fn);
 }
 
 template <class Fn>

@@ -298,7 +298,7 @@ TEST(Topology, LoweredSizeLimitsRejectWithTheSameError) {
     system_from_json(d, "fz.json");
     ADD_FAILURE() << "512 GPUs accepted under a 256-GPU limit";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("fz.json: dims: 512 GPUs is beyond the simulator's limit of 256"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("fz.json: topology: dims: 512 GPUs is beyond the simulator's limit of 256"), std::string::npos)
         << e.what();
   }
   size_limits() = saved;
