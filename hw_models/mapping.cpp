@@ -290,18 +290,27 @@ KernelEstimate KernelMapper::memory(double bytes, double vector_flops, bool l2_r
   return memory_body(bytes, vector_flops, l2_resident, std::numeric_limits<double>::infinity(), false);
 }
 
+// Blocks of `block` threads resident on one unit: at most max_blocks_per_unit blocks and
+// max_threads_per_unit threads (a block larger than the unit's thread limit cannot launch; cap it).
+double KernelMapper::blocks_per_unit(double block) const {
+  double t = a_.p("max_threads_per_unit");
+  return std::max(1.0, std::min(a_.p("max_blocks_per_unit"), std::floor(t / std::min(block, t))));
+}
+
 double KernelMapper::inflight_bytes(double grid, double block) const {
   if (!(grid >= 1 && block >= 1)) return std::numeric_limits<double>::infinity();
-  // Resident threads: the grid's, at most max_blocks_per_unit blocks and max_threads_per_unit
-  // threads on each unit (a block larger than the unit's thread limit cannot launch; cap it).
-  double t = a_.p("max_threads_per_unit");
-  double per_unit = std::max(1.0, std::min(a_.p("max_blocks_per_unit"), std::floor(t / std::min(block, t))));
-  return std::min(grid, a_.units * per_unit) * std::min(block, t) * a_.p("load_bytes_per_thread");
+  return std::min(grid, a_.units * blocks_per_unit(block)) * std::min(block, a_.p("max_threads_per_unit")) *
+         a_.p("load_bytes_per_thread");
 }
 
 KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, double grid, double block,
                                            bool write_only, double simt_instructions) const {
-  return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions);
+  return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions,
+                     one_wave(grid, block));
+}
+
+bool KernelMapper::one_wave(double grid, double block) const {
+  return grid >= 1 && block >= 1 && grid <= a_.units * blocks_per_unit(block);
 }
 
 double KernelMapper::simt_issue_rate() const {
@@ -340,7 +349,7 @@ KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double byte
 }
 
 KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
-                                         bool write_only, double simt_instructions) const {
+                                         bool write_only, double simt_instructions, bool lockstep) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
@@ -351,8 +360,15 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   // Little's law: the loads move in rounds of `inflight` bytes, one memory round trip each (the
   // first is in the overhead). Only loads wait (stores are posted); without the read/write split,
   // half the bytes are loads (a copy's share, the smallest of a streaming kernel).
-  if (!write_only && std::isfinite(inflight) && !l2_resident)
-    e.hbm_s = std::max(e.hbm_s, (0.5 * bytes / inflight - 1.0) * a_.p("hbm_latency"));
+  // A grid that is resident in one wave and loops over its data (each thread issues a batch of
+  // loads, consumes it, then issues the next: Reduce.cuh thread_reduce's vt0 batches,
+  // layer_norm_kernel.cu GammaBetaBackwardCUDAKernelTemplate's rows_per_block_y batches) starts all
+  // its threads together and no later block hides their round trips: each round pays its latency
+  // before its bytes stream (the non-overlapped form), where a many-wave grid's staggered blocks
+  // overlap them (the max form).
+  double rounds = 0.5 * bytes / inflight - 1.0;
+  if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0)
+    e.hbm_s = lockstep ? e.hbm_s + rounds * a_.p("hbm_latency") : std::max(e.hbm_s, rounds * a_.p("hbm_latency"));
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
   e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : a_.p("hbm_latency"));

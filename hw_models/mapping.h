@@ -83,7 +83,8 @@ class KernelMapper {
   // The same kernel launched as `grid` blocks of `block` threads (0: unknown, the whole chip):
   // Little's law, its loads move in rounds of the bytes its resident threads keep in flight
   // (load_bytes_per_thread each, at most max_threads/max_blocks_per_unit per unit), one
-  // hbm_latency each, so a grid too small to fill the chip streams slower. write_only (a memset):
+  // hbm_latency each, so a grid too small to fill the chip streams slower; a one-wave grid
+  // (one_wave) adds the round trips to the transfer instead of overlapping them. write_only (a memset):
   // the stores are posted, no load round trip.
   // simt_instructions: thread-instructions of the load/store path (index math, addresses, casts)
   // at simt_issue_rate(); they do not overlap the transfer they feed, so their time adds to it
@@ -98,6 +99,9 @@ class KernelMapper {
   // Bytes `grid` x `block` threads keep in flight in one memory round trip (infinite when the
   // launch is unknown).
   double inflight_bytes(double grid, double block) const;
+  // Whether all `grid` blocks of `block` threads are resident at once (one wave); then a grid
+  // whose threads loop over batches of loads pays each batch's round trip before its transfer.
+  bool one_wave(double grid, double block) const;
 
   double clock_matrix() const { return a_.p("clock_sustained"); }
   double hbm_rate() const { return a_.hbm_bandwidth * a_.p("hbm_efficiency"); }
@@ -110,8 +114,9 @@ class KernelMapper {
   KernelEstimate map_gemm(const Problem& p, Dtype d, const Tile* forced) const;
   bool evaluate(const Problem& p, Dtype d, Tile t, KernelEstimate& e, std::string* why) const;
   void finish(KernelEstimate& e) const;
+  double blocks_per_unit(double block) const;
   KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
-                             double simt_instructions = 0) const;
+                             double simt_instructions = 0, bool lockstep = false) const;
   Arch a_;
 };
 

@@ -282,9 +282,12 @@ TEST(ArchKnobs, SmallGridsAreBoundByLoadsInFlight) {
   EXPECT_GT(small, 2 * full);
   double small_slow = M(slow).memory_launch(bytes, 0, 4, 1024).time_s;
   double full_slow = M(slow).memory_launch(bytes, 0, 65536, 128).time_s;
-  EXPECT_GT(small_slow / small, 1.8);   // the in-flight bound scales with latency
+  // the in-flight bound scales with latency: every round trip (the overhead's and the rounds') 500 ns longer
+  double rounds = 0.5 * bytes / M(h).inflight_bytes(4, 1024);
+  EXPECT_NEAR(small_slow - small, rounds * 0.5e-6, 1e-9);
   EXPECT_LT(full_slow / full, 1.05);    // only the one round trip
-  EXPECT_LT(M(wide).memory_launch(bytes, 0, 4, 1024).time_s, 0.6 * small);
+  // twice the bytes in flight per thread: half the round trips
+  EXPECT_NEAR(small - M(wide).memory_launch(bytes, 0, 4, 1024).time_s, 0.5 * rounds * 0.5e-6, 1e-9);
   // Occupancy: a 1024-thread block fits twice per unit, so 264 of them fill 132 units twice over.
   EXPECT_NEAR(M(h).inflight_bytes(264, 1024), 2 * M(h).inflight_bytes(132, 1024), 1.0);
   EXPECT_NEAR(M(h).inflight_bytes(1e6, 1024), M(h).inflight_bytes(264, 1024), 1.0);
@@ -295,6 +298,30 @@ TEST(ArchKnobs, SmallGridsAreBoundByLoadsInFlight) {
   // The calibrated curves ignore the launch.
   Accelerator cal = load_accelerator("h100");
   EXPECT_EQ(memory_roof(cal, bytes, 0, 32, 1024).tm, memory_roof(cal, bytes).tm);
+}
+
+// A grid resident in one wave whose threads loop over batches of loads (layer norm backward's
+// GammaBetaBackward: 32 blocks of 1024 threads walking all rows; Reduce.cuh's reduce_kernel) starts
+// every thread together: each round trip comes before its batch's transfer (added), where a grid of
+// more blocks than fit at once overlaps them with other blocks' transfers (the max of the two).
+TEST(ArchKnobs, OneWaveLoopingGridsPayRoundTripsBeforeTransfers) {
+  Accelerator h = fp("h100");
+  const KernelMapper& m = M(h);
+  const double bytes = 64e6, lat = m.arch().p("hbm_latency");
+  EXPECT_TRUE(m.one_wave(32, 1024));
+  EXPECT_TRUE(m.one_wave(264, 1024));   // two 1024-thread blocks per unit
+  EXPECT_FALSE(m.one_wave(265, 1024));
+  EXPECT_FALSE(m.one_wave(0, 0));       // launch unknown
+  KernelEstimate e = m.memory_launch(bytes, 0, 32, 1024);
+  double rounds = 0.5 * bytes / m.inflight_bytes(32, 1024) - 1.0;
+  EXPECT_NEAR(e.hbm_s, bytes / m.hbm_rate() + rounds * lat, 1e-12);
+  // 265 blocks keep no more bytes in flight than 264 but take two waves: the max form.
+  KernelEstimate two = m.memory_launch(bytes, 0, 265, 1024);
+  double r2 = 0.5 * bytes / m.inflight_bytes(265, 1024) - 1.0;
+  EXPECT_NEAR(two.hbm_s, std::max(bytes / m.hbm_rate(), r2 * lat), 1e-12);
+  EXPECT_LT(two.time_s, m.memory_launch(bytes, 0, 264, 1024).time_s);
+  // A one-wave grid with a single batch per thread pays no extra round trip.
+  EXPECT_NEAR(m.memory_launch(1e5, 0, 32, 1024).time_s, m.memory(1e5).time_s, 1e-12);
 }
 
 // Back-to-back kernels of one stream are launch_gap apart in the first-principles model (the front

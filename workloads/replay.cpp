@@ -111,7 +111,9 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     // Memory-bound op: its bytes split across its kernels; efficiency by the per-kernel size.
     // (the launch bounds the bytes in flight only when the kernel is the op's only one: else the
     // op's bytes are split evenly and a small helper launch would carry a share it does not move)
-    bool own = kernels_of_op == 1;
+    // (layer norm backward: each of its two kernels streams dY and X, op_cost.cpp
+    // layer_norm_backward_work, so the even split is each kernel's own traffic)
+    bool own = kernels_of_op == 1 || w->model == "layer_norm-bwd";
     double grid = own ? double(d.grid) : 0.0, block = own ? double(d.block) : 0.0;
     r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
