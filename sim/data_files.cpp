@@ -26,9 +26,13 @@ std::vector<std::string> json_stems(const std::string& dir) {
 std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,
                            const std::string& unknown, const std::string& label, const std::string& tail) {
   namespace fs = std::filesystem;
-  if (fs::exists(name_or_path) && !fs::is_directory(name_or_path)) return name_or_path;
+  // The non-throwing overloads: a name the filesystem rejects (too long, found by fuzz_plan) is
+  // an unknown name, not a library exception.
+  std::error_code ec;
+  fs::file_status st = fs::status(name_or_path, ec);
+  if (fs::exists(st) && !fs::is_directory(st)) return name_or_path;
   std::string path = dir + "/" + name_or_path + ".json";
-  if (fs::exists(path)) return path;
+  if (fs::exists(path, ec)) return path;
   std::string known;
   for (auto& n : json_stems(dir)) known += (known.empty() ? "" : ", ") + n;
   throw make_error(flag, name_or_path, unknown + " (" + label + ": " + known + tail + ")");

@@ -267,6 +267,13 @@ TEST(Robustness, ReplayTrainCollectiveOutputsAreByteForByteDeterministic) {
                     outputs(root + "/2/coll", {"r.json", "r.config.json", "r.csv"}));
 }
 
+// Found by fuzz_plan: a preset/model name longer than the filesystem allows escaped as a
+// std::filesystem exception from the data-file lookup.
+TEST(Robustness, OverlongModelNameIsAnUnknownModel) {
+  expect_one_line_error(cli("train --model " + std::string(300, 'x') + " --system dgx-h100 --micro-batch 1 --global-batch 8"), "train", "--model");
+  EXPECT_THROW(load_accelerator(std::string(5000, 'y')), Error);
+}
+
 // Without a timeline the replay frees the capture's records once its graph is built, and the
 // CLI runs itself again with a huge-page heap (tools/orrery.cpp): neither may move a result.
 TEST(Robustness, ReplayResultsDoNotDependOnTimelineOrHugePages) {
