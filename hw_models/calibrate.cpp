@@ -368,7 +368,11 @@ void collect_orrery_layout(const Input& in, const Base& base, Collected& c) {
     used.push_back("launch");
   }
   if (in.j.contains("host_device")) collect_orrery_host_link(in, c, used);
-  std::string dev = in.j.contains("env") && in.j["env"].is_object() ? in.j["env"].value("device", "") : "";
+  // env.device is informative: anything but a string (null, found by fuzz_calibrate) names no device.
+  const bool has_env = in.j.contains("env") && in.j["env"].is_object();
+  std::string dev = has_env && in.j["env"].contains("device") && in.j["env"]["device"].is_string()
+                        ? in.j["env"]["device"].get<std::string>()
+                        : "";
   c.sources.push_back(source_line(in.path + " (orrery-micro/1" + (dev.empty() ? "" : " on " + dev) + ": ", used, ", ",
                                   "; device time from CUDA-graph replay)"));
 }

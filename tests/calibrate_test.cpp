@@ -205,6 +205,14 @@ TEST(Calibrate, ImplausibleRowsNameTheInputRow) {
   std::filesystem::remove_all(dir);
 }
 
+// Found by fuzz_calibrate (its input, tests/data/calibrate/fuzz_env_device_null.json): env.device
+// null reached nlohmann's string conversion and terminated the process. Informative only: no error.
+TEST(Calibrate, NonStringEnvDeviceNamesNoDevice) {
+  CalibrateOptions o;
+  o.micro_paths = {src("tests/data/calibrate/fuzz_env_device_null.json")};
+  EXPECT_NO_THROW(error_of(o));
+}
+
 // device_side.sdpa rows (validation/capture/device_micro.py): the attention curve comes from the
 // forward rows of one backend (cuDNN when measured), ahead of the legacy sdpa calls; a bad row
 // names the file and field.
