@@ -232,14 +232,20 @@ TEST(ArchMapping, ConvAndAttentionShapes) {
   EXPECT_LT(a.fraction_of_peak, 0.8 * M(h).gemm(8192, 8192, 8192, Dtype::BF16).fraction_of_peak);
 }
 
-// Out of sample: the captured GEMM kernels of gpt_b from the H100's description alone (no H100
-// measurement in the model) are within 10% median (docs/codesign.md has the full table).
-TEST(ArchMapping, CapturedGemmKernelsFromTheDescriptionAlone) {
+// Roofline replay of a bundled H100 capture with the first-principles model.
+ReplayOptions first_principles_roofline(const std::string& bundle) {
   ReplayOptions o;
-  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b";
+  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/" + bundle;
   o.mode = ReplayMode::Roofline;
   o.engine = "event";
   o.overrides = {"first_principles=1"};
+  return o;
+}
+
+// Out of sample: the captured GEMM kernels of gpt_b from the H100's description alone (no H100
+// measurement in the model) are within 10% median (docs/codesign.md has the full table).
+TEST(ArchMapping, CapturedGemmKernelsFromTheDescriptionAlone) {
+  ReplayOptions o = first_principles_roofline("gpt_b");
   ReplayResult r = replay_bundle(o);
   std::vector<double> err;
   for (auto& k : r.kernels)
@@ -401,11 +407,7 @@ TEST(ArchKnobs, ElementwiseKernelsPayTheirIndexMath) {
 // RoPE muls (bf16 x fp32 on 4 dims) are reported "issue"-bound and take longer than their plain
 // stream; the calibrated model reports no such bound.
 TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
-  ReplayOptions o;
-  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/llama_s";
-  o.mode = ReplayMode::Roofline;
-  o.engine = "event";
-  o.overrides = {"first_principles=1"};
+  ReplayOptions o = first_principles_roofline("llama_s");
   ReplayResult fpr = replay_bundle(o);
   o.overrides = {};
   ReplayResult cal = replay_bundle(o);
