@@ -57,7 +57,7 @@ struct Accelerator {
   std::shared_ptr<const KernelMapper> mapper;
   nlohmann::json arch_json;     // the "arch" section as loaded (values with sources)
 
-  double p(const std::string& name) const { return params.get(name); }
+  double p(std::string_view name) const { return params.get(name); }
   double peak_flops(Dtype d) const;
   double hbm_bandwidth() const { return p("hbm_bandwidth"); }
   double gemm_efficiency(Dtype d, double flops) const;

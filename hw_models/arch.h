@@ -31,7 +31,7 @@ struct Arch {
   // Shared with the accelerator's params (one name per concept).
   double units = 0, l2_size = 0, hbm_bandwidth = 0, hbm_capacity = 0;
 
-  double p(const std::string& name) const { return params.get(name); }
+  double p(std::string_view name) const { return params.get(name); }
   // Dense MACs per clock per unit on the matrix engine for dtype `d` (0: the chip has none).
   double mma_per_clock(Dtype d) const;
   // Name of the engine parameter for `d` ("mma_bf16"), "" for dtypes that run on the vector units.

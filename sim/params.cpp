@@ -103,9 +103,9 @@ std::string ParamSet::describe() const {
   return os.str();
 }
 
-double ParamValues::get(const std::string& name) const {
+double ParamValues::get(std::string_view name) const {
   auto it = values_.find(name);
-  if (it == values_.end()) throw Error("internal: parameter '" + name + "' was not resolved");
+  if (it == values_.end()) throw Error("internal: parameter '" + std::string(name) + "' was not resolved");
   return it->second;
 }
 
