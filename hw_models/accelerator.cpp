@@ -12,7 +12,8 @@
 
 namespace orrery {
 
-Dtype parse_dtype(const std::string& s0) {
+namespace {
+Dtype parse_dtype_text(const std::string& s0) {
   std::string s = s0;
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (s == "fp4" || s == "mxfp4" || s == "nvfp4" || s.find("float4") != std::string::npos) return Dtype::FP4;
@@ -29,6 +30,18 @@ Dtype parse_dtype(const std::string& s0) {
   if (s.find("bool") != std::string::npos) return Dtype::BOOL;
   if (s.find("byte") != std::string::npos || s.find("char") != std::string::npos) return Dtype::I8;
   return Dtype::UNKNOWN;
+}
+}  // namespace
+
+// A trace names a handful of dtypes millions of times: the last answer is kept per thread.
+Dtype parse_dtype(const std::string& s) {
+  thread_local std::string last;
+  thread_local Dtype last_dtype = parse_dtype_text(last);
+  if (s != last) {
+    last_dtype = parse_dtype_text(s);
+    last = s;
+  }
+  return last_dtype;
 }
 
 const char* dtype_name(Dtype d) {

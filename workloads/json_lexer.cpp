@@ -307,65 +307,97 @@ class Lexer {
   }
 
   static bool digit(int c) { return c >= '0' && c <= '9'; }
+  static bool number_char(char c) { return digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'; }
 
+  // A number token: read in place when it ends inside the buffer (the common case), else
+  // gathered across chunks into tok_.
   void number() {
-    tok_.clear();
-    for (;;) {
-      const char* s = p_;
-      while (p_ < end_ && (digit(*p_) || *p_ == '-' || *p_ == '+' || *p_ == '.' || *p_ == 'e' || *p_ == 'E')) ++p_;
-      tok_.append(s, p_);
-      if (p_ < end_ || !refill()) break;
+    const char* s = p_;
+    while (p_ < end_ && number_char(*p_)) ++p_;
+    if (p_ < end_) return number_text(s, p_);
+    tok_.assign(s, p_);
+    while (refill()) {
+      const char* t = p_;
+      while (p_ < end_ && number_char(*p_)) ++p_;
+      tok_.append(t, p_);
+      if (p_ < end_) break;
     }
-    // Grammar: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
-    const char* q = tok_.data();
-    const char* e = q + tok_.size();
+    const std::string text = tok_;
+    number_text(text.data(), text.data() + text.size());
+  }
+
+  // Decimal with at most 15 significant digits and |exponent| <= 22 (a Kineto timestamp, a
+  // duration): mantissa and power of ten are exact doubles, so one IEEE multiply or divide gives
+  // the correctly rounded value, the same bits as from_chars. False: not that form.
+  static bool exact_decimal(const char* q, const char* e, bool neg, double& out) {
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    std::uint64_t m = 0;
+    int digits = 0, scale = 0;
+    for (; q < e && digit(*q); ++q) {
+      m = m * 10 + static_cast<unsigned>(*q - '0');
+      if (m != 0 && ++digits > 15) return false;
+    }
+    if (q < e && *q == '.')
+      for (++q; q < e && digit(*q); ++q) {
+        m = m * 10 + static_cast<unsigned>(*q - '0');
+        --scale;
+        if (m != 0 && ++digits > 15) return false;
+      }
+    if (q != e || scale < -22) return false;  // an exponent part: left to from_chars
+    double d = static_cast<double>(m);
+    d = scale < 0 ? d / kPow10[-scale] : d;
+    out = neg ? -d : d;
+    return true;
+  }
+
+  // Grammar: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+  void number_text(const char* b, const char* e) {
+    const char* q = b;
     bool neg = q < e && *q == '-';
     if (neg) ++q;
+    const char* mant = q;
     bool is_float = false;
-    const char* bad = "syntax error while parsing value - invalid number";
-    if (q == e || !digit(*q)) fail(bad);
+    auto bad = [&] { fail("syntax error while parsing value - invalid number"); };
+    if (q == e || !digit(*q)) bad();
     if (*q == '0') ++q;
     else
       while (q < e && digit(*q)) ++q;
     if (q < e && *q == '.') {
       is_float = true;
       ++q;
-      if (q == e || !digit(*q)) fail(bad);
+      if (q == e || !digit(*q)) bad();
       while (q < e && digit(*q)) ++q;
     }
     if (q < e && (*q == 'e' || *q == 'E')) {
       is_float = true;
       ++q;
       if (q < e && (*q == '+' || *q == '-')) ++q;
-      if (q == e || !digit(*q)) fail(bad);
+      if (q == e || !digit(*q)) bad();
       while (q < e && digit(*q)) ++q;
     }
-    if (q != e) fail(bad);
-    const char* b = tok_.data();
+    if (q != e) bad();
     if (!is_float) {
       if (neg) {
         std::int64_t v = 0;
         auto r = std::from_chars(b, e, v);
-        if (r.ec == std::errc()) {
-          ok(sax_->number_integer(v));
-          return;
-        }
+        if (r.ec == std::errc()) return ok(sax_->number_integer(v));
       } else {
         std::uint64_t v = 0;
         auto r = std::from_chars(b, e, v);
-        if (r.ec == std::errc()) {
-          ok(sax_->number_unsigned(v));
-          return;
-        }
+        if (r.ec == std::errc()) return ok(sax_->number_unsigned(v));
       }
       // Integers beyond 64 bits become floats, as in nlohmann.
     }
+    tok_.assign(b, e);  // the float's text goes to the handler with its value
     double d = 0;
-    auto r = std::from_chars(b, e, d);
-    if (r.ec != std::errc()) {
-      // Out of range: underflow to a (sub)normal is a number, overflow is an error (strtod decides).
-      static locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
-      d = strtod_l(tok_.c_str(), nullptr, c_locale);
+    if (!exact_decimal(mant, e, neg, d)) {
+      auto r = std::from_chars(b, e, d);
+      if (r.ec != std::errc()) {
+        // Out of range: underflow to a (sub)normal is a number, overflow is an error (strtod decides).
+        static locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
+        d = strtod_l(tok_.c_str(), nullptr, c_locale);
+      }
     }
     if (!std::isfinite(d)) fail("number overflow parsing '" + tok_ + "'");
     ok(sax_->number_float(d, tok_));

@@ -275,7 +275,7 @@ class KinetoSax : public JsonElementSax {
     pending_ = -1;
     if (level_ == 1) {
       static constexpr std::string_view names[kTopN] = {"ph", "cat", "name", "tid", "ts", "dur"};
-      pending_ = k == "args" ? kArgsKey : find_key(k, names, kTopN);
+      pending_ = k.size() == 4 && std::memcmp(k.data(), "args", 4) == 0 ? kArgsKey : find_key(k, names, kTopN);
     } else if (level_ == 2) {
       static constexpr std::string_view names[kArgN] = {
           "External id", "Record function id", "correlation", "stream", "bytes", "wait_on_cuda_event_record_corr_id",
@@ -414,6 +414,10 @@ const std::string& str_field(const nlohmann::json* v, const char* k, const std::
 std::int64_t args_int(const nlohmann::json* v, std::int64_t def, const std::string& file, const char* k) {
   if (!v || !v->is_number()) return def;
   if (v->is_number_integer() && !v->is_number_unsigned()) return v->get<std::int64_t>();
+  if (v->is_number_unsigned()) {  // a non-negative integer is read as unsigned: the common case
+    auto u = v->get<std::uint64_t>();
+    if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return static_cast<std::int64_t>(u);
+  }
   return checked_int(*v, def, file, std::string("traceEvents[] args.") + k);
 }
 
@@ -488,12 +492,12 @@ bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::s
   const nlohmann::json* tid_it = e.top(K::kTid);
   const int tid = tid_it ? checked_int32(*tid_it, 0, file, "traceEvents[] tid") : 0;
   const bool has_args = e.has_args();
-  if (ph == "M") {
+  if (ph.size() == 1 && ph[0] == 'M') {
     if (str_or(e.top(K::kName)) == "thread_name" && tid_it && tid_it->is_number() && has_args)
       st.thread_names[tid] = str_or(e.arg(K::kArgName));
     return false;
   }
-  if (ph != "X") return false;
+  if (ph.size() != 1 || ph[0] != 'X') return false;
   v.cat_ = str_field(e.top(K::kCat), "cat", file);
   v.name_ = str_field(e.top(K::kName), "name", file);
   v.tid = tid;
@@ -919,20 +923,23 @@ void read_kineto_metadata(const nlohmann::json& kt, int rank, CapturedStep& st) 
 void read_kineto(CapturedStep& st, bool kineto_only, int rank, KinetoEvents& ev) {
   bool have_step = false;
   double step_ts = 0, step_dur = 0;
+  // Categories compared by interned identity (a pointer), not text: this runs per event.
+  const Name cpu_op("cpu_op"), annotation("user_annotation"), runtime("cuda_runtime"), driver("cuda_driver"),
+      kernel("kernel"), gpu_copy("gpu_memcpy"), gpu_set("gpu_memset");
   KinetoSax sax(kineto_only, [&](const KinetoSax& e) {
     Ev v;
     if (!read_kineto_event(e, v, kineto_only, st.kineto_path, st)) return;
-    if (v.cat() == "cpu_op" || v.cat() == "user_annotation") {
-      if (v.cat() == "user_annotation" && v.name().rfind("ProfilerStep#", 0) == 0 && !have_step) {
+    if (v.cat_ == cpu_op || v.cat_ == annotation) {
+      if (v.cat_ == annotation && v.name().rfind("ProfilerStep#", 0) == 0 && !have_step) {
         have_step = true;
         step_ts = v.ts;
         step_dur = v.dur;
         st.step_name = v.name();
       }
       ev.cpu.push_back(std::move(v));
-    } else if (v.cat() == "cuda_runtime" || v.cat() == "cuda_driver") {
+    } else if (v.cat_ == runtime || v.cat_ == driver) {
       ev.rt.push_back(std::move(v));
-    } else if (v.cat() == "kernel" || v.cat() == "gpu_memcpy" || v.cat() == "gpu_memset") {
+    } else if (v.cat_ == kernel || v.cat_ == gpu_copy || v.cat_ == gpu_set) {
       ev.gpu.push_back(std::move(v));
     }
   });
