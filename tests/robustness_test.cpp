@@ -20,6 +20,7 @@
 #include "workloads/json_io.h"
 #include "workloads/json_stream.h"
 #include "workloads/pytorch_trace.h"
+#include "workloads/train.h"
 
 namespace orrery {
 namespace {
@@ -272,6 +273,23 @@ TEST(Robustness, ReplayTrainCollectiveOutputsAreByteForByteDeterministic) {
 TEST(Robustness, OverlongModelNameIsAnUnknownModel) {
   expect_one_line_error(cli("train --model " + std::string(300, 'x') + " --system dgx-h100 --micro-batch 1 --global-batch 8"), "train", "--model");
   EXPECT_THROW(load_accelerator(std::string(5000, 'y')), Error);
+}
+
+// Found by fuzz_system after 52,629 executions: a train-system file whose "name" (or "gpu") is
+// not a string reached nlohmann's string conversion and terminated the process.
+TEST(Robustness, SystemFileNameThatIsNotAStringIsAnError) {
+  std::string dir = syn::temp_dir("system_name_number");
+  for (const std::string key : {"name", "gpu"}) {
+    const std::string path = dir + "/" + key + ".json";
+    std::ofstream(path) << "{\n  \"" << key << "\": 4444444444444444444444444444444444444\n}\n";
+    try {
+      load_system(path, 1);
+      ADD_FAILURE() << key << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path + ": " + key + ": expected a string"), std::string::npos) << e.what();
+    }
+    expect_one_line_error(cli("train --model gpt-22b --system " + path + " --micro-batch 1 --global-batch 8"), "train", key);
+  }
 }
 
 // Without a timeline the replay frees the capture's records once its graph is built, and the
