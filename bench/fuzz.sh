@@ -2,7 +2,9 @@
 # Runs the libFuzzer harnesses (fuzz/fuzz_*.cpp) for a given time each.
 #   bench/fuzz.sh TARGET SECONDS     one target (kineto, et, chakra, system, preset, model, plan, nccl_log, calibrate)
 #   bench/fuzz.sh all SECONDS        every target in turn (FUZZ_JOBS=N: N targets at a time)
-# FUZZ_RUNS=N stops a target after N executions (long campaigns: 1000000). FUZZ_NO_BUILD=1 uses
+# FUZZ_RUNS=N stops a target after N executions (long campaigns: 1000000); FUZZ_TIMEOUT=S (default
+# 10) is the wall time one input may take (raise it for low-priority campaigns on a busy machine,
+# where a starved process can pass 10 s on a fast input). FUZZ_NO_BUILD=1 uses
 # the fuzzers already built in FUZZ_BUILD_DIR.
 # Builds build-fuzz/ with clang (-DORRERY_FUZZ=ON: ASan + UBSan + libFuzzer) when needed. Seeds
 # come from the project's own fixtures (systems/, presets, models, tests/data, fuzz/corpus, and
@@ -52,7 +54,7 @@ run_target() {
   local t=$1 corpus=$B/corpus/$1 findings=$B/findings/$1 log=$B/fuzz_$1.log
   mkdir -p "$corpus" "$findings"
   # -rss_limit_mb: a reader that blows up on a small input is a finding; -timeout: so is a hang.
-  (cd "$findings" && "$ROOT/$B/fuzz/fuzz_$t" -max_total_time="$SECS" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -timeout=10 \
+  (cd "$findings" && "$ROOT/$B/fuzz/fuzz_$t" -max_total_time="$SECS" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -timeout="${FUZZ_TIMEOUT:-10}" \
      -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "$ROOT/$corpus" \
      $(cd "$ROOT" && for s in $(seeds "$t"); do echo "$ROOT/$s"; done)) >"$log" 2>&1 || true
   local execs crashes timeouts ooms
