@@ -101,6 +101,26 @@ TEST(JsonLexer, SameEventsAndNumberTypesAsNlohmann) {
     expect_same(text);
 }
 
+// Short decimals (a Kineto ts or dur) take an exact fast path: the same bits as strtod, for
+// every digit count and scale around its limits (15 significant digits, 22 decimals).
+TEST(JsonLexer, DecimalsAreCorrectlyRoundedOnTheFastPathAndOffIt) {
+  std::mt19937 rng(7);
+  std::string text = "[";
+  for (int i = 0; i < 20000; ++i) {
+    int int_digits = static_cast<int>(rng() % 10), frac_digits = static_cast<int>(rng() % 25);
+    std::string num = rng() % 4 == 0 ? "-" : "";
+    num += int_digits == 0 ? "0" : std::to_string(1 + rng() % 9);
+    for (int d = 1; d < int_digits; ++d) num += static_cast<char>('0' + rng() % 10);
+    if (frac_digits > 0) {
+      num += '.';
+      for (int d = 0; d < frac_digits; ++d) num += static_cast<char>('0' + (rng() % 3 == 0 ? 0 : rng() % 10));
+    }
+    text += (i ? "," : "") + num;
+  }
+  text += ",1010.0,2501000.0,0.1,0.30000000000000004,123456789012345.6,1234567890123456.7,0.0000000000000000000001]";
+  expect_same(text);
+}
+
 TEST(JsonLexer, RejectsWhatNlohmannRejects) {
   for (const char* text : {"", "   ", "01", "1.", ".5", "-", "+1", "1e", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "[1 2]",
                            "\"abc", "\"a\x01\"", "\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\\ud800\"",
