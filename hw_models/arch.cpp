@@ -52,6 +52,9 @@ const ParamSet& arch_params() {
           C("l2_multicast", "1", "units that share one L2 read of an operand tile (thread-block-cluster multicast; 1: none)", true),
           C("hbm_stacks", "0", "HBM stacks (0: no off-chip memory on the compute die)"),
           T("hbm_latency", "", "off-chip (or global SRAM) load latency seen by a unit"),
+          T("l2_latency", "0 ns",
+            "L2 hit latency seen by a unit (a load that hits L2, a fence, an atomic: the serial tail of a global "
+            "reduction); 0: hbm_latency"),
           R("hbm_efficiency", "0.9", "achievable fraction of the HBM interface peak (refresh, bank and read/write turnaround)"),
           C("noc_mesh_x", "0", "on-chip 2D mesh columns (0: crossbar)"),
           C("noc_mesh_y", "0", "on-chip 2D mesh rows (0: crossbar)"),

@@ -421,3 +421,95 @@ TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
   EXPECT_GT(strided_issue, 10);
   for (auto& k : cal.kernels) EXPECT_NE(k.bound, "issue");
 }
+
+// PyTorch's reduce_kernel (Reduce.cuh) from its name: output_vec_size and the element of ReduceOp.
+TEST(ReduceKernel, ReadsOutputVecAndElementFromItsName) {
+  ReduceLaunch r;
+  ASSERT_TRUE(parse_reduce_kernel(
+      "void at::native::reduce_kernel<128, 4, at::native::ReduceOp<c10::BFloat16, at::native::func_wrapper_t<c10::BFloat16, "
+      "at::native::sum_functor<c10::BFloat16, float, c10::BFloat16>::operator()(at::TensorIterator&)::{lambda(float, float)#1}>, "
+      "unsigned int, c10::BFloat16, 4, 4> >(at::native::ReduceOp<...>)", r));
+  EXPECT_EQ(r.output_vec, 4);
+  EXPECT_EQ(r.element_bytes, 2);
+  ASSERT_TRUE(parse_reduce_kernel("void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::MeanOps<float, "
+                                  "float, float, float>, unsigned int, float, 4, 4> >(...)", r));
+  EXPECT_EQ(r.output_vec, 1);
+  EXPECT_EQ(r.element_bytes, 4);
+  EXPECT_FALSE(parse_reduce_kernel("void at::native::vectorized_elementwise_kernel<4, at::native::AUnaryFunctor<float> >", r));
+  // vt0 (4) loads of output_vec_size elements per thread: 32 B for bf16 x 4 outputs, half the
+  // elementwise kernels' 64 B; a contiguous fp32 reduction keeps one 16-byte vector in flight.
+  EXPECT_EQ(reduce_bytes_per_thread({4, 2, 0}), 32);
+  EXPECT_EQ(reduce_bytes_per_thread({1, 4, 0}), 16);
+}
+
+// A one-wave reduction grid pays one round trip per batch of loads before the batch streams, and
+// all its bytes are loads: each extra row block of `inflight` bytes adds its transfer plus one
+// hbm_latency; 16-bit data keeps half the bytes in flight (more rounds) of fp32 at the same bytes.
+TEST(ReduceKernel, TimeGrowsWithRowsByTransferPlusRoundTrips) {
+  Accelerator h = fp("h100");
+  const KernelMapper& m = M(h);
+  const double grid = 1024, block = 128;  // gpt_b's bias-gradient sum: 8 x 128 blocks of 32 x 4 threads
+  ASSERT_TRUE(m.one_wave(grid, block));
+  ReduceLaunch bf16{4, 2, 0}, f32{4, 4, 0};
+  double inflight = m.inflight_bytes(grid, block, reduce_bytes_per_thread(bf16));
+  EXPECT_NEAR(inflight, grid * block * 32, 1);
+  double b1 = 8 * inflight, b2 = 16 * inflight;  // rows doubled
+  double t1 = m.reduction(bf16, b1, grid, block).time_s, t2 = m.reduction(bf16, b2, grid, block).time_s;
+  double lat = m.arch().p("hbm_latency");
+  EXPECT_NEAR(t2 - t1, (b2 - b1) / m.hbm_rate() + 8 * lat, 1e-12);
+  // fp32 at the same bytes: twice the bytes per thread in flight, half the rounds
+  double tf = m.reduction(f32, b2, grid, block).time_s;
+  EXPECT_NEAR(t2 - tf, (16 - 1) * lat - (8 - 1) * lat, 1e-12);
+  // a grid of many waves overlaps the round trips with other blocks' transfers
+  EXPECT_LT(m.reduction(bf16, b2, 64 * grid, block).time_s, t2);
+  // longer latency costs the one-wave reduction one hbm_latency per round
+  Accelerator slow = fp("h100", {"hbm_latency=1us"});
+  EXPECT_NEAR(M(slow).reduction(bf16, b2, grid, block).time_s - t2, 16 * 0.5e-6, 1e-12);
+}
+
+// Rows split over several blocks per output group (ctas_per_output > 1) end in a global
+// reduction: the last block of each group fences, takes the semaphore, then reads the group's
+// partials one staging load (an L2 round trip) per step: (2 + ctas / warps) x l2_latency after
+// the stream. Without the split, no tail.
+TEST(ReduceKernel, GlobalReductionAddsASerialL2Tail) {
+  Accelerator h = fp("h100");
+  const KernelMapper& m = M(h);
+  ReduceLaunch r{4, 2, 1024};  // 1024 outputs, 128 per block (32 lanes x 4): 8 groups
+  EXPECT_EQ(reduce_ctas_per_output(r, 1024, 128), 128);
+  EXPECT_EQ(reduce_tail_round_trips(r, 1024, 128), 2 + 128 / 4);
+  EXPECT_EQ(reduce_ctas_per_output(r, 8, 128), 1);
+  EXPECT_EQ(reduce_tail_round_trips(r, 8, 128), 0);
+  const double bytes = 16e6;
+  ReduceLaunch unknown{4, 2, 0};
+  double l2 = m.arch().p("l2_latency");
+  ASSERT_GT(l2, 0);
+  ASSERT_LT(l2, m.arch().p("hbm_latency"));
+  EXPECT_NEAR(m.reduction(r, bytes, 1024, 128).time_s - m.reduction(unknown, bytes, 1024, 128).time_s, 34 * l2, 1e-12);
+  // twice the blocks per output: twice the staging reads
+  ReduceLaunch half{4, 2, 512};
+  EXPECT_EQ(reduce_tail_round_trips(half, 1024, 128), 2 + 256 / 4);
+  // the tail scales with the L2 latency alone
+  Accelerator slow_l2 = fp("h100", {"l2_latency=308ns"});
+  EXPECT_NEAR(M(slow_l2).reduction(r, bytes, 1024, 128).time_s - m.reduction(r, bytes, 1024, 128).time_s, 34 * l2, 1e-12);
+  // a contiguous reduction (output_vec 1): every thread of the block reads partials
+  ReduceLaunch scalar{1, 4, 1};
+  EXPECT_EQ(reduce_ctas_per_output(scalar, 528, 512), 528);
+  EXPECT_EQ(reduce_tail_round_trips(scalar, 528, 512), 2 + 2);
+}
+
+// In replay, the captured bias-gradient sums of gpt_b (reduce_kernel<128, 4> on bf16) are costed
+// with their launch: slower than the plain stream of their bytes on the same chip.
+TEST(ReduceKernel, ReplayedReductionsUseTheirLaunch) {
+  ReplayOptions o = first_principles_roofline("gpt_b");
+  ReplayResult r = replay_bundle(o);
+  Accelerator h = fp("h100");
+  int n = 0;
+  for (auto& k : r.kernels) {
+    std::string name(k.name);
+    if (name.find("reduce_kernel<128, 4, at::native::ReduceOp<c10::BFloat16") == std::string::npos || !(k.bytes > 1e6))
+      continue;
+    ++n;
+    EXPECT_GT(k.simulated_s, M(h).memory(k.bytes).time_s * 1.1) << name;
+  }
+  EXPECT_GT(n, 10);
+}

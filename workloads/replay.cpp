@@ -118,6 +118,12 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
     elementwise_roof(hw, *w, d.name, share, w->bytes * share, grid, block, r);
+    // (PyTorch's reduce_kernel keeps its own loads in flight: Reduce.cuh, KernelMapper::reduction)
+    ReduceLaunch rl;
+    if (hw.mapper && grid > 0 && block > 0 && parse_reduce_kernel(d.name, rl)) {
+      rl.outputs = w->ew_numel;
+      r.tm = hw.mapper->reduction(rl, w->bytes * share, grid, block).time_s;
+    }
   }
   r.known = true;
   r.flops = w->flops * share;
