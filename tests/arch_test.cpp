@@ -195,6 +195,15 @@ TEST(ArchBadInput, CliSaysOneLine) {
   EXPECT_EQ(out, "orrery kernel: error: kernel: --cast: PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one\n");
   std::tie(rc, out) = run("kernel --hw h100 elementwise 4194304 bf16 --family gather");
   EXPECT_EQ(out, "orrery kernel: error: kernel: --family: 'gather': expected vectorized, unrolled or strided\n");
+  // PyTorch's reduce_kernel: 16-bit data keeps fewer bytes in flight than fp32, and a grid of
+  // several blocks per output adds the global reduction's tail.
+  auto red = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - reduce 16MiB " + a).second)["time_us"].get<double>(); };
+  EXPECT_GT(red("bf16 --grid 1024 --block 128"), red("fp32 --grid 1024 --block 128"));
+  EXPECT_GT(red("bf16 --grid 1024 --block 128 --outputs 1024"), red("bf16 --grid 1024 --block 128") + 4);
+  std::tie(rc, out) = run("kernel --hw h100 reduce 16MiB bf16 --grid 1024");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --block: reduce needs --grid and --block, each at least 1\n");
+  std::tie(rc, out) = run("kernel --hw h100 reduce 16MiB bf16 --grid 1024 --block 128 --vec 32");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --vec: output_vec_size from 1 to 16\n");
 }
 
 TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
