@@ -350,9 +350,10 @@ double reduce_tail_round_trips(const ReduceLaunch& r, double grid, double block)
   return 2.0 + std::ceil(ctas / readers);  // fence + semaphore atomic, then one staging load per step
 }
 
-KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, double grid, double block) const {
+KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, double grid, double block,
+                                       double l2_hit) const {
   KernelEstimate e = memory_body(bytes, 0, false, inflight_bytes(grid, block, reduce_bytes_per_thread(r)), false, 0,
-                                 one_wave(grid, block), 1.0);
+                                 one_wave(grid, block), 1.0, l2_hit);
   double l2_lat = a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
   double tail = reduce_tail_round_trips(r, grid, block) * l2_lat;
   e.overhead_s += tail;
@@ -361,9 +362,9 @@ KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, doub
 }
 
 KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, double grid, double block,
-                                           bool write_only, double simt_instructions) const {
+                                           bool write_only, double simt_instructions, double l2_hit) const {
   return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions,
-                     one_wave(grid, block));
+                     one_wave(grid, block), 0.5, l2_hit);
 }
 
 bool KernelMapper::one_wave(double grid, double block) const {
@@ -400,21 +401,24 @@ double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
   return 0;
 }
 
-KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double bytes, double grid, double block) const {
+KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double bytes, double grid, double block,
+                                         double l2_hit) const {
   if (!(l.numel >= 0) || !std::isfinite(l.numel)) throw make_error("elementwise", "numel", "must be finite and not negative");
-  return memory_launch(bytes, 0, grid, block, false, l.numel * elementwise_instructions_per_element(l));
+  return memory_launch(bytes, 0, grid, block, false, l.numel * elementwise_instructions_per_element(l), l2_hit);
 }
 
 KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
                                          bool write_only, double simt_instructions, bool lockstep,
-                                         double load_fraction) const {
+                                         double load_fraction, double l2_hit) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
-  e.hbm_bytes = l2_resident ? 0 : bytes;
+  double loads = load_fraction * bytes;
+  l2_hit = l2_resident ? loads : std::clamp(l2_hit, 0.0, bytes);  // (the caller knows its loads)
+  e.hbm_bytes = l2_resident ? 0 : bytes - l2_hit;
   e.l2_bytes = bytes;
   e.flops = vector_flops;
-  e.hbm_s = l2_resident ? 0 : bytes / hbm_rate();
+  e.hbm_s = e.hbm_bytes / hbm_rate();
   // Little's law: the loads move in rounds of `inflight` bytes, one memory round trip each (the
   // first is in the overhead). Only loads wait (stores are posted); without the read/write split,
   // half the bytes are loads (a copy's share, the smallest of a streaming kernel); a reduction's
@@ -425,12 +429,16 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   // its threads together and no later block hides their round trips: each round pays its latency
   // before its bytes stream (the non-overlapped form), where a many-wave grid's staggered blocks
   // overlap them (the max form).
-  double rounds = load_fraction * bytes / inflight - 1.0;
+  // (loads that hit L2 are not waited on HBM's latency)
+  double rounds = std::max(0.0, loads - l2_hit) / inflight - 1.0;
   if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0)
     e.hbm_s = lockstep ? e.hbm_s + rounds * a_.p("hbm_latency") : std::max(e.hbm_s, rounds * a_.p("hbm_latency"));
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
-  e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : a_.p("hbm_latency"));
+  // the first round trip: none for posted stores, one L2 hit when every load is resident
+  double l2_lat = a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
+  bool all_hit = !l2_resident && loads > 0 && l2_hit >= loads;
+  e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : all_hit ? l2_lat : a_.p("hbm_latency"));
   // The load/store path's instructions (index math, address, casts) do not overlap the data
   // transfer they feed (the ECM model's non-overlapping part: Stengel, Treibig, Hager, Wellein,
   // ICS 2015): the streaming time is their issue time plus the transfer time.

@@ -119,14 +119,18 @@ class KernelMapper {
   // simt_instructions: thread-instructions of the load/store path (index math, addresses, casts)
   // at simt_issue_rate(); they do not overlap the transfer they feed, so their time adds to it
   // ("issue" bound when it is the larger part).
+  // l2_hit: bytes of its loads already resident in L2 (an earlier kernel's output or input): they
+  // stream at the L2 rate, only the rest crosses HBM, and a kernel whose loads all hit waits one
+  // l2_latency instead of hbm_latency.
   KernelEstimate memory_launch(double bytes, double vector_flops, double grid, double block, bool write_only = false,
-                               double simt_instructions = 0) const;
+                               double simt_instructions = 0, double l2_hit = 0) const;
   // PyTorch's reduce_kernel reading `bytes` as `grid` blocks of `block` threads: Little's law with
   // its own loads in flight per thread (reduce_bytes_per_thread) and all its bytes loads; a grid
   // resident in one wave pays each round trip before its transfer (memory_launch's one_wave).
-  KernelEstimate reduction(const ReduceLaunch& r, double bytes, double grid, double block) const;
+  KernelEstimate reduction(const ReduceLaunch& r, double bytes, double grid, double block, double l2_hit = 0) const;
   // PyTorch elementwise kernel moving `bytes`: memory_launch with its instruction count.
-  KernelEstimate elementwise(const ElementwiseLaunch& l, double bytes, double grid = 0, double block = 0) const;
+  KernelEstimate elementwise(const ElementwiseLaunch& l, double bytes, double grid = 0, double block = 0,
+                             double l2_hit = 0) const;
   // Thread-instructions per second of the whole chip: units x simt_issue_per_clock (or
   // vector_fma_per_clock when 0) x clock_boost.
   double simt_issue_rate() const;
@@ -152,7 +156,8 @@ class KernelMapper {
   void finish(KernelEstimate& e) const;
   double blocks_per_unit(double block) const;
   KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
-                             double simt_instructions = 0, bool lockstep = false, double load_fraction = 0.5) const;
+                             double simt_instructions = 0, bool lockstep = false, double load_fraction = 0.5,
+                             double l2_hit = 0) const;
   Arch a_;
 };
 

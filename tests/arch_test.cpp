@@ -522,3 +522,27 @@ TEST(ReduceKernel, ReplayedReductionsUseTheirLaunch) {
   }
   EXPECT_GT(n, 10);
 }
+
+// Opt-in L2 reuse (l2_reuse=1): a memory-bound op whose inputs earlier kernels left in L2 reads
+// them at the L2 rate, so no kernel gets slower and many get faster; a smaller reusable L2
+// (more partitions holding copies) credits fewer; off by default.
+TEST(ArchMapping, L2ReuseCreditsInputsEarlierKernelsLeft) {
+  ReplayOptions o = first_principles_roofline("gpt_b");
+  ReplayResult off = replay_bundle(o);
+  o.overrides.push_back("l2_reuse=1");
+  ReplayResult on = replay_bundle(o);
+  o.overrides.push_back("l2_partitions=64");  // 50 MB / 64: under 1 MB reusable
+  ReplayResult small = replay_bundle(o);
+  ASSERT_EQ(off.kernels.size(), on.kernels.size());
+  ASSERT_EQ(off.kernels.size(), small.kernels.size());
+  int faster = 0, faster_small = 0;
+  for (size_t i = 0; i < off.kernels.size(); ++i) {
+    EXPECT_LE(on.kernels[i].simulated_s, off.kernels[i].simulated_s * (1 + 1e-9));
+    EXPECT_LE(on.kernels[i].simulated_s, small.kernels[i].simulated_s * (1 + 1e-9));
+    faster += on.kernels[i].simulated_s < 0.99 * off.kernels[i].simulated_s;
+    faster_small += small.kernels[i].simulated_s < 0.99 * off.kernels[i].simulated_s;
+  }
+  EXPECT_GT(faster, 100);
+  EXPECT_LT(faster_small, faster);
+  EXPECT_LT(on.step_time_s, off.step_time_s);
+}
