@@ -74,8 +74,14 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
   return true;
 }
 
+// multi_tensor_apply's launches (ATen native/cuda/MultiTensorApply.cuh: one block per chunk of
+// kChunkSize = 65536 elements, a launch whenever depth_to_max_blocks (320) blocks or
+// depth_to_max_tensors tensors fill up; the last launch takes what is left) move bytes in
+// proportion to their blocks, not an even share of the op's: `share` overrides the even split.
+bool is_multi_tensor_apply(const std::string& n) { return n.find("multi_tensor_apply_kernel") != std::string::npos; }
+
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw,
-             double l2_hit = 0) {
+             double l2_hit = 0, double share_of_op = 0) {
   Roof r;
   if (d.kind == DevKind::Memcpy) {
     if (d.copy_kind == "HtoD" || d.copy_kind == "DtoH") {
@@ -99,7 +105,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r.known = true;
     return r;
   }
-  double share = 1.0 / std::max(1, kernels_of_op);
+  double share = share_of_op > 0 ? share_of_op : 1.0 / std::max(1, kernels_of_op);
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
     r = gemm_roof(hw, w->m, w->n, w->k, w->dtype, w->batch, w->bytes, share);
@@ -175,6 +181,7 @@ struct OpKernels {
   std::vector<OpWork> work;
   std::vector<int> main_kernels;      // per op
   std::vector<double> main_dur;       // per op: measured time of its main kernels
+  std::vector<double> mta_blocks;     // per op: blocks of its multi_tensor_apply launches
   std::vector<bool> helper;           // per device activity
   std::vector<double> l2_hit;         // per op (first-principles): input bytes in L2 when it starts (l2_reuse)
   const OpWork* of(const DeviceActivity& d) const {
@@ -202,6 +209,7 @@ OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
   model_op_work(st, k);
   k.main_kernels.assign(st.ops.size(), 0);
   k.main_dur.assign(st.ops.size(), 0.0);
+  k.mta_blocks.assign(st.ops.size(), 0.0);
   k.helper.assign(st.device.size(), false);
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
@@ -217,6 +225,7 @@ OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
     if (!k.helper[i]) {
       k.main_kernels[static_cast<size_t>(d.op)]++;
       k.main_dur[static_cast<size_t>(d.op)] += d.trace_dur;
+      if (is_multi_tensor_apply(d.name)) k.mta_blocks[static_cast<size_t>(d.op)] += double(d.grid);
     }
   }
   return k;
@@ -336,6 +345,12 @@ bool matrix_class(const std::string& cls) { return cls == "gemm" || cls == "atte
 // the replay mode, its resource shares (DeviceWork), and its kernel row of the result.
 class DeviceCosting {
  public:
+  // A multi_tensor_apply launch's share of its op's bytes: its blocks over the op's (0: even split).
+  double share_of(const DeviceActivity& d) const {
+    if (d.op < 0 || !is_multi_tensor_apply(d.name)) return 0.0;
+    double total = ops_.mta_blocks[static_cast<size_t>(d.op)];
+    return total > 0 && d.grid > 0 ? double(d.grid) / total : 0.0;
+  }
   DeviceCosting(const CapturedStep& st, const Accelerator& hw, const Accelerator& src, const ReplayOptions& opt,
                 const HostCostModel& host_cost, ReplayResult& res)
       : st_(st), hw_(hw), src_(src), opt_(opt), res_(res), ops_(op_kernels(st, classify_)),
@@ -397,7 +412,7 @@ DeviceWork DeviceCosting::cost(size_t i) {
   int nk = d.op >= 0 ? ops_.main_kernels[static_cast<size_t>(d.op)] : 1;
   bool helper = ops_.helper[i];
   double hit = d.op >= 0 && !ops_.l2_hit.empty() ? ops_.l2_hit[static_cast<size_t>(d.op)] : 0.0;
-  Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_, hit)};
+  Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_, hit, share_of(d))};
   precision_what_if(a);
   double T = simulated_time(a);
   if (!(T < kMaxSimSeconds))  // the engine's picosecond time base (the graph checks it too, unnamed)
@@ -421,7 +436,7 @@ void DeviceCosting::precision_what_if(Act& a) const {
   OpWork w2 = *w;
   w2.dtype = gemm_dtype_;
   w2.bytes = w->bytes * dtype_bytes(gemm_dtype_) / dtype_bytes(w->dtype);
-  Roof r2 = roof_of(a.d, &w2, a.nk, a.helper, hw_);
+  Roof r2 = roof_of(a.d, &w2, a.nk, a.helper, hw_, 0, share_of(a.d));
   a.precision_ratio = transfer_ratio(r2, hw_, a.rt, hw_, true);
   a.rt = r2;
 }
@@ -434,7 +449,7 @@ double DeviceCosting::simulated_time(const Act& a) const {
     case ReplayMode::Roofline: T = a.rt.total(hw_); break;
     case ReplayMode::Transfer: {
       // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
-      Roof rs = roof_of(a.d, a.w, a.nk, a.helper, src_);
+      Roof rs = roof_of(a.d, a.w, a.nk, a.helper, src_, 0, share_of(a.d));
       T = transfer_time(a.d.trace_dur, a.rt, hw_, rs, src_, matrix_class(a.cls));
       break;
     }
@@ -451,7 +466,7 @@ double DeviceCosting::simulated_time(const Act& a) const {
 double DeviceCosting::reference_time(const Act& a) const {
   double t_ref = a.d.trace_dur;
   if (opt_.mode == ReplayMode::Transfer)
-    t_ref *= transfer_ratio(a.rt, hw_, roof_of(a.d, a.w, a.nk, a.helper, src_), src_, matrix_class(a.cls));
+    t_ref *= transfer_ratio(a.rt, hw_, roof_of(a.d, a.w, a.nk, a.helper, src_, 0, share_of(a.d)), src_, matrix_class(a.cls));
   return t_ref * a.precision_ratio;
 }
 
