@@ -49,9 +49,18 @@ const ParamSet& arch_params() {
           B("smem_per_unit", "", "shared memory / local SRAM per unit usable by one tile's operand stages"),
           C("smem_bytes_per_clock", "", "shared memory / SRAM read bandwidth per unit, bytes per clock", true),
           BW("l2_bandwidth", "", "L2 / global SRAM bandwidth (all units together)"),
+          C("l2_partitions", "1",
+            "L2 partitions that each cache the data of the SMs wired to them (a line every SM reads is held in each "
+            "partition): a kernel spread over the chip reuses l2_size / l2_partitions of earlier kernels' data", true),
+          C("l2_reuse", "0",
+            "replay: 1 credits each memory-bound op the input bytes earlier kernels left in L2 (an LRU over the "
+            "trace's storages of l2_size / l2_partitions; they stream at the L2 rate); 0 (default): every load from HBM"),
           C("l2_multicast", "1", "units that share one L2 read of an operand tile (thread-block-cluster multicast; 1: none)", true),
           C("hbm_stacks", "0", "HBM stacks (0: no off-chip memory on the compute die)"),
           T("hbm_latency", "", "off-chip (or global SRAM) load latency seen by a unit"),
+          T("l2_latency", "0 ns",
+            "L2 hit latency seen by a unit (a load that hits L2, a fence, an atomic: the serial tail of a global "
+            "reduction); 0: hbm_latency"),
           R("hbm_efficiency", "0.9", "achievable fraction of the HBM interface peak (refresh, bank and read/write turnaround)"),
           C("noc_mesh_x", "0", "on-chip 2D mesh columns (0: crossbar)"),
           C("noc_mesh_y", "0", "on-chip 2D mesh rows (0: crossbar)"),

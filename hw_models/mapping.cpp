@@ -298,15 +298,73 @@ double KernelMapper::blocks_per_unit(double block) const {
 }
 
 double KernelMapper::inflight_bytes(double grid, double block) const {
+  return inflight_bytes(grid, block, a_.p("load_bytes_per_thread"));
+}
+
+double KernelMapper::inflight_bytes(double grid, double block, double per_thread) const {
   if (!(grid >= 1 && block >= 1)) return std::numeric_limits<double>::infinity();
-  return std::min(grid, a_.units * blocks_per_unit(block)) * std::min(block, a_.p("max_threads_per_unit")) *
-         a_.p("load_bytes_per_thread");
+  return std::min(grid, a_.units * blocks_per_unit(block)) * std::min(block, a_.p("max_threads_per_unit")) * per_thread;
+}
+
+bool parse_reduce_kernel(const std::string& name, ReduceLaunch& out) {
+  auto at = name.find("reduce_kernel<");
+  if (at == std::string::npos) return false;
+  auto comma = name.find(',', at);
+  auto op = name.find("ReduceOp<", at);
+  if (comma == std::string::npos || op == std::string::npos) return false;
+  ReduceLaunch r;
+  try {
+    r.output_vec = std::stod(name.substr(comma + 1, 4));
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::string scalar = name.substr(op + 9, name.find(',', op) - op - 9);
+  static const std::pair<const char*, double> sizes[] = {
+      {"c10::BFloat16", 2}, {"c10::Half", 2}, {"double", 8}, {"long", 8}, {"float", 4}, {"int", 4},
+      {"bool", 1}, {"unsigned char", 1}, {"signed char", 1}, {"c10::complex<float>", 8}};
+  r.element_bytes = 4;
+  for (auto& [n, b] : sizes)
+    if (scalar.rfind(n, 0) == 0) { r.element_bytes = b; break; }
+  if (!(r.output_vec >= 1 && r.output_vec <= 16)) return false;
+  out = r;
+  return true;
+}
+
+double reduce_bytes_per_thread(const ReduceLaunch& r) {
+  const double vt0 = 4;  // Reduce.cuh: ReduceOp<..., int vt0 = 4, int input_vec_size = vt0>
+  return vt0 * std::max(1.0, r.output_vec) * std::max(1.0, r.element_bytes);
+}
+
+double reduce_ctas_per_output(const ReduceLaunch& r, double grid, double block) {
+  if (!(r.outputs >= 1 && grid >= 1 && block >= 1)) return 1;
+  double lanes = std::min(32.0, block);  // a warp's lanes take outputs (block.x = warp size)
+  double per_block = r.output_vec > 1 ? lanes * r.output_vec : std::max(1.0, block / 32.0);
+  return std::max(1.0, std::floor(grid / std::ceil(r.outputs / per_block)));
+}
+
+double reduce_tail_round_trips(const ReduceLaunch& r, double grid, double block) {
+  double ctas = reduce_ctas_per_output(r, grid, block);
+  if (ctas <= 1) return 0;
+  // output_vec > 1: threadIdx.y walks the partials (block / 32 warps); else every thread (block_x reduce).
+  double readers = r.output_vec > 1 ? std::max(1.0, block / std::min(32.0, block)) : block;
+  return 2.0 + std::ceil(ctas / readers);  // fence + semaphore atomic, then one staging load per step
+}
+
+KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, double grid, double block,
+                                       double l2_hit) const {
+  KernelEstimate e = memory_body(bytes, 0, false, inflight_bytes(grid, block, reduce_bytes_per_thread(r)), false, 0,
+                                 one_wave(grid, block), 1.0, l2_hit);
+  double l2_lat = a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
+  double tail = reduce_tail_round_trips(r, grid, block) * l2_lat;
+  e.overhead_s += tail;
+  e.time_s += tail;
+  return e;
 }
 
 KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, double grid, double block,
-                                           bool write_only, double simt_instructions) const {
+                                           bool write_only, double simt_instructions, double l2_hit) const {
   return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions,
-                     one_wave(grid, block));
+                     one_wave(grid, block), 0.5, l2_hit);
 }
 
 bool KernelMapper::one_wave(double grid, double block) const {
@@ -343,35 +401,44 @@ double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
   return 0;
 }
 
-KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double bytes, double grid, double block) const {
+KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double bytes, double grid, double block,
+                                         double l2_hit) const {
   if (!(l.numel >= 0) || !std::isfinite(l.numel)) throw make_error("elementwise", "numel", "must be finite and not negative");
-  return memory_launch(bytes, 0, grid, block, false, l.numel * elementwise_instructions_per_element(l));
+  return memory_launch(bytes, 0, grid, block, false, l.numel * elementwise_instructions_per_element(l), l2_hit);
 }
 
 KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
-                                         bool write_only, double simt_instructions, bool lockstep) const {
+                                         bool write_only, double simt_instructions, bool lockstep,
+                                         double load_fraction, double l2_hit) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
-  e.hbm_bytes = l2_resident ? 0 : bytes;
+  double loads = load_fraction * bytes;
+  l2_hit = l2_resident ? loads : std::clamp(l2_hit, 0.0, bytes);  // (the caller knows its loads)
+  e.hbm_bytes = l2_resident ? 0 : bytes - l2_hit;
   e.l2_bytes = bytes;
   e.flops = vector_flops;
-  e.hbm_s = l2_resident ? 0 : bytes / hbm_rate();
+  e.hbm_s = e.hbm_bytes / hbm_rate();
   // Little's law: the loads move in rounds of `inflight` bytes, one memory round trip each (the
   // first is in the overhead). Only loads wait (stores are posted); without the read/write split,
-  // half the bytes are loads (a copy's share, the smallest of a streaming kernel).
+  // half the bytes are loads (a copy's share, the smallest of a streaming kernel); a reduction's
+  // bytes are all loads (load_fraction 1).
   // A grid that is resident in one wave and loops over its data (each thread issues a batch of
   // loads, consumes it, then issues the next: Reduce.cuh thread_reduce's vt0 batches,
   // layer_norm_kernel.cu GammaBetaBackwardCUDAKernelTemplate's rows_per_block_y batches) starts all
   // its threads together and no later block hides their round trips: each round pays its latency
   // before its bytes stream (the non-overlapped form), where a many-wave grid's staggered blocks
   // overlap them (the max form).
-  double rounds = 0.5 * bytes / inflight - 1.0;
+  // (loads that hit L2 are not waited on HBM's latency)
+  double rounds = std::max(0.0, loads - l2_hit) / inflight - 1.0;
   if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0)
     e.hbm_s = lockstep ? e.hbm_s + rounds * a_.p("hbm_latency") : std::max(e.hbm_s, rounds * a_.p("hbm_latency"));
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
-  e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : a_.p("hbm_latency"));
+  // the first round trip: none for posted stores, one L2 hit when every load is resident
+  double l2_lat = a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
+  bool all_hit = !l2_resident && loads > 0 && l2_hit >= loads;
+  e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : all_hit ? l2_lat : a_.p("hbm_latency"));
   // The load/store path's instructions (index math, address, casts) do not overlap the data
   // transfer they feed (the ECM model's non-overlapping part: Stengel, Treibig, Hager, Wellein,
   // ICS 2015): the streaming time is their issue time plus the transfer time.

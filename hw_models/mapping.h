@@ -39,6 +39,36 @@ struct ElementwiseLaunch {
   double operands = 2;      // tensors including the output (OffsetCalculator's NARGS)
   bool dynamic_cast_ = false;  // operand dtypes differ: fetch_and_cast / cast_and_store per element
 };
+// One launch of PyTorch's reduce_kernel<nt, output_vec_size, ReduceOp<scalar_t, ...>> (ATen
+// native/cuda/Reduce.cuh). A thread walks its rows in batches of vt0 = 4 independent loads
+// (thread_reduce_impl, ReduceOp's vt0 template default), each load output_vec_size contiguous
+// elements (the outputs the thread owns); a reduction over the contiguous dimension
+// (output_vec_size 1) loads vectors of input_vec_size = vt0 elements, one per loop step. Either
+// way a thread keeps vt0 x output_vec_size elements in flight, never the 64 B of an elementwise
+// kernel for 16-bit data at output_vec_size 4 (32 B). Its bytes are loads: it writes one value per
+// output (and a few staging partials).
+// When the rows are split over several blocks per output group (ctas_per_output > 1: a global
+// reduction), each block stores its partials to a staging buffer, fences and counts itself done on
+// the group's semaphore (an atomic); the last block then reads the group's ctas_per_output
+// partials, one staging load per step of its loop, after every other block has finished: a
+// serial tail of (2 + ceil(ctas_per_output / block_y)) L2 round trips (Reduce.cuh global_reduce,
+// mark_block_finished). ctas_per_output = grid / ceil(outputs / outputs per block), a block owning
+// 32 lanes x output_vec_size outputs (block_y = block / 32 warps split the rows), or, reducing the
+// contiguous dimension (output_vec_size 1), block / 32 outputs, all block threads reading partials.
+struct ReduceLaunch {
+  double output_vec = 1;      // output_vec_size (template argument 2 of reduce_kernel)
+  double element_bytes = 4;   // sizeof(scalar_t) of ReduceOp<scalar_t, ...>
+  double outputs = 0;         // output elements (0: unknown, no global-reduction tail)
+};
+// Blocks per output group (ctas_per_output) of that launch, 1 when unknown or not split.
+double reduce_ctas_per_output(const ReduceLaunch& r, double grid, double block);
+// Serial L2 round trips of its global-reduction tail (0 without one).
+double reduce_tail_round_trips(const ReduceLaunch& r, double grid, double block);
+// Reads output_vec_size and scalar_t from a reduce_kernel name; false for another kernel.
+bool parse_reduce_kernel(const std::string& name, ReduceLaunch& out);
+// Bytes one thread of that launch keeps in flight: vt0 (4) x output_vec_size x element bytes.
+double reduce_bytes_per_thread(const ReduceLaunch& r);
+
 // SIMT thread-instructions one output element costs in that family, counted from PyTorch's
 // source (the count and its derivation: mapping.cpp). 0 for an unknown family.
 double elementwise_instructions_per_element(const ElementwiseLaunch& l);
@@ -89,16 +119,26 @@ class KernelMapper {
   // simt_instructions: thread-instructions of the load/store path (index math, addresses, casts)
   // at simt_issue_rate(); they do not overlap the transfer they feed, so their time adds to it
   // ("issue" bound when it is the larger part).
+  // l2_hit: bytes of its loads already resident in L2 (an earlier kernel's output or input): they
+  // stream at the L2 rate, only the rest crosses HBM, and a kernel whose loads all hit waits one
+  // l2_latency instead of hbm_latency.
   KernelEstimate memory_launch(double bytes, double vector_flops, double grid, double block, bool write_only = false,
-                               double simt_instructions = 0) const;
+                               double simt_instructions = 0, double l2_hit = 0) const;
+  // PyTorch's reduce_kernel reading `bytes` as `grid` blocks of `block` threads: Little's law with
+  // its own loads in flight per thread (reduce_bytes_per_thread) and all its bytes loads; a grid
+  // resident in one wave pays each round trip before its transfer (memory_launch's one_wave).
+  KernelEstimate reduction(const ReduceLaunch& r, double bytes, double grid, double block, double l2_hit = 0) const;
   // PyTorch elementwise kernel moving `bytes`: memory_launch with its instruction count.
-  KernelEstimate elementwise(const ElementwiseLaunch& l, double bytes, double grid = 0, double block = 0) const;
+  KernelEstimate elementwise(const ElementwiseLaunch& l, double bytes, double grid = 0, double block = 0,
+                             double l2_hit = 0) const;
   // Thread-instructions per second of the whole chip: units x simt_issue_per_clock (or
   // vector_fma_per_clock when 0) x clock_boost.
   double simt_issue_rate() const;
   // Bytes `grid` x `block` threads keep in flight in one memory round trip (infinite when the
   // launch is unknown).
   double inflight_bytes(double grid, double block) const;
+  // The same with `per_thread` bytes in flight per thread instead of load_bytes_per_thread.
+  double inflight_bytes(double grid, double block, double per_thread) const;
   // Whether all `grid` blocks of `block` threads are resident at once (one wave); then a grid
   // whose threads loop over batches of loads pays each batch's round trip before its transfer.
   bool one_wave(double grid, double block) const;
@@ -116,7 +156,8 @@ class KernelMapper {
   void finish(KernelEstimate& e) const;
   double blocks_per_unit(double block) const;
   KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
-                             double simt_instructions = 0, bool lockstep = false) const;
+                             double simt_instructions = 0, bool lockstep = false, double load_fraction = 0.5,
+                             double l2_hit = 0) const;
   Arch a_;
 };
 

@@ -36,13 +36,13 @@ double family_efficiency(const Accelerator& hw, const std::string& kernel_name) 
 }
 
 Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops, double grid, double block,
-                 bool write_only) {
+                 bool write_only, double l2_hit) {
   Roof r;
   r.known = true;
   r.flops = vector_flops;
   r.bytes = bytes;
-  if (hw.mapper && (grid > 0 || write_only))
-    r.tm = bytes > 0 ? hw.mapper->memory_launch(bytes, 0, grid, block, write_only).time_s : 0.0;
+  if (hw.mapper && (grid > 0 || write_only || l2_hit > 0))
+    r.tm = bytes > 0 ? hw.mapper->memory_launch(bytes, 0, grid, block, write_only, 0, l2_hit).time_s : 0.0;
   else
     r.tm = hbm_time(hw, bytes);
   r.tc = vector_flops / (hw.p("peak_fp32") * hw.p("vector_efficiency"));

@@ -35,9 +35,10 @@ Roof gemm_roof(const Accelerator& hw, double m, double n, double k, Dtype d, dou
 // units (peak_fp32 x vector_efficiency). With the first-principles model, its launch (`grid`
 // blocks of `block` threads, 0: unknown) caps the bandwidth by the loads its threads keep in
 // flight, and write_only (a memset) pays no load round trip (KernelMapper::memory_launch); the
-// calibrated curves ignore both.
+// calibrated curves ignore both. l2_hit: bytes of its loads already in L2 (first-principles: an
+// input an earlier kernel left there; they stream at the L2 rate, not from HBM).
 Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops = 0, double grid = 0, double block = 0,
-                 bool write_only = false);
+                 bool write_only = false, double l2_hit = 0);
 
 // PyTorch's elementwise kernel families, from the kernel name: "vectorized"
 // (vectorized_elementwise_kernel: 16-byte loads, what the memory curve is calibrated on),

@@ -195,6 +195,15 @@ TEST(ArchBadInput, CliSaysOneLine) {
   EXPECT_EQ(out, "orrery kernel: error: kernel: --cast: PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one\n");
   std::tie(rc, out) = run("kernel --hw h100 elementwise 4194304 bf16 --family gather");
   EXPECT_EQ(out, "orrery kernel: error: kernel: --family: 'gather': expected vectorized, unrolled or strided\n");
+  // PyTorch's reduce_kernel: 16-bit data keeps fewer bytes in flight than fp32, and a grid of
+  // several blocks per output adds the global reduction's tail.
+  auto red = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - reduce 16MiB " + a).second)["time_us"].get<double>(); };
+  EXPECT_GT(red("bf16 --grid 1024 --block 128"), red("fp32 --grid 1024 --block 128"));
+  EXPECT_GT(red("bf16 --grid 1024 --block 128 --outputs 1024"), red("bf16 --grid 1024 --block 128") + 4);
+  std::tie(rc, out) = run("kernel --hw h100 reduce 16MiB bf16 --grid 1024");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --block: reduce needs --grid and --block, each at least 1\n");
+  std::tie(rc, out) = run("kernel --hw h100 reduce 16MiB bf16 --grid 1024 --block 128 --vec 32");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --vec: output_vec_size from 1 to 16\n");
 }
 
 TEST(ArchPresets, TrainAndRooflineReplayRunOnEveryNewPreset) {
@@ -420,4 +429,142 @@ TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
   EXPECT_GT(issue, 10);
   EXPECT_GT(strided_issue, 10);
   for (auto& k : cal.kernels) EXPECT_NE(k.bound, "issue");
+}
+
+// PyTorch's reduce_kernel (Reduce.cuh) from its name: output_vec_size and the element of ReduceOp.
+TEST(ReduceKernel, ReadsOutputVecAndElementFromItsName) {
+  ReduceLaunch r;
+  ASSERT_TRUE(parse_reduce_kernel(
+      "void at::native::reduce_kernel<128, 4, at::native::ReduceOp<c10::BFloat16, at::native::func_wrapper_t<c10::BFloat16, "
+      "at::native::sum_functor<c10::BFloat16, float, c10::BFloat16>::operator()(at::TensorIterator&)::{lambda(float, float)#1}>, "
+      "unsigned int, c10::BFloat16, 4, 4> >(at::native::ReduceOp<...>)", r));
+  EXPECT_EQ(r.output_vec, 4);
+  EXPECT_EQ(r.element_bytes, 2);
+  ASSERT_TRUE(parse_reduce_kernel("void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::MeanOps<float, "
+                                  "float, float, float>, unsigned int, float, 4, 4> >(...)", r));
+  EXPECT_EQ(r.output_vec, 1);
+  EXPECT_EQ(r.element_bytes, 4);
+  EXPECT_FALSE(parse_reduce_kernel("void at::native::vectorized_elementwise_kernel<4, at::native::AUnaryFunctor<float> >", r));
+  // vt0 (4) loads of output_vec_size elements per thread: 32 B for bf16 x 4 outputs, half the
+  // elementwise kernels' 64 B; a contiguous fp32 reduction keeps one 16-byte vector in flight.
+  EXPECT_EQ(reduce_bytes_per_thread({4, 2, 0}), 32);
+  EXPECT_EQ(reduce_bytes_per_thread({1, 4, 0}), 16);
+}
+
+// A one-wave reduction grid pays one round trip per batch of loads before the batch streams, and
+// all its bytes are loads: each extra row block of `inflight` bytes adds its transfer plus one
+// hbm_latency; 16-bit data keeps half the bytes in flight (more rounds) of fp32 at the same bytes.
+TEST(ReduceKernel, TimeGrowsWithRowsByTransferPlusRoundTrips) {
+  Accelerator h = fp("h100");
+  const KernelMapper& m = M(h);
+  const double grid = 1024, block = 128;  // gpt_b's bias-gradient sum: 8 x 128 blocks of 32 x 4 threads
+  ASSERT_TRUE(m.one_wave(grid, block));
+  ReduceLaunch bf16{4, 2, 0}, f32{4, 4, 0};
+  double inflight = m.inflight_bytes(grid, block, reduce_bytes_per_thread(bf16));
+  EXPECT_NEAR(inflight, grid * block * 32, 1);
+  double b1 = 8 * inflight, b2 = 16 * inflight;  // rows doubled
+  double t1 = m.reduction(bf16, b1, grid, block).time_s, t2 = m.reduction(bf16, b2, grid, block).time_s;
+  double lat = m.arch().p("hbm_latency");
+  EXPECT_NEAR(t2 - t1, (b2 - b1) / m.hbm_rate() + 8 * lat, 1e-12);
+  // fp32 at the same bytes: twice the bytes per thread in flight, half the rounds
+  double tf = m.reduction(f32, b2, grid, block).time_s;
+  EXPECT_NEAR(t2 - tf, (16 - 1) * lat - (8 - 1) * lat, 1e-12);
+  // a grid of many waves overlaps the round trips with other blocks' transfers
+  EXPECT_LT(m.reduction(bf16, b2, 64 * grid, block).time_s, t2);
+  // longer latency costs the one-wave reduction one hbm_latency per round
+  Accelerator slow = fp("h100", {"hbm_latency=1us"});
+  EXPECT_NEAR(M(slow).reduction(bf16, b2, grid, block).time_s - t2, 16 * 0.5e-6, 1e-12);
+}
+
+// Rows split over several blocks per output group (ctas_per_output > 1) end in a global
+// reduction: the last block of each group fences, takes the semaphore, then reads the group's
+// partials one staging load (an L2 round trip) per step: (2 + ctas / warps) x l2_latency after
+// the stream. Without the split, no tail.
+TEST(ReduceKernel, GlobalReductionAddsASerialL2Tail) {
+  Accelerator h = fp("h100");
+  const KernelMapper& m = M(h);
+  ReduceLaunch r{4, 2, 1024};  // 1024 outputs, 128 per block (32 lanes x 4): 8 groups
+  EXPECT_EQ(reduce_ctas_per_output(r, 1024, 128), 128);
+  EXPECT_EQ(reduce_tail_round_trips(r, 1024, 128), 2 + 128 / 4);
+  EXPECT_EQ(reduce_ctas_per_output(r, 8, 128), 1);
+  EXPECT_EQ(reduce_tail_round_trips(r, 8, 128), 0);
+  const double bytes = 16e6;
+  ReduceLaunch unknown{4, 2, 0};
+  double l2 = m.arch().p("l2_latency");
+  ASSERT_GT(l2, 0);
+  ASSERT_LT(l2, m.arch().p("hbm_latency"));
+  EXPECT_NEAR(m.reduction(r, bytes, 1024, 128).time_s - m.reduction(unknown, bytes, 1024, 128).time_s, 34 * l2, 1e-12);
+  // twice the blocks per output: twice the staging reads
+  ReduceLaunch half{4, 2, 512};
+  EXPECT_EQ(reduce_tail_round_trips(half, 1024, 128), 2 + 256 / 4);
+  // the tail scales with the L2 latency alone
+  Accelerator slow_l2 = fp("h100", {"l2_latency=308ns"});
+  EXPECT_NEAR(M(slow_l2).reduction(r, bytes, 1024, 128).time_s - m.reduction(r, bytes, 1024, 128).time_s, 34 * l2, 1e-12);
+  // a contiguous reduction (output_vec 1): every thread of the block reads partials
+  ReduceLaunch scalar{1, 4, 1};
+  EXPECT_EQ(reduce_ctas_per_output(scalar, 528, 512), 528);
+  EXPECT_EQ(reduce_tail_round_trips(scalar, 528, 512), 2 + 2);
+}
+
+// In replay, the captured bias-gradient sums of gpt_b (reduce_kernel<128, 4> on bf16) are costed
+// with their launch: slower than the plain stream of their bytes on the same chip.
+TEST(ReduceKernel, ReplayedReductionsUseTheirLaunch) {
+  ReplayOptions o = first_principles_roofline("gpt_b");
+  ReplayResult r = replay_bundle(o);
+  Accelerator h = fp("h100");
+  int n = 0;
+  for (auto& k : r.kernels) {
+    std::string name(k.name);
+    if (name.find("reduce_kernel<128, 4, at::native::ReduceOp<c10::BFloat16") == std::string::npos || !(k.bytes > 1e6))
+      continue;
+    ++n;
+    EXPECT_GT(k.simulated_s, M(h).memory(k.bytes).time_s * 1.1) << name;
+  }
+  EXPECT_GT(n, 10);
+}
+
+// Opt-in L2 reuse (l2_reuse=1): a memory-bound op whose inputs earlier kernels left in L2 reads
+// them at the L2 rate, so no kernel gets slower and many get faster; a smaller reusable L2
+// (more partitions holding copies) credits fewer; off by default.
+TEST(ArchMapping, L2ReuseCreditsInputsEarlierKernelsLeft) {
+  ReplayOptions o = first_principles_roofline("gpt_b");
+  ReplayResult off = replay_bundle(o);
+  o.overrides.push_back("l2_reuse=1");
+  ReplayResult on = replay_bundle(o);
+  o.overrides.push_back("l2_partitions=64");  // 50 MB / 64: under 1 MB reusable
+  ReplayResult small = replay_bundle(o);
+  ASSERT_EQ(off.kernels.size(), on.kernels.size());
+  ASSERT_EQ(off.kernels.size(), small.kernels.size());
+  int faster = 0, faster_small = 0;
+  for (size_t i = 0; i < off.kernels.size(); ++i) {
+    EXPECT_LE(on.kernels[i].simulated_s, off.kernels[i].simulated_s * (1 + 1e-9));
+    EXPECT_LE(on.kernels[i].simulated_s, small.kernels[i].simulated_s * (1 + 1e-9));
+    faster += on.kernels[i].simulated_s < 0.99 * off.kernels[i].simulated_s;
+    faster_small += small.kernels[i].simulated_s < 0.99 * off.kernels[i].simulated_s;
+  }
+  EXPECT_GT(faster, 100);
+  EXPECT_LT(faster_small, faster);
+  EXPECT_LT(on.step_time_s, off.step_time_s);
+}
+
+// multi_tensor_apply (fused AdamW) runs one block per 64K-element chunk and launches whenever its
+// 320 blocks fill up: gpt_b's optimizer op is 12 launches of 320 blocks and one of 180. Each
+// launch moves its blocks' share of the op's bytes, not an even 1/13: the 180-block launch is
+// predicted about 180/320 of a full one, in both hardware models.
+TEST(ReplayOptimizer, MultiTensorApplyLaunchesMoveTheirBlocksShare) {
+  for (bool first : {true, false}) {
+    ReplayOptions o = first_principles_roofline("gpt_b");
+    if (!first) o.overrides = {};
+    ReplayResult r = replay_bundle(o);
+    double lo = 1e300, hi = 0;
+    int n = 0;
+    for (auto& k : r.kernels) {
+      if (std::string(k.op) != "aten::_fused_adamw_") continue;
+      ++n;
+      lo = std::min(lo, k.simulated_s);
+      hi = std::max(hi, k.simulated_s);
+    }
+    ASSERT_EQ(n, 13);
+    EXPECT_NEAR(lo / hi, 180.0 / 320.0, 0.05) << (first ? "first-principles" : "calibrated");
+  }
 }

@@ -143,19 +143,39 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
     e.kind = "elementwise";
     return e;
   }
-  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, elementwise, describe)");
+  if (what == "reduce") {
+    need(2);
+    double bytes = static_cast<double>(parse_cli_size(pos[1], "BYTES"));
+    if (!(bytes >= 1)) throw make_error("kernel", "BYTES", "must be at least 1");
+    Dtype d = dtype_arg(pos[2]);
+    if (!m) return calibrated(hw, "reduce", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+    ReduceLaunch r;
+    r.element_bytes = element_bytes(d);
+    r.output_vec = a.has("--vec") ? num(a.get("--vec"), "--vec") : 4;
+    r.outputs = a.has("--outputs") ? num(a.get("--outputs"), "--outputs") : 0;
+    if (!(r.output_vec >= 1 && r.output_vec <= 16)) throw make_error("kernel", "--vec", "output_vec_size from 1 to 16");
+    double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
+    double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
+    if (!(g >= 1 && b >= 1) || !std::isfinite(g * b))
+      throw make_error("kernel", g >= 1 ? "--block" : "--grid", "reduce needs --grid and --block, each at least 1");
+    KernelEstimate e = m->reduction(r, bytes, g, b);
+    e.kind = "reduce";
+    return e;
+  }
+  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, elementwise, reduce, describe)");
 }
 
 Spec spec() {
   Spec s;
   s.name = "kernel";
-  s.summary = "one kernel (gemm, attention, conv, memory, elementwise) on one chip: time, bound, fraction of peak";
+  s.summary = "one kernel (gemm, attention, conv, memory, elementwise, reduce) on one chip: time, bound, fraction of peak";
   s.usage = "--hw NAME [--hw-model first-principles|calibrated] [--set k=v]... [--json out.json|-]\n"
             "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
             "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
             "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
             "       | memory BYTES [--warm-l2] [--grid G --block T] [--write-only]\n"
             "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided] [--dims D] [--operands N] [--cast]\n"
+            "       | reduce BYTES DTYPE --grid G --block T [--vec 4] [--outputs N]   (PyTorch's reduce_kernel)\n"
             "       | describe   (the architecture description with units and sources)";
   s.example = "kernel --hw h100 gemm 8192x8192x8192 bf16";
   s.flags = {
@@ -172,8 +192,10 @@ Spec spec() {
       {"--stride", "N", "", "", "conv: stride (default 1)"},
       {"--pad", "N", "", "", "conv: padding (default 0)"},
       {"--warm-l2", "", "", "", "memory: the data is in L2"},
-      {"--grid", "G", "", "", "memory: launched as G blocks (with --block): loads in flight bound small grids"},
-      {"--block", "T", "", "", "memory: threads per block (with --grid)"},
+      {"--grid", "G", "", "", "memory, reduce: launched as G blocks (with --block): loads in flight bound small grids"},
+      {"--block", "T", "", "", "memory, reduce: threads per block (with --grid)"},
+      {"--vec", "N", "", "", "reduce: output_vec_size, outputs per thread (default 4: a reduction over a non-contiguous dimension)"},
+      {"--outputs", "N", "", "", "reduce: output elements (a grid with several blocks per output adds the global-reduction tail)"},
       {"--write-only", "", "", "", "memory: stores only (a memset): no load round trip"},
       {"--family", "vectorized|unrolled|strided", "vectorized", "", "elementwise: PyTorch kernel family", Flag::MeaningDefault},
       {"--dims", "D", "", "", "elementwise: dimensions the strided kernel's offset calculator walks (default 1)"},
@@ -185,7 +207,7 @@ Spec spec() {
 }
 
 Register reg(spec(), [](Args& a) {
-               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise or describe (orrery kernel --help)");
+               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise, reduce or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.get("--hw-model", "first-principles");
                apply_hw_model(model, sets);

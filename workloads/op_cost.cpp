@@ -390,6 +390,7 @@ bool layer_norm_backward_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   const EtArg* x = nth_tensor(op.inputs, 1);
   double reread = (dy ? tensor_bytes(*dy) : 0) + (x ? tensor_bytes(*x) : 0);
   w.bytes = t.in_bytes + t.out_bytes + reread;
+  w.in_bytes = t.in_bytes + reread;
   w.flops = t.out_numel * 8.0;
   w.known = t.in_bytes + t.out_bytes > 0;
   w.model = "layer_norm-bwd";
@@ -423,6 +424,7 @@ void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
 void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   elementwise_shape(op, t, w);
   w.bytes = t.in_bytes + t.out_bytes;
+  w.in_bytes = t.in_bytes;
   w.flops = t.out_numel * (contains(op.name, "norm") || contains(op.name, "softmax") ? 8.0 : 1.0);
   w.known = t.in_bytes + t.out_bytes > 0;
   w.model = "memory";

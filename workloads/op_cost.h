@@ -28,6 +28,7 @@ struct OpWork {
   // TensorIterator's merging of contiguous dimensions is not known), tensor operands including
   // the output, and whether the operand dtypes differ (per-element dynamic casting).
   double ew_numel = 0, ew_dims = 0, ew_operands = 0;
+  double in_bytes = 0;      // memory-bound ops: the bytes it reads (loads), of `bytes`
   bool ew_mixed_dtypes = false;
   bool known = false;       // the model understood the op
   std::string model;        // which formula was used

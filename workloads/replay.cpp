@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <list>
 #include <map>
+#include <set>
 #include <memory>
 #include <tuple>
 #include <unordered_map>
@@ -58,7 +60,7 @@ bool is_attention_side_kernel(const std::string& n) {
 // op's), its load/store path's SIMT instructions for its share of the op's elements added to the
 // transfer (KernelMapper::elementwise). False when `name` is not one of those kernels.
 bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string& name, double share, double bytes,
-                      double grid, double block, Roof& r) {
+                      double grid, double block, Roof& r, double l2_hit) {
   ElementwiseLaunch l;
   l.family = elementwise_family(name);
   if (!hw.mapper || l.family.empty() || !(w.ew_numel > 0) || !(bytes > 0)) return false;
@@ -66,13 +68,20 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
   l.dims = w.ew_dims;
   l.operands = w.ew_operands;
   l.dynamic_cast_ = w.ew_mixed_dtypes;
-  KernelEstimate e = hw.mapper->elementwise(l, bytes, grid, block);
+  KernelEstimate e = hw.mapper->elementwise(l, bytes, grid, block, l2_hit);
   r.tm = e.time_s;
   r.issue_bound = e.bound == "issue";
   return true;
 }
 
-Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw) {
+// multi_tensor_apply's launches (ATen native/cuda/MultiTensorApply.cuh: one block per chunk of
+// kChunkSize = 65536 elements, a launch whenever depth_to_max_blocks (320) blocks or
+// depth_to_max_tensors tensors fill up; the last launch takes what is left) move bytes in
+// proportion to their blocks, not an even share of the op's: `share` overrides the even split.
+bool is_multi_tensor_apply(const std::string& n) { return n.find("multi_tensor_apply_kernel") != std::string::npos; }
+
+Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw,
+             double l2_hit = 0, double share_of_op = 0) {
   Roof r;
   if (d.kind == DevKind::Memcpy) {
     if (d.copy_kind == "HtoD" || d.copy_kind == "DtoH") {
@@ -96,7 +105,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r.known = true;
     return r;
   }
-  double share = 1.0 / std::max(1, kernels_of_op);
+  double share = share_of_op > 0 ? share_of_op : 1.0 / std::max(1, kernels_of_op);
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
     r = gemm_roof(hw, w->m, w->n, w->k, w->dtype, w->batch, w->bytes, share);
@@ -115,9 +124,17 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     // layer_norm_backward_work, so the even split is each kernel's own traffic)
     bool own = kernels_of_op == 1 || w->model == "layer_norm-bwd";
     double grid = own ? double(d.grid) : 0.0, block = own ? double(d.block) : 0.0;
-    r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block);
+    // (first-principles: l2_hit, the op's input bytes an earlier kernel left in L2, stream from L2)
+    double hit = l2_hit * share;
+    r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block, false, hit);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
-    elementwise_roof(hw, *w, d.name, share, w->bytes * share, grid, block, r);
+    elementwise_roof(hw, *w, d.name, share, w->bytes * share, grid, block, r, hit);
+    // (PyTorch's reduce_kernel keeps its own loads in flight: Reduce.cuh, KernelMapper::reduction)
+    ReduceLaunch rl;
+    if (hw.mapper && grid > 0 && block > 0 && parse_reduce_kernel(d.name, rl)) {
+      rl.outputs = w->ew_numel;
+      r.tm = hw.mapper->reduction(rl, w->bytes * share, grid, block, hit).time_s;
+    }
   }
   r.known = true;
   r.flops = w->flops * share;
@@ -164,7 +181,9 @@ struct OpKernels {
   std::vector<OpWork> work;
   std::vector<int> main_kernels;      // per op
   std::vector<double> main_dur;       // per op: measured time of its main kernels
+  std::vector<double> mta_blocks;     // per op: blocks of its multi_tensor_apply launches
   std::vector<bool> helper;           // per device activity
+  std::vector<double> l2_hit;         // per op (first-principles): input bytes in L2 when it starts (l2_reuse)
   const OpWork* of(const DeviceActivity& d) const {
     return d.op >= 0 && work_of[static_cast<size_t>(d.op)] >= 0 ? &work[static_cast<size_t>(work_of[static_cast<size_t>(d.op)])] : nullptr;
   }
@@ -190,6 +209,7 @@ OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
   model_op_work(st, k);
   k.main_kernels.assign(st.ops.size(), 0);
   k.main_dur.assign(st.ops.size(), 0.0);
+  k.mta_blocks.assign(st.ops.size(), 0.0);
   k.helper.assign(st.device.size(), false);
   for (size_t i = 0; i < st.device.size(); ++i) {
     const DeviceActivity& d = st.device[i];
@@ -205,9 +225,86 @@ OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
     if (!k.helper[i]) {
       k.main_kernels[static_cast<size_t>(d.op)]++;
       k.main_dur[static_cast<size_t>(d.op)] += d.trace_dur;
+      if (is_multi_tensor_apply(d.name)) k.mta_blocks[static_cast<size_t>(d.op)] += double(d.grid);
     }
   }
   return k;
+}
+
+// L2 reuse between kernels (first-principles): the chip's L2 (l2_size / l2_partitions: each
+// partition caches the lines of the SMs wired to it, so data the whole chip streams is held once
+// per partition) holds the tensors the
+// latest kernels touched, least recently used out first, whole storages (a storage larger than
+// the L2 keeps its last l2_size bytes). An op's input already there is read from L2: its hit
+// bytes, at most what it loads. The trace's storage ids give the data flow (the ET's tensors);
+// GEMMs and attention touch their operands too. Kernels are taken in start order.
+class L2Lru {
+ public:
+  explicit L2Lru(double cap) : cap_(cap) {}
+  double resident(std::int64_t s) const {
+    auto it = at_.find(s);
+    return it == at_.end() ? 0.0 : it->second->second;
+  }
+  void touch(std::int64_t s, double bytes) {
+    auto it = at_.find(s);
+    if (it != at_.end()) {
+      total_ -= it->second->second;
+      lru_.erase(it->second);
+    }
+    double b = std::min(bytes, cap_);
+    lru_.emplace_front(s, b);
+    at_[s] = lru_.begin();
+    total_ += b;
+    while (total_ > cap_ && !lru_.empty()) {
+      auto& back = lru_.back();
+      double excess = total_ - cap_;
+      if (back.second > excess && &back != &lru_.front()) {
+        back.second -= excess;
+        total_ -= excess;
+        break;
+      }
+      total_ -= back.second;
+      at_.erase(back.first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  double cap_, total_ = 0;
+  std::list<std::pair<std::int64_t, double>> lru_;
+  std::unordered_map<std::int64_t, std::list<std::pair<std::int64_t, double>>::iterator> at_;
+};
+
+void tensors_of(const EtArg& a, std::vector<const EtArg*>& out) {
+  if (a.is_tensor && a.storage_id >= 0 && a.device.str().find("cpu") == std::string::npos) out.push_back(&a);
+  for (auto& e : a.elems) tensors_of(e, out);
+}
+
+void l2_reuse(const CapturedStep& st, double l2_size, OpKernels& k) {
+  k.l2_hit.assign(st.ops.size(), 0.0);
+  std::vector<size_t> order;
+  for (size_t i = 0; i < st.device.size(); ++i)
+    if (st.device[i].op >= 0 && st.device[i].kind == DevKind::Kernel) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return st.device[a].trace_ts < st.device[b].trace_ts; });
+  L2Lru l2(l2_size);
+  std::vector<bool> seen(st.ops.size(), false);
+  for (size_t i : order) {
+    size_t op = static_cast<size_t>(st.device[i].op);
+    if (seen[op]) continue;
+    seen[op] = true;
+    std::vector<const EtArg*> in, out;
+    for (auto& a : st.ops[op].inputs) tensors_of(a, in);
+    for (auto& a : st.ops[op].outputs) tensors_of(a, out);
+    std::set<std::int64_t> counted;
+    double hit = 0;
+    for (auto* t : in)
+      if (counted.insert(t->storage_id).second)
+        hit += std::min(l2.resident(t->storage_id), double(t->numel) * double(t->elem_bytes));
+    const OpWork* w = k.of(st.device[i]);
+    k.l2_hit[op] = w ? std::min(hit, w->in_bytes) : 0.0;
+    for (auto* t : in) l2.touch(t->storage_id, double(t->numel) * double(t->elem_bytes));
+    for (auto* t : out) l2.touch(t->storage_id, double(t->numel) * double(t->elem_bytes));
+  }
 }
 
 // Capture clock correction: kernel durations in a profiled capture were taken at the capture's
@@ -248,12 +345,21 @@ bool matrix_class(const std::string& cls) { return cls == "gemm" || cls == "atte
 // the replay mode, its resource shares (DeviceWork), and its kernel row of the result.
 class DeviceCosting {
  public:
+  // A multi_tensor_apply launch's share of its op's bytes: its blocks over the op's (0: even split).
+  double share_of(const DeviceActivity& d) const {
+    if (d.op < 0 || !is_multi_tensor_apply(d.name)) return 0.0;
+    double total = ops_.mta_blocks[static_cast<size_t>(d.op)];
+    return total > 0 && d.grid > 0 ? double(d.grid) / total : 0.0;
+  }
   DeviceCosting(const CapturedStep& st, const Accelerator& hw, const Accelerator& src, const ReplayOptions& opt,
                 const HostCostModel& host_cost, ReplayResult& res)
       : st_(st), hw_(hw), src_(src), opt_(opt), res_(res), ops_(op_kernels(st, classify_)),
         slowdown_(clock_slowdown(st, hw, opt, host_cost, res)), gemm_dtype_(gemm_precision_of(opt)),
         timeline_(!opt.timeline_path.empty()), sm_count_(hw.p("sm_count")), host_link_bw_(hw.p("host_link_bandwidth")),
-        min_kernel_time_(hw.p("min_kernel_time")), peak_fp32_(hw.p("peak_fp32")), hbm_bw_(hw.hbm_bandwidth()) {}
+        min_kernel_time_(hw.p("min_kernel_time")), peak_fp32_(hw.p("peak_fp32")), hbm_bw_(hw.hbm_bandwidth()) {
+    if (hw.mapper && opt.mode == ReplayMode::Roofline && hw.mapper->arch().p("l2_reuse") > 0)
+      l2_reuse(st, hw.mapper->arch().l2_size / hw.mapper->arch().p("l2_partitions"), ops_);
+  }
 
   std::vector<DeviceWork> run() {
     std::vector<DeviceWork> items(st_.device.size());
@@ -305,7 +411,8 @@ DeviceWork DeviceCosting::cost(size_t i) {
   const OpWork* w = ops_.of(d);
   int nk = d.op >= 0 ? ops_.main_kernels[static_cast<size_t>(d.op)] : 1;
   bool helper = ops_.helper[i];
-  Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_)};
+  double hit = d.op >= 0 && !ops_.l2_hit.empty() ? ops_.l2_hit[static_cast<size_t>(d.op)] : 0.0;
+  Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_, hit, share_of(d))};
   precision_what_if(a);
   double T = simulated_time(a);
   if (!(T < kMaxSimSeconds))  // the engine's picosecond time base (the graph checks it too, unnamed)
@@ -329,7 +436,7 @@ void DeviceCosting::precision_what_if(Act& a) const {
   OpWork w2 = *w;
   w2.dtype = gemm_dtype_;
   w2.bytes = w->bytes * dtype_bytes(gemm_dtype_) / dtype_bytes(w->dtype);
-  Roof r2 = roof_of(a.d, &w2, a.nk, a.helper, hw_);
+  Roof r2 = roof_of(a.d, &w2, a.nk, a.helper, hw_, 0, share_of(a.d));
   a.precision_ratio = transfer_ratio(r2, hw_, a.rt, hw_, true);
   a.rt = r2;
 }
@@ -342,7 +449,7 @@ double DeviceCosting::simulated_time(const Act& a) const {
     case ReplayMode::Roofline: T = a.rt.total(hw_); break;
     case ReplayMode::Transfer: {
       // The same ratio `orrery validate --kernel-transfer` checks against kernels measured on both GPUs.
-      Roof rs = roof_of(a.d, a.w, a.nk, a.helper, src_);
+      Roof rs = roof_of(a.d, a.w, a.nk, a.helper, src_, 0, share_of(a.d));
       T = transfer_time(a.d.trace_dur, a.rt, hw_, rs, src_, matrix_class(a.cls));
       break;
     }
@@ -359,7 +466,7 @@ double DeviceCosting::simulated_time(const Act& a) const {
 double DeviceCosting::reference_time(const Act& a) const {
   double t_ref = a.d.trace_dur;
   if (opt_.mode == ReplayMode::Transfer)
-    t_ref *= transfer_ratio(a.rt, hw_, roof_of(a.d, a.w, a.nk, a.helper, src_), src_, matrix_class(a.cls));
+    t_ref *= transfer_ratio(a.rt, hw_, roof_of(a.d, a.w, a.nk, a.helper, src_, 0, share_of(a.d)), src_, matrix_class(a.cls));
   return t_ref * a.precision_ratio;
 }
 

@@ -13,6 +13,7 @@ today's calibrated roofline (in-sample on the H100: its curves were fitted to th
 Error = (predicted - measured) / measured; the tables give the median and 90th percentile of |error|.
 
 usage: validation/scripts/codesign_table.py [--binary build/orrery] [--h200-bundles ../shared/fixtures/h200]
+                                          [--set KEY=VALUE]...   (first-principles runs only, e.g. l2_reuse=1)
 """
 import argparse, csv, json, os, re, statistics, subprocess, sys, tempfile
 
@@ -90,11 +91,17 @@ def micro(binary, hw):
     return classes
 
 
+SETS = []  # --set for the first-principles runs
+
+
 def replay(binary, bundle, hw, mode, model, tmp):
     base = os.path.join(tmp, f"{os.path.basename(bundle)}_{hw}_{mode}_{model}")
     args = ["replay", bundle, "--hw", hw, "--mode", mode, "--json", base + ".json", "--csv", base + ".csv", "--quiet"]
     if model:
         args += ["--hw-model", model]
+    if model == "first-principles":
+        for kv in SETS:
+            args += ["--set", kv]
     if mode == "transfer":
         args += ["--source-hw", "h100"]
     run(binary, *args)
@@ -139,7 +146,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default=os.path.join(ROOT, "build", "orrery"))
     ap.add_argument("--h200-bundles", default=os.path.join(ROOT, "..", "shared", "fixtures", "h200"))
+    ap.add_argument("--set", action="append", default=[], help="KEY=VALUE for the first-principles replays")
     a = ap.parse_args()
+    SETS.extend(a.set)
     tmp = tempfile.mkdtemp(prefix="codesign_")
     h100_bundles = [os.path.join(ROOT, "examples", "bundles", n) for n in ("mlp_fp32", "gpt_a_ddp", "gpt_b", "llama_s")]
     h200_bundles = [os.path.join(a.h200_bundles, n) for n in ("mlp_fp32", "gpt_a_ddp", "gpt_b", "llama_s")
