@@ -241,6 +241,7 @@ TEST(ArchMapping, ConvAndAttentionShapes) {
   EXPECT_LT(a.fraction_of_peak, 0.8 * M(h).gemm(8192, 8192, 8192, Dtype::BF16).fraction_of_peak);
 }
 
+namespace {
 // Roofline replay of a bundled H100 capture with the first-principles model.
 ReplayOptions first_principles_roofline(const std::string& bundle) {
   ReplayOptions o;
@@ -250,6 +251,7 @@ ReplayOptions first_principles_roofline(const std::string& bundle) {
   o.overrides = {"first_principles=1"};
   return o;
 }
+}  // namespace
 
 // Out of sample: the captured GEMM kernels of gpt_b from the H100's description alone (no H100
 // measurement in the model) are within 10% median (docs/codesign.md has the full table).

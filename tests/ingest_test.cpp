@@ -158,7 +158,9 @@ TEST(Ingest, RepeatedNamesAreStoredOnceAndGiveTheSameRows) {
   for (size_t i = 0; i < st.device.size(); ++i) {
     EXPECT_EQ(st.device[i].name, names[i % 3]) << i;
     EXPECT_EQ(st.ops[st.device[i].op].name, "aten::op" + std::to_string(i % 2)) << i;
-    if (i >= 3) EXPECT_EQ(st.device[i].name.id(), st.device[i - 3].name.id()) << i;
+    if (i >= 3) {
+      EXPECT_EQ(st.device[i].name.id(), st.device[i - 3].name.id()) << i;
+    }
   }
   ASSERT_EQ(st.host.size(), 300u);
   EXPECT_EQ(st.host[0].calls[0].name.id(), st.host[299].calls[0].name.id());
