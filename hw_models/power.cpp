@@ -76,7 +76,7 @@ PowerModel load_power(const std::string& name_or_path, const Accelerator& hw, co
   nlohmann::json j = nlohmann::json::object();
   std::string name = name_or_path.empty() ? hw.name : name_or_path;
   std::string path = power_dir() + "/" + name + ".json";
-  if (!name_or_path.empty() || std::filesystem::exists(path)) {
+  if (!name_or_path.empty() || path_exists(path)) {
     path = find_data_file(name, power_dir(), "--power", "unknown power preset", "known");
     j = parse_json_path(path);
     pm.source_path = path;

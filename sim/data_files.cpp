@@ -23,6 +23,19 @@ std::vector<std::string> json_stems(const std::string& dir) {
   return out;
 }
 
+bool path_exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec);
+}
+bool is_directory_path(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
+}
+bool is_regular_file_path(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
 std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,
                            const std::string& unknown, const std::string& label, const std::string& tail) {
   namespace fs = std::filesystem;

@@ -14,6 +14,12 @@ std::vector<std::string> json_stems(const std::string& dir);
 // An existing file path, else dir/NAME.json. Unknown: Error "FLAG: NAME: UNKNOWN (LABEL: a, b, c TAIL)".
 std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,
                            const std::string& unknown, const std::string& label, const std::string& tail = "");
+// Whether a path a user named exists / is a directory / is a regular file. Never throws: a name
+// the filesystem rejects (too long, a bad component; found by fuzz_plan) is simply not there, so
+// the caller's own one-line error names it instead of a std::filesystem exception.
+bool path_exists(const std::string& path);
+bool is_directory_path(const std::string& path);
+bool is_regular_file_path(const std::string& path);
 // Parses a JSON file; an unreadable file or invalid JSON is an Error naming the path.
 nlohmann::json parse_json_path(const std::string& path);
 

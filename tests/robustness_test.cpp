@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "hw_models/accelerator.h"
+#include "sim/data_files.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/limits.h"
@@ -273,6 +274,19 @@ TEST(Robustness, ReplayTrainCollectiveOutputsAreByteForByteDeterministic) {
 TEST(Robustness, OverlongModelNameIsAnUnknownModel) {
   expect_one_line_error(cli("train --model " + std::string(300, 'x') + " --system dgx-h100 --micro-batch 1 --global-batch 8"), "train", "--model");
   EXPECT_THROW(load_accelerator(std::string(5000, 'y')), Error);
+}
+
+// Found by fuzz_plan after 917,444 executions: the system lookup asked std::filesystem about a
+// name longer than a path may be, and its exception terminated the process. Every lookup of a
+// user-named path now uses the non-throwing calls (sim/data_files.h).
+TEST(Robustness, OverlongSystemAndPathNamesAreOneLineErrors) {
+  const std::string overlong(300, 's');
+  expect_one_line_error(cli("train --model gpt-22b --system " + overlong + " --micro-batch 1 --global-batch 8"), "train", "--system");
+  EXPECT_THROW(load_system(overlong, 1), Error);
+  EXPECT_FALSE(path_exists(overlong));
+  EXPECT_FALSE(is_directory_path(overlong + "/" + overlong));
+  EXPECT_FALSE(is_regular_file_path(std::string(5000, 'f')));
+  expect_one_line_error(cli("replay " + overlong), "replay", overlong);
 }
 
 // Found by fuzz_system after 52,629 executions: a train-system file whose "name" (or "gpu") is

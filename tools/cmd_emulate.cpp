@@ -97,7 +97,7 @@ void fill_roofline_durations(const std::string& dir, const nlohmann::json& summa
   for (int rank = 0; rank < world; ++rank) {  // the ranks written (all, or the distinct ones)
     int rep = summary["rank_map"][std::to_string(rank)].get<int>();
     std::string path = (fs::path(dir) / ("kineto" + (world == 1 ? std::string() : "." + std::to_string(rank)) + ".json")).string();
-    if (!fs::exists(path)) continue;
+    if (!path_exists(path)) continue;
     nlohmann::json kt = read_json_file(path);
     size_t i = 0;
     const auto& d = by_rep[rep];
@@ -233,7 +233,7 @@ ReplayOptions emulated_replay_options(const Args& a, const std::string& dir) {
 void simulate_emulated(const Args& a, nlohmann::json& summary, const std::string& dir, bool keep) {
   // --measured FILE: a real run's measured.json, compared with (never used by) the prediction.
   if (a.has("--measured")) {
-    if (!fs::is_regular_file(a.get("--measured"))) throw make_error(a.get("--measured"), "", "no such measured.json");
+    if (!is_regular_file_path(a.get("--measured"))) throw make_error(a.get("--measured"), "", "no such measured.json");
     fs::copy_file(a.get("--measured"), fs::path(dir) / "measured.json", fs::copy_options::overwrite_existing);
   }
   ReplayOptions o = emulated_replay_options(a, dir);
@@ -269,7 +269,7 @@ void simulate_emulated(const Args& a, nlohmann::json& summary, const std::string
 int run(Args& a) {
   if (a.positional().size() != 1) throw Error("usage: orrery emulate " + spec().usage);
   std::string script = a.positional()[0];
-  if (!fs::is_regular_file(script)) throw make_error(script, "", "no such script");
+  if (!is_regular_file_path(script)) throw make_error(script, "", "no such script");
   long world = a.get_int("--world-size", 1);
   if (world < 1 || world > 65536) throw make_error("--world-size", std::to_string(world), "must be 1..65536");
   long steps = a.get_int("--steps", 2);

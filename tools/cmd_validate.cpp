@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 
+#include "sim/data_files.h"
 #include "hw_models/accelerator.h"
 #include "hw_models/arch.h"
 #include "sim/csv.h"
@@ -297,7 +298,7 @@ bool replay_for_validation(const Args& a, const std::string& b, const std::strin
   // Ground truth taken on the target hardware: TRUTH/<bundle name>/measured.json (e.g. the
   // H200 capture of the same workload for an H100 -> H200 transfer).
   std::string truth = (fs::path(a.get("--truth")) / name / "measured.json").string();
-  if (!fs::exists(truth)) {
+  if (!path_exists(truth)) {
     std::fprintf(stderr, "orrery validate: error: %s: no such file (--truth %s has no %s)\n", truth.c_str(),
                  a.get("--truth").c_str(), name.c_str());
     v.fail(b + ": no " + truth, {{"bundle", b}, {"reason", "no " + truth}});
@@ -358,12 +359,12 @@ void validate_bundles(const Args& a, const std::vector<std::string>& bundles, co
   for (auto& b : bundles) {
     std::string name = fs::path(b).filename().string();
     if (name.empty()) name = fs::path(b).parent_path().filename().string();
-    if (!fs::is_directory(b)) {
+    if (!is_directory_path(b)) {
       std::fprintf(stderr, "orrery validate: error: %s: no such bundle folder\n", b.c_str());
       v.fail(b + ": no such bundle folder", {{"bundle", b}, {"reason", "no such bundle folder"}});
       continue;
     }
-    if (!fs::exists(fs::path(b) / "measured.json")) {
+    if (!path_exists(b + "/measured.json")) {
       std::printf("%-16s skipped: no measured.json in %s (nothing to compare against; use `orrery replay` to predict)\n",
                   short_name(name, 16).c_str(), b.c_str());
       v.report.skipped.push_back(b + ": no measured.json (nothing to compare against)");

@@ -546,7 +546,7 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
     // hw_models/presets/NAME.json or a preset file: an unknown name would silently run as an H100.
     auto known = list_presets();
     namespace fs = std::filesystem;
-    if (std::find(known.begin(), known.end(), s.accelerator) == known.end() && !fs::is_regular_file(s.accelerator)) {
+    if (std::find(known.begin(), known.end(), s.accelerator) == known.end() && !is_regular_file_path(s.accelerator)) {
       std::string names;
       for (auto& k : known) names += (names.empty() ? "" : ", ") + k;
       throw make_error(where, "accelerator", "unknown hardware preset '" + s.accelerator + "' (known: " + names + ", or a preset file)");

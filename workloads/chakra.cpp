@@ -514,7 +514,7 @@ std::vector<std::string> write_workload_chakra(const wg::Workload& w, const std:
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (!fs::is_directory(dir)) throw make_error(dir, "", "cannot create the output directory");
+  if (!is_directory_path(dir)) throw make_error(dir, "", "cannot create the output directory");
   std::vector<std::string> files;
   for (auto& g : w.ranks) {
     std::string path = (fs::path(dir) / (prefix + "." + std::to_string(g.rank) + ".et")).string();
@@ -648,7 +648,7 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
   if (!multi) ranks.push_back(-1);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
-  if (!fs::is_directory(out_dir)) throw make_error(out_dir, "", "cannot create the output directory");
+  if (!is_directory_path(out_dir)) throw make_error(out_dir, "", "cannot create the output directory");
   std::vector<std::string> files;
   ChakraCommGroups groups;
   GroupIds ids;
@@ -835,7 +835,7 @@ std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir,
   // comm_group_size, which read_chakra_for_run set from it).
   const bool partial_ok = !path.empty();
   if (path.empty()) path = (std::filesystem::path(dir) / "comm_group.json").string();
-  if (!std::filesystem::exists(path)) return out;
+  if (!path_exists(path)) return out;
   nlohmann::json j = read_json_file(path);
   if (!j.is_object()) throw make_error(path, "", "expected an object: communicator group -> ranks");
   for (auto& [k, v] : j.items()) {

@@ -1,4 +1,5 @@
 #include "workloads/replay.h"
+#include "sim/data_files.h"
 #include "workloads/ingest_probe.h"
 
 #include <algorithm>
@@ -650,7 +651,7 @@ std::vector<CapturedStep> load_steps(const ReplayOptions& opt, bool& multi, Rank
   }
   int world = static_cast<int>(ranks.size());
   std::shared_ptr<RankMap> map;
-  if (std::filesystem::exists(std::filesystem::path(opt.bundle) / "ranks.json")) map = std::make_shared<RankMap>(load_rank_map(opt.bundle));
+  if (path_exists(opt.bundle + "/ranks.json")) map = std::make_shared<RankMap>(load_rank_map(opt.bundle));
   if (map && map->world > world) {  // not every rank's trace: the rank map says whose each runs
     if (map->distinct != ranks)
     {

@@ -126,8 +126,8 @@ SystemSpec load_system(const std::string& name_or_path, int nodes, const std::ve
   std::string name = fs::path(name_or_path).stem().string();
   // 1. systems/NAME.json of the fabric (or a path to such a file): topology-backed.
   std::string fabric_path;
-  if (fs::exists(name_or_path) && !fs::is_directory(name_or_path)) fabric_path = name_or_path;
-  else if (fs::exists(topo::systems_dir() + "/" + name_or_path + ".json")) fabric_path = topo::systems_dir() + "/" + name_or_path + ".json";
+  if (path_exists(name_or_path) && !is_directory_path(name_or_path)) fabric_path = name_or_path;
+  else if (path_exists(topo::systems_dir() + "/" + name_or_path + ".json")) fabric_path = topo::systems_dir() + "/" + name_or_path + ".json";
   nlohmann::json j;
   if (!fabric_path.empty()) {
     j = parse_json_path(fabric_path);
