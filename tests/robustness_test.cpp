@@ -17,6 +17,7 @@
 #include "sim/units.h"
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
+#include "topology/topology.h"
 #include "validation/nccl_tests_log.h"
 #include "workloads/json_io.h"
 #include "workloads/json_stream.h"
@@ -304,6 +305,22 @@ TEST(Robustness, SystemFileNameThatIsNotAStringIsAnError) {
     }
     expect_one_line_error(cli("train --model gpt-22b --system " + path + " --micro-batch 1 --global-batch 8"), "train", key);
   }
+}
+
+// Found by fuzz_system (ASan: heap-use-after-free after 244,693 executions): a torus system
+// without "dims" read the missing key through a const JSON object before the torus builder
+// could say what was missing.
+TEST(Robustness, TorusWithoutDimsIsOneLineError) {
+  std::string dir = syn::temp_dir("torus_no_dims");
+  const std::string path = dir + "/torus.json";
+  std::ofstream(path) << R"({"name": "t", "topology": {"type": "torus", "link_latency": "0.1 us"}})";
+  try {
+    topo::load_system(path);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dims: torus needs"), std::string::npos) << e.what();
+  }
+  expect_one_line_error(cli("topo " + path), "topo", "dims");
 }
 
 // Without a timeline the replay frees the capture's records once its graph is built, and the

@@ -455,7 +455,8 @@ Topology build_topology(const nlohmann::json& desc, const std::string& where) {
   t.type = type;
   t.name = str_field(desc, "name", type, where + ": topology");
   t.params = p.to_json(*ps);
-  if (type == "torus") t.params["dims"] = desc["dims"];
+  // (desc is const: its operator[] on a missing key reads past the map; build_torus names the gap)
+  if (type == "torus" && desc.contains("dims")) t.params["dims"] = desc["dims"];
   const std::string wt = where + ": topology";
   try {
     if (type == "ring") build_ring(t, p, false, wt);
@@ -545,7 +546,6 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   {
     // hw_models/presets/NAME.json or a preset file: an unknown name would silently run as an H100.
     auto known = list_presets();
-    namespace fs = std::filesystem;
     if (std::find(known.begin(), known.end(), s.accelerator) == known.end() && !is_regular_file_path(s.accelerator)) {
       std::string names;
       for (auto& k : known) names += (names.empty() ? "" : ", ") + k;
