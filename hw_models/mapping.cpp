@@ -354,7 +354,7 @@ KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, doub
                                        double l2_hit) const {
   KernelEstimate e = memory_body(bytes, 0, false, inflight_bytes(grid, block, reduce_bytes_per_thread(r)), false, 0,
                                  one_wave(grid, block), 1.0, l2_hit);
-  double l2_lat = a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
+  double l2_lat = l2_round_trip();
   double tail = reduce_tail_round_trips(r, grid, block) * l2_lat;
   e.overhead_s += tail;
   e.time_s += tail;
@@ -365,6 +365,11 @@ KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, do
                                            bool write_only, double simt_instructions, double l2_hit) const {
   return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions,
                      one_wave(grid, block), 0.5, l2_hit);
+}
+
+// An L2 hit's round trip: l2_latency where the description gives it, else the memory latency.
+double KernelMapper::l2_round_trip() const {
+  return a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
 }
 
 bool KernelMapper::one_wave(double grid, double block) const {
@@ -436,7 +441,7 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
   // the first round trip: none for posted stores, one L2 hit when every load is resident
-  double l2_lat = a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");
+  double l2_lat = l2_round_trip();
   bool all_hit = !l2_resident && loads > 0 && l2_hit >= loads;
   e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : all_hit ? l2_lat : a_.p("hbm_latency"));
   // The load/store path's instructions (index math, address, casts) do not overlap the data

@@ -142,6 +142,7 @@ class KernelMapper {
   // Whether all `grid` blocks of `block` threads are resident at once (one wave); then a grid
   // whose threads loop over batches of loads pays each batch's round trip before its transfer.
   bool one_wave(double grid, double block) const;
+  double l2_round_trip() const;
 
   double clock_matrix() const { return a_.p("clock_sustained"); }
   double hbm_rate() const { return a_.hbm_bandwidth * a_.p("hbm_efficiency"); }

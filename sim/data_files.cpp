@@ -36,6 +36,12 @@ bool is_regular_file_path(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
+std::string json_string_field(const nlohmann::json& j, const char* key, const std::string& def, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) return def;
+  if (!j[key].is_string()) throw make_error(where, key, std::string("expected a string, not ") + j[key].type_name());
+  return j[key].get<std::string>();
+}
+
 std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,
                            const std::string& unknown, const std::string& label, const std::string& tail) {
   namespace fs = std::filesystem;

@@ -20,6 +20,9 @@ std::string find_data_file(const std::string& name_or_path, const std::string& d
 bool path_exists(const std::string& path);
 bool is_directory_path(const std::string& path);
 bool is_regular_file_path(const std::string& path);
+// An optional string field of a JSON object: absent -> def; any other type is an Error naming
+// `where` and the field.
+std::string json_string_field(const nlohmann::json& j, const char* key, const std::string& def, const std::string& where);
 // Parses a JSON file; an unreadable file or invalid JSON is an Error naming the path.
 nlohmann::json parse_json_path(const std::string& path);
 

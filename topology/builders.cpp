@@ -114,13 +114,6 @@ void check_size(double n, double hi, const std::string& where, const std::string
   }
 }
 
-// An optional string field: absent -> def; any other JSON type is an error naming the field.
-std::string str_field(const nlohmann::json& j, const char* k, const std::string& def, const std::string& where) {
-  if (!j.is_object() || !j.contains(k)) return def;
-  if (!j[k].is_string()) throw make_error(where, k, std::string("expected a string, not ") + j[k].type_name());
-  return j[k].get<std::string>();
-}
-
 void only_keys(const nlohmann::json& j, std::initializer_list<const char*> known, const std::string& where) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
@@ -364,7 +357,7 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     only_keys(v, {"name", "kind", "latency", "node"}, w);
     VertexProps p;
     p.name = v["name"].get<std::string>();
-    p.kind = parse_kind(str_field(v, "kind", "switch", w), w);
+    p.kind = parse_kind(json_string_field(v, "kind", "switch", w), w);
     if (v.contains("latency")) {
       if (!v["latency"].is_string() && !v["latency"].is_number()) throw make_error(w, "latency", "expected a time such as \"300 ns\"");
       try {
@@ -409,7 +402,7 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     if (!l.contains("bandwidth")) throw make_error(w, "bandwidth", "required");
     double b_ = q("bandwidth", Unit::Bandwidth, "0");
     if (!(b_ > 0)) throw make_error(w, "bandwidth", "must be greater than zero (link " + l["a"].get<std::string>() + " <-> " + l["b"].get<std::string>() + ")");
-    t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), str_field(l, "type", "link", w));
+    t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), json_string_field(l, "type", "link", w));
   }
 }
 
@@ -453,7 +446,7 @@ Topology build_topology(const nlohmann::json& desc, const std::string& where) {
   ParamValues p = ps->resolve(numeric, where + ": topology");
   Topology t;
   t.type = type;
-  t.name = str_field(desc, "name", type, where + ": topology");
+  t.name = json_string_field(desc, "name", type, where + ": topology");
   t.params = p.to_json(*ps);
   // (desc is const: its operator[] on a missing key reads past the map; build_torus names the gap)
   if (type == "torus" && desc.contains("dims")) t.params["dims"] = desc["dims"];
@@ -514,7 +507,7 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
       section = "collective";
       key = key.substr(11);
     } else {
-      std::string type = str_field(j["topology"], "type", "", where + ": topology");
+      std::string type = json_string_field(j["topology"], "type", "", where + ": topology");
       const ParamSet* ps = nullptr;
       for (auto& t : topology_types())
         if (t == type) ps = &topology_params(type);
@@ -530,7 +523,7 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
     j[section][key] = end && *end == 0 ? nlohmann::json(num) : nlohmann::json(value);
   }
   if (nodes > 0) {
-    if (str_field(j["topology"], "type", "", where + ": topology") != "nvswitch")
+    if (json_string_field(j["topology"], "type", "", where + ": topology") != "nvswitch")
       throw make_error(where, "--nodes", "only NVSwitch-node clusters (topology type nvswitch) take --nodes");
     j["topology"]["nodes"] = nodes;
   }
@@ -540,9 +533,9 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
       throw make_error(where, it.key(), "unknown field (name, description, accelerator, topology, collective; summary and graph as topo --json writes them)");
   System s;
   s.source_path = where;
-  s.name = str_field(j, "name", std::filesystem::path(where).stem().string(), where);
-  s.description = str_field(j, "description", "", where);
-  s.accelerator = str_field(j, "accelerator", "h100", where);
+  s.name = json_string_field(j, "name", std::filesystem::path(where).stem().string(), where);
+  s.description = json_string_field(j, "description", "", where);
+  s.accelerator = json_string_field(j, "accelerator", "h100", where);
   {
     // hw_models/presets/NAME.json or a preset file: an unknown name would silently run as an H100.
     auto known = list_presets();

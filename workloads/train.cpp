@@ -112,12 +112,6 @@ SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, c
   s.inter_hop_latency = v.get("inter_hop_latency");
   return s;
 }
-// A text field of a system file: its default when absent, an error naming it when not a string.
-std::string text_field(const nlohmann::json& j, const char* key, const std::string& def, const std::string& where) {
-  if (!j.contains(key)) return def;
-  if (!j[key].is_string()) throw make_error(where, key, "expected a string, got " + j[key].dump().substr(0, 80));
-  return j[key].get<std::string>();
-}
 }  // namespace
 
 SystemSpec load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {
@@ -135,8 +129,8 @@ SystemSpec load_system(const std::string& name_or_path, int nodes, const std::ve
       // Checks every field: one error naming the file and field.
       topo::System built = topo::system_from_json(j, fabric_path, nodes, overrides);
       coll::collective_params().resolve(built.collective, fabric_path + ": collective");  // unknown keys
-      SystemSpec s = from_fabric_json(j, fabric_path, text_field(j, "name", name, fabric_path));
-      s.name = text_field(j, "name", name, fabric_path);
+      SystemSpec s = from_fabric_json(j, fabric_path, json_string_field(j, "name", name, fabric_path));
+      s.name = json_string_field(j, "name", name, fabric_path);
       s.source = fabric_path;
       s.fabric = fabric_path;
       s.overrides = overrides;
@@ -166,8 +160,8 @@ SystemSpec load_system(const std::string& name_or_path, int nodes, const std::ve
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "name" && it.key() != "description" && it.key() != "gpu" && it.key() != "params")
       throw make_error(where, it.key(), "unknown system key (known: name, description, gpu, params; or a fabric system with \"topology\")");
-  s.name = text_field(j, "name", name, where);
-  s.gpu = text_field(j, "gpu", "h100", where);
+  s.name = json_string_field(j, "name", name, where);
+  s.gpu = json_string_field(j, "gpu", "h100", where);
   ParamValues v = train_system_params().resolve(j.value("params", nlohmann::json::object()), where + ": params");
   s.gpus_per_node = static_cast<int>(v.get("gpus_per_node"));
   s.nvlink_busbw = v.get("nvlink_busbw");
