@@ -15,6 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace cli_test {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -465,3 +468,5 @@ TEST(Cli, ConfigReruns) {
 }
 
 }  // namespace
+
+}  // namespace cli_test

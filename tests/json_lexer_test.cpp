@@ -15,8 +15,7 @@
 #include "workloads/json_lexer.h"
 #include "workloads/json_stream.h"
 
-namespace orrery {
-namespace {
+namespace orrery::json_lexer_test {
 
 using json = nlohmann::json;
 
@@ -229,5 +228,4 @@ TEST(JsonLexer, StreamsArrayElementsOneAtATimeAndReturnsTheRest) {
   std::filesystem::remove(path);
 }
 
-}  // namespace
-}  // namespace orrery
+}  // namespace orrery::json_lexer_test

@@ -14,6 +14,9 @@
 #include "support/errors.h"
 #include "workloads/sweep.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace sweep_test {
+
 using namespace orrery;
 using nlohmann::json;
 
@@ -164,3 +167,5 @@ TEST(Sweep, MpiRanksGiveTheSameSortedOutput) {
   EXPECT_TRUE(sorted_lines(a) == sorted_lines(m));
   EXPECT_EQ(sorted_lines(m).size(), 1000u);
 }
+
+}  // namespace sweep_test
