@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     orrery::cli::Args a(args, spec);
     orrery::TrainOptions o = orrery::cli::parse_train_options(a);
     orrery::ModelSpec m = orrery::load_model(o.model);
-    orrery::SystemSpec s = orrery::load_system(o.system, o.nodes, o.sys_overrides);
+    orrery::SystemSpec s = orrery::load_system_spec(o.system, o.nodes, o.sys_overrides);
     orrery::validate_plan(m, o.plan, s);
   });
   return 0;

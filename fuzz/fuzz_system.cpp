@@ -8,7 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Written once, read by both loaders (the second write of the same bytes was a fifth of the time).
   const std::string path = orrery_fuzz::write_file("system.json", data, size);
   orrery_fuzz::on_path(path, [](const std::string& p) { orrery::topo::load_system(p); });
-  orrery_fuzz::on_path(path, [](const std::string& p) { orrery::load_system(p, 0); });
+  orrery_fuzz::on_path(path, [](const std::string& p) { orrery::load_system_spec(p, 0); });
   return 0;
 }
 

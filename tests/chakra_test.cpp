@@ -174,7 +174,7 @@ TEST(Chakra, TruncatedAndMissingFilesAreErrors) {
 TEST(Chakra, TrainingGraphRoundTripsThroughChakra) {
   if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
   ModelSpec m = load_model("gpt-22b");
-  SystemSpec s = load_system("dgx-h100", 2);
+  SystemSpec s = load_system_spec("dgx-h100", 2);
   TrainPlan p;
   p.tp = 8;
   p.pp = 2;
@@ -368,7 +368,7 @@ TEST(Chakra, UnmatchedReceiveNamesTraceAndNode) {
   r1.nodes.push_back(comp);
   write_chakra(dir + "/t.0.et", r0);
   write_chakra(dir + "/t.1.et", r1);
-  SystemSpec s = load_system("dgx-h100", 1);
+  SystemSpec s = load_system_spec("dgx-h100", 1);
   Accelerator hw = load_accelerator(s.gpu);
   auto comm = make_comm_model(s, "builtin");
   std::string e = syn::error_of([&] { run_chakra_dir(dir, "dgx-h100"); });

@@ -64,7 +64,7 @@ struct TrainRunOut {
   TrainResult r;
 };
 TrainRunOut train(const std::string& model, const std::string& system, int nodes, const TrainPlan& p, bool record = false) {
-  TrainRunOut x{load_model(model), load_system(system, nodes), {}, nullptr, {}};
+  TrainRunOut x{load_model(model), load_system_spec(system, nodes), {}, nullptr, {}};
   x.hw = load_accelerator(x.s.gpu);
   x.comm = make_comm_model(x.s, "builtin");
   EventCore core;
@@ -121,7 +121,7 @@ TEST(TrainModels, FabricSystemFileErrorsNameFileAndField) {
   auto err = [&](const nlohmann::json& j, const std::string& text = "") {
     std::string p = dir + "/sys.json";
     std::ofstream(p) << (text.empty() ? j.dump() : text);
-    return error_of([&] { load_system(p, 1); });
+    return error_of([&] { load_system_spec(p, 1); });
   };
   EXPECT_EQ(err(good), "");
   nlohmann::json j = good;
@@ -144,7 +144,7 @@ TEST(TrainModels, FabricSystemFileErrorsNameFileAndField) {
 // ------------------------------------------------------------------ plan validation
 TEST(TrainPlanCheck, GpuCountMismatch) {
   ModelSpec m = load_model("gpt3-175b");
-  SystemSpec s = load_system("dgx-h100", 4);  // 32 GPUs
+  SystemSpec s = load_system_spec("dgx-h100", 4);  // 32 GPUs
   TrainPlan p = plan(8, 2, 4, 1, 64, 2048);    // 64
   std::string e = error_of([&] { validate_plan(m, p, s); });
   EXPECT_TRUE(contains(e, "does not match the GPU count 32")) << e;
@@ -153,7 +153,7 @@ TEST(TrainPlanCheck, GpuCountMismatch) {
 
 TEST(TrainPlanCheck, HeadsNotDivisibleByTp) {
   ModelSpec m = load_model("gpt-22b");  // 64 heads
-  SystemSpec s = load_system("dgx-h100", 3);
+  SystemSpec s = load_system_spec("dgx-h100", 3);
   TrainPlan p = plan(24, 1, 1, 1, 1, 2048);
   std::string e = error_of([&] { validate_plan(m, p, s); });
   EXPECT_TRUE(contains(e, "--tp")) << e;
@@ -162,7 +162,7 @@ TEST(TrainPlanCheck, HeadsNotDivisibleByTp) {
 
 TEST(TrainPlanCheck, OtherConstraints) {
   ModelSpec m = load_model("gpt3-175b");
-  SystemSpec s = load_system("dgx-h100", 8);
+  SystemSpec s = load_system_spec("dgx-h100", 8);
   TrainPlan p = plan(8, 8, 1, 1, 64, 2048);
   EXPECT_NO_THROW(validate_plan(m, p, s));
   p.vp = 5;  // 96 layers not divisible by 40
@@ -173,7 +173,7 @@ TEST(TrainPlanCheck, OtherConstraints) {
   p = plan(8, 8, 1, 1, 64, 2048);
   p.ep = 2;
   EXPECT_TRUE(contains(error_of([&] { validate_plan(m, p, s); }), "not a mixture-of-experts"));
-  EXPECT_TRUE(contains(error_of([&] { load_system("dgx-z900", 1); }), "unknown system"));
+  EXPECT_TRUE(contains(error_of([&] { load_system_spec("dgx-z900", 1); }), "unknown system"));
 }
 
 // ------------------------------------------------------------------ pipeline schedule
@@ -256,7 +256,7 @@ TEST(TrainMemory, ZeroStagesMatchClosedForm) {
 
 TEST(TrainMemory, GradPrecisionMovesMemoryOptimizerAndDpTraffic) {
   ModelSpec m = load_model("llama3-8b");
-  SystemSpec s = load_system("dgx-h100", 4);
+  SystemSpec s = load_system_spec("dgx-h100", 4);
   Accelerator hw = load_accelerator(s.gpu);
   auto comm = make_comm_model(s, "builtin");
   TrainPlan p = plan(2, 1, 16, 1, 16, 4096);  // DP 16 across nodes: reduction over the NICs
@@ -455,7 +455,7 @@ TEST(TrainRun, SystemCEngineMatchesEventCore) {
   p.zero = 1;
   p.grad_precision = Dtype::BF16;  // fits 80 GB (with fp32 main grads it needs 74.8 GiB > 74.5)
   ModelSpec m = load_model("gpt3-175b");
-  SystemSpec s = load_system("dgx-h100", 8);
+  SystemSpec s = load_system_spec("dgx-h100", 8);
   Accelerator hw = load_accelerator(s.gpu);
   auto comm = make_comm_model(s, "builtin");
   EventCore plain;
@@ -483,7 +483,7 @@ TEST(TrainCli, HardwareOverridesChangeTheResult) {
 // A fabric of fixed size (torus, ring, single switch, ...) trains without --nodes: its GPUs are
 // the job, every group is priced on its real links by the fabric model.
 TEST(TrainSystems, FixedTopologyFabricsTrainOnTheirOwnSize) {
-  SystemSpec torus = load_system("tpu-torus-4x4x4", 0);
+  SystemSpec torus = load_system_spec("tpu-torus-4x4x4", 0);
   EXPECT_TRUE(torus.fixed_topology);
   EXPECT_EQ(torus.gpus(), 64);
   auto comm = make_comm_model(torus, "auto");
@@ -502,11 +502,11 @@ TEST(TrainSystems, FixedTopologyFabricsTrainOnTheirOwnSize) {
   EXPECT_GT(r.tp_exposed_s, 0);
   EXPECT_GT(r.dp_exposed_s + r.tp_exposed_s, 0);
   // The node count of a cluster file is its own unless --nodes says otherwise.
-  EXPECT_EQ(load_system("h100-cluster", 0).nodes, 4);
-  EXPECT_EQ(load_system("h100-cluster", 2).nodes, 2);
-  EXPECT_EQ(load_system("dgx-h100", 0).nodes, 1);
+  EXPECT_EQ(load_system_spec("h100-cluster", 0).nodes, 4);
+  EXPECT_EQ(load_system_spec("h100-cluster", 2).nodes, 2);
+  EXPECT_EQ(load_system_spec("dgx-h100", 0).nodes, 1);
   // --nodes on a fixed topology is refused, naming the file.
-  std::string e = syn::error_of([] { load_system("ring8", 4); });
+  std::string e = syn::error_of([] { load_system_spec("ring8", 4); });
   EXPECT_TRUE(contains(e, "ring8.json")) << e;
   EXPECT_TRUE(contains(e, "--nodes")) << e;
   // A plan that does not add up to the topology's GPUs is the usual one-line error.
@@ -518,7 +518,7 @@ TEST(TrainSystems, SystemOverridesReachTheFabricModelOrAreRefused) {
   ModelSpec m = load_model("llama3-8b");
   TrainPlan p = plan(8, 1, 1, 1, 8, 4096);
   auto tp_time = [&](const std::vector<std::string>& o) {
-    SystemSpec s = load_system("dgx-h100", 1, o);
+    SystemSpec s = load_system_spec("dgx-h100", 1, o);
     auto comm = make_comm_model(s, "auto");
     Accelerator hw = load_accelerator(s.gpu);
     EventCore core;
@@ -526,11 +526,11 @@ TEST(TrainSystems, SystemOverridesReachTheFabricModelOrAreRefused) {
   };
   EXPECT_LT(tp_time({"nvlink_bandwidth=50GB/s"}), 0.75 * tp_time({}));
   // The built-in comm model does not read the fabric: a what-if there would change nothing.
-  SystemSpec a100 = load_system("dgx-a100", 1, {"nvlink_bandwidth=50GB/s"});
+  SystemSpec a100 = load_system_spec("dgx-a100", 1, {"nvlink_bandwidth=50GB/s"});
   std::string e = syn::error_of([&] { make_comm_model(a100, "auto"); });
   EXPECT_TRUE(contains(e, "--comm fabric")) << e;
   EXPECT_NO_THROW(make_comm_model(a100, "fabric"));
-  e = syn::error_of([] { load_system("dgx-h100", 1, {"collective.bogus=1"}); });
+  e = syn::error_of([] { load_system_spec("dgx-h100", 1, {"collective.bogus=1"}); });
   EXPECT_TRUE(contains(e, "bogus")) << e;
 }
 

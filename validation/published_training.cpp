@@ -49,7 +49,7 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
     ModelSpec m = parse_model(mj, where);
     const int gpus = static_cast<int>(whole_number(row, "gpus", where));
     if (gpus % 8) throw make_error(where, "gpus", std::to_string(gpus) + " is not a whole number of 8-GPU nodes");
-    SystemSpec sys = load_system(system, gpus / 8);
+    SystemSpec sys = load_system_spec(system, gpus / 8);
     Accelerator hw = load_accelerator(sys.gpu, hw_overrides);
     auto comm = make_comm_model(sys, "auto");
     if (!row.contains("iteration_s") || !row["iteration_s"].is_object())

@@ -132,7 +132,7 @@ TrainOptions train_options(Kw& k) {
   p.ep = static_cast<int>(k.integer("ep", 1));
   long gpus = k.integer("gpus", 0);
   if (gpus > 0 && !k.has("nodes")) {
-    SystemSpec s = load_system(o.system, 0);
+    SystemSpec s = load_system_spec(o.system, 0);
     o.nodes = s.fixed_topology ? 0 : static_cast<int>(std::max<long>(1, gpus / s.gpus_per_node));
   }
   long dp_def = gpus > 0 ? gpus / std::max(1L, static_cast<long>(p.tp) * p.pp * p.cp) : 1;
@@ -206,7 +206,7 @@ nlohmann::json replay(const nlohmann::json& kw) {
   ReplayResult r = replay_bundle(o);
   Accelerator hw = load_accelerator(o.hw, o.overrides);
   PowerModel pm = pk.load(hw);
-  int gpn = r.ranks > 1 || r.scale_dp > 1 ? load_system(o.system, o.nodes, o.system_overrides).gpus_per_node : 8;
+  int gpn = r.ranks > 1 || r.scale_dp > 1 ? load_system_spec(o.system, o.nodes, o.system_overrides).gpus_per_node : 8;
   nlohmann::json full = r.to_json();
   nlohmann::json j;
   for (const char* key : {"step_time_ms", "gpu_busy_ms", "measured_step_time_ms", "error_pct", "peak_memory_bytes"})

@@ -146,7 +146,7 @@ void job_workload(Job& job, const nlohmann::json& jj, const std::string& path, c
       if (world % gpn != 0)
         throw make_error(path, where + ".gpus", std::to_string(world) + " GPUs is not a whole number of " +
                                                     std::to_string(gpn) + "-GPU nodes");
-      SystemSpec s = load_system(cl.sysname, sys.topo.gpus_per_node > 0 ? world / gpn : 0, cl.sys_set);
+      SystemSpec s = load_system_spec(cl.sysname, sys.topo.gpus_per_node > 0 ? world / gpn : 0, cl.sys_set);
       s.nodes = world / gpn;
       s.gpus_per_node = gpn;
       job.hw = std::make_unique<ClusterHardware>(s.gpu, sets, ClusterOptions{}, world);

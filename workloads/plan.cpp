@@ -297,12 +297,12 @@ class PlanSearcher {
  public:
   PlanSearcher(const PlanOptions& o, Clock::time_point t0) : o_(o), t0_(t0) {
     m_ = load_model(o.model);
-    SystemSpec s0 = load_system(o.system, 0, o.sys_overrides);
+    SystemSpec s0 = load_system_spec(o.system, 0, o.sys_overrides);
     gpn_ = s0.fixed_topology ? s0.gpus() : s0.gpus_per_node;
     if (!s0.fixed_topology && o.gpus % gpn_ != 0)
       throw make_error("--gpus", std::to_string(o.gpus), "not a multiple of the " + std::to_string(gpn_) + " GPUs per node of " + s0.name);
     nodes_ = s0.fixed_topology ? 0 : o.gpus / gpn_;
-    s_ = load_system(o.system, nodes_, o.sys_overrides);
+    s_ = load_system_spec(o.system, nodes_, o.sys_overrides);
     hw_ = load_accelerator(s_.gpu, o.hw_overrides);
     comm_ = make_comm_model(s_, o.comm);
     out_.options = o;

@@ -114,7 +114,7 @@ SystemSpec from_fabric_json(const nlohmann::json& j, const std::string& where, c
 }
 }  // namespace
 
-SystemSpec load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {
+SystemSpec load_system_spec(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
   if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
   std::string name = fs::path(name_or_path).stem().string();
@@ -1284,7 +1284,7 @@ TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const T
 
 TrainResult run_training(const TrainOptions& opt) {
   ModelSpec m = load_model(opt.model);
-  SystemSpec s = load_system(opt.system, opt.nodes, opt.sys_overrides);
+  SystemSpec s = load_system_spec(opt.system, opt.nodes, opt.sys_overrides);
   auto core = make_engine(opt.engine);
   std::string comm_kind = opt.comm == "auto" ? "fabric" : opt.comm;
   if (comm_kind == "fabric" && s.fabric.empty()) {

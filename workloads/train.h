@@ -52,8 +52,9 @@ struct SystemSpec {
   int gpus() const { return gpus_per_node * nodes; }
   nlohmann::json to_json() const;
 };
+// The train front end's summary of --system (the fabric itself is topo::load_system's System).
 // nodes = 0: the size the system describes (a fabric file's topology.nodes, else 1).
-SystemSpec load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides = {});
+SystemSpec load_system_spec(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides = {});
 
 // ---------------------------------------------------------------- communication model
 
