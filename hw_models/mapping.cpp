@@ -458,12 +458,12 @@ KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double byte
   // its loads are the input operands' bytes (load_bytes per element), not half the traffic
   double load_fraction = bytes > 0 ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
   return memory_body(bytes, 0, false, inflight_bytes(grid, block, per_thread), false, instructions,
-                     one_wave(grid, block), load_fraction, l2_hit);
+                     one_wave(grid, block), load_fraction, l2_hit, true);
 }
 
 KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
                                          bool write_only, double simt_instructions, bool lockstep,
-                                         double load_fraction, double l2_hit) const {
+                                         double load_fraction, double l2_hit, bool loads_known) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
@@ -488,7 +488,10 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   double bandwidth_s = e.hbm_s, latency_s = 0;  // (the many-wave form keeps them apart: below)
   if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0) {
     latency_s = rounds * a_.p("hbm_latency");
-    e.hbm_s = lockstep ? e.hbm_s + latency_s : std::max(e.hbm_s, latency_s);
+    // (a lockstep round whose loads are known costs its loads' transfer plus the round trip: the
+    // posted stores drain while the next round's loads travel; unknown loads: all bytes wait)
+    double waited_s = loads_known ? std::max(0.0, loads - l2_hit) / hbm_rate() : e.hbm_s;
+    e.hbm_s = lockstep ? std::max(e.hbm_s, waited_s + latency_s) : std::max(e.hbm_s, latency_s);
     if (lockstep) latency_s = 0;
   }
   e.l2_s = bytes / a_.onchip_bandwidth();

@@ -170,7 +170,7 @@ class KernelMapper {
   double blocks_per_unit(double block) const;
   KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
                              double simt_instructions = 0, bool lockstep = false, double load_fraction = 0.5,
-                             double l2_hit = 0) const;
+                             double l2_hit = 0, bool loads_known = false) const;
   Arch a_;
 };
 
