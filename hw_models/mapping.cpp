@@ -453,6 +453,9 @@ KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double byte
                                          double l2_hit) const {
   if (!(l.numel >= 0) || !std::isfinite(l.numel)) throw make_error("elementwise", "numel", "must be finite and not negative");
   double instructions = l.numel * elementwise_instructions_per_element(l);
+  // (a functor of no input, ATen/native/cuda/FillKernel.cu FillFunctor::operator()(), loads nothing:
+  // its stores are posted, no load round trip, as a memset)
+  if (l.stores_only) return memory_launch(bytes, 0, grid, block, true, instructions, 0);
   double per_thread = elementwise_bytes_in_flight(l);
   if (!(per_thread > 0)) return memory_launch(bytes, 0, grid, block, false, instructions, l2_hit);
   // its loads are the input operands' bytes (load_bytes per element), not half the traffic

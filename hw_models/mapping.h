@@ -40,6 +40,7 @@ struct ElementwiseLaunch {
   bool dynamic_cast_ = false;  // operand dtypes differ: fetch_and_cast / cast_and_store per element
   double vt = 0;            // elements one thread handles (the kernel's template argument; 0: unknown)
   double load_bytes = 0;    // bytes one output element loads over its input operands (0: unknown)
+  bool stores_only = false; // the functor takes no input (fill_/zero_'s FillFunctor): no loads at all
 };
 // Elements per thread of an elementwise kernel from its name: elementwise_kernel<nt, vt, ...>'s
 // vt, unrolled_elementwise_kernel<f, std::array<char*, N>, elems_per_thread, ...>'s third

@@ -14,6 +14,7 @@
 
 #include "hw_models/accelerator.h"
 #include "hw_models/mapping.h"
+#include "workloads/op_cost.h"
 
 using namespace orrery;
 
@@ -177,4 +178,36 @@ TEST(ArchElementwise, CliTakesTheLaunch) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   std::tie(rc, out) = elw_cli("kernel --hw h100 elementwise 768 fp32 --family strided --vt 0");
   EXPECT_NE(out.find("--vt"), std::string::npos) << out;
+}
+
+// fill_/zero_ run FillFunctor, whose operator() takes no input: the kernel loads nothing, so it
+// pays no load round trip (a memset's posted stores), exactly one hbm_latency below the same
+// launch with loads; at 4 bytes it costs the dispatch alone.
+TEST(ArchElementwise, FillLoadsNothing) {
+  Accelerator hw = elw_fp("h100");
+  const KernelMapper& m = *hw.mapper;
+  ElementwiseLaunch fill = elw_launch("vectorized", 1 << 20, false, 0, 0), loaded = fill;
+  fill.stores_only = true;
+  double bytes = (1 << 20) * 4.0;
+  EXPECT_NEAR(m.elementwise(loaded, bytes).time_s - m.elementwise(fill, bytes).time_s, m.arch().p("hbm_latency"), 1e-12);
+  fill.numel = 1;
+  EXPECT_NEAR(m.elementwise(fill, 4, 1, 128).time_s, m.arch().p("dispatch_latency"), 1e-8);
+}
+
+// A 0-dim output (a scalar's zero_/fill_) is a one-element elementwise kernel that reads nothing.
+TEST(ArchElementwise, ZeroDimFillIsOneStoredElement) {
+  EtArg out;
+  out.is_tensor = true;
+  out.dtype = Dtype::FP32;
+  out.elem_bytes = 4;
+  out.numel = 1;
+  EtOp fill;
+  fill.name = "aten::fill_";
+  fill.inputs = {out};
+  fill.outputs = {out};
+  OpWork w = op_work(fill);
+  EXPECT_EQ(w.ew_numel, 1);
+  EXPECT_EQ(w.ew_dims, 1);
+  EXPECT_EQ(w.in_bytes, 0);
+  EXPECT_EQ(w.bytes, 4);
 }
