@@ -445,6 +445,9 @@ bool elementwise_serial_loads(const ElementwiseLaunch& l) {
 
 double elementwise_bytes_in_flight(const ElementwiseLaunch& l) {
   if (!(l.load_bytes > 0) || l.family == "vectorized" || l.family.empty()) return 0;
+  // (with casts each operand's fetch_and_cast converts before the next operand's switch: one
+  // operand's load at a time, on average load_bytes / inputs; without, an element's loads go together)
+  if (l.dynamic_cast_) return l.load_bytes / std::max(1.0, l.operands - 1);
   if (elementwise_serial_loads(l)) return l.load_bytes;
   return l.vt >= 1 ? l.vt * l.load_bytes : 0;
 }
@@ -516,7 +519,10 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   e.time_s = e.overhead_s + std::max(stream_s, e.compute_s);
   e.peak_flops = a_.vector_peak(a_.p("clock_boost"));
   finish(e);
-  if (issue_s > 0 && e.bound != "latency" && stream_s >= e.compute_s && issue_s >= std::max(e.hbm_s, e.l2_s) &&
+  // (issue-bound: the transfer + issue sum binds and the issue is its larger part; a many-wave
+  // grid's transfer is its bandwidth time, the round trips being the other bound)
+  double transfer_s = lockstep ? e.hbm_s : bandwidth_s;
+  if (issue_s > 0 && e.bound != "latency" && stream_s >= e.compute_s && issue_s >= std::max(transfer_s, e.l2_s) &&
       stream_s > latency_s)
     e.bound = "issue";
   e.issue_s = issue_s;

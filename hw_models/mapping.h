@@ -50,7 +50,8 @@ double elementwise_vt(const std::string& name);
 // its next element wait on the previous one (mapping.cpp says why per family).
 bool elementwise_serial_loads(const ElementwiseLaunch& l);
 // Bytes one thread of that launch keeps in flight (0: unknown, the description's
-// load_bytes_per_thread): one element's loads when serial, else vt elements' loads.
+// load_bytes_per_thread): one element's loads when serial (one operand's with casts), else vt
+// elements' loads.
 double elementwise_bytes_in_flight(const ElementwiseLaunch& l);
 // One launch of PyTorch's reduce_kernel<nt, output_vec_size, ReduceOp<scalar_t, ...>> (ATen
 // native/cuda/Reduce.cuh). A thread walks its rows in batches of vt0 = 4 independent loads

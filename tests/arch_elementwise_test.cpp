@@ -77,6 +77,12 @@ TEST(ArchElementwise, CastingAndStridedPathsKeepOneElementInFlight) {
   EXPECT_EQ(elementwise_bytes_in_flight(plain), 8);
   EXPECT_EQ(elementwise_bytes_in_flight(vec), 0);
   EXPECT_EQ(elementwise_bytes_in_flight(elw_launch("unrolled", 1024, true, 0, 4)), 0);  // loads unknown
+  // two casting inputs (bf16 x fp32, 6 B per element): one operand's fetch_and_cast at a time, 3 B
+  // on average; without casts a strided element's two loads go together (6 B)
+  ElementwiseLaunch rope = elw_launch("strided", 1024, true, 6, 4), two = elw_launch("strided", 1024, false, 6, 4);
+  rope.operands = two.operands = 3;
+  EXPECT_EQ(elementwise_bytes_in_flight(rope), 3);
+  EXPECT_EQ(elementwise_bytes_in_flight(two), 6);
 }
 
 // A casting copy (bf16 -> fp32 through the unrolled kernel) costs more SIMT issue time per element
