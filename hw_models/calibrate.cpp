@@ -125,8 +125,6 @@ struct Input {
 };
 
 // Short names for the shared field readers (calibrate.h).
-constexpr auto& read_json_file = read_micro_json;
-constexpr auto& num = micro_number;
 constexpr auto& str = micro_string;
 constexpr auto& array_at = micro_array;
 constexpr auto& gemm_dtype = micro_gemm_dtype;
@@ -201,9 +199,9 @@ void collect_device_gemm(const nlohmann::ordered_json& ds, const std::string& P,
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("device_side.gemm", i);
     std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-    double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
-         k = positive(num(rows[i], "k", P, w), P, w + ".k");
-    double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
+    double m = positive(micro_number(rows[i], "m", P, w), P, w + ".m"), n = positive(micro_number(rows[i], "n", P, w), P, w + ".n"),
+         k = positive(micro_number(rows[i], "k", P, w), P, w + ".k");
+    double tf = positive(micro_number(rows[i], "tflops", P, w), P, w + ".tflops");
     add_gemm(c.gemm_dev, c.gemm_dev_order, dt, 2.0 * m * n * k, plausible(tf * 1e12 / base.peak(dt), P, w + ".tflops"));
   }
 }
@@ -214,8 +212,8 @@ void collect_device_memory(const nlohmann::ordered_json& ds, const std::string& 
     const auto& rows = array_at(ds, "copy", P, "device_side");
     for (size_t i = 0; i < rows.size(); ++i) {
       std::string w = idx("device_side.copy", i);
-      double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes");
-      double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
+      double b = positive(micro_number(rows[i], "bytes", P, w), P, w + ".bytes");
+      double g = positive(micro_number(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
       c.memory_dev.emplace_back(2.0 * b, plausible(g * 1e9 / base.hbm, P, w + ".gbps_rw"));
     }
   }
@@ -224,8 +222,8 @@ void collect_device_memory(const nlohmann::ordered_json& ds, const std::string& 
     for (size_t i = 0; i < rows.size(); ++i) {
       std::string w = idx("device_side.elementwise", i);
       std::string op = str(rows[i], "op", P, w);
-      double b = positive(num(rows[i], "bytes_per_operand", P, w), P, w + ".bytes_per_operand");
-      double g = positive(num(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
+      double b = positive(micro_number(rows[i], "bytes_per_operand", P, w), P, w + ".bytes_per_operand");
+      double g = positive(micro_number(rows[i], "gbps_rw", P, w), P, w + ".gbps_rw");
       double factor = micro_elementwise_factor(op, P, w + ".op");
       c.memory_dev.emplace_back(factor * b, plausible(g * 1e9 / base.hbm, P, w + ".gbps_rw"));
     }
@@ -246,8 +244,8 @@ std::string collect_device_sdpa(const nlohmann::ordered_json& ds, const std::str
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("device_side.sdpa", i);
     if (str(rows[i], "backend", P, w) != pick || str(rows[i], "pass", P, w) != "fwd") continue;
-    double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-    double tf = positive(num(rows[i], "tflops", P, w), P, w + ".tflops");
+    double ms = positive(micro_number(rows[i], "device_ms", P, w), P, w + ".device_ms");
+    double tf = positive(micro_number(rows[i], "tflops", P, w), P, w + ".tflops");
     c.attention_dev.emplace_back(tf * 1e12 * ms * 1e-3,
                                  plausible(tf * 1e12 / base.acc.peak_flops(Dtype::BF16), P, w + ".tflops"));
   }
@@ -258,7 +256,7 @@ std::string collect_device_sdpa(const nlohmann::ordered_json& ds, const std::str
 void collect_host_dispatch(const nlohmann::ordered_json& hd, const std::string& P, Collected& c) {
   if (!hd.is_object()) throw make_error(P, "host_dispatch", "expected an object");
   for (auto it = hd.begin(); it != hd.end(); ++it) {
-    double us = positive(num(it.value(), "median_us", P, "host_dispatch." + it.key()), P, "host_dispatch." + it.key() + ".median_us");
+    double us = positive(micro_number(it.value(), "median_us", P, "host_dispatch." + it.key()), P, "host_dispatch." + it.key() + ".median_us");
     if (!c.host.contains(it.key())) c.host[it.key()] = fmt_us(us);
     if (!c.host_us.count(it.key())) c.host_us[it.key()] = us;
   }
@@ -294,10 +292,10 @@ void collect_orrery_gemm(const Input& in, const Base& base, Collected& c, std::v
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("gemm", i);
     std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-    double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
-         k = positive(num(rows[i], "k", P, w), P, w + ".k");
-    double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
-    double batch = rows[i].contains("batch") ? positive(num(rows[i], "batch", P, w), P, w + ".batch") : 1.0;
+    double m = positive(micro_number(rows[i], "m", P, w), P, w + ".m"), n = positive(micro_number(rows[i], "n", P, w), P, w + ".n"),
+         k = positive(micro_number(rows[i], "k", P, w), P, w + ".k");
+    double ms = positive(micro_number(rows[i], "device_ms", P, w), P, w + ".device_ms");
+    double batch = rows[i].contains("batch") ? positive(micro_number(rows[i], "batch", P, w), P, w + ".batch") : 1.0;
     double flops = 2.0 * m * n * k * batch;
     add_gemm(c.gemm_dev, c.gemm_dev_order, dt, flops, plausible(flops / (ms * 1e-3) / base.peak(dt), P, w + ".device_ms"));
   }
@@ -311,8 +309,8 @@ void collect_orrery_memory(const Input& in, const Base& base, Collected& c, std:
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("memory", i);
     str(rows[i], "kernel", P, w);
-    double moved = positive(num(rows[i], "bytes_moved", P, w), P, w + ".bytes_moved");
-    double ms = positive(num(rows[i], "device_ms", P, w), P, w + ".device_ms");
+    double moved = positive(micro_number(rows[i], "bytes_moved", P, w), P, w + ".bytes_moved");
+    double ms = positive(micro_number(rows[i], "device_ms", P, w), P, w + ".device_ms");
     c.memory_dev.emplace_back(moved, plausible(moved / (ms * 1e-3) / base.hbm, P, w + ".device_ms"));
   }
   if (!rows.empty()) used.push_back("memory");
@@ -324,9 +322,9 @@ void collect_orrery_launch(const Input& in, Collected& c) {
   const std::string& P = in.path;
   const auto& l = in.j["launch"];
   std::string w = "launch";
-  double period = num(l, "graph_kernel_period_us", P, w);
-  double gap = num(l, "kernel_gap_us", P, w);
-  double rt = num(l, "round_trip_us", P, w);
+  double period = micro_number(l, "graph_kernel_period_us", P, w);
+  double gap = micro_number(l, "kernel_gap_us", P, w);
+  double rt = micro_number(l, "round_trip_us", P, w);
   if (period <= 0) throw make_error(P, "launch.graph_kernel_period_us", "must be greater than zero");
   gap = std::clamp(gap, 0.0, period);
   double mkt = std::max(period - gap, 0.1);
@@ -347,8 +345,8 @@ void collect_orrery_host_link(const Input& in, Collected& c, std::vector<std::st
   int n = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("host_device", i);
-    double b = num(rows[i], "bytes", P, w);
-    double h2d = num(rows[i], "h2d_gbps", P, w), d2h = num(rows[i], "d2h_gbps", P, w);
+    double b = micro_number(rows[i], "bytes", P, w);
+    double h2d = micro_number(rows[i], "h2d_gbps", P, w), d2h = micro_number(rows[i], "d2h_gbps", P, w);
     if (b < 64.0 * (1 << 20)) continue;
     sum += 0.5 * (positive(h2d, P, w + ".h2d_gbps") + positive(d2h, P, w + ".d2h_gbps"));
     ++n;
@@ -390,10 +388,10 @@ std::string collect_legacy_gemm(const Input& in, const CalibrateOptions& opt, co
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("gemm", i);
     std::string dt = gemm_dtype(str(rows[i], "dtype", P, w), P, w + ".dtype");
-    double m = positive(num(rows[i], "m", P, w), P, w + ".m"), n = positive(num(rows[i], "n", P, w), P, w + ".n"),
-             k = positive(num(rows[i], "k", P, w), P, w + ".k");
-    double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
-    double tf = num(rows[i], "tflops", P, w);
+    double m = positive(micro_number(rows[i], "m", P, w), P, w + ".m"), n = positive(micro_number(rows[i], "n", P, w), P, w + ".n"),
+             k = positive(micro_number(rows[i], "k", P, w), P, w + ".k");
+    double ms = positive(micro_number(rows[i], "median_ms", P, w), P, w + ".median_ms");
+    double tf = micro_number(rows[i], "tflops", P, w);
     if (c.gemm_dev.count(dt)) continue;
     if (ms < opt.min_legacy_gemm_ms) continue;
     positive(tf, P, w + ".tflops");
@@ -419,8 +417,8 @@ bool collect_legacy_copies(const Input& in, const CalibrateOptions& opt, const B
   const auto& rows = array_at(in.j, "copy", P, "");
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("copy", i);
-    double b = positive(num(rows[i], "bytes", P, w), P, w + ".bytes"), ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
-    double g = num(rows[i], "gbps_rw", P, w);
+    double b = positive(micro_number(rows[i], "bytes", P, w), P, w + ".bytes"), ms = positive(micro_number(rows[i], "median_ms", P, w), P, w + ".median_ms");
+    double g = micro_number(rows[i], "gbps_rw", P, w);
     if (ms < opt.min_legacy_gemm_ms || !(g > 0)) continue;
     c.memory_legacy.emplace_back(2.0 * b, plausible(g * 1e9 / base.hbm, P, w + ".gbps_rw"));
     any = true;
@@ -435,8 +433,8 @@ bool collect_legacy_sdpa(const Input& in, const CalibrateOptions& opt, const Bas
   bool any = false;
   for (size_t i = 0; i < rows.size(); ++i) {
     std::string w = idx("sdpa", i);
-    double ms = positive(num(rows[i], "median_ms", P, w), P, w + ".median_ms");
-    double tf = num(rows[i], "tflops", P, w);
+    double ms = positive(micro_number(rows[i], "median_ms", P, w), P, w + ".median_ms");
+    double tf = micro_number(rows[i], "tflops", P, w);
     if (ms < opt.min_legacy_sdpa_ms) continue;
     positive(tf, P, w + ".tflops");
     double dev_ms = ms - legacy_dispatch_ms(c.host_us, "aten::scaled_dot_product_attention", "bf16");
@@ -587,7 +585,7 @@ nlohmann::ordered_json calibrate_preset(const CalibrateOptions& opt, const Calib
   if (opt.micro_paths.empty()) throw Error("calibrate: no microbenchmark file given");
   std::vector<Input> inputs;
   for (auto& p : opt.micro_paths) {
-    nlohmann::ordered_json j = read_json_file(p);
+    nlohmann::ordered_json j = read_micro_json(p);
     inputs.push_back(Input{p, j, detect_micro_layout(j, p)});
   }
   Collected c;

@@ -44,7 +44,6 @@ const ParamSet& power_params() {
 
 namespace {
 const bool power_params_registered = (power_params(), true);
-double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0.0; }
 }  // namespace
 
 double PowerModel::gpu_power(double u_sm, double u_tensor, double u_hbm, double u_link) const {

@@ -5,6 +5,8 @@
 // per-node overheads (host CPUs/DRAM/fans/storage, NICs, NVSwitches, a share of the scale-out
 // switches), the data-centre PUE and the prices ($/GPU-hour, $/kWh). Presets with their sources:
 // hw_models/power/<gpu>.json. Kernel-free: plain functions tests call directly.
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,9 @@
 #include "sim/params.h"
 
 namespace orrery {
+
+// A utilisation share in [0, 1]; NaN and infinities count as 0.
+inline double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0.0; }
 
 const ParamSet& power_params();
 

@@ -13,6 +13,9 @@
 #include "sim/error.h"
 #include "workloads/replay.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace arch_test {
+
 using namespace orrery;
 
 namespace {
@@ -570,3 +573,5 @@ TEST(ReplayOptimizer, MultiTensorApplyLaunchesMoveTheirBlocksShare) {
     EXPECT_NEAR(lo / hi, 180.0 / 320.0, 0.05) << (first ? "first-principles" : "calibrated");
   }
 }
+
+}  // namespace arch_test

@@ -12,6 +12,9 @@
 #include "hw_models/calibrate.h"
 #include "sim/error.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace calibrate_test {
+
 using namespace orrery;
 
 namespace {
@@ -254,3 +257,5 @@ TEST(Calibrate, BaseLoadedOnceGivesTheSamePreset) {
   o.micro_paths = {src("validation/data/h100/micro.json")};
   EXPECT_EQ(calibrate_preset(o, base).dump(), calibrate_preset(o).dump());
 }
+
+}  // namespace calibrate_test

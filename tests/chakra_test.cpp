@@ -12,6 +12,9 @@
 #include "workloads/chakra.h"
 #include "workloads/train.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace chakra_test {
+
 using namespace orrery;
 namespace fs = std::filesystem;
 
@@ -373,3 +376,5 @@ TEST(Chakra, UnmatchedReceiveNamesTraceAndNode) {
   EXPECT_NE(e.find("never matched a send"), std::string::npos) << e;
   fs::remove_all(dir);
 }
+
+}  // namespace chakra_test

@@ -15,6 +15,9 @@
 #include "workloads/graph.h"
 #include "workloads/train.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace cluster_test {
+
 using namespace orrery;
 using orrery::syn::error_of;
 
@@ -229,3 +232,5 @@ TEST(Cluster, ChakraRunWorksOnAnySystemWithoutNodes) {
   EXPECT_TRUE(contains(out, "hottest links")) << out;
   fs::remove_all(dir);
 }
+
+}  // namespace cluster_test

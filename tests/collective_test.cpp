@@ -6,6 +6,9 @@
 #include "sim/error.h"
 #include "workloads/collective.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace collective_test {
+
 using namespace orrery;
 using namespace orrery::coll;
 
@@ -27,7 +30,7 @@ CollectiveSpec spec(Op op, double bytes, Algo a = Algo::Auto, Proto p = Proto::A
 }  // namespace
 
 TEST(Collective, RingAllReduceOnIdealRingIsTextbook) {
-  System sys = load_system("ring8");  // 8 GPUs, 50 GB/s per direction, 1 us links
+  System sys = topo::load_system("ring8");  // 8 GPUs, 50 GB/s per direction, 1 us links
   const int n = 8;
   const double B = 50e9, S = GiB;
   for (bool detailed : {false, true}) {
@@ -58,7 +61,7 @@ TEST(Collective, SlowLinksRaiseTheLatencyFloor) {
 TEST(Collective, DetailedAndPipelinedFormsAgree) {
   std::vector<std::pair<std::string, int>> systems = {{"ring8", 0}, {"dgx-h100", 0}, {"h100-cluster", 2}, {"switch16", 0}};
   for (auto& [name, nodes] : systems) {
-    System sys = load_system(name, nodes);
+    System sys = topo::load_system(name, nodes);
     for (Op op : {Op::AllReduce, Op::AllGather, Op::ReduceScatter}) {
       CollectiveSpec s = spec(op, 64 << 20, Algo::Ring, Proto::Simple);
       CollectiveResult agg = simulate_collective(sys, s);
@@ -70,7 +73,7 @@ TEST(Collective, DetailedAndPipelinedFormsAgree) {
       EXPECT_GT(det.flows, agg.flows);
     }
   }
-  System sys = load_system("switch16");
+  System sys = topo::load_system("switch16");
   for (Algo a : {Algo::HalvingDoubling, Algo::Direct}) {
     CollectiveSpec s = spec(Op::AllReduce, 16 << 20, a, Proto::Simple);
     double agg = simulate_collective(sys, s).time_s;
@@ -80,7 +83,7 @@ TEST(Collective, DetailedAndPipelinedFormsAgree) {
 }
 
 TEST(Collective, DgxH100LargeMessagesMatchPublished) {
-  System sys = load_system("dgx-h100");
+  System sys = topo::load_system("dgx-h100");
   for (double S : {GiB, 2 * GiB, 8 * GiB}) {
     CollectiveResult nv = simulate_collective(sys, spec(Op::AllReduce, S));
     EXPECT_EQ(nv.algorithm, Algo::NVLS);
@@ -95,7 +98,7 @@ TEST(Collective, DgxH100LargeMessagesMatchPublished) {
 }
 
 TEST(Collective, SmallMessagesCostTensOfMicroseconds) {
-  System sys = load_system("dgx-h100");
+  System sys = topo::load_system("dgx-h100");
   for (Op op : {Op::AllReduce, Op::AllGather, Op::ReduceScatter}) {
     CollectiveResult r = simulate_collective(sys, spec(op, 64));
     EXPECT_GT(r.time_s, 5e-6) << op_name(op);
@@ -105,7 +108,7 @@ TEST(Collective, SmallMessagesCostTensOfMicroseconds) {
 }
 
 TEST(Collective, SimulationMatchesTunerWhenUncontended) {
-  System sys = load_system("dgx-h100");
+  System sys = topo::load_system("dgx-h100");
   for (double S : {1e3, 1e6, 1e9})
     for (Op op : {Op::AllReduce, Op::AllGather, Op::ReduceScatter, Op::Broadcast, Op::Reduce, Op::AllToAll, Op::SendRecv}) {
       CollectiveSpec s = spec(op, S);
@@ -121,7 +124,7 @@ TEST(Collective, MultiNodeSimulationMatchesTunerOnANonBlockingFatTree) {
   // Rings, double binary trees and NVLS+tree place their flows so that a non-blocking rail-optimized
   // fat tree never binds below the tuner's bandwidth: simulation == closed form.
   for (int nodes : {2, 3, 8, 13}) {
-    System sys = load_system("h100-cluster", nodes);
+    System sys = topo::load_system("h100-cluster", nodes);
     for (Algo a : {Algo::Ring, Algo::Tree, Algo::NVLSTree}) {
       CollectiveSpec s = spec(Op::AllReduce, GiB, a, Proto::Simple);
       double est = collective_time_estimate(sys, s);
@@ -131,9 +134,9 @@ TEST(Collective, MultiNodeSimulationMatchesTunerOnANonBlockingFatTree) {
 }
 
 TEST(Collective, EveryOpAndAlgorithmRuns) {
-  System one = load_system("dgx-h100");
-  System multi = load_system("h100-cluster", 4);
-  System tor = load_system("tpu-torus-4x4x4");
+  System one = topo::load_system("dgx-h100");
+  System multi = topo::load_system("h100-cluster", 4);
+  System tor = topo::load_system("tpu-torus-4x4x4");
   multi.collective["collnet"] = 1;
   struct Case {
     const System* sys;
@@ -161,11 +164,11 @@ TEST(Collective, EveryOpAndAlgorithmRuns) {
     }
   }
   // Multi-node auto uses the hierarchical NVLS + tree algorithm for large all_reduce.
-  EXPECT_EQ(simulate_collective(load_system("h100-cluster", 4), spec(Op::AllReduce, GiB)).algorithm, Algo::NVLSTree);
+  EXPECT_EQ(simulate_collective(topo::load_system("h100-cluster", 4), spec(Op::AllReduce, GiB)).algorithm, Algo::NVLSTree);
 }
 
 TEST(Collective, GroupsOfRanks) {
-  System sys = load_system("h100-cluster", 2);
+  System sys = topo::load_system("h100-cluster", 2);
   CollectiveSpec s = spec(Op::AllReduce, 256 << 20, Algo::Ring, Proto::Simple);
   s.ranks = {0, 1, 2, 3};
   CollectiveResult half = simulate_collective(sys, s);
@@ -191,7 +194,7 @@ TEST(Collective, OversubscriptionAndRailPlacementChangeTheResult) {
 }
 
 TEST(Collective, ConcurrentCollectivesShareTheFabric) {
-  System sys = load_system("dgx-h100");
+  System sys = topo::load_system("dgx-h100");
   CollectiveSpec s = spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple);
   double alone = simulate_collective(sys, s).time_s;
   EventCore core;
@@ -206,7 +209,7 @@ TEST(Collective, ConcurrentCollectivesShareTheFabric) {
 }
 
 TEST(Collective, SystemCEngineGivesTheSameResult) {
-  System sys = load_system("h100-cluster", 2);
+  System sys = topo::load_system("h100-cluster", 2);
   CollectiveSpec s = spec(Op::AllReduce, 100 << 20);
   double plain = simulate_collective(sys, s).time_s;
   auto sc = make_engine("systemc");
@@ -214,7 +217,7 @@ TEST(Collective, SystemCEngineGivesTheSameResult) {
 }
 
 TEST(Collective, EstimateScalesTo16kGpus) {
-  System sys = load_system("h100-cluster", 2048);
+  System sys = topo::load_system("h100-cluster", 2048);
   EXPECT_EQ(sys.topo.num_gpus(), 16384);
   Choice c;
   double t = collective_time_estimate(sys, spec(Op::AllReduce, GiB), &c);
@@ -232,7 +235,7 @@ TEST(Collective, BusbwFactorsAsNcclTests) {
 }
 
 TEST(Collective, BadInputIsOneLineError) {
-  System sys = load_system("dgx-h100");
+  System sys = topo::load_system("dgx-h100");
   auto msg = [&](CollectiveSpec s) {
     try {
       simulate_collective(sys, s);
@@ -295,13 +298,13 @@ TEST(Collective, CliOutputIsDeterministic) {
 
 TEST(Collective, NoNvlsWithoutInSwitchReduction) {
   // DGX A100's NVSwitch (gen2) cannot reduce in the switch: auto must not pick NVLS there.
-  System a100 = load_system("dgx-a100");
+  System a100 = topo::load_system("dgx-a100");
   coll::CollectiveSpec spec;
   spec.op = coll::Op::AllReduce;
   spec.bytes = 1 << 30;
   coll::Choice c = coll::choose(a100, spec);
   EXPECT_NE(c.algo, coll::Algo::NVLS);
-  EXPECT_NE(coll::choose(load_system("dgx-h100"), spec).algo, coll::Algo::Ring);  // H100: NVLS
+  EXPECT_NE(coll::choose(topo::load_system("dgx-h100"), spec).algo, coll::Algo::Ring);  // H100: NVLS
   spec.algo = coll::Algo::NVLS;
   EXPECT_THROW(coll::simulate_collective(a100, spec), Error);
 }
@@ -310,26 +313,26 @@ TEST(Collective, NoNvlsWithoutInSwitchReduction) {
 // NVLink bandwidth follows the topology unless the system fixes nvlink_bw), the NIC moves
 // inter-node traffic, and a bad override is one error naming the flag or the file and field.
 TEST(Collective, SystemOverridesMoveTheCollectives) {
-  System base = load_system("dgx-h100");
-  System fast = load_system("dgx-h100", 0, {"nvlink_bandwidth=50GB/s"});
+  System base = topo::load_system("dgx-h100");
+  System fast = topo::load_system("dgx-h100", 0, {"nvlink_bandwidth=50GB/s"});
   double b = simulate_collective(base, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)).busbw;
   double f = simulate_collective(fast, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)).busbw;
   EXPECT_NEAR(f / b, 2.0, 0.1);
   // An explicit collective.nvlink_bw wins over the derived one.
-  System pinned = load_system("dgx-h100", 0, {"nvlink_bandwidth=50GB/s", "collective.nvlink_bw=20.6GB/s"});
+  System pinned = topo::load_system("dgx-h100", 0, {"nvlink_bandwidth=50GB/s", "collective.nvlink_bw=20.6GB/s"});
   EXPECT_NEAR(simulate_collective(pinned, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)).busbw / b, 1.0, 0.01);
   // collective.* lands in the tuner section: NVLS off leaves ring for all_reduce.
-  System no_nvls = load_system("dgx-h100", 0, {"collective.nvls=0"});
+  System no_nvls = topo::load_system("dgx-h100", 0, {"collective.nvls=0"});
   Choice c;
   collective_time_estimate(no_nvls, spec(Op::AllReduce, GiB), &c);
   EXPECT_NE(c.algo, Algo::NVLS);
   // Inter-node: half the NIC bandwidth, slower 16-GPU all_reduce.
-  System two = load_system("h100-cluster", 2), slow = load_system("h100-cluster", 2, {"nic_bandwidth=200Gb/s"});
+  System two = topo::load_system("h100-cluster", 2), slow = topo::load_system("h100-cluster", 2, {"nic_bandwidth=200Gb/s"});
   EXPECT_GT(collective_time_estimate(slow, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)),
             1.5 * collective_time_estimate(two, spec(Op::AllReduce, GiB, Algo::Ring, Proto::Simple)));
   auto err = [](const std::vector<std::string>& o) {
     try {
-      System s = load_system("dgx-h100", 0, o);
+      System s = topo::load_system("dgx-h100", 0, o);
       collective_time_estimate(s, spec(Op::AllReduce, GiB));
     } catch (const Error& e) {
       return std::string(e.what());
@@ -340,3 +343,5 @@ TEST(Collective, SystemOverridesMoveTheCollectives) {
   EXPECT_NE(err({"nvlink_bandwidth=-5GB/s"}).find("topology: nvlink_bandwidth"), std::string::npos);
   EXPECT_NE(err({"nvlink_bandwith=5GB/s"}).find("nvlink_bandwith: unknown parameter"), std::string::npos);
 }
+
+}  // namespace collective_test

@@ -21,6 +21,9 @@
 #include "support/errors.h"
 #include "topology/topology.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace components_test {
+
 using namespace orrery;
 using orrery::syn::error_of;
 
@@ -257,3 +260,5 @@ TEST(Components, PluginFromTheCommandLine) {
   bad = run_cmd(train + " --component nosuch=" + plugin);
   EXPECT_TRUE(contains(bad, "orrery train: error: component: nosuch: no GPU, NIC or switch")) << bad;
 }
+
+}  // namespace components_test

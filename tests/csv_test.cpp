@@ -12,6 +12,9 @@
 #include "sim/csv.h"
 #include "workloads/op_cost.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace csv_test {
+
 using namespace orrery;
 
 namespace {
@@ -176,3 +179,5 @@ TEST(OpCost, GatherReadsThePickedElementsNotTheWholeSource) {
   EXPECT_DOUBLE_EQ(w.bytes, 8192.0 * 8 + 2 * 8192.0 * 4);
   EXPECT_TRUE(w.known);
 }
+
+}  // namespace csv_test

@@ -12,6 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace emulate_test {
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -232,3 +235,5 @@ TEST(Emulate, MissingPythonIsOneLine) {
 }
 
 }  // namespace
+
+}  // namespace emulate_test

@@ -6,6 +6,9 @@
 #include "sim/error.h"
 #include "sim/fluid.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace fluid_test {
+
 using namespace orrery;
 using namespace orrery::fluid;
 
@@ -136,3 +139,5 @@ TEST(Engine, ModelErrorsInsideTheSystemCKernelComeOutAsOrreryErrors) {
     EXPECT_STREQ(e.what(), "node 7: bad thing");
   }
 }
+
+}  // namespace fluid_test

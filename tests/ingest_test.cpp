@@ -9,8 +9,7 @@
 #include "sim/error.h"
 #include "workloads/pytorch_trace.h"
 
-namespace orrery {
-namespace {
+namespace orrery::ingest_test {
 
 namespace fs = std::filesystem;
 
@@ -194,5 +193,4 @@ TEST(Ingest, FieldErrorsStillNameTheField) {
             std::string::npos);
 }
 
-}  // namespace
-}  // namespace orrery
+}  // namespace orrery::ingest_test

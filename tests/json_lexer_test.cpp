@@ -14,9 +14,9 @@
 #include "workloads/json_io.h"
 #include "workloads/json_lexer.h"
 #include "workloads/json_stream.h"
+#include "support/sanitizer.h"
 
-namespace orrery {
-namespace {
+namespace orrery::json_lexer_test {
 
 using json = nlohmann::json;
 
@@ -138,17 +138,7 @@ TEST(JsonLexer, RandomMutationsAgreeWithNlohmann) {
       "{\"a\":[1,-2.5e3,\"x\\u00e9y\",true,null,{\"b\":[]}],\"c\":18446744073709551616,\"d\":\"0123456789abcdefghij\"}";
   // 20,000 cases; 2,000 in the sanitizer build (.ci/run's build-asan), where each is ~30x slower
   // and the 20,000 exceeded the test timeout. Same seed: the first 2,000 are the same cases.
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr int kCases = 2000;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  constexpr int kCases = 2000;
-#else
-  constexpr int kCases = 20000;
-#endif
-#else
-  constexpr int kCases = 20000;
-#endif
+  constexpr int kCases = orrery_test::kSanitized ? 2000 : 20000;
   for (int i = 0; i < kCases; ++i) {
     std::string s;
     if (i % 2) {
@@ -229,5 +219,4 @@ TEST(JsonLexer, StreamsArrayElementsOneAtATimeAndReturnsTheRest) {
   std::filesystem::remove(path);
 }
 
-}  // namespace
-}  // namespace orrery
+}  // namespace orrery::json_lexer_test

@@ -18,6 +18,9 @@
 #include "support/errors.h"
 #include "validation/kernel_transfer.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace kernel_transfer_test {
+
 using namespace orrery;
 namespace fs = std::filesystem;
 
@@ -286,3 +289,5 @@ TEST(KernelTransfer, CliPrintsTheTableAndWritesJson) {
   EXPECT_NE(rc2, 0);
   EXPECT_NE(out2.find("--hw"), std::string::npos) << out2;
 }
+
+}  // namespace kernel_transfer_test

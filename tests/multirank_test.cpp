@@ -9,6 +9,9 @@
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace multirank_test {
+
 using namespace orrery;
 using orrery::syn::error_of;
 namespace fs = std::filesystem;
@@ -175,3 +178,5 @@ TEST(MultiRank, RankFilesThatDisagreeNameTheFile) {
   e = error_of([&] { run(mis); });
   EXPECT_EQ(e.rfind(mis + ": mismatched collectives", 0), 0u) << e;
 }
+
+}  // namespace multirank_test

@@ -6,6 +6,9 @@
 #include "sim/error.h"
 #include "validation/nccl_tests_log.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace nccl_tests_log_test {
+
 using namespace orrery;
 
 namespace {
@@ -152,3 +155,5 @@ TEST(NcclTestsLog, ImpossibleRowValuesNameTheLine) {
   EXPECT_NE(err("       8  2  float  sum  -1  15.11  0.00  0.00  0  -2  0.00  0.00  0\n").find("in-place time -2"),
             std::string::npos);
 }
+
+}  // namespace nccl_tests_log_test

@@ -6,6 +6,9 @@
 #include "topology/topology.h"
 #include "workloads/collective.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace network_test {
+
 using namespace orrery;
 
 namespace {
@@ -114,3 +117,5 @@ TEST(Network, CollectiveOccupiesSmsAndSlowsOverlappingCompute) {
   EXPECT_NEAR(alone, 1e-3, 1e-9);
   EXPECT_GT(overlapped, alone * 1.05);
 }
+
+}  // namespace network_test

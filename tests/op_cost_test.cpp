@@ -14,6 +14,9 @@
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace op_cost_test {
+
 using namespace orrery;
 namespace fs = std::filesystem;
 
@@ -250,3 +253,5 @@ TEST(ElementwiseShape, OperandsDimsAndCasts) {
   EXPECT_EQ(w.ew_operands, 2);
   EXPECT_TRUE(w.ew_mixed_dtypes);
 }
+
+}  // namespace op_cost_test

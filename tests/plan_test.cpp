@@ -7,6 +7,9 @@
 #include "support/errors.h"
 #include "workloads/plan.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace plan_test {
+
 using namespace orrery;
 
 namespace {
@@ -137,3 +140,5 @@ TEST(Plan, CliWritesPlansBestFirst) {
     EXPECT_TRUE(j["plans"][0].contains(k)) << k;
   EXPECT_GT(j["search"]["enumerated"].get<long>(), j["search"]["simulated"].get<long>());
 }
+
+}  // namespace plan_test

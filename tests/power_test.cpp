@@ -10,6 +10,9 @@
 #include "workloads/energy.h"
 #include "workloads/train.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace power_test {
+
 using namespace orrery;
 
 namespace {
@@ -147,3 +150,5 @@ TEST(Power, CollectiveRowsCarryEnergy) {
   }
   EXPECT_TRUE(j.contains("energy"));
 }
+
+}  // namespace power_test

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace python_test {
+
 namespace {
 std::string module_dir() { return std::filesystem::path(ORRERY_BINARY).parent_path().string() + "/python"; }
 bool built() {
@@ -54,3 +57,5 @@ print("ok")
   EXPECT_EQ(rc, 0) << text;
   EXPECT_NE(text.find("ok"), std::string::npos) << text;
 }
+
+}  // namespace python_test

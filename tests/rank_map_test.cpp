@@ -18,6 +18,9 @@
 #include "workloads/bundle_graph.h"
 #include "workloads/replay.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace rank_map_test {
+
 using namespace orrery;
 using orrery::syn::error_of;
 namespace fs = std::filesystem;
@@ -179,3 +182,5 @@ TEST(RankMap, ReplicaRunsAsItsMaterializedGraph) {
   EXPECT_EQ(a.makespan_s, b.makespan_s);
   EXPECT_EQ(a.to_json().dump(), b.to_json().dump());
 }
+
+}  // namespace rank_map_test

@@ -13,6 +13,9 @@
 #include "workloads/json_io.h"
 #include "workloads/replay.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace replay_cluster_test {
+
 using namespace orrery;
 using orrery::syn::error_of;
 
@@ -343,3 +346,5 @@ TEST(ReplayExecutor, SystemCAndEventEnginesAgree) {
   EXPECT_EQ(sc.step_time_s, ev.step_time_s);
   EXPECT_EQ(sc.gpu_busy_s, ev.gpu_busy_s);
 }
+
+}  // namespace replay_cluster_test

@@ -18,6 +18,9 @@
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace replay_test {
+
 using namespace orrery;
 using orrery::syn::error_of;
 namespace fs = std::filesystem;
@@ -718,3 +721,5 @@ TEST(Energy, SameJoulesInEveryModeAndWithoutTheEt) {
   EXPECT_NEAR(k.energy_j, m.energy_j, 0.04 * m.energy_j);
   fs::remove_all(ko);
 }
+
+}  // namespace replay_test

@@ -13,6 +13,9 @@
 
 #include "validation/report.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace report_test {
+
 using namespace orrery;
 
 namespace {
@@ -259,3 +262,5 @@ TEST(ValidateCli, PublishedTrainingRowsRunThroughTheTrainGenerator) {
   EXPECT_NE(e.out.find("rows[0]: cluster"), std::string::npos) << e.out;
   std::filesystem::remove_all(dir);
 }
+
+}  // namespace report_test

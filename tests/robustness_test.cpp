@@ -24,8 +24,7 @@
 #include "workloads/pytorch_trace.h"
 #include "workloads/train.h"
 
-namespace orrery {
-namespace {
+namespace orrery::robustness_test {
 
 namespace fs = std::filesystem;
 
@@ -361,5 +360,4 @@ TEST(Robustness, PresetNameThatIsNotAStringIsAnError) {
   EXPECT_NE(e.find("p.json: description: expected a string"), std::string::npos) << e;
 }
 
-}  // namespace
-}  // namespace orrery
+}  // namespace orrery::robustness_test

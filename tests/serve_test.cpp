@@ -21,6 +21,9 @@
 #include "workloads/serve.h"
 #include "workloads/serve_forward.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace serve_test {
+
 using namespace orrery;
 using namespace orrery::serve;
 using orrery::syn::error_of;
@@ -401,3 +404,5 @@ TEST(ServeCli, CsvTraceDisaggregatedWithTimeline) {
   EXPECT_GT(names["decode step"], 0);
   EXPECT_GT(names["kv_occupancy"], 0);
 }
+
+}  // namespace serve_test

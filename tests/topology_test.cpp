@@ -6,6 +6,9 @@
 #include "sim/error.h"
 #include "topology/topology.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace topology_test {
+
 using namespace orrery;
 using namespace orrery::topo;
 
@@ -48,12 +51,12 @@ nlohmann::json cluster(int nodes, int radix, int tiers = 0, double oversub = 1, 
 
 TEST(Topology, PresetsLoad) {
   for (const auto& name : list_systems()) {
-    System s = load_system(name);
+    System s = topo::load_system(name);
     EXPECT_GT(s.topo.num_gpus(), 0) << name;
   }
-  System dgx = load_system("dgx-h100");
+  System dgx = topo::load_system("dgx-h100");
   EXPECT_EQ(dgx.topo.num_gpus(), 8);
-  System c = load_system("h100-cluster", 16);
+  System c = topo::load_system("h100-cluster", 16);
   EXPECT_EQ(c.topo.num_gpus(), 128);
 }
 
@@ -77,7 +80,7 @@ TEST(Topology, RoutingReachesEveryPairOnEveryTopology) {
     SCOPED_TRACE(d.dump());
     expect_all_pairs(t);
   }
-  expect_all_pairs(load_system("example-graph").topo);
+  expect_all_pairs(topo::load_system("example-graph").topo);
 }
 
 TEST(Topology, FatTreeTiersAndRails) {
@@ -141,7 +144,7 @@ TEST(Topology, EcmpSpreadsFlows) {
 }
 
 TEST(Topology, SummaryDiameterBisection) {
-  Summary s = load_system("dgx-h100").topo.summary();
+  Summary s = topo::load_system("dgx-h100").topo.summary();
   EXPECT_EQ(s.gpus, 8);
   EXPECT_EQ(s.nvswitches, 4);
   EXPECT_EQ(s.diameter, 2);
@@ -149,13 +152,13 @@ TEST(Topology, SummaryDiameterBisection) {
   Summary r = build({{"type", "ring"}, {"gpus", 8}, {"link_bandwidth", "50 GB/s"}}).summary();
   EXPECT_EQ(r.diameter, 4);
   EXPECT_NEAR(r.bisection, 100e9, 1e3);  // two links cross the cut
-  Summary c = load_system("h100-cluster", 8).topo.summary();
+  Summary c = topo::load_system("h100-cluster", 8).topo.summary();
   EXPECT_NEAR(c.bisection, 32 * 50e9, 1e3);  // 32 NICs of 400 Gb/s on each side
   EXPECT_EQ(c.diameter, 6);                  // gpu, nvswitch, gpu, nic, leaf, nic, gpu
 }
 
 TEST(Topology, JsonRoundTrip) {
-  Topology t = load_system("h100-cluster", 2).topo;
+  Topology t = topo::load_system("h100-cluster", 2).topo;
   nlohmann::json j = t.to_json();
   Topology u = build(j);
   EXPECT_EQ(u.num_gpus(), t.num_gpus());
@@ -193,8 +196,8 @@ TEST(Topology, BadInputIsOneLineError) {
   m = msg({{"type", "ring"}, {"gpus", 4}, {"colour", 3}});
   EXPECT_NE(m.find("colour"), std::string::npos) << m;
   for (auto& d : std::vector<nlohmann::json>{disc, zero}) EXPECT_EQ(msg(d).find('\n'), std::string::npos);
-  EXPECT_THROW(load_system("no-such-system"), Error);
-  EXPECT_THROW(load_system("ring8", 4), Error);  // --nodes on a non-cluster
+  EXPECT_THROW(topo::load_system("no-such-system"), Error);
+  EXPECT_THROW(topo::load_system("ring8", 4), Error);  // --nodes on a non-cluster
 }
 
 TEST(Topology, CliSummaryDotJsonAndDeterminism) {
@@ -320,3 +323,5 @@ TEST(Topology, MovedTopologyKeepsItsGraph) {
   EXPECT_EQ(copy.num_vertices(), v);
   EXPECT_EQ(moved.num_vertices(), v);
 }
+
+}  // namespace topology_test

@@ -6,6 +6,9 @@
 #include "sim/error.h"
 #include "workloads/collective.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace torus_collective_test {
+
 using namespace orrery;
 using namespace orrery::coll;
 
@@ -72,3 +75,5 @@ TEST(TorusCollective, NotOfferedForPartialGroups) {
   s.algo = Algo::Auto;
   EXPECT_NE(choose(sys, s).algo, Algo::Torus);
 }
+
+}  // namespace torus_collective_test

@@ -17,6 +17,9 @@
 #include "support/errors.h"
 #include "workloads/train.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace train_test {
+
 using namespace orrery;
 
 namespace {
@@ -566,3 +569,5 @@ TEST(TrainMemory, Llama3_70bFp8RecipeOn64H100Fits) {
   for (int i = 0; i < p.pp; ++i) peak16 = std::max(peak16, stage_memory(m, p, i, inflight_chunks(p, i)).total());
   EXPECT_GT(peak16, peak);
 }
+
+}  // namespace train_test

@@ -4,6 +4,9 @@
 #include "sim/params.h"
 #include "sim/units.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace units_test {
+
 using namespace orrery;
 
 TEST(Units, ParseDecimalRatesAndBits) {
@@ -58,3 +61,5 @@ TEST(Params, ValidateUnknownKeyMissingAndZero) {
   EXPECT_DOUBLE_EQ(v.get("latency"), 2e-6);
   EXPECT_EQ(v.to_json(ps)["latency"], "2 us");
 }
+
+}  // namespace units_test

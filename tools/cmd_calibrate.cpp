@@ -37,7 +37,7 @@ int run_kernel_families(const Args& a) {
   return 0;
 }
 
-Spec spec() {
+Spec calibrate_spec() {
   Spec s;
   s.name = "calibrate";
   s.summary = "fit a hardware preset's efficiency curves from microbenchmark JSON files";
@@ -58,9 +58,9 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
+Register calibrate_reg(calibrate_spec(), [](Args& a) {
       if (a.has("--kernel-families")) return run_kernel_families(a);
-      if (a.positional().empty()) throw Error("usage: orrery calibrate " + spec().usage);
+      if (a.positional().empty()) throw Error("usage: orrery calibrate " + calibrate_spec().usage);
       CalibrateOptions opt;
       opt.micro_paths = a.positional();
       opt.hw = a.get("--hw");

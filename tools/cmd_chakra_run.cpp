@@ -57,7 +57,7 @@ int run_chakra_command(const Args& a, const std::string& dir) {
 }
 
 namespace {
-Spec spec() {
+Spec chakra_run_spec() {
   Spec s;
   s.name = "chakra-run";
   s.summary = "simulate a directory of Chakra execution traces (*.et) on a system";
@@ -79,8 +79,8 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
-  if (a.positional().size() != 1) throw Error("usage: orrery chakra-run " + spec().usage);
+Register chakra_run_reg(chakra_run_spec(), [](Args& a) {
+  if (a.positional().size() != 1) throw Error("usage: orrery chakra-run " + chakra_run_spec().usage);
   int rc = run_chakra_command(a, a.positional()[0]);
   if (!a.defaults_used().empty()) std::printf("defaults used: %s\n", a.defaults_used().c_str());
   return rc;

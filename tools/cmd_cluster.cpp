@@ -9,7 +9,7 @@
 
 namespace orrery::cli {
 namespace {
-Spec spec() {
+Spec cluster_spec() {
   Spec s;
   s.name = "cluster";
   s.summary = "several jobs on one cluster: step times together and alone (jobs file)";
@@ -21,8 +21,8 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
-               if (a.positional().size() != 1) throw make_error("cluster", "", "usage: orrery cluster " + spec().usage);
+Register cluster_reg(cluster_spec(), [](Args& a) {
+               if (a.positional().size() != 1) throw make_error("cluster", "", "usage: orrery cluster " + cluster_spec().usage);
                ClusterRun r = run_cluster_jobs(a.positional()[0]);
                std::printf("system %s: %zu jobs\n", r.system.c_str(), r.jobs.size());
                std::printf("  %-16s %-7s %6s %12s %12s %9s\n", "job", "kind", "GPUs", "together", "alone", "slowdown");

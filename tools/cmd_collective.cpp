@@ -245,7 +245,7 @@ void write_collective_json(Args& a, const nlohmann::json& rows, const coll::Coll
                   {{"command", a.raw()}, {"argv", a.argv()}, {"system", sys.raw}, {"source", sys.source_path}, {"power", pm.to_json()}, {"engine", a.get("--engine")}});
 }
 
-int run(Args& a) {
+int collective_main(Args& a) {
   if (!a.positional().empty()) throw make_error("collective", a.positional()[0], "unexpected argument (see orrery collective --help)");
   std::string redop;
   coll::CollectiveSpec base = parse_spec(a, redop);
@@ -284,7 +284,7 @@ int run(Args& a) {
 // Declare the tuner and topology parameters at startup so `orrery describe` lists them.
 const bool declared = (coll::collective_params(), topo::topology_params("nvswitch"), true);
 
-Spec spec() {
+Spec collective_spec() {
   Spec s;
   s.name = "collective";
   s.summary = "nccl-tests style collective sweep on a system (the same table: out-of-place and in-place time, algbw, busbw)";
@@ -329,6 +329,6 @@ Spec spec() {
             "The in-place columns repeat the out-of-place ones (same schedule on the same links); #wrong is N/A.";
   return s;
 }
-Register reg(spec(), run);
+Register collective_reg(collective_spec(), collective_main);
 }  // namespace
 }  // namespace orrery::cli

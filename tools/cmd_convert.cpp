@@ -15,7 +15,7 @@ TrainOptions parse_train_options(const Args& a);  // tools/cmd_train.cpp
 std::vector<Flag> train_flags(bool required);      // tools/cmd_train.cpp
 
 namespace {
-Spec spec() {
+Spec convert_spec() {
   Spec s;
   s.name = "convert";
   s.summary = "write Chakra execution traces (.et) from a capture bundle or a generated training step (--from-train ...)";
@@ -32,7 +32,7 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
+Register convert_reg(convert_spec(), [](Args& a) {
       std::string out = a.get("-o", a.get("--output"));
       if (out.empty()) throw make_error("-o", "", "required: output directory");
       if (!chakra_available())

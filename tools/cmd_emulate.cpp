@@ -146,7 +146,7 @@ void print_summary(const ReplayResult& r, const nlohmann::json& s, double sim_s)
               format_time(sim_s).c_str());
 }
 
-Spec spec() {
+Spec emulate_spec() {
   Spec s;
   s.name = "emulate";
   s.summary = "run your own PyTorch training script with fake tensors at any world size, then simulate its step";
@@ -266,8 +266,8 @@ void simulate_emulated(const Args& a, nlohmann::json& summary, const std::string
   }
 }
 
-int run(Args& a) {
-  if (a.positional().size() != 1) throw Error("usage: orrery emulate " + spec().usage);
+int emulate_main(Args& a) {
+  if (a.positional().size() != 1) throw Error("usage: orrery emulate " + emulate_spec().usage);
   std::string script = a.positional()[0];
   if (!is_regular_file_path(script)) throw make_error(script, "", "no such script");
   long world = a.get_int("--world-size", 1);
@@ -289,6 +289,6 @@ int run(Args& a) {
   return 0;
 }
 
-Register reg(spec(), run);
+Register emulate_reg(emulate_spec(), emulate_main);
 }  // namespace
 }  // namespace orrery::cli

@@ -53,7 +53,7 @@ KernelEstimate calibrated(const Accelerator& hw, const std::string& kind, double
   return e;
 }
 
-KernelEstimate run(const Accelerator& hw, const Args& a) {
+KernelEstimate estimate(const Accelerator& hw, const Args& a) {
   const auto& pos = a.positional();
   const std::string& what = pos[0];
   const KernelMapper* m = hw.mapper.get();
@@ -174,7 +174,7 @@ KernelEstimate run(const Accelerator& hw, const Args& a) {
   throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, elementwise, reduce, describe)");
 }
 
-Spec spec() {
+Spec kernel_spec() {
   Spec s;
   s.name = "kernel";
   s.summary = "one kernel (gemm, attention, conv, memory, elementwise, reduce) on one chip: time, bound, fraction of peak";
@@ -217,7 +217,7 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
+Register kernel_reg(kernel_spec(), [](Args& a) {
                if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise, reduce or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.get("--hw-model", "first-principles");
@@ -235,7 +235,7 @@ Register reg(spec(), [](Args& a) {
                  }
                  return 0;
                }
-               KernelEstimate e = run(hw, a);
+               KernelEstimate e = estimate(hw, a);
                nlohmann::json j = e.to_json();
                j["hw"] = hw.name;
                j["hw_model"] = hw.mapper ? "first-principles" : "calibrated";

@@ -43,7 +43,7 @@ int bundle_latency(Args& a) {
   return 0;
 }
 
-Spec spec() {
+Spec latency_spec() {
   Spec s;
   s.name = "latency";
   s.summary = "latency of one LLM request or batch on one device (= serve --single), or --bundle: a captured forward pass";
@@ -58,6 +58,6 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) { return a.has("--bundle") ? bundle_latency(a) : serve_main(a, true); });
+Register latency_reg(latency_spec(), [](Args& a) { return a.has("--bundle") ? bundle_latency(a) : serve_main(a, true); });
 }  // namespace
 }  // namespace orrery::cli

@@ -43,7 +43,7 @@ void add_published(PlanOptions& o, const std::string& path) {
       o.references.push_back({e.value("name", "published"), parse_plan_spec(e.value("plan", ""), path + ": plans")});
 }
 
-PlanOptions parse_options(const Args& a) {
+PlanOptions parse_plan_options(const Args& a) {
   PlanOptions o;
   for (const char* f : {"--model", "--gpus", "--global-batch"})
     if (!a.has(f)) throw make_error(f, "", "required");
@@ -102,7 +102,7 @@ void print_plan(const PlanCandidate& c, double best) {
               b.value("exposed_pp", 0.0), b.value("pipeline_bubble", 0.0), b.value("exposed_dp", 0.0), b.value("optimizer", 0.0));
 }
 
-Spec spec() {
+Spec plan_spec() {
   Spec s;
   s.name = "plan";
   s.summary = "search parallel plans (TP/SP/PP/VP/DP/CP/EP, micro-batch, recompute, ZeRO) for a model on N GPUs";
@@ -141,9 +141,9 @@ Spec spec() {
   return s;
 }
 
-int run(Args& a) {
+int plan_main(Args& a) {
   if (!a.positional().empty()) throw make_error("plan", a.positional()[0], "unexpected argument");
-  PlanOptions o = parse_options(a);
+  PlanOptions o = parse_plan_options(a);
   PlanSearch s = search_plans(o);
   std::printf("plan search  %s on %s (%d x %s), global batch %ld, seq %ld; comm: %s\n", s.model.c_str(), s.system.c_str(),
               o.gpus, s.gpu.c_str(), o.global_batch, s.seq, s.comm_model.c_str());
@@ -184,6 +184,6 @@ int run(Args& a) {
   return 0;
 }
 
-Register reg(spec(), run);
+Register plan_reg(plan_spec(), plan_main);
 }  // namespace
 }  // namespace orrery::cli

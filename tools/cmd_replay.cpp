@@ -78,7 +78,7 @@ void print_summary(const ReplayResult& r) {
   std::printf("\nsimulated %zu kernels, %zu host ops in %s wall\n", r.kernels.size(), r.host_items, format_time(r.sim_wall_s).c_str());
 }
 
-Spec spec() {
+Spec replay_spec() {
   Spec s;
   s.name = "replay";
   s.summary = "replay a captured PyTorch step (ET + Kineto bundle) on a simulated GPU";
@@ -110,8 +110,8 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
-               if (a.positional().size() != 1) throw Error("usage: orrery replay " + spec().usage);
+Register replay_reg(replay_spec(), [](Args& a) {
+               if (a.positional().size() != 1) throw Error("usage: orrery replay " + replay_spec().usage);
                // A directory of Chakra traces (*.et, one per rank) runs through the Chakra runner.
                {
                  namespace fs = std::filesystem;

@@ -43,7 +43,7 @@ std::string config_diff(nlohmann::json a, nlohmann::json b) {
   return keys;
 }
 
-Spec spec() {
+Spec rerun_spec() {
   Spec s;
   s.name = "rerun";
   s.summary = "run again the command a .config.json records (replay, train, collective) and check its configuration";
@@ -54,8 +54,8 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
-  if (a.positional().size() != 1) throw Error("usage: orrery rerun " + spec().usage);
+Register rerun_reg(rerun_spec(), [](Args& a) {
+  if (a.positional().size() != 1) throw Error("usage: orrery rerun " + rerun_spec().usage);
   const std::string path = a.positional()[0];
   nlohmann::json cfg = parse_json_path(path);
   if (!cfg.is_object() || !cfg.contains("argv") || !cfg["argv"].is_array() || cfg["argv"].empty())

@@ -18,7 +18,6 @@ std::string serve_report_html(const ServeResult& main, const std::vector<std::pa
 }
 
 namespace orrery::cli {
-using namespace orrery::serve;
 
 namespace {
 
@@ -29,7 +28,7 @@ double time_arg(const Args& a, const std::string& flag, double def) {
   return parse_quantity(bare ? v + " s" : v, Unit::Time, flag);
 }
 
-void parse_slo(const std::string& text, ServeOptions& o) {
+void parse_slo(const std::string& text, serve::ServeOptions& o) {
   std::stringstream ss(text);
   std::string part;
   while (std::getline(ss, part, ',')) {
@@ -43,7 +42,7 @@ void parse_slo(const std::string& text, ServeOptions& o) {
   }
 }
 
-void parse_deployment(const Args& a, Deployment& d) {
+void parse_deployment(const Args& a, serve::Deployment& d) {
   d.tp = static_cast<int>(a.get_int("--tp", 1));
   d.pp = static_cast<int>(a.get_int("--pp", 1));
   d.ep = static_cast<int>(a.get_int("--ep", 1));
@@ -62,8 +61,8 @@ void parse_deployment(const Args& a, Deployment& d) {
   }
 }
 
-void parse_scheduler(const Args& a, ServeConfig& c) {
-  c.precision = parse_precision(a.get("--precision", "bf16"));
+void parse_scheduler(const Args& a, serve::ServeConfig& c) {
+  c.precision = serve::parse_precision(a.get("--precision", "bf16"));
   std::string kv = a.get("--kv-dtype", "bf16");
   if (kv != "bf16" && kv != "fp8") throw make_error("--kv-dtype", kv, "expected bf16 or fp8");
   c.kv_dtype = kv == "fp8" ? Dtype::FP8 : Dtype::BF16;
@@ -76,25 +75,25 @@ void parse_scheduler(const Args& a, ServeConfig& c) {
   c.prefix_caching = a.has("--prefix-caching");
   c.cuda_graphs = !a.has("--no-cuda-graphs");
   c.split_k = !a.has("--no-split-k");
-  c.params = serve_params().resolve(nlohmann::json::object(), "serve");
+  c.params = serve::serve_params().resolve(nlohmann::json::object(), "serve");
   for (auto [flag, name] : {std::pair{"--max-batch", "max_batch"}, {"--token-budget", "token_budget"},
                             {"--block-size", "block_size"}, {"--gpu-mem-util", "memory_utilization"}})
     if (a.has(flag)) {
       try {
-        c.params.apply_override(serve_params(), std::string(name) + "=" + a.get(flag));
+        c.params.apply_override(serve::serve_params(), std::string(name) + "=" + a.get(flag));
       } catch (const Error&) {
         throw make_error(flag, a.get(flag), "must be a number greater than zero");
       }
     }
-  for (auto& s : a.all("--serve-set")) c.params.apply_override(serve_params(), s);
-  for (auto& d : serve_params().decls())
+  for (auto& s : a.all("--serve-set")) c.params.apply_override(serve::serve_params(), s);
+  for (auto& d : serve::serve_params().decls())
     if (d.positive && !(c.params.get(d.name) > 0)) throw make_error("--serve-set", d.name, "must be greater than zero");
   if (c.p("memory_utilization") > 1) throw make_error("--gpu-mem-util", a.get("--gpu-mem-util"), "must be at most 1");
 }
 
-void parse_requests(const Args& a, ServeOptions& o) {
+void parse_requests(const Args& a, serve::ServeOptions& o) {
   o.trace = a.get("--trace");
-  SynthSpec& s = o.synth;
+  serve::SynthSpec& s = o.synth;
   s.rate = a.get_double("--rate", 1);
   if (a.has("--rate") && !(s.rate > 0 && std::isfinite(s.rate)))
     throw make_error("--rate", a.get("--rate"), "must be greater than zero (and finite)");
@@ -113,8 +112,8 @@ void parse_requests(const Args& a, ServeOptions& o) {
   s.seed = static_cast<std::uint64_t>(a.get_int("--seed", 1));
 }
 
-ServeOptions parse_options(const Args& a) {
-  ServeOptions o;
+serve::ServeOptions parse_serve_options(const Args& a) {
+  serve::ServeOptions o;
   o.model = a.get("--model", "llama3-8b");
   o.hw = a.get("--hw");
   o.system = a.get("--system", "dgx-h100");
@@ -131,7 +130,7 @@ ServeOptions parse_options(const Args& a) {
   return o;
 }
 
-void print_kernels(const char* title, const StepCost& c) {
+void print_kernels(const char* title, const serve::StepCost& c) {
   std::map<std::string, double> by;
   for (auto& k : c.kernels) by[k.cls] += k.time;
   std::printf("%s %.3f ms (device %.3f ms%s):", title, c.time * 1e3, c.device * 1e3, c.graph ? ", CUDA graph" : ", eager");
@@ -139,15 +138,15 @@ void print_kernels(const char* title, const StepCost& c) {
   std::printf("\n");
 }
 
-void print_result(const ServeResult& r, const ServeOptions& o, size_t nreq) {
-  const Deployment& d = r.cfg.dep;
+void print_result(const serve::ServeResult& r, const serve::ServeOptions& o, size_t nreq) {
+  const serve::Deployment& d = r.cfg.dep;
   std::printf("model        %s (%.1fB params, %s), KV %s\n", r.model.name.c_str(), r.model.total_params() / 1e9,
-              precision_name(r.cfg.precision), dtype_name(r.cfg.kv_dtype));
+              serve::precision_name(r.cfg.precision), dtype_name(r.cfg.kv_dtype));
   std::printf("deployment   %s on %s: ", r.gpu.c_str(), r.system.c_str());
   if (d.disaggregated()) std::printf("disaggregated %d prefill + %d decode replicas", d.prefill_replicas, d.decode_replicas);
   else std::printf("%d replica(s)", d.replicas);
   std::printf(" x TP %d PP %d EP %d = %d GPUs\n", d.tp, d.pp, d.ep, d.total_replicas() * d.gpus_per_replica());
-  const MemoryPlan& m = r.memory;
+  const serve::MemoryPlan& m = r.memory;
   std::printf("memory/GPU   weights %s, activations %s, runtime %s, KV cache %s = %ld blocks x %ld = %ld tokens\n",
               format_bytes(m.weights).c_str(), format_bytes(m.activations).c_str(), format_bytes(m.runtime).c_str(),
               format_bytes(m.kv).c_str(), m.blocks, m.block_size, m.kv_tokens());
@@ -168,7 +167,7 @@ void print_result(const ServeResult& r, const ServeOptions& o, size_t nreq) {
   std::printf("simulation   %llu events, %.3f s wall\n", static_cast<unsigned long long>(r.events), r.wall_s);
 }
 
-void print_single(const ServeResult& r, long batch) {
+void print_single(const serve::ServeResult& r, long batch) {
   std::printf("single batch: %ld request(s) of %ld prompt + %ld output tokens on one %s replica (TP %d PP %d)\n", batch,
               r.requests[0].req.prompt, r.requests[0].req.output, r.gpu.c_str(), r.cfg.dep.tp, r.cfg.dep.pp);
   std::printf("time to first token  %.3f ms\n", r.ttft.max * 1e3);
@@ -177,16 +176,16 @@ void print_single(const ServeResult& r, long batch) {
   std::printf("energy               %.3f J per output token\n", r.energy_per_token_j);
   for (auto [title, c] : {std::pair{"prefill step", &r.prefill_step}, {"decode step", &r.decode_step}}) {
     print_kernels(title, *c);
-    std::vector<const Kernel*> ks;
+    std::vector<const serve::Kernel*> ks;
     for (auto& k : c->kernels) ks.push_back(&k);
-    std::stable_sort(ks.begin(), ks.end(), [](const Kernel* a, const Kernel* b) { return a->time > b->time; });
+    std::stable_sort(ks.begin(), ks.end(), [](const serve::Kernel* a, const serve::Kernel* b) { return a->time > b->time; });
     for (size_t i = 0; i < ks.size() && i < 8; ++i)
       std::printf("    %-34s %-11s %9.3f ms %7.1f%%\n", ks[i]->name.c_str(), ks[i]->cls.c_str(), ks[i]->time * 1e3,
                   100 * ks[i]->time / c->time);
   }
 }
 
-void write_outputs(const Args& a, const ServeResult& r, const ServeOptions& o) {
+void write_outputs(const Args& a, const serve::ServeResult& r, const serve::ServeOptions& o) {
   if (a.has("--csv")) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (size_t i = 0; i < r.requests.size(); ++i) {
@@ -205,7 +204,7 @@ void write_outputs(const Args& a, const ServeResult& r, const ServeOptions& o) {
     cfg["model"] = r.model.to_json();
     cfg["accelerator"] = load_accelerator(o.hw.empty() ? r.gpu : o.hw, o.hw_overrides).to_json();
     cfg["system"] = {{"name", o.system}, {"overrides", o.sys_overrides}};
-    cfg["serve"] = r.cfg.params.to_json(serve_params());
+    cfg["serve"] = r.cfg.params.to_json(serve::serve_params());
     cfg["scheduler"] = {{"chunked_prefill", r.cfg.chunked_prefill}, {"preempt", r.cfg.preempt_swap ? "swap" : "recompute"},
                         {"prefix_caching", r.cfg.prefix_caching}, {"cuda_graphs", r.cfg.cuda_graphs},
                         {"split_k", r.cfg.split_k}, {"max_model_len", r.cfg.max_model_len > 0 ? r.cfg.max_model_len : r.model.seq}};
@@ -289,7 +288,7 @@ std::vector<Flag> serve_flags() {
 
 int serve_main(Args& a, bool single) {
   if (!a.positional().empty()) throw make_error("serve", a.positional()[0], "unexpected argument");
-  ServeOptions o = parse_options(a);
+  serve::ServeOptions o = parse_serve_options(a);
   if (single) {
     long b = a.get_int("--batch", 1);
     if (b < 1) throw make_error("--batch", a.get("--batch"), "must be at least 1");
@@ -299,40 +298,40 @@ int serve_main(Args& a, bool single) {
     o.synth.num_requests = b;
     o.synth.rate = 1e9;  // all arrive (nearly) at once
     o.synth.lengths = "fixed";
-    std::vector<Request> reqs = make_requests(o);
+    std::vector<serve::Request> reqs = serve::make_requests(o);
     for (auto& q : reqs) q.arrival = 0;
-    ServeResult r = run_serving(o, reqs);
+    serve::ServeResult r = run_serving(o, reqs);
     print_single(r, b);
     write_outputs(a, r, o);
     return 0;
   }
-  std::vector<Request> reqs = make_requests(o);
-  ServeResult r = run_serving(o, reqs);
+  std::vector<serve::Request> reqs = serve::make_requests(o);
+  serve::ServeResult r = run_serving(o, reqs);
   print_result(r, o, reqs.size());
   write_outputs(a, r, o);
   if (a.has("--report")) {
-    std::vector<std::pair<double, ServeResult>> sweep;
+    std::vector<std::pair<double, serve::ServeResult>> sweep;
     if (a.has("--rates")) {
       if (!o.trace.empty()) throw make_error("--rates", a.get("--rates"), "sweeps the synthetic generator (not with --trace)");
       for (double rate : parse_rates(a.get("--rates"))) {
-        ServeOptions p = o;
+        serve::ServeOptions p = o;
         p.synth.rate = rate;
         p.engine = "event";  // one SystemC simulation per process: the sweep runs on the plain event core
         p.timeline_path.clear();
-        ServeResult x = run_serving(p, make_requests(p));
+        serve::ServeResult x = run_serving(p, serve::make_requests(p));
         std::printf("rate %8.3f/s  TTFT p50 %9.2f p99 %9.2f ms  TPOT p50 %7.2f p99 %7.2f ms  %9.1f tok/s\n", rate,
                     x.ttft.p50 * 1e3, x.ttft.p99 * 1e3, x.tpot.p50 * 1e3, x.tpot.p99 * 1e3, x.output_tokens_per_s);
         x.requests.clear();
         sweep.emplace_back(rate, std::move(x));
       }
     }
-    write_text_file(a.get("--report"), serve_report_html(r, sweep));
+    write_text_file(a.get("--report"), serve::serve_report_html(r, sweep));
   }
   return 0;
 }
 
 namespace {
-Spec spec() {
+Spec serve_spec() {
   Spec s;
   s.name = "serve";
   s.summary = "simulate LLM serving: requests, continuous batching, paged KV cache, latency percentiles";
@@ -347,6 +346,6 @@ Spec spec() {
   s.notes = "Models: workloads/models/*.json; docs/serving.md.";
   return s;
 }
-Register reg(spec(), [](Args& a) { return serve_main(a, a.has("--single")); });
+Register serve_reg(serve_spec(), [](Args& a) { return serve_main(a, a.has("--single")); });
 }  // namespace
 }  // namespace orrery::cli

@@ -124,7 +124,7 @@ Spec command_spec() {
   return s;
 }
 
-int run(Args& a) {
+int sweep_main(Args& a) {
   if (a.positional().size() > 1) throw make_error("sweep", a.positional()[1], "unexpected argument (one sweep file)");
   std::string where = a.positional().empty() ? "sweep flags" : a.positional()[0];
   sweep::Spec spec = sweep::parse_spec(spec_json(a), where);
@@ -184,6 +184,6 @@ int run(Args& a) {
   return 0;
 }
 
-Register reg(command_spec(), run);
+Register sweep_reg(command_spec(), sweep_main);
 }  // namespace
 }  // namespace orrery::cli

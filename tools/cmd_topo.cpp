@@ -9,7 +9,7 @@
 
 namespace orrery::cli {
 namespace {
-Spec spec() {
+Spec topo_spec() {
   Spec s;
   s.name = "topo";
   s.summary = "summarize a system's topology (GPUs, switches, links, diameter, bisection); --dot, --json";
@@ -22,8 +22,8 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
-               if (a.positional().size() != 1) throw Error("usage: orrery topo " + spec().usage);
+Register topo_reg(topo_spec(), [](Args& a) {
+               if (a.positional().size() != 1) throw Error("usage: orrery topo " + topo_spec().usage);
                long nodes = a.get_int("--nodes", 0);
                if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
                topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes), a.all("--sys-set"));

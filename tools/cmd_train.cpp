@@ -149,7 +149,7 @@ void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e
   if (r.simulated_ranks > 0) print_cluster_report(r.exec, r.symmetric, static_cast<std::size_t>(r.simulated_ranks), p.gpus());
 }
 
-Spec spec() {
+Spec train_spec() {
   Spec s;
   s.name = "train";
   s.summary = "simulate one LLM training iteration from a model and a parallel plan";
@@ -164,7 +164,7 @@ Spec spec() {
   return s;
 }
 
-Register reg(spec(), [](Args& a) {
+Register train_reg(train_spec(), [](Args& a) {
                if (!a.positional().empty()) throw make_error("train", a.positional()[0], "unexpected argument");
                TrainOptions o = parse_train_options(a);
                power_overrides(a);  // bad prices fail before the run

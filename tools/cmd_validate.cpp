@@ -508,15 +508,15 @@ void write_validation_outputs(const Args& a, const Validation& v) {
   if (a.has("--csv")) write_csv_file(a.get("--csv"), comparison_rows(v.report));
 }
 
-Spec spec();
+Spec validate_spec();
 
-int run(Args& a) {
+int validate_main(Args& a) {
   if (a.has("--kernel-transfer")) return run_kernel_transfer(a);
   if (a.has("--source-set")) throw make_error("--source-set", "", "only with --kernel-transfer");
   auto bundles = a.positional();
   auto logs = a.all("--nccl-tests");
   auto published = a.all("--published");
-  if (bundles.empty() && logs.empty() && published.empty()) throw Error("usage: orrery validate " + spec().usage);
+  if (bundles.empty() && logs.empty() && published.empty()) throw Error("usage: orrery validate " + validate_spec().usage);
   Validation v;
   v.tol = a.get_double("--tolerance", 25.0);
   if (v.tol < 0) throw make_error("--tolerance", a.get("--tolerance"), "must not be negative");
@@ -555,7 +555,7 @@ int run(Args& a) {
   return (v.over > 0 || v.failures > 0) ? 1 : 0;
 }
 
-Spec spec() {
+Spec validate_spec() {
   Spec s;
   s.name = "validate";
   s.summary = "replay bundles / nccl-tests logs and compare with their measurements (report, tolerance)";
@@ -592,7 +592,7 @@ Spec spec() {
             "Exit status: 0 all within tolerance, 1 an error above tolerance or a failed input, 2 usage.";
   return s;
 }
-Register reg(spec(), run);
+Register validate_reg(validate_spec(), validate_main);
 
 }  // namespace
 }  // namespace orrery::cli

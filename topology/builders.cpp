@@ -157,6 +157,108 @@ void build_single_switch(Topology& t, const ParamValues& p, const std::string& w
   }
 }
 
+// The servers: per node, `nvswitches` NVSwitch planes and `gpus_per_node` GPUs, each GPU's
+// NVLinks spread over the planes (18 over 4 -> 5, 5, 4, 4).
+void build_nvlink_servers(Topology& t, Topology::FatTree& f, const ParamValues& p, int nodes, int gpn, int nsw, int nl) {
+  double nvbw = p.get("nvlink_bandwidth"), nvlat = p.get("nvlink_latency");
+  std::vector<int> per(static_cast<size_t>(nsw), nl / nsw);
+  for (int s = 0; s < nl % nsw; ++s) ++per[static_cast<size_t>(s)];
+  for (int s = 0; s < nsw; ++s) f.plane_fraction.push_back(static_cast<double>(per[static_cast<size_t>(s)]) / nl);
+  f.nvswitch.resize(static_cast<size_t>(nodes));
+  for (int n = 0; n < nodes; ++n) {
+    for (int s = 0; s < nsw; ++s) {
+      VertexProps v{"n" + std::to_string(n) + ".nvs" + std::to_string(s), Kind::NVSwitch, -1, n, s};
+      v.latency = p.get("nvswitch_latency");
+      f.nvswitch[static_cast<size_t>(n)].push_back(t.add_vertex(v));
+    }
+    for (int g = 0; g < gpn; ++g) {
+      int r = n * gpn + g;
+      int gv = t.add_vertex(VertexProps{"n" + std::to_string(n) + ".gpu" + std::to_string(g), Kind::GPU, r, n, g});
+      t.gpus.push_back(gv);
+      for (int s = 0; s < nsw; ++s)
+        t.add_cable(gv, f.nvswitch[static_cast<size_t>(n)][static_cast<size_t>(s)], per[static_cast<size_t>(s)] * nvbw, nvlat, "nvlink");
+    }
+  }
+}
+
+// The scale-out fat tree's shape from the switch radix and oversubscription: ports down and up
+// per leaf, tiers (2 or 3; 0 = the fewest that hold the leaves), leaves per pod. Returns the
+// number of leaves; `pods` is set.
+int plan_fat_tree(Topology::FatTree& f, const ParamValues& p, int endpoints, int& pods, const std::string& where) {
+  int radix = count(p, "switch_radix", where);
+  if (radix < 2) throw make_error(where, "switch_radix", "must be at least 2");
+  double o = p.get("oversubscription");
+  f.down = radix / 2;
+  f.up = std::max(1, as_int(std::floor(f.down / o)));
+  int leaves = (endpoints + f.down - 1) / f.down;
+  int tiers = count(p, "tiers", where);
+  if (tiers == 0) tiers = leaves <= radix ? 2 : 3;
+  if (tiers != 2 && tiers != 3) throw make_error(where, "tiers", "must be 2 or 3 (or 0 for automatic)");
+  if (tiers == 2 && leaves > radix)
+    throw make_error(where, "tiers", std::to_string(leaves) + " leaf switches exceed a two-tier fat tree of radix " +
+                                         std::to_string(radix) + " (use 3 tiers)");
+  f.tiers = tiers;
+  f.pod_leaves = tiers == 3 ? radix / 2 : leaves;
+  pods = (leaves + f.pod_leaves - 1) / f.pod_leaves;
+  if (tiers == 3 && pods > radix)
+    throw make_error(where, "nodes", "cluster too large for a three-tier fat tree of radix " + std::to_string(radix));
+  return leaves;
+}
+
+// One NIC per GPU (PCIe), and the leaf switches: rail-optimized, endpoints are rail-major
+// (e = rail * nodes + node), so a leaf holds one rail of consecutive servers; otherwise
+// node-major (e = node * gpn + rail).
+void build_nics_and_leaves(Topology& t, Topology::FatTree& f, const ParamValues& p, int nodes, int gpn, int leaves) {
+  int E = nodes * gpn;
+  double nicbw = p.get("nic_bandwidth"), netlat = p.get("net_link_latency");
+  for (int e = 0; e < E; ++e) {
+    int rail = f.rail_major ? e / nodes : e % gpn, node = f.rail_major ? e % nodes : e / gpn;
+    VertexProps v{"n" + std::to_string(node) + ".nic" + std::to_string(rail), Kind::NIC, -1, node, rail};
+    int nv = t.add_vertex(v);
+    f.nic.push_back(nv);
+    f.nic_of_gpu[static_cast<size_t>(node * gpn + rail)] = e;
+    t.add_cable(t.gpus[static_cast<size_t>(node * gpn + rail)], nv, p.get("pcie_bandwidth"), p.get("pcie_latency"), "pcie");
+  }
+  for (int l = 0; l < leaves; ++l) {
+    VertexProps v{"leaf" + std::to_string(l), Kind::Switch};
+    v.level = 1;
+    v.latency = p.get("switch_latency");
+    int lv = t.add_vertex(v);
+    f.leaf.push_back(lv);
+    for (int e = l * f.down; e < std::min(E, (l + 1) * f.down); ++e) t.add_cable(f.nic[static_cast<size_t>(e)], lv, nicbw, netlat, "net");
+  }
+}
+
+// Spines (per pod, `up` of them above the pod's leaves) and, with three tiers, the cores.
+void build_spines_and_cores(Topology& t, Topology::FatTree& f, const ParamValues& p, int leaves, int pods) {
+  double nicbw = p.get("nic_bandwidth"), netlat = p.get("net_link_latency"), swlat = p.get("switch_latency");
+  f.spine.resize(static_cast<size_t>(pods));
+  for (int pd = 0; pd < pods; ++pd) {
+    for (int j = 0; j < f.up; ++j) {
+      VertexProps v{(f.tiers == 3 ? "pod" + std::to_string(pd) + "." : std::string()) + "spine" + std::to_string(j), Kind::Switch};
+      v.level = 2;
+      v.latency = swlat;
+      int sv = t.add_vertex(v);
+      f.spine[static_cast<size_t>(pd)].push_back(sv);
+      for (int l = pd * f.pod_leaves; l < std::min(leaves, (pd + 1) * f.pod_leaves); ++l)
+        t.add_cable(f.leaf[static_cast<size_t>(l)], sv, nicbw, netlat, "net");
+    }
+  }
+  if (f.tiers != 3) return;
+  int cores = f.pod_leaves;  // spine up ports = down ports
+  f.core.resize(static_cast<size_t>(f.up));
+  for (int j = 0; j < f.up; ++j)
+    for (int c = 0; c < cores; ++c) {
+      VertexProps v{"core" + std::to_string(j) + "." + std::to_string(c), Kind::Switch};
+      v.level = 3;
+      v.latency = swlat;
+      int cv = t.add_vertex(v);
+      f.core[static_cast<size_t>(j)].push_back(cv);
+      for (int pd = 0; pd < pods; ++pd) t.add_cable(f.spine[static_cast<size_t>(pd)][static_cast<size_t>(j)], cv, nicbw, netlat, "net");
+    }
+}
+
+// NVSwitch servers, joined (more than one node) by a rail-optimized or node-major fat tree.
 void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where) {
   int nodes = count(p, "nodes", where), gpn = count(p, "gpus_per_node", where);
   int nsw = count(p, "nvswitches", where), nl = count(p, "nvlinks_per_gpu", where);
@@ -168,95 +270,18 @@ void build_nvswitch(Topology& t, const ParamValues& p, const std::string& where)
   t.routing = Routing::FatTree;
   auto f = std::make_shared<Topology::FatTree>();
   t.fat = f;
-  double nvbw = p.get("nvlink_bandwidth"), nvlat = p.get("nvlink_latency");
-  // NVLinks per plane: 18 over 4 -> 5, 5, 4, 4.
-  std::vector<int> per(static_cast<size_t>(nsw), nl / nsw);
-  for (int s = 0; s < nl % nsw; ++s) ++per[static_cast<size_t>(s)];
-  for (int s = 0; s < nsw; ++s) f->plane_fraction.push_back(static_cast<double>(per[static_cast<size_t>(s)]) / nl);
-  f->nvswitch.resize(static_cast<size_t>(nodes));
-  for (int n = 0; n < nodes; ++n) {
-    for (int s = 0; s < nsw; ++s) {
-      VertexProps v{"n" + std::to_string(n) + ".nvs" + std::to_string(s), Kind::NVSwitch, -1, n, s};
-      v.latency = p.get("nvswitch_latency");
-      f->nvswitch[static_cast<size_t>(n)].push_back(t.add_vertex(v));
-    }
-    for (int g = 0; g < gpn; ++g) {
-      int r = n * gpn + g;
-      int gv = t.add_vertex(VertexProps{"n" + std::to_string(n) + ".gpu" + std::to_string(g), Kind::GPU, r, n, g});
-      t.gpus.push_back(gv);
-      for (int s = 0; s < nsw; ++s)
-        t.add_cable(gv, f->nvswitch[static_cast<size_t>(n)][static_cast<size_t>(s)], per[static_cast<size_t>(s)] * nvbw, nvlat, "nvlink");
-    }
-  }
+  build_nvlink_servers(t, *f, p, nodes, gpn, nsw, nl);
   f->nic_of_gpu.assign(static_cast<size_t>(nodes * gpn), -1);
   if (nodes == 1) return;  // a single server: NVLink only
-  // Rail-optimized: endpoints rail-major (e = rail * nodes + node), so a leaf holds one rail of
-  // consecutive servers; otherwise node-major (e = node * gpn + rail).
-  int E = nodes * gpn;
   f->rail_major = p.get("rail_optimized") > 0;
-  int radix = count(p, "switch_radix", where);
-  if (radix < 2) throw make_error(where, "switch_radix", "must be at least 2");
-  double o = p.get("oversubscription");
-  f->down = radix / 2;
-  f->up = std::max(1, as_int(std::floor(f->down / o)));
-  int leaves = (E + f->down - 1) / f->down;
-  int tiers = count(p, "tiers", where);
-  if (tiers == 0) tiers = leaves <= radix ? 2 : 3;
-  if (tiers != 2 && tiers != 3) throw make_error(where, "tiers", "must be 2 or 3 (or 0 for automatic)");
-  if (tiers == 2 && leaves > radix)
-    throw make_error(where, "tiers", std::to_string(leaves) + " leaf switches exceed a two-tier fat tree of radix " +
-                                         std::to_string(radix) + " (use 3 tiers)");
-  f->tiers = tiers;
-  f->pod_leaves = tiers == 3 ? radix / 2 : leaves;
-  int pods = (leaves + f->pod_leaves - 1) / f->pod_leaves;
-  if (tiers == 3 && pods > radix)
-    throw make_error(where, "nodes", "cluster too large for a three-tier fat tree of radix " + std::to_string(radix));
-  double nicbw = p.get("nic_bandwidth"), netlat = p.get("net_link_latency"), swlat = p.get("switch_latency");
-  for (int e = 0; e < E; ++e) {
-    int rail = f->rail_major ? e / nodes : e % gpn, node = f->rail_major ? e % nodes : e / gpn;
-    VertexProps v{"n" + std::to_string(node) + ".nic" + std::to_string(rail), Kind::NIC, -1, node, rail};
-    int nv = t.add_vertex(v);
-    f->nic.push_back(nv);
-    f->nic_of_gpu[static_cast<size_t>(node * gpn + rail)] = e;
-    t.add_cable(t.gpus[static_cast<size_t>(node * gpn + rail)], nv, p.get("pcie_bandwidth"), p.get("pcie_latency"), "pcie");
-  }
-  for (int l = 0; l < leaves; ++l) {
-    VertexProps v{"leaf" + std::to_string(l), Kind::Switch};
-    v.level = 1;
-    v.latency = swlat;
-    int lv = t.add_vertex(v);
-    f->leaf.push_back(lv);
-    for (int e = l * f->down; e < std::min(E, (l + 1) * f->down); ++e) t.add_cable(f->nic[static_cast<size_t>(e)], lv, nicbw, netlat, "net");
-  }
+  int pods = 0;
+  int leaves = plan_fat_tree(*f, p, nodes * gpn, pods, where);
+  build_nics_and_leaves(t, *f, p, nodes, gpn, leaves);
   if (leaves == 1) {
     f->tiers = 1;
     return;
   }
-  f->spine.resize(static_cast<size_t>(pods));
-  for (int pd = 0; pd < pods; ++pd) {
-    for (int j = 0; j < f->up; ++j) {
-      VertexProps v{(tiers == 3 ? "pod" + std::to_string(pd) + "." : std::string()) + "spine" + std::to_string(j), Kind::Switch};
-      v.level = 2;
-      v.latency = swlat;
-      int sv = t.add_vertex(v);
-      f->spine[static_cast<size_t>(pd)].push_back(sv);
-      for (int l = pd * f->pod_leaves; l < std::min(leaves, (pd + 1) * f->pod_leaves); ++l)
-        t.add_cable(f->leaf[static_cast<size_t>(l)], sv, nicbw, netlat, "net");
-    }
-  }
-  if (tiers == 3) {
-    int cores = f->pod_leaves;  // spine up ports = down ports
-    f->core.resize(static_cast<size_t>(f->up));
-    for (int j = 0; j < f->up; ++j)
-      for (int c = 0; c < cores; ++c) {
-        VertexProps v{"core" + std::to_string(j) + "." + std::to_string(c), Kind::Switch};
-        v.level = 3;
-        v.latency = swlat;
-        int cv = t.add_vertex(v);
-        f->core[static_cast<size_t>(j)].push_back(cv);
-        for (int pd = 0; pd < pods; ++pd) t.add_cable(f->spine[static_cast<size_t>(pd)][static_cast<size_t>(j)], cv, nicbw, netlat, "net");
-      }
-  }
+  build_spines_and_cores(t, *f, p, leaves, pods);
 }
 
 void build_torus(Topology& t, const nlohmann::json& desc, const ParamValues& p, const std::string& where) {

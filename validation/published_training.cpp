@@ -13,7 +13,7 @@
 namespace orrery {
 
 namespace {
-double num(const nlohmann::json& row, const char* k, const std::string& where) {
+double whole_number(const nlohmann::json& row, const char* k, const std::string& where) {
   if (!row.contains(k)) throw make_error(where, k, "missing field");
   if (!row[k].is_number()) throw make_error(where, k, "expected a number");
   double v = row[k].get<double>();
@@ -38,16 +38,16 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
                                                                      : "";
     if (system.empty()) throw make_error(where, "cluster", "'" + cluster + "': no matching system (DGX A100 or DGX H100)");
     nlohmann::json mj = {{"name", row.value("model", "model")},
-                         {"layers", num(row, "layers", where)},
-                         {"hidden", num(row, "hidden", where)},
-                         {"heads", num(row, "heads", where)},
-                         {"seq", num(row, "seq", where)},
-                         {"vocab", num(row, "vocab", where)},
+                         {"layers", whole_number(row, "layers", where)},
+                         {"hidden", whole_number(row, "hidden", where)},
+                         {"heads", whole_number(row, "heads", where)},
+                         {"seq", whole_number(row, "seq", where)},
+                         {"vocab", whole_number(row, "vocab", where)},
                          {"activation", "gelu"},
                          {"tied_embeddings", true}};
     mj["ffn"] = 4 * mj["hidden"].get<double>();
     ModelSpec m = parse_model(mj, where);
-    const int gpus = static_cast<int>(num(row, "gpus", where));
+    const int gpus = static_cast<int>(whole_number(row, "gpus", where));
     if (gpus % 8) throw make_error(where, "gpus", std::to_string(gpus) + " is not a whole number of 8-GPU nodes");
     SystemSpec sys = load_system(system, gpus / 8);
     Accelerator hw = load_accelerator(sys.gpu, hw_overrides);
@@ -59,12 +59,12 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
       if (!it->is_number() || !(it->get<double>() > 0))
         throw make_error(where, "iteration_s." + setting, "expected a positive time in seconds");
       TrainPlan p;
-      p.tp = static_cast<int>(num(row, "tp", where));
-      p.pp = static_cast<int>(num(row, "pp", where));
-      p.dp = static_cast<int>(num(row, "dp", where));
-      p.vp = row.contains("virtual_pipeline_stages") ? static_cast<int>(num(row, "virtual_pipeline_stages", where)) : 1;
-      p.micro_batch = static_cast<long>(num(row, "micro_batch", where));
-      p.global_batch = static_cast<long>(num(row, "global_batch", where));
+      p.tp = static_cast<int>(whole_number(row, "tp", where));
+      p.pp = static_cast<int>(whole_number(row, "pp", where));
+      p.dp = static_cast<int>(whole_number(row, "dp", where));
+      p.vp = row.contains("virtual_pipeline_stages") ? static_cast<int>(whole_number(row, "virtual_pipeline_stages", where)) : 1;
+      p.micro_batch = static_cast<long>(whole_number(row, "micro_batch", where));
+      p.global_batch = static_cast<long>(whole_number(row, "global_batch", where));
       p.seq = m.seq;
       p.attention = AttentionImpl::Unfused;
       if (setting == "full_recompute") {

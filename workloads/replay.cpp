@@ -16,6 +16,7 @@
 
 #include "hw_models/gpu.h"
 #include "hw_models/mapping.h"
+#include "hw_models/power.h"
 #include "hw_models/transfer.h"
 #include "sim/engine.h"
 #include "sim/error.h"
@@ -145,8 +146,6 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   r.bytes = w->bytes * share;
   return r;
 }
-
-double clamp01(double x) { return std::isfinite(x) ? std::clamp(x, 0.0, 1.0) : 0.0; }
 
 // Energy model (docs/replay.md "Energy"): the time a kernel keeps the chip at full dynamic power is
 // its work's roofline time, max(compute, memory), on the target: independent of the replay mode
