@@ -16,6 +16,9 @@
 #include "hw_models/mapping.h"
 #include "workloads/op_cost.h"
 
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace arch_elementwise_test {
+
 using namespace orrery;
 
 namespace {
@@ -217,3 +220,5 @@ TEST(ArchElementwise, ZeroDimFillIsOneStoredElement) {
   EXPECT_EQ(w.in_bytes, 0);
   EXPECT_EQ(w.bytes, 4);
 }
+
+}  // namespace arch_elementwise_test
