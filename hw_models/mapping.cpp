@@ -406,15 +406,70 @@ double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
   return 0;
 }
 
+double elementwise_vt(const std::string& name) {
+  // elementwise_kernel<nt, vt, ...> (Loops.cuh launch_legacy_kernel<128, vt>); unrolled_elementwise_kernel<
+  // func, std::array<char*, N>, elems_per_thread, ...> (CUDALoops.cuh launch_unrolled_kernel)
+  std::string::size_type at = std::string::npos;
+  if (name.find("unrolled_elementwise_kernel<") != std::string::npos) {
+    auto arr = name.find("std::array<char*");
+    if (arr != std::string::npos) at = name.find('>', arr);
+    if (at != std::string::npos) at = name.find(',', at);
+  } else if (auto k = name.find("elementwise_kernel<"); k != std::string::npos &&
+             name.find("vectorized_elementwise_kernel<") == std::string::npos) {
+    at = name.find(',', k);
+  }
+  if (at == std::string::npos) return 0;
+  double vt = 0;
+  try {
+    vt = std::stod(name.substr(at + 1, 4));
+  } catch (const std::exception&) {
+    return 0;
+  }
+  return vt >= 1 && vt <= 64 ? vt : 0;
+}
+
+// Serial loads (one element's loads in flight per thread), from PyTorch's source:
+//  - dynamic casting (unrolled and strided with LoadWithCast / gpu_kernel_impl's casting lambda):
+//    c10/core/DynamicCast.h fetch_and_cast is a switch over the source ScalarType whose every case
+//    is `return c10::convert<dest_t>(c10::load<type>(ptr))`: the loaded value is converted inside
+//    the case, before the branch joins and the next element's switch runs, so each element's load
+//    completes (one memory round trip) before the next element's load issues.
+//  - the generic strided kernel (Loops.cuh elementwise_kernel<nt, vt>: `for i < vt: f(idx)`, f
+//    loading the inputs and storing the output through char* pointers): the next element's loads
+//    may alias this element's store and are not moved above it, so they wait for it.
+// The unrolled kernel without casts loads all its elems_per_thread elements before computing
+// (MemoryAccess.cuh policies::unroll::load), and the vectorized one issues vec_size-wide loads.
+bool elementwise_serial_loads(const ElementwiseLaunch& l) {
+  return l.family == "strided" || (l.family == "unrolled" && l.dynamic_cast_);
+}
+
+double elementwise_bytes_in_flight(const ElementwiseLaunch& l) {
+  if (!(l.load_bytes > 0) || l.family == "vectorized" || l.family.empty()) return 0;
+  // (with casts each operand's fetch_and_cast converts before the next operand's switch: one
+  // operand's load at a time, on average load_bytes / inputs; without, an element's loads go together)
+  if (l.dynamic_cast_) return l.load_bytes / std::max(1.0, l.operands - 1);
+  if (elementwise_serial_loads(l)) return l.load_bytes;
+  return l.vt >= 1 ? l.vt * l.load_bytes : 0;
+}
+
 KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double bytes, double grid, double block,
                                          double l2_hit) const {
   if (!(l.numel >= 0) || !std::isfinite(l.numel)) throw make_error("elementwise", "numel", "must be finite and not negative");
-  return memory_launch(bytes, 0, grid, block, false, l.numel * elementwise_instructions_per_element(l), l2_hit);
+  double instructions = l.numel * elementwise_instructions_per_element(l);
+  // (a functor of no input, ATen/native/cuda/FillKernel.cu FillFunctor::operator()(), loads nothing:
+  // its stores are posted, no load round trip, as a memset)
+  if (l.stores_only) return memory_launch(bytes, 0, grid, block, true, instructions, 0);
+  double per_thread = elementwise_bytes_in_flight(l);
+  if (!(per_thread > 0)) return memory_launch(bytes, 0, grid, block, false, instructions, l2_hit);
+  // its loads are the input operands' bytes (load_bytes per element), not half the traffic
+  double load_fraction = bytes > 0 ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
+  return memory_body(bytes, 0, false, inflight_bytes(grid, block, per_thread), false, instructions,
+                     one_wave(grid, block), load_fraction, l2_hit, true);
 }
 
 KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
                                          bool write_only, double simt_instructions, bool lockstep,
-                                         double load_fraction, double l2_hit) const {
+                                         double load_fraction, double l2_hit, bool loads_known) const {
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
@@ -436,8 +491,15 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   // overlap them (the max form).
   // (loads that hit L2 are not waited on HBM's latency)
   double rounds = std::max(0.0, loads - l2_hit) / inflight - 1.0;
-  if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0)
-    e.hbm_s = lockstep ? e.hbm_s + rounds * a_.p("hbm_latency") : std::max(e.hbm_s, rounds * a_.p("hbm_latency"));
+  double bandwidth_s = e.hbm_s, latency_s = 0;  // (the many-wave form keeps them apart: below)
+  if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0) {
+    latency_s = rounds * a_.p("hbm_latency");
+    // (a lockstep round whose loads are known costs its loads' transfer plus the round trip: the
+    // posted stores drain while the next round's loads travel; unknown loads: all bytes wait)
+    double waited_s = loads_known ? std::max(0.0, loads - l2_hit) / hbm_rate() : e.hbm_s;
+    e.hbm_s = lockstep ? std::max(e.hbm_s, waited_s + latency_s) : std::max(e.hbm_s, latency_s);
+    if (lockstep) latency_s = 0;
+  }
   e.l2_s = bytes / a_.onchip_bandwidth();
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
   // the first round trip: none for posted stores, one L2 hit when every load is resident
@@ -446,13 +508,22 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : all_hit ? l2_lat : a_.p("hbm_latency"));
   // The load/store path's instructions (index math, address, casts) do not overlap the data
   // transfer they feed (the ECM model's non-overlapping part: Stengel, Treibig, Hager, Wellein,
-  // ICS 2015): the streaming time is their issue time plus the transfer time.
+  // ICS 2015): the streaming time is their issue time plus the transfer time. A many-wave grid
+  // bound by its round trips (Little's law) instead waits with its issue slots idle: a thread's
+  // own instructions per element (tens of cycles) hide under the round trip (hundreds), so that
+  // bound stands beside the ECM sum, not added to it. A lockstep grid pays each round's issue
+  // burst after its round trip (added, as its transfer).
   double issue_s = simt_instructions > 0 ? simt_instructions / simt_issue_rate() : 0.0;
-  double stream_s = std::max(e.hbm_s, e.l2_s) + issue_s;
+  double stream_s = lockstep || issue_s <= 0 ? std::max(e.hbm_s, e.l2_s) + issue_s
+                                             : std::max(std::max(bandwidth_s, e.l2_s) + issue_s, latency_s);
   e.time_s = e.overhead_s + std::max(stream_s, e.compute_s);
   e.peak_flops = a_.vector_peak(a_.p("clock_boost"));
   finish(e);
-  if (issue_s > 0 && e.bound != "latency" && stream_s >= e.compute_s && issue_s >= std::max(e.hbm_s, e.l2_s))
+  // (issue-bound: the transfer + issue sum binds and the issue is its larger part; a many-wave
+  // grid's transfer is its bandwidth time, the round trips being the other bound)
+  double transfer_s = lockstep ? e.hbm_s : bandwidth_s;
+  if (issue_s > 0 && e.bound != "latency" && stream_s >= e.compute_s && issue_s >= std::max(transfer_s, e.l2_s) &&
+      stream_s > latency_s)
     e.bound = "issue";
   e.issue_s = issue_s;
   if (e.bound == "memory" || e.bound == "l2" || e.bound == "latency" || e.bound == "issue")

@@ -38,7 +38,21 @@ struct ElementwiseLaunch {
   double dims = 1;          // index dimensions the offset calculator walks (strided)
   double operands = 2;      // tensors including the output (OffsetCalculator's NARGS)
   bool dynamic_cast_ = false;  // operand dtypes differ: fetch_and_cast / cast_and_store per element
+  double vt = 0;            // elements one thread handles (the kernel's template argument; 0: unknown)
+  double load_bytes = 0;    // bytes one output element loads over its input operands (0: unknown)
+  bool stores_only = false; // the functor takes no input (fill_/zero_'s FillFunctor): no loads at all
 };
+// Elements per thread of an elementwise kernel from its name: elementwise_kernel<nt, vt, ...>'s
+// vt, unrolled_elementwise_kernel<f, std::array<char*, N>, elems_per_thread, ...>'s third
+// argument; 0 for another name.
+double elementwise_vt(const std::string& name);
+// Whether a thread of that launch has only one element's loads in flight at a time: the loads of
+// its next element wait on the previous one (mapping.cpp says why per family).
+bool elementwise_serial_loads(const ElementwiseLaunch& l);
+// Bytes one thread of that launch keeps in flight (0: unknown, the description's
+// load_bytes_per_thread): one element's loads when serial (one operand's with casts), else vt
+// elements' loads.
+double elementwise_bytes_in_flight(const ElementwiseLaunch& l);
 // One launch of PyTorch's reduce_kernel<nt, output_vec_size, ReduceOp<scalar_t, ...>> (ATen
 // native/cuda/Reduce.cuh). A thread walks its rows in batches of vt0 = 4 independent loads
 // (thread_reduce_impl, ReduceOp's vt0 template default), each load output_vec_size contiguous
@@ -158,7 +172,7 @@ class KernelMapper {
   double blocks_per_unit(double block) const;
   KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
                              double simt_instructions = 0, bool lockstep = false, double load_fraction = 0.5,
-                             double l2_hit = 0) const;
+                             double l2_hit = 0, bool loads_known = false) const;
   Arch a_;
 };
 

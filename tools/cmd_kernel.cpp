@@ -139,7 +139,16 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     if (l.dims > 25) throw make_error("kernel", "--dims", "at most 25 (OffsetCalculator's MAX_DIMS)");
     double bytes = l.numel * l.operands * element_bytes(d);
     if (!m) return calibrated(hw, "elementwise", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
-    KernelEstimate e = m->elementwise(l, bytes);
+    // a thread's elements (CUDALoops.cuh): unrolled elems_per_thread 4; strided launch_legacy_kernel
+    // <128, 4> when casting, else unroll_factor = sizeof(scalar) >= 4 ? 2 : 4
+    l.vt = a.has("--vt") ? num(a.get("--vt"), "--vt") : l.family == "unrolled" || l.dynamic_cast_ || element_bytes(d) < 4 ? 4 : 2;
+    l.load_bytes = (l.operands - 1) * element_bytes(d);
+    double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
+    double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
+    if ((g > 0) != (b > 0) || g < 0 || b < 0 || !std::isfinite(g * b))
+      throw make_error("kernel", g > 0 ? "--block" : "--grid", "--grid and --block go together, each at least 1");
+    if (!(l.vt >= 1 && l.vt <= 64)) throw make_error("kernel", "--vt", "elements per thread from 1 to 64");
+    KernelEstimate e = m->elementwise(l, bytes, g, b);
     e.kind = "elementwise";
     return e;
   }
@@ -175,6 +184,7 @@ Spec kernel_spec() {
             "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
             "       | memory BYTES [--warm-l2] [--grid G --block T] [--write-only]\n"
             "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided] [--dims D] [--operands N] [--cast]\n"
+            "                   [--grid G --block T] [--vt N]\n"
             "       | reduce BYTES DTYPE --grid G --block T [--vec 4] [--outputs N]   (PyTorch's reduce_kernel)\n"
             "       | describe   (the architecture description with units and sources)";
   s.example = "kernel --hw h100 gemm 8192x8192x8192 bf16";
@@ -192,8 +202,9 @@ Spec kernel_spec() {
       {"--stride", "N", "", "", "conv: stride (default 1)"},
       {"--pad", "N", "", "", "conv: padding (default 0)"},
       {"--warm-l2", "", "", "", "memory: the data is in L2"},
-      {"--grid", "G", "", "", "memory, reduce: launched as G blocks (with --block): loads in flight bound small grids"},
-      {"--block", "T", "", "", "memory, reduce: threads per block (with --grid)"},
+      {"--grid", "G", "", "", "memory, reduce, elementwise: launched as G blocks (with --block): loads in flight bound small grids"},
+      {"--block", "T", "", "", "memory, reduce, elementwise: threads per block (with --grid)"},
+      {"--vt", "N", "", "", "elementwise: elements per thread (default: PyTorch's for the family and dtype)"},
       {"--vec", "N", "", "", "reduce: output_vec_size, outputs per thread (default 4: a reduction over a non-contiguous dimension)"},
       {"--outputs", "N", "", "", "reduce: output elements (a grid with several blocks per output adds the global-reduction tail)"},
       {"--write-only", "", "", "", "memory: stores only (a memset): no load round trip"},

@@ -405,6 +405,8 @@ void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
   const EtArg* out = nullptr;
   for (auto& a : op.outputs)
     if (a.is_tensor && !a.shape.empty()) { out = &a; break; }
+  for (auto& a : op.outputs)  // (else a 0-dim output: a one-element kernel)
+    if (!out && a.is_tensor) out = &a;
   if (!out) return;
   double dims = 0, operands = 1;
   for (auto s : out->shape) dims += s > 1 ? 1 : 0;

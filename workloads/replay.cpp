@@ -70,6 +70,9 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
   l.dims = w.ew_dims;
   l.operands = w.ew_operands;
   l.dynamic_cast_ = w.ew_mixed_dtypes;
+  l.vt = elementwise_vt(name);
+  l.load_bytes = w.in_bytes > 0 ? w.in_bytes / w.ew_numel : 0;  // the op's loads per output element
+  l.stores_only = !(w.in_bytes > 0);  // an op that reads nothing (fill_, zero_: op_cost's write-only ops)
   KernelEstimate e = hw.mapper->elementwise(l, bytes, grid, block, l2_hit);
   r.tm = e.time_s;
   r.issue_bound = e.bound == "issue";
