@@ -282,7 +282,7 @@ TEST(Robustness, OverlongModelNameIsAnUnknownModel) {
 TEST(Robustness, OverlongSystemAndPathNamesAreOneLineErrors) {
   const std::string overlong(300, 's');
   expect_one_line_error(cli("train --model gpt-22b --system " + overlong + " --micro-batch 1 --global-batch 8"), "train", "--system");
-  EXPECT_THROW(load_system(overlong, 1), Error);
+  EXPECT_THROW(load_system_spec(overlong, 1), Error);
   EXPECT_FALSE(path_exists(overlong));
   EXPECT_FALSE(is_directory_path(overlong + "/" + overlong));
   EXPECT_FALSE(is_regular_file_path(std::string(5000, 'f')));
@@ -297,7 +297,7 @@ TEST(Robustness, SystemFileNameThatIsNotAStringIsAnError) {
     const std::string path = dir + "/" + key + ".json";
     std::ofstream(path) << "{\n  \"" << key << "\": 4444444444444444444444444444444444444\n}\n";
     try {
-      load_system(path, 1);
+      load_system_spec(path, 1);
       ADD_FAILURE() << key << ": no error";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(path + ": " + key + ": expected a string"), std::string::npos) << e.what();
