@@ -287,7 +287,11 @@ KernelEstimate KernelMapper::attention_shaped(const AttentionShape& s, Dtype d) 
 }
 
 KernelEstimate KernelMapper::memory(double bytes, double vector_flops, bool l2_resident) const {
-  return memory_body(bytes, vector_flops, l2_resident, std::numeric_limits<double>::infinity(), false);
+  MemoryLaunch s;
+  s.bytes = bytes;
+  s.vector_flops = vector_flops;
+  s.l2_resident = l2_resident;
+  return memory_body(s);
 }
 
 // Blocks of `block` threads resident on one unit: at most max_blocks_per_unit blocks and
@@ -352,8 +356,13 @@ double reduce_tail_round_trips(const ReduceLaunch& r, double grid, double block)
 
 KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, double grid, double block,
                                        double l2_hit) const {
-  KernelEstimate e = memory_body(bytes, 0, false, inflight_bytes(grid, block, reduce_bytes_per_thread(r)), false, 0,
-                                 one_wave(grid, block), 1.0, l2_hit);
+  MemoryLaunch s;  // (all of a reduction's bytes are loads)
+  s.bytes = bytes;
+  s.inflight = inflight_bytes(grid, block, reduce_bytes_per_thread(r));
+  s.lockstep = one_wave(grid, block);
+  s.load_fraction = 1.0;
+  s.l2_hit = l2_hit;
+  KernelEstimate e = memory_body(s);
   double l2_lat = l2_round_trip();
   double tail = reduce_tail_round_trips(r, grid, block) * l2_lat;
   e.overhead_s += tail;
@@ -363,8 +372,15 @@ KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, doub
 
 KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, double grid, double block,
                                            bool write_only, double simt_instructions, double l2_hit) const {
-  return memory_body(bytes, vector_flops, false, inflight_bytes(grid, block), write_only, simt_instructions,
-                     one_wave(grid, block), 0.5, l2_hit);
+  MemoryLaunch s;
+  s.bytes = bytes;
+  s.vector_flops = vector_flops;
+  s.inflight = inflight_bytes(grid, block);
+  s.write_only = write_only;
+  s.simt_instructions = simt_instructions;
+  s.lockstep = one_wave(grid, block);
+  s.l2_hit = l2_hit;
+  return memory_body(s);
 }
 
 // An L2 hit's round trip: l2_latency where the description gives it, else the memory latency.
@@ -462,19 +478,25 @@ KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double byte
   double per_thread = elementwise_bytes_in_flight(l);
   if (!(per_thread > 0)) return memory_launch(bytes, 0, grid, block, false, instructions, l2_hit);
   // its loads are the input operands' bytes (load_bytes per element), not half the traffic
-  double load_fraction = bytes > 0 ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
-  return memory_body(bytes, 0, false, inflight_bytes(grid, block, per_thread), false, instructions,
-                     one_wave(grid, block), load_fraction, l2_hit, true);
+  MemoryLaunch s;
+  s.bytes = bytes;
+  s.inflight = inflight_bytes(grid, block, per_thread);
+  s.simt_instructions = instructions;
+  s.lockstep = one_wave(grid, block);
+  s.load_fraction = bytes > 0 ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
+  s.l2_hit = l2_hit;
+  s.loads_known = true;
+  return memory_body(s);
 }
 
-KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool l2_resident, double inflight,
-                                         bool write_only, double simt_instructions, bool lockstep,
-                                         double load_fraction, double l2_hit, bool loads_known) const {
+KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
+  const double bytes = s.bytes, vector_flops = s.vector_flops, inflight = s.inflight, load_fraction = s.load_fraction;
+  const bool l2_resident = s.l2_resident, write_only = s.write_only, lockstep = s.lockstep;
   KernelEstimate e;
   e.kind = "memory";
   e.engine = "memory";
   double loads = load_fraction * bytes;
-  l2_hit = l2_resident ? loads : std::clamp(l2_hit, 0.0, bytes);  // (the caller knows its loads)
+  double l2_hit = l2_resident ? loads : std::clamp(s.l2_hit, 0.0, bytes);  // (the caller knows its loads)
   e.hbm_bytes = l2_resident ? 0 : bytes - l2_hit;
   e.l2_bytes = bytes;
   e.flops = vector_flops;
@@ -496,7 +518,7 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
     latency_s = rounds * a_.p("hbm_latency");
     // (a lockstep round whose loads are known costs its loads' transfer plus the round trip: the
     // posted stores drain while the next round's loads travel; unknown loads: all bytes wait)
-    double waited_s = loads_known ? std::max(0.0, loads - l2_hit) / hbm_rate() : e.hbm_s;
+    double waited_s = s.loads_known ? std::max(0.0, loads - l2_hit) / hbm_rate() : e.hbm_s;
     e.hbm_s = lockstep ? std::max(e.hbm_s, waited_s + latency_s) : std::max(e.hbm_s, latency_s);
     if (lockstep) latency_s = 0;
   }
@@ -513,7 +535,7 @@ KernelEstimate KernelMapper::memory_body(double bytes, double vector_flops, bool
   // own instructions per element (tens of cycles) hide under the round trip (hundreds), so that
   // bound stands beside the ECM sum, not added to it. A lockstep grid pays each round's issue
   // burst after its round trip (added, as its transfer).
-  double issue_s = simt_instructions > 0 ? simt_instructions / simt_issue_rate() : 0.0;
+  double issue_s = s.simt_instructions > 0 ? s.simt_instructions / simt_issue_rate() : 0.0;
   double stream_s = lockstep || issue_s <= 0 ? std::max(e.hbm_s, e.l2_s) + issue_s
                                              : std::max(std::max(bandwidth_s, e.l2_s) + issue_s, latency_s);
   e.time_s = e.overhead_s + std::max(stream_s, e.compute_s);

@@ -7,6 +7,7 @@
 // own engine rate with tiles sized for its element width. No measured efficiency enters: every
 // number comes from the description. Kernel-free: plain functions tests call directly.
 // `orrery kernel` prints these estimates; Accelerator (first_principles=1) costs kernels with them.
+#include <limits>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -170,9 +171,20 @@ class KernelMapper {
   bool evaluate(const Problem& p, Dtype d, Tile t, KernelEstimate& e, std::string* why) const;
   void finish(KernelEstimate& e) const;
   double blocks_per_unit(double block) const;
-  KernelEstimate memory_body(double bytes, double vector_flops, bool l2_resident, double inflight, bool write_only,
-                             double simt_instructions = 0, bool lockstep = false, double load_fraction = 0.5,
-                             double l2_hit = 0, bool loads_known = false) const;
+  // One streaming launch as memory_body costs it.
+  struct MemoryLaunch {
+    double bytes = 0;              // moved: loads and stores
+    double vector_flops = 0;
+    bool l2_resident = false;      // every byte is already in L2
+    double inflight = std::numeric_limits<double>::infinity();  // bytes the grid keeps in flight
+    bool write_only = false;       // stores only (posted): no load round trip
+    double simt_instructions = 0;  // the load/store path's instructions (issue time)
+    bool lockstep = false;         // one resident wave looping over its data (one_wave)
+    double load_fraction = 0.5;    // of `bytes`, the loads (0.5 when unknown: a copy's share)
+    double l2_hit = 0;             // load bytes an earlier kernel left in L2
+    bool loads_known = false;      // load_fraction is the kernel's own, not the guess
+  };
+  KernelEstimate memory_body(const MemoryLaunch& s) const;
   Arch a_;
 };
 
