@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/first_principles.h"
 #include "hw_models/accelerator.h"
 #include "hw_models/mapping.h"
 #include "workloads/op_cost.h"
@@ -22,10 +23,6 @@ namespace arch_elementwise_test {
 using namespace orrery;
 
 namespace {
-Accelerator elw_fp(const std::string& name, std::vector<std::string> sets = {}) {
-  sets.push_back("first_principles=1");
-  return load_accelerator(name, sets);
-}
 ElementwiseLaunch elw_launch(const char* family, double numel, bool cast, double load_bytes, double vt) {
   ElementwiseLaunch l;
   l.family = family;
@@ -93,7 +90,7 @@ TEST(ArchElementwise, CastingAndStridedPathsKeepOneElementInFlight) {
 TEST(ArchElementwise, CastingCopyIssuesMoreThanVectorizedCopy) {
   const double n = 1 << 24;
   for (const char* chip : {"h100", "h200", "b200", "mi300x"}) {
-    Accelerator hw = elw_fp(chip);
+    Accelerator hw = syn::first_principles(chip);
     const KernelMapper& m = *hw.mapper;
     KernelEstimate cast = m.elementwise(elw_launch("unrolled", n, true, 2, 4), n * 6);
     KernelEstimate vec = m.elementwise(elw_launch("vectorized", n, false, 2, 0), n * 6);
@@ -108,7 +105,7 @@ TEST(ArchElementwise, CastingCopyIssuesMoreThanVectorizedCopy) {
 // serial), where the vectorized copy of the same bytes pays one: 2 blocks of 128 threads with 4
 // elements each wait 3 more hbm_latency than with 1 element each.
 TEST(ArchElementwise, SmallCastingCopyPaysARoundTripPerElement) {
-  Accelerator hw = elw_fp("h100");
+  Accelerator hw = syn::first_principles("h100");
   const KernelMapper& m = *hw.mapper;
   const double grid = 2, block = 128, lat = m.arch().p("hbm_latency");
   ASSERT_TRUE(m.one_wave(grid, block));
@@ -126,7 +123,7 @@ TEST(ArchElementwise, SmallCastingCopyPaysARoundTripPerElement) {
 // per round trip; the issue time hides under those round trips (time = that bound), and where the
 // bytes dominate, issue and transfer add (the ECM sum).
 TEST(ArchElementwise, ManyWavesTakeTheLargerOfLittlesLawAndTransferPlusIssue) {
-  Accelerator hw = elw_fp("h100");
+  Accelerator hw = syn::first_principles("h100");
   const KernelMapper& m = *hw.mapper;
   const double block = 128, numel = 1 << 26, grid = numel / (4 * block);
   ASSERT_FALSE(m.one_wave(grid, block));
@@ -151,8 +148,8 @@ TEST(ArchElementwise, IssueTimeScalesWithUnitsAndClockNotBandwidth) {
   ElementwiseLaunch cast = elw_launch("strided", n, true, 6, 4), vec = elw_launch("vectorized", n, false, 2, 0);
   cast.dims = 4;
   cast.operands = 3;
-  Accelerator base = elw_fp("h100"), sms = elw_fp("h100", {"sm_count=264"}), clock = elw_fp("h100", {"clock_boost=3660MHz"});
-  Accelerator hbm = elw_fp("h100", {"hbm_bandwidth=6.7TB/s"});
+  Accelerator base = syn::first_principles("h100"), sms = syn::first_principles("h100", {"sm_count=264"}), clock = syn::first_principles("h100", {"clock_boost=3660MHz"});
+  Accelerator hbm = syn::first_principles("h100", {"hbm_bandwidth=6.7TB/s"});
   KernelEstimate b = base.mapper->elementwise(cast, n * 8);
   EXPECT_NEAR(sms.mapper->elementwise(cast, n * 8).issue_s, b.issue_s / 2, 1e-12);
   EXPECT_NEAR(clock.mapper->elementwise(cast, n * 8).issue_s, b.issue_s / 2, 1e-12);
@@ -193,7 +190,7 @@ TEST(ArchElementwise, CliTakesTheLaunch) {
 // pays no load round trip (a memset's posted stores), exactly one hbm_latency below the same
 // launch with loads; at 4 bytes it costs the dispatch alone.
 TEST(ArchElementwise, FillLoadsNothing) {
-  Accelerator hw = elw_fp("h100");
+  Accelerator hw = syn::first_principles("h100");
   const KernelMapper& m = *hw.mapper;
   ElementwiseLaunch fill = elw_launch("vectorized", 1 << 20, false, 0, 0), loaded = fill;
   fill.stores_only = true;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <functional>
 
+#include "support/errors.h"
+#include "support/first_principles.h"
 #include "hw_models/accelerator.h"
 #include "hw_models/arch.h"
 #include "hw_models/mapping.h"
@@ -19,19 +21,9 @@ namespace arch_test {
 using namespace orrery;
 
 namespace {
-Accelerator fp(const std::string& name, std::vector<std::string> sets = {}) {
-  sets.push_back("first_principles=1");
-  return load_accelerator(name, sets);
-}
+using syn::error_of;
+Accelerator fp(const std::string& name, std::vector<std::string> sets = {}) { return syn::first_principles(name, std::move(sets)); }
 const KernelMapper& M(const Accelerator& a) { return *a.mapper; }
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 const std::vector<std::string> kPresets = {"h100", "h200", "a100", "b200", "mi300x", "tpu-v5p", "dojo-tile"};
 }  // namespace
 
