@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "hw_models/accelerator.h"
 #include "hw_models/arch.h"
@@ -51,6 +52,21 @@ KernelEstimate calibrated(const Accelerator& hw, const std::string& kind, double
   e.bound = t <= hw.p("min_kernel_time") * 1.0001 ? "latency" : (tc >= tm ? "compute" : "memory");
   e.fraction_of_peak = e.bound == "memory" || flops <= 0 ? bytes / t / hw.hbm_bandwidth() : flops / t / e.peak_flops;
   return e;
+}
+
+// --grid G --block T as given (0 where absent).
+std::pair<double, double> launch_values(const Args& a) {
+  double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
+  double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
+  return {g, b};
+}
+
+// An optional launch shape: both --grid and --block, or neither (0, 0).
+std::pair<double, double> launch_arg(const Args& a) {
+  auto [g, b] = launch_values(a);
+  if ((g > 0) != (b > 0) || g < 0 || b < 0 || !std::isfinite(g * b))
+    throw make_error("kernel", g > 0 ? "--block" : "--grid", "--grid and --block go together, each at least 1");
+  return {g, b};
 }
 
 KernelEstimate estimate(const Accelerator& hw, const Args& a) {
@@ -115,10 +131,7 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     if (!m) return calibrated(hw, "memory", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
     if (a.has("--grid") || a.has("--block") || a.has("--write-only")) {
       if (a.has("--warm-l2")) throw make_error("kernel", "--warm-l2", "applies to an unknown launch only (without --grid/--block/--write-only)");
-      double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
-      double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
-      if ((g > 0) != (b > 0) || g < 0 || b < 0 || !std::isfinite(g * b))
-        throw make_error("kernel", g > 0 ? "--block" : "--grid", "--grid and --block go together, each at least 1");
+      auto [g, b] = launch_arg(a);
       return m->memory_launch(bytes, 0, g, b, a.has("--write-only"));
     }
     return m->memory(bytes, 0, a.has("--warm-l2"));
@@ -143,10 +156,7 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     // <128, 4> when casting, else unroll_factor = sizeof(scalar) >= 4 ? 2 : 4
     l.vt = a.has("--vt") ? num(a.get("--vt"), "--vt") : l.family == "unrolled" || l.dynamic_cast_ || element_bytes(d) < 4 ? 4 : 2;
     l.load_bytes = (l.operands - 1) * element_bytes(d);
-    double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
-    double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
-    if ((g > 0) != (b > 0) || g < 0 || b < 0 || !std::isfinite(g * b))
-      throw make_error("kernel", g > 0 ? "--block" : "--grid", "--grid and --block go together, each at least 1");
+    auto [g, b] = launch_arg(a);
     if (!(l.vt >= 1 && l.vt <= 64)) throw make_error("kernel", "--vt", "elements per thread from 1 to 64");
     KernelEstimate e = m->elementwise(l, bytes, g, b);
     e.kind = "elementwise";
@@ -163,8 +173,7 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     r.output_vec = a.has("--vec") ? num(a.get("--vec"), "--vec") : 4;
     r.outputs = a.has("--outputs") ? num(a.get("--outputs"), "--outputs") : 0;
     if (!(r.output_vec >= 1 && r.output_vec <= 16)) throw make_error("kernel", "--vec", "output_vec_size from 1 to 16");
-    double g = a.has("--grid") ? parse_quantity(a.get("--grid"), Unit::Count, "--grid") : 0;
-    double b = a.has("--block") ? parse_quantity(a.get("--block"), Unit::Count, "--block") : 0;
+    auto [g, b] = launch_values(a);
     if (!(g >= 1 && b >= 1) || !std::isfinite(g * b))
       throw make_error("kernel", g >= 1 ? "--block" : "--grid", "reduce needs --grid and --block, each at least 1");
     KernelEstimate e = m->reduction(r, bytes, g, b);
