@@ -41,6 +41,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--out", required=True, help="output JSON")
     p.add_argument("--quick", action="store_true", help="fewer sizes (a smoke run)")
+    p.add_argument("--host-only", action="store_true", help="only the host dispatch table (seconds)")
     p.add_argument("--trials", type=int, default=15)
     p.add_argument("--target-ms", type=float, default=2.0, help="duration of one graph replay")
     return p.parse_args(argv)
@@ -135,6 +136,11 @@ def main(argv=None):
                    lambda: F.scaled_dot_product_attention(q, q, q, is_causal=True)}
         for op, fn in ops.items():
             out["host_dispatch"][f"{op}/{name}"] = host_us(torch, fn)
+    if args.host_only:
+        with open(args.out, "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"device_micro: wrote {args.out}: host dispatch only")
+        return
 
     # ---- GEMMs
     shapes = [(s, s, s) for s in ([256, 1024, 4096, 8192] if args.quick else [128, 256, 512, 1024, 2048, 4096, 8192,
