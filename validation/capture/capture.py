@@ -3,6 +3,7 @@
 
     OUT/et.json.gz       PyTorch Execution Trace (torch.profiler.ExecutionTraceObserver) of the traced step
     OUT/kineto.json.gz   Kineto/Chrome trace of the same step (torch.profiler, record_shapes=True)
+    OUT/host_dispatch.json  this machine's host dispatch table (host_micro.py), measured right after
     OUT/measured.json    ground truth WITHOUT the profiler: step_cuda_events (median/min/max/all of 20
                          steps timed with CUDA events after 5 warm-ups), step_wall (host timers, same
                          steps), profiled_steps_wall_ms (the steps under the profiler; the last one is the
@@ -57,6 +58,8 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=20, help="timed steps without the profiler")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (traces then show Triton kernels)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-host-table", action="store_true",
+                   help="skip host_dispatch.json (this machine's host dispatch table, host_micro.py; ~20 s)")
     return p.parse_args(argv)
 
 
@@ -497,6 +500,14 @@ def main(argv=None):
         }
         with open(os.path.join(out, "measured.json"), "w") as f:
             json.dump(measured, f, indent=1)
+        if not args.no_host_table:  # the host that ran this capture: replay prices host work with it
+            import sys
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import host_micro
+            with open(os.path.join(out, "host_dispatch.json"), "w") as f:
+                json.dump({"about": "host_dispatch measured by validation/capture/host_micro.py on the capture "
+                                    "machine right after the capture", "host_dispatch": host_micro.host_table(torch)},
+                          f, indent=1)
         print("capture: wrote %s (median step %.2f ms, traced step %.2f ms under the profiler)"
               % (out, measured["step_cuda_events"]["median_ms"], profiled[-1]))
     if args.ddp:

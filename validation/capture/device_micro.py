@@ -30,6 +30,7 @@ then:
 """
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -123,19 +124,10 @@ def main(argv=None):
                                                                         "sdpa": []}}
     ds = out["device_side"]
 
-    # ---- host dispatch (tiny tensors: the host path dominates)
-    for name, d in dt.items():
-        x = torch.randn(64, 64, device=dev, dtype=d)
-        y = torch.randn(64, 64, device=dev, dtype=d)
-        q = torch.randn(1, 2, 64, 64, device=dev, dtype=d)
-        ops = {"aten::mm": lambda: torch.mm(x, y), "aten::add": lambda: x + y, "aten::mul": lambda: x * y,
-               "aten::add_": lambda: x.add_(0), "aten::gelu": lambda: F.gelu(x), "aten::silu": lambda: F.silu(x),
-               "aten::softmax": lambda: torch.softmax(x, -1), "aten::layer_norm": lambda: F.layer_norm(x, (64,)),
-               "aten::copy_": lambda: x.copy_(y), "aten::view": lambda: x.view(-1), "aten::transpose":
-                   lambda: x.t(), "aten::scaled_dot_product_attention":
-                   lambda: F.scaled_dot_product_attention(q, q, q, is_causal=True)}
-        for op, fn in ops.items():
-            out["host_dispatch"][f"{op}/{name}"] = host_us(torch, fn)
+    # ---- host dispatch (tiny tensors: the host path dominates): host_micro.py's table
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import host_micro
+    out["host_dispatch"] = host_micro.host_table(torch, dev)
     if args.host_only:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)

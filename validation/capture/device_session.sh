@@ -1,15 +1,18 @@
 #!/bin/bash
-# One lent-GPU session's measurements, in priority order, each step time-boxed and packed into
-# $OUT as soon as it ends (a step that fails or runs out of time loses only itself):
-#   1. host_phases.py: where the DDP step's host time goes without the profiler (issue 12)
-#   2. device_micro.py --host-only: this host's dispatch table (is it the capture machine's?)
-#   3. kernel_probe.py under Kineto and under Nsight Compute (issue 13's largest misses)
-#   4. capture.py: gpt_a_ddp again, the same GPT without DDP, and workloads not in the fixtures
-#      (resnet50, decode, prefill) as bundles
-# Usage on the GPU machine:  OUT=/some/dir bash validation/capture/device_session.sh
+# A lent GPU session's measurements. Each part is time-boxed and packed into $OUT as soon as it ends
+# (a part that fails or runs out of time loses only itself). Parts, run in the order given:
+#   host     host_micro.py: this machine's host dispatch table
+#   phases   host_phases.py: where the DDP step's host time goes without the profiler (issue 12)
+#   probe    kernel_probe.py under Kineto and under Nsight Compute (issue 13's largest misses)
+#   caps     capture.py: gpt_a_ddp, gpt_a (no DDP), resnet50, decode, prefill as bundles
+#   caps2    capture.py: gpt_a_ddp, resnet50, decode again (each with its host table)
+#   compile  capture.py: a torch.compile'd GPT (6 layers)
+# Usage on the GPU machine:  OUT=/some/dir bash validation/capture/device_session.sh host phases caps2
+# 2026-11-30: first session `probe caps` (with device_micro.py --host-only's older table), then
+# `host phases caps2 host compile`.
 set -u
 OUT=${OUT:-/tmp/orrery_out}
-W=$OUT/w
+W=${W:-/tmp/orrery_work}  # outside $OUT: only the packed archives and the log come back
 mkdir -p "$W"
 cd "$(dirname "$0")/../.." || exit 1
 exec > >(tee -a "$OUT/log.txt") 2>&1
@@ -33,35 +36,51 @@ pack() {  # pack ARCHIVE FILES...: what exists of FILES, into $OUT/ARCHIVE
   shift
   (cd "$W" && ls -d "$@" 2>/dev/null | xargs -r tar czf "$OUT/$a")
 }
-
-MASTER_PORT=29611 step phases 150 python3 validation/capture/host_phases.py --model gpt --out "$W/phases_gpt.json" --micro
-step host_micro 60 python3 validation/capture/device_micro.py --host-only -o "$W/host_dispatch.json"
-pack a_host.tgz phases_gpt.json host_dispatch.json
-
-step probe_kineto 90 python3 validation/capture/kernel_probe.py --mode kineto --out "$W/probe.json"
-NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-if [ -n "$NCU" ]; then
-  step probe_ncu 150 "$NCU" --profile-from-start off --clock-control none --nvtx --csv --page raw \
-    --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats \
-    --section MemoryWorkloadAnalysis --section InstructionStats --section ComputeWorkloadAnalysis \
-    python3 validation/capture/kernel_probe.py --mode ncu > "$W/ncu.csv" 2> "$W/ncu.err"
-  tail -3 "$W/ncu.err"
-else
-  echo "no ncu"
-fi
-pack b_probe.tgz probe.json probe.json.trace.json.gz ncu.csv ncu.err
-
 cap() {  # cap NAME SECONDS ARGS...
   local n=$1 t=$2
   shift 2
   MASTER_PORT=$((29620 + RANDOM % 300)) step "cap_$n" "$t" python3 validation/capture/capture.py --name "$n" --out "$W/$n" "$@"
 }
-cap gpt_a_ddp 90 --model gpt --ddp
-cap gpt_a 90 --model gpt
-pack c_gpt.tgz gpt_a_ddp gpt_a
-cap resnet50 120 --model resnet50
-pack d_resnet.tgz resnet50
-cap decode 90 --model decode
-cap prefill 90 --model prefill
-pack e_infer.tgz decode prefill
+
+n_host=0
+for part in "$@"; do
+  case $part in
+    host)
+      n_host=$((n_host + 1))
+      step "host$n_host" 90 python3 validation/capture/host_micro.py -o "$W/host_table_$n_host.json"
+      pack "host$n_host.tgz" "host_table_$n_host.json" ;;
+    phases)
+      MASTER_PORT=29611 step phases 200 python3 validation/capture/host_phases.py --model gpt --modes plain,ddp \
+        --out "$W/phases_gpt.json" --micro
+      pack phases.tgz phases_gpt.json ;;
+    probe)
+      step probe_kineto 90 python3 validation/capture/kernel_probe.py --mode kineto --out "$W/probe.json"
+      NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+      if [ -n "$NCU" ]; then
+        step probe_ncu 150 "$NCU" --profile-from-start off --clock-control none --nvtx --csv --page raw \
+          --section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats \
+          --section MemoryWorkloadAnalysis --section InstructionStats --section ComputeWorkloadAnalysis \
+          python3 validation/capture/kernel_probe.py --mode ncu > "$W/ncu.csv" 2> "$W/ncu.err"
+      fi
+      pack probe.tgz probe.json probe.json.trace.json.gz ncu.csv ncu.err ;;
+    caps)
+      cap gpt_a_ddp 90 --model gpt --ddp --no-host-table
+      cap gpt_a 90 --model gpt --no-host-table
+      pack c_gpt.tgz gpt_a_ddp gpt_a
+      cap resnet50 120 --model resnet50 --no-host-table
+      pack d_resnet.tgz resnet50
+      cap decode 90 --model decode --no-host-table
+      cap prefill 90 --model prefill --no-host-table
+      pack e_infer.tgz decode prefill ;;
+    caps2)
+      cap gpt_a_ddp_2 90 --model gpt --ddp
+      cap resnet50_2 90 --model resnet50
+      cap decode_2 90 --model decode
+      pack caps2.tgz gpt_a_ddp_2 resnet50_2 decode_2 ;;
+    compile)
+      cap gpt_compile 200 --model gpt --layers 6 --compile
+      pack compile.tgz gpt_compile ;;
+    *) echo "unknown part $part" ;;
+  esac
+done
 date -u

@@ -162,6 +162,8 @@ def run_mode(torch, args, wargs, device, mode, marks):
         recs.append(marks.record(time.perf_counter()))
     gc.callbacks.remove(gc_cb)
     res = summarize(recs)
+    if not args.cpu:
+        res["sync_check"] = sync_check(torch, step)
     res["steps"] = recs
     res["gc"] = {"collections": len(gcs), "total_ms": sum(g[0] for g in gcs)}
     if not args.cpu:
@@ -186,42 +188,65 @@ def timed(fn, n, sync):
 
 
 def micro_ddp_linear(torch, args, device):
-    """Per-parameter and per-bucket DDP cost on this host: a stack of small Linear layers (host-bound)."""
+    """Per-parameter and per-bucket DDP cost on this host: a stack of Linear layers (host-bound).
+
+    Variants run interleaved, 5 rounds of 100 iterations each, so that the host's drift in speed
+    (seen: +-20% within a minute on a VM) falls on all of them alike; each figure is the median
+    over rounds of the round's median. Buckets: DDP's first bucket holds up to 1 MiB, so with
+    4 MiB weights `few` has 2 buckets and a 1-byte cap gives one bucket per parameter."""
     from torch.nn.parallel import DistributedDataParallel as DDP
     sync = torch.cuda.synchronize if not args.cpu else (lambda: None)
+    width = 64 if args.cpu else 1024
     out = []
-    width = 64 if args.cpu else 1024  # 4 MiB weights: past DDP's 1 MiB first bucket, one bucket per layer
     for layers in (8, 32):
-        for variant in ("plain", "ddp_few_buckets", "ddp_bucket_per_layer"):
+        nets = {}
+        for variant in ("plain", "ddp_few_buckets", "ddp_bucket_per_param"):
             torch.manual_seed(0)
             model = torch.nn.Sequential(*[torch.nn.Linear(width, width) for _ in range(layers)]).to(device)
             net = model
             if variant != "plain":
                 cap = 1000.0 if variant == "ddp_few_buckets" else 1e-6
                 net = DDP(model, device_ids=None if args.cpu else [device.index], bucket_cap_mb=cap)
-            x = torch.randn(8, width, device=device)
-            fwd_t, bwd_t = [], []
-            for i in range(260):
-                sync()
-                t0 = time.perf_counter()
-                loss = net(x).sum()
-                t1 = time.perf_counter()
-                loss.backward()
-                t2 = time.perf_counter()
-                if i >= 60:
+            nets[variant] = net
+        x = torch.randn(8, width, device=device)
+        rounds = {v: ([], []) for v in nets}
+        for r in range(6):
+            for variant, net in nets.items():
+                fwd_t, bwd_t = [], []
+                for _ in range(100):
+                    sync()
+                    t0 = time.perf_counter()
+                    loss = net(x).sum()
+                    t1 = time.perf_counter()
+                    loss.backward()
+                    t2 = time.perf_counter()
                     fwd_t.append((t1 - t0) * 1e6)
                     bwd_t.append((t2 - t1) * 1e6)
-            nparams = sum(1 for _ in model.parameters())
-            buckets = 0
-            if variant != "plain":
-                try:  # after the first iteration's rebuild
-                    buckets = len(str(net._get_ddp_logging_data().get("bucket_sizes", "")).split(","))
-                except Exception:  # a private API: absent in some versions
-                    buckets = -1
-            out.append({"layers": layers, "params": nparams, "variant": variant, "buckets": buckets,
-                        "fwd_us": statistics.median(fwd_t), "bwd_us": statistics.median(bwd_t)})
-            del net, model
+                if r:  # round 0 warms up (DDP rebuilds its buckets after the first iteration)
+                    rounds[variant][0].append(statistics.median(fwd_t))
+                    rounds[variant][1].append(statistics.median(bwd_t))
+        for variant in nets:
+            f, b = rounds[variant]
+            out.append({"layers": layers, "params": 2 * layers, "variant": variant,
+                        "buckets": {"plain": 0, "ddp_few_buckets": 2, "ddp_bucket_per_param": 2 * layers}[variant],
+                        "fwd_us": statistics.median(f), "bwd_us": statistics.median(b), "bwd_rounds_us": b})
+        del nets
     return out
+
+
+def sync_check(torch, step):
+    """Does one step synchronize the host with the GPU anywhere? (CUDA sync debug mode warnings)"""
+    import warnings
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            step()
+            torch.cuda.synchronize()
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    msgs = [str(x.message).splitlines()[0] for x in w]
+    return {"warnings": len(msgs), "first": sorted(set(msgs))[:8]}
 
 
 def micro_allreduce(torch, args, device):
@@ -260,6 +285,8 @@ def main(argv=None):
         out["modes"][mode] = res
         ph = res["phases_host_ms"]
         gpu_end = res.get("gpu_ms", {}).get("end", float("nan"))
+        if "sync_check" in res:
+            print("             sync_check: %s" % json.dumps(res["sync_check"]))
         print("host_phases: %-8s host: fwd %.2f loss %.2f bwd %.2f opt %.2f end %.2f sync %.2f ms | gpu end %.2f ms "
               "| gc %d (%.2f ms)" % (mode, ph["fwd"], ph["loss"], ph["bwd"], ph["opt"], ph["end"], ph["sync"], gpu_end,
                                       res["gc"]["collections"], res["gc"]["total_ms"]), flush=True)
