@@ -147,6 +147,12 @@ double plausible(double eff, const std::string& path, const std::string& field) 
   return eff;
 }
 
+std::string fmt_ratio(double r) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.3f", r);
+  return b;
+}
+
 std::string fmt_us(double us) {
   char b[64];
   std::snprintf(b, sizeof b, "%.2f us", us);
@@ -261,6 +267,21 @@ void collect_host_dispatch(const nlohmann::ordered_json& hd, const std::string& 
     if (!c.host_us.count(it.key())) c.host_us[it.key()] = us;
   }
 }
+
+}  // namespace
+
+std::map<std::string, double> read_host_dispatch_file(const std::string& path) {
+  nlohmann::ordered_json j = read_micro_json(path);
+  if (!j.is_object() || !j.contains("host_dispatch"))
+    throw make_error(path, "host_dispatch", "missing (a host table file holds {\"host_dispatch\": {\"op/dtype\": {\"median_us\": ...}}})");
+  Collected c;
+  collect_host_dispatch(j["host_dispatch"], path, c);
+  std::map<std::string, double> out;
+  for (auto& [k, us] : c.host_us) out[k] = us * 1e-6;
+  return out;
+}
+
+namespace {
 
 void collect_host_device_layout(const Input& in, const Base& base, Collected& c) {
   const std::string& P = in.path;
@@ -525,11 +546,32 @@ nlohmann::ordered_json preset_efficiency(const Base& base, Collected& c, std::ve
   return eff;
 }
 
-// host: the measured dispatch table, else the base's (recorded in `kept`), else empty.
+// host: the measured dispatch table, else the base's (recorded in `kept`), else empty. Entries
+// the base has and the files do not measure stay, scaled by the median ratio measured / base over
+// the entries both have (another host is uniformly faster or slower; workloads/host_cost.h does
+// the same for a bundle's own table), and are recorded in `kept`.
 nlohmann::ordered_json preset_host(const Base& base, const Collected& c, std::vector<std::string>& kept) {
   nlohmann::ordered_json host;
   if (!c.host.empty()) {
     host["dispatch"] = c.host;
+    std::vector<double> ratios;
+    for (auto& [k, v] : base.acc.host_dispatch)
+      if (c.host_us.count(k) && v > 0) ratios.push_back(c.host_us.at(k) * 1e-6 / v);
+    if (ratios.empty()) return host;
+    std::sort(ratios.begin(), ratios.end());
+    std::size_t m = ratios.size() / 2;
+    double r = ratios.size() % 2 ? ratios[m] : 0.5 * (ratios[m - 1] + ratios[m]);
+    // The base's own order and text; within 0.5% of 1 the ratio is the rounding of the base's
+    // "NN.NN us" entries against the same measurements, and the entries stay as written.
+    const bool same_host = std::fabs(r - 1) < 0.005;
+    int n = 0;
+    if (base.raw.contains("host") && base.raw["host"].contains("dispatch"))
+      for (auto it = base.raw["host"]["dispatch"].begin(); it != base.raw["host"]["dispatch"].end(); ++it) {
+        if (c.host_us.count(it.key()) || !base.acc.host_dispatch.count(it.key())) continue;
+        host["dispatch"][it.key()] = same_host ? it.value() : nlohmann::ordered_json(fmt_us(base.acc.host_dispatch.at(it.key()) * r * 1e6));
+        ++n;
+      }
+    if (n) kept.push_back("host.dispatch: " + std::to_string(n) + " entries not measured (x " + fmt_ratio(r) + ")");
   } else if (base.raw.contains("host")) {
     host = base.raw["host"];
     kept.push_back("host.dispatch");

@@ -8,6 +8,7 @@
 //              (CUDA events around single calls: small sizes are host-bound).
 // Output: a full preset (same schema as hw_models/presets/*.json) that keeps the base preset's
 // datasheet parameters and replaces the efficiency curves / host dispatch that were measured.
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,11 @@ std::string micro_gemm_dtype(const std::string& s, const std::string& path, cons
 // Bytes read + written per byte of operand of a device_side.elementwise op: add 3 (a + b -> c),
 // mul_scalar 2 (a * s -> b); an unknown op is an error naming `field`.
 double micro_elementwise_factor(const std::string& op, const std::string& path, const std::string& field);
+
+// The "host_dispatch" object of a host table file (host_micro.py's output, a bundle's
+// host_dispatch.json, or a host_device_micro.json): seconds per call by "op/dtype", every median
+// finite and positive; errors name the file and key.
+std::map<std::string, double> read_host_dispatch_file(const std::string& path);
 
 using CurvePoints = std::vector<std::pair<double, double>>;
 // Sorts by x and merges points within `decades` (log10) of the previous merged group's last

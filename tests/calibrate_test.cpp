@@ -84,6 +84,22 @@ TEST(Calibrate, ReproducesTheBundledH200Preset) {
   EXPECT_EQ(got["host"], want["host"]);
 }
 
+// A host table from another machine: what it measures replaces the base's, what it does not
+// measure is the base's scaled by the median ratio over the entries both have (here 2x).
+TEST(Calibrate, UnmeasuredHostEntriesScaleWithTheMeasuredHost) {
+  std::string path = (std::filesystem::temp_directory_path() / "orrery_calibrate_host2x.json").string();
+  std::ofstream(path) << R"({"host_dispatch": {"aten::mm/bf16": {"median_us": 22.54}, "aten::add/bf16": {"median_us": 15.48},
+                              "aten::view/bf16": {"median_us": 4.14}}})";
+  CalibrateOptions o;
+  o.micro_paths = {path};
+  o.hw = "h200";
+  auto got = calibrate_preset(o);
+  EXPECT_EQ(got["host"]["dispatch"]["aten::mm/bf16"], "22.54 us");
+  EXPECT_EQ(got["host"]["dispatch"]["aten::conv2d/bf16"], "24.60 us");  // 12.30 us in the h200 preset
+  EXPECT_EQ(got["host"]["dispatch"].size(), read(src("hw_models/presets/h200.json"))["host"]["dispatch"].size());
+  std::remove(path.c_str());
+}
+
 TEST(Calibrate, LegacyRowsBelowThresholdAreIgnored) {
   // Legacy micro.json alone: bf16 rows below 0.1 ms (host-bound, 2048^3 and smaller) do not enter
   // the curve; the smallest kept is 128x12288x12288 (0.138 ms).

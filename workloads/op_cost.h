@@ -1,11 +1,12 @@
 #pragma once
 // Cost models for captured ops (kernel-free):
-//  - host dispatch cost of an op (from measured per-op dispatch times, recursive otherwise);
+//  - (host dispatch cost of an op: workloads/host_cost.h);
 //  - FLOPs and bytes of an op from its ET input shapes and dtypes (roofline mode).
 #include <string>
 #include <vector>
 
 #include "hw_models/accelerator.h"
+#include "workloads/host_cost.h"
 #include "workloads/pytorch_trace.h"
 
 namespace orrery {
@@ -41,23 +42,5 @@ OpWork op_work(const EtOp& op);
 // Convolution (aten::convolution/_convolution/conv1d-3d/cudnn_convolution/convolution_backward) as
 // an implicit GEMM; false when `op` is not one (w untouched).
 bool conv_work(const EtOp& op, OpWork& w);
-
-// Host cost model for one capture on one accelerator preset's host table.
-class HostCostModel {
- public:
-  HostCostModel(const CapturedStep& st, const Accelerator& hw);
-  // Host time of op `i` including its children and the launches it makes.
-  double op_cost(int i) const;
-  // Host time of a host item (top-level op, or a loose runtime call).
-  double item_cost(const HostItem& h) const;
-  // Which table key (if any) priced op i; "" when recursive.
-  std::string table_key(int i) const;
-
- private:
-  const CapturedStep& st_;
-  const Accelerator& hw_;
-  std::vector<int> direct_launches_;
-  mutable std::vector<double> memo_;
-};
 
 }  // namespace orrery

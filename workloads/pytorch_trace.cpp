@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "hw_models/calibrate.h"
 #include "sim/error.h"
 #include "sim/limits.h"
 #include "sim/units.h"
@@ -1339,6 +1340,14 @@ void read_measured(const std::string& dir, CapturedStep& st) {
   }
 }
 
+// host_dispatch.json next to the traces: the capture host's dispatch table, checked; absent: empty.
+void read_host_table(const std::string& dir, CapturedStep& st) {
+  std::string path = (fs::path(dir) / "host_dispatch.json").string();
+  if (std::error_code ec; !fs::exists(path, ec)) return;
+  st.host_dispatch = read_host_dispatch_file(path);
+  st.host_dispatch_path = path;
+}
+
 // Kineto events to host items, runtime calls and device activities; the events and their
 // indexes are freed before returning (the replay allocates its own next).
 void host_and_device_from_kineto(CapturedStep& st, bool kineto_only, KinetoEvents& ev) {
@@ -1376,6 +1385,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
     st.peak_memory_bytes = peak_memory_from_lifetimes(st);
     ingest_probe("collectives, peak memory");
     read_measured(dir, st);
+    read_host_table(dir, st);
     if (st.host.empty())
       throw make_error(kineto_only ? st.kineto_path : st.et_path, kineto_only ? "traceEvents" : "nodes",
                        "no host operations found inside the profiled step");

@@ -98,6 +98,10 @@ struct CapturedStep {
   std::vector<CollectiveCall> collectives;
   std::map<int, std::string> thread_names;
   bool has_measured = false;
+  // The capture host's dispatch table (host_dispatch.json beside the traces, written by capture.py):
+  // seconds per call by "op/dtype"; empty when the bundle has none.
+  std::map<std::string, double> host_dispatch;
+  std::string host_dispatch_path;
   nlohmann::json measured;
   std::string device_name;
   int rank = 0, world_size = 1;

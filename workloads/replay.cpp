@@ -605,9 +605,15 @@ std::string what_if_reason(const ReplayOptions& opt, const CapturedStep& st, con
 
 std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt) {
   Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
-  HostCostModel host(st, hw);
+  HostCostModel host(st, hw, use_bundle_host(opt, st, hw));
   ReplayResult rows;
   return build_device_work(st, hw, src, opt, host, rows);
+}
+
+bool use_bundle_host(const ReplayOptions& opt, const CapturedStep& st, const Accelerator& hw) {
+  if (opt.host_table != "auto" && opt.host_table != "preset")
+    throw make_error("--host-table", opt.host_table, "expected auto or preset");
+  return opt.host_table == "auto" && !st.host_dispatch.empty() && capture_device_matches(st.device_name, hw);
 }
 
 bool capture_device_matches(const std::string& device_name, const Accelerator& hw) {
@@ -727,7 +733,8 @@ void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<
       {"engine", opt.engine},
       {"hardware", hw.to_json()},
       {"overrides", opt.overrides},
-      {"host_model", "one issuing sequence per rank; per-op dispatch cost from hardware host.dispatch table, else op_overhead + launches x launch_cost + children"},
+      {"host_model", "one issuing sequence per rank; per-op cost max(host dispatch table, own + launches x launch_cost + children, optimizer per parameter) (workloads/host_cost.h)"},
+      {"host_table", {{"source", res.host_table}, {"speed_vs_preset", res.host_speed_ratio}, {"option", opt.host_table}}},
   };
   if (opt.mode == ReplayMode::Transfer) res.config["source_hardware"] = src.to_json();
   if (!opt.gemm_precision.empty()) res.config["gemm_precision"] = opt.gemm_precision;
@@ -777,7 +784,12 @@ void cost_ranks(CostedRanks& out, ReplayResult& res, const ReplayOptions& opt, c
     const Accelerator& acc = *ch.distinct()[static_cast<size_t>(cls)];
     CostedRanks::Costed& c = out.costed[{s, cls}];
     if (!c.host) {
-      c.host = std::make_unique<HostCostModel>(steps[static_cast<size_t>(s)], acc);
+      c.host = std::make_unique<HostCostModel>(steps[static_cast<size_t>(s)], acc,
+                                               use_bundle_host(opt, steps[static_cast<size_t>(s)], acc));
+      if (r == 0) {
+        res.host_table = c.host->table().source;
+        res.host_speed_ratio = c.host->table().speed_ratio;
+      }
       ReplayResult tmp;
       tmp.mode = res.mode;
       c.work = build_device_work(steps[static_cast<size_t>(s)], acc, src, opt, *c.host, r == 0 ? res : tmp);
@@ -1061,6 +1073,8 @@ nlohmann::json ReplayResult::to_json() const {
   j["roofline"] = roofline_json(kernels);
   j["kernel_count"] = kernels.size();
   j["host_items"] = host_items;
+  j["host_table"] = host_table;
+  j["host_speed_ratio"] = host_speed_ratio;
   j["events"] = events;
   return j;
 }

@@ -38,6 +38,9 @@ struct ReplayOptions {
   // time as captured (roofline: the model time itself), operand traffic scaled by the element size;
   // fp32/tf32 GEMMs stay. The result is not compared with measured.json (nobody measured it).
   std::string gemm_precision;
+  // Host dispatch table (workloads/host_cost.h): "auto" = the bundle's own host_dispatch.json when
+  // the replay runs on the capture's GPU, else the preset's; "preset" = always the preset's.
+  std::string host_table = "auto";
   // Multi-rank bundles and --scale-dp run on the cluster executor and take the cluster what-ifs
   // (--gpu-speed, --gpu-set, --fail, --degrade, --rank-map, --no-symmetry).
   ClusterOptions cluster;
@@ -94,6 +97,8 @@ struct ReplayResult {
   nlohmann::json cluster;
   std::string cluster_text;
   std::size_t host_items = 0;     // host operations replayed
+  std::string host_table = "preset";  // the host table used: "preset" or the bundle file
+  double host_speed_ratio = 1;    // that table's times over the preset's (median of shared entries)
   std::uint64_t events = 0;       // engine events processed
   nlohmann::json to_json() const; // full result (summary + top kernels + roofline view)
   nlohmann::json config;          // resolved configuration (hardware, options)
@@ -113,6 +118,9 @@ std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerat
 // the one preset `hw` describes (its model token, H100/H200/A100/B200..., appears in the preset's
 // name or description). An empty device name matches (the trace did not say).
 bool capture_device_matches(const std::string& device_name, const Accelerator& hw);
+// Whether the replay prices host work with the capture's own host table (opt.host_table "auto", the
+// bundle has one, and `hw` is the capture's GPU); an unknown opt.host_table is an error.
+bool use_bundle_host(const ReplayOptions& opt, const CapturedStep& st, const Accelerator& hw);
 
 // Compares `r` with a measured.json taken on the target hardware (e.g. the H200 capture of the
 // same workload, ground truth for an H100 -> H200 transfer): sets has_measured, measured_*,

@@ -6,10 +6,14 @@
 #   probe    kernel_probe.py under Kineto and under Nsight Compute (issue 13's largest misses)
 #   caps     capture.py: gpt_a_ddp, gpt_a (no DDP), resnet50, decode, prefill as bundles
 #   caps2    capture.py: gpt_a_ddp, resnet50, decode again (each with its host table)
+#   caps3    capture.py: gpt_a_ddp, resnet50, decode, gpt_a again (host table before the profiler)
+#   resnet   host_phases.py on resnet50, and shape_host.py (does host cost depend on shape?)
 #   compile  capture.py: a torch.compile'd GPT (6 layers)
 # Usage on the GPU machine:  OUT=/some/dir bash validation/capture/device_session.sh host phases caps2
 # 2026-11-30: first session `probe caps` (with device_micro.py --host-only's older table), then
-# `host phases caps2 host compile`.
+# `host phases caps2 host compile`; session 2's in-capture host tables were measured after the
+# profiler (slowed 1.3-2.2x) and were removed; capture.py now measures before it: session 3
+# `host caps3 host`; session 4 `resnet`.
 set -u
 OUT=${OUT:-/tmp/orrery_out}
 W=${W:-/tmp/orrery_work}  # outside $OUT: only the packed archives and the log come back
@@ -77,6 +81,17 @@ for part in "$@"; do
       cap resnet50_2 90 --model resnet50
       cap decode_2 90 --model decode
       pack caps2.tgz gpt_a_ddp_2 resnet50_2 decode_2 ;;
+    caps3)
+      cap gpt_a_ddp_3 90 --model gpt --ddp
+      cap resnet50_3 90 --model resnet50
+      cap decode_3 90 --model decode
+      cap gpt_a_3 90 --model gpt
+      pack caps3.tgz gpt_a_ddp_3 resnet50_3 decode_3 gpt_a_3 ;;
+    resnet)
+      step phases_resnet 120 python3 validation/capture/host_phases.py --model resnet50 --modes plain \
+        --out "$W/phases_resnet50.json"
+      step shape_host 90 python3 validation/capture/shape_host.py -o "$W/shape_host.json"
+      pack resnet.tgz phases_resnet50.json shape_host.json ;;
     compile)
       cap gpt_compile 200 --model gpt --layers 6 --compile
       pack compile.tgz gpt_compile ;;

@@ -7,14 +7,15 @@ preset's `host.dispatch` table and what a bundle's own `host_dispatch.json` hold
 Keys are "OP/DTYPE" for aten operators called from Python (e.g. "aten::mm/bf16"), plus:
     aten::convolution_backward, aten::native_batch_norm_backward   the aten op called directly (the
                                     backward node's own work, without the autograd engine)
-    autograd::engine_node/fp32      the autograd engine's own cost per backward node: a chain of 32
-                                    scalar multiplies' backward, per node, minus one aten::mul
+    autograd::mul_chain_per_node/fp32   a chain of 32 scalar multiplies, forward and backward, per
+                                    multiply (data: it overstates the engine's per-node cost, which
+                                    orrery does not take from it; docs/replay.md)
     autograd::linear_fwd_with_grad, autograd::linear_fwd_bwd_sum    forward with grad recording;
                                     forward, .sum() and backward
     autocast::linear/bf16           F.linear on fp32 tensors under bf16 autocast (casts included)
     python::module_call             an nn.Module whose forward returns its input
-    optim::adamw_fused_step_N_params, optim::sgd_momentum_step_N_params (foreach),
-    optim::zero_grad_set_to_none_N  for N = 16 and 128 (per-parameter cost = the slope)
+    optim::adamw_fused_step_N_params, optim::sgd_momentum_step_N_params (foreach)
+                                    for N = 16 and 128 (per-parameter cost = the slope)
 Used by device_micro.py (--host-only writes only this table) and capture.py (into each bundle).
 """
 import statistics
@@ -105,8 +106,6 @@ def autograd_entries(torch, dev, table, sync):
     t1 = host_us(torch, chain(1), n=50, sync=sync)["median_us"]
     per_node = (t32 - t1) / 31
     out["autograd::mul_chain_per_node/fp32"] = {"median_us": per_node, "min_us": per_node, "max_us": per_node}
-    eng = max(0.0, per_node - 2 * table["aten::mul/fp32"]["median_us"])  # forward and backward multiply
-    out["autograd::engine_node/fp32"] = {"median_us": eng, "min_us": eng, "max_us": eng}
     x32, w32, b32 = (torch.randn(64, 64, device=dev), torch.randn(64, 64, device=dev), torch.randn(64, device=dev))
     if dev != "cpu":
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -130,17 +129,6 @@ def optimizer_entries(torch, dev, sync):
         sgd = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
         out["optim::sgd_momentum_step_%d_params" % n] = host_us(torch, sgd.step, n=50, sync=sync)
 
-        def zero():
-            for p in params:
-                p.grad = torch.zeros_like(p) if p.grad is None else p.grad
-            sgd.zero_grad(set_to_none=True)
-
-        def refill():
-            for p in params:
-                p.grad = torch.zeros_like(p)
-
-        out["optim::zero_grad_set_to_none_%d" % n] = {
-            k: v - host_us(torch, refill, n=50, sync=sync)[k] for k, v in host_us(torch, zero, n=50, sync=sync).items()}
     return out
 
 

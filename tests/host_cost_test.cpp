@@ -1,0 +1,190 @@
+// Host cost of captured ops (workloads/host_cost.h): the dispatch table, autocast casts, the
+// structural fallback, optimizer steps per parameter, the capture host's own table, and bad
+// host tables. Kernel-free: ops are built here, except the last tests, which replay real H200
+// captures that carry their host table (examples/bundles_h200_more/).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "hw_models/calibrate.h"
+#include "sim/error.h"
+#include "support/errors.h"
+#include "workloads/host_cost.h"
+#include "workloads/replay.h"
+
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace host_cost_test {
+
+using namespace orrery;
+using orrery::syn::error_of;
+namespace fs = std::filesystem;
+
+namespace {
+constexpr double us = 1e-6;
+
+EtArg tensor(Dtype d) {
+  EtArg a;
+  a.is_tensor = true;
+  a.dtype = d;
+  a.shape = {64, 64};
+  return a;
+}
+
+// A step of ops: add(name, parent) appends an op and returns its index.
+struct Step {
+  CapturedStep st;
+  int add(const std::string& name, int parent = -1, Dtype d = Dtype::BF16) {
+    EtOp op;
+    op.id = static_cast<std::int64_t>(st.ops.size()) + 1;
+    op.name = name;
+    op.inputs.push_back(tensor(d));
+    st.ops.push_back(op);
+    int i = static_cast<int>(st.ops.size()) - 1;
+    if (parent >= 0) st.ops[static_cast<std::size_t>(parent)].children.push_back(i);
+    return i;
+  }
+  void launch(int op) {
+    DeviceActivity d;
+    d.op = op;
+    st.device.push_back(d);
+  }
+};
+
+Accelerator host_preset(std::map<std::string, double> table) {
+  Accelerator hw = load_accelerator("h100");
+  hw.host_dispatch = std::move(table);
+  return hw;
+}
+}  // namespace
+
+TEST(HostCost, TableEntryPricesAnOpAndItsAutocastCastsAreAdded) {
+  Accelerator hw = host_preset({{"aten::linear/bf16", 20 * us}, {"aten::to_dtype/bf16", 10 * us}, {"aten::addmm/bf16", 15 * us}});
+  Step s;
+  int plain = s.add("aten::linear");
+  s.add("aten::addmm", plain);
+  int cast = s.add("aten::linear");
+  s.add("aten::to", cast);  // autocast's weight cast: the table measured linear without it
+  s.add("aten::addmm", cast);
+  HostCostModel m(s.st, hw);
+  EXPECT_NEAR(m.op_cost(plain), 20 * us, 1e-12);  // the table, not its children (which it includes)
+  EXPECT_NEAR(m.op_cost(cast), 30 * us, 1e-12);
+  EXPECT_EQ(m.table_key(cast), "aten::linear/bf16");
+}
+
+TEST(HostCost, AnOpTheTableLacksCostsOverheadLaunchesAndChildren) {
+  Accelerator hw = host_preset({{"aten::view/bf16", 2 * us}});
+  Step s;
+  int op = s.add("mylib::fused_thing");
+  s.add("aten::view", op);
+  s.launch(op);
+  s.launch(op);
+  HostCostModel m(s.st, hw);
+  EXPECT_NEAR(m.op_cost(op), hw.p("op_overhead") + 2 * hw.p("launch_cost") + 2 * us, 1e-12);
+  EXPECT_EQ(m.table_key(op), "");
+}
+
+TEST(HostCost, OptimizerStepGrowsWithItsParameters) {
+  Accelerator hw = host_preset({{"optim::adamw_fused_step_16_params", 100 * us}, {"optim::adamw_fused_step_128_params", 380 * us}});
+  auto step_with = [&](std::size_t n) {
+    Step s;
+    int opt = s.add("Optimizer.step#AdamW.step");
+    int fused = s.add("aten::_fused_adamw_", opt);
+    EtArg list;
+    list.type = "GenericList[Tensor(float)]";
+    list.elems.assign(n, tensor(Dtype::FP32));
+    s.st.ops[static_cast<std::size_t>(fused)].inputs = {list};
+    HostCostModel m(s.st, hw);
+    return m.op_cost(opt);
+  };
+  // The two measured sizes come back; in between it is linear (2.5 us per parameter here).
+  EXPECT_NEAR(step_with(16), 100 * us, 1e-9);
+  EXPECT_NEAR(step_with(128), 380 * us, 1e-9);
+  EXPECT_NEAR(step_with(148), 430 * us, 1e-9);
+  // Without the fused kernel below it, the fused entry does not apply.
+  Step s;
+  int opt = s.add("Optimizer.step#AdamW.step");
+  HostCostModel m(s.st, hw);
+  EXPECT_LT(m.op_cost(opt), 10 * us);
+}
+
+TEST(HostCost, TheCaptureHostsTableGivesItsSpeed) {
+  Accelerator hw = host_preset({{"aten::mm/bf16", 10 * us}, {"aten::add/bf16", 8 * us}, {"aten::view/bf16", 2 * us},
+                                {"aten::mul/bf16", 4 * us}});
+  Step s;
+  int mm = s.add("aten::mm"), add = s.add("aten::add"), mul = s.add("aten::mul"), conv = s.add("aten::conv2d");
+  int odd = s.add("mylib::op");
+  // A 1.5x slower host (median of 1.5, 1.5, 2.0); conv2d only it measured.
+  s.st.host_dispatch = {{"aten::mm/bf16", 15 * us}, {"aten::view/bf16", 3 * us}, {"aten::mul/bf16", 8 * us},
+                        {"aten::conv2d/bf16", 40 * us}};
+  s.st.host_dispatch_path = "bundle/host_dispatch.json";
+  HostCostModel preset(s.st, hw, false), own(s.st, hw, true);
+  EXPECT_EQ(preset.table().source, "preset");
+  EXPECT_NEAR(preset.op_cost(mm), 10 * us, 1e-12);
+  EXPECT_EQ(preset.table_key(conv), "");
+  EXPECT_EQ(own.table().source, "bundle/host_dispatch.json");
+  EXPECT_NEAR(own.table().speed_ratio, 1.5, 1e-12);
+  EXPECT_EQ(own.table().shared, 3);
+  EXPECT_NEAR(own.op_cost(mm), 15 * us, 1e-12);
+  EXPECT_NEAR(own.op_cost(add), 12 * us, 1e-12);   // the preset's x 1.5: not measured there
+  EXPECT_NEAR(own.op_cost(mul), 6 * us, 1e-12);    // the preset's x 1.5, not the single 2x entry
+  EXPECT_NEAR(own.op_cost(conv), 40 * us, 1e-12);  // what only the capture host measured
+  EXPECT_NEAR(own.op_cost(odd), 1.5 * hw.p("op_overhead"), 1e-12);  // the fallback scales too
+}
+
+TEST(HostCost, BundleTableIsUsedOnlyOnTheCapturesGpuAndWhenAsked) {
+  CapturedStep st;
+  st.device_name = "NVIDIA H200";
+  st.host_dispatch = {{"aten::mm/bf16", 15 * us}};
+  ReplayOptions o;
+  EXPECT_TRUE(use_bundle_host(o, st, load_accelerator("h200")));
+  EXPECT_FALSE(use_bundle_host(o, st, load_accelerator("h100")));  // another GPU: another host
+  o.host_table = "preset";
+  EXPECT_FALSE(use_bundle_host(o, st, load_accelerator("h200")));
+  o.host_table = "bundle-ish";
+  EXPECT_NE(error_of([&] { use_bundle_host(o, st, load_accelerator("h200")); }).find("--host-table"), std::string::npos);
+  st.host_dispatch.clear();
+  o.host_table = "auto";
+  EXPECT_FALSE(use_bundle_host(o, st, load_accelerator("h200")));
+}
+
+TEST(HostCost, BadHostTableNamesFileAndKey) {
+  fs::path dir = fs::temp_directory_path() / "orrery_host_cost_test";
+  fs::create_directories(dir);
+  auto write = [&](const std::string& body) {
+    std::ofstream(dir / "t.json") << body;
+    return error_of([&] { read_host_dispatch_file((dir / "t.json").string()); });
+  };
+  std::string e = write(R"({"host_dispatch": {"aten::mm/bf16": {"median_us": -3}}})");
+  EXPECT_NE(e.find("t.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("aten::mm/bf16"), std::string::npos) << e;
+  e = write(R"({"host": {}})");
+  EXPECT_NE(e.find("host_dispatch"), std::string::npos) << e;
+  e = write(R"({"host_dispatch": {"aten::mm/bf16": {"median_us": 1e999}}})");
+  EXPECT_NE(e.find("t.json"), std::string::npos) << e;
+  e = write("{not json");
+  EXPECT_NE(e.find("t.json"), std::string::npos) << e;
+  fs::remove_all(dir);
+}
+
+// A real capture with its host's table: replayed with it (auto) and with the preset's. The
+// table is the capture host's; the result moves by the host's speed, and says which it used.
+TEST(HostCost, ReplayOfACaptureWithItsHostTable) {
+  ReplayOptions o;
+  o.bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles_h200_more/decode_3";
+  o.hw = "h200";
+  o.engine = "event";
+  ReplayResult own = replay_bundle(o);
+  o.host_table = "preset";
+  ReplayResult preset = replay_bundle(o);
+  EXPECT_NE(own.host_table.find("host_dispatch.json"), std::string::npos);
+  EXPECT_EQ(preset.host_table, "preset");
+  EXPECT_GT(own.host_speed_ratio, 0.5);
+  EXPECT_LT(own.host_speed_ratio, 2.0);
+  EXPECT_EQ(own.config["host_table"]["source"], own.host_table);
+  // decode is host-bound: a slower host table gives a longer step, a faster one a shorter one.
+  EXPECT_EQ(own.host_busy_s > preset.host_busy_s, own.host_speed_ratio > 1) << own.host_busy_s << " " << preset.host_busy_s;
+}
+
+}  // namespace host_cost_test
