@@ -13,7 +13,7 @@
 # 2026-11-30: first session `probe caps` (with device_micro.py --host-only's older table), then
 # `host phases caps2 host compile`; session 2's in-capture host tables were measured after the
 # profiler (slowed 1.3-2.2x) and were removed; capture.py now measures before it: session 3
-# `host caps3 host`; session 4 `resnet`.
+# `host caps3 host`; session 4 `resnet`; session 5 `host host` (autocast::conv2d added).
 set -u
 OUT=${OUT:-/tmp/orrery_out}
 W=${W:-/tmp/orrery_work}  # outside $OUT: only the packed archives and the log come back

@@ -13,6 +13,7 @@ Keys are "OP/DTYPE" for aten operators called from Python (e.g. "aten::mm/bf16")
     autograd::linear_fwd_with_grad, autograd::linear_fwd_bwd_sum    forward with grad recording;
                                     forward, .sum() and backward
     autocast::linear/bf16           F.linear on fp32 tensors under bf16 autocast (casts included)
+    autocast::conv2d/bf16           F.conv2d under bf16 autocast: bf16 activations, fp32 weight
     python::module_call             an nn.Module whose forward returns its input
     optim::adamw_fused_step_N_params, optim::sgd_momentum_step_N_params (foreach)
                                     for N = 16 and 128 (per-parameter cost = the slope)
@@ -110,6 +111,10 @@ def autograd_entries(torch, dev, table, sync):
     if dev != "cpu":
         with torch.autocast("cuda", dtype=torch.bfloat16):
             out["autocast::linear/bf16"] = host_us(torch, lambda: F.linear(x32, w32, b32), sync=sync)
+            # A convolution inside a network: bf16 activations, the fp32 weight cast each call.
+            xb = torch.randn(2, 16, 8, 8, device=dev, dtype=torch.bfloat16).to(memory_format=torch.channels_last)
+            wc = torch.randn(16, 16, 3, 3, device=dev).to(memory_format=torch.channels_last)
+            out["autocast::conv2d/bf16"] = host_us(torch, lambda: F.conv2d(xb, wc, padding=1), sync=sync)
     mod = torch.nn.Sequential(torch.nn.Identity())
     out["python::module_call"] = host_us(torch, lambda: mod(x32), sync=sync)
     return out
