@@ -133,6 +133,38 @@ TEST(HostCost, TheCaptureHostsTableGivesItsSpeed) {
   EXPECT_NEAR(own.op_cost(odd), 1.5 * hw.p("op_overhead"), 1e-12);  // the fallback scales too
 }
 
+// A training step's forward ops record the autograd graph (autograd::record_per_op each);
+// backward, optimizer and inference ops do not.
+TEST(HostCost, TrainingForwardOpsPayTheAutogradRecording) {
+  Accelerator hw = host_preset({{"aten::add/bf16", 8 * us}, {"aten::view/bf16", 2 * us}, {"aten::linear/bf16", 20 * us},
+                                {"autograd::record_per_op", 4 * us}});
+  auto build = [](bool backward) {
+    Step s;
+    int add = s.add("aten::add");
+    int ddp = s.add("DistributedDataParallel.forward");  // a Python-level wrapper: its aten ops record
+    s.add("aten::linear", ddp);
+    s.add("aten::view", ddp);
+    int bwd = backward ? s.add("autograd::engine::evaluate_function: AddBackward0") : -1;
+    int opt = s.add("Optimizer.step#SGD.step");
+    for (int op : {add, ddp, bwd, opt})
+      if (op >= 0) {
+        HostItem h;
+        h.op = op;
+        s.st.host.push_back(h);
+      }
+    return s;
+  };
+  Step train = build(true), infer = build(false);
+  HostCostModel t(train.st, hw), i(infer.st, hw);
+  EXPECT_NEAR(t.item_cost(train.st.host[0]), 8 * us + 4 * us, 1e-12);
+  EXPECT_NEAR(t.item_cost(train.st.host[1]), t.op_cost(1) + 2 * 4 * us, 1e-12);
+  EXPECT_NEAR(t.item_cost(train.st.host[2]), t.op_cost(4), 1e-12);  // the backward node records nothing
+  EXPECT_NEAR(t.item_cost(train.st.host[3]), t.op_cost(5), 1e-12);  // nor the optimizer
+  EXPECT_NEAR(i.item_cost(infer.st.host[0]), 8 * us, 1e-12);        // inference: no backward, no graph
+  EXPECT_NEAR(i.item_cost(infer.st.host[1]), i.op_cost(1), 1e-12);
+  EXPECT_NEAR(t.table().autograd_record, 4 * us, 1e-12);
+}
+
 TEST(HostCost, BundleTableIsUsedOnlyOnTheCapturesGpuAndWhenAsked) {
   CapturedStep st;
   st.device_name = "NVIDIA H200";

@@ -71,7 +71,14 @@ HostTable host_table_for(const CapturedStep& st, const Accelerator& hw, bool use
   t.dispatch = hw.host_dispatch;
   t.op_overhead = hw.p("op_overhead");
   t.launch_cost = hw.p("launch_cost");
-  if (!use_bundle || st.host_dispatch.empty()) return t;
+  auto rec = [&t] {
+    auto it = t.dispatch.find("autograd::record_per_op");
+    t.autograd_record = it == t.dispatch.end() ? 0.0 : it->second;
+  };
+  if (!use_bundle || st.host_dispatch.empty()) {
+    rec();
+    return t;
+  }
   std::vector<double> ratios;
   for (auto& [k, v] : st.host_dispatch) {
     auto it = hw.host_dispatch.find(k);
@@ -85,6 +92,7 @@ HostTable host_table_for(const CapturedStep& st, const Accelerator& hw, bool use
   t.op_overhead *= t.speed_ratio;
   t.launch_cost *= t.speed_ratio;
   t.source = st.host_dispatch_path;
+  rec();
   return t;
 }
 
@@ -94,6 +102,31 @@ HostCostModel::HostCostModel(const CapturedStep& st, const Accelerator& hw, bool
   for (auto& d : st.device)
     if (d.op >= 0) direct_launches_[d.op]++;
   memo_.assign(st.ops.size(), -1.0);
+  recorded_.assign(st.ops.size(), 0);
+  if (table_.autograd_record > 0) find_training_forward();
+}
+
+int HostCostModel::count_recorded(int i) const {
+  const EtOp& op = st_.ops[static_cast<std::size_t>(i)];
+  if (starts_with(op.name.str(), "aten::")) return 1;
+  int n = 0;
+  for (int c : op.children) n += count_recorded(c);
+  return n;
+}
+
+void HostCostModel::find_training_forward() {
+  std::size_t backward = st_.host.size();
+  for (std::size_t h = 0; h < st_.host.size(); ++h)
+    if (st_.host[h].op >= 0 && starts_with(st_.ops[static_cast<std::size_t>(st_.host[h].op)].name.str(), "autograd::engine::")) {
+      backward = h;
+      break;
+    }
+  if (backward == st_.host.size()) return;  // no backward pass: inference records nothing
+  for (std::size_t h = 0; h < backward; ++h) {
+    int op = st_.host[h].op;
+    if (op < 0 || starts_with(st_.ops[static_cast<std::size_t>(op)].name.str(), "Optimizer.")) continue;
+    recorded_[static_cast<std::size_t>(op)] = count_recorded(op);
+  }
 }
 
 std::string HostCostModel::table_key(int i) const {
@@ -156,7 +189,7 @@ double HostCostModel::op_cost(int i) const {
 }
 
 double HostCostModel::item_cost(const HostItem& h) const {
-  if (h.op >= 0) return op_cost(h.op);
+  if (h.op >= 0) return op_cost(h.op) + recorded_[static_cast<std::size_t>(h.op)] * table_.autograd_record;
   // Loose runtime call (outside any op): a sync or a launch by the framework itself.
   double c = 0;
   for (auto& call : h.calls) c += call.kind == CallKind::Launch ? table_.launch_cost : table_.op_overhead;

@@ -7,7 +7,11 @@
 //              op without autocast) when the table has the op, else
 //              max(op_overhead + launches x launch_cost + sum of children's costs, optimizer(op))
 //   optimizer(op) = a + b x (parameters in the step's tensor lists) for Optimizer.step#AdamW/SGD,
-//              from the table's 16- and 128-parameter steps.
+//              from the table's 16- and 128-parameter steps;
+// and in a training step (one with a backward pass) every aten op the forward calls from Python
+// (a top-level op before the backward, or the aten ops under a Python-level wrapper such as
+// DistributedDataParallel.forward) adds autograd::record_per_op: recording the autograd graph,
+// measured as an op on an input that requires grad minus the same op on one that does not.
 // (Taking the larger of the table and all children's costs instead over-predicted decode's host
 // time by 50% on a VM whose table was measured in the capture's process: a nested op does not pay
 // the Python binding that each table entry, called from Python, includes.)
@@ -32,6 +36,7 @@ struct HostTable {
   double op_overhead = 0, launch_cost = 0;  // seconds
   std::string source = "preset";            // "preset" or the bundle's host_dispatch.json path
   double speed_ratio = 1;                   // bundle / preset, median over shared entries
+  double autograd_record = 0;               // seconds per forward op of a training step
   int shared = 0;                           // entries both tables have
 };
 
@@ -55,9 +60,12 @@ class HostCostModel {
   double recursive_cost(int i) const;  // own + launches + children
   double optimizer_cost(int i) const;  // 0 unless an optimizer step the table prices
   double autocast_casts(int i) const;  // the aten::to/_to_copy children of op i (autocast's casts)
+  int count_recorded(int i) const;     // aten ops at Python level in op i's subtree (op i included)
+  void find_training_forward();         // recorded_ for the top-level ops before the backward
   const CapturedStep& st_;
   HostTable table_;
   std::vector<int> direct_launches_;
+  std::vector<int> recorded_;  // per top-level op of a training forward: ops that record autograd
   mutable std::vector<double> memo_;
 };
 

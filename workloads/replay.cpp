@@ -733,8 +733,9 @@ void fill_common(ReplayResult& res, const ReplayOptions& opt, const std::vector<
       {"engine", opt.engine},
       {"hardware", hw.to_json()},
       {"overrides", opt.overrides},
-      {"host_model", "one issuing sequence per rank; per-op cost max(host dispatch table, own + launches x launch_cost + children, optimizer per parameter) (workloads/host_cost.h)"},
-      {"host_table", {{"source", res.host_table}, {"speed_vs_preset", res.host_speed_ratio}, {"option", opt.host_table}}},
+      {"host_model", "one issuing sequence per rank; per op: host dispatch table + autocast casts, else op_overhead + launches x launch_cost + children (optimizer steps per parameter); training forward ops + autograd::record_per_op (workloads/host_cost.h)"},
+      {"host_table", {{"source", res.host_table}, {"speed_vs_preset", res.host_speed_ratio}, {"option", opt.host_table},
+                      {"autograd_record_per_op_us", res.host_autograd_record_s * 1e6}}},
   };
   if (opt.mode == ReplayMode::Transfer) res.config["source_hardware"] = src.to_json();
   if (!opt.gemm_precision.empty()) res.config["gemm_precision"] = opt.gemm_precision;
@@ -789,6 +790,7 @@ void cost_ranks(CostedRanks& out, ReplayResult& res, const ReplayOptions& opt, c
       if (r == 0) {
         res.host_table = c.host->table().source;
         res.host_speed_ratio = c.host->table().speed_ratio;
+        res.host_autograd_record_s = c.host->table().autograd_record;
       }
       ReplayResult tmp;
       tmp.mode = res.mode;

@@ -99,6 +99,7 @@ struct ReplayResult {
   std::size_t host_items = 0;     // host operations replayed
   std::string host_table = "preset";  // the host table used: "preset" or the bundle file
   double host_speed_ratio = 1;    // that table's times over the preset's (median of shared entries)
+  double host_autograd_record_s = 0;  // per forward op of a training step (workloads/host_cost.h)
   std::uint64_t events = 0;       // engine events processed
   nlohmann::json to_json() const; // full result (summary + top kernels + roofline view)
   nlohmann::json config;          // resolved configuration (hardware, options)

@@ -8,12 +8,15 @@
 #   caps2    capture.py: gpt_a_ddp, resnet50, decode again (each with its host table)
 #   caps3    capture.py: gpt_a_ddp, resnet50, decode, gpt_a again (host table before the profiler)
 #   resnet   host_phases.py on resnet50, and shape_host.py (does host cost depend on shape?)
+#   fwd      forward_host.py: what a training forward adds per op (autocast, autograd recording)
+#   modules  forward_host.py --modules-only: the nn.Module wrappers' own host cost
 #   compile  capture.py: a torch.compile'd GPT (6 layers)
 # Usage on the GPU machine:  OUT=/some/dir bash validation/capture/device_session.sh host phases caps2
 # 2026-11-30: first session `probe caps` (with device_micro.py --host-only's older table), then
 # `host phases caps2 host compile`; session 2's in-capture host tables were measured after the
 # profiler (slowed 1.3-2.2x) and were removed; capture.py now measures before it: session 3
-# `host caps3 host`; session 4 `resnet`; session 5 `host host` (autocast::conv2d added).
+# `host caps3 host`; session 4 `resnet`; session 5 `host host` (autocast::conv2d added); session 6
+# `fwd host`; session 7 `modules host`.
 set -u
 OUT=${OUT:-/tmp/orrery_out}
 W=${W:-/tmp/orrery_work}  # outside $OUT: only the packed archives and the log come back
@@ -92,6 +95,12 @@ for part in "$@"; do
         --out "$W/phases_resnet50.json"
       step shape_host 90 python3 validation/capture/shape_host.py -o "$W/shape_host.json"
       pack resnet.tgz phases_resnet50.json shape_host.json ;;
+    fwd)
+      step forward_host 150 python3 validation/capture/forward_host.py -o "$W/forward_host.json"
+      pack fwd.tgz forward_host.json ;;
+    modules)
+      step modules 60 python3 validation/capture/forward_host.py --modules-only -o "$W/modules_host.json"
+      pack modules.tgz modules_host.json ;;
     compile)
       cap gpt_compile 200 --model gpt --layers 6 --compile
       pack compile.tgz gpt_compile ;;

@@ -10,6 +10,9 @@ Keys are "OP/DTYPE" for aten operators called from Python (e.g. "aten::mm/bf16")
     autograd::mul_chain_per_node/fp32   a chain of 32 scalar multiplies, forward and backward, per
                                     multiply (data: it overstates the engine's per-node cost, which
                                     orrery does not take from it; docs/replay.md)
+    autograd::record_per_op         what recording the autograd graph adds to an op: the median over
+                                    add, mul, relu, gelu, layer_norm, view, transpose of the op on an
+                                    input that requires grad minus on one that does not
     autograd::linear_fwd_with_grad, autograd::linear_fwd_bwd_sum    forward with grad recording;
                                     forward, .sum() and backward
     autocast::linear/bf16           F.linear on fp32 tensors under bf16 autocast (casts included)
@@ -103,6 +106,15 @@ def autograd_entries(torch, dev, table, sync):
             y.sum().backward()
         return run
 
+    # Recording the autograd graph: an op on an input that requires grad, minus the same op on one
+    # that does not (training forwards pay it on every op; inference does not).
+    F = torch.nn.functional
+    xs = {False: torch.randn(64, 64, device=dev), True: torch.randn(64, 64, device=dev, requires_grad=True)}
+    fns = [lambda a: a + a, lambda a: a * a, lambda a: F.relu(a), lambda a: F.gelu(a),
+           lambda a: F.layer_norm(a, (64,)), lambda a: a.view(-1), lambda a: a.t()]
+    rec = sorted(host_us(torch, lambda f=f: f(xs[True]), sync=sync)["median_us"] -
+                 host_us(torch, lambda f=f: f(xs[False]), sync=sync)["median_us"] for f in fns)
+    out["autograd::record_per_op"] = {"median_us": max(0.0, rec[len(rec) // 2]), "min_us": rec[0], "max_us": rec[-1]}
     t32 = host_us(torch, chain(32), n=50, sync=sync)["median_us"]
     t1 = host_us(torch, chain(1), n=50, sync=sync)["median_us"]
     per_node = (t32 - t1) / 31

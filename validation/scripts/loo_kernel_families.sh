@@ -16,7 +16,7 @@ for b in "${bundles[@]}"; do
   others=()
   for o in "${bundles[@]}"; do [ "$o" != "$b" ] && others+=("$o"); done
   sets=$("$O" calibrate --kernel-families "${others[@]}" | sed -n 's/^use: *\(.*\)   (or.*/\1/p')
-  err() { "$O" validate "$b" --mode roofline --tolerance 0 --quiet "$@" | awk 'NR==2 {print $(NF-1)}'; }
+  err() { "$O" validate "$b" --mode roofline --tolerance 0 --truth "$(dirname "$b")" "$@" | awk 'NR==2 {print $(NF-1)}'; }
   # shellcheck disable=SC2086
   printf '%-12s %-62s %12s %12s\n' "$(basename "$b")" "${sets:-(none)}" \
     "$(err $ones)" "$(err $ones $sets)"
