@@ -163,6 +163,19 @@ TEST(HostCost, TrainingForwardOpsPayTheAutogradRecording) {
   EXPECT_NEAR(i.item_cost(infer.st.host[0]), 8 * us, 1e-12);        // inference: no backward, no graph
   EXPECT_NEAR(i.item_cost(infer.st.host[1]), i.op_cost(1), 1e-12);
   EXPECT_NEAR(t.table().autograd_record, 4 * us, 1e-12);
+  // A trace recorded below the autograd engine (orrery emulate): the backward starts at the first
+  // *_backward aten op.
+  Step emu;
+  int fwd = emu.add("aten::add");
+  int bwd = emu.add("aten::nll_loss_backward");
+  for (int op : {fwd, bwd}) {
+    HostItem h;
+    h.op = op;
+    emu.st.host.push_back(h);
+  }
+  HostCostModel e(emu.st, hw);
+  EXPECT_NEAR(e.item_cost(emu.st.host[0]), 8 * us + 4 * us, 1e-12);
+  EXPECT_NEAR(e.item_cost(emu.st.host[1]), e.op_cost(bwd), 1e-12);
 }
 
 TEST(HostCost, BundleTableIsUsedOnlyOnTheCapturesGpuAndWhenAsked) {

@@ -115,12 +115,17 @@ int HostCostModel::count_recorded(int i) const {
 }
 
 void HostCostModel::find_training_forward() {
+  // The backward starts at the first autograd engine node (a profiled trace) or, in a trace
+  // that records below the engine (orrery emulate), at the first *_backward aten op.
   std::size_t backward = st_.host.size();
-  for (std::size_t h = 0; h < st_.host.size(); ++h)
-    if (st_.host[h].op >= 0 && starts_with(st_.ops[static_cast<std::size_t>(st_.host[h].op)].name.str(), "autograd::engine::")) {
+  for (std::size_t h = 0; h < st_.host.size(); ++h) {
+    if (st_.host[h].op < 0) continue;
+    const std::string& n = st_.ops[static_cast<std::size_t>(st_.host[h].op)].name.str();
+    if (starts_with(n, "autograd::engine::") || (starts_with(n, "aten::") && n.find("_backward") != std::string::npos)) {
       backward = h;
       break;
     }
+  }
   if (backward == st_.host.size()) return;  // no backward pass: inference records nothing
   for (std::size_t h = 0; h < backward; ++h) {
     int op = st_.host[h].op;

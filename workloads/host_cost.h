@@ -8,10 +8,12 @@
 //              max(op_overhead + launches x launch_cost + sum of children's costs, optimizer(op))
 //   optimizer(op) = a + b x (parameters in the step's tensor lists) for Optimizer.step#AdamW/SGD,
 //              from the table's 16- and 128-parameter steps;
-// and in a training step (one with a backward pass) every aten op the forward calls from Python
-// (a top-level op before the backward, or the aten ops under a Python-level wrapper such as
-// DistributedDataParallel.forward) adds autograd::record_per_op: recording the autograd graph,
-// measured as an op on an input that requires grad minus the same op on one that does not.
+// and in a training step (one with a backward pass: an autograd engine node, or in a trace that
+// records below the engine, as orrery emulate's, a *_backward aten op) every aten op the forward
+// calls from Python (a top-level op before the backward, or the aten ops under a Python-level
+// wrapper such as DistributedDataParallel.forward) adds autograd::record_per_op: recording the
+// autograd graph, measured as an op on an input that requires grad minus the same op on one that
+// does not.
 // (Taking the larger of the table and all children's costs instead over-predicted decode's host
 // time by 50% on a VM whose table was measured in the capture's process: a nested op does not pay
 // the Python binding that each table entry, called from Python, includes.)
