@@ -10,6 +10,7 @@
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
 #include "workloads/bundle_graph.h"
+#include "workloads/host_cost.h"
 #include "workloads/json_io.h"
 #include "workloads/replay.h"
 

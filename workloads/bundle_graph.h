@@ -28,6 +28,7 @@
 
 #include "hw_models/gpu.h"
 #include "workloads/graph.h"
+#include "workloads/host_cost.h"
 #include "workloads/op_cost.h"
 #include "workloads/pytorch_trace.h"
 

@@ -3,8 +3,6 @@
 
 #include <algorithm>
 
-#include "hw_models/calibrate.h"
-
 namespace orrery {
 
 namespace {

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "hw_models/accelerator.h"
-#include "workloads/host_cost.h"
 #include "workloads/pytorch_trace.h"
 
 namespace orrery {

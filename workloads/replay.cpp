@@ -23,6 +23,7 @@
 #include "sim/timeline.h"
 #include "workloads/bundle_graph.h"
 #include "workloads/bundle_timeline.h"
+#include "workloads/host_cost.h"
 #include "workloads/op_cost.h"
 #include "sim/executor.h"
 #include "workloads/collective.h"
