@@ -33,6 +33,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import capture  # noqa: E402  (the workloads, built exactly as the bundles were)
+import host_micro  # noqa: E402  (its back-to-back timer)
 
 MARKS = ("start", "fwd0", "fwd1", "bwd0", "bwd1", "opt0", "opt1", "end")
 
@@ -175,18 +176,6 @@ def run_mode(torch, args, wargs, device, mode, marks):
     return res
 
 
-def timed(fn, n, sync):
-    runs = []
-    for _ in range(3):
-        sync()
-        t = time.perf_counter()
-        for _ in range(n):
-            fn()
-        sync()
-        runs.append((time.perf_counter() - t) / n * 1e6)
-    return statistics.median(runs)
-
-
 def micro_ddp_linear(torch, args, device):
     """Per-parameter and per-bucket DDP cost on this host: a stack of Linear layers (host-bound).
 
@@ -255,8 +244,8 @@ def micro_allreduce(torch, args, device):
     out = []
     for nbytes in (4 << 10, 1 << 20, 25 << 20, 64 << 20):
         t = torch.zeros(nbytes // 4, device=device)
-        blocking = timed(lambda: dist.all_reduce(t), 100, sync)
-        asyncw = timed(lambda: dist.all_reduce(t, async_op=True).wait(), 100, sync)
+        blocking = host_micro.host_us(torch, lambda: dist.all_reduce(t), 100, sync)["median_us"]
+        asyncw = host_micro.host_us(torch, lambda: dist.all_reduce(t, async_op=True).wait(), 100, sync)["median_us"]
         out.append({"bytes": nbytes, "blocking_us": blocking, "async_wait_us": asyncw})
         del t
     return out
