@@ -67,7 +67,8 @@ def parse_args(argv=None):
 # ---------------------------------------------------------------------------------------------------
 # Built-in models (PyTorch is imported lazily so that `--help` works without it).
 # ---------------------------------------------------------------------------------------------------
-def build_models(torch):
+def gpt_models(torch):
+    """The MLP and the GPT-2-style transformer."""
     nn = torch.nn
     F = torch.nn.functional
 
@@ -114,6 +115,14 @@ def build_models(torch):
             for blk in self.blocks:
                 x = blk(x)
             return self.head(self.ln(x))
+
+    return dict(MLP=MLP, GPT=GPT)
+
+
+def llama_models(torch):
+    """The Llama-style transformer (RMSNorm, RoPE, SwiGLU, GQA; an optional KV cache for decode)."""
+    nn = torch.nn
+    F = torch.nn.functional
 
     class RMSNorm(nn.Module):
         def __init__(self, d, eps=1e-5):
@@ -187,6 +196,14 @@ def build_models(torch):
                 x = blk(x, cos, sin, None if caches is None else caches[i])
             return self.head(self.norm(x))
 
+    return dict(Llama=Llama)
+
+
+def resnet_models(torch):
+    """ResNet-50 (bottleneck blocks)."""
+    nn = torch.nn
+    F = torch.nn.functional
+
     class Bottleneck(nn.Module):
         def __init__(self, cin, width, stride):
             super().__init__()
@@ -224,7 +241,11 @@ def build_models(torch):
             x = self.layers(self.stem(x))
             return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
-    return dict(MLP=MLP, GPT=GPT, Llama=Llama, ResNet50=ResNet50)
+    return dict(ResNet50=ResNet50)
+
+
+def build_models(torch):
+    return {**gpt_models(torch), **llama_models(torch), **resnet_models(torch)}
 
 
 def pick(v, default):
@@ -240,134 +261,157 @@ def make_optimizer(torch, args, params, default="adamw"):
         return torch.optim.AdamW(params, lr=1e-4), "AdamW"
 
 
+class Builtin:
+    """What every built-in workload builder shares: the models, the autocast context, the device."""
+
+    def __init__(self, torch, args, device, ddp_wrap):
+        self.torch, self.args, self.device, self.ddp_wrap = torch, args, device, ddp_wrap
+        self.M = build_models(torch)
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[args.amp]
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return self.torch.autocast("cuda", enabled=False)
+        return self.torch.autocast("cuda", dtype=self.amp_dtype)
+
+    def llama_shape(self):
+        a = self.args
+        return (pick(a.vocab, 32000), pick(a.d, 2048), pick(a.layers, 8), pick(a.heads, 16), pick(a.kv_heads, 4),
+                pick(a.ffn, 5632))
+
+
+def lm_training_step(b, net, opt, idx, tgt):
+    """One training step of a language model: logits, cross entropy, backward, optimizer."""
+    F = b.torch.nn.functional
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with b.autocast():
+            logits = net(idx)
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), tgt.view(-1))
+        loss.backward()
+        opt.step()
+    return step
+
+
+def build_mlp(b):
+    torch, args, device = b.torch, b.args, b.device
+    d, layers, batch = pick(args.d, 4096), pick(args.layers, 6), pick(args.batch, 4096)
+    torch.backends.cuda.matmul.allow_tf32 = args.dtype == "tf32"
+    torch.backends.cudnn.allow_tf32 = args.dtype == "tf32"
+    dt = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    model = b.M["MLP"](d, layers).to(device=device, dtype=dt)
+    net = b.ddp_wrap(model)
+    opt, opt_name = make_optimizer(torch, args, model.parameters(), default="sgd")
+    x = torch.randn(batch, d, device=device, dtype=dt)
+    y = torch.randn(batch, d, device=device, dtype=dt)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        opt.step()
+
+    meta = {"batch": batch, "d": d, "layers": layers, "dtype": args.dtype, "opt": opt_name}
+    return dict(step=step, model=model, meta=meta)
+
+
+def build_gpt(b):
+    torch, args, device = b.torch, b.args, b.device
+    vocab, d, layers = pick(args.vocab, 50304), pick(args.d, 768), pick(args.layers, 12)
+    heads, seq, batch = pick(args.heads, 12), pick(args.seq, 1024), pick(args.batch, 8)
+    model = b.M["GPT"](vocab, d, layers, heads, seq).to(device)
+    net = b.ddp_wrap(model)
+    opt, opt_name = make_optimizer(torch, args, model.parameters())
+    idx = torch.randint(0, vocab, (batch, seq), device=device)
+    tgt = torch.randint(0, vocab, (batch, seq), device=device)
+    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "seq": seq, "batch": batch,
+            "amp": args.amp, "opt": opt_name}
+    return dict(step=lm_training_step(b, net, opt, idx, tgt), model=model, meta=meta)
+
+
+def build_llama(b):
+    torch, args, device = b.torch, b.args, b.device
+    vocab, d, layers, heads, kv, ffn = b.llama_shape()
+    seq, batch = pick(args.seq, 2048), pick(args.batch, 2)
+    model = b.M["Llama"](vocab, d, layers, heads, kv, ffn, seq).to(device)
+    net = b.ddp_wrap(model)
+    opt, opt_name = make_optimizer(torch, args, model.parameters())
+    idx = torch.randint(0, vocab, (batch, seq), device=device)
+    tgt = torch.randint(0, vocab, (batch, seq), device=device)
+    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn, "seq": seq,
+            "batch": batch, "amp": args.amp, "opt": opt_name}
+    return dict(step=lm_training_step(b, net, opt, idx, tgt), model=model, meta=meta)
+
+
+def build_prefill(b):
+    torch, args, device = b.torch, b.args, b.device
+    vocab, d, layers, heads, kv, ffn = b.llama_shape()
+    seq, batch = pick(args.seq, 2048), pick(args.batch, 4)
+    dt = b.amp_dtype or torch.float32
+    model = b.M["Llama"](vocab, d, layers, heads, kv, ffn, seq).to(device=device, dtype=dt).eval()
+    idx = torch.randint(0, vocab, (batch, seq), device=device)
+
+    def step():
+        with torch.inference_mode():
+            model(idx)
+
+    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn, "seq": seq,
+            "batch": batch, "dtype": args.amp, "phase": "prefill (inference forward of the prompt)"}
+    return dict(step=step, model=model, meta=meta)
+
+
+def build_decode(b):
+    torch, args, device = b.torch, b.args, b.device
+    vocab, d, layers, heads, kv, ffn = b.llama_shape()
+    ctx, batch = pick(args.seq, 4096), pick(args.batch, 8)
+    dt = b.amp_dtype or torch.float32
+    model = b.M["Llama"](vocab, d, layers, heads, kv, ffn, ctx).to(device=device, dtype=dt).eval()
+    hd = d // heads
+    caches = [(torch.randn(batch, kv, ctx, hd, device=device, dtype=dt),
+               torch.randn(batch, kv, ctx, hd, device=device, dtype=dt)) for _ in range(layers)]
+    tok = torch.randint(0, vocab, (batch, 1), device=device)
+
+    def step():
+        # One new token per sequence against a KV cache of ctx tokens (cache length fixed so every
+        # step is the same work): weight and cache reads dominate, a memory-bound step.
+        with torch.inference_mode():
+            logits = model(tok, caches=caches, pos=ctx)
+            logits.argmax(-1)
+
+    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn,
+            "kv_cache_len": ctx, "batch": batch, "dtype": args.amp, "phase": "decode (one token, KV cache)"}
+    return dict(step=step, model=model, meta=meta)
+
+
+def build_resnet50(b):
+    torch, args, device = b.torch, b.args, b.device
+    batch = pick(args.batch, 64)
+    model = b.M["ResNet50"]().to(device).to(memory_format=torch.channels_last)
+    net = b.ddp_wrap(model)
+    opt, opt_name = make_optimizer(torch, args, model.parameters(), default="sgd")
+    x = torch.randn(batch, 3, 224, 224, device=device).to(memory_format=torch.channels_last)
+    y = torch.randint(0, 1000, (batch,), device=device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with b.autocast():
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+
+    meta = {"batch": batch, "image": 224, "amp": args.amp, "opt": opt_name, "memory_format": "channels_last"}
+    return dict(step=step, model=model, meta=meta)
+
+
+BUILDERS = {"mlp": build_mlp, "gpt": build_gpt, "llama": build_llama, "prefill": build_prefill,
+            "decode": build_decode, "resnet50": build_resnet50}
+
+
 def build_builtin(torch, args, device, ddp_wrap):
-    M = build_models(torch)
-    F = torch.nn.functional
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[args.amp]
-
-    def autocast():
-        if amp_dtype is None:
-            return torch.autocast("cuda", enabled=False)
-        return torch.autocast("cuda", dtype=amp_dtype)
-
-    if args.model == "mlp":
-        d, layers, batch = pick(args.d, 4096), pick(args.layers, 6), pick(args.batch, 4096)
-        torch.backends.cuda.matmul.allow_tf32 = args.dtype == "tf32"
-        torch.backends.cudnn.allow_tf32 = args.dtype == "tf32"
-        dt = torch.bfloat16 if args.dtype == "bf16" else torch.float32
-        model = M["MLP"](d, layers).to(device=device, dtype=dt)
-        net = ddp_wrap(model)
-        opt, opt_name = make_optimizer(torch, args, model.parameters(), default="sgd")
-        x = torch.randn(batch, d, device=device, dtype=dt)
-        y = torch.randn(batch, d, device=device, dtype=dt)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            loss = F.mse_loss(net(x), y)
-            loss.backward()
-            opt.step()
-
-        meta = {"batch": batch, "d": d, "layers": layers, "dtype": args.dtype, "opt": opt_name}
-        return dict(step=step, model=model, meta=meta)
-
-    if args.model == "gpt":
-        vocab, d, layers = pick(args.vocab, 50304), pick(args.d, 768), pick(args.layers, 12)
-        heads, seq, batch = pick(args.heads, 12), pick(args.seq, 1024), pick(args.batch, 8)
-        model = M["GPT"](vocab, d, layers, heads, seq).to(device)
-        net = ddp_wrap(model)
-        opt, opt_name = make_optimizer(torch, args, model.parameters())
-        idx = torch.randint(0, vocab, (batch, seq), device=device)
-        tgt = torch.randint(0, vocab, (batch, seq), device=device)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            with autocast():
-                logits = net(idx)
-                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), tgt.view(-1))
-            loss.backward()
-            opt.step()
-
-        meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "seq": seq, "batch": batch,
-                "amp": args.amp, "opt": opt_name}
-        return dict(step=step, model=model, meta=meta)
-
-    # Llama-style models: training (llama), inference prefill, memory-bound decode.
-    vocab, d, layers = pick(args.vocab, 32000), pick(args.d, 2048), pick(args.layers, 8)
-    heads, kv = pick(args.heads, 16), pick(args.kv_heads, 4)
-    ffn = pick(args.ffn, 5632)
-    if args.model == "llama":
-        seq, batch = pick(args.seq, 2048), pick(args.batch, 2)
-        model = M["Llama"](vocab, d, layers, heads, kv, ffn, seq).to(device)
-        net = ddp_wrap(model)
-        opt, opt_name = make_optimizer(torch, args, model.parameters())
-        idx = torch.randint(0, vocab, (batch, seq), device=device)
-        tgt = torch.randint(0, vocab, (batch, seq), device=device)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            with autocast():
-                logits = net(idx)
-                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), tgt.view(-1))
-            loss.backward()
-            opt.step()
-
-        meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn, "seq": seq,
-                "batch": batch, "amp": args.amp, "opt": opt_name}
-        return dict(step=step, model=model, meta=meta)
-
-    if args.model == "prefill":
-        seq, batch = pick(args.seq, 2048), pick(args.batch, 4)
-        dt = amp_dtype or torch.float32
-        model = M["Llama"](vocab, d, layers, heads, kv, ffn, seq).to(device=device, dtype=dt).eval()
-        idx = torch.randint(0, vocab, (batch, seq), device=device)
-
-        def step():
-            with torch.inference_mode():
-                model(idx)
-
-        meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn, "seq": seq,
-                "batch": batch, "dtype": args.amp, "phase": "prefill (inference forward of the prompt)"}
-        return dict(step=step, model=model, meta=meta)
-
-    if args.model == "decode":
-        ctx, batch = pick(args.seq, 4096), pick(args.batch, 8)
-        dt = amp_dtype or torch.float32
-        model = M["Llama"](vocab, d, layers, heads, kv, ffn, ctx).to(device=device, dtype=dt).eval()
-        hd = d // heads
-        caches = [(torch.randn(batch, kv, ctx, hd, device=device, dtype=dt),
-                   torch.randn(batch, kv, ctx, hd, device=device, dtype=dt)) for _ in range(layers)]
-        tok = torch.randint(0, vocab, (batch, 1), device=device)
-
-        def step():
-            # One new token per sequence against a KV cache of ctx tokens (cache length fixed so every
-            # step is the same work): weight and cache reads dominate, a memory-bound step.
-            with torch.inference_mode():
-                logits = model(tok, caches=caches, pos=ctx)
-                logits.argmax(-1)
-
-        meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn,
-                "kv_cache_len": ctx, "batch": batch, "dtype": args.amp, "phase": "decode (one token, KV cache)"}
-        return dict(step=step, model=model, meta=meta)
-
-    if args.model == "resnet50":
-        batch = pick(args.batch, 64)
-        model = M["ResNet50"]().to(device).to(memory_format=torch.channels_last)
-        net = ddp_wrap(model)
-        opt, opt_name = make_optimizer(torch, args, model.parameters(), default="sgd")
-        x = torch.randn(batch, 3, 224, 224, device=device).to(memory_format=torch.channels_last)
-        y = torch.randint(0, 1000, (batch,), device=device)
-
-        def step():
-            opt.zero_grad(set_to_none=True)
-            with autocast():
-                loss = F.cross_entropy(net(x), y)
-            loss.backward()
-            opt.step()
-
-        meta = {"batch": batch, "image": 224, "amp": args.amp, "opt": opt_name, "memory_format": "channels_last"}
-        return dict(step=step, model=model, meta=meta)
-
-    raise SystemExit("capture: unknown model " + args.model)
+    if args.model not in BUILDERS:
+        raise SystemExit("capture: unknown model " + args.model)
+    return BUILDERS[args.model](Builtin(torch, args, device, ddp_wrap))
 
 
 def load_user_workload(spec, args, device):
