@@ -281,6 +281,20 @@ std::map<std::string, double> read_host_dispatch_file(const std::string& path) {
   return out;
 }
 
+double host_speed_ratio(const std::map<std::string, double>& other, const std::map<std::string, double>& base,
+                        int* shared) {
+  std::vector<double> r;
+  for (auto& [k, v] : other) {
+    auto it = base.find(k);
+    if (it != base.end() && it->second > 0) r.push_back(v / it->second);
+  }
+  if (shared) *shared = static_cast<int>(r.size());
+  if (r.empty()) return 1.0;
+  std::sort(r.begin(), r.end());
+  std::size_t m = r.size() / 2;
+  return r.size() % 2 ? r[m] : 0.5 * (r[m - 1] + r[m]);
+}
+
 namespace {
 
 void collect_host_device_layout(const Input& in, const Base& base, Collected& c) {
@@ -554,13 +568,11 @@ nlohmann::ordered_json preset_host(const Base& base, const Collected& c, std::ve
   nlohmann::ordered_json host;
   if (!c.host.empty()) {
     host["dispatch"] = c.host;
-    std::vector<double> ratios;
-    for (auto& [k, v] : base.acc.host_dispatch)
-      if (c.host_us.count(k) && v > 0) ratios.push_back(c.host_us.at(k) * 1e-6 / v);
-    if (ratios.empty()) return host;
-    std::sort(ratios.begin(), ratios.end());
-    std::size_t m = ratios.size() / 2;
-    double r = ratios.size() % 2 ? ratios[m] : 0.5 * (ratios[m - 1] + ratios[m]);
+    std::map<std::string, double> measured;
+    for (auto& [k, us] : c.host_us) measured[k] = us * 1e-6;
+    int shared = 0;
+    double r = host_speed_ratio(measured, base.acc.host_dispatch, &shared);
+    if (shared == 0) return host;
     // The base's own order and text; within 0.5% of 1 the ratio is the rounding of the base's
     // "NN.NN us" entries against the same measurements, and the entries stay as written.
     const bool same_host = std::fabs(r - 1) < 0.005;

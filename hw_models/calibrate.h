@@ -44,6 +44,10 @@ double micro_elementwise_factor(const std::string& op, const std::string& path, 
 // host_dispatch.json, or a host_device_micro.json): seconds per call by "op/dtype", every median
 // finite and positive; errors name the file and key.
 std::map<std::string, double> read_host_dispatch_file(const std::string& path);
+// How much slower (> 1) or faster a host is than another: the median of other / base over the
+// host dispatch entries both tables have (1 when none; their count in *shared).
+double host_speed_ratio(const std::map<std::string, double>& other, const std::map<std::string, double>& base,
+                        int* shared = nullptr);
 
 using CurvePoints = std::vector<std::pair<double, double>>;
 // Sorts by x and merges points within `decades` (log10) of the previous merged group's last

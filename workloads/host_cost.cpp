@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "hw_models/calibrate.h"
+
 namespace orrery {
 
 namespace {
@@ -56,12 +58,6 @@ bool has_descendant(const CapturedStep& st, int i, const std::string& prefix) {
 
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
 }  // namespace
 
 HostTable host_table_for(const CapturedStep& st, const Accelerator& hw, bool use_bundle) {
@@ -77,13 +73,7 @@ HostTable host_table_for(const CapturedStep& st, const Accelerator& hw, bool use
     rec();
     return t;
   }
-  std::vector<double> ratios;
-  for (auto& [k, v] : st.host_dispatch) {
-    auto it = hw.host_dispatch.find(k);
-    if (it != hw.host_dispatch.end() && it->second > 0) ratios.push_back(v / it->second);
-  }
-  t.shared = static_cast<int>(ratios.size());
-  t.speed_ratio = ratios.empty() ? 1.0 : median_of(ratios);
+  t.speed_ratio = host_speed_ratio(st.host_dispatch, hw.host_dispatch, &t.shared);
   for (auto& [k, v] : t.dispatch) v *= t.speed_ratio;
   for (auto& [k, v] : st.host_dispatch)
     if (!t.dispatch.count(k)) t.dispatch[k] = v;
