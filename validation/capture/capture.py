@@ -14,7 +14,9 @@ Protocol (as the fixtures were captured): build the workload, 5 warm-up steps, 2
 the profiler, then 3 steps under the profiler (schedule wait=0, warmup=2, active=1): the third is traced.
 
 Built-in workloads (--model): mlp, gpt, llama, resnet50, prefill (inference forward of a prompt),
-decode (one memory-bound decode token against a KV cache). Your own: --model-module file.py:build,
+decode (one memory-bound decode token against a KV cache), bert (a BERT-base-style encoder: post-LN,
+unfused attention bmm + softmax + dropout, tanh GELU; training, or --infer for an eval forward),
+mobilenet (MobileNetV2: depthwise 3x3 convolutions, ReLU6). --sdpa-backend pins the attention backend. Your own: --model-module file.py:build,
 where build(args, device) returns a dict {"step": callable doing one full step, "model": nn.Module
 (optional, for the parameter count), "meta": dict (optional)}.
 
@@ -37,7 +39,8 @@ import time
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="gpt", choices=["mlp", "gpt", "llama", "resnet50", "prefill", "decode"])
+    p.add_argument("--model", default="gpt", choices=["mlp", "gpt", "llama", "resnet50", "prefill", "decode", "bert",
+                                                           "mobilenet"])
     p.add_argument("--model-module", default="", help="FILE.py:FUNCTION building your own workload")
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--name", default="", help="bundle name (default: the folder name)")
@@ -53,10 +56,15 @@ def parse_args(argv=None):
     p.add_argument("--dtype", default="fp32", choices=["fp32", "tf32", "bf16"], help="mlp: parameter dtype / TF32")
     p.add_argument("--opt", default="", choices=["", "adamw", "sgd"],
                    help="optimizer: fused AdamW or SGD momentum (default: SGD for mlp and resnet50, AdamW otherwise)")
+    p.add_argument("--infer", action="store_true", help="bert: an eval forward under torch.no_grad, no backward")
+    p.add_argument("--memory-format", default="channels_last", choices=["channels_last", "contiguous"],
+                   help="resnet50: the activations' and weights' memory format")
     p.add_argument("--ddp", action="store_true", help="wrap in DistributedDataParallel (run under torchrun)")
     p.add_argument("--bucket-mb", type=float, default=25.0, help="DDP bucket size")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--steps", type=int, default=20, help="timed steps without the profiler")
+    p.add_argument("--sdpa-backend", default="", choices=["", "flash", "efficient", "cudnn", "math"],
+                   help="run the step with only this scaled_dot_product_attention backend enabled")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (traces then show Triton kernels)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-host-table", action="store_true",
@@ -244,8 +252,96 @@ def resnet_models(torch):
     return dict(ResNet50=ResNet50)
 
 
+def bert_models(torch):
+    """A BERT-style encoder: post-LN blocks, attention written out (matmul, softmax, dropout: the
+    path older encoders take instead of sdpa), tanh-approximated GELU, a masked-LM head."""
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class EncoderBlock(nn.Module):
+        def __init__(self, d, heads, ffn, p):
+            super().__init__()
+            self.heads, self.p = heads, p
+            self.qkv = nn.Linear(d, 3 * d)
+            self.proj = nn.Linear(d, d)
+            self.ln1 = nn.LayerNorm(d)
+            self.fc = nn.Linear(d, ffn)
+            self.fc2 = nn.Linear(ffn, d)
+            self.ln2 = nn.LayerNorm(d)
+
+        def forward(self, x, mask):
+            b, t, d = x.shape
+            h = self.heads
+            q, k, v = (z.view(b, t, h, d // h).transpose(1, 2) for z in self.qkv(x).split(d, dim=2))
+            s = torch.matmul(q, k.transpose(-1, -2)) / (d // h) ** 0.5 + mask
+            a = F.dropout(F.softmax(s, dim=-1), self.p, self.training)
+            y = torch.matmul(a, v).transpose(1, 2).reshape(b, t, d)
+            x = self.ln1(x + F.dropout(self.proj(y), self.p, self.training))
+            f = self.fc2(F.gelu(self.fc(x), approximate="tanh"))
+            return self.ln2(x + F.dropout(f, self.p, self.training))
+
+    class Bert(nn.Module):
+        def __init__(self, vocab, d, layers, heads, ffn, seq, p=0.1):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, d)
+            self.pos = nn.Embedding(seq, d)
+            self.ln = nn.LayerNorm(d)
+            self.blocks = nn.ModuleList([EncoderBlock(d, heads, ffn, p) for _ in range(layers)])
+            self.head = nn.Linear(d, vocab)
+            self.p = p
+
+        def forward(self, idx, mask):
+            t = idx.shape[1]
+            x = self.ln(self.tok(idx) + self.pos(torch.arange(t, device=idx.device)))
+            x = F.dropout(x, self.p, self.training)
+            m = (1.0 - mask[:, None, None, :].to(x.dtype)) * -10000.0
+            for blk in self.blocks:
+                x = blk(x, m)
+            return self.head(x)
+
+    return dict(Bert=Bert)
+
+
+def mobilenet_models(torch):
+    """MobileNetV2 (inverted residuals: 1x1 expand, 3x3 depthwise, 1x1 project; ReLU6)."""
+    nn = torch.nn
+
+    def cbr(cin, cout, k=1, stride=1, groups=1, act=True):
+        m = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        return m + [nn.ReLU6(inplace=True)] if act else m
+
+    class Inverted(nn.Module):
+        def __init__(self, cin, cout, stride, t):
+            super().__init__()
+            h = cin * t
+            layers = (cbr(cin, h) if t != 1 else []) + cbr(h, h, 3, stride, h) + cbr(h, cout, act=False)
+            self.body = nn.Sequential(*layers)
+            self.res = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.body(x) if self.res else self.body(x)
+
+    class MobileNetV2(nn.Module):
+        def __init__(self, classes=1000):
+            super().__init__()
+            layers, cin = cbr(3, 32, 3, 2), 32
+            for t, c, n, s in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                               (6, 160, 3, 2), (6, 320, 1, 1)):
+                for i in range(n):
+                    layers.append(Inverted(cin, c, s if i == 0 else 1, t))
+                    cin = c
+            self.features = nn.Sequential(*layers, *cbr(cin, 1280))
+            self.fc = nn.Linear(1280, classes)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+    return dict(MobileNetV2=MobileNetV2)
+
+
 def build_models(torch):
-    return {**gpt_models(torch), **llama_models(torch), **resnet_models(torch)}
+    return {**gpt_models(torch), **llama_models(torch), **resnet_models(torch), **bert_models(torch),
+            **mobilenet_models(torch)}
 
 
 def pick(v, default):
@@ -384,13 +480,14 @@ def build_decode(b):
     return dict(step=step, model=model, meta=meta)
 
 
-def build_resnet50(b):
+def build_resnet50(b, arch="ResNet50"):
     torch, args, device = b.torch, b.args, b.device
     batch = pick(args.batch, 64)
-    model = b.M["ResNet50"]().to(device).to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if args.memory_format == "channels_last" else torch.contiguous_format
+    model = b.M[arch]().to(device).to(memory_format=fmt)
     net = b.ddp_wrap(model)
     opt, opt_name = make_optimizer(torch, args, model.parameters(), default="sgd")
-    x = torch.randn(batch, 3, 224, 224, device=device).to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, 224, 224, device=device).to(memory_format=fmt)
     y = torch.randint(0, 1000, (batch,), device=device)
 
     def step():
@@ -400,11 +497,46 @@ def build_resnet50(b):
         loss.backward()
         opt.step()
 
-    meta = {"batch": batch, "image": 224, "amp": args.amp, "opt": opt_name, "memory_format": "channels_last"}
+    meta = {"arch": arch, "batch": batch, "image": 224, "amp": args.amp, "opt": opt_name,
+            "memory_format": args.memory_format}
     return dict(step=step, model=model, meta=meta)
 
 
-BUILDERS = {"mlp": build_mlp, "gpt": build_gpt, "llama": build_llama, "prefill": build_prefill,
+def build_bert(b):
+    torch, args, device = b.torch, b.args, b.device
+    vocab, d, layers = pick(args.vocab, 30522), pick(args.d, 768), pick(args.layers, 12)
+    heads, seq, batch = pick(args.heads, 12), pick(args.seq, 512), pick(args.batch, 16)
+    ffn = pick(args.ffn, 4 * d)
+    model = b.M["Bert"](vocab, d, layers, heads, ffn, seq).to(device)
+    idx = torch.randint(0, vocab, (batch, seq), device=device)
+    mask = torch.ones(batch, seq, device=device, dtype=torch.long)
+    mask[:, seq - seq // 8:] = 0  # padded tail
+    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "ffn": ffn, "seq": seq, "batch": batch,
+            "amp": args.amp, "attention": "unfused (matmul, softmax, dropout)"}
+    if args.infer:
+        model.eval()
+
+        def infer():
+            with torch.no_grad(), b.autocast():
+                model(idx, mask)
+        meta["phase"] = "inference forward (eval, no_grad)"
+        return dict(step=infer, model=model, meta=meta)
+    net = b.ddp_wrap(model)
+    opt, meta["opt"] = make_optimizer(torch, args, model.parameters())
+    tgt = torch.randint(0, vocab, (batch, seq), device=device)
+    F = torch.nn.functional
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with b.autocast():
+            logits = net(idx, mask)
+            loss = F.cross_entropy(logits.view(-1, vocab), tgt.view(-1))
+        loss.backward()
+        opt.step()
+    return dict(step=step, model=model, meta=meta)
+
+
+BUILDERS = {"mobilenet": lambda b: build_resnet50(b, "MobileNetV2"), "bert": build_bert, "mlp": build_mlp, "gpt": build_gpt, "llama": build_llama, "prefill": build_prefill,
             "decode": build_decode, "resnet50": build_resnet50}
 
 
@@ -477,6 +609,16 @@ def main(argv=None):
     step = w["step"]
     model = w.get("model")
     meta = dict(w.get("meta") or {})
+    if args.sdpa_backend:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        backend = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+                   "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}[args.sdpa_backend]
+        inner = step
+
+        def step():
+            with sdpa_kernel(backend):
+                inner()
+        meta["sdpa_backend"] = args.sdpa_backend
     if args.ddp:
         meta["ddp"] = True
         meta["world_size"] = world

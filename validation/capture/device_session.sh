@@ -11,12 +11,19 @@
 #   fwd      forward_host.py: what a training forward adds per op (autocast, autograd recording)
 #   modules  forward_host.py --modules-only: the nn.Module wrappers' own host cost
 #   compile  capture.py: a torch.compile'd GPT (6 layers)
+#   caps5    capture.py: the GPT with sdpa pinned to the math and memory-efficient backends,
+#            MobileNetV2 (depthwise convolutions)
+#   align    gemm_align.py: 16-bit GEMMs whose n or k is not a multiple of 8, against aligned ones
+#   caps4    capture.py: a BERT-style encoder (training at seq 512 and 128, inference), ResNet-50 in
+#            NCHW (bf16 autocast) and in fp32 (TF32 convolutions)
+#   busy     host_phases.py plain and busy (GPU pre-occupied) on resnet50 and gpt, and
+#            forward_host.py --breakdown: the host's own cost per phase and per module class
 # Usage on the GPU machine:  OUT=/some/dir bash validation/capture/device_session.sh host phases caps2
 # 2026-11-30: first session `probe caps` (with device_micro.py --host-only's older table), then
 # `host phases caps2 host compile`; session 2's in-capture host tables were measured after the
 # profiler (slowed 1.3-2.2x) and were removed; capture.py now measures before it: session 3
 # `host caps3 host`; session 4 `resnet`; session 5 `host host` (autocast::conv2d added); session 6
-# `fwd host`; session 7 `modules host`.
+# `fwd host`; session 7 `modules host`; on a later machine, session 8 `caps4 busy`, session 9 `align`, session 10 `caps5`.
 set -u
 OUT=${OUT:-/tmp/orrery_out}
 W=${W:-/tmp/orrery_work}  # outside $OUT: only the packed archives and the log come back
@@ -101,6 +108,29 @@ for part in "$@"; do
     modules)
       step modules 60 python3 validation/capture/forward_host.py --modules-only -o "$W/modules_host.json"
       pack modules.tgz modules_host.json ;;
+    caps4)
+      cap bert 90 --model bert
+      cap bert_infer 90 --model bert --infer
+      cap bert_s128 90 --model bert --seq 128 --batch 64
+      pack caps4_bert.tgz bert bert_infer bert_s128
+      cap resnet50_nchw 90 --model resnet50 --memory-format contiguous
+      cap resnet50_fp32 90 --model resnet50 --memory-format contiguous --amp none
+      pack caps4_resnet.tgz resnet50_nchw resnet50_fp32 ;;
+    busy)
+      MASTER_PORT=29613 step busy_resnet 120 python3 validation/capture/host_phases.py --model resnet50 --modes plain,busy \
+        --out "$W/busy_resnet50.json"
+      MASTER_PORT=29612 step busy_gpt 120 python3 validation/capture/host_phases.py --model gpt --modes plain,busy \
+        --out "$W/busy_gpt.json"
+      step breakdown 120 python3 validation/capture/forward_host.py --breakdown -o "$W/breakdown.json"
+      pack busy.tgz busy_resnet50.json busy_gpt.json breakdown.json ;;
+    caps5)
+      cap gpt_sdpa_math 90 --model gpt --sdpa-backend math
+      cap gpt_sdpa_efficient 90 --model gpt --sdpa-backend efficient
+      cap mobilenet 90 --model mobilenet
+      pack caps5.tgz gpt_sdpa_math gpt_sdpa_efficient mobilenet ;;
+    align)
+      step gemm_align 240 python3 validation/capture/gemm_align.py -o "$W/gemm_align.json"
+      pack align.tgz gemm_align.json ;;
     compile)
       cap gpt_compile 200 --model gpt --layers 6 --compile
       pack compile.tgz gpt_compile ;;

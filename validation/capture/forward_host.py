@@ -9,6 +9,10 @@
             inference_mode
   ops       single ops back to back on tiny tensors (as host_micro.py) in the same contexts:
             what recording the graph and autocast add per op
+  --breakdown  the GPT and ResNet-50 training forward (autocast+grad) and fp32+no_grad, each call
+            behind a GPU sleep kernel (the host never waits for the GPU): total host time with and
+            without module hooks, and per module class the time inside its modules (inclusive) and
+            outside its child modules (self: a block's own Python, residual adds, functional calls)
   --modules-only   nn.Module wrappers (Linear, LayerNorm, Embedding, Conv2d, BatchNorm2d, ReLU,
             pooling) against the functional call each makes
 
@@ -149,12 +153,63 @@ def modules(torch):
     return out
 
 
+def breakdown(torch):
+    M = capture.build_models(torch)
+    gpt = M["GPT"](50304, 768, 12, 12, 1024).cuda().train()
+    idx = torch.randint(0, 50304, (8, 1024), device="cuda")
+    res = M["ResNet50"]().cuda().to(memory_format=torch.channels_last).train()
+    x = torch.randn(64, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
+    ctxs = {k: v for k, v in contexts(torch).items() if k in ("autocast+grad", "fp32+no_grad", "fp32+grad")}
+    out = {}
+    for name, model, inp in (("gpt_a", gpt, idx), ("resnet50", res, x)):
+        for ctx, (ac, grad) in ctxs.items():
+            def fn(model=model, inp=inp, ac=ac, grad=grad):
+                torch.cuda._sleep(int(200e6))  # ~100 ms: the host never waits for the GPU
+                with ac(), grad():
+                    model(inp)
+            plain = timed_forward(torch, fn, n=8)
+            stack, incl, self_t, count = [], {}, {}, {}
+
+            def pre(m, i):
+                stack.append([m, time.perf_counter(), 0.0])
+
+            def post(m, i, o):
+                mod, t0, child = stack.pop()
+                dt = time.perf_counter() - t0
+                c = type(mod).__name__
+                incl[c] = incl.get(c, 0.0) + dt
+                self_t[c] = self_t.get(c, 0.0) + dt - child
+                count[c] = count.get(c, 0) + 1
+                if stack:
+                    stack[-1][2] += dt
+            hs = [m.register_forward_pre_hook(pre) for m in model.modules()]
+            hs += [m.register_forward_hook(post) for m in model.modules()]
+            n = 8
+            hooked = timed_forward(torch, fn, n=n)
+            for h in hs:
+                h.remove()
+            calls = n + 3
+            out["%s/%s" % (name, ctx)] = {
+                "forward_ms": plain, "forward_hooked_ms": hooked,
+                "modules": {c: {"count": count[c] // calls, "inclusive_ms": incl[c] * 1e3 / calls,
+                                "self_ms": self_t[c] * 1e3 / calls} for c in incl}}
+            print("forward_host: breakdown %s/%s forward %.2f ms (hooked %.2f): " % (name, ctx, plain, hooked)
+                  + " ".join("%s x%d %.2f/%.2f" % (c, count[c] // calls, incl[c] * 1e3 / calls, self_t[c] * 1e3 / calls)
+                             for c in incl), flush=True)
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--out", required=True)
     p.add_argument("--modules-only", action="store_true")
+    p.add_argument("--breakdown", action="store_true")
     a = p.parse_args()
     import torch
+    if a.breakdown:
+        with open(a.out, "w") as f:
+            json.dump({"breakdown": breakdown(torch)}, f, indent=1)
+        return
     if a.modules_only:
         with open(a.out, "w") as f:
             json.dump({"modules": modules(torch)}, f, indent=1)

@@ -13,6 +13,9 @@ GPU waited for the host. Modes:
     ddp       DistributedDataParallel, NCCL (gloo with --cpu), world size 1, --bucket-mb buckets
     ddp_hook  ddp plus a comm hook that only timestamps each bucket (then runs the default
               all-reduce): when, on the host, each bucket became ready
+    busy      plain, but each step starts behind a GPU sleep kernel longer than the step
+              (torch.cuda._sleep), so the host never waits for the GPU: its marks are the host's
+              own cost; if something synchronizes, that phase takes the sleep's length
 --micro adds the per-host costs that a model can use without seeing any step (model-independent):
     ddp_linear  forward and backward host time of a stack of small Linear layers, plain and under
                 DDP with one bucket and with one bucket per parameter (per-parameter and
@@ -42,6 +45,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output JSON")
     p.add_argument("--modes", default="plain,ddp,ddp_hook")
+    p.add_argument("--busy-ms", type=float, default=150.0, help="busy mode: the GPU sleep before each step")
     p.add_argument("--micro", action="store_true", help="also the model-independent DDP and all_reduce costs")
     p.add_argument("--cpu", action="store_true", help="dry run on the CPU (gloo), to check the script")
     args, rest = p.parse_known_args(argv)
@@ -123,7 +127,7 @@ def summarize(recs):
 def run_mode(torch, args, wargs, device, mode, marks):
     def wrap(model):
         net = model
-        if mode != "plain":
+        if mode not in ("plain", "busy"):
             from torch.nn.parallel import DistributedDataParallel as DDP
             net = DDP(model, device_ids=None if args.cpu else [device.index], bucket_cap_mb=wargs.bucket_mb)
             if mode == "ddp_hook":
@@ -154,7 +158,10 @@ def run_mode(torch, args, wargs, device, mode, marks):
             gcs.append(((time.perf_counter() - gc_t.pop("t")) * 1e3, info.get("generation")))
 
     gc.callbacks.append(gc_cb)
+    busy = (lambda: torch.cuda._sleep(int(args.busy_ms * 1e6 * 2))) if mode == "busy" and not args.cpu else None
     for _ in range(wargs.steps):
+        if busy:
+            busy()  # ~2 cycles per ns at the H100/H200's clocks: longer than the step
         marks.reset()
         marks.mark("start")
         step()
