@@ -128,6 +128,12 @@ const ParamSet& accelerator_params() {
           {"strided_elementwise_efficiency", Unit::Ratio, "1",
            "memory efficiency of PyTorch's generic elementwise_kernel (strided / broadcast operands) relative to the "
            "vectorized kernels (orrery calibrate --kernel-families)", true},
+          {"gemm_align2_slowdown", Unit::Ratio, "1",
+           "time of a 16-bit GEMM or convolution whose operands' leading dimensions are 2 or 4 elements aligned (not "
+           "16 bytes: a vocabulary of 30522) over the aligned one's: cuBLAS/cuDNN's narrower-load kernels "
+           "(validation/capture/gemm_align.py; 1: not modelled)", false},
+          {"gemm_align1_slowdown", Unit::Ratio, "1",
+           "the same for odd leading dimensions (a vocabulary of 50257, a convolution over 3 input channels)", false},
           {"min_kernel_time", Unit::Time, "2 us", "device time of the smallest kernel (graph replay)", true},
           {"kernel_gap", Unit::Time, "1 us", "device-side gap between back-to-back kernels on a stream", false},
           {"launch_latency", Unit::Time, "4 us", "host launch call to kernel start on an idle GPU", false},
@@ -263,6 +269,7 @@ void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& 
   }
   Arch ar = parse_arch(arch, path + ": arch", a.params, overrides);
   a.arch_json = ar.to_json();
+  a.arch = std::make_shared<const Arch>(ar);
   if (!fp && !overrides.empty())  // a key nothing reads is an error
     throw make_error("--set", overrides.front().substr(0, overrides.front().find('=')),
                      "an architecture parameter: it applies with --hw-model first-principles only");

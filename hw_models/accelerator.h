@@ -55,6 +55,7 @@ struct Accelerator {
   // first_principles=1 (--hw-model first-principles): every kernel is costed by mapping it onto the
   // preset's "arch" description (hw_models/mapping.h) instead of the calibrated curves.
   std::shared_ptr<const KernelMapper> mapper;
+  std::shared_ptr<const Arch> arch;  // the "arch" description where the preset has one (both modes)
   nlohmann::json arch_json;     // the "arch" section as loaded (values with sources)
 
   double p(std::string_view name) const { return params.get(name); }

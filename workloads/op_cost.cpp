@@ -79,6 +79,13 @@ double int_at(const EtOp& op, size_t i, double dflt) {
   return op.inputs[i].value.get<double>();
 }
 
+// The largest of 8, 4, 2 elements dividing a leading dimension `v`, else 1 (OpWork::align_elems).
+double align_of(double v) {
+  for (double a : {8.0, 4.0, 2.0})
+    if (std::fmod(v, a) == 0) return a;
+  return 1;
+}
+
 // Positional layout of a convolution op's arguments: where stride, padding, dilation and groups sit.
 struct ConvArgs {
   size_t x = 0, w = 1, stride = 3, padding = 4, dilation = 5, groups = 8;
@@ -100,6 +107,16 @@ bool conv_layout(const std::string& n, ConvArgs& a) {
     return true;
   }
   return false;
+}
+
+// cuDNN runs fp32 convolutions on the TF32 tensor cores unless told not to: the op's allow_tf32
+// argument where it has one (aten::cudnn_convolution's 9th, aten::_convolution's 13th), else
+// PyTorch's default, torch.backends.cudnn.allow_tf32 = True (convolution_backward reads the same
+// global flag and carries no argument). Unlike matmuls, whose TF32 default is off.
+bool conv_allows_tf32(const EtOp& op) {
+  size_t at = op.name == "aten::cudnn_convolution" ? 8 : op.name == "aten::_convolution" ? 12 : 0;
+  if (at == 0 || at >= op.inputs.size() || !op.inputs[at].value.is_boolean()) return true;
+  return op.inputs[at].value.get<bool>();
 }
 
 }  // namespace
@@ -144,6 +161,7 @@ bool conv_work(const EtOp& op, OpWork& w) {
   }
   w.dtype = x->dtype != Dtype::UNKNOWN ? x->dtype : w.dtype;
   double eb = std::max(1, dtype_bytes(w.dtype));
+  if (w.dtype == Dtype::FP32 && conv_allows_tf32(op)) w.dtype = Dtype::TF32;  // (same bytes: fp32 operands)
   double m = n * pixels, nn = k / groups, kk = cg * taps;
   // forward: x + w read, y written; backward: dgrad (dy, w -> dx) and wgrad (dy, x -> dw).
   double passes = a.backward ? 2 : 1;
@@ -152,16 +170,25 @@ bool conv_work(const EtOp& op, OpWork& w) {
     passes = (mask[0].is_boolean() && mask[0].get<bool>() ? 1 : 0) + (mask[1].is_boolean() && mask[1].get<bool>() ? 1 : 0);
     if (passes == 0) return false;
   }
+  double xb = static_cast<double>(x->numel) * eb, wb = static_cast<double>(wt->numel) * eb, yb = m * k * eb;
+  w.bytes = passes * (xb + wb + yb);
+  w.side_bytes = 2 * xb;  // a layout transform (nchwToNhwc) of the input: read + write
+  w.flops = 2 * m * nn * kk * groups * passes;
+  w.known = true;
+  if (cg < 8 && nn < 8) {
+    // Depthwise (few channels per group): a per-group GEMM narrower than any tensor-core tile.
+    // cuDNN runs direct kernels instead (conv2d_c1_k1_nhwc_specialized, dgrad2d_c1_k1,
+    // wgrad2d_c1_k1) that stream x, w and y and multiply on the vector units: memory-bound.
+    w.in_bytes = passes * (xb + wb);
+    w.model = a.backward ? "conv-depthwise-bwd" : "conv-depthwise";
+    return true;
+  }
   w.matrix = true;
+  w.align_elems = std::min(align_of(cg), align_of(nn));
   w.m = m;
   w.n = nn;
   w.k = kk;
   w.batch = groups * passes;
-  w.flops = 2 * m * nn * kk * groups * passes;
-  double xb = static_cast<double>(x->numel) * eb, wb = static_cast<double>(wt->numel) * eb, yb = m * k * eb;
-  w.bytes = passes * (xb + wb + yb);
-  w.side_bytes = 2 * xb;  // a layout transform (nchwToNhwc) of the input: read + write
-  w.known = true;
   w.model = a.backward ? "conv-bwd (dgrad + wgrad)" : "conv";
   return true;
 }
@@ -207,6 +234,7 @@ OpTraffic op_traffic(const EtOp& op) {
 
 void set_gemm(OpWork& w, double m, double nn, double k, double batch, const char* model) {
   w.matrix = true;
+  w.align_elems = std::min({align_of(m), align_of(nn), align_of(k)});
   w.m = m;
   w.n = nn;
   w.k = k;
@@ -273,6 +301,11 @@ bool attention_op_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
 bool batch_norm_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   const std::string& n = op.name;
   if (!contains(n, "batch_norm")) return false;
+  if (const EtArg* x0 = nth_tensor(op.inputs, 0); x0 && x0->shape.size() >= 2) {
+    w.norm_numel = numel(*x0);
+    w.norm_elem_bytes = std::max<double>(1, static_cast<double>(x0->elem_bytes));
+    w.norm_channels = dim(x0, 1);
+  }
   if (contains(n, "backward")) {
     // Reads dy and x twice (the reductions for dgamma/dbeta, then dx), writes dx.
     w.bytes = 2 * t.in_bytes + t.out_bytes;
@@ -364,19 +397,34 @@ bool gather_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   return true;
 }
 
+// The softmax dimension's size: input 0's dimension given by the `dim` argument (the forward's
+// second argument, the backward's third, after grad and output); 0 when unknown.
+double softmax_dim_size(const EtOp& op) {
+  const EtArg* x = nth_tensor(op.inputs, 0);
+  size_t at = contains(op.name, "backward") ? 2 : 1;
+  if (!x || x->shape.empty() || op.inputs.size() <= at || !op.inputs[at].value.is_number_integer()) return 0;
+  long long d = op.inputs[at].value.get<long long>(), r = static_cast<long long>(x->shape.size());
+  if (d < 0) d += r;
+  return d >= 0 && d < r ? static_cast<double>(x->shape[static_cast<size_t>(d)]) : 0;
+}
+
 bool softmax_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   if (!contains(op.name, "softmax")) return false;
+  // PyTorch's SoftMax.cu: rows of at most 1024 elements (and 4 KiB) go to the warp kernels
+  // (softmax_warp_forward/backward), which hold each row in registers: one pass over the input.
+  // Longer rows go to the block kernels (cunn_SoftMaxForward): max, sum of exponentials, then the
+  // normalized write, each a pass. (The backward reads grad and output; the block kernel twice.)
+  const EtArg* x = nth_tensor(op.inputs, 0);
+  double row = softmax_dim_size(op);
+  bool warp = row > 0 && row <= 1024 && x && row * static_cast<double>(x->elem_bytes) <= 4096;
   if (!contains(op.name, "backward")) {
-    // One pass for the max, one for the sum of exponentials, one to normalize and write
-    // (PyTorch's cunn_SoftMaxForward): 3 reads + 1 write.
-    w.bytes = 3 * t.in_bytes + t.out_bytes;
+    w.bytes = (warp ? 1 : 3) * t.in_bytes + t.out_bytes;
     w.flops = t.out_numel * 8.0;
-    w.model = "softmax";
+    w.model = warp ? "softmax (warp)" : "softmax";
   } else {
-    // grad and output read twice (row sum of grad*output, then the update), grad_in written.
-    w.bytes = 2 * t.in_bytes + t.out_bytes;
+    w.bytes = (warp ? 1 : 2) * t.in_bytes + t.out_bytes;
     w.flops = t.out_numel * 6.0;
-    w.model = "softmax-bwd";
+    w.model = warp ? "softmax-bwd (warp)" : "softmax-bwd";
   }
   w.known = t.in_bytes > 0;
   return true;

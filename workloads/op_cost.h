@@ -21,6 +21,10 @@ struct OpWork {
                                 // accumulator and writes dQ in q's dtype (4 + q's element bytes each)
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
+  // matrix: the largest of 8, 4, 2, 1 elements dividing the operands' leading dimensions (GEMM:
+  // m, n and k as the ET's views give them; convolution: input and output channels per group).
+  // Below 8 (16 bytes of a 16-bit dtype) cuBLAS/cuDNN fall back to narrower-load kernels.
+  double align_elems = 8;
   AttentionShape attn;      // attention: its shape (head_dim 0 when unknown)
   // A memory-bound op as PyTorch's elementwise kernels run it (first-principles issue bound,
   // hw_models/mapping.h ElementwiseLaunch): output elements, the output's dimensions of size > 1
@@ -30,6 +34,9 @@ struct OpWork {
   double ew_numel = 0, ew_dims = 0, ew_operands = 0;
   double in_bytes = 0;      // memory-bound ops: the bytes it reads (loads), of `bytes`
   bool ew_mixed_dtypes = false;
+  // Batch norm: the input's elements, element size and channels (replay prices each of its
+  // kernels by that kernel's own passes over x: batch_norm_kernel_roof).
+  double norm_numel = 0, norm_elem_bytes = 0, norm_channels = 0;
   bool known = false;       // the model understood the op
   std::string model;        // which formula was used
 };

@@ -14,6 +14,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "hw_models/arch.h"
 #include "hw_models/gpu.h"
 #include "hw_models/mapping.h"
 #include "hw_models/power.h"
@@ -80,6 +81,59 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
   return true;
 }
 
+// PyTorch's native batch-norm kernels (ATen native/cuda/Normalization.cuh, both layouts): each
+// thread walks its share of x's rows in a scalar loop (Welford statistics, the transform, the
+// backward sums), one element's load in flight per thread per pass. A grid of few blocks (NCHW:
+// one per channel) then waits one memory round trip per element it walks (Little's law): far below
+// HBM bandwidth. Each kernel moves its own traffic (in units of x; not an even share of the op's):
+struct NormKernel {
+  const char* name;
+  double loads, stores, passes;
+};
+const NormKernel kNormKernels[] = {
+    {"batch_norm_collect_statistics", 1, 0, 1},  // x -> mean, invstd
+    {"batch_norm_transform_input", 1, 1, 1},     // x -> y
+    {"batch_norm_backward_reduce", 2, 0, 1},     // dy, x -> the two sums (two loads per round)
+    {"batch_norm_backward_elemt", 2, 1, 1},      // dy, x -> dx
+    {"batch_norm_backward_kernel", 4, 1, 2},     // NCHW: the sums' pass, then dx's
+};
+
+// Threads of a `grid` x `block` launch resident at once (max threads and blocks per unit).
+double resident_threads(const Arch& a, double grid, double block) {
+  double tmax = a.p("max_threads_per_unit"), b = std::min(block, tmax);
+  double per_unit = std::max(1.0, std::min(a.p("max_blocks_per_unit"), std::floor(tmax / b)));
+  return std::min(grid, a.units * per_unit) * b;
+}
+
+// A kernel of a batch-norm op (op_cost.cpp batch_norm_work): the native kernels above, or, in a
+// training or backward op, the small per-channel kernels beside them (running statistics: ~6
+// C-sized fp32 vectors). cuDNN's and the eval path's elementwise kernels: false (the op's share).
+bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
+  if (!(w.norm_numel > 0) || d.name.find("cudnn") != std::string::npos || w.model == "batch_norm-eval") return false;
+  const NormKernel* k = nullptr;
+  for (const auto& c : kNormKernels)
+    if (d.name.find(c.name) != std::string::npos) k = &c;
+  double xb = w.norm_numel * w.norm_elem_bytes;
+  if (!k) {
+    r = memory_roof(hw, 6 * 4 * w.norm_channels);
+    return true;
+  }
+  r = memory_roof(hw, (k->loads + k->stores) * xb);
+  if (hw.arch && d.grid > 0 && d.block > 0) {
+    double rounds = k->passes * w.norm_numel / resident_threads(*hw.arch, double(d.grid), double(d.block));
+    r.tm = std::max(r.tm, rounds * hw.arch->p("hbm_latency"));
+  }
+  return true;
+}
+
+// A 16-bit GEMM or convolution whose leading dimensions are not 16 bytes aligned runs cuBLAS's or
+// cuDNN's narrower-load kernels (on Hopper: no TMA/wgmma; cutlass_80_..._align2): the preset's
+// measured slowdown (gemm_align*_slowdown, from validation/capture/gemm_align.py).
+double misaligned_slowdown(const Accelerator& hw, const OpWork& w) {
+  if (w.align_elems >= 8 || dtype_bytes(w.dtype) != 2) return 1.0;
+  return w.align_elems >= 2 ? hw.p("gemm_align2_slowdown") : hw.p("gemm_align1_slowdown");
+}
+
 // multi_tensor_apply's launches (ATen native/cuda/MultiTensorApply.cuh: one block per chunk of
 // kChunkSize = 65536 elements, a launch whenever depth_to_max_blocks (320) blocks or
 // depth_to_max_tensors tensors fill up; the last launch takes what is left) move bytes in
@@ -111,10 +165,12 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r.known = true;
     return r;
   }
+  if (batch_norm_kernel_roof(hw, d, *w, r)) return r;
   double share = share_of_op > 0 ? share_of_op : 1.0 / std::max(1, kernels_of_op);
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
     r = gemm_roof(hw, w->m, w->n, w->k, w->dtype, w->batch, w->bytes, share);
+    r.tc *= misaligned_slowdown(hw, *w);
   } else if (w->matrix) {
     r.tc = w->flops / (hw.peak_flops(w->dtype) * hw.gemm_efficiency(w->dtype, w->flops)) * share;
     r.tm = hbm_time(hw, w->bytes) * share;
@@ -590,11 +646,12 @@ std::string what_if_reason(const ReplayOptions& opt, const CapturedStep& st, con
                            const Accelerator& src) {
   std::string why;
   auto add = [&why](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
-  if (!opt.overrides.empty()) {
-    std::string s = "--set";
-    for (auto& o : opt.overrides) s += " " + o;
-    add(s);
-  }
+  // (--hw-model first-principles arrives as --set first_principles=1: a choice of cost model for the
+  // same hardware, which the capture's measurement still checks)
+  std::string s;
+  for (auto& o : opt.overrides)
+    if (o.rfind("first_principles=", 0) != 0) s += " " + o;
+  if (!s.empty()) add("--set" + s);
   if (!opt.gemm_precision.empty()) add("--gemm-precision " + opt.gemm_precision);
   if (opt.mode == ReplayMode::Transfer && hw.name != src.name) add("transfer " + src.name + " -> " + hw.name);
   if (opt.mode != ReplayMode::Transfer && !capture_device_matches(st.device_name, hw))

@@ -1,0 +1,191 @@
+// Roofline kernel models for the CNN and encoder captures of examples/bundles_h200_more/ (real H200
+// traces): PyTorch's batch-norm kernels waiting on memory round trips, cuDNN's TF32 convolutions,
+// the warp softmax's single pass, and GEMMs whose leading dimensions are not 16 bytes aligned.
+// Each assertion is about the model's physics, not a step time fitted to these captures.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "workloads/op_cost.h"
+#include "workloads/pytorch_trace.h"
+#include "workloads/replay.h"
+
+// This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
+namespace kernel_models_test {
+
+using namespace orrery;
+
+namespace {
+std::string more(const std::string& name) {
+  return std::string(ORRERY_SOURCE_DIR) + "/examples/bundles_h200_more/" + name;
+}
+
+ReplayResult roofline(const std::string& b, std::vector<std::string> sets = {}) {
+  ReplayOptions o;
+  o.bundle = more(b);
+  o.mode = ReplayMode::Roofline;
+  o.engine = "event";
+  o.hw = "h200";
+  o.overrides = std::move(sets);
+  return replay_bundle(o);
+}
+
+EtArg tensor(std::vector<std::int64_t> shape, Dtype d) {
+  EtArg a;
+  a.is_tensor = true;
+  a.shape = shape;
+  a.dtype = d;
+  a.elem_bytes = dtype_bytes(d);
+  a.numel = 1;
+  for (auto s : shape) a.numel *= s;
+  return a;
+}
+EtArg value(nlohmann::json v) {
+  EtArg a;
+  a.value = std::move(v);
+  return a;
+}
+}  // namespace
+
+// NCHW batch norm's statistics kernel runs one block per channel: 64 blocks cannot keep enough
+// loads in flight to use HBM, so doubling HBM bandwidth leaves it alone while the ReLUs (many-block
+// elementwise kernels) speed up.
+TEST(BatchNormKernels, FewBlockStatisticsAreLatencyBoundNotBandwidthBound) {
+  ReplayResult base = roofline("resnet50_nchw"), fast = roofline("resnet50_nchw", {"hbm_bandwidth=9.6TB/s"});
+  ASSERT_EQ(base.kernels.size(), fast.kernels.size());
+  int stats = 0, relu = 0;
+  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+    const auto& k = base.kernels[i];
+    if (k.name.str().find("batch_norm_collect_statistics_kernel") != std::string::npos && k.simulated_s > 100e-6) {
+      ++stats;
+      EXPECT_NEAR(fast.kernels[i].simulated_s / k.simulated_s, 1.0, 0.01) << k.name.str();
+    }
+    if (k.op.str() == "aten::clamp_min" && k.simulated_s > 20e-6) {
+      ++relu;
+      EXPECT_LT(fast.kernels[i].simulated_s / k.simulated_s, 0.7) << k.name.str();
+    }
+  }
+  EXPECT_GT(stats, 5);
+  EXPECT_GT(relu, 5);
+}
+
+// Each kernel of a batch-norm op moves its own traffic: the small running-statistics kernel
+// beside the two big ones is not handed a third of the op's bytes.
+TEST(BatchNormKernels, TheRunningStatisticsKernelIsSmall) {
+  ReplayResult r = roofline("resnet50_3");
+  int small = 0;
+  for (const auto& k : r.kernels)
+    if (k.op.str() == "aten::native_batch_norm" && k.name.str().find("elementwise") != std::string::npos) {
+      ++small;
+      EXPECT_LT(k.simulated_s, 5e-6) << k.name.str();
+    }
+  EXPECT_EQ(small, 53);  // one per batch norm of ResNet-50
+}
+
+// cuDNN runs fp32 convolutions on TF32 tensor cores by default (torch.backends.cudnn.allow_tf32):
+// the op says so, and a convolution told otherwise stays fp32.
+TEST(Convolution, Fp32RunsOnTf32UnlessTheOpSaysNot) {
+  EtOp op;
+  op.name = "aten::cudnn_convolution";  // x, w, padding, stride, dilation, groups, benchmark, deterministic, allow_tf32
+  op.inputs = {tensor({8, 64, 56, 56}, Dtype::FP32), tensor({64, 64, 3, 3}, Dtype::FP32), value({1, 1}), value({1, 1}),
+               value({1, 1}), value(1), value(false), value(false), value(true)};
+  EXPECT_EQ(op_work(op).dtype, Dtype::TF32);
+  op.inputs[8] = value(false);
+  EXPECT_EQ(op_work(op).dtype, Dtype::FP32);
+  op.inputs[0] = tensor({8, 64, 56, 56}, Dtype::BF16);
+  op.inputs[1] = tensor({64, 64, 3, 3}, Dtype::BF16);
+  EXPECT_EQ(op_work(op).dtype, Dtype::BF16);
+}
+
+// Rows of at most 1024 elements: the warp softmax reads its input once; longer rows: three passes.
+TEST(Softmax, ShortRowsAreReadOnceLongRowsThreeTimes) {
+  auto bytes = [](std::int64_t row, bool backward) {
+    EtOp op;
+    op.name = backward ? "aten::_softmax_backward_data" : "aten::_softmax";
+    EtArg x = tensor({64, 512, row}, Dtype::FP32);
+    op.inputs = backward ? std::vector<EtArg>{x, x, value(-1), value(6)} : std::vector<EtArg>{x, value(-1), value(false)};
+    op.outputs = {x};
+    return op_work(op).bytes / (64.0 * 512 * row * 4);
+  };
+  EXPECT_DOUBLE_EQ(bytes(512, false), 2.0);   // read + write
+  EXPECT_DOUBLE_EQ(bytes(4096, false), 4.0);  // max, sum, normalize + write
+  EXPECT_DOUBLE_EQ(bytes(512, true), 3.0);    // grad, output, grad_in
+  EXPECT_DOUBLE_EQ(bytes(4096, true), 5.0);
+}
+
+// Leading dimensions and what they allow: 30522 (BERT's vocabulary) is 2-element aligned, 50257
+// (GPT-2's) odd, 768 fine; a convolution over 3 input channels is odd.
+TEST(Alignment, FromTheGemmAndConvolutionShapes) {
+  auto mm = [](std::int64_t n) {
+    EtOp op;
+    op.name = "aten::mm";
+    op.inputs = {tensor({8192, 768}, Dtype::BF16), tensor({768, n}, Dtype::BF16)};
+    return op_work(op).align_elems;
+  };
+  EXPECT_EQ(mm(30522), 2);
+  EXPECT_EQ(mm(50257), 1);
+  EXPECT_EQ(mm(50304), 8);
+  EtOp conv;
+  conv.name = "aten::convolution";
+  conv.inputs = {tensor({8, 3, 224, 224}, Dtype::BF16), tensor({64, 3, 7, 7}, Dtype::BF16), value(nullptr),
+                 value({2, 2}), value({3, 3}), value({1, 1}), value(false), value({0, 0}), value(1)};
+  EXPECT_EQ(op_work(conv).align_elems, 1);
+}
+
+// A depthwise convolution (one channel per group) is not an implicit GEMM: cuDNN's direct kernels
+// stream x, w and y, so it is a memory-bound op whose time follows HBM, not the tensor cores.
+TEST(Convolution, DepthwiseIsMemoryBound) {
+  EtOp op;
+  op.name = "aten::convolution";
+  op.inputs = {tensor({64, 96, 56, 56}, Dtype::BF16), tensor({96, 1, 3, 3}, Dtype::BF16), value(nullptr),
+               value({1, 1}), value({1, 1}), value({1, 1}), value(false), value({0, 0}), value(96)};
+  OpWork w = op_work(op);
+  EXPECT_FALSE(w.matrix);
+  EXPECT_EQ(w.model, "conv-depthwise");
+  EXPECT_DOUBLE_EQ(w.bytes, 2.0 * (64.0 * 96 * 56 * 56 * 2 + 96 * 9));
+  op.inputs[1] = tensor({96, 8, 3, 3}, Dtype::BF16);  // 12 groups of 8 channels: tensor-core tiles again
+  op.inputs[8] = value(12);
+  EXPECT_TRUE(op_work(op).matrix);
+  ReplayResult r = roofline("mobilenet"), fast = roofline("mobilenet", {"hbm_bandwidth=9.6TB/s"});
+  int dw = 0;
+  for (std::size_t i = 0; i < r.kernels.size(); ++i)
+    if (r.kernels[i].name.str().find("conv2d_c1_k1") != std::string::npos) {
+      ++dw;
+      EXPECT_LT(fast.kernels[i].simulated_s / r.kernels[i].simulated_s, 0.75) << r.kernels[i].name.str();
+    }
+  EXPECT_GT(dw, 10);
+}
+
+// The encoder's masked-LM head (vocabulary 30522) runs cuBLAS's 2-element-aligned kernels: the
+// preset's measured slowdown applies to those GEMMs alone.
+TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
+  ReplayResult base = roofline("bert_infer"), off = roofline("bert_infer", {"gemm_align2_slowdown=1"});
+  ASSERT_EQ(base.kernels.size(), off.kernels.size());
+  int head = 0;
+  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+    const auto& k = base.kernels[i];
+    if (k.kernel_class.str() != "gemm") continue;
+    double ratio = k.simulated_s / off.kernels[i].simulated_s;
+    if (k.name.str().find("align2") != std::string::npos) {
+      ++head;
+      EXPECT_NEAR(ratio, 2.93, 0.01) << k.name.str();
+    } else {
+      EXPECT_NEAR(ratio, 1.0, 1e-9) << k.name.str();
+    }
+  }
+  EXPECT_EQ(head, 1);
+}
+
+// --hw-model first-principles is a choice of cost model for the same GPU: the capture's
+// measurement still checks it (a --set of a hardware parameter makes a what-if).
+TEST(WhatIf, FirstPrinciplesModelIsComparedWithTheMeasurement) {
+  ReplayResult fp = roofline("bert_infer", {"first_principles=1"});
+  EXPECT_FALSE(fp.what_if) << fp.what_if_reason;
+  EXPECT_TRUE(fp.has_measured);
+  ReplayResult knob = roofline("bert_infer", {"first_principles=1", "hbm_latency=600ns"});
+  EXPECT_TRUE(knob.what_if);
+  EXPECT_EQ(knob.what_if_reason, "--set hbm_latency=600ns");
+}
+
+}  // namespace kernel_models_test
