@@ -13,6 +13,7 @@
 #   compile  capture.py: a torch.compile'd GPT (6 layers)
 #   caps5    capture.py: the GPT with sdpa pinned to the math and memory-efficient backends,
 #            MobileNetV2 (depthwise convolutions)
+#   grad     grad_host.py: what recording the autograd graph costs per op family inside a forward
 #   align    gemm_align.py: 16-bit GEMMs whose n or k is not a multiple of 8, against aligned ones
 #   caps4    capture.py: a BERT-style encoder (training at seq 512 and 128, inference), ResNet-50 in
 #            NCHW (bf16 autocast) and in fp32 (TF32 convolutions)
@@ -23,7 +24,7 @@
 # `host phases caps2 host compile`; session 2's in-capture host tables were measured after the
 # profiler (slowed 1.3-2.2x) and were removed; capture.py now measures before it: session 3
 # `host caps3 host`; session 4 `resnet`; session 5 `host host` (autocast::conv2d added); session 6
-# `fwd host`; session 7 `modules host`; on a later machine, session 8 `caps4 busy`, session 9 `align`, session 10 `caps5`.
+# `fwd host`; session 7 `modules host`; on a later machine, session 8 `caps4 busy`, session 9 `align`, session 10 `caps5`, session 11 `grad` (twice; the second run with the table).
 set -u
 OUT=${OUT:-/tmp/orrery_out}
 W=${W:-/tmp/orrery_work}  # outside $OUT: only the packed archives and the log come back
@@ -128,6 +129,9 @@ for part in "$@"; do
       cap gpt_sdpa_efficient 90 --model gpt --sdpa-backend efficient
       cap mobilenet 90 --model mobilenet
       pack caps5.tgz gpt_sdpa_math gpt_sdpa_efficient mobilenet ;;
+    grad)
+      step grad_host 200 python3 validation/capture/grad_host.py -o "$W/grad_host.json"
+      pack grad.tgz grad_host.json ;;
     align)
       step gemm_align 240 python3 validation/capture/gemm_align.py -o "$W/gemm_align.json"
       pack align.tgz gemm_align.json ;;
