@@ -273,7 +273,10 @@ void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& 
   if (!fp && !overrides.empty())  // a key nothing reads is an error
     throw make_error("--set", overrides.front().substr(0, overrides.front().find('=')),
                      "an architecture parameter: it applies with --hw-model first-principles only");
-  if (!fp) return;
+  if (!fp) {
+    a.arch_mapper = std::make_shared<const KernelMapper>(ar);
+    return;
+  }
   // The floor is the dispatch alone: every mapped time adds the memory round trip where the kernel
   // waits on one (loads), and a memset's posted stores do not.
   a.params.set("min_kernel_time", ar.p("dispatch_latency"));

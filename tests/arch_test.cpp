@@ -425,7 +425,17 @@ TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
     }
   EXPECT_GT(issue, 10);
   EXPECT_GT(strided_issue, 10);
-  for (auto& k : cal.kernels) EXPECT_NE(k.bound, "issue");
+  // The calibrated curves know bytes only: a kernel is issue-bound there only where the
+  // description's instruction bound exceeds the curve's time (replay's calibrated_lower_bounds),
+  // so it is issue-bound in the first-principles mapping too.
+  ASSERT_EQ(cal.kernels.size(), fpr.kernels.size());
+  int cal_issue = 0;
+  for (std::size_t i = 0; i < cal.kernels.size(); ++i)
+    if (cal.kernels[i].bound == "issue") {
+      ++cal_issue;
+      EXPECT_EQ(fpr.kernels[i].bound, "issue") << cal.kernels[i].name.str();
+    }
+  EXPECT_GT(cal_issue, 0);  // (llama_s: the RoPE kernels, strided with 4 dimensions)
 }
 
 // PyTorch's reduce_kernel (Reduce.cuh) from its name: output_vec_size and the element of ReduceOp.

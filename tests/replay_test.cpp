@@ -537,7 +537,9 @@ TEST(KernelFamilies, EfficiencyScalesOnlyItsFamilyAndTheFitNamesItsParameters) {
     o.overrides = {"unrolled_elementwise_efficiency=" + unrolled, "strided_elementwise_efficiency=1"};
     return replay_bundle(o);
   };
-  ReplayResult one = run_with("1"), half = run_with("0.5");
+  // (0.5 and 0.25: the curve's time stays above the description's lower bound for these kernels,
+  // replay's calibrated_lower_bounds, so the parameter alone moves them)
+  ReplayResult one = run_with("0.5"), half = run_with("0.25");
   ASSERT_EQ(one.kernels.size(), half.kernels.size());
   int unrolled_seen = 0;
   for (size_t i = 0; i < one.kernels.size(); ++i) {

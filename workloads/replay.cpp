@@ -60,14 +60,14 @@ bool is_attention_side_kernel(const std::string& n) {
   return false;
 }
 
-// First-principles mode: PyTorch's elementwise kernel `name` moving `bytes` (its share of the
-// op's), its load/store path's SIMT instructions for its share of the op's elements added to the
-// transfer (KernelMapper::elementwise). False when `name` is not one of those kernels.
-bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string& name, double share, double bytes,
-                      double grid, double block, Roof& r, double l2_hit) {
+// PyTorch's elementwise kernel `name` moving `bytes` (its share of the op's), its load/store path's
+// SIMT instructions for its share of the op's elements added to the transfer
+// (KernelMapper::elementwise), mapped by `m`. False when `name` is not one of those kernels.
+bool elementwise_estimate(const KernelMapper& m, const OpWork& w, const std::string& name, double share, double bytes,
+                          double grid, double block, double l2_hit, KernelEstimate& e) {
   ElementwiseLaunch l;
   l.family = elementwise_family(name);
-  if (!hw.mapper || l.family.empty() || !(w.ew_numel > 0) || !(bytes > 0)) return false;
+  if (l.family.empty() || !(w.ew_numel > 0) || !(bytes > 0)) return false;
   l.numel = w.ew_numel * share;
   l.dims = w.ew_dims;
   l.operands = w.ew_operands;
@@ -75,10 +75,42 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
   l.vt = elementwise_vt(name);
   l.load_bytes = w.in_bytes > 0 ? w.in_bytes / w.ew_numel : 0;  // the op's loads per output element
   l.stores_only = !(w.in_bytes > 0);  // an op that reads nothing (fill_, zero_: op_cost's write-only ops)
-  KernelEstimate e = hw.mapper->elementwise(l, bytes, grid, block, l2_hit);
+  e = m.elementwise(l, bytes, grid, block, l2_hit);
+  return true;
+}
+
+// First-principles mode: the elementwise kernel's mapped time.
+bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string& name, double share, double bytes,
+                      double grid, double block, Roof& r, double l2_hit) {
+  KernelEstimate e;
+  if (!hw.mapper || !elementwise_estimate(*hw.mapper, w, name, share, bytes, grid, block, l2_hit, e)) return false;
   r.tm = e.time_s;
   r.issue_bound = e.bound == "issue";
   return true;
+}
+
+// Calibrated mode: the curves know bytes, not instructions or round trips. Where the preset's
+// architecture description bounds a kernel from below by what the curves cannot see, the larger
+// time stands: PyTorch's non-vectorized elementwise kernels (strided, unrolled), whose SIMT
+// instructions per element (index math, dynamic casts) add to their transfer
+// (KernelMapper::elementwise, the ECM sum), and PyTorch's reduce_kernel's round trips
+// (KernelMapper::reduction). Both come from PyTorch's source and the description; the
+// vectorized kernels are what the memory curve measured.
+void calibrated_lower_bounds(const Accelerator& hw, const OpWork& w, const DeviceActivity& d, double share,
+                             double grid, double block, Roof& r) {
+  if (hw.mapper || !hw.arch_mapper) return;
+  KernelEstimate e;
+  std::string family = elementwise_family(d.name);
+  if (family != "vectorized" && elementwise_estimate(*hw.arch_mapper, w, d.name, share, w.bytes * share, grid, block, 0, e) &&
+      e.time_s > r.tm) {
+    r.tm = e.time_s;
+    r.issue_bound = e.bound == "issue";
+  }
+  ReduceLaunch rl;
+  if (grid > 0 && block > 0 && parse_reduce_kernel(d.name, rl)) {
+    rl.outputs = w.ew_numel;
+    r.tm = std::max(r.tm, hw.arch_mapper->reduction(rl, w.bytes * share, grid, block, 0).time_s);
+  }
 }
 
 // PyTorch's native batch-norm kernels (ATen native/cuda/Normalization.cuh, both layouts): each
@@ -197,6 +229,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
       rl.outputs = w->ew_numel;
       r.tm = hw.mapper->reduction(rl, w->bytes * share, grid, block, hit).time_s;
     }
+    calibrated_lower_bounds(hw, *w, d, share, grid, block, r);
   }
   r.known = true;
   r.flops = w->flops * share;

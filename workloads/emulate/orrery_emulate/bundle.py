@@ -51,6 +51,17 @@ def _io(args, rank):
     return {"values": vals, "shapes": shapes, "types": types, "strides": strides}
 
 
+def _out_numel(ev):
+    """Elements of the op's first output tensor (what an elementwise kernel's grid covers)."""
+    for a in ev.get("outputs", []):
+        if a.get("t"):
+            n = 1
+            for d in a["shape"]:
+                n *= d
+            return n
+    return 0
+
+
 class Writer:
     def __init__(self, rank, world, groups, device_name):
         self.rank, self.world, self.groups = rank, world, groups
@@ -94,12 +105,15 @@ class Writer:
         self.t += CALL_US
         return c
 
-    def launch(self, kind, kname, nbytes, stream, ext):
+    def launch(self, kind, kname, nbytes, stream, ext, numel=0):
         rt = {"kernel": "cudaLaunchKernel", "memset": "cudaMemsetAsync", "memcpy": "cudaMemcpyAsync"}[kind]
         c = self.runtime(rt, ext)
         cat = {"kernel": "kernel", "memset": "gpu_memset", "memcpy": "gpu_memcpy"}[kind]
         args = {"stream": stream, "correlation": c, "device": self.rank % 8}
-        if kind == "kernel":
+        if kind == "kernel" and "elementwise_kernel" in kname and numel > 0:
+            # PyTorch's elementwise launches (CUDALoops.cuh, Loops.cuh): 128 threads, 4 elements each
+            args.update({"grid": [max(1, -(-int(numel) // 512)), 1, 1], "block": [128, 1, 1]})
+        elif kind == "kernel":
             args.update({"grid": [1024, 1, 1], "block": [256, 1, 1]})
         else:
             args["bytes"] = int(nbytes)
@@ -154,7 +168,7 @@ class Writer:
             self.t += CALL_US
             ext = self.cpu_op(ev["name"], rf, ts, 0)  # duration patched below
             for kind, kname, nbytes in K.kernels(ev):
-                self.launch(kind, kname, nbytes, ev["stream"], ext)
+                self.launch(kind, kname, nbytes, ev["stream"], ext, _out_numel(ev))
             self.t += OP_US
             self._patch_dur(ext, ts)
         if k == "coll":
