@@ -8,6 +8,7 @@
 #include <string>
 
 #include "hw_models/transfer.h"
+#include "support/et_args.h"
 #include "workloads/op_cost.h"
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
@@ -16,6 +17,8 @@
 namespace kernel_models_test {
 
 using namespace orrery;
+using orrery::syn::tensor;
+using orrery::syn::value;
 
 namespace {
 std::string more(const std::string& name) {
@@ -32,21 +35,6 @@ ReplayResult roofline(const std::string& b, std::vector<std::string> sets = {}) 
   return replay_bundle(o);
 }
 
-EtArg tensor(std::vector<std::int64_t> shape, Dtype d) {
-  EtArg a;
-  a.is_tensor = true;
-  a.shape = shape;
-  a.dtype = d;
-  a.elem_bytes = dtype_bytes(d);
-  a.numel = 1;
-  for (auto s : shape) a.numel *= s;
-  return a;
-}
-EtArg value(nlohmann::json v) {
-  EtArg a;
-  a.value = std::move(v);
-  return a;
-}
 }  // namespace
 
 // NCHW batch norm's statistics kernel runs one block per channel: 64 blocks cannot keep enough

@@ -10,6 +10,7 @@
 #include "support/errors.h"
 #include "support/synthetic_bundle.h"
 #include "workloads/json_io.h"
+#include "support/et_args.h"
 #include "workloads/op_cost.h"
 #include "workloads/pytorch_trace.h"
 #include "workloads/replay.h"
@@ -18,26 +19,11 @@
 namespace op_cost_test {
 
 using namespace orrery;
+using orrery::syn::tensor;
+using orrery::syn::value;
 namespace fs = std::filesystem;
 
 namespace {
-EtArg tensor(std::vector<std::int64_t> shape, Dtype d = Dtype::BF16) {
-  EtArg a;
-  a.is_tensor = true;
-  a.shape = shape;
-  a.dtype = d;
-  a.elem_bytes = dtype_bytes(d);
-  a.numel = 1;
-  for (auto s : shape) a.numel *= s;
-  a.type = "Tensor(c10::BFloat16)";
-  return a;
-}
-EtArg value(nlohmann::json v, const char* type = "GenericList[Int,Int]") {
-  EtArg a;
-  a.type = type;
-  a.value = std::move(v);
-  return a;
-}
 // aten::convolution(x, w, bias, stride, padding, dilation, transposed, output_padding, groups)
 EtOp conv(std::vector<std::int64_t> x, std::vector<std::int64_t> w, int stride, int pad, int dil, int groups) {
   EtOp op;

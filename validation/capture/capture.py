@@ -370,6 +370,15 @@ class Builtin:
             return self.torch.autocast("cuda", enabled=False)
         return self.torch.autocast("cuda", dtype=self.amp_dtype)
 
+    def inference_llama(self, seq):
+        """The Llama model in the autocast dtype, in eval mode (prefill, decode), and its meta."""
+        vocab, d, layers, heads, kv, ffn = self.llama_shape()
+        dt = self.amp_dtype or self.torch.float32
+        model = self.M["Llama"](vocab, d, layers, heads, kv, ffn, seq).to(device=self.device, dtype=dt).eval()
+        meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn,
+                "dtype": self.args.amp}
+        return model, dt, meta
+
     def llama_shape(self):
         a = self.args
         return (pick(a.vocab, 32000), pick(a.d, 2048), pick(a.layers, 8), pick(a.heads, 16), pick(a.kv_heads, 4),
@@ -442,27 +451,24 @@ def build_llama(b):
 
 def build_prefill(b):
     torch, args, device = b.torch, b.args, b.device
-    vocab, d, layers, heads, kv, ffn = b.llama_shape()
     seq, batch = pick(args.seq, 2048), pick(args.batch, 4)
-    dt = b.amp_dtype or torch.float32
-    model = b.M["Llama"](vocab, d, layers, heads, kv, ffn, seq).to(device=device, dtype=dt).eval()
+    model, dt, meta = b.inference_llama(seq)
+    vocab = meta["vocab"]
     idx = torch.randint(0, vocab, (batch, seq), device=device)
 
     def step():
         with torch.inference_mode():
             model(idx)
 
-    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn, "seq": seq,
-            "batch": batch, "dtype": args.amp, "phase": "prefill (inference forward of the prompt)"}
+    meta.update(seq=seq, batch=batch, phase="prefill (inference forward of the prompt)")
     return dict(step=step, model=model, meta=meta)
 
 
 def build_decode(b):
     torch, args, device = b.torch, b.args, b.device
-    vocab, d, layers, heads, kv, ffn = b.llama_shape()
     ctx, batch = pick(args.seq, 4096), pick(args.batch, 8)
-    dt = b.amp_dtype or torch.float32
-    model = b.M["Llama"](vocab, d, layers, heads, kv, ffn, ctx).to(device=device, dtype=dt).eval()
+    model, dt, meta = b.inference_llama(ctx)
+    vocab, d, layers, heads, kv = (meta[k] for k in ("vocab", "d", "layers", "heads", "kv_heads"))
     hd = d // heads
     caches = [(torch.randn(batch, kv, ctx, hd, device=device, dtype=dt),
                torch.randn(batch, kv, ctx, hd, device=device, dtype=dt)) for _ in range(layers)]
@@ -475,8 +481,7 @@ def build_decode(b):
             logits = model(tok, caches=caches, pos=ctx)
             logits.argmax(-1)
 
-    meta = {"vocab": vocab, "d": d, "layers": layers, "heads": heads, "kv_heads": kv, "ffn": ffn,
-            "kv_cache_len": ctx, "batch": batch, "dtype": args.amp, "phase": "decode (one token, KV cache)"}
+    meta.update(kv_cache_len=ctx, batch=batch, phase="decode (one token, KV cache)")
     return dict(step=step, model=model, meta=meta)
 
 
@@ -575,11 +580,72 @@ def gzip_file(src, dst):
     os.remove(src)
 
 
+def pin_sdpa_backend(name, step):
+    """`step` with only one scaled_dot_product_attention backend enabled."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    backend = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+               "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}[name]
+
+    def pinned():
+        with sdpa_kernel(backend):
+            step()
+    return pinned
+
+
+def timed_steps(torch, args, step):
+    """Warm-up, then the timed steps without the profiler: CUDA-event and host-timer ms, peak memory."""
+    for _ in range(args.warmup):
+        step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    cuda_ms, wall_ms = [], []
+    for _ in range(args.steps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        t0 = time.perf_counter()
+        start.record()
+        step()
+        end.record()
+        torch.cuda.synchronize()
+        wall_ms.append((time.perf_counter() - t0) * 1e3)
+        cuda_ms.append(start.elapsed_time(end))
+    return cuda_ms, wall_ms, torch.cuda.max_memory_allocated()
+
+
+def profiled_steps(torch, step, out, sfx):
+    """Three steps under the profiler; the third is traced (ET + Kineto, gzip'd). Their wall ms."""
+    from torch.profiler import ExecutionTraceObserver, ProfilerActivity, profile, schedule
+    et_path = os.path.join(out, "et%s.json" % sfx)
+    kineto_path = os.path.join(out, "kineto%s.json" % sfx)
+    et = ExecutionTraceObserver()
+    et.register_callback(et_path)
+
+    def on_ready(prof):
+        prof.export_chrome_trace(kineto_path)
+
+    profiled = []
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True,
+                 schedule=schedule(wait=0, warmup=2, active=1), on_trace_ready=on_ready,
+                 execution_trace_observer=et) as prof:
+        for _ in range(3):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            step()
+            torch.cuda.synchronize()
+            profiled.append((time.perf_counter() - t0) * 1e3)
+            prof.step()
+    et.unregister_callback()
+    for p in (et_path, kineto_path):
+        if not os.path.exists(p):
+            raise SystemExit("capture: the profiler did not write " + p)
+        gzip_file(p, p + ".gz")
+    return profiled
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         import torch
-        from torch.profiler import ExecutionTraceObserver, ProfilerActivity, profile, schedule
+        import torch.profiler  # noqa: F401
     except ImportError as e:
         raise SystemExit("capture: PyTorch with CUDA is required (%s)" % e)
     if not torch.cuda.is_available():
@@ -610,14 +676,7 @@ def main(argv=None):
     model = w.get("model")
     meta = dict(w.get("meta") or {})
     if args.sdpa_backend:
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-        backend = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
-                   "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}[args.sdpa_backend]
-        inner = step
-
-        def step():
-            with sdpa_kernel(backend):
-                inner()
+        step = pin_sdpa_backend(args.sdpa_backend, step)
         meta["sdpa_backend"] = args.sdpa_backend
     if args.ddp:
         meta["ddp"] = True
@@ -630,22 +689,7 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     sfx = "" if world == 1 else ".%d" % rank
 
-    # 1. Warm-up, then timed steps without the profiler.
-    for _ in range(args.warmup):
-        step()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    cuda_ms, wall_ms = [], []
-    for _ in range(args.steps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        t0 = time.perf_counter()
-        start.record()
-        step()
-        end.record()
-        torch.cuda.synchronize()
-        wall_ms.append((time.perf_counter() - t0) * 1e3)
-        cuda_ms.append(start.elapsed_time(end))
-    max_mem = torch.cuda.max_memory_allocated()
+    cuda_ms, wall_ms, max_mem = timed_steps(torch, args, step)
     # The host that ran these steps, before the profiler: after it, CUPTI's and the observers'
     # callbacks stay installed and slow every call (tables measured after profiling came out
     # 1.3-2.2x slower than ones from a fresh process on the same machine).
@@ -655,32 +699,7 @@ def main(argv=None):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import host_micro
         host_table = host_micro.host_table(torch)
-
-    # 2. Three steps under the profiler; the third is traced (ET + Kineto).
-    et_path = os.path.join(out, "et%s.json" % sfx)
-    kineto_path = os.path.join(out, "kineto%s.json" % sfx)
-    et = ExecutionTraceObserver()
-    et.register_callback(et_path)
-
-    def on_ready(prof):
-        prof.export_chrome_trace(kineto_path)
-
-    profiled = []
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True,
-                 schedule=schedule(wait=0, warmup=2, active=1), on_trace_ready=on_ready,
-                 execution_trace_observer=et) as prof:
-        for _ in range(3):
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            step()
-            torch.cuda.synchronize()
-            profiled.append((time.perf_counter() - t0) * 1e3)
-            prof.step()
-    et.unregister_callback()
-    for p in (et_path, kineto_path):
-        if not os.path.exists(p):
-            raise SystemExit("capture: the profiler did not write " + p)
-        gzip_file(p, p + ".gz")
+    profiled = profiled_steps(torch, step, out, sfx)
 
     if rank == 0:
         params = sum(p.numel() for p in model.parameters()) if model is not None else None
