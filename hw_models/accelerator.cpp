@@ -131,9 +131,9 @@ const ParamSet& accelerator_params() {
           {"gemm_align2_slowdown", Unit::Ratio, "1",
            "time of a 16-bit GEMM or convolution whose operands' leading dimensions are 2 or 4 elements aligned (not "
            "16 bytes: a vocabulary of 30522) over the aligned one's: cuBLAS/cuDNN's narrower-load kernels "
-           "(validation/capture/gemm_align.py; 1: not modelled)", false},
+           "(validation/capture/gemm_align.py; 1: not modelled)", true},
           {"gemm_align1_slowdown", Unit::Ratio, "1",
-           "the same for odd leading dimensions (a vocabulary of 50257, a convolution over 3 input channels)", false},
+           "the same for odd leading dimensions (a vocabulary of 50257, a convolution over 3 input channels)", true},
           {"min_kernel_time", Unit::Time, "2 us", "device time of the smallest kernel (graph replay)", true},
           {"kernel_gap", Unit::Time, "1 us", "device-side gap between back-to-back kernels on a stream", false},
           {"launch_latency", Unit::Time, "4 us", "host launch call to kernel start on an idle GPU", false},

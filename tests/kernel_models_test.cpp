@@ -8,6 +8,7 @@
 #include <string>
 
 #include "hw_models/transfer.h"
+#include "support/errors.h"
 #include "support/et_args.h"
 #include "workloads/op_cost.h"
 #include "workloads/pytorch_trace.h"
@@ -164,6 +165,9 @@ TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
     }
   }
   EXPECT_EQ(head, 1);
+  // a slowdown of zero is not a what-if: one line naming the parameter
+  std::string err = orrery::syn::error_of([] { load_accelerator("h200", {"gemm_align2_slowdown=0"}); });
+  EXPECT_NE(err.find("gemm_align2_slowdown: must be greater than zero"), std::string::npos) << err;
 }
 
 // Calibrated mode, where the curves see bytes only: the encoder's attention-mask add (PyTorch's
