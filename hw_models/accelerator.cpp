@@ -269,7 +269,6 @@ void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& 
   }
   Arch ar = parse_arch(arch, path + ": arch", a.params, overrides);
   a.arch_json = ar.to_json();
-  a.arch = std::make_shared<const Arch>(ar);
   if (!fp && !overrides.empty())  // a key nothing reads is an error
     throw make_error("--set", overrides.front().substr(0, overrides.front().find('=')),
                      "an architecture parameter: it applies with --hw-model first-principles only");

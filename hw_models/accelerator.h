@@ -55,9 +55,8 @@ struct Accelerator {
   // first_principles=1 (--hw-model first-principles): every kernel is costed by mapping it onto the
   // preset's "arch" description (hw_models/mapping.h) instead of the calibrated curves.
   std::shared_ptr<const KernelMapper> mapper;
-  std::shared_ptr<const Arch> arch;  // the "arch" description where the preset has one (both modes)
   // Calibrated mode with an "arch" description: its mapper, for the lower bounds the curves cannot
-  // see (instruction issue, memory round trips; replay's calibrated_lower_bounds). Null otherwise.
+  // see (instruction issue, memory round trips; replay's roof_of). Null otherwise.
   std::shared_ptr<const KernelMapper> arch_mapper;
   nlohmann::json arch_json;     // the "arch" section as loaded (values with sources)
 

@@ -89,27 +89,18 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
   return true;
 }
 
-// Calibrated mode: the curves know bytes, not instructions or round trips. Where the preset's
-// architecture description bounds a kernel from below by what the curves cannot see, the larger
-// time stands: PyTorch's non-vectorized elementwise kernels (strided, unrolled), whose SIMT
-// instructions per element (index math, dynamic casts) add to their transfer
-// (KernelMapper::elementwise, the ECM sum), and PyTorch's reduce_kernel's round trips
-// (KernelMapper::reduction). Both come from PyTorch's source and the description; the
-// vectorized kernels are what the memory curve measured.
+// Calibrated mode: the curves know bytes, not instructions. PyTorch's non-vectorized elementwise
+// kernels (strided, unrolled) take at least what the preset's architecture description gives them:
+// their SIMT instructions per element (index math, dynamic casts) on top of their transfer
+// (KernelMapper::elementwise, the ECM sum), from PyTorch's source. (The vectorized kernels are what
+// the memory curve measured; reduce_kernel's round trips: roof_of.)
 void calibrated_lower_bounds(const Accelerator& hw, const OpWork& w, const DeviceActivity& d, double share,
-                             double grid, double block, Roof& r) {
-  if (hw.mapper || !hw.arch_mapper) return;
+                            double grid, double block, Roof& r) {
+  if (hw.mapper || !hw.arch_mapper || std::string(elementwise_family(d.name)) == "vectorized") return;
   KernelEstimate e;
-  std::string family = elementwise_family(d.name);
-  if (family != "vectorized" && elementwise_estimate(*hw.arch_mapper, w, d.name, share, w.bytes * share, grid, block, 0, e) &&
-      e.time_s > r.tm) {
+  if (elementwise_estimate(*hw.arch_mapper, w, d.name, share, w.bytes * share, grid, block, 0, e) && e.time_s > r.tm) {
     r.tm = e.time_s;
     r.issue_bound = e.bound == "issue";
-  }
-  ReduceLaunch rl;
-  if (grid > 0 && block > 0 && parse_reduce_kernel(d.name, rl)) {
-    rl.outputs = w.ew_numel;
-    r.tm = std::max(r.tm, hw.arch_mapper->reduction(rl, w.bytes * share, grid, block, 0).time_s);
   }
 }
 
@@ -130,11 +121,10 @@ const NormKernel kNormKernels[] = {
     {"batch_norm_backward_kernel", 4, 1, 2},     // NCHW: the sums' pass, then dx's
 };
 
-// Threads of a `grid` x `block` launch resident at once (max threads and blocks per unit).
-double resident_threads(const Arch& a, double grid, double block) {
-  double tmax = a.p("max_threads_per_unit"), b = std::min(block, tmax);
-  double per_unit = std::max(1.0, std::min(a.p("max_blocks_per_unit"), std::floor(tmax / b)));
-  return std::min(grid, a.units * per_unit) * b;
+// The preset's architecture description as a mapper: first-principles mode's, else calibrated
+// mode's (its lower bounds); null for a preset without one.
+const KernelMapper* description(const Accelerator& hw) {
+  return hw.mapper ? hw.mapper.get() : hw.arch_mapper.get();
 }
 
 // A kernel of a batch-norm op (op_cost.cpp batch_norm_work): the native kernels above, or, in a
@@ -151,9 +141,9 @@ bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, cons
     return true;
   }
   r = memory_roof(hw, (k->loads + k->stores) * xb);
-  if (hw.arch && d.grid > 0 && d.block > 0) {
-    double rounds = k->passes * w.norm_numel / resident_threads(*hw.arch, double(d.grid), double(d.block));
-    r.tm = std::max(r.tm, rounds * hw.arch->p("hbm_latency"));
+  if (const KernelMapper* m = description(hw); m && d.grid > 0 && d.block > 0) {
+    double rounds = k->passes * xb / m->inflight_bytes(double(d.grid), double(d.block), w.norm_elem_bytes);
+    r.tm = std::max(r.tm, rounds * m->arch().p("hbm_latency"));
   }
   return true;
 }
@@ -223,11 +213,13 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     r = memory_roof(hw, w->bytes * share, w->flops * share, grid, block, false, hit);
     r.tm /= family_efficiency(hw, d.name);  // unrolled / strided elementwise kernels stream slower
     elementwise_roof(hw, *w, d.name, share, w->bytes * share, grid, block, r, hit);
-    // (PyTorch's reduce_kernel keeps its own loads in flight: Reduce.cuh, KernelMapper::reduction)
+    // (PyTorch's reduce_kernel keeps its own loads in flight: Reduce.cuh, KernelMapper::reduction;
+    // first-principles mode takes its time, calibrated mode the larger of it and the curve's)
     ReduceLaunch rl;
-    if (hw.mapper && grid > 0 && block > 0 && parse_reduce_kernel(d.name, rl)) {
+    if (description(hw) && grid > 0 && block > 0 && parse_reduce_kernel(d.name, rl)) {
       rl.outputs = w->ew_numel;
-      r.tm = hw.mapper->reduction(rl, w->bytes * share, grid, block, hit).time_s;
+      double t = description(hw)->reduction(rl, w->bytes * share, grid, block, hw.mapper ? hit : 0).time_s;
+      r.tm = hw.mapper ? t : std::max(r.tm, t);
     }
     calibrated_lower_bounds(hw, *w, d, share, grid, block, r);
   }
