@@ -211,6 +211,12 @@ enum class Hw { NVL, PCI, NET };
 
 struct Group {
   std::vector<int> ranks;
+  // Direct GPU-to-GPU links of a mesh (generic fabric): edge-disjoint Hamiltonian cycles of the
+  // group, each run as a ring in both directions (at least two cycles, else empty), and the
+  // slowest direct link when every pair of the group is linked (a full mesh; 0 otherwise).
+  std::vector<std::vector<int>> mesh_cycles;
+  double mesh_ring_bus = 0;  // per-rank bandwidth of those rings (bytes/s)
+  double full_mesh_bw = 0;
   int n = 0;
   bool nvswitch = false;
   bool nvls = false;  // NVSwitch with in-switch reduction
@@ -223,6 +229,103 @@ struct Group {
   std::vector<int> tdims;  // the group is a whole torus/mesh with these dimensions (Torus algorithm)
   bool twrap = true;       // false: mesh (open edges)
 };
+
+// ---------------------------------------------------------------- mesh rings
+// A Hamiltonian cycle of `adj` (neighbours in the order given) from vertex 0 by depth-first search,
+// or empty when none is found within `budget` steps.
+std::vector<int> hamiltonian_cycle(const std::vector<std::vector<int>>& adj, long budget) {
+  const size_t n = adj.size();
+  std::vector<int> path{0};
+  std::vector<char> on(n, 0);
+  std::vector<size_t> next(n, 0);
+  on[0] = 1;
+  for (long steps = 0; !path.empty() && steps < budget; ++steps) {
+    int v = path.back();
+    const auto& nb = adj[static_cast<size_t>(v)];
+    if (path.size() == n && std::find(nb.begin(), nb.end(), 0) != nb.end()) return path;
+    if (path.size() < n && next[static_cast<size_t>(v)] < nb.size()) {
+      int w = nb[next[static_cast<size_t>(v)]++];
+      if (on[static_cast<size_t>(w)]) continue;
+      on[static_cast<size_t>(w)] = 1;
+      next[static_cast<size_t>(w)] = 0;
+      path.push_back(w);
+    } else {
+      on[static_cast<size_t>(v)] = 0;
+      path.pop_back();
+    }
+  }
+  return {};
+}
+
+// Edge-disjoint Hamiltonian cycles of the graph `linked` (n x n): a cycle found, its edges removed,
+// again until none is found; neighbours in index order (seed 0) or in a fixed shuffle.
+std::vector<std::vector<int>> disjoint_cycles(std::vector<std::vector<char>> linked, unsigned seed) {
+  const size_t n = linked.size();
+  std::vector<std::vector<int>> out;
+  std::uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  auto rnd = [&state] {  // (splitmix64: deterministic)
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  for (;;) {
+    std::vector<std::vector<int>> adj(n);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < n; ++j)
+        if (linked[i][j]) adj[i].push_back(static_cast<int>(j));
+      for (size_t k = adj[i].size(); seed && k > 1; --k) std::swap(adj[i][k - 1], adj[i][rnd() % k]);
+    }
+    std::vector<int> c = hamiltonian_cycle(adj, 20000);
+    if (c.empty()) return out;
+    for (size_t k = 0; k < n; ++k) {
+      size_t a = static_cast<size_t>(c[k]), b = static_cast<size_t>(c[(k + 1) % n]);
+      linked[a][b] = linked[b][a] = 0;
+    }
+    out.push_back(std::move(c));
+  }
+}
+
+// The group's direct links (a mesh without switches: MI300X's Infinity Fabric, a Gaudi box): as
+// many edge-disjoint Hamiltonian cycles as the search finds (the most over a few neighbour
+// orders; a full mesh of n GPUs has (n-1)/2, found up to n = 16), each a ring in both
+// directions, as RCCL/NCCL run one channel per ring (for a full mesh, or at least two cycles);
+// and the slowest link when every pair is linked.
+void find_mesh_rings(const topo::Topology& t, Group& g) {
+  const size_t n = g.ranks.size();
+  if (n < 3 || n > 32) return;
+  std::vector<std::vector<char>> linked(n, std::vector<char>(n, 0));
+  std::vector<std::vector<double>> bw(n, std::vector<double>(n, 0));
+  bool full = true;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      int a = t.gpus[static_cast<size_t>(g.ranks[i])], b = t.gpus[static_cast<size_t>(g.ranks[j])];
+      int l1 = t.link_between(a, b), l2 = t.link_between(b, a);
+      linked[i][j] = l1 >= 0 && l2 >= 0;
+      if (linked[i][j]) bw[i][j] = std::min(t.links[static_cast<size_t>(l1)].bandwidth, t.links[static_cast<size_t>(l2)].bandwidth);
+      full = full && linked[i][j];
+    }
+  if (full) {
+    g.full_mesh_bw = 1e300;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j)
+        if (i != j) g.full_mesh_bw = std::min(g.full_mesh_bw, bw[i][j]);
+  }
+  std::vector<std::vector<int>> best;
+  for (unsigned seed = 0; seed < 8 && best.size() < (n - 1) / 2; ++seed) {
+    auto c = disjoint_cycles(linked, seed);
+    if (c.size() > best.size()) best = std::move(c);
+  }
+  // (a plain ring topology keeps its single ring in index order, one direction)
+  if (best.empty() || (best.size() < 2 && !full)) return;
+  g.mesh_cycles = best;
+  for (auto& c : best) {
+    double slowest = 1e300;
+    for (size_t k = 0; k < n; ++k) slowest = std::min(slowest, bw[static_cast<size_t>(c[k])][static_cast<size_t>(c[(k + 1) % n])]);
+    g.mesh_ring_bus += 2 * slowest;  // both directions
+  }
+}
 
 Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValues& T) {
   const topo::Topology& t = sys.topo;
@@ -295,6 +398,7 @@ Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValue
         if (k >= 2) g.tdims.push_back(k);
       g.twrap = t.torus->wrap;
     }
+    if (g.tdims.empty()) find_mesh_rings(t, g);
   }
   return g;
 }
@@ -409,7 +513,7 @@ struct Plan {
 // The per-rank bus bandwidth of ring/tree-like algorithms (NVLink inside, NICs across nodes).
 double ring_bus(const Group& g) {
   if (g.nodes > 1) return std::min(g.intra_bus, g.ppn * g.nic_bw);
-  return g.intra_bus;
+  return g.mesh_ring_bus > 0 ? g.mesh_ring_bus : g.intra_bus;
 }
 
 bool is_pow2(int n) { return n > 0 && (n & (n - 1)) == 0; }
@@ -454,7 +558,9 @@ bool time_tree(const PlanCtx& x, double& lat, double& bwt) {
   const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
   if (op != Op::AllReduce) return false;
   double perch = g.nodes == 1 ? T.get("tree_bw_per_channel_1node") : g.nodes == 2 ? T.get("tree_bw_per_channel_2nodes") : T.get("tree_bw_per_channel_multinode");
-  double bus = std::min(ring_bus(g) * T.get("tree_efficiency"), nch * perch);
+  // (its chains run over single links: a mesh's rings do not speed it up)
+  double chain = g.nodes == 1 && g.mesh_ring_bus > 0 ? g.intra_bus : ring_bus(g);
+  double bus = std::min(chain * T.get("tree_efficiency"), nch * perch);
   if (p == Proto::LL) {
     double llmax = g.nodes == 1 ? T.get("ll_max_bw_1node") : g.nodes == 2 ? T.get("ll_max_bw_2nodes") : T.get("ll_max_bw_multinode");
     bus = std::min(bus * T.get("tree_ll_efficiency"), llmax);
@@ -519,7 +625,8 @@ bool time_pat(const PlanCtx& x, double& lat, double& bwt) {
 bool time_direct(const PlanCtx& x, double& lat, double& bwt) {
   const auto& [T, g, op, a, p, S, nch, intraLat, interLat, base] = x;  // the plan's inputs, by name
   const int n = g.n;
-  double ib = ring_proto_bw(T, g, op, p, g.intra_bus);
+  // (a full mesh sends to every peer on its own link at once)
+  double ib = ring_proto_bw(T, g, op, p, g.full_mesh_bw > 0 ? (g.ppn - 1) * g.full_mesh_bw : g.intra_bus);
   double nb = g.nodes > 1 ? ring_proto_bw(T, g, op, p, g.nic_bw) : 1;
   double step_lat = g.nodes > 1 ? interLat : intraLat;
   if (op == Op::SendRecv) {
@@ -811,7 +918,8 @@ class Runner : public std::enable_shared_from_this<Runner> {
   }
 
   // Ring orders: one per channel group. Multi-node NVSwitch: rotation c starts every node at its
-  // c-th local GPU, so consecutive channel groups leave each node through different rails.
+  // c-th local GPU, so consecutive channel groups leave each node through different rails. A mesh
+  // (direct links): its edge-disjoint Hamiltonian cycles, each in both directions.
   std::vector<std::vector<int>> ring_orders() const {
     std::vector<std::vector<int>> out;
     if (g_.nvswitch && g_.nodes > 1) {
@@ -820,6 +928,11 @@ class Runner : public std::enable_shared_from_this<Runner> {
         for (auto& m : g_.by_node)
           for (size_t j = 0; j < m.size(); ++j) order.push_back(m[(c + j) % m.size()]);
         out.push_back(order);
+      }
+    } else if (!g_.mesh_cycles.empty()) {
+      for (auto& c : g_.mesh_cycles) {  // each cycle as a ring in both directions
+        out.push_back(c);
+        out.emplace_back(c.rbegin(), c.rend());
       }
     } else {
       std::vector<int> order(static_cast<size_t>(g_.n));
