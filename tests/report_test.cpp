@@ -234,6 +234,22 @@ TEST(ValidateCli, KernelTransferReportPlotsEveryMatchedKernel) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ValidateCli, PublishedHardwareFiguresAgainstChipAndFabric) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_pubhw_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string json = (dir / "h.json").string();
+  auto r = run_cli("validate --published " + src("validation/data/published_hardware.json") + " --tolerance 0 --json " + json);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("published GEMM throughput"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("published collective bus bandwidth"), std::string::npos) << r.out;
+  auto j = nlohmann::json::parse(slurp(json));
+  ASSERT_EQ(j["published_hardware"].size(), 1u);
+  for (auto& row : j["published_hardware"][0]["gemm"]) EXPECT_GT(row["first_principles_tflops"].get<double>(), 0);
+  for (auto& row : j["published_hardware"][0]["collectives"]) EXPECT_GT(row["simulated_busbw_gbps"].get<double>(), 0);
+  // a tolerance no model meets fails the run
+  EXPECT_EQ(run_cli("validate --published " + src("validation/data/published_hardware.json") + " --tolerance 0.001").rc, 1);
+}
+
 TEST(ValidateCli, PublishedTrainingRowsRunThroughTheTrainGenerator) {
   auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_pub_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -24,9 +24,11 @@
 #include "tools/power_options.h"
 #include "validation/kernel_transfer.h"
 #include "validation/nccl_tests_log.h"
+#include "validation/published_hardware.h"
 #include "validation/published_training.h"
 #include "validation/report.h"
 #include "workloads/collective.h"
+#include "workloads/json_io.h"
 #include "workloads/replay.h"
 
 namespace orrery::cli {
@@ -441,8 +443,67 @@ void validate_nccl_logs(const Args& a, const std::vector<std::string>& logs, con
   }
 }
 
-// Each published training result run through orrery train on the matching system.
+// Published GEMM throughput: the chip's GEMM in both hardware models; the tolerance applies to
+// the one --hw-model names (default calibrated).
+nlohmann::json print_published_gemms(const Args& a, const std::vector<PublishedGemmRow>& rows, Validation& v) {
+  bool fp = a.get("--hw-model") == "first-principles" || a.get("--hw-model") == "first_principles";
+  std::printf("%-8s %-20s %-5s %10s %24s %24s\n", "chip", "gemm MxNxK", "dtype", "published", "first-principles",
+              "calibrated");
+  nlohmann::json jr = nlohmann::json::array();
+  for (auto& r : rows) {
+    double e = r.error_pct(fp ? r.first_principles_tflops : r.calibrated_tflops);
+    bool bad = v.tol > 0 && std::fabs(e) > v.tol;
+    v.over += bad;
+    char shape[64];
+    std::snprintf(shape, sizeof shape, "%.0fx%.0fx%.0f", r.m, r.n, r.k);
+    std::printf("%-8s %-20s %-5s %6.1f TF/s %9.1f TF/s (%+6.1f%%) %9.1f TF/s (%+6.1f%%)%s\n", r.hw.c_str(), shape,
+                r.dtype.c_str(), r.published_tflops, r.first_principles_tflops, r.error_pct(r.first_principles_tflops),
+                r.calibrated_tflops, r.error_pct(r.calibrated_tflops), bad ? "  ABOVE TOLERANCE" : "");
+    jr.push_back({{"hw", r.hw}, {"m", r.m}, {"n", r.n}, {"k", r.k}, {"dtype", r.dtype}, {"published_tflops", r.published_tflops},
+                  {"first_principles_tflops", r.first_principles_tflops}, {"calibrated_tflops", r.calibrated_tflops},
+                  {"error_pct", e}, {"source", r.source}});
+  }
+  return jr;
+}
+
+// Published all-reduce bus bandwidth: the collective simulated on the system's fabric.
+nlohmann::json print_published_collectives(const std::vector<PublishedCollectiveRow>& rows, Validation& v) {
+  std::printf("%-10s %5s %5s %-10s %9s %-14s %14s %14s %9s\n", "system", "nodes", "ranks", "collective", "bytes",
+              "algorithm", "published", "simulated", "error");
+  nlohmann::json jr = nlohmann::json::array();
+  for (auto& r : rows) {
+    bool bad = v.tol > 0 && std::fabs(r.error_pct()) > v.tol;
+    v.over += bad;
+    std::string algo = r.algorithm == "auto" ? r.chosen + " (auto)" : r.chosen;
+    std::printf("%-10s %5d %5d %-10s %8.0fM %-14s %9.1f GB/s %9.1f GB/s %+8.1f%%%s\n", r.system.c_str(), r.nodes, r.ranks,
+                r.op.c_str(), r.bytes / (1 << 20), algo.c_str(), r.published_busbw / 1e9, r.predicted_busbw / 1e9,
+                r.error_pct(), bad ? "  ABOVE TOLERANCE" : "");
+    jr.push_back({{"system", r.system}, {"nodes", r.nodes}, {"ranks", r.ranks}, {"op", r.op}, {"bytes", r.bytes},
+                  {"algorithm", r.algorithm}, {"simulated_algorithm", r.chosen}, {"published_busbw_gbps", r.published_busbw / 1e9},
+                  {"simulated_busbw_gbps", r.predicted_busbw / 1e9}, {"error_pct", r.error_pct()}, {"source", r.source}});
+  }
+  return jr;
+}
+
+// Published hardware figures (GEMM throughput, all-reduce busbw) against the models.
+void validate_published_hardware_file(const Args& a, const std::string& file, Validation& v) {
+  PublishedHardware h = validate_published_hardware(file, a.all("--set"));
+  nlohmann::json j = {{"file", file}};
+  if (!h.gemm.empty()) {
+    std::printf("\npublished GEMM throughput (%s): orrery kernel gemm on the chip preset\n", file.c_str());
+    j["gemm"] = print_published_gemms(a, h.gemm, v);
+  }
+  if (!h.collectives.empty()) {
+    std::printf("\npublished collective bus bandwidth (%s): orrery collective on the system\n", file.c_str());
+    j["collectives"] = print_published_collectives(h.collectives, v);
+  }
+  v.out_json["published_hardware"].push_back(j);
+}
+
+// Each published training result run through orrery train on the matching system (or, for a
+// file of hardware figures, those against the chip and fabric models).
 void validate_published(const Args& a, const std::string& file, Validation& v) {
+  if (is_published_hardware(read_json_file(file))) return validate_published_hardware_file(a, file, v);
   std::vector<std::string> hw_sets;
   apply_hw_model(a.get("--hw-model"), hw_sets);
   auto rows = validate_published_training(file, hw_sets);
@@ -560,7 +621,7 @@ Spec validate_spec() {
   s.name = "validate";
   s.summary = "replay bundles / nccl-tests logs and compare with their measurements (report, tolerance)";
   s.usage = "BUNDLE... [--hw h100] [--mode measured|roofline|transfer[,MODE...]] [--report out.html] [options]\n"
-            "       orrery validate --published validation/data/published_training.json [--tolerance PCT]\n"
+            "       orrery validate --published validation/data/published_training.json|published_hardware.json [--tolerance PCT]\n"
             "       orrery validate --nccl-tests LOG [--nccl-tests LOG...] --system SYSTEM [--op OP] [--nodes N]\n"
             "       orrery validate --kernel-transfer SRC_MICRO.json DST_MICRO.json --source-hw h100 --hw h200";
   s.example = "validate examples/bundles/* --mode measured,roofline --report report.html";
@@ -574,7 +635,7 @@ Spec validate_spec() {
       {"--truth", "DIR", "", "", "ground truth measured on the target hardware: DIR/<bundle name>/measured.json (without it a what-if "
        "(transfer, --set) prints \"what-if, no ground truth\")"},
       hw_model_flag(),
-      {"--published", "FILE", "", "", "published training results to run through orrery train", Flag::Repeat},
+      {"--published", "FILE", "", "", "published results: training iterations (run through orrery train) or hardware figures (GEMM, all-reduce busbw; validation/data/published_hardware.json)", Flag::Repeat},
       {"--nccl-tests", "LOG", "", "", "nccl-tests output (all_reduce_perf ...) or an orrery collective table", Flag::Repeat},
       {"--system", "NAME|FILE", "", "", "system of the nccl-tests run (required with --nccl-tests)"},
       {"--op", "OP", "", "", "collective of the log when the log does not name it"},
