@@ -42,7 +42,7 @@ CollectiveResult all_reduce(const topo::System& sys, double bytes, Algo a, int r
 // 2 x floor((n-1)/2) links' worth of ring bandwidth. Were two rings to share a link, the fluid
 // solver would split it and the bus bandwidth would fall short of this.
 TEST(MeshCollective, FullMeshRingsUseEveryCycleInBothDirections) {
-  for (int n : {3, 5, 8}) {
+  for (int n : {3, 5, 8, 20}) {
     topo::System sys = full_mesh(n);
     CollectiveResult r = all_reduce(sys, 4 * GiB, Algo::Ring);
     double rings = 2.0 * ((n - 1) / 2);

@@ -286,14 +286,30 @@ std::vector<std::vector<int>> disjoint_cycles(std::vector<std::vector<char>> lin
   }
 }
 
-// The group's direct links (a mesh without switches: MI300X's Infinity Fabric, a Gaudi box): as
-// many edge-disjoint Hamiltonian cycles as the search finds (the most over a few neighbour
-// orders; a full mesh of n GPUs has (n-1)/2, found up to n = 16), each a ring in both
-// directions, as RCCL/NCCL run one channel per ring (for a full mesh, or at least two cycles);
-// and the slowest link when every pair is linked.
+// A full mesh's (n-1)/2 edge-disjoint Hamiltonian cycles in closed form (Walecki): vertex n-1 and
+// the zigzag k, k+1, k-1, k+2, ... around the circle of the other n-1, for k = 0 .. (n-1)/2 - 1.
+std::vector<std::vector<int>> walecki_cycles(int n) {
+  std::vector<std::vector<int>> out;
+  const int m = n - 1;
+  for (int k = 0; k < (n - 1) / 2; ++k) {
+    std::vector<int> c{m, k};
+    for (int j = 1; j < m; ++j) {
+      int step = (j + 1) / 2;
+      c.push_back(((j % 2 ? k + step : k - step) % m + m) % m);
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// The group's direct links (a mesh without switches: MI300X's Infinity Fabric, a Gaudi box): a
+// full mesh's (n-1)/2 edge-disjoint Hamiltonian cycles (Walecki), or for a partial mesh as many as
+// the search finds (the most over a few neighbour orders), each a ring in both directions, as
+// RCCL/NCCL run one channel per ring (for a full mesh, or at least two cycles); and the slowest
+// link when every pair is linked.
 void find_mesh_rings(const topo::Topology& t, Group& g) {
   const size_t n = g.ranks.size();
-  if (n < 3 || n > 32) return;
+  if (n < 3 || n > 128) return;
   std::vector<std::vector<char>> linked(n, std::vector<char>(n, 0));
   std::vector<std::vector<double>> bw(n, std::vector<double>(n, 0));
   bool full = true;
@@ -312,7 +328,7 @@ void find_mesh_rings(const topo::Topology& t, Group& g) {
       for (size_t j = 0; j < n; ++j)
         if (i != j) g.full_mesh_bw = std::min(g.full_mesh_bw, bw[i][j]);
   }
-  std::vector<std::vector<int>> best;
+  std::vector<std::vector<int>> best = full ? walecki_cycles(static_cast<int>(n)) : std::vector<std::vector<int>>{};
   for (unsigned seed = 0; seed < 8 && best.size() < (n - 1) / 2; ++seed) {
     auto c = disjoint_cycles(linked, seed);
     if (c.size() > best.size()) best = std::move(c);
