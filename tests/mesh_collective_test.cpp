@@ -48,7 +48,9 @@ TEST(MeshCollective, FullMeshRingsUseEveryCycleInBothDirections) {
     double rings = 2.0 * ((n - 1) / 2);
     double bw_time = 2.0 * (n - 1) / n * 4 * GiB / (rings * B);
     EXPECT_NEAR(r.time_s - r.latency_s, bw_time, bw_time * 1e-6) << n << " GPUs";
-    EXPECT_NEAR(r.busbw, rings * B, rings * B * 0.02) << n << " GPUs";  // (less the latency)
+    double busbw = 2.0 * (n - 1) / n * 4 * GiB / (bw_time + r.latency_s);  // rings x B, less the latency
+    EXPECT_NEAR(r.busbw, busbw, busbw * 1e-6) << n << " GPUs";
+    EXPECT_GT(r.busbw, 0.9 * rings * B) << n << " GPUs";
   }
 }
 
