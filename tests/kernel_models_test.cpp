@@ -170,21 +170,29 @@ TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
   EXPECT_NE(err.find("gemm_align2_slowdown: must be greater than zero"), std::string::npos) << err;
 }
 
-// Calibrated mode, where the curves see bytes only: the encoder's attention-mask add (PyTorch's
-// strided kernel, bf16 scores + an fp32 mask broadcast over heads and queries: index math and a
-// dtype switch per element) is bound by its instructions, which do not overlap its transfer: twice
-// the HBM bandwidth speeds it up far less than twice.
-TEST(CalibratedBounds, StridedCastingKernelsAreIssueBound) {
+// Calibrated mode, where the curves see bytes only: the encoder's copies of transposed heads
+// (PyTorch's strided kernel: index math per element over 4 dimensions TensorIterator cannot merge)
+// are bound by their instructions, which do not overlap the transfer: twice the HBM bandwidth
+// speeds them up far less than twice. Its attention-mask add (bf16 scores + an fp32 mask
+// broadcast over heads and queries) walks 3 coalesced dimensions (heads and query rows merge):
+// fewer instructions than its transfer, so the description's memory bound holds it.
+TEST(CalibratedBounds, StridedKernelsAreIssueOrMemoryBoundByTheirDimensions) {
   ReplayResult base = roofline("bert_infer"), fast = roofline("bert_infer", {"hbm_bandwidth=9.6TB/s"});
-  int masked = 0;
+  int copies = 0, masked = 0;
   for (std::size_t i = 0; i < base.kernels.size(); ++i) {
     const auto& k = base.kernels[i];
-    if (k.op.str() == "aten::add" && elementwise_family(k.name.str()) == std::string("strided") && k.simulated_s > 50e-6) {
-      ++masked;
+    if (elementwise_family(k.name.str()) != std::string("strided") || k.simulated_s < 10e-6) continue;
+    double speedup = k.simulated_s / fast.kernels[i].simulated_s;
+    if (k.op.str() == "aten::copy_") {
+      ++copies;
       EXPECT_EQ(k.bound.str(), "issue") << k.name.str();
-      EXPECT_GT(fast.kernels[i].simulated_s / k.simulated_s, 0.75) << k.name.str();
+      EXPECT_LT(speedup, 1.34) << k.name.str();
+    } else if (k.op.str() == "aten::add" && k.simulated_s > 50e-6) {
+      ++masked;
+      EXPECT_EQ(k.bound.str(), "memory") << k.name.str();
     }
   }
+  EXPECT_EQ(copies, 48);  // four per layer
   EXPECT_EQ(masked, 12);  // one per layer
 }
 

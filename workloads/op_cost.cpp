@@ -467,7 +467,8 @@ void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
   }
   if (op.name == "aten::copy_") operands -= 1;  // its output is its first input (self)
   w.ew_numel = t.out_numel;
-  w.ew_dims = std::max(1.0, dims);
+  // (TensorIterator's coalesced dimensions where the trace has strides, else the output's)
+  w.ew_dims = op.iter_dims > 0 ? double(op.iter_dims) : std::max(1.0, dims);
   w.ew_operands = list ? 2.0 : std::max(2.0, operands);
 }
 

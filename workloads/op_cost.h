@@ -27,10 +27,10 @@ struct OpWork {
   double align_elems = 8;
   AttentionShape attn;      // attention: its shape (head_dim 0 when unknown)
   // A memory-bound op as PyTorch's elementwise kernels run it (first-principles issue bound,
-  // hw_models/mapping.h ElementwiseLaunch): output elements, the output's dimensions of size > 1
-  // (the most a strided kernel's offset calculator walks: the trace's strides are not loaded, so
-  // TensorIterator's merging of contiguous dimensions is not known), tensor operands including
-  // the output, and whether the operand dtypes differ (per-element dynamic casting).
+  // hw_models/mapping.h ElementwiseLaunch): output elements, the dimensions a strided kernel's
+  // offset calculator walks (TensorIterator's coalesced ones from the trace's strides,
+  // EtOp::iter_dims; without strides, the output's of size > 1), tensor operands including the
+  // output, and whether the operand dtypes differ (per-element dynamic casting).
   double ew_numel = 0, ew_dims = 0, ew_operands = 0;
   double in_bytes = 0;      // memory-bound ops: the bytes it reads (loads), of `bytes`
   bool ew_mixed_dtypes = false;

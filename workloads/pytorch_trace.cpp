@@ -23,6 +23,7 @@
 #include "workloads/json_io.h"
 #include "workloads/ingest_probe.h"
 #include "workloads/json_stream.h"
+#include "workloads/tensor_iterator.h"
 
 namespace orrery {
 
@@ -813,6 +814,41 @@ void read_comm_positional(const nlohmann::json& n, const std::string& where, con
 }
 
 // One ET node as an EtOp: id, name, parent (ctrl_deps), inputs, outputs, attributes.
+// The tensor operands of a node's inputs or outputs with their strides (0-dim tensors left out);
+// false when a tensor's strides are missing or not a list of integers, or for a tensor list (cat
+// iterates each input into a slice of the output: not one iteration over the output).
+bool iter_operands(const nlohmann::json& io, std::vector<IterOperand>& out) {
+  if (!io.is_object() || !io.contains("strides") || !io["strides"].is_array()) return false;
+  const auto& types = io.value("types", nlohmann::json::array());
+  const auto& shapes = io.value("shapes", nlohmann::json::array());
+  const auto& strides = io["strides"];
+  for (size_t i = 0; types.is_array() && i < types.size(); ++i) {
+    if (!types[i].is_string()) continue;
+    if (types[i].get<std::string>().find("List[Tensor") != std::string::npos) return false;
+    if (types[i].get<std::string>().rfind("Tensor(", 0) != 0) continue;
+    if (i >= shapes.size() || !shapes[i].is_array() || shapes[i].empty()) continue;
+    if (i >= strides.size() || !strides[i].is_array() || strides[i].size() != shapes[i].size()) return false;
+    IterOperand o;
+    for (size_t d = 0; d < shapes[i].size(); ++d) {
+      if (!shapes[i][d].is_number_integer() || !strides[i][d].is_number_integer()) return false;
+      o.shape.push_back(shapes[i][d].get<std::int64_t>());
+      o.strides.push_back(strides[i][d].get<std::int64_t>());
+    }
+    out.push_back(std::move(o));
+  }
+  return true;
+}
+
+// TensorIterator's coalesced dimensions over the node's output and tensor inputs (0: unknown).
+int et_iter_dims(const nlohmann::json& n) {
+  std::vector<IterOperand> outs, ins;
+  if (!iter_operands(n.value("outputs", nlohmann::json::object()), outs) || outs.empty()) return 0;
+  if (!iter_operands(n.value("inputs", nlohmann::json::object()), ins)) return 0;
+  std::vector<IterOperand> ops{outs.front()};
+  for (auto& o : ins) ops.push_back(std::move(o));
+  return tensor_iterator_dims(ops);
+}
+
 EtOp et_op_from_node(const nlohmann::json& n, const std::string& path) {
   if (!n.is_object() || !n.contains("id") || !n["id"].is_number() || !n.contains("name"))
     throw make_error(path, "nodes[]", "node without id or name");
@@ -827,6 +863,7 @@ EtOp et_op_from_node(const nlohmann::json& n, const std::string& path) {
   op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), path, where + " outputs");
   read_et_attrs(n, where, path, op);
   if (op.name == "record_param_comms") read_comm_positional(n, where, path, op);
+  op.iter_dims = et_iter_dims(n);
   return op;
 }
 
@@ -880,7 +917,7 @@ void read_execution_trace(CapturedStep& st) {
     if (!seen.insert(op.id).second) throw make_error(st.et_path, "node " + std::to_string(op.id), "duplicate node id");
     st.ops.push_back(std::move(op));
   };
-  nlohmann::json et = stream_json_file(st.et_path, "nodes", {"strides"}, on_node);
+  nlohmann::json et = stream_json_file(st.et_path, "nodes", {}, on_node);
   if (!et.is_object() || !et.contains("nodes") || !et["nodes"].is_array())
     throw make_error(st.et_path, "nodes", "missing: not a PyTorch Execution Trace");
   link_et_ops(st);

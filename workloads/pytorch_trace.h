@@ -37,6 +37,9 @@ struct EtOp {
   // Communication attributes (record_param_comms)
   Name collective_name, pg_name, comm_dtype;
   std::int64_t in_msg_nelems = 0, out_msg_nelems = 0, pg_size = 0, seq = -1;
+  // Dimensions an elementwise kernel over this op's tensors walks after TensorIterator coalesces
+  // them (workloads/tensor_iterator.h), from the ET's strides; 0 when the trace has none.
+  int iter_dims = 0;
   Dtype first_dtype() const;  // dtype of the first tensor input (host-cost and FLOP model key)
 };
 
