@@ -85,6 +85,16 @@ TEST(PublishedHardware, BadRowsNameFileRowAndField) {
   EXPECT_NE(e.find("collectives[0]: ranks"), std::string::npos) << e;
   e = err({{"collectives", {{{"system", "dgx-h100"}, {"ranks", 8}, {"bytes", 1024}}}}});
   EXPECT_NE(e.find("collectives[0]: busbw_gbps: missing field"), std::string::npos) << e;
+  nlohmann::json huge = gemm_row();
+  huge["m"] = 1e300;  // a size no GEMM has: refused, not priced
+  e = err({{"gemm", {huge}}});
+  EXPECT_NE(e.find("gemm[0]: m: expected a positive number of at most 1e+12"), std::string::npos) << e;
+  nlohmann::json chip = gemm_row();
+  chip["hw"] = "nochip";
+  e = err({{"gemm", {chip}}});
+  EXPECT_NE(e.find("orrery_pub_hw_bad.json: gemm[0]: --hw: nochip: unknown hardware preset"), std::string::npos) << e;
+  e = err({{"collectives", {{{"system", "mi300x-8"}, {"ranks", 8}, {"bytes", 1e30}, {"busbw_gbps", 1}}}}});
+  EXPECT_NE(e.find("collectives[0]: bytes"), std::string::npos) << e;
   e = err({{"gemm", 3}});
   EXPECT_NE(e.find("gemm: expected an array"), std::string::npos) << e;
   e = err({{"rows", nlohmann::json::array()}});

@@ -2,11 +2,13 @@
 #include "validation/published_hardware.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "hw_models/accelerator.h"
 #include "hw_models/mapping.h"
 #include "sim/engine.h"
 #include "sim/error.h"
+#include "sim/limits.h"
 #include "topology/topology.h"
 #include "workloads/collective.h"
 #include "workloads/json_io.h"
@@ -15,13 +17,30 @@ namespace orrery {
 
 namespace {
 
-double positive(const nlohmann::json& row, const char* k, const std::string& where, bool whole = false) {
+// A positive number of the row, at most `hi` (a whole number when `whole`).
+double positive(const nlohmann::json& row, const char* k, const std::string& where, bool whole = false,
+                double hi = kMaxQuantity) {
   if (!row.contains(k)) throw make_error(where, k, "missing field");
   if (!row[k].is_number()) throw make_error(where, k, "expected a number");
   double v = row[k].get<double>();
-  if (!(v > 0) || !std::isfinite(v)) throw make_error(where, k, "expected a positive finite number");
+  if (!(v > 0) || !(v <= hi)) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "expected a positive number of at most %.6g", hi);
+    throw make_error(where, k, buf);
+  }
   if (whole && v != std::floor(v)) throw make_error(where, k, "expected a whole number");
   return v;
+}
+
+// The row's prediction; a preset, system or collective the model refuses is named by the row.
+template <class F>
+auto for_row(const std::string& where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    std::string m = e.what();
+    throw m.rfind(where, 0) == 0 ? e : Error(where + ": " + m);  // (the row's own checks name it already)
+  }
 }
 
 std::string text(const nlohmann::json& row, const char* k, const std::string& where, const std::string& def = "") {
@@ -49,9 +68,9 @@ PublishedGemmRow gemm_row(const nlohmann::json& row, const std::string& where, c
   g.source = row.value("source", "");
   g.hw = text(row, "hw", where);
   g.dtype = text(row, "dtype", where);
-  g.m = positive(row, "m", where, true);
-  g.n = positive(row, "n", where, true);
-  g.k = positive(row, "k", where, true);
+  g.m = positive(row, "m", where, true, 1e12);  // (orrery kernel's bound on a GEMM size)
+  g.n = positive(row, "n", where, true, 1e12);
+  g.k = positive(row, "k", where, true, 1e12);
   g.published_tflops = positive(row, "tflops", where);
   Dtype d = parse_dtype(g.dtype);
   if (d == Dtype::UNKNOWN) throw make_error(where, "dtype", "'" + g.dtype + "': unknown data type");
@@ -71,9 +90,9 @@ PublishedCollectiveRow collective_row(const nlohmann::json& row, const std::stri
   c.system = text(row, "system", where);
   c.op = text(row, "op", where, "all_reduce");
   c.algorithm = text(row, "algorithm", where, "auto");
-  c.nodes = row.contains("nodes") ? static_cast<int>(positive(row, "nodes", where, true)) : 1;
-  c.ranks = static_cast<int>(positive(row, "ranks", where, true));
-  c.bytes = positive(row, "bytes", where, true);
+  c.nodes = row.contains("nodes") ? static_cast<int>(positive(row, "nodes", where, true, topo::size_limits().gpus)) : 1;
+  c.ranks = static_cast<int>(positive(row, "ranks", where, true, topo::size_limits().gpus));
+  c.bytes = positive(row, "bytes", where, true, kMaxCliSize);
   c.published_busbw = positive(row, "busbw_gbps", where) * 1e9;
   topo::System sys = topo::load_system(c.system, c.nodes > 1 ? c.nodes : 0);
   if (c.ranks > sys.topo.num_gpus())
@@ -104,11 +123,15 @@ PublishedHardware validate_published_hardware(const std::string& path, const std
   if (!is_published_hardware(j)) throw make_error(path, "gemm", "missing: not a published-hardware file (\"gemm\" or \"collectives\")");
   PublishedHardware out;
   const auto& gemm = rows_of(j, "gemm", path);
-  for (size_t i = 0; i < gemm.size(); ++i)
-    out.gemm.push_back(gemm_row(gemm[i], path + ": gemm[" + std::to_string(i) + "]", hw_overrides));
+  for (size_t i = 0; i < gemm.size(); ++i) {
+    std::string where = path + ": gemm[" + std::to_string(i) + "]";
+    out.gemm.push_back(for_row(where, [&] { return gemm_row(gemm[i], where, hw_overrides); }));
+  }
   const auto& colls = rows_of(j, "collectives", path);
-  for (size_t i = 0; i < colls.size(); ++i)
-    out.collectives.push_back(collective_row(colls[i], path + ": collectives[" + std::to_string(i) + "]"));
+  for (size_t i = 0; i < colls.size(); ++i) {
+    std::string where = path + ": collectives[" + std::to_string(i) + "]";
+    out.collectives.push_back(for_row(where, [&] { return collective_row(colls[i], where); }));
+  }
   return out;
 }
 
