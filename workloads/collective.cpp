@@ -121,10 +121,10 @@ const ParamSet& collective_params() {
       "collective tuner: NCCL's public cost model (src/graph/tuning.cc, NVIDIA/nccl) for SM90 + NVLink4 + IB",
       {ParamDecl{"channels", Unit::Count, "16", "NCCL channels (one SM each) for ring/tree/NVLS", true},
        B("nvlink_bw", "20.6 GB/s",
-         "usable bandwidth per NVLink per direction (NCCL SM90_NVLINK_BW); when a system does not set it: "
-         "nvlink_efficiency x the topology's nvlink_bandwidth"),
+         "usable bandwidth per NVLink per direction (NCCL SM90_NVLINK_BW; SM100_NVLINK_BW 40.1 GB/s for "
+         "Blackwell systems); when a system does not set it: nvlink_efficiency x the topology's nvlink_bandwidth"),
        R("nvlink_efficiency", "0.824", "usable fraction of an NVLink lane (NCCL's 20.6 GB/s of NVLink4's 25 GB/s)"),
-       R("nvls_efficiency", "0.85", "NVLS in-switch reduction efficiency on Hopper (NCCL nvlsEfficiency)"),
+       R("nvls_efficiency", "0.85", "NVLS in-switch reduction efficiency (NCCL nvlsEfficiency: Hopper 0.85, Blackwell 0.74)"),
        B("ll_max_bw_1node", "87.7 GB/s", "LL bandwidth ceiling, 1 node, Hopper (NCCL llMaxBws)"),
        B("ll_max_bw_2nodes", "22.5 GB/s", "LL bandwidth ceiling, 2 nodes"),
        B("ll_max_bw_multinode", "19 GB/s", "LL bandwidth ceiling, more than 2 nodes"),
