@@ -2,6 +2,7 @@
 #include "workloads/collective.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -307,9 +308,30 @@ std::vector<std::vector<int>> walecki_cycles(int n) {
 // the search finds (the most over a few neighbour orders), each a ring in both directions, as
 // RCCL/NCCL run one channel per ring (for a full mesh, or at least two cycles); and the slowest
 // link when every pair is linked.
+// Whether every member of the group has at least `need` direct links to other members: a scan
+// of each member's links, no pair look-ups, stopping at the first member short of them.
+bool members_linked(const topo::Topology& t, const Group& g, size_t need) {
+  const size_t n = g.ranks.size();
+  std::array<int, 128> m;
+  for (size_t i = 0; i < n; ++i) m[i] = t.gpus[static_cast<size_t>(g.ranks[i])];
+  std::sort(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    size_t d = 0;
+    for (auto [e, end] = boost::out_edges(static_cast<size_t>(m[i]), t.g); e != end && d < need; ++e) {
+      int w = t.links[static_cast<size_t>(t.g[*e].id)].dst;
+      d += w != m[i] && std::binary_search(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(n), w);
+    }
+    if (d < need) return false;
+  }
+  return true;
+}
+
 void find_mesh_rings(const topo::Topology& t, Group& g) {
   const size_t n = g.ranks.size();
   if (n < 3 || n > 128) return;
+  // A Hamiltonian cycle takes two links of every member, two disjoint ones four: with fewer, and
+  // not a full mesh (n-1 each), there is nothing to find (a torus line, a plain ring).
+  if (!members_linked(t, g, std::min<size_t>(4, n - 1))) return;
   std::vector<std::vector<char>> linked(n, std::vector<char>(n, 0));
   std::vector<std::vector<double>> bw(n, std::vector<double>(n, 0));
   bool full = true;
@@ -414,7 +436,9 @@ Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValue
         if (k >= 2) g.tdims.push_back(k);
       g.twrap = t.torus->wrap;
     }
-    if (g.tdims.empty()) find_mesh_rings(t, g);
+    // (meshes of direct links are described as such; a torus's subgroups are lines and planes
+    // of it, a dragonfly's GPUs hang off routers: not searched, a per-group cost on every mirror)
+    if (t.type == "fully_connected" || t.type == "graph") find_mesh_rings(t, g);
   }
   return g;
 }
