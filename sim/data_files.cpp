@@ -1,6 +1,8 @@
 #include "sim/data_files.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +42,19 @@ std::string json_string_field(const nlohmann::json& j, const char* key, const st
   if (!j.is_object() || !j.contains(key)) return def;
   if (!j[key].is_string()) throw make_error(where, key, std::string("expected a string, not ") + j[key].type_name());
   return j[key].get<std::string>();
+}
+
+double json_positive_field(const nlohmann::json& j, const char* key, const std::string& where, bool whole, double hi) {
+  if (!j.is_object() || !j.contains(key)) throw make_error(where, key, "missing field");
+  if (!j[key].is_number()) throw make_error(where, key, std::string("expected a number, not ") + j[key].type_name());
+  double v = j[key].get<double>();
+  if (!(v > 0) || !(v <= hi)) {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "expected a positive number of at most %.6g", hi);
+    throw make_error(where, key, buf);
+  }
+  if (whole && v != std::floor(v)) throw make_error(where, key, "expected a whole number");
+  return v;
 }
 
 std::string find_data_file(const std::string& name_or_path, const std::string& dir, const std::string& flag,

@@ -23,6 +23,10 @@ bool is_regular_file_path(const std::string& path);
 // An optional string field of a JSON object: absent -> def; any other type is an Error naming
 // `where` and the field.
 std::string json_string_field(const nlohmann::json& j, const char* key, const std::string& def, const std::string& where);
+// A required number field of a JSON object: positive, at most `hi`, a whole number when `whole`;
+// anything else is an Error naming `where` and the field.
+double json_positive_field(const nlohmann::json& j, const char* key, const std::string& where, bool whole = false,
+                           double hi = 1e30);
 // Parses a JSON file; an unreadable file or invalid JSON is an Error naming the path.
 nlohmann::json parse_json_path(const std::string& path);
 

@@ -95,6 +95,10 @@ TEST(PublishedHardware, BadRowsNameFileRowAndField) {
   EXPECT_NE(e.find("orrery_pub_hw_bad.json: gemm[0]: --hw: nochip: unknown hardware preset"), std::string::npos) << e;
   e = err({{"collectives", {{{"system", "mi300x-8"}, {"ranks", 8}, {"bytes", 1e30}, {"busbw_gbps", 1}}}}});
   EXPECT_NE(e.find("collectives[0]: bytes"), std::string::npos) << e;
+  nlohmann::json src = gemm_row();
+  src["source"] = 3;  // a string field of another type: named, not the JSON library's message
+  e = err({{"gemm", {src}}});
+  EXPECT_NE(e.find("gemm[0]: source: expected a string"), std::string::npos) << e;
   e = err({{"gemm", 3}});
   EXPECT_NE(e.find("gemm: expected an array"), std::string::npos) << e;
   e = err({{"rows", nlohmann::json::array()}});

@@ -6,6 +6,7 @@
 
 #include "hw_models/accelerator.h"
 #include "hw_models/mapping.h"
+#include "sim/data_files.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "sim/limits.h"
@@ -16,21 +17,6 @@
 namespace orrery {
 
 namespace {
-
-// A positive number of the row, at most `hi` (a whole number when `whole`).
-double positive(const nlohmann::json& row, const char* k, const std::string& where, bool whole = false,
-                double hi = kMaxQuantity) {
-  if (!row.contains(k)) throw make_error(where, k, "missing field");
-  if (!row[k].is_number()) throw make_error(where, k, "expected a number");
-  double v = row[k].get<double>();
-  if (!(v > 0) || !(v <= hi)) {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "expected a positive number of at most %.6g", hi);
-    throw make_error(where, k, buf);
-  }
-  if (whole && v != std::floor(v)) throw make_error(where, k, "expected a whole number");
-  return v;
-}
 
 // The row's prediction; a preset, system or collective the model refuses is named by the row.
 template <class F>
@@ -43,13 +29,10 @@ auto for_row(const std::string& where, F&& f) -> decltype(f()) {
   }
 }
 
+// A string field of the row; `def` empty: required.
 std::string text(const nlohmann::json& row, const char* k, const std::string& where, const std::string& def = "") {
-  if (!row.contains(k)) {
-    if (!def.empty()) return def;
-    throw make_error(where, k, "missing field");
-  }
-  if (!row[k].is_string()) throw make_error(where, k, "expected a string");
-  return row[k].get<std::string>();
+  if (def.empty() && !row.contains(k)) throw make_error(where, k, "missing field");
+  return json_string_field(row, k, def, where);
 }
 
 // The array `key` of the file (absent: none), each entry an object.
@@ -65,13 +48,13 @@ const nlohmann::json& rows_of(const nlohmann::json& j, const char* key, const st
 
 PublishedGemmRow gemm_row(const nlohmann::json& row, const std::string& where, const std::vector<std::string>& sets) {
   PublishedGemmRow g;
-  g.source = row.value("source", "");
+  g.source = json_string_field(row, "source", "", where);
   g.hw = text(row, "hw", where);
   g.dtype = text(row, "dtype", where);
-  g.m = positive(row, "m", where, true, 1e12);  // (orrery kernel's bound on a GEMM size)
-  g.n = positive(row, "n", where, true, 1e12);
-  g.k = positive(row, "k", where, true, 1e12);
-  g.published_tflops = positive(row, "tflops", where);
+  g.m = json_positive_field(row, "m", where, true, 1e12);  // (orrery kernel's bound on a GEMM size)
+  g.n = json_positive_field(row, "n", where, true, 1e12);
+  g.k = json_positive_field(row, "k", where, true, 1e12);
+  g.published_tflops = json_positive_field(row, "tflops", where);
   Dtype d = parse_dtype(g.dtype);
   if (d == Dtype::UNKNOWN) throw make_error(where, "dtype", "'" + g.dtype + "': unknown data type");
   double flops = 2 * g.m * g.n * g.k;
@@ -86,14 +69,14 @@ PublishedGemmRow gemm_row(const nlohmann::json& row, const std::string& where, c
 
 PublishedCollectiveRow collective_row(const nlohmann::json& row, const std::string& where) {
   PublishedCollectiveRow c;
-  c.source = row.value("source", "");
+  c.source = json_string_field(row, "source", "", where);
   c.system = text(row, "system", where);
   c.op = text(row, "op", where, "all_reduce");
   c.algorithm = text(row, "algorithm", where, "auto");
-  c.nodes = row.contains("nodes") ? static_cast<int>(positive(row, "nodes", where, true, topo::size_limits().gpus)) : 1;
-  c.ranks = static_cast<int>(positive(row, "ranks", where, true, topo::size_limits().gpus));
-  c.bytes = positive(row, "bytes", where, true, kMaxCliSize);
-  c.published_busbw = positive(row, "busbw_gbps", where) * 1e9;
+  c.nodes = row.contains("nodes") ? static_cast<int>(json_positive_field(row, "nodes", where, true, topo::size_limits().gpus)) : 1;
+  c.ranks = static_cast<int>(json_positive_field(row, "ranks", where, true, topo::size_limits().gpus));
+  c.bytes = json_positive_field(row, "bytes", where, true, kMaxCliSize);
+  c.published_busbw = json_positive_field(row, "busbw_gbps", where) * 1e9;
   topo::System sys = topo::load_system(c.system, c.nodes > 1 ? c.nodes : 0);
   if (c.ranks > sys.topo.num_gpus())
     throw make_error(where, "ranks",

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "hw_models/accelerator.h"
+#include "sim/data_files.h"
 #include "sim/engine.h"
 #include "sim/error.h"
 #include "workloads/json_io.h"
@@ -11,16 +12,6 @@
 #include "workloads/train.h"
 
 namespace orrery {
-
-namespace {
-double whole_number(const nlohmann::json& row, const char* k, const std::string& where) {
-  if (!row.contains(k)) throw make_error(where, k, "missing field");
-  if (!row[k].is_number()) throw make_error(where, k, "expected a number");
-  double v = row[k].get<double>();
-  if (!(v > 0) || v != std::floor(v)) throw make_error(where, k, "expected a positive whole number");
-  return v;
-}
-}  // namespace
 
 std::vector<PublishedTrainingRow> validate_published_training(const std::string& path, const std::vector<std::string>& hw_overrides) {
   nlohmann::json j = read_json_file(path);
@@ -31,23 +22,23 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
     const auto& row = j["rows"][i];
     const std::string where = path + ": rows[" + std::to_string(i) + "]";
     if (!row.is_object()) throw make_error(where, "", "expected an object");
-    std::string cluster = row.value("cluster", "");
+    std::string cluster = json_string_field(row, "cluster", "", where);
     // NVIDIA Selene is a DGX A100 SuperPOD.
     std::string system = cluster.find("A100") != std::string::npos || cluster.find("Selene") != std::string::npos ? "dgx-a100"
                          : cluster.find("H100") != std::string::npos ? "dgx-h100"
                                                                      : "";
     if (system.empty()) throw make_error(where, "cluster", "'" + cluster + "': no matching system (DGX A100 or DGX H100)");
-    nlohmann::json mj = {{"name", row.value("model", "model")},
-                         {"layers", whole_number(row, "layers", where)},
-                         {"hidden", whole_number(row, "hidden", where)},
-                         {"heads", whole_number(row, "heads", where)},
-                         {"seq", whole_number(row, "seq", where)},
-                         {"vocab", whole_number(row, "vocab", where)},
+    nlohmann::json mj = {{"name", json_string_field(row, "model", "model", where)},
+                         {"layers", json_positive_field(row, "layers", where, true, 1e9)},
+                         {"hidden", json_positive_field(row, "hidden", where, true, 1e9)},
+                         {"heads", json_positive_field(row, "heads", where, true, 1e9)},
+                         {"seq", json_positive_field(row, "seq", where, true, 1e9)},
+                         {"vocab", json_positive_field(row, "vocab", where, true, 1e9)},
                          {"activation", "gelu"},
                          {"tied_embeddings", true}};
     mj["ffn"] = 4 * mj["hidden"].get<double>();
     ModelSpec m = parse_model(mj, where);
-    const int gpus = static_cast<int>(whole_number(row, "gpus", where));
+    const int gpus = static_cast<int>(json_positive_field(row, "gpus", where, true, 1e9));
     if (gpus % 8) throw make_error(where, "gpus", std::to_string(gpus) + " is not a whole number of 8-GPU nodes");
     SystemSpec sys = load_system_spec(system, gpus / 8);
     Accelerator hw = load_accelerator(sys.gpu, hw_overrides);
@@ -59,12 +50,12 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
       if (!it->is_number() || !(it->get<double>() > 0))
         throw make_error(where, "iteration_s." + setting, "expected a positive time in seconds");
       TrainPlan p;
-      p.tp = static_cast<int>(whole_number(row, "tp", where));
-      p.pp = static_cast<int>(whole_number(row, "pp", where));
-      p.dp = static_cast<int>(whole_number(row, "dp", where));
-      p.vp = row.contains("virtual_pipeline_stages") ? static_cast<int>(whole_number(row, "virtual_pipeline_stages", where)) : 1;
-      p.micro_batch = static_cast<long>(whole_number(row, "micro_batch", where));
-      p.global_batch = static_cast<long>(whole_number(row, "global_batch", where));
+      p.tp = static_cast<int>(json_positive_field(row, "tp", where, true, 1e9));
+      p.pp = static_cast<int>(json_positive_field(row, "pp", where, true, 1e9));
+      p.dp = static_cast<int>(json_positive_field(row, "dp", where, true, 1e9));
+      p.vp = row.contains("virtual_pipeline_stages") ? static_cast<int>(json_positive_field(row, "virtual_pipeline_stages", where, true, 1e9)) : 1;
+      p.micro_batch = static_cast<long>(json_positive_field(row, "micro_batch", where, true, 1e9));
+      p.global_batch = static_cast<long>(json_positive_field(row, "global_batch", where, true, 1e9));
       p.seq = m.seq;
       p.attention = AttentionImpl::Unfused;
       if (setting == "full_recompute") {
@@ -85,7 +76,7 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
       EventCore core;
       TrainResult r = run_training(m, sys, p, hw, *comm, core);
       PublishedTrainingRow o;
-      o.source = row.value("source", "");
+      o.source = json_string_field(row, "source", "", where);
       o.model = m.name;
       o.cluster = cluster;
       o.system = sys.name;
