@@ -1,7 +1,6 @@
 // Published GEMM and all-reduce figures against the chip and fabric models (published_hardware.h).
 #include "validation/published_hardware.h"
 
-
 #include "hw_models/accelerator.h"
 #include "hw_models/mapping.h"
 #include "sim/data_files.h"
