@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "sim/error.h"
 
@@ -227,8 +228,14 @@ struct Group {
   double intra_bus = 0;  // per-GPU bandwidth the tuner allows inside a node (bytes/s)
   double nic_bw = 0;     // per-GPU NIC bandwidth (bytes/s)
   bool fat = false;      // fat tree present (multi-node NVSwitch cluster)
-  std::vector<int> tdims;  // the group is a whole torus/mesh with these dimensions (Torus algorithm)
-  bool twrap = true;       // false: mesh (open edges)
+  // The group is a sub-lattice of a torus/mesh (the whole of it, a line, a plane, every k-th chip
+  // of a line...): per used dimension (k >= 2 coordinates), its size, the torus dimension, the
+  // coordinates the group holds there (sorted), and whether they sit evenly around a wrapped line
+  // (k >= 3), so that a ring over them uses each link direction once (Torus algorithm).
+  std::vector<int> tdims;
+  std::vector<int> tphys;
+  std::vector<std::vector<int>> tcoords;
+  std::vector<char> tfull;
 };
 
 // ---------------------------------------------------------------- mesh rings
@@ -365,6 +372,38 @@ void find_mesh_rings(const topo::Topology& t, Group& g) {
   }
 }
 
+// Fills g's torus fields when its ranks are exactly the product of one coordinate set per torus
+// dimension (ranks are laid out first dimension fastest, as topology/ builds them); O(n x D).
+void torus_sublattice(const topo::Topology::Torus& tor, Group& g) {
+  const auto& dims = tor.dims;
+  std::vector<std::vector<char>> has(dims.size());
+  for (size_t d = 0; d < dims.size(); ++d) has[d].assign(static_cast<size_t>(dims[d]), 0);
+  for (int r : g.ranks)
+    for (size_t d = 0; d < dims.size(); ++d) {
+      has[d][static_cast<size_t>(r % dims[d])] = 1;
+      r /= dims[d];
+    }
+  std::vector<std::vector<int>> sets(dims.size());
+  double product = 1;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    for (int c = 0; c < dims[d]; ++c)
+      if (has[d][static_cast<size_t>(c)]) sets[d].push_back(c);
+    product *= static_cast<double>(sets[d].size());
+  }
+  if (product != static_cast<double>(g.n) || g.n < 2) return;  // distinct ranks: n == product means all of it
+  for (size_t d = 0; d < dims.size(); ++d) {
+    const auto& c = sets[d];
+    const int k = static_cast<int>(c.size()), K = dims[d];
+    if (k < 2) continue;
+    bool even = tor.wrap && k >= 3 && K % k == 0;
+    for (int i = 0; even && i < k; ++i) even = c[static_cast<size_t>(i)] == c[0] + i * (K / k);
+    g.tdims.push_back(k);
+    g.tphys.push_back(static_cast<int>(d));
+    g.tcoords.push_back(c);
+    g.tfull.push_back(even);
+  }
+}
+
 Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValues& T) {
   const topo::Topology& t = sys.topo;
   Group g;
@@ -429,15 +468,9 @@ Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValue
     }
     g.intra_bus = best;
     g.intra = (type == "nvlink" || type == "ici") ? Hw::NVL : type == "pcie" ? Hw::PCI : Hw::NET;
-    bool whole = t.torus && g.n == t.num_gpus();
-    for (int i = 0; whole && i < g.n; ++i) whole = g.ranks[static_cast<size_t>(i)] == i;
-    if (whole) {
-      for (int k : t.torus->dims)
-        if (k >= 2) g.tdims.push_back(k);
-      g.twrap = t.torus->wrap;
-    }
-    // (meshes of direct links are described as such; a torus's subgroups are lines and planes
-    // of it, a dragonfly's GPUs hang off routers: not searched, a per-group cost on every mirror)
+    if (t.torus) torus_sublattice(*t.torus, g);
+    // (meshes of direct links are described as such; a torus's subgroups are its sub-lattices
+    // above, a dragonfly's GPUs hang off routers: not searched, a per-group cost on every mirror)
     if (t.type == "fully_connected" || t.type == "graph") find_mesh_rings(t, g);
   }
   return g;
@@ -481,10 +514,11 @@ std::vector<std::vector<TorusPhase>> torus_schedule(const Group& g, Op op, doubl
   }
   return parts;
 }
-// Per-rank bandwidth one direction of a dimension's ring gets: the link on a torus with k >= 3;
-// half of it on a mesh line or a 2-ring (both directions' rings share each link direction).
+// Per-rank bandwidth one direction of a dimension's ring gets: the link where the group's
+// coordinates sit evenly around a wrapped line of it (k >= 3); half of it on a mesh line, a 2-ring
+// or a stretch of a line (the closing leg crosses back: both directions' rings share each link).
 double torus_dir_bw(const Group& g, int d) {
-  return g.intra_bus * ((g.twrap && g.tdims[static_cast<size_t>(d)] >= 3) ? 1.0 : 0.5);
+  return g.intra_bus * (g.tfull[static_cast<size_t>(d)] ? 1.0 : 0.5);
 }
 
 int log2i(long v) {
@@ -1285,21 +1319,23 @@ class Runner : public std::enable_shared_from_this<Runner> {
   }
 
   // Torus phases (torus_schedule): in each phase every part runs its dimension's rings in both
-  // directions; a ring step's legs go to the neighbour (on a mesh the closing leg crosses the line).
-  int torus_neighbour(int i, int d, int dir) const {
+  // directions; a ring step's legs go to the group's next coordinate along that dimension (on a
+  // mesh or a stretch of a line the closing leg crosses back). Returns a group index.
+  int torus_neighbour(const std::unordered_map<int, int>& index, int i, int d, int dir) const {
     const auto& dims = t_.torus->dims;
-    int stride = 1, dd = -1;
-    for (size_t x = 0; x < dims.size(); ++x) {
-      if (dims[x] >= 2 && ++dd == d) {
-        int k = dims[x], c = (i / stride) % k;
-        return i + (((c + dir) % k + k) % k - c) * stride;
-      }
-      stride *= dims[x];
-    }
-    return i;
+    const auto& cs = g_.tcoords[static_cast<size_t>(d)];
+    const int phys = g_.tphys[static_cast<size_t>(d)], k = static_cast<int>(cs.size());
+    int r = rank(i), stride = 1;
+    for (int x = 0; x < phys; ++x) stride *= dims[static_cast<size_t>(x)];
+    int c = (r / stride) % dims[static_cast<size_t>(phys)];
+    int p = static_cast<int>(std::lower_bound(cs.begin(), cs.end(), c) - cs.begin());
+    int to = cs[static_cast<size_t>(((p + dir) % k + k) % k)];
+    return index.at(r + (to - c) * stride);
   }
   void build_torus(double lat) {
     auto parts = torus_schedule(g_, spec_.op, spec_.bytes);
+    std::unordered_map<int, int> index;
+    for (int i = 0; i < g_.n; ++i) index[rank(i)] = i;
     const bool reduce = spec_.op != Op::AllGather;
     const double lat_share = lat / static_cast<double>(parts[0].size());
     for (size_t q = 0; q < parts[0].size(); ++q)
@@ -1309,7 +1345,7 @@ class Runner : public std::enable_shared_from_this<Runner> {
           const TorusPhase ph = pt[q];
           for (int dir : {1, -1}) {
             Unit u;
-            for (int i = 0; i < g_.n; ++i) add(u, i, torus_neighbour(i, ph.dim, dir), ph.bytes);
+            for (int i = 0; i < g_.n; ++i) add(u, i, torus_neighbour(index, i, ph.dim, dir), ph.bytes);
             u.steps = g_.tdims[static_cast<size_t>(ph.dim)] - 1;
             finish_unit(u, ph.bytes / torus_dir_bw(g_, ph.dim), lat_share, reduce, 0.5 / parts.size());
             us.push_back(std::move(u));
