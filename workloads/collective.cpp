@@ -126,6 +126,10 @@ const ParamSet& collective_params() {
          "usable bandwidth per NVLink per direction (NCCL SM90_NVLINK_BW; SM100_NVLINK_BW 40.1 GB/s for "
          "Blackwell systems); when a system does not set it: nvlink_efficiency x the topology's nvlink_bandwidth"),
        R("nvlink_efficiency", "0.824", "usable fraction of an NVLink lane (NCCL's 20.6 GB/s of NVLink4's 25 GB/s)"),
+       R("direct_link_efficiency", "1",
+         "usable fraction of a direct GPU-to-GPU link (fabrics without NVSwitch: fully_connected, graph, torus, ring) "
+         "that the collective library drives; 1: line rate (RCCL's GFX94X_XGMI_WIDTH, 48 GB/s of an MI300X xGMI "
+         "link's 64 GB/s: 0.75)"),
        R("nvls_efficiency", "0.85", "NVLS in-switch reduction efficiency (NCCL nvlsEfficiency: Hopper 0.85, Blackwell 0.74)"),
        B("ll_max_bw_1node", "87.7 GB/s", "LL bandwidth ceiling, 1 node, Hopper (NCCL llMaxBws)"),
        B("ll_max_bw_2nodes", "22.5 GB/s", "LL bandwidth ceiling, 2 nodes"),
@@ -197,6 +201,13 @@ ParamValues resolve_tuning(const System& sys) {
                                  : parse_quantity(lane.get<std::string>(), Unit::Bandwidth, "topology.nvlink_bandwidth");
     v.set("nvlink_bw", v.get("nvlink_efficiency") * bw);
   }
+  // Efficiencies are fractions of a link or of the algorithm's ideal: above 1 is no efficiency.
+  for (const auto& d : collective_params().decls())
+    if (d.name.find("efficiency") != std::string::npos && v.get(d.name) > 1) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "%.17g is above 1 (a usable fraction)", v.get(d.name));
+      throw make_error(sys.source_path + ": collective", d.name, buf);
+    }
   // NCCL runs at most 64 channels (MAXCHANNELS); more would only scale SM occupancy into nonsense.
   double ch = v.get("channels");
   if (!(ch == std::floor(ch) && ch >= 1 && ch <= 64)) {
@@ -333,7 +344,7 @@ bool members_linked(const topo::Topology& t, const Group& g, size_t need) {
   return true;
 }
 
-void find_mesh_rings(const topo::Topology& t, Group& g) {
+void find_mesh_rings(const topo::Topology& t, Group& g, double efficiency) {
   const size_t n = g.ranks.size();
   if (n < 3 || n > 128) return;
   // A Hamiltonian cycle takes two links of every member, two disjoint ones four: with fewer, and
@@ -348,7 +359,8 @@ void find_mesh_rings(const topo::Topology& t, Group& g) {
       int a = t.gpus[static_cast<size_t>(g.ranks[i])], b = t.gpus[static_cast<size_t>(g.ranks[j])];
       int l1 = t.link_between(a, b), l2 = t.link_between(b, a);
       linked[i][j] = l1 >= 0 && l2 >= 0;
-      if (linked[i][j]) bw[i][j] = std::min(t.links[static_cast<size_t>(l1)].bandwidth, t.links[static_cast<size_t>(l2)].bandwidth);
+      if (linked[i][j])
+        bw[i][j] = efficiency * std::min(t.links[static_cast<size_t>(l1)].bandwidth, t.links[static_cast<size_t>(l2)].bandwidth);
       full = full && linked[i][j];
     }
   if (full) {
@@ -466,12 +478,12 @@ Group make_group(const System& sys, const CollectiveSpec& spec, const ParamValue
         type = l.type;
       }
     }
-    g.intra_bus = best;
+    g.intra_bus = best * T.get("direct_link_efficiency");
     g.intra = (type == "nvlink" || type == "ici") ? Hw::NVL : type == "pcie" ? Hw::PCI : Hw::NET;
     if (t.torus) torus_sublattice(*t.torus, g);
     // (meshes of direct links are described as such; a torus's subgroups are its sub-lattices
     // above, a dragonfly's GPUs hang off routers: not searched, a per-group cost on every mirror)
-    if (t.type == "fully_connected" || t.type == "graph") find_mesh_rings(t, g);
+    if (t.type == "fully_connected" || t.type == "graph") find_mesh_rings(t, g, T.get("direct_link_efficiency"));
   }
   return g;
 }
