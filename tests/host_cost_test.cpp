@@ -232,4 +232,37 @@ TEST(HostCost, ReplayOfACaptureWithItsHostTable) {
   EXPECT_EQ(own.host_busy_s > preset.host_busy_s, own.host_speed_ratio > 1) << own.host_busy_s << " " << preset.host_busy_s;
 }
 
+// --host-table FILE: the target host's table prices the capture on any GPU (here an H200
+// capture transferred to the H100, which would otherwise take the H100 preset's table). The
+// given table is decode_3's with every entry doubled: the host runs at twice its speed ratio.
+TEST(HostCost, GivenHostTableFilePricesAnyGpu) {
+  fs::path dir = fs::temp_directory_path() / "orrery_host_table_file_test";
+  fs::create_directories(dir);
+  std::string bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles_h200_more/decode_3";
+  nlohmann::json t = nlohmann::json::parse(std::ifstream(bundle + "/host_dispatch.json"));
+  for (auto& [k, v] : t["host_dispatch"].items()) v["median_us"] = 2 * v["median_us"].get<double>();
+  std::ofstream(dir / "slow_host.json") << t.dump();
+  ReplayOptions o;
+  o.bundle = bundle;
+  o.hw = "h100";
+  o.engine = "event";
+  o.mode = ReplayMode::Transfer;
+  o.source_hw = "h200";
+  ReplayResult preset = replay_bundle(o);
+  EXPECT_EQ(preset.host_table, "preset");  // not the capture's GPU: the preset's table
+  o.host_table = (dir / "slow_host.json").string();
+  ReplayResult given = replay_bundle(o);
+  EXPECT_TRUE(given.host_table_given);
+  EXPECT_EQ(given.host_table, o.host_table);
+  o.host_table = bundle + "/host_dispatch.json";
+  ReplayResult own = replay_bundle(o);
+  EXPECT_NEAR(given.host_speed_ratio, 2 * own.host_speed_ratio, 0.01 * own.host_speed_ratio);
+  EXPECT_GT(given.host_busy_s, 1.8 * own.host_busy_s);
+  EXPECT_GT(given.step_time_s, own.step_time_s);  // decode is host-bound
+  o.host_table = (dir / "missing.json").string();
+  std::string e = error_of([&] { replay_bundle(o); });
+  EXPECT_NE(e.find("--host-table"), std::string::npos) << e;
+  fs::remove_all(dir);
+}
+
 }  // namespace host_cost_test

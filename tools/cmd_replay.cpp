@@ -45,7 +45,8 @@ void print_summary(const ReplayResult& r) {
               r.step_time_s > 0 ? 100 * r.gpu_busy_s / r.step_time_s : 0.0,
               format_time(std::max(0.0, r.step_time_s - r.gpu_busy_s)).c_str());
   if (r.host_table != "preset")
-    std::printf("host       the capture host's table (%s; %.2fx the preset's times)\n", r.host_table.c_str(), r.host_speed_ratio);
+    std::printf("host       %s table (%s; %.2fx the preset's times)\n", r.host_table_given ? "the given host's" : "the capture host's",
+                r.host_table.c_str(), r.host_speed_ratio);
   std::printf("energy     %s per GPU per step (average %s)\n", format_quantity(r.energy_j, Unit::Energy).c_str(),
               format_quantity(r.step_time_s > 0 ? r.energy_j / r.step_time_s : 0, Unit::Power).c_str());
   if (r.peak_memory_bytes > 0) std::printf("peak mem   %s (from tensor lifetimes)", format_bytes(r.peak_memory_bytes).c_str());
@@ -92,7 +93,7 @@ Spec replay_spec() {
        Flag::MeaningDefault},
       {"--source-hw", "NAME|FILE", "h100", "", "GPU the capture was taken on (--mode transfer)"},
       {"--gemm-precision", "fp8|bf16|fp16", "", "", "cost the captured 16-bit GEMMs in this precision"},
-      {"--host-table", "auto|preset", "auto", "", "host dispatch table: auto = the bundle's host_dispatch.json on the capture's GPU, else the preset's"},
+      {"--host-table", "auto|preset|FILE", "auto", "", "host dispatch table: auto = the bundle's host_dispatch.json on the capture's GPU, else the preset's; FILE = a host_dispatch.json of the target host (host_micro.py), for any GPU"},
       set_flag(),
       system_flag(),
       {"--nodes", "N", "", "", "nodes of the system (multi-rank bundles; default: as many as the ranks need)"},

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "hw_models/arch.h"
+#include "hw_models/calibrate.h"
 #include "hw_models/gpu.h"
 #include "hw_models/mapping.h"
 #include "hw_models/power.h"
@@ -694,9 +695,26 @@ std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerat
 }
 
 bool use_bundle_host(const ReplayOptions& opt, const CapturedStep& st, const Accelerator& hw) {
-  if (opt.host_table != "auto" && opt.host_table != "preset")
-    throw make_error("--host-table", opt.host_table, "expected auto or preset");
+  if (host_table_file(opt)) return true;  // the user's table of the target host: any GPU
   return opt.host_table == "auto" && !st.host_dispatch.empty() && capture_device_matches(st.device_name, hw);
+}
+
+bool host_table_file(const ReplayOptions& opt) {
+  if (opt.host_table == "auto" || opt.host_table == "preset") return false;
+  if (!path_exists(opt.host_table))
+    throw make_error("--host-table", opt.host_table, "no such file (expected auto, preset or a host_dispatch.json)");
+  return true;
+}
+
+// --host-table FILE: that table (the target host's, validation/capture/host_micro.py) replaces
+// every capture's own: the replay prices host work on the preset's table at that host's speed.
+static void apply_host_table_file(const ReplayOptions& opt, std::vector<CapturedStep>& steps) {
+  if (!host_table_file(opt)) return;
+  auto table = read_host_dispatch_file(opt.host_table);
+  for (auto& st : steps) {
+    st.host_dispatch = table;
+    st.host_dispatch_path = opt.host_table;
+  }
 }
 
 bool capture_device_matches(const std::string& device_name, const Accelerator& hw) {
@@ -872,6 +890,7 @@ void cost_ranks(CostedRanks& out, ReplayResult& res, const ReplayOptions& opt, c
                                                use_bundle_host(opt, steps[static_cast<size_t>(s)], acc));
       if (r == 0) {
         res.host_table = c.host->table().source;
+        res.host_table_given = host_table_file(opt);
         res.host_speed_ratio = c.host->table().speed_ratio;
         res.host_autograd_record_s = c.host->table().autograd_record;
       }
@@ -997,6 +1016,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   bool multi = false;
   RankTraces rt;
   std::vector<CapturedStep> steps = load_steps(opt, multi, rt);
+  apply_host_table_file(opt, steps);
   if (!multi && opt.scale_dp == 1 && (opt.cluster.breaks_symmetry() || opt.cluster.no_symmetry)) {
     const ClusterOptions& c = opt.cluster;
     std::string flag = !c.gpu_speed.empty() ? "--gpu-speed" : !c.gpu_set.empty() ? "--gpu-set" : !c.fail.empty() ? "--fail"

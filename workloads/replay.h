@@ -98,6 +98,7 @@ struct ReplayResult {
   std::string cluster_text;
   std::size_t host_items = 0;     // host operations replayed
   std::string host_table = "preset";  // the host table used: "preset" or the bundle file
+  bool host_table_given = false;       // it came from --host-table FILE, not the bundle
   double host_speed_ratio = 1;    // that table's times over the preset's (median of shared entries)
   double host_autograd_record_s = 0;  // per forward op of a training step (workloads/host_cost.h)
   std::uint64_t events = 0;       // engine events processed
@@ -120,8 +121,10 @@ std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerat
 // name or description). An empty device name matches (the trace did not say).
 bool capture_device_matches(const std::string& device_name, const Accelerator& hw);
 // Whether the replay prices host work with the capture's own host table (opt.host_table "auto", the
-// bundle has one, and `hw` is the capture's GPU); an unknown opt.host_table is an error.
+// bundle has one, and `hw` is the capture's GPU) or the table file opt.host_table names (any GPU).
 bool use_bundle_host(const ReplayOptions& opt, const CapturedStep& st, const Accelerator& hw);
+// Whether opt.host_table names a host_dispatch.json (not auto/preset); a missing file is an error.
+bool host_table_file(const ReplayOptions& opt);
 
 // Compares `r` with a measured.json taken on the target hardware (e.g. the H200 capture of the
 // same workload, ground truth for an H100 -> H200 transfer): sets has_measured, measured_*,
