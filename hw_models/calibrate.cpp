@@ -8,6 +8,7 @@
 #include <map>
 
 #include "hw_models/accelerator.h"
+#include "sim/data_files.h"
 #include "sim/error.h"
 
 namespace orrery {
@@ -68,7 +69,12 @@ nlohmann::ordered_json read_micro_json(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw make_error(path, "", "cannot open file");
   try {
-    return nlohmann::ordered_json::parse(in);
+    return nlohmann::ordered_json::parse(in, [&path](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+      if (depth > kMaxJsonDepth) throw make_error(path, "", "JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+      return true;
+    });
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     std::string what = e.what();
     auto b = what.find("] ");

@@ -76,7 +76,14 @@ nlohmann::json parse_json_path(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw make_error(path, "", "cannot open");
   try {
-    return nlohmann::json::parse(in);
+    // No input nests deeper than a few levels; thousands would overflow the stack of every
+    // recursive walk of the tree (copies, destruction): one line instead.
+    return nlohmann::json::parse(in, [&path](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > kMaxJsonDepth) throw make_error(path, "", "JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+      return true;
+    });
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     // "[json.exception.parse_error.101] parse error at line 3, ..." -> "parse error at line 3, ..."
     std::string what = e.what();

@@ -27,7 +27,10 @@ std::string json_string_field(const nlohmann::json& j, const char* key, const st
 // anything else is an Error naming `where` and the field.
 double json_positive_field(const nlohmann::json& j, const char* key, const std::string& where, bool whole = false,
                            double hi = 1e30);
-// Parses a JSON file; an unreadable file or invalid JSON is an Error naming the path.
+// Deepest nesting any JSON input may have (parse_json_path, read_json_file): deeper is an error.
+constexpr int kMaxJsonDepth = 256;
+// Parses a JSON file; an unreadable file, invalid JSON or nesting deeper than kMaxJsonDepth is an
+// Error naming the path.
 nlohmann::json parse_json_path(const std::string& path);
 
 }  // namespace orrery

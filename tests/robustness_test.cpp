@@ -360,4 +360,62 @@ TEST(Robustness, PresetNameThatIsNotAStringIsAnError) {
   EXPECT_NE(e.find("p.json: description: expected a string"), std::string::npos) << e;
 }
 
+// Found by the bad-input sweep of 2026-12-01: a system file nesting 60,000 objects overflowed the
+// stack when the loader copied it (SIGSEGV, nothing printed). Every JSON input now stops at
+// kMaxJsonDepth levels, DOM-parsed (systems, presets) and streamed (traces) alike.
+TEST(Robustness, DeeplyNestedJsonIsOneLineError) {
+  std::string dir = syn::temp_dir("deep_json");
+  const std::string sys = dir + "/deep_system.json", et = dir + "/deep_stream.json";
+  {
+    std::ofstream out(sys);
+    out << "{\"topology\":";
+    for (int i = 0; i < 60000; ++i) out << "{\"a\":";
+    out << 1 << std::string(60001, '}');
+  }
+  expect_one_line_error(cli("topo " + sys), "topo", "levels deep");
+  {
+    std::ofstream out(et);
+    out << "{\"nodes\":[" << std::string(5000, '[') << std::string(5000, ']') << "]}";
+  }
+  try {
+    stream_json_file(et, "nodes", {}, [](nlohmann::json&&, size_t) {});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("levels deep"), std::string::npos) << e.what();
+  }
+}
+
+// Also from that sweep: a 100,000-node ET whose nodes each hang under the previous one took
+// 125 s to load (each node walked its whole parent chain twice: the cycle check and the host
+// items). Each walk now stops at a node already resolved; the chain still loads, and a cycle in
+// it is still one line.
+TEST(Robustness, DeepParentChainLoadsAndCyclesAreStillFound) {
+  std::string dir = syn::temp_dir("deep_chain");
+  std::vector<syn::SynOp> ops;
+  syn::SynOp root;
+  ops.push_back(root);
+  write_synthetic_bundle(dir, ops);
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(dir + "/et.json"));
+  std::int64_t next = 1000000;
+  std::int64_t parent = j["nodes"].back()["id"].get<std::int64_t>();
+  for (int i = 0; i < 50000; ++i, ++next) {
+    j["nodes"].push_back({{"id", next}, {"name", "aten::view"}, {"ctrl_deps", parent},
+                          {"inputs", {{"values", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}, {"types", nlohmann::json::array()}}},
+                          {"outputs", {{"values", nlohmann::json::array()}, {"shapes", nlohmann::json::array()}, {"types", nlohmann::json::array()}}},
+                          {"attrs", nlohmann::json::array()}});
+    parent = next;
+  }
+  std::ofstream(dir + "/et.json") << j.dump();
+  CapturedStep st = load_bundle(dir);
+  EXPECT_GE(st.ops.size(), 50000u);
+  j["nodes"][j["nodes"].size() - 50000]["ctrl_deps"] = next - 1;  // the chain's head under its tail
+  std::ofstream(dir + "/et.json") << j.dump();
+  try {
+    load_bundle(dir);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cycle in parent"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace orrery::robustness_test

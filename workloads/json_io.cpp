@@ -12,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "sim/data_files.h"
 #include "sim/error.h"
 #include "workloads/json_lexer.h"
 #include "workloads/json_stream.h"
@@ -94,14 +95,14 @@ class FilterSax : public nlohmann::json_sax<json> {
   bool binary(binary_t&) override { return put(json()); }
   bool start_object(std::size_t n) override {
     if (fwd()) {
-      ++elem_depth_;
+      check_depth(static_cast<std::size_t>(++elem_depth_));
       return element_sax_->start_object(n);
     }
     return open(json::object());
   }
   bool start_array(std::size_t n) override {
     if (fwd()) {
-      ++elem_depth_;
+      check_depth(static_cast<std::size_t>(++elem_depth_));
       return element_sax_->start_array(n);
     }
     if (skip_depth_ == 0 && !skip_next_ && (on_element_ || element_sax_) && stack_.size() == 1 &&
@@ -182,8 +183,14 @@ class FilterSax : public nlohmann::json_sax<json> {
       ++skip_depth_;
       return true;
     }
+    check_depth(stack_.size());
     stack_.push_back(place(std::move(container)));
     return true;
+  }
+  // (kMaxJsonDepth, sim/data_files.h: deeper nesting would overflow every recursive walk)
+  void check_depth(std::size_t depth) const {
+    if (depth >= static_cast<std::size_t>(kMaxJsonDepth))
+      throw make_error(path_, "", "JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
   }
   bool close() {
     if (skip_depth_ > 0) {

@@ -869,18 +869,24 @@ EtOp et_op_from_node(const nlohmann::json& n, const std::string& path) {
 
 // A cycle in the ET's parent (ctrl_deps) chain is an error: a malformed trace must not hang us.
 void check_parent_cycles(const CapturedStep& st, const std::unordered_map<std::int64_t, int>& by_id) {
+  // Each node is walked once: up its parents until a root or a node already checked (state 2); a
+  // node met again on the walk in progress (state 1) closes a cycle. O(nodes), whatever the depth.
+  std::vector<char> state(st.ops.size(), 0);
+  std::vector<size_t> path;
   for (size_t i = 0; i < st.ops.size(); ++i) {
-    std::int64_t cur = st.ops[i].id;
-    size_t steps = 0;
-    while (true) {
-      auto it = by_id.find(cur);
+    path.clear();
+    size_t cur = i;
+    while (state[cur] == 0) {
+      state[cur] = 1;
+      path.push_back(cur);
+      std::int64_t p = st.ops[cur].parent;
+      auto it = p == st.ops[cur].id ? by_id.end() : by_id.find(p);
       if (it == by_id.end()) break;
-      std::int64_t p = st.ops[it->second].parent;
-      if (p == cur) break;
-      cur = p;
-      if (++steps > st.ops.size())
+      cur = static_cast<size_t>(it->second);
+      if (state[cur] == 1)
         throw make_error(st.et_path, "node " + std::to_string(st.ops[i].id) + " ctrl_deps", "cycle in parent (ctrl_deps) chain");
     }
+    for (size_t k : path) state[k] = 2;
   }
 }
 
@@ -1136,22 +1142,30 @@ std::vector<int> top_level_ops(const CapturedStep& st, const std::unordered_map<
 }
 
 // Gives every op below a host item that item's index in top_of (walking up the parent chain).
+// Each op is walked once: a walk stops at an op already resolved (under an item or under none).
 void propagate_host_items(const CapturedStep& st, const std::unordered_map<std::int64_t, int>& by_id, std::vector<int>& top_of) {
+  std::vector<char> resolved(st.ops.size(), 0);
+  for (size_t i = 0; i < st.ops.size(); ++i)
+    if (top_of[i] >= 0) resolved[i] = 1;
+  std::vector<int> chain;
   for (size_t i = 0; i < st.ops.size(); ++i) {
-    if (top_of[i] >= 0) continue;
+    if (resolved[i]) continue;
     std::int64_t cur = st.ops[i].id;
-    std::vector<int> chain;
+    chain.clear();
     int found = -1;
     for (size_t steps = 0; steps <= st.ops.size(); ++steps) {
       auto it = by_id.find(cur);
       if (it == by_id.end()) break;
-      if (top_of[it->second] >= 0) { found = top_of[it->second]; break; }
+      if (resolved[static_cast<size_t>(it->second)]) { found = top_of[it->second]; break; }
       chain.push_back(it->second);
       std::int64_t p = st.ops[it->second].parent;
       if (p == cur) break;
       cur = p;
     }
-    for (int c : chain) top_of[c] = found;
+    for (int c : chain) {
+      top_of[c] = found;
+      resolved[static_cast<size_t>(c)] = 1;
+    }
   }
 }
 
