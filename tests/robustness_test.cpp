@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "hw_models/accelerator.h"
@@ -416,6 +417,74 @@ TEST(Robustness, DeepParentChainLoadsAndCyclesAreStillFound) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("cycle in parent"), std::string::npos) << e.what();
   }
+}
+
+// More from the sweep of 2026-12-01: runs that exited 0 with an answer that was no answer.
+// A measured step of zero time (every error against it read +0.0%), a median outside its own
+// min-max, and a capture whose kernels and launches do not meet (its GPU activity missing: the
+// step replayed as 1 ms of host work) are now one-line errors; `validate` prints its table's
+// header only above a line of it, so a bundle that fails is its error alone.
+TEST(Robustness, CapturesThatCannotBeTheStepTheyClaimAreOneLineErrors) {
+  std::string dir = syn::temp_dir("claims");
+  syn::SynOp op;
+  op.kernels = {syn::SynKernel{}};
+  std::vector<syn::SynOp> ops(4, op);
+  auto bundle = [&](const std::string& name) {
+    std::string d = dir + "/" + name;
+    write_synthetic_bundle(d, ops, 10.0);
+    return d;
+  };
+  auto edit = [](const std::string& path, const std::function<void(nlohmann::json&)>& f) {
+    nlohmann::json j = nlohmann::json::parse(std::ifstream(path));
+    f(j);
+    std::ofstream(path) << j.dump();
+  };
+  std::string zero = bundle("zero_step");
+  edit(zero + "/measured.json", [](nlohmann::json& m) { m["step_cuda_events"]["median_ms"] = 0; });
+  expect_one_line_error(cli("validate " + zero), "validate", "median_ms");
+  std::string order = bundle("min_above_median");
+  edit(order + "/measured.json", [](nlohmann::json& m) { m["step_cuda_events"]["min_ms"] = 100; });
+  expect_one_line_error(cli("replay " + order), "replay", "min_ms <= median_ms <= max_ms");
+  std::string nokern = bundle("no_kernels");
+  edit(nokern + "/kineto.json", [](nlohmann::json& k) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& e : k["traceEvents"])
+      if (e.value("cat", "") != "kernel") kept.push_back(e);
+    k["traceEvents"] = kept;
+  });
+  expect_one_line_error(cli("replay " + nokern), "replay", "4 of 4 kernel launches");
+  std::string nort = bundle("no_runtime");
+  edit(nort + "/kineto.json", [](nlohmann::json& k) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (auto& e : k["traceEvents"])
+      if (e.value("cat", "") != "cuda_runtime") kept.push_back(e);
+    k["traceEvents"] = kept;
+  });
+  expect_one_line_error(cli("replay " + nort), "replay", "no runtime call");
+  EXPECT_EQ(cli("replay " + bundle("intact")).rc, 0);
+}
+
+// A bandwidth below 1 B/s made the collective's time overflow to 0 (printed as 0.00 us, busbw 0,
+// $0) and a kernel's inf: such a rate is now refused where it is read, file or flag.
+TEST(Robustness, RatesBelowOneUnitPerSecondAreRefused) {
+  std::string dir = syn::temp_dir("tiny_rates");
+  std::ofstream(dir + "/ring.json") << R"({"name": "r", "accelerator": "h100", "topology": {"type": "ring", "gpus": 4, "link_bandwidth": 1e-300}})";
+  expect_one_line_error(cli("collective --system " + dir + "/ring.json -b 4M -e 4M"), "collective", "below 1 B/s");
+  expect_one_line_error(cli("kernel --hw h100 --set hbm_bandwidth=1e-300 memory 1G"), "kernel", "below 1 B/s");
+  expect_one_line_error(cli("kernel --hw h100 --set peak_bf16=0.5 gemm 1024x1024x1024 bf16"), "kernel", "below 1 FLOP/s");
+}
+
+// `sweep -j 0` printed its progress line before the error, and -j 100000 forked that many
+// workers for two points.
+TEST(Robustness, SweepChecksItsOptionsBeforeItStarts) {
+  std::string dir = syn::temp_dir("sweep_opts");
+  std::ofstream(dir + "/s.json") << R"({"command": "collective", "base": {"system": "dgx-h100", "b": "1M", "e": "1M"},
+                                        "axes": [{"name": "op", "values": ["all_reduce", "all_gather"]}], "output": ")" << dir << R"(/r.jsonl"})";
+  expect_one_line_error(cli("sweep " + dir + "/s.json -j 0"), "sweep", "-j");
+  expect_one_line_error(cli("sweep " + dir + "/s.json -o " + dir + "/missing/dir/r.jsonl"), "sweep", "cannot write");
+  CliRun r = cli("sweep " + dir + "/s.json -j 100000 --no-progress");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("2 of 2 points"), std::string::npos) << r.out;
 }
 
 }  // namespace orrery::robustness_test

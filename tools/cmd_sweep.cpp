@@ -151,6 +151,7 @@ int sweep_main(Args& a) {
     if (o.rank == 0) std::printf("sweep: %zu points (%s, %zu axes)\n", points.size(), spec.sampler.c_str(), spec.axes.size());
     return 0;
   }
+  sweep::check_run_options(spec, o);  // before the progress line: a bad -j or -o is the only line
   if (o.rank == 0)
     std::fprintf(stderr, "sweep: %zu points (%s sampler, %zu axes) -> %s, %d worker(s) x %d rank(s)\n", points.size(),
                  spec.sampler.c_str(), spec.axes.size(), o.output.c_str(), o.jobs, o.ranks);

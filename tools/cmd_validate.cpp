@@ -268,6 +268,15 @@ struct Validation {
   ReportData report;
   nlohmann::json out_json;
   int failures = 0, over = 0;
+  bool header = false;
+  // The bundle table's header, before its first line (a run whose bundles all fail prints only
+  // their errors).
+  void table_header() {
+    if (header) return;
+    header = true;
+    std::printf("%-16s %-9s %-6s %12s %12s %19s %9s  %s\n", "bundle", "mode", "hw", "predicted ms", "measured ms",
+                "measured min-max", "error", "inside min-max");
+  }
   // A bundle (and mode) that could not be compared: on stderr, in the report and the JSON, a failure.
   void fail(const std::string& report_line, nlohmann::json skipped) {
     report.skipped.push_back(report_line);
@@ -316,6 +325,7 @@ void validate_bundle_mode(const Args& a, const std::string& b, const std::string
                           const std::string& engine, Validation& v) {
   ReplayResult r;
   if (!replay_for_validation(a, b, name, mode, engine, v, r)) return;
+  v.table_header();
   if (!r.has_measured && r.what_if) {
     std::printf("%-16s %-9s %-6s %12.2f %12s  what-if, no ground truth (%s; --truth DIR gives one)\n",
                 short_name(name, 16).c_str(), r.mode.c_str(), short_name(r.hw, 6).c_str(), r.step_time_s * 1e3, "-",
@@ -354,10 +364,6 @@ void validate_bundle_mode(const Args& a, const std::string& b, const std::string
 // Every bundle in every mode; a missing folder is a failure, a bundle without measured.json is skipped.
 void validate_bundles(const Args& a, const std::vector<std::string>& bundles, const std::vector<ReplayMode>& modes,
                       const std::string& engine, Validation& v) {
-  if (!bundles.empty()) {
-    std::printf("%-16s %-9s %-6s %12s %12s %19s %9s  %s\n", "bundle", "mode", "hw", "predicted ms", "measured ms",
-                "measured min-max", "error", "inside min-max");
-  }
   for (auto& b : bundles) {
     std::string name = fs::path(b).filename().string();
     if (name.empty()) name = fs::path(b).parent_path().filename().string();
@@ -367,6 +373,7 @@ void validate_bundles(const Args& a, const std::vector<std::string>& bundles, co
       continue;
     }
     if (!path_exists(b + "/measured.json")) {
+      v.table_header();
       std::printf("%-16s skipped: no measured.json in %s (nothing to compare against; use `orrery replay` to predict)\n",
                   short_name(name, 16).c_str(), b.c_str());
       v.report.skipped.push_back(b + ": no measured.json (nothing to compare against)");

@@ -270,7 +270,8 @@ int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest
   Args a(rest, c.spec);
   int rc = c.spec_fn(a);
   auto unread = a.unread();
-  if (!unread.empty()) {
+  // (a run that failed, and said why, stopped before reading the rest: not the flags' fault)
+  if (rc == 0 && !unread.empty()) {
     std::string names;
     for (auto& u : unread) names += (names.empty() ? "" : ", ") + u;
     throw orrery::Error(names + ": given but has no effect in this run (see orrery " + c.name + " --help)");

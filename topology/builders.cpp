@@ -426,7 +426,7 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     };
     if (!l.contains("bandwidth")) throw make_error(w, "bandwidth", "required");
     double b_ = q("bandwidth", Unit::Bandwidth, "0");
-    if (!(b_ > 0)) throw make_error(w, "bandwidth", "must be greater than zero (link " + l["a"].get<std::string>() + " <-> " + l["b"].get<std::string>() + ")");
+    if (!(b_ >= 1)) throw make_error(w, "bandwidth", std::string(b_ > 0 ? "below 1 B/s" : "must be greater than zero") + " (link " + l["a"].get<std::string>() + " <-> " + l["b"].get<std::string>() + ")");
     t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), json_string_field(l, "type", "link", w));
   }
 }

@@ -629,12 +629,17 @@ void check_measured(const nlohmann::json& m, const std::string& path) {
   for (const char* k : {"median_ms", "min_ms", "max_ms"}) {
     auto f = it->find(k);
     if (f == it->end()) continue;
-    if (!f->is_number() || !std::isfinite(f->get<double>()) || f->get<double>() < 0 || f->get<double>() > kMaxInputSeconds * 1e3)
-      throw make_error(path, std::string("step_cuda_events.") + k, "expected a time in milliseconds, got " + f->dump().substr(0, 80));
+    // (a measured step of zero time is no measurement: every error against it would read +0%)
+    if (!f->is_number() || !std::isfinite(f->get<double>()) || f->get<double>() <= 0 || f->get<double>() > kMaxInputSeconds * 1e3)
+      throw make_error(path, std::string("step_cuda_events.") + k, "expected a positive time in milliseconds, got " + f->dump().substr(0, 80));
   }
+  double med = (*it)["median_ms"].get<double>();
+  if ((it->contains("min_ms") && (*it)["min_ms"].get<double>() > med) || (it->contains("max_ms") && (*it)["max_ms"].get<double>() < med))
+    throw make_error(path, "step_cuda_events", "min_ms <= median_ms <= max_ms does not hold");
   auto mem = m.find("max_mem_allocated");
-  if (mem != m.end() && (!mem->is_number() || !std::isfinite(mem->get<double>()) || mem->get<double>() < 0))
-    throw make_error(path, "max_mem_allocated", "expected a byte count, got " + mem->dump().substr(0, 80));
+  // (1 PiB: no device has that much memory)
+  if (mem != m.end() && (!mem->is_number() || !std::isfinite(mem->get<double>()) || mem->get<double>() < 0 || mem->get<double>() > 1125899906842624.0))
+    throw make_error(path, "max_mem_allocated", "expected a byte count (at most 1 PiB), got " + mem->dump().substr(0, 80));
 }
 
 std::vector<int> bundle_ranks(const std::string& dir) {
@@ -1313,6 +1318,23 @@ void merge_loose_items(CapturedStep& st, std::vector<std::pair<double, HostItem>
 // activity they launched, into st.device) and synchronisations. The owning item comes from the
 // External id -> cpu_op -> ET op -> top-level item, else from time containment, else the call is
 // an item of its own.
+// A trace whose kernels and launches do not meet would replay as a step without GPU work: most
+// launches without their kernel (GPU activity not recorded, or events dropped), or kernels in the
+// step with no launch that placed them (runtime events not recorded). One line instead.
+void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long launches, long unmatched) {
+  if (launches > 0 && 2 * unmatched > launches)
+    throw make_error(st.kineto_path, "traceEvents",
+                     std::to_string(unmatched) + " of " + std::to_string(launches) +
+                         " kernel launches in the step have no kernel event with their correlation id (GPU activity not "
+                         "recorded, or dropped by the profiler)");
+  long kernels = 0;
+  for (auto& g : ev.gpu) kernels += ev.in_window(g.ts);
+  if (kernels > 0 && st.device.empty())
+    throw make_error(st.kineto_path, "traceEvents",
+                     std::to_string(kernels) + " GPU activities in the step but no runtime call (cudaLaunchKernel ...) "
+                                               "launched any of them (CUDA runtime events not recorded)");
+}
+
 void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuIndex& cpu, const std::vector<int>& top_of) {
   std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
   gpu_by_corr.reserve(ev.gpu.size());
@@ -1329,6 +1351,7 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
   const ContainingItem containing_item(st.host);
   std::vector<std::pair<double, HostItem>> loose;
   ingest_probe("runtime call index");
+  long launches = 0, unmatched = 0;
   for (const Ev* rp : rt_order) {
     const Ev& r = *rp;
     if (!ev.in_window(r.ts)) continue;
@@ -1338,11 +1361,13 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
     call.trace_dur = r.dur;
     call.correlation = arg_or(r.corr, -1);
     auto git = gpu_by_corr.find(call.correlation);
+    bool launch = r.name_.str().find("LaunchKernel") != std::string::npos;
+    launches += launch;
     if (git != gpu_by_corr.end()) {
       call.kind = CallKind::Launch;
       call.device = static_cast<int>(st.device.size());
       st.device.push_back(device_activity(*git->second, r, call.correlation, st, cpu));
-    } else if (!sync_call_kind(r, call)) {
+    } else if (unmatched += launch; !sync_call_kind(r, call)) {
       continue;
     }
     int op = op_of_call(r, st, cpu);
@@ -1363,6 +1388,7 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
       loose.emplace_back(r.ts, std::move(h));
     }
   }
+  check_gpu_activity(st, ev, launches, unmatched);
   merge_loose_items(st, loose);
   for (auto& h : st.host)
     std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });

@@ -415,10 +415,18 @@ nlohmann::json run_point(const Spec& s, const Point& p) {
 }
 
 // ======================================================================== execution
-RunStats run(const Spec& s, const std::vector<Point>& points, const RunOptions& o) {
-  auto t0 = std::chrono::steady_clock::now();
+void check_run_options(const Spec& s, const RunOptions& o) {
   if (o.output.empty()) throw make_error(s.where, "output", "required (sweep file \"output\" or -o FILE.jsonl)");
   if (o.jobs < 1) throw make_error("-j", S(o.jobs), "must be at least 1");
+  int fd = ::open(o.output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) throw make_error(o.output, "", "cannot write");
+  ::close(fd);
+}
+
+RunStats run(const Spec& s, const std::vector<Point>& points, const RunOptions& o_in) {
+  auto t0 = std::chrono::steady_clock::now();
+  check_run_options(s, o_in);
+  RunOptions o = o_in;
   if (o.rank == 0) repair_tail(o.output);
   std::set<std::string> done;
   for (auto& r : read_results(o.output)) done.insert(r.value("id", ""));
@@ -431,6 +439,8 @@ RunStats run(const Spec& s, const std::vector<Point>& points, const RunOptions& 
     ++pending_all;
     if (p.index % o.ranks == o.rank) todo.push_back(&p);
   }
+  // (no more workers than points: -j 100000 forked idle workers one by one)
+  o.jobs = static_cast<int>(std::min<size_t>(static_cast<size_t>(o.jobs), std::max<size_t>(1, todo.size())));
   const long lines0 = count_lines(o.output);
   const bool tty = o.progress && o.rank == 0 && ::isatty(2);
   const bool report = o.progress && o.rank == 0;

@@ -71,6 +71,8 @@ struct RunStats {
   long total = 0, skipped = 0, done = 0, failed = 0;
   double wall_s = 0;
 };
+// The output (required, writable) and -j (at least 1) of a run; an Error naming them otherwise.
+void check_run_options(const Spec& s, const RunOptions& o);
 // Runs this rank's share of the points not yet in `output` (resume), appending lines.
 RunStats run(const Spec& s, const std::vector<Point>& points, const RunOptions& o);
 
