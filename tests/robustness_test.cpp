@@ -487,4 +487,38 @@ TEST(Robustness, SweepChecksItsOptionsBeforeItStarts) {
   EXPECT_NE(r.out.find("2 of 2 points"), std::string::npos) << r.out;
 }
 
+// Also from that sweep: an ET whose tensor sizes are negative, fractional or not a list, or whose
+// values/types/shapes lists differ in length, or an op without its inputs, priced its kernels at
+// the launch floor in roofline mode (a 47 ms step replayed as 1-3 ms, rc 0). Each is now one line
+// naming the node; measured mode, which needs no shapes, still replays the op without inputs.
+TEST(Robustness, EtSizesAndMissingInputsAreOneLineErrors) {
+  std::string dir = syn::temp_dir("et_sizes");
+  syn::SynOp mm;
+  mm.name = "aten::mm";
+  mm.n_inputs = 2;
+  mm.shape = {2048, 2048};
+  syn::SynKernel k;
+  k.name = "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64";
+  k.dur_us = 500;
+  mm.kernels = {k};
+  auto bundle = [&](const std::string& name, const std::function<void(nlohmann::json&)>& f) {
+    std::string d = dir + "/" + name;
+    syn::write_synthetic_bundle(d, {mm}, 1.0);
+    nlohmann::json j = nlohmann::json::parse(std::ifstream(d + "/et.json"));
+    for (auto& n : j["nodes"])
+      if (n["name"] == "aten::mm") f(n);
+    std::ofstream(d + "/et.json") << j.dump();
+    return d;
+  };
+  expect_one_line_error(cli("replay " + bundle("neg", [](nlohmann::json& n) { n["inputs"]["shapes"][0][0] = -2048; })),
+                        "replay", "expected whole sizes >= 0");
+  expect_one_line_error(cli("replay " + bundle("frac", [](nlohmann::json& n) { n["inputs"]["shapes"][0][1] = 1.5; })),
+                        "replay", "expected whole sizes >= 0");
+  expect_one_line_error(cli("replay " + bundle("short", [](nlohmann::json& n) { n["inputs"]["shapes"].erase(1); })),
+                        "replay", "expected lists of one length");
+  std::string bare = bundle("no_inputs", [](nlohmann::json& n) { n.erase("inputs"); });
+  expect_one_line_error(cli("replay " + bare + " --mode roofline"), "replay", "(aten::mm): no work to cost its kernel");
+  EXPECT_EQ(cli("replay " + bare + " --mode measured").rc, 0);
+}
+
 }  // namespace orrery::robustness_test

@@ -113,9 +113,16 @@ EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nloh
                          checked_size_mul(1, a.numel, file, where + " tensor numel"),
                      a.elem_bytes, file, where + " tensor bytes");
     if (value.size() > 5 && value[5].is_string()) a.device = value[5].get<std::string>();
+    // A tensor's sizes are whole numbers >= 0: anything else (negative, fractional, a string)
+    // would price the op on a shape no tensor has.
+    if (!shape.is_null() && !shape.is_array())
+      throw make_error(file, where + " shapes", "expected the tensor's sizes as a list, got " + shape.dump().substr(0, 40));
     if (shape.is_array())
-      for (auto& s : shape)
-        if (s.is_number()) a.shape.push_back(checked_int(s, 0, file, where + " shapes"));
+      for (auto& s : shape) {
+        if (!s.is_number_integer() || checked_int(s, 0, file, where + " shapes") < 0)
+          throw make_error(file, where + " shapes", "expected whole sizes >= 0, got " + s.dump().substr(0, 40));
+        a.shape.push_back(checked_int(s, 0, file, where + " shapes"));
+      }
   } else if (type.rfind("GenericList[", 0) == 0 && value.is_array()) {
     // Element types: "GenericList[Tensor(float),Tensor(float)]" (or a single repeated type).
     std::string inner = type.substr(12, type.size() >= 13 ? type.size() - 13 : 0);
@@ -150,6 +157,11 @@ std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& file,
   const auto& shapes = io.value("shapes", nlohmann::json::array());
   if (!values.is_array() || !types.is_array())
     throw make_error(file, where + " values/types", "expected arrays");
+  // (the three lists describe the same arguments: a shorter one leaves tensors without their sizes)
+  if (types.size() != values.size() || (io.contains("shapes") && (!shapes.is_array() || shapes.size() != values.size())))
+    throw make_error(file, where + " values/types/shapes", "expected lists of one length (" + std::to_string(values.size()) + " values, " +
+                                                               std::to_string(types.size()) + " types, " +
+                                                               std::to_string(shapes.is_array() ? shapes.size() : 0) + " shapes)");
   for (size_t i = 0; i < values.size(); ++i) {
     std::string t = i < types.size() && types[i].is_string() ? types[i].get<std::string>() : "";
     nlohmann::json sh = shapes.is_array() && i < shapes.size() ? shapes[i] : nlohmann::json();

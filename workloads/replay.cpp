@@ -468,6 +468,7 @@ class DeviceCosting {
   };
   DeviceWork cost(size_t i);
   void precision_what_if(Act& a) const;
+  void unmodelled_kernel_check(const Act& a) const;
   double simulated_time(const Act& a) const;
   double reference_time(const Act& a) const;
   DeviceWork work_item(const Act& a, double T) const;
@@ -500,6 +501,7 @@ DeviceWork DeviceCosting::cost(size_t i) {
   double hit = d.op >= 0 && !ops_.l2_hit.empty() ? ops_.l2_hit[static_cast<size_t>(d.op)] : 0.0;
   Act a{d, w, nk, helper, opname, classify_(d.name, opname, d.kind), roof_of(d, w, nk, helper, hw_, hit, share_of(d))};
   precision_what_if(a);
+  unmodelled_kernel_check(a);
   double T = simulated_time(a);
   if (!(T < kMaxSimSeconds))  // the engine's picosecond time base (the graph checks it too, unnamed)
     throw make_error(st_.kineto_path, "kernel " + d.name.substr(0, 80) + " (correlation " + std::to_string(d.correlation) + ")",
@@ -508,6 +510,19 @@ DeviceWork DeviceCosting::cost(size_t i) {
   DeviceWork dw = work_item(a, T);
   fill_row(res_.kernels[i], a, T);
   return dw;
+}
+
+// Roofline and transfer price a kernel from its op's work (FLOPs, bytes from the ET's shapes). A
+// kernel of an op whose work is unknown (its inputs missing from the trace) would cost the launch
+// floor: a GEMM of milliseconds replayed in a microsecond. No real capture has one; one line.
+void DeviceCosting::unmodelled_kernel_check(const Act& a) const {
+  const DeviceActivity& d = a.d;
+  if (opt_.mode == ReplayMode::Measured || d.kind != DevKind::Kernel || d.op < 0 || a.helper || a.rt.known) return;
+  const EtOp& op = st_.ops[static_cast<size_t>(d.op)];
+  throw make_error(st_.et_path.empty() ? st_.kineto_path : st_.et_path,
+                   "node " + std::to_string(op.id) + " (" + op.name.str() + ")",
+                   "no work to cost its kernel " + d.name.substr(0, 60) + " in " + replay_mode_name(opt_.mode) +
+                       " mode (its inputs or their shapes are missing from the trace; --mode measured replays it)");
 }
 
 // --gemm-precision: the same GEMM in another precision, relative to the captured one. Only the
