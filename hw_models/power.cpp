@@ -78,6 +78,7 @@ PowerModel load_power(const std::string& name_or_path, const Accelerator& hw, co
   if (!name_or_path.empty() || path_exists(path)) {
     path = find_data_file(name, power_dir(), "--power", "unknown power preset", "known");
     j = parse_json_path(path);
+    if (!j.is_object()) throw make_error(path, "", "expected a JSON object {name, description, params, sources}");
     pm.source_path = path;
   } else {
     path = "power (defaults)";
@@ -85,6 +86,10 @@ PowerModel load_power(const std::string& name_or_path, const Accelerator& hw, co
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "name" && it.key() != "description" && it.key() != "params" && it.key() != "sources")
       throw make_error(path, it.key(), "unknown key (known: name, description, params, sources)");
+  for (const char* k : {"name", "description"})
+    if (j.contains(k) && !j[k].is_string()) throw make_error(path, k, "expected a string");
+  for (const char* k : {"params", "sources"})
+    if (j.contains(k) && !j[k].is_object()) throw make_error(path, k, "expected an object");
   pm.name = j.value("name", name);
   pm.params = power_params().resolve(j.value("params", nlohmann::json::object()), path + ": params");
   pm.sources = j.value("sources", nlohmann::json::object());

@@ -521,4 +521,19 @@ TEST(Robustness, EtSizesAndMissingInputsAreOneLineErrors) {
   EXPECT_EQ(cli("replay " + bare + " --mode measured").rc, 0);
 }
 
+// And flags the sweep found taken for something else: a reversed or empty --ranks meant every
+// GPU, --nodes 0 the preset's default, a --power file that is not an object the JSON library's
+// own message.
+TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
+  expect_one_line_error(cli("collective --ranks 7-0 -b 1M -e 1M"), "collective", "empty rank range");
+  expect_one_line_error(cli("collective --ranks '' -b 1M -e 1M"), "collective", "no ranks");
+  expect_one_line_error(cli("collective --ranks 0-3x -b 1M -e 1M"), "collective", "--ranks");
+  expect_one_line_error(cli("collective --nodes 0 -b 1M -e 1M"), "collective", "--nodes");
+  expect_one_line_error(cli("topo dgx-h100 --nodes 0"), "topo", "--nodes");
+  std::string dir = syn::temp_dir("power_not_object");
+  std::ofstream(dir + "/p.json") << "[]";
+  expect_one_line_error(cli("replay " + mlp() + " --power " + dir + "/p.json"), "replay", "expected a JSON object");
+  EXPECT_EQ(cli("collective --ranks 0-3,5 -b 1M -e 1M").rc, 0);
+}
+
 }  // namespace orrery::robustness_test

@@ -23,18 +23,25 @@ std::vector<int> parse_ranks(const std::string& text) {
   std::stringstream ss(text);
   std::string part;
   while (std::getline(ss, part, ',')) {
+    int a = 0, b = 0;
     try {
+      size_t used = 0;
       auto dash = part.find('-', 1);
-      if (dash == std::string::npos) {
-        out.push_back(std::stoi(part));
-      } else {
-        int a = std::stoi(part.substr(0, dash)), b = std::stoi(part.substr(dash + 1));
-        for (int r = a; r <= b; ++r) out.push_back(r);
+      a = std::stoi(part.substr(0, dash), &used);
+      if (used != part.substr(0, dash).size()) throw std::invalid_argument("trailing");
+      b = a;
+      if (dash != std::string::npos) {
+        b = std::stoi(part.substr(dash + 1), &used);
+        if (used != part.size() - dash - 1) throw std::invalid_argument("trailing");
       }
     } catch (const std::exception&) {
       throw make_error("--ranks", part, "expected ranks like 0,1,2 or 0-7");
     }
+    if (b < a) throw make_error("--ranks", part, "empty rank range (the first rank is above the last)");
+    if (static_cast<long>(b) - a >= (1L << 20)) throw make_error("--ranks", part, "more ranks than any system has");
+    for (int r = a; r <= b; ++r) out.push_back(r);
   }
+  if (out.empty()) throw make_error("--ranks", text, "no ranks (expected ranks like 0,1,2 or 0-7)");
   return out;
 }
 
@@ -250,6 +257,7 @@ int collective_main(Args& a) {
   std::string redop;
   coll::CollectiveSpec base = parse_spec(a, redop);
   int nodes = a.get_int("--nodes", 0, 0);
+  if (a.has("--nodes") && nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
   topo::System sys = topo::load_system(a.get("--system"), nodes, a.all("--sys-set"));
   if (a.has("--ranks")) base.ranks = parse_ranks(a.get("--ranks"));
   int n = base.ranks.empty() ? sys.topo.num_gpus() : static_cast<int>(base.ranks.size());

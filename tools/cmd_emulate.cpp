@@ -183,10 +183,10 @@ Spec emulate_spec() {
 std::vector<std::string> emulator_args(const Args& a, const std::string& script, long world, long steps, const std::string& dir) {
   const std::vector<std::string>& script_args = a.rest();
   std::vector<std::string> py = {script, "--world-size", std::to_string(world), "--out", dir, "--steps", std::to_string(steps),
-                                 "--devices-per-node", std::to_string(a.get_int("--devices-per-node", 8)),
+                                 "--devices-per-node", std::to_string(a.get_int("--devices-per-node", 8, 1, 4096)),
                                  "--device-name", a.get("--hw", "h100")};
   if (a.has("--ranks")) py.insert(py.end(), {"--ranks", a.get("--ranks")});
-  if (a.has("--jobs")) py.insert(py.end(), {"--jobs", a.get("--jobs")});
+  if (a.has("--jobs")) py.insert(py.end(), {"--jobs", std::to_string(a.get_int("--jobs", 1, 1, 1024))});
   if (a.has("--strict-data")) py.push_back("--strict-data");
   // Only the distinct ranks' traces and ranks.json (the rank map), which the replay shares among
   // the ranks that replicate them; Chakra tools need every rank's file.

@@ -141,6 +141,7 @@ Register replay_reg(replay_spec(), [](Args& a) {
                o.timeline_path = a.get("--timeline");
                o.system = a.get("--system");
                o.nodes = static_cast<int>(a.get_int("--nodes", 0));
+               if (a.has("--nodes") && o.nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
                o.scale_dp = static_cast<int>(a.get_int("--scale-dp", 1));
                o.system_overrides = a.all("--sys-set");
                o.gemm_precision = a.get("--gemm-precision");

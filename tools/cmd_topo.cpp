@@ -25,7 +25,7 @@ Spec topo_spec() {
 Register topo_reg(topo_spec(), [](Args& a) {
                if (a.positional().size() != 1) throw Error("usage: orrery topo " + topo_spec().usage);
                long nodes = a.get_int("--nodes", 0);
-               if (nodes < 0) throw make_error("--nodes", std::to_string(nodes), "must be positive");
+               if (nodes < 0 || (a.has("--nodes") && nodes < 1)) throw make_error("--nodes", std::to_string(nodes), "must be at least 1");
                topo::System sys = topo::load_system(a.positional()[0], static_cast<int>(nodes), a.all("--sys-set"));
                // The collective section is checked as `collective` and `train` check it (unknown keys,
                // units): a system topo accepts must not fail later.
