@@ -33,6 +33,9 @@ double parse_value(const ParamDecl& d, const nlohmann::json& v, const std::strin
   if (d.positive && !(x > 0))
     throw make_error(where, d.name, "must be greater than zero (got " + v.dump() + ")");
   if (x < 0) throw make_error(where, d.name, "must not be negative (got " + v.dump() + ")");
+  // An efficiency is a usable fraction: above 1 it is no efficiency.
+  if (d.unit == Unit::Ratio && d.name.find("efficiency") != std::string::npos && x > 1)
+    throw make_error(where, d.name, "above 1 (a usable fraction; got " + v.dump() + ")");
   // A rate so small that the times it gives overflow: no link, memory or engine is that slow.
   if ((d.unit == Unit::Bandwidth || d.unit == Unit::FlopRate) && x > 0 && x < 1)
     throw make_error(where, d.name, "below 1 " + std::string(unit_name(d.unit)) + " (got " + v.dump() + ")");

@@ -201,13 +201,6 @@ ParamValues resolve_tuning(const System& sys) {
                                  : parse_quantity(lane.get<std::string>(), Unit::Bandwidth, "topology.nvlink_bandwidth");
     v.set("nvlink_bw", v.get("nvlink_efficiency") * bw);
   }
-  // Efficiencies are fractions of a link or of the algorithm's ideal: above 1 is no efficiency.
-  for (const auto& d : collective_params().decls())
-    if (d.name.find("efficiency") != std::string::npos && v.get(d.name) > 1) {
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "%.17g is above 1 (a usable fraction)", v.get(d.name));
-      throw make_error(sys.source_path + ": collective", d.name, buf);
-    }
   // NCCL runs at most 64 channels (MAXCHANNELS); more would only scale SM occupancy into nonsense.
   double ch = v.get("channels");
   if (!(ch == std::floor(ch) && ch >= 1 && ch <= 64)) {
