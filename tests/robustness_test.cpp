@@ -534,6 +534,12 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   std::ofstream(dir + "/p.json") << "[]";
   expect_one_line_error(cli("replay " + mlp() + " --power " + dir + "/p.json"), "replay", "expected a JSON object");
   EXPECT_EQ(cli("collective --ranks 0-3,5 -b 1M -e 1M").rc, 0);
+  // --component was ignored by a multi-rank replay (rc 0 whatever the library), and a single-rank
+  // one blamed --no-symmetry for it.
+  std::string gloo = std::string(ORRERY_SOURCE_DIR) + "/tests/data/multirank_gloo4";
+  expect_one_line_error(cli("replay " + gloo + " --component gpu=/nonexistent/plugin.so"), "replay", "cannot load the plugin");
+  expect_one_line_error(cli("replay " + mlp() + " --component gpu=/nonexistent/plugin.so"), "replay", "--component:");
+  expect_one_line_error(cli("serve --model llama3-8b --requests 10000000"), "serve", "104 days");
 }
 
 }  // namespace orrery::robustness_test

@@ -101,6 +101,9 @@ void parse_requests(const Args& a, serve::ServeOptions& o) {
   s.num_requests = a.get_int("--requests", 0);
   if (a.has("--requests") && (s.num_requests < 1 || s.num_requests > 50'000'000))
     throw make_error("--requests", a.get("--requests"), "must be between 1 and 5e7");
+  // (their arrivals alone would span more than the simulator's ~104 days)
+  if (a.has("--requests") && static_cast<double>(s.num_requests) / s.rate > kMaxSimSeconds)
+    throw make_error("--requests", a.get("--requests"), "arrive over more than the simulator's 104 days at --rate " + a.get("--rate", "1"));
   s.arrivals = a.get("--arrivals", "poisson");
   s.cv = a.get_double("--cv", 3);
   s.lengths = a.get("--lengths", "fixed");

@@ -27,6 +27,7 @@
 #include "workloads/bundle_timeline.h"
 #include "workloads/host_cost.h"
 #include "workloads/op_cost.h"
+#include "sim/components/plugin.h"
 #include "sim/executor.h"
 #include "workloads/collective.h"
 #include "workloads/json_io.h"
@@ -1010,6 +1011,7 @@ void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, std::vector
   ingest_probe("graph built");
   ExecOptions eo;
   eo.placement = load_placement(opt.cluster, world, sys.topo.num_gpus());
+  eo.components = comp::load_plugins(opt.cluster.components);  // --component, as train and chakra-run
   check_connected(g.w, sys, eo.placement);
   ExecResult ex = run_replay_graph(g, sys, cr, opt, eo);
   fill_from_exec(res, ex, g, sys, dp, cluster);
@@ -1035,7 +1037,8 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
   if (!multi && opt.scale_dp == 1 && (opt.cluster.breaks_symmetry() || opt.cluster.no_symmetry)) {
     const ClusterOptions& c = opt.cluster;
     std::string flag = !c.gpu_speed.empty() ? "--gpu-speed" : !c.gpu_set.empty() ? "--gpu-set" : !c.fail.empty() ? "--fail"
-                       : !c.degrade.empty() ? "--degrade" : !c.rank_map.empty() ? "--rank-map" : "--no-symmetry";
+                       : !c.degrade.empty() ? "--degrade" : !c.rank_map.empty() ? "--rank-map"
+                       : !c.components.empty() ? "--component" : "--no-symmetry";
     throw make_error(flag, "", opt.bundle + " is a single-rank capture: the cluster flags apply to multi-rank bundles "
                                "and --scale-dp N");
   }
