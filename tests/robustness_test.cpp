@@ -445,22 +445,18 @@ TEST(Robustness, CapturesThatCannotBeTheStepTheyClaimAreOneLineErrors) {
   std::string order = bundle("min_above_median");
   edit(order + "/measured.json", [](nlohmann::json& m) { m["step_cuda_events"]["min_ms"] = 100; });
   expect_one_line_error(cli("replay " + order), "replay", "min_ms <= median_ms <= max_ms");
-  std::string nokern = bundle("no_kernels");
-  edit(nokern + "/kineto.json", [](nlohmann::json& k) {
-    nlohmann::json kept = nlohmann::json::array();
-    for (auto& e : k["traceEvents"])
-      if (e.value("cat", "") != "kernel") kept.push_back(e);
-    k["traceEvents"] = kept;
-  });
-  expect_one_line_error(cli("replay " + nokern), "replay", "4 of 4 kernel launches");
-  std::string nort = bundle("no_runtime");
-  edit(nort + "/kineto.json", [](nlohmann::json& k) {
-    nlohmann::json kept = nlohmann::json::array();
-    for (auto& e : k["traceEvents"])
-      if (e.value("cat", "") != "cuda_runtime") kept.push_back(e);
-    k["traceEvents"] = kept;
-  });
-  expect_one_line_error(cli("replay " + nort), "replay", "no runtime call");
+  auto without = [&](const std::string& name, const std::string& cat) {  // a bundle missing one event category
+    std::string d = bundle(name);
+    edit(d + "/kineto.json", [&](nlohmann::json& k) {
+      nlohmann::json kept = nlohmann::json::array();
+      for (auto& e : k["traceEvents"])
+        if (e.value("cat", "") != cat) kept.push_back(e);
+      k["traceEvents"] = kept;
+    });
+    return d;
+  };
+  expect_one_line_error(cli("replay " + without("no_kernels", "kernel")), "replay", "4 of 4 kernel launches");
+  expect_one_line_error(cli("replay " + without("no_runtime", "cuda_runtime")), "replay", "no runtime call");
   EXPECT_EQ(cli("replay " + bundle("intact")).rc, 0);
 }
 
