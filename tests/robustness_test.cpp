@@ -536,6 +536,11 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   expect_one_line_error(cli("replay " + gloo + " --component gpu=/nonexistent/plugin.so"), "replay", "cannot load the plugin");
   expect_one_line_error(cli("replay " + mlp() + " --component gpu=/nonexistent/plugin.so"), "replay", "--component:");
   expect_one_line_error(cli("serve --model llama3-8b --requests 10000000"), "serve", "104 days");
+  // kernel: a negative pad, a block no launch has, a GEMM of 2e18 s printed as an answer.
+  expect_one_line_error(cli("kernel --hw h100 conv 64 64 56 56 64 3 3 bf16 --pad -5"), "kernel", "--pad");
+  expect_one_line_error(cli("kernel --hw h100 memory 1G --grid 1 --block 100000"), "kernel", "--block");
+  expect_one_line_error(cli("kernel --hw h100 gemm 99999999999x99999999999x99999999999 bf16"), "kernel", "beyond the simulator's range");
+  expect_one_line_error(cli("validate --nccl-tests x.log --system dgx-h100 --nccl-tolerance -1"), "validate", "--nccl-tolerance");
 }
 
 }  // namespace orrery::robustness_test

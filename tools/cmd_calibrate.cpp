@@ -66,6 +66,7 @@ Register calibrate_reg(calibrate_spec(), [](Args& a) {
       opt.hw = a.get("--hw");
       opt.note = a.get("--note");
       opt.min_legacy_gemm_ms = a.get_double("--min-gemm-ms", 0.1);
+      if (opt.min_legacy_gemm_ms < 0) throw make_error("--min-gemm-ms", a.get("--min-gemm-ms"), "must not be negative");
       opt.min_legacy_sdpa_ms = a.get_double("--min-sdpa-ms", 0.05);
       auto preset = calibrate_preset(opt);
       std::string out = a.get("-o");

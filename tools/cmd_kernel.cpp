@@ -66,6 +66,9 @@ std::pair<double, double> launch_arg(const Args& a) {
   auto [g, b] = launch_values(a);
   if ((g > 0) != (b > 0) || g < 0 || b < 0 || !std::isfinite(g * b))
     throw make_error("kernel", g > 0 ? "--block" : "--grid", "--grid and --block go together, each at least 1");
+  // (CUDA and HIP launch at most 1024 threads per block; a grid's blocks fit a 32-bit count)
+  if (b > 1024) throw make_error("--block", a.get("--block"), "more than 1024 threads per block");
+  if (g > 4294967295.0) throw make_error("--grid", a.get("--grid"), "more blocks than a launch can have (2^32 - 1)");
   return {g, b};
 }
 
@@ -115,6 +118,8 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     Dtype d = dtype_arg(pos[8]);
     double stride = a.has("--stride") ? num(a.get("--stride"), "--stride") : 1;
     double pad = a.has("--pad") ? parse_quantity(a.get("--pad"), Unit::Count, "--pad") : 0;
+    if (pad < 0 || pad != std::floor(pad)) throw make_error("--pad", a.get("--pad"), "expected a whole number >= 0");
+    if (!(stride >= 1) || stride != std::floor(stride)) throw make_error("--stride", a.get("--stride"), "expected a whole number >= 1");
     if (!m) {
       double P = std::floor((v[2] + 2 * pad - v[5]) / stride) + 1, Q = std::floor((v[3] + 2 * pad - v[6]) / stride) + 1;
       if (!(P >= 1 && Q >= 1)) throw make_error("conv", "shape", "the filter is larger than the padded input");
@@ -245,6 +250,9 @@ Register kernel_reg(kernel_spec(), [](Args& a) {
                  return 0;
                }
                KernelEstimate e = estimate(hw, a);
+               if (!(e.time_s <= kMaxSimSeconds))
+                 throw make_error("kernel", a.positional().empty() ? "" : a.positional()[0],
+                                  "takes " + format_time(e.time_s) + ": beyond the simulator's range (about 104 days)");
                nlohmann::json j = e.to_json();
                j["hw"] = hw.name;
                j["hw_model"] = hw.mapper ? "first-principles" : "calibrated";

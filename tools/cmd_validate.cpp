@@ -589,6 +589,7 @@ int validate_main(Args& a) {
   v.tol = a.get_double("--tolerance", 25.0);
   if (v.tol < 0) throw make_error("--tolerance", a.get("--tolerance"), "must not be negative");
   v.nccl_tol = a.get_double("--nccl-tolerance", 0.0);
+  if (v.nccl_tol < 0) throw make_error("--nccl-tolerance", a.get("--nccl-tolerance"), "must not be negative");
   std::vector<std::string> modes = split_commas(a.all("--mode"));
   if (modes.empty()) modes.push_back("measured");
   std::vector<ReplayMode> parsed_modes;
