@@ -109,6 +109,12 @@ std::string ParamSet::describe() const {
   return os.str();
 }
 
+double ParamSet::check_value(const std::string& name, const nlohmann::json& value, const std::string& where) const {
+  const ParamDecl* d = find(name);
+  if (!d) throw make_error(where, name, unknown(name));
+  return parse_value(*d, value, where);
+}
+
 double ParamValues::get(std::string_view name) const {
   auto it = values_.find(name);
   if (it == values_.end()) throw Error("internal: parameter '" + std::string(name) + "' was not resolved");

@@ -35,6 +35,9 @@ class ParamSet {
   // Resolves an object of "name": "value with unit" (or a bare number in SI units).
   // Unknown keys, missing required keys, bad units: Error naming `where` and the field.
   ParamValues resolve(const nlohmann::json& obj, const std::string& where) const;
+  // One value of a declared parameter, checked as resolve() checks it (unit, sign, range); an
+  // Error naming `where` and the parameter. (What-ifs check their values before they are merged.)
+  double check_value(const std::string& name, const nlohmann::json& value, const std::string& where) const;
   // Human readable table for `orrery describe`.
   std::string describe() const;
   // `orrery describe NAME`: every parameter with unit, default, the value in effect and its

@@ -541,6 +541,8 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   expect_one_line_error(cli("kernel --hw h100 memory 1G --grid 1 --block 100000"), "kernel", "--block");
   expect_one_line_error(cli("kernel --hw h100 gemm 99999999999x99999999999x99999999999 bf16"), "kernel", "beyond the simulator's range");
   expect_one_line_error(cli("validate --nccl-tests x.log --system dgx-h100 --nccl-tolerance -1"), "validate", "--nccl-tolerance");
+  // A bad --sys-set topology value names the flag, not the system file it was written into.
+  expect_one_line_error(cli("collective --sys-set nvlink_bandwidth=0.5 -b 1M -e 1M"), "collective", "--sys-set: nvlink_bandwidth");
 }
 
 }  // namespace orrery::robustness_test

@@ -546,6 +546,12 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
     char* end = nullptr;
     double num = std::strtod(value.c_str(), &end);
     j[section][key] = end && *end == 0 ? nlohmann::json(num) : nlohmann::json(value);
+    // A topology value is checked here, so that a bad one names the flag, not the system file.
+    if (section == "topology" && j["topology"].contains("type") && j["topology"]["type"].is_string()) {
+      std::string type = j["topology"]["type"].get<std::string>();
+      for (auto& t : topology_types())
+        if (t == type && topology_params(type).find(key)) topology_params(type).check_value(key, j[section][key], "--sys-set");
+    }
   }
   if (nodes > 0) {
     if (json_string_field(j["topology"], "type", "", where + ": topology") != "nvswitch")
