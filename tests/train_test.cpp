@@ -570,4 +570,66 @@ TEST(TrainMemory, Llama3_70bFp8RecipeOn64H100Fits) {
   EXPECT_GT(peak16, peak);
 }
 
+// Transformer Engine fp8: every activation or gradient operand of a layer GEMM is quantized by its
+// own memory-bound kernels (amax + cast-transpose, 2e + 2 bytes per element), once per GEMM pair;
+// the output layer stays bf16 (Megatron's ColumnParallelLinear is outside TE's fp8 autocast).
+TEST(TrainCosts, Fp8QuantizesGemmOperandsAndKeepsTheOutputLayerInBf16) {
+  ModelSpec m = load_model("llama3-8b");
+  SystemSpec s = load_system_spec("dgx-h100", 1);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  TrainPlan p = plan(1, 1, 8, 1, 8, 4096);
+  Groups g = make_groups(p, 8);
+  LayerCosts bf = layer_costs(m, p, hw, *comm, g);
+  p.precision = Dtype::FP8;
+  LayerCosts f8 = layer_costs(m, p, hw, *comm, g);
+  auto named = [](const std::vector<Kernel>& v, const std::string& prefix) {
+    double bytes = 0;
+    int n = 0;
+    for (auto& k : v) if (k.name.rfind(prefix, 0) == 0) { bytes += k.bytes; ++n; }
+    return std::make_pair(n, bytes);
+  };
+  EXPECT_EQ(named(bf.layer_fwd, "fp8_quantize").first + named(bf.layer_bwd, "fp8_quantize").first, 0);
+  auto fq = named(f8.layer_fwd, "fp8_quantize"), bq = named(f8.layer_bwd, "fp8_quantize");
+  EXPECT_EQ(fq.first, 4);  // QKV, projection, FC1, FC2 inputs
+  EXPECT_EQ(bq.first, 4);  // their output gradients
+  const double T = 4096, h = 4096, f = 14336, kv = 1024, e = 2;
+  EXPECT_NEAR(fq.second, (T * h + T * h + T * h + T * f) * (2 * e + 2), 1);
+  EXPECT_NEAR(bq.second, (T * h + T * 2 * f + T * h + T * (h + 2 * kv)) * (2 * e + 2), 1);
+  auto head = [](const std::vector<Kernel>& v, const std::string& n) {
+    for (auto& k : v) if (k.name == n) return k.time;
+    return -1.0;
+  };
+  EXPECT_GT(head(f8.head_fwd, "lm_head_gemm"), 0);
+  EXPECT_DOUBLE_EQ(head(f8.head_fwd, "lm_head_gemm"), head(bf.head_fwd, "lm_head_gemm"));
+  EXPECT_DOUBLE_EQ(head(f8.head_bwd, "lm_head_wgrad"), head(bf.head_bwd, "lm_head_wgrad"));
+  EXPECT_LT(head(f8.layer_fwd, "mlp_fc1_gemm"), head(bf.layer_fwd, "mlp_fc1_gemm"));
+}
+
+// Rotary position embedding: a model with "position": "rope" rotates this rank's Q and K forward
+// and backward (read + write); learned positions (GPT) have no such kernel.
+TEST(TrainCosts, RopeModelsRotateQueriesAndKeys) {
+  SystemSpec s = load_system_spec("dgx-h100", 1);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  TrainPlan p = plan(2, 1, 4, 1, 4, 4096);
+  Groups g = make_groups(p, 8);
+  ModelSpec l = load_model("llama3-8b");
+  EXPECT_TRUE(l.rope);
+  EXPECT_FALSE(load_model("gpt3-175b").rope);
+  LayerCosts c = layer_costs(l, p, hw, *comm, g);
+  auto bytes = [](const std::vector<Kernel>& v, const std::string& n) {
+    for (auto& k : v) if (k.name == n) return k.bytes;
+    return -1.0;
+  };
+  EXPECT_NEAR(bytes(c.layer_fwd, "rope"), 2 * 4096.0 * (4096 + 1024) / 2 * 2, 1);
+  EXPECT_NEAR(bytes(c.layer_bwd, "rope_bwd"), bytes(c.layer_fwd, "rope"), 1);
+  l.rope = false;
+  LayerCosts n = layer_costs(l, p, hw, *comm, g);
+  EXPECT_LT(bytes(n.layer_fwd, "rope"), 0);
+  EXPECT_NE(error_of([] { parse_model(nlohmann::json::parse(R"({"layers": 2, "hidden": 64, "heads": 4, "ffn": 256,
+      "vocab": 100, "seq": 128, "position": "alibi"})"), "m.json"); }).find("m.json: position: expected \"rope\" or \"learned\""),
+            std::string::npos);
+}
+
 }  // namespace train_test

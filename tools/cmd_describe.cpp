@@ -59,9 +59,10 @@ void describe_system(const std::string& name) {
 
 void describe_model(const std::string& name) {
   ModelSpec m = load_model(name);
-  nlohmann::json given = numeric_keys(parse_json_path(m.source_path), {"name", "description", "activation", "tied_embeddings", "dropout"});
-  std::printf("model %s (%s)\n  %s\n  activation %s, tied embeddings %s, dropout %s, %.2fB parameters\n\n", m.name.c_str(), m.source_path.c_str(),
-              m.description.c_str(), m.swiglu ? "swiglu" : "gelu", m.tied_embeddings ? "yes" : "no", m.dropout ? "yes" : "no", m.total_params() / 1e9);
+  nlohmann::json given = numeric_keys(parse_json_path(m.source_path), {"name", "description", "activation", "tied_embeddings", "dropout", "position"});
+  std::printf("model %s (%s)\n  %s\n  activation %s, tied embeddings %s, dropout %s, positions %s, %.2fB parameters\n\n", m.name.c_str(),
+              m.source_path.c_str(), m.description.c_str(), m.swiglu ? "swiglu" : "gelu", m.tied_embeddings ? "yes" : "no",
+              m.dropout ? "yes" : "no", m.rope ? "rope" : "learned", m.total_params() / 1e9);
   std::printf("%s", model_params().describe_values(model_params().resolve(given, m.source_path), given, m.source_path).c_str());
 }
 

@@ -85,6 +85,7 @@ nlohmann::json ModelSpec::to_json() const {
   j["activation"] = swiglu ? "swiglu" : "gelu";
   j["tied_embeddings"] = tied_embeddings;
   j["dropout"] = dropout;
+  j["position"] = rope ? "rope" : "learned";
   j["params_total"] = total_params();
   j["params_active"] = active_params();
   return j;
@@ -113,10 +114,15 @@ ModelSpec parse_model(const nlohmann::json& j, const std::string& where) {
     } else if (k == "dropout") {
       if (!it->is_boolean()) throw make_error(where, k, "expected true or false (got " + it->dump() + ")");
       m.dropout = it->get<bool>();
+    } else if (k == "position") {
+      std::string a = it->is_string() ? it->get<std::string>() : "";
+      if (a == "rope") m.rope = true;
+      else if (a == "learned") m.rope = false;
+      else throw make_error(where, k, "expected \"rope\" or \"learned\" (got " + it->dump() + ")");
     } else if (model_params().find(k)) {
       numeric[k] = *it;
     } else {
-      std::string known = "name, description, activation, tied_embeddings, dropout";
+      std::string known = "name, description, activation, tied_embeddings, dropout, position";
       for (auto& d : model_params().decls()) known += ", " + d.name;
       throw make_error(where, k, "unknown model key (known: " + known + ")");
     }

@@ -5,7 +5,7 @@
 // model.json keys (numbers; "model" component in `orrery describe`):
 //   layers, hidden, heads, kv_heads, ffn, vocab, seq, [experts, top_k]
 // and optional non-numeric keys: name, description, activation ("gelu" | "swiglu"),
-// tied_embeddings (bool). Unknown keys are an error naming the file and the key.
+// tied_embeddings (bool), dropout (bool), position ("learned" | "rope"). Unknown keys are an error naming the file and the key.
 #include <string>
 #include <vector>
 
@@ -34,6 +34,8 @@ struct ModelSpec {
   bool tied_embeddings = true; // output layer shares the input embedding
   bool dropout = true;         // hidden/attention dropout while training (masks are stored for
                                // backward); false for recipes without dropout (Llama, Mixtral)
+  bool rope = false;           // rotary position embedding applied to Q and K in every layer
+                               // ("position": "rope"); learned absolute positions otherwise
 
   bool moe() const { return experts > 1; }
   long head_dim() const { return hidden / heads; }

@@ -384,9 +384,25 @@ struct CostBuilder {
         qkv_n((h + 2 * kvd) / t), f1((m_.swiglu ? 2 * f : f) / t), act_bytes(T * h * e) {}
 
   Kernel gemm(const std::string& name, double M, double N, double K, double batch = 1) const {
-    Kernel k{name, "gemm", 2 * M * N * K * batch, dtype_bytes(gd) * batch * (M * K + K * N + M * N), 0};
-    k.time = hw.gemm_time(M, N, K, gd, batch);
+    return gemm_as(gd, name, M, N, K, batch);
+  }
+  Kernel gemm_as(Dtype d, const std::string& name, double M, double N, double K, double batch = 1) const {
+    Kernel k{name, "gemm", 2 * M * N * K * batch, dtype_bytes(d) * batch * (M * K + K * N + M * N), 0};
+    k.time = hw.gemm_time(M, N, K, d, batch);
     return k;
+  }
+  // fp8 (Transformer Engine): a GEMM operand that is an activation or a gradient is quantized by
+  // its own kernels first. Per-tensor current scaling (Megatron-Bridge's FP8-CS recipes): an amax
+  // pass reads the bf16 tensor, then a cast-transpose reads it again and writes the fp8 copy and
+  // its transpose (Hopper's fp8 GEMMs take one layout; the other GEMM of the pair needs the
+  // transpose): 2e + 2 bytes per element. A gradient is quantized once for its dgrad and wgrad
+  // GEMMs. Weights are quantized once per step (TE keeps them across micro-batches): not counted.
+  void quantize(std::vector<Kernel>& v, const std::string& what, double elements) const {
+    if (gd == Dtype::FP8) v.push_back(mem("fp8_quantize(" + what + ")", "elementwise", elements * (2 * e + 2)));
+  }
+  // Rotary position embedding (Megatron's fused RoPE kernel): reads and writes this rank's Q and K.
+  void rope(std::vector<Kernel>& v, const std::string& name) const {
+    if (m.rope) v.push_back(mem(name, "elementwise", 2 * T * (h + kvd) / t * e));
   }
   Kernel mem(const std::string& name, const std::string& cls, double bytes, double flops = 0) const {
     Kernel k{name, cls, flops, bytes, 0};
@@ -500,8 +516,10 @@ void CostBuilder::cp_exchange(std::vector<Kernel>& v, double mult, double overla
 // MLP (dense or MoE), forward.
 void CostBuilder::mlp_fwd(std::vector<Kernel>& v) const {
   if (!m.moe()) {
+    quantize(v, "mlp_fc1_input", Tn * h);
     v.push_back(gemm("mlp_fc1_gemm", T, f1, h));
     v.push_back(mem(m.swiglu ? "swiglu" : "gelu", "elementwise", T * (f1 + f / t) * e));
+    quantize(v, "mlp_fc2_input", T * f / t);
     v.push_back(gemm("mlp_fc2_gemm", T, h, f / t));
     return;
   }
@@ -511,8 +529,10 @@ void CostBuilder::mlp_fwd(std::vector<Kernel>& v) const {
   v.push_back(gemm("router_gemm", T, E, h));
   v.push_back(mem("router_topk", "elementwise", T * E * 4 * 2));
   if (p.ep > 1) v.push_back(coll("ep_all_to_all(dispatch)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
+  quantize(v, "expert_fc1_input", T * k * h);
   v.push_back(gemm("expert_fc1_grouped_gemm", me, f1, h, El));
   v.push_back(mem(m.swiglu ? "expert_swiglu" : "expert_gelu", "elementwise", T * k * (f1 + f / t) * e));
+  quantize(v, "expert_fc2_input", T * k * f / t);
   v.push_back(gemm("expert_fc2_grouped_gemm", me, h, f / t, El));
   if (p.ep > 1) v.push_back(coll("ep_all_to_all(combine)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
   v.push_back(mem("expert_combine", "elementwise", T * k * h * e + T * h * e));
@@ -521,9 +541,11 @@ void CostBuilder::mlp_fwd(std::vector<Kernel>& v) const {
 // MLP (dense or MoE), backward.
 void CostBuilder::mlp_bwd(std::vector<Kernel>& v) const {
   if (!m.moe()) {
+    quantize(v, "mlp_fc2_output_grad", T * h);
     v.push_back(gemm("mlp_fc2_dgrad", T, f / t, h));
     v.push_back(gemm("mlp_fc2_wgrad", f / t, h, T));
     v.push_back(mem(m.swiglu ? "swiglu_bwd" : "gelu_bwd", "elementwise", T * (2 * f1 + f / t) * e));
+    quantize(v, "mlp_fc1_output_grad", T * f1);
     v.push_back(gemm("mlp_fc1_dgrad", T, h, f1));
     v.push_back(gemm("mlp_fc1_wgrad", h, f1, T));
     return;
@@ -532,9 +554,11 @@ void CostBuilder::mlp_bwd(std::vector<Kernel>& v) const {
   double El = E / p.ep, me = T * k / El;
   v.push_back(mem("expert_combine_bwd", "elementwise", 2 * T * k * h * e));
   if (p.ep > 1) v.push_back(coll("ep_all_to_all(combine_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
+  quantize(v, "expert_fc2_output_grad", T * k * h);
   v.push_back(gemm("expert_fc2_dgrad", me, f / t, h, El));
   v.push_back(gemm("expert_fc2_wgrad", f / t, h, me, El));
   v.push_back(mem(m.swiglu ? "expert_swiglu_bwd" : "expert_gelu_bwd", "elementwise", T * k * (2 * f1 + f / t) * e));
+  quantize(v, "expert_fc1_output_grad", T * k * f1);
   v.push_back(gemm("expert_fc1_dgrad", me, h, f1, El));
   v.push_back(gemm("expert_fc1_wgrad", h, f1, me, El));
   if (p.ep > 1) v.push_back(coll("ep_all_to_all(dispatch_bwd)", "ep", coll::Op::AllToAll, T * k * h * e, g.ep));
@@ -546,7 +570,9 @@ void CostBuilder::mlp_bwd(std::vector<Kernel>& v) const {
 void CostBuilder::layer_fwd(std::vector<Kernel>& F) const {
   F.push_back(norm("attn_norm"));
   tp_in(F, "attn");
+  quantize(F, "qkv_input", Tn * h);
   F.push_back(gemm("qkv_gemm", T, qkv_n, h));
+  rope(F, "rope");
   {
     std::vector<Kernel> core;
     attn_core_fwd(core);
@@ -554,6 +580,7 @@ void CostBuilder::layer_fwd(std::vector<Kernel>& F) const {
     F.insert(F.end(), core.begin(), core.end());
     cp_exchange(F, 1.0, at);
   }
+  quantize(F, "attn_out_input", T * h / t);
   F.push_back(gemm("attn_out_gemm", T, h, h / t));
   tp_out(F, "attn");
   F.push_back(residual("dropout_residual_attn"));
@@ -586,6 +613,7 @@ void CostBuilder::layer_bwd(std::vector<Kernel>& Bw) const {
   Bw.push_back(norm_bwd("mlp_norm_bwd"));
   Bw.push_back(residual_bwd("dropout_residual_attn_bwd"));
   tp_bwd_in(Bw, "attn");
+  quantize(Bw, "attn_out_output_grad", T * h);
   Bw.push_back(gemm("attn_out_dgrad", T, h / t, h));
   Bw.push_back(gemm("attn_out_wgrad", h / t, h, T));
   {
@@ -595,6 +623,8 @@ void CostBuilder::layer_bwd(std::vector<Kernel>& Bw) const {
     Bw.insert(Bw.end(), core.begin(), core.end());
     cp_exchange(Bw, 2.0, at);  // dK, dV travel back around the ring
   }
+  rope(Bw, "rope_bwd");
+  quantize(Bw, "qkv_output_grad", T * qkv_n);
   Bw.push_back(gemm("qkv_dgrad", T, h, qkv_n));
   Bw.push_back(gemm("qkv_wgrad", h, qkv_n, T));
   tp_bwd_out(Bw, "attn");
@@ -609,12 +639,14 @@ void CostBuilder::embedding_and_head(LayerCosts& c) const {
 
   c.head_fwd.push_back(norm("final_norm"));
   tp_in(c.head_fwd, "lm_head");
-  c.head_fwd.push_back(gemm("lm_head_gemm", T, V / t, h));
+  // Megatron's output layer is a plain ColumnParallelLinear, outside Transformer Engine's fp8
+  // autocast: bf16 whatever --precision says.
+  c.head_fwd.push_back(gemm_as(Dtype::BF16, "lm_head_gemm", T, V / t, h));
   c.head_fwd.push_back(mem("cross_entropy", "elementwise", T * V / t * (e + 4)));
   if (p.tp > 1) c.head_fwd.push_back(coll("tp_all_reduce(loss)", "tp", coll::Op::AllReduce, 3 * T * 4, g.tp));
   c.head_bwd.push_back(mem("cross_entropy_bwd", "elementwise", T * V / t * (4 + e)));
-  c.head_bwd.push_back(gemm("lm_head_dgrad", T, h, V / t));
-  c.head_bwd.push_back(gemm("lm_head_wgrad", h, V / t, T));
+  c.head_bwd.push_back(gemm_as(Dtype::BF16, "lm_head_dgrad", T, h, V / t));
+  c.head_bwd.push_back(gemm_as(Dtype::BF16, "lm_head_wgrad", h, V / t, T));
   tp_bwd_out(c.head_bwd, "lm_head");
   c.head_bwd.push_back(norm_bwd("final_norm_bwd"));
 }
