@@ -60,6 +60,7 @@ struct RankState {
   std::vector<long> bwd_left;                  // backward passes left per chunk (ZeRO <= 1 reduce after the last)
   std::vector<std::int32_t> dp_nodes;
   std::int32_t last_compute = -1;
+  std::int32_t next_gather = -1;               // ZeRO-3: the next op's parameter gather, prefetched
   std::int32_t add(wg::Node n) {
     g.nodes.push_back(std::move(n));
     return static_cast<std::int32_t>(g.nodes.size() - 1);
@@ -95,7 +96,8 @@ class Builder {
     return dense ? in_.dp_dense_params[static_cast<std::size_t>(vs)] : in_.dp_expert_params[static_cast<std::size_t>(vs)];
   }
   void reduce(RankState& r, int vs, std::int32_t after);
-  void schedule_op(RankState& r, const PipelineOp& op);
+  void schedule_op(RankState& r, const PipelineOp& op, const PipelineOp* next);
+  std::int32_t zero3_gather(RankState& r, int vs);
   std::vector<std::int32_t> pass_nodes(RankState& r, const PipelineOp& op, int vs, const std::vector<std::int32_t>& deps,
                                        std::int32_t& tail);
   void optimizer(RankState& r);
@@ -259,10 +261,15 @@ std::vector<std::int32_t> Builder::pass_nodes(RankState& r, const PipelineOp& op
   return ends;
 }
 
+std::int32_t Builder::zero3_gather(RankState& r, int vs) {
+  return dp_node(r, "zero3_param_all_gather", coll::Op::AllGather, grads(vs, true) * 2, r.dp_g, {});
+}
+
 // One op of the rank's schedule: receive its input from the neighbouring stage, (ZeRO-3) gather
 // its parameters, the pass, send its output on, reduce gradients after the chunk's last backward
-// (every backward with ZeRO >= 2).
-void Builder::schedule_op(RankState& r, const PipelineOp& op) {
+// (every backward with ZeRO >= 2). ZeRO-3 prefetches the next op's parameters as this op starts:
+// on the FIFO DP stream that gather goes ahead of this op's reduction (the event core's order).
+void Builder::schedule_op(RankState& r, const PipelineOp& op, const PipelineOp* next) {
   const int P = p_.pp * p_.vp;
   const int vs = op.chunk * p_.pp + r.s;
   std::vector<std::int32_t> deps;
@@ -278,9 +285,9 @@ void Builder::schedule_op(RankState& r, const PipelineOp& op) {
     rn.tag = r.tag(vs, op.mb, op.fwd);
     deps.push_back(r.add(rn));
   }
-  if (p_.zero >= 3 && r.dp_g >= 0) {  // ZeRO-3: gather this chunk's parameters before the pass
-    double bytes = (grads(vs, true)) * 2;
-    deps.push_back(dp_node(r, "zero3_param_all_gather", coll::Op::AllGather, bytes, r.dp_g, {}));
+  if (p_.zero >= 3 && r.dp_g >= 0) {  // ZeRO-3: this chunk's parameters before the pass
+    deps.push_back(r.next_gather >= 0 ? r.next_gather : zero3_gather(r, vs));
+    r.next_gather = next ? zero3_gather(r, next->chunk * p_.pp + r.s) : -1;
   }
   std::int32_t tail = -1;
   std::vector<std::int32_t> ends = pass_nodes(r, op, vs, deps, tail);
@@ -327,7 +334,8 @@ void Builder::optimizer(RankState& r) {
 
 void Builder::rank_graph(int s, int t, int c, int d) {
   RankState r = rank_state(s, t, c, d);
-  for (const PipelineOp& op : stage_op_order(p_.pp, p_.vp, r.m, s)) schedule_op(r, op);
+  const std::vector<PipelineOp> order = stage_op_order(p_.pp, p_.vp, r.m, s);
+  for (std::size_t k = 0; k < order.size(); ++k) schedule_op(r, order[k], k + 1 < order.size() ? &order[k + 1] : nullptr);
   optimizer(r);
   w_.ranks.push_back(std::move(r.g));
 }
