@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -276,6 +277,38 @@ TEST(ValidateCli, PublishedTrainingRowsRunThroughTheTrainGenerator) {
   auto e = run_cli("validate --published " + bad);
   EXPECT_EQ(e.rc, 1);
   EXPECT_NE(e.out.find("rows[0]: cluster"), std::string::npos) << e.out;
+  std::filesystem::remove_all(dir);
+}
+
+// Framework throughput tables (Megatron-Bridge: tokens/s/GPU) run as preset rows: the model
+// preset, the system, fp8, ZeRO and SP as published, the throughput turned into an iteration time.
+TEST(ValidateCli, PublishedThroughputRowsRunPresetsOnTheirSystems) {
+  auto dir = std::filesystem::temp_directory_path() / ("orrery_validate_mb_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string file = src("validation/data/published_training_megatron_bridge.json"), json = (dir / "m.json").string();
+  auto r = run_cli("validate --published " + file + " --json " + json);
+  EXPECT_EQ(r.rc, 0) << r.out;
+  auto rows = nlohmann::json::parse(slurp(json))["published_training"][0]["rows"];
+  auto src_rows = nlohmann::json::parse(slurp(file))["rows"];
+  ASSERT_EQ(rows.size(), src_rows.size());
+  std::set<std::string> systems;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& s = src_rows[i];
+    double tps = s["tokens_per_s_per_gpu"]["no_recompute"].get<double>();
+    double expect = s["global_batch"].get<double>() * s["seq"].get<double>() / (tps * s["gpus"].get<double>());
+    EXPECT_NEAR(rows[i]["published_s"].get<double>(), expect, 1e-9 * expect);
+    EXPECT_GT(rows[i]["predicted_s"].get<double>(), 0);
+    EXPECT_NE(rows[i]["plan"].get<std::string>().find("fp8"), std::string::npos);
+    systems.insert(rows[i]["system"].get<std::string>());
+  }
+  EXPECT_TRUE(systems.count("dgx-h100") && systems.count("hgx-b200"));
+  std::string bad = (dir / "bad.json").string();
+  std::ofstream(bad) << R"({"rows": [{"model_preset": "llama3-8b", "system": "dgx-h100", "gpus": 8, "dp": 8,
+                            "micro_batch": 1, "global_batch": 8, "precision": "fp4",
+                            "tokens_per_s_per_gpu": {"no_recompute": 1000}}]})";
+  auto e = run_cli("validate --published " + bad);
+  EXPECT_EQ(e.rc, 1);
+  EXPECT_NE(e.out.find("rows[0]: precision"), std::string::npos) << e.out;
   std::filesystem::remove_all(dir);
 }
 

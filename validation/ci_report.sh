@@ -24,6 +24,7 @@ fi
 "$BUILD_DIR/orrery" validate examples/bundles/* "${emulated[@]}" --mode measured,roofline \
   --nccl-tests tests/data/nccl_tests/all_reduce_perf_8xh100.log --system dgx-h100 \
   --published validation/data/published_training.json \
+  --published validation/data/published_training_megatron_bridge.json \
   --report "$out/report.html" --json "$out/result.json" "$@" || status=$?
 # Hardware what-if checked kernel by kernel against real H200 measurements: the H100 preset changed
 # only by H200 datasheet figures (out-of-sample). Reported, not gated (--tolerance 0): the copy class
