@@ -632,4 +632,25 @@ TEST(TrainCosts, RopeModelsRotateQueriesAndKeys) {
             std::string::npos);
 }
 
+// Megatron accumulates each micro-batch's weight gradients into the main gradient buffer (fp32 by
+// default): a read and a write of this rank's share of the layer's weights per micro-batch; bf16
+// main gradients move half of it.
+TEST(TrainCosts, MainGradientsAccumulateEveryMicroBatch) {
+  ModelSpec m = load_model("llama3-8b");
+  SystemSpec s = load_system_spec("dgx-h100", 1);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  TrainPlan p = plan(4, 1, 2, 1, 4, 4096);
+  Groups g = make_groups(p, 8);
+  auto bytes = [&](const TrainPlan& q) {
+    for (auto& k : layer_costs(m, q, hw, *comm, g).layer_bwd)
+      if (k.name == "main_grad_accumulate(layer)") return k.bytes;
+    return -1.0;
+  };
+  double local = (m.attention_params() + m.mlp_params_per_expert()) / 4;
+  EXPECT_NEAR(bytes(p), local * 2 * 4, 1);
+  p.grad_precision = Dtype::BF16;
+  EXPECT_NEAR(bytes(p), local * 2 * 2, 1);
+}
+
 }  // namespace train_test

@@ -400,6 +400,12 @@ struct CostBuilder {
   void quantize(std::vector<Kernel>& v, const std::string& what, double elements) const {
     if (gd == Dtype::FP8) v.push_back(mem("fp8_quantize(" + what + ")", "elementwise", elements * (2 * e + 2)));
   }
+  // Megatron keeps main gradients (fp32 by default) and accumulates each micro-batch's weight
+  // gradients into them (gradient_accumulation_fusion: the wgrad GEMM's epilogue adds into the
+  // buffer): a read and a write of this rank's main gradient per weight element, per micro-batch.
+  void accumulate_grads(std::vector<Kernel>& v, const std::string& what, double weights) const {
+    v.push_back(mem("main_grad_accumulate(" + what + ")", "elementwise", weights * 2 * p.grad_bytes()));
+  }
   // Rotary position embedding (Megatron's fused RoPE kernel): reads and writes this rank's Q and K.
   void rope(std::vector<Kernel>& v, const std::string& name) const {
     if (m.rope) v.push_back(mem(name, "elementwise", 2 * T * (h + kvd) / t * e));
@@ -629,6 +635,8 @@ void CostBuilder::layer_bwd(std::vector<Kernel>& Bw) const {
   Bw.push_back(gemm("qkv_wgrad", h, qkv_n, T));
   tp_bwd_out(Bw, "attn");
   Bw.push_back(norm_bwd("attn_norm_bwd"));
+  double experts_local = m.moe() ? static_cast<double>(m.experts) / p.ep : 1.0;
+  accumulate_grads(Bw, "layer", (m.attention_params() + experts_local * m.mlp_params_per_expert()) / t + m.router_params());
 }
 
 // Embedding (first virtual stage) and output layer with the loss (last), forward and backward.
@@ -647,6 +655,7 @@ void CostBuilder::embedding_and_head(LayerCosts& c) const {
   c.head_bwd.push_back(mem("cross_entropy_bwd", "elementwise", T * V / t * (4 + e)));
   c.head_bwd.push_back(gemm_as(Dtype::BF16, "lm_head_dgrad", T, h, V / t));
   c.head_bwd.push_back(gemm_as(Dtype::BF16, "lm_head_wgrad", h, V / t, T));
+  accumulate_grads(c.head_bwd, "lm_head", V / t * h);
   tp_bwd_out(c.head_bwd, "lm_head");
   c.head_bwd.push_back(norm_bwd("final_norm_bwd"));
 }
