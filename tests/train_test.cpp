@@ -653,4 +653,47 @@ TEST(TrainCosts, MainGradientsAccumulateEveryMicroBatch) {
   EXPECT_NEAR(bytes(p), local * 2 * 2, 1);
 }
 
+// Megatron's --account-for-embedding/loss-in-pipeline-split: Llama 3.1 405B's 126 layers plus the
+// embedding and the loss make 128 units over PP8 x VP8, two per virtual stage; the end stages hold
+// one layer less. Without the flags the split is refused with the hint.
+TEST(TrainPipeline, EmbeddingAndLossCountInTheUnevenSplit) {
+  ModelSpec m = load_model("llama3-405b");
+  TrainPlan p = plan(8, 8, 8, 1, 512, 8192);
+  p.vp = 8;
+  p.cp = 2;
+  SystemSpec s = load_system_spec("dgx-h100", 128);
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, p, s); }), "--account-for-embedding-in-pipeline-split"));
+  p.embedding_in_split = p.loss_in_split = true;
+  validate_plan(m, p, s);
+  EXPECT_DOUBLE_EQ(chunk_layers(m, p, 0), 1);
+  EXPECT_DOUBLE_EQ(chunk_layers(m, p, 1), 2);
+  EXPECT_DOUBLE_EQ(chunk_layers(m, p, 63), 1);
+  double total = 0;
+  for (int i = 0; i < 8; ++i) total += stage_layers(m, p, i);
+  EXPECT_DOUBLE_EQ(total, 126);
+  EXPECT_DOUBLE_EQ(stage_layers(m, p, 0), 15);  // chunk 0 (1 layer + embedding) and 7 full chunks
+  EXPECT_DOUBLE_EQ(stage_layers(m, p, 3), 16);
+  p.sequence_parallel = true;
+  p.zero = 1;
+  p.precision = Dtype::FP8;
+  TrainRunOut x = train("llama3-405b", "dgx-h100", 128, p);
+  EXPECT_LT(x.r.peak_memory_bytes, 80e9 * 0.95);  // the published recipe fits
+  EXPECT_LT(x.r.memory[0].params, x.r.memory[3].params + m.embedding_params() / 8);
+}
+
+// The gradient-reduction group is DP x CP (CP ranks hold the same weights and see different
+// tokens): CP alone reduces gradients, and ZeRO shards the optimizer over DP x CP.
+TEST(TrainMemory, ContextParallelRanksReduceAndShardWithDataParallel) {
+  ModelSpec m = load_model("llama3-8b");
+  TrainPlan p = plan(1, 1, 1, 1, 1, 8192);
+  p.cp = 8;
+  p.zero = 1;
+  MemoryBreakdown mb = stage_memory(m, p, 0, inflight_chunks(p, 0));
+  EXPECT_NEAR(mb.optimizer, 12 * mb.params / 8, 1e-6 * mb.optimizer);
+  Groups g = make_groups(p, 8);
+  EXPECT_EQ(g.dp.size, 8);
+  TrainRunOut x = train("llama3-8b", "dgx-h100", 1, p);
+  EXPECT_GT(x.r.dp_exposed_s, 0);  // the last chunk's reduce-scatter after the final backward
+}
+
 }  // namespace train_test

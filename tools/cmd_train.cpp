@@ -40,6 +40,8 @@ std::vector<Flag> train_flags(bool required) {
       {"--recompute", "none|selective|full", "none", "", "activation recomputation", Flag::MeaningDefault},
       {"--attention", "flash|unfused", "flash", "", "attention implementation", Flag::MeaningDefault},
       {"--sequence-parallel", "", "", "", "Megatron sequence parallelism (with TP)"},
+      {"--account-for-embedding-in-pipeline-split", "", "", "", "Megatron's: the embedding counts as a layer of the first virtual stage (uneven split)"},
+      {"--account-for-loss-in-pipeline-split", "", "", "", "Megatron's: output layer and loss count as a layer of the last virtual stage"},
       {"--zero", "0|1|2|3", "0", "", "ZeRO / distributed-optimizer stage", Flag::MeaningDefault},
       {"--comm", "fabric|analytical|builtin", "fabric", "", "collective model: every rank on the fabric (cluster executor) or the closed form", Flag::MeaningDefault},
       {"--engine", "systemc|event", "systemc", "", "event engine"},
@@ -91,6 +93,8 @@ TrainOptions parse_train_options(const Args& a) {
   p.recompute = parse_recompute(a.get("--recompute", "none"));
   p.attention = parse_attention(a.get("--attention", "flash"));
   p.sequence_parallel = a.has("--sequence-parallel");
+  p.embedding_in_split = a.has("--account-for-embedding-in-pipeline-split");
+  p.loss_in_split = a.has("--account-for-loss-in-pipeline-split");
   p.zero = a.get_int("--zero", 0);
   o.engine = a.get("--engine", "systemc");
   o.comm = a.get("--comm", "fabric");

@@ -70,6 +70,8 @@ TrainPlan row_plan(const json& row, const ModelSpec& m, const std::string& where
   p.seq = row.contains("model_preset") ? optional_count(row, "seq", static_cast<int>(m.seq), where) : m.seq;
   p.zero = row.contains("zero") ? static_cast<int>(json_positive_field(row, "zero", where, true, 3)) : 0;
   p.sequence_parallel = optional_bool(row, "sequence_parallel", where);
+  p.embedding_in_split = optional_bool(row, "account_for_embedding_in_pipeline_split", where);
+  p.loss_in_split = optional_bool(row, "account_for_loss_in_pipeline_split", where);
   std::string att = json_string_field(row, "attention", row.contains("model_preset") ? "flash" : "unfused", where);
   if (att != "flash" && att != "unfused") throw make_error(where, "attention", "expected \"flash\" or \"unfused\"");
   p.attention = att == "flash" ? AttentionImpl::Flash : AttentionImpl::Unfused;

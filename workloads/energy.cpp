@@ -47,10 +47,12 @@ ListEnergy list_energy(const std::vector<Kernel>& ks, const Accelerator& hw, con
   return e;
 }
 
-// Bytes one GPU of a stage sends over DP in a step (ring: (n-1)/n of the buffer per pass).
+// Bytes one GPU of a stage sends over DP (x CP: the gradient-reduction group) in a step (ring:
+// (n-1)/n of the buffer per pass).
 double dp_bytes(const TrainPlan& p, const MemoryBreakdown& mb) {
-  if (p.dp <= 1) return 0;
-  double f = static_cast<double>(p.dp - 1) / p.dp, m = static_cast<double>(p.micro_batches());
+  const int n = p.dp * p.cp;
+  if (n <= 1) return 0;
+  double f = static_cast<double>(n - 1) / n, m = static_cast<double>(p.micro_batches());
   double grads = mb.params * p.grad_bytes() * f * (p.zero == 0 ? 2 : 1) * (p.zero >= 2 ? m : 1);
   double gathers = p.zero == 1 || p.zero == 2 ? mb.params * 2 * f : 0;
   if (p.zero >= 3) gathers = mb.params * 2 * f * 2 * m;  // forward and backward, every micro-batch
@@ -63,7 +65,6 @@ EnergyInputs train_energy_inputs(const TrainResult& r, const Accelerator& hw, co
   const TrainPlan& p = r.plan;
   const LayerCosts& c = r.costs;
   const double T = r.iteration_time_s, m = static_cast<double>(r.micro_batches);
-  const double lpc = static_cast<double>(r.model.layers) / (p.pp * p.vp);
   ListEnergy f = list_energy(c.layer_fwd, hw, pm, p.precision), b = list_energy(c.layer_bwd, hw, pm, p.precision),
              rc = list_energy(c.layer_recompute, hw, pm, p.precision);
   ListEnergy ef = list_energy(c.embed_fwd, hw, pm, p.precision), eb = list_energy(c.embed_bwd, hw, pm, p.precision);
@@ -78,7 +79,7 @@ EnergyInputs train_energy_inputs(const TrainResult& r, const Accelerator& hw, co
   in.gpu_peak_w = std::max({f.peak_w, b.peak_w, rc.peak_w, ef.peak_w, eb.peak_w, hf.peak_w, hb.peak_w});
   double total = 0;
   for (int s = 0; s < p.pp; ++s) {
-    double dyn = m * p.vp * lpc * (f.dyn_j + b.dyn_j + rc.dyn_j);
+    double dyn = m * stage_layers(r.model, p, s) * (f.dyn_j + b.dyn_j + rc.dyn_j);
     if (s == 0) dyn += m * (ef.dyn_j + eb.dyn_j);
     if (s == p.pp - 1) dyn += m * (hf.dyn_j + hb.dyn_j);
     // Optimizer: HBM-bound passes (time of the critical stage's, about the same on every stage).

@@ -50,12 +50,12 @@ double serial_tail(const ModelSpec& m, const TrainPlan& p, const Accelerator& hw
     double p2p_bytes = static_cast<double>(p.micro_batch) * (p.seq / p.cp) * m.hidden * 2.0 / p.tp;
     t += 2.0 * (p.pp - 1) * comm.time(coll::Op::SendRecv, p2p_bytes, g.pp);
   }
-  if (p.dp > 1) {
+  if (p.dp * p.cp > 1) {
     t += comm.time(p.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter, chunk0 * p.grad_bytes(), g.dp);
     if (p.zero >= 3) t += comm.time(coll::Op::AllGather, chunk0 * 2, g.dp);
   }
   MemoryBreakdown mb = stage_memory(m, p, 0, inflight_chunks(p, 0));
-  if (p.dp > 1 && (p.zero == 1 || p.zero == 2)) t += comm.time(coll::Op::AllGather, mb.params * 2, g.dp);
+  if (p.dp * p.cp > 1 && (p.zero == 1 || p.zero == 2)) t += comm.time(coll::Op::AllGather, mb.params * 2, g.dp);
   double local = mb.optimizer / 12.0, gb = p.grad_bytes();
   t += hw.memory_time(local * (gb + (gb + 24) + 6) + mb.gradients);
   return t;

@@ -289,7 +289,20 @@ nlohmann::json TrainPlan::to_json() const {
           {"sequence_parallel", sequence_parallel}, {"zero", zero}, {"micro_batch", micro_batch},
           {"global_batch", global_batch}, {"seq", seq}, {"micro_batches", micro_batches()},
           {"precision", dtype_name(precision)}, {"grad_precision", dtype_name(grad_precision)}, {"recompute", recompute_name(recompute)},
-          {"attention", attention_name(attention)}, {"gpus", gpus()}};
+          {"attention", attention_name(attention)}, {"embedding_in_pipeline_split", embedding_in_split},
+          {"loss_in_pipeline_split", loss_in_split}, {"gpus", gpus()}};
+}
+
+double chunk_layers(const ModelSpec& m, const TrainPlan& p, int vs) {
+  const int P = p.pp * p.vp;
+  double units = static_cast<double>(m.layers) + p.embedding_in_split + p.loss_in_split;
+  return units / P - (vs == 0 && p.embedding_in_split) - (vs == P - 1 && p.loss_in_split);
+}
+
+double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage) {
+  double n = 0;
+  for (int c = 0; c < p.vp; ++c) n += chunk_layers(m, p, c * p.pp + stage);
+  return n;
 }
 
 void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) {
@@ -311,8 +324,15 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
   if (m.kv_heads % p.tp != 0 && p.tp % m.kv_heads != 0)
     throw make_error("--tp", S(p.tp), "kv_heads " + S(m.kv_heads) + " of " + m.name + " neither divides nor is divisible by TP");
   if (m.ffn % p.tp != 0) throw make_error("--tp", S(p.tp), "ffn " + S(m.ffn) + " of " + m.name + " is not divisible by TP");
-  if (m.layers % (static_cast<long>(p.pp) * p.vp) != 0)
-    throw make_error("--pp/--vp", S(p.pp) + "*" + S(p.vp), "does not divide the " + S(m.layers) + " layers of " + m.name);
+  const long P = static_cast<long>(p.pp) * p.vp, units = m.layers + p.embedding_in_split + p.loss_in_split;
+  if (units % P != 0)
+    throw make_error("--pp/--vp", S(p.pp) + "*" + S(p.vp),
+                     "does not divide the " + S(m.layers) + " layers of " + m.name +
+                         (units != m.layers ? " plus the " + S(units - m.layers) + " accounted for embedding/loss"
+                                            : std::string(" (Megatron's --account-for-embedding-in-pipeline-split and "
+                                                          "--account-for-loss-in-pipeline-split count them as layers)")));
+  if (units / P < 1 + (p.embedding_in_split && p.loss_in_split && P == 1))
+    throw make_error("--pp/--vp", S(p.pp) + "*" + S(p.vp), "leaves a virtual stage without layers");
   if (p.global_batch % (p.micro_batch * p.dp) != 0)
     throw make_error("--global-batch", S(p.global_batch),
                      "not divisible by micro-batch x DP = " + S(p.micro_batch) + " x " + S(p.dp));
@@ -341,7 +361,10 @@ Groups make_groups(const TrainPlan& p, int gpn) {
   auto in_node = [&](int size, int stride) { return std::max(1, std::min(size, gpn / std::max(1, stride))); };
   g.tp = {p.tp, std::min(p.tp, gpn), 1};
   g.cp = {p.cp, in_node(p.cp, p.tp), p.tp};
-  g.dp = {p.dp, in_node(p.dp, p.tp * p.cp), p.tp * p.cp};
+  // Gradients reduce, and ZeRO / the distributed optimizer shard, over DP x CP: the CP ranks hold
+  // the same weights and each sees part of every sequence (Megatron's data-parallel group with
+  // context parallelism). TP innermost, then CP and DP: one stride-TP group.
+  g.dp = {p.dp * p.cp, in_node(p.dp * p.cp, p.tp), p.tp};
   g.ep = {p.ep, in_node(p.ep, p.tp * p.cp), p.tp * p.cp};
   g.expert_dp = {p.dp / p.ep, in_node(p.dp / p.ep, p.tp * p.cp * p.ep), p.tp * p.cp * p.ep};
   int stride = p.tp * p.cp * p.dp;
@@ -732,7 +755,7 @@ long inflight_chunks(const TrainPlan& p, int stage) {
 MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, long chunks) {
   MemoryBreakdown mb;
   const double t = p.tp;
-  const double lps = static_cast<double>(m.layers) / p.pp;
+  const double lps = stage_layers(m, p, stage);
   double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
   double expert_layer = static_cast<double>(m.experts) * m.mlp_params_per_expert();
   if (!m.moe()) { dense_layer += expert_layer; expert_layer = 0; }
@@ -744,8 +767,8 @@ MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, 
   double experts = lps * expert_layer / (t * p.ep);
   mb.params = dense + experts;
   double w, gr, o, w2 = 0, g2 = 0, o2 = 0;
-  model_state_bytes(dense, p.dp, p.zero, p.grad_bytes(), &w, &gr, &o);
-  if (experts > 0) model_state_bytes(experts, p.dp / p.ep, p.zero, p.grad_bytes(), &w2, &g2, &o2);
+  model_state_bytes(dense, p.dp * p.cp, p.zero, p.grad_bytes(), &w, &gr, &o);  // (sharded over DP x CP)
+  if (experts > 0) model_state_bytes(experts, p.dp * p.cp / p.ep, p.zero, p.grad_bytes(), &w2, &g2, &o2);
   mb.weights = w + w2;
   mb.gradients = gr + g2;
   mb.optimizer = o + o2;
@@ -1027,7 +1050,7 @@ struct Prepared {
   TrainPlan p;
   Groups g;
   int P = 1;
-  double lpc = 1;
+  std::vector<double> lpc;            // per virtual stage: transformer layers
   std::vector<double> dense, expert;  // per virtual stage: parameters reduced over DP / expert DP
   std::vector<double> optimizer_s, post_gather_params;  // per pipeline rank
 };
@@ -1065,12 +1088,12 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   }
   r.costs = layer_costs(m, p, hw, comm, x.g);
   x.P = p.pp * p.vp;
-  x.lpc = static_cast<double>(m.layers) / x.P;
   double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
   double expert_layer = m.moe() ? static_cast<double>(m.experts) * m.mlp_params_per_expert() : 0;
   if (!m.moe()) dense_layer += m.mlp_params_per_expert();
-  double chunk_dense = x.lpc * dense_layer / p.tp, chunk_expert = x.lpc * expert_layer / (p.tp * p.ep);
   for (int vs = 0; vs < x.P; ++vs) {
+    x.lpc.push_back(chunk_layers(m, p, vs));
+    double chunk_dense = x.lpc[vs] * dense_layer / p.tp, chunk_expert = x.lpc[vs] * expert_layer / (p.tp * p.ep);
     double extra = 0;
     if (vs == 0) extra += m.embedding_params() / p.tp;
     if (vs == x.P - 1) extra += (m.tied_embeddings ? (p.pp > 1 ? m.embedding_params() : 0.0) : m.output_params()) / p.tp;
@@ -1122,8 +1145,10 @@ PipelineSpec pipeline_spec(const ModelSpec& m, const Prepared& x, const LayerCos
   ps.p = p.pp;
   ps.v = p.vp;
   ps.m = p.micro_batches();
-  ps.fwd_s.assign(P, x.lpc * lf);
-  ps.bwd_s.assign(P, x.lpc * lb);
+  for (int vs = 0; vs < P; ++vs) {
+    ps.fwd_s.push_back(x.lpc[vs] * lf);
+    ps.bwd_s.push_back(x.lpc[vs] * lb);
+  }
   ps.fwd_s[0] += LayerCosts::total(c.embed_fwd, gap);
   ps.bwd_s[0] += LayerCosts::total(c.embed_bwd, gap);
   ps.fwd_s[P - 1] += LayerCosts::total(c.head_fwd, gap);
@@ -1137,13 +1162,13 @@ PipelineSpec pipeline_spec(const ModelSpec& m, const Prepared& x, const LayerCos
     const double gb = p.grad_bytes();  // main gradients are reduced in their own precision
     double t = 0;
     coll::Op op = p.zero == 0 ? coll::Op::AllReduce : coll::Op::ReduceScatter;
-    if (p.dp > 1) t += comm.time(op, params_dense * gb, g.dp);
+    if (p.dp * p.cp > 1) t += comm.time(op, params_dense * gb, g.dp);
     if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(op, params_expert * gb, g.expert_dp);
     return t;
   };
   auto gather_time = [&](double params_dense, double params_expert) {
     double t = 0;
-    if (p.dp > 1) t += comm.time(coll::Op::AllGather, params_dense * 2, g.dp);
+    if (p.dp * p.cp > 1) t += comm.time(coll::Op::AllGather, params_dense * 2, g.dp);
     if (params_expert > 0 && g.expert_dp.size > 1) t += comm.time(coll::Op::AllGather, params_expert * 2, g.expert_dp);
     return t;
   };
@@ -1189,7 +1214,7 @@ void critical_rank_breakdown(TrainResult& r, const Prepared& x, int crit, double
       if (k.cls == "ep") ep_c += mult * k.time;
     }
   };
-  double layers_here = x.lpc * static_cast<double>(nops);
+  double layers_here = stage_layers(r.model, p, crit) / p.vp * static_cast<double>(nops);
   add(c.layer_fwd, layers_here);
   add(c.layer_bwd, layers_here);
   add(c.layer_recompute, layers_here);
@@ -1363,7 +1388,7 @@ namespace {
 class TrainTimelineWriter {
  public:
   TrainTimelineWriter(const TrainResult& r, std::ofstream& out)
-      : r_(r), p_(r.plan), c_(r.costs), out_(out), P_(p_.pp * p_.vp), lpc_(r.model.layers / P_),
+      : r_(r), p_(r.plan), c_(r.costs), out_(out), P_(p_.pp * p_.vp),
         stride_(static_cast<long>(p_.tp) * p_.cp * p_.dp) {}
 
   void write() {
@@ -1435,15 +1460,16 @@ class TrainTimelineWriter {
     long rank = op.stage * stride_;
     int vs = op.chunk * p_.pp + op.stage;
     double t = op.start;
-    long layer0 = static_cast<long>(vs) * lpc_;
+    long layer0 = 0, lpc = std::lround(chunk_layers(r_.model, p_, vs));
+    for (int v = 0; v < vs; ++v) layer0 += std::lround(chunk_layers(r_.model, p_, v));
     if (op.fwd) {
       if (vs == 0) emit_kernels(rank, c_.embed_fwd, t, -1, op.mb, op.chunk);
-      for (long l = 0; l < lpc_; ++l) emit_kernels(rank, c_.layer_fwd, t, layer0 + l, op.mb, op.chunk);
+      for (long l = 0; l < lpc; ++l) emit_kernels(rank, c_.layer_fwd, t, layer0 + l, op.mb, op.chunk);
       if (vs == P_ - 1) emit_kernels(rank, c_.head_fwd, t, r_.model.layers, op.mb, op.chunk);
       if (vs + 1 < P_ && p_.pp > 1) pp_send("activations", rank, op);
     } else {
       if (vs == P_ - 1) emit_kernels(rank, c_.head_bwd, t, r_.model.layers, op.mb, op.chunk);
-      for (long l = lpc_ - 1; l >= 0; --l) {
+      for (long l = lpc - 1; l >= 0; --l) {
         emit_kernels(rank, c_.layer_recompute, t, layer0 + l, op.mb, op.chunk);
         emit_kernels(rank, c_.layer_bwd, t, layer0 + l, op.mb, op.chunk);
       }
@@ -1454,7 +1480,7 @@ class TrainTimelineWriter {
 
   // Activation memory of each rank (counter track): stored micro-batch chunks x layer bytes.
   void memory_counters() {
-    double per_chunk = static_cast<double>(lpc_) * activation_bytes_per_layer(r_.model, p_);
+    double per_chunk = static_cast<double>(r_.model.layers) / P_ * activation_bytes_per_layer(r_.model, p_);
     std::vector<std::vector<std::pair<double, int>>> by_stage(p_.pp);
     for (auto& op : r_.run.ops) {
       if (op.fwd) by_stage[op.stage].push_back({op.start, +1});
@@ -1491,7 +1517,7 @@ class TrainTimelineWriter {
   const LayerCosts& c_;
   std::ofstream& out_;
   const int P_;
-  const long lpc_;
+
   const long stride_;  // global rank of stage i's TP-rank 0: i * stride
   bool first_ = true;
   char buf_[512];

@@ -117,11 +117,20 @@ struct TrainPlan {
   // Unfused = QK^T bmm + softmax/dropout + AV bmm (Megatron 2022, the published rows);
   // Flash = one fused kernel (causal: half the score FLOPs).
   AttentionImpl attention = AttentionImpl::Flash;
+  // Megatron's --account-for-embedding-in-pipeline-split / --account-for-loss-in-pipeline-split:
+  // the embedding (loss and output layer) counts as one layer of the first (last) virtual stage,
+  // so (layers + those) divide evenly over PP x VP and the end stages hold one layer less.
+  bool embedding_in_split = false, loss_in_split = false;
 
   int gpus() const { return tp * pp * dp * cp; }
   long micro_batches() const { return global_batch / (micro_batch * dp); }
   nlohmann::json to_json() const;
 };
+
+// Transformer layers of virtual stage vs (chunk c of pipeline rank i is vs = c x PP + i), and of
+// pipeline rank `stage` (all its chunks).
+double chunk_layers(const ModelSpec& m, const TrainPlan& p, int vs);
+double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage);
 
 // Validates the plan against the model and system (GPU count, divisibility, schedule
 // constraints). Throws Error naming the flag and the values.

@@ -5,6 +5,7 @@
 // time); the TP/EP collectives of that pass follow it on the compute stream, one node per
 // distinct collective with its repeat count, so each is paid in full on the fabric.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -116,6 +117,9 @@ int Builder::group(const std::string& name, int s, int t, int c, int d, int dim,
     std::vector<int> out;
     if (dim == 0) for (int i = 0; i < L_.tp; ++i) out.push_back(L_.rank(s, i, c0, d0));
     if (dim == 1) for (int i = 0; i < L_.cp; ++i) out.push_back(L_.rank(s, t0, i, d0));
+    if (dim == 3)  // DP x CP: the gradient-reduction group
+      for (int d2 = 0; d2 < L_.dp; ++d2)
+        for (int c2 = 0; c2 < L_.cp; ++c2) out.push_back(L_.rank(s, t0, c2, d2));
     if (dim == 2) {
       int base = size > 0 ? d0 - (stride == 1 ? d0 % size : (d0 / stride % size) * stride) : 0;
       int n = size > 0 ? size : L_.dp;
@@ -143,7 +147,7 @@ int Builder::group(const std::string& name, int s, int t, int c, int d, int dim,
 Pass Builder::pass(int rank, int vs, bool fwd) const {
   const LayerCosts& c = costs(rank);
   const int P = p_.pp * p_.vp;
-  const long lpc = in_.model.layers / P;
+  const long lpc = std::lround(chunk_layers(in_.model, p_, vs));
   Pass x;
   if (fwd) {
     if (vs == 0) x.add(c.embed_fwd, c.kernel_gap, 1);
@@ -167,7 +171,7 @@ RankState Builder::rank_state(int s, int t, int c, int d) {
   r.tp_g = p_.tp > 1 ? group("tp", s, t, c, d, 0) : -1;
   r.cp_g = p_.cp > 1 ? group("cp", s, t, c, d, 1) : -1;
   r.ep_g = p_.ep > 1 ? group("ep", s, t, c, d, 2, p_.ep, 1) : -1;
-  r.dp_g = p_.dp > 1 ? group("dp", s, t, c, d, 2) : -1;
+  r.dp_g = p_.dp * p_.cp > 1 ? group("dp", s, t, c, d, 3) : -1;
   r.edp_g = (p_.ep > 1 && p_.dp / p_.ep > 1) ? group("edp", s, t, c, d, 2, p_.dp / p_.ep, p_.ep) : -1;
   // Megatron scatter-gather: each TP rank sends 1/TP of the activation to the next stage.
   r.p2p_bytes = static_cast<double>(p_.micro_batch) * (p_.seq / p_.cp) * in_.model.hidden * 2.0 / p_.tp;
