@@ -149,6 +149,16 @@ TEST(TrainPlanCheck, GpuCountMismatch) {
   std::string e = error_of([&] { validate_plan(m, p, s); });
   EXPECT_TRUE(contains(e, "does not match the GPU count 32")) << e;
   EXPECT_TRUE(contains(e, "= 64")) << e;
+  // --gpus N: a job on the first N GPUs of one node (or one NVLink domain), said explicitly.
+  SystemSpec nvl = load_system_spec("gb200-nvl72", 0);
+  TrainPlan small = plan(1, 1, 8, 1, 8, 2048);
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, small, nvl); }), "does not match the GPU count 72"));
+  nvl.job_gpus = 8;
+  EXPECT_EQ(error_of([&] { validate_plan(m, small, nvl); }), "");
+  nvl.job_gpus = 80;
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, small, nvl); }), "--gpus: 80"));
+  s.job_gpus = 8;  // 4 nodes: --nodes, not --gpus
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(m, small, s); }), "--gpus"));
 }
 
 TEST(TrainPlanCheck, HeadsNotDivisibleByTp) {

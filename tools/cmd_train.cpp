@@ -26,6 +26,7 @@ std::vector<Flag> train_flags(bool required) {
       {"--model", "NAME|FILE", "", "", "model preset (orrery list models) or model JSON", req},
       system_flag(),
       {"--nodes", "N", "", "", "nodes (default: the size the system describes; one node of a built-in NVSwitch system)"},
+      {"--gpus", "N", "", "", "run on the first N GPUs of one node or fixed topology (e.g. 64 of gb200-nvl72; default: all)"},
       {"--tp", "T", "1", "", "tensor-parallel degree"},
       {"--pp", "P", "1", "", "pipeline-parallel stages"},
       {"--vp", "V", "1", "", "virtual (interleaved) pipeline chunks per stage"},
@@ -68,6 +69,8 @@ TrainOptions parse_train_options(const Args& a) {
   // node count, one node of the built-in systems).
   o.nodes = a.get_int("--nodes", 0);
   if (a.has("--nodes") && o.nodes < 1) throw make_error("--nodes", a.get("--nodes"), "must be at least 1");
+  o.gpus = a.get_int("--gpus", 0);
+  if (a.has("--gpus") && o.gpus < 1) throw make_error("--gpus", a.get("--gpus"), "must be at least 1");
   TrainPlan& p = o.plan;
   // Range-checked where parsed: each count fits its destination (int), and batch sizes stay far
   // below what would overflow token counts or blow up the simulated schedule (docs/robustness.md).
@@ -116,8 +119,9 @@ const bool params_registered = (model_params(), train_system_params(), true);
 void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e) {
   const TrainPlan& p = r.plan;
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
-  std::printf("system       %s: %d nodes x %d %s = %d GPUs; comm: %s\n", r.system.name.c_str(), r.system.nodes,
-              r.system.gpus_per_node, r.gpu.c_str(), r.system.gpus(), r.comm_model.c_str());
+  std::string used = p.gpus() < r.system.gpus() ? " (the job runs on the first " + std::to_string(p.gpus()) + ")" : "";
+  std::printf("system       %s: %d nodes x %d %s = %d GPUs%s; comm: %s\n", r.system.name.c_str(), r.system.nodes,
+              r.system.gpus_per_node, r.gpu.c_str(), r.system.gpus(), used.c_str(), r.comm_model.c_str());
   std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s, attention %s\n",
               p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, p.micro_batch,
               p.micro_batches(), p.global_batch, dtype_name(p.precision), dtype_name(p.grad_precision), recompute_name(p.recompute),

@@ -515,13 +515,13 @@ void validate_published(const Args& a, const std::string& file, Validation& v) {
   apply_hw_model(a.get("--hw-model"), hw_sets);
   auto rows = validate_published_training(file, hw_sets);
   std::printf("\npublished training iterations (%s): orrery train on the matching system\n", file.c_str());
-  std::printf("%-10s %-8s %5s  %-48s %12s %12s %9s %13s\n", "model", "system", "GPUs", "plan", "predicted s",
+  std::printf("%-10s %-11s %5s  %-48s %12s %12s %9s %13s\n", "model", "system", "GPUs", "plan", "predicted s",
               "published s", "error", "MFU pred/pub");
   nlohmann::json jr = nlohmann::json::array();
   for (auto& r : rows) {
     bool bad = v.tol > 0 && std::fabs(r.error_pct()) > v.tol;
     v.over += bad;
-    std::printf("%-10s %-8s %5d  %-48s %12.3f %12.3f %+8.1f%% %6.3f/%5.3f%s\n", short_name(r.model, 10).c_str(),
+    std::printf("%-10s %-11s %5d  %-48s %12.3f %12.3f %+8.1f%% %6.3f/%5.3f%s\n", short_name(r.model, 10).c_str(),
                 r.system.c_str(), r.gpus, short_name(r.plan, 48).c_str(), r.predicted_s, r.published_s, r.error_pct(),
                 r.mfu_predicted, r.mfu_published, bad ? "  ABOVE TOLERANCE" : "");
     jr.push_back({{"model", r.model}, {"system", r.system}, {"gpus", r.gpus}, {"setting", r.setting}, {"plan", r.plan},

@@ -3,6 +3,7 @@
 // the plan each setting implies, and the comparison rows validate prints.
 #include "validation/published_training.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -139,9 +140,10 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
     ModelSpec m = row_model(row, where);
     const int gpus = static_cast<int>(json_positive_field(row, "gpus", where, true, 1e9));
     SystemSpec sys = load_system_spec(row_system(row, where), 1);
-    if (gpus % sys.gpus_per_node)
+    if (gpus > sys.gpus_per_node && gpus % sys.gpus_per_node)
       throw make_error(where, "gpus", std::to_string(gpus) + " is not a whole number of " + std::to_string(sys.gpus_per_node) + "-GPU nodes");
-    sys = load_system_spec(sys.name, gpus / sys.gpus_per_node);
+    sys = load_system_spec(sys.name, std::max(1, gpus / sys.gpus_per_node));
+    if (gpus < sys.gpus_per_node) sys.job_gpus = gpus;  // the first GPUs of one node (or NVLink domain)
     Accelerator hw = load_accelerator(sys.gpu, hw_overrides);
     auto comm = make_comm_model(sys, "auto");
     const TrainPlan base = row_plan(row, m, where);

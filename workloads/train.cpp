@@ -316,9 +316,21 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
   if (p.precision != Dtype::BF16 && p.precision != Dtype::FP8)
     throw make_error("--precision", dtype_name(p.precision), "expected bf16 or fp8");
   long gpus = static_cast<long>(p.tp) * p.pp * p.dp * p.cp;
-  if (gpus != s.gpus())
+  // --gpus N: the job runs on the first N GPUs of one node or of a fixed topology (an NVLink
+  // domain, a torus...); without it the plan fills the system.
+  if (s.job_gpus > 0) {
+    if (!(s.fixed_topology || s.nodes == 1))
+      throw make_error("--gpus", S(s.job_gpus), "runs a job on part of one node or fixed topology, not of " + S(s.nodes) +
+                                                    " nodes (whole nodes: --nodes)");
+    if (s.job_gpus > s.gpus()) throw make_error("--gpus", S(s.job_gpus), "exceeds the system's " + S(s.gpus()) + " GPUs");
+    if (gpus != s.job_gpus)
+      throw make_error("--tp/--pp/--dp/--cp", "TP*PP*DP*CP = " + S(p.tp) + "*" + S(p.pp) + "*" + S(p.dp) + "*" + S(p.cp) + " = " + S(gpus),
+                       "does not match --gpus " + S(s.job_gpus));
+  } else if (gpus != s.gpus()) {
     throw make_error("--tp/--pp/--dp/--cp", "TP*PP*DP*CP = " + S(p.tp) + "*" + S(p.pp) + "*" + S(p.dp) + "*" + S(p.cp) + " = " + S(gpus),
-                     "does not match the GPU count " + S(s.gpus()) + " (" + S(s.nodes) + " nodes x " + S(s.gpus_per_node) + " GPUs)");
+                     "does not match the GPU count " + S(s.gpus()) + " (" + S(s.nodes) + " nodes x " + S(s.gpus_per_node) +
+                         " GPUs; --gpus N runs on part of one node)");
+  }
   if (m.heads % p.tp != 0)
     throw make_error("--tp", S(p.tp), "attention heads " + S(m.heads) + " of " + m.name + " are not divisible by TP");
   if (m.kv_heads % p.tp != 0 && p.tp % m.kv_heads != 0)
@@ -1351,6 +1363,7 @@ TrainResult run_training_fabric(const ModelSpec& m, const SystemSpec& s, const T
 TrainResult run_training(const TrainOptions& opt) {
   ModelSpec m = load_model(opt.model);
   SystemSpec s = load_system_spec(opt.system, opt.nodes, opt.sys_overrides);
+  s.job_gpus = opt.gpus;
   auto core = make_engine(opt.engine);
   std::string comm_kind = opt.comm == "auto" ? "fabric" : opt.comm;
   if (comm_kind == "fabric" && s.fabric.empty()) {

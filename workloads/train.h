@@ -43,6 +43,7 @@ struct SystemSpec {
   // "node" for the rank layout and the fabric model prices every group on the real topology.
   bool fixed_topology = false;
   std::vector<std::string> overrides;  // --sys-set on the fabric description (topo::load_system)
+  int job_gpus = 0;            // --gpus: the job uses the first N GPUs (one node or fixed topology); 0 = all
   double nvlink_busbw = 0;     // NCCL ring bus bandwidth inside a node (B/s)
   double nvlink_p2p = 0;       // point-to-point bandwidth inside a node (B/s)
   double nic_bandwidth = 0;    // achieved bandwidth of one GPU's NIC (B/s)
@@ -240,6 +241,7 @@ struct TrainOptions {
   std::string model = "gpt3-175b";  // preset or path
   std::string system = "dgx-h100";  // preset or path
   int nodes = 1;
+  int gpus = 0;                     // --gpus: the job's GPUs of one node / fixed topology (0: all)
   TrainPlan plan;
   std::string engine = "event";     // "systemc" (CLI) or "event"
   // "fabric" (default; "auto" is the same): every rank's schedule on the cluster executor, every
