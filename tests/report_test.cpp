@@ -309,6 +309,15 @@ TEST(ValidateCli, PublishedThroughputRowsRunPresetsOnTheirSystems) {
   auto e = run_cli("validate --published " + bad);
   EXPECT_EQ(e.rc, 1);
   EXPECT_NE(e.out.find("rows[0]: precision"), std::string::npos) << e.out;
+  // A preset, a system or a plan that fails names the file, the row and the field too.
+  std::ofstream(bad) << R"({"rows": [{"model_preset": "nope", "system": "dgx-h100", "gpus": 8, "dp": 8,
+                            "micro_batch": 1, "global_batch": 8, "tokens_per_s_per_gpu": {"no_recompute": 1000}}]})";
+  e = run_cli("validate --published " + bad);
+  EXPECT_NE(e.out.find("bad.json: rows[0]: model_preset: --model: nope"), std::string::npos) << e.out;
+  std::ofstream(bad) << R"({"rows": [{"model_preset": "llama3-8b", "system": "dgx-h100", "gpus": 8, "dp": 4,
+                            "micro_batch": 1, "global_batch": 8, "tokens_per_s_per_gpu": {"no_recompute": 1000}}]})";
+  e = run_cli("validate --published " + bad);
+  EXPECT_NE(e.out.find("bad.json: rows[0]: plan: "), std::string::npos) << e.out;
   std::filesystem::remove_all(dir);
 }
 

@@ -20,6 +20,17 @@ namespace {
 
 using nlohmann::json;
 
+// Runs f; an error it raises (a preset, a system, a plan check: they name the CLI flag) is
+// re-raised naming the file, the row and the row's field.
+template <class F>
+auto in_row(const std::string& where, const char* field, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw make_error(where, field, e.what());
+  }
+}
+
 // The orrery system a row runs on: its "system" key, else its cluster's name (NVIDIA Selene is a
 // DGX A100 SuperPOD).
 std::string row_system(const json& row, const std::string& where) {
@@ -34,7 +45,7 @@ std::string row_system(const json& row, const std::string& where) {
 // The model: a preset ("model_preset"), or the GPT shape the paper rows give (GeLU, tied embeddings).
 ModelSpec row_model(const json& row, const std::string& where) {
   std::string preset = json_string_field(row, "model_preset", "", where);
-  if (!preset.empty()) return load_model(preset);
+  if (!preset.empty()) return in_row(where, "model_preset", [&] { return load_model(preset); });
   json mj = {{"name", json_string_field(row, "model", "model", where)},
              {"layers", json_positive_field(row, "layers", where, true, 1e9)},
              {"hidden", json_positive_field(row, "hidden", where, true, 1e9)},
@@ -139,7 +150,8 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
     if (!row.is_object()) throw make_error(where, "", "expected an object");
     ModelSpec m = row_model(row, where);
     const int gpus = static_cast<int>(json_positive_field(row, "gpus", where, true, 1e9));
-    SystemSpec sys = load_system_spec(row_system(row, where), 1);
+    const std::string system = row_system(row, where);
+    SystemSpec sys = in_row(where, "system", [&] { return load_system_spec(system, 1); });
     if (gpus > sys.gpus_per_node && gpus % sys.gpus_per_node)
       throw make_error(where, "gpus", std::to_string(gpus) + " is not a whole number of " + std::to_string(sys.gpus_per_node) + "-GPU nodes");
     sys = load_system_spec(sys.name, std::max(1, gpus / sys.gpus_per_node));
@@ -150,9 +162,9 @@ std::vector<PublishedTrainingRow> validate_published_training(const std::string&
     for (auto& [setting, published] : published_times(row, base, gpus, where)) {
       TrainPlan p = base;
       apply_setting(p, setting, where, (row.contains("tokens_per_s_per_gpu") ? "tokens_per_s_per_gpu." : "iteration_s.") + setting);
-      validate_plan(m, p, sys);
+      in_row(where, "plan", [&] { validate_plan(m, p, sys); });
       EventCore core;
-      TrainResult r = run_training(m, sys, p, hw, *comm, core);
+      TrainResult r = in_row(where, "plan", [&] { return run_training(m, sys, p, hw, *comm, core); });
       PublishedTrainingRow o;
       o.source = json_string_field(row, "source", "", where);
       o.model = m.name;
