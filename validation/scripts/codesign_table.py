@@ -188,6 +188,11 @@ def main():
     out = subprocess.run([a.binary, "validate", "--published", os.path.join(ROOT, "validation", "data", "published_training.json"),
                           "--hw-model", "first-principles"], capture_output=True, text=True).stdout
     print("```\n" + out.strip() + "\n```")
+    print("\n### H100, B200, GB200: published training throughput (Megatron-Bridge; --hw-model first-principles)\n")
+    out = subprocess.run([a.binary, "validate", "--published",
+                          os.path.join(ROOT, "validation", "data", "published_training_megatron_bridge.json"),
+                          "--hw-model", "first-principles"], capture_output=True, text=True).stdout
+    print("```\n" + out.strip() + "\n```")
 
 
 if __name__ == "__main__":
