@@ -706,4 +706,26 @@ TEST(TrainMemory, ContextParallelRanksReduceAndShardWithDataParallel) {
   EXPECT_GT(x.r.dp_exposed_s, 0);  // the last chunk's reduce-scatter after the final backward
 }
 
+// Megatron's block recompute (--recompute-layers N with --recompute full): only the first N layers
+// of each virtual stage rerun their forward and store just their input; the rest store everything.
+TEST(TrainRun, BlockRecomputeRerunsOnlyItsLayers) {
+  TrainPlan p = plan(1, 1, 8, 1, 16, 4096);
+  p.zero = 2;
+  TrainRunOut none = train("llama3-8b", "dgx-h100", 1, p);
+  p.recompute = Recompute::Full;
+  TrainRunOut full = train("llama3-8b", "dgx-h100", 1, p);
+  p.recompute_layers = 8;  // a quarter of the 32 layers
+  TrainRunOut part = train("llama3-8b", "dgx-h100", 1, p);
+  double extra_full = full.r.iteration_time_s - none.r.iteration_time_s;
+  EXPECT_GT(extra_full, 0);
+  EXPECT_NEAR(part.r.iteration_time_s - none.r.iteration_time_s, extra_full / 4, 0.02 * extra_full);
+  EXPECT_LT(part.r.peak_memory_bytes, none.r.peak_memory_bytes);
+  EXPECT_GT(part.r.peak_memory_bytes, full.r.peak_memory_bytes);
+  EXPECT_NEAR(part.r.hfu - part.r.mfu, (full.r.hfu * full.r.iteration_time_s - full.r.mfu * full.r.iteration_time_s) / 4 /
+                                           part.r.iteration_time_s, 1e-6);
+  p.recompute = Recompute::Selective;
+  SystemSpec s = load_system_spec("dgx-h100", 1);
+  EXPECT_TRUE(contains(error_of([&] { validate_plan(load_model("llama3-8b"), p, s); }), "--recompute-layers"));
+}
+
 }  // namespace train_test

@@ -39,6 +39,7 @@ std::vector<Flag> train_flags(bool required) {
       {"--precision", "bf16|fp8", "bf16", "", "matmul precision", Flag::MeaningDefault},
       {"--grad-precision", "fp32|bf16", "fp32", "", "gradient reduction precision", Flag::MeaningDefault},
       {"--recompute", "none|selective|full", "none", "", "activation recomputation", Flag::MeaningDefault},
+      {"--recompute-layers", "N", "", "", "with --recompute full: only the first N layers of each virtual stage (Megatron's --recompute-method block --recompute-num-layers N)"},
       {"--attention", "flash|unfused", "flash", "", "attention implementation", Flag::MeaningDefault},
       {"--sequence-parallel", "", "", "", "Megatron sequence parallelism (with TP)"},
       {"--account-for-embedding-in-pipeline-split", "", "", "", "Megatron's: the embedding counts as a layer of the first virtual stage (uneven split)"},
@@ -94,6 +95,8 @@ TrainOptions parse_train_options(const Args& a) {
   else if (gp == "bf16") p.grad_precision = Dtype::BF16;
   else throw make_error("--grad-precision", gp, "expected fp32 or bf16");
   p.recompute = parse_recompute(a.get("--recompute", "none"));
+  p.recompute_layers = a.get_int("--recompute-layers", 0, 0, 1 << 20);
+  if (a.has("--recompute-layers") && p.recompute_layers < 1) throw make_error("--recompute-layers", a.get("--recompute-layers"), "must be at least 1");
   p.attention = parse_attention(a.get("--attention", "flash"));
   p.sequence_parallel = a.has("--sequence-parallel");
   p.embedding_in_split = a.has("--account-for-embedding-in-pipeline-split");
@@ -122,9 +125,10 @@ void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e
   std::string used = p.gpus() < r.system.gpus() ? " (the job runs on the first " + std::to_string(p.gpus()) + ")" : "";
   std::printf("system       %s: %d nodes x %d %s = %d GPUs%s; comm: %s\n", r.system.name.c_str(), r.system.nodes,
               r.system.gpus_per_node, r.gpu.c_str(), r.system.gpus(), used.c_str(), r.comm_model.c_str());
-  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s, attention %s\n",
+  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s%s, attention %s\n",
               p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, p.micro_batch,
               p.micro_batches(), p.global_batch, dtype_name(p.precision), dtype_name(p.grad_precision), recompute_name(p.recompute),
+              p.recompute_layers ? (" (first " + std::to_string(p.recompute_layers) + " layers of each chunk)").c_str() : "",
               attention_name(p.attention));
   std::printf("iteration_time_s      %.4f\n", r.iteration_time_s);
   std::printf("tokens_per_s_per_gpu  %.1f\n", r.tokens_per_s_per_gpu);

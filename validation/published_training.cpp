@@ -84,6 +84,7 @@ TrainPlan row_plan(const json& row, const ModelSpec& m, const std::string& where
   p.sequence_parallel = optional_bool(row, "sequence_parallel", where);
   p.embedding_in_split = optional_bool(row, "account_for_embedding_in_pipeline_split", where);
   p.loss_in_split = optional_bool(row, "account_for_loss_in_pipeline_split", where);
+  p.recompute_layers = optional_count(row, "recompute_num_layers", 0, where);
   std::string att = json_string_field(row, "attention", row.contains("model_preset") ? "flash" : "unfused", where);
   if (att != "flash" && att != "unfused") throw make_error(where, "attention", "expected \"flash\" or \"unfused\"");
   p.attention = att == "flash" ? AttentionImpl::Flash : AttentionImpl::Unfused;
@@ -129,10 +130,11 @@ std::vector<std::pair<std::string, double>> published_times(const json& row, con
 
 std::string plan_text(const TrainPlan& p) {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "TP%d PP%d%s DP%d%s, mb %ld, gb %ld, recompute %s%s%s%s", p.tp, p.pp,
+  std::snprintf(buf, sizeof buf, "TP%d PP%d%s DP%d%s, mb %ld, gb %ld, recompute %s%s%s%s%s", p.tp, p.pp,
                 p.vp > 1 ? (" v" + std::to_string(p.vp)).c_str() : "", p.dp,
                 p.cp > 1 ? (" CP" + std::to_string(p.cp)).c_str() : "", p.micro_batch, p.global_batch,
-                recompute_name(p.recompute), p.sequence_parallel ? " + SP" : "",
+                recompute_name(p.recompute), p.recompute_layers ? (" " + std::to_string(p.recompute_layers) + " layers").c_str() : "",
+                p.sequence_parallel ? " + SP" : "",
                 p.zero ? (", ZeRO-" + std::to_string(p.zero)).c_str() : "", p.precision == Dtype::FP8 ? ", fp8" : "");
   return buf;
 }

@@ -290,13 +290,18 @@ nlohmann::json TrainPlan::to_json() const {
           {"global_batch", global_batch}, {"seq", seq}, {"micro_batches", micro_batches()},
           {"precision", dtype_name(precision)}, {"grad_precision", dtype_name(grad_precision)}, {"recompute", recompute_name(recompute)},
           {"attention", attention_name(attention)}, {"embedding_in_pipeline_split", embedding_in_split},
-          {"loss_in_pipeline_split", loss_in_split}, {"gpus", gpus()}};
+          {"loss_in_pipeline_split", loss_in_split}, {"recompute_layers", recompute_layers}, {"gpus", gpus()}};
 }
 
 double chunk_layers(const ModelSpec& m, const TrainPlan& p, int vs) {
   const int P = p.pp * p.vp;
   double units = static_cast<double>(m.layers) + p.embedding_in_split + p.loss_in_split;
   return units / P - (vs == 0 && p.embedding_in_split) - (vs == P - 1 && p.loss_in_split);
+}
+
+double recomputed_layers(const ModelSpec& m, const TrainPlan& p, int vs) {
+  double n = chunk_layers(m, p, vs);
+  return p.recompute == Recompute::Full && p.recompute_layers > 0 ? std::min<double>(n, p.recompute_layers) : n;
 }
 
 double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage) {
@@ -313,6 +318,8 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
   pos("--tp", p.tp); pos("--pp", p.pp); pos("--vp", p.vp); pos("--dp", p.dp); pos("--cp", p.cp); pos("--ep", p.ep);
   pos("--micro-batch", p.micro_batch); pos("--global-batch", p.global_batch); pos("--seq", p.seq);
   if (p.zero < 0 || p.zero > 3) throw make_error("--zero", S(p.zero), "expected 0, 1, 2 or 3");
+  if (p.recompute_layers < 0 || (p.recompute_layers > 0 && p.recompute != Recompute::Full))
+    throw make_error("--recompute-layers", S(p.recompute_layers), "needs --recompute full (and is at least 1)");
   if (p.precision != Dtype::BF16 && p.precision != Dtype::FP8)
     throw make_error("--precision", dtype_name(p.precision), "expected bf16 or fp8");
   long gpus = static_cast<long>(p.tp) * p.pp * p.dp * p.cp;
@@ -787,6 +794,13 @@ MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, 
   double layers_per_chunk = lps / p.vp;
   mb.inflight_layers = static_cast<double>(chunks) * layers_per_chunk;
   mb.activations = mb.inflight_layers * activation_bytes_per_layer(m, p);
+  if (p.recompute == Recompute::Full && p.recompute_layers > 0) {  // the rest of each chunk stores all
+    TrainPlan q = p;
+    q.recompute = Recompute::None;
+    double rc = std::min<double>(layers_per_chunk, p.recompute_layers);
+    mb.activations = static_cast<double>(chunks) *
+                     (rc * activation_bytes_per_layer(m, p) + (layers_per_chunk - rc) * activation_bytes_per_layer(m, q));
+  }
   // Transients: the fp32 logits of the output layer (last stage), one layer's full activations
   // while it is recomputed (full recompute), ZeRO-3 gathered parameters of two layers (current
   // and prefetched, as FSDP gathers layer by layer; the schedule charges a chunk's gather per op).
@@ -1137,7 +1151,9 @@ void finish_result(TrainResult& r, const ModelSpec& m, const Accelerator& hw) {
   r.model_flops = m.model_flops_per_token(p.seq) * tokens;
   double extra = 0;  // recomputation FLOPs (whole job)
   for (auto& k : r.costs.layer_recompute) extra += k.flops;
-  r.hardware_flops = r.model_flops + extra * static_cast<double>(m.layers) * p.tp * p.cp *
+  double rc_layers = 0;
+  for (int vs = 0; vs < p.pp * p.vp; ++vs) rc_layers += recomputed_layers(m, p, vs);
+  r.hardware_flops = r.model_flops + extra * rc_layers * p.tp * p.cp *
                                          (static_cast<double>(p.global_batch) / p.micro_batch);
   double peak = hw.peak_flops(Dtype::BF16);
   r.mfu = r.model_flops / (r.iteration_time_s * p.gpus() * peak);
@@ -1152,14 +1168,15 @@ PipelineSpec pipeline_spec(const ModelSpec& m, const Prepared& x, const LayerCos
   const Groups& g = x.g;
   const double gap = c.kernel_gap;
   const int P = x.P;
-  double lf = LayerCosts::total(c.layer_fwd, gap), lb = LayerCosts::total(c.layer_bwd, gap) + LayerCosts::total(c.layer_recompute, gap);
+  double lf = LayerCosts::total(c.layer_fwd, gap), lb = LayerCosts::total(c.layer_bwd, gap),
+         lr = LayerCosts::total(c.layer_recompute, gap);
   PipelineSpec ps;
   ps.p = p.pp;
   ps.v = p.vp;
   ps.m = p.micro_batches();
   for (int vs = 0; vs < P; ++vs) {
     ps.fwd_s.push_back(x.lpc[vs] * lf);
-    ps.bwd_s.push_back(x.lpc[vs] * lb);
+    ps.bwd_s.push_back(x.lpc[vs] * lb + recomputed_layers(m, p, vs) * lr);
   }
   ps.fwd_s[0] += LayerCosts::total(c.embed_fwd, gap);
   ps.bwd_s[0] += LayerCosts::total(c.embed_bwd, gap);
@@ -1226,10 +1243,11 @@ void critical_rank_breakdown(TrainResult& r, const Prepared& x, int crit, double
       if (k.cls == "ep") ep_c += mult * k.time;
     }
   };
-  double layers_here = stage_layers(r.model, p, crit) / p.vp * static_cast<double>(nops);
+  double layers_here = stage_layers(r.model, p, crit) / p.vp * static_cast<double>(nops), rc_here = 0;
+  for (int ch = 0; ch < p.vp; ++ch) rc_here += recomputed_layers(r.model, p, ch * p.pp + crit) * p.micro_batches();
   add(c.layer_fwd, layers_here);
   add(c.layer_bwd, layers_here);
-  add(c.layer_recompute, layers_here);
+  add(c.layer_recompute, rc_here);
   if (crit == 0) { add(c.embed_fwd, static_cast<double>(p.micro_batches())); add(c.embed_bwd, static_cast<double>(p.micro_batches())); }
   if (crit == p.pp - 1) { add(c.head_fwd, static_cast<double>(p.micro_batches())); add(c.head_bwd, static_cast<double>(p.micro_batches())); }
   r.tp_exposed_s = tp_c;
@@ -1482,8 +1500,9 @@ class TrainTimelineWriter {
       if (vs + 1 < P_ && p_.pp > 1) pp_send("activations", rank, op);
     } else {
       if (vs == P_ - 1) emit_kernels(rank, c_.head_bwd, t, r_.model.layers, op.mb, op.chunk);
+      const long rc = std::lround(recomputed_layers(r_.model, p_, vs));
       for (long l = lpc - 1; l >= 0; --l) {
-        emit_kernels(rank, c_.layer_recompute, t, layer0 + l, op.mb, op.chunk);
+        if (l < rc) emit_kernels(rank, c_.layer_recompute, t, layer0 + l, op.mb, op.chunk);
         emit_kernels(rank, c_.layer_bwd, t, layer0 + l, op.mb, op.chunk);
       }
       if (vs == 0) emit_kernels(rank, c_.embed_bwd, t, -1, op.mb, op.chunk);

@@ -115,6 +115,9 @@ struct TrainPlan {
   Dtype grad_precision = Dtype::FP32;
   double grad_bytes() const { return grad_precision == Dtype::FP32 ? 4.0 : 2.0; }
   Recompute recompute = Recompute::None;
+  // Full recompute of only the first N layers of each virtual stage (Megatron's
+  // --recompute-method block --recompute-num-layers N); 0 = every layer.
+  int recompute_layers = 0;
   // Unfused = QK^T bmm + softmax/dropout + AV bmm (Megatron 2022, the published rows);
   // Flash = one fused kernel (causal: half the score FLOPs).
   AttentionImpl attention = AttentionImpl::Flash;
@@ -132,6 +135,8 @@ struct TrainPlan {
 // pipeline rank `stage` (all its chunks).
 double chunk_layers(const ModelSpec& m, const TrainPlan& p, int vs);
 double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage);
+// Layers of virtual stage vs that rerun (LayerCosts::layer_recompute) before their backward.
+double recomputed_layers(const ModelSpec& m, const TrainPlan& p, int vs);
 
 // Validates the plan against the model and system (GPU count, divisibility, schedule
 // constraints). Throws Error naming the flag and the values.

@@ -155,7 +155,7 @@ Pass Builder::pass(int rank, int vs, bool fwd) const {
     if (vs == P - 1) x.add(c.head_fwd, c.kernel_gap, 1);
   } else {
     if (vs == P - 1) x.add(c.head_bwd, c.kernel_gap, 1);
-    x.add(c.layer_recompute, c.kernel_gap, lpc);
+    x.add(c.layer_recompute, c.kernel_gap, std::lround(recomputed_layers(in_.model, p_, vs)));
     x.add(c.layer_bwd, c.kernel_gap, lpc);
     if (vs == 0) x.add(c.embed_bwd, c.kernel_gap, 1);
   }
