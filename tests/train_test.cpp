@@ -72,6 +72,14 @@ TrainRunOut train(const std::string& model, const std::string& system, int nodes
   return x;
 }
 
+// The per-layer kernel lists of model m under plan p on one DGX H100 node (built-in comm table).
+LayerCosts h100_costs(const ModelSpec& m, const TrainPlan& p) {
+  SystemSpec s = load_system_spec("dgx-h100", 1);
+  Accelerator hw = load_accelerator(s.gpu);
+  auto comm = make_comm_model(s, "builtin");
+  return layer_costs(m, p, hw, *comm, make_groups(p, 8));
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ models
@@ -585,14 +593,10 @@ TEST(TrainMemory, Llama3_70bFp8RecipeOn64H100Fits) {
 // the output layer stays bf16 (Megatron's ColumnParallelLinear is outside TE's fp8 autocast).
 TEST(TrainCosts, Fp8QuantizesGemmOperandsAndKeepsTheOutputLayerInBf16) {
   ModelSpec m = load_model("llama3-8b");
-  SystemSpec s = load_system_spec("dgx-h100", 1);
-  Accelerator hw = load_accelerator(s.gpu);
-  auto comm = make_comm_model(s, "builtin");
   TrainPlan p = plan(1, 1, 8, 1, 8, 4096);
-  Groups g = make_groups(p, 8);
-  LayerCosts bf = layer_costs(m, p, hw, *comm, g);
+  LayerCosts bf = h100_costs(m, p);
   p.precision = Dtype::FP8;
-  LayerCosts f8 = layer_costs(m, p, hw, *comm, g);
+  LayerCosts f8 = h100_costs(m, p);
   auto named = [](const std::vector<Kernel>& v, const std::string& prefix) {
     double bytes = 0;
     int n = 0;
@@ -619,15 +623,11 @@ TEST(TrainCosts, Fp8QuantizesGemmOperandsAndKeepsTheOutputLayerInBf16) {
 // Rotary position embedding: a model with "position": "rope" rotates this rank's Q and K forward
 // and backward (read + write); learned positions (GPT) have no such kernel.
 TEST(TrainCosts, RopeModelsRotateQueriesAndKeys) {
-  SystemSpec s = load_system_spec("dgx-h100", 1);
-  Accelerator hw = load_accelerator(s.gpu);
-  auto comm = make_comm_model(s, "builtin");
   TrainPlan p = plan(2, 1, 4, 1, 4, 4096);
-  Groups g = make_groups(p, 8);
   ModelSpec l = load_model("llama3-8b");
   EXPECT_TRUE(l.rope);
   EXPECT_FALSE(load_model("gpt3-175b").rope);
-  LayerCosts c = layer_costs(l, p, hw, *comm, g);
+  LayerCosts c = h100_costs(l, p);
   auto bytes = [](const std::vector<Kernel>& v, const std::string& n) {
     for (auto& k : v) if (k.name == n) return k.bytes;
     return -1.0;
@@ -635,7 +635,7 @@ TEST(TrainCosts, RopeModelsRotateQueriesAndKeys) {
   EXPECT_NEAR(bytes(c.layer_fwd, "rope"), 2 * 4096.0 * (4096 + 1024) / 2 * 2, 1);
   EXPECT_NEAR(bytes(c.layer_bwd, "rope_bwd"), bytes(c.layer_fwd, "rope"), 1);
   l.rope = false;
-  LayerCosts n = layer_costs(l, p, hw, *comm, g);
+  LayerCosts n = h100_costs(l, p);
   EXPECT_LT(bytes(n.layer_fwd, "rope"), 0);
   EXPECT_NE(error_of([] { parse_model(nlohmann::json::parse(R"({"layers": 2, "hidden": 64, "heads": 4, "ffn": 256,
       "vocab": 100, "seq": 128, "position": "alibi"})"), "m.json"); }).find("m.json: position: expected \"rope\" or \"learned\""),
@@ -647,13 +647,9 @@ TEST(TrainCosts, RopeModelsRotateQueriesAndKeys) {
 // main gradients move half of it.
 TEST(TrainCosts, MainGradientsAccumulateEveryMicroBatch) {
   ModelSpec m = load_model("llama3-8b");
-  SystemSpec s = load_system_spec("dgx-h100", 1);
-  Accelerator hw = load_accelerator(s.gpu);
-  auto comm = make_comm_model(s, "builtin");
   TrainPlan p = plan(4, 1, 2, 1, 4, 4096);
-  Groups g = make_groups(p, 8);
   auto bytes = [&](const TrainPlan& q) {
-    for (auto& k : layer_costs(m, q, hw, *comm, g).layer_bwd)
+    for (auto& k : h100_costs(m, q).layer_bwd)
       if (k.name == "main_grad_accumulate(layer)") return k.bytes;
     return -1.0;
   };
