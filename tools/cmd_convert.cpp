@@ -55,6 +55,7 @@ Register convert_reg(convert_spec(), [](Args& a) {
         throw make_error("--comm", o.comm, "convert writes the graph the cluster executor runs (--comm fabric)");
       ModelSpec m = load_model(o.model);
       SystemSpec s = load_system_spec(o.system, o.nodes, o.sys_overrides);
+      s.job_gpus = o.gpus;
       if (s.fabric.empty())
         throw make_error("--system", o.system, "has no topology description: the per-rank graph needs one");
       topo::System fabric = topo::load_system(s.fabric, s.fixed_topology ? 0 : s.nodes, s.overrides);

@@ -825,6 +825,21 @@ coll::Op chakra_coll_op(double type) {
   }
 }
 
+// The job's size by orrery convert's communicator-group file (its groups list every rank, also
+// those without a trace: one representative trace per stage); 0 without the file.
+int comm_groups_world(const std::string& dir) {
+  std::string path = find_comm_groups(dir);
+  if (path.empty() || !path_exists(path)) return 0;
+  nlohmann::json j = read_json_file(path);
+  long world = 0;
+  if (j.is_object())
+    for (auto& [k, v] : j.items())
+      if (v.is_array())
+        for (auto& r : v)
+          if (r.is_number_integer() && r.get<long>() >= 0 && r.get<long>() < 1000000) world = std::max(world, r.get<long>() + 1);
+  return static_cast<int>(world);
+}
+
 // Communicator groups beside the traces ({"<pg>": [ranks]}), if any: the directory's
 // *comm_groups.json (what orrery convert writes, see find_comm_groups), else comm_group.json.
 std::map<std::string, std::vector<int>> load_comm_groups(const std::string& dir, int world) {
@@ -1019,7 +1034,9 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
   std::stable_sort(traces.begin(), traces.end(), [](auto& a, auto& b) { return a.rank < b.rank; });
   out.files.clear();
   for (auto& rt : traces) out.files.push_back(rt.file);
-  long world = 0;
+  // Representative traces (one per stage) run in a job of all the groups' ranks: their
+  // collectives span the ranks without a trace too, which are not waited for.
+  long world = comm_groups_world(dir);
   for (auto& rt : traces) world = std::max(world, rt.rank + 1);
   out.w.world = static_cast<int>(world);
   out.w.name = dir;
@@ -1054,7 +1071,7 @@ int chakra_world(const std::string& dir) {
     }
     if (rank >= 0 && rank <= 1000000) world = std::max(world, rank + 1);
   }
-  return static_cast<int>(world);
+  return std::max(static_cast<int>(world), comm_groups_world(dir));
 }
 
 ChakraRunResult run_chakra_dir(const std::string& dir, const std::string& system) {
