@@ -40,6 +40,13 @@ c = orrery.collective(op="all_reduce", system="dgx-h100", minbytes="1M", maxbyte
 assert len(c["rows"]) == 3 and c["rows"][0]["bytes"] == 1048576
 p = orrery.plan(model="llama3-8b", system="dgx-h100", gpus=8, global_batch=8, seq=2048, comm="builtin", top=2)
 assert len(p["plans"]) == 2 and p["plans"][0]["iteration_time_s"] <= p["plans"][1]["iteration_time_s"]
+# part of one node, Megatron's block recompute and uneven pipeline split, as the CLI flags
+part = orrery.train(model="llama3-8b", system="dgx-h100", gpus=4, global_batch=8, seq=2048, zero=3,
+                    recompute="full", recompute_layers=4)
+assert part["iteration_time_s"] > 0
+u = orrery.train(model="llama3-8b", system="dgx-h100", nodes=1, pp=2, dp=4, global_batch=8, seq=2048, zero=1,
+                 comm="builtin", account_for_embedding_in_pipeline_split=1, account_for_loss_in_pipeline_split=1)
+assert u["iteration_time_s"] > 0
 try:
     orrery.train(model="llama3-8b", tp=8, global_batch=8, tpp=2)
     raise SystemExit("no error")

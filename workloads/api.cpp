@@ -134,6 +134,8 @@ TrainOptions train_options(Kw& k) {
   if (gpus > 0 && !k.has("nodes")) {
     SystemSpec s = load_system_spec(o.system, 0);
     o.nodes = s.fixed_topology ? 0 : static_cast<int>(std::max<long>(1, gpus / s.gpus_per_node));
+    // fewer than one node (or than the fixed topology): the job runs on the first GPUs (train --gpus)
+    if (gpus < (s.fixed_topology ? s.gpus() : s.gpus_per_node)) o.gpus = static_cast<int>(gpus);
   }
   long dp_def = gpus > 0 ? gpus / std::max(1L, static_cast<long>(p.tp) * p.pp * p.cp) : 1;
   p.dp = static_cast<int>(k.integer("dp", dp_def));
@@ -148,6 +150,9 @@ TrainOptions train_options(Kw& k) {
   if (gp != "fp32" && gp != "bf16") throw make_error("train", "grad_precision", "expected fp32 or bf16");
   p.grad_precision = gp == "bf16" ? Dtype::BF16 : Dtype::FP32;
   p.recompute = parse_recompute(k.str("recompute", "none"));
+  p.recompute_layers = static_cast<int>(k.integer("recompute_layers", 0));
+  p.embedding_in_split = k.flag("account_for_embedding_in_pipeline_split");
+  p.loss_in_split = k.flag("account_for_loss_in_pipeline_split");
   p.attention = parse_attention(k.str("attention", "flash"));
   p.sequence_parallel = k.flag("sequence_parallel") || k.flag("sp");
   p.zero = static_cast<int>(k.integer("zero", 0));

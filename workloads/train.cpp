@@ -350,8 +350,6 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
                          (units != m.layers ? " plus the " + S(units - m.layers) + " accounted for embedding/loss"
                                             : std::string(" (Megatron's --account-for-embedding-in-pipeline-split and "
                                                           "--account-for-loss-in-pipeline-split count them as layers)")));
-  if (units / P < 1 + (p.embedding_in_split && p.loss_in_split && P == 1))
-    throw make_error("--pp/--vp", S(p.pp) + "*" + S(p.vp), "leaves a virtual stage without layers");
   if (p.global_batch % (p.micro_batch * p.dp) != 0)
     throw make_error("--global-batch", S(p.global_batch),
                      "not divisible by micro-batch x DP = " + S(p.micro_batch) + " x " + S(p.dp));
