@@ -77,9 +77,9 @@ struct Replica {
 
 class Sim {
  public:
-  Sim(const ServeOptions& o, const ModelSpec& m, const Accelerator& hw, const topo::System& sys, const CostModel& cost,
-      const MemoryPlan& mp, const std::vector<Request>& reqs, EventCore& core, Timeline* tl)
-      : o_(o), m_(m), hw_(hw), sys_(sys), cost_(cost), mp_(mp), reqs_(reqs), core_(core), tl_(tl), st_(reqs.size()) {
+  Sim(const ServeOptions& o, const topo::System& sys, const CostModel& cost, const MemoryPlan& mp,
+      const std::vector<Request>& reqs, EventCore& core, Timeline* tl)
+      : o_(o), sys_(sys), cost_(cost), reqs_(reqs), core_(core), tl_(tl), st_(reqs.size()) {
     rec_.resize(reqs.size());
     for (size_t i = 0; i < reqs.size(); ++i) rec_[i].req = reqs[i];
     const Deployment& d = o.cfg.dep;
@@ -112,11 +112,8 @@ class Sim {
 
  private:
   const ServeOptions& o_;
-  const ModelSpec& m_;
-  const Accelerator& hw_;
   const topo::System& sys_;
   const CostModel& cost_;
-  const MemoryPlan& mp_;
   const std::vector<Request>& reqs_;
   EventCore& core_;
   Timeline* tl_;
@@ -561,7 +558,7 @@ ServeResult run_serving(const ServeOptions& o, const std::vector<Request>& reqs)
   check_requests_fit(o, res, reqs);
   auto core = make_engine(o.engine);
   std::unique_ptr<Timeline> tl = o.timeline_path.empty() ? nullptr : std::make_unique<Timeline>();
-  Sim sim(o, res.model, hw, sys, cost, res.memory, reqs, *core, tl.get());
+  Sim sim(o, sys, cost, res.memory, reqs, *core, tl.get());
   sim.run();
   res.events = core->events_processed();
   res.requests = std::move(sim.rec_);
