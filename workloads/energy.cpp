@@ -79,9 +79,7 @@ EnergyInputs train_energy_inputs(const TrainResult& r, const Accelerator& hw, co
   in.gpu_peak_w = std::max({f.peak_w, b.peak_w, rc.peak_w, ef.peak_w, eb.peak_w, hf.peak_w, hb.peak_w});
   double total = 0;
   for (int s = 0; s < p.pp; ++s) {
-    double rcl = 0;
-    for (int ch = 0; ch < p.vp; ++ch) rcl += recomputed_layers(r.model, p, ch * p.pp + s);
-    double dyn = m * (stage_layers(r.model, p, s) * (f.dyn_j + b.dyn_j) + rcl * rc.dyn_j);
+    double dyn = m * (stage_layers(r.model, p, s) * (f.dyn_j + b.dyn_j) + stage_recomputed_layers(r.model, p, s) * rc.dyn_j);
     if (s == 0) dyn += m * (ef.dyn_j + eb.dyn_j);
     if (s == p.pp - 1) dyn += m * (hf.dyn_j + hb.dyn_j);
     // Optimizer: HBM-bound passes (time of the critical stage's, about the same on every stage).

@@ -304,10 +304,22 @@ double recomputed_layers(const ModelSpec& m, const TrainPlan& p, int vs) {
   return p.recompute == Recompute::Full && p.recompute_layers > 0 ? std::min<double>(n, p.recompute_layers) : n;
 }
 
-double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage) {
+namespace {
+// Sum of per-virtual-stage counts over pipeline rank `stage`'s chunks (vs = c x PP + stage).
+template <class PerChunk>
+double over_stage_chunks(const TrainPlan& p, int stage, PerChunk per_vs) {
   double n = 0;
-  for (int c = 0; c < p.vp; ++c) n += chunk_layers(m, p, c * p.pp + stage);
+  for (int c = 0; c < p.vp; ++c) n += per_vs(c * p.pp + stage);
   return n;
+}
+}  // namespace
+
+double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage) {
+  return over_stage_chunks(p, stage, [&](int vs) { return chunk_layers(m, p, vs); });
+}
+
+double stage_recomputed_layers(const ModelSpec& m, const TrainPlan& p, int stage) {
+  return over_stage_chunks(p, stage, [&](int vs) { return recomputed_layers(m, p, vs); });
 }
 
 void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) {
@@ -1150,7 +1162,7 @@ void finish_result(TrainResult& r, const ModelSpec& m, const Accelerator& hw) {
   double extra = 0;  // recomputation FLOPs (whole job)
   for (auto& k : r.costs.layer_recompute) extra += k.flops;
   double rc_layers = 0;
-  for (int vs = 0; vs < p.pp * p.vp; ++vs) rc_layers += recomputed_layers(m, p, vs);
+  for (int i = 0; i < p.pp; ++i) rc_layers += stage_recomputed_layers(m, p, i);
   r.hardware_flops = r.model_flops + extra * rc_layers * p.tp * p.cp *
                                          (static_cast<double>(p.global_batch) / p.micro_batch);
   double peak = hw.peak_flops(Dtype::BF16);
@@ -1241,8 +1253,8 @@ void critical_rank_breakdown(TrainResult& r, const Prepared& x, int crit, double
       if (k.cls == "ep") ep_c += mult * k.time;
     }
   };
-  double layers_here = stage_layers(r.model, p, crit) / p.vp * static_cast<double>(nops), rc_here = 0;
-  for (int ch = 0; ch < p.vp; ++ch) rc_here += recomputed_layers(r.model, p, ch * p.pp + crit) * p.micro_batches();
+  double layers_here = stage_layers(r.model, p, crit) / p.vp * static_cast<double>(nops);
+  double rc_here = stage_recomputed_layers(r.model, p, crit) * static_cast<double>(p.micro_batches());
   add(c.layer_fwd, layers_here);
   add(c.layer_bwd, layers_here);
   add(c.layer_recompute, rc_here);

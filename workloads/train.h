@@ -137,6 +137,7 @@ double chunk_layers(const ModelSpec& m, const TrainPlan& p, int vs);
 double stage_layers(const ModelSpec& m, const TrainPlan& p, int stage);
 // Layers of virtual stage vs that rerun (LayerCosts::layer_recompute) before their backward.
 double recomputed_layers(const ModelSpec& m, const TrainPlan& p, int vs);
+double stage_recomputed_layers(const ModelSpec& m, const TrainPlan& p, int stage);
 
 // Validates the plan against the model and system (GPU count, divisibility, schedule
 // constraints). Throws Error naming the flag and the values.
