@@ -383,6 +383,16 @@ KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, do
   return memory_body(s);
 }
 
+KernelEstimate KernelMapper::tiled_transform(double bytes, double grid, double block, double per_thread) const {
+  MemoryLaunch s;
+  s.bytes = bytes;
+  s.inflight = inflight_bytes(grid, block, per_thread);
+  s.lockstep = one_wave(grid, block);
+  s.load_fraction = 0.5;
+  s.loads_known = true;
+  return memory_body(s);
+}
+
 // An L2 hit's round trip: l2_latency where the description gives it, else the memory latency.
 double KernelMapper::l2_round_trip() const {
   return a_.p("l2_latency") > 0 ? a_.p("l2_latency") : a_.p("hbm_latency");

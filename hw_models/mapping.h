@@ -143,6 +143,10 @@ class KernelMapper {
   // its own loads in flight per thread (reduce_bytes_per_thread) and all its bytes loads; a grid
   // resident in one wave pays each round trip before its transfer (memory_launch's one_wave).
   KernelEstimate reduction(const ReduceLaunch& r, double bytes, double grid, double block, double l2_hit = 0) const;
+  // A tiled transpose (cuDNN's NCHW<->NHWC layout transforms): every thread loads `per_thread`
+  // bytes of its block's tile, then stores them; Little's law with those loads in flight (half
+  // the bytes are loads), as memory_launch.
+  KernelEstimate tiled_transform(double bytes, double grid, double block, double per_thread) const;
   // PyTorch elementwise kernel moving `bytes`: memory_launch with its instruction count.
   KernelEstimate elementwise(const ElementwiseLaunch& l, double bytes, double grid = 0, double block = 0,
                              double l2_hit = 0) const;

@@ -147,6 +147,59 @@ TEST(Convolution, DepthwiseIsMemoryBound) {
   EXPECT_GT(dw, 10);
 }
 
+// cuDNN's NCHW<->NHWC transforms convert the tensor whose 32 x 32 tiles their grid counts: a
+// weight's launch moves the weight (a few us), not the activation beside it. The first
+// convolution's 3-channel input fills 3 of each tile's 32 channel rows: its threads keep that
+// share of their loads in flight, so it waits on round trips and twice the HBM bandwidth leaves
+// it alone, while a 64-channel activation's transform streams at the HBM rate.
+TEST(Convolution, LayoutTransformsConvertTheTensorTheirGridTiles) {
+  ReplayResult base = roofline("resnet50_nchw"), fast = roofline("resnet50_nchw", {"hbm_bandwidth=9.6TB/s"});
+  ASSERT_EQ(base.kernels.size(), fast.kernels.size());
+  int small = 0, large = 0, first = -1;
+  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+    const auto& k = base.kernels[i];
+    if (k.name.str().find("nchwToNhwc") == std::string::npos) continue;
+    if (first < 0) first = static_cast<int>(i);
+    if (k.bytes < 4e6) {
+      ++small;
+      EXPECT_LT(k.simulated_s, 4e-6) << i;
+    } else if (k.bytes > 40e6 && static_cast<int>(i) != first) {
+      ++large;
+      EXPECT_LT(fast.kernels[i].simulated_s / k.simulated_s, 0.7) << i;
+    }
+  }
+  EXPECT_GT(small, 20);  // the weights (before, every launch moved the input)
+  EXPECT_GT(large, 5);
+  ASSERT_GE(first, 0);
+  const auto& k0 = base.kernels[static_cast<std::size_t>(first)];
+  EXPECT_NEAR(k0.bytes, 2.0 * 64 * 3 * 224 * 224 * 2, 1.0);  // the 64 x 3 x 224 x 224 bf16 input
+  EXPECT_GT(fast.kernels[static_cast<std::size_t>(first)].simulated_s / k0.simulated_s, 0.9);
+  EXPECT_GT(k0.simulated_s, 3 * k0.bytes / 4.8e12);
+}
+
+// cuBLAS's split-K reductions and cuDNN's workspace initialisation are named like GEMM kernels but
+// do none of the GEMM's multiply-adds: they stream the output (or nothing), so twice the tensor
+// cores leave them alone, and the split-K GEMM they follow carries the whole GEMM's time.
+TEST(Convolution, SplitKReductionsAndWorkspaceInitAreNotTheGemm) {
+  ReplayResult base = roofline("resnet50_2"), fast = roofline("resnet50_2", {"peak_bf16=1978TFLOP/s"});
+  ASSERT_EQ(base.kernels.size(), fast.kernels.size());
+  int side = 0, main = 0;
+  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+    const std::string n = base.kernels[i].name.str();
+    double ratio = fast.kernels[i].simulated_s / base.kernels[i].simulated_s;
+    if (n.find("splitKreduce") != std::string::npos || n.find("init_device_workspace") != std::string::npos) {
+      ++side;
+      EXPECT_NEAR(ratio, 1.0, 1e-9) << n;
+      EXPECT_LT(base.kernels[i].simulated_s, 5e-6) << n;
+    } else if (n.find("nvjet") != std::string::npos && n.find("splitK") != std::string::npos) {
+      EXPECT_LE(ratio, 1.0 + 1e-9) << n;
+      if (ratio < 0.9) ++main;  // (the compute-bound ones; the rest stream their operands)
+    }
+  }
+  EXPECT_GT(side, 20);
+  EXPECT_GT(main, 5);
+}
+
 // The encoder's masked-LM head (vocabulary 30522) runs cuBLAS's 2-element-aligned kernels: the
 // preset's measured slowdown applies to those GEMMs alone.
 TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {

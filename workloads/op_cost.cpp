@@ -173,6 +173,11 @@ bool conv_work(const EtOp& op, OpWork& w) {
   double xb = static_cast<double>(x->numel) * eb, wb = static_cast<double>(wt->numel) * eb, yb = m * k * eb;
   w.bytes = passes * (xb + wb + yb);
   w.side_bytes = 2 * xb;  // a layout transform (nchwToNhwc) of the input: read + write
+  // (the reductions of a backward convolution's kernels sum the weight gradient's partials)
+  w.out_elems = a.backward ? static_cast<double>(wt->numel) : m * k;
+  w.layout_tensors = {{n, c, static_cast<double>(x->numel) / std::max(1.0, n * c)},
+                      {k, cg, taps},
+                      {n, k, pixels}};
   w.flops = 2 * m * nn * kk * groups * passes;
   w.known = true;
   if (cg < 8 && nn < 8) {
@@ -242,6 +247,7 @@ void set_gemm(OpWork& w, double m, double nn, double k, double batch, const char
   w.flops = 2 * m * nn * k * batch;
   int eb = dtype_bytes(w.dtype);
   w.bytes = eb * batch * (m * k + k * nn + m * nn);
+  w.out_elems = m * nn * batch;
   w.known = true;
   w.model = model;
 }

@@ -21,6 +21,16 @@ struct OpWork {
                                 // accumulator and writes dQ in q's dtype (4 + q's element bytes each)
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
+  // matrix: elements of what its reduction side kernels (cuBLAS's split-K reduce, cuDNN's wgrad
+  // reduction) reduce into: the GEMM's output, a backward convolution's weight gradient.
+  double out_elems = 0;
+  // Convolution: the tensors cuDNN's NCHW<->NHWC layout transforms convert, each as (leading dim,
+  // channels, spatial elements): input, weight, output. The transform kernel tiles (spatial,
+  // channels) in 32 x 32 tiles, one block per tile and leading index (replay: conv_transform_roof).
+  struct LayoutTensor {
+    double lead = 0, channels = 0, spatial = 0;
+  };
+  std::vector<LayoutTensor> layout_tensors;
   // matrix: the largest of 8, 4, 2, 1 elements dividing the operands' leading dimensions (GEMM:
   // m, n and k as the ET's views give them; convolution: input and output channels per group).
   // Below 8 (16 bytes of a 16-bit dtype) cuBLAS/cuDNN fall back to narrower-load kernels.

@@ -62,6 +62,19 @@ bool is_attention_side_kernel(const std::string& n) {
   return false;
 }
 
+// Side kernels of a GEMM or convolution op that cuBLAS and cuDNN name like GEMM kernels but that
+// do not do its matrix work: split-K reductions (cuBLASLt's splitKreduce_kernel, CUTLASS's
+// ReduceSplitK, cuDNN's reduce_wgrad_*), workspace initialisation (init_device_workspace_kernel),
+// cuBLAS's separate beta scaling (scal_kernel) and epilogue (cublasLt::epilogue::impl::globalKernel).
+enum class MatrixSide { None, Reduce, Workspace, Epilogue };
+MatrixSide matrix_side_kernel(const std::string& n) {
+  auto has = [&](const char* s) { return n.find(s) != std::string::npos; };
+  if (has("splitKreduce") || has("ReduceSplitK") || has("reduce_wgrad")) return MatrixSide::Reduce;
+  if (has("init_device_workspace")) return MatrixSide::Workspace;
+  if (has("scal_kernel") || has("epilogue::impl::globalKernel")) return MatrixSide::Epilogue;
+  return MatrixSide::None;
+}
+
 // PyTorch's elementwise kernel `name` moving `bytes` (its share of the op's), its load/store path's
 // SIMT instructions for its share of the op's elements added to the transfer
 // (KernelMapper::elementwise), mapped by `m`. False when `name` is not one of those kernels.
@@ -150,6 +163,34 @@ bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, cons
   return true;
 }
 
+// cuDNN's NCHW<->NHWC layout transforms around a convolution of NCHW tensors (nchwToNhwcKernel,
+// nhwcToNchwKernel): one block of 256 threads per 32 x 32 tile of (spatial, channels) per leading
+// index (Kineto's grid: [ceil(spatial / 32), ceil(channels / 32), lead]), 4 elements per thread.
+// The tensor a launch converts (input, weight, output or their gradients, which have the same
+// shapes) is the one whose tile count is the launch's grid; it reads and writes that tensor once.
+// A tile only partly filled (3 input channels of 32) keeps only that fraction of its threads' loads
+// in flight (Little's law, KernelMapper::tiled_transform). False: not such a launch, or no tensor
+// of the op has its grid.
+bool conv_transform_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
+  if (w.layout_tensors.empty() || d.grid <= 0 ||
+      (d.name.find("nchwToNhwc") == std::string::npos && d.name.find("nhwcToNchw") == std::string::npos))
+    return false;
+  const double tile = 32.0 * 32.0;
+  for (const auto& t : w.layout_tensors) {
+    double tiles = std::ceil(t.spatial / 32.0) * std::ceil(t.channels / 32.0) * t.lead;
+    if (!(tiles == double(d.grid))) continue;
+    double eb = std::max(1, dtype_bytes(w.dtype)), numel = t.lead * t.channels * t.spatial;
+    r = memory_roof(hw, 2 * numel * eb);
+    if (const KernelMapper* m = description(hw); m && d.block > 0) {
+      double per_thread = tile / double(d.block) * eb * (numel / (tiles * tile));
+      double t_s = m->tiled_transform(2 * numel * eb, double(d.grid), double(d.block), per_thread).time_s;
+      r.tm = hw.mapper ? t_s : std::max(r.tm, t_s);
+    }
+    return true;
+  }
+  return false;
+}
+
 // A 16-bit GEMM or convolution whose leading dimensions are not 16 bytes aligned runs cuBLAS's or
 // cuDNN's narrower-load kernels (on Hopper: no TMA/wgmma; cutlass_80_..._align2): the preset's
 // measured slowdown (gemm_align*_slowdown, from validation/capture/gemm_align.py).
@@ -185,6 +226,23 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
     // (the dQ conversion reads the fp32 dQ accumulator: its own byte count)
     bool dq = w->dq_convert_bytes > 0 && d.name.find("convert_dq") != std::string::npos;
     if (dq) return memory_roof(hw, w->dq_convert_bytes, 0, double(d.grid), double(d.block));
+    if (conv_transform_roof(hw, d, *w, r)) return r;
+    // (a split-K reduction reads at least two fp32 partials of the output and writes it; an
+    // epilogue or beta scaling reads and writes the output; a workspace initialisation is latency)
+    double out_b = w->out_elems * std::max(1, dtype_bytes(w->dtype));
+    switch (matrix_side_kernel(d.name)) {
+      case MatrixSide::Reduce:
+        if (out_b > 0) return memory_roof(hw, 2 * 4 * w->out_elems + out_b, 0, double(d.grid), double(d.block));
+        break;
+      case MatrixSide::Epilogue:
+        if (out_b > 0) return memory_roof(hw, 2 * out_b, 0, double(d.grid), double(d.block));
+        break;
+      case MatrixSide::Workspace:
+        r.known = true;
+        return r;
+      case MatrixSide::None:
+        break;
+    }
     if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes, 0, double(d.grid), double(d.block));
     r.known = true;
     return r;
@@ -307,7 +365,8 @@ OpKernels op_kernels(const CapturedStep& st, KernelClasses& classify) {
       // or a dQ conversion, would inherit "attention" from the op; cuDNN's fmha_reduce_head and
       // FlashAttention's dot_do_o / convert_dq / clear_dQaccum name themselves like attention).
       const std::string& c = classify(d.name, Name(), d.kind);
-      k.helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name);
+      k.helper[i] = !(c == "gemm" || c == "attention") || is_attention_side_kernel(d.name) ||
+                    matrix_side_kernel(d.name) != MatrixSide::None;
     }
     if (!k.helper[i]) {
       k.main_kernels[static_cast<size_t>(d.op)]++;
