@@ -172,7 +172,7 @@ bool conv_work(const EtOp& op, OpWork& w) {
   }
   double xb = static_cast<double>(x->numel) * eb, wb = static_cast<double>(wt->numel) * eb, yb = m * k * eb;
   w.bytes = passes * (xb + wb + yb);
-  w.side_bytes = 2 * xb;  // a layout transform (nchwToNhwc) of the input: read + write
+  w.side_bytes = 2 * xb;  // another side kernel (a layout transform no tensor's tiles match): the input, read + written
   // (the reductions of a backward convolution's kernels sum the weight gradient's partials)
   w.out_elems = a.backward ? static_cast<double>(wt->numel) : m * k;
   w.layout_tensors = {{n, c, static_cast<double>(x->numel) / std::max(1.0, n * c)},

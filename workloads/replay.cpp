@@ -205,6 +205,26 @@ double misaligned_slowdown(const Accelerator& hw, const OpWork& w) {
 // proportion to their blocks, not an even share of the op's: `share` overrides the even split.
 bool is_multi_tensor_apply(const std::string& n) { return n.find("multi_tensor_apply_kernel") != std::string::npos; }
 
+// A side kernel of a matrix or attention op (OpKernels::helper): what it moves of its own. Of an
+// attention op, two q-sized tensors (the dQ conversion: the fp32 dQ accumulator in, dQ out); of a
+// convolution, its layout transforms; a split-K reduction reads at least two fp32 partials of the
+// output and writes it; an epilogue or beta scaling reads and writes the output; anything else
+// (workspace initialisation, a GEMM's memset) is latency.
+Roof side_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w) {
+  Roof r;
+  double grid = double(d.grid), block = double(d.block);
+  if (w.dq_convert_bytes > 0 && d.name.find("convert_dq") != std::string::npos)
+    return memory_roof(hw, w.dq_convert_bytes, 0, grid, block);
+  if (conv_transform_roof(hw, d, w, r)) return r;
+  double out_b = w.out_elems * std::max(1, dtype_bytes(w.dtype));
+  MatrixSide side = matrix_side_kernel(d.name);
+  if (side == MatrixSide::Reduce && out_b > 0) return memory_roof(hw, 2 * 4 * w.out_elems + out_b, 0, grid, block);
+  if (side == MatrixSide::Epilogue && out_b > 0) return memory_roof(hw, 2 * out_b, 0, grid, block);
+  if (side == MatrixSide::None && w.side_bytes > 0) return memory_roof(hw, w.side_bytes, 0, grid, block);
+  r.known = true;
+  return r;
+}
+
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw,
              double l2_hit = 0, double share_of_op = 0) {
   Roof r;
@@ -220,33 +240,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   }
   if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes, 0, 0, 0, true);
   if (!w || !w->known) return r;
-  if (helper) {
-    // Side kernel of a GEMM op: latency-bound; of an attention op: streams two q-sized tensors.
-    // (a convolution's NHWC<->NCHW layout transforms stream its input: side_bytes too)
-    // (the dQ conversion reads the fp32 dQ accumulator: its own byte count)
-    bool dq = w->dq_convert_bytes > 0 && d.name.find("convert_dq") != std::string::npos;
-    if (dq) return memory_roof(hw, w->dq_convert_bytes, 0, double(d.grid), double(d.block));
-    if (conv_transform_roof(hw, d, *w, r)) return r;
-    // (a split-K reduction reads at least two fp32 partials of the output and writes it; an
-    // epilogue or beta scaling reads and writes the output; a workspace initialisation is latency)
-    double out_b = w->out_elems * std::max(1, dtype_bytes(w->dtype));
-    switch (matrix_side_kernel(d.name)) {
-      case MatrixSide::Reduce:
-        if (out_b > 0) return memory_roof(hw, 2 * 4 * w->out_elems + out_b, 0, double(d.grid), double(d.block));
-        break;
-      case MatrixSide::Epilogue:
-        if (out_b > 0) return memory_roof(hw, 2 * out_b, 0, double(d.grid), double(d.block));
-        break;
-      case MatrixSide::Workspace:
-        r.known = true;
-        return r;
-      case MatrixSide::None:
-        break;
-    }
-    if (w->side_bytes > 0) return memory_roof(hw, w->side_bytes, 0, double(d.grid), double(d.block));
-    r.known = true;
-    return r;
-  }
+  if (helper) return side_kernel_roof(hw, d, *w);
   if (batch_norm_kernel_roof(hw, d, *w, r)) return r;
   double share = share_of_op > 0 ? share_of_op : 1.0 / std::max(1, kernels_of_op);
   if (w->matrix && w->m > 0) {
