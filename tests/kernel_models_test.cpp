@@ -223,6 +223,29 @@ TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
   EXPECT_NE(err.find("gemm_align2_slowdown: must be greater than zero"), std::string::npos) << err;
 }
 
+// cuDNN runs ResNet-50's NCHW 1x1 convolutions at 7 x 7 pixels as GEMMs over the pixels (49 a
+// row): every channel count is a multiple of 8, yet the kernel it picks says `align2`. The name's
+// alignment takes the preset's slowdown; the aligned kernels of the same capture do not.
+TEST(Alignment, TheKernelNameDeclaresANarrowerAlignmentThanTheOp) {
+  ReplayResult base = roofline("resnet50_nchw"), off = roofline("resnet50_nchw", {"gemm_align2_slowdown=1"});
+  ASSERT_EQ(base.kernels.size(), off.kernels.size());
+  int narrow = 0, aligned = 0;
+  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+    const auto& k = base.kernels[i];
+    if (k.kernel_class.str() != "gemm") continue;
+    double ratio = k.simulated_s / off.kernels[i].simulated_s;
+    if (k.name.str().find("_align2") != std::string::npos) {
+      ++narrow;
+      EXPECT_NEAR(ratio, 2.93, 0.01) << k.name.str();
+    } else {
+      ++aligned;
+      EXPECT_NEAR(ratio, 1.0, 1e-9) << k.name.str();
+    }
+  }
+  EXPECT_EQ(narrow, 22);
+  EXPECT_GT(aligned, 100);
+}
+
 // Calibrated mode, where the curves see bytes only: the encoder's copies of transposed heads
 // (PyTorch's strided kernel: index math per element over 4 dimensions TensorIterator cannot merge)
 // are bound by their instructions, which do not overlap the transfer: twice the HBM bandwidth

@@ -191,12 +191,28 @@ bool conv_transform_roof(const Accelerator& hw, const DeviceActivity& d, const O
   return false;
 }
 
+// The vector width, in elements, a CUTLASS-generated kernel was compiled for (`..._nn_align2`,
+// `..._nhwc_align8`: cuBLAS's and cuDNN's kernel names); 0 when the name does not say.
+double kernel_alignment(const std::string& name) {
+  for (auto at = name.find("_align"); at != std::string::npos; at = name.find("_align", at + 1)) {
+    std::size_t i = at + 6, j = i;
+    while (j < name.size() && std::isdigit(static_cast<unsigned char>(name[j]))) ++j;
+    if (j > i && j - i <= 2) return std::stod(name.substr(i, j - i));
+  }
+  return 0;
+}
+
 // A 16-bit GEMM or convolution whose leading dimensions are not 16 bytes aligned runs cuBLAS's or
 // cuDNN's narrower-load kernels (on Hopper: no TMA/wgmma; cutlass_80_..._align2): the preset's
-// measured slowdown (gemm_align*_slowdown, from validation/capture/gemm_align.py).
-double misaligned_slowdown(const Accelerator& hw, const OpWork& w) {
-  if (w.align_elems >= 8 || dtype_bytes(w.dtype) != 2) return 1.0;
-  return w.align_elems >= 2 ? hw.p("gemm_align2_slowdown") : hw.p("gemm_align1_slowdown");
+// measured slowdown (gemm_align*_slowdown, from validation/capture/gemm_align.py). The alignment
+// is the op's (its operands' leading dimensions) or, when smaller, the one the kernel's name
+// declares: cuDNN runs an NCHW 1x1 convolution as a GEMM over the image's pixels, 7 x 7 = 49 of
+// them a row, which no tensor shape of the op shows as misaligned.
+double misaligned_slowdown(const Accelerator& hw, const OpWork& w, const std::string& kernel) {
+  double align = w.align_elems;
+  if (double named = kernel_alignment(kernel); named > 0) align = std::min(align, named);
+  if (align >= 8 || dtype_bytes(w.dtype) != 2) return 1.0;
+  return align >= 2 ? hw.p("gemm_align2_slowdown") : hw.p("gemm_align1_slowdown");
 }
 
 // multi_tensor_apply's launches (ATen native/cuda/MultiTensorApply.cuh: one block per chunk of
@@ -246,7 +262,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
     r = gemm_roof(hw, w->m, w->n, w->k, w->dtype, w->batch, w->bytes, share);
-    r.tc *= misaligned_slowdown(hw, *w);
+    r.tc *= misaligned_slowdown(hw, *w, d.name);
   } else if (w->matrix) {
     r.tc = w->flops / (hw.peak_flops(w->dtype) * hw.gemm_efficiency(w->dtype, w->flops)) * share;
     r.tm = hbm_time(hw, w->bytes) * share;
