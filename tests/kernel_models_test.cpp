@@ -200,24 +200,31 @@ TEST(Convolution, SplitKReductionsAndWorkspaceInitAreNotTheGemm) {
   EXPECT_GT(main, 5);
 }
 
-// The encoder's masked-LM head (vocabulary 30522) runs cuBLAS's 2-element-aligned kernels: the
-// preset's measured slowdown applies to those GEMMs alone.
-TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
-  ReplayResult base = roofline("bert_infer"), off = roofline("bert_infer", {"gemm_align2_slowdown=1"});
-  ASSERT_EQ(base.kernels.size(), off.kernels.size());
-  int head = 0;
-  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+namespace {
+
+// Replays `bundle` with and without the preset's 2-element alignment slowdown: every GEMM kernel
+// named `_align2` takes the slowdown (2.93x), every other GEMM none. Returns how many of each.
+std::pair<int, int> align2_gemms(const std::string& bundle) {
+  ReplayResult base = roofline(bundle), off = roofline(bundle, {"gemm_align2_slowdown=1"});
+  EXPECT_EQ(base.kernels.size(), off.kernels.size());
+  int narrow = 0, aligned = 0;
+  for (std::size_t i = 0; i < base.kernels.size() && i < off.kernels.size(); ++i) {
     const auto& k = base.kernels[i];
     if (k.kernel_class.str() != "gemm") continue;
     double ratio = k.simulated_s / off.kernels[i].simulated_s;
-    if (k.name.str().find("align2") != std::string::npos) {
-      ++head;
-      EXPECT_NEAR(ratio, 2.93, 0.01) << k.name.str();
-    } else {
-      EXPECT_NEAR(ratio, 1.0, 1e-9) << k.name.str();
-    }
+    bool named = k.name.str().find("_align2") != std::string::npos;
+    EXPECT_NEAR(ratio, named ? 2.93 : 1.0, named ? 0.01 : 1e-9) << k.name.str();
+    ++(named ? narrow : aligned);
   }
-  EXPECT_EQ(head, 1);
+  return {narrow, aligned};
+}
+
+}  // namespace
+
+// The encoder's masked-LM head (vocabulary 30522) runs cuBLAS's 2-element-aligned kernels: the
+// preset's measured slowdown applies to those GEMMs alone.
+TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
+  EXPECT_EQ(align2_gemms("bert_infer").first, 1);
   // a slowdown of zero is not a what-if: one line naming the parameter
   std::string err = orrery::syn::error_of([] { load_accelerator("h200", {"gemm_align2_slowdown=0"}); });
   EXPECT_NE(err.find("gemm_align2_slowdown: must be greater than zero"), std::string::npos) << err;
@@ -227,21 +234,7 @@ TEST(Alignment, MisalignedGemmsTakeThePresetsSlowdownOthersDoNot) {
 // row): every channel count is a multiple of 8, yet the kernel it picks says `align2`. The name's
 // alignment takes the preset's slowdown; the aligned kernels of the same capture do not.
 TEST(Alignment, TheKernelNameDeclaresANarrowerAlignmentThanTheOp) {
-  ReplayResult base = roofline("resnet50_nchw"), off = roofline("resnet50_nchw", {"gemm_align2_slowdown=1"});
-  ASSERT_EQ(base.kernels.size(), off.kernels.size());
-  int narrow = 0, aligned = 0;
-  for (std::size_t i = 0; i < base.kernels.size(); ++i) {
-    const auto& k = base.kernels[i];
-    if (k.kernel_class.str() != "gemm") continue;
-    double ratio = k.simulated_s / off.kernels[i].simulated_s;
-    if (k.name.str().find("_align2") != std::string::npos) {
-      ++narrow;
-      EXPECT_NEAR(ratio, 2.93, 0.01) << k.name.str();
-    } else {
-      ++aligned;
-      EXPECT_NEAR(ratio, 1.0, 1e-9) << k.name.str();
-    }
-  }
+  auto [narrow, aligned] = align2_gemms("resnet50_nchw");
   EXPECT_EQ(narrow, 22);
   EXPECT_GT(aligned, 100);
 }
