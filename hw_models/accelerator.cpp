@@ -136,6 +136,10 @@ const ParamSet& accelerator_params() {
            "the same for odd leading dimensions (a vocabulary of 50257, a convolution over 3 input channels)", true},
           {"min_kernel_time", Unit::Time, "2 us", "device time of the smallest kernel (graph replay)", true},
           {"kernel_gap", Unit::Time, "1 us", "device-side gap between back-to-back kernels on a stream", false},
+          {"graph_node_gap", Unit::Time, "0.5 us",
+           "device-side gap between consecutive kernel nodes of one CUDA graph launch (NVIDIA Technical Blog, "
+           "'Getting Started with CUDA Graphs', 2019: a 2.9 us kernel takes 3.4 us per node in a graph, 3.8 us "
+           "launched on a stream; V100, assumed unchanged)", false},
           {"launch_latency", Unit::Time, "4 us", "host launch call to kernel start on an idle GPU", false},
           {"launch_cost", Unit::Time, "5 us", "host time of one kernel launch inside an op", false},
           {"op_overhead", Unit::Time, "3 us", "host time of an op that launches nothing (view-like)", false},

@@ -143,7 +143,8 @@ void GpuSim::pump(int sid) {
     }
     // Work: eligible at max(ready, previous end + back-to-back gap).
     Ps start = head.ready;
-    if (s.last_end >= 0) start = std::max(start, s.last_end + to_ps(hw_.p("kernel_gap")));
+    if (s.last_end >= 0)
+      start = std::max(start, s.last_end + to_ps(hw_.p(head.work.graph_node ? "graph_node_gap" : "kernel_gap")));
     if (start > eng_.now()) {
       if (!s.waiting_timer) {
         s.waiting_timer = true;

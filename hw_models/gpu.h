@@ -23,6 +23,7 @@ struct DeviceWork {
   double sm_share = 0;      // fraction of SMs
   double hbm_share = 0;     // fraction of HBM bandwidth
   double h2d_share = 0, d2h_share = 0;  // fraction of host link per direction
+  bool graph_node = false;  // a CUDA graph's node after its first: graph_node_gap after the previous work
   nlohmann::json args;      // for the timeline
   std::function<void(Ps start, Ps end)> on_start_end;  // optional observer
   // Custom work: when set, the stream calls it at start with a "done" continuation instead of

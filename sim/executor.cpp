@@ -220,6 +220,7 @@ void Executor::ready(int ri, int ni) {
     d.hbm_share = n.hbm_share;
     d.h2d_share = n.h2d_share;
     d.d2h_share = n.d2h_share;
+    d.graph_node = n.graph_node;
   } else if (n.kind == Kind::Collective) {
     d.custom = [this, ri, ni](std::function<void()> done) { arrive_collective(ri, ni, std::move(done)); };
   } else {

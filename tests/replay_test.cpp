@@ -234,6 +234,36 @@ TEST(Host, SmallKernelsAreLaunchBound) {
   EXPECT_LT(r.gpu_busy_s, 0.3 * r.step_time_s);     // the GPU mostly waits
 }
 
+// A CUDA graph launch (torch.compile's "reduce-overhead" mode, vLLM's decode steps) is one host
+// call whose kernels all carry its correlation id: every node replays, the host pays one launch,
+// and each node follows the previous one by graph_node_gap, not kernel_gap.
+TEST(Host, ACudaGraphLaunchReplaysEveryNodeForOneLaunch) {
+  auto step = [](bool graph, std::vector<std::string> sets) {
+    syn::SynOp op;
+    op.name = "Torch-Compiled Region: 0/0";  // (no host table entry: priced by its launches)
+    op.shape = {256};
+    op.graph = graph;
+    syn::SynKernel k;
+    k.dur_us = 2;
+    op.kernels.assign(40, k);
+    std::string dir = syn::temp_dir(graph ? "graph" + std::to_string(sets.size()) : "eager");
+    syn::write_synthetic_bundle(dir, {op});
+    ReplayOptions o;
+    o.bundle = dir;
+    o.mode = ReplayMode::Measured;
+    o.engine = "event";
+    o.overrides = std::move(sets);
+    return replay_bundle(o);
+  };
+  ReplayResult g = step(true, {}), e = step(false, {});
+  EXPECT_EQ(g.kernels.size(), 40u);  // (each node, not the last one alone)
+  EXPECT_EQ(e.kernels.size(), 40u);
+  EXPECT_LT(g.host_busy_s, e.host_busy_s - 30 * 4e-6);  // one launch, not 40
+  EXPECT_LT(g.step_time_s, e.step_time_s);
+  ReplayResult slow = step(true, {"graph_node_gap=2us"});
+  EXPECT_NEAR(slow.step_time_s - g.step_time_s, 39 * 1.5e-6, 2e-6);
+}
+
 TEST(Host, DeviceSynchronizeBlocksTheHost) {
   std::string dir = syn::temp_dir("sync");
   syn::SynOp a = mem_op({mem_kernel(7)});

@@ -217,6 +217,7 @@ void RankBuilder::call(const HostCall& cc, const std::map<int, int>& coll_of_dev
         n.hbm_share = dw.hbm_share;
         n.h2d_share = dw.h2d_share;
         n.d2h_share = dw.d2h_share;
+        n.graph_node = d.graph_node > 0;
       }
       device_ = cc.device;
       int k = issue(std::move(n), d.stream);

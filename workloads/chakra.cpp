@@ -427,6 +427,7 @@ ChakraNode chakra_node(const wg::Workload& w, const wg::Node& n) {
   c.attrs.push_back(A::make_int64("orrery_stream", n.stream));
   if (!n.cls.empty()) c.attrs.push_back(A::make_string("op_class", n.cls));
   if (n.issue_delay_s > 0) c.attrs.push_back(A::make_double("orrery_issue_delay_s", n.issue_delay_s));
+  if (n.graph_node) c.attrs.push_back(A::make_bool("orrery_graph_node", true));
   switch (n.kind) {
     case wg::Kind::Compute:
       c.type = ChakraNodeType::Comp;
@@ -878,6 +879,7 @@ void apply_exact(const ChakraNode& c, wg::Node& x) {
   x.stream = static_cast<int>(num("orrery_stream", x.stream, -1e6, 1e6));
   if (const ChakraAttr* cls = c.attr("op_class"); cls && cls->kind == ChakraAttr::String) x.cls = cls->s;
   x.issue_delay_s = num("orrery_issue_delay_s", 0, 0, kMaxSimSeconds);
+  x.graph_node = num("orrery_graph_node", 0, 0, 1) != 0;
   if (c.attr("orrery_time_s")) x.time_s = num("orrery_time_s", 0, 0, kMaxSimSeconds);
   if (x.kind == wg::Kind::Compute) {
     x.sm_share = num("orrery_sm_share", x.sm_share, 0, 1);

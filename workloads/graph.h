@@ -53,6 +53,8 @@ struct Node {
   std::int64_t tag = 0;     // Send/Recv
   double issue_delay_s = 0; // on a GPU stream: issued this long after deps[0] (its host launch
                             // point) completes: a kernel launch's latency (capture replay)
+  bool graph_node = false;  // Compute: a CUDA graph launch's kernel after its first: it follows the
+                            // previous one by graph_node_gap, not kernel_gap (capture replay)
   std::vector<std::int32_t> deps;  // earlier nodes of the same rank
 };
 

@@ -87,8 +87,8 @@ HostTable host_table_for(const CapturedStep& st, const Accelerator& hw, bool use
 HostCostModel::HostCostModel(const CapturedStep& st, const Accelerator& hw, bool use_bundle_table)
     : st_(st), table_(host_table_for(st, hw, use_bundle_table)) {
   direct_launches_.assign(st.ops.size(), 0);
-  for (auto& d : st.device)
-    if (d.op >= 0) direct_launches_[d.op]++;
+  for (auto& d : st.device)  // (a CUDA graph launch is one call, whatever its nodes)
+    if (d.op >= 0 && d.graph_node <= 0) direct_launches_[d.op]++;
   memo_.assign(st.ops.size(), -1.0);
   recorded_.assign(st.ops.size(), 0);
   if (table_.autograd_record > 0) find_training_forward();
@@ -185,7 +185,10 @@ double HostCostModel::item_cost(const HostItem& h) const {
   if (h.op >= 0) return op_cost(h.op) + recorded_[static_cast<std::size_t>(h.op)] * table_.autograd_record;
   // Loose runtime call (outside any op): a sync or a launch by the framework itself.
   double c = 0;
-  for (auto& call : h.calls) c += call.kind == CallKind::Launch ? table_.launch_cost : table_.op_overhead;
+  for (auto& call : h.calls) {
+    bool node = call.kind == CallKind::Launch && st_.device[static_cast<std::size_t>(call.device)].graph_node > 0;
+    if (!node) c += call.kind == CallKind::Launch ? table_.launch_cost : table_.op_overhead;
+  }
   return c;
 }
 

@@ -1348,12 +1348,15 @@ void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long lau
 }
 
 void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuIndex& cpu, const std::vector<int>& top_of) {
-  std::unordered_map<std::int64_t, const Ev*> gpu_by_corr;
+  // (a CUDA graph launch's kernels all carry its correlation id: each is a node of that launch)
+  std::unordered_map<std::int64_t, std::vector<const Ev*>> gpu_by_corr;
   gpu_by_corr.reserve(ev.gpu.size());
   for (auto& g : ev.gpu) {
     std::int64_t c = arg_or(g.corr, -1);
-    if (c >= 0) gpu_by_corr[c] = &g;
+    if (c >= 0) gpu_by_corr[c].push_back(&g);
   }
+  for (auto& [c, v] : gpu_by_corr)
+    if (v.size() > 1) std::stable_sort(v.begin(), v.end(), [](const Ev* a, const Ev* b) { return a->ts < b->ts; });
   st.device.reserve(ev.gpu.size());
   // Sorted as pointers (the same comparisons, so the same order, without moving 3M events).
   std::vector<const Ev*> rt_order;
@@ -1373,30 +1376,45 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
     call.trace_dur = r.dur;
     call.correlation = arg_or(r.corr, -1);
     auto git = gpu_by_corr.find(call.correlation);
-    bool launch = r.name_.str().find("LaunchKernel") != std::string::npos;
+    const std::string& rn = r.name_.str();
+    bool graph = rn.find("GraphLaunch") != std::string::npos;
+    bool launch = graph || rn.find("LaunchKernel") != std::string::npos;
     launches += launch;
+    std::vector<HostCall> calls;  // a graph launch: one launch call per node, in start order
     if (git != gpu_by_corr.end()) {
-      call.kind = CallKind::Launch;
-      call.device = static_cast<int>(st.device.size());
-      st.device.push_back(device_activity(*git->second, r, call.correlation, st, cpu));
+      for (const Ev* g : git->second) {
+        HostCall c = call;
+        c.kind = CallKind::Launch;
+        c.device = static_cast<int>(st.device.size());
+        st.device.push_back(device_activity(*g, r, call.correlation, st, cpu));
+        if (graph || git->second.size() > 1) st.device.back().graph_node = static_cast<int>(calls.size());
+        calls.push_back(std::move(c));
+      }
     } else if (unmatched += launch; !sync_call_kind(r, call)) {
       continue;
+    } else {
+      calls.push_back(std::move(call));
     }
     int op = op_of_call(r, st, cpu);
     int item = op >= 0 ? top_of[op] : -1;
     if (item < 0) item = containing_item(r);
     if (item >= 0) {
       HostItem& h = st.host[item];
-      call.frac = h.trace_dur > 0 ? std::clamp((r.ts - h.trace_ts) / h.trace_dur, 0.0, 1.0) : 0.0;
-      h.calls.push_back(std::move(call));
+      double frac = h.trace_dur > 0 ? std::clamp((r.ts - h.trace_ts) / h.trace_dur, 0.0, 1.0) : 0.0;
+      for (auto& c : calls) {
+        c.frac = frac;
+        h.calls.push_back(std::move(c));
+      }
     } else {
       HostItem h;
       h.name = r.name_;
       h.tid = r.tid;
       h.trace_ts = r.ts;
       h.trace_dur = r.dur;
-      call.frac = 0;
-      h.calls.push_back(std::move(call));
+      for (auto& c : calls) {
+        c.frac = 0;
+        h.calls.push_back(std::move(c));
+      }
       loose.emplace_back(r.ts, std::move(h));
     }
   }

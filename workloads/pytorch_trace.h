@@ -56,6 +56,9 @@ struct DeviceActivity {
   bool copy_pageable = false;          // host side pageable (cudaMemcpyAsync then blocks)
   std::int64_t grid = 0, block = 0;    // total blocks / threads per block
   int op = -1;                         // innermost ET op that launched it (index), -1 unknown
+  // A node of a CUDA graph launch (cudaGraphLaunch: every kernel of the graph carries the launch's
+  // correlation id): its position among them in start order, 0 for the first; -1: launched alone.
+  int graph_node = -1;
 };
 
 enum class CallKind { Launch, DeviceSync, StreamSync, EventSync, EventRecord, StreamWaitEvent, Other };

@@ -32,6 +32,7 @@ struct SynOp {
   int n_inputs = 1;           // tensors of `shape` passed as inputs (2 for aten::mm)
   int peer = -1;              // c10d::send / c10d::recv_: peer rank (inputs.values[2])
   int seq = 0;                // record_param_comms: sequence number (inputs.values[1][0])
+  bool graph = false;         // the kernels are the nodes of one cudaGraphLaunch (one correlation id)
 };
 
 struct SynRank {
@@ -133,11 +134,15 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
     ev.push_back({{"ph", "X"}, {"cat", "cpu_op"}, {"name", op.name}, {"pid", 1}, {"tid", 1}, {"ts", t}, {"dur", dur},
                   {"args", kargs}});
     double lt = t + 5;
-    for (auto& k : op.kernels) {
-      ++corr;
-      const bool copy = k.cat == "gpu_memcpy";
-      ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"}, {"name", copy ? "cudaMemcpyAsync" : "cudaLaunchKernel"}, {"pid", 1}, {"tid", 1},
-                    {"ts", lt}, {"dur", 5}, {"args", {{"External id", ext}, {"correlation", corr}}}});
+    for (std::size_t ki = 0; ki < op.kernels.size(); ++ki) {
+      const SynKernel& k = op.kernels[ki];
+      const bool copy = k.cat == "gpu_memcpy", node = op.graph && ki > 0;
+      if (!node) {
+        ++corr;
+        ev.push_back({{"ph", "X"}, {"cat", "cuda_runtime"},
+                      {"name", op.graph ? "cudaGraphLaunch" : copy ? "cudaMemcpyAsync" : "cudaLaunchKernel"}, {"pid", 1},
+                      {"tid", 1}, {"ts", lt}, {"dur", 5}, {"args", {{"External id", ext}, {"correlation", corr}}}});
+      }
       gpu_t = std::max(gpu_t, lt + 5);  // as in real captures, GPU work starts after its launch
       nlohmann::json gargs = {{"External id", ext}, {"stream", k.stream}, {"correlation", corr}};
       if (copy) gargs["bytes"] = k.bytes;
@@ -145,7 +150,7 @@ inline std::vector<std::int64_t> write_synthetic_bundle(const std::string& dir, 
       ev.push_back({{"ph", "X"}, {"cat", k.cat}, {"name", k.name}, {"pid", 0}, {"tid", k.stream}, {"ts", gpu_t}, {"dur", k.dur_us},
                     {"args", gargs}});
       gpu_t += k.dur_us + 2;
-      lt += 10;
+      if (!op.graph) lt += 10;
     }
     std::int64_t ac = -1;
     if (!op.runtime_after.empty()) {
