@@ -1348,15 +1348,19 @@ void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long lau
 }
 
 void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuIndex& cpu, const std::vector<int>& top_of) {
-  // (a CUDA graph launch's kernels all carry its correlation id: each is a node of that launch)
-  std::unordered_map<std::int64_t, std::vector<const Ev*>> gpu_by_corr;
+  // GPU activities by correlation id, then start: a CUDA graph launch's kernels all carry its id,
+  // each a node of that launch (one flat sorted array: no allocation per id on a 1M-kernel trace)
+  std::vector<std::pair<std::int64_t, const Ev*>> gpu_by_corr;
   gpu_by_corr.reserve(ev.gpu.size());
-  for (auto& g : ev.gpu) {
-    std::int64_t c = arg_or(g.corr, -1);
-    if (c >= 0) gpu_by_corr[c].push_back(&g);
-  }
-  for (auto& [c, v] : gpu_by_corr)
-    if (v.size() > 1) std::stable_sort(v.begin(), v.end(), [](const Ev* a, const Ev* b) { return a->ts < b->ts; });
+  for (auto& g : ev.gpu)
+    if (std::int64_t c = arg_or(g.corr, -1); c >= 0) gpu_by_corr.emplace_back(c, &g);
+  std::sort(gpu_by_corr.begin(), gpu_by_corr.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second->ts < b.second->ts;
+  });
+  auto launched_by = [&](std::int64_t c) {
+    return std::equal_range(gpu_by_corr.begin(), gpu_by_corr.end(), std::pair<std::int64_t, const Ev*>(c, nullptr),
+                            [](const auto& a, const auto& b) { return a.first < b.first; });
+  };
   st.device.reserve(ev.gpu.size());
   // Sorted as pointers (the same comparisons, so the same order, without moving 3M events).
   std::vector<const Ev*> rt_order;
@@ -1375,48 +1379,38 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
     call.trace_ts = r.ts;
     call.trace_dur = r.dur;
     call.correlation = arg_or(r.corr, -1);
-    auto git = gpu_by_corr.find(call.correlation);
+    auto [g0, g1] = launched_by(call.correlation);
     const std::string& rn = r.name_.str();
-    bool graph = rn.find("GraphLaunch") != std::string::npos;
+    bool graph = rn.find("GraphLaunch") != std::string::npos || g1 - g0 > 1;
     bool launch = graph || rn.find("LaunchKernel") != std::string::npos;
     launches += launch;
-    std::vector<HostCall> calls;  // a graph launch: one launch call per node, in start order
-    if (git != gpu_by_corr.end()) {
-      for (const Ev* g : git->second) {
-        HostCall c = call;
-        c.kind = CallKind::Launch;
-        c.device = static_cast<int>(st.device.size());
-        st.device.push_back(device_activity(*g, r, call.correlation, st, cpu));
-        if (graph || git->second.size() > 1) st.device.back().graph_node = static_cast<int>(calls.size());
-        calls.push_back(std::move(c));
-      }
-    } else if (unmatched += launch; !sync_call_kind(r, call)) {
-      continue;
-    } else {
-      calls.push_back(std::move(call));
+    if (g0 == g1) {
+      unmatched += launch;
+      if (!sync_call_kind(r, call)) continue;
     }
     int op = op_of_call(r, st, cpu);
     int item = op >= 0 ? top_of[op] : -1;
     if (item < 0) item = containing_item(r);
+    HostItem own;  // a call outside every item: an item of its own
     if (item >= 0) {
-      HostItem& h = st.host[item];
-      double frac = h.trace_dur > 0 ? std::clamp((r.ts - h.trace_ts) / h.trace_dur, 0.0, 1.0) : 0.0;
-      for (auto& c : calls) {
-        c.frac = frac;
-        h.calls.push_back(std::move(c));
-      }
+      const HostItem& h = st.host[item];
+      call.frac = h.trace_dur > 0 ? std::clamp((r.ts - h.trace_ts) / h.trace_dur, 0.0, 1.0) : 0.0;
     } else {
-      HostItem h;
-      h.name = r.name_;
-      h.tid = r.tid;
-      h.trace_ts = r.ts;
-      h.trace_dur = r.dur;
-      for (auto& c : calls) {
-        c.frac = 0;
-        h.calls.push_back(std::move(c));
-      }
-      loose.emplace_back(r.ts, std::move(h));
+      own.name = r.name_;
+      own.tid = r.tid;
+      own.trace_ts = r.ts;
+      own.trace_dur = r.dur;
     }
+    std::vector<HostCall>& calls = item >= 0 ? st.host[item].calls : own.calls;
+    if (g0 == g1) calls.push_back(std::move(call));
+    for (auto g = g0; g != g1; ++g) {  // a graph launch: one launch call per node, in start order
+      calls.push_back(call);
+      calls.back().kind = CallKind::Launch;
+      calls.back().device = static_cast<int>(st.device.size());
+      st.device.push_back(device_activity(*g->second, r, call.correlation, st, cpu));
+      if (graph) st.device.back().graph_node = static_cast<int>(g - g0);
+    }
+    if (item < 0) loose.emplace_back(r.ts, std::move(own));
   }
   check_gpu_activity(st, ev, launches, unmatched);
   merge_loose_items(st, loose);
