@@ -42,6 +42,8 @@ struct Node {
   int repeat = 1;           // Collective: identical collectives back to back
   int peer = -1;            // Send: destination rank; Recv: source rank
   int mirror_pairs = -1;    // Send: index into Workload::p2p_mirrors (symmetry), -1 none
+  bool graph_node = false;  // Compute: a CUDA graph launch's kernel after its first: it follows the
+                            // previous one by graph_node_gap, not kernel_gap (capture replay)
   Name name;                // interned (workloads/interned_name.h): a million nodes name a few
   Name cls;                 // hundred things; report class: gemm, attention, ..., tp, cp, ep, pp, dp
   double time_s = 0;        // Compute: standalone time on this rank's GPU; Delay: duration
@@ -53,8 +55,6 @@ struct Node {
   std::int64_t tag = 0;     // Send/Recv
   double issue_delay_s = 0; // on a GPU stream: issued this long after deps[0] (its host launch
                             // point) completes: a kernel launch's latency (capture replay)
-  bool graph_node = false;  // Compute: a CUDA graph launch's kernel after its first: it follows the
-                            // previous one by graph_node_gap, not kernel_gap (capture replay)
   std::vector<std::int32_t> deps;  // earlier nodes of the same rank
 };
 

@@ -3,6 +3,7 @@
 //  - (host dispatch cost of an op: workloads/host_cost.h);
 //  - FLOPs and bytes of an op from its ET input shapes and dtypes (roofline mode).
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hw_models/accelerator.h"
@@ -49,7 +50,7 @@ struct OpWork {
   // kernels by that kernel's own passes over x: batch_norm_kernel_roof).
   double norm_numel = 0, norm_elem_bytes = 0, norm_channels = 0;
   bool known = false;       // the model understood the op
-  std::string model;        // which formula was used
+  std::string_view model;   // which formula was used (a literal: no copy per op)
 };
 
 // FLOPs/bytes of one ET op from its shapes (its own work, not its children's). A convolution with
