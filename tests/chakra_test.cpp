@@ -233,6 +233,36 @@ TEST(Chakra, TrainingGraphRoundTripsThroughChakra) {
   fs::remove_all(dir);
 }
 
+// A captured CUDA graph's nodes follow each other by graph_node_gap, not kernel_gap: a replay
+// converted to Chakra and run again keeps that (the orrery_graph_node attribute).
+TEST(Chakra, CudaGraphNodesKeepTheirGapThroughChakra) {
+  if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
+  auto makespan = [](bool graph) {
+    wg::Workload w;
+    w.world = 1;
+    wg::RankGraph g;
+    for (int i = 0; i < 10; ++i) {
+      wg::Node n;
+      n.kind = wg::Kind::Compute;
+      n.stream = 7;
+      n.name = "kernel";
+      n.cls = "elementwise";
+      n.time_s = 2e-6;
+      n.graph_node = graph && i > 0;
+      if (i > 0) n.deps = {i - 1};
+      g.nodes.push_back(n);
+    }
+    w.ranks.push_back(g);
+    std::string dir = tmp(graph ? "orrery_chakra_graph" : "orrery_chakra_eager");
+    fs::remove_all(dir);
+    write_workload_chakra(w, dir, "g");
+    double t = run_chakra_dir(dir, "dgx-h100").makespan_s;
+    fs::remove_all(dir);
+    return t;
+  };
+  EXPECT_NEAR(makespan(false) - makespan(true), 9 * 0.5e-6, 0.05e-6);  // kernel_gap 1 us, graph_node_gap 0.5 us
+}
+
 TEST(Chakra, CaptureBundleConvertsOneTracePerRank) {
   if (!chakra_available()) GTEST_SKIP() << "built without protobuf";
   std::string bundle = std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b";
