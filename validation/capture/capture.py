@@ -66,6 +66,8 @@ def parse_args(argv=None):
     p.add_argument("--sdpa-backend", default="", choices=["", "flash", "efficient", "cudnn", "math"],
                    help="run the step with only this scaled_dot_product_attention backend enabled")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (traces then show Triton kernels)")
+    p.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead", "max-autotune"],
+                   help="torch.compile mode; reduce-overhead replays CUDA graphs (traces show cudaGraphLaunch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-host-table", action="store_true",
                    help="skip host_dispatch.json (this machine's host dispatch table, host_micro.py; ~20 s)")
@@ -662,7 +664,7 @@ def main(argv=None):
 
     def ddp_wrap(model):
         if args.compile:
-            model = torch.compile(model)
+            model = torch.compile(model, mode=args.compile_mode)
         if not args.ddp:
             return model
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -684,6 +686,7 @@ def main(argv=None):
         meta["bucket_mb"] = args.bucket_mb
     if args.compile:
         meta["compiled"] = True
+        meta["compile_mode"] = args.compile_mode
 
     out = args.out
     os.makedirs(out, exist_ok=True)
