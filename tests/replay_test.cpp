@@ -448,6 +448,25 @@ TEST(BadInput, KernelStartingBeforeItsLaunch) {
   EXPECT_NE(e.find("before its launch"), std::string::npos) << e;
 }
 
+// CUDA graph nodes recorded under correlation ids no runtime call has (or runtime events only
+// partly recorded): most of the step's kernels would silently not replay. One line instead.
+TEST(BadInput, GpuActivitiesNoLaunchClaims) {
+  syn::SynOp op;
+  op.name = "Torch-Compiled Region: 0/0";
+  op.graph = true;
+  op.kernels.assign(20, syn::SynKernel{});
+  std::string dir = syn::temp_dir("unclaimed");
+  syn::write_synthetic_bundle(dir, {op});
+  EXPECT_NO_THROW(load_bundle(dir));
+  nlohmann::json kin = read_json_file(dir + "/kineto.json");
+  int id = 9000;
+  for (auto& e : kin["traceEvents"])
+    if (e.value("cat", "") == "kernel" && ++id % 2 == 0) e["args"]["correlation"] = id;  // half of the nodes
+  write_json_file(dir + "/kineto.json", kin);
+  std::string e = error_of([&] { load_bundle(dir); });
+  EXPECT_NE(e.find("kineto.json: traceEvents: 10 of 20 GPU activities in the step have no runtime call"), std::string::npos) << e;
+}
+
 TEST(BadInput, ParentThatIsNotInTheTrace) {
   std::string dir = corrupted_bundle("badparent", [](nlohmann::json& et, nlohmann::json&) {
     et["nodes"][et["nodes"].size() / 2]["ctrl_deps"] = 987654321;

@@ -1333,7 +1333,9 @@ void merge_loose_items(CapturedStep& st, std::vector<std::pair<double, HostItem>
 // A trace whose kernels and launches do not meet would replay as a step without GPU work: most
 // launches without their kernel (GPU activity not recorded, or events dropped), or kernels in the
 // step with no launch that placed them (runtime events not recorded). One line instead.
-void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long launches, long unmatched) {
+// A twentieth of the step's GPU activities unclaimed by any launch (CUDA graph nodes under an id of
+// their own, say) is a replay missing that work: also one line.
+void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long launches, long unmatched, long claimed) {
   if (launches > 0 && 2 * unmatched > launches)
     throw make_error(st.kineto_path, "traceEvents",
                      std::to_string(unmatched) + " of " + std::to_string(launches) +
@@ -1345,6 +1347,11 @@ void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long lau
     throw make_error(st.kineto_path, "traceEvents",
                      std::to_string(kernels) + " GPU activities in the step but no runtime call (cudaLaunchKernel ...) "
                                                "launched any of them (CUDA runtime events not recorded)");
+  if (20 * (kernels - claimed) > kernels)
+    throw make_error(st.kineto_path, "traceEvents",
+                     std::to_string(kernels - claimed) + " of " + std::to_string(kernels) +
+                         " GPU activities in the step have no runtime call with their correlation id: they would not "
+                         "replay (CUDA runtime events not recorded, or graph nodes under ids of their own)");
 }
 
 void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuIndex& cpu, const std::vector<int>& top_of) {
@@ -1370,7 +1377,7 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
   const ContainingItem containing_item(st.host);
   std::vector<std::pair<double, HostItem>> loose;
   ingest_probe("runtime call index");
-  long launches = 0, unmatched = 0;
+  long launches = 0, unmatched = 0, claimed = 0;  // (claimed: GPU activities in the step a call launched)
   for (const Ev* rp : rt_order) {
     const Ev& r = *rp;
     if (!ev.in_window(r.ts)) continue;
@@ -1409,10 +1416,11 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
       calls.back().device = static_cast<int>(st.device.size());
       st.device.push_back(device_activity(*g->second, r, call.correlation, st, cpu));
       if (graph) st.device.back().graph_node = static_cast<int>(g - g0);
+      claimed += ev.in_window(g->second->ts);
     }
     if (item < 0) loose.emplace_back(r.ts, std::move(own));
   }
-  check_gpu_activity(st, ev, launches, unmatched);
+  check_gpu_activity(st, ev, launches, unmatched, claimed);
   merge_loose_items(st, loose);
   for (auto& h : st.host)
     std::stable_sort(h.calls.begin(), h.calls.end(), [](const HostCall& a, const HostCall& b) { return a.trace_ts < b.trace_ts; });
