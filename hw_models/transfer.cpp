@@ -41,8 +41,11 @@ Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops, doubl
   r.known = true;
   r.flops = vector_flops;
   r.bytes = bytes;
-  if (hw.mapper && (grid > 0 || write_only || l2_hit > 0))
-    r.tm = bytes > 0 ? hw.mapper->memory_launch(bytes, 0, grid, block, write_only, 0, l2_hit).time_s : 0.0;
+  // (calibrated mode: a write-only kernel, a memset, is nothing its copy curve measured: the
+  // description's posted stores, where the preset has one)
+  const KernelMapper* m = hw.mapper ? hw.mapper.get() : write_only ? hw.arch_mapper.get() : nullptr;
+  if (m && (grid > 0 || write_only || l2_hit > 0))
+    r.tm = bytes > 0 ? m->memory_launch(bytes, 0, grid, block, write_only, 0, l2_hit).time_s : 0.0;
   else
     r.tm = hbm_time(hw, bytes);
   r.tc = vector_flops / (hw.p("peak_fp32") * hw.p("vector_efficiency"));

@@ -310,6 +310,9 @@ TEST(ArchKnobs, SmallGridsAreBoundByLoadsInFlight) {
   // The calibrated curves ignore the launch.
   Accelerator cal = load_accelerator("h100");
   EXPECT_EQ(memory_roof(cal, bytes, 0, 32, 1024).tm, memory_roof(cal, bytes).tm);
+  // ... but a memset is nothing their copies measured: its stores are posted, as the description says
+  ASSERT_TRUE(cal.arch_mapper);
+  EXPECT_EQ(memory_roof(cal, bytes, 0, 0, 0, true).tm, cal.arch_mapper->memory_launch(bytes, 0, 0, 0, true).time_s);
 }
 
 // A grid resident in one wave whose threads loop over batches of loads (layer norm backward's
