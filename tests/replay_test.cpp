@@ -258,6 +258,10 @@ TEST(Host, ACudaGraphLaunchReplaysEveryNodeForOneLaunch) {
   ReplayResult g = step(true, {}), e = step(false, {});
   EXPECT_EQ(g.kernels.size(), 40u);  // (each node, not the last one alone)
   EXPECT_EQ(e.kernels.size(), 40u);
+  EXPECT_EQ(g.graph_launches, 1u);
+  EXPECT_EQ(g.graph_nodes, 40u);
+  EXPECT_EQ(e.graph_launches, 0u);
+  EXPECT_EQ(g.to_json()["graph_nodes"], 40);
   EXPECT_LT(g.host_busy_s, e.host_busy_s - 30 * 4e-6);  // one launch, not 40
   EXPECT_LT(g.step_time_s, e.step_time_s);
   ReplayResult slow = step(true, {"graph_node_gap=2us"});

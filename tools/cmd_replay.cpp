@@ -79,6 +79,9 @@ void print_summary(const ReplayResult& r) {
                 k["headroom_us"].get<double>(), name.c_str());
   }
   std::printf("\nsimulated %zu kernels, %zu host ops in %s wall\n", r.kernels.size(), r.host_items, format_time(r.sim_wall_s).c_str());
+  if (r.graph_launches > 0)
+    std::printf("CUDA graph launches %zu, with %zu nodes (one host launch each; graph_node_gap between nodes)\n",
+                r.graph_launches, r.graph_nodes);
 }
 
 Spec replay_spec() {

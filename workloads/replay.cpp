@@ -1073,6 +1073,10 @@ void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, std::vector
   const int simulated = multi ? world : (symmetric ? 1 : dp);  // rank-mapped: reduced below
   CostedRanks cr;
   cost_ranks(cr, res, opt, steps, rt, ch, src, multi, simulated);
+  for (auto& d : steps.front().device) {  // (rank 0's capture, as the kernel rows)
+    res.graph_launches += d.graph_node == 0;
+    res.graph_nodes += d.graph_node >= 0;
+  }
   fill_simulated_times(res, cr.costed[{0, ch.class_of(0)}].work);
   ingest_probe("device work costed");
   BundleGraph g = replay_graph(cr, opt, multi, dp, symmetric);
@@ -1265,6 +1269,8 @@ nlohmann::json ReplayResult::to_json() const {
   j["roofline"] = roofline_json(kernels);
   j["kernel_count"] = kernels.size();
   j["host_items"] = host_items;
+  j["graph_launches"] = graph_launches;
+  j["graph_nodes"] = graph_nodes;
   j["host_table"] = host_table;
   j["host_speed_ratio"] = host_speed_ratio;
   j["events"] = events;

@@ -97,6 +97,7 @@ struct ReplayResult {
   nlohmann::json cluster;
   std::string cluster_text;
   std::size_t host_items = 0;     // host operations replayed
+  std::size_t graph_launches = 0, graph_nodes = 0;  // CUDA graph launches in the capture, their GPU activities
   std::string host_table = "preset";  // the host table used: "preset" or the bundle file
   bool host_table_given = false;       // it came from --host-table FILE, not the bundle
   double host_speed_ratio = 1;    // that table's times over the preset's (median of shared entries)
