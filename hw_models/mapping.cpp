@@ -424,8 +424,16 @@ double KernelMapper::simt_issue_rate() const {
 //  - dynamic casting (operand dtypes differ, unrolled and strided; c10 fetch_and_cast /
 //    cast_and_store): per operand a switch over the ScalarType (range check, jump-table load,
 //    indirect branch, convert, branch back: 8).
+//  - cat (Shape.cu CatArrayBatchedCopy, CatArrIndexToOffset::compute): per dimension but the
+//    outermost (Dims - 1), a division by a runtime size, which CUDA has no instruction for (20:
+//    "Integer division and modulo operation are costly as they compile to up to 20 instructions",
+//    CUDA C++ Programming Guide, Arithmetic Instructions), the remainder's multiply-subtract (1),
+//    the select of the concatenated dimension's size (compare, select: 2) and the offset's
+//    multiply-add (1); per element the outermost offset (1), two 64-bit addresses (4), the load
+//    and the store (2), the contiguity branch (1) and the grid-stride loop (step, compare, branch: 3).
 double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
   double ops = std::max(1.0, l.operands), cast = l.dynamic_cast_ ? 8.0 * ops : 0.0;
+  if (l.family == "cat") return std::max(0.0, l.dims - 1.0) * (20.0 + 1.0 + 2.0 + 1.0) + 11.0;
   if (l.family == "strided") return std::max(1.0, l.dims) * (4.0 + ops + 2.0) + ops * 3.0 + 3.0 + cast;
   if (l.family == "unrolled") return ops * 5.0 + cast;
   if (l.family == "vectorized") return (ops * 3.0 + 2.0) / 4.0;
@@ -466,7 +474,30 @@ double elementwise_vt(const std::string& name) {
 // The unrolled kernel without casts loads all its elems_per_thread elements before computing
 // (MemoryAccess.cuh policies::unroll::load), and the vectorized one issues vec_size-wide loads.
 bool elementwise_serial_loads(const ElementwiseLaunch& l) {
-  return l.family == "strided" || (l.family == "unrolled" && l.dynamic_cast_);
+  // (cat's loop, `output[...] = data[tid]` through two T*, is the strided kernel's case)
+  return l.family == "strided" || l.family == "cat" || (l.family == "unrolled" && l.dynamic_cast_);
+}
+
+double cat_kernel_dims(const std::string& name) {
+  auto at = name.find("CatArrayBatchedCopy<");
+  if (at == std::string::npos) return 0;
+  // <T, IndexType, Dims, ...>: T itself may hold commas only inside its own <...>
+  int depth = 0, commas = 0;
+  for (auto i = at + 20; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '<') ++depth;
+    else if (c == '>' && depth-- == 0) return 0;
+    else if (c == ',' && depth == 0 && ++commas == 2) {
+      double d = 0;
+      try {
+        d = std::stod(name.substr(i + 1, 4));
+      } catch (const std::exception&) {
+        return 0;
+      }
+      return d >= 1 && d <= 8 ? d : 0;
+    }
+  }
+  return 0;
 }
 
 double elementwise_bytes_in_flight(const ElementwiseLaunch& l) {

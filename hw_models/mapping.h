@@ -32,11 +32,14 @@ struct Tile {
 //   "unrolled":   unrolled_elementwise_kernel, contiguous, one scalar load per element per operand
 //                 (thread_work_size 4), with a per-element dtype switch when the dtypes differ;
 //   "strided":    the generic elementwise_kernel<nt, vt>, every operand's offset from the linear
-//                 index through OffsetCalculator (an integer divmod per dimension).
+//                 index through OffsetCalculator (an integer divmod per dimension);
+//   "cat":        aten::cat's generic CatArrayBatchedCopy<T, IndexType, Dims, ...> (Shape.cu): a
+//                 grid-stride loop copying one element per step, the output offset from the
+//                 element's index by a hardware integer division per inner dimension.
 struct ElementwiseLaunch {
-  std::string family;       // "vectorized", "unrolled", "strided"
+  std::string family;       // "vectorized", "unrolled", "strided", "cat"
   double numel = 0;         // output elements
-  double dims = 1;          // index dimensions the offset calculator walks (strided)
+  double dims = 1;          // index dimensions the offset calculator walks (strided; cat: its Dims)
   double operands = 2;      // tensors including the output (OffsetCalculator's NARGS)
   bool dynamic_cast_ = false;  // operand dtypes differ: fetch_and_cast / cast_and_store per element
   double vt = 0;            // elements one thread handles (the kernel's template argument; 0: unknown)
@@ -47,6 +50,9 @@ struct ElementwiseLaunch {
 // vt, unrolled_elementwise_kernel<f, std::array<char*, N>, elems_per_thread, ...>'s third
 // argument; 0 for another name.
 double elementwise_vt(const std::string& name);
+// Dims of aten::cat's generic kernel from its name (CatArrayBatchedCopy<T, IndexType, Dims, ...>);
+// 0 for another name.
+double cat_kernel_dims(const std::string& name);
 // Whether a thread of that launch has only one element's loads in flight at a time: the loads of
 // its next element wait on the previous one (mapping.cpp says why per family).
 bool elementwise_serial_loads(const ElementwiseLaunch& l);

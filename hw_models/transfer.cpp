@@ -25,6 +25,8 @@ const char* elementwise_family(const std::string& n) {
   if (n.find("vectorized_elementwise_kernel") != std::string::npos) return "vectorized";
   if (n.find("unrolled_elementwise_kernel") != std::string::npos) return "unrolled";
   if (n.find("elementwise_kernel<") != std::string::npos) return "strided";
+  // (aten::cat's generic kernel; its _vectorized/_contig variants move 16-byte vectors without it)
+  if (n.find("CatArrayBatchedCopy<") != std::string::npos) return "cat";
   return "";
 }
 

@@ -43,7 +43,9 @@ Roof memory_roof(const Accelerator& hw, double bytes, double vector_flops = 0, d
 // PyTorch's elementwise kernel families, from the kernel name: "vectorized"
 // (vectorized_elementwise_kernel: 16-byte loads, what the memory curve is calibrated on),
 // "unrolled" (unrolled_elementwise_kernel: contiguous but no vector loads, e.g. dtype casts),
-// "strided" (the generic elementwise_kernel: strided or broadcast operands), or "" (other kernels).
+// "strided" (the generic elementwise_kernel: strided or broadcast operands), "cat" (aten::cat's
+// generic CatArrayBatchedCopy: one element per thread per step, offsets by integer division), or
+// "" (other kernels).
 const char* elementwise_family(const std::string& kernel_name);
 // Memory efficiency multiplier of that family on `hw` (unrolled_/strided_elementwise_efficiency;
 // 1 for vectorized and other kernels).

@@ -15,6 +15,7 @@
 #include "support/first_principles.h"
 #include "hw_models/accelerator.h"
 #include "hw_models/mapping.h"
+#include "hw_models/transfer.h"
 #include "workloads/op_cost.h"
 
 // This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
@@ -184,6 +185,19 @@ TEST(ArchElementwise, CliTakesTheLaunch) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   std::tie(rc, out) = elw_cli("kernel --hw h100 elementwise 768 fp32 --family strided --vt 0");
   EXPECT_NE(out.find("--vt"), std::string::npos) << out;
+  // aten::cat's kernel: its divisions make it issue-bound where the vectorized copy streams
+  nlohmann::json cat = time_of("--family cat --dims 3 --grid 792 --block 512");
+  EXPECT_EQ(cat["bound"], "latency");  // (768 elements: one round trip)
+  auto big = [&](const std::string& a) {
+    auto [c, o] = elw_cli("kernel --hw h100 --hw-model first-principles --json - elementwise 16777216 bf16 --grid 792 --block 512 " + a);
+    EXPECT_EQ(c, 0) << o;
+    return nlohmann::json::parse(o);
+  };
+  EXPECT_EQ(big("--family cat --dims 3")["bound"], "issue");
+  EXPECT_GT(big("--family cat --dims 3")["time_us"].get<double>(), 2 * big("--operands 2")["time_us"].get<double>());
+  std::tie(rc, out) = elw_cli("kernel --hw h100 elementwise 768 fp32 --family cat --dims 5");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("--family: cat"), std::string::npos) << out;
 }
 
 // fill_/zero_ run FillFunctor, whose operator() takes no input: the kernel loads nothing, so it
@@ -216,6 +230,40 @@ TEST(ArchElementwise, ZeroDimFillIsOneStoredElement) {
   EXPECT_EQ(w.ew_dims, 1);
   EXPECT_EQ(w.in_bytes, 0);
   EXPECT_EQ(w.bytes, 4);
+}
+
+
+// aten::cat's generic kernel (Shape.cu CatArrayBatchedCopy<T, IndexType, Dims, ...>) is its own
+// family: one element per thread per step, loaded before the step's store (the strided kernel's
+// case), and an integer division per inner dimension on the way to the output offset. Its
+// vectorized variant moves 16-byte vectors and is not in the family.
+TEST(ArchElementwise, CatKernelDividesOncePerInnerDimension) {
+  const std::string generic =
+      "void at::native::(anonymous namespace)::CatArrayBatchedCopy<at::native::(anonymous namespace)::OpaqueType<2u>, "
+      "unsigned int, 3, 64, 64>(at::native::(anonymous namespace)::OpaqueType<2u>*, ...)";
+  const std::string vectorized =
+      "void at::native::(anonymous namespace)::CatArrayBatchedCopy_vectorized<at::native::(anonymous namespace)::"
+      "OpaqueType<2u>, unsigned int, 3, 64, 64, 16, 8>(char*, ...)";
+  EXPECT_STREQ(elementwise_family(generic), "cat");
+  EXPECT_STREQ(elementwise_family(vectorized), "");
+  EXPECT_EQ(cat_kernel_dims(generic), 3);
+  EXPECT_EQ(cat_kernel_dims(vectorized), 0);
+  EXPECT_EQ(cat_kernel_dims("void CatArrayBatchedCopy<Opaque<2u, float>, unsigned int, 4, 64, 64>(...)"), 4);
+  EXPECT_EQ(cat_kernel_dims("void CatArrayBatchedCopy<T, unsigned int, x>"), 0);
+  ElementwiseLaunch cat = elw_launch("cat", 1024, false, 2, 0);
+  cat.dims = 3;
+  EXPECT_TRUE(elementwise_serial_loads(cat));
+  EXPECT_EQ(elementwise_bytes_in_flight(cat), 2);
+  double three = elementwise_instructions_per_element(cat);
+  cat.dims = 4;
+  EXPECT_NEAR(elementwise_instructions_per_element(cat) - three, 20 + 4, 1e-9);  // a division + its index math
+  cat.dims = 1;
+  EXPECT_NEAR(three - elementwise_instructions_per_element(cat), 2 * 24, 1e-9);
+  // the divisions outweigh a strided copy's divmods (IntegerDivider's multiply-shift) at equal dimensions
+  ElementwiseLaunch strided = elw_launch("strided", 1024, false, 2, 4);
+  strided.dims = 3;
+  cat.dims = 3;
+  EXPECT_GT(elementwise_instructions_per_element(cat), 1.5 * elementwise_instructions_per_element(strided));
 }
 
 }  // namespace arch_elementwise_test

@@ -189,7 +189,7 @@ TEST(ArchBadInput, CliSaysOneLine) {
   std::tie(rc, out) = run("kernel --hw h100 elementwise 4194304 bf16 --cast");
   EXPECT_EQ(out, "orrery kernel: error: kernel: --cast: PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one\n");
   std::tie(rc, out) = run("kernel --hw h100 elementwise 4194304 bf16 --family gather");
-  EXPECT_EQ(out, "orrery kernel: error: kernel: --family: 'gather': expected vectorized, unrolled or strided\n");
+  EXPECT_EQ(out, "orrery kernel: error: kernel: --family: 'gather': expected vectorized, unrolled, strided or cat\n");
   // PyTorch's reduce_kernel: 16-bit data keeps fewer bytes in flight than fp32, and a grid of
   // several blocks per output adds the global reduction's tail.
   auto red = [&](const std::string& a) { return nlohmann::json::parse(run("kernel --hw h100 --json - reduce 16MiB " + a).second)["time_us"].get<double>(); };

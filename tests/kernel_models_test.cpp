@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "hw_models/transfer.h"
 #include "support/errors.h"
@@ -263,6 +264,29 @@ TEST(CalibratedBounds, StridedKernelsAreIssueOrMemoryBoundByTheirDimensions) {
   }
   EXPECT_EQ(copies, 48);  // four per layer
   EXPECT_EQ(masked, 12);  // one per layer
+}
+
+// The encoder's 12 concatenations (aten::cat, 3 dimensions, bf16: CatArrayBatchedCopy<OpaqueType<2u>,
+// unsigned int, 3, ...>) copy one element per thread per step and divide twice per element: their
+// instructions, not their bytes, bound them, in both hardware models. Twice the HBM bandwidth
+// barely moves them; a copy of the same bytes would take a third of their time.
+TEST(CalibratedBounds, ConcatenationsAreBoundByTheirDivisions) {
+  for (bool fp : {false, true}) {
+    std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
+    ReplayResult base = roofline("bert", sets);
+    sets.push_back("hbm_bandwidth=9.6TB/s");
+    ReplayResult fast = roofline("bert", sets);
+    int cats = 0;
+    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+      const auto& k = base.kernels[i];
+      if (elementwise_family(k.name.str()) != std::string("cat")) continue;
+      ++cats;
+      EXPECT_EQ(k.bound.str(), "issue") << fp;
+      EXPECT_GT(k.simulated_s, 2.5 * k.bytes / 4.8e12) << fp;  // (the H200's HBM peak)
+      EXPECT_LT(k.simulated_s / fast.kernels[i].simulated_s, 1.3) << fp;
+    }
+    EXPECT_EQ(cats, 12) << fp;
+  }
 }
 
 // --hw-model first-principles is a choice of cost model for the same GPU: the capture's

@@ -147,14 +147,16 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     l.numel = num(pos[1], "NUMEL");
     Dtype d = dtype_arg(pos[2]);
     l.family = a.get("--family", "vectorized");
-    if (l.family != "vectorized" && l.family != "unrolled" && l.family != "strided")
-      throw make_error("kernel", "--family", "'" + l.family + "': expected vectorized, unrolled or strided");
+    if (l.family != "vectorized" && l.family != "unrolled" && l.family != "strided" && l.family != "cat")
+      throw make_error("kernel", "--family", "'" + l.family + "': expected vectorized, unrolled, strided or cat");
     l.dims = a.has("--dims") ? num(a.get("--dims"), "--dims") : 1;
-    l.operands = a.has("--operands") ? num(a.get("--operands"), "--operands") : 3;
+    l.operands = a.has("--operands") ? num(a.get("--operands"), "--operands") : l.family == "cat" ? 2 : 3;
     l.dynamic_cast_ = a.has("--cast");
     if (l.dynamic_cast_ && l.family == "vectorized")
       throw make_error("kernel", "--cast", "PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one");
     if (l.dims > 25) throw make_error("kernel", "--dims", "at most 25 (OffsetCalculator's MAX_DIMS)");
+    if (l.family == "cat" && (l.dims > 4 || l.operands != 2 || l.dynamic_cast_))
+      throw make_error("kernel", "--family", "cat copies one input into the output (--operands 2, no --cast), in at most 4 dimensions (Shape.cu CAT_ARRAY_MAX_INPUT_DIMS)");
     double bytes = l.numel * l.operands * element_bytes(d);
     if (!m) return calibrated(hw, "elementwise", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
     // a thread's elements (CUDALoops.cuh): unrolled elems_per_thread 4; strided launch_legacy_kernel
@@ -197,7 +199,7 @@ Spec kernel_spec() {
             "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
             "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
             "       | memory BYTES [--warm-l2] [--grid G --block T] [--write-only]\n"
-            "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided] [--dims D] [--operands N] [--cast]\n"
+            "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided|cat] [--dims D] [--operands N] [--cast]\n"
             "                   [--grid G --block T] [--vt N]\n"
             "       | reduce BYTES DTYPE --grid G --block T [--vec 4] [--outputs N]   (PyTorch's reduce_kernel)\n"
             "       | describe   (the architecture description with units and sources)";
@@ -222,8 +224,8 @@ Spec kernel_spec() {
       {"--vec", "N", "", "", "reduce: output_vec_size, outputs per thread (default 4: a reduction over a non-contiguous dimension)"},
       {"--outputs", "N", "", "", "reduce: output elements (a grid with several blocks per output adds the global-reduction tail)"},
       {"--write-only", "", "", "", "memory: stores only (a memset): no load round trip"},
-      {"--family", "vectorized|unrolled|strided", "vectorized", "", "elementwise: PyTorch kernel family", Flag::MeaningDefault},
-      {"--dims", "D", "", "", "elementwise: dimensions the strided kernel's offset calculator walks (default 1)"},
+      {"--family", "vectorized|unrolled|strided|cat", "vectorized", "", "elementwise: PyTorch kernel family (cat: aten::cat's generic CatArrayBatchedCopy)", Flag::MeaningDefault},
+      {"--dims", "D", "", "", "elementwise: dimensions the strided kernel's offset calculator walks, or the cat kernel's Dims (default 1)"},
       {"--operands", "N", "", "", "elementwise: tensors including the output (default 3: a binary op)"},
       {"--cast", "", "", "", "elementwise: operand dtypes differ (per-element dtype switch)"},
   };

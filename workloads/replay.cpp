@@ -84,7 +84,7 @@ bool elementwise_estimate(const KernelMapper& m, const OpWork& w, const std::str
   l.family = elementwise_family(name);
   if (l.family.empty() || !(w.ew_numel > 0) || !(bytes > 0)) return false;
   l.numel = w.ew_numel * share;
-  l.dims = w.ew_dims;
+  l.dims = l.family == "cat" && cat_kernel_dims(name) > 0 ? cat_kernel_dims(name) : w.ew_dims;
   l.operands = w.ew_operands;
   l.dynamic_cast_ = w.ew_mixed_dtypes;
   l.vt = elementwise_vt(name);
