@@ -486,4 +486,21 @@ TEST(Cli, ConfigReruns) {
 
 }  // namespace
 
+// calibrate --kernel-families prints a `use:` line of --set values: an efficiency is a fraction of
+// the memory curve, so a family whose kernels run faster than the curve (the H100 captures' strided
+// kernels, median ratio 1.03) keeps 1 instead of a value --set refuses, and the line round-trips.
+TEST(Cli, KernelFamilyFitsAreValuesSetAccepts) {
+  std::string b = src("examples/bundles/");
+  CliRun r = run("calibrate --kernel-families " + b + "gpt_a_ddp " + b + "gpt_b " + b + "llama_s");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "faster: keep strided_elementwise_efficiency = 1")) << r.out;
+  auto at = r.out.find("use:");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::string sets = r.out.substr(at + 4, r.out.find("   (or", at) - at - 4);
+  EXPECT_FALSE(has(sets, "strided")) << sets;
+  CliRun v = run("replay " + b + "mlp_fp32 --mode roofline" + sets);
+  EXPECT_EQ(v.rc, 0) << v.out;
+  EXPECT_FALSE(has(v.out, "error:")) << v.out;
+}
+
 }  // namespace cli_test

@@ -24,6 +24,9 @@ int run_kernel_families(const Args& a) {
       fit = "reference (the memory curve from the microbenchmarks)";
     } else if (!f.fitted) {
       fit = "too few kernels: keep " + f.parameter + " = 1";
+    } else if (f.median_ratio >= 1.0) {
+      // (an efficiency is a fraction of the curve: kernels as fast as the vectorized ones or faster keep 1)
+      fit = "as fast as the memory curve or faster: keep " + f.parameter + " = 1";
     } else {
       char buf[96];
       std::snprintf(buf, sizeof buf, "%s = %.2f", f.parameter.c_str(), f.median_ratio);
