@@ -360,6 +360,7 @@ KernelEstimate KernelMapper::reduction(const ReduceLaunch& r, double bytes, doub
   s.bytes = bytes;
   s.inflight = inflight_bytes(grid, block, reduce_bytes_per_thread(r));
   s.lockstep = one_wave(grid, block);
+  s.units = units_occupied(grid);
   s.load_fraction = 1.0;
   s.l2_hit = l2_hit;
   KernelEstimate e = memory_body(s);
@@ -379,6 +380,7 @@ KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, do
   s.write_only = write_only;
   s.simt_instructions = simt_instructions;
   s.lockstep = one_wave(grid, block);
+  s.units = units_occupied(grid);
   s.l2_hit = l2_hit;
   return memory_body(s);
 }
@@ -388,6 +390,7 @@ KernelEstimate KernelMapper::tiled_transform(double bytes, double grid, double b
   s.bytes = bytes;
   s.inflight = inflight_bytes(grid, block, per_thread);
   s.lockstep = one_wave(grid, block);
+  s.units = units_occupied(grid);
   s.load_fraction = 0.5;
   s.loads_known = true;
   return memory_body(s);
@@ -400,6 +403,12 @@ double KernelMapper::l2_round_trip() const {
 
 bool KernelMapper::one_wave(double grid, double block) const {
   return grid >= 1 && block >= 1 && grid <= a_.units * blocks_per_unit(block);
+}
+
+// The block scheduler spreads a grid over the units one block each before doubling up: a grid of
+// fewer blocks than units occupies that many units (0: unknown grid, the whole chip).
+double KernelMapper::units_occupied(double grid) const {
+  return grid >= 1 ? std::min(grid, a_.units) : 0.0;
 }
 
 double KernelMapper::simt_issue_rate() const {
@@ -524,6 +533,7 @@ KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double byte
   s.inflight = inflight_bytes(grid, block, per_thread);
   s.simt_instructions = instructions;
   s.lockstep = one_wave(grid, block);
+  s.units = units_occupied(grid);
   s.load_fraction = bytes > 0 ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
   s.l2_hit = l2_hit;
   s.loads_known = true;
@@ -554,16 +564,23 @@ KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
   // overlap them (the max form).
   // (loads that hit L2 are not waited on HBM's latency)
   double rounds = std::max(0.0, loads - l2_hit) / inflight - 1.0;
+  // A grid on fewer units than the chip has draws on the L2 through those units' ports only: the
+  // chip's L2 bandwidth is the sum over its units (the whitepapers quote it per clock for the
+  // whole L2), so its share is units_occupied / units. Every byte, from HBM or L2, reaches an SM
+  // through that share; the SIMT instructions issue on those units alone.
+  const double unit_share = s.units > 0 ? std::min(1.0, s.units / a_.units) : 1.0;
+  const double port_rate = a_.onchip_bandwidth() * unit_share;
+  e.hbm_s = std::max(e.hbm_s, e.hbm_bytes / port_rate);
   double bandwidth_s = e.hbm_s, latency_s = 0;  // (the many-wave form keeps them apart: below)
   if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0) {
     latency_s = rounds * a_.p("hbm_latency");
     // (a lockstep round whose loads are known costs its loads' transfer plus the round trip: the
     // posted stores drain while the next round's loads travel; unknown loads: all bytes wait)
-    double waited_s = s.loads_known ? std::max(0.0, loads - l2_hit) / hbm_rate() : e.hbm_s;
+    double waited_s = s.loads_known ? std::max(0.0, loads - l2_hit) / std::min(hbm_rate(), port_rate) : e.hbm_s;
     e.hbm_s = lockstep ? std::max(e.hbm_s, waited_s + latency_s) : std::max(e.hbm_s, latency_s);
     if (lockstep) latency_s = 0;
   }
-  e.l2_s = bytes / a_.onchip_bandwidth();
+  e.l2_s = bytes / port_rate;
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
   // the first round trip: none for posted stores, one L2 hit when every load is resident
   double l2_lat = l2_round_trip();
@@ -576,7 +593,7 @@ KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
   // own instructions per element (tens of cycles) hide under the round trip (hundreds), so that
   // bound stands beside the ECM sum, not added to it. A lockstep grid pays each round's issue
   // burst after its round trip (added, as its transfer).
-  double issue_s = s.simt_instructions > 0 ? s.simt_instructions / simt_issue_rate() : 0.0;
+  double issue_s = s.simt_instructions > 0 ? s.simt_instructions / (simt_issue_rate() * unit_share) : 0.0;
   double stream_s = lockstep || issue_s <= 0 ? std::max(e.hbm_s, e.l2_s) + issue_s
                                              : std::max(std::max(bandwidth_s, e.l2_s) + issue_s, latency_s);
   e.time_s = e.overhead_s + std::max(stream_s, e.compute_s);

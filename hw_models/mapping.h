@@ -167,6 +167,8 @@ class KernelMapper {
   // Whether all `grid` blocks of `block` threads are resident at once (one wave); then a grid
   // whose threads loop over batches of loads pays each batch's round trip before its transfer.
   bool one_wave(double grid, double block) const;
+  // Units a grid of `grid` blocks occupies (min(grid, units); 0 when the grid is unknown).
+  double units_occupied(double grid) const;
   double l2_round_trip() const;
 
   double clock_matrix() const { return a_.p("clock_sustained"); }
@@ -193,6 +195,7 @@ class KernelMapper {
     double load_fraction = 0.5;    // of `bytes`, the loads (0.5 when unknown: a copy's share)
     double l2_hit = 0;             // load bytes an earlier kernel left in L2
     bool loads_known = false;      // load_fraction is the kernel's own, not the guess
+    double units = 0;              // units the grid occupies (0: all): its share of L2 ports and issue
   };
   KernelEstimate memory_body(const MemoryLaunch& s) const;
   Arch a_;

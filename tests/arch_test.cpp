@@ -329,14 +329,40 @@ TEST(ArchKnobs, OneWaveLoopingGridsPayRoundTripsBeforeTransfers) {
   EXPECT_FALSE(m.one_wave(0, 0));       // launch unknown
   KernelEstimate e = m.memory_launch(bytes, 0, 32, 1024);
   double rounds = 0.5 * bytes / m.inflight_bytes(32, 1024) - 1.0;
-  EXPECT_NEAR(e.hbm_s, bytes / m.hbm_rate() + rounds * lat, 1e-12);
+  // (32 blocks occupy 32 of 132 units: their share of the L2's ports bounds the transfer)
+  double port = m.arch().onchip_bandwidth() * 32 / m.arch().units;
+  ASSERT_LT(port, m.hbm_rate());
+  EXPECT_NEAR(e.hbm_s, bytes / port + rounds * lat, 1e-12);
   // 265 blocks keep no more bytes in flight than 264 but take two waves: the max form.
   KernelEstimate two = m.memory_launch(bytes, 0, 265, 1024);
   double r2 = 0.5 * bytes / m.inflight_bytes(265, 1024) - 1.0;
   EXPECT_NEAR(two.hbm_s, std::max(bytes / m.hbm_rate(), r2 * lat), 1e-12);
   EXPECT_LT(two.time_s, m.memory_launch(bytes, 0, 264, 1024).time_s);
-  // A one-wave grid with a single batch per thread pays no extra round trip.
-  EXPECT_NEAR(m.memory_launch(1e5, 0, 32, 1024).time_s, m.memory(1e5).time_s, 1e-12);
+  // A one-wave grid with a single batch per thread pays no extra round trip, only its transfer
+  // through its units' ports.
+  EXPECT_NEAR(m.memory_launch(1e5, 0, 32, 1024).time_s - m.memory(1e5).time_s, 1e5 / port - 1e5 / m.hbm_rate(),
+              1e-12);
+}
+
+// A grid of fewer blocks than units runs on that many units and reaches the L2 through their
+// ports alone (the L2's bandwidth is the sum over the units): layer norm backward's
+// GammaBetaBackward runs 24 blocks for 768 columns. Its transfer moves with the L2 bandwidth, not
+// with HBM's; a grid that covers the chip is not touched.
+TEST(ArchKnobs, FewBlockGridsDrawOnTheirUnitsShareOfTheL2) {
+  Accelerator h = fp("h100");
+  const KernelMapper& m = M(h);
+  const double bytes = 50e6;
+  EXPECT_EQ(m.units_occupied(24), 24);
+  EXPECT_EQ(m.units_occupied(1000), m.arch().units);
+  EXPECT_EQ(m.units_occupied(0), 0);
+  double few = m.memory_launch(bytes, 0, 24, 1024).time_s;
+  EXPECT_GT(few, bytes / (m.arch().onchip_bandwidth() * 24 / m.arch().units));
+  Accelerator l2x2 = fp("h100", {"l2_bandwidth=18.8TB/s"}), hbmx2 = fp("h100", {"hbm_bandwidth=6.7TB/s"});
+  EXPECT_LT(M(l2x2).memory_launch(bytes, 0, 24, 1024).time_s, 0.8 * few);
+  EXPECT_GT(M(hbmx2).memory_launch(bytes, 0, 24, 1024).time_s, 0.99 * few);
+  // 1056 blocks of 256 threads cover the chip: the HBM binds, and the L2 knob does not move it
+  EXPECT_EQ(m.memory_launch(bytes, 0, 1056, 256).bound, "memory");
+  EXPECT_NEAR(M(l2x2).memory_launch(bytes, 0, 1056, 256).time_s, m.memory_launch(bytes, 0, 1056, 256).time_s, 1e-12);
 }
 
 // Back-to-back kernels of one stream are launch_gap apart in the first-principles model (the front

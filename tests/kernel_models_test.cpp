@@ -289,6 +289,36 @@ TEST(CalibratedBounds, ConcatenationsAreBoundByTheirDivisions) {
   }
 }
 
+// Layer norm backward's GammaBetaBackward sums 8192 rows per column in 24 blocks (768 columns of
+// 32): 24 of the H200's 132 SMs. The calibrated curves measured copies that fill the chip; the
+// replay takes at least what the description gives those 24 units (their share of the L2's ports),
+// so the L2 bandwidth moves these kernels and the HBM bandwidth does not, in both hardware models.
+TEST(CalibratedBounds, FewBlockGridsTakeTheirUnitsShareOfTheL2) {
+  for (bool fp : {false, true}) {
+    std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
+    auto with = [&](const char* knob) {
+      auto s = sets;
+      s.push_back(knob);
+      return roofline("bert", s);
+    };
+    ReplayResult base = roofline("bert", sets), hbm = with("hbm_bandwidth=9.6TB/s");
+    // (l2_bandwidth is a description parameter: --set takes it with the first-principles model only)
+    ReplayResult l2 = fp ? with("l2_bandwidth=18.8TB/s") : base;
+    int n = 0;
+    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+      const auto& k = base.kernels[i];
+      if (k.name.str().find("GammaBetaBackward") == std::string::npos) continue;
+      ++n;
+      EXPECT_GT(k.simulated_s, 0.9 * k.bytes / (9.4e12 * 24 / 132)) << fp;
+      if (fp) {
+        EXPECT_LT(l2.kernels[i].simulated_s, 0.8 * k.simulated_s);
+      }
+      EXPECT_GT(hbm.kernels[i].simulated_s, 0.95 * k.simulated_s) << fp;
+    }
+    EXPECT_EQ(n, 25) << fp;  // 24 layer norms and the final one
+  }
+}
+
 // --hw-model first-principles is a choice of cost model for the same GPU: the capture's
 // measurement still checks it (a --set of a hardware parameter makes a what-if).
 TEST(WhatIf, FirstPrinciplesModelIsComparedWithTheMeasurement) {

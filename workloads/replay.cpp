@@ -111,9 +111,19 @@ bool elementwise_roof(const Accelerator& hw, const OpWork& w, const std::string&
 // the memory curve measured; reduce_kernel's round trips: roof_of.)
 void calibrated_lower_bounds(const Accelerator& hw, const OpWork& w, const DeviceActivity& d, double share,
                             double grid, double block, Roof& r) {
-  if (hw.mapper || !hw.arch_mapper || std::string(elementwise_family(d.name)) == "vectorized") return;
+  if (hw.mapper || !hw.arch_mapper) return;
+  const KernelMapper& m = *hw.arch_mapper;
+  // (a launch on fewer units than the chip is not what the full-chip curves measured: its transfer
+  // takes at least what its own units' share of the L2 and its round trips give
+  // (KernelMapper::memory_launch without the dispatch and first round trip, which the curve's
+  // measured floor, min_kernel_time, already holds)
+  if (grid >= 1 && block >= 1 && m.units_occupied(grid) < m.arch().units && w.bytes * share > 0) {
+    KernelEstimate e = m.memory_launch(w.bytes * share, 0, grid, block);
+    r.tm = std::max(r.tm, e.time_s - e.overhead_s);
+  }
+  if (std::string(elementwise_family(d.name)) == "vectorized") return;
   KernelEstimate e;
-  if (elementwise_estimate(*hw.arch_mapper, w, d.name, share, w.bytes * share, grid, block, 0, e) && e.time_s > r.tm) {
+  if (elementwise_estimate(m, w, d.name, share, w.bytes * share, grid, block, 0, e) && e.time_s > r.tm) {
     r.tm = e.time_s;
     r.issue_bound = e.bound == "issue";
   }
