@@ -61,6 +61,7 @@ std::string to_csv(const nlohmann::ordered_json& rows) {
 }
 
 void write_csv_file(const std::string& path, const nlohmann::ordered_json& rows, const std::string& flag) {
+  if (path == "-") throw make_error(flag, path, "standard output is not an output file here: give a file name");
   std::ofstream o(path, std::ios::binary);
   if (!o) throw make_error(flag, path, "cannot write");
   o << to_csv(rows);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -501,6 +502,21 @@ TEST(Cli, KernelFamilyFitsAreValuesSetAccepts) {
   CliRun v = run("replay " + b + "mlp_fp32 --mode roofline" + sets);
   EXPECT_EQ(v.rc, 0) << v.out;
   EXPECT_FALSE(has(v.out, "error:")) << v.out;
+}
+
+// `--json -` and `--csv -` name standard output; only `orrery kernel --json -` prints there. Other
+// commands used to write a file called "-" (and "-.config.json") without a word: now one line.
+TEST(Cli, DashIsNotAnOutputFile) {
+  std::string b = src("examples/bundles/mlp_fp32");
+  for (const char* flag : {"--json", "--csv"}) {
+    CliRun r = run("replay " + b + " --quiet " + flag + " -");
+    EXPECT_NE(r.rc, 0) << flag;
+    EXPECT_TRUE(has(r.out, "orrery replay: error:")) << r.out;
+    EXPECT_TRUE(has(r.out, "give a file name")) << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists("-"));
+  EXPECT_FALSE(std::filesystem::exists("-.config.json"));
 }
 
 }  // namespace cli_test

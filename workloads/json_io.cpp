@@ -253,6 +253,8 @@ json stream_json_file(const std::string& path, const std::string& array_key, Jso
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
+  // ("-" would silently become a file of that name: only `orrery kernel --json -` prints to stdout)
+  if (path == "-") throw make_error(path, "", "standard output is not an output file here: give a file name");
   std::filesystem::path p(path);
   if (p.has_parent_path()) {
     std::error_code ec;
