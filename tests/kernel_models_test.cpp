@@ -105,6 +105,47 @@ TEST(Softmax, ShortRowsAreReadOnceLongRowsThreeTimes) {
   EXPECT_DOUBLE_EQ(bytes(4096, true), 5.0);
 }
 
+// sdpa transposes before it calls the kernels' own ops: aten::_flash_attention_* and
+// aten::_efficient_attention_* take (batch, seq, heads, head dim), sdpa's and cuDNN's ops (batch,
+// heads, seq, head dim). The same causal attention has the same FLOPs whichever op the kernel
+// sits under; the mask flag is the first Bool/Int after dropout_p (is_causal, or the efficient
+// kernel's custom_mask_type), never compute_log_sumexp before it.
+TEST(Attention, KernelOpsTakeBatchSeqHeadsAndTheirOwnMaskFlag) {
+  const std::int64_t b = 8, h = 12, sq = 1024, d = 64;
+  auto flops = [&](const char* name, bool bshd, std::vector<EtArg> flags) {
+    EtOp op;
+    op.name = name;
+    EtArg q = bshd ? tensor({b, sq, h, d}) : tensor({b, h, sq, d});
+    op.inputs = {q, q, q};
+    for (auto& f : flags) op.inputs.push_back(f);
+    op.outputs = {q};
+    return op_work(op).flops;
+  };
+  const double causal = 4.0 * b * h * sq * sq * d * 0.5;
+  auto B = [](bool v) { return value(v, "Bool"); };
+  auto I = [](int v) { return value(v, "Int"); };
+  auto D = [](double v) { return value(v, "Double"); };
+  EtArg none = value(nullptr, "None");
+  // sdpa efficient (q, k, v, attn_bias, compute_log_sumexp, dropout_p, is_causal, scale)
+  EXPECT_DOUBLE_EQ(flops("aten::_scaled_dot_product_efficient_attention", false, {none, B(true), D(0), B(true), none}), causal);
+  EXPECT_DOUBLE_EQ(flops("aten::_scaled_dot_product_efficient_attention", false, {none, B(true), D(0), B(false), none}),
+                   2 * causal);  // compute_log_sumexp is not the mask
+  // its kernel's op (q, k, v, bias, cu_q, cu_k, max_q, max_k, dropout_p, custom_mask_type, compute_log_sumexp, ...)
+  EXPECT_DOUBLE_EQ(flops("aten::_efficient_attention_forward", true,
+                         {none, none, none, none, none, D(0), I(1), B(true), none}),
+                   causal);
+  EXPECT_DOUBLE_EQ(flops("aten::_efficient_attention_forward", true,
+                         {none, none, none, none, none, D(0), I(0), B(true), none}),
+                   2 * causal);
+  // flash's (q, k, v, cum_q, cum_k, max_q, max_k, dropout_p, is_causal, return_debug_mask, scale)
+  EXPECT_DOUBLE_EQ(flops("aten::_flash_attention_forward", true, {none, none, I(sq), I(sq), D(0), B(true), B(false), none}),
+                   causal);
+  // cuDNN's (q, k, v, attn_bias, cum_q, cum_k, max_q, max_k, compute_log_sumexp, dropout_p, is_causal, ...)
+  EXPECT_DOUBLE_EQ(flops("aten::_cudnn_attention_forward", false,
+                         {none, none, none, I(sq), I(sq), B(true), D(0), B(true), B(false), none}),
+                   causal);
+}
+
 // Leading dimensions and what they allow: 30522 (BERT's vocabulary) is 2-element aligned, 50257
 // (GPT-2's) odd, 768 fine; a convolution over 3 input channels is odd.
 TEST(Alignment, FromTheGemmAndConvolutionShapes) {

@@ -278,6 +278,21 @@ bool gemm_work(const EtOp& op, OpWork& w) {
 
 // Fused attention (sdpa, flash, efficient, cuDNN; forward and backward).
 // q [b, h, s, d], k [b, hk, sk, d]; forward = 2 GEMMs (QK^T, PV); backward = 5 (incl. recompute).
+// Whether an attention op is causal. Every sdpa and attention-kernel op of native_functions.yaml
+// puts its mask flag first among the Bool/Int arguments after dropout_p (the op's first float):
+// is_causal (Bool) for sdpa's, flash's and cuDNN's ops, custom_mask_type (Int: 1 and 2 are causal
+// from the top left or the bottom right) for the memory-efficient kernel's. Flags before dropout_p
+// (compute_log_sumexp, true in training) are not it. An op without dropout_p: any true Bool.
+bool attention_causal(const EtOp& op) {
+  bool after_dropout = false;
+  for (auto& a : op.inputs) {
+    if (a.type == "Double") after_dropout = true;
+    else if (after_dropout && (a.type == "Bool" || a.type == "Int") && !a.is_tensor)
+      return a.value.is_boolean() ? a.value.get<bool>() : a.value.is_number() && a.value.get<double>() > 0;
+  }
+  return !after_dropout && has_true_bool(op);
+}
+
 bool attention_op_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   const std::string& n = op.name;
   if (!(contains(n, "scaled_dot_product") || contains(n, "flash_attention") || contains(n, "efficient_attention") ||
@@ -286,10 +301,17 @@ bool attention_op_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   bool bwd = contains(n, "backward");
   auto* q = nth_tensor(op.inputs, bwd ? 1 : 0);  // backward ops take grad_out first
   auto* k = nth_tensor(op.inputs, bwd ? 2 : 1);
+  // The kernels' own ops, which sdpa calls after transposing, take (batch, seq, heads, head dim):
+  // aten::_flash_attention_{forward,backward}, aten::_efficient_attention_{forward,backward}
+  // (native_functions.yaml; "BMHK" in xFormers' terms). sdpa's own ops and cuDNN's take
+  // (batch, heads, seq, head dim).
+  bool bshd = contains(n, "_flash_attention_") || contains(n, "_efficient_attention_forward") ||
+              contains(n, "_efficient_attention_backward");
   if (q && k && q->shape.size() == 4) {
-    double b = dim(q, 0), h = dim(q, 1), s = dim(q, 2), d = dim(q, 3), sk = dim(k, 2);
+    int hd = bshd ? 2 : 1, sd = bshd ? 1 : 2;
+    double b = dim(q, 0), h = dim(q, hd), s = dim(q, sd), d = dim(q, 3), sk = dim(k, sd);
     double f = 4 * b * h * s * sk * d * (bwd ? 2.5 : 1.0);
-    bool causal = has_true_bool(op);
+    bool causal = attention_causal(op);
     if (causal) f *= 0.5;
     w.flops = f;
     w.attn = AttentionShape{b * h, s, sk, d, causal, bwd};
