@@ -8,9 +8,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "workloads/json_io.h"
 
 // This file's names stay in its own namespace: the suite is a unity build (CMakeLists.txt).
 namespace emulate_test {
@@ -62,6 +65,16 @@ std::string py() {
 #define NEED_TORCH() \
   if (!have_torch()) GTEST_SKIP() << "PyTorch not installed (apt-get install python3-torch)"
 
+// The distinct (grid, block) pairs of a trace's GammaBetaBackward kernels.
+std::set<std::string> gamma_beta_launches(const fs::path& kineto) {
+  std::set<std::string> out;
+  if (!fs::exists(kineto)) return {"(missing " + kineto.string() + ")"};
+  for (const auto& e : orrery::read_json_file(kineto.string())["traceEvents"])
+    if (e.value("cat", "") == "kernel" && e.value("name", "").find("GammaBetaBackward") != std::string::npos)
+      out.insert(e["args"].value("grid", nlohmann::json()).dump() + e["args"].value("block", nlohmann::json()).dump());
+  return out;
+}
+
 // Emulates examples/emulate/NAME.py, replays examples/bundles/NAME in roofline mode: the step
 // times agree within 3 %, and the GPU-launching op sequences (ops with shapes) match in order.
 nlohmann::json check_bundle_script(const std::string& name, double min_match) {
@@ -83,6 +96,10 @@ nlohmann::json check_bundle_script(const std::string& name, double min_match) {
   nlohmann::json cmp = read_json(d / "cmp.json");
   EXPECT_GE(cmp["match_fraction"].get<double>(), min_match) << c.out;
   EXPECT_NEAR(cmp["emulated_ops"].get<double>() / cmp["real_ops"].get<double>(), 1.0, 0.10) << c.out;
+  // Launches whose grid the replay prices (a grid on fewer units than the chip: layer norm
+  // backward's GammaBetaBackward) carry the capture's grid and block.
+  EXPECT_EQ(gamma_beta_launches(d / "bundle" / "kineto.json"),
+            gamma_beta_launches(fs::path(kSrc) / "examples/bundles" / name / "kineto.json.gz"));
   fs::remove_all(d);
   return ej;
 }

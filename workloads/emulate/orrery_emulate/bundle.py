@@ -62,6 +62,26 @@ def _out_numel(ev):
     return 0
 
 
+def _gamma_beta_launch(ev):
+    """Grid and block of layer norm backward's GammaBetaBackward kernel, as PyTorch's
+    LaunchGammaBetaBackwardCUDAKernel (layer_norm_kernel.cu) picks them from dY's M x N: one block
+    of 32 x block_dim_y threads per 32 columns, block_dim_y from M (1, 8, 16, 32); for M > 65536
+    rows and fewer than 66 column blocks (half an H100's SMs) 32 x 1 threads and M / 32 row blocks
+    in y, at most 32768 blocks. None when dY's shape is not in the op."""
+    dy = next((a for a in ev.get("inputs", []) if a.get("t")), None)
+    if not dy or not dy.get("shape"):
+        return None
+    n = dy["shape"][-1]
+    m = 1
+    for d in dy["shape"][:-1]:
+        m *= d
+    cols = max(1, -(-n // 32))
+    if m > 64 * 1024 and cols < 66:
+        return [cols, min(32768 // cols, -(-m // 32)), 1], [32, 1, 1]
+    y = 1 if m < 64 else 8 if m < 128 else 16 if m < 256 else 32
+    return [cols, 1, 1], [32, y, 1]
+
+
 class Writer:
     def __init__(self, rank, world, groups, device_name):
         self.rank, self.world, self.groups = rank, world, groups
@@ -105,12 +125,15 @@ class Writer:
         self.t += CALL_US
         return c
 
-    def launch(self, kind, kname, nbytes, stream, ext, numel=0):
+    def launch(self, kind, kname, nbytes, stream, ext, numel=0, ev=None):
         rt = {"kernel": "cudaLaunchKernel", "memset": "cudaMemsetAsync", "memcpy": "cudaMemcpyAsync"}[kind]
         c = self.runtime(rt, ext)
         cat = {"kernel": "kernel", "memset": "gpu_memset", "memcpy": "gpu_memcpy"}[kind]
         args = {"stream": stream, "correlation": c, "device": self.rank % 8}
-        if kind == "kernel" and "elementwise_kernel" in kname and numel > 0:
+        dims = _gamma_beta_launch(ev) if ev is not None and "GammaBetaBackward" in kname else None
+        if dims:
+            args.update({"grid": dims[0], "block": dims[1]})
+        elif kind == "kernel" and "elementwise_kernel" in kname and numel > 0:
             # PyTorch's elementwise launches (CUDALoops.cuh, Loops.cuh): 128 threads, 4 elements each
             args.update({"grid": [max(1, -(-int(numel) // 512)), 1, 1], "block": [128, 1, 1]})
         elif kind == "kernel":
@@ -168,7 +191,7 @@ class Writer:
             self.t += CALL_US
             ext = self.cpu_op(ev["name"], rf, ts, 0)  # duration patched below
             for kind, kname, nbytes in K.kernels(ev):
-                self.launch(kind, kname, nbytes, ev["stream"], ext, _out_numel(ev))
+                self.launch(kind, kname, nbytes, ev["stream"], ext, _out_numel(ev), ev)
             self.t += OP_US
             self._patch_dur(ext, ts)
         if k == "coll":
