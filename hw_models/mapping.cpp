@@ -449,6 +449,20 @@ double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
   return 0;
 }
 
+namespace {
+// The number a kernel name's template argument list holds at `at` (up to 4 characters), 0 when
+// there is none or it lies outside [lo, hi].
+double template_number(const std::string& name, std::size_t at, double lo, double hi) {
+  double v = 0;
+  try {
+    v = std::stod(name.substr(at, 4));
+  } catch (const std::exception&) {
+    return 0;
+  }
+  return v >= lo && v <= hi ? v : 0;
+}
+}  // namespace
+
 double elementwise_vt(const std::string& name) {
   // elementwise_kernel<nt, vt, ...> (Loops.cuh launch_legacy_kernel<128, vt>); unrolled_elementwise_kernel<
   // func, std::array<char*, N>, elems_per_thread, ...> (CUDALoops.cuh launch_unrolled_kernel)
@@ -461,14 +475,7 @@ double elementwise_vt(const std::string& name) {
              name.find("vectorized_elementwise_kernel<") == std::string::npos) {
     at = name.find(',', k);
   }
-  if (at == std::string::npos) return 0;
-  double vt = 0;
-  try {
-    vt = std::stod(name.substr(at + 1, 4));
-  } catch (const std::exception&) {
-    return 0;
-  }
-  return vt >= 1 && vt <= 64 ? vt : 0;
+  return at == std::string::npos ? 0 : template_number(name, at + 1, 1, 64);
 }
 
 // Serial loads (one element's loads in flight per thread), from PyTorch's source:
@@ -496,15 +503,8 @@ double cat_kernel_dims(const std::string& name) {
     char c = name[i];
     if (c == '<') ++depth;
     else if (c == '>' && depth-- == 0) return 0;
-    else if (c == ',' && depth == 0 && ++commas == 2) {
-      double d = 0;
-      try {
-        d = std::stod(name.substr(i + 1, 4));
-      } catch (const std::exception&) {
-        return 0;
-      }
-      return d >= 1 && d <= 8 ? d : 0;
-    }
+    else if (c == ',' && depth == 0 && ++commas == 2)
+      return template_number(name, i + 1, 1, 8);
   }
   return 0;
 }
