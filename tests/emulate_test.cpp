@@ -69,7 +69,8 @@ std::string py() {
 std::set<std::string> gamma_beta_launches(const fs::path& kineto) {
   std::set<std::string> out;
   if (!fs::exists(kineto)) return {"(missing " + kineto.string() + ")"};
-  for (const auto& e : orrery::read_json_file(kineto.string())["traceEvents"])
+  const nlohmann::json trace = orrery::read_json_file(kineto.string());  // outlives the loop
+  for (const auto& e : trace["traceEvents"])
     if (e.value("cat", "") == "kernel" && e.value("name", "").find("GammaBetaBackward") != std::string::npos)
       out.insert(e["args"].value("grid", nlohmann::json()).dump() + e["args"].value("block", nlohmann::json()).dump());
   return out;
