@@ -49,6 +49,9 @@ const ParamSet& arch_params() {
           B("smem_per_unit", "", "shared memory / local SRAM per unit usable by one tile's operand stages"),
           C("smem_bytes_per_clock", "", "shared memory / SRAM read bandwidth per unit, bytes per clock", true),
           BW("l2_bandwidth", "", "L2 / global SRAM bandwidth (all units together)"),
+          B("l2_sector_bytes", "32 B",
+            "granularity of an L2 access: a warp's load or store moves whole sectors, so neighbouring threads "
+            "reading elements a stride apart (a transposing copy) move one sector per element"),
           C("l2_partitions", "1",
             "L2 partitions that each cache the data of the SMs wired to them (a line every SM reads is held in each "
             "partition): a kernel spread over the chip reuses l2_size / l2_partitions of earlier kernels' data", true),

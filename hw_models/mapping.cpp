@@ -526,18 +526,40 @@ KernelEstimate KernelMapper::elementwise(const ElementwiseLaunch& l, double byte
   // its stores are posted, no load round trip, as a memset)
   if (l.stores_only) return memory_launch(bytes, 0, grid, block, true, instructions, 0);
   double per_thread = elementwise_bytes_in_flight(l);
-  if (!(per_thread > 0)) return memory_launch(bytes, 0, grid, block, false, instructions, l2_hit);
+  if (!(per_thread > 0) && l.strided.empty()) return memory_launch(bytes, 0, grid, block, false, instructions, l2_hit);
   // its loads are the input operands' bytes (load_bytes per element), not half the traffic
   MemoryLaunch s;
   s.bytes = bytes;
-  s.inflight = inflight_bytes(grid, block, per_thread);
+  s.inflight = per_thread > 0 ? inflight_bytes(grid, block, per_thread) : inflight_bytes(grid, block);
   s.simt_instructions = instructions;
   s.lockstep = one_wave(grid, block);
   s.units = units_occupied(grid);
-  s.load_fraction = bytes > 0 ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
+  s.loads_known = l.load_bytes > 0 && bytes > 0;
+  s.load_fraction = s.loads_known ? std::clamp(l.numel * l.load_bytes / bytes, 0.0, 1.0) : 0.5;
   s.l2_hit = l2_hit;
-  s.loads_known = true;
+  strided_sectors(l, s);
   return memory_body(s);
+}
+
+// A warp whose threads touch elements `stride_bytes` apart moves one l2_sector_bytes sector per
+// element (CUDA C++ Best Practices Guide, "Coalesced Access to Global Memory": strided accesses
+// move 32-byte segments of which they use the element), min(sector, stride) bytes crossing the L2
+// ports where elem_bytes would do. The sector's other elements are walked reuse_elems output
+// elements later (a transpose's next row); while the sectors in between fit in the L2 (a
+// partition's share) they are read again from it, else HBM moves every sector again. A strided
+// store moves its sectors through the L2 ports alike, but the L2 is a write-back cache: the
+// sector's other elements, written by the same kernel's later rows or by the kernel that fills
+// the other half of an interleave, merge there before it is written back once.
+void KernelMapper::strided_sectors(const ElementwiseLaunch& l, MemoryLaunch& s) const {
+  const double sector = a_.p("l2_sector_bytes");
+  const double l2 = a_.l2_size / std::max(1.0, a_.p("l2_partitions"));
+  for (const auto& o : l.strided) {
+    double moved = std::min(sector, std::abs(o.stride_bytes));
+    if (!(moved > o.elem_bytes) || !(l.numel > 0)) continue;
+    double extra = l.numel * (moved - o.elem_bytes);
+    s.sector_l2_bytes += extra;
+    if (!o.store && (!(o.reuse_elems > 0) || o.reuse_elems * moved > l2)) s.sector_hbm_bytes += extra;
+  }
 }
 
 KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
@@ -548,8 +570,8 @@ KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
   e.engine = "memory";
   double loads = load_fraction * bytes;
   double l2_hit = l2_resident ? loads : std::clamp(s.l2_hit, 0.0, bytes);  // (the caller knows its loads)
-  e.hbm_bytes = l2_resident ? 0 : bytes - l2_hit;
-  e.l2_bytes = bytes;
+  e.hbm_bytes = l2_resident ? 0 : bytes - l2_hit + s.sector_hbm_bytes;
+  e.l2_bytes = bytes + s.sector_l2_bytes;
   e.flops = vector_flops;
   e.hbm_s = e.hbm_bytes / hbm_rate();
   // Little's law: the loads move in rounds of `inflight` bytes, one memory round trip each (the
@@ -580,7 +602,7 @@ KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
     e.hbm_s = lockstep ? std::max(e.hbm_s, waited_s + latency_s) : std::max(e.hbm_s, latency_s);
     if (lockstep) latency_s = 0;
   }
-  e.l2_s = bytes / port_rate;
+  e.l2_s = e.l2_bytes / port_rate;
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
   // the first round trip: none for posted stores, one L2 hit when every load is resident
   double l2_lat = l2_round_trip();

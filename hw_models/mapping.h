@@ -36,6 +36,15 @@ struct Tile {
 //   "cat":        aten::cat's generic CatArrayBatchedCopy<T, IndexType, Dims, ...> (Shape.cu): a
 //                 grid-stride loop copying one element per step, the output offset from the
 //                 element's index by a hardware integer division per inner dimension.
+// An operand a kernel's neighbouring threads walk across its stride (a transposing copy's source):
+// each element's load or store moves a whole memory sector of which it uses elem_bytes.
+struct StridedOperand {
+  double stride_bytes = 0;  // between the elements of neighbouring threads
+  double elem_bytes = 0;
+  double reuse_elems = 0;   // output elements walked before the sector's next element is (0: never)
+  bool store = false;       // the output: its partial sectors merge in the write-back L2
+};
+
 struct ElementwiseLaunch {
   std::string family;       // "vectorized", "unrolled", "strided", "cat"
   double numel = 0;         // output elements
@@ -45,6 +54,7 @@ struct ElementwiseLaunch {
   double vt = 0;            // elements one thread handles (the kernel's template argument; 0: unknown)
   double load_bytes = 0;    // bytes one output element loads over its input operands (0: unknown)
   bool stores_only = false; // the functor takes no input (fill_/zero_'s FillFunctor): no loads at all
+  std::vector<StridedOperand> strided;  // operands walked across their stride (uncoalesced)
 };
 // Elements per thread of an elementwise kernel from its name: elementwise_kernel<nt, vt, ...>'s
 // vt, unrolled_elementwise_kernel<f, std::array<char*, N>, elems_per_thread, ...>'s third
@@ -196,7 +206,11 @@ class KernelMapper {
     double l2_hit = 0;             // load bytes an earlier kernel left in L2
     bool loads_known = false;      // load_fraction is the kernel's own, not the guess
     double units = 0;              // units the grid occupies (0: all): its share of L2 ports and issue
+    double sector_l2_bytes = 0;    // beyond `bytes`, the unused parts of the sectors strided accesses move
+    double sector_hbm_bytes = 0;   // of those, the ones HBM moves too (evicted before their reuse)
   };
+  // The extra sector traffic of a launch's strided operands (MemoryLaunch's sector_*_bytes).
+  void strided_sectors(const ElementwiseLaunch& l, MemoryLaunch& s) const;
   KernelEstimate memory_body(const MemoryLaunch& s) const;
   Arch a_;
 };

@@ -269,4 +269,49 @@ TEST(ArchElementwise, CatKernelDividesOncePerInnerDimension) {
   EXPECT_GT(elementwise_instructions_per_element(cat), 1.5 * elementwise_instructions_per_element(strided));
 }
 
+// A transposing copy's source, read 2304 bf16 elements apart by neighbouring threads, moves one
+// 32-byte L2 sector per element where 2 bytes would do: 30 bytes more per element cross the L2
+// ports, and its time grows. While the sectors' other elements are read again before the L2 holds
+// too many (512 elements later: a row of the transpose) HBM moves each byte once; a slice that
+// never reads them (no reuse) or a reuse distance beyond the L2 moves the sectors from HBM too;
+// a strided store's sectors merge in the write-back L2 (HBM writes each once).
+// The sector size is the knob: 64-byte sectors move 62 bytes more. A stride of 4 elements moves
+// 8 bytes per element.
+TEST(ArchElementwise, TransposedSourceMovesASectorPerElement) {
+  Accelerator hw = syn::first_principles("h100");
+  const KernelMapper& m = *hw.mapper;
+  const double n = 1 << 24, bytes = n * 4, block = 128, grid = n / (4 * block);
+  ElementwiseLaunch l = elw_launch("strided", n, false, 2, 4);
+  l.dims = 4;
+  KernelEstimate plain = m.elementwise(l, bytes, grid, block);
+  l.strided = {{2304 * 2, 2, 512}};
+  KernelEstimate t = m.elementwise(l, bytes, grid, block);
+  EXPECT_NEAR(t.l2_bytes, bytes + n * 30, 1);
+  EXPECT_NEAR(t.hbm_bytes, plain.hbm_bytes, 1);
+  EXPECT_GT(t.time_s, plain.time_s + 0.5 * n * 30 / m.arch().onchip_bandwidth());
+  l.strided = {{2304 * 2, 2, 0}};
+  EXPECT_NEAR(m.elementwise(l, bytes, grid, block).hbm_bytes, plain.hbm_bytes + n * 30, 1);
+  l.strided = {{2304 * 2, 2, 1e9}};  // 32 GB of sectors before the reuse
+  EXPECT_NEAR(m.elementwise(l, bytes, grid, block).hbm_bytes, plain.hbm_bytes + n * 30, 1);
+  l.strided = {{2304 * 2, 2, 0, true}};  // a strided store: merged in the write-back L2
+  KernelEstimate st = m.elementwise(l, bytes, grid, block);
+  EXPECT_NEAR(st.l2_bytes, bytes + n * 30, 1);
+  EXPECT_NEAR(st.hbm_bytes, plain.hbm_bytes, 1);
+  l.strided = {{4 * 2, 2, 2}};
+  EXPECT_NEAR(m.elementwise(l, bytes, grid, block).l2_bytes, bytes + n * 6, 1);
+  Accelerator wide = syn::first_principles("h100", {"l2_sector_bytes=64B"});
+  l.strided = {{2304 * 2, 2, 512}};
+  EXPECT_NEAR(wide.mapper->elementwise(l, bytes, grid, block).l2_bytes, bytes + n * 62, 1);
+  // the CLI reaches it; only the strided kernel takes it
+  auto [rc, out] = elw_cli("kernel --hw h100 --json - elementwise 16777216 bf16 --family strided --operands 2 --dims 4 --in-stride 2304");
+  ASSERT_EQ(rc, 0) << out;
+  auto [rc0, out0] = elw_cli("kernel --hw h100 --json - elementwise 16777216 bf16 --family strided --operands 2 --dims 4");
+  ASSERT_EQ(rc0, 0) << out0;
+  EXPECT_GT(nlohmann::json::parse(out)["time_us"].get<double>(), nlohmann::json::parse(out0)["time_us"].get<double>() + 20);
+  std::tie(rc, out) = elw_cli("kernel --hw h100 elementwise 1024 bf16 --in-stride 8");
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("--in-stride: only the strided kernel"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
 }  // namespace arch_elementwise_test

@@ -439,7 +439,7 @@ TEST(ArchKnobs, ElementwiseKernelsPayTheirIndexMath) {
 }
 
 // In replay, the first-principles elementwise kernels of llama_s carry the issue time: its strided
-// RoPE muls (bf16 x fp32 on 4 dims) are reported "issue"-bound and take longer than their plain
+// RoPE copies (bf16 x fp32 on 4 dims) are reported "issue"-bound and take longer than their plain
 // stream; the calibrated model reports no such bound.
 TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
   ReplayOptions o = first_principles_roofline("llama_s");
@@ -453,7 +453,9 @@ TEST(ArchMapping, ReplayedStridedKernelsAreIssueBound) {
       strided_issue += elementwise_family(k.name) == std::string("strided");
     }
   EXPECT_GT(issue, 10);
-  EXPECT_GT(strided_issue, 10);
+  // (the casting copies into the interleaved RoPE halves; the muls that read those halves, one
+  // element of two, are bound by the sectors they move: ArchElementwise.TransposedSource...)
+  EXPECT_GE(strided_issue, 8);
   // The calibrated curves know bytes only: a kernel is issue-bound there only where the
   // description's instruction bound exceeds the curve's time (replay's calibrated_lower_bounds),
   // so it is issue-bound in the first-principles mapping too.

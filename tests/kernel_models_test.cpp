@@ -283,20 +283,23 @@ TEST(Alignment, TheKernelNameDeclaresANarrowerAlignmentThanTheOp) {
 
 // Calibrated mode, where the curves see bytes only: the encoder's copies of transposed heads
 // (PyTorch's strided kernel: index math per element over 4 dimensions TensorIterator cannot merge)
-// are bound by their instructions, which do not overlap the transfer: twice the HBM bandwidth
-// speeds them up far less than twice. Its attention-mask add (bf16 scores + an fp32 mask
+// are bound by their instructions, which do not overlap the transfer, and the key's transpose
+// (read across its stride) by its L2 sectors: twice the HBM bandwidth speeds them up far less
+// than twice. Its attention-mask add (bf16 scores + an fp32 mask
 // broadcast over heads and queries) walks 3 coalesced dimensions (heads and query rows merge):
 // fewer instructions than its transfer, so the description's memory bound holds it.
 TEST(CalibratedBounds, StridedKernelsAreIssueOrMemoryBoundByTheirDimensions) {
   ReplayResult base = roofline("bert_infer"), fast = roofline("bert_infer", {"hbm_bandwidth=9.6TB/s"});
-  int copies = 0, masked = 0;
+  int copies = 0, masked = 0, transposed = 0;
   for (std::size_t i = 0; i < base.kernels.size(); ++i) {
     const auto& k = base.kernels[i];
     if (elementwise_family(k.name.str()) != std::string("strided") || k.simulated_s < 10e-6) continue;
     double speedup = k.simulated_s / fast.kernels[i].simulated_s;
     if (k.op.str() == "aten::copy_") {
       ++copies;
-      EXPECT_EQ(k.bound.str(), "issue") << k.name.str();
+      // (issue-bound, or, the key transpose read across its stride, bound by its L2 sectors)
+      EXPECT_TRUE(k.bound.str() == "issue" || k.bound.str() == "memory") << k.bound.str();
+      transposed += k.bound.str() == "memory";
       EXPECT_LT(speedup, 1.34) << k.name.str();
     } else if (k.op.str() == "aten::add" && k.simulated_s > 50e-6) {
       ++masked;
@@ -304,6 +307,7 @@ TEST(CalibratedBounds, StridedKernelsAreIssueOrMemoryBoundByTheirDimensions) {
     }
   }
   EXPECT_EQ(copies, 48);  // four per layer
+  EXPECT_EQ(transposed, 12);  // the key's, one per layer
   EXPECT_EQ(masked, 12);  // one per layer
 }
 

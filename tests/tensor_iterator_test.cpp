@@ -48,6 +48,31 @@ TEST(TensorIterator, LowerRankInputBroadcasts) {
   EXPECT_EQ(tensor_iterator_dims({scores, scores, mask}), 3);
 }
 
+// Which operand the threads walk across its stride: BERT's key transpose [16, 12, 64, 512] copied
+// from a [16, 512, 12, 64] projection (strides [.., 64, 1, 2304]) reads elements 2304 apart; their
+// memory neighbours (stride 1: the next of the 64) come one output row of 512 later. Its query
+// copy [16, 12, 512, 64] keeps the 64 contiguous: coalesced. A stepped slice (x[:, ::2]) has no
+// stride-1 dimension: the rest of its sectors is never used.
+TEST(TensorIterator, TransposedSourceIsWalkedAcrossItsStride) {
+  IterOperand out = t({16, 12, 64, 512}, {393216, 32768, 512, 1});
+  IterOperand key = t({16, 12, 64, 512}, {1179648, 64, 1, 2304});
+  key.elem_bytes = 2;
+  TensorIteration it = tensor_iteration({out, out, key});
+  ASSERT_EQ(it.access.size(), 3u);
+  EXPECT_EQ(it.access[0].inner_stride, 1);
+  EXPECT_EQ(it.access[2].inner_stride, 2304);
+  EXPECT_EQ(it.access[2].elem_bytes, 2);
+  EXPECT_EQ(it.access[2].reuse_elems, 512);
+  EXPECT_EQ(it.dims, tensor_iterator_dims({out, out, key}));
+  TensorIteration q = tensor_iteration({t({16, 12, 512, 64}, {393216, 32768, 64, 1}), t({16, 12, 512, 64}, {1179648, 64, 2304, 1})});
+  EXPECT_EQ(q.access[1].inner_stride, 1);
+  TensorIteration slice = tensor_iteration({t({64, 32}, {32, 1}), t({64, 32}, {128, 2})});
+  EXPECT_EQ(slice.access[1].inner_stride, 2);
+  EXPECT_EQ(slice.access[1].reuse_elems, 0);
+  // a broadcast operand (stride 0) is read once per warp, not per element
+  EXPECT_EQ(tensor_iteration({t({4, 8}, {8, 1}), t({4, 8}, {1, 0})}).access[1].inner_stride, 0);
+}
+
 TEST(TensorIterator, InconsistentShapesAreUnknown) {
   EXPECT_EQ(tensor_iterator_dims({t({4, 8}, {8, 1}), t({3, 8}, {8, 1})}), 0);  // 3 does not broadcast to 4
   EXPECT_EQ(tensor_iterator_dims({t({4, 8}, {8, 1}), t({4, 8}, {1})}), 0);     // strides of the wrong rank
@@ -83,6 +108,22 @@ TEST(TensorIterator, ExecutionTraceOpsCarryTheirDimensions) {
   EXPECT_GT(kv, 0);
   EXPECT_GT(adds, 0);
   EXPECT_GT(cats, 0);
+}
+
+// Ops keep their operands' access patterns only where one is walked across its stride: in the
+// BERT capture, the key transposes (a bf16 source read 2304 elements apart), not the adds.
+TEST(TensorIterator, ExecutionTraceOpsKeepTheirTransposedOperands) {
+  CapturedStep st = load_bundle(std::string(ORRERY_SOURCE_DIR) + "/examples/bundles_h200_more/bert");
+  int transposes = 0;
+  for (const auto& op : st.ops) {
+    if (op.name == "aten::add") EXPECT_TRUE(op.iter_access.empty());
+    if (op.name != "aten::copy_" || op.iter_access.size() != 3 || op.iter_access[2].inner_stride != 2304) continue;
+    EXPECT_EQ(op.iter_access[2].elem_bytes, 2);
+    EXPECT_EQ(op.iter_access[2].reuse_elems, 512);
+    EXPECT_EQ(op.iter_access[0].inner_stride, 1);
+    ++transposes;
+  }
+  EXPECT_GT(transposes, 0);
 }
 
 }  // namespace tensor_iterator_test

@@ -163,6 +163,13 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     // <128, 4> when casting, else unroll_factor = sizeof(scalar) >= 4 ? 2 : 4
     l.vt = a.has("--vt") ? num(a.get("--vt"), "--vt") : l.family == "unrolled" || l.dynamic_cast_ || element_bytes(d) < 4 ? 4 : 2;
     l.load_bytes = (l.operands - 1) * element_bytes(d);
+    if (a.has("--in-stride")) {
+      double st = num(a.get("--in-stride"), "--in-stride");
+      if (!(st >= 1 && st <= 1e12) || st != std::floor(st)) throw make_error("kernel", "--in-stride", "a whole number of elements from 1");
+      if (l.family != "strided") throw make_error("kernel", "--in-stride", "only the strided kernel walks an input across its stride (--family strided)");
+      // (a transpose: the sectors' other elements are read by the next rows, while still in L2)
+      for (double k = 1; k < l.operands; ++k) l.strided.push_back({st * element_bytes(d), double(element_bytes(d)), 1});
+    }
     auto [g, b] = launch_arg(a);
     if (!(l.vt >= 1 && l.vt <= 64)) throw make_error("kernel", "--vt", "elements per thread from 1 to 64");
     KernelEstimate e = m->elementwise(l, bytes, g, b);
@@ -199,7 +206,7 @@ Spec kernel_spec() {
             "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
             "       | conv N C H W K R S DTYPE [--stride 1] [--pad 0]\n"
             "       | memory BYTES [--warm-l2] [--grid G --block T] [--write-only]\n"
-            "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided|cat] [--dims D] [--operands N] [--cast]\n"
+            "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided|cat] [--dims D] [--operands N] [--cast] [--in-stride S]\n"
             "                   [--grid G --block T] [--vt N]\n"
             "       | reduce BYTES DTYPE --grid G --block T [--vec 4] [--outputs N]   (PyTorch's reduce_kernel)\n"
             "       | describe   (the architecture description with units and sources)";
@@ -228,6 +235,7 @@ Spec kernel_spec() {
       {"--dims", "D", "", "", "elementwise: dimensions the strided kernel's offset calculator walks, or the cat kernel's Dims (default 1)"},
       {"--operands", "N", "", "", "elementwise: tensors including the output (default 3: a binary op)"},
       {"--cast", "", "", "", "elementwise: operand dtypes differ (per-element dtype switch)"},
+      {"--in-stride", "S", "", "", "elementwise (strided): neighbouring threads read each input S elements apart (a transposing copy: one L2 sector per element)"},
   };
   s.notes = "DTYPE: fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8. See docs/codesign.md.";
   return s;

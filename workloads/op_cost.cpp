@@ -498,6 +498,7 @@ void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
   // (TensorIterator's coalesced dimensions where the trace has strides, else the output's)
   w.ew_dims = op.iter_dims > 0 ? double(op.iter_dims) : std::max(1.0, dims);
   w.ew_operands = list ? 2.0 : std::max(2.0, operands);
+  w.ew_access = op.iter_access;
 }
 
 void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {

@@ -46,6 +46,7 @@ struct OpWork {
   double ew_numel = 0, ew_dims = 0, ew_operands = 0;
   double in_bytes = 0;      // memory-bound ops: the bytes it reads (loads), of `bytes`
   bool ew_mixed_dtypes = false;
+  std::vector<IterAccess> ew_access;  // EtOp::iter_access: operands walked across their stride
   // Batch norm: the input's elements, element size and channels (replay prices each of its
   // kernels by that kernel's own passes over x: batch_norm_kernel_roof).
   double norm_numel = 0, norm_elem_bytes = 0, norm_channels = 0;

@@ -846,6 +846,7 @@ bool iter_operands(const nlohmann::json& io, std::vector<IterOperand>& out) {
     if (i >= shapes.size() || !shapes[i].is_array() || shapes[i].empty()) continue;
     if (i >= strides.size() || !strides[i].is_array() || strides[i].size() != shapes[i].size()) return false;
     IterOperand o;
+    o.elem_bytes = dtype_bytes(parse_dtype(types[i].get<std::string>()));
     for (size_t d = 0; d < shapes[i].size(); ++d) {
       if (!shapes[i][d].is_number_integer() || !strides[i][d].is_number_integer()) return false;
       o.shape.push_back(shapes[i][d].get<std::int64_t>());
@@ -856,14 +857,14 @@ bool iter_operands(const nlohmann::json& io, std::vector<IterOperand>& out) {
   return true;
 }
 
-// TensorIterator's coalesced dimensions over the node's output and tensor inputs (0: unknown).
-int et_iter_dims(const nlohmann::json& n) {
+// TensorIterator's iteration over the node's output and tensor inputs (dims 0: unknown).
+TensorIteration et_iteration(const nlohmann::json& n) {
   std::vector<IterOperand> outs, ins;
-  if (!iter_operands(n.value("outputs", nlohmann::json::object()), outs) || outs.empty()) return 0;
-  if (!iter_operands(n.value("inputs", nlohmann::json::object()), ins)) return 0;
+  if (!iter_operands(n.value("outputs", nlohmann::json::object()), outs) || outs.empty()) return {};
+  if (!iter_operands(n.value("inputs", nlohmann::json::object()), ins)) return {};
   std::vector<IterOperand> ops{outs.front()};
   for (auto& o : ins) ops.push_back(std::move(o));
-  return tensor_iterator_dims(ops);
+  return tensor_iteration(ops);
 }
 
 EtOp et_op_from_node(const nlohmann::json& n, const std::string& path) {
@@ -880,7 +881,13 @@ EtOp et_op_from_node(const nlohmann::json& n, const std::string& path) {
   op.outputs = parse_args(n.value("outputs", nlohmann::json::object()), path, where + " outputs");
   read_et_attrs(n, where, path, op);
   if (op.name == "record_param_comms") read_comm_positional(n, where, path, op);
-  op.iter_dims = et_iter_dims(n);
+  TensorIteration it = et_iteration(n);
+  op.iter_dims = it.dims;
+  for (const auto& a : it.access)  // (kept only where an operand is walked across its stride)
+    if (a.inner_stride > 1 || a.inner_stride < -1) {
+      op.iter_access = std::move(it.access);
+      break;
+    }
   return op;
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hw_models/accelerator.h"
+#include "workloads/tensor_iterator.h"
 #include "workloads/interned_name.h"
 
 namespace orrery {
@@ -40,6 +41,10 @@ struct EtOp {
   // Dimensions an elementwise kernel over this op's tensors walks after TensorIterator coalesces
   // them (workloads/tensor_iterator.h), from the ET's strides; 0 when the trace has none.
   int iter_dims = 0;
+  // Each operand's access pattern in that iteration (the output, then the tensor inputs), kept
+  // only when one operand is walked across its stride (a transposing copy: it moves a memory
+  // sector per element); empty otherwise.
+  std::vector<IterAccess> iter_access;
   Dtype first_dtype() const;  // dtype of the first tensor input (host-cost and FLOP model key)
 };
 

@@ -90,6 +90,11 @@ bool elementwise_estimate(const KernelMapper& m, const OpWork& w, const std::str
   l.vt = elementwise_vt(name);
   l.load_bytes = w.in_bytes > 0 ? w.in_bytes / w.ew_numel : 0;  // the op's loads per output element
   l.stores_only = !(w.in_bytes > 0);  // an op that reads nothing (fill_, zero_: op_cost's write-only ops)
+  for (std::size_t i = 0; i < w.ew_access.size(); ++i) {  // (operand 0: the output)
+    const IterAccess& a = w.ew_access[i];
+    if ((a.inner_stride > 1 || a.inner_stride < -1) && a.elem_bytes > 0)
+      l.strided.push_back({std::abs(double(a.inner_stride)) * a.elem_bytes, a.elem_bytes, a.reuse_elems, i == 0});
+  }
   e = m.elementwise(l, bytes, grid, block, l2_hit);
   return true;
 }

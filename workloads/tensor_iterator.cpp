@@ -41,13 +41,42 @@ int should_swap(const std::vector<std::vector<std::int64_t>>& st, const std::vec
 
 }  // namespace
 
-int tensor_iterator_dims(const std::vector<IterOperand>& operands) {
-  if (operands.empty()) return 0;
+int tensor_iterator_dims(const std::vector<IterOperand>& operands) { return tensor_iteration(operands).dims; }
+
+namespace {
+
+// An operand's access over the coalesced iteration (innermost first): its innermost stride and the
+// iteration elements of the dimensions inside its stride-1 one.
+IterAccess operand_access(const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& s, size_t nd,
+                          double elem_bytes) {
+  IterAccess a;
+  a.inner_stride = s[0];
+  a.elem_bytes = elem_bytes;
+  double inside = 1;
+  for (size_t k = 0; k < nd; ++k) {
+    if (s[k] == 1 || s[k] == -1) {
+      a.reuse_elems = inside;
+      break;
+    }
+    inside *= double(shape[k]);
+  }
+  return a;
+}
+
+}  // namespace
+
+TensorIteration tensor_iteration(const std::vector<IterOperand>& operands) {
+  TensorIteration r;
+  if (operands.empty()) return r;
   std::vector<std::vector<std::int64_t>> st;
-  if (!aligned_strides(operands, st)) return 0;
+  if (!aligned_strides(operands, st)) return r;
   const auto& shape0 = operands[0].shape;
   const size_t nd = shape0.size();
-  if (nd == 0) return 1;
+  if (nd == 0) {
+    r.dims = 1;
+    for (const auto& o : operands) r.access.push_back({0, o.elem_bytes, 1});
+    return r;
+  }
   // perm: innermost dimension first, insertion-sorted with ambiguous comparisons (ATen's order)
   std::vector<size_t> perm(nd);
   for (size_t i = 0; i < nd; ++i) perm[i] = nd - 1 - i;
@@ -83,14 +112,16 @@ int tensor_iterator_dims(const std::vector<IterOperand>& operands) {
     if (merge) {
       if (shape[prev] == 1)
         for (auto& so : s) so[prev] = so[d];
-      if (__builtin_mul_overflow(shape[prev], shape[d], &shape[prev])) return 0;
+      if (__builtin_mul_overflow(shape[prev], shape[d], &shape[prev])) return r;
     } else {
       ++prev;
       shape[prev] = shape[d];
       for (auto& so : s) so[prev] = so[d];
     }
   }
-  return static_cast<int>(prev + 1);
+  r.dims = static_cast<int>(prev + 1);
+  for (size_t o = 0; o < s.size(); ++o) r.access.push_back(operand_access(shape, s[o], prev + 1, operands[o].elem_bytes));
+  return r;
 }
 
 }  // namespace orrery
