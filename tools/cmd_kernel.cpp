@@ -72,6 +72,43 @@ std::pair<double, double> launch_arg(const Args& a) {
   return {g, b};
 }
 
+// `kernel elementwise NUMEL DTYPE`: one launch of a PyTorch elementwise kernel family.
+KernelEstimate elementwise_kernel_estimate(const Accelerator& hw, const Args& a, const std::vector<std::string>& pos) {
+  const KernelMapper* m = hw.mapper.get();
+  ElementwiseLaunch l;
+  l.numel = num(pos[1], "NUMEL");
+  Dtype d = dtype_arg(pos[2]);
+  l.family = a.get("--family", "vectorized");
+  if (l.family != "vectorized" && l.family != "unrolled" && l.family != "strided" && l.family != "cat")
+    throw make_error("kernel", "--family", "'" + l.family + "': expected vectorized, unrolled, strided or cat");
+  l.dims = a.has("--dims") ? num(a.get("--dims"), "--dims") : 1;
+  l.operands = a.has("--operands") ? num(a.get("--operands"), "--operands") : l.family == "cat" ? 2 : 3;
+  l.dynamic_cast_ = a.has("--cast");
+  if (l.dynamic_cast_ && l.family == "vectorized")
+    throw make_error("kernel", "--cast", "PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one");
+  if (l.dims > 25) throw make_error("kernel", "--dims", "at most 25 (OffsetCalculator's MAX_DIMS)");
+  if (l.family == "cat" && (l.dims > 4 || l.operands != 2 || l.dynamic_cast_))
+    throw make_error("kernel", "--family", "cat copies one input into the output (--operands 2, no --cast), in at most 4 dimensions (Shape.cu CAT_ARRAY_MAX_INPUT_DIMS)");
+  double bytes = l.numel * l.operands * element_bytes(d);
+  if (!m) return calibrated(hw, "elementwise", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+  // a thread's elements (CUDALoops.cuh): unrolled elems_per_thread 4; strided launch_legacy_kernel
+  // <128, 4> when casting, else unroll_factor = sizeof(scalar) >= 4 ? 2 : 4
+  l.vt = a.has("--vt") ? num(a.get("--vt"), "--vt") : l.family == "unrolled" || l.dynamic_cast_ || element_bytes(d) < 4 ? 4 : 2;
+  l.load_bytes = (l.operands - 1) * element_bytes(d);
+  if (a.has("--in-stride")) {
+    double st = num(a.get("--in-stride"), "--in-stride");
+    if (!(st >= 1 && st <= 1e12) || st != std::floor(st)) throw make_error("kernel", "--in-stride", "a whole number of elements from 1");
+    if (l.family != "strided") throw make_error("kernel", "--in-stride", "only the strided kernel walks an input across its stride (--family strided)");
+    // (a transpose: the sectors' other elements are read by the next rows, while still in L2)
+    for (double k = 1; k < l.operands; ++k) l.strided.push_back({st * element_bytes(d), double(element_bytes(d)), 1});
+  }
+  auto [g, b] = launch_arg(a);
+  if (!(l.vt >= 1 && l.vt <= 64)) throw make_error("kernel", "--vt", "elements per thread from 1 to 64");
+  KernelEstimate e = m->elementwise(l, bytes, g, b);
+  e.kind = "elementwise";
+  return e;
+}
+
 KernelEstimate estimate(const Accelerator& hw, const Args& a) {
   const auto& pos = a.positional();
   const std::string& what = pos[0];
@@ -143,38 +180,7 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
   }
   if (what == "elementwise") {
     need(2);
-    ElementwiseLaunch l;
-    l.numel = num(pos[1], "NUMEL");
-    Dtype d = dtype_arg(pos[2]);
-    l.family = a.get("--family", "vectorized");
-    if (l.family != "vectorized" && l.family != "unrolled" && l.family != "strided" && l.family != "cat")
-      throw make_error("kernel", "--family", "'" + l.family + "': expected vectorized, unrolled, strided or cat");
-    l.dims = a.has("--dims") ? num(a.get("--dims"), "--dims") : 1;
-    l.operands = a.has("--operands") ? num(a.get("--operands"), "--operands") : l.family == "cat" ? 2 : 3;
-    l.dynamic_cast_ = a.has("--cast");
-    if (l.dynamic_cast_ && l.family == "vectorized")
-      throw make_error("kernel", "--cast", "PyTorch runs dtype casts in the unrolled or strided kernels, not the vectorized one");
-    if (l.dims > 25) throw make_error("kernel", "--dims", "at most 25 (OffsetCalculator's MAX_DIMS)");
-    if (l.family == "cat" && (l.dims > 4 || l.operands != 2 || l.dynamic_cast_))
-      throw make_error("kernel", "--family", "cat copies one input into the output (--operands 2, no --cast), in at most 4 dimensions (Shape.cu CAT_ARRAY_MAX_INPUT_DIMS)");
-    double bytes = l.numel * l.operands * element_bytes(d);
-    if (!m) return calibrated(hw, "elementwise", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
-    // a thread's elements (CUDALoops.cuh): unrolled elems_per_thread 4; strided launch_legacy_kernel
-    // <128, 4> when casting, else unroll_factor = sizeof(scalar) >= 4 ? 2 : 4
-    l.vt = a.has("--vt") ? num(a.get("--vt"), "--vt") : l.family == "unrolled" || l.dynamic_cast_ || element_bytes(d) < 4 ? 4 : 2;
-    l.load_bytes = (l.operands - 1) * element_bytes(d);
-    if (a.has("--in-stride")) {
-      double st = num(a.get("--in-stride"), "--in-stride");
-      if (!(st >= 1 && st <= 1e12) || st != std::floor(st)) throw make_error("kernel", "--in-stride", "a whole number of elements from 1");
-      if (l.family != "strided") throw make_error("kernel", "--in-stride", "only the strided kernel walks an input across its stride (--family strided)");
-      // (a transpose: the sectors' other elements are read by the next rows, while still in L2)
-      for (double k = 1; k < l.operands; ++k) l.strided.push_back({st * element_bytes(d), double(element_bytes(d)), 1});
-    }
-    auto [g, b] = launch_arg(a);
-    if (!(l.vt >= 1 && l.vt <= 64)) throw make_error("kernel", "--vt", "elements per thread from 1 to 64");
-    KernelEstimate e = m->elementwise(l, bytes, g, b);
-    e.kind = "elementwise";
-    return e;
+    return elementwise_kernel_estimate(hw, a, pos);
   }
   if (what == "reduce") {
     need(2);
