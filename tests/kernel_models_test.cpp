@@ -375,4 +375,37 @@ TEST(WhatIf, FirstPrinciplesModelIsComparedWithTheMeasurement) {
   EXPECT_EQ(knob.what_if_reason, "--set hbm_latency=600ns");
 }
 
+// ResNet-50's max pooling (one forward, one backward per step), in both layouts: each thread waits
+// on one window load at a time (DilatedMaxPool2d.cu), so in both hardware models the kernels follow
+// the memory round trip, not the HBM bandwidth, and the backward, two dependent loads per window
+// over four times the elements, takes longer than the forward.
+TEST(MaxPool, KernelsWaitOnOneLoadAtATime) {
+  for (const char* b : {"resnet50", "resnet50_nchw"}) {
+    for (bool fp : {false, true}) {
+      std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
+      ReplayResult base = roofline(b, sets);
+      std::vector<std::string> wide = sets, near = sets;
+      wide.push_back("hbm_bandwidth=9.6TB/s");
+      ReplayResult fast = roofline(b, wide);
+      double fwd = 0, bwd = 0;
+      for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+        const auto& k = base.kernels[i];
+        if (k.name.str().find("max_pool_") == std::string::npos) continue;
+        (k.name.str().find("backward") != std::string::npos ? bwd : fwd) = k.simulated_s;
+        EXPECT_NEAR(fast.kernels[i].simulated_s / k.simulated_s, 1.0, 0.01) << b << fp;
+        EXPECT_GT(k.simulated_s, 2.0 * k.bytes / 4.8e12) << b << fp;  // (the H200's HBM peak)
+      }
+      ASSERT_GT(fwd, 0) << b << fp;
+      EXPECT_GT(bwd, 1.5 * fwd) << b << fp;
+      if (!fp) continue;
+      near.push_back("hbm_latency=250ns");  // half the description's round trip
+      ReplayResult quick = roofline(b, near);
+      for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+        if (base.kernels[i].name.str().find("max_pool_") == std::string::npos) continue;
+        EXPECT_NEAR(quick.kernels[i].simulated_s / base.kernels[i].simulated_s, 0.5, 0.05) << b;
+      }
+    }
+  }
+}
+
 }  // namespace kernel_models_test

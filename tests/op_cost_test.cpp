@@ -78,6 +78,43 @@ TEST(Conv, ImpossibleShapesThrowWhatIsWrong) {
   EXPECT_NE(err(conv({8, 64, 56}, {64, 64, 3, 3}, 1, 1, 1, 1)).find("do not make a convolution"), std::string::npos);
 }
 
+// ResNet's stem pool, 3x3 stride 2 padding 1 on 112 x 112: DilatedMaxPool2d.cu's loop bounds give
+// 3 taps per output along a dimension except the first (2), and each input position lies in 1 or 2
+// windows (alternately); the backward waits on the index, then on dy: two loads per window.
+TEST(MaxPool, WindowLoopsFollowTheKernelsBounds) {
+  EtOp f;
+  f.name = "aten::max_pool2d_with_indices";
+  f.inputs = {tensor({2, 3, 112, 112}), value({3, 3}), value({2, 2}), value({1, 1}), value({1, 1}), value(false, "Bool")};
+  f.outputs = {tensor({2, 3, 56, 56}), tensor({2, 3, 56, 56}, Dtype::I64)};
+  OpWork fw = op_work(f);
+  ASSERT_TRUE(fw.known);
+  EXPECT_EQ(fw.model, "max_pool-fwd");
+  EXPECT_DOUBLE_EQ(fw.pool.elems, 2.0 * 3 * 56 * 56);
+  double taps = (2.0 + 55 * 3) / 56;
+  EXPECT_NEAR(fw.pool.loads, taps * taps, 1e-9);
+  EXPECT_GE(fw.pool.loads_warp, fw.pool.loads);
+  // x read, y and its int64 indices written
+  EXPECT_DOUBLE_EQ(fw.bytes, 2.0 * 2 * 3 * 112 * 112 + (2.0 + 8.0) * 2 * 3 * 56 * 56);
+
+  EtOp b;
+  b.name = "aten::max_pool2d_with_indices_backward";
+  b.inputs = {tensor({2, 3, 56, 56}), tensor({2, 3, 112, 112}), value({3, 3}), value({2, 2}), value({1, 1}),
+              value({1, 1}), value(false, "Bool"), tensor({2, 3, 56, 56}, Dtype::I64)};
+  b.outputs = {tensor({2, 3, 112, 112})};
+  OpWork bw = op_work(b);
+  ASSERT_TRUE(bw.known);
+  EXPECT_DOUBLE_EQ(bw.pool.elems, 2.0 * 3 * 112 * 112);
+  double windows = (56 * 1.0 + 55 * 2.0 + 1.0) / 112;  // even positions 1, odd 2, the last odd 1
+  EXPECT_NEAR(bw.pool.loads, 2 * windows * windows, 1e-9);
+  // a warp of 32 consecutive width positions holds both parities: it runs 2 windows across
+  EXPECT_NEAR(bw.pool.loads_warp, 2 * windows * 2, 0.3);
+  // dy and the indices read, dx written; the forward's input (an argument) is not read
+  EXPECT_DOUBLE_EQ(bw.bytes, (2.0 + 8.0) * 2 * 3 * 56 * 56 + 2.0 * 2 * 3 * 112 * 112);
+
+  f.inputs[1] = value({0, 3});
+  EXPECT_NE(orrery::syn::error_of([&] { op_work(f); }).find("kernel_size"), std::string::npos);
+}
+
 TEST(BatchNorm, TrainingReadsTheInputTwiceEvalOnce) {
   EtOp bn;
   bn.name = "aten::cudnn_batch_norm";

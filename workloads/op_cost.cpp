@@ -355,6 +355,79 @@ bool batch_norm_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   return true;
 }
 
+// Loop trip counts of DilatedMaxPool2d.cu along one spatial dimension of size `in` pooled to
+// `out`: the forward's window taps inside the input per output position (hstart/hend, negative
+// starts stepped up by the dilation), the backward's output windows per input position
+// (p_start/p_end: the kernel's loop bounds, which count every window whose span reaches it).
+std::vector<double> pool_trips(double in, double out, double k, double s, double p, double d, bool backward) {
+  std::vector<double> n(static_cast<size_t>(backward ? in : out));
+  for (size_t i = 0; i < n.size(); ++i) {
+    double x = static_cast<double>(i);
+    if (backward) {
+      double span = (k - 1) * d + 1;
+      double start = x + p < span ? 0 : std::floor((x + p - span) / s) + 1;
+      double end = std::min(std::floor((x + p) / s) + 1, out);
+      n[i] = std::max(0.0, end - start);
+    } else {
+      double start = x * s - p, end = std::min(start + (k - 1) * d + 1, in);
+      while (start < 0) start += d;
+      n[i] = end > start ? std::ceil((end - start) / d) : 0;
+    }
+  }
+  return n;
+}
+
+// Loads per walked element of a max pooling kernel: over the whole plane, and over warps of 32
+// consecutive (row-major) positions taking their longest thread's loops.
+void pool_loads(const std::vector<double>& rows, const std::vector<double>& cols, double per_trip, OpWork::Pool& p) {
+  double sr = 0, sc = 0;
+  for (double r : rows) sr += r;
+  for (double c : cols) sc += c;
+  double plane = static_cast<double>(rows.size() * cols.size());
+  if (!(plane > 0)) return;
+  p.loads = per_trip * sr * sc / plane;
+  double warps = 0, sum = 0;
+  const size_t w = cols.size();
+  for (size_t at = 0; at < rows.size() * w; at += 32, ++warps) {
+    double longest = 0;
+    for (size_t i = at; i < std::min(at + 32, rows.size() * w); ++i) longest = std::max(longest, rows[i / w] * cols[i % w]);
+    sum += longest;
+  }
+  p.loads_warp = per_trip * sum / warps;
+}
+
+// 2-d max pooling with indices, forward and backward (false: not one). Its threads walk windows in
+// loops with runtime bounds, one load at a time; the backward's load of dy waits on the compare of
+// the index it loaded first (two per window). Bytes: what the kernel moves (the backward never
+// reads the forward's input, which the op takes as an argument).
+bool pool_work(const EtOp& op, OpWork& w) {
+  bool bwd = op.name == "aten::max_pool2d_with_indices_backward";
+  if (!bwd && op.name != "aten::max_pool2d_with_indices") return false;
+  const EtArg* x = nth_tensor(op.inputs, bwd ? 1 : 0);
+  const EtArg* y = bwd ? nth_tensor(op.inputs, 0) : nth_tensor(op.outputs, 0);
+  if (!x || !y || x->shape.size() < 3 || y->shape.size() != x->shape.size()) return false;
+  size_t a = bwd ? 2 : 1;  // kernel_size, stride, padding, dilation follow the tensor(s)
+  std::vector<double> k = int_list(op, a, 2, 1), s = int_list(op, a + 1, 2, 0), p = int_list(op, a + 2, 2, 0),
+                      d = int_list(op, a + 3, 2, 1);
+  for (int i = 0; i < 2; ++i) {
+    if (!(s[i] >= 1)) s[i] = k[i];  // stride [] means the kernel size
+    if (!(k[i] >= 1) || !(d[i] >= 1) || p[i] < 0)
+      throw Error("kernel_size and dilation must be >= 1, padding >= 0 (dimension " + std::to_string(i) + ")");
+  }
+  double ih = dim(x, -2), iw = dim(x, -1), oh = dim(y, -2), ow = dim(y, -1);
+  if (!(ih >= 1 && iw >= 1 && oh >= 1 && ow >= 1) || ih * iw > 1e8) return false;
+  pool_loads(pool_trips(ih, oh, k[0], s[0], p[0], d[0], bwd), pool_trips(iw, ow, k[1], s[1], p[1], d[1], bwd),
+             bwd ? 2 : 1, w.pool);
+  w.pool.elems = numel(bwd ? *x : *y);
+  double xb = tensor_bytes(*x), yb = tensor_bytes(*y), indices = numel(*y) * 8;  // int64 indices
+  w.bytes = xb + yb + indices;
+  w.in_bytes = bwd ? yb + indices : xb;
+  w.dtype = x->dtype != Dtype::UNKNOWN ? x->dtype : w.dtype;
+  w.known = true;
+  w.model = bwd ? "max_pool-bwd" : "max_pool-fwd";
+  return true;
+}
+
 // Another forward convolution op (not an implicit-GEMM layout conv_work knows): FLOPs from the
 // output and the filter, bytes of its tensors.
 bool other_conv_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
@@ -516,7 +589,7 @@ OpWork op_work(const EtOp& op) {
   OpWork w;
   w.dtype = op.first_dtype();
   OpTraffic t = op_traffic(op);
-  bool done = gemm_work(op, w) || attention_op_work(op, t, w) || conv_work(op, w) || batch_norm_work(op, t, w) ||
+  bool done = gemm_work(op, w) || attention_op_work(op, t, w) || conv_work(op, w) || batch_norm_work(op, t, w) || pool_work(op, w) ||
               other_conv_work(op, t, w) || optimizer_work(op, t, w) || nll_loss_work(op, w) ||
               gather_work(op, t, w) || softmax_work(op, t, w) || layer_norm_backward_work(op, t, w);
   if (!done) memory_work(op, t, w);

@@ -50,6 +50,13 @@ struct OpWork {
   // Batch norm: the input's elements, element size and channels (replay prices each of its
   // kernels by that kernel's own passes over x: batch_norm_kernel_roof).
   double norm_numel = 0, norm_elem_bytes = 0, norm_channels = 0;
+  // Max pooling (ATen native/cuda/DilatedMaxPool2d.cu): the elements its threads walk (forward:
+  // outputs, backward: inputs) and the loads each waits on in turn, on average over the elements
+  // and over warps of consecutive width positions (the NCHW kernels' warps run as long as their
+  // longest thread's window loops). Replay: pool_kernel_roof.
+  struct Pool {
+    double elems = 0, loads = 0, loads_warp = 0;
+  } pool;
   bool known = false;       // the model understood the op
   std::string_view model;   // which formula was used (a literal: no copy per op)
 };

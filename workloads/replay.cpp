@@ -178,6 +178,23 @@ bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, cons
   return true;
 }
 
+// PyTorch's max pooling kernels (DilatedMaxPool2d.cu, op_cost.cpp pool_work): every thread walks
+// its windows one load at a time, so the chip keeps one load per resident thread in flight and
+// each round of them waits a memory round trip (Little's law), far below HBM bandwidth (the
+// windows overlap: most loads hit L2, but with every resident thread waiting on one, the wait
+// is the loaded memory system's, hbm_latency). An NCHW launch puts consecutive width positions in
+// a warp, which runs its longest thread's loops; an NHWC launch puts channels there (uniform).
+bool pool_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
+  if (!(w.pool.elems > 0) || d.name.find("max_pool_") == std::string::npos) return false;
+  r = memory_roof(hw, w.bytes);
+  if (const KernelMapper* m = description(hw); m && d.grid > 0 && d.block > 0) {
+    double loads = w.pool.elems * (d.name.find("nchw") != std::string::npos ? w.pool.loads_warp : w.pool.loads);
+    double rounds = loads / m->inflight_bytes(double(d.grid), double(d.block), 1.0);
+    r.tm = std::max(r.tm, rounds * m->arch().p("hbm_latency"));
+  }
+  return true;
+}
+
 // cuDNN's NCHW<->NHWC layout transforms around a convolution of NCHW tensors (nchwToNhwcKernel,
 // nhwcToNchwKernel): one block of 256 threads per 32 x 32 tile of (spatial, channels) per leading
 // index (Kineto's grid: [ceil(spatial / 32), ceil(channels / 32), lead]), 4 elements per thread.
@@ -272,7 +289,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes, 0, 0, 0, true);
   if (!w || !w->known) return r;
   if (helper) return side_kernel_roof(hw, d, *w);
-  if (batch_norm_kernel_roof(hw, d, *w, r)) return r;
+  if (batch_norm_kernel_roof(hw, d, *w, r) || pool_kernel_roof(hw, d, *w, r)) return r;
   double share = share_of_op > 0 ? share_of_op : 1.0 / std::max(1, kernels_of_op);
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
