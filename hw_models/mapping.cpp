@@ -385,6 +385,24 @@ KernelEstimate KernelMapper::memory_launch(double bytes, double vector_flops, do
   return memory_body(s);
 }
 
+KernelEstimate KernelMapper::serial_loads(double loads, double bytes, double grid, double block) const {
+  if (!(loads >= 0) || !(bytes >= 0) || !std::isfinite(loads + bytes))
+    throw make_error("kernel", "loads", "loads and bytes must be finite and not negative");
+  KernelEstimate e;
+  e.kind = "memory";
+  e.engine = "memory";
+  e.hbm_bytes = e.l2_bytes = bytes;
+  double resident = grid >= 1 && block >= 1 ? inflight_bytes(grid, block, 1.0) : a_.units * a_.p("max_threads_per_unit");
+  double round_trips_s = loads / resident * a_.p("hbm_latency");
+  e.hbm_s = std::max(bytes / hbm_rate(), round_trips_s);
+  e.overhead_s = a_.p("dispatch_latency");
+  e.time_s = e.overhead_s + e.hbm_s;
+  e.peak_flops = a_.vector_peak(a_.p("clock_boost"));
+  finish(e);
+  if (e.bound == "memory" && round_trips_s > bytes / hbm_rate()) e.bound = "latency";  // (the round trips bind)
+  return e;
+}
+
 KernelEstimate KernelMapper::tiled_transform(double bytes, double grid, double block, double per_thread) const {
   MemoryLaunch s;
   s.bytes = bytes;

@@ -133,6 +133,11 @@ class KernelMapper {
   // Fused (flash) attention over batch*heads, query/key lengths, head dim; causal halves the blocks.
   KernelEstimate attention(double batch_heads, double sq, double skv, double head_dim, Dtype d, bool causal,
                            bool backward) const;
+  // A launch whose threads each wait on one load at a time (loops with runtime bounds whose loads
+  // feed a compare: PyTorch's max pooling): `loads` such loads over all its threads, one per
+  // resident thread in flight, each round a memory round trip (Little's law), beside its `bytes`'
+  // HBM time. An unknown launch (grid 0) holds the chip's threads.
+  KernelEstimate serial_loads(double loads, double bytes, double grid, double block) const;
   // Attention known only by its FLOPs and bytes (replay): head dim 128, full waves.
   KernelEstimate attention_work(double flops, double bytes, Dtype d) const;
   // Attention of a known shape (replay, train): attention() in the dtype its kernels run (fp32

@@ -314,4 +314,26 @@ TEST(ArchElementwise, TransposedSourceMovesASectorPerElement) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
+
+// `orrery kernel pool` prices PyTorch's max pooling as it launches it: the round trips, not the
+// bytes, bound it (twice the HBM bandwidth leaves it, half the round trip halves it), the backward
+// (two dependent loads per window over four times the elements) outlasts the forward, and an NCHW
+// backward, whose warps run their longest thread's windows, outlasts the channels-last one.
+TEST(ArchPool, MaxPoolingWaitsOnItsRoundTrips) {
+  auto time_of = [](const std::string& a) {
+    auto [rc, out] = elw_cli("kernel --hw h200 --json - pool 64 64 112 112 3 bf16 --stride 2 --pad 1 " + a);
+    EXPECT_EQ(rc, 0) << out;
+    nlohmann::json j = nlohmann::json::parse(out);
+    EXPECT_EQ(j["bound"], "latency") << a;
+    return j["time_us"].get<double>();
+  };
+  double fwd = time_of(""), bwd = time_of("--backward"), nchw = time_of("--backward --layout nchw");
+  EXPECT_GT(fwd, 3 * 48.0);  // more than three times what its 231 MB take at the H200 HBM peak
+  EXPECT_NEAR(time_of("--set hbm_bandwidth=9.6TB/s"), fwd, 0.01 * fwd);
+  EXPECT_NEAR(time_of("--set hbm_latency=250ns"), fwd / 2, 0.05 * fwd);
+  EXPECT_GT(bwd, 1.5 * fwd);
+  EXPECT_GT(nchw, 1.2 * bwd);
+  EXPECT_NEAR(time_of("--hw-model calibrated"), fwd, 0.05 * fwd);  // the same bound in both models
+}
+
 }  // namespace arch_elementwise_test

@@ -540,6 +540,10 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   expect_one_line_error(cli("kernel --hw h100 conv 64 64 56 56 64 3 3 bf16 --pad -5"), "kernel", "--pad");
   expect_one_line_error(cli("kernel --hw h100 memory 1G --grid 1 --block 100000"), "kernel", "--block");
   expect_one_line_error(cli("kernel --hw h100 gemm 99999999999x99999999999x99999999999 bf16"), "kernel", "beyond the simulator's range");
+  // kernel pool: a pad beyond half the window, a window larger than the input, an unknown layout.
+  expect_one_line_error(cli("kernel --hw h100 pool 64 64 112 112 3 bf16 --pad 2"), "kernel", "--pad");
+  expect_one_line_error(cli("kernel --hw h100 pool 64 64 2 2 3 bf16"), "kernel", "larger than the padded input");
+  expect_one_line_error(cli("kernel --hw h100 pool 64 64 112 112 3 bf16 --layout nc"), "kernel", "--layout");
   expect_one_line_error(cli("validate --nccl-tests x.log --system dgx-h100 --nccl-tolerance -1"), "validate", "--nccl-tolerance");
   // A bad --sys-set topology value names the flag, not the system file it was written into.
   expect_one_line_error(cli("collective --sys-set nvlink_bandwidth=0.5 -b 1M -e 1M"), "collective", "--sys-set: nvlink_bandwidth");

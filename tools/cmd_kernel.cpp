@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "hw_models/accelerator.h"
@@ -12,6 +13,7 @@
 #include "sim/units.h"
 #include "tools/command.h"
 #include "workloads/json_io.h"
+#include "workloads/op_cost.h"
 
 namespace orrery::cli {
 namespace {
@@ -109,6 +111,41 @@ KernelEstimate elementwise_kernel_estimate(const Accelerator& hw, const Args& a,
   return e;
 }
 
+// `kernel pool N C H W KSIZE DTYPE`: PyTorch's max pooling (DilatedMaxPool2d.cu) as it launches
+// it, forward or backward, NCHW or channels-last (workloads/op_cost.h max_pool_loads).
+KernelEstimate pool_kernel_estimate(const Accelerator& hw, const Args& a, const std::vector<std::string>& pos) {
+  double v[5];
+  const char* names[] = {"N", "C", "H", "W", "KSIZE"};
+  for (int i = 0; i < 5; ++i) v[i] = num(pos[1 + i], names[i]);
+  Dtype d = dtype_arg(pos[6]);
+  PoolWindow win;
+  double stride = a.has("--stride") ? num(a.get("--stride"), "--stride") : v[4];
+  double pad = a.has("--pad") ? parse_quantity(a.get("--pad"), Unit::Count, "--pad") : 0;
+  if (pad < 0 || pad != std::floor(pad) || 2 * pad > v[4]) throw make_error("--pad", a.get("--pad"), "a whole number from 0 to half the kernel size");
+  for (int i = 0; i < 2; ++i) win.k[i] = v[4], win.s[i] = stride, win.p[i] = pad;
+  double oh = std::floor((v[2] + 2 * pad - v[4]) / stride) + 1, ow = std::floor((v[3] + 2 * pad - v[4]) / stride) + 1;
+  if (!(oh >= 1 && ow >= 1)) throw make_error("pool", "shape", "the window is larger than the padded input");
+  if (v[0] * v[1] * v[2] * v[3] > 1e12) throw make_error("pool", "shape", "more than 10^12 input elements");
+  bool bwd = a.has("--backward");
+  std::string layout = a.get("--layout", "nhwc");
+  if (layout != "nhwc" && layout != "nchw") throw make_error("kernel", "--layout", "'" + layout + "': expected nchw or nhwc");
+  OpWork::Pool p = max_pool_loads(v[0] * v[1], v[2], v[3], oh, ow, win, bwd);
+  double eb = element_bytes(d), planes = v[0] * v[1];
+  double bytes = planes * (v[2] * v[3] * eb + oh * ow * (eb + 8));  // x, y and int64 indices
+  auto [g, b] = launch_arg(a);
+  if (!(g > 0)) std::tie(g, b) = max_pool_launch(v[0], v[1], v[2], v[3], oh, ow, bwd, layout == "nhwc");
+  const KernelMapper* m = hw.mapper ? hw.mapper.get() : hw.arch_mapper.get();
+  if (!m) return calibrated(hw, "pool", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+  KernelEstimate e = m->serial_loads(p.elems * (layout == "nchw" ? p.loads_warp : p.loads), bytes, g, b);
+  if (!hw.mapper) {  // calibrated: the curve, at least the round trips
+    KernelEstimate c = calibrated(hw, "pool", 0, bytes, std::max(hw.memory_time(bytes), e.time_s - e.overhead_s), Dtype::FP32);
+    c.bound = c.time_s > hw.memory_time(bytes) ? "latency" : "memory";
+    return c;
+  }
+  e.kind = "pool";
+  return e;
+}
+
 KernelEstimate estimate(const Accelerator& hw, const Args& a) {
   const auto& pos = a.positional();
   const std::string& what = pos[0];
@@ -182,6 +219,10 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     need(2);
     return elementwise_kernel_estimate(hw, a, pos);
   }
+  if (what == "pool") {
+    need(6);
+    return pool_kernel_estimate(hw, a, pos);
+  }
   if (what == "reduce") {
     need(2);
     double bytes = static_cast<double>(parse_cli_size(pos[1], "BYTES"));
@@ -200,13 +241,13 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     e.kind = "reduce";
     return e;
   }
-  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, elementwise, reduce, describe)");
+  throw make_error("kernel", what, "unknown kernel (gemm, attention, conv, memory, elementwise, reduce, pool, describe)");
 }
 
 Spec kernel_spec() {
   Spec s;
   s.name = "kernel";
-  s.summary = "one kernel (gemm, attention, conv, memory, elementwise, reduce) on one chip: time, bound, fraction of peak";
+  s.summary = "one kernel (gemm, attention, conv, memory, elementwise, reduce, pool) on one chip: time, bound, fraction of peak";
   s.usage = "--hw NAME [--hw-model first-principles|calibrated] [--set k=v]... [--json out.json|-]\n"
             "         gemm MxNxK DTYPE [--batch B] [--tile MxNxK]\n"
             "       | attention BATCH*HEADS SEQ HEAD_DIM DTYPE [--kv-seq S] [--causal] [--backward]\n"
@@ -215,6 +256,8 @@ Spec kernel_spec() {
             "       | elementwise NUMEL DTYPE [--family vectorized|unrolled|strided|cat] [--dims D] [--operands N] [--cast] [--in-stride S]\n"
             "                   [--grid G --block T] [--vt N]\n"
             "       | reduce BYTES DTYPE --grid G --block T [--vec 4] [--outputs N]   (PyTorch's reduce_kernel)\n"
+            "       | pool N C H W KSIZE DTYPE [--stride KSIZE] [--pad 0] [--backward] [--layout nhwc|nchw] [--grid G --block T]\n"
+            "                   (PyTorch's max pooling)\n"
             "       | describe   (the architecture description with units and sources)";
   s.example = "kernel --hw h100 gemm 8192x8192x8192 bf16";
   s.flags = {
@@ -227,11 +270,12 @@ Spec kernel_spec() {
       {"--tile", "MxNxK", "", "", "gemm: force this tile (first-principles)"},
       {"--kv-seq", "S", "", "tokens", "attention: key/value length (default: SEQ)"},
       {"--causal", "", "", "", "attention: causal mask"},
-      {"--backward", "", "", "", "attention: the backward pass"},
-      {"--stride", "N", "", "", "conv: stride (default 1)"},
-      {"--pad", "N", "", "", "conv: padding (default 0)"},
+      {"--backward", "", "", "", "attention, pool: the backward pass"},
+      {"--stride", "N", "", "", "conv: stride (default 1); pool: stride (default the kernel size)"},
+      {"--pad", "N", "", "", "conv, pool: padding (default 0)"},
+      {"--layout", "nhwc|nchw", "nhwc", "", "pool: memory format of the input (channels-last or contiguous)", Flag::MeaningDefault},
       {"--warm-l2", "", "", "", "memory: the data is in L2"},
-      {"--grid", "G", "", "", "memory, reduce, elementwise: launched as G blocks (with --block): loads in flight bound small grids"},
+      {"--grid", "G", "", "", "memory, reduce, elementwise, pool: launched as G blocks (with --block): loads in flight bound small grids"},
       {"--block", "T", "", "", "memory, reduce, elementwise: threads per block (with --grid)"},
       {"--vt", "N", "", "", "elementwise: elements per thread (default: PyTorch's for the family and dtype)"},
       {"--vec", "N", "", "", "reduce: output_vec_size, outputs per thread (default 4: a reduction over a non-contiguous dimension)"},
@@ -248,7 +292,7 @@ Spec kernel_spec() {
 }
 
 Register kernel_reg(kernel_spec(), [](Args& a) {
-               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise, reduce or describe (orrery kernel --help)");
+               if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise, reduce, pool or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.get("--hw-model", "first-principles");
                apply_hw_model(model, sets);
@@ -291,7 +335,7 @@ Register kernel_reg(kernel_spec(), [](Args& a) {
                    std::printf("  SIMT issue of the load/store path %s (added to the transfer)\n", format_time(e.issue_s).c_str());
                  std::printf("  back to back on a stream: %s per kernel (+ launch_gap %s before the next)\n",
                              format_time(e.time_s + hw.p("kernel_gap")).c_str(), format_time(hw.p("kernel_gap")).c_str());
-                 if (e.kind != "memory" && e.kind != "elementwise")
+                 if (e.kind != "memory" && e.kind != "elementwise" && e.kind != "pool")
                    std::printf("  tile %dx%dx%d, %d stages, split-K %d; %.0f tiles in %.0f waves (%.0f%% wave efficiency)\n",
                                e.tile.m, e.tile.n, e.tile.k, e.tile.stages, e.tile.split_k, e.tiles, e.waves,
                                100 * e.wave_efficiency);

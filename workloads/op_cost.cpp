@@ -383,14 +383,13 @@ void pool_loads(const std::vector<double>& rows, const std::vector<double>& cols
   double sr = 0, sc = 0;
   for (double r : rows) sr += r;
   for (double c : cols) sc += c;
-  double plane = static_cast<double>(rows.size() * cols.size());
-  if (!(plane > 0)) return;
-  p.loads = per_trip * sr * sc / plane;
+  const size_t w = cols.size(), plane = rows.size() * w;
+  if (plane == 0) return;
+  p.loads = per_trip * sr * sc / static_cast<double>(plane);
   double warps = 0, sum = 0;
-  const size_t w = cols.size();
-  for (size_t at = 0; at < rows.size() * w; at += 32, ++warps) {
+  for (size_t at = 0; at < plane; at += 32, ++warps) {
     double longest = 0;
-    for (size_t i = at; i < std::min(at + 32, rows.size() * w); ++i) longest = std::max(longest, rows[i / w] * cols[i % w]);
+    for (size_t i = at; i < std::min(at + 32, plane); ++i) longest = std::max(longest, rows[i / w] * cols[i % w]);
     sum += longest;
   }
   p.loads_warp = per_trip * sum / warps;
@@ -409,16 +408,18 @@ bool pool_work(const EtOp& op, OpWork& w) {
   size_t a = bwd ? 2 : 1;  // kernel_size, stride, padding, dilation follow the tensor(s)
   std::vector<double> k = int_list(op, a, 2, 1), s = int_list(op, a + 1, 2, 0), p = int_list(op, a + 2, 2, 0),
                       d = int_list(op, a + 3, 2, 1);
+  PoolWindow win;
   for (int i = 0; i < 2; ++i) {
-    if (!(s[i] >= 1)) s[i] = k[i];  // stride [] means the kernel size
     if (!(k[i] >= 1) || !(d[i] >= 1) || p[i] < 0)
       throw Error("kernel_size and dilation must be >= 1, padding >= 0 (dimension " + std::to_string(i) + ")");
+    win.k[i] = k[i];
+    win.s[i] = s[i] >= 1 ? s[i] : k[i];  // stride [] means the kernel size
+    win.p[i] = p[i];
+    win.d[i] = d[i];
   }
   double ih = dim(x, -2), iw = dim(x, -1), oh = dim(y, -2), ow = dim(y, -1);
   if (!(ih >= 1 && iw >= 1 && oh >= 1 && ow >= 1) || ih * iw > 1e8) return false;
-  pool_loads(pool_trips(ih, oh, k[0], s[0], p[0], d[0], bwd), pool_trips(iw, ow, k[1], s[1], p[1], d[1], bwd),
-             bwd ? 2 : 1, w.pool);
-  w.pool.elems = numel(bwd ? *x : *y);
+  w.pool = max_pool_loads(numel(*x) / (ih * iw), ih, iw, oh, ow, win, bwd);
   double xb = tensor_bytes(*x), yb = tensor_bytes(*y), indices = numel(*y) * 8;  // int64 indices
   w.bytes = xb + yb + indices;
   w.in_bytes = bwd ? yb + indices : xb;
@@ -595,6 +596,35 @@ OpWork op_work(const EtOp& op) {
   if (!done) memory_work(op, t, w);
   if (w.dtype == Dtype::UNKNOWN) w.dtype = Dtype::FP32;
   return w;
+}
+
+OpWork::Pool max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,
+                            bool backward) {
+  OpWork::Pool p;
+  pool_loads(pool_trips(ih, oh, w.k[0], w.s[0], w.p[0], w.d[0], backward),
+             pool_trips(iw, ow, w.k[1], w.s[1], w.p[1], w.d[1], backward), backward ? 2 : 1, p);
+  p.elems = planes * (backward ? ih * iw : oh * ow);
+  return p;
+}
+
+// (CUDA's limits: 1024 threads per block, block dimensions 1024 x 1024 x 64, grid y and z 65535;
+// the NHWC kernels put channels in x, width in y, height in z, BLOCK_STRIDE 2 positions per thread)
+std::pair<double, double> max_pool_launch(double n, double c, double ih, double iw, double oh, double ow, bool backward,
+                                          bool channels_last) {
+  auto last_pow2 = [](double v) { return v >= 1 ? std::exp2(std::floor(std::log2(v))) : 1.0; };
+  if (!channels_last) {
+    if (backward) return {std::ceil(ih * iw / 256) * std::min(n, 65535.0) * std::min(c, 65535.0), 256};
+    return {std::ceil(n * c * oh * ow / 256), 256};
+  }
+  double h = backward ? ih : oh, w = backward ? iw : ow;
+  double bx = std::min(last_pow2(c), 32.0);
+  double by = std::min(last_pow2(w), 1024 / bx);
+  double bz = std::min({64.0, last_pow2(h), std::floor(1024 / bx / by)});
+  bz = std::max(bz, 1.0);
+  bx = std::min(last_pow2(c), std::floor(1024 / by / bz));
+  double stride_c = std::ceil(c / (bx * 4));
+  double grid = n * stride_c * std::min(65535.0, std::ceil(w / (by * 2))) * std::min(65535.0, std::ceil(h / (bz * 2)));
+  return {grid, bx * by * bz};
 }
 
 }  // namespace orrery

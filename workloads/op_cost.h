@@ -4,6 +4,7 @@
 //  - FLOPs and bytes of an op from its ET input shapes and dtypes (roofline mode).
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hw_models/accelerator.h"
@@ -60,6 +61,18 @@ struct OpWork {
   bool known = false;       // the model understood the op
   std::string_view model;   // which formula was used (a literal: no copy per op)
 };
+
+// A 2-d max pooling window: kernel size, stride, padding, dilation (height, width).
+struct PoolWindow {
+  double k[2] = {1, 1}, s[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1};
+};
+// Max pooling's loads (OpWork::Pool) for an input of ih x iw positions pooled to oh x ow, `planes`
+// (batch x channels) of them.
+OpWork::Pool max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,
+                            bool backward);
+// PyTorch's launch of max pooling (DilatedMaxPool2d.cu, CUDA): {blocks, threads per block}.
+std::pair<double, double> max_pool_launch(double n, double c, double ih, double iw, double oh, double ow, bool backward,
+                                          bool channels_last);
 
 // FLOPs/bytes of one ET op from its shapes (its own work, not its children's). A convolution with
 // impossible shapes (channels vs groups, a filter larger than the padded input, stride < 1) throws

@@ -189,8 +189,9 @@ bool pool_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWo
   r = memory_roof(hw, w.bytes);
   if (const KernelMapper* m = description(hw); m && d.grid > 0 && d.block > 0) {
     double loads = w.pool.elems * (d.name.find("nchw") != std::string::npos ? w.pool.loads_warp : w.pool.loads);
-    double rounds = loads / m->inflight_bytes(double(d.grid), double(d.block), 1.0);
-    r.tm = std::max(r.tm, rounds * m->arch().p("hbm_latency"));
+    KernelEstimate e = m->serial_loads(loads, w.bytes, double(d.grid), double(d.block));
+    // (calibrated mode: at least the round trips; the curve's floor already holds the dispatch)
+    r.tm = hw.mapper ? e.time_s : std::max(r.tm, e.time_s - e.overhead_s);
   }
   return true;
 }
