@@ -115,6 +115,26 @@ TEST(MaxPool, WindowLoopsFollowTheKernelsBounds) {
   EXPECT_NE(orrery::syn::error_of([&] { op_work(f); }).find("kernel_size"), std::string::npos);
 }
 
+// Windows the stem pool does not have: dilation skips input positions (a 2 x 2 window of dilation 3
+// on 8 x 8, stride 2: 3 x 3 outputs, each window fully inside, 4 taps), ceil_mode's extra output
+// row reaches past the input (fewer taps there), and an unbatched C x H x W input.
+TEST(MaxPool, DilationCeilModeAndUnbatchedInputs) {
+  auto pool = [](std::vector<std::int64_t> x, std::vector<std::int64_t> y, int k, int s, int p, int d) {
+    EtOp f;
+    f.name = "aten::max_pool2d_with_indices";
+    f.inputs = {tensor(x), value({k, k}), value({s, s}), value({p, p}), value({d, d}), value(false, "Bool")};
+    f.outputs = {tensor(y), tensor(y, Dtype::I64)};
+    return op_work(f);
+  };
+  OpWork dil = pool({1, 4, 8, 8}, {1, 4, 3, 3}, 2, 2, 0, 3);  // taps at 0 and 3: windows 0-3, 2-5, 4-7
+  EXPECT_NEAR(dil.pool.loads, 4.0, 1e-9);
+  OpWork ceil = pool({1, 4, 8, 8}, {1, 4, 4, 4}, 3, 2, 0, 1);  // ceil_mode: the 4th window holds 2 of 3 rows
+  EXPECT_NEAR(ceil.pool.loads, std::pow((3.0 * 3 + 2) / 4, 2), 1e-9);
+  OpWork unbatched = pool({16, 56, 56}, {16, 28, 28}, 2, 2, 0, 1);
+  EXPECT_DOUBLE_EQ(unbatched.pool.elems, 16.0 * 28 * 28);
+  EXPECT_NEAR(unbatched.pool.loads, 4.0, 1e-9);
+}
+
 TEST(BatchNorm, TrainingReadsTheInputTwiceEvalOnce) {
   EtOp bn;
   bn.name = "aten::cudnn_batch_norm";

@@ -386,6 +386,10 @@ void pool_loads(const std::vector<double>& rows, const std::vector<double>& cols
   const size_t w = cols.size(), plane = rows.size() * w;
   if (plane == 0) return;
   p.loads = per_trip * sr * sc / static_cast<double>(plane);
+  if (plane > (size_t(1) << 22)) {  // (a large plane: a warp's row segment holds the row's longest loops)
+    p.loads_warp = per_trip * sr / static_cast<double>(rows.size()) * *std::max_element(cols.begin(), cols.end());
+    return;
+  }
   double warps = 0, sum = 0;
   for (size_t at = 0; at < plane; at += 32, ++warps) {
     double longest = 0;
