@@ -408,4 +408,27 @@ TEST(MaxPool, KernelsWaitOnOneLoadAtATime) {
   }
 }
 
+// The loss's reductions (LossNLL.cu, reduction mean) run in a single block whose threads walk the
+// 8192 frames of the encoder's batch: each loads its target, then the log-probability it picks
+// (forward; the backward stores). One block cannot fill HBM: the kernels follow the round trip, and
+// the forward, two dependent loads per frame, takes about twice the backward.
+TEST(NllLoss, SingleBlockReductionsWaitOnTheirTargets) {
+  for (bool fp : {false, true}) {
+    std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
+    ReplayResult base = roofline("bert", sets);
+    sets.push_back("hbm_bandwidth=9.6TB/s");
+    ReplayResult fast = roofline("bert", sets);
+    double fwd = 0, bwd = 0;
+    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+      const auto& k = base.kernels[i];
+      if (k.name.str().find("nll_loss_") == std::string::npos) continue;
+      (k.op.str() == "aten::nll_loss_backward" ? bwd : fwd) = k.simulated_s;
+      EXPECT_NEAR(fast.kernels[i].simulated_s / k.simulated_s, 1.0, 0.01) << fp;
+    }
+    ASSERT_GT(bwd, 0) << fp;
+    EXPECT_GT(bwd, 8192.0 / 512 * 0.9 * 500e-9) << fp;  // 16 frames per thread, one round trip each
+    EXPECT_NEAR(fwd / bwd, 2.0, 0.25) << fp;
+  }
+}
+
 }  // namespace kernel_models_test

@@ -89,10 +89,10 @@ TEST(MaxPool, WindowLoopsFollowTheKernelsBounds) {
   OpWork fw = op_work(f);
   ASSERT_TRUE(fw.known);
   EXPECT_EQ(fw.model, "max_pool-fwd");
-  EXPECT_DOUBLE_EQ(fw.pool.elems, 2.0 * 3 * 56 * 56);
+  EXPECT_DOUBLE_EQ(fw.serial.elems, 2.0 * 3 * 56 * 56);
   double taps = (2.0 + 55 * 3) / 56;
-  EXPECT_NEAR(fw.pool.loads, taps * taps, 1e-9);
-  EXPECT_GE(fw.pool.loads_warp, fw.pool.loads);
+  EXPECT_NEAR(fw.serial.loads, taps * taps, 1e-9);
+  EXPECT_GE(fw.serial.loads_warp, fw.serial.loads);
   // x read, y and its int64 indices written
   EXPECT_DOUBLE_EQ(fw.bytes, 2.0 * 2 * 3 * 112 * 112 + (2.0 + 8.0) * 2 * 3 * 56 * 56);
 
@@ -103,11 +103,11 @@ TEST(MaxPool, WindowLoopsFollowTheKernelsBounds) {
   b.outputs = {tensor({2, 3, 112, 112})};
   OpWork bw = op_work(b);
   ASSERT_TRUE(bw.known);
-  EXPECT_DOUBLE_EQ(bw.pool.elems, 2.0 * 3 * 112 * 112);
+  EXPECT_DOUBLE_EQ(bw.serial.elems, 2.0 * 3 * 112 * 112);
   double windows = (56 * 1.0 + 55 * 2.0 + 1.0) / 112;  // even positions 1, odd 2, the last odd 1
-  EXPECT_NEAR(bw.pool.loads, 2 * windows * windows, 1e-9);
+  EXPECT_NEAR(bw.serial.loads, 2 * windows * windows, 1e-9);
   // a warp of 32 consecutive width positions holds both parities: it runs 2 windows across
-  EXPECT_NEAR(bw.pool.loads_warp, 2 * windows * 2, 0.3);
+  EXPECT_NEAR(bw.serial.loads_warp, 2 * windows * 2, 0.3);
   // dy and the indices read, dx written; the forward's input (an argument) is not read
   EXPECT_DOUBLE_EQ(bw.bytes, (2.0 + 8.0) * 2 * 3 * 56 * 56 + 2.0 * 2 * 3 * 112 * 112);
 
@@ -127,12 +127,12 @@ TEST(MaxPool, DilationCeilModeAndUnbatchedInputs) {
     return op_work(f);
   };
   OpWork dil = pool({1, 4, 8, 8}, {1, 4, 3, 3}, 2, 2, 0, 3);  // taps at 0 and 3: windows 0-3, 2-5, 4-7
-  EXPECT_NEAR(dil.pool.loads, 4.0, 1e-9);
+  EXPECT_NEAR(dil.serial.loads, 4.0, 1e-9);
   OpWork ceil = pool({1, 4, 8, 8}, {1, 4, 4, 4}, 3, 2, 0, 1);  // ceil_mode: the 4th window holds 2 of 3 rows
-  EXPECT_NEAR(ceil.pool.loads, std::pow((3.0 * 3 + 2) / 4, 2), 1e-9);
+  EXPECT_NEAR(ceil.serial.loads, std::pow((3.0 * 3 + 2) / 4, 2), 1e-9);
   OpWork unbatched = pool({16, 56, 56}, {16, 28, 28}, 2, 2, 0, 1);
-  EXPECT_DOUBLE_EQ(unbatched.pool.elems, 16.0 * 28 * 28);
-  EXPECT_NEAR(unbatched.pool.loads, 4.0, 1e-9);
+  EXPECT_DOUBLE_EQ(unbatched.serial.elems, 16.0 * 28 * 28);
+  EXPECT_NEAR(unbatched.serial.loads, 4.0, 1e-9);
 }
 
 TEST(BatchNorm, TrainingReadsTheInputTwiceEvalOnce) {

@@ -129,7 +129,7 @@ KernelEstimate pool_kernel_estimate(const Accelerator& hw, const Args& a, const 
   bool bwd = a.has("--backward");
   std::string layout = a.get("--layout", "nhwc");
   if (layout != "nhwc" && layout != "nchw") throw make_error("kernel", "--layout", "'" + layout + "': expected nchw or nhwc");
-  OpWork::Pool p = max_pool_loads(v[0] * v[1], v[2], v[3], oh, ow, win, bwd);
+  OpWork::Serial p = max_pool_loads(v[0] * v[1], v[2], v[3], oh, ow, win, bwd);
   double eb = element_bytes(d), planes = v[0] * v[1];
   double bytes = planes * (v[2] * v[3] * eb + oh * ow * (eb + 8));  // x, y and int64 indices
   auto [g, b] = launch_arg(a);

@@ -379,7 +379,7 @@ std::vector<double> pool_trips(double in, double out, double k, double s, double
 
 // Loads per walked element of a max pooling kernel: over the whole plane, and over warps of 32
 // consecutive (row-major) positions taking their longest thread's loops.
-void pool_loads(const std::vector<double>& rows, const std::vector<double>& cols, double per_trip, OpWork::Pool& p) {
+void pool_loads(const std::vector<double>& rows, const std::vector<double>& cols, double per_trip, OpWork::Serial& p) {
   double sr = 0, sc = 0;
   for (double r : rows) sr += r;
   for (double c : cols) sc += c;
@@ -423,7 +423,7 @@ bool pool_work(const EtOp& op, OpWork& w) {
   }
   double ih = dim(x, -2), iw = dim(x, -1), oh = dim(y, -2), ow = dim(y, -1);
   if (!(ih >= 1 && iw >= 1 && oh >= 1 && ow >= 1) || ih * iw > 1e8) return false;
-  w.pool = max_pool_loads(numel(*x) / (ih * iw), ih, iw, oh, ow, win, bwd);
+  w.serial = max_pool_loads(numel(*x) / (ih * iw), ih, iw, oh, ow, win, bwd);
   double xb = tensor_bytes(*x), yb = tensor_bytes(*y), indices = numel(*y) * 8;  // int64 indices
   w.bytes = xb + yb + indices;
   w.in_bytes = bwd ? yb + indices : xb;
@@ -477,6 +477,14 @@ bool nll_loss_work(const EtOp& op, OpWork& w) {
   w.flops = rows;
   w.known = true;
   w.model = "nll_loss";
+  // A reduced 2-d loss (LossNLL.cu nll_loss_{forward,backward}_reduce_cuda_kernel_2d) runs in one
+  // block whose threads walk the frames: each loads its target, then (forward) the log-probability
+  // that target picks, a load whose address waits on the first; the backward stores (posted).
+  if (self && self->shape.size() == 2) {
+    w.serial.elems = rows;
+    w.serial.loads = w.serial.loads_warp = contains(op.name, "backward") ? 1 : 2;
+    w.serial.kernel = "_reduce_cuda_kernel_2d";
+  }
   return true;
 }
 
@@ -602,9 +610,10 @@ OpWork op_work(const EtOp& op) {
   return w;
 }
 
-OpWork::Pool max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,
+OpWork::Serial max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,
                             bool backward) {
-  OpWork::Pool p;
+  OpWork::Serial p;
+  p.kernel = "max_pool_";
   pool_loads(pool_trips(ih, oh, w.k[0], w.s[0], w.p[0], w.d[0], backward),
              pool_trips(iw, ow, w.k[1], w.s[1], w.p[1], w.d[1], backward), backward ? 2 : 1, p);
   p.elems = planes * (backward ? ih * iw : oh * ow);

@@ -51,13 +51,17 @@ struct OpWork {
   // Batch norm: the input's elements, element size and channels (replay prices each of its
   // kernels by that kernel's own passes over x: batch_norm_kernel_roof).
   double norm_numel = 0, norm_elem_bytes = 0, norm_channels = 0;
-  // Max pooling (ATen native/cuda/DilatedMaxPool2d.cu): the elements its threads walk (forward:
-  // outputs, backward: inputs) and the loads each waits on in turn, on average over the elements
-  // and over warps of consecutive width positions (the NCHW kernels' warps run as long as their
-  // longest thread's window loops). Replay: pool_kernel_roof.
-  struct Pool {
+  // Kernels whose threads wait on one load at a time (loops with runtime bounds whose loads feed a
+  // compare or pick an address): the elements they walk, the loads each waits on in turn, on
+  // average over the elements and over warps of consecutive positions (a warp runs as long as its
+  // longest thread's loops), and the part of the kernel's name that says it is that kernel (the
+  // op's other kernels keep their own model). Max pooling (DilatedMaxPool2d.cu: forward outputs,
+  // backward inputs), the loss's single-block reductions (LossNLL.cu: frames). Replay:
+  // serial_kernel_roof.
+  struct Serial {
     double elems = 0, loads = 0, loads_warp = 0;
-  } pool;
+    std::string_view kernel;  // a literal
+  } serial;
   bool known = false;       // the model understood the op
   std::string_view model;   // which formula was used (a literal: no copy per op)
 };
@@ -66,9 +70,9 @@ struct OpWork {
 struct PoolWindow {
   double k[2] = {1, 1}, s[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1};
 };
-// Max pooling's loads (OpWork::Pool) for an input of ih x iw positions pooled to oh x ow, `planes`
+// Max pooling's loads (OpWork::Serial) for an input of ih x iw positions pooled to oh x ow, `planes`
 // (batch x channels) of them.
-OpWork::Pool max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,
+OpWork::Serial max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,
                             bool backward);
 // PyTorch's launch of max pooling (DilatedMaxPool2d.cu, CUDA): {blocks, threads per block}.
 std::pair<double, double> max_pool_launch(double n, double c, double ih, double iw, double oh, double ow, bool backward,

@@ -178,17 +178,19 @@ bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, cons
   return true;
 }
 
-// PyTorch's max pooling kernels (DilatedMaxPool2d.cu, op_cost.cpp pool_work): every thread walks
-// its windows one load at a time, so the chip keeps one load per resident thread in flight and
-// each round of them waits a memory round trip (Little's law), far below HBM bandwidth (the
-// windows overlap: most loads hit L2, but with every resident thread waiting on one, the wait
-// is the loaded memory system's, hbm_latency). An NCHW launch puts consecutive width positions in
-// a warp, which runs its longest thread's loops; an NHWC launch puts channels there (uniform).
-bool pool_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
-  if (!(w.pool.elems > 0) || d.name.find("max_pool_") == std::string::npos) return false;
+// Kernels whose threads wait on one load at a time (OpWork::Serial: PyTorch's max pooling, the
+// loss's single-block reductions): the chip keeps one load per resident thread in flight and each
+// round of them waits a memory round trip (Little's law, KernelMapper::serial_loads), far below
+// HBM bandwidth (max pooling's windows overlap: most loads hit L2, but with every resident thread
+// waiting on one, the wait is the loaded memory system's, hbm_latency). An NCHW pooling launch puts
+// consecutive width positions in a warp, which runs its longest thread's loops; an NHWC launch
+// puts channels there (uniform).
+bool serial_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
+  if (!(w.serial.elems > 0) || w.serial.kernel.empty() || d.name.find(w.serial.kernel) == std::string::npos) return false;
   r = memory_roof(hw, w.bytes);
   if (const KernelMapper* m = description(hw); m && d.grid > 0 && d.block > 0) {
-    double loads = w.pool.elems * (d.name.find("nchw") != std::string::npos ? w.pool.loads_warp : w.pool.loads);
+    double per = d.name.find("nchw") != std::string::npos ? w.serial.loads_warp : w.serial.loads;
+    double loads = w.serial.elems * per;
     KernelEstimate e = m->serial_loads(loads, w.bytes, double(d.grid), double(d.block));
     // (calibrated mode: at least the round trips; the curve's floor already holds the dispatch)
     r.tm = hw.mapper ? e.time_s : std::max(r.tm, e.time_s - e.overhead_s);
@@ -290,7 +292,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
   if (d.kind == DevKind::Memset) return memory_roof(hw, d.bytes, 0, 0, 0, true);
   if (!w || !w->known) return r;
   if (helper) return side_kernel_roof(hw, d, *w);
-  if (batch_norm_kernel_roof(hw, d, *w, r) || pool_kernel_roof(hw, d, *w, r)) return r;
+  if (batch_norm_kernel_roof(hw, d, *w, r) || serial_kernel_roof(hw, d, *w, r)) return r;
   double share = share_of_op > 0 ? share_of_op : 1.0 / std::max(1, kernels_of_op);
   if (w->matrix && w->m > 0) {
     // Whole-GEMM time (efficiency depends on the whole problem), split across its kernels.
