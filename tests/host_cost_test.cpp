@@ -73,6 +73,28 @@ TEST(HostCost, TableEntryPricesAnOpAndItsAutocastCastsAreAdded) {
   EXPECT_EQ(m.table_key(cast), "aten::linear/bf16");
 }
 
+// A channels-last batch norm over more than one block row of its grid zeroes its cross-block
+// semaphores (Normalization.cuh: aten::zeros under native_batch_norm); at the table's tiny shape
+// it does not. The zeros the capture shows is priced on top of the entry; without it, the entry.
+TEST(HostCost, ZeroedScratchBelowATablePricedOpIsAdded) {
+  Accelerator hw = host_preset({{"aten::batch_norm/bf16", 30 * us}, {"aten::empty/bf16", 2 * us}, {"aten::fill_/bf16", 7 * us}});
+  Step s;
+  int tiny = s.add("aten::batch_norm");
+  s.add("aten::native_batch_norm", s.add("aten::_batch_norm_impl_index", tiny));
+  int real = s.add("aten::batch_norm");
+  int native = s.add("aten::native_batch_norm", s.add("aten::_batch_norm_impl_index", real));
+  s.add("aten::empty", native);
+  int zeros = s.add("aten::zeros", native);
+  s.add("aten::empty", zeros);
+  s.add("aten::fill_", s.add("aten::zero_", zeros));
+  HostCostModel m(s.st, hw);
+  EXPECT_NEAR(m.op_cost(tiny), 30 * us, 1e-12);
+  // zeros: its overhead + empty + zero_ (the table's fill_); the other empty stays in the entry
+  double z = hw.p("op_overhead") + 2 * us + 7 * us;
+  EXPECT_NEAR(m.op_cost(zeros), z, 1e-12);
+  EXPECT_NEAR(m.op_cost(real), 30 * us + z, 1e-12);
+}
+
 TEST(HostCost, AnOpTheTableLacksCostsOverheadLaunchesAndChildren) {
   Accelerator hw = host_preset({{"aten::view/bf16", 2 * us}});
   Step s;

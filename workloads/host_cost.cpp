@@ -141,12 +141,19 @@ double HostCostModel::table_cost(int i) const {
   return key.empty() ? 0.0 : table_.dispatch.at(key);
 }
 
-double HostCostModel::autocast_casts(int i) const {
+double HostCostModel::unmeasured_children(int i) const {
   double c = 0;
   for (int ch : st_.ops[i].children) {
     const std::string& n = st_.ops[ch].name.str();
     if (n == "aten::to" || n == "aten::_to_copy") c += op_cost(ch);
   }
+  return c + zeroed_scratch(i);
+}
+
+double HostCostModel::zeroed_scratch(int i) const {
+  double c = 0;
+  for (int ch : st_.ops[i].children)
+    c += st_.ops[ch].name.str() == "aten::zeros" ? op_cost(ch) : zeroed_scratch(ch);
   return c;
 }
 
@@ -177,7 +184,7 @@ double HostCostModel::optimizer_cost(int i) const {
 double HostCostModel::op_cost(int i) const {
   if (memo_[i] >= 0) return memo_[i];
   double t = table_cost(i);
-  memo_[i] = t > 0 ? t + autocast_casts(i) : std::max(recursive_cost(i), optimizer_cost(i));
+  memo_[i] = t > 0 ? t + unmeasured_children(i) : std::max(recursive_cost(i), optimizer_cost(i));
   return memo_[i];
 }
 

@@ -4,7 +4,10 @@
 // instead a host dispatch table (back-to-back microbenchmarks, validation/capture/host_micro.py)
 // prices what it measured, and the trace's structure prices the rest:
 //   cost(op) = table(op) + its autocast casts (aten::to/_to_copy children: the table measured the
-//              op without autocast) when the table has the op, else
+//              op without autocast) + the zeroed scratch below it (aten::zeros: host_micro.py
+//              measures tiny shapes, where PyTorch's kernels need none; channels-last batch norm
+//              zeroes cross-block semaphores whenever its grid spans several block rows,
+//              Normalization.cuh) when the table has the op, else
 //              max(op_overhead + launches x launch_cost + sum of children's costs, optimizer(op))
 //   optimizer(op) = a + b x (parameters in the step's tensor lists) for Optimizer.step#AdamW/SGD,
 //              from the table's 16- and 128-parameter steps;
@@ -61,7 +64,12 @@ class HostCostModel {
   double table_cost(int i) const;      // 0 when no entry
   double recursive_cost(int i) const;  // own + launches + children
   double optimizer_cost(int i) const;  // 0 unless an optimizer step the table prices
-  double autocast_casts(int i) const;  // the aten::to/_to_copy children of op i (autocast's casts)
+  // Children of a table-priced op that the table's measurement did not run: autocast's casts
+  // (aten::to/_to_copy children: the table measured the op without autocast) and zeroed scratch.
+  double unmeasured_children(int i) const;
+  // `aten::zeros` anywhere below op i: scratch a kernel zeroes only above the table's tiny shapes
+  // (channels-last batch norm's cross-block semaphores when its grid spans several block rows).
+  double zeroed_scratch(int i) const;
   int count_recorded(int i) const;     // aten ops at Python level in op i's subtree (op i included)
   void find_training_forward();         // recorded_ for the top-level ops before the backward
   const CapturedStep& st_;
