@@ -65,13 +65,13 @@ std::string py() {
 #define NEED_TORCH() \
   if (!have_torch()) GTEST_SKIP() << "PyTorch not installed (apt-get install python3-torch)"
 
-// The distinct (grid, block) pairs of a trace's GammaBetaBackward kernels.
-std::set<std::string> gamma_beta_launches(const fs::path& kineto) {
+// The distinct (grid, block) pairs of a trace's kernels whose name holds `kernel`.
+std::set<std::string> launches_of(const fs::path& kineto, const std::string& kernel) {
   std::set<std::string> out;
   if (!fs::exists(kineto)) return {"(missing " + kineto.string() + ")"};
   const nlohmann::json trace = orrery::read_json_file(kineto.string());  // outlives the loop
   for (const auto& e : trace["traceEvents"])
-    if (e.value("cat", "") == "kernel" && e.value("name", "").find("GammaBetaBackward") != std::string::npos)
+    if (e.value("cat", "") == "kernel" && e.value("name", "").find(kernel) != std::string::npos)
       out.insert(e["args"].value("grid", nlohmann::json()).dump() + e["args"].value("block", nlohmann::json()).dump());
   return out;
 }
@@ -98,9 +98,11 @@ nlohmann::json check_bundle_script(const std::string& name, double min_match) {
   EXPECT_GE(cmp["match_fraction"].get<double>(), min_match) << c.out;
   EXPECT_NEAR(cmp["emulated_ops"].get<double>() / cmp["real_ops"].get<double>(), 1.0, 0.10) << c.out;
   // Launches whose grid the replay prices (a grid on fewer units than the chip: layer norm
-  // backward's GammaBetaBackward) carry the capture's grid and block.
-  EXPECT_EQ(gamma_beta_launches(d / "bundle" / "kineto.json"),
-            gamma_beta_launches(fs::path(kSrc) / "examples/bundles" / name / "kineto.json.gz"));
+  // backward's GammaBetaBackward; the loss's single-block reductions) carry the capture's grid and
+  // block.
+  for (const char* k : {"GammaBetaBackward", "_reduce_cuda_kernel_2d"})
+    EXPECT_EQ(launches_of(d / "bundle" / "kineto.json", k),
+              launches_of(fs::path(kSrc) / "examples/bundles" / name / "kineto.json.gz", k)) << k;
   fs::remove_all(d);
   return ej;
 }

@@ -5,6 +5,7 @@ kineto[.<rank>].json (a ProfilerStep window, one cpu_op per ET node, the runtime
 GPU activity per kernel the op launches, linked by External id / correlation; durations are
 placeholders: the replay costs kernels in roofline mode)."""
 import json
+import math
 
 from . import kernels as K
 
@@ -82,6 +83,18 @@ def _gamma_beta_launch(ev):
     return [cols, 1, 1], [32, y, 1]
 
 
+def _nll_loss_launch(ev):
+    """Grid and block of the loss's reductions (LossNLL.cu nll_loss_{forward,backward}_reduce_cuda_kernel_2d):
+    one block of nll_loss_threads(frames) = clamp(2^round(log2(frames / 16)), 32, 1024) threads, the
+    frames being the log-probabilities' rows. None when the op has no 2-d input."""
+    logp = next((a for a in ev.get("inputs", []) if a.get("t") and len(a.get("shape") or []) == 2), None)
+    if not logp:
+        return None
+    frames = max(1, logp["shape"][0])
+    threads = 1 << int(round(math.log2(max(frames // 16, 1))))
+    return [1, 1, 1], [min(1024, max(32, threads)), 1, 1]
+
+
 class Writer:
     def __init__(self, rank, world, groups, device_name):
         self.rank, self.world, self.groups = rank, world, groups
@@ -131,6 +144,8 @@ class Writer:
         cat = {"kernel": "kernel", "memset": "gpu_memset", "memcpy": "gpu_memcpy"}[kind]
         args = {"stream": stream, "correlation": c, "device": self.rank % 8}
         dims = _gamma_beta_launch(ev) if ev is not None and "GammaBetaBackward" in kname else None
+        if ev is not None and "nll_loss_" in kname and "_reduce_cuda_kernel_2d" in kname:
+            dims = _nll_loss_launch(ev)
         if dims:
             args.update({"grid": dims[0], "block": dims[1]})
         elif kind == "kernel" and "elementwise_kernel" in kname and numel > 0:
