@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -128,6 +130,49 @@ TEST(Emulate, DdpScriptMatchesItsCaptureAndBuckets) {
   // DDP's 13 gradient all-reduces (25 MB buckets rebuilt in readiness order), as captured.
   ASSERT_TRUE(j.contains("emulation"));
   EXPECT_EQ(j["emulation"]["collectives_in_step"]["0"].get<int>(), 13);
+}
+
+// ResNet-50's stem (examples/emulate/resnet_stem.py) emulated in both layouts: its backward runs on
+// fake tensors (convolution_backward has no fake kernel on Debian's PyTorch 1.13: the emulator
+// gives its outputs' shapes), and its max pooling launches as the real ResNet-50 captures'
+// (examples/bundles_h200_more/resnet50 channels-last, resnet50_nchw) did, PyTorch's grids and
+// blocks, so the replay prices the emulated and the captured pooling kernels alike.
+TEST(Emulate, ResnetStemPoolsLaunchAsCaptured) {
+  NEED_TORCH();
+  for (const char* layout : {"", "--nchw"}) {
+    std::string capture = kSrc + "/examples/bundles_h200_more/" + (*layout ? "resnet50_nchw" : "resnet50");
+    fs::path d = tmpdir(std::string("stem") + layout);
+    Shell e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/resnet_stem.py --hw h200 --write-bundle " +
+                 (d / "bundle").string() + " --quiet -- " + layout);
+    ASSERT_EQ(e.status, 0) << e.out;
+    std::set<std::string> emulated = launches_of(d / "bundle" / "kineto.json", "max_pool_");
+    EXPECT_EQ(emulated.size(), 2u) << layout;  // forward and backward
+    EXPECT_EQ(emulated, launches_of(fs::path(capture) / "kineto.json.gz", "max_pool_")) << layout;
+    auto pool_us = [](const std::string& bundle, const fs::path& csv) {
+      Shell r = sh(orrery() + " replay " + bundle + " --hw h200 --mode roofline --quiet --csv " + csv.string());
+      EXPECT_EQ(r.status, 0) << r.out;
+      std::ifstream in(csv);
+      double us = 0;
+      for (std::string line; std::getline(in, line);) {
+        if (line.find("max_pool_") == std::string::npos) continue;
+        // index,name,class,op,measured_us,simulated_us,...: the name is quoted when it holds commas
+        std::vector<std::string> f(1);
+        bool quoted = false;
+        for (char ch : line) {
+          if (ch == '"') quoted = !quoted;
+          else if (ch == ',' && !quoted) f.emplace_back();
+          else f.back() += ch;
+        }
+        std::string simulated = f.size() > 5 ? f[5] : "0";
+        us += std::stod(simulated);
+      }
+      return us;
+    };
+    double emu = pool_us((d / "bundle").string(), d / "emu.csv"), real = pool_us(capture, d / "real.csv");
+    EXPECT_GT(real, 500) << layout;  // forward + backward: hundreds of microseconds each
+    EXPECT_NEAR(emu / real, 1.0, 0.01) << layout << ": emulated " << emu << " us, captured " << real << " us";
+    fs::remove_all(d);
+  }
 }
 
 // Two emulations of the same script write the same bundle (tensor and storage ids are counters,

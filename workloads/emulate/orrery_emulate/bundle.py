@@ -95,6 +95,35 @@ def _nll_loss_launch(ev):
     return [1, 1, 1], [min(1024, max(32, threads)), 1, 1]
 
 
+def _max_pool_launch(ev, kname):
+    """Grid and block of DilatedMaxPool2d.cu's launches (CUDA limits: 1024 threads per block, block
+    z at most 64, grid y and z at most 65535): NCHW 256 threads, one per output (forward) or one
+    per input position in x with batch in y and channels in z (backward); NHWC channels in x (at
+    most 32), width in y, height in z, each thread BLOCK_STRIDE 2 positions of its y and z."""
+    ins = [a for a in ev.get("inputs", []) if a.get("t")]
+    outs = [a for a in ev.get("outputs", []) if a.get("t")]
+    backward = "backward" in kname
+    x, y = (ins[1], ins[0]) if backward and len(ins) > 1 else (ins[0] if ins else None, outs[0] if outs else None)
+    if not x or not y or len(x["shape"]) != 4 or len(y["shape"]) != 4:
+        return None
+    n, c, ih, iw = x["shape"]
+    oh, ow = y["shape"][2], y["shape"][3]
+    if "nchw" in kname:
+        if backward:
+            return [-(-(ih * iw) // 256), min(n, 65535), min(c, 65535)], [256, 1, 1]
+        return [-(-(n * c * oh * ow) // 256), 1, 1], [256, 1, 1]
+
+    def last_pow2(v):
+        return 1 << (max(1, int(v)).bit_length() - 1)
+    h, w = (ih, iw) if backward else (oh, ow)
+    bx = min(last_pow2(c), 32)
+    by = min(last_pow2(w), 1024 // bx)
+    bz = max(1, min(64, last_pow2(h), 1024 // bx // by))
+    bx = min(last_pow2(c), 1024 // by // bz)
+    stride_c = -(-c // (bx * 4))
+    return [n * stride_c, min(65535, -(-w // (by * 2))), min(65535, -(-h // (bz * 2)))], [bx, by, bz]
+
+
 class Writer:
     def __init__(self, rank, world, groups, device_name):
         self.rank, self.world, self.groups = rank, world, groups
@@ -146,6 +175,8 @@ class Writer:
         dims = _gamma_beta_launch(ev) if ev is not None and "GammaBetaBackward" in kname else None
         if ev is not None and "nll_loss_" in kname and "_reduce_cuda_kernel_2d" in kname:
             dims = _nll_loss_launch(ev)
+        if ev is not None and "max_pool_" in kname:
+            dims = _max_pool_launch(ev, kname)
         if dims:
             args.update({"grid": dims[0], "block": dims[1]})
         elif kind == "kernel" and "elementwise_kernel" in kname and numel > 0:

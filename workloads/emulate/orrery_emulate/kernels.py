@@ -160,6 +160,21 @@ def expand(op):
     return [op]
 
 
+def channels_last(t):
+    """A 4-d tensor laid out N, H, W, C (PyTorch's suggest_memory_format: channels stride 1)."""
+    return len(t["shape"]) == 4 and t["shape"][1] > 1 and t["strides"][1] == 1
+
+
+def max_pool_kernel(op):
+    """DilatedMaxPool2d.cu's kernel for the input's memory format: NHWC for channels-last, else NCHW
+    (the backward's input is its second tensor, after dy)."""
+    ins = tensors(op["inputs"])
+    x = ins[1] if op["name"].endswith("_backward") and len(ins) > 1 else ins[0]
+    fmt = "nhwc" if channels_last(x) else "nchw"
+    part = "backward" if op["name"].endswith("_backward") else "forward"
+    return "void at::native::(anonymous namespace)::max_pool_%s_%s<emulated>" % (part, fmt)
+
+
 def kernels(op):
     """[(kind, name, bytes)]: kind 'kernel' | 'memset' | 'memcpy'."""
     n = op["name"]
@@ -181,6 +196,8 @@ def kernels(op):
         if q["shape"][1] != k["shape"][1]:
             ks += [("kernel", "void cudnn::fusion::fmha_reduce_head (emulated)", 0)] * 2
         return ks
+    if n in ("aten::max_pool2d_with_indices", "aten::max_pool2d_with_indices_backward"):
+        return [("kernel", max_pool_kernel(op), 0)]
     if n == "aten::embedding_dense_backward":
         return [("memset", "Memset (Device)", 0) if isinstance(k, tuple) else ("kernel", k, 0) for k in EMB_BWD]
     if n in REDUCE:

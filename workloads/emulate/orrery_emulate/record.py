@@ -158,6 +158,8 @@ class OpRecorder(TorchDispatchMode):
         try:
             if name.startswith("aten::_foreach_"):
                 out = _foreach(func, args)   # no meta kernels for multi-tensor ops on 1.13
+            elif name == "aten::convolution_backward":
+                out = _convolution_backward(args)  # 1.13's fake kernel takes the overrideable path
             else:
                 out = func(*args, **kwargs)
         except state.StopEmulation:
@@ -207,6 +209,18 @@ def _foreach(func, args):
     if func._schema.name.endswith("_"):
         return None
     return [torch.empty_like(t) for t in args[0]]
+
+
+def _convolution_backward(args):
+    """Shapes of convolution_backward(grad_output, input, weight, bias_sizes, stride, padding,
+    dilation, transposed, output_padding, groups, output_mask): the input's and the weight's
+    gradients in their layouts, the bias gradient one value per output channel."""
+    dy, x, w = args[0], args[1], args[2]
+    mask = args[10] if len(args) > 10 else [True, True, True]
+    transposed, groups = (args[7], args[9]) if len(args) > 9 else (False, 1)
+    channels = w.shape[1] * groups if transposed else w.shape[0]
+    return (torch.empty_like(x) if mask[0] else None, torch.empty_like(w) if mask[1] else None,
+            dy.new_empty((channels,)) if mask[2] else None)
 
 
 def placeholder(func, args):
