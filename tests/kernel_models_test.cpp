@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hw_models/transfer.h"
@@ -35,6 +36,15 @@ ReplayResult roofline(const std::string& b, std::vector<std::string> sets = {}) 
   o.hw = "h200";
   o.overrides = std::move(sets);
   return replay_bundle(o);
+}
+
+// The bundle's roofline replay in one hardware model (first-principles or calibrated), and the
+// same with twice the H200's HBM bandwidth (9.6 TB/s).
+std::pair<ReplayResult, ReplayResult> with_wider_hbm(const std::string& b, bool first_principles) {
+  std::vector<std::string> sets = first_principles ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
+  ReplayResult base = roofline(b, sets);
+  sets.push_back("hbm_bandwidth=9.6TB/s");
+  return {std::move(base), roofline(b, sets)};
 }
 
 }  // namespace
@@ -317,10 +327,7 @@ TEST(CalibratedBounds, StridedKernelsAreIssueOrMemoryBoundByTheirDimensions) {
 // barely moves them; a copy of the same bytes would take a third of their time.
 TEST(CalibratedBounds, ConcatenationsAreBoundByTheirDivisions) {
   for (bool fp : {false, true}) {
-    std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
-    ReplayResult base = roofline("bert", sets);
-    sets.push_back("hbm_bandwidth=9.6TB/s");
-    ReplayResult fast = roofline("bert", sets);
+    auto [base, fast] = with_wider_hbm("bert", fp);
     int cats = 0;
     for (std::size_t i = 0; i < base.kernels.size(); ++i) {
       const auto& k = base.kernels[i];
@@ -414,10 +421,7 @@ TEST(MaxPool, KernelsWaitOnOneLoadAtATime) {
 // the forward, two dependent loads per frame, takes about twice the backward.
 TEST(NllLoss, SingleBlockReductionsWaitOnTheirTargets) {
   for (bool fp : {false, true}) {
-    std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
-    ReplayResult base = roofline("bert", sets);
-    sets.push_back("hbm_bandwidth=9.6TB/s");
-    ReplayResult fast = roofline("bert", sets);
+    auto [base, fast] = with_wider_hbm("bert", fp);
     double fwd = 0, bwd = 0;
     for (std::size_t i = 0; i < base.kernels.size(); ++i) {
       const auto& k = base.kernels[i];
