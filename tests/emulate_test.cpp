@@ -134,7 +134,7 @@ TEST(Emulate, DdpScriptMatchesItsCaptureAndBuckets) {
 
 // ResNet-50's stem (examples/emulate/resnet_stem.py) emulated in both layouts: its backward runs on
 // fake tensors (convolution_backward has no fake kernel on Debian's PyTorch 1.13: the emulator
-// gives its outputs' shapes), and its max pooling launches as the real ResNet-50 captures'
+// gives its outputs' shapes) and launches the gradients its output mask asks for, and its max pooling launches as the real ResNet-50 captures'
 // (examples/bundles_h200_more/resnet50 channels-last, resnet50_nchw) did, PyTorch's grids and
 // blocks, so the replay prices the emulated and the captured pooling kernels alike.
 TEST(Emulate, ResnetStemPoolsLaunchAsCaptured) {
@@ -145,6 +145,17 @@ TEST(Emulate, ResnetStemPoolsLaunchAsCaptured) {
     Shell e = sh(orrery() + " emulate " + kSrc + "/examples/emulate/resnet_stem.py --hw h200 --write-bundle " +
                  (d / "bundle").string() + " --quiet -- " + layout);
     ASSERT_EQ(e.status, 0) << e.out;
+    // its one convolution's input (the images) needs no gradient: wgrad only, as the captures'
+    // first convolution (convolution_backward's output_mask)
+    const nlohmann::json trace = orrery::read_json_file((d / "bundle" / "kineto.json").string());
+    int dgrad = 0, wgrad = 0;
+    for (const auto& ev : trace["traceEvents"]) {
+      std::string n = ev.value("name", "");
+      dgrad += ev.value("cat", "") == "kernel" && n.find("dgrad") != std::string::npos;
+      wgrad += ev.value("cat", "") == "kernel" && n.find("wgrad") != std::string::npos;
+    }
+    EXPECT_EQ(dgrad, 0) << layout;
+    EXPECT_EQ(wgrad, 1) << layout;
     std::set<std::string> emulated = launches_of(d / "bundle" / "kineto.json", "max_pool_");
     EXPECT_EQ(emulated.size(), 2u) << layout;  // forward and backward
     EXPECT_EQ(emulated, launches_of(fs::path(capture) / "kineto.json.gz", "max_pool_")) << layout;

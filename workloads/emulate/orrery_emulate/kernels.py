@@ -185,6 +185,11 @@ def kernels(op):
     if n in GEMM:
         dt = (tensors(op["inputs"]) or [{"dtype": "float"}])[0]["dtype"]
         return [("kernel", "nvjet_sm90_gemm_%s (emulated cuBLAS)" % dt.replace("c10::", ""), 0)]
+    if n == "aten::convolution_backward":
+        # output_mask [grad_input, grad_weight, grad_bias]: the first layer's input needs no dgrad
+        mask = op["inputs"][10].get("v") if len(op["inputs"]) > 10 else None
+        mask = mask if isinstance(mask, list) and len(mask) >= 2 else [True, True]
+        return [("kernel", k, 0) for k, want in zip(NAMED[n], mask[:2]) if want]
     if n in NAMED:
         return [("memset", "Memset (Device)", 0) if isinstance(k, tuple) else ("kernel", k, 0) for k in NAMED[n]]
     if n == "aten::_cudnn_attention_backward":
