@@ -135,11 +135,12 @@ KernelEstimate pool_kernel_estimate(const Accelerator& hw, const Args& a, const 
   auto [g, b] = launch_arg(a);
   if (!(g > 0)) std::tie(g, b) = max_pool_launch(v[0], v[1], v[2], v[3], oh, ow, bwd, layout == "nhwc");
   const KernelMapper* m = hw.mapper ? hw.mapper.get() : hw.arch_mapper.get();
-  if (!m) return calibrated(hw, "pool", 0, bytes, hw.memory_time(bytes), Dtype::FP32);
+  const double curve = hw.memory_time(bytes);
+  if (!m) return calibrated(hw, "pool", 0, bytes, curve, Dtype::FP32);
   KernelEstimate e = m->serial_loads(p.elems * (layout == "nchw" ? p.loads_warp : p.loads), bytes, g, b);
-  if (!hw.mapper) {  // calibrated: the curve, at least the round trips
-    KernelEstimate c = calibrated(hw, "pool", 0, bytes, std::max(hw.memory_time(bytes), e.time_s - e.overhead_s), Dtype::FP32);
-    c.bound = c.time_s > hw.memory_time(bytes) ? "latency" : "memory";
+  if (!hw.mapper) {  // calibrated: the curve, at least the round trips (the curve's floor holds the dispatch)
+    KernelEstimate c = calibrated(hw, "pool", 0, bytes, std::max(curve, e.time_s - e.overhead_s), Dtype::FP32);
+    c.bound = c.time_s > curve ? "latency" : "memory";
     return c;
   }
   e.kind = "pool";
@@ -276,7 +277,7 @@ Spec kernel_spec() {
       {"--layout", "nhwc|nchw", "nhwc", "", "pool: memory format of the input (channels-last or contiguous)", Flag::MeaningDefault},
       {"--warm-l2", "", "", "", "memory: the data is in L2"},
       {"--grid", "G", "", "", "memory, reduce, elementwise, pool: launched as G blocks (with --block): loads in flight bound small grids"},
-      {"--block", "T", "", "", "memory, reduce, elementwise: threads per block (with --grid)"},
+      {"--block", "T", "", "", "memory, reduce, elementwise, pool: threads per block (with --grid)"},
       {"--vt", "N", "", "", "elementwise: elements per thread (default: PyTorch's for the family and dtype)"},
       {"--vec", "N", "", "", "reduce: output_vec_size, outputs per thread (default 4: a reduction over a non-contiguous dimension)"},
       {"--outputs", "N", "", "", "reduce: output elements (a grid with several blocks per output adds the global-reduction tail)"},
