@@ -467,6 +467,31 @@ double elementwise_instructions_per_element(const ElementwiseLaunch& l) {
   return 0;
 }
 
+// PyTorch's vectorized layer-norm forward (layer_norm_kernel.cu vectorized_layer_norm_kernel: one
+// block a row; each thread walks the row's 4-element vectors `threads` apart twice, a Welford update
+// with a reciprocal per element, then the normalising pass). Counted from the SASS that nvcc 13 +
+// ptxas 11.8 emit for sm_90 from the restatement validation/sass/layer_norm_forward.cu (regions.py
+// address ranges, the reciprocal's slow path not taken): per warp, whatever its trip count,
+//   21 (entry) + 37 (first pass's set-up) + 2 + 131 (the five shuffle-down Welford combines)
+//   + 10 + 50 per shared-memory level over the warps (log2 of the warps a block) + 84 (the row's
+//   statistics, rsqrt, the second pass's set-up) + 6 + 11 (exit);
+// per trip of a thread's loops, 68 (4 Welford updates) + 44 (the normalised store) in the remainder
+// loops, and 253 + 110 per 4 trips in the loops the compiler unrolls by 4. A warp runs as many trips
+// as its first thread: ceil((vectors - first thread) / threads).
+double layer_norm_forward_warp_instructions(double row, double threads) {
+  if (!(row >= 4) || std::fmod(row, 4.0) != 0 || !(threads >= 32) || !std::isfinite(row + threads)) return 0;
+  const double vectors = row / 4, warps = std::ceil(threads / 32);
+  const double levels = warps > 1 ? std::ceil(std::log2(warps)) : 0;
+  const double fixed = 21 + 37 + 2 + 131 + 10 + 50 * levels + 84 + 6 + 11;
+  double total = 0;
+  for (double w = 0; w < warps; ++w) {
+    double trips = std::max(0.0, std::ceil((vectors - 32 * w) / threads));
+    double unrolled = std::floor(trips / 4), rest = trips - 4 * unrolled;
+    total += fixed + rest * (68 + 44) + unrolled * (253 + 110);
+  }
+  return total;
+}
+
 namespace {
 // The number a kernel name's template argument list holds at `at` (up to 4 characters), 0 when
 // there is none or it lies outside [lo, hi].

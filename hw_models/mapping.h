@@ -103,6 +103,11 @@ double reduce_bytes_per_thread(const ReduceLaunch& r);
 // SIMT thread-instructions one output element costs in that family, counted from PyTorch's
 // source (the count and its derivation: mapping.cpp). 0 for an unknown family.
 double elementwise_instructions_per_element(const ElementwiseLaunch& l);
+// Warp instructions one block (one row of `row` elements) of PyTorch's vectorized layer-norm
+// forward issues, `threads` threads a block (PyTorch launches 32 x 4): counted from the Hopper SASS
+// of validation/sass/layer_norm_forward.cu (the derivation: mapping.cpp). 0 for a row that is not
+// a whole number of 4-element vectors (PyTorch then runs its non-vectorized kernels).
+double layer_norm_forward_warp_instructions(double row, double threads);
 
 struct KernelEstimate {
   std::string kind;            // "gemm", "conv", "attention", "memory"

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <tuple>
 #include <string>
 #include <utility>
@@ -240,6 +241,27 @@ TEST(ArchElementwise, ZeroDimFillIsOneStoredElement) {
 // family: one element per thread per step, loaded before the step's store (the strided kernel's
 // case), and an integer division per inner dimension on the way to the output offset. Its
 // vectorized variant moves 16-byte vectors and is not in the family.
+// PyTorch's vectorized layer-norm forward (one 32 x 4 block a row): the counts from its Hopper SASS
+// (validation/sass/layer_norm_forward.cu). Every warp pays the Welford reductions over the warp and
+// the block (402 instructions); each trip over the row's 4-element vectors adds 112, and trips in
+// fours run the compiler's unrolled loops (363 per four). A 768-wide row: warps 0-1 two trips,
+// warps 2-3 one; a 1024-wide row: two trips each.
+TEST(ArchElementwise, LayerNormForwardRowCountsFollowItsSass) {
+  EXPECT_DOUBLE_EQ(layer_norm_forward_warp_instructions(768, 128), 4 * 402 + 6 * 112);
+  EXPECT_DOUBLE_EQ(layer_norm_forward_warp_instructions(1024, 128), 4 * 402 + 8 * 112);
+  EXPECT_DOUBLE_EQ(layer_norm_forward_warp_instructions(4096, 128), 4 * (402 + 2 * 363));
+  // Longer rows cost more, but far less than in proportion: the reductions are a fixed cost.
+  double short_row = layer_norm_forward_warp_instructions(768, 128);
+  EXPECT_LT(layer_norm_forward_warp_instructions(1536, 128) / short_row, 1.5);
+  // One warp a block: no shared-memory level.
+  EXPECT_DOUBLE_EQ(layer_norm_forward_warp_instructions(128, 32), 402 - 2 * 50 + 112);
+  // Rows PyTorch does not run on the vectorized kernel, and nonsense, give no count.
+  EXPECT_EQ(layer_norm_forward_warp_instructions(770, 128), 0);
+  EXPECT_EQ(layer_norm_forward_warp_instructions(0, 128), 0);
+  EXPECT_EQ(layer_norm_forward_warp_instructions(768, 16), 0);
+  EXPECT_EQ(layer_norm_forward_warp_instructions(std::numeric_limits<double>::infinity(), 128), 0);
+}
+
 TEST(ArchElementwise, CatKernelDividesOncePerInnerDimension) {
   const std::string generic =
       "void at::native::(anonymous namespace)::CatArrayBatchedCopy<at::native::(anonymous namespace)::OpaqueType<2u>, "

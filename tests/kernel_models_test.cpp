@@ -341,6 +341,26 @@ TEST(CalibratedBounds, ConcatenationsAreBoundByTheirDivisions) {
   }
 }
 
+// The encoder's layer-norm forwards (vectorized_layer_norm_kernel, 8192 rows of 768 fp32, one
+// 32 x 4 block a row) issue 2280 warp instructions a row (their SASS: Welford updates and block
+// reductions): at the description's issue rate that is more than their 50 MB take from the H200's
+// HBM, so they are issue-bound and twice the bandwidth leaves them alone, in both hardware models.
+TEST(CalibratedBounds, LayerNormForwardIsBoundByItsInstructions) {
+  for (bool fp : {false, true}) {
+    auto [base, fast] = with_wider_hbm("bert", fp);
+    int norms = 0;
+    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+      const auto& k = base.kernels[i];
+      if (k.name.str().find("vectorized_layer_norm_kernel") == std::string::npos) continue;
+      ++norms;
+      EXPECT_EQ(k.bound.str(), "issue") << fp;
+      EXPECT_GT(k.simulated_s, 1.3 * k.bytes / 4.8e12) << fp;  // (the H200's HBM peak)
+      EXPECT_NEAR(k.simulated_s / fast.kernels[i].simulated_s, 1.0, 0.01) << fp;
+    }
+    EXPECT_EQ(norms, 25) << fp;
+  }
+}
+
 // Layer norm backward's GammaBetaBackward sums 8192 rows per column in 24 blocks (768 columns of
 // 32): 24 of the H200's 132 SMs. The calibrated curves measured copies that fill the chip; the
 // replay takes at least what the description gives those 24 units (their share of the L2's ports),

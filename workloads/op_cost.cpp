@@ -589,6 +589,12 @@ void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
 
 void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   elementwise_shape(op, t, w);
+  if (contains(op.name, "layer_norm") && !contains(op.name, "backward")) {
+    const EtArg* x = nth_tensor(op.inputs, 0);
+    const EtArg* weight = nth_tensor(op.inputs, 1);  // (normalized_shape is a list, not a tensor)
+    if (weight && !weight->shape.empty()) w.norm_row = numel(*weight);
+    else if (x && !x->shape.empty()) w.norm_row = static_cast<double>(x->shape.back());
+  }
   w.bytes = t.in_bytes + t.out_bytes;
   w.in_bytes = t.in_bytes;
   w.flops = t.out_numel * (contains(op.name, "norm") || contains(op.name, "softmax") ? 8.0 : 1.0);

@@ -51,6 +51,9 @@ struct OpWork {
   // Batch norm: the input's elements, element size and channels (replay prices each of its
   // kernels by that kernel's own passes over x: batch_norm_kernel_roof).
   double norm_numel = 0, norm_elem_bytes = 0, norm_channels = 0;
+  // Layer norm forward: the elements of one normalised row (the weight's, else the input's last
+  // dimension; replay: layer_norm_issue_floor).
+  double norm_row = 0;
   // Kernels whose threads wait on one load at a time (loops with runtime bounds whose loads feed a
   // compare or pick an address): the elements they walk, the loads each waits on in turn, on
   // average over the elements and over warps of consecutive positions (a warp runs as long as its

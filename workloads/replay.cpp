@@ -276,6 +276,23 @@ Roof side_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWo
   return r;
 }
 
+// PyTorch's vectorized layer-norm forward issues a fixed count of instructions a row, most of them
+// the Welford updates and the shuffle and shared-memory reductions over the block
+// (layer_norm_forward_warp_instructions, counted from its SASS), whatever the memory: its time is
+// at least that issue at the description's rate plus the dispatch, in both hardware models.
+void layer_norm_issue_floor(const Accelerator& hw, const OpWork& w, const DeviceActivity& d, double grid,
+                            double block, Roof& r) {
+  const KernelMapper* m = description(hw);
+  if (!m || !(grid >= 1) || !(block >= 32) || d.name.find("vectorized_layer_norm_kernel") == std::string::npos) return;
+  double per_row = layer_norm_forward_warp_instructions(w.norm_row, block);
+  if (!(per_row > 0)) return;
+  double t = m->arch().p("dispatch_latency") + grid * per_row * 32.0 / m->simt_issue_rate();
+  if (t > r.tm) {
+    r.tm = t;
+    r.issue_bound = true;
+  }
+}
+
 Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool helper, const Accelerator& hw,
              double l2_hit = 0, double share_of_op = 0) {
   Roof r;
@@ -327,6 +344,7 @@ Roof roof_of(const DeviceActivity& d, const OpWork* w, int kernels_of_op, bool h
       r.tm = hw.mapper ? t : std::max(r.tm, t);
     }
     calibrated_lower_bounds(hw, *w, d, share, grid, block, r);
+    layer_norm_issue_floor(hw, *w, d, grid, block, r);
   }
   r.known = true;
   r.flops = w->flops * share;
