@@ -543,6 +543,8 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   // kernel pool: a pad beyond half the window, a window larger than the input, an unknown layout.
   expect_one_line_error(cli("kernel --hw h100 pool 64 64 112 112 3 bf16 --pad 2"), "kernel", "--pad");
   expect_one_line_error(cli("kernel --hw h100 pool 64 64 2 2 3 bf16"), "kernel", "larger than the padded input");
+  // validate with nothing to compare printed its whole usage over three lines.
+  expect_one_line_error(cli("validate"), "validate", "nothing to validate");
   expect_one_line_error(cli("kernel --hw h100 pool 64 64 112 112 3 bf16 --layout nc"), "kernel", "--layout");
   expect_one_line_error(cli("validate --nccl-tests x.log --system dgx-h100 --nccl-tolerance -1"), "validate", "--nccl-tolerance");
   // A bad --sys-set topology value names the flag, not the system file it was written into.

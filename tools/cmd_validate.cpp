@@ -584,7 +584,8 @@ int validate_main(Args& a) {
   auto bundles = a.positional();
   auto logs = a.all("--nccl-tests");
   auto published = a.all("--published");
-  if (bundles.empty() && logs.empty() && published.empty()) throw Error("usage: orrery validate " + validate_spec().usage);
+  if (bundles.empty() && logs.empty() && published.empty())
+    throw Error("nothing to validate: give bundle directories, --nccl-tests LOG or --published FILE (orrery validate --help)");
   Validation v;
   v.tol = a.get_double("--tolerance", 25.0);
   if (v.tol < 0) throw make_error("--tolerance", a.get("--tolerance"), "must not be negative");
