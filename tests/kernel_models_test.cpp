@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,26 @@ std::pair<ReplayResult, ReplayResult> with_wider_hbm(const std::string& b, bool 
   ReplayResult base = roofline(b, sets);
   sets.push_back("hbm_bandwidth=9.6TB/s");
   return {std::move(base), roofline(b, sets)};
+}
+
+// The bert bundle's kernels whose names `match` (`count` of them) are bound by their instructions
+// in both hardware models: each takes more than `over_hbm` times its bytes at the H200's HBM peak,
+// and twice the HBM bandwidth speeds it up by less than `speedup`.
+void expect_issue_bound_in_bert(const std::function<bool(const std::string&)>& match, double over_hbm, double speedup,
+                                int count) {
+  for (bool fp : {false, true}) {
+    auto [base, fast] = with_wider_hbm("bert", fp);
+    int n = 0;
+    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
+      const auto& k = base.kernels[i];
+      if (!match(k.name.str())) continue;
+      ++n;
+      EXPECT_EQ(k.bound.str(), "issue") << fp << " " << k.name.str();
+      EXPECT_GT(k.simulated_s, over_hbm * k.bytes / 4.8e12) << fp;  // (the H200's HBM peak)
+      EXPECT_LT(k.simulated_s / fast.kernels[i].simulated_s, speedup) << fp;
+    }
+    EXPECT_EQ(n, count) << fp;
+  }
 }
 
 }  // namespace
@@ -326,19 +347,8 @@ TEST(CalibratedBounds, StridedKernelsAreIssueOrMemoryBoundByTheirDimensions) {
 // instructions, not their bytes, bound them, in both hardware models. Twice the HBM bandwidth
 // barely moves them; a copy of the same bytes would take a third of their time.
 TEST(CalibratedBounds, ConcatenationsAreBoundByTheirDivisions) {
-  for (bool fp : {false, true}) {
-    auto [base, fast] = with_wider_hbm("bert", fp);
-    int cats = 0;
-    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
-      const auto& k = base.kernels[i];
-      if (elementwise_family(k.name.str()) != std::string("cat")) continue;
-      ++cats;
-      EXPECT_EQ(k.bound.str(), "issue") << fp;
-      EXPECT_GT(k.simulated_s, 2.5 * k.bytes / 4.8e12) << fp;  // (the H200's HBM peak)
-      EXPECT_LT(k.simulated_s / fast.kernels[i].simulated_s, 1.3) << fp;
-    }
-    EXPECT_EQ(cats, 12) << fp;
-  }
+  expect_issue_bound_in_bert([](const std::string& n) { return elementwise_family(n) == std::string("cat"); }, 2.5,
+                             1.3, 12);
 }
 
 // The encoder's layer-norm forwards (vectorized_layer_norm_kernel, 8192 rows of 768 fp32, one
@@ -346,19 +356,8 @@ TEST(CalibratedBounds, ConcatenationsAreBoundByTheirDivisions) {
 // reductions): at the description's issue rate that is more than their 50 MB take from the H200's
 // HBM, so they are issue-bound and twice the bandwidth leaves them alone, in both hardware models.
 TEST(CalibratedBounds, LayerNormForwardIsBoundByItsInstructions) {
-  for (bool fp : {false, true}) {
-    auto [base, fast] = with_wider_hbm("bert", fp);
-    int norms = 0;
-    for (std::size_t i = 0; i < base.kernels.size(); ++i) {
-      const auto& k = base.kernels[i];
-      if (k.name.str().find("vectorized_layer_norm_kernel") == std::string::npos) continue;
-      ++norms;
-      EXPECT_EQ(k.bound.str(), "issue") << fp;
-      EXPECT_GT(k.simulated_s, 1.3 * k.bytes / 4.8e12) << fp;  // (the H200's HBM peak)
-      EXPECT_NEAR(k.simulated_s / fast.kernels[i].simulated_s, 1.0, 0.01) << fp;
-    }
-    EXPECT_EQ(norms, 25) << fp;
-  }
+  expect_issue_bound_in_bert(
+      [](const std::string& n) { return n.find("vectorized_layer_norm_kernel") != std::string::npos; }, 1.3, 1.01, 25);
 }
 
 // Layer norm backward's GammaBetaBackward sums 8192 rows per column in 24 blocks (768 columns of
