@@ -78,6 +78,26 @@ TEST(Conv, ImpossibleShapesThrowWhatIsWrong) {
   EXPECT_NE(err(conv({8, 64, 56}, {64, 64, 3, 3}, 1, 1, 1, 1)).find("do not make a convolution"), std::string::npos);
 }
 
+// Embedding backward's summing kernels are priced by their dependent loads, one element per
+// launched thread (the launch covers every index: the segments' upper bound); each moves the
+// gradient rows one way and their fp32 partial sums the other, not the op's whole weight gradient.
+TEST(EmbeddingBackward, SummingKernelsAreSerialPerLaunchedThread) {
+  EtOp b;
+  b.name = "aten::embedding_dense_backward";
+  b.inputs = {tensor({8, 1024, 768}, Dtype::FP32), tensor({8, 1024}, Dtype::I64), value(50304, "Int"),
+              value(-1, "Int"), value(false, "Bool")};
+  b.outputs = {tensor({50304, 768}, Dtype::FP32)};
+  OpWork w = op_work(b);
+  ASSERT_TRUE(w.known);
+  EXPECT_EQ(w.serial.kernel, "compute_grad_weight");
+  EXPECT_EQ(w.serial.kernel2, "sum_and_scatter");
+  EXPECT_DOUBLE_EQ(w.serial.loads, 4);
+  EXPECT_DOUBLE_EQ(w.serial.loads2, 5);
+  EXPECT_TRUE(w.serial.per_launched_thread);
+  EXPECT_DOUBLE_EQ(w.serial.bytes, 8.0 * 1024 * 768 * (4 + 4));  // fp32 rows in, fp32 partial sums out
+  EXPECT_GT(w.bytes, 3 * w.serial.bytes);  // (the op's bytes hold the 50304-row weight gradient)
+}
+
 // ResNet's stem pool, 3x3 stride 2 padding 1 on 112 x 112: DilatedMaxPool2d.cu's loop bounds give
 // 3 taps per output along a dimension except the first (2), and each input position lies in 1 or 2
 // windows (alternately); the backward waits on the index, then on dy: two loads per window.

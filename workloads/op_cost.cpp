@@ -602,6 +602,30 @@ void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   w.model = "memory";
 }
 
+// Embedding backward (EmbeddingBackwardKernel.cu, CUDA): after sorting the indices, one thread per
+// (partial segment, feature) sums the gradient rows of its segment (compute_grad_weight), then one
+// per (segment, feature) adds the partial sums and scatters them into the weight's gradient
+// (sum_and_scatter). Each thread's loads wait on one another, in the order of their SASS
+// (validation/sass/embedding_backward.cu): compute_grad_weight the segment count, the segment's
+// offsets, then per row the index and the gradient element it picks (4, with one row a segment, as
+// token ids drawn from a large vocabulary mostly are: the ET holds no ids); sum_and_scatter the
+// count, the partial-sum offsets, the partial sum, the segment's first offset and the index there
+// (5). Both launch a thread per index and feature (the segments' upper bound), so their elements
+// are the launched threads. One reads the gradient rows and writes their fp32 partial sums, the
+// other the reverse. The sort, scan and offset kernels keep the op's even share.
+bool embedding_backward_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
+  if (!contains(op.name, "embedding_dense_backward")) return false;
+  memory_work(op, t, w);
+  const EtArg* grad = nth_tensor(op.inputs, 0);
+  w.serial.kernel = "compute_grad_weight";
+  w.serial.loads = w.serial.loads_warp = 4;
+  w.serial.kernel2 = "sum_and_scatter";
+  w.serial.loads2 = 5;
+  w.serial.per_launched_thread = true;
+  w.serial.bytes = grad ? numel(*grad) * (std::max<double>(1, static_cast<double>(grad->elem_bytes)) + 4) : 0;
+  return true;
+}
+
 }  // namespace
 
 OpWork op_work(const EtOp& op) {
@@ -610,7 +634,8 @@ OpWork op_work(const EtOp& op) {
   OpTraffic t = op_traffic(op);
   bool done = gemm_work(op, w) || attention_op_work(op, t, w) || conv_work(op, w) || batch_norm_work(op, t, w) || pool_work(op, w) ||
               other_conv_work(op, t, w) || optimizer_work(op, t, w) || nll_loss_work(op, w) ||
-              gather_work(op, t, w) || softmax_work(op, t, w) || layer_norm_backward_work(op, t, w);
+              gather_work(op, t, w) || softmax_work(op, t, w) || layer_norm_backward_work(op, t, w) ||
+              embedding_backward_work(op, t, w);
   if (!done) memory_work(op, t, w);
   if (w.dtype == Dtype::UNKNOWN) w.dtype = Dtype::FP32;
   return w;

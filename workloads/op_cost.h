@@ -59,11 +59,16 @@ struct OpWork {
   // average over the elements and over warps of consecutive positions (a warp runs as long as its
   // longest thread's loops), and the part of the kernel's name that says it is that kernel (the
   // op's other kernels keep their own model). Max pooling (DilatedMaxPool2d.cu: forward outputs,
-  // backward inputs), the loss's single-block reductions (LossNLL.cu: frames). Replay:
+  // backward inputs), the loss's single-block reductions (LossNLL.cu: frames), embedding backward
+  // (EmbeddingBackwardKernel.cu: two kernels, one element per launched thread). Replay:
   // serial_kernel_roof.
   struct Serial {
     double elems = 0, loads = 0, loads_warp = 0;
     std::string_view kernel;  // a literal
+    std::string_view kernel2;  // a second such kernel of the op (a literal), `loads2` loads a thread
+    double loads2 = 0;
+    bool per_launched_thread = false;  // the elements are the launch's threads (grid x block), not `elems`
+    double bytes = 0;  // what one such kernel moves (0: the op's bytes)
   } serial;
   bool known = false;       // the model understood the op
   std::string_view model;   // which formula was used (a literal: no copy per op)

@@ -179,19 +179,24 @@ bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, cons
 }
 
 // Kernels whose threads wait on one load at a time (OpWork::Serial: PyTorch's max pooling, the
-// loss's single-block reductions): the chip keeps one load per resident thread in flight and each
+// loss's single-block reductions, embedding backward's two summing kernels): the chip keeps one load per resident thread in flight and each
 // round of them waits a memory round trip (Little's law, KernelMapper::serial_loads), far below
 // HBM bandwidth (max pooling's windows overlap: most loads hit L2, but with every resident thread
 // waiting on one, the wait is the loaded memory system's, hbm_latency). An NCHW pooling launch puts
 // consecutive width positions in a warp, which runs its longest thread's loops; an NHWC launch
 // puts channels there (uniform).
 bool serial_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
-  if (!(w.serial.elems > 0) || w.serial.kernel.empty() || d.name.find(w.serial.kernel) == std::string::npos) return false;
-  r = memory_roof(hw, w.bytes);
+  const OpWork::Serial& s = w.serial;
+  auto names = [&](std::string_view k) { return !k.empty() && d.name.find(k) != std::string::npos; };
+  bool second = !names(s.kernel) && names(s.kernel2);
+  if (!names(s.kernel) && !second) return false;
+  double elems = s.per_launched_thread ? double(d.grid) * double(d.block) : s.elems;
+  if (!(elems > 0)) return false;
+  double bytes = s.bytes > 0 ? s.bytes : w.bytes;
+  r = memory_roof(hw, bytes);
   if (const KernelMapper* m = description(hw); m && d.grid > 0 && d.block > 0) {
-    double per = d.name.find("nchw") != std::string::npos ? w.serial.loads_warp : w.serial.loads;
-    double loads = w.serial.elems * per;
-    KernelEstimate e = m->serial_loads(loads, w.bytes, double(d.grid), double(d.block));
+    double per = second ? s.loads2 : d.name.find("nchw") != std::string::npos ? s.loads_warp : s.loads;
+    KernelEstimate e = m->serial_loads(elems * per, bytes, double(d.grid), double(d.block));
     // (calibrated mode: at least the round trips; the curve's floor already holds the dispatch)
     r.tm = hw.mapper ? e.time_s : std::max(r.tm, e.time_s - e.overhead_s);
   }

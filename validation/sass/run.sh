@@ -9,11 +9,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$(mktemp -d)}
+mkdir -p "$out"
 NVCC=${NVCC:-nvcc}; PTXAS=${PTXAS:-ptxas}; NVDISASM=${NVDISASM:-nvdisasm}
 for t in "$NVCC" "$PTXAS" "$NVDISASM"; do
   command -v "$t" >/dev/null || { echo "run.sh: error: $t: not found (set NVCC / PTXAS / NVDISASM)" >&2; exit 2; }
 done
-for k in strided_elementwise cast_copy layer_norm_forward; do
+for k in strided_elementwise cast_copy layer_norm_forward embedding_backward; do
   "$NVCC" -arch=sm_90 -ptx -O3 -o "$out/$k.ptx" "$here/$k.cu"
   sed -i "s/^\.version .*/.version ${PTX_VERSION:-7.8}/" "$out/$k.ptx"
   "$PTXAS" -arch=sm_90 -O3 "$out/$k.ptx" -o "$out/$k.cubin"
@@ -30,3 +31,4 @@ done
 echo "unrolled cast copy, float -> bfloat16, 4 elements per thread:"
 printf '  '; python3 "$here/walk.py" "$out/cast_copy.sass" cast_copy --byte 0x228=6 --byte 0x229=12 | head -1
 echo "layer-norm forward: SASS in $out/layer_norm_forward.sass; regions.py counts address ranges (see docs)"
+echo "embedding backward: SASS in $out/embedding_backward.sass; the order of its global loads (LDG) is what the model takes (see README)"
