@@ -100,9 +100,11 @@ nlohmann::json check_bundle_script(const std::string& name, double min_match) {
   EXPECT_GE(cmp["match_fraction"].get<double>(), min_match) << c.out;
   EXPECT_NEAR(cmp["emulated_ops"].get<double>() / cmp["real_ops"].get<double>(), 1.0, 0.10) << c.out;
   // Launches whose grid the replay prices (a grid on fewer units than the chip: layer norm
-  // backward's GammaBetaBackward; the loss's single-block reductions) carry the capture's grid and
-  // block.
-  for (const char* k : {"GammaBetaBackward", "_reduce_cuda_kernel_2d"})
+  // backward's GammaBetaBackward; the loss's single-block reductions; embedding backward's two
+  // summing kernels, a thread per feature for every possible segment, and the feature kernel of
+  // the few-index position embedding) carry the capture's grid and block.
+  for (const char* k : {"GammaBetaBackward", "_reduce_cuda_kernel_2d", "compute_grad_weight", "sum_and_scatter",
+                        "embedding_backward_feature_kernel"})
     EXPECT_EQ(launches_of(d / "bundle" / "kineto.json", k),
               launches_of(fs::path(kSrc) / "examples/bundles" / name / "kineto.json.gz", k)) << k;
   fs::remove_all(d);

@@ -124,6 +124,29 @@ def _max_pool_launch(ev, kname):
     return [n * stride_c, min(65535, -(-w // (by * 2))), min(65535, -(-h // (bz * 2)))], [bx, by, bz]
 
 
+def _embedding_backward_launch(ev, kname):
+    """Grid and block of embedding backward's kernels: Embedding.cu's feature kernel (few indices),
+    one 32 x 32 block per 32 columns; EmbeddingBackwardKernel.cu's two summing kernels, a thread per
+    feature (the row width rounded up to a warp, blocks of at most 1024) for every possible partial
+    segment (compute_grad_weight: numel / NROWS_PER_THREAD (10) + max_segments) or segment
+    (sum_and_scatter: max_segments = min(numel, num_weights))."""
+    ins = ev.get("inputs", [])
+    tensors = [a for a in ins if a.get("t")]
+    weights = next((a.get("v") for a in ins if not a.get("t") and isinstance(a.get("v"), int)), None)
+    if len(tensors) < 2 or not tensors[0].get("shape") or weights is None:
+        return None
+    if "embedding_backward_feature_kernel" in kname:
+        return [-(-tensors[0]["shape"][-1] // 32), 1, 1], [32, 32, 1]
+    numel = 1
+    for s in tensors[1]["shape"]:
+        numel *= s
+    stride_warped = -(-tensors[0]["shape"][-1] // 32) * 32
+    block = min(stride_warped, 1024)
+    max_segments = min(numel, weights)
+    segments = numel // 10 + max_segments if "compute_grad_weight" in kname else max_segments
+    return [-(-(segments * stride_warped) // block), 1, 1], [block, 1, 1]
+
+
 class Writer:
     def __init__(self, rank, world, groups, device_name):
         self.rank, self.world, self.groups = rank, world, groups
@@ -177,6 +200,9 @@ class Writer:
             dims = _nll_loss_launch(ev)
         if ev is not None and "max_pool_" in kname:
             dims = _max_pool_launch(ev, kname)
+        if ev is not None and any(k in kname for k in ("compute_grad_weight", "sum_and_scatter",
+                                                        "embedding_backward_feature_kernel")):
+            dims = _embedding_backward_launch(ev, kname)
         if dims:
             args.update({"grid": dims[0], "block": dims[1]})
         elif kind == "kernel" and "elementwise_kernel" in kname and numel > 0:

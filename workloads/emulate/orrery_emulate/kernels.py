@@ -74,6 +74,7 @@ EMB_BWD = [("memset", 0)] * 5 + [
     "void at::native::(anonymous namespace)::krn_partials_per_segment",
     "void at::native::(anonymous namespace)::compute_grad_weight",
     "void at::native::(anonymous namespace)::sum_and_scatter"]
+EMB_FEATURE = "void at::native::(anonymous namespace)::embedding_backward_feature_kernel<emulated>"
 VEC = "void at::native::vectorized_elementwise_kernel<4, emulated>"
 UNROLLED = "void at::native::unrolled_elementwise_kernel<emulated>"
 STRIDED = "void at::native::elementwise_kernel<128, 4, emulated>"
@@ -204,6 +205,12 @@ def kernels(op):
     if n in ("aten::max_pool2d_with_indices", "aten::max_pool2d_with_indices_backward"):
         return [("kernel", max_pool_kernel(op), 0)]
     if n == "aten::embedding_dense_backward":
+        # Embedding.cu: up to 3072 indices (and no scale_grad_by_freq) one feature kernel walks
+        # them all, a 32 x 32 block per 32 columns; more are sorted first (EMB_BWD)
+        ids = tensors(op["inputs"])[1:2]
+        scale = op["inputs"][4].get("v") if len(op["inputs"]) > 4 else False
+        if ids and numel({"outputs": ids}) <= 3072 and not scale:
+            return [("kernel", EMB_FEATURE, 0)]
         return [("memset", "Memset (Device)", 0) if isinstance(k, tuple) else ("kernel", k, 0) for k in EMB_BWD]
     if n in REDUCE:
         k = [("kernel", "void at::native::reduce_kernel<512, 1, emulated>", 0)]
