@@ -96,6 +96,18 @@ TEST(EmbeddingBackward, SummingKernelsAreSerialPerLaunchedThread) {
   EXPECT_TRUE(w.serial.per_launched_thread);
   EXPECT_DOUBLE_EQ(w.serial.bytes, 8.0 * 1024 * 768 * (4 + 4));  // fp32 rows in, fp32 partial sums out
   EXPECT_GT(w.bytes, 3 * w.serial.bytes);  // (the op's bytes hold the 50304-row weight gradient)
+  // A position embedding (1024 indices, no scale_grad_by_freq) runs Embedding.cu's feature kernel:
+  // 32 chunks of 32 indices, two waits each, and one batch of indices.
+  b.inputs = {tensor({1024, 768}, Dtype::FP32), tensor({1024}, Dtype::I64), value(1024, "Int"), value(-1, "Int"),
+              value(false, "Bool")};
+  b.outputs = {tensor({1024, 768}, Dtype::FP32)};
+  OpWork pos = op_work(b);
+  EXPECT_EQ(pos.serial.kernel, "embedding_backward_feature_kernel");
+  EXPECT_TRUE(pos.serial.kernel2.empty());
+  EXPECT_DOUBLE_EQ(pos.serial.loads, 2 * 32 + 1);
+  EXPECT_TRUE(pos.serial.per_launched_thread);
+  b.inputs[4] = value(true, "Bool");  // scale_grad_by_freq takes the sorting path whatever the count
+  EXPECT_EQ(op_work(b).serial.kernel, "compute_grad_weight");
 }
 
 // ResNet's stem pool, 3x3 stride 2 padding 1 on 112 x 112: DilatedMaxPool2d.cu's loop bounds give

@@ -613,10 +613,24 @@ void memory_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
 // (5). Both launch a thread per index and feature (the segments' upper bound), so their elements
 // are the launched threads. One reads the gradient rows and writes their fp32 partial sums, the
 // other the reverse. The sort, scan and offset kernels keep the op's even share.
+// Up to 3072 indices without scale_grad_by_freq (a position embedding), Embedding.cu runs one
+// feature kernel instead (embedding_backward_feature_kernel: a 32 x 32 block per 32 columns, each
+// walking every index): per chunk of 32 indices a thread loads its row's gradient element, then,
+// after the block's barrier, reads and writes the weight gradient's element (2 waits a chunk),
+// and per 1024 indices it loads a batch of them (1).
 bool embedding_backward_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   if (!contains(op.name, "embedding_dense_backward")) return false;
   memory_work(op, t, w);
   const EtArg* grad = nth_tensor(op.inputs, 0);
+  const EtArg* ids = nth_tensor(op.inputs, 1);
+  double n = ids ? numel(*ids) : 0;
+  bool scale = op.inputs.size() > 4 && op.inputs[4].value.is_boolean() && op.inputs[4].value.get<bool>();
+  if (n > 0 && n <= 3072 && !scale) {
+    w.serial.kernel = "embedding_backward_feature_kernel";
+    w.serial.loads = w.serial.loads_warp = 2 * std::ceil(n / 32) + std::ceil(n / 1024);
+    w.serial.per_launched_thread = true;
+    return true;
+  }
   w.serial.kernel = "compute_grad_weight";
   w.serial.loads = w.serial.loads_warp = 4;
   w.serial.kernel2 = "sum_and_scatter";
