@@ -60,8 +60,8 @@ struct OpWork {
   // longest thread's loops), and the part of the kernel's name that says it is that kernel (the
   // op's other kernels keep their own model). Max pooling (DilatedMaxPool2d.cu: forward outputs,
   // backward inputs), the loss's single-block reductions (LossNLL.cu: frames), embedding backward
-  // (EmbeddingBackwardKernel.cu: two kernels, one element per launched thread). Replay:
-  // serial_kernel_roof.
+  // (EmbeddingBackwardKernel.cu's two summing kernels, or Embedding.cu's feature kernel for few
+  // indices: one element per launched thread). Replay: serial_kernel_roof.
   struct Serial {
     double elems = 0, loads = 0, loads_warp = 0;
     std::string_view kernel;  // a literal

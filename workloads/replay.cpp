@@ -179,10 +179,11 @@ bool batch_norm_kernel_roof(const Accelerator& hw, const DeviceActivity& d, cons
 }
 
 // Kernels whose threads wait on one load at a time (OpWork::Serial: PyTorch's max pooling, the
-// loss's single-block reductions, embedding backward's two summing kernels): the chip keeps one load per resident thread in flight and each
-// round of them waits a memory round trip (Little's law, KernelMapper::serial_loads), far below
-// HBM bandwidth (max pooling's windows overlap: most loads hit L2, but with every resident thread
-// waiting on one, the wait is the loaded memory system's, hbm_latency). An NCHW pooling launch puts
+// loss's single-block reductions, embedding backward's summing and feature kernels): the chip keeps
+// one load per resident thread in flight and each round of them waits a memory round trip
+// (Little's law, KernelMapper::serial_loads), far below HBM bandwidth (max pooling's windows
+// overlap: most loads hit L2, but with every resident thread waiting on one, the wait is the
+// loaded memory system's, hbm_latency). An NCHW pooling launch puts
 // consecutive width positions in a warp, which runs its longest thread's loops; an NHWC launch
 // puts channels there (uniform).
 bool serial_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWork& w, Roof& r) {
