@@ -73,6 +73,31 @@ TEST(HostCost, TableEntryPricesAnOpAndItsAutocastCastsAreAdded) {
   EXPECT_EQ(m.table_key(cast), "aten::linear/bf16");
 }
 
+// A cast is recorded as aten::to -> aten::_to_copy -> (empty_strided, copy_): the _to_copy is the
+// cast the table's aten::to_dtype entry ran (x.to(dtype)), not an autocast cast on top of it. As
+// an autocast weight cast under linear, and as the whole of a backward node (ToCopyBackward0,
+// the backward of every autocast cast), it costs the entry once.
+TEST(HostCost, ACastsOwnCopyIsNotPricedTwice) {
+  Accelerator hw = host_preset({{"aten::linear/bf16", 20 * us}, {"aten::to_dtype/bf16", 10 * us}, {"aten::addmm/bf16", 15 * us}});
+  auto cast_under = [](Step& s, int parent) {
+    int to = s.add("aten::to", parent);
+    int copy = s.add("aten::_to_copy", to);
+    s.add("aten::empty_strided", copy);
+    s.add("aten::copy_", copy);
+    return to;
+  };
+  Step s;
+  int lin = s.add("aten::linear");
+  cast_under(s, lin);
+  s.add("aten::addmm", lin);
+  int node = s.add("ToCopyBackward0");
+  int cast = cast_under(s, node);
+  HostCostModel m(s.st, hw);
+  EXPECT_NEAR(m.op_cost(cast), 10 * us, 1e-12);
+  EXPECT_NEAR(m.op_cost(lin), 30 * us, 1e-12);
+  EXPECT_NEAR(m.op_cost(node), hw.p("op_overhead") + 10 * us, 1e-12);
+}
+
 // A channels-last batch norm over more than one block row of its grid zeroes its cross-block
 // semaphores (Normalization.cuh: aten::zeros under native_batch_norm); at the table's tiny shape
 // it does not. The zeros the capture shows is priced on top of the entry; without it, the entry.

@@ -143,10 +143,13 @@ double HostCostModel::table_cost(int i) const {
 
 double HostCostModel::unmeasured_children(int i) const {
   double c = 0;
-  for (int ch : st_.ops[i].children) {
-    const std::string& n = st_.ops[ch].name.str();
-    if (n == "aten::to" || n == "aten::_to_copy") c += op_cost(ch);
-  }
+  // A cast's own _to_copy is what the table's aten::to_dtype entry measured (x.to(dtype) runs it),
+  // not an autocast cast on top of it.
+  if (table_name(st_.ops[i].name) != "aten::to_dtype")
+    for (int ch : st_.ops[i].children) {
+      const std::string& n = st_.ops[ch].name.str();
+      if (n == "aten::to" || n == "aten::_to_copy") c += op_cost(ch);
+    }
   return c + zeroed_scratch(i);
 }
 

@@ -4,7 +4,8 @@
 // instead a host dispatch table (back-to-back microbenchmarks, validation/capture/host_micro.py)
 // prices what it measured, and the trace's structure prices the rest:
 //   cost(op) = table(op) + its autocast casts (aten::to/_to_copy children: the table measured the
-//              op without autocast) + the zeroed scratch below it (aten::zeros: host_micro.py
+//              op without autocast; not under a cast itself, whose _to_copy the table's
+//              aten::to_dtype entry ran) + the zeroed scratch below it (aten::zeros: host_micro.py
 //              measures tiny shapes, where PyTorch's kernels need none; channels-last batch norm
 //              zeroes cross-block semaphores whenever its grid spans several block rows,
 //              Normalization.cuh) when the table has the op, else
