@@ -225,6 +225,37 @@ TEST(HostCost, TrainingForwardOpsPayTheAutogradRecording) {
   EXPECT_NEAR(e.item_cost(emu.st.host[1]), e.op_cost(bwd), 1e-12);
 }
 
+// With autograd sequence numbers (a profiled capture's ET seq_id / Kineto "Sequence number"), the
+// forward pays one recording per autograd node: a linear under autocast records its cast and its
+// t and addmm, three nodes, not one; an op that records none (arange: grad mode on, no grad input)
+// peeks the number the next node takes, and that node is charged to the op that takes it.
+TEST(HostCost, TrainingForwardPaysOneRecordingPerAutogradNode) {
+  Accelerator hw = host_preset({{"aten::linear/bf16", 20 * us}, {"aten::arange/bf16", 5 * us},
+                                {"aten::add/bf16", 8 * us}, {"autograd::record_per_op", 4 * us}});
+  Step s;
+  auto seq = [&s](int op, std::int64_t n) { s.st.ops[static_cast<std::size_t>(op)].autograd_seq = n; };
+  int lin = s.add("aten::linear");
+  seq(lin, 10);
+  seq(s.add("aten::to", lin), 10);           // the cast: ToCopyBackward0 is node 10
+  seq(s.add("aten::t", lin), 11);
+  seq(s.add("aten::addmm", lin), 12);
+  seq(s.add("aten::empty", s.add("aten::_to_copy", lin)), -1);  // below autograd: no number
+  int ar = s.add("aten::arange");
+  seq(ar, 13);                                // records nothing; add takes node 13
+  int add = s.add("aten::add");
+  seq(add, 13);
+  int bwd = s.add("autograd::engine::evaluate_function: AddBackward0");
+  for (int op : {lin, ar, add, bwd}) {
+    HostItem h;
+    h.op = op;
+    s.st.host.push_back(h);
+  }
+  HostCostModel m(s.st, hw);
+  EXPECT_NEAR(m.item_cost(s.st.host[0]), m.op_cost(lin) + 3 * 4 * us, 1e-12);
+  EXPECT_NEAR(m.item_cost(s.st.host[1]), 5 * us, 1e-12);
+  EXPECT_NEAR(m.item_cost(s.st.host[2]), 8 * us + 4 * us, 1e-12);
+}
+
 TEST(HostCost, BundleTableIsUsedOnlyOnTheCapturesGpuAndWhenAsked) {
   CapturedStep st;
   st.device_name = "NVIDIA H200";

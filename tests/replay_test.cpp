@@ -545,6 +545,32 @@ TEST(KinetoOnly, OpTreeFromNestingAndShapesFromRecordShapes) {
   EXPECT_GT(linked, st.device.size() * 9 / 10);
 }
 
+// The autograd sequence numbers (ET attrs seq_id, Kineto args "Sequence number") reach the ops
+// from either file: the forward's distinct numbers are the nodes its backward evaluates (all but
+// the AccumulateGrad leaves), which the host model charges autograd::record_per_op each.
+TEST(KinetoOnly, AutogradSequenceNumbersCountTheBackwardsNodes) {
+  auto forward_nodes = [](const CapturedStep& st) {
+    std::set<std::int64_t> seqs;
+    std::size_t nodes = 0;
+    bool backward = false;
+    for (auto& op : st.ops) {  // issue order
+      const std::string& n = op.name.str();
+      if (n.rfind("autograd::engine::evaluate_function: ", 0) == 0) {
+        backward = true;
+        nodes += n.find("AccumulateGrad") == std::string::npos;
+      }
+      if (!backward && op.autograd_seq >= 0) seqs.insert(op.autograd_seq);
+    }
+    return std::make_pair(seqs, nodes);
+  };
+  auto [et_seqs, et_nodes] = forward_nodes(load_bundle(bundle("gpt_b")));
+  auto [k_seqs, k_nodes] = forward_nodes(load_bundle(kineto_only_copy("gpt_b")));
+  EXPECT_GT(et_nodes, 300u);
+  EXPECT_EQ(et_seqs.size(), et_nodes);
+  EXPECT_EQ(k_seqs, et_seqs);
+  EXPECT_EQ(k_nodes, et_nodes);
+}
+
 TEST(KinetoOnly, MultiRankGlooNeedsTheExecutionTraces) {
   std::string dir = syn::temp_dir("kineto_only_ranks");
   for (int r = 0; r < 4; ++r)

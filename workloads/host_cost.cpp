@@ -115,11 +115,23 @@ void HostCostModel::find_training_forward() {
     }
   }
   if (backward == st_.host.size()) return;  // no backward pass: inference records nothing
+  std::map<std::int64_t, int> last;  // autograd sequence number -> the last top-level op carrying it
+  std::vector<int> tops;
   for (std::size_t h = 0; h < backward; ++h) {
     int op = st_.host[h].op;
     if (op < 0 || starts_with(st_.ops[static_cast<std::size_t>(op)].name.str(), "Optimizer.")) continue;
-    recorded_[static_cast<std::size_t>(op)] = count_recorded(op);
+    tops.push_back(op);
+    collect_seqs(op, op, last);
   }
+  if (last.empty())  // no sequence numbers (orrery emulate's traces): an aten op at Python level each
+    for (int op : tops) recorded_[static_cast<std::size_t>(op)] = count_recorded(op);
+  for (auto& kv : last) recorded_[static_cast<std::size_t>(kv.second)]++;
+}
+
+void HostCostModel::collect_seqs(int i, int top, std::map<std::int64_t, int>& last) const {
+  const EtOp& op = st_.ops[static_cast<std::size_t>(i)];
+  if (op.autograd_seq >= 0) last[op.autograd_seq] = top;
+  for (int c : op.children) collect_seqs(c, top, last);
 }
 
 std::string HostCostModel::table_key(int i) const {

@@ -13,11 +13,16 @@
 //   optimizer(op) = a + b x (parameters in the step's tensor lists) for Optimizer.step#AdamW/SGD,
 //              from the table's 16- and 128-parameter steps;
 // and in a training step (one with a backward pass: an autograd engine node, or in a trace that
-// records below the engine, as orrery emulate's, a *_backward aten op) every aten op the forward
-// calls from Python (a top-level op before the backward, or the aten ops under a Python-level
-// wrapper such as DistributedDataParallel.forward) adds autograd::record_per_op: recording the
-// autograd graph, measured as an op on an input that requires grad minus the same op on one that
-// does not.
+// records below the engine, as orrery emulate's, a *_backward aten op) every autograd node the
+// forward records adds autograd::record_per_op: recording the autograd graph, measured as an op
+// on an input that requires grad minus the same op on one that does not. The nodes are the
+// distinct autograd sequence numbers of the forward's ops (ET seq_id, Kineto "Sequence number":
+// an op peeks the number the next node takes, so a node's number is charged to the last
+// top-level op that carries it); a composite such as linear under autocast records one node per
+// cast, view, t and addmm below it (gpt_a: 506 nodes for 240 top-level ops, the 506 non-leaf
+// nodes its backward evaluates). A trace without sequence numbers (orrery emulate's, which records
+// below autograd and composites) counts each aten op the forward calls from Python (a top-level
+// op, or the aten ops under a Python-level wrapper such as DistributedDataParallel.forward).
 // (Taking the larger of the table and all children's costs instead over-predicted decode's host
 // time by 50% on a VM whose table was measured in the capture's process: a nested op does not pay
 // the Python binding that each table entry, called from Python, includes.)
@@ -72,6 +77,8 @@ class HostCostModel {
   // (channels-last batch norm's cross-block semaphores when its grid spans several block rows).
   double zeroed_scratch(int i) const;
   int count_recorded(int i) const;     // aten ops at Python level in op i's subtree (op i included)
+  // Autograd sequence numbers in op i's subtree: last[seq] = top (the top-level op it lies under).
+  void collect_seqs(int i, int top, std::map<std::int64_t, int>& last) const;
   void find_training_forward();         // recorded_ for the top-level ops before the backward
   const CapturedStep& st_;
   HostTable table_;

@@ -186,7 +186,7 @@ struct Ev {
   struct Extra {  // cpu ops of a Kineto-only bundle: record_shapes inputs, communication attributes
     std::vector<EtArg> inputs;
     std::string collective_name, pg_name, comm_dtype;
-    std::int64_t in_nelems = 0, out_nelems = 0, group_size = 0;
+    std::int64_t in_nelems = 0, out_nelems = 0, group_size = 0, autograd_seq = -1;
   };
   std::unique_ptr<Extra> x;
 };
@@ -247,7 +247,7 @@ class KinetoSax : public JsonElementSax {
   enum Top { kPh, kCat, kName, kTid, kTs, kDur, kTopN };
   enum Arg { kExt, kRf, kCorr, kStream, kBytes, kWait, kGrid, kBlock, kArgName,
              // record_shapes inputs and communication attributes: Kineto-only bundles
-             kInputType, kInputDims, kConcrete, kCollName, kPgName, kDtype, kInNelems, kOutNelems, kGroupSize, kArgN };
+             kInputType, kInputDims, kConcrete, kCollName, kPgName, kDtype, kInNelems, kOutNelems, kGroupSize, kSeq, kArgN };
   using Fn = std::function<void(const KinetoSax&)>;
   KinetoSax(bool with_inputs, Fn on_event) : nargs_(with_inputs ? kArgN : kInputType), on_event_(std::move(on_event)) {}
 
@@ -294,7 +294,7 @@ class KinetoSax : public JsonElementSax {
       static constexpr std::string_view names[kArgN] = {
           "External id", "Record function id", "correlation", "stream", "bytes", "wait_on_cuda_event_record_corr_id",
           "grid", "block", "name", "Input type", "Input Dims", "Concrete Inputs", "Collective name",
-          "Process Group Name", "dtype", "In msg nelems", "Out msg nelems", "Group size"};
+          "Process Group Name", "dtype", "In msg nelems", "Out msg nelems", "Group size", "Sequence number"};
       pending_ = find_key(k, names, nargs_);
     }
     return true;
@@ -551,6 +551,7 @@ bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::s
   if (with_inputs && (v.cat() == "cpu_op" || v.cat() == "user_annotation")) {
     v.x = std::make_unique<Ev::Extra>();
     v.x->inputs = kineto_inputs(e.arg(K::kInputType), e.arg(K::kInputDims), e.arg(K::kConcrete), file, v.name());
+    v.x->autograd_seq = arg_or(arg(K::kSeq, "Sequence number"), -1);
     if (v.name() == "record_param_comms") {
       v.x->collective_name = str_or(e.arg(K::kCollName));
       v.x->pg_name = str_or(e.arg(K::kPgName));
@@ -808,6 +809,7 @@ void read_et_attrs(const nlohmann::json& n, const std::string& where, const std:
     const std::string field = where + " attrs." + an;
     if (an == "rf_id" && v.is_number()) op.rf_id = checked_int(v, -1, path, field);
     else if (an == "tid" && v.is_number()) op.tid = checked_int32(v, 0, path, field);
+    else if (an == "seq_id" && v.is_number()) op.autograd_seq = checked_int(v, -1, path, field);
     else if (an == "collective_name" && v.is_string()) op.collective_name = v.get<std::string>();
     else if (an == "pg_name" && v.is_string()) op.pg_name = v.get<std::string>();
     else if (an == "dtype" && v.is_string()) op.comm_dtype = v.get<std::string>();
@@ -1035,6 +1037,7 @@ void take_kineto_extras(Ev& e, EtOp& op) {
   for (auto& in : op.inputs)
     if (in.is_tensor && (!big || in.numel > big->numel)) big = &in;
   if (big) op.outputs.push_back(*big);
+  op.autograd_seq = e.x->autograd_seq;
   if (op.name == "record_param_comms") {
     op.collective_name = e.x->collective_name;
     op.pg_name = e.x->pg_name;

@@ -38,6 +38,10 @@ struct EtOp {
   // Communication attributes (record_param_comms)
   Name collective_name, pg_name, comm_dtype;
   std::int64_t in_msg_nelems = 0, out_msg_nelems = 0, pg_size = 0, seq = -1;
+  // The autograd sequence number current when the op ran (ET attrs.seq_id, Kineto "Sequence
+  // number"): the number of the next autograd node, so the ops of one recorded node share it;
+  // -1 when none was recorded (grad mode off, or a trace without it).
+  std::int64_t autograd_seq = -1;
   // Dimensions an elementwise kernel over this op's tensors walks after TensorIterator coalesces
   // them (workloads/tensor_iterator.h), from the ET's strides; 0 when the trace has none.
   int iter_dims = 0;
