@@ -282,7 +282,7 @@ TEST(LayerNormBackward, BothKernelsReadDyAndX) {
 // convert_dq_to_16bits, FlashAttention's convert_dq) reads that accumulator and writes dQ in q's
 // dtype: 4 + 2 bytes per bf16 element, not the 2 + 2 of two q-sized 16-bit tensors. The forward
 // has no such kernel.
-TEST(AttentionBackward, DqConversionReadsTheFp32Accumulator) {
+TEST(AttentionBackward, DqConversionReadsAndPreprocessingZeroesTheFp32Accumulator) {
   EtOp bwd;
   bwd.name = "aten::_cudnn_attention_backward";
   EtArg q = tensor({4, 16, 2048, 64});
@@ -292,9 +292,15 @@ TEST(AttentionBackward, DqConversionReadsTheFp32Accumulator) {
   double n = 4.0 * 16 * 2048 * 64;
   EXPECT_NEAR(w.dq_convert_bytes, n * (4 + 2), 1.0);
   EXPECT_GT(w.dq_convert_bytes, w.side_bytes);
+  // The preprocessing kernel before it (FlashAttention-2's compute_dot_do_o with Clear_dQaccum,
+  // cuDNN's compute_dot_do_o_specialized) reads dO and O, writes one fp32 row sum per row of 64,
+  // and zeroes that accumulator: 2 + 2 + 4 bytes per element, not two q-sized tensors.
+  EXPECT_NEAR(w.dot_do_o_bytes, n * (2 + 2 + 4) + 4 * n / 64, 1.0);
+  EXPECT_NEAR(w.dot_do_o_bytes / w.side_bytes, 2.0, 0.05);
   EtOp fwd = bwd;
   fwd.name = "aten::_cudnn_attention_forward";
   EXPECT_EQ(op_work(fwd).dq_convert_bytes, 0);
+  EXPECT_EQ(op_work(fwd).dot_do_o_bytes, 0);
   // fp32 q: the accumulator is as wide as q, 4 + 4 bytes.
   bwd.inputs[1] = tensor({4, 16, 2048, 64}, Dtype::FP32);
   EXPECT_NEAR(op_work(bwd).dq_convert_bytes, n * 8, 1.0);

@@ -646,7 +646,8 @@ TEST(KernelFamilies, EfficiencyScalesOnlyItsFamilyAndTheFitNamesItsParameters) {
 }
 
 // Side kernels of a fused attention op (cuDNN's dO.O rowsum, dQ conversion, GQA head reduction)
-// stream two q-sized tensors; the main backward kernel carries the op's whole attention time.
+// stream what they move (the rowsum also zeroes the fp32 dQ accumulator: the conversion's input,
+// so it moves more than the conversion); the main backward kernel carries the op's attention time.
 TEST(Roofline, AttentionSideKernelsStreamAndTheMainKernelCarriesTheOp) {
   ReplayResult r = run(bundle("llama_s"), ReplayMode::Roofline);
   double side = 0, bprop = 0;
@@ -665,6 +666,12 @@ TEST(Roofline, AttentionSideKernelsStreamAndTheMainKernelCarriesTheOp) {
   }
   ASSERT_EQ(n_side, 32);  // 8 layers x (dot_do_o, convert_dq, 2 x reduce_head)
   ASSERT_EQ(n_bprop, 8);
+  double dot = 0, conv = 0;
+  for (auto& k : r.kernels) {
+    if (k.name.find("dot_do_o") != std::string::npos) dot += k.simulated_s;
+    if (k.name.find("convert_dq") != std::string::npos) conv += k.simulated_s;
+  }
+  EXPECT_GT(dot, 1.1 * conv);  // (2 + 2 + 4 bytes an element against 4 + 2)
   EXPECT_GT(bprop / n_bprop, 5 * side / n_side);
 }
 

@@ -317,7 +317,14 @@ bool attention_op_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
     w.attn = AttentionShape{b * h, s, sk, d, causal, bwd};
     w.bytes = t.in_bytes + t.out_bytes;
     w.side_bytes = 2 * static_cast<double>(q->numel) * static_cast<double>(std::max<std::int64_t>(2, q->elem_bytes));
-    if (bwd) w.dq_convert_bytes = static_cast<double>(q->numel) * (4.0 + static_cast<double>(q->elem_bytes));
+    if (bwd) {
+      const double qn = static_cast<double>(q->numel), eb = static_cast<double>(q->elem_bytes);
+      w.dq_convert_bytes = qn * (4.0 + eb);
+      // FlashAttention-2's flash_bwd_dot_do_o_kernel<Clear_dQaccum=true> (compute_dot_do_o,
+      // flash_bwd_preprocess_kernel.h): dO and O in, dP_sum out, and the dQ accumulator the main
+      // kernel atomically adds into zeroed; cuDNN's compute_dot_do_o_specialized is its namesake.
+      w.dot_do_o_bytes = qn * (2 * eb + 4.0) + 4.0 * qn / std::max(1.0, d);
+    }
     w.attention = true;
     w.known = true;
     w.model = bwd ? "attention-bwd" : "attention-fwd";

@@ -22,6 +22,9 @@ struct OpWork {
                             // kernel that is neither a layout transform nor a split-K reduction
   double dq_convert_bytes = 0;  // attention backward: the dQ conversion kernel reads the fp32 dQ
                                 // accumulator and writes dQ in q's dtype (4 + q's element bytes each)
+  double dot_do_o_bytes = 0;    // attention backward: the preprocessing kernel reads dO and O, writes
+                                // the row sums rowsum(dO * O) (fp32) and zeroes the fp32 dQ
+                                // accumulator (2 x q's element bytes + 4 each, + 4 per row)
   Dtype dtype = Dtype::UNKNOWN;
   double m = 0, n = 0, k = 0, batch = 1;  // GEMM shape when matrix
   // matrix: elements of what its reduction side kernels (cuBLAS's split-K reduce, cuDNN's wgrad

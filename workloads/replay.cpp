@@ -263,7 +263,8 @@ double misaligned_slowdown(const Accelerator& hw, const OpWork& w, const std::st
 bool is_multi_tensor_apply(const std::string& n) { return n.find("multi_tensor_apply_kernel") != std::string::npos; }
 
 // A side kernel of a matrix or attention op (OpKernels::helper): what it moves of its own. Of an
-// attention op, two q-sized tensors (the dQ conversion: the fp32 dQ accumulator in, dQ out); of a
+// attention op, two q-sized tensors (the dQ conversion: the fp32 dQ accumulator in, dQ out; the
+// dO.O row sums: dO and O in, and the fp32 dQ accumulator zeroed); of a
 // convolution, its layout transforms; a split-K reduction reads at least two fp32 partials of the
 // output and writes it; an epilogue or beta scaling reads and writes the output; anything else
 // (workspace initialisation, a GEMM's memset) is latency.
@@ -272,6 +273,8 @@ Roof side_kernel_roof(const Accelerator& hw, const DeviceActivity& d, const OpWo
   double grid = double(d.grid), block = double(d.block);
   if (w.dq_convert_bytes > 0 && d.name.find("convert_dq") != std::string::npos)
     return memory_roof(hw, w.dq_convert_bytes, 0, grid, block);
+  if (w.dot_do_o_bytes > 0 && d.name.find("dot_do_o") != std::string::npos)
+    return memory_roof(hw, w.dot_do_o_bytes, 0, grid, block);
   if (conv_transform_roof(hw, d, w, r)) return r;
   double out_b = w.out_elems * std::max(1, dtype_bytes(w.dtype));
   MatrixSide side = matrix_side_kernel(d.name);
