@@ -17,8 +17,8 @@ struct OpWork {
   double bytes = 0;
   bool matrix = false;      // tensor-core GEMM-like
   bool attention = false;   // fused attention
-  double side_bytes = 0;    // attention: traffic of one side kernel (dO.O rowsum, dQ conversion,
-                            // GQA head reduction): two q-sized tensors; convolution: a side
+  double side_bytes = 0;    // attention: traffic of a side kernel without its own figure below
+                            // (GQA head reduction): two q-sized tensors; convolution: a side
                             // kernel that is neither a layout transform nor a split-K reduction
   double dq_convert_bytes = 0;  // attention backward: the dQ conversion kernel reads the fp32 dQ
                                 // accumulator and writes dQ in q's dtype (4 + q's element bytes each)

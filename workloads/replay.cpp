@@ -263,8 +263,8 @@ double misaligned_slowdown(const Accelerator& hw, const OpWork& w, const std::st
 bool is_multi_tensor_apply(const std::string& n) { return n.find("multi_tensor_apply_kernel") != std::string::npos; }
 
 // A side kernel of a matrix or attention op (OpKernels::helper): what it moves of its own. Of an
-// attention op, two q-sized tensors (the dQ conversion: the fp32 dQ accumulator in, dQ out; the
-// dO.O row sums: dO and O in, and the fp32 dQ accumulator zeroed); of a
+// attention op: the dQ conversion, the fp32 dQ accumulator in and dQ out; the dO.O row sums, dO
+// and O in and that accumulator zeroed; a GQA head reduction, two q-sized tensors. Of a
 // convolution, its layout transforms; a split-K reduction reads at least two fp32 partials of the
 // output and writes it; an epilogue or beta scaling reads and writes the output; anything else
 // (workspace initialisation, a GEMM's memset) is latency.
