@@ -126,6 +126,8 @@ void Arch::require_dtype(Dtype d) const {
 namespace {
 void check_arch(const Arch& a) {
   if (!(a.units >= 1)) throw make_error(a.where, "sm_count", "needs at least one compute unit");
+  if (!(a.units <= 1e7) || a.units != std::floor(a.units))  // (a wafer-scale part has ~1e6 cores)
+    throw make_error(a.where, "sm_count", "must be a whole number of at most 10 million units");
   if (a.p("clock_sustained") > a.p("clock_boost") * 1.0001)
     throw make_error(a.where, "clock_sustained", "is above clock_boost");
   for (const char* n : {"mma_m", "mma_n", "mma_k", "vector_fma_per_clock", "sfu_per_clock", "chip_links",

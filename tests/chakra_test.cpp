@@ -358,6 +358,11 @@ TEST(Chakra, BadTracesNameFileNodeAndField) {
   EXPECT_EQ(error_of(t), "");
   EXPECT_NE(notes_of(t).find("1 self-dependencies dropped"), std::string::npos) << notes_of(t);
   t = chain();
+  t.nodes[3].data_deps.push_back(987654);  // a node the trace does not have: dropped, and said
+  EXPECT_EQ(error_of(t), "");
+  EXPECT_NE(notes_of(t).find("1 dependencies on nodes not in the trace dropped (node 13 on 987654)"), std::string::npos)
+      << notes_of(t);
+  t = chain();
   t.nodes[0].ctrl_deps.push_back(13);
   EXPECT_EQ(error_of(t), "");
   EXPECT_NE(notes_of(t).find("scheduled on data_deps only"), std::string::npos) << notes_of(t);

@@ -283,6 +283,15 @@ TEST(Cli, ListAndDescribeEveryPresetSystemAndModel) {
   CliRun bad = run("describe h1000");
   EXPECT_NE(bad.rc, 0);
   EXPECT_TRUE(has(bad.out, "orrery describe: error: describe: h1000: not a component")) << bad.out;
+  // a file of a preset, system or model, as --hw / --system / --model take it; a broken one names its error
+  EXPECT_TRUE(has(run("describe " + src("systems/ring8.json")).out, "system ring8"));
+  EXPECT_TRUE(has(run("describe " + src("hw_models/presets/h100.json")).out, "hardware preset h100"));
+  EXPECT_TRUE(has(run("describe " + src("workloads/models/llama3-8b.json")).out, "model llama3-8b"));
+  std::string broken = tmp("broken_model.json");
+  std::ofstream(broken) << "{\"layers\": 2,";
+  CliRun b = run("describe " + broken);
+  EXPECT_NE(b.rc, 0);
+  EXPECT_TRUE(has(b.out, broken + ": invalid JSON")) << b.out;
 }
 
 // topo --json -> a system file -> the same topology and the same collective results.
@@ -340,6 +349,21 @@ TEST(Cli, CollectiveTableIsNcclTestsShaped) {
   CliRun v = run("validate --nccl-tests " + log + " --system dgx-h100");
   EXPECT_EQ(v.rc, 0) << v.out;
   EXPECT_TRUE(std::regex_search(v.out, std::regex("\\+0\\.0%"))) << v.out;  // the model against its own table
+  // -d takes nccl-tests' type names only: a misspelt one is an error, not a float
+  CliRun bad = run("collective --op all_reduce --system dgx-h100 -b 1K -e 1K -d float17");
+  EXPECT_NE(bad.rc, 0);
+  EXPECT_TRUE(has(bad.out, "orrery collective: error: -d: float17: unknown data type")) << bad.out;
+  EXPECT_EQ(run("collective --op all_reduce --system dgx-h100 -b 1K -e 1K -d uint8").rc, 0);
+}
+
+// A sweep whose every point fails (a misspelt option) exits non-zero with the first reason.
+TEST(Cli, SweepWhosePointsAllFailIsAnError) {
+  std::string spec = tmp("sweep_all_fail.json"), out = tmp("sweep_all_fail.jsonl");
+  std::ofstream(spec) << R"({"command": "collective", "base": {"op": "all_reduce", "system": "dgx-h100", "b": "1K", "e": "1K"},
+                            "axes": {"frobnicate": [1, 2]}})";
+  CliRun r = run("sweep " + spec + " -o " + out + " --no-progress");
+  EXPECT_NE(r.rc, 0);
+  EXPECT_TRUE(has(r.out, "orrery sweep: error: " + spec + ": points: all 2 points failed; the first: ")) << r.out;
 }
 
 // Chakra's own traces (its repository's test data) run: self-dependencies dropped with a note,
@@ -480,6 +504,20 @@ TEST(Cli, ConfigReruns) {
     else if (name == "train") EXPECT_EQ(ja["iteration_time_s"], jb["iteration_time_s"]);
     else EXPECT_EQ(ja["rows"], jb["rows"]);
   }
+  // without --json the configuration is checked all the same: a recorded plan the command now
+  // resolves differently fails
+  std::string cfg = tmp("train_a.config.json"), changed = tmp("train_changed.config.json");
+  std::ifstream in(cfg);
+  nlohmann::json c = nlohmann::json::parse(in);
+  CliRun plain = run("rerun " + cfg);
+  EXPECT_EQ(plain.rc, 0) << plain.out;
+  EXPECT_TRUE(has(plain.out, "rerun: configuration identical")) << plain.out;
+  ASSERT_TRUE(c.contains("plan") && c["plan"].contains("tp")) << c.dump().substr(0, 400);
+  c["plan"]["tp"] = 4;
+  std::ofstream(changed) << c.dump();
+  CliRun differs = run("rerun " + changed);
+  EXPECT_NE(differs.rc, 0);
+  EXPECT_TRUE(has(differs.out, "resolved differently now")) << differs.out;
   CliRun bad = run("rerun " + src("systems/dgx-h100.json"));
   EXPECT_NE(bad.rc, 0);
   EXPECT_TRUE(has(bad.out, "argv: missing")) << bad.out;

@@ -59,6 +59,14 @@ TEST(Sweep, BadSpecsAreOneLineNamingFileAndField) {
   EXPECT_NE(e.find("tp * == 2"), std::string::npos) << e;
   e = err({{"axes", {{"tp", {1, 2}}}}, {"sampler", "lhs"}});
   EXPECT_NE(e.find("samples"), std::string::npos) << e;
+  // a grid of 1e9 points is refused before any point is built (it would exhaust memory), and so
+  // is a range axis of 1e8 steps
+  json big = json::array();
+  for (const char* n : {"a", "b", "c"}) big.push_back({{"name", n}, {"range", {1, 1000}}, {"steps", 1000}});
+  e = err({{"axes", big}});
+  EXPECT_EQ(e.rfind("s.json: axes: grid larger than 10 million points", 0), 0u) << e;
+  e = err({{"axes", json::array({{{"name", "a"}, {"range", {1, 2}}, {"steps", 100000000}}})}});
+  EXPECT_EQ(e.rfind("s.json: axes[0].steps: expected an integer from 1 to 10000000", 0), 0u) << e;
 }
 
 TEST(Sweep, ExpressionsAndConstraints) {

@@ -1,6 +1,7 @@
 // `orrery describe [NAME]` and `orrery list [presets|systems|models]`: what there is to run and
 // every parameter of a component, preset, system or model with unit, default, value and source.
 #include <cstdio>
+#include <filesystem>
 
 #include "hw_models/accelerator.h"
 #include "sim/data_files.h"
@@ -66,6 +67,16 @@ void describe_model(const std::string& name) {
   std::printf("%s", model_params().describe_values(model_params().resolve(given, m.source_path), given, m.source_path).c_str());
 }
 
+// A file of a preset, system or model: which, by its keys (a preset's "params", a system's
+// "topology"); each loader then checks it as --hw / --system / --model would.
+void describe_file(const std::string& path) {
+  nlohmann::json j = parse_json_path(path);
+  if (!j.is_object()) throw make_error(path, "", "expected a JSON object (a hardware preset, system or model)");
+  if (j.contains("params") || j.contains("arch")) describe_preset(path);
+  else if (j.contains("topology")) describe_system(path);
+  else describe_model(path);
+}
+
 Spec describe_spec() {
   Spec s;
   s.name = "describe";
@@ -87,6 +98,10 @@ Register describe_reg(describe_spec(), [](Args& a) {
     any = true;
   }
   if (any) return 0;
+  if (std::filesystem::is_regular_file(only)) {
+    describe_file(only);
+    return 0;
+  }
   if (contains(list_presets(), only)) describe_preset(only);
   else if (contains(topo::list_systems(), only)) describe_system(only);
   else if (contains(list_models(), only)) describe_model(only);

@@ -1,7 +1,10 @@
 // `orrery rerun CONFIG.json`: runs again the command a resolved configuration (the
 // .config.json written next to --json results) records, and checks that the configuration it
 // resolves now is the one recorded (a preset or system file changed since is named).
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 
 #include "sim/data_files.h"
 #include "sim/error.h"
@@ -50,7 +53,8 @@ Spec rerun_spec() {
   s.usage = "CONFIG.json [--json OUT.json]";
   s.example = "rerun out/demo/result.config.json --json again.json";
   s.flags = {{"--json", "FILE", "", "", "write the results here (and FILE.config.json, compared with CONFIG.json)"}};
-  s.notes = "The recorded --json/--csv/--timeline outputs are not overwritten: they are dropped unless --json is given.";
+  s.notes = "The recorded --json/--csv/--timeline outputs are not overwritten: they are dropped unless --json is given\n"
+            "(the configuration is checked either way).";
   return s;
 }
 
@@ -66,13 +70,21 @@ Register rerun_reg(rerun_spec(), [](Args& a) {
     argv.push_back(x.get<std::string>());
   }
   if (argv[0] == "rerun") throw make_error(path, "argv", "records a rerun");
+  // Without --json the results go to a scratch file, so that the configuration is checked all the same.
   std::string out = a.get("--json");
+  const bool scratch = out.empty();
+  if (scratch)
+    out = (std::filesystem::temp_directory_path() / ("orrery-rerun-" + std::to_string(::getpid()) + ".json")).string();
   int rc = run_command(argv[0], rerun_args(argv, out));
-  if (rc == 0 && !out.empty()) {
-    std::string diff = config_diff(cfg, parse_json_path(config_path_for(out)));
-    if (!diff.empty()) throw make_error(path, diff, "resolved differently now (a preset, system or model file changed since)");
-    std::fprintf(stderr, "rerun: configuration identical to %s\n", path.c_str());
+  std::string diff;
+  if (rc == 0) diff = config_diff(cfg, parse_json_path(config_path_for(out)));
+  if (scratch) {
+    std::error_code ec;
+    std::filesystem::remove(out, ec);
+    std::filesystem::remove(config_path_for(out), ec);
   }
+  if (!diff.empty()) throw make_error(path, diff, "resolved differently now (a preset, system or model file changed since)");
+  if (rc == 0) std::fprintf(stderr, "rerun: configuration identical to %s\n", path.c_str());
   return rc;
 });
 }  // namespace

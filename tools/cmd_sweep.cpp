@@ -182,6 +182,9 @@ int sweep_main(Args& a) {
   sweep::write_report(spec, rows, report);
   std::printf("sweep: %zu of %zu points in %s (%ld run now, %ld skipped as done, %ld failed), %.1f s; wrote %s and %s\n",
               rows.size(), points.size(), o.output.c_str(), st.done, st.skipped, failed, st.wall_s, csv.c_str(), report.c_str());
+  if (!rows.empty() && failed == static_cast<long>(rows.size()))  // (a misspelt axis or option fails every point)
+    throw make_error(where, "points", "all " + std::to_string(failed) + " points failed; the first: " +
+                                          rows.front().value("error", std::string("(no message)")));
   return 0;
 }
 

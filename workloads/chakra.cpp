@@ -354,6 +354,25 @@ std::size_t drop_self_deps(ChakraTrace& t) {
     }
   return dropped;
 }
+
+// Dependencies on ids no node of the trace has (a converter that filtered nodes out): dropped, and
+// said, since the node they name cannot be waited on. `first` names one.
+std::size_t drop_dangling_deps(ChakraTrace& t, std::string& first) {
+  std::set<std::uint64_t> ids;
+  for (auto& n : t.nodes) ids.insert(n.id);
+  std::size_t dropped = 0;
+  for (auto& n : t.nodes)
+    for (auto* deps : {&n.data_deps, &n.ctrl_deps}) {
+      auto end = std::remove_if(deps->begin(), deps->end(), [&](std::uint64_t d) {
+        if (ids.count(d)) return false;
+        if (first.empty()) first = "node " + std::to_string(n.id) + " on " + std::to_string(d);
+        return true;
+      });
+      dropped += static_cast<std::size_t>(deps->end() - end);
+      deps->erase(end, deps->end());
+    }
+  return dropped;
+}
 }  // namespace
 
 ChakraTrace read_chakra_for_run(const std::string& path, const ChakraCommGroups& groups, std::vector<std::string>* notes) {
@@ -363,6 +382,9 @@ ChakraTrace read_chakra_for_run(const std::string& path, const ChakraCommGroups&
   };
   if (std::size_t d = drop_self_deps(t))
     note(std::to_string(d) + " self-dependencies dropped (a node never waits on itself; Chakra's PyTorch converter writes them)");
+  std::string first;
+  if (std::size_t d = drop_dangling_deps(t, first))
+    note(std::to_string(d) + " dependencies on nodes not in the trace dropped (" + first + ")");
   if (stuck_nodes(t, true) > 0 && stuck_nodes(t, false) == 0) {
     std::size_t n = 0;
     for (auto& x : t.nodes) {

@@ -24,6 +24,7 @@
 
 namespace orrery::sweep {
 namespace {
+constexpr long kMaxPoints = 10000000;  // points of one sweep (grid product, samples, a range axis's steps)
 
 std::string S(long x) { return std::to_string(x); }
 
@@ -91,7 +92,8 @@ Axis parse_axis(const nlohmann::json& a, const std::string& where, const std::st
     x.integer = a.value("integer", false);
     x.unit = a.value("unit", "");
     x.steps = a.value("steps", 0L);
-    if (a.contains("steps") && x.steps < 1) throw make_error(where, field + ".steps", "must be at least 1");
+    if (a.contains("steps") && (x.steps < 1 || x.steps > kMaxPoints))
+      throw make_error(where, field + ".steps", "expected an integer from 1 to 10000000");
     check_value(where, field + ".range", x.name, x.lo);
   } else {
     throw make_error(where, field, "axis '" + x.name + "' needs values or range");
@@ -299,7 +301,7 @@ Spec parse_spec(const nlohmann::json& j, const std::string& where) {
   if (s.sampler != "grid" && s.sampler != "random" && s.sampler != "lhs")
     throw make_error(where, "sampler", "'" + s.sampler + "': expected grid, random or lhs");
   if (j.contains("samples")) {
-    if (!j["samples"].is_number_integer() || j["samples"].get<long>() < 1 || j["samples"].get<long>() > 10000000)
+    if (!j["samples"].is_number_integer() || j["samples"].get<long>() < 1 || j["samples"].get<long>() > kMaxPoints)
       throw make_error(where, "samples", "expected an integer from 1 to 10000000");
     s.samples = j["samples"];
   }
@@ -342,6 +344,9 @@ double eval_expr(const std::string& expr, const std::function<bool(const std::st
 std::vector<Point> make_points(const Spec& s) {
   std::vector<nlohmann::json> combos;  // axis name -> value
   if (s.sampler == "grid") {
+    double size = 1;  // (checked before any point is built: a grid of 1e9 points would exhaust memory)
+    for (auto& a : s.axes) size *= a.continuous ? static_cast<double>(a.steps) : static_cast<double>(a.values.size());
+    if (size > kMaxPoints) throw make_error(s.where, "axes", "grid larger than 10 million points");
     combos.push_back(nlohmann::json::object());
     for (auto& a : s.axes) {
       std::vector<nlohmann::json> next;
@@ -352,7 +357,6 @@ std::vector<Point> make_points(const Spec& s) {
           next.push_back(std::move(d));
         }
       combos = std::move(next);
-      if (combos.size() > 10000000) throw make_error(s.where, "axes", "grid larger than 10 million points");
     }
   } else {
     Rng rng{s.seed};
