@@ -157,6 +157,20 @@ TEST(Topology, SummaryDiameterBisection) {
   EXPECT_EQ(c.diameter, 6);                  // gpu, nvswitch, gpu, nic, leaf, nic, gpu
 }
 
+// Shortest-path routes on a graph without arithmetic routing search only as far as the source:
+// a 100k-GPU ring routes its neighbours (a collective's ring steps) through a few vertices, and
+// the far side of the ring still gets its whole shortest path.
+TEST(Topology, RingRoutesOfAHundredThousandGpus) {
+  Topology t = build({{"type", "ring"}, {"gpus", 100000}, {"link_bandwidth", "50 GB/s"}});
+  for (int r = 0; r < t.num_gpus(); ++r) {
+    Route n = t.route(t.gpus[static_cast<size_t>(r)], t.gpus[static_cast<size_t>((r + 1) % t.num_gpus())]);
+    ASSERT_EQ(n.hops.size(), 1u) << r;
+  }
+  EXPECT_EQ(t.route(t.gpus[0], t.gpus[50000]).hops.size(), 50000u);
+  EXPECT_EQ(t.route(t.gpus[0], t.gpus[99990]).hops.size(), 10u);
+  EXPECT_TRUE(t.reachable(t.gpus[0], t.gpus[77777]));
+}
+
 TEST(Topology, JsonRoundTrip) {
   Topology t = topo::load_system("h100-cluster", 2).topo;
   nlohmann::json j = t.to_json();

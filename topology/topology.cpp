@@ -77,33 +77,38 @@ void Topology::add_hop(Route& r, int a, int b, double frac) const {
   r.hops.push_back({l, frac});
 }
 
-const std::vector<int>& Topology::distances_to(int dst) const {
-  auto it = dist_to_.find(dst);
-  if (it != dist_to_.end()) return it->second;
-  std::vector<int> dist(static_cast<size_t>(num_vertices()), -1);
-  std::deque<int> q;
-  dist[static_cast<size_t>(dst)] = 0;
-  q.push_back(dst);
-  while (!q.empty()) {
-    int v = q.front();
-    q.pop_front();
-    for (auto [e, end] = boost::in_edges(static_cast<size_t>(v), g); e != end; ++e) {
-      if (!link_up(g[*e].id)) continue;
-      int u = static_cast<int>(boost::source(*e, g));
-      if (dist[static_cast<size_t>(u)] < 0) {
-        dist[static_cast<size_t>(u)] = dist[static_cast<size_t>(v)] + 1;
-        q.push_back(u);
+const Topology::Bfs& Topology::distances_to(int dst, int src) const {
+  auto [it, fresh] = bfs_.try_emplace(dst);
+  Bfs& b = it->second;
+  if (fresh) {
+    b.dist.emplace(dst, 0);
+    b.layer.push_back(dst);
+  }
+  std::vector<int> next;
+  while (!b.done && !b.dist.count(src)) {  // (a layer is expanded whole: src's layer is then complete)
+    next.clear();
+    for (int v : b.layer) {
+      const int d = b.dist.at(v) + 1;
+      for (auto [e, end] = boost::in_edges(static_cast<size_t>(v), g); e != end; ++e) {
+        if (!link_up(g[*e].id)) continue;
+        int u = static_cast<int>(boost::source(*e, g));
+        if (b.dist.emplace(u, d).second) next.push_back(u);
       }
     }
+    b.layer.swap(next);
+    b.done = b.layer.empty();
   }
-  return dist_to_.emplace(dst, std::move(dist)).first->second;
+  return b;
 }
 
 Route Topology::route_ecmp(int src, int dst, std::uint64_t h) const {
   Route r;
-  const auto& dist = distances_to(dst);
-  if (dist[static_cast<size_t>(src)] < 0)
-    throw Error(name + ": no path from " + vertex(src).name + " to " + vertex(dst).name);
+  const auto& dist = distances_to(dst, src).dist;
+  auto hops = [&](int v) {
+    auto f = dist.find(v);
+    return f == dist.end() ? -1 : f->second;
+  };
+  if (hops(src) < 0) throw Error(name + ": no path from " + vertex(src).name + " to " + vertex(dst).name);
   int u = src;
   std::vector<int> cand;
   while (u != dst) {
@@ -111,7 +116,7 @@ Route Topology::route_ecmp(int src, int dst, std::uint64_t h) const {
     for (auto [e, end] = boost::out_edges(static_cast<size_t>(u), g); e != end; ++e) {
       if (!link_up(g[*e].id)) continue;
       int v = static_cast<int>(boost::target(*e, g));
-      if (dist[static_cast<size_t>(v)] == dist[static_cast<size_t>(u)] - 1) cand.push_back(v);
+      if (hops(v) == hops(u) - 1) cand.push_back(v);
     }
     int v = cand[mix_hash(h, static_cast<std::uint64_t>(u)) % cand.size()];
     add_hop(r, u, v, 1.0);
@@ -285,7 +290,7 @@ void Topology::fail(const std::string& element, const std::string& flag) {
     if (!link_down_[static_cast<size_t>(l)]) ++failures_;
     link_down_[static_cast<size_t>(l)] = 1;
   }
-  dist_to_.clear();
+  bfs_.clear();
 }
 
 void Topology::degrade(const std::string& element, double fraction, const std::string& flag) {
@@ -295,7 +300,7 @@ void Topology::degrade(const std::string& element, double fraction, const std::s
 }
 
 bool Topology::reachable(int a, int b) const {
-  return a == b || distances_to(b)[static_cast<size_t>(a)] >= 0;
+  return a == b || distances_to(b, a).dist.count(a) > 0;
 }
 
 Route Topology::route_ranks(int ra, int rb, std::uint64_t h) const {

@@ -161,9 +161,18 @@ class Topology {
   std::vector<char> link_down_;
   int failures_ = 0;
   std::vector<int> element_links(const std::string& element, const std::string& flag) const;
-  // ECMP: per-destination BFS distances (hop counts), built on demand.
-  mutable std::unordered_map<int, std::vector<int>> dist_to_;
-  const std::vector<int>& distances_to(int dst) const;
+  // ECMP: per-destination BFS over the links into it (hop counts), grown on demand one whole layer
+  // at a time only as far as the source asked about, and kept sparse: a ring's neighbour routes
+  // touch a few vertices, not all of them (100k GPUs: a full map per destination was 40 GB).
+  struct Bfs {
+    std::unordered_map<int, int> dist;  // vertices found so far -> hop count to the destination
+    std::vector<int> layer;             // the last layer found, not yet expanded
+    bool done = false;                  // every vertex that reaches the destination is in dist
+  };
+  mutable std::unordered_map<int, Bfs> bfs_;
+  // The BFS toward `dst`, complete up to `src`'s layer (or to the end when src cannot reach it):
+  // every vertex nearer to dst than src is in its map.
+  const Bfs& distances_to(int dst, int src) const;
   Route route_ecmp(int src, int dst, std::uint64_t h) const;
   Route route_fat(int src, int dst, std::uint64_t h) const;
   Route route_torus(int src, int dst, std::uint64_t h) const;
