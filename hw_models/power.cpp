@@ -33,6 +33,9 @@ const ParamSet& power_params() {
           {"switch_power_per_gpu", Unit::Power, "36 W",
            "scale-out network switches per GPU (about 3 switch ports per NIC in a fat tree); outside the node", false},
           {"node_rated_power", Unit::Power, "10.2 kW", "nameplate (maximum) power of one node, for comparison", true},
+          {"accelerators_per_node", Unit::Count, "8",
+           "accelerators one node's host, fan and switch power and its rating serve, where the topology has no "
+           "servers of its own (torus, mesh, ring, graph); a server-structured system's own count wins", true},
           {"pue", Unit::Ratio, "1.2", "data-centre power usage effectiveness (facility / IT power)", true},
           {"price_gpu_hour", Unit::Ratio, "2.5", "USD per GPU-hour (rental or amortised ownership, without energy)", false},
           {"price_kwh", Unit::Ratio, "0.08", "USD per kWh of facility energy", false},
@@ -108,7 +111,8 @@ EnergyReport energy_report(const PowerModel& pm, const EnergyInputs& in) {
   EnergyReport e;
   e.in = in;
   const double T = in.step_s;
-  const int gpn = std::max(1, in.gpus_per_node);
+  // (0: the topology has no servers; a node is the power model's accelerators_per_node)
+  const int gpn = in.gpus_per_node > 0 ? in.gpus_per_node : std::max(1, static_cast<int>(pm.p("accelerators_per_node")));
   e.nodes = static_cast<double>(in.gpus) / gpn;
   e.gpu_avg_w = T > 0 ? in.gpu_energy_j / T : 0;
   e.gpu_peak_w = std::max(in.gpu_peak_w, e.gpu_avg_w);

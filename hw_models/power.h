@@ -48,7 +48,7 @@ std::string power_dir();
 struct EnergyInputs {
   double step_s = 0;
   int gpus = 1;
-  int gpus_per_node = 8;
+  int gpus_per_node = 8;    // 0: no servers in the topology (the power model's accelerators_per_node)
   double gpu_energy_j = 0;  // board energy of one (average) GPU over the step
   double gpu_peak_w = 0;    // highest board power of one GPU during the step
   double tokens = 0;        // tokens processed by the whole job in the step (0 = unknown)

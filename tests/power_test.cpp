@@ -84,6 +84,16 @@ TEST(Power, ReportAddsNodeOverheadPueAndPrices) {
   EXPECT_NEAR(e.kwh_per_mtok, e.energy_j / 3.6e6, 1e-12);  // 1e6 tokens
   EXPECT_NEAR(e.cost_usd_per_mtok, e.cost_usd, 1e-12);
   EXPECT_GT(e.node_peak_w, e.node_avg_w);
+  // A topology without servers (a torus, a ring: gpus_per_node 0) counts nodes of the power
+  // model's accelerators_per_node, each with its overheads: not one node of every GPU.
+  in.gpus = 64;
+  in.gpus_per_node = 0;
+  EnergyReport t = energy_report(pm, in);
+  EXPECT_DOUBLE_EQ(t.nodes, 8);
+  EXPECT_NEAR(t.node_avg_w, e.node_avg_w, 1e-6);
+  EnergyReport four = energy_report(h100_power({"accelerators_per_node=4"}), in);
+  EXPECT_DOUBLE_EQ(four.nodes, 16);
+  EXPECT_GT(four.it_energy_j, t.it_energy_j);  // twice the hosts
 }
 
 TEST(Power, TrainingStepDrawsBetweenIdleAndBoardPowerAndFasterHbmSavesEnergy) {

@@ -277,7 +277,7 @@ int collective_main(Args& a) {
   // Energy and cost of each collective (hw_models/power.h): the group's GPUs and their nodes.
   Accelerator hw = load_accelerator(sys.accelerator);
   PowerModel pm = power_model_from(a, hw);
-  int gpn = sys.topo.gpus_per_node > 0 ? sys.topo.gpus_per_node : sys.topo.num_gpus();
+  int gpn = sys.topo.gpus_per_node;  // (0 without servers: the power model's accelerators_per_node)
   std::vector<EnergyReport> energy;
   for (auto& r : results) energy.push_back(collective_energy(r, n, gpn, hw, pm));
   bool reduces = base.op == coll::Op::AllReduce || base.op == coll::Op::ReduceScatter || base.op == coll::Op::Reduce;

@@ -161,7 +161,11 @@ Register replay_reg(replay_spec(), [](Args& a) {
                PowerModel pm = power_model_from(a, hw);
                double tokens = a.get_double("--tokens", 0);
                if (!(tokens >= 0)) throw make_error("--tokens", a.get("--tokens"), "must be zero or more");
-               int gpn = r.ranks > 1 || r.scale_dp > 1 ? load_system_spec(o.system, o.nodes, o.system_overrides).gpus_per_node : 8;
+               int gpn = 8;  // (a torus, ring or graph has no servers: 0, the power model's node)
+               if (r.ranks > 1 || r.scale_dp > 1) {
+                 SystemSpec spec = load_system_spec(o.system, o.nodes, o.system_overrides);
+                 gpn = spec.fixed_topology ? 0 : spec.gpus_per_node;
+               }
                EnergyReport energy = replay_energy(r, hw, pm, gpn, tokens);
                if (!a.has("--quiet")) {
                  print_summary(r);

@@ -74,7 +74,7 @@ EnergyInputs train_energy_inputs(const TrainResult& r, const Accelerator& hw, co
   EnergyInputs in;
   in.step_s = T;
   in.gpus = p.gpus();
-  in.gpus_per_node = r.system.gpus_per_node;
+  in.gpus_per_node = r.system.fixed_topology ? 0 : r.system.gpus_per_node;  // (a torus, ring or graph: no servers)
   in.tokens = static_cast<double>(p.global_batch) * static_cast<double>(p.seq);
   in.gpu_peak_w = std::max({f.peak_w, b.peak_w, rc.peak_w, ef.peak_w, eb.peak_w, hf.peak_w, hb.peak_w});
   double total = 0;
