@@ -549,6 +549,15 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   expect_one_line_error(cli("validate --nccl-tests x.log --system dgx-h100 --nccl-tolerance -1"), "validate", "--nccl-tolerance");
   // A bad --sys-set topology value names the flag, not the system file it was written into.
   expect_one_line_error(cli("collective --sys-set nvlink_bandwidth=0.5 -b 1M -e 1M"), "collective", "--sys-set: nvlink_bandwidth");
+  // Found by a sweep of bad inputs (2026-12-02): a trailing x and a misspelt dtype were read as a
+  // 3-d shape and fp32; a transfer's unknown source GPU blamed --hw; pinned degrees that divide
+  // nothing said "fits in memory"; latency's batch blamed --requests; sm_count 1e12 gave -0 waves.
+  expect_one_line_error(cli("kernel --hw h100 gemm 8x8x8x bf16"), "kernel", "'8x8x8x': expected 3 sizes");
+  expect_one_line_error(cli("kernel --hw h100 gemm 8x8x8 float17"), "kernel", "'float17'");
+  expect_one_line_error(cli("replay " + mlp() + " --mode transfer --source-hw nosuch"), "replay", "--source-hw: nosuch");
+  expect_one_line_error(cli("plan --model llama3-8b --gpus 8 --global-batch 8 --tp 3"), "plan", "has the pinned degrees");
+  expect_one_line_error(cli("latency --model llama3-8b --batch 100000000"), "latency", "--batch: 100000000");
+  expect_one_line_error(cli("kernel --hw h100 --set sm_count=1e12 gemm 64x64x64 bf16"), "kernel", "sm_count");
 }
 
 }  // namespace orrery::robustness_test

@@ -2,6 +2,7 @@
 // from the architecture description (first-principles mapping, default) or the calibrated curves.
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -30,12 +31,17 @@ std::vector<double> dims(const std::string& s, size_t n, const std::string& fiel
   std::stringstream ss(s);
   std::string part;
   while (std::getline(ss, part, 'x')) v.push_back(num(part, field));
-  if (v.size() != n) throw make_error("kernel", field, "'" + s + "': expected " + std::to_string(n) + " sizes joined by x");
+  if (v.size() != n || s.empty() || s.back() == 'x')  // ("8x8x8x": getline drops the empty last part)
+    throw make_error("kernel", field, "'" + s + "': expected " + std::to_string(n) + " sizes joined by x");
   return v;
 }
 
 Dtype dtype_arg(const std::string& s) {
-  Dtype d = parse_dtype(s);
+  // (parse_dtype, lenient for trace strings, reads "float17" as fp32: the names are checked first)
+  static const std::set<std::string> names = {"fp64", "double", "float64", "fp32", "float", "float32", "tf32",
+                                              "bf16", "bfloat16", "fp16", "half", "float16", "fp8", "e4m3",
+                                              "e5m2", "fp4", "mxfp4", "nvfp4", "int8", "i8"};
+  Dtype d = names.count(s) ? parse_dtype(s) : Dtype::UNKNOWN;
   if (d == Dtype::UNKNOWN || d == Dtype::BOOL || d == Dtype::I64)
     throw make_error("kernel", "dtype", "'" + s + "' (fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8)");
   return d;

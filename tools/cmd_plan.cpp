@@ -145,6 +145,10 @@ int plan_main(Args& a) {
   if (!a.positional().empty()) throw make_error("plan", a.positional()[0], "unexpected argument");
   PlanOptions o = parse_plan_options(a);
   PlanSearch s = search_plans(o);
+  if (s.enumerated == 0)  // (bad input, not a search result: the pinned degrees leave nothing, --tp 3 on 8 GPUs)
+    throw make_error("plan", "", "no plan of " + s.model + " on " + std::to_string(o.gpus) +
+                                     " GPUs has the pinned degrees (--tp/--pp/--dp/--cp/--ep must divide the GPU count "
+                                     "and the model's heads, layers and experts)");
   std::printf("plan search  %s on %s (%d x %s), global batch %ld, seq %ld; comm: %s\n", s.model.c_str(), s.system.c_str(),
               o.gpus, s.gpu.c_str(), o.global_batch, s.seq, s.comm_model.c_str());
   std::printf("search       %ld plans enumerated: %ld invalid, %ld over %.0f GB of HBM, %ld pruned by the compute bound, "
@@ -156,7 +160,8 @@ int plan_main(Args& a) {
     std::printf("no plan fits: invalid by flag:");
     for (auto& [k, v] : s.invalid_reasons) std::printf(" %s %ld", k.c_str(), v);
     std::printf("\n");
-    throw make_error("plan", "", "no valid plan fits in memory for " + s.model + " on " + std::to_string(o.gpus) + " GPUs");
+    std::string why = s.over_memory > 0 && s.over_memory + s.invalid >= s.enumerated ? "fits in memory" : "is valid";
+    throw make_error("plan", "", "no plan " + why + " for " + s.model + " on " + std::to_string(o.gpus) + " GPUs");
   }
   if (!s.screen_model.empty())
     std::printf("verify       %ld plans screened with the %s model re-simulated on the fabric (cluster executor) in %.2f s; "

@@ -294,7 +294,7 @@ int serve_main(Args& a, bool single) {
   serve::ServeOptions o = parse_serve_options(a);
   if (single) {
     long b = a.get_int("--batch", 1);
-    if (b < 1) throw make_error("--batch", a.get("--batch"), "must be at least 1");
+    if (b < 1 || b > 50'000'000) throw make_error("--batch", a.get("--batch"), "must be from 1 to 5e7 requests");
     if (a.has("--trace") || a.has("--disagg")) throw make_error("--single", "", "runs one batch on one replica (no --trace, --disagg)");
     o.cfg.dep.replicas = 1;
     o.breakdown_prompts = b;

@@ -832,10 +832,18 @@ std::string what_if_reason(const ReplayOptions& opt, const CapturedStep& st, con
   return why;
 }
 
+// The capture's GPU of a transfer (--source-hw): a preset or a file, its errors naming that flag.
+Accelerator load_source_hw(const std::string& name) {
+  const auto presets = list_presets();
+  if (!std::filesystem::exists(name) && std::find(presets.begin(), presets.end(), name) == presets.end())
+    throw make_error("--source-hw", name, "unknown hardware preset (orrery list presets) and no such file");
+  return load_accelerator(name);
+}
+
 }  // namespace
 
 std::vector<DeviceWork> cost_device_work(const CapturedStep& st, const Accelerator& hw, const ReplayOptions& opt) {
-  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  Accelerator src = opt.mode == ReplayMode::Transfer ? load_source_hw(opt.source_hw) : hw;
   HostCostModel host(st, hw, use_bundle_host(opt, st, hw));
   ReplayResult rows;
   return build_device_work(st, hw, src, opt, host, rows);
@@ -1178,7 +1186,7 @@ ReplayResult replay_bundle(const ReplayOptions& opt) {
                                "and --scale-dp N");
   }
   Accelerator hw = load_accelerator(opt.hw, opt.overrides);
-  Accelerator src = opt.mode == ReplayMode::Transfer ? load_accelerator(opt.source_hw) : hw;
+  Accelerator src = opt.mode == ReplayMode::Transfer ? load_source_hw(opt.source_hw) : hw;
   if (opt.mode == ReplayMode::Transfer)  // the measured durations are from the capture's GPU
     for (auto& st : steps)
       if (!capture_device_matches(st.device_name, src))
