@@ -139,7 +139,7 @@ TEST(Cluster, BadWhatIfsNameTheFlag) {
   o.cluster.gpu_speed = {"3=0"};
   EXPECT_TRUE(contains(error_of([&] { run_training(o); }), "--gpu-speed"));
   o.cluster.gpu_speed = {"3=-1"};
-  EXPECT_TRUE(contains(error_of([&] { run_training(o); }), "positive"));
+  EXPECT_TRUE(contains(error_of([&] { run_training(o); }), "from 0.001 to 1000"));
   o.cluster.gpu_speed = {"99=0.5"};
   EXPECT_TRUE(contains(error_of([&] { run_training(o); }), "outside the job"));
   o.cluster.gpu_speed.clear();

@@ -558,6 +558,12 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   expect_one_line_error(cli("plan --model llama3-8b --gpus 8 --global-batch 8 --tp 3"), "plan", "has the pinned degrees");
   expect_one_line_error(cli("latency --model llama3-8b --batch 100000000"), "latency", "--batch: 100000000");
   expect_one_line_error(cli("kernel --hw h100 --set sm_count=1e12 gemm 64x64x64 bf16"), "kernel", "sm_count");
+  // inf and nan in --sys-set (nan in the tuner's section ran with rc 0), a straggler a billion
+  // times slower (blamed on a collective's members)
+  expect_one_line_error(cli("collective --sys-set nvlink_bandwidth=inf -b 1M -e 1M"), "collective", "--sys-set: nvlink_bandwidth=inf");
+  expect_one_line_error(cli("collective --sys-set collective.nvls=nan -b 1M -e 1M"), "collective", "--sys-set: collective.nvls=nan");
+  expect_one_line_error(cli("train --model llama3-8b --tp 8 --micro-batch 1 --global-batch 8 --gpu-speed 0=1e-9"), "train",
+                        "--gpu-speed: 0=1e-9");
 }
 
 }  // namespace orrery::robustness_test

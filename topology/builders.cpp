@@ -545,6 +545,8 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
     // Numbers stay numbers (counts, ratios); anything with a unit stays text for the parser.
     char* end = nullptr;
     double num = std::strtod(value.c_str(), &end);
+    if (end && *end == 0 && !std::isfinite(num))  // (inf and nan parse as numbers; JSON has neither)
+      throw make_error("--sys-set", o, "expected a finite value");
     j[section][key] = end && *end == 0 ? nlohmann::json(num) : nlohmann::json(value);
     // A topology value is checked here, so that a bad one names the flag, not the system file.
     if (section == "topology" && j["topology"].contains("type") && j["topology"]["type"].is_string()) {

@@ -199,8 +199,14 @@ bool option_number(const nlohmann::json& opts, const std::string& name, double* 
 }
 
 bool satisfies(const Spec& s, const nlohmann::json& opts) {
-  for (auto& c : s.constraints) {
-    double v = eval_expr(c, [&](const std::string& n, double* out) { return option_number(opts, n, out); });
+  for (size_t i = 0; i < s.constraints.size(); ++i) {
+    const std::string& c = s.constraints[i];
+    double v = 0;
+    try {
+      v = eval_expr(c, [&](const std::string& n, double* out) { return option_number(opts, n, out); });
+    } catch (const Error& e) {  // (a syntax error or an unknown name: the file and which constraint)
+      throw make_error(s.where, "constraints[" + S(static_cast<long>(i)) + "]", e.what());
+    }
     if (v == 0 || std::isnan(v)) return false;
   }
   return true;
