@@ -140,6 +140,26 @@ TEST(Convolution, Fp32RunsOnTf32UnlessTheOpSaysNot) {
   EXPECT_EQ(op_work(op).dtype, Dtype::BF16);
 }
 
+// A GEMM's operands must multiply: mismatched inner sizes (an edited or corrupted capture) are an
+// error the replay names with its file and node, not a GEMM of the first operand's inner size.
+TEST(GemmShapes, OperandsThatCannotBeMultipliedAreAnError) {
+  EtOp op;
+  op.name = "aten::mm";
+  op.inputs = {tensor({64, 32}, Dtype::BF16), tensor({32, 16}, Dtype::BF16)};
+  EXPECT_EQ(op_work(op).k, 32);
+  op.inputs[1] = tensor({64, 32}, Dtype::BF16);
+  EXPECT_NE(orrery::syn::error_of([&] { op_work(op); }).find("aten::mm: operands [64,32] and [64,32] cannot be multiplied"),
+            std::string::npos);
+  op.name = "aten::bmm";
+  op.inputs = {tensor({4, 64, 32}, Dtype::BF16), tensor({2, 32, 16}, Dtype::BF16)};  // batch 4 against 2
+  EXPECT_NE(orrery::syn::error_of([&] { op_work(op); }), "");
+  op.name = "aten::linear";  // x [.., in], weight [out, in]
+  op.inputs = {tensor({8, 128, 768}, Dtype::BF16), tensor({3072, 768}, Dtype::BF16)};
+  EXPECT_EQ(op_work(op).n, 3072);
+  op.inputs[1] = tensor({768, 3072}, Dtype::BF16);
+  EXPECT_NE(orrery::syn::error_of([&] { op_work(op); }), "");
+}
+
 // Rows of at most 1024 elements: the warp softmax reads its input once; longer rows: three passes.
 TEST(Softmax, ShortRowsAreReadOnceLongRowsThreeTimes) {
   auto bytes = [](std::int64_t row, bool backward) {

@@ -252,6 +252,19 @@ void set_gemm(OpWork& w, double m, double nn, double k, double batch, const char
   w.model = model;
 }
 
+// Operands a GEMM cannot multiply (a capture whose shapes were edited or corrupted): an error, not
+// a GEMM of the first operand's inner size. `ranks`: the dimensions mm and bmm need (0: any).
+void check_gemm_operands(const EtArg* a, const EtArg* b, size_t ranks, int a_inner, int b_inner, const std::string& op) {
+  auto shape = [](const EtArg* t) {
+    std::string s;
+    for (auto d : t->shape) s += (s.empty() ? "" : ",") + std::to_string(d);
+    return "[" + s + "]";
+  };
+  bool bad_rank = ranks > 0 && (a->shape.size() != ranks || b->shape.size() != ranks);
+  if (bad_rank || dim(a, a_inner) != dim(b, b_inner) || (ranks == 3 && dim(a, 0) != dim(b, 0)))
+    throw Error(op + ": operands " + shape(a) + " and " + shape(b) + " cannot be multiplied");
+}
+
 // mm, addmm, bmm, baddbmm, linear, matmul: the GEMM shape from the operands (false: not one).
 bool gemm_work(const EtOp& op, OpWork& w) {
   const std::string& n = op.name;
@@ -259,15 +272,19 @@ bool gemm_work(const EtOp& op, OpWork& w) {
     int off = n == "aten::addmm" ? 1 : 0;
     auto* a = nth_tensor(op.inputs, off);
     auto* b = nth_tensor(op.inputs, off + 1);
+    if (a && b) check_gemm_operands(a, b, 2, 1, 0, n);
     if (a && b) set_gemm(w, dim(a, 0), dim(b, 1), dim(a, 1), 1, off ? "addmm" : "mm");
   } else if (n == "aten::bmm" || n == "aten::baddbmm") {
     int off = n == "aten::baddbmm" ? 1 : 0;
     auto* a = nth_tensor(op.inputs, off);
     auto* b = nth_tensor(op.inputs, off + 1);
+    if (a && b) check_gemm_operands(a, b, 3, 2, 1, n);
     if (a && b) set_gemm(w, dim(a, 1), dim(b, 2), dim(a, 2), dim(a, 0), "bmm");
   } else if (n == "aten::linear" || n == "aten::matmul") {
     auto* a = nth_tensor(op.inputs, 0);
     auto* b = nth_tensor(op.inputs, 1);
+    // (linear's weight is [out, in]; matmul's second operand contracts its second-last dimension)
+    if (a && b && !a->shape.empty() && b->shape.size() >= 2) check_gemm_operands(a, b, 0, -1, n == "aten::linear" ? 1 : -2, n);
     if (a && b && a->shape.size() >= 1)
       set_gemm(w, prod_leading(a, 1), n == "aten::linear" ? dim(b, 0) : dim(b, -1), dim(a, -1), 1, "linear");
   } else {
