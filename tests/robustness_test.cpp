@@ -515,6 +515,21 @@ TEST(Robustness, EtSizesAndMissingInputsAreOneLineErrors) {
   std::string bare = bundle("no_inputs", [](nlohmann::json& n) { n.erase("inputs"); });
   expect_one_line_error(cli("replay " + bare + " --mode roofline"), "replay", "(aten::mm): no work to cost its kernel");
   EXPECT_EQ(cli("replay " + bare + " --mode measured").rc, 0);
+  // Operands that cannot be multiplied, of an unknown element type, or so large the kernel
+  // outlasts the time base: the ET node, not a GEMM costed anyway or the Kineto kernel's duration.
+  auto mm_roof = [&](const std::string& name, const std::function<void(nlohmann::json&)>& f) {
+    return cli("replay " + bundle(name, f) + " --mode roofline");
+  };
+  expect_one_line_error(mm_roof("mismatch", [](nlohmann::json& n) { n["inputs"]["shapes"][1] = {1024, 2048}; }), "replay",
+                        "(aten::mm): aten::mm: operands [2048,2048] and [1024,2048] cannot be multiplied");
+  expect_one_line_error(mm_roof("quantum", [](nlohmann::json& n) { n["inputs"]["types"][0] = "Tensor(quantum)"; }), "replay",
+                        "operand element type 'Tensor(quantum)'");
+  expect_one_line_error(mm_roof("huge", [](nlohmann::json& n) {
+                          n["inputs"]["shapes"] = {{1000000000000LL, 1000000}, {1000000, 1000000000000LL}};
+                        }),
+                        "replay", "et.json: node");
+  expect_one_line_error(cli("replay " + bundle("attrs", [](nlohmann::json& n) { n["attrs"] = "x"; })), "replay",
+                        "attrs: expected an array");
 }
 
 // And flags the sweep found taken for something else: a reversed or empty --ranks meant every

@@ -260,6 +260,8 @@ void check_gemm_operands(const EtArg* a, const EtArg* b, size_t ranks, int a_inn
     for (auto d : t->shape) s += (s.empty() ? "" : ",") + std::to_string(d);
     return "[" + s + "]";
   };
+  for (const EtArg* t : {a, b})  // (no engine rate to take: "Tensor(quantum)" was costed at fp32's)
+    if (t->dtype == Dtype::UNKNOWN) throw Error(op + ": operand element type '" + t->type + "' is not one orrery knows");
   bool bad_rank = ranks > 0 && (a->shape.size() != ranks || b->shape.size() != ranks);
   if (bad_rank || dim(a, a_inner) != dim(b, b_inner) || (ranks == 3 && dim(a, 0) != dim(b, 0)))
     throw Error(op + ": operands " + shape(a) + " and " + shape(b) + " cannot be multiplied");

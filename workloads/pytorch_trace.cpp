@@ -801,7 +801,8 @@ void locate_bundle_files(const std::string& dir, int rank, CapturedStep& st) {
 
 // The ET node attributes the replay reads (rf_id, tid, communication attributes) into op.
 void read_et_attrs(const nlohmann::json& n, const std::string& where, const std::string& path, EtOp& op) {
-  if (!n.contains("attrs") || !n["attrs"].is_array()) return;
+  if (!n.contains("attrs")) return;
+  if (!n["attrs"].is_array()) throw make_error(path, where + " attrs", "expected an array of {name, type, value}");
   for (auto& a : n["attrs"]) {
     if (!a.is_object() || !a.contains("name")) continue;
     std::string an = a["name"].get<std::string>();

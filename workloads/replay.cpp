@@ -635,9 +635,16 @@ DeviceWork DeviceCosting::cost(size_t i) {
   precision_what_if(a);
   unmodelled_kernel_check(a);
   double T = simulated_time(a);
-  if (!(T < kMaxSimSeconds))  // the engine's picosecond time base (the graph checks it too, unnamed)
+  if (!(T < kMaxSimSeconds)) {  // the engine's picosecond time base (the graph checks it too, unnamed)
+    // (a modelled duration comes from the op's ET shapes: that node is the input to look at)
+    bool modelled = opt_.mode != ReplayMode::Measured && w && d.op >= 0;
+    if (modelled)
+      throw make_error(st_.et_path.empty() ? st_.kineto_path : st_.et_path,
+                       "node " + std::to_string(st_.ops[static_cast<size_t>(d.op)].id) + " (" + opname.str() + ")",
+                       "its shapes make kernel " + d.name.substr(0, 60) + " last beyond the simulator's range (about 104 days)");
     throw make_error(st_.kineto_path, "kernel " + d.name.substr(0, 80) + " (correlation " + std::to_string(d.correlation) + ")",
                      "duration beyond the simulator's range (about 104 days)");
+  }
   res_.kernels[i].active_s = energy_active_time(a.rt, a.cls, reference_time(a));
   DeviceWork dw = work_item(a, T);
   fill_row(res_.kernels[i], a, T);
