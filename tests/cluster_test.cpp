@@ -12,6 +12,7 @@
 
 #include "sim/error.h"
 #include "support/errors.h"
+#include "workloads/cluster_jobs.h"
 #include "workloads/graph.h"
 #include "workloads/train.h"
 
@@ -132,6 +133,22 @@ TEST(Cluster, PartitionedGroupIsOneError) {
   EXPECT_TRUE(contains(e, "--fail")) << e;
   EXPECT_TRUE(contains(e, "partition")) << e;
   EXPECT_TRUE(contains(e, "rank")) << e;
+}
+
+// A jobs file's GPUs: a range, a comma list (its first index alone before) or both, as --ranks.
+TEST(Cluster, JobGpusTakeRangesAndCommaLists) {
+  auto jobs = [](const std::string& a, const std::string& b) {
+    std::string train = R"("train": {"model": "llama3-8b", "tp": 4, "pp": 2, "dp": 1, "micro_batch": 1, "global_batch": 8, "seq": 1024})";
+    return tmpfile("jobs.json", R"({"system": "dgx-h100", "nodes": 2, "jobs": [{"name": "a", "gpus": )" + a + ", " + train +
+                                    R"(}, {"name": "b", "gpus": )" + b + ", " + train + "}]}");
+  };
+  ClusterRun list = run_cluster_jobs(jobs(R"("0,1,2,3,4,5,6,7")", R"("8-11,12-15")"));
+  ASSERT_EQ(list.jobs.size(), 2u);
+  EXPECT_EQ(list.jobs[0].gpus.size(), 8u);
+  EXPECT_EQ(list.jobs[1].gpus, (std::vector<int>{8, 9, 10, 11, 12, 13, 14, 15}));
+  ClusterRun ranges = run_cluster_jobs(jobs(R"("0-7")", "[8, 9, 10, 11, 12, 13, 14, 15]"));
+  EXPECT_EQ(list.jobs[0].time_s, ranges.jobs[0].time_s);
+  EXPECT_TRUE(contains(error_of([&] { run_cluster_jobs(jobs(R"("0,x")", R"("8-15")")); }), "jobs[0].gpus: 'x' is not a GPU index"));
 }
 
 TEST(Cluster, BadWhatIfsNameTheFlag) {

@@ -33,15 +33,26 @@ long int_field(const nlohmann::json& j, const std::string& k, long def, const st
 
 std::vector<int> parse_gpus(const nlohmann::json& g, const std::string& file, const std::string& field, int total) {
   std::vector<int> out;
-  auto range = [&](const std::string& s) {
+  auto index = [](const std::string& t) {  // the whole text a number ("0,1" is not 0)
+    std::size_t used = 0;
+    int v = std::stoi(t, &used);
+    if (used != t.size()) throw 1;
+    return v;
+  };
+  auto one = [&](const std::string& s) {
     auto dash = s.find('-');
     try {
-      int a = std::stoi(s.substr(0, dash)), b = dash == std::string::npos ? a : std::stoi(s.substr(dash + 1));
+      int a = index(s.substr(0, dash)), b = dash == std::string::npos ? a : index(s.substr(dash + 1));
       if (b < a) throw 1;
       for (int x = a; x <= b; ++x) out.push_back(x);
     } catch (...) {
       throw make_error(file, field, "'" + s + "' is not a GPU index or range A-B");
     }
+  };
+  auto range = [&](const std::string& s) {  // "0-3", "0,1,2,3" or "0-1,4-5"
+    std::size_t start = 0;
+    for (std::size_t comma; (comma = s.find(',', start)) != std::string::npos; start = comma + 1) one(s.substr(start, comma - start));
+    one(s.substr(start));
   };
   if (g.is_string()) range(g.get<std::string>());
   else if (g.is_array())

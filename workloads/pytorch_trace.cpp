@@ -539,7 +539,10 @@ bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::s
     if (!a || !a->is_array()) return 0;
     std::int64_t p = 1;
     for (auto& x : *a) {
-      std::int64_t f = x.is_number() ? std::max<std::int64_t>(0, args_int(&x, 1, file, name)) : 1, q = 0;
+      std::int64_t f = x.is_number() ? args_int(&x, 1, file, name) : 1, q = 0;
+      if (f < 1)  // (no launch has an empty or negative dimension: [0,0,0] became "unknown launch")
+        throw make_error(file, std::string("traceEvents[] args.") + name,
+                         "kernel '" + v.name().substr(0, 60) + "': " + a->dump() + " has a dimension below 1");
       if (__builtin_mul_overflow(p, f, &q) || q > kMaxTensorBytes)
         checked_size_mul(p, f, file, std::string("traceEvents[] args.") + name);  // throws, naming the field
       p = q;
