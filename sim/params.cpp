@@ -66,7 +66,7 @@ std::string ParamSet::unknown(const std::string& name) const {
   if (r != retired_.end()) return "no longer a parameter of " + component_ + ": " + r->second;
   std::string known;
   for (auto& k : decls_) known += (known.empty() ? "" : ", ") + k.name;
-  return "unknown parameter of " + component_ + " (known: " + known + ")";
+  return "unknown parameter of " + component_ + (known.empty() ? " (it takes none)" : " (known: " + known + ")");
 }
 
 std::string ParamSet::describe_values(const ParamValues& v, const nlohmann::json& given, const std::string& source) const {

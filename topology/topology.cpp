@@ -39,8 +39,10 @@ int Topology::add_vertex(VertexProps v) {
 }
 
 void Topology::add_cable(int a, int b, double bw, double lat, const std::string& type) {
-  const std::string what = type + " link " + vertex(a).name + " <-> " + vertex(b).name;
-  if (!(bw > 0) || !std::isfinite(bw)) throw Error(name + ": " + what + ": bandwidth must be greater than zero");
+  // (a graph's links are of type "link": not "link link")
+  const std::string what = (type == "link" ? "link " : type + " link ") + vertex(a).name + " <-> " + vertex(b).name;
+  if (!(bw > 0)) throw Error(name + ": " + what + ": bandwidth must be greater than zero");
+  if (!std::isfinite(bw)) throw Error(name + ": " + what + ": bandwidth must be finite");
   if (!(lat >= 0)) throw Error(name + ": " + what + ": latency must not be negative");
   if (!(lat <= 1.0)) throw Error(name + ": " + what + ": latency " + format_time(lat) + " is implausible (more than 1 s per link)");
   if (a == b) throw Error(name + ": " + what + ": a link must join two different vertices");
@@ -359,7 +361,7 @@ std::string Summary::text() const {
     os << "bisection:  " << format_quantity(bisection, Unit::Bandwidth, 5)
        << " per direction (min cut between rank halves)\n";
   else
-    os << "bisection:  not computed (graph too large)\n";
+    os << "bisection:  not computed (" << (gpus < 2 ? "one GPU: no halves" : "graph too large") << ")\n";
   return os.str();
 }
 
