@@ -564,21 +564,24 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
   expect_one_line_error(cli("validate --nccl-tests x.log --system dgx-h100 --nccl-tolerance -1"), "validate", "--nccl-tolerance");
   // A bad --sys-set topology value names the flag, not the system file it was written into.
   expect_one_line_error(cli("collective --sys-set nvlink_bandwidth=0.5 -b 1M -e 1M"), "collective", "--sys-set: nvlink_bandwidth");
-  // Found by a sweep of bad inputs (2026-12-02): a trailing x and a misspelt dtype were read as a
-  // 3-d shape and fp32; a transfer's unknown source GPU blamed --hw; pinned degrees that divide
-  // nothing said "fits in memory"; latency's batch blamed --requests; sm_count 1e12 gave -0 waves.
-  expect_one_line_error(cli("kernel --hw h100 gemm 8x8x8x bf16"), "kernel", "'8x8x8x': expected 3 sizes");
-  expect_one_line_error(cli("kernel --hw h100 gemm 8x8x8 float17"), "kernel", "'float17'");
-  expect_one_line_error(cli("replay " + mlp() + " --mode transfer --source-hw nosuch"), "replay", "--source-hw: nosuch");
-  expect_one_line_error(cli("plan --model llama3-8b --gpus 8 --global-batch 8 --tp 3"), "plan", "has the pinned degrees");
-  expect_one_line_error(cli("latency --model llama3-8b --batch 100000000"), "latency", "--batch: 100000000");
-  expect_one_line_error(cli("kernel --hw h100 --set sm_count=1e12 gemm 64x64x64 bf16"), "kernel", "sm_count");
-  // inf and nan in --sys-set (nan in the tuner's section ran with rc 0), a straggler a billion
-  // times slower (blamed on a collective's members)
-  expect_one_line_error(cli("collective --sys-set nvlink_bandwidth=inf -b 1M -e 1M"), "collective", "--sys-set: nvlink_bandwidth=inf");
-  expect_one_line_error(cli("collective --sys-set collective.nvls=nan -b 1M -e 1M"), "collective", "--sys-set: collective.nvls=nan");
-  expect_one_line_error(cli("train --model llama3-8b --tp 8 --micro-batch 1 --global-batch 8 --gpu-speed 0=1e-9"), "train",
-                        "--gpu-speed: 0=1e-9");
+  // Found by a sweep of bad inputs (2026-12-02), each {command, what its one line names}: a
+  // trailing x and a misspelt dtype were read as a 3-d shape and fp32; a transfer's unknown source
+  // GPU blamed --hw; pinned degrees that divide nothing said "fits in memory"; latency's batch
+  // blamed --requests; sm_count 1e12 gave -0 waves; nan in the tuner's --sys-set section ran with
+  // rc 0; a straggler a billion times slower was blamed on a collective's members.
+  const std::pair<std::string, std::string> sweep_2026_12_02[] = {
+      {"kernel --hw h100 gemm 8x8x8x bf16", "'8x8x8x': expected 3 sizes"},
+      {"kernel --hw h100 gemm 8x8x8 float17", "'float17'"},
+      {"replay " + mlp() + " --mode transfer --source-hw nosuch", "--source-hw: nosuch"},
+      {"plan --model llama3-8b --gpus 8 --global-batch 8 --tp 3", "has the pinned degrees"},
+      {"latency --model llama3-8b --batch 100000000", "--batch: 100000000"},
+      {"kernel --hw h100 --set sm_count=1e12 gemm 64x64x64 bf16", "sm_count"},
+      {"collective --sys-set nvlink_bandwidth=inf -b 1M -e 1M", "--sys-set: nvlink_bandwidth=inf"},
+      {"collective --sys-set collective.nvls=nan -b 1M -e 1M", "--sys-set: collective.nvls=nan"},
+      {"train --model llama3-8b --tp 8 --micro-batch 1 --global-batch 8 --gpu-speed 0=1e-9", "--gpu-speed: 0=1e-9"},
+  };
+  for (const auto& [cmd, names] : sweep_2026_12_02)
+    expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);
 }
 
 }  // namespace orrery::robustness_test
