@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "hw_models/arch.h"
 #include "hw_models/mapping.h"
@@ -42,6 +43,15 @@ Dtype parse_dtype(const std::string& s) {
     last = s;
   }
   return last_dtype;
+}
+
+Dtype parse_dtype_name(const std::string& s) {
+  static const std::set<std::string> names = {
+      "fp64", "double", "float64", "fp32", "float", "float32", "tf32", "bf16", "bfloat16", "fp16", "half", "float16",
+      "fp8", "e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2", "f8e4m3", "f8e5m2", "fp4", "mxfp4", "nvfp4", "int8", "i8", "char",
+      "uint8", "int32", "int", "uint32", "int64", "uint64"};
+  if (!names.count(s)) return Dtype::UNKNOWN;
+  return parse_dtype(s.rfind("uint", 0) == 0 ? s.substr(1) : s);  // (an unsigned type has its signed one's width)
 }
 
 const char* dtype_name(Dtype d) {

@@ -16,6 +16,9 @@ namespace orrery {
 
 enum class Dtype { BF16, FP16, FP8, FP4, TF32, FP32, FP64, I64, I32, I8, BOOL, UNKNOWN };
 Dtype parse_dtype(const std::string& s);  // "bf16", "float", "c10::BFloat16", "Tensor(c10::BFloat16)", "fp4"...
+// A dtype a user typed (-d, a kernel's DTYPE): one of the names nccl-tests and orrery use, exactly
+// (parse_dtype, lenient for trace strings, reads "float17" as fp32); UNKNOWN for anything else.
+Dtype parse_dtype_name(const std::string& s);
 const char* dtype_name(Dtype d);
 int dtype_bytes(Dtype d);  // fp4 (half a byte) reports 1; hw_models/mapping.h uses exact sizes
 

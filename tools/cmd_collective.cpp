@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "hw_models/accelerator.h"
@@ -133,12 +132,7 @@ coll::CollectiveSpec parse_spec(Args& a, std::string& redop) {
   base.algo = coll::parse_algo(a.get("--algo"));
   base.proto = coll::parse_proto(a.get("--proto"));
   std::string dt = a.get("-d");
-  // (nccl-tests' names and orrery's own; parse_dtype alone, lenient for trace strings, reads "float17" as float)
-  static const std::set<std::string> names = {"int8", "char", "uint8", "int32", "int", "uint32", "int64", "uint64",
-                                              "half", "float16", "fp16", "float", "float32", "fp32", "double",
-                                              "float64", "fp64", "bfloat16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2",
-                                              "f8e4m3", "f8e5m2"};
-  base.dtype = names.count(dt) ? parse_dtype(dt.rfind("uint", 0) == 0 ? dt.substr(1) : dt) : Dtype::UNKNOWN;
+  base.dtype = parse_dtype_name(dt);
   if (base.dtype == Dtype::UNKNOWN)
     throw make_error("-d", dt, "unknown data type (int8, uint8, int32, uint32, int64, uint64, half, float, double, bfloat16, fp8_e4m3, fp8_e5m2)");
   redop = a.get("-o");

@@ -2,7 +2,6 @@
 // from the architecture description (first-principles mapping, default) or the calibrated curves.
 #include <cmath>
 #include <cstdio>
-#include <set>
 #include <sstream>
 #include <tuple>
 #include <utility>
@@ -37,11 +36,7 @@ std::vector<double> dims(const std::string& s, size_t n, const std::string& fiel
 }
 
 Dtype dtype_arg(const std::string& s) {
-  // (parse_dtype, lenient for trace strings, reads "float17" as fp32: the names are checked first)
-  static const std::set<std::string> names = {"fp64", "double", "float64", "fp32", "float", "float32", "tf32",
-                                              "bf16", "bfloat16", "fp16", "half", "float16", "fp8", "e4m3",
-                                              "e5m2", "fp4", "mxfp4", "nvfp4", "int8", "i8"};
-  Dtype d = names.count(s) ? parse_dtype(s) : Dtype::UNKNOWN;
+  Dtype d = parse_dtype_name(s);
   if (d == Dtype::UNKNOWN || d == Dtype::BOOL || d == Dtype::I64)
     throw make_error("kernel", "dtype", "'" + s + "' (fp64, fp32, tf32, bf16, fp16, fp8, fp4, int8)");
   return d;
