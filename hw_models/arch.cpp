@@ -49,6 +49,11 @@ const ParamSet& arch_params() {
           B("smem_per_unit", "", "shared memory / local SRAM per unit usable by one tile's operand stages"),
           C("smem_bytes_per_clock", "", "shared memory / SRAM read bandwidth per unit, bytes per clock", true),
           BW("l2_bandwidth", "", "L2 / global SRAM bandwidth (all units together)"),
+          BW("l2_port_bandwidth", "0 B/s",
+             "L2 / global SRAM bandwidth one compute unit can draw (its port): a grid on fewer units than the chip "
+             "has reaches the L2 through those units' ports only; held when sm_count changes; "
+             "0: l2_bandwidth / sm_count",
+             false),
           B("l2_sector_bytes", "32 B",
             "granularity of an L2 access: a warp's load or store moves whole sectors, so neighbouring threads "
             "reading elements a stride apart (a transposing copy) move one sector per element"),
@@ -115,6 +120,13 @@ double Arch::onchip_bandwidth() const {
   double bw = p("l2_bandwidth");
   if (is_mesh()) bw = std::min(bw, 4.0 * std::min(p("noc_mesh_x"), p("noc_mesh_y")) * p("noc_link_bandwidth"));
   return bw;
+}
+
+double Arch::port_bandwidth(double occupied) const {
+  double chip = onchip_bandwidth();
+  if (!(occupied > 0)) return chip;
+  double port = p("l2_port_bandwidth") > 0 ? p("l2_port_bandwidth") : p("l2_bandwidth") / units;
+  return std::min(chip, occupied * port);
 }
 
 void Arch::require_dtype(Dtype d) const {

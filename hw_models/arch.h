@@ -44,6 +44,9 @@ struct Arch {
   // Bandwidth of the global on-chip level (L2 or the SRAM spread over a mesh): l2_bandwidth, capped
   // on a 2D mesh by its bisection (uniform traffic: half the bytes cross min(x, y) links each way).
   double onchip_bandwidth() const;
+  // What a grid on `occupied` units draws from that level: their ports (l2_port_bandwidth each),
+  // at most onchip_bandwidth() (occupied 0: unknown grid, the whole chip).
+  double port_bandwidth(double occupied) const;
   // Throws "<file>: arch.mma_<d>: ..." when the chip has no engine for `d`.
   void require_dtype(Dtype d) const;
 

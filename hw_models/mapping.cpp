@@ -629,12 +629,12 @@ KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
   // overlap them (the max form).
   // (loads that hit L2 are not waited on HBM's latency)
   double rounds = std::max(0.0, loads - l2_hit) / inflight - 1.0;
-  // A grid on fewer units than the chip has draws on the L2 through those units' ports only: the
-  // chip's L2 bandwidth is the sum over its units (the whitepapers quote it per clock for the
-  // whole L2), so its share is units_occupied / units. Every byte, from HBM or L2, reaches an SM
-  // through that share; the SIMT instructions issue on those units alone.
+  // A grid on fewer units than the chip has draws on the L2 through those units' ports only
+  // (l2_port_bandwidth each; by default the chip's L2 rate split over its units, the whitepapers
+  // quoting it for the whole L2). Every byte, from HBM or L2, reaches an SM through them; the
+  // SIMT instructions issue on those units alone.
   const double unit_share = s.units > 0 ? std::min(1.0, s.units / a_.units) : 1.0;
-  const double port_rate = a_.onchip_bandwidth() * unit_share;
+  const double port_rate = a_.port_bandwidth(s.units);
   e.hbm_s = std::max(e.hbm_s, e.hbm_bytes / port_rate);
   double bandwidth_s = e.hbm_s, latency_s = 0;  // (the many-wave form keeps them apart: below)
   if (!write_only && std::isfinite(inflight) && !l2_resident && rounds > 0) {

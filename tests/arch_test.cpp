@@ -330,7 +330,7 @@ TEST(ArchKnobs, OneWaveLoopingGridsPayRoundTripsBeforeTransfers) {
   KernelEstimate e = m.memory_launch(bytes, 0, 32, 1024);
   double rounds = 0.5 * bytes / m.inflight_bytes(32, 1024) - 1.0;
   // (32 blocks occupy 32 of 132 units: their share of the L2's ports bounds the transfer)
-  double port = m.arch().onchip_bandwidth() * 32 / m.arch().units;
+  double port = m.arch().p("l2_port_bandwidth") * 32;
   ASSERT_LT(port, m.hbm_rate());
   EXPECT_NEAR(e.hbm_s, bytes / port + rounds * lat, 1e-12);
   // 265 blocks keep no more bytes in flight than 264 but take two waves: the max form.
@@ -357,12 +357,32 @@ TEST(ArchKnobs, FewBlockGridsDrawOnTheirUnitsShareOfTheL2) {
   EXPECT_EQ(m.units_occupied(0), 0);
   double few = m.memory_launch(bytes, 0, 24, 1024).time_s;
   EXPECT_GT(few, bytes / (m.arch().onchip_bandwidth() * 24 / m.arch().units));
-  Accelerator l2x2 = fp("h100", {"l2_bandwidth=18.8TB/s"}), hbmx2 = fp("h100", {"hbm_bandwidth=6.7TB/s"});
-  EXPECT_LT(M(l2x2).memory_launch(bytes, 0, 24, 1024).time_s, 0.8 * few);
+  // The preset gives each unit its share of the chip's L2 rate.
+  EXPECT_NEAR(m.arch().p("l2_port_bandwidth") * m.arch().units / m.arch().onchip_bandwidth(), 1.0, 1e-4);
+  Accelerator portx2 = fp("h100", {"l2_port_bandwidth=142.4GB/s"}), hbmx2 = fp("h100", {"hbm_bandwidth=6.7TB/s"});
+  EXPECT_LT(M(portx2).memory_launch(bytes, 0, 24, 1024).time_s, 0.8 * few);
   EXPECT_GT(M(hbmx2).memory_launch(bytes, 0, 24, 1024).time_s, 0.99 * few);
-  // 1056 blocks of 256 threads cover the chip: the HBM binds, and the L2 knob does not move it
+  // 1056 blocks of 256 threads cover the chip: the HBM binds, and the L2 knobs do not move it
+  Accelerator l2x2 = fp("h100", {"l2_bandwidth=18.8TB/s"});
   EXPECT_EQ(m.memory_launch(bytes, 0, 1056, 256).bound, "memory");
-  EXPECT_NEAR(M(l2x2).memory_launch(bytes, 0, 1056, 256).time_s, m.memory_launch(bytes, 0, 1056, 256).time_s, 1e-12);
+  for (auto* x : {&l2x2, &portx2})
+    EXPECT_NEAR(M(*x).memory_launch(bytes, 0, 1056, 256).time_s, m.memory_launch(bytes, 0, 1056, 256).time_s, 1e-12);
+}
+
+// The port is a unit's: a chip with more (or fewer) units leaves a grid of 24 blocks as it was, and
+// a whole-chip grid of a chip with twice the units still draws at most l2_bandwidth.
+TEST(ArchKnobs, UnitCountLeavesFewBlockGridsAlone) {
+  const double bytes = 50e6;
+  Accelerator base = fp("h100");
+  double few = M(base).memory_launch(bytes, 0, 24, 1024).time_s;
+  for (const char* sm : {"sm_count=66", "sm_count=264", "sm_count=1000"})
+    EXPECT_NEAR(M(fp("h100", {sm})).memory_launch(bytes, 0, 24, 1024).time_s, few, 1e-9 * few) << sm;
+  Accelerator twice = fp("h100", {"sm_count=264"});
+  EXPECT_NEAR(M(twice).arch().port_bandwidth(264), M(twice).arch().onchip_bandwidth(), 1.0);
+  EXPECT_NEAR(M(twice).arch().port_bandwidth(1e6), M(base).arch().onchip_bandwidth(), 1.0);
+  // A description without the port (0) splits the L2 over its units.
+  Accelerator split = fp("h100", {"l2_port_bandwidth=0B/s"});
+  EXPECT_NEAR(M(split).arch().port_bandwidth(24), 9.4e12 * 24 / 132, 1e3);
 }
 
 // Back-to-back kernels of one stream are launch_gap apart in the first-principles model (the front

@@ -255,6 +255,18 @@ TEST(Cli, TrainRequiresItsBatchAndPrintsMeaningDefaults) {
   EXPECT_FALSE(has(r.out, "defaults used")) << r.out;
 }
 
+// Megatron's block method recomputes a whole chunk when --recompute-layers exceeds its layers; the
+// plan line says so rather than "first 64 layers".
+TEST(Cli, TrainSaysWhenBlockRecomputeCoversTheChunk) {
+  const std::string base = "train --model gpt-22b --tp 8 --micro-batch 1 --global-batch 8 --engine event --recompute full ";
+  CliRun r = run(base + "--recompute-layers 64");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "--recompute-layers 64 covers every layer of each chunk, at most 48: all recomputed")) << r.out;
+  r = run(base + "--recompute-layers 4");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(has(r.out, "(first 4 layers of each chunk)")) << r.out;
+}
+
 TEST(Cli, ListAndDescribeEveryPresetSystemAndModel) {
   CliRun l = run("list");
   EXPECT_EQ(l.rc, 0);

@@ -402,8 +402,8 @@ TEST(CalibratedBounds, LayerNormForwardIsBoundByItsInstructions) {
 
 // Layer norm backward's GammaBetaBackward sums 8192 rows per column in 24 blocks (768 columns of
 // 32): 24 of the H200's 132 SMs. The calibrated curves measured copies that fill the chip; the
-// replay takes at least what the description gives those 24 units (their share of the L2's ports),
-// so the L2 bandwidth moves these kernels and the HBM bandwidth does not, in both hardware models.
+// replay takes at least what the description gives those 24 units (their L2 ports), so the port
+// bandwidth moves these kernels and the HBM bandwidth does not, in both hardware models.
 TEST(CalibratedBounds, FewBlockGridsTakeTheirUnitsShareOfTheL2) {
   for (bool fp : {false, true}) {
     std::vector<std::string> sets = fp ? std::vector<std::string>{"first_principles=1"} : std::vector<std::string>{};
@@ -414,7 +414,7 @@ TEST(CalibratedBounds, FewBlockGridsTakeTheirUnitsShareOfTheL2) {
     };
     ReplayResult base = roofline("bert", sets), hbm = with("hbm_bandwidth=9.6TB/s");
     // (l2_bandwidth is a description parameter: --set takes it with the first-principles model only)
-    ReplayResult l2 = fp ? with("l2_bandwidth=18.8TB/s") : base;
+    ReplayResult l2 = fp ? with("l2_port_bandwidth=142.4GB/s") : base;
     int n = 0;
     for (std::size_t i = 0; i < base.kernels.size(); ++i) {
       const auto& k = base.kernels[i];

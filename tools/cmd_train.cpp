@@ -119,6 +119,21 @@ namespace {
 // Declared parameter sets of the train generator, registered at startup for `orrery describe`.
 const bool params_registered = (model_params(), train_system_params(), true);
 
+// " (first N layers of each chunk)"; Megatron's block method recomputes a whole chunk when N
+// exceeds its layers, and the line says so.
+std::string block_recompute_text(const TrainResult& r) {
+  const TrainPlan& p = r.plan;
+  if (!p.recompute_layers) return "";
+  double most = 0;
+  for (int vs = 0; vs < p.pp * p.vp; ++vs) most = std::max(most, chunk_layers(r.model, p, vs));
+  std::string n = std::to_string(p.recompute_layers);
+  char m[32];
+  std::snprintf(m, sizeof m, "%g", most);
+  if (p.recompute_layers >= most)
+    return " (--recompute-layers " + n + " covers every layer of each chunk, at most " + m + ": all recomputed)";
+  return " (first " + n + " layers of each chunk)";
+}
+
 void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e) {
   const TrainPlan& p = r.plan;
   std::printf("model        %s (%.1fB params), seq %ld\n", r.model.name.c_str(), r.model.total_params() / 1e9, p.seq);
@@ -128,7 +143,7 @@ void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e
   std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s%s, attention %s\n",
               p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, p.micro_batch,
               p.micro_batches(), p.global_batch, dtype_name(p.precision), dtype_name(p.grad_precision), recompute_name(p.recompute),
-              p.recompute_layers ? (" (first " + std::to_string(p.recompute_layers) + " layers of each chunk)").c_str() : "",
+              block_recompute_text(r).c_str(),
               attention_name(p.attention));
   std::printf("iteration_time_s      %.4f\n", r.iteration_time_s);
   std::printf("tokens_per_s_per_gpu  %.1f\n", r.tokens_per_s_per_gpu);
