@@ -93,7 +93,17 @@ class Executor {
   };
   std::map<std::tuple<int, int, std::int64_t, int>, P2P> p2p_;  // (src, dst, tag, k)
   std::map<std::string, CollectiveStat> stats_;
+  // stats_'s row of a collective (group, op, bytes) or of a send (group -1), found without
+  // formatting its name: a step launches hundreds of thousands.
+  std::map<std::tuple<int, int, double>, CollectiveStat*> stat_rows_;
   std::map<std::tuple<int, double, std::vector<int>>, double> alone_cache_;
+  // A send's fluid spec by (src, dst, mirror list, bytes): every micro-batch sends the same legs
+  // (with their mirrors, hundreds of replicas' routes), so they are routed and merged once.
+  struct P2PSpec {
+    fluid::ActivitySpec spec;
+    std::size_t legs = 0;
+  };
+  std::map<std::tuple<int, int, int, double>, P2PSpec> p2p_specs_;
   std::size_t done_nodes_ = 0, flows_ = 0;
   std::unique_ptr<comp::Hub> hub_;
   // Utilisation of each link resource over time, (t, used / capacity) at every rate change
@@ -118,7 +128,9 @@ class Executor {
   void arrive_collective(int ri, int ni, std::function<void()> done);
   void launch_collective(int gid, int k, const Node& n, int repeat_left, Ps launch);
   void arrive_p2p(int ri, int ni, std::function<void()> done);
+  const P2PSpec& p2p_spec(int src, int dst, const Node& n);  // built on a pair's first send
   void finish_p2p(const std::tuple<int, int, std::int64_t, int>& key);
+  CollectiveStat& stat_row(int gid, coll::Op op, double bytes);
   double alone_time(const coll::CollectiveSpec& spec);
   void deadlock_error() const;
   std::vector<LinkStat> hottest_links(double makespan);
@@ -264,8 +276,7 @@ void Executor::arrive_collective(int ri, int ni, std::function<void()> done) {
   rv.done.push_back(std::move(done));
   if (++rv.arrived < members_[static_cast<std::size_t>(gid)]) return;
   const wg::Group& G = w_.groups[static_cast<std::size_t>(gid)];
-  std::string key = G.name + " " + coll::op_name(n.op) + " " + format_bytes(n.bytes);
-  CollectiveStat& st = stats_[key];
+  CollectiveStat& st = stat_row(gid, n.op, n.bytes);
   st.group = G.name;
   st.op = coll::op_name(n.op);
   st.bytes = n.bytes;
@@ -281,9 +292,9 @@ void Executor::launch_collective(int gid, int k, const Node& n, int repeat_left,
   spec.bytes = n.bytes;
   spec.ranks = phys(G.ranks);
   for (auto& m : G.mirrors) spec.mirrors.push_back(phys(m));
-  std::string key = G.name + " " + coll::op_name(n.op) + " " + format_bytes(n.bytes);
-  coll::launch_collective(fabric_, spec, [this, gid, k, &n, repeat_left, launch, key, spec](const coll::CollectiveResult& r) {
-    CollectiveStat& st = stats_[key];
+  CollectiveStat* row = &stat_row(gid, n.op, n.bytes);
+  coll::launch_collective(fabric_, spec, [this, gid, k, &n, repeat_left, launch, row, spec](const coll::CollectiveResult& r) {
+    CollectiveStat& st = *row;
     st.algorithm = coll::algo_name(r.algorithm);
     flows_ += r.flows;
     if (repeat_left > 1) {
@@ -300,6 +311,14 @@ void Executor::launch_collective(int gid, int k, const Node& n, int repeat_left,
   });
 }
 
+CollectiveStat& Executor::stat_row(int gid, coll::Op op, double bytes) {
+  CollectiveStat*& row = stat_rows_[std::make_tuple(gid, static_cast<int>(op), bytes)];
+  if (row) return *row;
+  std::string key = gid < 0 ? "p2p send_recv" : w_.groups[static_cast<std::size_t>(gid)].name + " " + coll::op_name(op);
+  row = &stats_[key + " " + format_bytes(bytes)];
+  return *row;
+}
+
 double Executor::alone_time(const coll::CollectiveSpec& spec0) {
   coll::CollectiveSpec spec = spec0;
   spec.mirrors.clear();
@@ -310,6 +329,26 @@ double Executor::alone_time(const coll::CollectiveSpec& spec0) {
   if (alone_cache_.size() < 4096) t = coll::simulate_collective(sys_, spec).time_s;
   alone_cache_.emplace(key, t);
   return t;
+}
+
+const Executor::P2PSpec& Executor::p2p_spec(int src, int dst, const Node& n) {
+  auto [it, fresh] = p2p_specs_.try_emplace(std::make_tuple(src, dst, n.mirror_pairs, n.bytes));
+  if (!fresh) return it->second;
+  net::Coupled c;
+  auto add_leg = [&](int a, int b) {
+    net::Leg l;
+    l.src = sys_.topo.gpus[static_cast<std::size_t>(phys(a))];
+    l.dst = sys_.topo.gpus[static_cast<std::size_t>(phys(b))];
+    l.bytes = n.bytes;
+    l.hash = topo::mix_hash(static_cast<std::uint64_t>(a), static_cast<std::uint64_t>(b) + 0x9e37);
+    c.legs.push_back(l);
+  };
+  add_leg(src, dst);
+  if (n.mirror_pairs >= 0)
+    for (auto& [a, b] : w_.p2p_mirrors[static_cast<std::size_t>(n.mirror_pairs)]) add_leg(a, b);
+  it->second.legs = c.legs.size();
+  it->second.spec = fabric_.network().coupled_spec(c);
+  return it->second;
 }
 
 // Point to point is eager: the send's flow starts when the send is reached (the receiver's
@@ -331,21 +370,9 @@ void Executor::arrive_p2p(int ri, int ni, std::function<void()> done) {
     return;
   }
   x.send_done = std::move(done);
-  net::Coupled c;
-  auto add_leg = [&](int a, int b) {
-    net::Leg l;
-    l.src = sys_.topo.gpus[static_cast<std::size_t>(phys(a))];
-    l.dst = sys_.topo.gpus[static_cast<std::size_t>(phys(b))];
-    l.bytes = n.bytes;
-    l.hash = topo::mix_hash(static_cast<std::uint64_t>(a), static_cast<std::uint64_t>(b) + 0x9e37);
-    c.legs.push_back(l);
-  };
-  add_leg(src, dst);
-  if (n.mirror_pairs >= 0)
-    for (auto& [a, b] : w_.p2p_mirrors[static_cast<std::size_t>(n.mirror_pairs)]) add_leg(a, b);
-  flows_ += c.legs.size();
-  std::string skey = "p2p send_recv " + format_bytes(n.bytes);
-  CollectiveStat& st = stats_[skey];
+  const P2PSpec& ps = p2p_spec(src, dst, n);
+  flows_ += ps.legs;
+  CollectiveStat& st = stat_row(-1, coll::Op::SendRecv, n.bytes);
   st.group = n.cls.empty() ? "p2p" : n.cls;
   st.op = "send_recv";
   st.algorithm = "P2P";
@@ -353,8 +380,8 @@ void Executor::arrive_p2p(int ri, int ni, std::function<void()> done) {
   st.members = 2;
   Ps launch = core_.now();
   double bytes = n.bytes;
-  fabric_.network().start_coupled(c, [this, key, skey, launch, bytes, src, dst] {
-    CollectiveStat& st2 = stats_[skey];
+  fabric_.network().start_spec(ps.spec, 0.0, [this, key, row = &st, launch, bytes, src, dst] {
+    CollectiveStat& st2 = *row;
     st2.count += 1;
     st2.total_s += to_s(core_.now() - launch);
     if (opt_.collective_baseline) {

@@ -73,6 +73,9 @@ void Solver::forget(ActivityId id) {
     }
     dirty_res_.push_back(u.resource);
   }
+  // (a finished activity keeps its slot, for its id, but not its resource list: a long run starts
+  // millions, and a collective's list names every link it crosses)
+  std::vector<Usage>().swap(acts_[static_cast<size_t>(id)].spec.usage);
 }
 
 void Solver::collect_component() {

@@ -42,8 +42,20 @@ fluid::ActivityId Network::send(int a, int b, double bytes, EventCore::Callback 
   return send_vertices(topo_->gpus[static_cast<size_t>(a)], topo_->gpus[static_cast<size_t>(b)], bytes, std::move(done), opt);
 }
 
+std::size_t Network::RouteKeyHash::operator()(const RouteKey& k) const {
+  return static_cast<std::size_t>(topo::mix_hash(
+      k.hash, (static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.src)) << 32) | static_cast<std::uint32_t>(k.dst)));
+}
+
+const topo::Route& Network::route(int src, int dst, std::uint64_t hash) {
+  RouteKey k{src, dst, hash};
+  auto it = routes_.find(k);
+  if (it == routes_.end()) it = routes_.emplace(k, topo_->route(src, dst, hash)).first;
+  return it->second;
+}
+
 fluid::ActivityId Network::send_vertices(int src, int dst, double bytes, EventCore::Callback done, FlowOptions opt) {
-  topo::Route r = topo_->route(src, dst, opt.hash);
+  const topo::Route& r = route(src, dst, opt.hash);
   fluid::ActivitySpec s;
   s.work = bytes;
   s.max_rate = opt.max_rate;
@@ -78,7 +90,7 @@ fluid::ActivitySpec Network::coupled_spec(const Coupled& c, double* route_latenc
       }
     } else {
       if (leg.src == leg.dst) continue;
-      topo::Route r = topo_->route(leg.src, leg.dst, leg.hash);
+      const topo::Route& r = route(leg.src, leg.dst, leg.hash);
       lat = std::max(lat, r.latency);
       for (const auto& h : r.hops) add(h.link, leg.bytes * h.fraction);
     }
@@ -86,7 +98,15 @@ fluid::ActivitySpec Network::coupled_spec(const Coupled& c, double* route_latenc
   fluid::ActivitySpec s;
   s.work = 1.0;
   s.max_rate = max_rate;
-  std::sort(scratch_touched_.begin(), scratch_touched_.end());  // deterministic resource order
+  // Deterministic resource order (link id). A transfer that touches a good part of the fabric (the
+  // pipeline sends of every replica at once) walks the links instead of sorting its list.
+  if (scratch_touched_.size() * 16 < scratch_.size()) {
+    std::sort(scratch_touched_.begin(), scratch_touched_.end());
+  } else {
+    scratch_touched_.clear();
+    for (std::size_t l = 0; l < scratch_.size(); ++l)
+      if (scratch_[l] != 0.0) scratch_touched_.push_back(static_cast<int>(l));
+  }
   s.usage.reserve(scratch_touched_.size() + c.extra.size());
   // Byte-fair sharing: a coupled transfer is a set of flows, so on its most loaded link it takes
   // the share of one flow there (weight 1/those bytes: its byte rate there grows like a plain
@@ -106,8 +126,10 @@ fluid::ActivitySpec Network::coupled_spec(const Coupled& c, double* route_latenc
 }
 
 fluid::ActivityId Network::start_coupled(const Coupled& c, EventCore::Callback done) {
-  fluid::ActivitySpec s = coupled_spec(c);
-  double lat = c.latency;
+  return start_spec(coupled_spec(c), c.latency, std::move(done));
+}
+
+fluid::ActivityId Network::start_spec(fluid::ActivitySpec s, double lat, EventCore::Callback done) {
   EventCore* core = core_;
   if (s.usage.empty() && !std::isfinite(s.max_rate)) s.max_rate = 1e18;  // nothing to move
   if (lat <= 0) return core_->start(std::move(s), std::move(done));

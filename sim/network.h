@@ -19,6 +19,7 @@
 //                                     done runs `latency` seconds after the data drains.
 //   double link_bytes(link)           bytes carried so far by a directed link (utilization).
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/engine.h"
@@ -82,6 +83,9 @@ class Network {
   fluid::ActivityId send(int src_rank, int dst_rank, double bytes, EventCore::Callback done, FlowOptions opt = {});
   fluid::ActivityId send_vertices(int src, int dst, double bytes, EventCore::Callback done, FlowOptions opt = {});
   fluid::ActivityId start_coupled(const Coupled& c, EventCore::Callback done);
+  // Starts a spec coupled_spec made (a caller that sends the same legs again keeps it), `done`
+  // `latency` seconds after the data drains.
+  fluid::ActivityId start_spec(fluid::ActivitySpec s, double latency, EventCore::Callback done);
   // The fluid spec of a coupled transfer (resources created as needed), for callers that
   // start it themselves. Returns the longest leg route latency in *route_latency.
   fluid::ActivitySpec coupled_spec(const Coupled& c, double* route_latency = nullptr);
@@ -98,6 +102,19 @@ class Network {
   std::size_t used_links_ = 0;
   std::vector<double> scratch_;       // per-link coefficient accumulation
   std::vector<int> scratch_touched_;
+  // Routes by (source, destination, hash): a step sends between the same pairs again and again
+  // (every micro-batch's pipeline sends, every bucket's ring), and the fabric does not change
+  // during a run (failures are set before it starts).
+  struct RouteKey {
+    int src, dst;
+    std::uint64_t hash;
+    bool operator==(const RouteKey& o) const { return src == o.src && dst == o.dst && hash == o.hash; }
+  };
+  struct RouteKeyHash {
+    std::size_t operator()(const RouteKey& k) const;
+  };
+  std::unordered_map<RouteKey, topo::Route, RouteKeyHash> routes_;
+  const topo::Route& route(int src, int dst, std::uint64_t hash);
 };
 
 }  // namespace orrery::net

@@ -540,24 +540,32 @@ int log2ceil(long v) {
   return r;
 }
 
-// Latency (seconds) tables.
+// Latency (seconds) tables. The names are fixed strings (no key built per lookup: a collective's
+// choice of algorithm and protocol reads them for every candidate).
+int proto_index(Proto p) { return p == Proto::LL ? 0 : p == Proto::LL128 ? 1 : 2; }
 double hw_lat(const ParamValues& T, Hw hw, Algo a, Proto p) {
-  std::string pre = hw == Hw::NVL ? "nvlink_" : hw == Hw::PCI ? "pci_" : "net_";
-  std::string ps = p == Proto::LL ? "ll" : p == Proto::LL128 ? "ll128" : "simple";
+  static const char* const kTree[3][3] = {{"nvlink_tree_ll", "nvlink_tree_ll128", "nvlink_tree_simple"},
+                                          {"pci_tree_ll", "pci_tree_ll128", "pci_tree_simple"},
+                                          {"net_tree_ll", "net_tree_ll128", "net_tree_simple"}};
+  static const char* const kRing[3][3] = {{"nvlink_ring_ll", "nvlink_ring_ll128", "nvlink_ring_simple"},
+                                          {"pci_ring_ll", "pci_ring_ll128", "pci_ring_simple"},
+                                          {"net_ring_ll", "net_ring_ll128", "net_ring_simple"}};
+  int h = hw == Hw::NVL ? 0 : hw == Hw::PCI ? 1 : 2;
   switch (a) {
-    case Algo::Tree: return T.get(pre + "tree_" + ps);
+    case Algo::Tree: return T.get(kTree[h][proto_index(p)]);
     case Algo::NVLS: return hw == Hw::NET ? T.get("net_nvls") : T.get("nvlink_nvls");
     case Algo::NVLSTree: return hw == Hw::NET ? T.get("net_nvlstree") : T.get("nvlink_nvls");
     case Algo::CollNet: return hw == Hw::NET ? T.get("net_collnet") : T.get("nvlink_collnet");
     case Algo::PAT: return hw == Hw::NET ? T.get("net_pat") : T.get("nvlink_pat");
-    default: return T.get(pre + "ring_" + ps);
+    default: return T.get(kRing[h][proto_index(p)]);
   }
 }
 double base_lat(const ParamValues& T, Algo a, Proto p) {
-  std::string ps = p == Proto::LL ? "ll" : p == Proto::LL128 ? "ll128" : "simple";
-  if (a == Algo::Tree) return T.get("base_tree_" + ps);
+  static const char* const kTree[3] = {"base_tree_ll", "base_tree_ll128", "base_tree_simple"};
+  static const char* const kRing[3] = {"base_ring_ll", "base_ring_ll128", "base_ring_simple"};
+  if (a == Algo::Tree) return T.get(kTree[proto_index(p)]);
   if (a == Algo::NVLS || a == Algo::NVLSTree || a == Algo::CollNet || a == Algo::PAT) return 0;
-  return T.get("base_ring_" + ps);
+  return T.get(kRing[proto_index(p)]);
 }
 
 // NCCL's tree correction for medium sizes (powers of two from 64 B to 256 MB).
@@ -568,8 +576,7 @@ double tree_correction(Proto p, double bytes) {
       {.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9}};
   int ls = log2i(static_cast<long>(bytes) >> 6);
   if (ls >= 23) return 1.0;
-  int pi = p == Proto::LL ? 0 : p == Proto::LL128 ? 1 : 2;
-  return f[pi][ls];
+  return f[proto_index(p)][ls];
 }
 
 // Ring-style bandwidth with protocol factors applied (bytes/s per rank).
