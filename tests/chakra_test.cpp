@@ -378,6 +378,21 @@ TEST(Chakra, BadTracesNameFileNodeAndField) {
   e = error_of(t);
   EXPECT_NE(e.find("bad.0.et: node 11"), std::string::npos) << e;
   EXPECT_NE(e.find("beyond the simulator's range"), std::string::npos) << e;
+  // Sizes no hardware moves or computes in the simulator's range: the node and field, not a
+  // step of hundreds of digits.
+  t = chain();
+  t.nodes[2].attrs[0] = ChakraAttr::make_double("comm_size", 1e300);
+  e = error_of(t);
+  EXPECT_NE(e.find("bad.0.et: node 12: comm_size: 1e+300 is out of range (expected a number from 0 to 1e+18)"),
+            std::string::npos) << e;
+  for (const char* f : {"num_ops", "tensor_size"}) {
+    t = chain();
+    t.nodes[1].duration_micros = 0;
+    t.nodes[1].attrs.push_back(ChakraAttr::make_double(f, 1e300));
+    e = error_of(t);
+    EXPECT_NE(e.find("bad.0.et: node 11"), std::string::npos) << f << ": " << e;
+    EXPECT_NE(e.find(f), std::string::npos) << e;
+  }
   fs::remove_all(tmp("orrery_chakra_bad"));
 }
 

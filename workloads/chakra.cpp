@@ -691,6 +691,7 @@ std::vector<std::string> write_bundle_chakra(const std::string& bundle_dir, cons
 // ======================================================================== chakra-run
 namespace {
 std::string node_label(const ChakraNode& n) { return "node " + std::to_string(n.id); }
+constexpr double kMaxNodeBytes = 1e18, kMaxNodeOps = 1e24;
 
 // The attributes chakra-run reads must hold numbers in their range: a NaN, negative or
 // non-numeric size would otherwise cost nothing (or wrap a group size) without a word.
@@ -705,17 +706,18 @@ void check_run_node(const std::string& file, const ChakraNode& n, int traces) {
     if (!(v >= lo && v <= hi) || (integer && v != std::floor(v))) {
       char buf[160];
       if (hi >= std::numeric_limits<double>::max())
-        std::snprintf(buf, sizeof buf, "%.17g is out of range (expected a finite number >= %g)", v, lo);
+        std::snprintf(buf, sizeof buf, "%.15g is out of range (expected a finite number >= %g)", v, lo);
       else
-        std::snprintf(buf, sizeof buf, "%.17g is out of range (expected %s from %.17g to %.17g)", v, integer ? "an integer" : "a number", lo, hi);
+        std::snprintf(buf, sizeof buf, "%.15g is out of range (expected %s from %.15g to %.15g)", v, integer ? "an integer" : "a number", lo, hi);
       throw make_error(file, node_label(n) + ": " + name, buf);
     }
     return v;
   };
-  const double big = std::numeric_limits<double>::max();
-  num("num_ops", 0, big, false, 0);
-  num("tensor_size", 0, big, false, 0);
-  num("comm_size", 0, big, false, 0);
+  // An exabyte and 1e24 operations: beyond them no node's time fits the simulator's range on any
+  // hardware (a 1e18 FLOP/s chip takes 1e6 s), and a larger value is a broken field.
+  num("num_ops", 0, kMaxNodeOps, false, 0);
+  num("tensor_size", 0, kMaxNodeBytes, false, 0);
+  num("comm_size", 0, kMaxNodeBytes, false, 0);
   num("comm_type", 0, 9, true, 0);  // CollectiveCommType: ALL_REDUCE .. BARRIER
   // 0: group size unknown (what `orrery convert` writes for a capture without "Group size").
   double gs = num("comm_group_size", 0, 1 << 24, true, traces);
@@ -1019,7 +1021,9 @@ wg::Node node_from_chakra(const RankCtx& k, const ChakraNode& c, bool exact) {
   }
   if (exact) k.in_node(c, [&] { return apply_exact(c, x), 0.0; });
   if (!(x.time_s >= 0 && x.time_s < kMaxSimSeconds))
-    throw make_error(k.rt.file, node_label(c), "duration beyond the simulator's range (about 104 days)");
+    throw make_error(k.rt.file, node_label(c),
+                     std::string("duration") + (c.duration_micros == 0 ? " (from num_ops, tensor_size, comm_size)" : "") +
+                         " beyond the simulator's range (about 104 days)");
   return x;
 }
 
