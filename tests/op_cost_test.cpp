@@ -278,6 +278,42 @@ TEST(LayerNormBackward, BothKernelsReadDyAndX) {
   EXPECT_NEAR(op_work(fwd).bytes, 2 * big + 2 * 4.0 * 768 + 2 * 4.0 * 8 * 1024, 1.0);
 }
 
+// SoftMax.cu's shared-memory variants (cunn_SoftMaxForwardSmem, cunn_SoftMaxBackwardSmem), which
+// the kernel's name says, read each input once; the block kernels keep their passes (kernel
+// models test: Softmax.ShortRowsAreReadOnceLongRowsThreeTimes), the warp kernels (rows of at most
+// 1024) read once whatever the name.
+TEST(Softmax, SharedMemoryKernelsReadTheRowOnce) {
+  EtArg big = tensor({8192, 50304}, Dtype::FP32);
+  double b = 4.0 * 8192 * 50304;
+  EtOp fwd;
+  fwd.name = "aten::_log_softmax";
+  fwd.inputs = {big, value(1, "Int"), value(false, "Bool")};
+  fwd.outputs = {big};
+  EtOp bwd;
+  bwd.name = "aten::_log_softmax_backward_data";
+  bwd.inputs = {big, big, value(1, "Int"), value(6, "Int")};
+  bwd.outputs = {big};
+  OpWork w = op_work(bwd);
+  softmax_kernel_bytes(w, "void at::native::(anonymous namespace)::cunn_SoftMaxBackward<4, float, float, float, "
+                          "at::native::(anonymous namespace)::LogSoftMaxBackwardEpilogue>(float*, float const*, float const*, long)");
+  EXPECT_NEAR(w.bytes, 4 * b, 1.0);
+  softmax_kernel_bytes(w, "void at::native::(anonymous namespace)::cunn_SoftMaxBackwardSmem<4, float, float, float, "
+                          "at::native::(anonymous namespace)::SoftMaxBackwardEpilogue>(float*, float const*, float const*, long)");
+  EXPECT_NEAR(w.bytes, 3 * b, 1.0);
+  OpWork f = op_work(fwd);
+  EXPECT_NEAR(f.bytes, 4 * b, 1.0);
+  softmax_kernel_bytes(f, "void at::native::(anonymous namespace)::cunn_SoftMaxForwardSmem<4, float, float, float, "
+                          "at::native::(anonymous namespace)::SoftMaxForwardEpilogue, int>(float*, float const*, int, unsigned long)");
+  EXPECT_NEAR(f.bytes, 2 * b, 1.0);
+  EtArg small = tensor({64, 16, 512, 512}, Dtype::BF16);
+  double s = 2.0 * 64 * 16 * 512 * 512;
+  bwd.inputs = {small, small, value(-1, "Int"), value(15, "Int")};
+  bwd.outputs = {small};
+  w = op_work(bwd);
+  softmax_kernel_bytes(w, "cunn_SoftMaxBackwardSmem<8, c10::BFloat16>");
+  EXPECT_NEAR(w.bytes, 3 * s, 1.0);
+}
+
 // The attention backward accumulates dQ in fp32 and a conversion kernel (cuDNN's
 // convert_dq_to_16bits, FlashAttention's convert_dq) reads that accumulator and writes dQ in q's
 // dtype: 4 + 2 bytes per bf16 element, not the 2 + 2 of two q-sized 16-bit tensors. The forward

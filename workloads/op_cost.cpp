@@ -552,17 +552,21 @@ bool softmax_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
   if (!contains(op.name, "softmax")) return false;
   // PyTorch's SoftMax.cu: rows of at most 1024 elements (and 4 KiB) go to the warp kernels
   // (softmax_warp_forward/backward), which hold each row in registers: one pass over the input.
-  // Longer rows go to the block kernels (cunn_SoftMaxForward): max, sum of exponentials, then the
-  // normalized write, each a pass. (The backward reads grad and output; the block kernel twice.)
+  // Longer rows go to the block kernels: cunn_SoftMaxForward takes the max, the sum of
+  // exponentials, then writes the normalized row, each a pass over the input;
+  // cunn_SoftMaxBackward sums the incoming gradient (its first input), then reads it again with
+  // the output to write the result: the gradient twice, the output once. Their shared-memory
+  // variants (a row that fits the block's shared memory) read each input once: smem_row_bytes.
   const EtArg* x = nth_tensor(op.inputs, 0);
   double row = softmax_dim_size(op);
   bool warp = row > 0 && row <= 1024 && x && row * static_cast<double>(x->elem_bytes) <= 4096;
+  if (!warp) w.smem_row_bytes = t.in_bytes + t.out_bytes;
   if (!contains(op.name, "backward")) {
     w.bytes = (warp ? 1 : 3) * t.in_bytes + t.out_bytes;
     w.flops = t.out_numel * 8.0;
     w.model = warp ? "softmax (warp)" : "softmax";
   } else {
-    w.bytes = (warp ? 1 : 2) * t.in_bytes + t.out_bytes;
+    w.bytes = t.in_bytes + t.out_bytes + (warp || !x ? 0.0 : tensor_bytes(*x));
     w.flops = t.out_numel * 6.0;
     w.model = warp ? "softmax-bwd (warp)" : "softmax-bwd";
   }
@@ -679,6 +683,12 @@ OpWork op_work(const EtOp& op) {
   if (!done) memory_work(op, t, w);
   if (w.dtype == Dtype::UNKNOWN) w.dtype = Dtype::FP32;
   return w;
+}
+
+void softmax_kernel_bytes(OpWork& w, const std::string& kernel) {
+  if (w.smem_row_bytes > 0 && kernel.find("cunn_SoftMax") != std::string::npos &&
+      kernel.find("Smem<") != std::string::npos)
+    w.bytes = w.smem_row_bytes;
 }
 
 OpWork::Serial max_pool_loads(double planes, double ih, double iw, double oh, double ow, const PoolWindow& w,

@@ -73,6 +73,10 @@ struct OpWork {
     bool per_launched_thread = false;  // the elements are the launch's threads (grid x block), not `elems`
     double bytes = 0;  // what one such kernel moves (0: the op's bytes)
   } serial;
+  // Softmax over rows longer than the warp kernels': the bytes when the row is cached in shared
+  // memory (SoftMax.cu's cunn_SoftMaxForwardSmem / cunn_SoftMaxBackwardSmem read it once), which
+  // the kernel's name says (replay: softmax_kernel_bytes); 0 otherwise.
+  double smem_row_bytes = 0;
   bool known = false;       // the model understood the op
   std::string_view model;   // which formula was used (a literal: no copy per op)
 };
@@ -93,6 +97,11 @@ std::pair<double, double> max_pool_launch(double n, double c, double ih, double 
 // impossible shapes (channels vs groups, a filter larger than the padded input, stride < 1) throws
 // orrery::Error with what is wrong; the replay prefixes the ET file and node.
 OpWork op_work(const EtOp& op);
+// A softmax whose kernel is SoftMax.cu's shared-memory variant (cunn_SoftMaxForwardSmem,
+// cunn_SoftMaxBackwardSmem: PyTorch picks it when the row fits the block's shared memory, from
+// version to version for the forward, the backward or neither) reads each input once: `w`'s bytes
+// become its smem_row_bytes. Other kernels leave `w` as it is.
+void softmax_kernel_bytes(OpWork& w, const std::string& kernel);
 // Convolution (aten::convolution/_convolution/conv1d-3d/cudnn_convolution/convolution_backward) as
 // an implicit GEMM; false when `op` is not one (w untouched).
 bool conv_work(const EtOp& op, OpWork& w);

@@ -413,6 +413,7 @@ void model_op_work(const CapturedStep& st, OpKernels& k) {
     const EtOp& op = st.ops[static_cast<size_t>(d.op)];
     try {
       k.work.push_back(op_work(op));
+      softmax_kernel_bytes(k.work.back(), d.name);
       k.work_of[static_cast<size_t>(d.op)] = static_cast<int>(k.work.size() - 1);
     } catch (const Error& e) {  // impossible shapes: which file and node
       throw make_error(st.et_path.empty() ? st.kineto_path : st.et_path,
