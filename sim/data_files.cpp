@@ -73,6 +73,8 @@ std::string find_data_file(const std::string& name_or_path, const std::string& d
 }
 
 nlohmann::json parse_json_path(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw make_error(path, "", "is a directory, not a file");
   std::ifstream in(path);
   if (!in) throw make_error(path, "", "cannot open");
   try {

@@ -584,4 +584,54 @@ TEST(Robustness, FlagsThatMeantSomethingElseAreOneLineErrors) {
     expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);
 }
 
+// Found by a third sweep of bad inputs (2026-12-03): a constraint nested 30,000 deep crashed the
+// sweep (its parser recursed without a bound); a constraint's 1e999 was a raw `stod`; a jobs
+// file's nodes of 2^32 + 2 ran on 2 nodes, its seq 0 on the model's length, two jobs of one name
+// merged their statistics, a name with a line break broke the error in two; a directory given
+// as a JSON file was the library's read error; a trace with every event repeated replayed at
+// +282%; a kernel at ts 1e300 ran; --prefix ../x wrote outside -o; set.* keys of a collective
+// sweep were never read; plan --verify 0 verified five plans.
+TEST(Robustness, ThirdSweepOfBadInputsIsOneLineErrors) {
+  std::string dir = syn::temp_dir("sweep_2026_12_03");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  std::string deep = std::string(30000, '(') + "nodes" + std::string(30000, ')') + " == 1";
+  std::string sw = write("deep.json", R"({"command": "collective", "axes": {"nodes": [1, 2]}, "constraints": [")" + deep + R"("]})");
+  std::string job = R"({"name": "a", "gpus": "0-7", "train": {"model": "llama3-8b", "tp": 8, "global_batch": 8, "seq": 1024}})";
+  auto jobs = [&](const std::string& name, const std::string& top, const std::string& list) {
+    return write(name, "{" + top + R"("jobs": [)" + list + "]}");
+  };
+  std::string seq0 = job;
+  seq0.replace(seq0.find("1024"), 4, "0");
+  std::string newline = job;
+  newline.replace(newline.find("\"a\""), 3, "\"a\\nb\"");
+  std::string bundle = dir + "/repeated";
+  syn::write_synthetic_bundle(bundle, {syn::two_ms_of_work()});
+  nlohmann::json k = parse_json_path(bundle + "/kineto.json");
+  nlohmann::json ev = k["traceEvents"];
+  for (auto& e : ev) k["traceEvents"].push_back(e);
+  write_json_file(bundle + "/kineto.json", k);
+  const std::pair<std::string, std::string> cases[] = {
+      {"sweep " + sw + " --dry-run -o " + dir + "/o.jsonl", "nested more than 256 deep"},
+      {"sweep --axis nodes=1,2 --constraint 'nodes == 1e999' --dry-run -o " + dir + "/o.jsonl", "number out of range"},
+      {"cluster " + jobs("n.json", R"("nodes": 4294967298, )", job), "n.json: nodes:"},
+      {"cluster " + jobs("s.json", "", seq0), "jobs[0].train.seq"},
+      {"cluster " + jobs("d.json", R"("nodes": 2, )", job + ", " + std::string(job).replace(job.find("0-7"), 3, "8-15")),
+       "jobs[1].name: 'a' is also jobs[0]'s name"},
+      {"cluster " + jobs("l.json", "", newline), "jobs[0].name"},
+      {"cluster " + jobs("y.json", R"("system": 5, )", job), "y.json: system: expected a string"},
+      {"sweep " + dir, "is a directory, not a file"},
+      {"replay " + bundle, "events repeated in the trace"},
+      {"convert " + mlp() + " -o " + dir + "/cv --prefix ../evil", "--prefix"},
+      {"sweep --command collective --axis set.nosuch=1,2 --no-progress -o " + dir + "/c.jsonl", "set.nosuch: unknown option"},
+      {"plan --model llama3-8b --gpus 8 --global-batch 8 --verify 0", "--verify"},
+      {"collective --op $'x\\ny' -b 1M -e 1M", "x\\ny"},
+  };
+  for (const auto& [cmd, names] : cases)
+    expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);
+  EXPECT_FALSE(fs::exists(dir + "/evil.0.et"));
+}
+
 }  // namespace orrery::robustness_test

@@ -15,6 +15,13 @@ TrainOptions parse_train_options(const Args& a);  // tools/cmd_train.cpp
 std::vector<Flag> train_flags(bool required);      // tools/cmd_train.cpp
 
 namespace {
+// The traces' file name prefix: a name inside -o's directory, never a path out of it.
+std::string file_prefix(const std::string& p) {
+  if (p.empty() || p == "." || p == ".." || p.find_first_of("/\\\n\r") != std::string::npos)
+    throw make_error("--prefix", p, "expected a file name prefix (no '/', not '.' or '..')");
+  return p;
+}
+
 Spec convert_spec() {
   Spec s;
   s.name = "convert";
@@ -41,8 +48,10 @@ Register convert_reg(convert_spec(), [](Args& a) {
       if (!a.positional().empty()) {
         if (a.has("--from-train")) throw make_error("convert", "", "give a bundle or --from-train, not both");
         std::string bundle = a.positional()[0];
-        std::string prefix = a.get("--prefix", std::filesystem::path(bundle).filename().string());
-        if (prefix.empty()) prefix = "trace";
+        std::filesystem::path bp(bundle);
+        std::string name = bp.has_filename() ? bp.filename().string() : bp.parent_path().filename().string();
+        if (name.empty() || name == "." || name == "..") name = "trace";
+        std::string prefix = file_prefix(a.get("--prefix", name));
         auto files = write_bundle_chakra(bundle, out, prefix);
         std::printf("wrote %zu Chakra traces from capture bundle %s to %s\n", files.size(), bundle.c_str(), out.c_str());
         for (auto& f : files) std::printf("  %s\n", f.c_str());
@@ -63,7 +72,7 @@ Register convert_reg(convert_spec(), [](Args& a) {
       ClusterHardware chw(s.gpu, o.hw_overrides, o.cluster, s.gpus());
       bool all = a.has("--all-ranks") || o.cluster.no_symmetry || o.cluster.breaks_symmetry();
       TrainJob job = train_job(m, s, o.plan, chw, fabric, /*symmetric=*/!all, o.check_memory);
-      std::string prefix = a.get("--prefix", m.name);
+      std::string prefix = file_prefix(a.get("--prefix", m.name));
       auto files = write_workload_chakra(job.workload, out, prefix,
                                          {ChakraAttr::make_string("model", m.name),
                                           ChakraAttr::make_string("plan", job.result.plan.to_json().dump())});

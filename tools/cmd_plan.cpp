@@ -60,7 +60,7 @@ PlanOptions parse_plan_options(const Args& a) {
   if (o.max_sims < 1) throw make_error("--max-sims", a.get("--max-sims"), "must be at least 1");
   o.comm = a.get("--comm", "auto");
   o.screen = a.get("--screen", "analytical");
-  o.verify = a.get_int("--verify", 0, 0, 100000);
+  o.verify = a.get_int("--verify", 0, 1, 100000);  // absent (0): --top
   o.memory_fraction = a.get_double("--memory-fraction", 1.0);
   std::string prec = a.get("--precision", "bf16");
   if (prec != "bf16" && prec != "fp8") throw make_error("--precision", prec, "expected bf16 or fp8");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -152,7 +153,10 @@ int sweep_main(Args& a) {
     return 0;
   }
   sweep::check_run_options(spec, o);  // before the progress line: a bad -j or -o is the only line
-  if (o.rank == 0)
+  for (const char* f : {"--csv", "--report"})  // (written after the run: a directory would fail only then)
+    if (a.has(f) && std::filesystem::is_directory(a.get(f)))
+      throw make_error(f, a.get(f), "is a directory, not a file");
+  if (o.rank == 0 && o.progress)
     std::fprintf(stderr, "sweep: %zu points (%s sampler, %zu axes) -> %s, %d worker(s) x %d rank(s)\n", points.size(),
                  spec.sampler.c_str(), spec.axes.size(), o.output.c_str(), o.jobs, o.ranks);
   sweep::RunStats st = sweep::run(spec, points, o);
@@ -180,11 +184,11 @@ int sweep_main(Args& a) {
   std::string report = a.get("--report", swap_ext(o.output, ".html"));
   sweep::write_csv(spec, rows, csv);
   sweep::write_report(spec, rows, report);
+  if (!rows.empty() && failed == static_cast<long>(rows.size()))  // (a misspelt axis or option fails every point)
+    throw make_error(where, "points", "all " + std::to_string(failed) + " points failed (rows in " + o.output +
+                                          "); the first: " + rows.front().value("error", std::string("(no message)")));
   std::printf("sweep: %zu of %zu points in %s (%ld run now, %ld skipped as done, %ld failed), %.1f s; wrote %s and %s\n",
               rows.size(), points.size(), o.output.c_str(), st.done, st.skipped, failed, st.wall_s, csv.c_str(), report.c_str());
-  if (!rows.empty() && failed == static_cast<long>(rows.size()))  // (a misspelt axis or option fails every point)
-    throw make_error(where, "points", "all " + std::to_string(failed) + " points failed; the first: " +
-                                          rows.front().value("error", std::string("(no message)")));
   return 0;
 }
 

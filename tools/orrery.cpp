@@ -217,6 +217,17 @@ long long Args::parse_int(const std::string& f, const std::string& v, long long 
   return d;
 }
 
+// An error is one line: newlines a user's string carried into it (a name, a flag value) are
+// written as \n.
+std::string one_line(std::string m) {
+  std::string out;
+  for (char c : m) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out += c;
+  }
+  return out;
+}
 std::string describe_foreign_error(const std::exception& e) {
   if (auto* fe = dynamic_cast<const std::filesystem::filesystem_error*>(&e))
     return (fe->path1().empty() ? std::string("file system") : fe->path1().string()) + ": " + fe->code().message();
@@ -333,12 +344,12 @@ int main(int argc, char** argv) {
   try {
     return dispatch(it->second, std::vector<std::string>(args.begin() + 1, args.end()));
   } catch (const orrery::Error& e) {
-    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), e.what());
+    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), one_line(e.what()).c_str());
     return 1;
   } catch (const std::exception& e) {
     // Not an orrery::Error: a library's exception a reader did not translate. Still one line, and
     // never the library's text alone.
-    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), describe_foreign_error(e).c_str());
+    std::fprintf(stderr, "orrery %s: error: %s\n", args[0].c_str(), one_line(describe_foreign_error(e)).c_str());
     return 1;
   }
 }

@@ -28,7 +28,7 @@ class Kw {
         std::string ns = k.substr(0, dot);
         if (ns != "set" && ns != "sys_set" && ns != "power_set") throw make_error(cmd_, k, "unknown option");
         lists_[ns].push_back(k.substr(dot + 1) + "=" + text(it.value()));
-        used_.insert(k);
+        dotted_[ns].push_back(k);  // read (used) when the command reads its list
       }
     }
   }
@@ -70,6 +70,7 @@ class Kw {
       else out.push_back(text(v));
     }
     for (auto& x : lists_[k]) out.push_back(x);
+    for (auto& d : dotted_[k]) used_.insert(d);
     return out;
   }
   void done() const {
@@ -88,6 +89,7 @@ class Kw {
   std::string cmd_;
   std::set<std::string> used_;
   std::map<std::string, std::vector<std::string>> lists_;
+  std::map<std::string, std::vector<std::string>> dotted_;  // "set.X" keys by namespace
 };
 
 struct PowerKw {

@@ -31,6 +31,42 @@ long int_field(const nlohmann::json& j, const std::string& k, long def, const st
   return j[k].get<long>();
 }
 
+// A field that must be at least 1 when given (a count or a size: 0 is not "the default").
+long positive_field(const nlohmann::json& j, const std::string& k, long def, const std::string& file, const std::string& where,
+                    long max = 1L << 40) {
+  if (!j.contains(k)) return def;
+  if (!j[k].is_number_integer() || j[k].get<long>() < 1 || j[k].get<long>() > max)
+    throw make_error(file, (where.empty() ? "" : where + ".") + k, "expected a whole number from 1 to " + std::to_string(max));
+  return j[k].get<long>();
+}
+
+std::string string_field(const nlohmann::json& j, const std::string& k, const std::string& def, const std::string& file,
+                         const std::string& where) {
+  if (!j.contains(k)) return def;
+  if (!j[k].is_string()) throw make_error(file, (where.empty() ? "" : where + ".") + k, "expected a string");
+  return j[k].get<std::string>();
+}
+
+bool bool_field(const nlohmann::json& j, const std::string& k, const std::string& file, const std::string& where) {
+  if (!j.contains(k)) return false;
+  if (!j[k].is_boolean()) throw make_error(file, where + "." + k, "expected true or false");
+  return j[k].get<bool>();
+}
+
+// A list of strings ("name=value", element names); absent: empty.
+std::vector<std::string> string_list(const nlohmann::json& j, const std::string& k, const std::string& file,
+                                     const std::string& where, const char* what) {
+  std::vector<std::string> out;
+  if (!j.contains(k)) return out;
+  std::string field = (where.empty() ? "" : where + ".") + k;
+  if (!j[k].is_array()) throw make_error(file, field, std::string("expected an array of ") + what);
+  for (auto& x : j[k]) {
+    if (!x.is_string()) throw make_error(file, field, std::string("expected an array of ") + what);
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
 std::vector<int> parse_gpus(const nlohmann::json& g, const std::string& file, const std::string& field, int total) {
   std::vector<int> out;
   auto index = [](const std::string& t) {  // the whole text a number ("0,1" is not 0)
@@ -83,17 +119,19 @@ TrainPlan parse_plan(const nlohmann::json& t, const std::string& file, const std
   if (!t.contains("model") || !t["model"].is_string()) throw make_error(file, where + ".model", "required (a model preset)");
   model = t["model"].get<std::string>();
   TrainPlan p;
-  p.tp = static_cast<int>(int_field(t, "tp", 1, file, where));
-  p.pp = static_cast<int>(int_field(t, "pp", 1, file, where));
-  p.vp = static_cast<int>(int_field(t, "vp", 1, file, where));
-  p.dp = static_cast<int>(int_field(t, "dp", 1, file, where));
-  p.cp = static_cast<int>(int_field(t, "cp", 1, file, where));
-  p.ep = static_cast<int>(int_field(t, "ep", 1, file, where));
+  const long kDegree = 1L << 24;
+  p.tp = static_cast<int>(positive_field(t, "tp", 1, file, where, kDegree));
+  p.pp = static_cast<int>(positive_field(t, "pp", 1, file, where, kDegree));
+  p.vp = static_cast<int>(positive_field(t, "vp", 1, file, where, kDegree));
+  p.dp = static_cast<int>(positive_field(t, "dp", 1, file, where, kDegree));
+  p.cp = static_cast<int>(positive_field(t, "cp", 1, file, where, kDegree));
+  p.ep = static_cast<int>(positive_field(t, "ep", 1, file, where, kDegree));
   p.zero = static_cast<int>(int_field(t, "zero", 0, file, where));
-  p.micro_batch = int_field(t, "micro_batch", 1, file, where);
+  if (p.zero > 3) throw make_error(file, where + ".zero", "expected 0, 1, 2 or 3");
+  p.micro_batch = positive_field(t, "micro_batch", 1, file, where);
   if (!t.contains("global_batch")) throw make_error(file, where + ".global_batch", "required");
-  p.global_batch = int_field(t, "global_batch", 1, file, where);
-  p.seq = int_field(t, "seq", 0, file, where);
+  p.global_batch = positive_field(t, "global_batch", 1, file, where);
+  p.seq = positive_field(t, "seq", 0, file, where);  // absent: the model's
   if (t.contains("precision")) {
     std::string v = flag_value(t["precision"]);
     if (v != "bf16" && v != "fp8") throw make_error(file, where + ".precision", "expected bf16 or fp8");
@@ -106,10 +144,9 @@ TrainPlan parse_plan(const nlohmann::json& t, const std::string& file, const std
   }
   if (t.contains("recompute")) p.recompute = parse_recompute(flag_value(t["recompute"]));
   if (t.contains("attention")) p.attention = parse_attention(flag_value(t["attention"]));
-  p.sequence_parallel = t.value("sequence_parallel", false);
-  check_memory = !t.value("no_memory_check", false);
-  if (t.contains("set"))
-    for (auto& x : t["set"]) sets.push_back(flag_value(x));
+  p.sequence_parallel = bool_field(t, "sequence_parallel", file, where);
+  check_memory = !bool_field(t, "no_memory_check", file, where);
+  sets = string_list(t, "set", file, where, "\"name=value\" strings");
   return p;
 }
 
@@ -130,13 +167,20 @@ struct Cluster {
 
 Cluster load_cluster(const nlohmann::json& j, const std::string& path) {
   Cluster c;
-  c.sysname = j.value("system", "dgx-h100");
-  int nodes = static_cast<int>(int_field(j, "nodes", 0, path, ""));
-  for (auto& x : j.value("sys_set", nlohmann::json::array())) c.sys_set.push_back(flag_value(x));
-  c.sys = topo::load_system(c.sysname, nodes, c.sys_set);
+  c.sysname = string_field(j, "system", "dgx-h100", path, "");
+  int nodes = static_cast<int>(positive_field(j, "nodes", 0, path, "", 1L << 24));  // absent: the system's
+  c.sys_set = string_list(j, "sys_set", path, "", "\"key=value\" strings");
+  try {
+    c.sys = topo::load_system(c.sysname, nodes, c.sys_set);
+  } catch (const Error& e) {  // (the loader names a command's --system flag; here it is the file's field)
+    std::string m = e.what();
+    if (m.rfind("--system: ", 0) == 0) throw make_error(path, "system", m.substr(10));
+    if (auto at = m.find("--nodes: "); at != std::string::npos) throw make_error(path, "nodes", m.substr(at + 9));
+    throw;
+  }
   ClusterOptions faults;
-  for (auto& x : j.value("fail", nlohmann::json::array())) faults.fail.push_back(flag_value(x));
-  for (auto& x : j.value("degrade", nlohmann::json::array())) faults.degrade.push_back(flag_value(x));
+  faults.fail = string_list(j, "fail", path, "", "element names");
+  faults.degrade = string_list(j, "degrade", path, "", "\"element=fraction\" strings");
   apply_faults(c.sys, faults);
   return c;
 }
@@ -184,7 +228,9 @@ void read_job(Job& job, const nlohmann::json& jj, std::size_t k, const std::stri
               std::map<int, std::string>& owner) {
   std::string where = "jobs[" + std::to_string(k) + "]";
   check_keys(jj, {"name", "gpus", "train", "chakra"}, path, where);
-  job.res.name = jj.value("name", "job" + std::to_string(k));
+  job.res.name = string_field(jj, "name", "job" + std::to_string(k), path, where);
+  if (job.res.name.empty() || job.res.name.find_first_of("/\n\r") != std::string::npos)
+    throw make_error(path, where + ".name", "expected a non-empty name without '/' or line breaks");
   if (!jj.contains("gpus")) throw make_error(path, where + ".gpus", "required");
   job.res.gpus = parse_gpus(jj["gpus"], path, where + ".gpus", cl.sys.topo.num_gpus());
   for (int g : job.res.gpus) {
@@ -266,8 +312,13 @@ ClusterRun run_cluster_jobs(const std::string& path) {
   std::map<int, std::string> owner;
   std::vector<Job> jobs(j["jobs"].size());
   int base = 0;
+  std::map<std::string, std::size_t> named;
   for (std::size_t k = 0; k < jobs.size(); ++k) {
     read_job(jobs[k], j["jobs"][k], k, path, cl, owner);
+    auto [it, fresh] = named.emplace(jobs[k].res.name, k);
+    if (!fresh)  // (their groups and statistics would merge under one name)
+      throw make_error(path, "jobs[" + std::to_string(k) + "].name",
+                       "'" + jobs[k].res.name + "' is also jobs[" + std::to_string(it->second) + "]'s name");
     jobs[k].base = base;
     base += static_cast<int>(jobs[k].res.gpus.size());
   }
@@ -277,7 +328,7 @@ ClusterRun run_cluster_jobs(const std::string& path) {
   check_connected(all, sys, place);
   ClusterRun out;
   out.system = sys.name;
-  auto core = make_engine(j.value("engine", "event"));
+  auto core = make_engine(string_field(j, "engine", "event", path, ""));
   ExecOptions eo;
   eo.placement = place;
   out.exec = execute(all, sys, hw, *core, eo);

@@ -520,6 +520,11 @@ bool read_kineto_event(const KinetoSax& e, Ev& v, bool with_inputs, const std::s
   v.dur = dur && dur->is_number() ? dur->get<double>() * 1e-6 : 0;
   if (!ts || !ts->is_number() || !std::isfinite(v.ts))
     throw make_error(file, "traceEvents[] ts", "event '" + v.name() + "' has no timestamp");
+  if (std::abs(v.ts) > 1e12)  // (microseconds: 1e18 is 31,000 years from the clock's origin)
+    throw make_error(file, "traceEvents[] ts", "event '" + v.name().substr(0, 80) + "' at ts " + ts->dump() + " is out of range");
+  if (dur && dur->is_number() && v.dur >= kMaxSimSeconds)
+    throw make_error(file, "traceEvents[] dur", "event '" + v.name().substr(0, 80) + "' at ts " + ts->dump() + ": duration " +
+                                                    dur->dump() + " us is beyond the simulator's range (about 104 days)");
   if (!dur || !dur->is_number() || !std::isfinite(v.dur) || v.dur < 0)
     throw make_error(file, "traceEvents[] dur",
                      "complete event '" + v.name() + "' at ts " + ts->dump() +
@@ -1368,6 +1373,30 @@ void check_gpu_activity(const CapturedStep& st, const KinetoEvents& ev, long lau
                          "replay (CUDA runtime events not recorded, or graph nodes under ids of their own)");
 }
 
+// A correlation id names one runtime call, and one GPU activity at one time (a graph launch's
+// nodes share its id, each at its own time): the same launch twice is a trace whose events were
+// repeated (merged or concatenated files), which would replay each kernel as a two-node graph.
+void check_unique_correlations(const CapturedStep& st, const KinetoEvents& ev,
+                               const std::vector<std::pair<std::int64_t, const Ev*>>& gpu_by_corr) {
+  for (std::size_t i = 1; i < gpu_by_corr.size(); ++i) {
+    const Ev& a = *gpu_by_corr[i - 1].second;
+    const Ev& b = *gpu_by_corr[i].second;
+    if (gpu_by_corr[i].first == gpu_by_corr[i - 1].first && a.ts == b.ts && a.name_.str() == b.name_.str())
+      throw make_error(st.kineto_path, "traceEvents",
+                       "GPU event '" + b.name().substr(0, 80) + "' appears twice with correlation " +
+                           std::to_string(gpu_by_corr[i].first) + " at the same time (events repeated in the trace)");
+  }
+  std::vector<std::pair<std::int64_t, const Ev*>> rt;
+  for (const Ev& r : ev.rt)
+    if (std::int64_t c = arg_or(r.corr, -1); c >= 0) rt.emplace_back(c, &r);
+  std::sort(rt.begin(), rt.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 1; i < rt.size(); ++i)
+    if (rt[i].first == rt[i - 1].first)
+      throw make_error(st.kineto_path, "traceEvents",
+                       "runtime calls '" + rt[i - 1].second->name().substr(0, 60) + "' and '" + rt[i].second->name().substr(0, 60) +
+                           "' share correlation " + std::to_string(rt[i].first) + " (events repeated in the trace)");
+}
+
 void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuIndex& cpu, const std::vector<int>& top_of) {
   // GPU activities by correlation id, then start: a CUDA graph launch's kernels all carry its id,
   // each a node of that launch (one flat sorted array: no allocation per id on a 1M-kernel trace)
@@ -1378,6 +1407,7 @@ void attach_runtime_calls(CapturedStep& st, const KinetoEvents& ev, const CpuInd
   std::sort(gpu_by_corr.begin(), gpu_by_corr.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : a.second->ts < b.second->ts;
   });
+  check_unique_correlations(st, ev, gpu_by_corr);
   auto launched_by = [&](std::int64_t c) {
     return std::equal_range(gpu_by_corr.begin(), gpu_by_corr.end(), std::pair<std::int64_t, const Ev*>(c, nullptr),
                             [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -74,6 +74,11 @@ Axis parse_axis(const nlohmann::json& a, const std::string& where, const std::st
   if (!a.contains("name") || !a["name"].is_string() || a["name"].get<std::string>().empty())
     throw make_error(where, field + ".name", "required (the option the axis varies)");
   x.name = a["name"];
+  if (a.contains("values") && a.contains("range")) throw make_error(where, field, "axis '" + x.name + "' has both values and range: give one");
+  for (const char* k : {"log", "integer"})
+    if (a.contains(k) && !a[k].is_boolean()) throw make_error(where, field + "." + k, "expected true or false");
+  if (a.contains("unit") && !a["unit"].is_string()) throw make_error(where, field + ".unit", "expected a string");
+  if (a.contains("steps") && !a["steps"].is_number_integer()) throw make_error(where, field + ".steps", "expected an integer from 1 to 10000000");
   if (a.contains("values")) {
     if (!a["values"].is_array()) throw make_error(where, field + ".values", "expected an array");
     for (auto& v : a["values"]) x.values.push_back(v);
@@ -123,6 +128,7 @@ struct Parser {
   const std::string& t;
   const std::function<bool(const std::string&, double*)>& var;
   size_t i = 0;
+  int depth = 0;  // nested parentheses and prefix operators: bounded, the parser recurses
   void ws() { while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i; }
   bool eat(const char* op) {
     ws();
@@ -130,16 +136,29 @@ struct Parser {
     if (t.compare(i, n, op) == 0) { i += n; return true; }
     return false;
   }
-  [[noreturn]] void fail(const std::string& what) { throw Error("'" + t + "': " + what + " at column " + S(static_cast<long>(i + 1))); }
+  [[noreturn]] void fail(const std::string& what) {
+    std::string shown = t.size() > 80 ? t.substr(0, 80) + "..." : t;
+    throw Error("'" + shown + "': " + what + " at column " + S(static_cast<long>(i + 1)));
+  }
+  struct Nest {  // one level deeper for the life of a parenthesis or prefix operator
+    Parser& p;
+    explicit Nest(Parser& q) : p(q) {
+      if (++p.depth > 256) p.fail("nested more than 256 deep");
+    }
+    ~Nest() { --p.depth; }
+  };
   double primary() {
     ws();
-    if (eat("(")) { double v = orr(); if (!eat(")")) fail("expected ')'"); return v; }
-    if (eat("!")) return primary() == 0 ? 1 : 0;
-    if (eat("-")) return -primary();
+    if (eat("(")) { Nest n(*this); double v = orr(); if (!eat(")")) fail("expected ')'"); return v; }
+    if (eat("!")) { Nest n(*this); return primary() == 0 ? 1 : 0; }
+    if (eat("-")) { Nest n(*this); return -primary(); }
     if (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) {
-      size_t n = 0;
-      double v = std::stod(t.substr(i), &n);
-      i += n;
+      const char* start = t.c_str() + i;
+      char* end = nullptr;
+      double v = std::strtod(start, &end);
+      if (end == start) fail("expected a number");
+      if (!std::isfinite(v)) fail("number out of range");
+      i += static_cast<size_t>(end - start);
       return v;
     }
     size_t j = i;
@@ -281,6 +300,8 @@ Spec parse_spec(const nlohmann::json& j, const std::string& where) {
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key()))
       throw make_error(where, it.key(), "unknown key (known: command, base, axes, sampler, samples, seed, constraints, metric, output, description)");
+  for (const char* k : {"command", "sampler", "metric", "output", "description"})
+    if (j.contains(k) && !j[k].is_string()) throw make_error(where, k, "expected a string");
   s.command = j.value("command", "train");
   if (s.command != "train" && s.command != "replay" && s.command != "collective")
     throw make_error(where, "command", "'" + s.command + "': expected train, replay or collective");
@@ -312,6 +333,9 @@ Spec parse_spec(const nlohmann::json& j, const std::string& where) {
     s.samples = j["samples"];
   }
   if (s.sampler != "grid" && s.samples < 1) throw make_error(where, "samples", "required by the " + s.sampler + " sampler");
+  if (s.sampler == "grid")
+    for (const char* k : {"samples", "seed"})
+      if (j.contains(k)) throw make_error(where, k, "the grid sampler takes every point: samples and seed are for random and lhs");
   if (j.contains("seed")) {
     if (!j["seed"].is_number_integer()) throw make_error(where, "seed", "expected an integer");
     s.seed = j["seed"].get<std::uint64_t>();
