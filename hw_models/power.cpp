@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "sim/data_files.h"
 #include "sim/error.h"
@@ -96,14 +97,22 @@ PowerModel load_power(const std::string& name_or_path, const Accelerator& hw, co
   pm.name = j.value("name", name);
   pm.params = power_params().resolve(j.value("params", nlohmann::json::object()), path + ": params");
   pm.sources = j.value("sources", nlohmann::json::object());
-  for (auto& o : overrides) pm.params.apply_override(power_params(), o);
+  std::set<std::string> overridden;  // (a bad value a flag set names the flag, not the preset)
+  for (auto& o : overrides) {
+    pm.params.apply_override(power_params(), o, "--power-set");
+    overridden.insert(o.substr(0, o.find('=')));
+  }
+  auto fail = [&](const std::string& name, const std::string& what) {
+    if (overridden.count(name)) throw make_error("--power-set", name, what);
+    throw make_error(path, name, what);
+  };
   for (auto& d : power_params().decls()) {
     double v = pm.params.get(d.name);
     if (!std::isfinite(v) || v < 0 || (d.positive && !(v > 0)))
-      throw make_error(path, d.name, "must be " + std::string(d.positive ? "greater than zero" : "zero or more"));
+      fail(d.name, "must be " + std::string(d.positive ? "greater than zero" : "zero or more"));
   }
-  if (pm.p("pue") < 1) throw make_error(path, "pue", "must be at least 1 (facility power includes the IT power)");
-  if (pm.p("psu_efficiency") > 1) throw make_error(path, "psu_efficiency", "must be at most 1");
+  if (pm.p("pue") < 1) fail("pue", "must be at least 1 (facility power includes the IT power)");
+  if (pm.p("psu_efficiency") > 1) fail("psu_efficiency", "must be at most 1");
   return pm;
 }
 

@@ -121,13 +121,13 @@ double ParamValues::get(std::string_view name) const {
   return it->second;
 }
 
-void ParamValues::apply_override(const ParamSet& decls, const std::string& assignment) {
+void ParamValues::apply_override(const ParamSet& decls, const std::string& assignment, const std::string& flag) {
   auto eq = assignment.find('=');
-  if (eq == std::string::npos) throw make_error("--set", assignment, "expected name=value");
+  if (eq == std::string::npos) throw make_error(flag, assignment, "expected name=value");
   std::string name = assignment.substr(0, eq);
   const ParamDecl* d = decls.find(name);
-  if (!d) throw make_error("--set", name, decls.unknown(name));
-  values_[name] = parse_value(*d, nlohmann::json(assignment.substr(eq + 1)), "--set");
+  if (!d) throw make_error(flag, name, decls.unknown(name));
+  values_[name] = parse_value(*d, nlohmann::json(assignment.substr(eq + 1)), flag);
 }
 
 nlohmann::json ParamValues::to_json(const ParamSet& decls) const {

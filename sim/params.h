@@ -66,7 +66,7 @@ class ParamValues {
   bool has(std::string_view name) const { return values_.find(name) != values_.end(); }
   void set(const std::string& name, double v) { values_[name] = v; }
   // Applies "name=value" overrides (the --set flag), validated against the declarations.
-  void apply_override(const ParamSet& decls, const std::string& assignment);
+  void apply_override(const ParamSet& decls, const std::string& assignment, const std::string& flag = "--set");
   // Resolved values printed with units, in declaration order.
   nlohmann::json to_json(const ParamSet& decls) const;
 

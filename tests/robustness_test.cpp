@@ -628,6 +628,12 @@ TEST(Robustness, ThirdSweepOfBadInputsIsOneLineErrors) {
       {"sweep --command collective --axis set.nosuch=1,2 --no-progress -o " + dir + "/c.jsonl", "set.nosuch: unknown option"},
       {"plan --model llama3-8b --gpus 8 --global-batch 8 --verify 0", "--verify"},
       {"collective --op $'x\\ny' -b 1M -e 1M", "x\\ny"},
+      // A flag's value blamed on the file it was written into.
+      {"collective --system dgx-h100 --nodes 1000000000 -b 1M -e 1M", "--nodes: 1000000000"},
+      {"serve --model llama3-8b --replicas 100000 --requests 4", "--replicas: 100000"},
+      {"replay " + mlp() + " --pue 0.5", "--pue: 0.5"},
+      {"replay " + mlp() + " --power-set foo=1", "--power-set: foo"},
+      {"replay " + mlp() + " --power-set pue=0.5", "--power-set: pue"},
   };
   for (const auto& [cmd, names] : cases)
     expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);

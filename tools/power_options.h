@@ -32,6 +32,8 @@ inline std::vector<std::string> power_overrides(const Args& a) {
            {"--price-gpu-hour", "price_gpu_hour"}, {"--price-kwh", "price_kwh"}, {"--pue", "pue"}}) {
     if (!a.has(flag)) continue;
     double v = a.get_double(flag, 0);
+    if (key == "pue" && !(v >= 1 && v <= 100))  // (facility power over IT power: 1 is a perfect data center)
+      throw make_error(flag, a.get(flag), "must be from 1 to 100 (facility power over IT power)");
     if (!(v >= 0) || v > 1e12) throw make_error(flag, a.get(flag), "must be a price of zero or more");
     o.push_back(key + "=" + a.get(flag));
   }

@@ -580,7 +580,14 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   }
   if (j.contains("collective") && !j["collective"].is_object()) throw make_error(where, "collective", "expected an object");
   s.collective = j.value("collective", nlohmann::json::object());
-  s.topo = build_topology(j["topology"], where);
+  try {
+    s.topo = build_topology(j["topology"], where);
+  } catch (const Error& e) {  // a node count the caller's --nodes gave: the flag, not the file
+    std::string m = e.what();
+    auto at = m.find("nodes: ");
+    if (nodes <= 0 || at == std::string::npos) throw;
+    throw make_error("--nodes", std::to_string(nodes), m.substr(at + 7));
+  }
   if (!j["topology"].contains("name")) s.topo.name = s.name;
   check_derived(j, s, where);
   s.raw = j;
