@@ -634,6 +634,10 @@ TEST(Robustness, ThirdSweepOfBadInputsIsOneLineErrors) {
       {"replay " + mlp() + " --pue 0.5", "--pue: 0.5"},
       {"replay " + mlp() + " --power-set foo=1", "--power-set: foo"},
       {"replay " + mlp() + " --power-set pue=0.5", "--power-set: pue"},
+      // A value that read as "not given": a prefix id of -1; more outputs than a reduction's inputs.
+      {"serve --model llama3-8b --trace " + write("p.jsonl", R"({"arrival": 0, "prompt_tokens": 10, "output_tokens": 5, "prefix_id": -1})" "\n"),
+       "line 1: prefix_id"},
+      {"kernel --hw h100 reduce 1M bf16 --grid 1 --block 128 --outputs 100000000", "--outputs"},
   };
   for (const auto& [cmd, names] : cases)
     expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);

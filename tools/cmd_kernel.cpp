@@ -236,6 +236,8 @@ KernelEstimate estimate(const Accelerator& hw, const Args& a) {
     r.output_vec = a.has("--vec") ? num(a.get("--vec"), "--vec") : 4;
     r.outputs = a.has("--outputs") ? num(a.get("--outputs"), "--outputs") : 0;
     if (!(r.output_vec >= 1 && r.output_vec <= 16)) throw make_error("kernel", "--vec", "output_vec_size from 1 to 16");
+    if (r.outputs > bytes / r.element_bytes)  // (a reduction has at most one output per input element)
+      throw make_error("--outputs", a.get("--outputs"), "more outputs than the " + pos[1] + " of input hold elements");
     auto [g, b] = launch_values(a);
     if (!(g >= 1 && b >= 1) || !std::isfinite(g * b))
       throw make_error("kernel", g >= 1 ? "--block" : "--grid", "reduce needs --grid and --block, each at least 1");

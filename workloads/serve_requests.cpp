@@ -2,6 +2,7 @@
 // arrivals, fixed/uniform/exponential lengths, fixed seed, own samplers so that the sequence is
 // the same with every standard library).
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -20,10 +21,13 @@ std::string trim(const std::string& s) {
   return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+// An optional field not given (NaN: any number given, -1 included, is checked as a value).
+const double kAbsent = std::numeric_limits<double>::quiet_NaN();
+
 double num_field(const nlohmann::json& j, const std::string& key, const std::string& where, bool required) {
   if (!j.contains(key)) {
     if (required) throw make_error(where, key, "missing");
-    return -1;
+    return kAbsent;
   }
   const auto& v = j[key];
   if (!v.is_number()) throw make_error(where, key, "expected a number");
@@ -45,8 +49,8 @@ Request make_request(double arrival, double prompt, double output, double prefix
   r.arrival = arrival;
   r.prompt = count_field(prompt, where, "prompt_tokens", 1);
   r.output = count_field(output, where, "output_tokens", 1);
-  if (prefix_id >= 0) r.prefix_id = count_field(prefix_id, where, "prefix_id", 0);
-  if (prefix_tokens >= 0) r.prefix_tokens = count_field(prefix_tokens, where, "prefix_tokens", 0);
+  if (!std::isnan(prefix_id)) r.prefix_id = count_field(prefix_id, where, "prefix_id", 0);
+  if (!std::isnan(prefix_tokens)) r.prefix_tokens = count_field(prefix_tokens, where, "prefix_tokens", 0);
   if (r.prefix_tokens > r.prompt) throw make_error(where, "prefix_tokens", "longer than prompt_tokens");
   return r;
 }
@@ -61,7 +65,7 @@ std::vector<std::string> split_csv(const std::string& line) {
 }
 
 double csv_number(const std::string& cell, const std::string& where, const std::string& key) {
-  if (cell.empty()) return -1;
+  if (cell.empty()) return kAbsent;
   char* end = nullptr;
   double x = std::strtod(cell.c_str(), &end);
   if (end == cell.c_str() || *end != '\0' || !std::isfinite(x)) throw make_error(where, key, "'" + cell + "' is not a number");
@@ -97,11 +101,10 @@ std::vector<Request> load_requests(const std::string& path) {
       auto get = [&](const char* k) {
         for (size_t i = 0; i < header.size(); ++i)
           if (header[i] == k) return csv_number(cells[i], where, k);
-        return -1.0;
+        return kAbsent;
       };
       for (auto& k : {"arrival", "prompt_tokens", "output_tokens"})
-        if (get(k) < 0 && cells[std::find(header.begin(), header.end(), k) - header.begin()].empty())
-          throw make_error(where, k, "missing");
+        if (std::isnan(get(k))) throw make_error(where, k, "missing");
       r = make_request(get("arrival"), get("prompt_tokens"), get("output_tokens"), get("prefix_id"), get("prefix_tokens"), where);
     } else {
       nlohmann::json j;
