@@ -638,6 +638,10 @@ TEST(Robustness, ThirdSweepOfBadInputsIsOneLineErrors) {
       {"serve --model llama3-8b --trace " + write("p.jsonl", R"({"arrival": 0, "prompt_tokens": 10, "output_tokens": 5, "prefix_id": -1})" "\n"),
        "line 1: prefix_id"},
       {"kernel --hw h100 reduce 1M bf16 --grid 1 --block 128 --outputs 100000000", "--outputs"},
+      // Flags accepted and doing nothing: a request stream's for one batch, a transfer's source GPU in roofline.
+      {"latency --model llama3-8b --hw h100 --rate 5", "--rate: 5"},
+      {"serve --single --model llama3-8b --hw h100 --replicas 4", "--replicas: 4"},
+      {"latency --bundle " + mlp() + " --hw h200 --source-hw a100", "--source-hw: a100"},
   };
   for (const auto& [cmd, names] : cases)
     expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);

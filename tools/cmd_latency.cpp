@@ -25,6 +25,8 @@ int bundle_latency(Args& a) {
   if (mode == "roofline") o.mode = ReplayMode::Roofline;
   else if (mode == "transfer") o.mode = ReplayMode::Transfer;
   else throw make_error("--mode", mode, "expected roofline or transfer (a forward pass on other hardware)");
+  if (a.has("--source-hw") && o.mode != ReplayMode::Transfer)
+    throw make_error("--source-hw", a.get("--source-hw"), "is the capture's GPU for --mode transfer (roofline prices the kernels on --hw alone)");
   o.overrides = a.all("--set");
   o.engine = a.get("--engine");
   serve::ForwardLatency f = serve::forward_latency(o);

@@ -295,7 +295,11 @@ int serve_main(Args& a, bool single) {
   if (single) {
     long b = a.get_int("--batch", 1);
     if (b < 1 || b > 50'000'000) throw make_error("--batch", a.get("--batch"), "must be from 1 to 5e7 requests");
-    if (a.has("--trace") || a.has("--disagg")) throw make_error("--single", "", "runs one batch on one replica (no --trace, --disagg)");
+    // (one batch, all at time 0, on one replica: the options of a request stream or of several
+    // replicas would be accepted and do nothing)
+    for (const char* f : {"--trace", "--disagg", "--replicas", "--dp", "--rate", "--duration", "--requests", "--arrivals",
+                          "--cv", "--lengths", "--prefix-groups", "--prefix-len", "--prefix-caching", "--slo"})
+      if (a.has(f)) throw make_error(f, a.get(f), "one batch on one replica (--single, latency) takes no request stream or replicas");
     o.cfg.dep.replicas = 1;
     o.breakdown_prompts = b;
     o.synth.num_requests = b;
