@@ -642,6 +642,11 @@ TEST(Robustness, ThirdSweepOfBadInputsIsOneLineErrors) {
       {"latency --model llama3-8b --hw h100 --rate 5", "--rate: 5"},
       {"serve --single --model llama3-8b --hw h100 --replicas 4", "--replicas: 4"},
       {"latency --bundle " + mlp() + " --hw h200 --source-hw a100", "--source-hw: a100"},
+      // A graph system's switch that no link names passed `topo`.
+      {"topo " + write("g.json", R"({"name": "g", "topology": {"type": "graph", "vertices": [{"name": "g0", "kind": "gpu"},
+         {"name": "g1", "kind": "gpu"}, {"name": "s0", "kind": "switch"}, {"name": "s9", "kind": "switch"}],
+         "links": [{"a": "g0", "b": "s0", "bandwidth": "50 GB/s"}, {"a": "g1", "b": "s0", "bandwidth": "50 GB/s"}]}})"),
+       "s9: topology is disconnected: no link connects it"},
   };
   for (const auto& [cmd, names] : cases)
     expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);

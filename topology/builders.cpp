@@ -429,6 +429,13 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     if (!(b_ >= 1)) throw make_error(w, "bandwidth", std::string(b_ > 0 ? "below 1 B/s" : "must be greater than zero") + " (link " + l["a"].get<std::string>() + " <-> " + l["b"].get<std::string>() + ")");
     t.add_cable(a, b, b_, q("latency", Unit::Time, "1 us"), json_string_field(l, "type", "link", w));
   }
+  // A vertex no link names is a typo in a link's end or a forgotten cable (a GPU's would be
+  // "disconnected" later; a switch's or NIC's would pass unseen).
+  std::vector<char> linked(static_cast<size_t>(t.num_vertices()), 0);
+  for (const auto& l : t.links) linked[static_cast<size_t>(l.src)] = linked[static_cast<size_t>(l.dst)] = 1;
+  for (int v = 0; v < t.num_vertices(); ++v)
+    if (!linked[static_cast<size_t>(v)] && t.num_vertices() > 1)
+      throw make_error(where + ": vertices", t.vertex(v).name, "topology is disconnected: no link connects it");
 }
 
 }  // namespace
