@@ -519,7 +519,7 @@ void check_derived(const nlohmann::json& j, const System& s, const std::string& 
 }  // namespace
 
 System system_from_json(const nlohmann::json& j0, const std::string& where, int nodes,
-                        const std::vector<std::string>& overrides) {
+                        const std::vector<std::string>& overrides, const SystemSource& from) {
   if (!j0.is_object()) throw make_error(where, "", "expected a JSON object");
   nlohmann::json j = j0;
   if (!j.contains("topology")) throw make_error(where, "topology", "missing");
@@ -564,7 +564,7 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   }
   if (nodes > 0) {
     if (json_string_field(j["topology"], "type", "", where + ": topology") != "nvswitch")
-      throw make_error(where, "--nodes", "only NVSwitch-node clusters (topology type nvswitch) take --nodes");
+      throw make_error(from.nodes, std::to_string(nodes), where + " is not an NVSwitch-node cluster (topology type nvswitch): it takes no node count");
     j["topology"]["nodes"] = nodes;
   }
   for (auto it = j.begin(); it != j.end(); ++it)
@@ -589,11 +589,11 @@ System system_from_json(const nlohmann::json& j0, const std::string& where, int 
   s.collective = j.value("collective", nlohmann::json::object());
   try {
     s.topo = build_topology(j["topology"], where);
-  } catch (const Error& e) {  // a node count the caller's --nodes gave: the flag, not the file
+  } catch (const Error& e) {  // a node count the caller gave (from.nodes), not the file's
     std::string m = e.what();
-    auto at = m.find("nodes: ");
+    auto at = m.find(": nodes: ");
     if (nodes <= 0 || at == std::string::npos) throw;
-    throw make_error("--nodes", std::to_string(nodes), m.substr(at + 7));
+    throw make_error(from.nodes, std::to_string(nodes), m.substr(at + 9));
   }
   if (!j["topology"].contains("name")) s.topo.name = s.name;
   check_derived(j, s, where);
@@ -622,9 +622,10 @@ nlohmann::json system_to_json(const System& s) {
   return j;
 }
 
-System load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides) {
-  std::string path = find_data_file(name_or_path, systems_dir(), "--system", "unknown system", "known", ", or a JSON file");
-  return system_from_json(parse_json_path(path), path, nodes, overrides);
+System load_system(const std::string& name_or_path, int nodes, const std::vector<std::string>& overrides,
+                   const SystemSource& from) {
+  std::string path = find_data_file(name_or_path, systems_dir(), from.system, "unknown system", "known", ", or a JSON file");
+  return system_from_json(parse_json_path(path), path, nodes, overrides, from);
 }
 
 }  // namespace orrery::topo

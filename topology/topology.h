@@ -212,9 +212,16 @@ struct System {
 // with key `topology.K`, `collective.K`, or a bare K (a parameter of the topology's type, else of
 // the collective tuner), e.g. nvlink_bandwidth=50GB/s, nic_bandwidth=800Gb/s, collective.nvls=0.
 // Errors name the file and field.
-System load_system(const std::string& name_or_path, int nodes = 0, const std::vector<std::string>& overrides = {});
+// Who gave the system's name and node count, for the errors they cause: a command's flags by
+// default, a file's fields otherwise (a jobs file: {"jobs.json: system", "jobs.json: nodes"}).
+struct SystemSource {
+  std::string system = "--system";
+  std::string nodes = "--nodes";
+};
+System load_system(const std::string& name_or_path, int nodes = 0, const std::vector<std::string>& overrides = {},
+                   const SystemSource& from = {});
 System system_from_json(const nlohmann::json& j, const std::string& where, int nodes = 0,
-                        const std::vector<std::string>& overrides = {});
+                        const std::vector<std::string>& overrides = {}, const SystemSource& from = {});
 // The system as a file that load_system reads back to the same system (`orrery topo --json`):
 // name, description, accelerator, collective, the topology as resolved (every parameter, after
 // --nodes and --sys-set) and two derived fields, "summary" and "graph" (the explicit vertices and

@@ -170,14 +170,7 @@ Cluster load_cluster(const nlohmann::json& j, const std::string& path) {
   c.sysname = string_field(j, "system", "dgx-h100", path, "");
   int nodes = static_cast<int>(positive_field(j, "nodes", 0, path, "", 1L << 24));  // absent: the system's
   c.sys_set = string_list(j, "sys_set", path, "", "\"key=value\" strings");
-  try {
-    c.sys = topo::load_system(c.sysname, nodes, c.sys_set);
-  } catch (const Error& e) {  // (the loader names a command's --system flag; here it is the file's field)
-    std::string m = e.what();
-    if (m.rfind("--system: ", 0) == 0) throw make_error(path, "system", m.substr(10));
-    if (auto at = m.find("--nodes: "); at != std::string::npos) throw make_error(path, "nodes", m.substr(at + 9));
-    throw;
-  }
+  c.sys = topo::load_system(c.sysname, nodes, c.sys_set, {path + ": system", path + ": nodes"});
   ClusterOptions faults;
   faults.fail = string_list(j, "fail", path, "", "element names");
   faults.degrade = string_list(j, "degrade", path, "", "\"element=fraction\" strings");

@@ -415,18 +415,10 @@ topo::System load_serving_system(const ServeOptions& o, int gpus) {
   if (sys.topo.num_gpus() >= gpus) return sys;
   int per_node = std::max(1, sys.raw.contains("topology") ? sys.raw["topology"].value("gpus_per_node", 0) : 0);
   bool parametric = sys.raw.contains("topology") && sys.raw["topology"].value("type", "") == "nvswitch";
-  if (o.nodes == 0 && parametric) {
-    try {
-      return topo::load_system(o.system, (gpus + per_node - 1) / per_node, o.sys_overrides);
-    } catch (const Error& e) {  // (the nodes the deployment needs: its replicas x tp x pp, not a --nodes)
-      std::string m = e.what();
-      if (m.rfind("--nodes: ", 0) != 0) throw;
-      std::string rest = m.substr(9);  // "<nodes>: why"
-      auto colon = rest.find(": ");
-      throw make_error("--replicas", std::to_string(o.cfg.dep.replicas),
-                       std::to_string(gpus) + " GPUs (replicas x tp x pp) on " + rest.substr(0, colon) + " nodes: " +
-                           (colon == std::string::npos ? rest : rest.substr(colon + 2)));
-    }
+  if (o.nodes == 0 && parametric) {  // (the nodes the deployment needs: a bad count is its --replicas')
+    topo::SystemSource from;
+    from.nodes = "--replicas: " + std::to_string(o.cfg.dep.replicas) + " (" + std::to_string(gpus) + " GPUs, replicas x tp x pp) on nodes";
+    return topo::load_system(o.system, (gpus + per_node - 1) / per_node, o.sys_overrides, from);
   }
   throw make_error("--system", o.system, "has " + std::to_string(sys.topo.num_gpus()) + " GPUs; the deployment needs " +
                                              std::to_string(gpus) + " (replicas x tp x pp)");
