@@ -174,6 +174,7 @@ TEST(OpCost, GatherReadsThePickedElementsNotTheWholeSource) {
   dim.type = "Int";
   op.inputs = {tensor(1, {50304, 1024}, 4), dim, tensor(2, {8192, 1}, 8), tensor(3, {8192, 1}, 4)};  // out=
   op.outputs = {tensor(3, {8192, 1}, 4)};
+  op.out_args = {3};  // (as the ET reader finds it in the op's schema)
   OpWork w = op_work(op);
   // indices read (64 KiB) + picked elements read and written (2 x 32 KiB); not the 206 MB table.
   EXPECT_DOUBLE_EQ(w.bytes, 8192.0 * 8 + 2 * 8192.0 * 4);

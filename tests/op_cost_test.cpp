@@ -372,4 +372,69 @@ TEST(ElementwiseShape, OperandsDimsAndCasts) {
   EXPECT_TRUE(w.ew_mixed_dtypes);
 }
 
+// An out= op (`aten::mul.out(Tensor self, Tensor other, *, Tensor(a!) out)`, as DDP's reducer
+// scales a gradient bucket) writes its `out` argument and does not read it: the kernel's operands
+// are self and the output. The ET reader finds out= arguments in the op's schema; the same tensor
+// as self (`mul(x, y, out=x)`) is still read, and in-place ops (add_) read self.
+TEST(OpTraffic, OutArgumentIsWrittenNotRead) {
+  const double n = 3072.0 * 768;
+  EtArg self = tensor({3072, 768}, Dtype::FP32), out = tensor({3072, 768}, Dtype::FP32);
+  self.tensor_id = 1;
+  out.tensor_id = 2;
+  EtArg scalar = tensor({}, Dtype::FP64);
+  EtOp mul;
+  mul.name = "aten::mul";
+  mul.inputs = {self, scalar, out};
+  mul.outputs = {out};
+  EXPECT_DOUBLE_EQ(op_work(mul).bytes, 4 * n + 8 + 4 * n + 4 * n);  // no schema: out read too
+  mul.out_args = {2};
+  OpWork w = op_work(mul);
+  EXPECT_DOUBLE_EQ(w.bytes, 4 * n + 8 + 4 * n);
+  EXPECT_EQ(w.ew_operands, 2);
+  mul.inputs = {self, scalar, self};  // out=self: self is read, once
+  mul.outputs = {self};
+  EXPECT_DOUBLE_EQ(op_work(mul).bytes, 4 * n + 8 + 4 * n);
+  EtOp add;  // in-place: self read and written
+  add.name = "aten::add_";
+  add.inputs = {self, out};
+  add.outputs = {self};
+  EXPECT_DOUBLE_EQ(op_work(add).bytes, 3 * 4 * n);
+  // The captured DDP step: its 148 mul.out ops read the bucket and a scalar, write the gradient.
+  CapturedStep st = load_bundle(std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_a_ddp");
+  int outs = 0;
+  for (const auto& op : st.ops) {
+    if (op.name != "aten::mul" || op.out_args.empty()) continue;
+    ASSERT_EQ(op.out_args, std::vector<int>{2});
+    EXPECT_DOUBLE_EQ(op_work(op).bytes, 2 * static_cast<double>(op.outputs[0].numel) * 4 + 8);
+    ++outs;
+  }
+  EXPECT_EQ(outs, 148);
+}
+
+// A broadcast (expanded, stride-0) input is read once per distinct element: the ET reader takes
+// them from the strides. gpt_b's position embedding is a gather whose index [8192, 1024] is
+// 8192 int64 ids expanded over the 1024 features (strides [1, 0]): the gather reads the ids, the
+// rows it picks and writes its output, 67 MB, not 134 MB.
+TEST(OpTraffic, BroadcastInputIsReadOncePerDistinctElement) {
+  CapturedStep st = load_bundle(std::string(ORRERY_SOURCE_DIR) + "/examples/bundles/gpt_b");
+  int gathers = 0;
+  for (const auto& op : st.ops) {
+    if (op.name != "aten::gather" || op.inputs.size() < 3 || op.inputs[2].shape != std::vector<std::int64_t>{8192, 1024}) continue;
+    EXPECT_EQ(op.inputs[2].numel, 8192 * 1024);
+    EXPECT_EQ(op.inputs[2].distinct(), 8192);
+    EXPECT_EQ(op.inputs[0].distinct(), op.inputs[0].numel);  // contiguous: every element
+    EXPECT_DOUBLE_EQ(op_work(op).bytes, 8192.0 * 8 + 2 * 8192.0 * 1024 * 4);
+    ++gathers;
+  }
+  EXPECT_EQ(gathers, 1);
+  // An elementwise op over an expanded scalar (mean's backward: grad.expand(shape) / n) reads one.
+  EtOp div;
+  div.name = "aten::div";
+  EtArg g = tensor({4096, 4096}, Dtype::FP32);
+  g.distinct_numel = 1;
+  div.inputs = {g, tensor({}, Dtype::FP32)};
+  div.outputs = {tensor({4096, 4096}, Dtype::FP32)};
+  EXPECT_DOUBLE_EQ(op_work(div).bytes, 4 + 4 + 4096.0 * 4096 * 4);
+}
+
 }  // namespace op_cost_test

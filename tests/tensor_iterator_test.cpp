@@ -116,7 +116,9 @@ TEST(TensorIterator, ExecutionTraceOpsKeepTheirTransposedOperands) {
   CapturedStep st = load_bundle(std::string(ORRERY_SOURCE_DIR) + "/examples/bundles_h200_more/bert");
   int transposes = 0;
   for (const auto& op : st.ops) {
-    if (op.name == "aten::add") EXPECT_TRUE(op.iter_access.empty());
+    if (op.name == "aten::add") {
+      EXPECT_TRUE(op.iter_access.empty());
+    }
     if (op.name != "aten::copy_" || op.iter_access.size() != 3 || op.iter_access[2].inner_stride != 2304) continue;
     EXPECT_EQ(op.iter_access[2].elem_bytes, 2);
     EXPECT_EQ(op.iter_access[2].reuse_elems, 512);

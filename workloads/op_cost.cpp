@@ -11,9 +11,10 @@ namespace orrery {
 
 namespace {
 
+// Bytes a tensor's distinct elements take (a broadcast operand is fetched once, then cached).
 double tensor_bytes(const EtArg& a) {
   double b = 0;
-  if (a.is_tensor) b += static_cast<double>(a.numel) * static_cast<double>(a.elem_bytes);
+  if (a.is_tensor) b += static_cast<double>(a.distinct()) * static_cast<double>(a.elem_bytes);
   for (auto& e : a.elems) b += tensor_bytes(e);
   return b;
 }
@@ -201,8 +202,10 @@ bool conv_work(const EtOp& op, OpWork& w) {
 namespace {
 
 // Bytes an op reads and writes by its tensors, and its output elements. In-place and out= ops:
-// an input that is also an output (same storage) is read only when the op reads it (add_, mul_),
-// not when it only writes it (fill_, zero_, copy_'s destination).
+// an in-place op's input that is also an output (same storage) is read only when the op reads it
+// (add_, mul_), not when it only writes it (fill_, zero_, copy_'s destination); an out= op's
+// `out` arguments (`mul.out(self, other, *, out)`: EtOp::out_args, from its schema) are written,
+// not read. A broadcast (expanded) input is read once per distinct element.
 struct OpTraffic {
   double in_bytes = 0, out_bytes = 0, out_numel = 0;
 };
@@ -215,9 +218,14 @@ void collect_storages(const EtArg& a, std::set<std::int64_t>& out) {
 double read_bytes(const EtArg& a, const std::set<std::int64_t>& out_storages, bool reads_self) {
   double b = 0;
   if (a.is_tensor && !(out_storages.count(a.storage_id) && !reads_self))
-    b += static_cast<double>(a.numel) * static_cast<double>(a.elem_bytes);
+    b += static_cast<double>(a.distinct()) * static_cast<double>(a.elem_bytes);
   for (auto& e : a.elems) b += read_bytes(e, out_storages, reads_self);
   return b;
+}
+
+// Whether input i is one of the op's out= arguments (written, not read).
+bool is_out_argument(const EtOp& op, size_t i) {
+  return std::find(op.out_args.begin(), op.out_args.end(), static_cast<int>(i)) != op.out_args.end();
 }
 
 OpTraffic op_traffic(const EtOp& op) {
@@ -233,7 +241,8 @@ OpTraffic op_traffic(const EtOp& op) {
                                                    "aten::exponential_", "aten::index_put_", "aten::masked_fill_"};
   const std::string& n = op.name;
   bool reads_self = !write_only.count(n) || n == "aten::masked_fill_" || n == "aten::index_put_";
-  for (auto& a : op.inputs) t.in_bytes += read_bytes(a, out_storages, reads_self);
+  for (size_t i = 0; i < op.inputs.size(); ++i)
+    if (!is_out_argument(op, i)) t.in_bytes += read_bytes(op.inputs[i], out_storages, reads_self);
   return t;
 }
 
@@ -522,14 +531,9 @@ bool gather_work(const EtOp& op, const OpTraffic& t, OpWork& w) {
     return false;
   const EtArg* src = nth_tensor(op.inputs, 0);
   if (!src) return false;
-  auto is_output = [&](const EtArg& a) {  // an out= argument is written, not read
-    for (auto& o : op.outputs)
-      if (a.is_tensor && o.is_tensor && a.tensor_id >= 0 && a.tensor_id == o.tensor_id) return true;
-    return false;
-  };
-  double small = 0;
-  for (auto& a : op.inputs)
-    if (&a != src && !is_output(a)) small += tensor_bytes(a);
+  double small = 0;  // the indices (an out= argument is written, not read)
+  for (size_t i = 0; i < op.inputs.size(); ++i)
+    if (&op.inputs[i] != src && !is_out_argument(op, i)) small += tensor_bytes(op.inputs[i]);
   w.bytes = small + 2 * t.out_bytes;
   w.flops = t.out_numel;
   w.known = t.out_bytes > 0;
@@ -603,7 +607,9 @@ void elementwise_shape(const EtOp& op, const OpTraffic& t, OpWork& w) {
   double dims = 0, operands = 1;
   for (auto s : out->shape) dims += s > 1 ? 1 : 0;
   bool list = false;
-  for (auto& a : op.inputs) {
+  for (size_t i = 0; i < op.inputs.size(); ++i) {
+    const EtArg& a = op.inputs[i];
+    if (is_out_argument(op, i)) continue;  // (the output)
     if (!a.elems.empty()) list = true;
     if (!a.is_tensor || a.shape.empty()) continue;
     operands += 1;

@@ -94,8 +94,21 @@ Dtype tensor_type_dtype(const std::string& t) {
   return parse_dtype(t.substr(a + 1, b - a - 1));
 }
 
+// Elements of a tensor of these sizes at distinct addresses, by its strides (a dimension of stride
+// 0 repeats one element); numel when the strides are missing or do not match the sizes.
+std::int64_t distinct_elements(const std::vector<std::int64_t>& shape, const nlohmann::json& stride, std::int64_t numel) {
+  if (!stride.is_array() || stride.size() != shape.size()) return numel;
+  std::int64_t n = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (!stride[d].is_number_integer()) return numel;
+    if (shape[d] == 0) return 0;
+    if (stride[d].get<std::int64_t>() != 0 && __builtin_mul_overflow(n, shape[d], &n)) return numel;
+  }
+  return std::min(n, numel);
+}
+
 EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nlohmann::json& shape,
-               const std::string& file, const std::string& where) {
+               const nlohmann::json& stride, const std::string& file, const std::string& where) {
   EtArg a;
   a.type = type;
   a.value = value;
@@ -123,6 +136,7 @@ EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nloh
           throw make_error(file, where + " shapes", "expected whole sizes >= 0, got " + s.dump().substr(0, 40));
         a.shape.push_back(checked_int(s, 0, file, where + " shapes"));
       }
+    a.distinct_numel = distinct_elements(a.shape, stride, a.numel);
   } else if (type.rfind("GenericList[", 0) == 0 && value.is_array()) {
     // Element types: "GenericList[Tensor(float),Tensor(float)]" (or a single repeated type).
     std::string inner = type.substr(12, type.size() >= 13 ? type.size() - 13 : 0);
@@ -143,7 +157,8 @@ EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nloh
     for (size_t i = 0; i < value.size(); ++i) {
       std::string et = types.empty() ? "" : types[std::min(i, types.size() - 1)];
       nlohmann::json sh = shape.is_array() && i < shape.size() ? shape[i] : nlohmann::json();
-      a.elems.push_back(parse_arg(et, value[i], sh, file, where));
+      nlohmann::json st = stride.is_array() && i < stride.size() ? stride[i] : nlohmann::json();
+      a.elems.push_back(parse_arg(et, value[i], sh, st, file, where));
     }
   }
   return a;
@@ -155,6 +170,7 @@ std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& file,
   const auto& values = io.value("values", nlohmann::json::array());
   const auto& types = io.value("types", nlohmann::json::array());
   const auto& shapes = io.value("shapes", nlohmann::json::array());
+  const auto& strides = io.value("strides", nlohmann::json::array());
   if (!values.is_array() || !types.is_array())
     throw make_error(file, where + " values/types", "expected arrays");
   // (the three lists describe the same arguments: a shorter one leaves tensors without their sizes)
@@ -165,7 +181,8 @@ std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& file,
   for (size_t i = 0; i < values.size(); ++i) {
     std::string t = i < types.size() && types[i].is_string() ? types[i].get<std::string>() : "";
     nlohmann::json sh = shapes.is_array() && i < shapes.size() ? shapes[i] : nlohmann::json();
-    out.push_back(parse_arg(t, values[i], sh, file, where));
+    nlohmann::json st = strides.is_array() && i < strides.size() ? strides[i] : nlohmann::json();
+    out.push_back(parse_arg(t, values[i], sh, st, file, where));
   }
   return out;
 }
@@ -807,6 +824,37 @@ void locate_bundle_files(const std::string& dir, int rank, CapturedStep& st) {
   st.rank = std::max(rank, 0);
 }
 
+// The positions of an op schema's out= arguments: its keyword-only (after `*`) mutable tensors,
+// `aten::mul.out(Tensor self, Tensor other, *, Tensor(a!) out) -> Tensor(a!)` -> {2}. An
+// in-place op's self (`add_.Tensor(Tensor(a!) self, ...)`) is positional: read, and not one.
+std::vector<int> schema_out_arguments(const std::string& schema) {
+  std::vector<int> out;
+  size_t open = schema.find('(');
+  if (open == std::string::npos) return out;
+  int depth = 0, index = 0;
+  bool keyword_only = false;
+  std::string arg;
+  for (size_t i = open + 1; i < schema.size(); ++i) {
+    char c = schema[i];
+    if (depth == 0 && (c == ',' || c == ')')) {
+      size_t b = arg.find_first_not_of(' ');
+      std::string a = b == std::string::npos ? "" : arg.substr(b);
+      if (a == "*") keyword_only = true;
+      else if (!a.empty()) {
+        if (keyword_only && a.rfind("Tensor(", 0) == 0 && a.find("!)") != std::string::npos) out.push_back(index);
+        ++index;
+      }
+      arg.clear();
+      if (c == ')') break;
+      continue;
+    }
+    if (c == '(' || c == '[') ++depth;
+    if (c == ')' || c == ']') --depth;
+    arg += c;
+  }
+  return out;
+}
+
 // The ET node attributes the replay reads (rf_id, tid, communication attributes) into op.
 void read_et_attrs(const nlohmann::json& n, const std::string& where, const std::string& path, EtOp& op) {
   if (!n.contains("attrs")) return;
@@ -819,6 +867,7 @@ void read_et_attrs(const nlohmann::json& n, const std::string& where, const std:
     if (an == "rf_id" && v.is_number()) op.rf_id = checked_int(v, -1, path, field);
     else if (an == "tid" && v.is_number()) op.tid = checked_int32(v, 0, path, field);
     else if (an == "seq_id" && v.is_number()) op.autograd_seq = checked_int(v, -1, path, field);
+    else if (an == "op_schema" && v.is_string()) op.out_args = schema_out_arguments(v.get<std::string>());
     else if (an == "collective_name" && v.is_string()) op.collective_name = v.get<std::string>();
     else if (an == "pg_name" && v.is_string()) op.pg_name = v.get<std::string>();
     else if (an == "dtype" && v.is_string()) op.comm_dtype = v.get<std::string>();

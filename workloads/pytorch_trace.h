@@ -24,9 +24,13 @@ struct EtArg {
   bool is_tensor = false;
   Dtype dtype = Dtype::UNKNOWN;
   std::int64_t tensor_id = -1, storage_id = -1, offset = 0, numel = 0, elem_bytes = 0;
+  // Elements at distinct addresses: a broadcast dimension (stride 0, as `expand` makes) holds one
+  // element however long it is, and reading it again hits the cache. -1: numel (no strides known).
+  std::int64_t distinct_numel = -1;
   Name device;
   // Tensor lists (e.g. GenericList[Tensor...]) expand here.
   std::vector<EtArg> elems;
+  std::int64_t distinct() const { return distinct_numel >= 0 ? distinct_numel : numel; }
 };
 
 struct EtOp {
@@ -42,6 +46,9 @@ struct EtOp {
   // number"): the number of the next autograd node, so the ops of one recorded node share it;
   // -1 when none was recorded (grad mode off, or a trace without it).
   std::int64_t autograd_seq = -1;
+  // Positions in `inputs` of the op's out= arguments (its schema's keyword-only mutable tensors,
+  // ET attrs.op_schema): tensors it writes, not reads. Empty without a schema.
+  std::vector<int> out_args;
   // Dimensions an elementwise kernel over this op's tensors walks after TensorIterator coalesces
   // them (workloads/tensor_iterator.h), from the ET's strides; 0 when the trace has none.
   int iter_dims = 0;
