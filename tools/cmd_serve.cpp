@@ -49,6 +49,8 @@ void parse_deployment(const Args& a, serve::Deployment& d) {
   d.replicas = static_cast<int>(a.get_int("--replicas", a.get_int("--dp", 1)));
   if (a.has("--disagg")) {
     std::string v = a.get("--disagg");
+    for (const char* f : {"--replicas", "--dp"})  // (P:D is the replica count: R would be ignored)
+      if (a.has(f)) throw make_error(f, a.get(f), "--disagg P:D sets the replicas (P prefill + D decode): give one of them");
     auto colon = v.find(':');
     try {
       if (colon == std::string::npos) throw 1;
@@ -93,6 +95,10 @@ void parse_scheduler(const Args& a, serve::ServeConfig& c) {
 
 void parse_requests(const Args& a, serve::ServeOptions& o) {
   o.trace = a.get("--trace");
+  if (a.has("--trace"))  // (the trace's requests replace the generator: its options would do nothing)
+    for (const char* f : {"--rate", "--duration", "--requests", "--arrivals", "--cv", "--lengths", "--prompt", "--output",
+                          "--prefix-groups", "--prefix-len", "--seed"})
+      if (a.has(f)) throw make_error(f, a.get(f), "is an option of the synthetic requests, which --trace replaces");
   serve::SynthSpec& s = o.synth;
   s.rate = a.get_double("--rate", 1);
   if (a.has("--rate") && !(s.rate > 0 && std::isfinite(s.rate)))
@@ -111,7 +117,13 @@ void parse_requests(const Args& a, serve::ServeOptions& o) {
   s.output = a.get_int("--output", 128);
   s.prefix_groups = a.get_int("--prefix-groups", 0);
   s.prefix_tokens = a.get_int("--prefix-len", 0);
-  if (s.prefix_groups < 0 || s.prefix_tokens < 0) throw make_error("--prefix-groups", "", "must not be negative");
+  if (s.prefix_groups < 0) throw make_error("--prefix-groups", a.get("--prefix-groups"), "must not be negative");
+  if (s.prefix_tokens < 0) throw make_error("--prefix-len", a.get("--prefix-len"), "must not be negative");
+  // (a prefix length without groups, or groups sharing an empty prefix, would share nothing)
+  if (a.has("--prefix-len") && s.prefix_tokens > 0 && s.prefix_groups == 0)
+    throw make_error("--prefix-len", a.get("--prefix-len"), "takes --prefix-groups G >= 1 (the requests sharing G prefixes)");
+  if (s.prefix_groups > 0 && s.prefix_tokens == 0)
+    throw make_error("--prefix-groups", a.get("--prefix-groups"), "takes --prefix-len L >= 1 (the shared prefix's length)");
   s.seed = static_cast<std::uint64_t>(a.get_int("--seed", 1));
 }
 

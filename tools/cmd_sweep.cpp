@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "sim/data_files.h"
@@ -125,6 +126,27 @@ Spec command_spec() {
   return s;
 }
 
+// The metric to rank and plot must be a number in the points' results (which keys a row has
+// depends on the command's result, so this is known only once a point has run): an error naming
+// the keys it could be, after the rows are written (a rerun with another metric skips them).
+void check_metric(const sweep::Spec& spec, const std::vector<nlohmann::json>& rows, const std::string& where,
+                  const std::string& output) {
+  std::set<std::string> keys;
+  for (auto& r : rows) {
+    if (r.value("status", "") != "ok") continue;
+    if (r.contains(spec.metric) && r[spec.metric].is_number()) return;
+    for (auto it = r.begin(); it != r.end(); ++it)
+      if (it.value().is_number() && it.key() != "index") keys.insert(it.key());
+  }
+  if (keys.empty()) return;  // no point ran
+  std::string list;
+  for (auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+  std::string what = "is not a number in the " + spec.command + " results (they have: " + list + "); the rows are in " +
+                     output + ", which a rerun with another metric reuses";
+  if (where == "--metric") throw make_error("--metric", spec.metric, what);
+  throw make_error(where, "metric", "'" + spec.metric + "' " + what);
+}
+
 int sweep_main(Args& a) {
   if (a.positional().size() > 1) throw make_error("sweep", a.positional()[1], "unexpected argument (one sweep file)");
   std::string where = a.positional().empty() ? "sweep flags" : a.positional()[0];
@@ -187,6 +209,7 @@ int sweep_main(Args& a) {
   if (!rows.empty() && failed == static_cast<long>(rows.size()))  // (a misspelt axis or option fails every point)
     throw make_error(where, "points", "all " + std::to_string(failed) + " points failed (rows in " + o.output +
                                           "); the first: " + rows.front().value("error", std::string("(no message)")));
+  check_metric(spec, rows, a.has("--metric") ? "--metric" : where, o.output);
   std::printf("sweep: %zu of %zu points in %s (%ld run now, %ld skipped as done, %ld failed), %.1f s; wrote %s and %s\n",
               rows.size(), points.size(), o.output.c_str(), st.done, st.skipped, failed, st.wall_s, csv.c_str(), report.c_str());
   return 0;

@@ -94,6 +94,9 @@ class Args {
   std::vector<std::string> argv() const;
   // Flags given but never looked at by the command (excluding Ignored ones).
   std::vector<std::string> unread() const;
+  // The values of given Ignored flags have the form their placeholder declares ("N": a whole
+  // number >= 0, "0|1", "0-3", "SECONDS"): accepted for compatibility, but not whatever is typed.
+  void check_ignored_values() const;
   // "--system dgx-h100 --seq 2048": MeaningDefault flags the command read but the user omitted.
   std::string defaults_used() const;
 

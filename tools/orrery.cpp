@@ -248,6 +248,18 @@ std::vector<std::string> Args::unread() const {
   }
   return out;
 }
+void Args::check_ignored_values() const {
+  for (auto& f : flags_) {
+    if (!(f.opts & Flag::Ignored)) continue;
+    std::string c = f.aliases().front();
+    for (auto it = values_.lower_bound(c); it != values_.upper_bound(c); ++it) {
+      if (f.value == "N") parse_int(c, it->second, 0, std::numeric_limits<long long>::max());
+      else if (f.value == "0|1") parse_int(c, it->second, 0, 1);
+      else if (f.value == "0-3") parse_int(c, it->second, 0, 3);
+      else if (f.value == "SECONDS") get_double(c, 0, 0);
+    }
+  }
+}
 std::string Args::defaults_used() const {
   std::string out;
   for (auto& f : flags_) {
@@ -279,6 +291,7 @@ int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest
     }
   }
   Args a(rest, c.spec);
+  a.check_ignored_values();
   int rc = c.spec_fn(a);
   auto unread = a.unread();
   // (a run that failed, and said why, stopped before reading the rest: not the flags' fault)
