@@ -83,8 +83,9 @@ fluid::ActivitySpec Network::coupled_spec(const Coupled& c, double* route_latenc
       for (const auto& h : leg.hops) {
         if (!topo_->link_up(h.link)) {
           const auto& L = topo_->links[static_cast<size_t>(h.link)];
-          throw Error("link " + topo_->vertex(L.src).name + "->" + topo_->vertex(L.dst).name +
-                      " has failed and the collective algorithm needs it (NVSwitch planes, in-network reduction)");
+          throw make_error("--fail", "link " + topo_->vertex(L.src).name + "->" + topo_->vertex(L.dst).name,
+                           "has failed and the collective algorithm needs it (NVSwitch planes, in-network "
+                           "reduction: their legs do not route around a failure)");
         }
         add(h.link, leg.bytes * h.fraction);
       }

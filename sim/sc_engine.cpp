@@ -54,6 +54,9 @@ SystemCEngine::SystemCEngine() {
     throw Error("internal: SystemC cannot run two simulations in one process (one engine per process)");
   g_engine_made = true;
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  // (the kernel's "Info: /OSCI/SystemC: Simulation stopped by user." when a model error stops it:
+  // the error is the one line the user sees)
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   // Kernel errors are thrown (and become one orrery line in run()), not printed as reports.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ERROR, sc_core::SC_THROW);
   sc_core::sc_report_handler::set_actions(sc_core::SC_FATAL, sc_core::SC_THROW);

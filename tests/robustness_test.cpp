@@ -653,4 +653,55 @@ TEST(Robustness, ThirdSweepOfBadInputsIsOneLineErrors) {
   EXPECT_FALSE(fs::exists(dir + "/evil.0.et"));
 }
 
+// What the third sweep left as found (docs/robustness.md): options that were accepted and did
+// nothing, and errors that named no file or flag.
+TEST(Robustness, LeftAsFoundInTheThirdSweepAreOneLineErrors) {
+  std::string dir = syn::temp_dir("left_2026_12_03");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  std::string trace = write("t.jsonl", R"({"arrival": 0, "prompt_tokens": 10, "output_tokens": 5})" "\n");
+  // a model whose sizes make one step last months; NVSwitch planes failed under a TP group that
+  // the network still connects (the partition check passes; the collective's legs need the planes)
+  std::string huge = write("huge.json", R"({"name": "huge", "layers": 65536, "hidden": 1638400, "heads": 32,
+      "kv_heads": 8, "ffn": 14336000, "vocab": 128256, "seq": 8192, "activation": "swiglu"})");
+  ASSERT_EQ(cli("collective -b 8 -e 64 --json " + dir + "/c.json").rc, 0);
+  nlohmann::json cfg = parse_json_path(dir + "/c.config.json");
+  cfg["argv"].push_back("--nosuch");
+  write_json_file(dir + "/bad.config.json", cfg);
+  std::string nvs = " --fail n0.nvs0 --fail n0.nvs1 --fail n0.nvs2 --fail n0.nvs3";
+  const std::pair<std::string, std::string> cases[] = {
+      {"sweep --command collective --axis nodes=1 --metric nosuch --no-progress -o " + dir + "/m.jsonl",
+       "--metric: nosuch: is not a number in the collective results (they have: algbw_gbps"},
+      {"sweep " + write("s.json", R"({"command": "collective", "axes": {"nodes": [1]}, "metric": "nosuch"})") +
+           " --no-progress -o " + dir + "/s.jsonl",
+       "s.json: metric: 'nosuch' is not a number"},
+      {"serve --model llama3-8b --disagg 1:1 --replicas 4 --requests 4", "--replicas: 4: --disagg P:D sets the replicas"},
+      {"serve --model llama3-8b --trace " + trace + " --rate 5", "--rate: 5: is an option of the synthetic requests"},
+      {"serve --model llama3-8b --requests 4 --prefix-len 64", "--prefix-len: 64: takes --prefix-groups"},
+      {"serve --model llama3-8b --requests 4 --prefix-groups 4", "--prefix-groups: 4: takes --prefix-len"},
+      {"collective -g x -b 8 -e 8", "-g: 'x' is not an integer"},
+      {"collective -n -3 -b 8 -e 8", "-n: -3 is out of range"},
+      {"collective -c 2 -b 8 -e 8", "-c: 2 is out of range"},
+      {"train --model llama3-8b --system dgx-h100 --nodes 2 --tp 8 --dp 2 --micro-batch 1 --global-batch 2 --seq 1024" + nvs,
+       "--fail: link n0.gpu"},
+      {"train --model " + huge + " --system dgx-h100 --tp 8 --dp 1 --micro-batch 1 --global-batch 1 --no-memory-check",
+       "huge.json: layers: 65536 layers of this size take"},
+      {"rerun " + dir + "/bad.config.json", "bad.config.json: argv: --nosuch: unknown option"},
+  };
+  for (const auto& [cmd, names] : cases)
+    expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);
+  // Sequence parallelism splits activations over the TP group: at TP 1 it is off (as Megatron-LM
+  // turns it off), and the plan says so.
+  std::string sp = "train --model llama3-8b --system dgx-h100 --micro-batch 1 --zero 3 --recompute full --seq 1024 "
+                   "--sequence-parallel --global-batch 8 ";
+  CliRun one = cli(sp + "--tp 1 --dp 8");
+  ASSERT_EQ(one.rc, 0) << one.out;
+  EXPECT_NE(one.out.find("plan         TP 1 PP 1"), std::string::npos) << one.out;
+  CliRun two = cli(sp + "--tp 2 --dp 4");
+  ASSERT_EQ(two.rc, 0) << two.out;
+  EXPECT_NE(two.out.find("plan         TP 2+SP PP 1"), std::string::npos) << two.out;
+}
+
 }  // namespace orrery::robustness_test

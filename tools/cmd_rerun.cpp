@@ -58,6 +58,20 @@ Spec rerun_spec() {
   return s;
 }
 
+// The recorded command and flags parse as that command's (an edited or foreign argv is the
+// configuration file's fault, not a flag's the user typed): an error names the file's argv.
+void check_recorded_args(const std::string& path, const std::vector<std::string>& argv, const std::string& out) {
+  auto it = commands().find(argv[0]);
+  if (it == commands().end()) throw make_error(path, "argv", "'" + argv[0] + "' is not an orrery command");
+  if (!it->second.declared) return;
+  try {
+    Args probe(rerun_args(argv, out), it->second.spec);
+    probe.check_ignored_values();
+  } catch (const Error& e) {
+    throw make_error(path, "argv", e.what());
+  }
+}
+
 Register rerun_reg(rerun_spec(), [](Args& a) {
   if (a.positional().size() != 1) throw Error("usage: orrery rerun " + rerun_spec().usage);
   const std::string path = a.positional()[0];
@@ -75,6 +89,7 @@ Register rerun_reg(rerun_spec(), [](Args& a) {
   const bool scratch = out.empty();
   if (scratch)
     out = (std::filesystem::temp_directory_path() / ("orrery-rerun-" + std::to_string(::getpid()) + ".json")).string();
+  check_recorded_args(path, argv, out);
   int rc = run_command(argv[0], rerun_args(argv, out));
   std::string diff;
   if (rc == 0) diff = config_diff(cfg, parse_json_path(config_path_for(out)));

@@ -41,7 +41,7 @@ std::vector<Flag> train_flags(bool required) {
       {"--recompute", "none|selective|full", "none", "", "activation recomputation", Flag::MeaningDefault},
       {"--recompute-layers", "N", "", "", "with --recompute full: only the first N layers of each virtual stage (Megatron's --recompute-method block --recompute-num-layers N)"},
       {"--attention", "flash|unfused", "flash", "", "attention implementation", Flag::MeaningDefault},
-      {"--sequence-parallel", "", "", "", "Megatron sequence parallelism (with TP)"},
+      {"--sequence-parallel", "", "", "", "Megatron sequence parallelism (with TP >= 2; off at TP 1, as in Megatron-LM)"},
       {"--account-for-embedding-in-pipeline-split", "", "", "", "Megatron's: the embedding counts as a layer of the first virtual stage (uneven split)"},
       {"--account-for-loss-in-pipeline-split", "", "", "", "Megatron's: output layer and loss count as a layer of the last virtual stage"},
       {"--zero", "0|1|2|3", "0", "", "ZeRO / distributed-optimizer stage", Flag::MeaningDefault},
@@ -98,7 +98,9 @@ TrainOptions parse_train_options(const Args& a) {
   p.recompute_layers = a.get_int("--recompute-layers", 0, 0, 1 << 20);
   if (a.has("--recompute-layers") && p.recompute_layers < 1) throw make_error("--recompute-layers", a.get("--recompute-layers"), "must be at least 1");
   p.attention = parse_attention(a.get("--attention", "flash"));
-  p.sequence_parallel = a.has("--sequence-parallel");
+  // (it splits the activations over the TP group: at TP 1 it is off, as Megatron-LM turns it off,
+  // so the plan and its config say what ran)
+  p.sequence_parallel = a.has("--sequence-parallel") && p.tp > 1;
   p.embedding_in_split = a.has("--account-for-embedding-in-pipeline-split");
   p.loss_in_split = a.has("--account-for-loss-in-pipeline-split");
   p.zero = a.get_int("--zero", 0);

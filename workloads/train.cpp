@@ -1091,6 +1091,19 @@ struct Prepared {
   std::vector<double> optimizer_s, post_gather_params;  // per pipeline rank
 };
 
+// A pipeline rank's micro-batches through its layers alone must fit the simulator's time base: a
+// model file whose sizes make a step last months is an error naming it, not a graph node's range.
+void check_step_in_range(const ModelSpec& m, const TrainPlan& p, const LayerCosts& c) {
+  double layer = LayerCosts::total(c.layer_fwd, c.kernel_gap) + LayerCosts::total(c.layer_bwd, c.kernel_gap) +
+                 LayerCosts::total(c.layer_recompute, c.kernel_gap);
+  double step = layer * std::ceil(static_cast<double>(m.layers) / p.pp) * static_cast<double>(p.micro_batches());
+  if (step < kMaxSimSeconds) return;
+  throw make_error(m.source_path.empty() ? "--model " + m.name : m.source_path, "layers",
+                   std::to_string(m.layers) + " layers of this size take " + format_time(step, 3) +
+                       " a step, beyond the simulator's range (about 104 days): a size (layers, hidden, ffn, seq) "
+                       "or the batch is implausibly large");
+}
+
 Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
                  const CommModel& comm, bool check_memory) {
   Prepared x;
@@ -1123,6 +1136,7 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
                          "; try --recompute, more TP/PP, or --zero");
   }
   r.costs = layer_costs(m, p, hw, comm, x.g);
+  check_step_in_range(m, p, r.costs);
   x.P = p.pp * p.vp;
   double dense_layer = m.attention_params() + m.router_params() + m.norm_params();
   double expert_layer = m.moe() ? static_cast<double>(m.experts) * m.mlp_params_per_expert() : 0;
