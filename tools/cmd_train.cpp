@@ -98,9 +98,7 @@ TrainOptions parse_train_options(const Args& a) {
   p.recompute_layers = a.get_int("--recompute-layers", 0, 0, 1 << 20);
   if (a.has("--recompute-layers") && p.recompute_layers < 1) throw make_error("--recompute-layers", a.get("--recompute-layers"), "must be at least 1");
   p.attention = parse_attention(a.get("--attention", "flash"));
-  // (it splits the activations over the TP group: at TP 1 it is off, as Megatron-LM turns it off,
-  // so the plan and its config say what ran)
-  p.sequence_parallel = a.has("--sequence-parallel") && p.tp > 1;
+  p.sequence_parallel = a.has("--sequence-parallel");
   p.embedding_in_split = a.has("--account-for-embedding-in-pipeline-split");
   p.loss_in_split = a.has("--account-for-loss-in-pipeline-split");
   p.zero = a.get_int("--zero", 0);

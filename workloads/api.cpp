@@ -156,7 +156,7 @@ TrainOptions train_options(Kw& k) {
   p.embedding_in_split = k.flag("account_for_embedding_in_pipeline_split");
   p.loss_in_split = k.flag("account_for_loss_in_pipeline_split");
   p.attention = parse_attention(k.str("attention", "flash"));
-  p.sequence_parallel = (k.flag("sequence_parallel") || k.flag("sp")) && p.tp > 1;  // (off at TP 1, as Megatron-LM)
+  p.sequence_parallel = k.flag("sequence_parallel") || k.flag("sp");
   p.zero = static_cast<int>(k.integer("zero", 0));
   o.engine = "event";
   o.comm = k.str("comm", "auto");

@@ -144,7 +144,7 @@ TrainPlan parse_plan(const nlohmann::json& t, const std::string& file, const std
   }
   if (t.contains("recompute")) p.recompute = parse_recompute(flag_value(t["recompute"]));
   if (t.contains("attention")) p.attention = parse_attention(flag_value(t["attention"]));
-  p.sequence_parallel = bool_field(t, "sequence_parallel", file, where) && p.tp > 1;  // (off at TP 1, as Megatron-LM)
+  p.sequence_parallel = bool_field(t, "sequence_parallel", file, where);
   check_memory = !bool_field(t, "no_memory_check", file, where);
   sets = string_list(t, "set", file, where, "\"name=value\" strings");
   return p;

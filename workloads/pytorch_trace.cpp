@@ -94,6 +94,8 @@ Dtype tensor_type_dtype(const std::string& t) {
   return parse_dtype(t.substr(a + 1, b - a - 1));
 }
 
+const nlohmann::json kNoJson;  // an argument's missing shape or strides
+
 // Elements of a tensor of these sizes at distinct addresses, by its strides (a dimension of stride
 // 0 repeats one element); numel when the strides are missing or do not match the sizes.
 std::int64_t distinct_elements(const std::vector<std::int64_t>& shape, const nlohmann::json& stride, std::int64_t numel) {
@@ -156,8 +158,8 @@ EtArg parse_arg(const std::string& type, const nlohmann::json& value, const nloh
     if (!cur.empty()) types.push_back(cur);
     for (size_t i = 0; i < value.size(); ++i) {
       std::string et = types.empty() ? "" : types[std::min(i, types.size() - 1)];
-      nlohmann::json sh = shape.is_array() && i < shape.size() ? shape[i] : nlohmann::json();
-      nlohmann::json st = stride.is_array() && i < stride.size() ? stride[i] : nlohmann::json();
+      const nlohmann::json& sh = shape.is_array() && i < shape.size() ? shape[i] : kNoJson;
+      const nlohmann::json& st = stride.is_array() && i < stride.size() ? stride[i] : kNoJson;
       a.elems.push_back(parse_arg(et, value[i], sh, st, file, where));
     }
   }
@@ -180,8 +182,8 @@ std::vector<EtArg> parse_args(const nlohmann::json& io, const std::string& file,
                                                                std::to_string(shapes.is_array() ? shapes.size() : 0) + " shapes)");
   for (size_t i = 0; i < values.size(); ++i) {
     std::string t = i < types.size() && types[i].is_string() ? types[i].get<std::string>() : "";
-    nlohmann::json sh = shapes.is_array() && i < shapes.size() ? shapes[i] : nlohmann::json();
-    nlohmann::json st = strides.is_array() && i < strides.size() ? strides[i] : nlohmann::json();
+    const nlohmann::json& sh = shapes.is_array() && i < shapes.size() ? shapes[i] : kNoJson;  // (no copies)
+    const nlohmann::json& st = strides.is_array() && i < strides.size() ? strides[i] : kNoJson;
     out.push_back(parse_arg(t, values[i], sh, st, file, where));
   }
   return out;

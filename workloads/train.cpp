@@ -1110,6 +1110,9 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   x.p = p0;
   TrainPlan& p = x.p;
   if (p.seq == 0) p.seq = m.seq;
+  // Sequence parallelism splits activations over the TP group: at TP 1 it is off, as Megatron-LM
+  // turns it off, so the result's plan (printed, and in its config) says what ran.
+  if (p.tp == 1) p.sequence_parallel = false;
   validate_plan(m, p, s);
   r.model = m;
   r.system = s;
