@@ -318,6 +318,34 @@ TEST(TrainMemory, PlanThatDoesNotFitIsRejectedWithNumbers) {
   EXPECT_TRUE(contains(e, "activations")) << e;
   EXPECT_TRUE(contains(e, "optimizer")) << e;
   EXPECT_TRUE(contains(e, "GiB")) << e;
+  // the cheapest change that makes it fit (sequence parallelism alone does not): one sample per
+  // micro-batch, before any recomputation
+  EXPECT_TRUE(contains(e, "; it fits with --micro-batch 1 (")) << e;
+  EXPECT_FALSE(contains(e, "--recompute")) << e;
+}
+
+// The remedy named is one that fits when the plan is changed that way, the cheapest of those that
+// do (sequence parallelism and the distributed optimizer before recomputation), and none is named
+// when no such change fits.
+TEST(TrainMemory, PlanThatDoesNotFitNamesTheCheapestChangeThatFits) {
+  TrainPlan p = plan(4, 8, 2, 1, 128, 8192);  // Llama3 70B fp8 on 64 H100: the published recipe
+  p.vp = 5;
+  p.precision = Dtype::FP8;
+  std::string e = error_of([&] { train("llama3-70b", "dgx-h100", 8, p); });
+  EXPECT_TRUE(contains(e, "; it fits with --sequence-parallel --zero 1 (")) << e;  // not --recompute full
+  p.sequence_parallel = true;
+  p.zero = 1;
+  EXPECT_EQ(error_of([&] { train("llama3-70b", "dgx-h100", 8, p); }), "");  // as named, it fits
+  p.sequence_parallel = false;
+  p.zero = 0;
+  p.micro_batch = 4;
+  p.global_batch = 128;
+  e = error_of([&] { train("llama3-70b", "dgx-h100", 8, p); });
+  EXPECT_TRUE(contains(e, "; it fits with ")) << e;
+  EXPECT_TRUE(contains(e, "--micro-batch 1")) << e;
+  TrainPlan big = plan(8, 1, 1, 1, 8, 2048);  // GPT-3 175B on one node: nothing but more GPUs helps
+  e = error_of([&] { train("gpt3-175b", "dgx-h100", 1, big); });
+  EXPECT_TRUE(contains(e, "no change of --sequence-parallel, --zero, --recompute or --micro-batch makes it fit")) << e;
 }
 
 // ------------------------------------------------------------------ costs and the whole run

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -1104,6 +1105,64 @@ void check_step_in_range(const ModelSpec& m, const TrainPlan& p, const LayerCost
                        "or the batch is implausibly large");
 }
 
+double peak_stage_memory(const ModelSpec& m, const TrainPlan& p) {
+  double peak = 0;
+  for (int i = 0; i < p.pp; ++i) peak = std::max(peak, stage_memory(m, p, i, inflight_chunks(p, i)).total());
+  return peak;
+}
+
+// What a plan that does not fit can change without touching its parallel layout or its global
+// batch, cheapest first (sequence parallelism and the distributed optimizer cost little time, a
+// smaller micro-batch some GEMM efficiency, recomputation a share of the forward): the fewest of
+// them that make it fit, with the peak they give, or a pointer to `orrery plan` when none does.
+std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s, double capacity) {
+  struct Change {
+    std::string flags;
+    int cost;  // rank of the step time it adds (sequence parallelism ~nothing, full recomputation ~a third)
+    std::function<void(TrainPlan&)> apply;
+    bool recompute = false;  // (one recomputation granularity at a time)
+  };
+  std::vector<Change> changes;
+  if (p.tp > 1 && !p.sequence_parallel)
+    changes.push_back({"--sequence-parallel", 1, [](TrainPlan& q) { q.sequence_parallel = true; }});
+  if (p.zero < 1 && p.dp * p.cp > 1) changes.push_back({"--zero 1", 1, [](TrainPlan& q) { q.zero = 1; }});
+  if (p.micro_batch > 1) changes.push_back({"--micro-batch 1", 2, [](TrainPlan& q) { q.micro_batch = 1; }});
+  if (p.recompute == Recompute::None)
+    changes.push_back({"--recompute selective", 3, [](TrainPlan& q) { q.recompute = Recompute::Selective; }, true});
+  if (p.recompute != Recompute::Full || p.recompute_layers != 0)
+    changes.push_back({"--recompute full", 8, [](TrainPlan& q) {
+                         q.recompute = Recompute::Full;
+                         q.recompute_layers = 0;
+                       }, true});
+  const int n = static_cast<int>(changes.size());
+  std::vector<std::pair<int, int>> tries;  // (cost, mask), cheapest first
+  for (int mask = 1; mask < (1 << n); ++mask) {
+    int cost = 0, recomputes = 0;
+    for (int i = 0; i < n; ++i)
+      if (mask >> i & 1) cost += changes[i].cost, recomputes += changes[i].recompute;
+    if (recomputes <= 1) tries.emplace_back(cost, mask);
+  }
+  std::sort(tries.begin(), tries.end());
+  for (auto [cost, mask] : tries) {
+    TrainPlan q = p;
+    std::string flags;
+    for (int i = 0; i < n; ++i)
+      if (mask >> i & 1) {
+        changes[i].apply(q);
+        flags += (flags.empty() ? "" : " ") + changes[i].flags;
+      }
+    try {
+      validate_plan(m, q, s);
+    } catch (const std::exception&) {
+      continue;
+    }
+    double peak = peak_stage_memory(m, q);
+    if (peak <= capacity) return "; it fits with " + flags + " (" + format_bytes(peak) + ")";
+  }
+  return "; no change of --sequence-parallel, --zero, --recompute or --micro-batch makes it fit: more TP/PP, "
+         "or `orrery plan` searches the layouts that do";
+}
+
 Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
                  const CommModel& comm, bool check_memory) {
   Prepared x;
@@ -1136,7 +1195,7 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
                          ", optimizer " + format_bytes(w.optimizer) + ", activations " + format_bytes(w.activations) +
                          " for " + std::to_string(static_cast<long>(w.inflight_layers)) + " layers in flight, transient " +
                          format_bytes(w.transient) + ") > " + format_bytes(r.hbm_capacity) + " HBM of " + hw.name +
-                         "; try --recompute, more TP/PP, or --zero");
+                         memory_remedy(m, p, s, r.hbm_capacity));
   }
   r.costs = layer_costs(m, p, hw, comm, x.g);
   check_step_in_range(m, p, r.costs);
