@@ -180,6 +180,17 @@ namespace {
 const bool accelerator_params_registered = (accelerator_params(), true);
 }  // namespace
 
+void Accelerator::require_matrix_engine(Dtype d, const std::string& flag, const std::string& value) const {
+  const KernelMapper* m = mapper ? mapper.get() : arch_mapper.get();
+  if (!m) return;  // (no description: nothing says what the chip lacks)
+  try {
+    m->arch().require_dtype(d);
+  } catch (const Error&) {
+    throw make_error(flag, value, "the " + name + " has no " + dtype_name(d) + " matrix engine (" + source_path +
+                                      ": arch: " + Arch::mma_param(d) + " is 0)");
+  }
+}
+
 double Accelerator::peak_flops(Dtype d) const {
   switch (d) {
     case Dtype::BF16: return p("peak_bf16");
@@ -360,6 +371,8 @@ Accelerator load_accelerator(const std::string& name_or_path, const std::vector<
     }
   }
   a.calibration = j.value("calibration", nlohmann::json::object());
+  double fp = a.params.get("first_principles");
+  if (fp != 0 && fp != 1) throw make_error("--set", "first_principles", "expected 0 (calibrated) or 1 (first-principles)");
   if (j.contains("arch") || !arch_overrides.empty() || a.params.get("first_principles") > 0)
     attach_arch(a, j.value("arch", nlohmann::json()), path, arch_overrides);
   return a;

@@ -65,6 +65,10 @@ struct Accelerator {
 
   double p(std::string_view name) const { return params.get(name); }
   double peak_flops(Dtype d) const;
+  // A run that asks for dtype d's matrix engine (`flag value`, e.g. --precision fp8) on a chip whose
+  // "arch" description has none (mma_<dtype> 0: fp8 on the A100) is an error naming the flag and
+  // the preset's field, in either hardware model (calibrated peaks fall back to the bf16 rate).
+  void require_matrix_engine(Dtype d, const std::string& flag, const std::string& value) const;
   double hbm_bandwidth() const { return p("hbm_bandwidth"); }
   double gemm_efficiency(Dtype d, double flops) const;
   // Fraction of HBM bandwidth a kernel moving `bytes` achieves. The microbenchmarks replay the

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "hw_models/accelerator.h"
@@ -136,6 +137,13 @@ void Arch::require_dtype(Dtype d) const {
 }
 
 namespace {
+// A whole number as typed, however large (no int conversion: 1e9 x 8 x 16 x 4 bytes overflows one).
+std::string whole(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%.15g", v);
+  return b;
+}
+
 void check_arch(const Arch& a) {
   if (!(a.units >= 1)) throw make_error(a.where, "sm_count", "needs at least one compute unit");
   if (!(a.units <= 1e7) || a.units != std::floor(a.units))  // (a wafer-scale part has ~1e6 cores)
@@ -150,16 +158,15 @@ void check_arch(const Arch& a) {
   // The smallest tile (one instruction shape, double-buffered 16-bit operands) must fit on chip.
   double smallest = 2.0 * (a.p("mma_m") + a.p("mma_n")) * a.p("mma_k") * 2.0;
   if (smallest > a.p("smem_per_unit"))
-    throw make_error(a.where, "smem_per_unit", "smaller than one double-buffered " + std::to_string(int(a.p("mma_m"))) +
-                                                    "x" + std::to_string(int(a.p("mma_n"))) + " instruction tile (" +
-                                                    std::to_string(int(smallest)) + " bytes)");
+    throw make_error(a.where, "smem_per_unit", "smaller than one double-buffered " + whole(a.p("mma_m")) + "x" +
+                                                    whole(a.p("mma_n")) + " instruction tile (" + whole(smallest) +
+                                                    " bytes)");
   double mx = a.p("noc_mesh_x"), my = a.p("noc_mesh_y");
   if ((mx > 0) != (my > 0))
     throw make_error(a.where, mx > 0 ? "noc_mesh_y" : "noc_mesh_x",
                      "a 2D mesh needs both dimensions; with one of them 0 the mesh is not connected");
   if (mx > 0 && mx * my < a.units)
-    throw make_error(a.where, "noc_mesh_x", "mesh of " + std::to_string(int(mx)) + " x " + std::to_string(int(my)) +
-                                                " sites cannot hold " + std::to_string(int(a.units)) +
+    throw make_error(a.where, "noc_mesh_x", "mesh of " + whole(mx) + " x " + whole(my) + " sites cannot hold " + whole(a.units) +
                                                 " units: the units left over are not connected");
   if (a.p("hbm_stacks") == 0 && a.hbm_capacity > 0 && a.p("noc_mesh_x") == 0)
     throw make_error(a.where, "hbm_stacks", "0 stacks but hbm_capacity > 0 on a crossbar chip");
@@ -200,6 +207,9 @@ Arch parse_arch(const nlohmann::json& j, const std::string& where, const ParamVa
 }
 
 void apply_hw_model(const std::string& model, std::vector<std::string>& overrides) {
+  for (const auto& o : overrides)  // (two choices of one thing: the later one would win silently)
+    if (!model.empty() && o.rfind("first_principles=", 0) == 0)
+      throw make_error("--set", "first_principles", "chooses the hardware model, as --hw-model " + model + " does: give one");
   if (model.empty() || model == "calibrated") return;
   if (model != "first-principles" && model != "first_principles")
     throw make_error("--hw-model", model, "unknown hardware model (calibrated, first-principles)");

@@ -25,7 +25,7 @@ const char* micro_layout_name(MicroLayout l) {
 MicroLayout detect_micro_layout(const nlohmann::ordered_json& j, const std::string& path) {
   if (!j.is_object()) throw make_error(path, "", "expected a JSON object (a microbenchmark result file)");
   if (j.contains("format")) {
-    if (!j["format"].is_string() || j["format"].get<std::string>().rfind("orrery-micro/", 0) != 0)
+    if (!j["format"].is_string() || j["format"].get<std::string>() != "orrery-micro/1")
       throw make_error(path, "format", "unknown format " + j["format"].dump() + " (expected \"orrery-micro/1\")");
     return MicroLayout::Orrery;
   }
@@ -366,8 +366,11 @@ void collect_orrery_launch(const Input& in, Collected& c) {
   double period = micro_number(l, "graph_kernel_period_us", P, w);
   double gap = micro_number(l, "kernel_gap_us", P, w);
   double rt = micro_number(l, "round_trip_us", P, w);
-  if (period <= 0) throw make_error(P, "launch.graph_kernel_period_us", "must be greater than zero");
-  gap = std::clamp(gap, 0.0, period);
+  if (period <= 0 || period > 1e6) throw make_error(P, "launch.graph_kernel_period_us", "must be from 0 to 1e6 us (not 0)");
+  // (the gap is part of the period: a gap outside [0, period) measured something else)
+  if (!(gap >= 0 && gap < period))
+    throw make_error(P, "launch.kernel_gap_us", "must be from 0 to the graph kernel period (" + std::to_string(period) + " us)");
+  if (!(rt >= 0 && rt <= 1e6)) throw make_error(P, "launch.round_trip_us", "must be from 0 to 1e6 us");
   double mkt = std::max(period - gap, 0.1);
   if (!c.launch_params_s.count("min_kernel_time")) {
     c.launch_params_s["min_kernel_time"] = mkt * 1e-6;

@@ -84,7 +84,9 @@ ClusterHardware::ClusterHardware(const std::string& preset, const std::vector<st
       try {
         accs_.push_back(std::make_unique<Accelerator>(load_accelerator(preset, all)));
       } catch (const Error& e) {
-        throw make_error("--gpu-set", std::to_string(r) + ":" + sv.back(), e.what());
+        std::string what = e.what();  // (the preset's loader names its own --set: this flag is --gpu-set)
+        if (what.rfind("--set: ", 0) == 0) what = what.substr(7);
+        throw make_error("--gpu-set", std::to_string(r) + ":" + sv.back(), what);
       }
       it = made.emplace(sv, static_cast<int>(accs_.size()) - 1).first;
     }

@@ -125,6 +125,10 @@ double parse_quantity(const std::string& text_in, Unit u, const std::string& fie
   }
   if (!std::isfinite(v)) throw make_error("", field, "'" + text + "' is not finite");
   std::string suf = trim(text.substr(pos));
+  // A bandwidth without its unit is read in bytes per second (5e10 is 50 GB/s); a small one ("25":
+  // GB/s? Gb/s?) would be a link a billion times too slow: an error, not 25 B/s.
+  if (suf.empty() && u == Unit::Bandwidth && v >= 1 && v < kMinUnitlessBandwidth)
+    throw make_error("", field, "'" + text + "' has no unit: a bandwidth needs one (GB/s: bytes, Gb/s: bits)");
   double f = suffix_factor(suf, u);
   if (f == 0.0)
     throw make_error("", field, "unknown unit '" + suf + "' in '" + text + "' (expected " +

@@ -14,6 +14,9 @@ const char* unit_name(Unit u);
 // Parses "400 GB/s", "1.2 us", "80 GiB", "989 TFLOP/s", "0.5", "700 W", "1.83 GHz". Throws Error naming `field`.
 double parse_quantity(const std::string& text, Unit u, const std::string& field = "");
 // Prints with a human unit: 1.2e-6 s -> "1.2 us", 4e11 B/s -> "400 GB/s".
+// Below this, a bandwidth written without its unit is taken for a missing unit, not bytes per
+// second (1 MB/s: no link, memory or NIC of an accelerator cluster is that slow).
+constexpr double kMinUnitlessBandwidth = 1e6;
 std::string format_quantity(double value, Unit u, int precision = 4);
 std::string format_time(double seconds, int precision = 4);
 std::string format_bytes(double bytes, int precision = 4);

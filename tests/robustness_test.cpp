@@ -704,4 +704,87 @@ TEST(Robustness, LeftAsFoundInTheThirdSweepAreOneLineErrors) {
   EXPECT_NE(two.out.find("plan         TP 2+SP PP 1"), std::string::npos) << two.out;
 }
 
+// Found by a fourth sweep of bad inputs (2026-12-03), each {command, what its one line names}: a
+// bursty generator with a huge CV ran without end; a tile's byte count wrapped an int; flags that
+// did nothing were reported after the whole result had printed (and --rates, a plan's no-valid
+// message, a rerun's changed configuration likewise); fp8 ran on the A100 at the bf16 rate; a
+// vertex without its kind became a switch; "25" was 25 B/s; the nccl-tests log's nGpus and a time
+// of 1e300 us were taken; a trace without kernel durations replayed as an idle GPU; flags were
+// blamed that the user never gave (--nodes, --set, the model's layers).
+TEST(Robustness, FoundInTheFourthSweepAreOneLineErrors) {
+  std::string dir = syn::temp_dir("fourth_sweep");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir + "/" + name) << text;
+    return dir + "/" + name;
+  };
+  auto edit = [&](const std::string& from, const std::string& name, const std::string& a, const std::string& b) {
+    std::string t = read_file_maybe_gz(from);
+    auto at = t.find(a);
+    EXPECT_NE(at, std::string::npos) << a;
+    if (at != std::string::npos) t.replace(at, a.size(), b);
+    return write(name, t);
+  };
+  std::string src = ORRERY_SOURCE_DIR;
+  std::string log = src + "/tests/data/nccl_tests/all_reduce_perf_8xh100.log";
+  std::string ngpus3 = edit(log, "ngpus3.log", "nGpus 8", "nGpus 3");
+  std::string huge_time = edit(log, "huge.log", "-1    22.63", "-1    1e300");
+  std::string nvlink25 = edit(src + "/systems/dgx-h100.json", "nv25.json", "\"nvlink_bandwidth\": \"25 GB/s\"",
+                              "\"nvlink_bandwidth\": \"25\"");
+  std::string kindless = write("g.json", R"({"name": "g", "accelerator": "h100", "topology": {"type": "graph",
+      "vertices": [{"name": "g0", "kind": "gpu"}, {"name": "g1"}],
+      "links": [{"a": "g0", "b": "g1", "bandwidth": "50 GB/s"}]}})");
+  syn::SynOp op;
+  op.kernels = {syn::SynKernel{}, syn::SynKernel{}};
+  op.kernels[0].dur_us = op.kernels[1].dur_us = 0;
+  syn::write_synthetic_bundle(dir + "/zero", {op, op}, 1.0);
+  ASSERT_EQ(cli("collective -b 8 -e 64 --json " + dir + "/c.json").rc, 0);
+  nlohmann::json cfg = parse_json_path(dir + "/c.config.json");
+  cfg["argv"] = {"train", "--model", "llama3-8b", "--tp", "0", "--micro-batch", "1", "--global-batch", "8"};
+  write_json_file(dir + "/tp0.config.json", cfg);
+  std::string cal = write("cal.json", R"({"format": "orrery-micro/1",
+      "launch": {"graph_kernel_period_us": 1.24, "kernel_gap_us": -1, "round_trip_us": 9}})");
+  std::string sweep = write("s.json", R"({"command": "collective", "base": {"b": "1M"},
+      "axes": [{"name": "e", "values": [true]}]})");
+  std::string steps = write("t.json", R"({"command": "collective", "base": {"b": "1M"},
+      "axes": [{"name": "e", "values": ["1M"], "steps": 3}]})");
+  const std::string serve = "serve --model llama3-8b --hw h100 ";
+  const std::string train = "train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1 --global-batch 8 --seq 1024 ";
+  const std::pair<std::string, std::string> cases[] = {
+      {serve + "--rate 1 --duration 10s --arrivals bursty --cv 1e5", "--cv: 100000: must be at most 30"},
+      {serve + "--rate 1 --duration 10s --cv 2", "--cv: 2: shapes --arrivals bursty only"},
+      {serve + "--rate 1 --duration 10s --requests 5", "--duration: 10s: and --requests both end"},
+      {serve + "--duration 10s --report " + dir + "/r.html --rates 1,0", "--rates: 0"},
+      {serve + "--rate 1 --duration 10s --rates 1,2", "--rates: given but has no effect"},
+      {"kernel --hw h100 --set mma_m=1e9 gemm 4096x4096x4096 bf16", "1000000000x8 instruction tile (64000000512 bytes)"},
+      {"kernel --hw h100 gemm 8x8x8 bf16 --vt 4", "--vt: given but has no effect"},
+      {"kernel --hw h100 gemm nanx8x8 bf16", "kernel: gemm MxNxK: 'nan' is not finite"},
+      {"kernel --hw h100 elementwise 1048576 bf16 --vt 1", "--vt: the vectorized kernel's elements per thread"},
+      {"kernel --hw h100 elementwise 1048576 bf16 --dims 5", "--dims: applies to --family strided or cat"},
+      {"kernel --hw h100 --hw-model calibrated --set first_principles=1 gemm 8x8x8 bf16", "first_principles: chooses the hardware model"},
+      {"kernel --hw h100 --set first_principles=5 gemm 8x8x8 bf16", "first_principles: expected 0 (calibrated) or 1"},
+      {"kernel --hw h100 describe gemm", "describe takes no arguments"},
+      {"kernel --hw a100 --hw-model calibrated gemm 1024x1024x1024 fp8", "the a100 has no fp8 matrix engine"},
+      {"train --model llama3-8b --system dgx-a100 --tp 8 --micro-batch 1 --global-batch 8 --seq 1024 --precision fp8",
+       "--precision: fp8: the a100 has no fp8 matrix engine"},
+      {train + "--timeline-links 4", "--timeline-links: given but has no effect"},
+      {train + "--gpu-set 0:hbm_bandwidth=0", "--gpu-set: 0:hbm_bandwidth=0: hbm_bandwidth: must be"},
+      {"plan --model llama3-8b --gpus 8 --global-batch 8 --zero 5", "--zero: 5: expected 0, 1, 2 or 3"},
+      {"plan --model llama3-8b --gpus 1000000000 --global-batch 8", "--gpus: 1000000000 is out of range"},
+      {"latency --serve-set max_batch=0", "--serve-set: max_batch: must be greater than zero"},
+      {"latency --gpu-mem-util 0.01", "--gpu-mem-util: 0.01: does not fit at any batch"},
+      {"describe /nonexistent/model.json", "/nonexistent/model.json: no such file"},
+      {"validate --nccl-tests " + ngpus3 + " --system dgx-h100", "ngpus3.log: nGpus: nThread x nGpus = 3"},
+      {"validate --nccl-tests " + huge_time + " --system dgx-h100", "us is beyond 1e6 s"},
+      {"replay " + dir + "/zero --hw h100", "4 of the step's 4 kernels last 0 us"},
+      {"topo " + kindless, "vertices[1]: kind: missing"},
+      {"topo " + nvlink25, "nvlink_bandwidth: '25' has no unit"},
+      {"rerun " + dir + "/tp0.config.json", "tp0.config.json: argv: --tp: 0"},
+      {"calibrate " + cal + " --hw h100 -o " + dir + "/out.json", "launch.kernel_gap_us: must be from 0 to the graph kernel period"},
+      {"sweep " + sweep + " --no-progress -o " + dir + "/s.jsonl", "e: true is not a value of this option"},
+      {"sweep " + steps + " --no-progress -o " + dir + "/t.jsonl", "axes[0].steps: applies to a range axis"},
+  };
+  for (const auto& [cmd, names] : cases)
+    expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);
+}
+
 }  // namespace orrery::robustness_test

@@ -112,11 +112,12 @@ TEST(Topology, TorusDimensionOrderWithWrap) {
 TEST(Topology, EcmpSpreadsFlows) {
   // g0 - a - {m0..m3} - b - g1: four equal-cost paths.
   nlohmann::json d = {{"type", "graph"}};
-  d["vertices"] = {{{"name", "g0"}, {"kind", "gpu"}}, {{"name", "g1"}, {"kind", "gpu"}}, {{"name", "a"}}, {{"name", "b"}}};
+  d["vertices"] = {{{"name", "g0"}, {"kind", "gpu"}}, {{"name", "g1"}, {"kind", "gpu"}}, {{"name", "a"}, {"kind", "switch"}},
+                   {{"name", "b"}, {"kind", "switch"}}};
   d["links"] = {{{"a", "g0"}, {"b", "a"}, {"bandwidth", "100 GB/s"}}, {{"a", "b"}, {"b", "g1"}, {"bandwidth", "100 GB/s"}}};
   for (int k = 0; k < 4; ++k) {
     std::string m = "m" + std::to_string(k);
-    d["vertices"].push_back({{"name", m}});
+    d["vertices"].push_back({{"name", m}, {"kind", "switch"}});
     d["links"].push_back({{"a", "a"}, {"b", m}, {"bandwidth", "25 GB/s"}});
     d["links"].push_back({{"a", m}, {"b", "b"}, {"bandwidth", "25 GB/s"}});
   }

@@ -91,6 +91,7 @@ Spec describe_spec() {
 Register describe_reg(describe_spec(), [](Args& a) {
   if (a.positional().size() > 1) throw Error("usage: orrery describe " + describe_spec().usage);
   std::string only = a.positional().empty() ? "" : a.positional()[0];
+  if (!a.positional().empty() && only.empty()) throw make_error("describe", "", "empty name (see orrery list)");
   bool any = false;
   for (const ParamSet* s : all_param_sets()) {
     if (!only.empty() && s->component() != only) continue;
@@ -105,7 +106,11 @@ Register describe_reg(describe_spec(), [](Args& a) {
   if (contains(list_presets(), only)) describe_preset(only);
   else if (contains(topo::list_systems(), only)) describe_system(only);
   else if (contains(list_models(), only)) describe_model(only);
-  else {
+  else if (only.find('/') != std::string::npos || (only.size() > 5 && only.compare(only.size() - 5, 5, ".json") == 0)) {
+    // (a path: say what is wrong with the file, not that it is no component)
+    std::error_code ec;
+    throw make_error(only, "", std::filesystem::exists(only, ec) ? "not a file (a directory?)" : "no such file");
+  } else {
     std::string comps;
     for (const ParamSet* s : all_param_sets()) comps += (comps.empty() ? "" : ", ") + s->component();
     throw make_error("describe", only, "not a component (" + comps + "), preset, system or model (see orrery list)");

@@ -1,5 +1,6 @@
 // `orrery kernel`: one kernel's predicted time, bound and achieved fraction of peak on one chip,
 // from the architecture description (first-principles mapping, default) or the calibrated curves.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -19,7 +20,15 @@ namespace orrery::cli {
 namespace {
 
 double num(const std::string& s, const std::string& field) {
-  double v = parse_quantity(s, Unit::Count, field);
+  double v = 1;
+  std::stringstream parts(s);  // (a product as the usage writes it: BATCH*HEADS)
+  std::string part;
+  try {
+    while (std::getline(parts, part, '*')) v *= parse_quantity(part, Unit::Count, field);
+  } catch (const Error& e) {
+    throw make_error("kernel", field, std::string(e.what()).substr(field.size() + 2));
+  }
+  if (s.empty() || s.back() == '*') throw make_error("kernel", field, "'" + s + "' is not a number");
   if (!(v >= 1) || v > 1e12 || v != std::floor(v))
     throw make_error("kernel", field, "'" + s + "' must be a whole number from 1 to 1e12");
   return v;
@@ -44,6 +53,7 @@ Dtype dtype_arg(const std::string& s) {
 
 // Calibrated mode: the preset's curves through Accelerator's roofline.
 KernelEstimate calibrated(const Accelerator& hw, const std::string& kind, double flops, double bytes, double t, Dtype d) {
+  if (kind == "gemm" || kind == "attention" || kind == "conv") hw.require_matrix_engine(d, "kernel", dtype_name(d));
   KernelEstimate e;
   e.kind = kind;
   e.engine = "calibrated";
@@ -85,6 +95,10 @@ KernelEstimate elementwise_kernel_estimate(const Accelerator& hw, const Args& a,
   if (l.family != "vectorized" && l.family != "unrolled" && l.family != "strided" && l.family != "cat")
     throw make_error("kernel", "--family", "'" + l.family + "': expected vectorized, unrolled, strided or cat");
   l.dims = a.has("--dims") ? num(a.get("--dims"), "--dims") : 1;
+  if (a.has("--dims") && l.family != "strided" && l.family != "cat")  // (the others index their elements flat)
+    throw make_error("kernel", "--dims", "applies to --family strided or cat (the vectorized and unrolled kernels index flat)");
+  if (a.has("--vt") && l.family == "vectorized")
+    throw make_error("kernel", "--vt", "the vectorized kernel's elements per thread follow from its vector width (--family unrolled or strided)");
   l.operands = a.has("--operands") ? num(a.get("--operands"), "--operands") : l.family == "cat" ? 2 : 3;
   l.dynamic_cast_ = a.has("--cast");
   if (l.dynamic_cast_ && l.family == "vectorized")
@@ -298,10 +312,13 @@ Spec kernel_spec() {
 Register kernel_reg(kernel_spec(), [](Args& a) {
                if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise, reduce, pool or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
-               std::string model = a.get("--hw-model", "first-principles");
+               std::string model = a.has("--hw-model") ? a.get("--hw-model") : "";  // (default first-principles, unless --set chose)
+               bool set_model = std::any_of(sets.begin(), sets.end(), [](const std::string& x) { return x.rfind("first_principles=", 0) == 0; });
+               if (model.empty() && !set_model) model = "first-principles";
                apply_hw_model(model, sets);
                Accelerator hw = load_accelerator(a.get("--hw", "h100"), sets);
                if (a.positional()[0] == "describe") {
+                 if (a.positional().size() > 1) throw make_error("kernel", a.positional()[1], "describe takes no arguments");
                  if (hw.arch_json.is_null()) throw make_error(hw.source_path, "arch", "the preset has no architecture description");
                  std::printf("%s (%s)  %s\n", hw.name.c_str(), hw.source_path.c_str(), hw.description.c_str());
                  for (auto& d : arch_params().decls()) {  // declaration order, with units
@@ -321,6 +338,7 @@ Register kernel_reg(kernel_spec(), [](Args& a) {
                j["hw"] = hw.name;
                j["hw_model"] = hw.mapper ? "first-principles" : "calibrated";
                j["launch_gap_s"] = hw.p("kernel_gap");  // between back-to-back kernels of a stream
+               j["graph_node_gap_s"] = hw.p("graph_node_gap");  // between the kernel nodes of one CUDA graph
                std::string out = a.get("--json");
                if (out == "-") {
                  std::printf("%s\n", j.dump(1).c_str());

@@ -7,6 +7,7 @@
 #include "sim/data_files.h"
 #include "sim/error.h"
 #include "tools/command.h"
+#include "topology/topology.h"
 #include "workloads/json_io.h"
 #include "workloads/plan.h"
 
@@ -49,7 +50,7 @@ PlanOptions parse_plan_options(const Args& a) {
     if (!a.has(f)) throw make_error(f, "", "required");
   o.model = a.get("--model");
   o.system = a.get("--system", "dgx-h100");
-  o.gpus = static_cast<int>(a.get_int("--gpus", 0));
+  o.gpus = a.get_int("--gpus", 0, 1, static_cast<int>(topo::size_limits().gpus));
   o.global_batch = a.get_int("--global-batch", 0);
   o.seq = a.get_int("--seq", 0);
   if (a.has("--seq") && o.seq < 1) throw make_error("--seq", a.get("--seq"), "must be at least 1");
@@ -70,6 +71,7 @@ PlanOptions parse_plan_options(const Args& a) {
   auto ints = [&](const std::string& f) {
     return list_flag<int>(a, f, [&](const std::string& x) {
       long v = to_long(f, x);
+      if (f == "--zero" && (v < 0 || v > 3)) throw make_error(f, x, "expected 0, 1, 2 or 3");
       if (v < (f == "--zero" ? 0 : 1) || v > 65536) throw make_error(f, x, "out of range");
       return static_cast<int>(v);
     });

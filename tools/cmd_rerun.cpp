@@ -90,14 +90,23 @@ Register rerun_reg(rerun_spec(), [](Args& a) {
   if (scratch)
     out = (std::filesystem::temp_directory_path() / ("orrery-rerun-" + std::to_string(::getpid()) + ".json")).string();
   check_recorded_args(path, argv, out);
-  int rc = run_command(argv[0], rerun_args(argv, out));
+  struct Scratch {  // removed however the run ends
+    std::string out;
+    ~Scratch() {
+      if (out.empty()) return;
+      std::error_code ec;
+      std::filesystem::remove(out, ec);
+      std::filesystem::remove(config_path_for(out), ec);
+    }
+  } cleanup{scratch ? out : ""};
+  int rc = 0;
+  try {  // (everything the run reads comes from the recorded argv: its errors are the file's)
+    rc = run_command(argv[0], rerun_args(argv, out));
+  } catch (const Error& e) {
+    throw make_error(path, "argv", e.what());
+  }
   std::string diff;
   if (rc == 0) diff = config_diff(cfg, parse_json_path(config_path_for(out)));
-  if (scratch) {
-    std::error_code ec;
-    std::filesystem::remove(out, ec);
-    std::filesystem::remove(config_path_for(out), ec);
-  }
   if (!diff.empty()) throw make_error(path, diff, "resolved differently now (a preset, system or model file changed since)");
   if (rc == 0) std::fprintf(stderr, "rerun: configuration identical to %s\n", path.c_str());
   return rc;

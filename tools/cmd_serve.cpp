@@ -87,7 +87,7 @@ void parse_scheduler(const Args& a, serve::ServeConfig& c) {
         throw make_error(flag, a.get(flag), "must be a number greater than zero");
       }
     }
-  for (auto& s : a.all("--serve-set")) c.params.apply_override(serve::serve_params(), s);
+  for (auto& s : a.all("--serve-set")) c.params.apply_override(serve::serve_params(), s, "--serve-set");
   for (auto& d : serve::serve_params().decls())
     if (d.positive && !(c.params.get(d.name) > 0)) throw make_error("--serve-set", d.name, "must be greater than zero");
   if (c.p("memory_utilization") > 1) throw make_error("--gpu-mem-util", a.get("--gpu-mem-util"), "must be at most 1");
@@ -110,8 +110,12 @@ void parse_requests(const Args& a, serve::ServeOptions& o) {
   // (their arrivals alone would span more than the simulator's ~104 days)
   if (a.has("--requests") && static_cast<double>(s.num_requests) / s.rate > kMaxSimSeconds)
     throw make_error("--requests", a.get("--requests"), "arrive over more than the simulator's 104 days at --rate " + a.get("--rate", "1"));
+  if (a.has("--requests") && a.has("--duration"))  // (a count ends the run: the duration would do nothing)
+    throw make_error("--duration", a.get("--duration"), "and --requests both end the synthetic requests: give one");
   s.arrivals = a.get("--arrivals", "poisson");
   s.cv = a.get_double("--cv", 3);
+  if (a.has("--cv") && s.arrivals != "bursty")
+    throw make_error("--cv", a.get("--cv"), "shapes --arrivals bursty only (Poisson gaps have a CV of 1)");
   s.lengths = a.get("--lengths", "fixed");
   s.prompt = a.get_int("--prompt", 512);
   s.output = a.get_int("--output", 128);

@@ -127,7 +127,10 @@ NcclCompare compare_nccl(const std::string& path, const std::string& system, con
   base.op = coll::parse_op(coll_name);
   topo::System sys = topo::load_system(system, nodes, sys_set);
   c.system = sys.name;
-  int n = c.log.ranks > 0 ? c.log.ranks : sys.topo.num_gpus();
+  // Ranks: the log's Rank lines; without them a single process's nThread x nGpus devices when that
+  // is more than one, else (one device per MPI process, lines trimmed) the whole system.
+  int per_process = std::max(1, c.log.nthreads) * std::max(1, c.log.ngpus_per_thread);
+  int n = c.log.ranks > 0 ? c.log.ranks : per_process > 1 ? per_process : sys.topo.num_gpus();
   if (n > sys.topo.num_gpus())
     throw make_error(path, "ranks",
                      "the log ran on " + std::to_string(n) + " GPUs but system " + sys.name + " has " +

@@ -14,9 +14,7 @@
 #include "sim/error.h"
 #include "tools/command.h"
 
-#if defined(__GLIBC__)
 #include <unistd.h>
-#endif
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define ORRERY_ASAN 1
@@ -280,6 +278,50 @@ int list_commands() {
   return 0;
 }
 
+// What a command prints to stdout is held until it returns: a command that fails (bad input found
+// after some output, a flag that turned out to do nothing) then prints its one error line and
+// nothing else; one that returns, whatever its exit code, prints everything it held. A script a
+// command runs (emulate) inherits the held descriptor. Without a temporary file, output is not held.
+class HeldStdout {
+ public:
+  HeldStdout() {
+    std::fflush(stdout);
+    std::cout.flush();
+    file_ = std::tmpfile();
+    saved_ = file_ ? ::dup(STDOUT_FILENO) : -1;
+    if (saved_ < 0 || ::dup2(::fileno(file_), STDOUT_FILENO) < 0) restore();
+  }
+  HeldStdout(const HeldStdout&) = delete;
+  HeldStdout& operator=(const HeldStdout&) = delete;
+  ~HeldStdout() { restore(); }  // (an exception is leaving: what was held is dropped)
+  void release() {
+    if (saved_ < 0) return;
+    std::FILE* f = file_;
+    file_ = nullptr;  // (kept open past restore() to copy it out)
+    restore();
+    std::rewind(f);
+    char buf[1 << 16];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) std::fwrite(buf, 1, n, stdout);
+    std::fflush(stdout);
+    std::fclose(f);
+  }
+
+ private:
+  void restore() {
+    std::fflush(stdout);
+    std::cout.flush();
+    if (saved_ >= 0) {
+      ::dup2(saved_, STDOUT_FILENO);
+      ::close(saved_);
+      saved_ = -1;
+    }
+    if (file_) std::fclose(file_);
+    file_ = nullptr;
+  }
+  std::FILE* file_ = nullptr;
+  int saved_ = -1;
+};
+
 int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest) {
   using namespace orrery::cli;
   if (!c.declared) return c.fn(rest);
@@ -292,6 +334,7 @@ int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest
   }
   Args a(rest, c.spec);
   a.check_ignored_values();
+  HeldStdout held;
   int rc = c.spec_fn(a);
   auto unread = a.unread();
   // (a run that failed, and said why, stopped before reading the rest: not the flags' fault)
@@ -300,6 +343,7 @@ int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest
     for (auto& u : unread) names += (names.empty() ? "" : ", ") + u;
     throw orrery::Error(names + ": given but has no effect in this run (see orrery " + c.name + " --help)");
   }
+  held.release();
   return rc;
 }
 }  // namespace

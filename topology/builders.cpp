@@ -382,6 +382,8 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     only_keys(v, {"name", "kind", "latency", "node"}, w);
     VertexProps p;
     p.name = v["name"].get<std::string>();
+    if (!v.contains("kind"))  // (a GPU that forgot its kind would silently become a switch)
+      throw make_error(w, "kind", "missing: one of gpu, switch, nvswitch, nic");
     p.kind = parse_kind(json_string_field(v, "kind", "switch", w), w);
     if (v.contains("latency")) {
       if (!v["latency"].is_string() && !v["latency"].is_number()) throw make_error(w, "latency", "expected a time such as \"300 ns\"");
@@ -416,6 +418,8 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     int a = end("a"), b = end("b");
     auto q = [&](const char* k, Unit u, const char* def) {
       if (!l.contains(k)) return parse_quantity(def, u, k);
+      if (l[k].is_number() && u == Unit::Bandwidth && l[k].get<double>() >= 1 && l[k].get<double>() < kMinUnitlessBandwidth)
+        throw make_error(w, k, "'" + l[k].dump() + "' has no unit: a bandwidth needs one (GB/s: bytes, Gb/s: bits)");
       if (l[k].is_number()) return l[k].get<double>();
       if (!l[k].is_string()) throw make_error(w, k, std::string("expected a quantity with its unit, not ") + l[k].type_name());
       try {

@@ -106,8 +106,13 @@ void read_comment_line(NcclTestsLog& log, const std::string& line, const std::ve
     return;
   }
   if (line.find("nThread") != std::string::npos) {
-    for (size_t i = 0; i + 1 < toks.size(); ++i)
-      if (toks[i] == "nGpus") log.ngpus_per_thread = std::atoi(toks[i + 1].c_str());
+    for (size_t i = 0; i + 1 < toks.size(); ++i) {
+      if (toks[i] != "nGpus" && toks[i] != "nThread") continue;
+      double v = 0;  // (a count nccl-tests prints: a whole number >= 1)
+      if (!parse_number(toks[i + 1], v) || !(v >= 1 && v <= 1e6) || v != std::floor(v))
+        throw make_error(path, "line " + std::to_string(lineno), toks[i] + " '" + toks[i + 1] + "' is not a count >= 1");
+      (toks[i] == "nGpus" ? log.ngpus_per_thread : log.nthreads) = static_cast<int>(v);
+    }
     return;
   }
   if (toks.size() >= 3 && toks[1] == "Rank") {
@@ -155,6 +160,7 @@ void check_row_values(const NcclTestsRow& r, double size, double count, const st
     throw bad("size " + text_of(size) + " is not a whole number of bytes from 0 to 1 PiB");
   if (!(count >= 0 && count == std::floor(count))) throw bad("count " + text_of(count) + " is not a whole number");
   if (!(r.time_us > 0 && std::isfinite(r.time_us))) throw bad("time " + text_of(r.time_us) + " us is not a positive number");
+  if (r.time_us > 1e12) throw bad("time " + text_of(r.time_us) + " us is beyond 1e6 s: not a collective's time");
   if (!(r.algbw >= 0 && std::isfinite(r.algbw))) throw bad("algbw " + text_of(r.algbw) + " is not a bandwidth (>= 0)");
   if (!(r.busbw >= 0 && std::isfinite(r.busbw))) throw bad("busbw " + text_of(r.busbw) + " is not a bandwidth (>= 0)");
   if (!std::isnan(r.time_us_in) && !(r.time_us_in > 0 && std::isfinite(r.time_us_in)))
@@ -231,6 +237,11 @@ NcclTestsLog parse_nccl_tests_text(const std::string& text, const std::string& p
     log.rows.push_back(parse_result_row(toks, size, count, has_root, path, lineno));
   }
   if (log.collective.empty()) log.collective = collective_from_filename(path);
+  // Each process prints nThread x nGpus of the Rank lines: their count is a multiple of it.
+  int per_process = std::max(1, log.nthreads) * std::max(1, log.ngpus_per_thread);
+  if (log.ranks > 0 && log.ranks % per_process != 0)
+    throw make_error(path, "nGpus", "nThread x nGpus = " + std::to_string(per_process) + " devices per process, but the log has " +
+                                        std::to_string(log.ranks) + " Rank lines (not a multiple)");
   if (log.rows.empty())
     throw make_error(path, "", "no nccl-tests result rows found (expected lines 'size count type redop root time algbw busbw #wrong ...')");
   return log;

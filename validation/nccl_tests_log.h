@@ -22,7 +22,8 @@ struct NcclTestsLog {
   std::string path;
   std::string collective;  // "all_reduce", "all_gather", ... ("" when the log does not say)
   int ranks = 0;           // "Rank N" device lines (0 when absent)
-  int ngpus_per_thread = 0;  // "nGpus" in the first header line
+  int ngpus_per_thread = 0;  // "nGpus" in the first header line (0 when absent)
+  int nthreads = 0;          // "nThread" there (0 when absent)
   std::vector<std::string> devices;  // device names from the "Rank" lines
   double avg_busbw = -1;   // "# Avg bus bandwidth" (-1 when absent)
   std::vector<NcclTestsRow> rows;

@@ -35,6 +35,8 @@ class Kw {
   bool has(const std::string& k) const { return j_.contains(k); }
   std::string str(const std::string& k, const std::string& def) {
     used_.insert(k);
+    if (j_.contains(k) && j_[k].is_boolean())  // (none of these options is a switch)
+      throw make_error(cmd_, k, std::string(j_[k].get<bool>() ? "true" : "false") + " is not a value of this option");
     return j_.contains(k) ? text(j_[k]) : def;
   }
   double num(const std::string& k, double def) {
@@ -42,7 +44,8 @@ class Kw {
     if (!j_.contains(k)) return def;
     const auto& v = j_[k];
     if (v.is_number()) return v.get<double>();
-    if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
+    if (v.is_boolean())  // (true for a valued option is not its value: minbytes=true ran as 1 byte)
+      throw make_error(cmd_, k, std::string(v.get<bool>() ? "true" : "false") + " is not a number");
     try {
       size_t pos = 0;
       std::string s = v.get<std::string>();
@@ -58,7 +61,11 @@ class Kw {
     if (!std::isfinite(d) || d != std::floor(d) || std::abs(d) > 1e15) throw make_error(cmd_, k, text(j_[k]) + " is not an integer");
     return static_cast<long>(d);
   }
-  bool flag(const std::string& k) { return num(k, 0) != 0; }
+  bool flag(const std::string& k) {
+    used_.insert(k);
+    if (j_.contains(k) && j_[k].is_boolean()) return j_[k].get<bool>();
+    return num(k, 0) != 0;
+  }
   // "set": list or object, plus the "set.X" keys.
   std::vector<std::string> list(const std::string& k) {
     used_.insert(k);

@@ -1569,6 +1569,19 @@ void host_and_device_from_kineto(CapturedStep& st, bool kineto_only, KinetoEvent
   ingest_probe("runtime calls, events freed");
 }
 
+// A capture's kernels took time: a trace whose kernels mostly last 0 us (a converter that dropped
+// the durations) would replay its measured mode as an idle GPU. One zero among many is CUPTI
+// rounding; half of them is not a capture.
+void check_kernel_durations(const CapturedStep& st) {
+  std::size_t kernels = 0, zero = 0;
+  for (const auto& d : st.device)
+    if (d.kind == DevKind::Kernel) ++kernels, zero += !(d.trace_dur > 0);
+  if (kernels >= 2 && 2 * zero >= kernels)
+    throw make_error(st.kineto_path, "traceEvents[] dur",
+                     std::to_string(zero) + " of the step's " + std::to_string(kernels) +
+                         " kernels last 0 us: the trace has lost its kernel durations");
+}
+
 }  // namespace
 
 CapturedStep load_bundle(const std::string& dir, int rank) {
@@ -1585,6 +1598,7 @@ CapturedStep load_bundle(const std::string& dir, int rank) {
       host_and_device_from_kineto(st, kineto_only, ev);
     }
     find_collectives(st, parsing);
+    check_kernel_durations(st);
     if (kineto_only && rank >= 0) check_no_kineto_only_gloo(st);
     st.peak_memory_bytes = peak_memory_from_lifetimes(st);
     ingest_probe("collectives, peak memory");

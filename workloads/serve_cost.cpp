@@ -36,6 +36,14 @@ namespace {
 const bool serve_params_registered = (serve_params(), true);
 }
 
+namespace {
+std::string format_ratio(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+}  // namespace
+
 Precision parse_precision(const std::string& s) {
   if (s == "bf16") return Precision::BF16;
   if (s == "fp8") return Precision::FP8;
@@ -68,7 +76,9 @@ nlohmann::json MemoryPlan::to_json() const {
 }
 
 CostModel::CostModel(const ModelSpec& m, const Accelerator& hw, const ServeConfig& cfg, const topo::System* sys)
-    : m_(m), hw_(hw), cfg_(cfg), sys_(sys), compute_(cfg.precision == Precision::FP8 ? Dtype::FP8 : Dtype::BF16) {}
+    : m_(m), hw_(hw), cfg_(cfg), sys_(sys), compute_(cfg.precision == Precision::FP8 ? Dtype::FP8 : Dtype::BF16) {
+  if (compute_ == Dtype::FP8) hw.require_matrix_engine(Dtype::FP8, "--precision", "fp8");
+}
 
 // Collective time simulated as flows on the fabric (its NCCL algorithm's phases and channels; one
 // simulation per distinct size, cached); group = ranks 0..n-1 of the replica (TP inside a node),
@@ -274,6 +284,10 @@ MemoryPlan CostModel::memory_plan(const std::string& model_file) const {
                   "use more --tp/--pp or a lower --precision",
                   mp.weights / 1e9, mp.activations / 1e9, mp.runtime / 1e9, precision_name(cfg_.precision), cfg_.dep.tp,
                   cfg_.dep.pp, mp.capacity / 1e9, hw_.source_path.c_str(), cfg_.p("memory_utilization"));
+    // (the whole HBM would hold them and a KV block: the share given to the engine is what is short)
+    double whole = mp.capacity / cfg_.p("memory_utilization");
+    if (whole - mp.weights - mp.activations - mp.runtime >= mp.kv_bytes_per_token * mp.block_size)
+      throw make_error("--gpu-mem-util", format_ratio(cfg_.p("memory_utilization")), b);
     throw make_error(model_file, "layers", b);
   }
   return mp;

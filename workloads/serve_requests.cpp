@@ -136,16 +136,18 @@ std::vector<Request> load_requests(const std::string& path) {
 }
 
 namespace {
-// splitmix64-seeded xorshift: the same stream on every platform.
+// splitmix64: the same stream on every platform. The seed goes through the mixing function
+// before it becomes the counter, so seeds s and s + 1 start unrelated streams (a counter of
+// seed x increment would make seed s + 1's stream seed s's shifted by one draw).
 struct Rng {
   std::uint64_t s;
-  explicit Rng(std::uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) { next(); }
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+  explicit Rng(std::uint64_t seed) : s(mix(seed + 0x632BE59BD9B4E019ULL)) {}
+  static std::uint64_t mix(std::uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
   }
+  std::uint64_t next() { return mix(s += 0x9E3779B97F4A7C15ULL); }
   double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }  // (0,1)
   double exponential(double mean) { return -mean * std::log(uniform()); }
   double normal() { return std::sqrt(-2 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()); }
@@ -163,6 +165,12 @@ struct Rng {
   }
 };
 
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+
 long draw_length(Rng& g, const std::string& dist, long mean) {
   if (dist == "fixed") return mean;
   if (dist == "uniform") return std::max(1L, static_cast<long>(std::lround(mean * (0.5 + g.uniform()))));
@@ -170,17 +178,25 @@ long draw_length(Rng& g, const std::string& dist, long mean) {
 }
 }  // namespace
 
+constexpr std::size_t kMaxRequests = 50'000'000;
+constexpr double kMaxBurstCv = 30;
+
 std::vector<Request> synth_requests(const SynthSpec& s) {
-  if (!(s.rate > 0) || !std::isfinite(s.rate)) throw make_error("--rate", std::to_string(s.rate), "must be greater than zero");
+  if (!(s.rate > 0) || !std::isfinite(s.rate)) throw make_error("--rate", num(s.rate), "must be greater than zero");
   if (s.arrivals != "poisson" && s.arrivals != "bursty") throw make_error("--arrivals", s.arrivals, "expected poisson or bursty");
-  if (s.arrivals == "bursty" && !(s.cv > 0)) throw make_error("--cv", std::to_string(s.cv), "must be greater than zero");
+  if (s.arrivals == "bursty" && !(s.cv > 0)) throw make_error("--cv", num(s.cv), "must be greater than zero");
+  // Gamma gaps of shape 1/cv^2: beyond cv ~30 the sampler's U^(cv^2) underflows to 0, and nearly
+  // every request would arrive at one instant.
+  if (s.arrivals == "bursty" && s.cv > kMaxBurstCv)
+    throw make_error("--cv", num(s.cv), "must be at most " + num(kMaxBurstCv) +
+                                                      " (larger bursts put nearly every request at one instant)");
   if (s.lengths != "fixed" && s.lengths != "uniform" && s.lengths != "exponential")
     throw make_error("--lengths", s.lengths, "expected fixed, uniform or exponential");
   if (s.prompt < 1) throw make_error("--prompt", std::to_string(s.prompt), "must be at least 1");
   if (s.output < 1) throw make_error("--output", std::to_string(s.output), "must be at least 1");
-  if (s.num_requests <= 0 && !(s.duration > 0)) throw make_error("--duration", std::to_string(s.duration), "must be greater than zero");
-  if (s.num_requests > 50'000'000) throw make_error("--requests", std::to_string(s.num_requests), "more than 5e7 requests");
-  if (s.num_requests <= 0 && s.duration * s.rate > 5e7) throw make_error("--rate", std::to_string(s.rate), "rate x duration above 5e7 requests");
+  if (s.num_requests <= 0 && !(s.duration > 0)) throw make_error("--duration", num(s.duration), "must be greater than zero");
+  if (s.num_requests > static_cast<long>(kMaxRequests)) throw make_error("--requests", std::to_string(s.num_requests), "more than 5e7 requests");
+  if (s.num_requests <= 0 && s.duration * s.rate > 5e7) throw make_error("--rate", num(s.rate), "rate x duration above 5e7 requests");
   Rng g(s.seed);
   std::vector<Request> out;
   double t = 0;
@@ -188,6 +204,9 @@ std::vector<Request> synth_requests(const SynthSpec& s) {
     double gap = s.arrivals == "poisson" ? g.exponential(1 / s.rate) : g.gamma(1 / (s.cv * s.cv), s.cv * s.cv / s.rate);
     t += gap;
     if (s.num_requests > 0 ? static_cast<long>(out.size()) >= s.num_requests : t > s.duration) break;
+    if (out.size() >= kMaxRequests)  // (bursts can put far more than rate x duration in the window)
+      throw make_error(s.arrivals == "bursty" ? "--cv" : "--rate", num(s.arrivals == "bursty" ? s.cv : s.rate),
+                       "more than 5e7 requests arrive in --duration");
     Request r;
     r.arrival = t;
     r.prompt = draw_length(g, s.lengths, s.prompt);
@@ -199,7 +218,7 @@ std::vector<Request> synth_requests(const SynthSpec& s) {
     }
     out.push_back(r);
   }
-  if (out.empty()) throw make_error("--duration", std::to_string(s.duration), "no request arrives in that time at that rate");
+  if (out.empty()) throw make_error("--duration", num(s.duration), "no request arrives in that time at that rate");
   return out;
 }
 

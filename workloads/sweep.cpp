@@ -84,6 +84,8 @@ Axis parse_axis(const nlohmann::json& a, const std::string& where, const std::st
     for (auto& v : a["values"]) x.values.push_back(v);
     if (x.values.empty()) throw make_error(where, field + ".values", "empty axis '" + x.name + "'");
     for (size_t i = 0; i < x.values.size(); ++i) check_value(where, field + ".values[" + S(static_cast<long>(i)) + "]", x.name, x.values[i]);
+    for (const char* k : {"range", "steps", "log", "integer", "unit"})  // (a listed axis would ignore them)
+      if (a.contains(k)) throw make_error(where, field + "." + k, "applies to a range axis, not to one with values");
   } else if (a.contains("range")) {
     const auto& r = a["range"];
     if (!r.is_array() || r.size() != 2 || !r[0].is_number() || !r[1].is_number())

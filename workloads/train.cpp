@@ -1173,6 +1173,7 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   // turns it off, so the result's plan (printed, and in its config) says what ran.
   if (p.tp == 1) p.sequence_parallel = false;
   validate_plan(m, p, s);
+  if (p.precision != Dtype::BF16) hw.require_matrix_engine(p.precision, "--precision", dtype_name(p.precision));
   r.model = m;
   r.system = s;
   r.plan = p;
