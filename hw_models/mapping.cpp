@@ -647,9 +647,10 @@ KernelEstimate KernelMapper::memory_body(const MemoryLaunch& s) const {
   }
   e.l2_s = e.l2_bytes / port_rate;
   e.compute_s = vector_flops / a_.vector_peak(a_.p("clock_boost"));
-  // the first round trip: none for posted stores, one L2 hit when every load is resident
+  // the first round trip: none for posted stores, one L2 hit when every load is resident (the
+  // data already in L2, or every load a hit)
   double l2_lat = l2_round_trip();
-  bool all_hit = !l2_resident && loads > 0 && l2_hit >= loads;
+  bool all_hit = l2_resident || (loads > 0 && l2_hit >= loads);
   e.overhead_s = a_.p("dispatch_latency") + (write_only ? 0.0 : all_hit ? l2_lat : a_.p("hbm_latency"));
   // The load/store path's instructions (index math, address, casts) do not overlap the data
   // transfer they feed (the ECM model's non-overlapping part: Stengel, Treibig, Hager, Wellein,

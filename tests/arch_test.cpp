@@ -85,6 +85,16 @@ TEST(ArchKnobs, LessSharedMemoryShrinksTilesAndLowersLargeGemmEfficiency) {
   EXPECT_NEAR(M(quarter).gemm(256, 256, 256, Dtype::BF16).time_s / M(base).gemm(256, 256, 256, Dtype::BF16).time_s, 1.0, 0.1);
 }
 
+// Data already in L2 (a microbenchmark replaying its buffers, `kernel memory --warm-l2`) waits
+// one L2 round trip before it streams, not an HBM one: l2_latency moves it, hbm_latency does not.
+TEST(ArchKnobs, L2ResidentDataWaitsTheL2RoundTrip) {
+  auto t = [](std::vector<std::string> sets) { return M(fp("h100", std::move(sets))).memory(1 << 20, 0, true).time_s; };
+  double base = t({});
+  EXPECT_NEAR(t({"hbm_latency=5us"}), base, 1e-12);
+  EXPECT_NEAR(t({"l2_latency=1us"}) - base, 1e-6 - 154e-9, 60e-9);  // (the preset's 154 ns at its clock)
+  EXPECT_LT(base, M(fp("h100")).memory(1 << 20).time_s);  // below the same bytes from HBM
+}
+
 TEST(ArchKnobs, MoreMatrixThroughputHelpsComputeBoundOnly) {
   Accelerator base = fp("h100"), big = fp("h100", {"mma_bf16=3072"});
   double g0 = M(base).gemm(8192, 8192, 8192, Dtype::BF16).time_s, g1 = M(big).gemm(8192, 8192, 8192, Dtype::BF16).time_s;
