@@ -154,6 +154,9 @@ const ParamSet& accelerator_params() {
           {"launch_cost", Unit::Time, "5 us", "host time of one kernel launch inside an op", false},
           {"op_overhead", Unit::Time, "3 us", "host time of an op that launches nothing (view-like)", false},
           {"host_link_bandwidth", Unit::Bandwidth, "55 GB/s", "host<->device copy bandwidth per direction", true},
+          {"host_memory_bandwidth", Unit::Bandwidth, "0 B/s",
+           "host DRAM bandwidth per GPU: its share of the node's CPU memory channels, peak (the CPU optimizer "
+           "step of train --optimizer-offload; 0: not known, offload refused). Sources: docs/training.md", false},
           {"host_link_latency", Unit::Time, "10 us", "host<->device copy latency", false},
           {"sync_cost", Unit::Time, "10 us", "host time to return from a device/stream synchronize", false},
           {"collective_floor", Unit::Time, "30 us", "device time of a one-rank NCCL collective", false},

@@ -345,7 +345,40 @@ TEST(TrainMemory, PlanThatDoesNotFitNamesTheCheapestChangeThatFits) {
   EXPECT_TRUE(contains(e, "--micro-batch 1")) << e;
   TrainPlan big = plan(8, 1, 1, 1, 8, 2048);  // GPT-3 175B on one node: nothing but more GPUs helps
   e = error_of([&] { train("gpt3-175b", "dgx-h100", 1, big); });
-  EXPECT_TRUE(contains(e, "no change of --sequence-parallel, --zero, --recompute or --micro-batch makes it fit")) << e;
+  EXPECT_TRUE(contains(e, "no change of --sequence-parallel, --zero, --recompute, --optimizer-offload or --micro-batch makes it fit")) << e;
+}
+
+// CPU optimizer offload (Megatron-core --optimizer-cpu-offload --optimizer-offload-fraction F):
+// the offloaded states leave HBM for host memory, and their step runs at the host's memory
+// bandwidth (gradients down and weights up the host link, overlapped), beside the GPU's share.
+TEST(TrainMemory, OptimizerOffloadMovesStatesToTheHostAndTheirStepToItsMemory) {
+  TrainPlan p = plan(8, 1, 1, 1, 8, 2048);
+  p.sequence_parallel = true;
+  auto base = train("llama3-8b", "dgx-h100", 1, p);
+  p.optimizer_offload = 0.5;
+  auto half = train("llama3-8b", "dgx-h100", 1, p);
+  const MemoryBreakdown &m0 = base.r.memory[0], &m1 = half.r.memory[0];
+  EXPECT_NEAR(m1.optimizer, m0.optimizer / 2, 1);
+  EXPECT_NEAR(m1.optimizer_host, m0.optimizer / 2, 1);
+  EXPECT_NEAR(m1.total(), m0.total() - m0.optimizer / 2, 1);
+  p.optimizer_offload = 1;
+  auto all = train("llama3-8b", "dgx-h100", 1, p);
+  double params = m0.optimizer / 12, host_bw = all.hw.p("host_memory_bandwidth");
+  EXPECT_GT(all.r.optimizer_s, base.r.optimizer_s);  // the host steps slower than HBM
+  EXPECT_NEAR(all.r.optimizer_s, params * (4 + 24) / host_bw + 2 * all.hw.p("host_link_latency"), 1e-3 * all.r.optimizer_s);
+  EXPECT_NEAR(all.r.iteration_time_s - base.r.iteration_time_s, all.r.optimizer_s - base.r.optimizer_s,
+              1e-3 * all.r.iteration_time_s);
+  EXPECT_EQ(all.r.plan.to_json()["optimizer_offload"], 1.0);
+  // Llama3 70B on one node, TP 8, no DP to shard over: the offload is the cheapest change that
+  // makes it fit (sequence parallelism and recomputation do not), and the error says so
+  TrainPlan one = plan(8, 1, 1, 1, 1, 2048);
+  std::string e = error_of([&] { train("llama3-70b", "dgx-h100", 1, one); });
+  EXPECT_TRUE(contains(e, "; it fits with --optimizer-offload 1 (")) << e;
+  one.optimizer_offload = 1;
+  EXPECT_EQ(error_of([&] { train("llama3-70b", "dgx-h100", 1, one); }), "");
+  one.optimizer_offload = 1.5;
+  e = error_of([&] { train("llama3-70b", "dgx-h100", 1, one); });
+  EXPECT_TRUE(contains(e, "--optimizer-offload: 1.5")) << e;
 }
 
 // ------------------------------------------------------------------ costs and the whole run

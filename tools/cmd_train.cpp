@@ -45,6 +45,7 @@ std::vector<Flag> train_flags(bool required) {
       {"--account-for-embedding-in-pipeline-split", "", "", "", "Megatron's: the embedding counts as a layer of the first virtual stage (uneven split)"},
       {"--account-for-loss-in-pipeline-split", "", "", "", "Megatron's: output layer and loss count as a layer of the last virtual stage"},
       {"--zero", "0|1|2|3", "0", "", "ZeRO / distributed-optimizer stage", Flag::MeaningDefault},
+      {"--optimizer-offload", "F", "0", "", "fraction of the optimizer states held and stepped on the host CPU (Megatron-core's --optimizer-cpu-offload --optimizer-offload-fraction F)"},
       {"--comm", "fabric|analytical|builtin", "fabric", "", "collective model: every rank on the fabric (cluster executor) or the closed form", Flag::MeaningDefault},
       {"--engine", "systemc|event", "systemc", "", "event engine"},
       {"--no-memory-check", "", "", "", "run even when the plan does not fit in HBM"},
@@ -102,6 +103,7 @@ TrainOptions parse_train_options(const Args& a) {
   p.embedding_in_split = a.has("--account-for-embedding-in-pipeline-split");
   p.loss_in_split = a.has("--account-for-loss-in-pipeline-split");
   p.zero = a.get_int("--zero", 0);
+  p.optimizer_offload = a.get_double("--optimizer-offload", 0, 0, 1);
   o.engine = a.get("--engine", "systemc");
   o.comm = a.get("--comm", "fabric");
   o.cluster = parse_cluster_options(a);
@@ -140,8 +142,9 @@ void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e
   std::string used = p.gpus() < r.system.gpus() ? " (the job runs on the first " + std::to_string(p.gpus()) + ")" : "";
   std::printf("system       %s: %d nodes x %d %s = %d GPUs%s; comm: %s\n", r.system.name.c_str(), r.system.nodes,
               r.system.gpus_per_node, r.gpu.c_str(), r.system.gpus(), used.c_str(), r.comm_model.c_str());
-  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s%s, attention %s\n",
-              p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, p.micro_batch,
+  std::string offload = p.optimizer_offload > 0 ? " (optimizer " + std::to_string(static_cast<int>(std::lround(p.optimizer_offload * 100))) + "% on the host)" : "";
+  std::printf("plan         TP %d%s PP %d (vp %d) DP %d CP %d EP %d, ZeRO-%d%s, micro-batch %ld x %ld, global batch %ld, %s (grads %s), recompute %s%s, attention %s\n",
+              p.tp, p.sequence_parallel ? "+SP" : "", p.pp, p.vp, p.dp, p.cp, p.ep, p.zero, offload.c_str(), p.micro_batch,
               p.micro_batches(), p.global_batch, dtype_name(p.precision), dtype_name(p.grad_precision), recompute_name(p.recompute),
               block_recompute_text(r).c_str(),
               attention_name(p.attention));
@@ -163,10 +166,11 @@ void print_result(const TrainResult& r, bool check_memory, const EnergyReport& e
   int worst = 0;
   for (size_t i = 0; i < r.memory.size(); ++i) if (r.memory[i].total() > r.memory[worst].total()) worst = static_cast<int>(i);
   const MemoryBreakdown& w = r.memory[worst];
-  std::printf("peak memory per GPU   %s (stage %d: weights %s, grads %s, optimizer %s, activations %s, transient %s) of %s\n",
+  std::string host = w.optimizer_host > 0 ? "; " + format_bytes(w.optimizer_host) + " of optimizer states in host memory" : "";
+  std::printf("peak memory per GPU   %s (stage %d: weights %s, grads %s, optimizer %s, activations %s, transient %s) of %s%s\n",
               format_bytes(r.peak_memory_bytes).c_str(), worst, format_bytes(w.weights).c_str(),
               format_bytes(w.gradients).c_str(), format_bytes(w.optimizer).c_str(), format_bytes(w.activations).c_str(),
-              format_bytes(w.transient).c_str(), format_bytes(r.hbm_capacity).c_str());
+              format_bytes(w.transient).c_str(), format_bytes(r.hbm_capacity).c_str(), host.c_str());
   if (!check_memory)
     std::printf("memory check         skipped (--no-memory-check): the plan %s; not modelled either way: CUDA "
                 "context, cuBLAS/NCCL workspaces, allocator fragmentation, fp8 weight copies\n",

@@ -155,6 +155,7 @@ TrainOptions train_options(Kw& k) {
   std::string prec = k.str("precision", "bf16");
   if (prec != "bf16" && prec != "fp8") throw make_error("train", "precision", "expected bf16 or fp8");
   p.precision = prec == "fp8" ? Dtype::FP8 : Dtype::BF16;
+  p.optimizer_offload = k.num("optimizer_offload", 0);
   std::string gp = k.str("grad_precision", "fp32");
   if (gp != "fp32" && gp != "bf16") throw make_error("train", "grad_precision", "expected fp32 or bf16");
   p.grad_precision = gp == "bf16" ? Dtype::BF16 : Dtype::FP32;

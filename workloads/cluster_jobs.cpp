@@ -114,7 +114,8 @@ std::string flag_value(const nlohmann::json& v) {
 TrainPlan parse_plan(const nlohmann::json& t, const std::string& file, const std::string& where, std::string& model,
                      std::vector<std::string>& sets, bool& check_memory) {
   check_keys(t, {"model", "tp", "pp", "vp", "dp", "cp", "ep", "micro_batch", "global_batch", "seq", "precision",
-                 "grad_precision", "recompute", "sequence_parallel", "zero", "attention", "set", "no_memory_check"},
+                 "grad_precision", "recompute", "sequence_parallel", "zero", "optimizer_offload", "attention", "set",
+                 "no_memory_check"},
              file, where);
   if (!t.contains("model") || !t["model"].is_string()) throw make_error(file, where + ".model", "required (a model preset)");
   model = t["model"].get<std::string>();
@@ -128,6 +129,12 @@ TrainPlan parse_plan(const nlohmann::json& t, const std::string& file, const std
   p.ep = static_cast<int>(positive_field(t, "ep", 1, file, where, kDegree));
   p.zero = static_cast<int>(int_field(t, "zero", 0, file, where));
   if (p.zero > 3) throw make_error(file, where + ".zero", "expected 0, 1, 2 or 3");
+  if (t.contains("optimizer_offload")) {
+    const auto& v = t["optimizer_offload"];
+    if (!v.is_number() || !(v.get<double>() >= 0 && v.get<double>() <= 1))
+      throw make_error(file, where + ".optimizer_offload", "expected a fraction from 0 to 1");
+    p.optimizer_offload = v.get<double>();
+  }
   p.micro_batch = positive_field(t, "micro_batch", 1, file, where);
   if (!t.contains("global_batch")) throw make_error(file, where + ".global_batch", "required");
   p.global_batch = positive_field(t, "global_batch", 1, file, where);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -291,7 +292,8 @@ nlohmann::json TrainPlan::to_json() const {
           {"global_batch", global_batch}, {"seq", seq}, {"micro_batches", micro_batches()},
           {"precision", dtype_name(precision)}, {"grad_precision", dtype_name(grad_precision)}, {"recompute", recompute_name(recompute)},
           {"attention", attention_name(attention)}, {"embedding_in_pipeline_split", embedding_in_split},
-          {"loss_in_pipeline_split", loss_in_split}, {"recompute_layers", recompute_layers}, {"gpus", gpus()}};
+          {"loss_in_pipeline_split", loss_in_split}, {"recompute_layers", recompute_layers},
+          {"optimizer_offload", optimizer_offload}, {"gpus", gpus()}};
 }
 
 double chunk_layers(const ModelSpec& m, const TrainPlan& p, int vs) {
@@ -323,6 +325,14 @@ double stage_recomputed_layers(const ModelSpec& m, const TrainPlan& p, int stage
   return over_stage_chunks(p, stage, [&](int vs) { return recomputed_layers(m, p, vs); });
 }
 
+namespace {
+std::string fraction_text(double f) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", f);
+  return b;
+}
+}  // namespace
+
 void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) {
   auto S = [](long x) { return std::to_string(x); };
   auto pos = [&](const char* flag, long v) {
@@ -331,6 +341,8 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
   pos("--tp", p.tp); pos("--pp", p.pp); pos("--vp", p.vp); pos("--dp", p.dp); pos("--cp", p.cp); pos("--ep", p.ep);
   pos("--micro-batch", p.micro_batch); pos("--global-batch", p.global_batch); pos("--seq", p.seq);
   if (p.zero < 0 || p.zero > 3) throw make_error("--zero", S(p.zero), "expected 0, 1, 2 or 3");
+  if (!(p.optimizer_offload >= 0 && p.optimizer_offload <= 1))
+    throw make_error("--optimizer-offload", fraction_text(p.optimizer_offload), "a fraction from 0 to 1");
   if (p.recompute_layers < 0 || (p.recompute_layers > 0 && p.recompute != Recompute::Full))
     throw make_error("--recompute-layers", S(p.recompute_layers), "needs --recompute full (and is at least 1)");
   if (p.precision != Dtype::BF16 && p.precision != Dtype::FP8)
@@ -732,6 +744,7 @@ nlohmann::json MemoryBreakdown::to_json() const {
           {"weights_bytes", weights},
           {"gradients_bytes", gradients},
           {"optimizer_bytes", optimizer},
+          {"optimizer_host_bytes", optimizer_host},
           {"activations_bytes", activations},
           {"transient_bytes", transient},
           {"inflight_layers", inflight_layers},
@@ -801,7 +814,8 @@ MemoryBreakdown stage_memory(const ModelSpec& m, const TrainPlan& p, int stage, 
   if (experts > 0) model_state_bytes(experts, p.dp * p.cp / p.ep, p.zero, p.grad_bytes(), &w2, &g2, &o2);
   mb.weights = w + w2;
   mb.gradients = gr + g2;
-  mb.optimizer = o + o2;
+  mb.optimizer_host = (o + o2) * p.optimizer_offload;
+  mb.optimizer = (o + o2) - mb.optimizer_host;
   double layers_per_chunk = lps / p.vp;
   mb.inflight_layers = static_cast<double>(chunks) * layers_per_chunk;
   mb.activations = mb.inflight_layers * activation_bytes_per_layer(m, p);
@@ -1129,6 +1143,8 @@ std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSp
   if (p.micro_batch > 1) changes.push_back({"--micro-batch 1", 2, [](TrainPlan& q) { q.micro_batch = 1; }});
   if (p.recompute == Recompute::None)
     changes.push_back({"--recompute selective", 3, [](TrainPlan& q) { q.recompute = Recompute::Selective; }, true});
+  if (p.optimizer_offload < 1)
+    changes.push_back({"--optimizer-offload 1", 5, [](TrainPlan& q) { q.optimizer_offload = 1; }});
   if (p.recompute != Recompute::Full || p.recompute_layers != 0)
     changes.push_back({"--recompute full", 8, [](TrainPlan& q) {
                          q.recompute = Recompute::Full;
@@ -1159,8 +1175,20 @@ std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSp
     double peak = peak_stage_memory(m, q);
     if (peak <= capacity) return "; it fits with " + flags + " (" + format_bytes(peak) + ")";
   }
-  return "; no change of --sequence-parallel, --zero, --recompute or --micro-batch makes it fit: more TP/PP, "
+  return "; no change of --sequence-parallel, --zero, --recompute, --optimizer-offload or --micro-batch makes it fit: more TP/PP, "
          "or `orrery plan` searches the layouts that do";
+}
+
+// The host's share of an offloaded optimizer step for `params` parameters of one GPU: their
+// gradients down the host link, Adam on the CPU (memory-bound: read the gradient and master/m/v,
+// write master/m/v, at the GPU's share of its node's host memory bandwidth), the updated weights
+// back up in the model's 2 bytes. Megatron-core overlaps the copies with the CPU step parameter
+// group by group (--overlap-cpu-optimizer-d2h-h2d): the slowest of the three, plus one round trip.
+double offload_step_time(const Accelerator& hw, double params, double grad_bytes) {
+  if (!(params > 0)) return 0;
+  double down = params * grad_bytes / hw.p("host_link_bandwidth"), up = params * 2 / hw.p("host_link_bandwidth");
+  double cpu = params * (grad_bytes + 12 + 12) / hw.p("host_memory_bandwidth");
+  return std::max({down, cpu, up}) + 2 * hw.p("host_link_latency");
 }
 
 Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const TrainPlan& p0, const Accelerator& hw,
@@ -1174,6 +1202,9 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   if (p.tp == 1) p.sequence_parallel = false;
   validate_plan(m, p, s);
   if (p.precision != Dtype::BF16) hw.require_matrix_engine(p.precision, "--precision", dtype_name(p.precision));
+  if (p.optimizer_offload > 0 && !(hw.p("host_memory_bandwidth") > 0))
+    throw make_error("--optimizer-offload", fraction_text(p.optimizer_offload),
+                     "the " + hw.name + " preset gives no host_memory_bandwidth (" + hw.source_path + ")");
   r.model = m;
   r.system = s;
   r.plan = p;
@@ -1215,14 +1246,15 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   }
   for (int i = 0; i < p.pp; ++i) {
     const MemoryBreakdown& mb = r.memory[i];
-    double local = mb.optimizer / 12.0;  // parameters this GPU updates
-    const double gb = p.grad_bytes();
+    const double local = (mb.optimizer + mb.optimizer_host) / 12.0;  // parameters this GPU updates
+    const double f = p.optimizer_offload, gb = p.grad_bytes();
     // Megatron's mixed-precision step, pass by pass, per updated parameter: grad-norm (read
     // grad), Adam (read grad + master/m/v 12, write master/m/v 12), copy of the fp32 master into
     // the bf16 model weights (read 4, write 2); then the whole local gradient buffer is zeroed
-    // for the next iteration (write grad).
-    double bytes = local * (gb + (gb + 24) + 6) + mb.gradients;
-    x.optimizer_s.push_back(hw.memory_time(bytes));
+    // for the next iteration (write grad). The offloaded fraction's Adam and copy run on the host
+    // (offload_step_time), beside the GPU's own share.
+    double bytes = local * gb + local * (1 - f) * ((gb + 24) + 6) + mb.gradients;
+    x.optimizer_s.push_back(std::max(hw.memory_time(bytes), offload_step_time(hw, local * f, gb)));
     // ZeRO-1/2 post-step gather: all of this rank's parameters over DP (MoE expert part
     // approximated with the dense DP group).
     x.post_gather_params.push_back((p.zero == 1 || p.zero == 2) ? mb.params : 0);

@@ -118,6 +118,10 @@ struct TrainPlan {
   // Full recompute of only the first N layers of each virtual stage (Megatron's
   // --recompute-method block --recompute-num-layers N); 0 = every layer.
   int recompute_layers = 0;
+  // Fraction of the optimizer states (fp32 master weights, Adam's m and v) held in host memory and
+  // stepped by the CPU (Megatron-core's --optimizer-cpu-offload --optimizer-offload-fraction F,
+  // with --overlap-cpu-optimizer-d2h-h2d): 0 = none.
+  double optimizer_offload = 0;
   // Unfused = QK^T bmm + softmax/dropout + AV bmm (Megatron 2022, the published rows);
   // Flash = one fused kernel (causal: half the score FLOPs).
   AttentionImpl attention = AttentionImpl::Flash;
@@ -174,7 +178,8 @@ LayerCosts layer_costs(const ModelSpec& m, const TrainPlan& p, const Accelerator
 // ---------------------------------------------------------------- memory
 struct MemoryBreakdown {
   double params = 0;            // parameters held by this GPU (elements, before ZeRO sharding)
-  double weights = 0, gradients = 0, optimizer = 0;  // bytes after ZeRO sharding
+  double weights = 0, gradients = 0, optimizer = 0;  // bytes after ZeRO sharding (optimizer: in HBM)
+  double optimizer_host = 0;    // optimizer-state bytes offloaded to host memory (not in total())
   double activations = 0;       // bytes at the peak (in-flight micro-batches)
   double transient = 0;         // logits, recomputed layer, ZeRO-3 gather buffer
   double inflight_layers = 0;   // layer activations held at the peak
