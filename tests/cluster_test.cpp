@@ -149,6 +149,10 @@ TEST(Cluster, JobGpusTakeRangesAndCommaLists) {
   ClusterRun ranges = run_cluster_jobs(jobs(R"("0-7")", "[8, 9, 10, 11, 12, 13, 14, 15]"));
   EXPECT_EQ(list.jobs[0].time_s, ranges.jobs[0].time_s);
   EXPECT_TRUE(contains(error_of([&] { run_cluster_jobs(jobs(R"("0,x")", R"("8-15")")); }), "jobs[0].gpus: 'x' is not a GPU index"));
+  // the plan's own checks name the jobs file's keys, not the command line's flags
+  std::string e = error_of([&] { run_cluster_jobs(jobs(R"("0-15")", R"("8-15")")); });
+  EXPECT_TRUE(contains(e, "jobs.json: jobs[0].train.tp/pp/dp/cp: TP*PP*DP*CP = 4*2*1*1 = 8: does not match the GPU count 16")) << e;
+  EXPECT_FALSE(contains(e, "--tp")) << e;
 }
 
 TEST(Cluster, BadWhatIfsNameTheFlag) {

@@ -2,9 +2,11 @@
 // each job alone (see cluster_jobs.h).
 #include "workloads/cluster_jobs.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "sim/cluster_options.h"
 #include "sim/error.h"
@@ -185,6 +187,23 @@ Cluster load_cluster(const nlohmann::json& j, const std::string& path) {
   return c;
 }
 
+// An error the plan's checks word for the command line ("--tp/--dp: ...", "--model: nosuch: ...")
+// names the jobs file's keys instead: "jobs[0].train.tp/dp: ...", "jobs[0].train.model: ...".
+std::string as_job_fields(const std::string& msg, const std::string& prefix) {
+  if (msg.rfind("--", 0) != 0) return msg;
+  auto colon = msg.find(": ");
+  if (colon == std::string::npos) return msg;
+  std::string flags = msg.substr(0, colon), out;
+  std::stringstream parts(flags);
+  for (std::string f; std::getline(parts, f, '/');) {
+    if (f.rfind("--", 0) != 0) return msg;  // (not a list of flags)
+    f = f.substr(2);
+    std::replace(f.begin(), f.end(), '-', '_');
+    out += (out.empty() ? prefix : "/") + f;
+  }
+  return out + msg.substr(colon);
+}
+
 // A job's workload and hardware: a training plan on `world` GPUs (whole nodes of the system) or
 // a Chakra trace directory. Errors name the jobs file and the job.
 void job_workload(Job& job, const nlohmann::json& jj, const std::string& path, const std::string& where, const Cluster& cl,
@@ -218,7 +237,8 @@ void job_workload(Job& job, const nlohmann::json& jj, const std::string& path, c
   } catch (const Error& e) {
     std::string msg = e.what();
     if (msg.rfind(path, 0) == 0) throw;
-    throw make_error(path, where, msg);
+    std::string fields = as_job_fields(msg, jj.contains("train") ? where + ".train." : where + ".");
+    throw fields != msg ? make_error(path, "", fields) : make_error(path, where, msg);
   }
 }
 
