@@ -11,14 +11,29 @@ namespace py = pybind11;
 
 namespace {
 
-nlohmann::json to_json(const py::object& o) {
-  std::string s = py::module_::import("json").attr("dumps")(o).cast<std::string>();
-  return nlohmann::json::parse(s);
+// Keywords become JSON for the API. NaN and infinity are not JSON (json.dumps would write NaN,
+// which the parser refuses with its own message): the keyword that holds one is named instead.
+nlohmann::json to_json(const py::object& o, const std::string& where = "keywords") {
+  py::object dumps = py::module_::import("json").attr("dumps");
+  try {
+    return nlohmann::json::parse(dumps(o, py::arg("allow_nan") = false).cast<std::string>());
+  } catch (const py::error_already_set&) {
+  }
+  if (py::isinstance<py::dict>(o))
+    for (auto item : o.cast<py::dict>()) {
+      try {
+        dumps(item.second, py::arg("allow_nan") = false);
+      } catch (const py::error_already_set&) {
+        throw orrery::make_error(where, py::str(item.first).cast<std::string>(),
+                                 py::repr(item.second).cast<std::string>() + " is not a finite number, string, list or dict");
+      }
+    }
+  throw orrery::make_error(where, "", "not JSON-serialisable (NaN, infinity or an object)");
 }
 py::object to_py(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
 
 py::object call(const char* command, const py::kwargs& kw) {
-  nlohmann::json opts = to_json(kw);
+  nlohmann::json opts = to_json(kw, command);
   nlohmann::json r;
   {
     py::gil_scoped_release nogil;

@@ -52,6 +52,15 @@ try:
     raise SystemExit("no error")
 except orrery.Error as e:
     assert "tpp: unknown option" in str(e), str(e)
+# NaN is not JSON (it reached the parser's own message) and integers wrapped at 2^32: both name
+# the keyword now
+for kw, says in (({"optimizer_offload": float("nan")}, "optimizer_offload: nan is not a finite number"),
+                 ({"dp": 2**32 + 8}, "dp: 4294967304 is out of range")):
+    try:
+        orrery.train(model="llama3-8b", global_batch=8, micro_batch=1, **kw)
+        raise SystemExit("no error for %r" % kw)
+    except orrery.Error as e:
+        assert says in str(e), str(e)
 try:
     import pandas
     assert len(pandas.DataFrame(c["rows"])) == 3

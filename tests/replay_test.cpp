@@ -761,10 +761,23 @@ TEST(WhatIf, OtherHardwareClaimsNoErrorAndSaysWhy) {
   o.bundle = bundle("mlp_fp32");
   o.engine = "event";
   o.overrides = {"hbm_bandwidth=4.8TB/s"};
+  // measured mode keeps the captured kernel times, which the HBM cannot move: an error (it
+  // shifted only the clock correction's compute share, a faster HBM giving a slower step)
+  std::string e;
+  try {
+    replay_bundle(o);
+  } catch (const Error& x) {
+    e = x.what();
+  }
+  EXPECT_NE(e.find("--set: hbm_bandwidth=4.8TB/s: measured mode replays the captured kernel times"), std::string::npos) << e;
+  o.mode = ReplayMode::Roofline;
   ReplayResult set = replay_bundle(o);
   EXPECT_TRUE(set.what_if);
   EXPECT_FALSE(set.has_measured);
   EXPECT_NE(set.what_if_reason.find("--set hbm_bandwidth=4.8TB/s"), std::string::npos);
+  o.mode = ReplayMode::Measured;
+  o.overrides = {"launch_cost=2us"};  // a host what-if is one of measured mode's
+  EXPECT_TRUE(replay_bundle(o).what_if);
   nlohmann::json j = set.to_json();
   EXPECT_EQ(j["ground_truth"], "what-if, no ground truth");
   EXPECT_FALSE(j.contains("error_pct"));

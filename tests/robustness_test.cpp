@@ -20,6 +20,7 @@
 #include "support/synthetic_bundle.h"
 #include "topology/topology.h"
 #include "validation/nccl_tests_log.h"
+#include "workloads/chakra.h"
 #include "workloads/json_io.h"
 #include "workloads/json_stream.h"
 #include "workloads/pytorch_trace.h"
@@ -785,6 +786,44 @@ TEST(Robustness, FoundInTheFourthSweepAreOneLineErrors) {
   };
   for (const auto& [cmd, names] : cases)
     expect_one_line_error(cli(cmd), cmd.substr(0, cmd.find(' ')), names);
+}
+
+// Found by a fifth sweep (2026-12-03): "-" as an output file wrote a file named "-"; a remedy
+// named the optimizer offload on a chip that refuses it, or repeated --recompute full; measured
+// mode took a kernel-model --set and moved the step the wrong way (a faster HBM, a slower step).
+TEST(Robustness, FoundInTheFifthSweepAreOneLineErrors) {
+  std::string dir = syn::temp_dir("fifth_sweep");
+  const std::string train = "train --model llama3-8b --system dgx-h100 --tp 8 --micro-batch 1 --global-batch 8 --seq 1024 ";
+  const std::pair<std::string, std::string> cases[] = {
+      {train + "--json -", "--json: -: standard output is not an output file here"},
+      {train + "--timeline=-", "--timeline: -: standard output is not an output file here"},
+      {"topo dgx-h100 --dot -", "--dot: -: standard output"},
+      {"replay " + mlp() + " --set hbm_bandwidth=100TB/s", "--set: hbm_bandwidth=100TB/s: measured mode replays the captured kernel times"},
+      {"train --model llama3-70b --system tpu-v5p-4x4x4 --tp 4 --pp 2 --dp 8 --micro-batch 1 --global-batch 128 --zero 1 "
+       "--sequence-parallel",
+       "does not fit"},
+      {"train --model llama3-8b --system dgx-h100 --dp 8 --micro-batch 1 --global-batch 8 --zero 1 --recompute full "
+       "--recompute-layers 2",
+       "it fits with --recompute full without --recompute-layers ("},
+      {train + "--optimizer-offload 0.5 --set host_memory_bandwidth=0", "host_memory_bandwidth is 0 for the h100"},
+  };
+  for (const auto& [cmd, names] : cases) {
+    CliRun r = cli(cmd);
+    expect_one_line_error(r, cmd.substr(0, cmd.find(' ')), names);
+    EXPECT_EQ(r.out.find("--optimizer-offload 1"), std::string::npos) << r.out;  // (tpu-v5p has no host figure)
+  }
+  EXPECT_FALSE(fs::exists("-"));
+  EXPECT_EQ(cli("replay " + mlp() + " --set launch_cost=2us").rc, 0);  // a host what-if stays one of measured mode's
+  // convert's representative traces (one per stage) run as the 8-rank job they came from (they
+  // ran as 7: the ranks in no group the traces use were not counted), and a straggler on a rank
+  // without a trace is an error, not a step unchanged
+  if (!chakra_available()) return;
+  std::string cv = dir + "/cv";
+  ASSERT_EQ(cli("convert --from-train --model llama3-8b --tp 2 --pp 2 --dp 2 --micro-batch 1 --global-batch 4 --zero 1 -o " + cv).rc, 0);
+  CliRun run = cli("chakra-run " + cv);
+  EXPECT_EQ(run.rc, 0) << run.out;
+  EXPECT_NE(run.out.find("2 of 8 ranks simulated"), std::string::npos) << run.out;
+  expect_one_line_error(cli("chakra-run " + cv + " --gpu-speed 7=0.5"), "chakra-run", "--gpu-speed: 7=0.5: rank 7 has no trace");
 }
 
 }  // namespace orrery::robustness_test

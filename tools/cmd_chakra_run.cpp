@@ -1,8 +1,10 @@
 // `orrery chakra-run DIR`: run Chakra execution traces (*.et, one per rank) on the cluster
 // executor: every rank a GPU model, every collective and send as flows on the system's fabric.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <set>
 
 #include "sim/csv.h"
 #include "sim/error.h"
@@ -12,6 +14,37 @@
 #include "workloads/json_io.h"
 
 namespace orrery::cli {
+
+// Representative traces (orrery convert's default: one per pipeline stage) hold only some ranks;
+// a straggler or GPU what-if on a rank without a trace would change nothing: an error naming it.
+void check_what_if_ranks_traced(const ClusterOptions& co, const std::string& dir, int world) {
+  namespace fs = std::filesystem;
+  std::set<long> traced;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".et") continue;
+    std::string stem = e.path().stem().string();
+    auto dot = stem.rfind('.');
+    if (dot == std::string::npos) return;  // (ranks by file order: every rank has a trace)
+    char* end = nullptr;
+    long r = std::strtol(stem.c_str() + dot + 1, &end, 10);
+    if (*end) return;
+    traced.insert(r);
+  }
+  if (static_cast<int>(traced.size()) >= world) return;
+  auto check = [&](const std::string& flag, const std::string& arg, const std::string& ranks) {
+    auto dash = ranks.find('-');
+    long lo = std::strtol(ranks.c_str(), nullptr, 10);
+    long hi = dash == std::string::npos ? lo : std::strtol(ranks.c_str() + dash + 1, nullptr, 10);
+    for (long r = lo; r <= hi; ++r)
+      if (!traced.count(r))
+        throw make_error(flag, arg, "rank " + std::to_string(r) + " has no trace in " + dir + " (" + std::to_string(traced.size()) +
+                                        " representative traces of " + std::to_string(world) +
+                                        " ranks): write one per GPU with orrery convert --all-ranks");
+  };
+  for (auto& g : co.gpu_speed) check("--gpu-speed", g, g.substr(0, g.find('=')));
+  for (auto& g : co.gpu_set) check("--gpu-set", g, g.substr(0, g.find(':')));
+}
 
 int run_chakra_command(const Args& a, const std::string& dir) {
   ClusterOptions co = parse_cluster_options(a);
@@ -28,6 +61,7 @@ int run_chakra_command(const Args& a, const std::string& dir) {
   topo::System sys = load_job_system(a, world);
   apply_faults(sys, co);
   ClusterHardware hw(sys.accelerator, a.all("--set"), co, std::max(world, 1));
+  check_what_if_ranks_traced(co, dir, world);
   auto core = make_engine(a.get("--engine", "systemc"));
   std::unique_ptr<Timeline> tl;
   if (a.has("--timeline")) tl = std::make_unique<Timeline>();

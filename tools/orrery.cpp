@@ -322,6 +322,21 @@ class HeldStdout {
   int saved_ = -1;
 };
 
+// An output flag given "-" would write a file of that name: only `kernel --json -` prints to
+// stdout, every other output is a file (and a result's .config.json goes beside it).
+void check_no_stdout_file(const std::string& command, const std::vector<std::string>& raw) {
+  static const char* outputs[] = {"--json", "--timeline", "--dot", "--csv", "--report", "-o", "--write-bundle", "--write-chakra"};
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == "--") break;
+    for (const char* f : outputs) {
+      std::string flag = f;
+      bool dash = (raw[i] == flag && i + 1 < raw.size() && raw[i + 1] == "-") || raw[i] == flag + "=-";
+      if (dash && !(command == "kernel" && flag == "--json"))
+        throw orrery::make_error(flag, "-", "standard output is not an output file here: give a file name");
+    }
+  }
+}
+
 int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest) {
   using namespace orrery::cli;
   if (!c.declared) return c.fn(rest);
@@ -334,6 +349,7 @@ int dispatch(const orrery::cli::Command& c, const std::vector<std::string>& rest
   }
   Args a(rest, c.spec);
   a.check_ignored_values();
+  check_no_stdout_file(c.name, a.raw());
   HeldStdout held;
   int rc = c.spec_fn(a);
   auto unread = a.unread();

@@ -2,6 +2,7 @@
 #include "workloads/api.h"
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "hw_models/power.h"
@@ -56,9 +57,12 @@ class Kw {
       throw make_error(cmd_, k, "'" + text(v) + "' is not a number");
     }
   }
+  // (every integer keyword lands in an int or a count far below one: 2^32 + 8 ran as 8)
   long integer(const std::string& k, long def) {
     double d = num(k, static_cast<double>(def));
     if (!std::isfinite(d) || d != std::floor(d) || std::abs(d) > 1e15) throw make_error(cmd_, k, text(j_[k]) + " is not an integer");
+    if (std::abs(d) > static_cast<double>(std::numeric_limits<int>::max()))
+      throw make_error(cmd_, k, text(j_[k]) + " is out of range (at most " + std::to_string(std::numeric_limits<int>::max()) + ")");
     return static_cast<long>(d);
   }
   bool flag(const std::string& k) {

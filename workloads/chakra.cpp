@@ -151,6 +151,22 @@ void to_pb(const ChakraAttr& r, pb::AttributeProto* a) {
 }
 }  // namespace
 
+long chakra_metadata_world(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return 0;
+  google::protobuf::LogSilencer quiet;
+  google::protobuf::io::IstreamInputStream zin(&in);
+  pb::GlobalMetadata md;
+  bool clean_eof = false;
+  if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&md, &zin, &clean_eof)) return 0;
+  for (auto& a : md.attr()) {
+    ChakraAttr x = from_pb(a);
+    double v = 0;
+    if (x.name == "world_size" && x.numeric(&v) && v >= 0 && v <= 1e6) return static_cast<long>(v);
+  }
+  return 0;
+}
+
 ChakraTrace read_chakra(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw make_error(path, "", "cannot open Chakra trace");
@@ -238,6 +254,7 @@ void write_chakra(const std::string& path, const ChakraTrace& t) {
 #else  // no protobuf
 
 bool chakra_available() { return false; }
+long chakra_metadata_world(const std::string&) { return 0; }
 ChakraTrace read_chakra(const std::string& path) {
   throw make_error(path, "", "orrery was built without protobuf: Chakra traces are unavailable (install libprotobuf-dev and protobuf-compiler, then rebuild)");
 }
@@ -1064,8 +1081,16 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
   for (auto& rt : traces) out.files.push_back(rt.file);
   // Representative traces (one per stage) run in a job of all the groups' ranks: their
   // collectives span the ranks without a trace too, which are not waited for.
+  // (orrery convert writes one trace per pipeline stage by default, and each trace's metadata
+  // says how many ranks the job has: the ranks without a trace are in no group the traces use)
   long world = comm_groups_world(dir);
-  for (auto& rt : traces) world = std::max(world, rt.rank + 1);
+  for (auto& rt : traces) {
+    world = std::max(world, rt.rank + 1);
+    for (auto& a : rt.t.metadata) {
+      double v = 0;
+      if (a.name == "world_size" && a.numeric(&v) && v >= 0 && v <= 1e6) world = std::max(world, static_cast<long>(v));
+    }
+  }
   out.w.world = static_cast<int>(world);
   out.w.name = dir;
   auto groups = load_comm_groups(dir, out.w.world);
@@ -1099,6 +1124,7 @@ int chakra_world(const std::string& dir) {
     }
     if (rank >= 0 && rank <= 1000000) world = std::max(world, rank + 1);
   }
+  if (!files.empty()) world = std::max(world, chakra_metadata_world(files.front()));
   return std::max(static_cast<int>(world), comm_groups_world(dir));
 }
 

@@ -92,6 +92,9 @@ struct ChakraTrace {
 // Errors (missing file, truncated message, not a Chakra trace) throw Error naming the file and
 // the message index.
 ChakraTrace read_chakra(const std::string& path);
+// The job's rank count a trace's metadata records ("world_size", as orrery convert writes it;
+// 0 when absent or unreadable).
+long chakra_metadata_world(const std::string& path);
 void write_chakra(const std::string& path, const ChakraTrace& trace);
 
 // Communicator groups, the JSON file ASTRA-sim reads with --comm-group-configuration:

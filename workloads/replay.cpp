@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <list>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 
@@ -1177,10 +1177,33 @@ void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, std::vector
   res.config["cluster"] = opt.cluster.to_json();
   res.config["placement"] = eo.placement;
 }
+// Measured mode replays the captured kernel durations: a GPU parameter that only the kernel
+// models read (a peak, the HBM bandwidth, an efficiency) cannot move them. Given with --set or
+// --gpu-set it would do nothing but shift the capture-clock correction's compute share (a faster
+// HBM made the step slower): an error pointing to the modes that price kernels. Host, gap, power
+// and clock-correction parameters stay what-ifs of measured mode.
+void check_measured_mode_overrides(const ReplayOptions& opt) {
+  if (opt.mode != ReplayMode::Measured) return;
+  static const std::set<std::string> kernel_only = {
+      "peak_bf16", "peak_fp16", "peak_fp8", "peak_tf32", "peak_fp32", "hbm_bandwidth", "sm_count", "l2_size",
+      "vector_efficiency", "unrolled_elementwise_efficiency", "strided_elementwise_efficiency",
+      "gemm_align2_slowdown", "gemm_align1_slowdown", "min_kernel_time"};
+  auto check = [&](const std::string& flag, const std::string& assignment) {
+    std::string name = assignment.substr(assignment.find(':') == std::string::npos || flag == "--set" ? 0 : assignment.find(':') + 1);
+    name = name.substr(0, name.find('='));
+    if (kernel_only.count(name))
+      throw make_error(flag, assignment, "measured mode replays the captured kernel times, which " + name +
+                                             " does not move: --mode transfer (from the capture's GPU to this one) or --mode roofline");
+  };
+  for (const auto& o : opt.overrides) check("--set", o);
+  for (const auto& o : opt.cluster.gpu_set) check("--gpu-set", o);
+}
+
 }  // namespace
 
 ReplayResult replay_bundle(const ReplayOptions& opt) {
   auto wall0 = std::chrono::steady_clock::now();
+  check_measured_mode_overrides(opt);
   bool multi = false;
   RankTraces rt;
   std::vector<CapturedStep> steps = load_steps(opt, multi, rt);

@@ -1129,7 +1129,8 @@ double peak_stage_memory(const ModelSpec& m, const TrainPlan& p) {
 // batch, cheapest first (sequence parallelism and the distributed optimizer cost little time, a
 // smaller micro-batch some GEMM efficiency, recomputation a share of the forward): the fewest of
 // them that make it fit, with the peak they give, or a pointer to `orrery plan` when none does.
-std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s, double capacity) {
+std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s, const Accelerator& hw) {
+  const double capacity = hw.p("hbm_capacity");
   struct Change {
     std::string flags;
     int cost;  // rank of the step time it adds (sequence parallelism ~nothing, full recomputation ~a third)
@@ -1143,10 +1144,10 @@ std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSp
   if (p.micro_batch > 1) changes.push_back({"--micro-batch 1", 2, [](TrainPlan& q) { q.micro_batch = 1; }});
   if (p.recompute == Recompute::None)
     changes.push_back({"--recompute selective", 3, [](TrainPlan& q) { q.recompute = Recompute::Selective; }, true});
-  if (p.optimizer_offload < 1)
+  if (p.optimizer_offload < 1 && hw.p("host_memory_bandwidth") > 0)  // (a chip with no host figure refuses it)
     changes.push_back({"--optimizer-offload 1", 5, [](TrainPlan& q) { q.optimizer_offload = 1; }});
   if (p.recompute != Recompute::Full || p.recompute_layers != 0)
-    changes.push_back({"--recompute full", 8, [](TrainPlan& q) {
+    changes.push_back({p.recompute == Recompute::Full ? "--recompute full without --recompute-layers" : "--recompute full", 8, [](TrainPlan& q) {
                          q.recompute = Recompute::Full;
                          q.recompute_layers = 0;
                        }, true});
@@ -1204,7 +1205,8 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   if (p.precision != Dtype::BF16) hw.require_matrix_engine(p.precision, "--precision", dtype_name(p.precision));
   if (p.optimizer_offload > 0 && !(hw.p("host_memory_bandwidth") > 0))
     throw make_error("--optimizer-offload", fraction_text(p.optimizer_offload),
-                     "the " + hw.name + " preset gives no host_memory_bandwidth (" + hw.source_path + ")");
+                     "host_memory_bandwidth is 0 for the " + hw.name + " (" + hw.source_path +
+                         " gives no figure, or --set zeroed it): the CPU step would never end");
   r.model = m;
   r.system = s;
   r.plan = p;
@@ -1227,7 +1229,7 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
                          ", optimizer " + format_bytes(w.optimizer) + ", activations " + format_bytes(w.activations) +
                          " for " + std::to_string(static_cast<long>(w.inflight_layers)) + " layers in flight, transient " +
                          format_bytes(w.transient) + ") > " + format_bytes(r.hbm_capacity) + " HBM of " + hw.name +
-                         memory_remedy(m, p, s, r.hbm_capacity));
+                         memory_remedy(m, p, s, hw));
   }
   r.costs = layer_costs(m, p, hw, comm, x.g);
   check_step_in_range(m, p, r.costs);
