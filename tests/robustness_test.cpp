@@ -806,6 +806,8 @@ TEST(Robustness, FoundInTheFifthSweepAreOneLineErrors) {
        "--recompute-layers 2",
        "it fits with --recompute full without --recompute-layers ("},
       {train + "--optimizer-offload 0.5 --set host_memory_bandwidth=0", "host_memory_bandwidth is 0 for the h100"},
+      {"train --model llama3-8b --tp \"\" --micro-batch 1 --global-batch 8", "--tp: an empty value"},
+      {train + "--optimizer-offload \"\"", "--optimizer-offload: an empty value"},
   };
   for (const auto& [cmd, names] : cases) {
     CliRun r = cli(cmd);

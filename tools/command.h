@@ -83,7 +83,7 @@ class Args {
             T hi = std::numeric_limits<T>::max()) const {
     static_assert(std::is_integral_v<T>, "get_int: integer destinations only");
     std::string v = get(flag);
-    if (v.empty()) return def;
+    if (v.empty() && !has(flag)) return def;  // (given empty, --tp "": parse_int says so)
     return static_cast<T>(parse_int(flag, v, static_cast<long long>(lo), static_cast<long long>(hi)));
   }
   const std::vector<std::string>& positional() const { return positional_; }

@@ -187,6 +187,7 @@ std::vector<std::string> Args::all(const std::string& f) const {
 }
 double Args::get_double(const std::string& f, double def, double lo, double hi) const {
   std::string v = get(f);
+  if (v.empty() && has(f)) throw Error(f + ": an empty value (expected a number)");  // (--tp "" ran as the default)
   if (v.empty()) return def;
   double d = 0;
   try {
@@ -201,6 +202,7 @@ double Args::get_double(const std::string& f, double def, double lo, double hi) 
   return d;
 }
 long long Args::parse_int(const std::string& f, const std::string& v, long long lo, long long hi) const {
+  if (v.empty()) throw Error(f + ": an empty value (expected a whole number)");
   long long d = 0;
   try {
     size_t pos = 0;
