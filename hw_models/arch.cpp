@@ -138,11 +138,7 @@ void Arch::require_dtype(Dtype d) const {
 
 namespace {
 // A whole number as typed, however large (no int conversion: 1e9 x 8 x 16 x 4 bytes overflows one).
-std::string whole(double v) {
-  char b[40];
-  std::snprintf(b, sizeof b, "%.15g", v);
-  return b;
-}
+std::string whole(double v) { return format_number(v, 15); }
 
 void check_arch(const Arch& a) {
   if (!(a.units >= 1)) throw make_error(a.where, "sm_count", "needs at least one compute unit");

@@ -151,6 +151,8 @@ std::string fmt_num(double v, int precision) {
 }
 }  // namespace
 
+std::string format_number(double v, int precision) { return fmt_num(v, precision); }
+
 std::string format_time(double s, int precision) {
   double a = std::fabs(s);
   if (a == 0.0) return "0 s";

@@ -19,6 +19,9 @@ double parse_quantity(const std::string& text, Unit u, const std::string& field 
 constexpr double kMinUnitlessBandwidth = 1e6;
 std::string format_quantity(double value, Unit u, int precision = 4);
 std::string format_time(double seconds, int precision = 4);
+// A plain number as %g prints it ("1e+308", "0.5", "1000000000" at precision 15): values echoed in
+// error lines, never a 300-digit %f.
+std::string format_number(double v, int precision = 6);
 std::string format_bytes(double bytes, int precision = 4);
 // nccl-tests style size on the command line: "8", "8K", "8M", "8G" are binary (x1024),
 // "1GiB" binary, "1GB" decimal.

@@ -18,24 +18,13 @@ namespace orrery::cli {
 // Representative traces (orrery convert's default: one per pipeline stage) hold only some ranks;
 // a straggler or GPU what-if on a rank without a trace would change nothing: an error naming it.
 void check_what_if_ranks_traced(const ClusterOptions& co, const std::string& dir, int world) {
-  namespace fs = std::filesystem;
-  std::set<long> traced;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.path().extension() != ".et") continue;
-    std::string stem = e.path().stem().string();
-    auto dot = stem.rfind('.');
-    if (dot == std::string::npos) return;  // (ranks by file order: every rank has a trace)
-    char* end = nullptr;
-    long r = std::strtol(stem.c_str() + dot + 1, &end, 10);
-    if (*end) return;
-    traced.insert(r);
-  }
+  std::vector<long> ranks = chakra_trace_ranks(dir);
+  std::set<long> traced(ranks.begin(), ranks.end());
   if (static_cast<int>(traced.size()) >= world) return;
-  auto check = [&](const std::string& flag, const std::string& arg, const std::string& ranks) {
-    auto dash = ranks.find('-');
-    long lo = std::strtol(ranks.c_str(), nullptr, 10);
-    long hi = dash == std::string::npos ? lo : std::strtol(ranks.c_str() + dash + 1, nullptr, 10);
+  auto check = [&](const std::string& flag, const std::string& arg, const std::string& spec) {  // "R" or "A-B"
+    auto dash = spec.find('-');
+    long lo = std::strtol(spec.c_str(), nullptr, 10);
+    long hi = dash == std::string::npos ? lo : std::strtol(spec.c_str() + dash + 1, nullptr, 10);
     for (long r = lo; r <= hi; ++r)
       if (!traced.count(r))
         throw make_error(flag, arg, "rank " + std::to_string(r) + " has no trace in " + dir + " (" + std::to_string(traced.size()) +

@@ -313,7 +313,8 @@ Register kernel_reg(kernel_spec(), [](Args& a) {
                if (a.positional().empty()) throw make_error("kernel", "", "missing the kernel: gemm, attention, conv, memory, elementwise, reduce, pool or describe (orrery kernel --help)");
                std::vector<std::string> sets = a.all("--set");
                std::string model = a.has("--hw-model") ? a.get("--hw-model") : "";  // (default first-principles, unless --set chose)
-               bool set_model = std::any_of(sets.begin(), sets.end(), [](const std::string& x) { return x.rfind("first_principles=", 0) == 0; });
+               bool set_model = std::any_of(sets.begin(), sets.end(),
+                                            [](const std::string& x) { return x.rfind("first_principles=", 0) == 0; });
                if (model.empty() && !set_model) model = "first-principles";
                apply_hw_model(model, sets);
                Accelerator hw = load_accelerator(a.get("--hw", "h100"), sets);

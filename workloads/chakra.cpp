@@ -1105,7 +1105,7 @@ ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& ch
   return out;
 }
 
-int chakra_world(const std::string& dir) {
+std::vector<long> chakra_trace_ranks(const std::string& dir, std::string* first_file) {
   namespace fs = std::filesystem;
   std::error_code ec;
   std::vector<std::string> files;
@@ -1113,7 +1113,8 @@ int chakra_world(const std::string& dir) {
     for (auto& e : fs::directory_iterator(dir, ec))
       if (e.path().extension() == ".et") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
-  long world = 0;
+  if (first_file) *first_file = files.empty() ? "" : files.front();
+  std::vector<long> ranks;
   for (std::size_t k = 0; k < files.size(); ++k) {  // as load_rank_traces names ranks
     std::string stem = fs::path(files[k]).stem().string();
     auto dot = stem.rfind('.');
@@ -1122,9 +1123,16 @@ int chakra_world(const std::string& dir) {
       if (dot != std::string::npos) rank = std::stol(stem.substr(dot + 1));
     } catch (...) {
     }
-    if (rank >= 0 && rank <= 1000000) world = std::max(world, rank + 1);
+    if (rank >= 0 && rank <= 1000000) ranks.push_back(rank);
   }
-  if (!files.empty()) world = std::max(world, chakra_metadata_world(files.front()));
+  return ranks;
+}
+
+int chakra_world(const std::string& dir) {
+  std::string first;
+  long world = 0;
+  for (long r : chakra_trace_ranks(dir, &first)) world = std::max(world, r + 1);
+  if (!first.empty()) world = std::max(world, chakra_metadata_world(first));
   return std::max(static_cast<int>(world), comm_groups_world(dir));
 }
 

@@ -153,8 +153,12 @@ struct ChakraWorkload {
   std::vector<std::string> files;  // in rank order
   std::vector<std::string> notes;  // what read_chakra_for_run changed, per trace
 };
-// Ranks of the job a trace directory describes (from the file names, without reading the traces).
+// Ranks of the job a trace directory describes: its file names, its comm groups and the first
+// trace's world_size metadata (convert's representative traces hold only some of the ranks).
 int chakra_world(const std::string& dir);
+// The ranks DIR's *.et files hold (<prefix>.<rank>.et, else by file order); `first_file`: the
+// first of them by name.
+std::vector<long> chakra_trace_ranks(const std::string& dir, std::string* first_file = nullptr);
 ChakraWorkload chakra_workload(const std::string& dir, const ClusterHardware& hw, const topo::System& sys);
 
 struct ChakraRunResult {

@@ -36,14 +36,6 @@ namespace {
 const bool serve_params_registered = (serve_params(), true);
 }
 
-namespace {
-std::string format_ratio(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", v);
-  return b;
-}
-}  // namespace
-
 Precision parse_precision(const std::string& s) {
   if (s == "bf16") return Precision::BF16;
   if (s == "fp8") return Precision::FP8;
@@ -287,7 +279,7 @@ MemoryPlan CostModel::memory_plan(const std::string& model_file) const {
     // (the whole HBM would hold them and a KV block: the share given to the engine is what is short)
     double whole = mp.capacity / cfg_.p("memory_utilization");
     if (whole - mp.weights - mp.activations - mp.runtime >= mp.kv_bytes_per_token * mp.block_size)
-      throw make_error("--gpu-mem-util", format_ratio(cfg_.p("memory_utilization")), b);
+      throw make_error("--gpu-mem-util", format_number(cfg_.p("memory_utilization")), b);
     throw make_error(model_file, "layers", b);
   }
   return mp;

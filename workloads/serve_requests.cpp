@@ -165,12 +165,6 @@ struct Rng {
   }
 };
 
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", v);
-  return b;
-}
-
 long draw_length(Rng& g, const std::string& dist, long mean) {
   if (dist == "fixed") return mean;
   if (dist == "uniform") return std::max(1L, static_cast<long>(std::lround(mean * (0.5 + g.uniform()))));
@@ -182,21 +176,21 @@ constexpr std::size_t kMaxRequests = 50'000'000;
 constexpr double kMaxBurstCv = 30;
 
 std::vector<Request> synth_requests(const SynthSpec& s) {
-  if (!(s.rate > 0) || !std::isfinite(s.rate)) throw make_error("--rate", num(s.rate), "must be greater than zero");
+  if (!(s.rate > 0) || !std::isfinite(s.rate)) throw make_error("--rate", format_number(s.rate), "must be greater than zero");
   if (s.arrivals != "poisson" && s.arrivals != "bursty") throw make_error("--arrivals", s.arrivals, "expected poisson or bursty");
-  if (s.arrivals == "bursty" && !(s.cv > 0)) throw make_error("--cv", num(s.cv), "must be greater than zero");
+  if (s.arrivals == "bursty" && !(s.cv > 0)) throw make_error("--cv", format_number(s.cv), "must be greater than zero");
   // Gamma gaps of shape 1/cv^2: beyond cv ~30 the sampler's U^(cv^2) underflows to 0, and nearly
   // every request would arrive at one instant.
   if (s.arrivals == "bursty" && s.cv > kMaxBurstCv)
-    throw make_error("--cv", num(s.cv), "must be at most " + num(kMaxBurstCv) +
+    throw make_error("--cv", format_number(s.cv), "must be at most " + format_number(kMaxBurstCv) +
                                                       " (larger bursts put nearly every request at one instant)");
   if (s.lengths != "fixed" && s.lengths != "uniform" && s.lengths != "exponential")
     throw make_error("--lengths", s.lengths, "expected fixed, uniform or exponential");
   if (s.prompt < 1) throw make_error("--prompt", std::to_string(s.prompt), "must be at least 1");
   if (s.output < 1) throw make_error("--output", std::to_string(s.output), "must be at least 1");
-  if (s.num_requests <= 0 && !(s.duration > 0)) throw make_error("--duration", num(s.duration), "must be greater than zero");
+  if (s.num_requests <= 0 && !(s.duration > 0)) throw make_error("--duration", format_number(s.duration), "must be greater than zero");
   if (s.num_requests > static_cast<long>(kMaxRequests)) throw make_error("--requests", std::to_string(s.num_requests), "more than 5e7 requests");
-  if (s.num_requests <= 0 && s.duration * s.rate > 5e7) throw make_error("--rate", num(s.rate), "rate x duration above 5e7 requests");
+  if (s.num_requests <= 0 && s.duration * s.rate > 5e7) throw make_error("--rate", format_number(s.rate), "rate x duration above 5e7 requests");
   Rng g(s.seed);
   std::vector<Request> out;
   double t = 0;
@@ -205,7 +199,7 @@ std::vector<Request> synth_requests(const SynthSpec& s) {
     t += gap;
     if (s.num_requests > 0 ? static_cast<long>(out.size()) >= s.num_requests : t > s.duration) break;
     if (out.size() >= kMaxRequests)  // (bursts can put far more than rate x duration in the window)
-      throw make_error(s.arrivals == "bursty" ? "--cv" : "--rate", num(s.arrivals == "bursty" ? s.cv : s.rate),
+      throw make_error(s.arrivals == "bursty" ? "--cv" : "--rate", format_number(s.arrivals == "bursty" ? s.cv : s.rate),
                        "more than 5e7 requests arrive in --duration");
     Request r;
     r.arrival = t;
@@ -218,7 +212,7 @@ std::vector<Request> synth_requests(const SynthSpec& s) {
     }
     out.push_back(r);
   }
-  if (out.empty()) throw make_error("--duration", num(s.duration), "no request arrives in that time at that rate");
+  if (out.empty()) throw make_error("--duration", format_number(s.duration), "no request arrives in that time at that rate");
   return out;
 }
 

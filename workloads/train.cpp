@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -325,14 +325,6 @@ double stage_recomputed_layers(const ModelSpec& m, const TrainPlan& p, int stage
   return over_stage_chunks(p, stage, [&](int vs) { return recomputed_layers(m, p, vs); });
 }
 
-namespace {
-std::string fraction_text(double f) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%g", f);
-  return b;
-}
-}  // namespace
-
 void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) {
   auto S = [](long x) { return std::to_string(x); };
   auto pos = [&](const char* flag, long v) {
@@ -342,7 +334,7 @@ void validate_plan(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s) 
   pos("--micro-batch", p.micro_batch); pos("--global-batch", p.global_batch); pos("--seq", p.seq);
   if (p.zero < 0 || p.zero > 3) throw make_error("--zero", S(p.zero), "expected 0, 1, 2 or 3");
   if (!(p.optimizer_offload >= 0 && p.optimizer_offload <= 1))
-    throw make_error("--optimizer-offload", fraction_text(p.optimizer_offload), "a fraction from 0 to 1");
+    throw make_error("--optimizer-offload", format_number(p.optimizer_offload), "a fraction from 0 to 1");
   if (p.recompute_layers < 0 || (p.recompute_layers > 0 && p.recompute != Recompute::Full))
     throw make_error("--recompute-layers", S(p.recompute_layers), "needs --recompute full (and is at least 1)");
   if (p.precision != Dtype::BF16 && p.precision != Dtype::FP8)
@@ -1127,8 +1119,9 @@ double peak_stage_memory(const ModelSpec& m, const TrainPlan& p) {
 
 // What a plan that does not fit can change without touching its parallel layout or its global
 // batch, cheapest first (sequence parallelism and the distributed optimizer cost little time, a
-// smaller micro-batch some GEMM efficiency, recomputation a share of the forward): the fewest of
-// them that make it fit, with the peak they give, or a pointer to `orrery plan` when none does.
+// smaller micro-batch some GEMM efficiency, the optimizer offload a host step, recomputation a
+// share of the forward): the cheapest set of them that makes it fit, with the peak it gives, or a
+// pointer to `orrery plan` when none does.
 std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSpec& s, const Accelerator& hw) {
   const double capacity = hw.p("hbm_capacity");
   struct Change {
@@ -1147,10 +1140,12 @@ std::string memory_remedy(const ModelSpec& m, const TrainPlan& p, const SystemSp
   if (p.optimizer_offload < 1 && hw.p("host_memory_bandwidth") > 0)  // (a chip with no host figure refuses it)
     changes.push_back({"--optimizer-offload 1", 5, [](TrainPlan& q) { q.optimizer_offload = 1; }});
   if (p.recompute != Recompute::Full || p.recompute_layers != 0)
-    changes.push_back({p.recompute == Recompute::Full ? "--recompute full without --recompute-layers" : "--recompute full", 8, [](TrainPlan& q) {
+    changes.push_back({p.recompute == Recompute::Full ? "--recompute full without --recompute-layers" : "--recompute full", 8,
+                       [](TrainPlan& q) {
                          q.recompute = Recompute::Full;
                          q.recompute_layers = 0;
-                       }, true});
+                       },
+                       true});
   const int n = static_cast<int>(changes.size());
   std::vector<std::pair<int, int>> tries;  // (cost, mask), cheapest first
   for (int mask = 1; mask < (1 << n); ++mask) {
@@ -1204,7 +1199,7 @@ Prepared prepare(TrainResult& r, const ModelSpec& m, const SystemSpec& s, const 
   validate_plan(m, p, s);
   if (p.precision != Dtype::BF16) hw.require_matrix_engine(p.precision, "--precision", dtype_name(p.precision));
   if (p.optimizer_offload > 0 && !(hw.p("host_memory_bandwidth") > 0))
-    throw make_error("--optimizer-offload", fraction_text(p.optimizer_offload),
+    throw make_error("--optimizer-offload", format_number(p.optimizer_offload),
                      "host_memory_bandwidth is 0 for the " + hw.name + " (" + hw.source_path +
                          " gives no figure, or --set zeroed it): the CPU step would never end");
   r.model = m;
