@@ -808,6 +808,8 @@ TEST(Robustness, FoundInTheFifthSweepAreOneLineErrors) {
       {train + "--optimizer-offload 0.5 --set host_memory_bandwidth=0", "host_memory_bandwidth is 0 for the h100"},
       {"train --model llama3-8b --tp \"\" --micro-batch 1 --global-batch 8", "--tp: an empty value"},
       {train + "--optimizer-offload \"\"", "--optimizer-offload: an empty value"},
+      {"replay " + std::string(ORRERY_SOURCE_DIR) + "/tests/data/multirank_gloo4 --degrade 'n0.gpu0->n0.nvs0=1e-300'",
+       "--degrade: n0.gpu0->n0.nvs0: the remaining bandwidth fraction must be from 0.001 to 1"},
   };
   for (const auto& [cmd, names] : cases) {
     CliRun r = cli(cmd);

@@ -296,8 +296,10 @@ void Topology::fail(const std::string& element, const std::string& flag) {
 }
 
 void Topology::degrade(const std::string& element, double fraction, const std::string& flag) {
-  if (!(fraction > 0 && fraction <= 1))
-    throw make_error(flag, element, "the remaining bandwidth fraction must be in (0, 1] (use --fail for 0)");
+  // (as --gpu-speed's 0.001: below, a step's transfers leave the simulator's time range, an error
+  // that named no flag)
+  if (!(fraction >= 0.001 && fraction <= 1))
+    throw make_error(flag, element, "the remaining bandwidth fraction must be from 0.001 to 1 (use --fail for 0)");
   for (int l : element_links(element, flag)) links[static_cast<size_t>(l)].bandwidth *= fraction;
 }
 
