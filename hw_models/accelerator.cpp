@@ -319,6 +319,14 @@ void attach_arch(Accelerator& a, const nlohmann::json& arch, const std::string& 
 }
 }  // namespace
 
+bool kernel_model_param(const std::string& name) {
+  static const std::set<std::string> kernel_only = {
+      "peak_bf16", "peak_fp16", "peak_fp8", "peak_tf32", "peak_fp32", "hbm_bandwidth", "sm_count", "l2_size",
+      "vector_efficiency", "unrolled_elementwise_efficiency", "strided_elementwise_efficiency",
+      "gemm_align2_slowdown", "gemm_align1_slowdown", "min_kernel_time"};
+  return kernel_only.count(name) > 0;
+}
+
 Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides) {
   namespace fs = std::filesystem;
   std::string path = find_data_file(name_or_path, presets_dir(), "--hw", "unknown hardware preset", "known");

@@ -89,6 +89,10 @@ struct Accelerator {
   nlohmann::json to_json() const;
 };
 
+// A parameter only the kernel models read (a peak, the HBM bandwidth, an efficiency, a kernel
+// floor): measured-mode replay, which keeps the captured kernel times, cannot use it.
+bool kernel_model_param(const std::string& name);
+
 // Loads a preset by name (hw_models/presets/NAME.json) or by path; applies "name=value"
 // overrides (--set). Errors name the file and the field.
 Accelerator load_accelerator(const std::string& name_or_path, const std::vector<std::string>& overrides = {});

@@ -369,7 +369,7 @@ void collect_orrery_launch(const Input& in, Collected& c) {
   if (period <= 0 || period > 1e6) throw make_error(P, "launch.graph_kernel_period_us", "must be from 0 to 1e6 us (not 0)");
   // (the gap is part of the period: a gap outside [0, period) measured something else)
   if (!(gap >= 0 && gap < period))
-    throw make_error(P, "launch.kernel_gap_us", "must be from 0 to the graph kernel period (" + std::to_string(period) + " us)");
+    throw make_error(P, "launch.kernel_gap_us", "must be from 0 to the graph kernel period (" + format_number(period) + " us)");
   if (!(rt >= 0 && rt <= 1e6)) throw make_error(P, "launch.round_trip_us", "must be from 0 to 1e6 us");
   double mkt = std::max(period - gap, 0.1);
   if (!c.launch_params_s.count("min_kernel_time")) {

@@ -418,12 +418,10 @@ void build_graph(Topology& t, const nlohmann::json& desc, const std::string& whe
     int a = end("a"), b = end("b");
     auto q = [&](const char* k, Unit u, const char* def) {
       if (!l.contains(k)) return parse_quantity(def, u, k);
-      if (l[k].is_number() && u == Unit::Bandwidth && l[k].get<double>() >= 1 && l[k].get<double>() < kMinUnitlessBandwidth)
-        throw make_error(w, k, "'" + l[k].dump() + "' has no unit: a bandwidth needs one (GB/s: bytes, Gb/s: bits)");
-      if (l[k].is_number()) return l[k].get<double>();
-      if (!l[k].is_string()) throw make_error(w, k, std::string("expected a quantity with its unit, not ") + l[k].type_name());
-      try {
-        return parse_quantity(l[k].get<std::string>(), u, k);
+      if (!l[k].is_string() && !l[k].is_number())
+        throw make_error(w, k, std::string("expected a quantity with its unit, not ") + l[k].type_name());
+      try {  // (a bare number is the unit's base, through the same checks as a string)
+        return parse_quantity(l[k].is_string() ? l[k].get<std::string>() : l[k].dump(), u, k);
       } catch (const Error& e) {
         throw make_error(w, "", e.what());
       }

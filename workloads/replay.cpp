@@ -1184,14 +1184,10 @@ void replay_on_executor(ReplayResult& res, const ReplayOptions& opt, std::vector
 // and clock-correction parameters stay what-ifs of measured mode.
 void check_measured_mode_overrides(const ReplayOptions& opt) {
   if (opt.mode != ReplayMode::Measured) return;
-  static const std::set<std::string> kernel_only = {
-      "peak_bf16", "peak_fp16", "peak_fp8", "peak_tf32", "peak_fp32", "hbm_bandwidth", "sm_count", "l2_size",
-      "vector_efficiency", "unrolled_elementwise_efficiency", "strided_elementwise_efficiency",
-      "gemm_align2_slowdown", "gemm_align1_slowdown", "min_kernel_time"};
   auto check = [&](const std::string& flag, const std::string& assignment) {
     std::string name = assignment.substr(assignment.find(':') == std::string::npos || flag == "--set" ? 0 : assignment.find(':') + 1);
     name = name.substr(0, name.find('='));
-    if (kernel_only.count(name))
+    if (kernel_model_param(name))
       throw make_error(flag, assignment, "measured mode replays the captured kernel times, which " + name +
                                              " does not move: --mode transfer (from the capture's GPU to this one) or --mode roofline");
   };
